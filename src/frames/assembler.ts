@@ -1,0 +1,94 @@
+// Assembles a channel's frames into commands (spec 4.2.6): a content-carrying method is followed by
+// one content header and body frames adding up to the size the header declared.
+import { AmqpError } from './errors.js';
+import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
+import { decodeMethod, methodInfo, type Method } from './methods.generated.js';
+import { Reader } from './primitives.js';
+
+export interface Command {
+  method: Method;
+  /** Property flags and list as they arrived; only present for content-carrying methods. */
+  properties?: Buffer;
+  body?: Buffer;
+}
+
+const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.UnexpectedFrame, text, 'connection');
+
+export class CommandAssembler {
+  private method: Method | null = null;
+  private properties: Buffer | null = null;
+  private bodySize = 0;
+  private received = 0;
+  private parts: Buffer[] = [];
+
+  constructor(
+    /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
+    private readonly maxBodySize: number,
+  ) {}
+
+  /** Feeds one frame; returns the command it completes, or null while content is still due. */
+  push(type: number, payload: Buffer): Command | null {
+    if (type === FRAME_METHOD) {
+      if (this.method) {
+        throw unexpected(`expected content ${this.properties ? 'body' : 'header'} for ${methodInfo.get(this.method.id)!.name}, got a method frame`);
+      }
+      const method = decodeMethod(new Reader(payload, 0, payload.length));
+      if (!methodInfo.get(method.id)!.content) return { method };
+      this.method = method;
+      return null;
+    }
+    if (type === FRAME_HEADER) {
+      if (!this.method || this.properties) throw unexpected('content header frame without a preceding content method');
+      const r = new Reader(payload, 0, payload.length);
+      const classId = r.u16();
+      r.u16(); // weight, unused
+      const size = r.u64();
+      if (classId !== methodInfo.get(this.method.id)!.classId) {
+        throw unexpected(`content header for class ${classId} does not match method class`);
+      }
+      if (size > this.maxBodySize) {
+        throw new AmqpError(
+          ReplyCode.PreconditionFailed,
+          `message size ${size} is larger than configured max size ${this.maxBodySize}`,
+          'channel',
+        );
+      }
+      if (payload.length < 14) throw new AmqpError(ReplyCode.SyntaxError, 'content header too short', 'connection');
+      // Copied: the payload is a view of a socket chunk and the message may outlive it by far.
+      this.properties = Buffer.from(payload.subarray(12));
+      this.bodySize = size;
+      this.received = 0;
+      return size === 0 ? this.complete() : null;
+    }
+    if (type === FRAME_BODY) {
+      if (!this.properties) throw unexpected('content body frame without a preceding content header');
+      this.received += payload.length;
+      if (this.received > this.bodySize) {
+        throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
+      }
+      // Views of socket chunks, kept only until the body completes and is copied out of them.
+      this.parts.push(payload);
+      return this.received === this.bodySize ? this.complete() : null;
+    }
+    throw unexpected(`unexpected frame type ${type}`);
+  }
+
+  /** True while a content method waits for its header or body. */
+  get busy(): boolean {
+    return this.method !== null;
+  }
+
+  reset(): void {
+    this.method = null;
+    this.properties = null;
+    this.parts = [];
+  }
+
+  private complete(): Command {
+    // A copy, so that a queued message does not pin the (much larger) socket chunks it came in.
+    const body = this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.bodySize);
+    const cmd: Command = { method: this.method!, properties: this.properties!, body };
+    this.reset();
+    return cmd;
+  }
+}

@@ -1,0 +1,240 @@
+// Readers and writers of AMQP's primitive types over a Buffer, bounds-checked so that no length
+// read off the wire can make us read past the frame or allocate from it.
+import { AmqpError } from './errors.js';
+import { ReplyCode } from './constants.js';
+
+const syntax = (what: string): AmqpError =>
+  new AmqpError(ReplyCode.SyntaxError, `malformed frame: ${what} runs past the end of the frame`, 'connection');
+
+/** A cursor over buf[pos, end); every read checks the remaining length first. */
+export class Reader {
+  constructor(
+    public buf: Buffer,
+    public pos: number,
+    public end: number,
+  ) {}
+
+  need(n: number, what: string): void {
+    if (this.pos + n > this.end) throw syntax(what);
+  }
+  u8(): number {
+    this.need(1, 'octet');
+    return this.buf[this.pos++]!;
+  }
+  i8(): number {
+    this.need(1, 'octet');
+    return this.buf.readInt8(this.pos++);
+  }
+  u16(): number {
+    this.need(2, 'short');
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  i16(): number {
+    this.need(2, 'short');
+    const v = this.buf.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4, 'long');
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  i32(): number {
+    this.need(4, 'long');
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  /** longlong as a number: delivery tags and sizes stay far below 2^53 in practice. */
+  u64(): number {
+    this.need(8, 'longlong');
+    const hi = this.buf.readUInt32BE(this.pos);
+    const lo = this.buf.readUInt32BE(this.pos + 4);
+    this.pos += 8;
+    return hi * 0x1_0000_0000 + lo;
+  }
+  u64big(): bigint {
+    this.need(8, 'longlong');
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  i64big(): bigint {
+    this.need(8, 'longlong');
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  f32(): number {
+    this.need(4, 'float');
+    const v = this.buf.readFloatBE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8, 'double');
+    const v = this.buf.readDoubleBE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  shortstr(): string {
+    const len = this.u8();
+    this.need(len, 'short string');
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+  /** A view into the frame, not a copy: callers that keep it past the frame must copy. */
+  longstr(): Buffer {
+    const len = this.u32();
+    this.need(len, 'long string');
+    const b = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return b;
+  }
+  bytes(len: number): Buffer {
+    this.need(len, 'bytes');
+    const b = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return b;
+  }
+}
+
+/**
+ * An append-only byte sink that grows on demand. Regions already handed out by take() are never
+ * written again, so the socket may hold them while we keep appending behind them.
+ */
+export class Writer {
+  buf: Buffer;
+  pos = 0;
+  private start = 0;
+
+  constructor(private readonly chunkSize = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(chunkSize);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    // Move the unflushed tail into a fresh buffer big enough for it and n more bytes.
+    const pending = this.pos - this.start;
+    const next = Buffer.allocUnsafe(Math.max(this.chunkSize, (pending + n) * 2));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = pending;
+  }
+  get length(): number {
+    return this.pos - this.start;
+  }
+  /** Hands out everything written since the last take(), as a view. */
+  take(): Buffer {
+    const out = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    if (this.buf.length - this.pos < 512) {
+      this.buf = Buffer.allocUnsafe(this.chunkSize);
+      this.start = this.pos = 0;
+    }
+    return out;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v & 0xff;
+  }
+  i8(v: number): void {
+    this.ensure(1);
+    this.buf.writeInt8(v, this.pos++);
+  }
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v, this.pos);
+    this.pos += 2;
+  }
+  i16(v: number): void {
+    this.ensure(2);
+    this.buf.writeInt16BE(v, this.pos);
+    this.pos += 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  i32(v: number): void {
+    this.ensure(4);
+    this.buf.writeInt32BE(v, this.pos);
+    this.pos += 4;
+  }
+  u64(v: number): void {
+    this.ensure(8);
+    this.buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000) >>> 0, this.pos);
+    this.buf.writeUInt32BE(v >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+  u64big(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64BE(v, this.pos);
+    this.pos += 8;
+  }
+  i64big(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigInt64BE(v, this.pos);
+    this.pos += 8;
+  }
+  f32(v: number): void {
+    this.ensure(4);
+    this.buf.writeFloatBE(v, this.pos);
+    this.pos += 4;
+  }
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleBE(v, this.pos);
+    this.pos += 8;
+  }
+  shortstr(s: string): void {
+    const max = s.length * 3;
+    this.ensure(1 + max);
+    const n = this.buf.write(s, this.pos + 1, 'utf8');
+    if (n > 255) throw new RangeError(`short string longer than 255 bytes: ${s.slice(0, 40)}…`);
+    this.buf[this.pos] = n;
+    this.pos += 1 + n;
+  }
+  longstr(v: Buffer | string): void {
+    if (typeof v === 'string') {
+      this.ensure(4 + v.length * 3);
+      const n = this.buf.write(v, this.pos + 4, 'utf8');
+      this.buf.writeUInt32BE(n, this.pos);
+      this.pos += 4 + n;
+    } else {
+      this.u32(v.length);
+      this.bytes(v);
+    }
+  }
+  bytes(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+  /** Reserves n bytes to be patched later (sizes known only after writing what follows). Returns a
+   * mark relative to the unflushed region, which stays valid when ensure() moves that region. */
+  reserve(n: number): number {
+    this.ensure(n);
+    const mark = this.pos - this.start;
+    this.pos += n;
+    return mark;
+  }
+  /** Bytes written since the mark's position. */
+  since(mark: number): number {
+    return this.pos - this.start - mark;
+  }
+  patchU32(mark: number, v: number): void {
+    this.buf.writeUInt32BE(v >>> 0, this.start + mark);
+  }
+  patchU16(mark: number, v: number): void {
+    this.buf.writeUInt16BE(v, this.start + mark);
+  }
+}

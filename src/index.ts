@@ -1,0 +1,21 @@
+// Embedding: start a real broker in-process, e.g. in a test suite, in a few milliseconds.
+import { Broker } from './server/broker.js';
+import type { BrokerOptions } from './server/options.js';
+
+export { Broker } from './server/broker.js';
+export type { BrokerOptions } from './server/options.js';
+
+export interface RunningBroker {
+  /** The port it listens on (useful with port 0). */
+  port: number;
+  broker: Broker;
+  /** Closes client connections (320), flushes the store and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Starts a broker. Without dataDir it runs in memory; logs default to warnings only. */
+export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'warn', ...options });
+  const port = await broker.start();
+  return { port, broker, close: () => broker.close() };
+}

@@ -1,0 +1,54 @@
+// Publisher confirms (RabbitMQ's confirm.select extension): each publish gets the next sequence
+// number; acks go out in order, a run of them as one basic.ack with multiple=true.
+import { M } from '../frames/index.js';
+import type { FrameWriter } from './writer.js';
+
+export class ConfirmTracker {
+  private seq = 0;
+  /** Highest sequence number already acked or nacked to the client. */
+  private sent = 0;
+  /** Outcomes that arrived ahead of an earlier, still pending publish. */
+  private readonly settled = new Map<number, boolean>();
+  private scheduled = false;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    private readonly writer: FrameWriter,
+    private readonly channel: number,
+  ) {}
+
+  next(): number {
+    return ++this.seq;
+  }
+
+  settle(seq: number, ok: boolean): void {
+    this.settled.set(seq, ok);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushNow);
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    let runStart = this.sent;
+    while (this.settled.has(this.sent + 1)) {
+      const seq = this.sent + 1;
+      const ok = this.settled.get(seq)!;
+      this.settled.delete(seq);
+      if (!ok) {
+        this.ackRun(runStart, seq - 1);
+        this.writer.method(this.channel, { id: M.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
+        runStart = seq;
+      }
+      this.sent = seq;
+    }
+    this.ackRun(runStart, this.sent);
+  }
+
+  /** Acks (from, to] in one frame. */
+  private ackRun(from: number, to: number): void {
+    if (to <= from) return;
+    this.writer.method(this.channel, { id: M.BasicAck, args: { deliveryTag: to, multiple: to - from > 1 } });
+  }
+}

@@ -1,0 +1,357 @@
+// One client connection: the protocol header, the connection-class handshake (start, tune, open),
+// channel 0, heartbeats, and routing every other frame to its channel (spec 2.2.4, 4.2).
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  AmqpError,
+  FRAME_HEARTBEAT,
+  FRAME_METHOD,
+  FRAME_MIN_SIZE,
+  FrameParser,
+  M,
+  PROTOCOL_HEADER,
+  Reader,
+  ReplyCode,
+  decodeMethod,
+  methodInfo,
+  type FieldTable,
+  type Method,
+} from '../frames/index.js';
+import { MECHANISMS, parseResponse } from './auth.js';
+import type { Broker } from './broker.js';
+import { Channel } from './channel.js';
+import type { Queue, QueueOwner } from './queue.js';
+import { serverProperties } from './server-properties.js';
+import type { VHost } from './vhost.js';
+import { FrameWriter } from './writer.js';
+
+type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'running' | 'closing' | 'closed';
+
+/** The frame size accepted before tune-ok settles it. */
+const HANDSHAKE_FRAME_MAX = 128 * 1024;
+/** How long a closing connection waits for close-ok before dropping the socket. */
+const CLOSE_OK_TIMEOUT_MS = 3000;
+
+const connError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'connection');
+
+export class Connection implements QueueOwner {
+  readonly log: Logger;
+  readonly writer: FrameWriter;
+  readonly channels = new Map<number, Channel>();
+  /** Exclusive queues this connection declared: deleted when it goes, however it goes. */
+  readonly exclusiveQueues = new Set<Queue>();
+  vhost: VHost | null = null;
+  user = '';
+  clientProperties: FieldTable = new Map();
+  /** Whether the client understands a server-sent basic.cancel. */
+  consumerCancelNotify = false;
+  channelMax = 0;
+  frameMax = HANDSHAKE_FRAME_MAX;
+  heartbeat = 0;
+
+  private state: State = 'header';
+  private readonly parser: FrameParser;
+  private header = Buffer.alloc(0);
+  private lastRead = Date.now();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly broker: Broker,
+  ) {
+    this.log = broker.log.child({ conn: id });
+    this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX);
+    this.parser = new FrameParser(HANDSHAKE_FRAME_MAX, (t, ch, p) => {
+      try {
+        this.onFrame(t, ch, p);
+      } catch (e) {
+        this.onError(e, ch);
+      }
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.cleanup());
+    this.handshakeTimer = setTimeout(() => {
+      this.log.warn({ peer: this.peer }, 'handshake timed out');
+      this.socket.destroy();
+    }, broker.options.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+  }
+
+  get peer(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastRead = Date.now();
+    if (this.state === 'closed') return;
+    if (this.state === 'header') {
+      chunk = this.readProtocolHeader(chunk);
+      if (this.state === 'header' || chunk.length === 0) return;
+    }
+    try {
+      this.parser.push(chunk);
+    } catch (e) {
+      // Only the framing itself throws here: the byte stream can no longer be trusted.
+      this.parser.stopped = true;
+      this.fail(e);
+      this.socket.end();
+    }
+  }
+
+  /** Errors of one frame: a channel error closes that channel, anything else the connection. */
+  private onError(e: unknown, channel: number): void {
+    const ch = this.channels.get(channel);
+    if (e instanceof AmqpError && e.scope === 'channel' && ch) ch.fail(e);
+    else this.fail(e);
+  }
+
+  /** Consumes the 8-byte protocol header; returns what follows it. */
+  private readProtocolHeader(chunk: Buffer): Buffer {
+    const need = 8 - this.header.length;
+    this.header = Buffer.concat([this.header, chunk.subarray(0, need)]);
+    if (this.header.length < 8) return Buffer.alloc(0);
+    if (!this.header.equals(PROTOCOL_HEADER)) {
+      // Spec 4.2.2: answer with the header we do speak, then close.
+      this.log.warn({ peer: this.peer, header: this.header.toString('hex') }, 'bad protocol header');
+      this.state = 'closed';
+      this.socket.end(PROTOCOL_HEADER);
+      return Buffer.alloc(0);
+    }
+    this.state = 'start-ok';
+    this.writer.method(0, {
+      id: M.ConnectionStart,
+      args: { serverProperties: serverProperties(), mechanisms: Buffer.from(MECHANISMS), locales: Buffer.from('en_US') },
+    });
+    return chunk.subarray(need);
+  }
+
+  private onFrame(type: number, channel: number, payload: Buffer): void {
+    if (type === FRAME_HEARTBEAT) {
+      if (channel !== 0) throw connError(ReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channel}`);
+      return;
+    }
+    if (this.state === 'closing') {
+      if (channel === 0 && type === FRAME_METHOD) this.onClosingMethod(decodeMethod(new Reader(payload, 0, payload.length)));
+      return;
+    }
+    if (channel === 0) {
+      if (type !== FRAME_METHOD) throw connError(ReplyCode.UnexpectedFrame, `content frame of type ${type} on channel 0`);
+      const m = decodeMethod(new Reader(payload, 0, payload.length));
+      try {
+        this.onConnectionMethod(m);
+      } catch (e) {
+        if (e instanceof AmqpError && e.classId === 0) {
+          e.classId = m.id >>> 16;
+          e.methodId = m.id & 0xffff;
+        }
+        throw e;
+      }
+      return;
+    }
+    if (this.state !== 'running') throw connError(ReplyCode.CommandInvalid, `frame on channel ${channel} before connection.open`);
+    const ch = this.channels.get(channel);
+    if (ch) {
+      ch.onFrame(type, payload);
+      return;
+    }
+    if (type !== FRAME_METHOD) throw connError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${channel}`);
+    const m = decodeMethod(new Reader(payload, 0, payload.length));
+    if (m.id !== M.ChannelOpen) {
+      throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${channel}`, 'connection', m.id >>> 16, m.id & 0xffff);
+    }
+    if (channel > this.channelMax) {
+      throw new AmqpError(ReplyCode.ChannelError, `channel number ${channel} above channel_max ${this.channelMax}`, 'connection', 20, 10);
+    }
+    this.channels.set(channel, new Channel(channel, this));
+    this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
+  }
+
+  private onConnectionMethod(m: Method): void {
+    switch (m.id) {
+      case M.ConnectionStartOk:
+        return this.onStartOk(m.args.mechanism, m.args.response, m.args.clientProperties);
+      case M.ConnectionTuneOk:
+        return this.onTuneOk(m.args.channelMax, m.args.frameMax, m.args.heartbeat);
+      case M.ConnectionOpen:
+        return this.onOpen(m.args.virtualHost);
+      case M.ConnectionClose:
+        this.log.debug({ code: m.args.replyCode, text: m.args.replyText }, 'client closed connection');
+        this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
+        this.writer.flush();
+        this.state = 'closed';
+        this.socket.end();
+        this.cleanup();
+        return;
+      case M.ConnectionCloseOk:
+        throw connError(ReplyCode.CommandInvalid, 'connection.close-ok without connection.close');
+      case M.ConnectionUpdateSecret:
+        this.writer.method(0, { id: M.ConnectionUpdateSecretOk, args: {} });
+        return;
+      case M.ConnectionBlocked:
+      case M.ConnectionUnblocked:
+        return; // only meaningful from server to client; RabbitMQ ignores them too
+      default: {
+        const info = methodInfo.get(m.id)!;
+        if (info.classId === 10) throw connError(ReplyCode.CommandInvalid, `unexpected method ${info.name}`);
+        throw connError(ReplyCode.ChannelError, `channel 0 is reserved for connection methods, got ${info.name}`);
+      }
+    }
+  }
+
+  private expect(state: State, method: string): void {
+    if (this.state !== state) throw connError(ReplyCode.CommandInvalid, `unexpected ${method} in state ${this.state}`);
+  }
+
+  private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
+    this.expect('start-ok', 'connection.start-ok');
+    this.clientProperties = clientProperties;
+    const caps = clientProperties.get('capabilities');
+    if (caps?.type === 'F') {
+      const ccn = caps.value.get('consumer_cancel_notify');
+      this.consumerCancelNotify = ccn?.type === 't' && ccn.value;
+    }
+    if (!MECHANISMS.split(' ').includes(mechanism)) {
+      throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
+    }
+    const creds = parseResponse(mechanism, response);
+    const opts = this.broker.options;
+    if (!creds || creds.user !== opts.defaultUser || creds.pass !== opts.defaultPass) {
+      // Logged without the password.
+      this.log.warn({ peer: this.peer, user: creds?.user, mechanism }, 'authentication failed');
+      throw connError(
+        ReplyCode.AccessRefused,
+        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+      );
+    }
+    this.user = creds.user;
+    this.state = 'tune-ok';
+    this.writer.method(0, {
+      id: M.ConnectionTune,
+      args: { channelMax: opts.channelMax, frameMax: opts.frameMax, heartbeat: opts.heartbeat },
+    });
+  }
+
+  private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
+    this.expect('tune-ok', 'connection.tune-ok');
+    const opts = this.broker.options;
+    if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
+      throw connError(ReplyCode.NotAllowed, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`);
+    }
+    if (frameMax > opts.frameMax) throw connError(ReplyCode.NotAllowed, `frame_max=${frameMax} > ${opts.frameMax} max size`);
+    if (channelMax > opts.channelMax) {
+      throw connError(ReplyCode.NotAllowed, `channel_max=${channelMax} > ${opts.channelMax} max size`);
+    }
+    this.channelMax = channelMax === 0 ? opts.channelMax : channelMax;
+    this.frameMax = frameMax === 0 ? opts.frameMax : frameMax;
+    this.parser.frameMax = this.frameMax;
+    this.writer.frameMax = this.frameMax;
+    this.heartbeat = heartbeat;
+    this.state = 'open';
+    if (heartbeat > 0) this.startHeartbeat(heartbeat);
+  }
+
+  private onOpen(vhostName: string): void {
+    this.expect('open', 'connection.open');
+    const vhost = this.broker.vhosts.get(vhostName);
+    if (!vhost) throw connError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`);
+    this.vhost = vhost;
+    this.state = 'running';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.writer.method(0, { id: M.ConnectionOpenOk, args: {} });
+    this.log.info({ peer: this.peer, user: this.user, vhost: vhostName }, 'connection opened');
+  }
+
+  private onClosingMethod(m: Method): void {
+    if (m.id === M.ConnectionCloseOk) {
+      this.state = 'closed';
+      this.socket.destroy();
+    } else if (m.id === M.ConnectionClose) {
+      this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
+      this.writer.flush();
+      this.state = 'closed';
+      this.socket.end();
+    }
+  }
+
+  /** Heartbeats every half interval; a peer silent for two intervals is dead (spec 4.2.7). */
+  private startHeartbeat(seconds: number): void {
+    const interval = seconds * 1000;
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastRead > 2 * interval) {
+        this.log.warn({ peer: this.peer, heartbeat: seconds }, 'missed heartbeats from client, closing connection');
+        this.socket.destroy();
+        return;
+      }
+      if (now - this.writer.lastWrite >= interval / 2) this.writer.heartbeat();
+    }, interval / 2);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Closes the connection for an error: a protocol error with its code, anything else as 541. */
+  fail(e: unknown): void {
+    if (e instanceof AmqpError) {
+      this.close(e.code, e.replyText, e.classId, e.methodId);
+      return;
+    }
+    this.log.error({ err: e }, 'internal error');
+    this.close(ReplyCode.InternalError, 'INTERNAL_ERROR', 0, 0);
+  }
+
+  /** Server-initiated close: send connection.close, drop everything but close-ok, then the socket. */
+  close(code: number, text: string, classId = 0, methodId = 0): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const level = code === ReplyCode.ConnectionForced ? 'info' : 'warn';
+    this.log[level]({ peer: this.peer, code, text }, 'closing connection');
+    if (this.state === 'header') {
+      this.state = 'closed';
+      this.socket.destroy();
+      return;
+    }
+    this.state = 'closing';
+    this.writer.method(0, { id: M.ConnectionClose, args: { replyCode: code, replyText: text, classId, methodId } });
+    this.writer.flush();
+    this.releaseChannels();
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
+    this.closeTimer.unref();
+  }
+
+  closeChannel(ch: Channel): void {
+    this.channels.delete(ch.id);
+  }
+
+  private onDrain(): void {
+    for (const ch of this.channels.values()) ch.resumeDeliveries();
+  }
+
+  private releaseChannels(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+    for (const q of this.exclusiveQueues) q.vhost.deleteQueue(q);
+    this.exclusiveQueues.clear();
+  }
+
+  private cleanup(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.heartbeatTimer = this.handshakeTimer = this.closeTimer = null;
+    const wasOpen = this.state !== 'closed' || this.vhost !== null;
+    this.state = 'closed';
+    this.releaseChannels();
+    if (this.broker.connections.delete(this) && wasOpen && this.vhost) {
+      this.log.info({ peer: this.peer }, 'connection closed');
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Broker settings, with RabbitMQ's defaults where it has one.
+import type { Logger } from 'pino';
+
+export interface BrokerOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  host: string;
+  /** Where the LevelDB store lives; without it the broker keeps everything in memory. */
+  dataDir?: string | undefined;
+  logLevel: string;
+  /** A logger to use instead of one made from logLevel. */
+  logger?: Logger | undefined;
+  /** Heartbeat interval proposed in connection.tune, in seconds (0 = none). */
+  heartbeat: number;
+  /** Largest frame proposed in connection.tune, in bytes. */
+  frameMax: number;
+  channelMax: number;
+  defaultUser: string;
+  defaultPass: string;
+  /** Largest message body accepted (RabbitMQ's default max_message_size is 128 MiB). */
+  maxMessageSize: number;
+  /** A socket that has not finished the handshake after this long is closed. */
+  handshakeTimeoutMs: number;
+  /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
+  fsync: boolean;
+}
+
+export const defaultOptions: BrokerOptions = {
+  port: 5672,
+  host: '0.0.0.0',
+  logLevel: 'info',
+  heartbeat: 60,
+  frameMax: 131072,
+  channelMax: 2047,
+  defaultUser: 'guest',
+  defaultPass: 'guest',
+  maxMessageSize: 128 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  fsync: false,
+};

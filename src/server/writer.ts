@@ -1,0 +1,90 @@
+// One writer per connection: frames produced during a tick are coalesced and written to the socket
+// once, when the tick's I/O is done. Small frames share one buffer; large bodies go by reference.
+import type { Socket } from 'node:net';
+import {
+  FRAME_END,
+  Writer,
+  writeBodyFrameStart,
+  writeHeaderFrame,
+  writeHeartbeat,
+  writeMethodFrame,
+  FRAME_OVERHEAD,
+  type MethodInit,
+} from '../frames/index.js';
+
+/** Bodies at least this big are not copied into the coalescing buffer. */
+const BY_REFERENCE = 16 * 1024;
+
+export class FrameWriter {
+  private readonly w = new Writer(64 * 1024);
+  private out: Buffer[] = [];
+  private scheduled = false;
+  /** When a frame was last handed to the socket, for server heartbeats. */
+  lastWrite = Date.now();
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    private readonly socket: Socket,
+    public frameMax: number,
+  ) {}
+
+  /** True while the socket has more queued than it wants: deliveries should wait for 'drain'. */
+  get congested(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  method(channel: number, m: MethodInit): void {
+    writeMethodFrame(this.w, channel, m);
+    this.schedule();
+  }
+
+  /** A content-carrying method followed by its header and body frames (spec 4.2.6). */
+  content(channel: number, m: MethodInit, properties: Buffer, body: Buffer): void {
+    const w = this.w;
+    writeMethodFrame(w, channel, m);
+    writeHeaderFrame(w, channel, body.length, properties);
+    const max = this.frameMax - FRAME_OVERHEAD;
+    for (let off = 0; off < body.length; off += max) {
+      const end = Math.min(off + max, body.length);
+      writeBodyFrameStart(w, channel, end - off);
+      if (end - off >= BY_REFERENCE) {
+        this.out.push(w.take(), body.subarray(off, end));
+      } else {
+        w.ensure(end - off);
+        w.pos += body.copy(w.buf, w.pos, off, end);
+      }
+      w.u8(FRAME_END);
+    }
+    this.schedule();
+  }
+
+  heartbeat(): void {
+    writeHeartbeat(this.w);
+    this.flush();
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.w.length > 0) this.out.push(this.w.take());
+    const out = this.out;
+    if (out.length === 0 || this.socket.destroyed) {
+      this.out = [];
+      return;
+    }
+    this.out = [];
+    this.lastWrite = Date.now();
+    if (out.length === 1) {
+      this.socket.write(out[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const b of out) this.socket.write(b);
+    this.socket.uncork();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flushNow);
+  }
+}

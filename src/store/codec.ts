@@ -1,0 +1,97 @@
+// Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
+
+import type { StoredMessage, StoredQueue } from './store.js';
+
+export const QUEUE_PREFIX = 'q';
+export const MESSAGE_PREFIX = 'm';
+export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
+
+const SEP = 0;
+
+function strBytes(s: string): Buffer {
+  return Buffer.from(s, 'utf8');
+}
+
+/** 'q' 0 vhost 0 name */
+export function queueDefKey(vhost: string, name: string): Buffer {
+  return Buffer.concat([strBytes(QUEUE_PREFIX), Buffer.from([SEP]), strBytes(vhost), Buffer.from([SEP]), strBytes(name)]);
+}
+
+/** 'm' 0 vhost 0 name 0 — every message key of the queue starts with this. */
+export function messagePrefix(vhost: string, name: string): Buffer {
+  return Buffer.concat([
+    strBytes(MESSAGE_PREFIX),
+    Buffer.from([SEP]),
+    strBytes(vhost),
+    Buffer.from([SEP]),
+    strBytes(name),
+    Buffer.from([SEP]),
+  ]);
+}
+
+/** The prefix followed by seq as 8 big-endian bytes, so byte order is seq order. */
+export function messageKey(prefix: Buffer, seq: number): Buffer {
+  const k = Buffer.allocUnsafe(prefix.length + 8);
+  prefix.copy(k, 0);
+  k.writeBigUInt64BE(BigInt(seq), prefix.length);
+  return k;
+}
+
+export function seqOfKey(key: Buffer): number {
+  return Number(key.readBigUInt64BE(key.length - 8));
+}
+
+/** Splits a message key back into vhost and queue name. */
+export function queueOfMessageKey(key: Buffer): { vhost: string; name: string } {
+  const a = key.indexOf(SEP, 2);
+  return { vhost: key.toString('utf8', 2, a), name: key.toString('utf8', a + 1, key.length - 9) };
+}
+
+export function encodeQueue(q: StoredQueue): Buffer {
+  return Buffer.from(JSON.stringify({ autoDelete: q.autoDelete, arguments: q.arguments.toString('base64') }));
+}
+
+export function decodeQueueDef(key: Buffer, value: Buffer): StoredQueue {
+  const a = key.indexOf(SEP, 2);
+  const v = JSON.parse(value.toString('utf8')) as { autoDelete: boolean; arguments: string };
+  return {
+    vhost: key.toString('utf8', 2, a),
+    name: key.toString('utf8', a + 1),
+    autoDelete: v.autoDelete,
+    arguments: Buffer.from(v.arguments, 'base64'),
+  };
+}
+
+/** flags(1) exchange(1+n) routing-key(1+n) properties(4+n) body(rest) */
+export function encodeMessage(m: StoredMessage): Buffer {
+  const ex = strBytes(m.exchange);
+  const rk = strBytes(m.routingKey);
+  const out = Buffer.allocUnsafe(1 + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  let p = 0;
+  out[p++] = m.redelivered ? 1 : 0;
+  out[p++] = ex.length;
+  p += ex.copy(out, p);
+  out[p++] = rk.length;
+  p += rk.copy(out, p);
+  out.writeUInt32BE(m.properties.length, p);
+  p += 4;
+  p += m.properties.copy(out, p);
+  m.body.copy(out, p);
+  return out;
+}
+
+export function decodeMessage(seq: number, v: Buffer): StoredMessage {
+  let p = 0;
+  const redelivered = v[p++] === 1;
+  const exLen = v[p++]!;
+  const exchange = v.toString('utf8', p, p + exLen);
+  p += exLen;
+  const rkLen = v[p++]!;
+  const routingKey = v.toString('utf8', p, p + rkLen);
+  p += rkLen;
+  const propLen = v.readUInt32BE(p);
+  p += 4;
+  const properties = v.subarray(p, p + propLen);
+  p += propLen;
+  return { seq, redelivered, exchange, routingKey, properties, body: v.subarray(p) };
+}

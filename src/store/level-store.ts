@@ -1,0 +1,167 @@
+// The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
+// one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
+import { Level } from 'level';
+import type { RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
+import { queueKey } from './store.js';
+import {
+  CLEAN_SHUTDOWN_KEY,
+  decodeMessage,
+  decodeQueueDef,
+  encodeMessage,
+  encodeQueue,
+  messageKey,
+  messagePrefix,
+  queueDefKey,
+  queueOfMessageKey,
+  seqOfKey,
+  MESSAGE_PREFIX,
+  QUEUE_PREFIX,
+} from './codec.js';
+
+type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+/** A queue deletion removes a key range, which a LevelDB batch cannot: it runs between batches. */
+type Step = { ops: Op[] } | { clear: { gte: Buffer; lt: Buffer } };
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A failed batch is reported to whoever awaits it; an unobserved one must not crash the process.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+export interface LevelStoreOptions {
+  /** fsync every batch: survives power loss, not only a process crash. */
+  fsync?: boolean;
+}
+
+export class LevelStore implements Store {
+  private readonly db: Level<Buffer, Buffer>;
+  private steps: Step[] = [];
+  private next: Deferred | null = null;
+  private inflight: Promise<void> | null = null;
+  private scheduled = false;
+  private readonly prefixes = new Map<string, Buffer>();
+
+  constructor(
+    dir: string,
+    private readonly options: LevelStoreOptions = {},
+  ) {
+    this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  }
+
+  async open(): Promise<RecoveredState> {
+    await this.db.open();
+    const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
+    const queues: StoredQueue[] = [];
+    const messages = new Map<string, StoredMessage[]>();
+    const qp = Buffer.from(QUEUE_PREFIX + '\0');
+    for await (const [k, v] of this.db.iterator({ gte: qp, lt: Buffer.from(QUEUE_PREFIX + '\x01') })) {
+      queues.push(decodeQueueDef(k, v));
+    }
+    let lastQueue = '';
+    let list: StoredMessage[] = [];
+    const mp = Buffer.from(MESSAGE_PREFIX + '\0');
+    for await (const [k, v] of this.db.iterator({ gte: mp, lt: Buffer.from(MESSAGE_PREFIX + '\x01') })) {
+      const { vhost, name } = queueOfMessageKey(k);
+      const qk = queueKey(vhost, name);
+      if (qk !== lastQueue) {
+        list = messages.get(qk) ?? [];
+        messages.set(qk, list);
+        lastQueue = qk;
+      }
+      list.push(decodeMessage(seqOfKey(k), v));
+    }
+    await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
+    return { queues, messages, cleanShutdown };
+  }
+
+  putQueue(q: StoredQueue): void {
+    this.op({ type: 'put', key: queueDefKey(q.vhost, q.name), value: encodeQueue(q) });
+  }
+
+  deleteQueue(vhost: string, name: string): void {
+    this.op({ type: 'del', key: queueDefKey(vhost, name) });
+    const gte = this.prefix(vhost, name);
+    const lt = Buffer.from(gte);
+    lt[lt.length - 1] = 1;
+    this.steps.push({ clear: { gte, lt } });
+    this.prefixes.delete(queueKey(vhost, name));
+    this.schedule();
+  }
+
+  putMessage(vhost: string, queue: string, m: StoredMessage): void {
+    this.op({ type: 'put', key: messageKey(this.prefix(vhost, queue), m.seq), value: encodeMessage(m) });
+  }
+
+  deleteMessage(vhost: string, queue: string, seq: number): void {
+    this.op({ type: 'del', key: messageKey(this.prefix(vhost, queue), seq) });
+  }
+
+  flush(): Promise<void> {
+    if (this.steps.length === 0) return this.inflight ?? Promise.resolve();
+    this.next ??= deferred();
+    return this.next.promise;
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    while (this.inflight) await this.inflight.catch(() => {});
+    await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
+    await this.db.close();
+  }
+
+  private prefix(vhost: string, name: string): Buffer {
+    const k = queueKey(vhost, name);
+    let p = this.prefixes.get(k);
+    if (!p) {
+      p = messagePrefix(vhost, name);
+      this.prefixes.set(k, p);
+    }
+    return p;
+  }
+
+  private op(op: Op): void {
+    const last = this.steps[this.steps.length - 1];
+    if (last && 'ops' in last) last.ops.push(op);
+    else this.steps.push({ ops: [op] });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inflight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.writeSteps();
+    });
+  }
+
+  private writeSteps(): void {
+    const steps = this.steps;
+    const done = this.next ?? deferred();
+    this.steps = [];
+    this.next = null;
+    const sync = this.options.fsync === true;
+    this.inflight = (async () => {
+      for (const s of steps) {
+        if ('ops' in s) await this.db.batch(s.ops, { sync });
+        else await this.db.clear(s.clear);
+      }
+    })().then(done.resolve, done.reject);
+    this.inflight = done.promise.finally(() => {
+      this.inflight = null;
+      if (this.steps.length > 0) this.schedule();
+    });
+    this.inflight.catch(() => {});
+  }
+}

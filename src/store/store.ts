@@ -1,0 +1,46 @@
+// The persistence interface: durable queue definitions and persistent messages on durable queues.
+// Mutations are queued synchronously and written in groups (one batch per tick); flush() resolves
+// once everything queued before the call is written, which is when confirms may go out.
+
+export interface StoredQueue {
+  vhost: string;
+  name: string;
+  autoDelete: boolean;
+  /** The queue's arguments as an encoded field table, byte-exact. */
+  arguments: Buffer;
+}
+
+export interface StoredMessage {
+  /** Broker-wide sequence number: orders a queue's messages and names them in the store. */
+  seq: number;
+  redelivered: boolean;
+  exchange: string;
+  routingKey: string;
+  /** Content properties exactly as the publisher sent them. */
+  properties: Buffer;
+  body: Buffer;
+}
+
+export interface RecoveredState {
+  queues: StoredQueue[];
+  /** Messages of each queue in seq order, keyed by vhost + '\0' + queue name. */
+  messages: Map<string, StoredMessage[]>;
+  /** False when the last run did not shut down cleanly. */
+  cleanShutdown: boolean;
+}
+
+export interface Store {
+  /** Opens the store and reads back everything a previous run left. */
+  open(): Promise<RecoveredState>;
+  putQueue(q: StoredQueue): void;
+  /** Removes the queue's definition and all of its messages. */
+  deleteQueue(vhost: string, name: string): void;
+  putMessage(vhost: string, queue: string, m: StoredMessage): void;
+  deleteMessage(vhost: string, queue: string, seq: number): void;
+  /** Resolves when every mutation queued so far is written; rejects if the write failed. */
+  flush(): Promise<void>;
+  /** Flushes, records a clean shutdown and closes. */
+  close(): Promise<void>;
+}
+
+export const queueKey = (vhost: string, name: string): string => `${vhost}\0${name}`;
