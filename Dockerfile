@@ -1,0 +1,19 @@
+# Warren in a container: built in one stage, run as a non-root user with the store on a volume.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production WARREN_DATA_DIR=/var/lib/warren WARREN_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+RUN mkdir -p /var/lib/warren && chown node:node /var/lib/warren
+USER node
+VOLUME /var/lib/warren
+EXPOSE 5672
+CMD ["node", "dist/cli.js"]
