@@ -20,7 +20,7 @@ const body = Buffer.alloc(16, 'x');
 
 function startWarren(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
-  const proc = spawn(process.execPath, [...(process.env.WARREN_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'dist/cli.js'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'dist/cli.js'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -19,6 +19,8 @@ import {
 } from './codec.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+/** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
+type PendingPut = { type: 'put'; key: Buffer; value: Buffer; cancelled?: boolean };
 /** A queue deletion removes a key range, which a LevelDB batch cannot: it runs between batches. */
 type Step = { ops: Op[] } | { clear: { gte: Buffer; lt: Buffer } };
 
@@ -51,6 +53,9 @@ export class LevelStore implements Store {
   private inflight: Promise<void> | null = null;
   private scheduled = false;
   private readonly prefixes = new Map<string, Buffer>();
+  /** Puts still waiting for the next batch, by queue and seq: a message acked before its batch is
+   * written costs no write at all (RabbitMQ does the same for messages consumed quickly). */
+  private pendingPuts = new Map<string, Map<number, PendingPut>>();
 
   constructor(
     dir: string,
@@ -90,6 +95,7 @@ export class LevelStore implements Store {
   }
 
   deleteQueue(vhost: string, name: string): void {
+    this.pendingPuts.delete(queueKey(vhost, name));
     this.op({ type: 'del', key: queueDefKey(vhost, name) });
     const gte = this.prefix(vhost, name);
     const lt = Buffer.from(gte);
@@ -100,10 +106,24 @@ export class LevelStore implements Store {
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    this.op({ type: 'put', key: messageKey(this.prefix(vhost, queue), m.seq), value: encodeMessage(m) });
+    const op: PendingPut = { type: 'put', key: messageKey(this.prefix(vhost, queue), m.seq), value: encodeMessage(m) };
+    const qk = queueKey(vhost, queue);
+    let puts = this.pendingPuts.get(qk);
+    if (!puts) this.pendingPuts.set(qk, (puts = new Map()));
+    const earlier = puts.get(m.seq);
+    if (earlier) earlier.cancelled = true; // a rewrite (the redelivered flag) supersedes it
+    puts.set(m.seq, op);
+    this.op(op);
   }
 
   deleteMessage(vhost: string, queue: string, seq: number): void {
+    const puts = this.pendingPuts.get(queueKey(vhost, queue));
+    const put = puts?.get(seq);
+    if (put) {
+      put.cancelled = true;
+      puts!.delete(seq);
+      return;
+    }
     this.op({ type: 'del', key: messageKey(this.prefix(vhost, queue), seq) });
   }
 
@@ -150,11 +170,15 @@ export class LevelStore implements Store {
     const steps = this.steps;
     const done = this.next ?? deferred();
     this.steps = [];
+    this.pendingPuts = new Map();
     this.next = null;
     const sync = this.options.fsync === true;
     this.inflight = (async () => {
       for (const s of steps) {
-        if ('ops' in s) await this.db.batch(s.ops, { sync });
+        if ('ops' in s) {
+          const ops = s.ops.filter((o) => !(o as PendingPut).cancelled);
+          if (ops.length > 0) await this.db.batch(ops, { sync });
+        }
         else await this.db.clear(s.clear);
       }
     })().then(done.resolve, done.reject);
