@@ -1,0 +1,329 @@
+/**
+ * End-to-end: the seed tutorial (RabbitMQ基础学习, pika code) against Warren,
+ * using real pika (Debian python3-pika) scripts from test/pika/.
+ */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBroker } from '../../src/index.js';
+import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+
+const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+const PIKA_DIR = fileURLToPath(new URL('../pika/', import.meta.url));
+
+type Event = Record<string, unknown> & { event: string };
+
+interface PyProc {
+  name: string;
+  proc: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  events(kind?: string): Event[];
+  /** Wait for a JSON event matching `pred`; rejects (with output) on exit or timeout. */
+  waitFor(pred: (e: Event) => boolean, timeoutMs?: number, what?: string): Promise<Event>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Wait for exit; SIGKILL and reject if it takes longer than timeoutMs. */
+  finish(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  describe(): string;
+}
+
+const live = new Set<PyProc>();
+
+function startPy(script: string, args: string[]): PyProc {
+  const argv = [path.join(PIKA_DIR, script), ...args];
+  const proc = spawn(PYTHON, ['-u', ...argv], {
+    cwd: PIKA_DIR,
+    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const events: Event[] = [];
+  const listeners = new Set<() => void>();
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('close', (code, signal) => {
+      exitInfo = { code, signal };
+      live.delete(handle);
+      resolve(exitInfo);
+      for (const l of listeners) l();
+    });
+  });
+  proc.once('error', (err) => { stderr += `\n[spawn error] ${err.message}`; });
+  proc.stdout!.setEncoding('utf8');
+  proc.stdout!.on('data', (chunk: string) => {
+    stdout += chunk;
+    pending += chunk;
+    let idx: number;
+    while ((idx = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, idx).trim();
+      pending = pending.slice(idx + 1);
+      if (!line.startsWith('{')) continue;
+      try {
+        const ev = JSON.parse(line) as Event;
+        if (ev && typeof ev.event === 'string') events.push(ev);
+      } catch { /* not an event line */ }
+    }
+    for (const l of listeners) l();
+  });
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (chunk: string) => { stderr += chunk; });
+
+  const handle: PyProc = {
+    name: script,
+    proc,
+    get stdout() { return stdout; },
+    get stderr() { return stderr; },
+    events: (kind) => (kind ? events.filter((e) => e.event === kind) : events.slice()),
+    exited,
+    describe: () =>
+      `--- ${PYTHON} ${argv.join(' ')}` +
+      (exitInfo ? ` (exit code=${exitInfo.code} signal=${exitInfo.signal})` : ' (still running)') +
+      `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`,
+    waitFor(pred, timeoutMs = 15_000, what = 'event') {
+      return new Promise<Event>((resolve, reject) => {
+        const check = (): void => {
+          const found = events.find(pred);
+          if (found) return done(() => resolve(found));
+          if (exitInfo) return done(() => reject(new Error(`${script} exited before ${what}\n${handle.describe()}`)));
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} from ${script}\n${handle.describe()}`))),
+          timeoutMs,
+        );
+        const done = (f: () => void): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          f();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    finish(timeoutMs = 20_000) {
+      if (exitInfo) return Promise.resolve(exitInfo);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          proc.kill('SIGKILL');
+          reject(new Error(`${script} did not finish within ${timeoutMs} ms (killed)\n${handle.describe()}`));
+        }, timeoutMs);
+        void exited.then((info) => { clearTimeout(timer); resolve(info); });
+      });
+    },
+    async kill(signal = 'SIGKILL') {
+      if (!exitInfo) proc.kill(signal);
+      await exited;
+    },
+  };
+  live.add(handle);
+  return handle;
+}
+
+/** Run a script to completion, asserting exit code 0. */
+async function runPy(script: string, args: string[], timeoutMs = 20_000): Promise<PyProc> {
+  const p = startPy(script, args);
+  const { code } = await p.finish(timeoutMs);
+  expect(code, `${script} failed\n${p.describe()}`).toBe(0);
+  return p;
+}
+
+function fib(n: number): number {
+  let a = 0;
+  let b = 1;
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
+  return a;
+}
+
+async function killAllPy(): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill('SIGKILL')));
+}
+
+describe('seed tutorial with pika (in-process broker)', () => {
+  let broker: { port: number; close(): Promise<void> } | undefined;
+  let P: string[];
+
+  beforeEach(async () => {
+    const b = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    broker = b;
+    P = ['--port', String(b.port)];
+  });
+
+  afterEach(async () => {
+    await killAllPy();
+    await broker?.close();
+    broker = undefined;
+  });
+
+  it('hello world: send then receive gets HelloWorld!!', async () => {
+    const send = await runPy('send.py', [...P, '--queue', 'hello1']);
+    expect(send.events('sent').map((e) => e.body), send.describe()).toEqual(['HelloWorld!!']);
+
+    const recv = await runPy('receive.py', [...P, '--queue', 'hello1', '--count', '1', '--timeout', '10']);
+    const ctx = `${send.describe()}\n${recv.describe()}`;
+    expect(recv.events('declared')[0]?.message_count, ctx).toBe(1);
+    const got = recv.events('received');
+    expect(got.map((e) => e.body), ctx).toEqual(['HelloWorld!!']);
+    expect(got[0]!.redelivered, ctx).toBe(false);
+    expect(got[0]!.exchange, ctx).toBe('');
+    expect(got[0]!.routing_key, ctx).toBe('hello1');
+    expect(recv.events('timeout'), ctx).toEqual([]);
+
+    // acked => queue is now empty
+    const info = await runPy('queue_info.py', [...P, '--queue', 'hello1']);
+    expect(info.events('exists')[0]?.message_count, info.describe()).toBe(0);
+  });
+
+  it('an unacked message is redelivered to another consumer after the first consumer is SIGKILLed', async () => {
+    const q = 'redeliver_q';
+    await runPy('send.py', [...P, '--queue', q, '--body', 'task-A']);
+
+    const first = startPy('noack_consumer.py', [...P, '--queue', q]);
+    const firstMsg = await first.waitFor((e) => e.event === 'received', 15_000, 'first delivery');
+    expect(firstMsg.body, first.describe()).toBe('task-A');
+    expect(firstMsg.redelivered, first.describe()).toBe(false);
+
+    // While the first consumer holds it unacked, nothing is ready in the queue.
+    const during = await runPy('queue_info.py', [...P, '--queue', q]);
+    expect(during.events('exists')[0], during.describe()).toMatchObject({ message_count: 0, consumer_count: 1 });
+
+    await first.kill('SIGKILL');
+
+    const second = await runPy('receive.py', [...P, '--queue', q, '--count', '1', '--timeout', '10']);
+    const ctx = `${first.describe()}\n${second.describe()}`;
+    const got = second.events('received');
+    expect(got.map((e) => e.body), ctx).toEqual(['task-A']);
+    expect(got[0]!.redelivered, ctx).toBe(true);
+  });
+
+  it('prefetch_count=1 dispatches fairly: the fast worker handles clearly more than the slow one', async () => {
+    const q = 'task_queue';
+    const slow = startPy('worker.py', [...P, '--queue', q, '--name', 'slow', '--sleep', '0.5']);
+    const fast = startPy('worker.py', [...P, '--queue', q, '--name', 'fast', '--sleep', '0']);
+    await slow.waitFor((e) => e.event === 'ready', 15_000, 'slow worker ready');
+    await fast.waitFor((e) => e.event === 'ready', 15_000, 'fast worker ready');
+
+    const N = 10;
+    await runPy('send.py', [...P, '--queue', q, '--body', 'task', '--count', String(N)]);
+
+    const handled = (): Event[] => [...slow.events('handled'), ...fast.events('handled')];
+    const deadline = Date.now() + 20_000;
+    while (handled().length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // give a stray extra (duplicate) delivery a moment to show up
+    await new Promise((r) => setTimeout(r, 300));
+    await slow.kill('SIGTERM');
+    await fast.kill('SIGTERM');
+
+    const ctx = `${slow.describe()}\n${fast.describe()}`;
+    const bodies = handled().map((e) => e.body as string).sort();
+    const expected = Array.from({ length: N }, (_, i) => `task-${i}`).sort();
+    expect(bodies, ctx).toEqual(expected);
+    const nSlow = slow.events('handled').length;
+    const nFast = fast.events('handled').length;
+    expect(nSlow, `slow=${nSlow} fast=${nFast}\n${ctx}`).toBeGreaterThanOrEqual(1);
+    expect(nFast, `slow=${nSlow} fast=${nFast}\n${ctx}`).toBeGreaterThanOrEqual(7);
+    expect(nFast, `slow=${nSlow} fast=${nFast}\n${ctx}`).toBeGreaterThan(2 * nSlow);
+  });
+
+  it('RPC: Fibonacci server and 3 concurrent clients each get their own right answers', async () => {
+    const server = startPy('rpc_server.py', [...P]);
+    await server.waitFor((e) => e.event === 'ready', 15_000, 'rpc server ready');
+
+    const plan: Record<string, number[]> = {
+      a: [10, 3, 7, 1],
+      b: [20, 0, 12, 2],
+      c: [15, 25, 5, 9],
+    };
+    const clients = Object.entries(plan).map(([name, ns]) =>
+      startPy('rpc_client.py', [...P, '--name', name, ...ns.map(String)]),
+    );
+    const exits = await Promise.all(clients.map((c) => c.finish(45_000)));
+    const ctx = [server, ...clients].map((p) => p.describe()).join('\n');
+
+    exits.forEach(({ code }) => expect(code, ctx).toBe(0));
+    Object.entries(plan).forEach(([name, ns], i) => {
+      const c = clients[i]!;
+      expect(c.events('result').map((e) => [e.n, e.result]), `client ${name}\n${ctx}`).toEqual(ns.map((n) => [n, fib(n)]));
+      expect(c.events('mismatch'), `client ${name}\n${ctx}`).toEqual([]);
+    });
+    expect(clients[0]!.events('result')[0]?.result, ctx).toBe(55); // fib(10)
+
+    // each client got its own server-named exclusive reply queue
+    const replyQueues = clients.map((c) => c.events('callback_queue')[0]?.queue as string);
+    expect(new Set(replyQueues).size, ctx).toBe(3);
+    replyQueues.forEach((rq) => expect(rq, ctx).toMatch(/^amq\.gen-/));
+
+    const served = server.events('served');
+    expect(served.length, ctx).toBe(12);
+    served.forEach((s) => expect(s.result, ctx).toBe(fib(s.n as number)));
+  });
+});
+
+describe('seed tutorial 消息持久化 across a broker process restart', () => {
+  let dataDir: string;
+  let broker: BrokerProcess | undefined;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'warren-pika-'));
+  });
+
+  afterEach(async () => {
+    await killAllPy();
+    if (broker) await broker.kill9().catch(() => undefined);
+    broker = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const restart = async (b: BrokerProcess): Promise<BrokerProcess> => {
+    const code = await b.stop();
+    expect(code, `broker did not exit 0 on SIGTERM\n${b.output()}`).toBe(0);
+    broker = undefined;
+    broker = await spawnBroker({ dataDir });
+    return broker;
+  };
+
+  it('durable queue + delivery_mode=2 survives a restart; non-durable queue and transient message do not', async () => {
+    broker = await spawnBroker({ dataDir });
+    let P = ['--port', String(broker.port)];
+
+    // seed: durable queue 'hello1', persistent message
+    await runPy('durable_send.py', [...P, '--queue', 'hello1', '--body', 'HelloWorld!!']);
+    // non-durable queue (seed's first send)
+    await runPy('send.py', [...P, '--queue', 'transient_q', '--body', 'gone']);
+    // durable queue, but transient (delivery_mode=1) message
+    await runPy('durable_send.py', [...P, '--queue', 'durable_q_transient_msg', '--body', 'gone-too', '--delivery-mode', '1']);
+
+    const before = await runPy('queue_info.py', [...P, '--queue', 'hello1']);
+    expect(before.events('exists')[0]?.message_count, before.describe()).toBe(1);
+
+    const b1 = broker;
+    const b2 = await restart(b1);
+    P = ['--port', String(b2.port)];
+    const bctx = (): string => `${b1.output()}\n${b2.output()}`;
+
+    const recv = await runPy('durable_receive.py', [...P, '--queue', 'hello1', '--count', '1', '--timeout', '10']);
+    expect(recv.events('declared')[0]?.message_count, `${recv.describe()}\n${bctx()}`).toBe(1);
+    const got = recv.events('received');
+    expect(got.map((e) => e.body), `${recv.describe()}\n${bctx()}`).toEqual(['HelloWorld!!']);
+    expect(got[0]!.delivery_mode, recv.describe()).toBe(2);
+
+    const tq = await runPy('queue_info.py', [...P, '--queue', 'transient_q']);
+    expect(tq.events('channel_closed')[0]?.reply_code, `non-durable queue should be gone after restart\n${tq.describe()}\n${bctx()}`).toBe(404);
+
+    const dq = await runPy('queue_info.py', [...P, '--queue', 'durable_q_transient_msg']);
+    expect(dq.events('exists')[0], `durable queue should survive, its transient message not\n${dq.describe()}\n${bctx()}`)
+      .toMatchObject({ message_count: 0 });
+
+    // the ack of the persistent message is persisted too: not redelivered after another restart
+    const b3 = await restart(b2);
+    const again = await runPy('queue_info.py', ['--port', String(b3.port), '--queue', 'hello1']);
+    expect(again.events('exists')[0]?.message_count, `acked message came back after restart\n${again.describe()}\n${b3.output()}`).toBe(0);
+
+    expect(await b3.stop(), b3.output()).toBe(0);
+    broker = undefined;
+  });
+});
