@@ -10,7 +10,6 @@ import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
 import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
-import { Queue } from './queue.js';
 import { readTableBytes } from './table-bytes.js';
 import { VHost } from './vhost.js';
 
@@ -75,14 +74,10 @@ export class Broker {
     let count = 0;
     for (const sq of state.queues) {
       const vhost = this.vhost(sq.vhost);
-      const q = new Queue(vhost, {
-        name: sq.name,
-        durable: true,
-        exclusiveOwner: null,
-        autoDelete: sq.autoDelete,
-        arguments: readTableBytes(sq.arguments),
-      });
-      vhost.queues.set(q.name, q);
+      const q = vhost.addQueue(
+        { name: sq.name, durable: true, exclusiveOwner: null, autoDelete: sq.autoDelete, arguments: readTableBytes(sq.arguments) },
+        false,
+      );
       for (const m of state.messages.get(queueKey(sq.vhost, sq.name)) ?? []) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         // After a crash nobody knows which messages were delivered: flag them all as possibly so.
@@ -90,6 +85,23 @@ export class Broker {
         if (m.seq > maxSeq) maxSeq = m.seq;
         count++;
       }
+    }
+    for (const se of state.exchanges) {
+      this.vhost(se.vhost).addExchange(
+        { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments) },
+        false,
+      );
+    }
+    for (const sb of state.bindings) {
+      const vhost = this.vhost(sb.vhost);
+      const source = vhost.exchanges.get(sb.source);
+      const dest = sb.destinationKind === 'queue' ? vhost.queues.get(sb.destination) : vhost.exchanges.get(sb.destination);
+      if (!source || !dest) {
+        this.log.warn({ binding: sb }, 'dropping a stored binding whose source or destination is gone');
+        this.store.deleteBinding(sb);
+        continue;
+      }
+      vhost.addBinding(source, dest, sb.routingKey, readTableBytes(sb.arguments), false);
     }
     this.nextSeq = maxSeq + 1;
     if (state.queues.length > 0) {

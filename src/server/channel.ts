@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import {
   AmqpError,
   CommandAssembler,
+  Reader,
+  decodeBasicProperties,
   FRAME_METHOD,
   M,
   ReplyCode,
@@ -18,15 +20,28 @@ import { ConfirmTracker } from './confirms.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, deliveryModeOf, type Entry } from './message.js';
+import { Exchange } from './exchanges/exchange.js';
+import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
 import type { VHost } from './vhost.js';
 
 interface Unacked {
+  tag: number;
   entry: Entry;
   queue: Queue;
   consumer: Consumer | null;
 }
+
+interface HeldPublish {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  properties: Buffer;
+  body: Buffer;
+}
+
+type Settlement = 'ack' | 'requeue' | 'drop';
 
 const chError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 
@@ -49,6 +64,8 @@ export class Channel {
   /** Replies held back until the store has written what they acknowledge, keeping reply order. */
   private replyChain: Promise<void> | null = null;
   private lastQueue = '';
+  /** tx.select: publishes and acks held until tx.commit. */
+  private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
   private readonly routed = new Set<Queue>();
 
@@ -133,14 +150,21 @@ export class Channel {
   private onCommand(cmd: Command): void {
     const m: Method = cmd.method;
     switch (m.id) {
-      case M.BasicPublish:
-        return this.publish(m.args.exchange, m.args.routingKey, m.args.mandatory, cmd.properties!, cmd.body!);
+      case M.BasicPublish: {
+        const a = m.args;
+        if (this.tx) {
+          this.exchangeForPublish(a.exchange); // a missing exchange fails now, as in RabbitMQ
+          this.tx.publishes.push({ exchange: a.exchange, routingKey: a.routingKey, mandatory: a.mandatory, properties: cmd.properties!, body: cmd.body! });
+          return;
+        }
+        return this.publish(a.exchange, a.routingKey, a.mandatory, cmd.properties!, cmd.body!);
+      }
       case M.BasicAck:
-        return this.ack(m.args.deliveryTag, m.args.multiple);
+        return this.settleLater(this.take(m.args.deliveryTag, m.args.multiple), 'ack');
       case M.BasicNack:
-        return this.reject(m.args.deliveryTag, m.args.multiple, m.args.requeue);
+        return this.settleLater(this.take(m.args.deliveryTag, m.args.multiple), m.args.requeue ? 'requeue' : 'drop');
       case M.BasicReject:
-        return this.reject(m.args.deliveryTag, false, m.args.requeue);
+        return this.settleLater(this.take(m.args.deliveryTag, false), m.args.requeue ? 'requeue' : 'drop');
       case M.BasicQos:
         return this.qos(m.args.prefetchSize, m.args.prefetchCount, m.args.global);
       case M.BasicConsume:
@@ -162,7 +186,38 @@ export class Channel {
         return this.purge(m.args.queue, m.args.nowait);
       case M.QueueDelete:
         return this.deleteQueue(m.args.queue, m.args.ifUnused, m.args.ifEmpty, m.args.nowait);
+      case M.QueueBind: {
+        const a = m.args;
+        return this.bindQueue(a.queue, a.exchange, a.routingKey, a.arguments, a.nowait);
+      }
+      case M.QueueUnbind: {
+        const a = m.args;
+        return this.unbindQueue(a.queue, a.exchange, a.routingKey, a.arguments);
+      }
+      case M.ExchangeDeclare: {
+        const a = m.args;
+        return this.declareExchange(a.exchange, a.type, a.passive, a.durable, a.autoDelete, a.internal, a.nowait, a.arguments);
+      }
+      case M.ExchangeDelete:
+        return this.deleteExchange(m.args.exchange, m.args.ifUnused, m.args.nowait);
+      case M.ExchangeBind: {
+        const a = m.args;
+        return this.bindExchange(a.destination, a.source, a.routingKey, a.arguments, a.nowait, true);
+      }
+      case M.ExchangeUnbind: {
+        const a = m.args;
+        return this.bindExchange(a.destination, a.source, a.routingKey, a.arguments, a.nowait, false);
+      }
+      case M.TxSelect:
+        if (this.confirms) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from confirm to tx mode');
+        this.tx ??= { publishes: [], acks: [] };
+        return this.reply({ id: M.TxSelectOk, args: {} });
+      case M.TxCommit:
+        return this.commit();
+      case M.TxRollback:
+        return this.rollback();
       case M.ConfirmSelect:
+        if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
         this.confirms ??= new ConfirmTracker(this.conn.writer, this.id);
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
@@ -276,16 +331,140 @@ export class Channel {
     else if (!nowait) this.reply(ok);
   }
 
+  // ---- exchanges and bindings ---------------------------------------------------------------
+
+  private exchangeNamed(name: string): Exchange {
+    const e = this.vhost.exchanges.get(name);
+    if (!e) throw chError(ReplyCode.NotFound, `no exchange '${name}' in vhost '${this.vhost.name}'`);
+    return e;
+  }
+
+  private notDefault(name: string): void {
+    if (name === '' || name === 'amq.default') {
+      throw chError(ReplyCode.AccessRefused, `operation not permitted on the default exchange`);
+    }
+  }
+
+  /** Replies once the store has what it acknowledges, when that is durable. */
+  private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit): void {
+    if (durable) this.afterStore(nowait ? null : ok, undefined);
+    else if (!nowait) this.reply(ok);
+  }
+
+  private declareExchange(
+    name: string,
+    type: string,
+    passive: boolean,
+    durable: boolean,
+    autoDelete: boolean,
+    internal: boolean,
+    nowait: boolean,
+    args: FieldTable,
+  ): void {
+    const ok: MethodInit = { id: M.ExchangeDeclareOk, args: {} };
+    if (passive) {
+      if (name !== '') this.exchangeNamed(name);
+      if (!nowait) this.reply(ok);
+      return;
+    }
+    this.notDefault(name);
+    if (!isExchangeType(type)) throw new AmqpError(ReplyCode.CommandInvalid, `invalid exchange type '${type}'`, 'connection');
+    const existing = this.vhost.exchanges.get(name);
+    if (existing) {
+      const where = `for exchange '${name}' in vhost '${this.vhost.name}'`;
+      const check = (arg: string, received: unknown, current: unknown): void => {
+        if (received !== current) {
+          throw chError(ReplyCode.PreconditionFailed, `inequivalent arg '${arg}' ${where}: received '${received}' but current is '${current}'`);
+        }
+      };
+      check('type', type, existing.type);
+      check('durable', durable, existing.durable);
+      check('auto_delete', autoDelete, existing.autoDelete);
+      check('internal', internal, existing.internal);
+      if (!nowait) this.reply(ok);
+      return;
+    }
+    if (name.startsWith('amq.')) {
+      throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
+    this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args });
+    this.replyDurable(durable, nowait, ok);
+  }
+
+  private deleteExchange(name: string, ifUnused: boolean, nowait: boolean): void {
+    this.notDefault(name);
+    const ok: MethodInit = { id: M.ExchangeDeleteOk, args: {} };
+    const e = this.vhost.exchanges.get(name);
+    if (!e) {
+      if (!nowait) this.reply(ok);
+      return;
+    }
+    if (name.startsWith('amq.')) {
+      throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' not allowed`);
+    }
+    if (ifUnused && e.bindings.size > 0) {
+      throw chError(ReplyCode.PreconditionFailed, `exchange '${name}' in vhost '${this.vhost.name}' in use`);
+    }
+    this.vhost.deleteExchange(e);
+    this.replyDurable(e.durable, nowait, ok);
+  }
+
+  private bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, nowait: boolean): void {
+    const q = this.queueFor(queueName);
+    this.notDefault(exchangeName);
+    const e = this.exchangeNamed(exchangeName);
+    // RabbitMQ: an empty routing key with an empty queue name means the last declared queue's name.
+    const key = queueName === '' && routingKey === '' ? q.name : routingKey;
+    const durable = this.vhost.addBinding(e, q, key, args);
+    this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
+  }
+
+  private unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable): void {
+    const q = this.queueFor(queueName);
+    this.notDefault(exchangeName);
+    const e = this.exchangeNamed(exchangeName);
+    const b = this.vhost.findBinding(e, q, routingKey, args);
+    if (b) this.vhost.removeBinding(b);
+    this.replyDurable(b !== undefined && e.durable && q.durable, false, { id: M.QueueUnbindOk, args: {} });
+  }
+
+  private bindExchange(destName: string, sourceName: string, routingKey: string, args: FieldTable, nowait: boolean, bind: boolean): void {
+    this.notDefault(destName);
+    this.notDefault(sourceName);
+    const dest = this.exchangeNamed(destName);
+    const source = this.exchangeNamed(sourceName);
+    let durable = false;
+    if (bind) durable = this.vhost.addBinding(source, dest, routingKey, args);
+    else {
+      const b = this.vhost.findBinding(source, dest, routingKey, args);
+      if (b) {
+        durable = source.durable && dest.durable;
+        this.vhost.removeBinding(b);
+      }
+    }
+    this.replyDurable(durable, nowait, bind ? { id: M.ExchangeBindOk, args: {} } : { id: M.ExchangeUnbindOk, args: {} });
+  }
+
   // ---- publishing ---------------------------------------------------------------------------
 
+  private exchangeForPublish(name: string): Exchange {
+    const exchange = this.vhost.exchanges.get(name);
+    if (!exchange) throw chError(ReplyCode.NotFound, `no exchange '${name}' in vhost '${this.vhost.name}'`);
+    if (exchange.internal) {
+      throw chError(ReplyCode.AccessRefused, `cannot publish to internal exchange '${name}' in vhost '${this.vhost.name}'`);
+    }
+    return exchange;
+  }
+
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
-    const exchange = this.vhost.exchanges.get(exchangeName);
-    if (!exchange) throw chError(ReplyCode.NotFound, `no exchange '${exchangeName}' in vhost '${this.vhost.name}'`);
+    const exchange = this.exchangeForPublish(exchangeName);
     const persistent = deliveryModeOf(properties) === 2;
     const broker = this.conn.broker;
     const msg = new Message(broker.nextSeq++, exchangeName, routingKey, properties, body, persistent);
     const routed = this.routed;
-    exchange.route(routingKey, undefined, routed);
+    // Headers are decoded only when a headers exchange could look at them.
+    const headers = this.vhost.headersBindings > 0 ? decodeBasicProperties(new Reader(properties, 0, properties.length)).headers : undefined;
+    this.vhost.route(exchange, routingKey, headers, routed);
     let persisted = false;
     for (const q of routed) {
       q.enqueue(msg);
@@ -377,7 +556,7 @@ export class Channel {
     if (c.noAck) {
       c.queue.settle(entry);
     } else {
-      this.unacked.set(tag, { entry, queue: c.queue, consumer: c });
+      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c });
       c.unacked++;
       this.consumerUnacked++;
     }
@@ -402,7 +581,7 @@ export class Channel {
     }
     const tag = this.nextTag++;
     if (noAck) q.settle(entry);
-    else this.unacked.set(tag, { entry, queue: q, consumer: null });
+    else this.unacked.set(tag, { tag, entry, queue: q, consumer: null });
     const msg = entry.msg;
     const ok: MethodInit = {
       id: M.BasicGetOk,
@@ -442,18 +621,42 @@ export class Channel {
     return out;
   }
 
-  private ack(tag: number, multiple: boolean): void {
-    for (const u of this.take(tag, multiple)) {
-      u.queue.settle(u.entry);
-      this.freed(u);
-    }
+  /** Acks, nacks and rejects take effect now, or at tx.commit in a transaction. */
+  private settleLater(taken: Unacked[], how: Settlement): void {
+    if (this.tx) this.tx.acks.push({ taken, how });
+    else this.settle(taken, how);
   }
 
-  private reject(tag: number, multiple: boolean, requeue: boolean): void {
-    const taken = this.take(tag, multiple);
-    if (requeue) this.requeue(taken);
+  private settle(taken: Unacked[], how: Settlement): void {
+    if (how === 'requeue') this.requeue(taken);
     else for (const u of taken) u.queue.settle(u.entry);
     for (const u of taken) this.freed(u);
+  }
+
+  /** Held publishes are dropped; held acks are undone, so those deliveries are unacked again. */
+  private rollback(): void {
+    if (!this.tx) throw chError(ReplyCode.PreconditionFailed, 'channel is not transactional');
+    const held = this.tx.acks.flatMap((a) => a.taken);
+    this.tx = { publishes: [], acks: [] };
+    if (held.length > 0) {
+      const all = [...held, ...this.unacked.values()].sort((a, b) => a.tag - b.tag);
+      this.unacked.clear();
+      for (const u of all) this.unacked.set(u.tag, u);
+    }
+    this.reply({ id: M.TxRollbackOk, args: {} });
+  }
+
+  private commit(): void {
+    const tx = this.tx;
+    if (!tx) throw chError(ReplyCode.PreconditionFailed, 'channel is not transactional');
+    this.tx = null;
+    try {
+      for (const p of tx.publishes) this.publish(p.exchange, p.routingKey, p.mandatory, p.properties, p.body);
+      for (const a of tx.acks) this.settle(a.taken, a.how);
+    } finally {
+      this.tx = { publishes: [], acks: [] };
+    }
+    this.afterStore({ id: M.TxCommitOk, args: {} }, undefined);
   }
 
   /** A delivery left the unacked set: its consumer (and queue) may take more. */

@@ -1,6 +1,7 @@
 // A queue: ready messages in order, its consumers served round-robin within their prefetch windows.
 import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
+import type { Binding } from './exchanges/exchange.js';
 import { Deque } from './deque.js';
 import type { Entry, Message } from './message.js';
 import type { VHost } from './vhost.js';
@@ -26,6 +27,8 @@ export class Queue {
   readonly arguments: FieldTable;
   readonly ready = new Deque<Entry>();
   readonly consumers: Consumer[] = [];
+  /** Bindings with this queue as destination, dropped with it. */
+  readonly bindings = new Set<Binding>();
   deleted = false;
   private rr = 0;
   private dispatchScheduled = false;

@@ -10,3 +10,8 @@ export function writeTableBytes(t: FieldTable): Buffer {
 export function readTableBytes(b: Buffer): FieldTable {
   return readTable(new Reader(b, 0, b.length));
 }
+
+/** A string naming a table's exact content, for telling bindings apart. */
+export function tableIdentity(t: FieldTable): string {
+  return t.size === 0 ? '' : writeTableBytes(t).toString('base64');
+}

@@ -1,14 +1,33 @@
-// A virtual host: its queues and exchanges, and the store their durable state goes to.
-import type { Store } from '../store/store.js';
+// A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
+// the store their durable state goes to.
+import type { FieldTable } from '../frames/index.js';
+import type { Store, StoredBinding } from '../store/store.js';
 import { DefaultExchange } from './exchanges/default.js';
-import type { Exchange } from './exchanges/exchange.js';
+import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
+import { createExchange } from './exchanges/types.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
+
+/** Declared in every vhost, as RabbitMQ does. */
+const STANDARD_EXCHANGES: [string, string][] = [
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+const isQueue = (d: Destination): d is Queue => d instanceof Queue;
 
 export class VHost {
   readonly queues = new Map<string, Queue>();
   readonly exchanges = new Map<string, Exchange>();
   readonly defaultExchange: DefaultExchange;
+  /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
+  headersBindings = 0;
+  // Scratch space reused by every route() call, so routing allocates nothing per message.
+  private readonly pending: Destination[] = [];
+  private readonly visited = new Set<Exchange>();
 
   constructor(
     readonly name: string,
@@ -16,25 +35,44 @@ export class VHost {
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
-    this.exchanges.set('amq.default', this.defaultExchange);
+    for (const [name, type] of STANDARD_EXCHANGES) {
+      this.exchanges.set(name, createExchange({ name, type, durable: true, autoDelete: false, internal: false, arguments: new Map() }));
+    }
+  }
+
+  /**
+   * Adds to out every queue a message reaches from exchange, following exchange-to-exchange
+   * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
+   */
+  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Set<Queue>): void {
+    const pending = this.pending;
+    const visited = this.visited;
+    pending.length = 0;
+    visited.clear();
+    visited.add(exchange);
+    exchange.route(routingKey, headers, pending);
+    while (pending.length > 0) {
+      const d = pending.pop()!;
+      if (isQueue(d)) out.add(d);
+      else if (!visited.has(d)) {
+        visited.add(d);
+        d.route(routingKey, headers, pending);
+      }
+    }
+    visited.clear();
   }
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
-  addQueue(spec: QueueSpec): Queue {
+  addQueue(spec: QueueSpec, persist = true): Queue {
     const q = new Queue(this, spec);
     this.queues.set(q.name, q);
-    if (q.durable && !q.exclusiveOwner) {
-      this.store.putQueue({
-        vhost: this.name,
-        name: q.name,
-        autoDelete: q.autoDelete,
-        arguments: writeTableBytes(q.arguments),
-      });
+    if (persist && this.isDurable(q)) {
+      this.store.putQueue({ vhost: this.name, name: q.name, autoDelete: q.autoDelete, arguments: writeTableBytes(q.arguments) });
     }
     return q;
   }
 
-  /** Deletes a queue: its consumers are cancelled, its messages and store records dropped. */
+  /** Deletes a queue: its consumers are cancelled, its bindings, messages and store records dropped. */
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
     const count = q.ready.length;
@@ -43,7 +81,79 @@ export class VHost {
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;
     q.ready.clear();
-    if (q.durable && !q.exclusiveOwner) this.store.deleteQueue(this.name, q.name);
+    for (const b of [...q.bindings]) this.removeBinding(b);
+    if (this.isDurable(q)) this.store.deleteQueue(this.name, q.name);
     return count;
+  }
+
+  addExchange(spec: ExchangeSpec, persist = true): Exchange {
+    const e = createExchange(spec);
+    this.exchanges.set(e.name, e);
+    if (persist && e.durable) {
+      this.store.putExchange({
+        vhost: this.name,
+        name: e.name,
+        type: e.type,
+        autoDelete: e.autoDelete,
+        internal: e.internal,
+        arguments: writeTableBytes(e.arguments),
+      });
+    }
+    return e;
+  }
+
+  deleteExchange(e: Exchange): void {
+    if (e.deleted) return;
+    e.deleted = true;
+    this.exchanges.delete(e.name);
+    for (const b of [...e.bindings.values()]) this.removeBinding(b);
+    for (const b of [...e.inbound]) this.removeBinding(b);
+    if (e.durable) this.store.deleteExchange(this.name, e.name);
+  }
+
+  /** Binds; returns whether the binding is durable (and so waits for the store). */
+  addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable, persist = true): boolean {
+    const b: Binding = { source, destination, routingKey, arguments: args, id: Exchange.bindingId(destination, routingKey, args) };
+    if (!source.bind(b)) return false;
+    if (source.type === 'headers') this.headersBindings++;
+    if (isQueue(destination)) destination.bindings.add(b);
+    else destination.inbound.add(b);
+    const durable = this.isDurableBinding(b);
+    if (persist && durable) this.store.putBinding(this.stored(b));
+    return durable;
+  }
+
+  /** Unbinds; an auto-delete exchange goes with its last binding. */
+  removeBinding(b: Binding): void {
+    if (!b.source.unbind(b.id)) return;
+    if (b.source.type === 'headers') this.headersBindings--;
+    if (isQueue(b.destination)) b.destination.bindings.delete(b);
+    else b.destination.inbound.delete(b);
+    if (this.isDurableBinding(b)) this.store.deleteBinding(this.stored(b));
+    if (b.source.autoDelete && b.source.bindings.size === 0) this.deleteExchange(b.source);
+  }
+
+  findBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding | undefined {
+    return source.bindings.get(Exchange.bindingId(destination, routingKey, args));
+  }
+
+  private isDurable(q: Queue): boolean {
+    return q.durable && !q.exclusiveOwner;
+  }
+
+  private isDurableBinding(b: Binding): boolean {
+    const d = b.destination;
+    return b.source.durable && (isQueue(d) ? this.isDurable(d) : d.durable);
+  }
+
+  private stored(b: Binding): StoredBinding {
+    return {
+      vhost: this.name,
+      source: b.source.name,
+      destinationKind: isQueue(b.destination) ? 'queue' : 'exchange',
+      destination: b.destination.name,
+      routingKey: b.routingKey,
+      arguments: writeTableBytes(b.arguments),
+    };
   }
 }

@@ -4,6 +4,8 @@ import type { StoredMessage, StoredQueue } from './store.js';
 
 export const QUEUE_PREFIX = 'q';
 export const MESSAGE_PREFIX = 'm';
+export const EXCHANGE_PREFIX = 'e';
+export const BINDING_PREFIX = 'b';
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 
 const SEP = 0;
@@ -94,4 +96,23 @@ export function decodeMessage(seq: number, v: Buffer): StoredMessage {
   const properties = v.subarray(p, p + propLen);
   p += propLen;
   return { seq, redelivered, exchange, routingKey, properties, body: v.subarray(p) };
+}
+
+/** 'e' or 'b', 0, vhost, 0, id: keys of exchange and binding definitions. */
+export function definitionKey(prefix: string, vhost: string, id: string): Buffer {
+  return Buffer.from(`${prefix}\0${vhost}\0${id}`, 'utf8');
+}
+
+/** Definitions are small and rare: JSON, with Buffers (argument tables) as base64. */
+export function encodeDefinition(v: object): Buffer {
+  return Buffer.from(JSON.stringify(v, function (this: Record<string, unknown>, k: string, x: unknown) {
+    const raw = this[k];
+    return Buffer.isBuffer(raw) ? { b64: raw.toString('base64') } : x;
+  }));
+}
+
+export function decodeDefinition<T>(v: Buffer): T {
+  return JSON.parse(v.toString('utf8'), (_k, x: unknown) =>
+    x && typeof x === 'object' && 'b64' in x && typeof x.b64 === 'string' ? Buffer.from(x.b64, 'base64') : x,
+  ) as T;
 }

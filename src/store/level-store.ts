@@ -1,10 +1,15 @@
 // The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
 // one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
 import { Level } from 'level';
-import type { RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
-import { queueKey } from './store.js';
+import type { RecoveredState, Store, StoredBinding, StoredExchange, StoredMessage, StoredQueue } from './store.js';
+import { bindingId, queueKey } from './store.js';
 import {
+  BINDING_PREFIX,
   CLEAN_SHUTDOWN_KEY,
+  EXCHANGE_PREFIX,
+  decodeDefinition,
+  definitionKey,
+  encodeDefinition,
   decodeMessage,
   decodeQueueDef,
   encodeMessage,
@@ -41,6 +46,12 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** Every key under a one-letter prefix. */
+const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
+  gte: Buffer.from(prefix + '\0'),
+  lt: Buffer.from(prefix + '\x01'),
+});
+
 export interface LevelStoreOptions {
   /** fsync every batch: survives power loss, not only a process crash. */
   fsync?: boolean;
@@ -69,14 +80,16 @@ export class LevelStore implements Store {
     const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
     const queues: StoredQueue[] = [];
     const messages = new Map<string, StoredMessage[]>();
-    const qp = Buffer.from(QUEUE_PREFIX + '\0');
-    for await (const [k, v] of this.db.iterator({ gte: qp, lt: Buffer.from(QUEUE_PREFIX + '\x01') })) {
+    for await (const [k, v] of this.db.iterator(range(QUEUE_PREFIX))) {
       queues.push(decodeQueueDef(k, v));
     }
+    const exchanges: StoredExchange[] = [];
+    for await (const v of this.db.values(range(EXCHANGE_PREFIX))) exchanges.push(decodeDefinition<StoredExchange>(v));
+    const bindings: StoredBinding[] = [];
+    for await (const v of this.db.values(range(BINDING_PREFIX))) bindings.push(decodeDefinition<StoredBinding>(v));
     let lastQueue = '';
     let list: StoredMessage[] = [];
-    const mp = Buffer.from(MESSAGE_PREFIX + '\0');
-    for await (const [k, v] of this.db.iterator({ gte: mp, lt: Buffer.from(MESSAGE_PREFIX + '\x01') })) {
+    for await (const [k, v] of this.db.iterator(range(MESSAGE_PREFIX))) {
       const { vhost, name } = queueOfMessageKey(k);
       const qk = queueKey(vhost, name);
       if (qk !== lastQueue) {
@@ -87,7 +100,7 @@ export class LevelStore implements Store {
       list.push(decodeMessage(seqOfKey(k), v));
     }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
-    return { queues, messages, cleanShutdown };
+    return { queues, exchanges, bindings, messages, cleanShutdown };
   }
 
   putQueue(q: StoredQueue): void {
@@ -103,6 +116,22 @@ export class LevelStore implements Store {
     this.steps.push({ clear: { gte, lt } });
     this.prefixes.delete(queueKey(vhost, name));
     this.schedule();
+  }
+
+  putExchange(e: StoredExchange): void {
+    this.op({ type: 'put', key: definitionKey(EXCHANGE_PREFIX, e.vhost, e.name), value: encodeDefinition(e) });
+  }
+
+  deleteExchange(vhost: string, name: string): void {
+    this.op({ type: 'del', key: definitionKey(EXCHANGE_PREFIX, vhost, name) });
+  }
+
+  putBinding(b: StoredBinding): void {
+    this.op({ type: 'put', key: definitionKey(BINDING_PREFIX, b.vhost, bindingId(b)), value: encodeDefinition(b) });
+  }
+
+  deleteBinding(b: StoredBinding): void {
+    this.op({ type: 'del', key: definitionKey(BINDING_PREFIX, b.vhost, bindingId(b)) });
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {

@@ -10,6 +10,25 @@ export interface StoredQueue {
   arguments: Buffer;
 }
 
+export interface StoredExchange {
+  vhost: string;
+  name: string;
+  type: string;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: Buffer;
+}
+
+/** A binding between durable entities: from exchange source to a queue or an exchange. */
+export interface StoredBinding {
+  vhost: string;
+  source: string;
+  destinationKind: 'queue' | 'exchange';
+  destination: string;
+  routingKey: string;
+  arguments: Buffer;
+}
+
 export interface StoredMessage {
   /** Broker-wide sequence number: orders a queue's messages and names them in the store. */
   seq: number;
@@ -23,6 +42,8 @@ export interface StoredMessage {
 
 export interface RecoveredState {
   queues: StoredQueue[];
+  exchanges: StoredExchange[];
+  bindings: StoredBinding[];
   /** Messages of each queue in seq order, keyed by vhost + '\0' + queue name. */
   messages: Map<string, StoredMessage[]>;
   /** False when the last run did not shut down cleanly. */
@@ -35,6 +56,10 @@ export interface Store {
   putQueue(q: StoredQueue): void;
   /** Removes the queue's definition and all of its messages. */
   deleteQueue(vhost: string, name: string): void;
+  putExchange(e: StoredExchange): void;
+  deleteExchange(vhost: string, name: string): void;
+  putBinding(b: StoredBinding): void;
+  deleteBinding(b: StoredBinding): void;
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
   deleteMessage(vhost: string, queue: string, seq: number): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
@@ -44,3 +69,7 @@ export interface Store {
 }
 
 export const queueKey = (vhost: string, name: string): string => `${vhost}\0${name}`;
+
+/** Names a binding uniquely within its vhost. */
+export const bindingId = (b: StoredBinding): string =>
+  [b.source, b.destinationKind, b.destination, b.routingKey, b.arguments.toString('base64')].join('\0');

@@ -1,20 +1,19 @@
-// The default exchange (''): every queue is bound to it by its own name (spec 3.1.3.1).
-import type { FieldTable } from '../../frames/index.js';
+// The default exchange (''): every queue is bound to it by its own name (spec 3.1.3.1), and it
+// takes no other bindings.
+import { toFieldTable, type FieldTable } from '../../frames/index.js';
 import type { Queue } from '../queue.js';
-import type { Exchange } from './exchange.js';
+import { Exchange, type Binding, type Destination } from './exchange.js';
 
-export class DefaultExchange implements Exchange {
-  readonly name = '';
-  readonly type = 'direct';
-  readonly durable = true;
-  readonly autoDelete = false;
-  readonly internal = false;
-  readonly arguments: FieldTable = new Map();
+export class DefaultExchange extends Exchange {
+  constructor(private readonly queues: ReadonlyMap<string, Queue>) {
+    super({ name: '', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: toFieldTable({}) });
+  }
 
-  constructor(private readonly queues: ReadonlyMap<string, Queue>) {}
+  protected addRoute(_b: Binding): void {}
+  protected removeRoute(_b: Binding): void {}
 
-  route(routingKey: string, _headers: FieldTable | undefined, out: Set<Queue>): void {
+  route(routingKey: string, _headers: FieldTable | undefined, out: Destination[]): void {
     const q = this.queues.get(routingKey);
-    if (q) out.add(q);
+    if (q) out.push(q);
   }
 }
