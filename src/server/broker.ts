@@ -58,7 +58,7 @@ export class Broker {
 
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
-    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store)));
+    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++)));
     return v;
   }
 
@@ -81,7 +81,7 @@ export class Broker {
       for (const m of state.messages.get(queueKey(sq.vhost, sq.name)) ?? []) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         // After a crash nobody knows which messages were delivered: flag them all as possibly so.
-        q.restore({ msg, redelivered: m.redelivered || !state.cleanShutdown });
+        q.restore(msg, m.redelivered || !state.cleanShutdown);
         if (m.seq > maxSeq) maxSeq = m.seq;
         count++;
       }

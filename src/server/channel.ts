@@ -7,6 +7,7 @@ import {
   CommandAssembler,
   Reader,
   decodeBasicProperties,
+  fromFieldValue,
   FRAME_METHOD,
   M,
   ReplyCode,
@@ -168,7 +169,7 @@ export class Channel {
       case M.BasicQos:
         return this.qos(m.args.prefetchSize, m.args.prefetchCount, m.args.global);
       case M.BasicConsume:
-        return this.consume(m.args.queue, m.args.consumerTag, m.args.noAck, m.args.exclusive, m.args.nowait);
+        return this.consume(m.args.queue, m.args.consumerTag, m.args.noAck, m.args.exclusive, m.args.nowait, m.args.arguments);
       case M.BasicCancel:
         return this.cancel(m.args.consumerTag, m.args.nowait);
       case M.BasicGet:
@@ -283,10 +284,12 @@ export class Channel {
     if (passive) {
       if (!q) throw chError(ReplyCode.NotFound, `no queue '${name}' in vhost '${this.vhost.name}'`);
       this.checkExclusive(q);
+      q.touch();
     } else if (q) {
       this.checkExclusive(q);
       if (exclusive !== (q.exclusiveOwner !== null)) throw this.locked(q);
-      checkEquivalent(q, durable, autoDelete, args);
+      checkEquivalent(q, this.vhost.name, durable, autoDelete, args);
+      q.touch();
     } else {
       if (!generated && name.startsWith('amq.')) {
         throw chError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
@@ -297,7 +300,7 @@ export class Channel {
     this.lastQueue = name;
     const ok: MethodInit = {
       id: M.QueueDeclareOk,
-      args: { queue: name, messageCount: q.ready.length, consumerCount: q.consumers.length },
+      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumers.length },
     };
     const mustPersist = !passive && durable && !exclusive;
     if (mustPersist) this.afterStore(nowait ? null : ok, undefined);
@@ -459,16 +462,16 @@ export class Channel {
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
     const exchange = this.exchangeForPublish(exchangeName);
     const persistent = deliveryModeOf(properties) === 2;
-    const broker = this.conn.broker;
-    const msg = new Message(broker.nextSeq++, exchangeName, routingKey, properties, body, persistent);
+    const msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
     const routed = this.routed;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.vhost.headersBindings > 0 ? decodeBasicProperties(new Reader(properties, 0, properties.length)).headers : undefined;
     this.vhost.route(exchange, routingKey, headers, routed);
     let persisted = false;
+    let refused = false;
     for (const q of routed) {
-      q.enqueue(msg);
-      if (q.persists(msg)) persisted = true;
+      if (!q.enqueue(msg)) refused = true;
+      else if (q.persists(msg)) persisted = true;
     }
     const unroutable = routed.size === 0;
     routed.clear();
@@ -482,7 +485,9 @@ export class Channel {
     }
     if (this.confirms) {
       const seq = this.confirms.next();
-      if (persisted) {
+      if (refused) {
+        this.confirms.settle(seq, false);
+      } else if (persisted) {
         this.vhost.store.flush().then(
           () => this.confirms?.settle(seq, true),
           (err: unknown) => {
@@ -509,8 +514,16 @@ export class Channel {
     this.reply({ id: M.BasicQosOk, args: {} });
   }
 
-  private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean): void {
+  private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean, args: FieldTable): void {
     const q = this.queueFor(queueName);
+    const p = args.get('x-priority');
+    let priority = 0;
+    if (p !== undefined) {
+      if (!['b', 'B', 's', 'u', 'I', 'i', 'l'].includes(p.type)) {
+        throw chError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for consumer on queue '${q.name}': expected an integer`);
+      }
+      priority = Number(fromFieldValue(p));
+    }
     if (tag === '') tag = generatedName('amq.ctag-');
     else if (this.consumers.has(tag)) {
       throw new AmqpError(ReplyCode.NotAllowed, `attempt to reuse consumer tag '${tag}'`, 'connection');
@@ -518,7 +531,7 @@ export class Channel {
     if (q.consumers.some((c) => c.exclusive) || (exclusive && q.consumers.length > 0)) {
       throw chError(ReplyCode.AccessRefused, `queue '${q.name}' in vhost '${this.vhost.name}' in exclusive use`);
     }
-    const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount);
+    const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount, priority);
     this.consumers.set(tag, c);
     // The queue learns of the consumer only once consume-ok is on its way, so no delivery precedes it.
     this.reply(nowait ? null : { id: M.BasicConsumeOk, args: { consumerTag: tag } }, () => {
@@ -574,7 +587,7 @@ export class Channel {
 
   private get(queueName: string, noAck: boolean): void {
     const q = this.queueFor(queueName);
-    const entry = q.ready.shift();
+    const entry = q.take();
     if (!entry) {
       this.reply({ id: M.BasicGetEmpty, args: {} });
       return;
@@ -590,7 +603,7 @@ export class Channel {
         redelivered: entry.redelivered,
         exchange: msg.exchange,
         routingKey: msg.routingKey,
-        messageCount: q.ready.length,
+        messageCount: q.messageCount,
       },
     };
     if (this.replyChain) this.reply(null, () => this.conn.writer.content(this.id, ok, msg.properties, msg.body));
@@ -629,6 +642,7 @@ export class Channel {
 
   private settle(taken: Unacked[], how: Settlement): void {
     if (how === 'requeue') this.requeue(taken);
+    else if (how === 'drop') for (const u of taken) u.queue.discard(u.entry, 'rejected');
     else for (const u of taken) u.queue.settle(u.entry);
     for (const u of taken) this.freed(u);
   }

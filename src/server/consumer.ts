@@ -15,6 +15,8 @@ export class Consumer {
     readonly exclusive: boolean,
     /** basic.qos prefetch_count (global=false) in force when the consumer started; 0 = unlimited. */
     readonly prefetch: number,
+    /** x-priority from basic.consume: higher-priority consumers are served first. */
+    readonly priority = 0,
   ) {}
 
   get hasCapacity(): boolean {

@@ -1,7 +1,16 @@
 // A published message, shared (never copied) by every queue it is routed to, and its per-queue entry.
-import { AmqpError, BasicPropertyFlag, ReplyCode } from '../frames/index.js';
+import {
+  AmqpError,
+  BasicPropertyFlag,
+  Reader,
+  ReplyCode,
+  decodeBasicProperties,
+  type BasicProperties,
+} from '../frames/index.js';
 
 export class Message {
+  private props: BasicProperties | null = null;
+
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */
     readonly seq: number,
@@ -12,12 +21,36 @@ export class Message {
     readonly body: Buffer,
     readonly persistent: boolean,
   ) {}
+
+  /** The decoded properties, for the few features that read them (decoded once, on demand). */
+  decoded(): BasicProperties {
+    this.props ??= decodeBasicProperties(new Reader(this.properties, 0, this.properties.length));
+    return this.props;
+  }
+
+  has(flag: number): boolean {
+    return (this.properties.readUInt16BE(0) & flag) !== 0;
+  }
+
+  /** Per-message TTL in ms from the expiration property, or undefined when absent or unusable. */
+  expiration(): number | undefined {
+    if (!this.has(BasicPropertyFlag.expiration)) return undefined;
+    const s = this.decoded().expiration;
+    if (s === undefined || !/^\d+$/.test(s)) return undefined;
+    return Number(s);
+  }
+
+  priority(): number {
+    return this.has(BasicPropertyFlag.priority) ? (this.decoded().priority ?? 0) : 0;
+  }
 }
 
 /** A message's place in one queue. */
 export interface Entry {
   msg: Message;
   redelivered: boolean;
+  /** When the message expires in this queue (ms since epoch), 0 for never. */
+  expiresAt: number;
 }
 
 const malformed = (): AmqpError =>

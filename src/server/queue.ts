@@ -1,9 +1,12 @@
-// A queue: ready messages in order, its consumers served round-robin within their prefetch windows.
+// A queue: ready messages in order (or by priority), its consumers served round-robin within their
+// prefetch windows, highest consumer priority first; TTL, length limits and dead-lettering.
 import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
+import { deadLetter, type DeathReason } from './dead-letter.js';
 import type { Binding } from './exchanges/exchange.js';
-import { Deque } from './deque.js';
 import type { Entry, Message } from './message.js';
+import { parseQueueArgs, type QueueArgs } from './queue-args.js';
+import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import type { VHost } from './vhost.js';
 
 /** What a queue needs to know of the connection that owns it exclusively. */
@@ -25,7 +28,9 @@ export class Queue {
   readonly exclusiveOwner: QueueOwner | null;
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
-  readonly ready = new Deque<Entry>();
+  readonly args: QueueArgs;
+  readonly ready: ReadyList;
+  /** Sorted by consumer priority, highest first; registration order within a priority. */
   readonly consumers: Consumer[] = [];
   /** Bindings with this queue as destination, dropped with it. */
   readonly bindings = new Set<Binding>();
@@ -33,6 +38,9 @@ export class Queue {
   private rr = 0;
   private dispatchScheduled = false;
   private readonly dispatchNow = (): void => this.dispatch();
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryAt = 0;
+  private unusedTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly vhost: VHost,
@@ -43,6 +51,9 @@ export class Queue {
     this.exclusiveOwner = spec.exclusiveOwner;
     this.autoDelete = spec.autoDelete;
     this.arguments = spec.arguments;
+    this.args = parseQueueArgs(spec.name, vhost.name, spec.arguments);
+    this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
+    this.touch();
   }
 
   /** Whether this queue keeps msg in the store: persistent messages on durable queues only. */
@@ -50,7 +61,26 @@ export class Queue {
     return this.durable && msg.persistent;
   }
 
-  enqueue(msg: Message): void {
+  /** Ready messages, after dropping any that expired. */
+  get messageCount(): number {
+    this.expire();
+    return this.ready.length;
+  }
+
+  /**
+   * Takes a message in; false when x-overflow refused it (reject-publish), so the publisher's
+   * confirm becomes a nack.
+   */
+  enqueue(msg: Message): boolean {
+    const a = this.args;
+    const full =
+      (a.maxLength !== undefined && this.ready.length >= a.maxLength) ||
+      (a.maxLengthBytes !== undefined && this.ready.bytes + msg.body.length > a.maxLengthBytes);
+    const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
+    if (full && a.overflow !== 'drop-head') {
+      if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
+      return false;
+    }
     if (this.persists(msg)) {
       this.vhost.store.putMessage(this.vhost.name, this.name, {
         seq: msg.seq,
@@ -61,13 +91,34 @@ export class Queue {
         body: msg.body,
       });
     }
-    this.ready.push({ msg, redelivered: false });
+    this.ready.push(entry);
+    if (full) this.dropHeads();
+    if (entry.expiresAt !== 0) this.armExpiry();
     if (this.consumers.length > 0) this.scheduleDispatch();
+    return true;
   }
 
-  /** Restores an entry recovered from the store, without writing it again. */
-  restore(entry: Entry): void {
-    this.ready.push(entry);
+  /** x-overflow=drop-head: the oldest messages make room, dead-lettered as 'maxlen'. */
+  private dropHeads(): void {
+    const a = this.args;
+    while (
+      this.ready.length > 0 &&
+      ((a.maxLength !== undefined && this.ready.length > a.maxLength) ||
+        (a.maxLengthBytes !== undefined && this.ready.bytes > a.maxLengthBytes))
+    ) {
+      this.discard(this.ready.shift()!, 'maxlen');
+    }
+  }
+
+  /** Restores a message recovered from the store, without writing it again. Its TTL starts anew. */
+  restore(msg: Message, redelivered: boolean): void {
+    this.ready.push({ msg, redelivered, expiresAt: this.expiryOf(msg) });
+    this.armExpiry();
+  }
+
+  private expiryOf(msg: Message): number {
+    const ttl = Math.min(this.args.messageTtl ?? Infinity, msg.expiration() ?? Infinity);
+    return ttl === Infinity ? 0 : Date.now() + ttl;
   }
 
   /** Forgets a message for good (acked, or delivered without ack). */
@@ -75,26 +126,20 @@ export class Queue {
     if (!this.deleted && this.persists(entry.msg)) this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq);
   }
 
-  /**
-   * Puts unacked messages back, marked redelivered, in their original order ahead of newer ones.
-   * Ready messages are always in seq order, so this is a merge of two sorted runs.
-   */
+  /** Drops a message, dead-lettering it when the queue has a dead-letter exchange. */
+  discard(entry: Entry, reason: DeathReason): void {
+    if (this.deleted) return;
+    deadLetter(this, entry, reason);
+    this.settle(entry);
+  }
+
+  /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
   requeue(entries: Entry[]): void {
     if (this.deleted || entries.length === 0) return;
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
-    const head = this.ready.peek();
-    if (!head || entries[entries.length - 1]!.msg.seq < head.msg.seq) {
-      for (let i = entries.length - 1; i >= 0; i--) this.ready.unshift(entries[i]!);
-    } else {
-      const rest = this.ready.clear();
-      let i = 0;
-      let j = 0;
-      while (i < entries.length || j < rest.length) {
-        if (j >= rest.length || (i < entries.length && entries[i]!.msg.seq < rest[j]!.msg.seq)) this.ready.push(entries[i++]!);
-        else this.ready.push(rest[j++]!);
-      }
-    }
+    this.ready.putBack(entries);
+    this.armExpiry();
     this.scheduleDispatch();
   }
 
@@ -105,8 +150,18 @@ export class Queue {
     return all.length;
   }
 
+  /** basic.get: the next ready message, if any. */
+  take(): Entry | undefined {
+    this.touch();
+    this.expire();
+    return this.ready.shift();
+  }
+
   addConsumer(c: Consumer): void {
-    this.consumers.push(c);
+    let i = this.consumers.length;
+    while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--;
+    this.consumers.splice(i, 0, c);
+    this.touch();
     this.scheduleDispatch();
   }
 
@@ -115,12 +170,60 @@ export class Queue {
     const i = this.consumers.indexOf(c);
     if (i < 0) return false;
     this.consumers.splice(i, 1);
-    if (this.rr > i) this.rr--;
     if (this.consumers.length === 0 && this.autoDelete && !this.deleted) {
       this.vhost.deleteQueue(this);
       return true;
     }
+    this.touch();
+    // With a single active consumer, the next one in line takes over what is ready.
+    this.scheduleDispatch();
     return false;
+  }
+
+  /** x-expires: (re)starts the countdown to deleting the queue while it has no consumers. */
+  touch(): void {
+    if (this.args.expires === undefined || this.deleted) return;
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    this.unusedTimer = null;
+    if (this.consumers.length > 0) return;
+    this.unusedTimer = setTimeout(() => this.vhost.deleteQueue(this), this.args.expires);
+    this.unusedTimer.unref();
+  }
+
+  /** Stops the queue's timers once it is deleted. */
+  stopTimers(): void {
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.unusedTimer = this.expiryTimer = null;
+  }
+
+  /** Drops expired messages from the head (RabbitMQ expires messages only when they reach it). */
+  private expire(): void {
+    let head = this.ready.peek();
+    if (!head || head.expiresAt === 0) return;
+    const now = Date.now();
+    while (head && head.expiresAt !== 0 && head.expiresAt <= now) {
+      this.discard(this.ready.shift()!, 'expired');
+      head = this.ready.peek();
+    }
+    this.armExpiry();
+  }
+
+  /** Keeps one timer, for when the head message expires, so expiry happens without traffic. */
+  private armExpiry(): void {
+    const head = this.ready.peek();
+    const at = head?.expiresAt ?? 0;
+    if (at === 0 || (this.expiryTimer && this.expiryAt <= at)) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = null;
+        this.expire();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.expiryTimer.unref();
   }
 
   scheduleDispatch(): void {
@@ -129,23 +232,40 @@ export class Queue {
     process.nextTick(this.dispatchNow);
   }
 
-  /** Hands ready messages to consumers with capacity, round-robin, until either runs out. */
+  /** Hands ready messages to consumers with capacity until either runs out. */
   dispatch(): void {
     this.dispatchScheduled = false;
-    const consumers = this.consumers;
-    while (this.ready.length > 0 && consumers.length > 0) {
-      const n = consumers.length;
-      let chosen: Consumer | null = null;
+    if (this.deleted) return;
+    this.expire();
+    while (this.ready.length > 0 && this.consumers.length > 0) {
+      const c = this.nextConsumer();
+      if (!c) return;
+      c.deliver(this.ready.shift()!);
+    }
+  }
+
+  /**
+   * The consumer for the next message: with x-single-active-consumer only the first; otherwise
+   * round-robin among the highest-priority consumers that have capacity.
+   */
+  private nextConsumer(): Consumer | null {
+    const cs = this.consumers;
+    if (this.args.singleActiveConsumer) return cs[0]!.hasCapacity ? cs[0]! : null;
+    let start = 0;
+    while (start < cs.length) {
+      const p = cs[start]!.priority;
+      let end = start;
+      while (end < cs.length && cs[end]!.priority === p) end++;
+      const n = end - start;
       for (let k = 0; k < n; k++) {
-        const c = consumers[(this.rr + k) % n]!;
+        const c = cs[start + ((this.rr + k) % n)]!;
         if (c.hasCapacity) {
-          chosen = c;
           this.rr = (this.rr + k + 1) % n;
-          break;
+          return c;
         }
       }
-      if (!chosen) return;
-      chosen.deliver(this.ready.shift()!);
+      start = end;
     }
+    return null;
   }
 }

@@ -32,6 +32,8 @@ export class VHost {
   constructor(
     readonly name: string,
     readonly store: Store,
+    /** The broker-wide message sequence: names messages in the store and orders them. */
+    readonly nextSeq: () => number,
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
@@ -77,6 +79,7 @@ export class VHost {
     if (q.deleted) return 0;
     const count = q.ready.length;
     q.deleted = true;
+    q.stopTimers();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;

@@ -1,0 +1,112 @@
+// The ready messages of a queue: in seq order (a plain FIFO), or per priority level for a queue
+// declared with x-max-priority, highest level first.
+import { Deque } from './deque.js';
+import type { Entry } from './message.js';
+
+export interface ReadyList {
+  readonly length: number;
+  /** Sum of the bodies' sizes, for x-max-length-bytes. */
+  readonly bytes: number;
+  push(e: Entry): void;
+  shift(): Entry | undefined;
+  peek(): Entry | undefined;
+  /** Puts entries (sorted by seq) back in seq order among those present. */
+  putBack(entries: Entry[]): void;
+  clear(): Entry[];
+  toArray(): Entry[];
+}
+
+export class FifoList implements ReadyList {
+  private readonly items = new Deque<Entry>();
+  bytes = 0;
+
+  get length(): number {
+    return this.items.length;
+  }
+  push(e: Entry): void {
+    this.items.push(e);
+    this.bytes += e.msg.body.length;
+  }
+  shift(): Entry | undefined {
+    const e = this.items.shift();
+    if (e) this.bytes -= e.msg.body.length;
+    return e;
+  }
+  peek(): Entry | undefined {
+    return this.items.peek();
+  }
+  putBack(entries: Entry[]): void {
+    for (const e of entries) this.bytes += e.msg.body.length;
+    const head = this.items.peek();
+    if (!head || entries[entries.length - 1]!.msg.seq < head.msg.seq) {
+      // The common case: everything requeued is older than everything still ready.
+      for (let i = entries.length - 1; i >= 0; i--) this.items.unshift(entries[i]!);
+      return;
+    }
+    const rest = this.items.clear();
+    let i = 0;
+    let j = 0;
+    while (i < entries.length || j < rest.length) {
+      if (j >= rest.length || (i < entries.length && entries[i]!.msg.seq < rest[j]!.msg.seq)) this.items.push(entries[i++]!);
+      else this.items.push(rest[j++]!);
+    }
+  }
+  clear(): Entry[] {
+    this.bytes = 0;
+    return this.items.clear();
+  }
+  toArray(): Entry[] {
+    return this.items.toArray();
+  }
+}
+
+export class PriorityList implements ReadyList {
+  private readonly levels: FifoList[];
+
+  constructor(private readonly maxPriority: number) {
+    this.levels = Array.from({ length: maxPriority + 1 }, () => new FifoList());
+  }
+
+  get length(): number {
+    let n = 0;
+    for (const l of this.levels) n += l.length;
+    return n;
+  }
+  get bytes(): number {
+    let n = 0;
+    for (const l of this.levels) n += l.bytes;
+    return n;
+  }
+  private level(e: Entry): FifoList {
+    return this.levels[Math.min(e.msg.priority(), this.maxPriority)]!;
+  }
+  push(e: Entry): void {
+    this.level(e).push(e);
+  }
+  private top(): FifoList | undefined {
+    for (let i = this.levels.length - 1; i >= 0; i--) if (this.levels[i]!.length > 0) return this.levels[i];
+    return undefined;
+  }
+  shift(): Entry | undefined {
+    return this.top()?.shift();
+  }
+  peek(): Entry | undefined {
+    return this.top()?.peek();
+  }
+  putBack(entries: Entry[]): void {
+    const byLevel = new Map<FifoList, Entry[]>();
+    for (const e of entries) {
+      const l = this.level(e);
+      const list = byLevel.get(l);
+      if (list) list.push(e);
+      else byLevel.set(l, [e]);
+    }
+    for (const [l, es] of byLevel) l.putBack(es);
+  }
+  clear(): Entry[] {
+    return this.levels.flatMap((l) => l.clear()).sort((a, b) => a.msg.seq - b.msg.seq);
+  }
+  toArray(): Entry[] {
+    return this.levels.flatMap((l) => l.toArray());
+  }
+}
