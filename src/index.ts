@@ -13,9 +13,9 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-/** Starts a broker. Without dataDir it runs in memory; logs default to warnings only. */
+/** Starts a broker. Without dataDir it runs in memory; logs only errors unless told otherwise. */
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'warn', ...options });
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', ...options });
   const port = await broker.start();
   return { port, broker, close: () => broker.close() };
 }

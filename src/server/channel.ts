@@ -21,6 +21,7 @@ import { ConfirmTracker } from './confirms.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, deliveryModeOf, type Entry } from './message.js';
+import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
 import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
@@ -49,7 +50,7 @@ const chError = (code: number, text: string): AmqpError => new AmqpError(code, t
 /** RabbitMQ's server-generated names: a prefix and 22 url-safe random characters. */
 const generatedName = (prefix: string): string => prefix + randomBytes(16).toString('base64url');
 
-export class Channel {
+export class Channel implements ReplyReceiver {
   readonly log: Logger;
   readonly consumers = new Map<string, Consumer>();
   private readonly assembler: CommandAssembler;
@@ -65,6 +66,8 @@ export class Channel {
   /** Replies held back until the store has written what they acknowledge, keeping reply order. */
   private replyChain: Promise<void> | null = null;
   private lastQueue = '';
+  /** Direct reply-to: the consumer tag and routing name of this channel's reply consumer. */
+  private reply_: { tag: string; name: string } | null = null;
   /** tx.select: publishes and acks held until tx.commit. */
   private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
@@ -280,6 +283,11 @@ export class Channel {
     const generated = name === '' && !passive;
     if (generated) name = generatedName('amq.gen-');
     else if (name === '' && passive) name = this.lastQueue;
+    if (passive && (name === REPLY_TO || (name.startsWith(REPLY_TO_PREFIX) && this.vhost.replies.lookup(name)))) {
+      // The direct reply-to pseudo-queue exists for passive declares, always empty.
+      if (!nowait) this.reply({ id: M.QueueDeclareOk, args: { queue: name, messageCount: 0, consumerCount: 0 } });
+      return;
+    }
     let q = this.vhost.queues.get(name);
     if (passive) {
       if (!q) throw chError(ReplyCode.NotFound, `no queue '${name}' in vhost '${this.vhost.name}'`);
@@ -462,7 +470,14 @@ export class Channel {
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
     const exchange = this.exchangeForPublish(exchangeName);
     const persistent = deliveryModeOf(properties) === 2;
-    const msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
+    let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
+    if (wantsDirectReply(msg)) {
+      if (!this.reply_) throw chError(ReplyCode.PreconditionFailed, 'fast reply consumer does not exist');
+      msg = new Message(msg.seq, exchangeName, routingKey, withReplyTo(msg, this.reply_.name), body, persistent);
+    }
+    if (exchange === this.vhost.defaultExchange && routingKey.startsWith(REPLY_TO_PREFIX)) {
+      return this.publishReply(msg, mandatory);
+    }
     const routed = this.routed;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.vhost.headersBindings > 0 ? decodeBasicProperties(new Reader(properties, 0, properties.length)).headers : undefined;
@@ -475,14 +490,7 @@ export class Channel {
     }
     const unroutable = routed.size === 0;
     routed.clear();
-    if (unroutable && mandatory) {
-      this.conn.writer.content(
-        this.id,
-        { id: M.BasicReturn, args: { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: exchangeName, routingKey } },
-        properties,
-        body,
-      );
-    }
+    if (unroutable && mandatory) this.returnUnroutable(msg);
     if (this.confirms) {
       const seq = this.confirms.next();
       if (refused) {
@@ -501,6 +509,23 @@ export class Channel {
     }
   }
 
+  /** A reply to a direct reply-to name goes to its channel, or nowhere if that has gone. */
+  private publishReply(msg: Message, mandatory: boolean): void {
+    const receiver = this.vhost.replies.lookup(msg.routingKey);
+    if (receiver) receiver.deliverReply(msg.routingKey, msg);
+    else if (mandatory) this.returnUnroutable(msg);
+    if (this.confirms) this.confirms.settle(this.confirms.next(), true);
+  }
+
+  private returnUnroutable(msg: Message): void {
+    this.conn.writer.content(
+      this.id,
+      { id: M.BasicReturn, args: { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: msg.exchange, routingKey: msg.routingKey } },
+      msg.properties,
+      msg.body,
+    );
+  }
+
   // ---- consuming ----------------------------------------------------------------------------
 
   private qos(prefetchSize: number, prefetchCount: number, global: boolean): void {
@@ -515,6 +540,7 @@ export class Channel {
   }
 
   private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean, args: FieldTable): void {
+    if (queueName === REPLY_TO) return this.consumeReplies(tag, noAck, nowait);
     const q = this.queueFor(queueName);
     const p = args.get('x-priority');
     let priority = 0;
@@ -539,7 +565,37 @@ export class Channel {
     });
   }
 
+  private consumeReplies(tag: string, noAck: boolean, nowait: boolean): void {
+    if (!noAck) throw chError(ReplyCode.PreconditionFailed, 'reply consumer cannot acknowledge');
+    if (this.reply_) throw chError(ReplyCode.PreconditionFailed, 'reply consumer already set');
+    if (tag === '') tag = generatedName('amq.ctag-');
+    else if (this.consumers.has(tag)) throw new AmqpError(ReplyCode.NotAllowed, `attempt to reuse consumer tag '${tag}'`, 'connection');
+    this.reply_ = { tag, name: this.vhost.replies.register(this) };
+    if (!nowait) this.reply({ id: M.BasicConsumeOk, args: { consumerTag: tag } });
+  }
+
+  /** A reply published to this channel's direct reply-to name: delivered at once, without ack. */
+  deliverReply(routingKey: string, msg: Message): void {
+    if (!this.reply_ || this.state !== 'open') return;
+    this.conn.writer.content(
+      this.id,
+      {
+        id: M.BasicDeliver,
+        args: { consumerTag: this.reply_.tag, deliveryTag: this.nextTag++, redelivered: false, exchange: msg.exchange, routingKey },
+      },
+      msg.properties,
+      msg.body,
+    );
+  }
+
+  private cancelReplies(): void {
+    if (!this.reply_) return;
+    this.vhost.replies.unregister(this.reply_.name);
+    this.reply_ = null;
+  }
+
   private cancel(tag: string, nowait: boolean): void {
+    if (this.reply_?.tag === tag) this.cancelReplies();
     const c = this.consumers.get(tag);
     if (c) {
       this.consumers.delete(tag);
@@ -715,6 +771,7 @@ export class Channel {
     this.unacked.clear();
     this.requeue(all);
     for (const c of consumers) c.queue.removeConsumer(c);
+    this.cancelReplies();
     this.confirms = null;
   }
 }

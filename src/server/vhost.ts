@@ -2,6 +2,7 @@
 // the store their durable state goes to.
 import type { FieldTable } from '../frames/index.js';
 import type { Store, StoredBinding } from '../store/store.js';
+import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
@@ -23,6 +24,8 @@ export class VHost {
   readonly queues = new Map<string, Queue>();
   readonly exchanges = new Map<string, Exchange>();
   readonly defaultExchange: DefaultExchange;
+  /** Channels consuming from amq.rabbitmq.reply-to, by the name replies are routed with. */
+  readonly replies = new ReplyRegistry();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
   // Scratch space reused by every route() call, so routing allocates nothing per message.

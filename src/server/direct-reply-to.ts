@@ -1,0 +1,45 @@
+// Direct reply-to (RabbitMQ's amq.rabbitmq.reply-to): an RPC client consumes, without acks, from
+// this pseudo-queue; requests it publishes with reply_to set to it carry a routable name of the
+// channel instead, and replies published to that name go straight to the consumer, no queue between.
+import { randomBytes } from 'node:crypto';
+import { BasicPropertyFlag, Writer, encodeBasicProperties } from '../frames/index.js';
+import type { Message } from './message.js';
+
+export const REPLY_TO = 'amq.rabbitmq.reply-to';
+export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+
+/** What the registry needs of a channel that consumes replies. */
+export interface ReplyReceiver {
+  deliverReply(routingKey: string, msg: Message): void;
+}
+
+export class ReplyRegistry {
+  private readonly receivers = new Map<string, ReplyReceiver>();
+
+  /** Registers a reply consumer; returns the routing key replies to it must use. */
+  register(r: ReplyReceiver): string {
+    const name = REPLY_TO_PREFIX + randomBytes(18).toString('base64url');
+    this.receivers.set(name, r);
+    return name;
+  }
+
+  unregister(name: string): void {
+    this.receivers.delete(name);
+  }
+
+  lookup(name: string): ReplyReceiver | undefined {
+    return this.receivers.get(name);
+  }
+}
+
+/** True when the message asks for replies through the pseudo-queue. */
+export function wantsDirectReply(msg: Message): boolean {
+  return msg.has(BasicPropertyFlag.replyTo) && msg.decoded().replyTo === REPLY_TO;
+}
+
+/** The message's properties with reply_to replaced by the channel's reply name. */
+export function withReplyTo(msg: Message, name: string): Buffer {
+  const w = new Writer(256);
+  encodeBasicProperties(w, { ...msg.decoded(), replyTo: name });
+  return Buffer.from(w.take());
+}
