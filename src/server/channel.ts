@@ -222,7 +222,7 @@ export class Channel implements ReplyReceiver {
         return this.rollback();
       case M.ConfirmSelect:
         if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
-        this.confirms ??= new ConfirmTracker(this.conn.writer, this.id);
+        this.confirms ??= new ConfirmTracker(this.conn.writer, this.id, () => this.vhost.store.flush());
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
       case M.ChannelClose:
@@ -496,13 +496,7 @@ export class Channel implements ReplyReceiver {
       if (refused) {
         this.confirms.settle(seq, false);
       } else if (persisted) {
-        this.vhost.store.flush().then(
-          () => this.confirms?.settle(seq, true),
-          (err: unknown) => {
-            this.log.error({ err }, 'store write failed; nacking publish');
-            this.confirms?.settle(seq, false);
-          },
-        );
+        this.confirms.settleAfterStore(seq);
       } else {
         this.confirms.settle(seq, true);
       }

@@ -11,14 +11,37 @@ export class ConfirmTracker {
   private readonly settled = new Map<number, boolean>();
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
+  /** Publishes of this tick that wait for the store: one flush() for all of them. */
+  private awaiting: number[] = [];
 
   constructor(
     private readonly writer: FrameWriter,
     private readonly channel: number,
+    /** Resolves once everything written to the store so far is durable. */
+    private readonly storeFlush: () => Promise<void>,
   ) {}
 
   next(): number {
     return ++this.seq;
+  }
+
+  /** Confirms seq once the store has written the message (nacks it if the write fails). */
+  settleAfterStore(seq: number): void {
+    this.awaiting.push(seq);
+    if (this.awaiting.length > 1) return;
+    // At the end of this tick every message published in it is in the store's pending batch.
+    queueMicrotask(() => {
+      const group = this.awaiting;
+      this.awaiting = [];
+      this.storeFlush().then(
+        () => {
+          for (const s of group) this.settle(s, true);
+        },
+        () => {
+          for (const s of group) this.settle(s, false);
+        },
+      );
+    });
   }
 
   settle(seq: number, ok: boolean): void {

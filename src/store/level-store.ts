@@ -205,8 +205,15 @@ export class LevelStore implements Store {
     this.inflight = (async () => {
       for (const s of steps) {
         if ('ops' in s) {
-          const ops = s.ops.filter((o) => !(o as PendingPut).cancelled);
-          if (ops.length > 0) await this.db.batch(ops, { sync });
+          // A chained batch: abstract-level's array form clones and re-validates every op,
+          // which costs about twice as much per message.
+          const batch = this.db.batch();
+          for (const o of s.ops) {
+            if (o.type === 'del') batch.del(o.key);
+            else if (!(o as PendingPut).cancelled) batch.put(o.key, o.value);
+          }
+          if (batch.length > 0) await batch.write({ sync });
+          else await batch.close();
         }
         else await this.db.clear(s.clear);
       }
