@@ -23,6 +23,7 @@ import { Consumer } from './consumer.js';
 import { Message, deliveryModeOf, type Entry } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
+import { validateHeadersBinding } from './exchanges/headers.js';
 import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
@@ -373,12 +374,13 @@ export class Channel implements ReplyReceiver {
     args: FieldTable,
   ): void {
     const ok: MethodInit = { id: M.ExchangeDeclareOk, args: {} };
+    // RabbitMQ refuses any declare of the default exchange, passive ones included.
+    this.notDefault(name);
     if (passive) {
-      if (name !== '') this.exchangeNamed(name);
+      this.exchangeNamed(name);
       if (!nowait) this.reply(ok);
       return;
     }
-    this.notDefault(name);
     if (!isExchangeType(type)) throw new AmqpError(ReplyCode.CommandInvalid, `invalid exchange type '${type}'`, 'connection');
     const existing = this.vhost.exchanges.get(name);
     if (existing) {
@@ -411,7 +413,7 @@ export class Channel implements ReplyReceiver {
       return;
     }
     if (name.startsWith('amq.')) {
-      throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' not allowed`);
+      throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' in vhost '${this.vhost.name}' not allowed`);
     }
     if (ifUnused && e.bindings.size > 0) {
       throw chError(ReplyCode.PreconditionFailed, `exchange '${name}' in vhost '${this.vhost.name}' in use`);
@@ -426,6 +428,7 @@ export class Channel implements ReplyReceiver {
     const e = this.exchangeNamed(exchangeName);
     // RabbitMQ: an empty routing key with an empty queue name means the last declared queue's name.
     const key = queueName === '' && routingKey === '' ? q.name : routingKey;
+    if (e.type === 'headers') validateHeadersBinding(args);
     const durable = this.vhost.addBinding(e, q, key, args);
     this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
   }
@@ -445,6 +448,7 @@ export class Channel implements ReplyReceiver {
     const dest = this.exchangeNamed(destName);
     const source = this.exchangeNamed(sourceName);
     let durable = false;
+    if (bind && source.type === 'headers') validateHeadersBinding(args);
     if (bind) durable = this.vhost.addBinding(source, dest, routingKey, args);
     else {
       const b = this.vhost.findBinding(source, dest, routingKey, args);
@@ -761,8 +765,10 @@ export class Channel implements ReplyReceiver {
     if (this.state === 'open') this.state = 'closing';
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
-    const all = [...this.unacked.values()];
+    // Acks held by an uncommitted transaction never happened: those messages go back too.
+    const all = [...this.unacked.values(), ...(this.tx?.acks.flatMap((a) => a.taken) ?? [])];
     this.unacked.clear();
+    this.tx = null;
     this.requeue(all);
     for (const c of consumers) c.queue.removeConsumer(c);
     this.cancelReplies();

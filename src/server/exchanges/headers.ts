@@ -1,7 +1,7 @@
 // Headers exchange: bindings match on message headers per their x-match argument: 'all' (default)
 // or 'any', and RabbitMQ's 'all-with-x' / 'any-with-x', which also compare x- prefixed keys.
 // A binding argument of type void matches any value of that header.
-import { fromFieldValue, type FieldTable, type FieldValue } from '../../frames/index.js';
+import { AmqpError, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../../frames/index.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 function sameValue(a: FieldValue, b: FieldValue): boolean {
@@ -10,6 +10,20 @@ function sameValue(a: FieldValue, b: FieldValue): boolean {
   if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
   if (typeof x === 'object' || typeof y === 'object') return JSON.stringify(x) === JSON.stringify(y);
   return x === y;
+}
+
+const X_MATCH = ['all', 'any', 'all-with-x', 'any-with-x'];
+
+/** RabbitMQ refuses a headers binding whose x-match it cannot use (406, its wording). */
+export function validateHeadersBinding(args: FieldTable): void {
+  const m = args.get('x-match');
+  if (m === undefined) return;
+  const fail = (text: string): never => {
+    throw new AmqpError(ReplyCode.PreconditionFailed, text, 'channel');
+  };
+  if (m.type !== 'S') fail(`Invalid x-match field type ${m.type} (value ${String(fromFieldValue(m))}); expected longstr`);
+  const v = String(fromFieldValue(m));
+  if (!X_MATCH.includes(v)) fail(`Invalid x-match field value <<"${v}">>; expected all, any, all-with-x, or any-with-x`);
 }
 
 export function headersMatch(args: FieldTable, headers: FieldTable | undefined): boolean {

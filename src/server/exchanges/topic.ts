@@ -4,6 +4,9 @@
 import type { FieldTable } from '../../frames/index.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
+/** The words of a key; the empty key has none (RabbitMQ: '' matches '#' but not '*'). */
+const wordsOf = (key: string): string[] => (key === '' ? [] : key.split('.'));
+
 class Node {
   readonly children = new Map<string, Node>();
   readonly bindings = new Set<Binding>();
@@ -14,7 +17,7 @@ export class TopicExchange extends Exchange {
 
   protected addRoute(b: Binding): void {
     let node = this.root;
-    for (const word of b.routingKey.split('.')) {
+    for (const word of wordsOf(b.routingKey)) {
       let next = node.children.get(word);
       if (!next) node.children.set(word, (next = new Node()));
       node = next;
@@ -24,7 +27,7 @@ export class TopicExchange extends Exchange {
 
   protected removeRoute(b: Binding): void {
     const path: Node[] = [this.root];
-    const words = b.routingKey.split('.');
+    const words = wordsOf(b.routingKey);
     for (const word of words) {
       const next = path[path.length - 1]!.children.get(word);
       if (!next) return;
@@ -41,7 +44,7 @@ export class TopicExchange extends Exchange {
 
   route(routingKey: string, _headers: FieldTable | undefined, out: Destination[]): void {
     const seen = new Set<Binding>();
-    this.match(this.root, routingKey.split('.'), 0, seen);
+    this.match(this.root, wordsOf(routingKey), 0, seen);
     for (const b of seen) out.push(b.destination);
   }
 
