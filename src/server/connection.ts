@@ -63,7 +63,7 @@ export class Connection implements QueueOwner {
     readonly broker: Broker,
   ) {
     this.log = broker.log.child({ conn: id });
-    this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX);
+    this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
     this.parser = new FrameParser(HANDSHAKE_FRAME_MAX, (t, ch, p) => {
       try {
         this.onFrame(t, ch, p);
@@ -73,7 +73,6 @@ export class Connection implements QueueOwner {
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {
@@ -331,7 +330,7 @@ export class Connection implements QueueOwner {
     this.channels.delete(ch.id);
   }
 
-  private onDrain(): void {
+  private onWritable(): void {
     for (const ch of this.channels.values()) ch.resumeDeliveries();
   }
 

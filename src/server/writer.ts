@@ -14,6 +14,8 @@ import {
 
 /** Bodies at least this big are not copied into the coalescing buffer. */
 const BY_REFERENCE = 16 * 1024;
+/** Bytes a tick may queue before deliveries pause until the socket has taken them. */
+const TICK_HIGH_WATER = 1024 * 1024;
 
 export class FrameWriter {
   private readonly w = new Writer(64 * 1024);
@@ -22,15 +24,34 @@ export class FrameWriter {
   /** When a frame was last handed to the socket, for server heartbeats. */
   lastWrite = Date.now();
   private readonly flushNow = (): void => this.flush();
+  /** Bytes queued in this tick, not yet handed to the socket. */
+  private pending = 0;
+  /** Someone found us congested and waits to hear when that is over. */
+  private owed = false;
 
   constructor(
     private readonly socket: Socket,
     public frameMax: number,
-  ) {}
+    /** Called when the writer can take deliveries again after being congested. */
+    private readonly onWritable: () => void,
+  ) {
+    socket.on('drain', () => this.resume());
+  }
 
-  /** True while the socket has more queued than it wants: deliveries should wait for 'drain'. */
+  /**
+   * True while the socket holds more than it wants, or this tick has queued a lot already:
+   * deliveries then wait, and onWritable says when to go on.
+   */
   get congested(): boolean {
-    return this.socket.writableNeedDrain;
+    const c = this.socket.writableNeedDrain || this.w.length + this.pending > TICK_HIGH_WATER;
+    if (c) this.owed = true;
+    return c;
+  }
+
+  private resume(): void {
+    if (!this.owed || this.socket.writableNeedDrain) return;
+    this.owed = false;
+    this.onWritable();
   }
 
   method(channel: number, m: MethodInit): void {
@@ -48,7 +69,8 @@ export class FrameWriter {
       const end = Math.min(off + max, body.length);
       writeBodyFrameStart(w, channel, end - off);
       if (end - off >= BY_REFERENCE) {
-        this.out.push(w.take(), body.subarray(off, end));
+        this.queue(w.take());
+        this.queue(body.subarray(off, end));
       } else {
         w.ensure(end - off);
         w.pos += body.copy(w.buf, w.pos, off, end);
@@ -65,21 +87,28 @@ export class FrameWriter {
 
   flush(): void {
     this.scheduled = false;
-    if (this.w.length > 0) this.out.push(this.w.take());
+    if (this.w.length > 0) this.queue(this.w.take());
     const out = this.out;
     if (out.length === 0 || this.socket.destroyed) {
       this.out = [];
       return;
     }
     this.out = [];
+    this.pending = 0;
     this.lastWrite = Date.now();
     if (out.length === 1) {
       this.socket.write(out[0]!);
-      return;
+    } else {
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
     }
-    this.socket.cork();
-    for (const b of out) this.socket.write(b);
-    this.socket.uncork();
+    this.resume();
+  }
+
+  private queue(b: Buffer): void {
+    this.out.push(b);
+    this.pending += b.length;
   }
 
   private schedule(): void {
