@@ -5,12 +5,14 @@ import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
-import { queueKey } from '../store/store.js';
+import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
 import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
+import { AccessControl } from './access.js';
+import { AuthThrottle } from './auth-throttle.js';
 import { VHost } from './vhost.js';
 
 export class Broker {
@@ -19,6 +21,8 @@ export class Broker {
   readonly store: Store;
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
+  readonly access: AccessControl;
+  readonly authThrottle = new AuthThrottle();
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;
@@ -29,6 +33,7 @@ export class Broker {
     this.options = { ...defaultOptions, ...options };
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
     this.store = this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore();
+    this.access = new AccessControl(this.store);
   }
 
   /** Recovers what the store holds, then listens; resolves with the bound port. */
@@ -56,10 +61,33 @@ export class Broker {
     return addr && typeof addr === 'object' ? addr.port : 0;
   }
 
+  /** The vhost of that name, created (in memory only) if it is not there. */
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
     if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++)));
     return v;
+  }
+
+  addVHost(name: string, description = ''): VHost {
+    const v = this.vhost(name);
+    v.description = description;
+    this.store.putDefinition('vhost', definitionId.vhost(name), { name, description });
+    return v;
+  }
+
+  /** Deletes a vhost with everything in it; its connections are closed with 320. */
+  deleteVHost(name: string): boolean {
+    const v = this.vhosts.get(name);
+    if (!v) return false;
+    for (const conn of this.connections) {
+      if (conn.vhost === v) conn.close(ReplyCode.ConnectionForced, `CONNECTION_FORCED - vhost '${name}' is deleted`);
+    }
+    for (const q of [...v.queues.values()]) v.deleteQueue(q);
+    for (const e of [...v.exchanges.values()]) if (e.durable && !e.name.startsWith('amq.') && e.name !== '') v.deleteExchange(e);
+    this.vhosts.delete(name);
+    this.access.dropVHost(name);
+    this.store.deleteDefinition('vhost', definitionId.vhost(name));
+    return true;
   }
 
   private accept(socket: Socket): void {
@@ -69,7 +97,15 @@ export class Broker {
 
   private async recover(): Promise<void> {
     const state = await this.store.open();
-    this.vhost('/');
+    for (const v of state.definitions.vhost) this.vhost(v.name).description = v.description;
+    this.access.restore(state.definitions.user, state.definitions.permission);
+    if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');
+    if (this.access.users.size === 0) {
+      // A fresh store gets the default user, an administrator with full rights on '/', as RabbitMQ does.
+      const { defaultUser, defaultPass } = this.options;
+      this.access.putUser(defaultUser, defaultPass, ['administrator']);
+      this.access.setPermissions({ user: defaultUser, vhost: '/', configure: '.*', write: '.*', read: '.*' });
+    }
     let maxSeq = 0;
     let count = 0;
     for (const sq of state.queues) {
@@ -86,19 +122,19 @@ export class Broker {
         count++;
       }
     }
-    for (const se of state.exchanges) {
+    for (const se of state.definitions.exchange) {
       this.vhost(se.vhost).addExchange(
         { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments) },
         false,
       );
     }
-    for (const sb of state.bindings) {
+    for (const sb of state.definitions.binding) {
       const vhost = this.vhost(sb.vhost);
       const source = vhost.exchanges.get(sb.source);
       const dest = sb.destinationKind === 'queue' ? vhost.queues.get(sb.destination) : vhost.exchanges.get(sb.destination);
       if (!source || !dest) {
         this.log.warn({ binding: sb }, 'dropping a stored binding whose source or destination is gone');
-        this.store.deleteBinding(sb);
+        this.store.deleteDefinition('binding', definitionId.binding(sb));
         continue;
       }
       vhost.addBinding(source, dest, sb.routingKey, readTableBytes(sb.arguments), false);

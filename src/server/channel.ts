@@ -17,6 +17,7 @@ import {
   type Method,
   type MethodInit,
 } from '../frames/index.js';
+import type { PermissionKind } from './access.js';
 import { ConfirmTracker } from './confirms.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
@@ -73,6 +74,8 @@ export class Channel implements ReplyReceiver {
   private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
   private readonly routed = new Set<Queue>();
+  /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
+  private readonly writable = new Set<string>();
 
   constructor(
     readonly id: number,
@@ -253,6 +256,17 @@ export class Channel implements ReplyReceiver {
 
   // ---- queues -------------------------------------------------------------------------------
 
+  /** Throws 403 unless the user's permissions on this vhost allow kind on the resource. */
+  private permit(kind: PermissionKind, type: 'queue' | 'exchange', name: string): void {
+    const resource = type === 'exchange' && name === '' ? 'amq.default' : name;
+    if (!this.conn.broker.access.permits(this.conn.user, this.vhost.name, kind, resource)) {
+      throw chError(
+        ReplyCode.AccessRefused,
+        `access to ${type} '${resource}' in vhost '${this.vhost.name}' refused for user '${this.conn.user}'`,
+      );
+    }
+  }
+
   /** Finds a queue the connection may use, or throws 404 / 405 as RabbitMQ does. */
   private queueFor(name: string): Queue {
     const q = this.vhost.queues.get(name === '' ? this.lastQueue : name);
@@ -295,11 +309,13 @@ export class Channel implements ReplyReceiver {
       this.checkExclusive(q);
       q.touch();
     } else if (q) {
+      this.permit('configure', 'queue', name);
       this.checkExclusive(q);
       if (exclusive !== (q.exclusiveOwner !== null)) throw this.locked(q);
       checkEquivalent(q, this.vhost.name, durable, autoDelete, args);
       q.touch();
     } else {
+      this.permit('configure', 'queue', name);
       if (!generated && name.startsWith('amq.')) {
         throw chError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
       }
@@ -318,6 +334,7 @@ export class Channel implements ReplyReceiver {
 
   private purge(name: string, nowait: boolean): void {
     const q = this.queueFor(name);
+    this.permit('read', 'queue', q.name);
     const count = q.purge();
     if (!nowait) this.reply({ id: M.QueuePurgeOk, args: { messageCount: count } });
   }
@@ -329,6 +346,7 @@ export class Channel implements ReplyReceiver {
       if (!nowait) this.reply({ id: M.QueueDeleteOk, args: { messageCount: 0 } });
       return;
     }
+    this.permit('configure', 'queue', q.name);
     this.checkExclusive(q);
     if (ifUnused && q.consumers.length > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
@@ -397,6 +415,7 @@ export class Channel implements ReplyReceiver {
       if (!nowait) this.reply(ok);
       return;
     }
+    this.permit('configure', 'exchange', name);
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
@@ -415,6 +434,7 @@ export class Channel implements ReplyReceiver {
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' in vhost '${this.vhost.name}' not allowed`);
     }
+    this.permit('configure', 'exchange', name);
     if (ifUnused && e.bindings.size > 0) {
       throw chError(ReplyCode.PreconditionFailed, `exchange '${name}' in vhost '${this.vhost.name}' in use`);
     }
@@ -428,6 +448,8 @@ export class Channel implements ReplyReceiver {
     const e = this.exchangeNamed(exchangeName);
     // RabbitMQ: an empty routing key with an empty queue name means the last declared queue's name.
     const key = queueName === '' && routingKey === '' ? q.name : routingKey;
+    this.permit('write', 'queue', q.name);
+    this.permit('read', 'exchange', e.name);
     if (e.type === 'headers') validateHeadersBinding(args);
     const durable = this.vhost.addBinding(e, q, key, args);
     this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
@@ -437,6 +459,8 @@ export class Channel implements ReplyReceiver {
     const q = this.queueFor(queueName);
     this.notDefault(exchangeName);
     const e = this.exchangeNamed(exchangeName);
+    this.permit('write', 'queue', q.name);
+    this.permit('read', 'exchange', e.name);
     const b = this.vhost.findBinding(e, q, routingKey, args);
     if (b) this.vhost.removeBinding(b);
     this.replyDurable(b !== undefined && e.durable && q.durable, false, { id: M.QueueUnbindOk, args: {} });
@@ -447,6 +471,8 @@ export class Channel implements ReplyReceiver {
     this.notDefault(sourceName);
     const dest = this.exchangeNamed(destName);
     const source = this.exchangeNamed(sourceName);
+    this.permit('write', 'exchange', dest.name);
+    this.permit('read', 'exchange', source.name);
     let durable = false;
     if (bind && source.type === 'headers') validateHeadersBinding(args);
     if (bind) durable = this.vhost.addBinding(source, dest, routingKey, args);
@@ -467,6 +493,10 @@ export class Channel implements ReplyReceiver {
     if (!exchange) throw chError(ReplyCode.NotFound, `no exchange '${name}' in vhost '${this.vhost.name}'`);
     if (exchange.internal) {
       throw chError(ReplyCode.AccessRefused, `cannot publish to internal exchange '${name}' in vhost '${this.vhost.name}'`);
+    }
+    if (!this.writable.has(name)) {
+      this.permit('write', 'exchange', name);
+      this.writable.add(name);
     }
     return exchange;
   }
@@ -540,6 +570,7 @@ export class Channel implements ReplyReceiver {
   private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean, args: FieldTable): void {
     if (queueName === REPLY_TO) return this.consumeReplies(tag, noAck, nowait);
     const q = this.queueFor(queueName);
+    this.permit('read', 'queue', q.name);
     const p = args.get('x-priority');
     let priority = 0;
     if (p !== undefined) {
@@ -641,6 +672,7 @@ export class Channel implements ReplyReceiver {
 
   private get(queueName: string, noAck: boolean): void {
     const q = this.queueFor(queueName);
+    this.permit('read', 'queue', q.name);
     const entry = q.take();
     if (!entry) {
       this.reply({ id: M.BasicGetEmpty, args: {} });

@@ -32,6 +32,12 @@ const HANDSHAKE_FRAME_MAX = 128 * 1024;
 /** How long a closing connection waits for close-ok before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses. */
+export function isLoopback(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || a.startsWith('127.');
+}
+
 const connError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'connection');
 
 export class Connection implements QueueOwner {
@@ -222,15 +228,27 @@ export class Connection implements QueueOwner {
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
     }
-    const creds = parseResponse(mechanism, response);
     const opts = this.broker.options;
-    if (!creds || creds.user !== opts.defaultUser || creds.pass !== opts.defaultPass) {
+    const address = this.socket.remoteAddress ?? '';
+    const throttle = this.broker.authThrottle;
+    const refused = connError(
+      ReplyCode.AccessRefused,
+      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+    );
+    if (throttle.blocked(address)) {
+      this.log.warn({ peer: this.peer }, 'authentication refused: too many recent failures from this address');
+      throw refused;
+    }
+    const creds = parseResponse(mechanism, response);
+    if (!creds || !this.broker.access.authenticate(creds.user, creds.pass)) {
+      throttle.failed(address);
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds?.user, mechanism }, 'authentication failed');
-      throw connError(
-        ReplyCode.AccessRefused,
-        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-      );
+      throw refused;
+    }
+    if (opts.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
+      this.log.warn({ peer: this.peer, user: creds.user }, 'user may only connect via localhost');
+      throw connError(ReplyCode.AccessRefused, `User '${creds.user}' can only connect via localhost`);
     }
     this.user = creds.user;
     this.state = 'tune-ok';
@@ -263,6 +281,9 @@ export class Connection implements QueueOwner {
     this.expect('open', 'connection.open');
     const vhost = this.broker.vhosts.get(vhostName);
     if (!vhost) throw connError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`);
+    if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
+      throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
+    }
     this.vhost = vhost;
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);

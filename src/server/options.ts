@@ -21,6 +21,8 @@ export interface BrokerOptions {
   maxMessageSize: number;
   /** A socket that has not finished the handshake after this long is closed. */
   handshakeTimeoutMs: number;
+  /** Users who may connect only from a loopback address (RabbitMQ's loopback_users). */
+  loopbackUsers: string[];
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
 }
@@ -36,5 +38,6 @@ export const defaultOptions: BrokerOptions = {
   defaultPass: 'guest',
   maxMessageSize: 128 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
+  loopbackUsers: ['guest'],
   fsync: false,
 };

@@ -1,7 +1,7 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
 import type { FieldTable } from '../frames/index.js';
-import type { Store, StoredBinding } from '../store/store.js';
+import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
@@ -26,6 +26,7 @@ export class VHost {
   readonly defaultExchange: DefaultExchange;
   /** Channels consuming from amq.rabbitmq.reply-to, by the name replies are routed with. */
   readonly replies = new ReplyRegistry();
+  description = '';
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
   // Scratch space reused by every route() call, so routing allocates nothing per message.
@@ -96,7 +97,7 @@ export class VHost {
     const e = createExchange(spec);
     this.exchanges.set(e.name, e);
     if (persist && e.durable) {
-      this.store.putExchange({
+      this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), {
         vhost: this.name,
         name: e.name,
         type: e.type,
@@ -114,7 +115,7 @@ export class VHost {
     this.exchanges.delete(e.name);
     for (const b of [...e.bindings.values()]) this.removeBinding(b);
     for (const b of [...e.inbound]) this.removeBinding(b);
-    if (e.durable) this.store.deleteExchange(this.name, e.name);
+    if (e.durable) this.store.deleteDefinition('exchange', definitionId.exchange(this.name, e.name));
   }
 
   /** Binds; returns whether the binding is durable (and so waits for the store). */
@@ -125,7 +126,10 @@ export class VHost {
     if (isQueue(destination)) destination.bindings.add(b);
     else destination.inbound.add(b);
     const durable = this.isDurableBinding(b);
-    if (persist && durable) this.store.putBinding(this.stored(b));
+    if (persist && durable) {
+      const sb = this.stored(b);
+      this.store.putDefinition('binding', definitionId.binding(sb), sb);
+    }
     return durable;
   }
 
@@ -135,7 +139,7 @@ export class VHost {
     if (b.source.type === 'headers') this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
-    if (this.isDurableBinding(b)) this.store.deleteBinding(this.stored(b));
+    if (this.isDurableBinding(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));
     if (b.source.autoDelete && b.source.bindings.size === 0) this.deleteExchange(b.source);
   }
 

@@ -1,11 +1,17 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
-import type { StoredMessage, StoredQueue } from './store.js';
+import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 
 export const QUEUE_PREFIX = 'q';
 export const MESSAGE_PREFIX = 'm';
-export const EXCHANGE_PREFIX = 'e';
-export const BINDING_PREFIX = 'b';
+/** Key prefix of each kind of definition. */
+export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
+  exchange: 'e',
+  binding: 'b',
+  user: 'u',
+  vhost: 'v',
+  permission: 'p',
+};
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 
 const SEP = 0;
@@ -98,9 +104,9 @@ export function decodeMessage(seq: number, v: Buffer): StoredMessage {
   return { seq, redelivered, exchange, routingKey, properties, body: v.subarray(p) };
 }
 
-/** 'e' or 'b', 0, vhost, 0, id: keys of exchange and binding definitions. */
-export function definitionKey(prefix: string, vhost: string, id: string): Buffer {
-  return Buffer.from(`${prefix}\0${vhost}\0${id}`, 'utf8');
+/** prefix, 0, id: the key of a definition. */
+export function definitionKey(prefix: string, id: string): Buffer {
+  return Buffer.from(`${prefix}\0${id}`, 'utf8');
 }
 
 /** Definitions are small and rare: JSON, with Buffers (argument tables) as base64. */
@@ -111,8 +117,8 @@ export function encodeDefinition(v: object): Buffer {
   }));
 }
 
-export function decodeDefinition<T>(v: Buffer): T {
+export function decodeDefinition(v: Buffer): unknown {
   return JSON.parse(v.toString('utf8'), (_k, x: unknown) =>
     x && typeof x === 'object' && 'b64' in x && typeof x.b64 === 'string' ? Buffer.from(x.b64, 'base64') : x,
-  ) as T;
+  );
 }

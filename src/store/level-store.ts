@@ -1,12 +1,11 @@
 // The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
 // one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
 import { Level } from 'level';
-import type { RecoveredState, Store, StoredBinding, StoredExchange, StoredMessage, StoredQueue } from './store.js';
-import { bindingId, queueKey } from './store.js';
+import type { DefinitionKind, Definitions, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
+import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
-  BINDING_PREFIX,
   CLEAN_SHUTDOWN_KEY,
-  EXCHANGE_PREFIX,
+  DEFINITION_PREFIX,
   decodeDefinition,
   definitionKey,
   encodeDefinition,
@@ -83,10 +82,11 @@ export class LevelStore implements Store {
     for await (const [k, v] of this.db.iterator(range(QUEUE_PREFIX))) {
       queues.push(decodeQueueDef(k, v));
     }
-    const exchanges: StoredExchange[] = [];
-    for await (const v of this.db.values(range(EXCHANGE_PREFIX))) exchanges.push(decodeDefinition<StoredExchange>(v));
-    const bindings: StoredBinding[] = [];
-    for await (const v of this.db.values(range(BINDING_PREFIX))) bindings.push(decodeDefinition<StoredBinding>(v));
+    const definitions = Object.fromEntries(DEFINITION_KINDS.map((k) => [k, [] as unknown[]])) as RecoveredState['definitions'];
+    for (const kind of DEFINITION_KINDS) {
+      const list = definitions[kind] as unknown[];
+      for await (const v of this.db.values(range(DEFINITION_PREFIX[kind]))) list.push(decodeDefinition(v));
+    }
     let lastQueue = '';
     let list: StoredMessage[] = [];
     for await (const [k, v] of this.db.iterator(range(MESSAGE_PREFIX))) {
@@ -100,7 +100,7 @@ export class LevelStore implements Store {
       list.push(decodeMessage(seqOfKey(k), v));
     }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
-    return { queues, exchanges, bindings, messages, cleanShutdown };
+    return { queues, definitions, messages, cleanShutdown };
   }
 
   putQueue(q: StoredQueue): void {
@@ -118,20 +118,12 @@ export class LevelStore implements Store {
     this.schedule();
   }
 
-  putExchange(e: StoredExchange): void {
-    this.op({ type: 'put', key: definitionKey(EXCHANGE_PREFIX, e.vhost, e.name), value: encodeDefinition(e) });
+  putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
+    this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) });
   }
 
-  deleteExchange(vhost: string, name: string): void {
-    this.op({ type: 'del', key: definitionKey(EXCHANGE_PREFIX, vhost, name) });
-  }
-
-  putBinding(b: StoredBinding): void {
-    this.op({ type: 'put', key: definitionKey(BINDING_PREFIX, b.vhost, bindingId(b)), value: encodeDefinition(b) });
-  }
-
-  deleteBinding(b: StoredBinding): void {
-    this.op({ type: 'del', key: definitionKey(BINDING_PREFIX, b.vhost, bindingId(b)) });
+  deleteDefinition(kind: DefinitionKind, id: string): void {
+    this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) });
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {

@@ -1,13 +1,12 @@
 // A store that lives in the process: the default without a data directory. Reopening the same
 // instance recovers what it holds, which lets tests exercise recovery without a disk.
-import type { RecoveredState, Store, StoredBinding, StoredExchange, StoredMessage, StoredQueue } from './store.js';
-import { bindingId, queueKey } from './store.js';
+import type { DefinitionKind, Definitions, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
+import { DEFINITION_KINDS, queueKey } from './store.js';
 
 export class MemoryStore implements Store {
   private queues = new Map<string, StoredQueue>();
   private messages = new Map<string, Map<number, StoredMessage>>();
-  private exchanges = new Map<string, StoredExchange>();
-  private bindings = new Map<string, StoredBinding>();
+  private definitions = new Map<DefinitionKind, Map<string, unknown>>(DEFINITION_KINDS.map((k) => [k, new Map()]));
   private clean = true;
 
   async open(): Promise<RecoveredState> {
@@ -17,8 +16,9 @@ export class MemoryStore implements Store {
     this.clean = false;
     return {
       queues: [...this.queues.values()],
-      exchanges: [...this.exchanges.values()],
-      bindings: [...this.bindings.values()],
+      definitions: Object.fromEntries(
+        DEFINITION_KINDS.map((k) => [k, [...this.definitions.get(k)!.values()]]),
+      ) as RecoveredState['definitions'],
       messages,
       cleanShutdown,
     };
@@ -30,17 +30,11 @@ export class MemoryStore implements Store {
     this.queues.delete(queueKey(vhost, name));
     this.messages.delete(queueKey(vhost, name));
   }
-  putExchange(e: StoredExchange): void {
-    this.exchanges.set(queueKey(e.vhost, e.name), e);
+  putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
+    this.definitions.get(kind)!.set(id, value);
   }
-  deleteExchange(vhost: string, name: string): void {
-    this.exchanges.delete(queueKey(vhost, name));
-  }
-  putBinding(b: StoredBinding): void {
-    this.bindings.set(queueKey(b.vhost, bindingId(b)), b);
-  }
-  deleteBinding(b: StoredBinding): void {
-    this.bindings.delete(queueKey(b.vhost, bindingId(b)));
+  deleteDefinition(kind: DefinitionKind, id: string): void {
+    this.definitions.get(kind)!.delete(id);
   }
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
     const k = queueKey(vhost, queue);

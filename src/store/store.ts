@@ -40,10 +40,40 @@ export interface StoredMessage {
   body: Buffer;
 }
 
+export interface StoredUser {
+  name: string;
+  /** base64(salt + sha256(salt + password)), RabbitMQ's rabbit_password_hashing_sha256. */
+  passwordHash: string;
+  tags: string[];
+}
+
+export interface StoredVHost {
+  name: string;
+  description: string;
+}
+
+export interface StoredPermission {
+  user: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** Small records kept as JSON, each named by an id unique within its kind. */
+export interface Definitions {
+  exchange: StoredExchange;
+  binding: StoredBinding;
+  user: StoredUser;
+  vhost: StoredVHost;
+  permission: StoredPermission;
+}
+export type DefinitionKind = keyof Definitions;
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding'];
+
 export interface RecoveredState {
   queues: StoredQueue[];
-  exchanges: StoredExchange[];
-  bindings: StoredBinding[];
+  definitions: { [K in DefinitionKind]: Definitions[K][] };
   /** Messages of each queue in seq order, keyed by vhost + '\0' + queue name. */
   messages: Map<string, StoredMessage[]>;
   /** False when the last run did not shut down cleanly. */
@@ -56,10 +86,8 @@ export interface Store {
   putQueue(q: StoredQueue): void;
   /** Removes the queue's definition and all of its messages. */
   deleteQueue(vhost: string, name: string): void;
-  putExchange(e: StoredExchange): void;
-  deleteExchange(vhost: string, name: string): void;
-  putBinding(b: StoredBinding): void;
-  deleteBinding(b: StoredBinding): void;
+  putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void;
+  deleteDefinition(kind: DefinitionKind, id: string): void;
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
   deleteMessage(vhost: string, queue: string, seq: number): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
@@ -70,6 +98,12 @@ export interface Store {
 
 export const queueKey = (vhost: string, name: string): string => `${vhost}\0${name}`;
 
-/** Names a binding uniquely within its vhost. */
-export const bindingId = (b: StoredBinding): string =>
-  [b.source, b.destinationKind, b.destination, b.routingKey, b.arguments.toString('base64')].join('\0');
+/** Ids of definitions: unique within their kind across vhosts. */
+export const definitionId = {
+  exchange: (vhost: string, name: string): string => `${vhost}\0${name}`,
+  binding: (b: StoredBinding): string =>
+    [b.vhost, b.source, b.destinationKind, b.destination, b.routingKey, b.arguments.toString('base64')].join('\0'),
+  user: (name: string): string => name,
+  vhost: (name: string): string => name,
+  permission: (user: string, vhost: string): string => `${vhost}\0${user}`,
+};

@@ -1,0 +1,102 @@
+// Users, their passwords (salted SHA-256, as RabbitMQ's rabbit_password_hashing_sha256 stores them,
+// so hashes exported from RabbitMQ import unchanged) and their permissions per vhost: configure,
+// write and read, each a regular expression matched against resource names.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { definitionId, type Store, type StoredPermission, type StoredUser } from '../store/store.js';
+
+export type PermissionKind = 'configure' | 'write' | 'read';
+
+export function hashPassword(password: string, salt = randomBytes(4)): string {
+  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest();
+  return Buffer.concat([salt, digest]).toString('base64');
+}
+
+export function checkPassword(password: string, passwordHash: string): boolean {
+  const stored = Buffer.from(passwordHash, 'base64');
+  if (stored.length !== 36) return false;
+  const again = Buffer.from(hashPassword(password, stored.subarray(0, 4)), 'base64');
+  return timingSafeEqual(stored, again);
+}
+
+interface CompiledPermission extends StoredPermission {
+  regex: Record<PermissionKind, RegExp | null>;
+}
+
+/** '' grants nothing (RabbitMQ's convention); anything else is an unanchored regular expression. */
+const compile = (p: StoredPermission): CompiledPermission => ({
+  ...p,
+  regex: {
+    configure: p.configure === '' ? null : new RegExp(p.configure),
+    write: p.write === '' ? null : new RegExp(p.write),
+    read: p.read === '' ? null : new RegExp(p.read),
+  },
+});
+
+export class AccessControl {
+  readonly users = new Map<string, StoredUser>();
+  /** vhost → user → permission */
+  private readonly permissions = new Map<string, Map<string, CompiledPermission>>();
+
+  constructor(private readonly store: Store) {}
+
+  restore(users: StoredUser[], permissions: StoredPermission[]): void {
+    for (const u of users) this.users.set(u.name, u);
+    for (const p of permissions) this.setPermissions(p, false);
+  }
+
+  authenticate(name: string, password: string): StoredUser | null {
+    const u = this.users.get(name);
+    return u && checkPassword(password, u.passwordHash) ? u : null;
+  }
+
+  putUser(name: string, password: string | null, tags: string[], passwordHash?: string): StoredUser {
+    const u: StoredUser = { name, passwordHash: passwordHash ?? (password === null ? '' : hashPassword(password)), tags };
+    this.users.set(name, u);
+    this.store.putDefinition('user', definitionId.user(name), u);
+    return u;
+  }
+
+  deleteUser(name: string): boolean {
+    if (!this.users.delete(name)) return false;
+    this.store.deleteDefinition('user', definitionId.user(name));
+    for (const [vhost, perms] of this.permissions) if (perms.has(name)) this.clearPermissions(name, vhost);
+    return true;
+  }
+
+  setPermissions(p: StoredPermission, persist = true): void {
+    let perms = this.permissions.get(p.vhost);
+    if (!perms) this.permissions.set(p.vhost, (perms = new Map()));
+    perms.set(p.user, compile(p));
+    if (persist) this.store.putDefinition('permission', definitionId.permission(p.user, p.vhost), p);
+  }
+
+  clearPermissions(user: string, vhost: string): boolean {
+    const removed = this.permissions.get(vhost)?.delete(user) ?? false;
+    if (removed) this.store.deleteDefinition('permission', definitionId.permission(user, vhost));
+    return removed;
+  }
+
+  /** Forgets every permission on a vhost that is being deleted. */
+  dropVHost(vhost: string): void {
+    for (const user of [...(this.permissions.get(vhost)?.keys() ?? [])]) this.clearPermissions(user, vhost);
+    this.permissions.delete(vhost);
+  }
+
+  listPermissions(): StoredPermission[] {
+    const out: StoredPermission[] = [];
+    for (const perms of this.permissions.values()) {
+      for (const { regex: _r, ...p } of perms.values()) out.push(p);
+    }
+    return out;
+  }
+
+  /** Whether the user may use the vhost at all (has any permission entry there). */
+  canAccessVHost(user: string, vhost: string): boolean {
+    return this.permissions.get(vhost)?.has(user) ?? false;
+  }
+
+  permits(user: string, vhost: string, kind: PermissionKind, resource: string): boolean {
+    const re = this.permissions.get(vhost)?.get(user)?.regex[kind];
+    return re ? re.test(resource) : false;
+  }
+}
