@@ -13,6 +13,7 @@ import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
 import { AccessControl } from './access.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 
 export class Broker {
@@ -23,6 +24,8 @@ export class Broker {
   readonly connections = new Set<Connection>();
   readonly access: AccessControl;
   readonly authThrottle = new AuthThrottle();
+  readonly stats = new MessageStats();
+  readonly startedAt = Date.now();
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;

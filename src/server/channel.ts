@@ -5,8 +5,6 @@ import type { Logger } from 'pino';
 import {
   AmqpError,
   CommandAssembler,
-  Reader,
-  decodeBasicProperties,
   fromFieldValue,
   FRAME_METHOD,
   M,
@@ -19,6 +17,7 @@ import {
 } from '../frames/index.js';
 import type { PermissionKind } from './access.js';
 import { ConfirmTracker } from './confirms.js';
+import type { MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, deliveryModeOf, type Entry } from './message.js';
@@ -73,7 +72,7 @@ export class Channel implements ReplyReceiver {
   /** tx.select: publishes and acks held until tx.commit. */
   private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
-  private readonly routed = new Set<Queue>();
+  private readonly stats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
 
@@ -83,6 +82,7 @@ export class Channel implements ReplyReceiver {
   ) {
     this.log = conn.log.child({ channel: id });
     this.vhost = conn.vhost!;
+    this.stats = conn.broker.stats;
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
   }
 
@@ -512,19 +512,9 @@ export class Channel implements ReplyReceiver {
     if (exchange === this.vhost.defaultExchange && routingKey.startsWith(REPLY_TO_PREFIX)) {
       return this.publishReply(msg, mandatory);
     }
-    const routed = this.routed;
-    // Headers are decoded only when a headers exchange could look at them.
-    const headers = this.vhost.headersBindings > 0 ? decodeBasicProperties(new Reader(properties, 0, properties.length)).headers : undefined;
-    this.vhost.route(exchange, routingKey, headers, routed);
-    let persisted = false;
-    let refused = false;
-    for (const q of routed) {
-      if (!q.enqueue(msg)) refused = true;
-      else if (q.persists(msg)) persisted = true;
-    }
-    const unroutable = routed.size === 0;
-    routed.clear();
-    if (unroutable && mandatory) this.returnUnroutable(msg);
+    const { routed, persisted, refused } = this.vhost.publish(exchange, msg);
+    this.stats.publish++;
+    if (routed === 0 && mandatory) this.returnUnroutable(msg);
     if (this.confirms) {
       const seq = this.confirms.next();
       if (refused) {
@@ -546,6 +536,7 @@ export class Channel implements ReplyReceiver {
   }
 
   private returnUnroutable(msg: Message): void {
+    this.stats.returnUnroutable++;
     this.conn.writer.content(
       this.id,
       { id: M.BasicReturn, args: { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: msg.exchange, routingKey: msg.routingKey } },
@@ -659,6 +650,9 @@ export class Channel implements ReplyReceiver {
       this.consumerUnacked++;
     }
     const msg = entry.msg;
+    this.stats.deliver++;
+    c.queue.stats.deliver++;
+    if (entry.redelivered) this.stats.redeliver++;
     this.conn.writer.content(
       this.id,
       {
@@ -679,6 +673,9 @@ export class Channel implements ReplyReceiver {
       return;
     }
     const tag = this.nextTag++;
+    this.stats.get++;
+    q.stats.get++;
+    if (entry.redelivered) this.stats.redeliver++;
     if (noAck) q.settle(entry);
     else this.unacked.set(tag, { tag, entry, queue: q, consumer: null });
     const msg = entry.msg;
@@ -729,7 +726,13 @@ export class Channel implements ReplyReceiver {
   private settle(taken: Unacked[], how: Settlement): void {
     if (how === 'requeue') this.requeue(taken);
     else if (how === 'drop') for (const u of taken) u.queue.discard(u.entry, 'rejected');
-    else for (const u of taken) u.queue.settle(u.entry);
+    else {
+      this.stats.ack += taken.length;
+      for (const u of taken) {
+        u.queue.stats.ack++;
+        u.queue.settle(u.entry);
+      }
+    }
     for (const u of taken) this.freed(u);
   }
 

@@ -7,6 +7,7 @@ import type { Binding } from './exchanges/exchange.js';
 import type { Entry, Message } from './message.js';
 import { parseQueueArgs, type QueueArgs } from './queue-args.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
+import { MessageStats } from './stats.js';
 import type { VHost } from './vhost.js';
 
 /** What a queue needs to know of the connection that owns it exclusively. */
@@ -35,6 +36,7 @@ export class Queue {
   /** Bindings with this queue as destination, dropped with it. */
   readonly bindings = new Set<Binding>();
   deleted = false;
+  readonly stats = new MessageStats();
   private rr = 0;
   private dispatchScheduled = false;
   private readonly dispatchNow = (): void => this.dispatch();

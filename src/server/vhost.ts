@@ -6,6 +6,7 @@ import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
+import type { Message } from './message.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
@@ -29,6 +30,7 @@ export class VHost {
   description = '';
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
+  private readonly routed = new Set<Queue>();
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
   private readonly visited = new Set<Exchange>();
@@ -66,6 +68,27 @@ export class VHost {
       }
     }
     visited.clear();
+  }
+
+  /**
+   * Routes a message from exchange and enqueues it on every queue reached. refused: some queue's
+   * x-overflow turned it away; persisted: some durable queue stores it (confirm after the write).
+   */
+  publish(exchange: Exchange, msg: Message): { routed: number; persisted: boolean; refused: boolean } {
+    const routed = this.routed;
+    // Headers are decoded only when a headers exchange could look at them.
+    const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
+    this.route(exchange, msg.routingKey, headers, routed);
+    let persisted = false;
+    let refused = false;
+    for (const q of routed) {
+      q.stats.publish++;
+      if (!q.enqueue(msg)) refused = true;
+      else if (q.persists(msg)) persisted = true;
+    }
+    const n = routed.size;
+    routed.clear();
+    return { routed: n, persisted, refused };
   }
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
