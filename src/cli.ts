@@ -23,6 +23,8 @@ const argv = yargs(hideBin(process.argv))
   .option('default-user', { type: 'string', default: defaultOptions.defaultUser })
   .option('default-pass', { type: 'string', default: defaultOptions.defaultPass })
   .option('max-message-size', { type: 'number', default: defaultOptions.maxMessageSize, describe: 'largest message body, bytes' })
+  .option('management-port', { type: 'number', default: defaultOptions.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
+  .option('management-host', { type: 'string', default: defaultOptions.managementHost, describe: 'address the management API listens on' })
   .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
   .strict()
   .help()
@@ -40,6 +42,8 @@ const broker = new Broker({
   defaultPass: argv['default-pass'],
   maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
+  managementPort: argv['management-port'],
+  managementHost: argv['management-host'],
 });
 
 let stopping = false;

@@ -8,6 +8,8 @@ export type { BrokerOptions } from './server/options.js';
 export interface RunningBroker {
   /** The port it listens on (useful with port 0). */
   port: number;
+  /** The management HTTP port (0 unless managementPort was given; -1 asks for any free port). */
+  managementPort: number;
   broker: Broker;
   /** Closes client connections (320), flushes the store and stops listening. */
   close(): Promise<void>;
@@ -15,7 +17,7 @@ export interface RunningBroker {
 
 /** Starts a broker. Without dataDir it runs in memory; logs only errors unless told otherwise. */
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', ...options });
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', managementPort: 0, managementHost: '127.0.0.1', ...options });
   const port = await broker.start();
-  return { port, broker, close: () => broker.close() };
+  return { port, managementPort: broker.managementPort, broker, close: () => broker.close() };
 }

@@ -11,6 +11,7 @@ import { Connection } from './connection.js';
 import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
+import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { MessageStats } from './stats.js';
@@ -29,6 +30,7 @@ export class Broker {
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;
+  private management: ManagementServer | null = null;
   private nextConnectionId = 1;
   private closing: Promise<void> | null = null;
 
@@ -56,7 +58,14 @@ export class Broker {
     server.on('error', (err) => this.log.error({ err }, 'server error'));
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
+    const mp = this.options.managementPort;
+    if (mp !== 0) this.management = await startManagement(this, mp === -1 ? 0 : mp, this.options.managementHost);
     return port;
+  }
+
+  /** The management API's port, or 0 when it is off. */
+  get managementPort(): number {
+    return this.management?.port ?? 0;
   }
 
   get port(): number {
@@ -158,6 +167,7 @@ export class Broker {
     this.log.info({ connections: this.connections.size }, 'shutting down');
     const server = this.server;
     const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await this.management?.close();
     const sockets: Promise<void>[] = [];
     for (const conn of this.connections) {
       sockets.push(new Promise<void>((resolve) => conn.socket.once('close', () => resolve())));

@@ -27,14 +27,9 @@ import { validateHeadersBinding } from './exchanges/headers.js';
 import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
+import { UnackedMap, type Unacked } from './unacked.js';
 import type { VHost } from './vhost.js';
 
-interface Unacked {
-  tag: number;
-  entry: Entry;
-  queue: Queue;
-  consumer: Consumer | null;
-}
 
 interface HeldPublish {
   exchange: string;
@@ -55,7 +50,7 @@ export class Channel implements ReplyReceiver {
   readonly log: Logger;
   readonly consumers = new Map<string, Consumer>();
   private readonly assembler: CommandAssembler;
-  private readonly unacked = new Map<number, Unacked>();
+  private readonly unacked = new UnackedMap();
   private nextTag = 1;
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** basic.qos global=false: the window of consumers started from now on. */
@@ -108,6 +103,22 @@ export class Channel implements ReplyReceiver {
       }
       throw e;
     }
+  }
+
+  get unackedCount(): number {
+    return this.unacked.size;
+  }
+  get prefetch(): number {
+    return this.prefetchCount;
+  }
+  get prefetchGlobal(): number {
+    return this.globalPrefetch;
+  }
+  get confirmMode(): boolean {
+    return this.confirms !== null;
+  }
+  get transactional(): boolean {
+    return this.tx !== null;
   }
 
   /** Closes the channel for a channel-level error (spec 1.5.2.5: channel.close with the code). */

@@ -54,6 +54,7 @@ export class Connection implements QueueOwner {
   channelMax = 0;
   frameMax = HANDSHAKE_FRAME_MAX;
   heartbeat = 0;
+  readonly connectedAt = Date.now();
 
   private state: State = 'header';
   private readonly parser: FrameParser;

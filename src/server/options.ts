@@ -23,6 +23,9 @@ export interface BrokerOptions {
   handshakeTimeoutMs: number;
   /** Users who may connect only from a loopback address (RabbitMQ's loopback_users). */
   loopbackUsers: string[];
+  /** Port of the management HTTP API and UI: 0 turns it off, -1 picks any free port. */
+  managementPort: number;
+  managementHost: string;
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
 }
@@ -39,5 +42,7 @@ export const defaultOptions: BrokerOptions = {
   maxMessageSize: 128 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   loopbackUsers: ['guest'],
+  managementPort: 15672,
+  managementHost: '0.0.0.0',
   fsync: false,
 };

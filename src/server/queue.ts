@@ -37,6 +37,8 @@ export class Queue {
   readonly bindings = new Set<Binding>();
   deleted = false;
   readonly stats = new MessageStats();
+  /** Delivered and not yet acked, across all channels. */
+  unackedCount = 0;
   private rr = 0;
   private dispatchScheduled = false;
   private readonly dispatchNow = (): void => this.dispatch();

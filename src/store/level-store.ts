@@ -63,6 +63,7 @@ export class LevelStore implements Store {
   private inflight: Promise<void> | null = null;
   private scheduled = false;
   private readonly prefixes = new Map<string, Buffer>();
+  onWrite?: ((seconds: number) => void) | undefined;
   /** Puts still waiting for the next batch, by queue and seq: a message acked before its batch is
    * written costs no write at all (RabbitMQ does the same for messages consumed quickly). */
   private pendingPuts = new Map<string, Map<number, PendingPut>>();
@@ -195,6 +196,7 @@ export class LevelStore implements Store {
     this.next = null;
     const sync = this.options.fsync === true;
     this.inflight = (async () => {
+      const t0 = process.hrtime.bigint();
       for (const s of steps) {
         if ('ops' in s) {
           // A chained batch: abstract-level's array form clones and re-validates every op,
@@ -209,6 +211,7 @@ export class LevelStore implements Store {
         }
         else await this.db.clear(s.clear);
       }
+      this.onWrite?.(Number(process.hrtime.bigint() - t0) / 1e9);
     })().then(done.resolve, done.reject);
     this.inflight = done.promise.finally(() => {
       this.inflight = null;

@@ -8,6 +8,7 @@ export class MemoryStore implements Store {
   private messages = new Map<string, Map<number, StoredMessage>>();
   private definitions = new Map<DefinitionKind, Map<string, unknown>>(DEFINITION_KINDS.map((k) => [k, new Map()]));
   private clean = true;
+  onWrite?: ((seconds: number) => void) | undefined;
 
   async open(): Promise<RecoveredState> {
     const messages = new Map<string, StoredMessage[]>();

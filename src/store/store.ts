@@ -92,6 +92,8 @@ export interface Store {
   deleteMessage(vhost: string, queue: string, seq: number): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
+  /** Called after each batch is written, with how long it took (for the write latency metric). */
+  onWrite?: ((seconds: number) => void) | undefined;
   /** Flushes, records a clean shutdown and closes. */
   close(): Promise<void>;
 }

@@ -1,0 +1,25 @@
+// HTTP answers for protocol errors raised by the broker's own checks, as RabbitMQ's API gives them.
+import { AmqpError } from '../frames/index.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export const notFound = (what = 'Object Not Found'): HttpError => new HttpError(404, 'Object Not Found', what);
+export const badRequest = (reason: string): HttpError => new HttpError(400, 'bad_request', reason);
+
+/** Maps an AMQP error from a broker check (406 inequivalent, 403 reserved name…) to HTTP. */
+export function fromAmqp(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  if (e instanceof AmqpError) {
+    const status = e.code === 404 ? 404 : e.code === 403 ? 403 : e.code === 405 ? 405 : 400;
+    return new HttpError(status, status === 404 ? 'Object Not Found' : 'bad_request', e.replyText);
+  }
+  throw e;
+}

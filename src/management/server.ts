@@ -1,0 +1,73 @@
+// The management HTTP server (fastify): basic auth with broker users, the JSON API, Prometheus
+// metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin).
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Broker } from '../server/broker.js';
+import { registerApi } from './api.js';
+import { HttpError } from './http-errors.js';
+import { registerMetrics } from './metrics.js';
+import { RateSampler } from './rates.js';
+import { registerUi } from './ui.js';
+
+const READ_TAGS = ['administrator', 'monitoring', 'management', 'policymaker'];
+
+export interface ManagementServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+function credentials(req: FastifyRequest): { user: string; pass: string } | null {
+  const h = req.headers.authorization;
+  if (!h?.startsWith('Basic ')) return null;
+  const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? null : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
+}
+
+export async function startManagement(broker: Broker, port: number, host: string): Promise<ManagementServer> {
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  const rates = new RateSampler(function* () {
+    yield broker.stats;
+    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
+  });
+  rates.start();
+
+  // Everything under /api needs a broker user with a management tag; changes need administrator.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const c = credentials(req);
+    const user = c ? broker.access.authenticate(c.user, c.pass) : null;
+    if (!user) {
+      return reply.code(401).header('www-authenticate', 'Basic realm="Warren Management"').send({ error: 'not_authorised', reason: 'Login failed' });
+    }
+    const canRead = user.tags.some((t) => READ_TAGS.includes(t));
+    const writing = req.method !== 'GET' && req.method !== 'HEAD' && !req.url.endsWith('/get');
+    if (!canRead || (writing && !user.tags.includes('administrator'))) {
+      return reply.code(403).send({ error: 'not_authorised', reason: 'Not administrator' });
+    }
+    (req as FastifyRequest & { user?: string }).user = user.name;
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.error, reason: err.reason });
+    const e = err as { validation?: unknown; statusCode?: number; message?: string };
+    if (e.validation) return reply.code(400).send({ error: 'bad_request', reason: e.message });
+    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad_request', reason: e.message });
+    broker.log.error({ err }, 'management API error');
+    return reply.code(500).send({ error: 'internal_error', reason: 'internal error' });
+  });
+
+  registerApi(app, broker, rates);
+  registerMetrics(app, broker);
+  registerUi(app);
+
+  await app.listen({ port, host });
+  const addr = app.server.address();
+  const bound = addr && typeof addr === 'object' ? addr.port : port;
+  broker.log.info({ port: bound }, 'management listening');
+  return {
+    port: bound,
+    close: async () => {
+      rates.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+// JSON views of broker objects, shaped (field names, nesting) like RabbitMQ's management API.
+import { fromFieldValue, type BasicProperties, type FieldTable, type PlainValue } from '../frames/index.js';
+import type { Broker } from '../server/broker.js';
+import type { Channel } from '../server/channel.js';
+import type { Connection } from '../server/connection.js';
+import type { Binding, Exchange } from '../server/exchanges/exchange.js';
+import type { Queue } from '../server/queue.js';
+import type { MessageStats } from '../server/stats.js';
+import type { StoredUser } from '../store/store.js';
+import type { RateSampler } from './rates.js';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json } | undefined;
+export type JsonObject = { [k: string]: Json };
+
+/** Field tables as plain JSON (bigints become numbers, buffers strings). */
+export function tableJson(t: FieldTable | undefined): JsonObject {
+  if (!t) return {};
+  const out: JsonObject = {};
+  for (const [k, v] of t) out[k] = jsonValue(fromFieldValue(v));
+  return out;
+}
+
+function jsonValue(v: PlainValue): Json {
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(jsonValue);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x)]));
+  return v;
+}
+
+export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: object): JsonObject {
+  const rate = (name: keyof MessageStats): { rate: number } => ({ rate: rates?.rate(key ?? s, name) ?? 0 });
+  return {
+    publish: s.publish,
+    publish_details: rate('publish'),
+    deliver: s.deliver,
+    deliver_details: rate('deliver'),
+    deliver_get: s.deliver + s.get,
+    deliver_get_details: { rate: rate('deliver').rate + rate('get').rate },
+    get: s.get,
+    get_details: rate('get'),
+    ack: s.ack,
+    ack_details: rate('ack'),
+    redeliver: s.redeliver,
+    redeliver_details: rate('redeliver'),
+    confirm: s.confirm,
+    return_unroutable: s.returnUnroutable,
+  };
+}
+
+export function queueView(q: Queue, rates?: RateSampler): JsonObject {
+  const ready = q.messageCount;
+  return {
+    name: q.name,
+    vhost: q.vhost.name,
+    durable: q.durable,
+    auto_delete: q.autoDelete,
+    exclusive: q.exclusiveOwner !== null,
+    arguments: tableJson(q.arguments),
+    type: 'classic',
+    state: 'running',
+    node: 'warren',
+    messages: ready + q.unackedCount,
+    messages_ready: ready,
+    messages_unacknowledged: q.unackedCount,
+    message_bytes_ready: q.ready.bytes,
+    consumers: q.consumers.length,
+    message_stats: messageStatsView(q.stats, rates, q.stats),
+  };
+}
+
+export function exchangeView(e: Exchange, vhost: string): JsonObject {
+  return {
+    name: e.name,
+    vhost,
+    type: e.type,
+    durable: e.durable,
+    auto_delete: e.autoDelete,
+    internal: e.internal,
+    arguments: tableJson(e.arguments),
+  };
+}
+
+/** RabbitMQ names a binding by its routing key and arguments: the "properties key". */
+export function propertiesKey(b: Pick<Binding, 'routingKey' | 'arguments'>): string {
+  if (b.arguments.size === 0) return b.routingKey === '' ? '~' : encodeURIComponent(b.routingKey);
+  const hash = Buffer.from(JSON.stringify(tableJson(b.arguments))).toString('base64url').slice(0, 22);
+  return `${encodeURIComponent(b.routingKey)}~${hash}`;
+}
+
+export function bindingView(b: Binding, vhost: string): JsonObject {
+  return {
+    source: b.source.name,
+    vhost,
+    destination: b.destination.name,
+    destination_type: 'ready' in b.destination ? 'queue' : 'exchange',
+    routing_key: b.routingKey,
+    arguments: tableJson(b.arguments),
+    properties_key: propertiesKey(b),
+  };
+}
+
+export function connectionName(c: Connection): string {
+  return `${c.socket.remoteAddress}:${c.socket.remotePort} -> ${c.socket.localAddress}:${c.socket.localPort}`;
+}
+
+export function connectionView(c: Connection): JsonObject {
+  return {
+    name: connectionName(c),
+    node: 'warren',
+    user: c.user,
+    vhost: c.vhost?.name ?? null,
+    state: c.isRunning ? 'running' : 'starting',
+    channels: c.channels.size,
+    protocol: 'AMQP 0-9-1',
+    peer_host: c.socket.remoteAddress ?? null,
+    peer_port: c.socket.remotePort ?? null,
+    host: c.socket.localAddress ?? null,
+    port: c.socket.localPort ?? null,
+    frame_max: c.frameMax,
+    channel_max: c.channelMax,
+    timeout: c.heartbeat,
+    client_properties: tableJson(c.clientProperties),
+    connected_at: c.connectedAt,
+  };
+}
+
+export function channelView(ch: Channel): JsonObject {
+  return {
+    name: `${connectionName(ch.conn)} (${ch.id})`,
+    number: ch.id,
+    user: ch.conn.user,
+    vhost: ch.conn.vhost?.name ?? null,
+    node: 'warren',
+    consumer_count: ch.consumers.size,
+    messages_unacknowledged: ch.unackedCount,
+    prefetch_count: ch.prefetch,
+    global_prefetch_count: ch.prefetchGlobal,
+    confirm: ch.confirmMode,
+    transactional: ch.transactional,
+    connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
+  };
+}
+
+export function consumersView(broker: Broker): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const conn of broker.connections) {
+    for (const ch of conn.channels.values()) {
+      for (const c of ch.consumers.values()) {
+        out.push({
+          consumer_tag: c.tag,
+          queue: { name: c.queue.name, vhost: c.queue.vhost.name },
+          channel_details: { name: `${connectionName(conn)} (${ch.id})`, number: ch.id, connection_name: connectionName(conn), user: conn.user },
+          ack_required: !c.noAck,
+          exclusive: c.exclusive,
+          prefetch_count: c.prefetch,
+          arguments: c.priority !== 0 ? { 'x-priority': c.priority } : {},
+          active: true,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function userView(u: StoredUser): JsonObject {
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: u.tags };
+}
+
+/** Message properties as the management API shows them. */
+export function propertiesView(p: BasicProperties): JsonObject {
+  const out: JsonObject = {};
+  if (p.contentType !== undefined) out.content_type = p.contentType;
+  if (p.contentEncoding !== undefined) out.content_encoding = p.contentEncoding;
+  if (p.headers !== undefined) out.headers = tableJson(p.headers);
+  if (p.deliveryMode !== undefined) out.delivery_mode = p.deliveryMode;
+  if (p.priority !== undefined) out.priority = p.priority;
+  if (p.correlationId !== undefined) out.correlation_id = p.correlationId;
+  if (p.replyTo !== undefined) out.reply_to = p.replyTo;
+  if (p.expiration !== undefined) out.expiration = p.expiration;
+  if (p.messageId !== undefined) out.message_id = p.messageId;
+  if (p.timestamp !== undefined) out.timestamp = p.timestamp;
+  if (p.type !== undefined) out.type = p.type;
+  if (p.userId !== undefined) out.user_id = p.userId;
+  if (p.appId !== undefined) out.app_id = p.appId;
+  if (p.clusterId !== undefined) out.cluster_id = p.clusterId;
+  return out;
+}
+
