@@ -2,12 +2,36 @@
 // The `warren` command: flags (each also settable by a WARREN_* environment variable), signals.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { CTL_COMMANDS, runCtl } from './ctl.js';
 import { Broker } from './server/broker.js';
 import { defaultOptions } from './server/options.js';
 
-const argv = yargs(hideBin(process.argv))
+const rawArgs = hideBin(process.argv);
+if (rawArgs[0] === 'ctl') {
+  const ctl = yargs(rawArgs.slice(1))
+    .scriptName('warren ctl')
+    .usage(`$0 <command> [args...]\n\nTalks to a running broker through its management API.\nCommands: ${CTL_COMMANDS.join(', ')}`)
+    .option('url', { type: 'string', default: process.env.WARREN_MANAGEMENT_URL ?? 'http://127.0.0.1:15672', describe: 'management API base URL' })
+    .option('username', { alias: 'u', type: 'string', default: 'guest' })
+    .option('password', { type: 'string', default: 'guest' })
+    .option('vhost', { alias: 'p', type: 'string', default: '/' })
+    .demandCommand(1)
+    .help()
+    .parseSync();
+  const [action, ...args] = ctl._.map(String);
+  const code = await runCtl(action!, args, {
+    url: ctl.url,
+    username: ctl.username,
+    password: ctl.password,
+    vhost: ctl.vhost,
+    out: (l) => console.log(l),
+  });
+  process.exit(code);
+}
+
+const argv = yargs(rawArgs)
   .scriptName('warren')
-  .usage('$0 [options]\n\nAn AMQP 0-9-1 message broker. Every option can also be set as WARREN_<OPTION>, e.g. WARREN_PORT=5673.')
+  .usage('$0 [options]\n$0 ctl <command> [args]\n\nAn AMQP 0-9-1 message broker. Every option can also be set as WARREN_<OPTION>, e.g. WARREN_PORT=5673.')
   .env('WARREN')
   .option('port', { type: 'number', default: defaultOptions.port, describe: 'TCP port to listen on (0 = any free port)' })
   .option('host', { type: 'string', default: defaultOptions.host, describe: 'address to listen on' })
