@@ -49,6 +49,15 @@ const argv = yargs(rawArgs)
   .option('max-message-size', { type: 'number', default: defaultOptions.maxMessageSize, describe: 'largest message body, bytes' })
   .option('management-port', { type: 'number', default: defaultOptions.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
   .option('management-host', { type: 'string', default: defaultOptions.managementHost, describe: 'address the management API listens on' })
+  .option('memory-high-watermark', {
+    type: 'number',
+    default: defaultOptions.memoryHighWatermark,
+    describe: 'block publishers above this memory: a fraction of RAM (≤ 1) or bytes',
+  })
+  .option('disk-free-limit', { type: 'number', default: defaultOptions.diskFreeLimit, describe: 'block publishers below this much free disk, bytes' })
+  .option('max-connections', { type: 'number', default: defaultOptions.maxConnections, describe: 'most client connections at once' })
+  .option('handshake-timeout', { type: 'number', default: defaultOptions.handshakeTimeoutMs, describe: 'ms a new socket has to complete the AMQP handshake' })
+  .option('loopback-users', { type: 'array', string: true, default: defaultOptions.loopbackUsers, describe: 'users who may only connect from localhost' })
   .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
   .strict()
   .help()
@@ -66,6 +75,11 @@ const broker = new Broker({
   defaultPass: argv['default-pass'],
   maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
+  memoryHighWatermark: argv['memory-high-watermark'],
+  diskFreeLimit: argv['disk-free-limit'],
+  maxConnections: argv['max-connections'],
+  handshakeTimeoutMs: argv['handshake-timeout'],
+  loopbackUsers: argv['loopback-users'].filter((u) => u !== ''),
   managementPort: argv['management-port'],
   managementHost: argv['management-host'],
 });

@@ -13,6 +13,7 @@ import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
 import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
+import { ResourceMonitor } from './alarms.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
@@ -27,6 +28,7 @@ export class Broker {
   readonly authThrottle = new AuthThrottle();
   readonly stats = new MessageStats();
   readonly startedAt = Date.now();
+  readonly alarms: ResourceMonitor;
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;
@@ -39,6 +41,13 @@ export class Broker {
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
     this.store = this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore();
     this.access = new AccessControl(this.store);
+    this.alarms = new ResourceMonitor(
+      { memoryHighWatermark: this.options.memoryHighWatermark, diskFreeLimit: this.options.diskFreeLimit, dataDir: this.options.dataDir },
+      this.log,
+      (reasons) => {
+        for (const c of this.connections) c.onAlarm(reasons);
+      },
+    );
   }
 
   /** Recovers what the store holds, then listens; resolves with the bound port. */
@@ -46,6 +55,7 @@ export class Broker {
     const t0 = Date.now();
     await this.recover();
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
+    this.alarms.start();
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -165,6 +175,7 @@ export class Broker {
 
   private async shutdown(): Promise<void> {
     this.log.info({ connections: this.connections.size }, 'shutting down');
+    this.alarms.stop();
     const server = this.server;
     const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     await this.management?.close();

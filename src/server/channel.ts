@@ -514,6 +514,7 @@ export class Channel implements ReplyReceiver {
 
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
     const exchange = this.exchangeForPublish(exchangeName);
+    this.conn.publisher = true;
     const persistent = deliveryModeOf(properties) === 2;
     let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
     if (wantsDirectReply(msg)) {

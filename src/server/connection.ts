@@ -55,6 +55,11 @@ export class Connection implements QueueOwner {
   frameMax = HANDSHAKE_FRAME_MAX;
   heartbeat = 0;
   readonly connectedAt = Date.now();
+  /** Has published: such a connection is blocked while a resource alarm is raised. */
+  publisher = false;
+  /** Reading is paused by an alarm (connection.blocked was sent if the client understands it). */
+  private blocked = false;
+  private blockedNotify = false;
 
   private state: State = 'header';
   private readonly parser: FrameParser;
@@ -112,6 +117,30 @@ export class Connection implements QueueOwner {
       this.fail(e);
       this.socket.end();
     }
+    if (this.publisher && this.broker.alarms.active && !this.blocked) this.block(this.broker.alarms.reasons);
+  }
+
+  /** A resource alarm was raised or cleared broker-wide. */
+  onAlarm(reasons: string[]): void {
+    if (reasons.length === 0) {
+      if (!this.blocked) return;
+      this.blocked = false;
+      if (this.blockedNotify && this.isRunning) this.writer.method(0, { id: M.ConnectionUnblocked, args: {} });
+      this.lastRead = Date.now();
+      this.socket.resume();
+      this.log.info({ peer: this.peer }, 'connection unblocked');
+    } else if (this.publisher && !this.blocked) {
+      this.block(reasons);
+    }
+  }
+
+  private block(reasons: string[]): void {
+    this.blocked = true;
+    this.socket.pause();
+    if (this.blockedNotify && this.isRunning) {
+      this.writer.method(0, { id: M.ConnectionBlocked, args: { reason: `low on ${reasons.join(' and ')}` } });
+    }
+    this.log.info({ peer: this.peer, reasons }, 'connection blocked');
   }
 
   /** Errors of one frame: a channel error closes that channel, anything else the connection. */
@@ -225,6 +254,8 @@ export class Connection implements QueueOwner {
     if (caps?.type === 'F') {
       const ccn = caps.value.get('consumer_cancel_notify');
       this.consumerCancelNotify = ccn?.type === 't' && ccn.value;
+      const cb = caps.value.get('connection.blocked');
+      this.blockedNotify = cb?.type === 't' && cb.value;
     }
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
@@ -282,6 +313,10 @@ export class Connection implements QueueOwner {
     this.expect('open', 'connection.open');
     const vhost = this.broker.vhosts.get(vhostName);
     if (!vhost) throw connError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`);
+    const max = this.broker.options.maxConnections;
+    let open = 0;
+    for (const c of this.broker.connections) if (c.isRunning) open++;
+    if (open >= max) throw connError(ReplyCode.NotAllowed, `connection refused: node connection limit (${max}) is reached`);
     if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
       throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
     }
@@ -310,6 +345,8 @@ export class Connection implements QueueOwner {
     const interval = seconds * 1000;
     this.heartbeatTimer = setInterval(() => {
       const now = Date.now();
+      // A connection we stopped reading cannot be judged by what it sends.
+      if (this.blocked) this.lastRead = now;
       if (now - this.lastRead > 2 * interval) {
         this.log.warn({ peer: this.peer, heartbeat: seconds }, 'missed heartbeats from client, closing connection');
         this.socket.destroy();

@@ -26,6 +26,12 @@ export interface BrokerOptions {
   /** Port of the management HTTP API and UI: 0 turns it off, -1 picks any free port. */
   managementPort: number;
   managementHost: string;
+  /** Memory alarm threshold: a fraction of RAM when ≤ 1 (RabbitMQ's default 0.4), else bytes. */
+  memoryHighWatermark: number;
+  /** Disk alarm threshold: free bytes in the data directory's filesystem (RabbitMQ: 50 MB). */
+  diskFreeLimit: number;
+  /** Most client connections at once; more are refused at connection.open with 530. */
+  maxConnections: number;
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
 }
@@ -42,6 +48,9 @@ export const defaultOptions: BrokerOptions = {
   maxMessageSize: 128 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   loopbackUsers: ['guest'],
+  memoryHighWatermark: 0.4,
+  diskFreeLimit: 50 * 1000 * 1000,
+  maxConnections: 100_000,
   managementPort: 15672,
   managementHost: '0.0.0.0',
   fsync: false,

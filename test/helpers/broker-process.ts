@@ -58,6 +58,8 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
     '--host', '127.0.0.1',
     '--data-dir', opts.dataDir,
     '--log-level', 'info',
+    // The management API is off unless a test asks for it: 15672 is not ours to take.
+    '--management-port', '0',
     ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, argv, {
