@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AmqpError,
+  BasicPropertyFlag,
   CommandAssembler,
   fromFieldValue,
   FRAME_METHOD,
@@ -20,7 +21,7 @@ import { ConfirmTracker } from './confirms.js';
 import type { MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
-import { Message, deliveryModeOf, type Entry } from './message.js';
+import { Message, checkExpiration, deliveryModeOf, senderSelected, type Entry } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
@@ -524,7 +525,14 @@ export class Channel implements ReplyReceiver {
     if (exchange === this.vhost.defaultExchange && routingKey.startsWith(REPLY_TO_PREFIX)) {
       return this.publishReply(msg, mandatory);
     }
-    const { routed, persisted, refused } = this.vhost.publish(exchange, msg);
+    if (msg.has(BasicPropertyFlag.expiration)) checkExpiration(msg.decoded().expiration ?? '');
+    let ccKeys: string[] | undefined;
+    if (msg.has(BasicPropertyFlag.headers)) {
+      // Sender-selected distribution: CC and BCC headers add routing keys; BCC is not delivered.
+      const selected = senderSelected(msg);
+      if (selected) ({ msg, keys: ccKeys } = selected);
+    }
+    const { routed, persisted, refused } = this.vhost.publish(exchange, msg, ccKeys);
     this.stats.publish++;
     if (routed === 0 && mandatory) this.returnUnroutable(msg);
     if (this.confirms) {

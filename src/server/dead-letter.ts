@@ -7,7 +7,7 @@ import {
   type FieldTable,
   type FieldValue,
 } from '../frames/index.js';
-import { Message, type Entry } from './message.js';
+import { Message, ccKeysOf, type Entry } from './message.js';
 import type { Queue } from './queue.js';
 
 export type DeathReason = 'rejected' | 'expired' | 'maxlen';
@@ -43,7 +43,7 @@ export function deadLetter(queue: Queue, entry: Entry, reason: DeathReason): voi
       ['queue', str(queue.name)],
       ['time', { type: 'T', value: BigInt(Math.floor(Date.now() / 1000)) }],
       ['exchange', str(msg.exchange)],
-      ['routing-keys', { type: 'A', value: [str(msg.routingKey)] }],
+      ['routing-keys', { type: 'A', value: [msg.routingKey, ...ccKeysOf(msg)].map(str) }],
     ]);
     if (props.expiration !== undefined) death.set('original-expiration', str(props.expiration));
     list.unshift({ type: 'F', value: death });

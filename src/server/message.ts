@@ -4,8 +4,11 @@ import {
   BasicPropertyFlag,
   Reader,
   ReplyCode,
+  Writer,
   decodeBasicProperties,
+  encodeBasicProperties,
   type BasicProperties,
+  type FieldValue,
 } from '../frames/index.js';
 
 export class Message {
@@ -73,4 +76,42 @@ export function deliveryModeOf(p: Buffer): number {
   }
   if (pos >= p.length) throw malformed();
   return p[pos]!;
+}
+
+/** RabbitMQ refuses an expiration that is not a non-negative integer of milliseconds (406). */
+export function checkExpiration(expiration: string): void {
+  const fail = (why: string): never => {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `invalid expiration '${expiration}': ${why}`, 'channel');
+  };
+  if (!/^-?\d+$/.test(expiration)) fail('no_integer');
+  const n = Number(expiration);
+  if (n < 0) fail(`{value_negative,${n}}`);
+  if (n > 0xffffffff) fail(`{value_too_large,${n}}`);
+}
+
+const routingKeysOf = (v: FieldValue | undefined): string[] =>
+  v?.type === 'A' ? v.value.flatMap((x) => (x.type === 'S' ? [x.value.toString('utf8')] : [])) : [];
+
+/** The CC routing keys of a message (RabbitMQ's sender-selected distribution). */
+export function ccKeysOf(msg: Message): string[] {
+  return msg.has(BasicPropertyFlag.headers) ? routingKeysOf(msg.decoded().headers?.get('CC')) : [];
+}
+
+/**
+ * The extra routing keys of a message's CC and BCC headers, and the message to deliver (without
+ * its BCC header); null when it has neither.
+ */
+export function senderSelected(msg: Message): { msg: Message; keys: string[] } | null {
+  const headers = msg.decoded().headers;
+  const cc = headers?.get('CC');
+  const bcc = headers?.get('BCC');
+  if (!cc && !bcc) return null;
+  const keys = [...routingKeysOf(cc), ...routingKeysOf(bcc)];
+  if (!bcc) return { msg, keys };
+  const h = new Map(headers);
+  h.delete('BCC');
+  const w = new Writer(256);
+  encodeBasicProperties(w, { ...msg.decoded(), headers: h });
+  const stripped = new Message(msg.seq, msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.body, msg.persistent);
+  return { msg: stripped, keys };
 }

@@ -77,6 +77,9 @@ export class Queue {
    */
   enqueue(msg: Message): boolean {
     const a = this.args;
+    const limited = a.maxLength !== undefined || a.maxLengthBytes !== undefined;
+    // Messages a waiting consumer is about to take do not count against the length limit.
+    if (limited && this.consumers.length > 0 && this.ready.length > 0) this.dispatch();
     const full =
       (a.maxLength !== undefined && this.ready.length >= a.maxLength) ||
       (a.maxLengthBytes !== undefined && this.ready.bytes + msg.body.length > a.maxLengthBytes);
@@ -97,7 +100,14 @@ export class Queue {
     }
     this.ready.push(entry);
     if (full) this.dropHeads();
-    if (entry.expiresAt !== 0) this.armExpiry();
+    if (entry.expiresAt !== 0) {
+      // TTL 0: delivered now to a consumer that can take it, or expired at once (as RabbitMQ).
+      if (entry.expiresAt <= Date.now()) {
+        const c = this.ready.length === 1 && this.consumers.length > 0 ? this.nextConsumer() : null;
+        if (c) c.deliver(this.ready.shift()!);
+        this.expire();
+      } else this.armExpiry();
+    }
     if (this.consumers.length > 0) this.scheduleDispatch();
     return true;
   }
@@ -143,6 +153,7 @@ export class Queue {
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
     this.ready.putBack(entries);
+    if (this.args.overflow === 'drop-head') this.dropHeads();
     this.armExpiry();
     this.scheduleDispatch();
   }

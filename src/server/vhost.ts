@@ -74,11 +74,12 @@ export class VHost {
    * Routes a message from exchange and enqueues it on every queue reached. refused: some queue's
    * x-overflow turned it away; persisted: some durable queue stores it (confirm after the write).
    */
-  publish(exchange: Exchange, msg: Message): { routed: number; persisted: boolean; refused: boolean } {
+  publish(exchange: Exchange, msg: Message, extraKeys?: string[]): { routed: number; persisted: boolean; refused: boolean } {
     const routed = this.routed;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
     this.route(exchange, msg.routingKey, headers, routed);
+    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed);
     let persisted = false;
     let refused = false;
     for (const q of routed) {
