@@ -14,9 +14,16 @@ export class AmqpError extends Error {
     public methodId = 0,
   ) {
     super(text);
-    this.replyText = `${replyCodeName[code] ?? 'ERROR'} - ${text}`.slice(0, 255);
+    this.replyText = truncateUtf8(`${replyCodeName[code] ?? 'ERROR'} - ${text}`, 255);
   }
 }
 
 export const channelError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 export const connectionError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'connection');
+
+/** Cuts s to at most max bytes of UTF-8 without splitting a character (reply-text is a shortstr). */
+export function truncateUtf8(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  // A character cut in half decodes to U+FFFD at the end: drop it.
+  return Buffer.from(s).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+}
