@@ -58,6 +58,11 @@ const argv = yargs(rawArgs)
   .option('max-connections', { type: 'number', default: defaultOptions.maxConnections, describe: 'most client connections at once' })
   .option('handshake-timeout', { type: 'number', default: defaultOptions.handshakeTimeoutMs, describe: 'ms a new socket has to complete the AMQP handshake' })
   .option('loopback-users', { type: 'array', string: true, default: defaultOptions.loopbackUsers, describe: 'users who may only connect from localhost' })
+  .option('tls-port', { type: 'number', default: defaultOptions.tlsPort, describe: 'amqps port, used when --tls-cert and --tls-key are given' })
+  .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) for amqps' })
+  .option('tls-key', { type: 'string', describe: 'PEM private key for amqps' })
+  .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
+  .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
   .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
   .strict()
   .help()
@@ -75,6 +80,11 @@ const broker = new Broker({
   defaultPass: argv['default-pass'],
   maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
+  tlsPort: argv['tls-port'],
+  tlsCert: argv['tls-cert'],
+  tlsKey: argv['tls-key'],
+  tlsCa: argv['tls-ca'],
+  tlsVerifyPeer: argv['tls-verify-peer'],
   memoryHighWatermark: argv['memory-high-watermark'],
   diskFreeLimit: argv['disk-free-limit'],
   maxConnections: argv['max-connections'],

@@ -8,6 +8,8 @@ export type { BrokerOptions } from './server/options.js';
 export interface RunningBroker {
   /** The port it listens on (useful with port 0). */
   port: number;
+  /** The amqps port, 0 without TLS. */
+  tlsPort: number;
   /** The management HTTP port (0 unless managementPort was given; -1 asks for any free port). */
   managementPort: number;
   broker: Broker;
@@ -19,5 +21,5 @@ export interface RunningBroker {
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
   const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', managementPort: 0, managementHost: '127.0.0.1', ...options });
   const port = await broker.start();
-  return { port, managementPort: broker.managementPort, broker, close: () => broker.close() };
+  return { port, tlsPort: broker.tlsPort, managementPort: broker.managementPort, broker, close: () => broker.close() };
 }

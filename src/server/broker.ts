@@ -1,6 +1,8 @@
 // The broker: listens for connections, owns the virtual hosts and the store, recovers durable state
 // at start and shuts down cleanly (320 CONNECTION_FORCED to clients, then a flushed store).
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -32,6 +34,7 @@ export class Broker {
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
   private management: ManagementServer | null = null;
   private nextConnectionId = 1;
   private closing: Promise<void> | null = null;
@@ -68,9 +71,41 @@ export class Broker {
     server.on('error', (err) => this.log.error({ err }, 'server error'));
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
+    if (this.options.tlsCert && this.options.tlsKey) await this.listenTls();
     const mp = this.options.managementPort;
     if (mp !== 0) this.management = await startManagement(this, mp === -1 ? 0 : mp, this.options.managementHost);
     return port;
+  }
+
+  /** amqps: the same protocol over TLS 1.2+, optionally verifying client certificates. */
+  private async listenTls(): Promise<void> {
+    const o = this.options;
+    const server = createTlsServer(
+      {
+        cert: readFileSync(o.tlsCert!),
+        key: readFileSync(o.tlsKey!),
+        ...(o.tlsCa ? { ca: readFileSync(o.tlsCa) } : {}),
+        requestCert: o.tlsVerifyPeer,
+        rejectUnauthorized: o.tlsVerifyPeer,
+        minVersion: 'TLSv1.2',
+      },
+      (socket) => this.accept(socket),
+    );
+    server.on('tlsClientError', (err) => this.log.warn({ err: err.message }, 'TLS handshake failed'));
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.tlsPort, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.log.info({ port: this.tlsPort, host: o.host, verifyPeer: o.tlsVerifyPeer }, 'listening for TLS');
+  }
+
+  get tlsPort(): number {
+    const addr = this.tlsServer?.address();
+    return addr && typeof addr === 'object' ? addr.port : 0;
   }
 
   /** The management API's port, or 0 when it is off. */
@@ -177,7 +212,9 @@ export class Broker {
     this.log.info({ connections: this.connections.size }, 'shutting down');
     this.alarms.stop();
     const server = this.server;
-    const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const stopped = Promise.all(
+      [server, this.tlsServer].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)),
+    );
     await this.management?.close();
     const sockets: Promise<void>[] = [];
     for (const conn of this.connections) {

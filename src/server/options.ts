@@ -32,6 +32,14 @@ export interface BrokerOptions {
   diskFreeLimit: number;
   /** Most client connections at once; more are refused at connection.open with 530. */
   maxConnections: number;
+  /** TLS listener (amqps): port (0 = any free), PEM certificate chain and key files. Off without both files. */
+  tlsPort: number;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  /** CA bundle for verifying client certificates. */
+  tlsCa?: string | undefined;
+  /** Require and verify a client certificate. */
+  tlsVerifyPeer: boolean;
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
 }
@@ -48,6 +56,8 @@ export const defaultOptions: BrokerOptions = {
   maxMessageSize: 128 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   loopbackUsers: ['guest'],
+  tlsPort: 5671,
+  tlsVerifyPeer: false,
   memoryHighWatermark: 0.4,
   diskFreeLimit: 50 * 1000 * 1000,
   maxConnections: 100_000,

@@ -1,0 +1,72 @@
+// amqps: amqplib over TLS with a certificate authority and certificates the test makes, with and
+// without client-certificate verification; TLS below 1.2 is refused.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../../src/index.js';
+
+let dir: string;
+const f = (name: string): string => join(dir, name);
+const openssl = (...args: string[]): void => {
+  execFileSync('openssl', args, { stdio: 'pipe' });
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warren-tls-'));
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=warren-test-ca');
+  const leaf = (name: string, cn: string, ext: string): void => {
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
+    writeFileSync(f(`${name}.ext`), ext);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '1', '-extfile', f(`${name}.ext`));
+  };
+  leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  leaf('client', 'warren-client', 'extendedKeyUsage=clientAuth\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('amqps', () => {
+  it('serves amqplib over TLS, verifying the server against the test CA', async () => {
+    const b = await startBroker({ tlsPort: 0, tlsCert: f('server.pem'), tlsKey: f('server.key') });
+    expect(b.tlsPort).toBeGreaterThan(0);
+    const conn = await amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))] });
+    const ch = await conn.createChannel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    ch.sendToQueue(q, Buffer.from('over tls'));
+    const m = await new Promise<string>((r) => void ch.consume(q, (x) => x && r(x.content.toString()), { noAck: true }));
+    expect(m).toBe('over tls');
+    await conn.close();
+    await b.close();
+  });
+
+  it('with peer verification, refuses a client without a certificate and accepts one signed by the CA', async () => {
+    const b = await startBroker({ tlsPort: 0, tlsCert: f('server.pem'), tlsKey: f('server.key'), tlsCa: f('ca.pem'), tlsVerifyPeer: true });
+    await expect(amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))] })).rejects.toThrow();
+    const conn = await amqp.connect(`amqps://localhost:${b.tlsPort}`, {
+      ca: [readFileSync(f('ca.pem'))],
+      cert: readFileSync(f('client.pem')),
+      key: readFileSync(f('client.key')),
+    });
+    const ch = await conn.createChannel();
+    await ch.assertQueue('', { exclusive: true });
+    await conn.close();
+    await b.close();
+  });
+
+  it('refuses TLS 1.1', async () => {
+    const b = await startBroker({ tlsPort: 0, tlsCert: f('server.pem'), tlsKey: f('server.key') });
+    const outcome = await new Promise<string>((resolve) => {
+      const s = tlsConnect({ port: b.tlsPort, host: '127.0.0.1', maxVersion: 'TLSv1.1', minVersion: 'TLSv1', rejectUnauthorized: false });
+      s.once('secureConnect', () => {
+        resolve('connected');
+        s.destroy();
+      });
+      s.once('error', () => resolve('refused'));
+    });
+    expect(outcome).toBe('refused');
+    await b.close();
+  });
+});
