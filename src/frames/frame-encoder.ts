@@ -6,12 +6,19 @@ import type { Writer } from './primitives.js';
 const BASIC_CLASS = 60;
 
 export function writeMethodFrame(w: Writer, channel: number, m: MethodInit): void {
-  w.u8(FRAME_METHOD);
-  w.u16(channel);
-  const mark = w.reserve(4);
-  encodeMethod(w, m);
-  w.patchU32(mark, w.since(mark) - 4);
-  w.u8(FRAME_END);
+  const start = w.reserve(0);
+  try {
+    w.u8(FRAME_METHOD);
+    w.u16(channel);
+    const mark = w.reserve(4);
+    encodeMethod(w, m);
+    w.patchU32(mark, w.since(mark) - 4);
+    w.u8(FRAME_END);
+  } catch (e) {
+    // Never leave half a frame behind: the stream would be corrupt for everything after it.
+    w.rewind(start);
+    throw e;
+  }
 }
 
 /** A content header carrying properties already in wire form (flags + list), as they arrived. */

@@ -1,5 +1,6 @@
 // Readers and writers of AMQP's primitive types over a Buffer, bounds-checked so that no length
 // read off the wire can make us read past the frame or allocate from it.
+import { isUtf8 } from 'node:buffer';
 import { AmqpError } from './errors.js';
 import { ReplyCode } from './constants.js';
 
@@ -84,6 +85,11 @@ export class Reader {
   shortstr(): string {
     const len = this.u8();
     this.need(len, 'short string');
+    // Names must survive the round trip: bytes that are not UTF-8 would come back altered (and
+    // longer than 255 bytes), so they are refused rather than silently rewritten.
+    if (len > 0 && !isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
+      throw new AmqpError(ReplyCode.SyntaxError, 'short string is not valid UTF-8', 'connection');
+    }
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
     this.pos += len;
     return s;
@@ -230,6 +236,10 @@ export class Writer {
   /** Bytes written since the mark's position. */
   since(mark: number): number {
     return this.pos - this.start - mark;
+  }
+  /** Drops everything written after the mark. */
+  rewind(mark: number): void {
+    this.pos = this.start + mark;
   }
   patchU32(mark: number, v: number): void {
     this.buf.writeUInt32BE(v >>> 0, this.start + mark);

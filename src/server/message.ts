@@ -25,9 +25,19 @@ export class Message {
     readonly persistent: boolean,
   ) {}
 
-  /** The decoded properties, for the few features that read them (decoded once, on demand). */
+  /**
+   * The decoded properties, for the few features that read them (decoded once, on demand). A
+   * property list whose nested contents do not decode reads as no properties: it was checked in
+   * shape at publish, and this runs in timers and routing too, where a throw must not escape.
+   */
   decoded(): BasicProperties {
-    this.props ??= decodeBasicProperties(new Reader(this.properties, 0, this.properties.length));
+    if (!this.props) {
+      try {
+        this.props = decodeBasicProperties(new Reader(this.properties, 0, this.properties.length));
+      } catch {
+        this.props = {};
+      }
+    }
     return this.props;
   }
 
@@ -59,23 +69,40 @@ export interface Entry {
 const malformed = (): AmqpError =>
   new AmqpError(ReplyCode.SyntaxError, 'malformed content header properties', 'connection');
 
+/** The wire type of each basic property, in flag order (bit 15 first). */
+const PROPERTY_TYPES = ['s', 's', 't', 'o', 'o', 's', 's', 's', 's', 'l', 's', 's', 's', 's'] as const;
+
 /**
- * Reads delivery-mode straight off the raw property bytes, skipping the three properties before it,
- * so a publish never decodes properties the broker does not act on.
+ * Walks the raw property list once, checking that every length stays inside it, and returns the
+ * delivery mode. No property is decoded: the broker passes them through untouched, and decodes
+ * them later only for the few features that need one. A malformed list is refused here, at
+ * publish, rather than failing later in a timer.
  */
 export function deliveryModeOf(p: Buffer): number {
   if (p.length < 2) throw malformed();
   const flags = p.readUInt16BE(0);
-  if (!(flags & BasicPropertyFlag.deliveryMode)) return 0;
+  if (flags & 1) throw malformed(); // no continuation flags in class basic
   let pos = 2;
-  if (flags & BasicPropertyFlag.contentType) pos += 1 + (p[pos] ?? 0);
-  if (flags & BasicPropertyFlag.contentEncoding) pos += 1 + (p[pos] ?? 0);
-  if (flags & BasicPropertyFlag.headers) {
-    if (pos + 4 > p.length) throw malformed();
-    pos += 4 + p.readUInt32BE(pos);
+  let mode = 0;
+  for (let i = 0; i < PROPERTY_TYPES.length; i++) {
+    if (!(flags & (1 << (15 - i)))) continue;
+    const t = PROPERTY_TYPES[i];
+    if (t === 's') {
+      if (pos >= p.length) throw malformed();
+      pos += 1 + p[pos]!;
+    } else if (t === 't') {
+      if (pos + 4 > p.length) throw malformed();
+      pos += 4 + p.readUInt32BE(pos);
+    } else if (t === 'o') {
+      if (pos >= p.length) throw malformed();
+      if (i === 3) mode = p[pos]!;
+      pos += 1;
+    } else {
+      pos += 8;
+    }
+    if (pos > p.length) throw malformed();
   }
-  if (pos >= p.length) throw malformed();
-  return p[pos]!;
+  return mode;
 }
 
 /** RabbitMQ refuses an expiration that is not a non-negative integer of milliseconds (406). */
