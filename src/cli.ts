@@ -2,6 +2,7 @@
 // The `warren` command: flags (each also settable by a WARREN_* environment variable), signals.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { parseConfigFile } from './config-file.js';
 import { CTL_COMMANDS, runCtl } from './ctl.js';
 import { Broker } from './server/broker.js';
 import { defaultOptions } from './server/options.js';
@@ -33,6 +34,9 @@ const argv = yargs(rawArgs)
   .scriptName('warren')
   .usage('$0 [options]\n$0 ctl <command> [args]\n\nAn AMQP 0-9-1 message broker. Every option can also be set as WARREN_<OPTION>, e.g. WARREN_PORT=5673.')
   .env('WARREN')
+  .option('config', { type: 'string', describe: "configuration file: rabbitmq.conf keys ('key = value') or JSON with these option names" })
+  .config('config', (path: string) => parseConfigFile(path))
+  .option('load-definitions', { type: 'string', describe: 'definitions JSON (RabbitMQ format) imported at boot' })
   .option('port', { type: 'number', default: defaultOptions.port, describe: 'TCP port to listen on (0 = any free port)' })
   .option('host', { type: 'string', default: defaultOptions.host, describe: 'address to listen on' })
   .option('data-dir', { type: 'string', describe: 'directory of the LevelDB store; in memory when absent' })
@@ -65,6 +69,8 @@ const argv = yargs(rawArgs)
   .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
   .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
   .strict()
+  // A flag given twice takes its last value (so wrappers can append overrides), not an array.
+  .parserConfiguration({ 'duplicate-arguments-array': false })
   .help()
   .parseSync();
 
@@ -80,6 +86,7 @@ const broker = new Broker({
   defaultPass: argv['default-pass'],
   maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
+  loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],
   tlsKey: argv['tls-key'],

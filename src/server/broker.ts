@@ -13,6 +13,7 @@ import { Connection } from './connection.js';
 import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
+import { importDefinitions, type DefinitionsJson } from '../management/definitions.js';
 import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
 import { ResourceMonitor } from './alarms.js';
@@ -58,6 +59,11 @@ export class Broker {
     const t0 = Date.now();
     await this.recover();
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
+    if (this.options.loadDefinitions) {
+      const file = this.options.loadDefinitions;
+      await importDefinitions(this, JSON.parse(readFileSync(file, 'utf8')) as DefinitionsJson);
+      this.log.info({ file }, 'definitions loaded');
+    }
     this.alarms.start();
     const server = createServer((socket) => this.accept(socket));
     this.server = server;

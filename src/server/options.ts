@@ -40,6 +40,8 @@ export interface BrokerOptions {
   tlsCa?: string | undefined;
   /** Require and verify a client certificate. */
   tlsVerifyPeer: boolean;
+  /** A definitions file (RabbitMQ's JSON format) imported at boot, before listening. */
+  loadDefinitions?: string | undefined;
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
 }
