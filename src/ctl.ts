@@ -120,7 +120,9 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
       }
       case 'list_users':
         o.out('Listing users ...');
-        table(o, (await call(o, 'GET', '/api/users')) as Row[], ['name', 'tags']);
+        // As rabbitmqctl prints them: a "user" column and tags as [a, b].
+        const users = (await call(o, 'GET', '/api/users')) as Row[];
+        table(o, users.map((u) => ({ user: u.name, tags: `[${(u.tags as string[]).join(', ')}]` })), ['user', 'tags']);
         return 0;
       case 'list_vhosts':
         o.out('Listing vhosts ...');

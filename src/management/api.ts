@@ -347,6 +347,14 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return reply.code(204).send();
   });
   app.get('/api/permissions', async () => broker.access.listPermissions());
+  app.get<{ Params: Params }>('/api/vhosts/:vhost/permissions', async (req) => {
+    vhostOf(req.params.vhost);
+    return broker.access.listPermissions().filter((p) => p.vhost === req.params.vhost);
+  });
+  app.get<{ Params: Params }>('/api/users/:user/permissions', async (req) => {
+    if (!broker.access.users.has(req.params.user ?? '')) throw notFound();
+    return broker.access.listPermissions().filter((p) => p.user === req.params.user);
+  });
   app.get<{ Params: Params }>('/api/permissions/:vhost/:user', async (req) => {
     const p = broker.access.listPermissions().find((x) => x.vhost === req.params.vhost && x.user === req.params.user);
     if (!p) throw notFound();

@@ -16,6 +16,7 @@ const TYPES: Record<string, string> = {
 export function registerUi(app: FastifyInstance): void {
   app.get('/*', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
+    if (path.startsWith('/api/')) return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
     const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
     const file = join(UI_DIR, rel);
     if (rel.startsWith('..') || !existsSync(file)) {

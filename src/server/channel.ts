@@ -412,6 +412,8 @@ export class Channel implements ReplyReceiver {
       return;
     }
     if (!isExchangeType(type)) throw new AmqpError(ReplyCode.CommandInvalid, `invalid exchange type '${type}'`, 'connection');
+    // RabbitMQ checks configure before looking the exchange up, so a redeclare needs it too.
+    this.permit('configure', 'exchange', name);
     const existing = this.vhost.exchanges.get(name);
     if (existing) {
       const where = `for exchange '${name}' in vhost '${this.vhost.name}'`;
@@ -427,7 +429,6 @@ export class Channel implements ReplyReceiver {
       if (!nowait) this.reply(ok);
       return;
     }
-    this.permit('configure', 'exchange', name);
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
