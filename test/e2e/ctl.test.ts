@@ -1,0 +1,424 @@
+// `warren ctl`: rabbitmqctl-named commands against a running broker's management API, run as a
+// child process (node dist/cli.js ctl --url …), checked with amqplib and the API. Needs `npm run build`.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import amqp from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
+import { startBroker, type RunningBroker } from '../../src/index.js';
+import {
+  apiClient,
+  connectionClosed,
+  ctlTable,
+  enc,
+  eventually,
+  runCtl,
+  withTimeout,
+  type Api,
+  type CtlResult,
+} from '../helpers/management-client.js';
+
+let broker: RunningBroker;
+let api: Api;
+let url: string;
+let tmp: string;
+const openConns: ChannelModel[] = [];
+
+beforeAll(async () => {
+  broker = await startBroker({ managementPort: -1, logLevel: 'silent' });
+  url = `http://127.0.0.1:${broker.managementPort}`;
+  api = apiClient(url);
+  tmp = mkdtempSync(path.join(tmpdir(), 'warren-ctl-'));
+});
+
+afterAll(async () => {
+  await broker?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  const conns = openConns.splice(0);
+  await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+});
+
+const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+async function ctl(...args: string[]): Promise<CtlResult> {
+  return runCtl(url, args);
+}
+
+/** Runs a command that must succeed. */
+async function ok(...args: string[]): Promise<string> {
+  const r = await ctl(...args);
+  expect(r.code, `warren ctl ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+function table(stdout: string, header: string[]): string[][] {
+  const t = ctlTable(stdout, header);
+  expect(t, `no header line '${header.join('\\t')}' in:\n${stdout}`).not.toBeNull();
+  return t!.rows;
+}
+
+/** Rows of list_users: the tab-separated lines after 'Listing users ...' and its header line. */
+function userRows(stdout: string): string[][] {
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  const i = lines.findIndex((l) => l.startsWith('Listing users'));
+  expect(i, stdout).toBeGreaterThanOrEqual(0);
+  return lines.slice(i + 2).map((l) => l.split('\t'));
+}
+
+async function connect(user = 'guest', pass = 'guest', vhost = '/', port = broker.port): Promise<ChannelModel> {
+  const conn = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port, username: user, password: pass, vhost });
+  conn.on('error', () => undefined);
+  openConns.push(conn);
+  return conn;
+}
+
+async function channel(conn: ChannelModel): Promise<Channel> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined);
+  return ch;
+}
+
+function connectFails(user: string, pass: string, vhost = '/'): Promise<Error | null> {
+  return amqp
+    .connect({ protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: user, password: pass, vhost })
+    .then((c) => c.close().then(() => null), (e: Error) => e);
+}
+
+describe('warren ctl: vhosts, users, permissions', () => {
+  it('add_vhost, add_user, set_permissions -p, then list_vhosts / list_users / list_permissions', async () => {
+    const vh = uid('ctl-vh');
+    const user = uid('ctl-user');
+
+    expect(await ok('add_vhost', vh)).toContain(vh);
+    expect(await ok('add_user', user, 'ctl-pass')).toContain(user);
+    await ok('set_permissions', '-p', vh, user, '^ctl-.*', '.*', '.*');
+
+    const vhosts = table(await ok('list_vhosts'), ['name']);
+    expect(vhosts.map((r) => r[0])).toEqual(expect.arrayContaining(['/', vh]));
+    expect(vhosts.every((r) => r.length === 1)).toBe(true);
+
+    // list_users' exact rabbitmqctl format is checked in its own test below.
+    const users = userRows(await ok('list_users'));
+    expect(users.map((r) => r[0])).toEqual(expect.arrayContaining(['guest', user]));
+    expect(users.every((r) => r.length === 2)).toBe(true);
+
+    const perms = table(await ok('list_permissions', '-p', vh), ['user', 'configure', 'write', 'read']);
+    expect(perms).toEqual([[user, '^ctl-.*', '.*', '.*']]);
+    const rootPerms = table(await ok('list_permissions'), ['user', 'configure', 'write', 'read']);
+    expect(rootPerms).toContainEqual(['guest', '.*', '.*', '.*']);
+    expect(rootPerms.some((r) => r[0] === user)).toBe(false);
+
+    // The new user can use the new vhost over AMQP within its configure pattern.
+    const conn = await connect(user, 'ctl-pass', vh);
+    const ch = await channel(conn);
+    await ch.assertQueue('ctl-q', { durable: false });
+    const ch2 = await channel(conn);
+    const err = await ch2.assertQueue('other-q', { durable: false }).then(() => null, (e: Error & { code?: number }) => e);
+    expect(err?.code).toBe(403);
+    await conn.close();
+
+    // clear_permissions takes the access away.
+    await ok('clear_permissions', '-p', vh, user);
+    expect(table(await ok('list_permissions', '-p', vh), ['user', 'configure', 'write', 'read'])).toEqual([]);
+    expect(await connectFails(user, 'ctl-pass', vh)).toBeInstanceOf(Error);
+
+    await ok('delete_vhost', vh);
+    expect(table(await ok('list_vhosts'), ['name']).map((r) => r[0])).not.toContain(vh);
+    await ok('delete_user', user);
+  });
+
+  it("list_users prints rabbitmqctl's columns: a 'user<TAB>tags' header and tags as [tag1, tag2]", async () => {
+    const user = uid('fmt-user');
+    await ok('add_user', user, 'fmt-pass');
+    await ok('set_user_tags', user, 'monitoring', 'management');
+    const out = await ok('list_users');
+    await ok('delete_user', user);
+    // $ rabbitmqctl list_users
+    // Listing users ...
+    // user	tags
+    // guest	[administrator]
+    const users = table(out, ['user', 'tags']);
+    expect(users.find((r) => r[0] === 'guest')).toEqual(['guest', '[administrator]']);
+    expect(users.find((r) => r[0] === user)).toEqual([user, '[monitoring, management]']);
+  });
+
+  it('change_password: the old password then fails over AMQP, the new one works', async () => {
+    const user = uid('pw-user');
+    await ok('add_user', user, 'old-pass');
+    await ok('set_permissions', user, '.*', '.*', '.*');
+    (await connect(user, 'old-pass')).close();
+
+    await ok('change_password', user, 'new-pass');
+    const old = await connectFails(user, 'old-pass');
+    expect(old).toBeInstanceOf(Error);
+    expect(String(old)).toMatch(/ACCESS_REFUSED|403/);
+    const conn = await connect(user, 'new-pass');
+    await conn.close();
+    await ok('delete_user', user);
+  });
+
+  it('set_user_tags changes the tags (and so management API access); delete_user removes the user', async () => {
+    const user = uid('tag-user');
+    await ok('add_user', user, 'tag-pass');
+    await ok('set_permissions', user, '.*', '.*', '.*');
+    // No tags: no management API access.
+    const denied = await runCtl(url, ['list_queues'], ['--username', user, '--password', 'tag-pass']);
+    expect(denied.code).not.toBe(0);
+
+    await ok('set_user_tags', user, 'monitoring', 'management');
+    const u = await api('GET', `/api/users/${enc(user)}`);
+    expect([...u.json.tags].sort()).toEqual(['management', 'monitoring']);
+    const row = userRows(await ok('list_users')).find((r) => r[0] === user);
+    expect(row?.[1]).toMatch(/monitoring/);
+    expect(row?.[1]).toMatch(/management/);
+    // Tags do not touch the password.
+    (await connect(user, 'tag-pass')).close();
+    const allowed = await runCtl(url, ['list_queues'], ['--username', user, '--password', 'tag-pass']);
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0);
+
+    await ok('set_user_tags', user);
+    expect((await api('GET', `/api/users/${enc(user)}`)).json.tags).toEqual([]);
+
+    await ok('delete_user', user);
+    expect((await api('GET', `/api/users/${enc(user)}`)).status).toBe(404);
+    expect(userRows(await ok('list_users')).some((r) => r[0] === user)).toBe(false);
+    expect(await connectFails(user, 'tag-pass')).toBeInstanceOf(Error);
+    // Deleting it again fails.
+    expect((await ctl('delete_user', user)).code).not.toBe(0);
+  });
+});
+
+describe('warren ctl: queues, exchanges, bindings, connections, consumers', () => {
+  it('list_queues name messages consumers, purge_queue, delete_queue', async () => {
+    const q = uid('ctl-q');
+    const conn = await connect();
+    const ch = await channel(conn);
+    await ch.assertQueue(q, { durable: true });
+    for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
+    await eventually(async () => (await ch.checkQueue(q)).messageCount === 3, 'three messages');
+
+    let rows = table(await ok('list_queues', 'name', 'messages', 'consumers'), ['name', 'messages', 'consumers']);
+    expect(rows).toContainEqual([q, '3', '0']);
+
+    const cch = await channel(conn);
+    await cch.prefetch(1);
+    const { consumerTag } = await cch.consume(q, () => undefined, { noAck: false });
+    await eventually(async () => {
+      const r = table(await ok('list_queues', 'name', 'messages', 'consumers'), ['name', 'messages', 'consumers']);
+      return r.some((x) => x[0] === q && x[1] === '3' && x[2] === '1');
+    }, 'one consumer listed, messages still 3 (ready + unacked)');
+    rows = table(await ok('list_queues', 'name', 'messages_ready', 'messages_unacknowledged'), ['name', 'messages_ready', 'messages_unacknowledged']);
+    expect(rows).toContainEqual([q, '2', '1']);
+    // Default columns: name and messages.
+    expect(table(await ok('list_queues'), ['name', 'messages'])).toContainEqual([q, '3']);
+    await cch.cancel(consumerTag);
+    await cch.close();
+
+    const purge = await ok('purge_queue', q);
+    expect(purge).toContain(q);
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+    expect(table(await ok('list_queues', 'name', 'messages'), ['name', 'messages'])).toContainEqual([q, '0']);
+
+    await ok('delete_queue', q);
+    expect(table(await ok('list_queues', 'name'), ['name']).map((r) => r[0])).not.toContain(q);
+    const ch2 = await channel(conn);
+    const err = await ch2.checkQueue(q).then(() => null, (e: Error & { code?: number }) => e);
+    expect(err?.code).toBe(404);
+
+    // A queue that does not exist: non-zero exit.
+    expect((await ctl('delete_queue', uid('missing'))).code).not.toBe(0);
+    expect((await ctl('purge_queue', uid('missing'))).code).not.toBe(0);
+  });
+
+  it('list_exchanges, list_bindings and list_consumers', async () => {
+    const ex = uid('ctl-ex');
+    const q = uid('ctl-bq');
+    const conn = await connect();
+    const ch = await channel(conn);
+    await ch.assertExchange(ex, 'topic', { durable: false });
+    await ch.assertQueue(q, { durable: false });
+    await ch.bindQueue(q, ex, 'ctl.#');
+    const { consumerTag } = await ch.consume(q, () => undefined, { noAck: false });
+
+    const exchanges = table(await ok('list_exchanges'), ['name', 'type']);
+    expect(exchanges).toContainEqual([ex, 'topic']);
+    for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'], ['amq.headers', 'headers']]) {
+      expect(exchanges).toContainEqual([n, t]);
+    }
+    expect(table(await ok('list_exchanges', 'name', 'type', 'durable'), ['name', 'type', 'durable'])).toContainEqual([ex, 'topic', 'false']);
+
+    const bindingsOut = await ok('list_bindings');
+    const bindingLine = bindingsOut.split('\n').find((l) => l.includes(ex) && l.includes(q));
+    expect(bindingLine, bindingsOut).toBeDefined();
+    const cells = bindingLine!.split('\t');
+    expect(cells).toContain(ex);
+    expect(cells).toContain(q);
+    expect(cells).toContain('queue');
+    expect(cells).toContain('ctl.#');
+    // Source before destination, as rabbitmqctl prints them.
+    expect(cells.indexOf(ex)).toBeLessThan(cells.indexOf(q));
+
+    const consumersOut = await ok('list_consumers');
+    const consumerLine = consumersOut.split('\n').find((l) => l.includes(consumerTag));
+    expect(consumerLine, consumersOut).toBeDefined();
+    const cc = consumerLine!.split('\t');
+    expect(cc[0]).toBe(q);
+    expect(cc).toContain(consumerTag);
+    expect(cc).toContain('true'); // ack_required
+
+    await ch.cancel(consumerTag);
+    expect((await ok('list_consumers')).includes(consumerTag)).toBe(false);
+    await ch.deleteQueue(q);
+    await ch.deleteExchange(ex);
+  });
+
+  it('list_connections, then close_connection <name> closes the amqplib connection with 320', async () => {
+    const conn = await amqp.connect(
+      { protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: '/' },
+      { clientProperties: { connection_name: 'ctl-victim' } },
+    );
+    conn.on('error', () => undefined);
+    openConns.push(conn);
+    const ch = await channel(conn);
+    await ch.assertQueue('', { exclusive: true });
+    // Find our connection by its local port, which the broker sees as the peer port.
+    const localPort = (conn.connection as unknown as { stream: { localPort: number } }).stream.localPort;
+
+    const rows = table(await ok('list_connections', 'name', 'user', 'peer_port', 'state'), ['name', 'user', 'peer_port', 'state']);
+    const row = rows.find((r) => r[2] === String(localPort));
+    expect(row, JSON.stringify(rows)).toBeDefined();
+    expect(row![1]).toBe('guest');
+    expect(row![3]).toBe('running');
+    const name = row![0]!;
+    expect(name).toBe(`127.0.0.1:${localPort} -> 127.0.0.1:${broker.port}`);
+    // Default columns include user, peer_host, peer_port and state.
+    const dflt = await ok('list_connections');
+    expect(dflt.split('\n').some((l) => l.split('\t').includes(String(localPort)) && l.split('\t').includes('guest'))).toBe(true);
+
+    const closed = connectionClosed(conn);
+    await ok('close_connection', name, 'go away now');
+    const err = await withTimeout(closed, 5000, 'connection closed by ctl');
+    expect(err?.code).toBe(320);
+    expect(err?.message).toContain('go away now');
+
+    await eventually(async () => {
+      const r = table(await ok('list_connections', 'name'), ['name']);
+      return !r.some((x) => x[0] === name);
+    }, 'connection gone');
+    expect((await ctl('close_connection', name)).code).not.toBe(0);
+  });
+
+  it('status prints the totals', async () => {
+    const conn = await connect();
+    const ch = await channel(conn);
+    const q = uid('status-q');
+    await ch.assertQueue(q, { durable: false });
+    ch.sendToQueue(q, Buffer.from('x'));
+    await eventually(async () => (await ch.checkQueue(q)).messageCount === 1, 'message in');
+    const ov = (await api('GET', '/api/overview')).json;
+
+    const out = await ok('status');
+    expect(out).toMatch(/^queues: \d+$/m);
+    expect(out).toMatch(/^connections: \d+$/m);
+    expect(out).toMatch(/^channels: \d+$/m);
+    expect(out).toMatch(/^consumers: \d+$/m);
+    expect(out).toMatch(/^exchanges: \d+$/m);
+    expect(out).toMatch(/^messages: \d+$/m);
+    expect(out).toContain(`queues: ${ov.object_totals.queues}`);
+    expect(out).toContain(`connections: ${ov.object_totals.connections}`);
+    expect(out).toContain(`messages: ${ov.queue_totals.messages}`);
+    expect(out).toContain(`messages_ready: ${ov.queue_totals.messages_ready}`);
+    expect(Number(/^connections: (\d+)$/m.exec(out)![1])).toBeGreaterThanOrEqual(1);
+    await ch.deleteQueue(q);
+  });
+});
+
+describe('warren ctl: definitions and errors', () => {
+  it('export_definitions to a file, import_definitions into a second broker: same queues, exchanges, bindings, users', async () => {
+    const vh = uid('exp-vh');
+    const q = uid('exp-q');
+    const ex = uid('exp-ex');
+    const user = uid('exp-user');
+    await ok('add_vhost', vh);
+    await ok('add_user', user, 'exp-pass');
+    await ok('set_permissions', '-p', vh, user, '.*', '.*', '.*');
+    const conn = await connect('guest', 'guest', '/');
+    const ch = await channel(conn);
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-max-length': 5 } });
+    await ch.assertExchange(ex, 'direct', { durable: true });
+    await ch.bindQueue(q, ex, 'exp-key');
+    expect((await api('PUT', `/api/queues/${enc(vh)}/${enc(q)}`, { body: { durable: true } })).status).toBe(201);
+
+    const file = path.join(tmp, 'defs.json');
+    const exported = await ok('export_definitions', file);
+    expect(exported).toContain(file);
+    const defs = JSON.parse(readFileSync(file, 'utf8'));
+    expect(defs.queues).toContainEqual(expect.objectContaining({ name: q, vhost: '/', durable: true, arguments: { 'x-max-length': 5 } }));
+    expect(defs.queues).toContainEqual(expect.objectContaining({ name: q, vhost: vh }));
+    expect(defs.users).toContainEqual(expect.objectContaining({ name: user, hashing_algorithm: 'rabbit_password_hashing_sha256' }));
+    expect(JSON.stringify(defs)).not.toContain('exp-pass');
+
+    // '-' writes to stdout.
+    const toStdout = JSON.parse(await ok('export_definitions', '-'));
+    expect(toStdout.queues.map((x: { name: string }) => x.name)).toContain(q);
+
+    const second = await startBroker({ managementPort: -1, logLevel: 'silent' });
+    try {
+      const url2 = `http://127.0.0.1:${second.managementPort}`;
+      const imp = await runCtl(url2, ['import_definitions', file]);
+      expect(imp.code, imp.stdout + imp.stderr).toBe(0);
+
+      const rows = table((await runCtl(url2, ['list_queues', 'name', 'messages'])).stdout, ['name', 'messages']);
+      expect(rows).toContainEqual([q, '0']);
+      const rowsVh = table((await runCtl(url2, ['list_queues', '-p', vh, 'name'])).stdout, ['name']);
+      expect(rowsVh).toEqual([[q]]);
+      const api2 = apiClient(url2);
+      const q2 = (await api2('GET', `/api/queues/%2F/${enc(q)}`)).json;
+      expect(q2).toMatchObject({ name: q, durable: true, arguments: { 'x-max-length': 5 } });
+
+      // The imported user logs in to the imported vhost with its password; the binding routes.
+      const c2 = await connect(user, 'exp-pass', vh, second.port);
+      await c2.close();
+      const g2 = await connect('guest', 'guest', '/', second.port);
+      const ch2 = await channel(g2);
+      await ch2.checkQueue(q);
+      ch2.publish(ex, 'exp-key', Buffer.from('via imported binding'));
+      const m = await eventually(async () => ch2.get(q, { noAck: true }), 'routed on the second broker');
+      expect(m && m.content.toString()).toBe('via imported binding');
+      await g2.close();
+
+      // Same set of durable queues on both brokers.
+      const names = async (a: Api) => ((await a('GET', '/api/queues')).json as { name: string; vhost: string; durable: boolean }[]).filter((x) => x.durable).map((x) => `${x.vhost}/${x.name}`).sort();
+      expect(await names(api2)).toEqual(await names(api));
+    } finally {
+      await second.close();
+    }
+    await ch.deleteQueue(q);
+    await ch.deleteExchange(ex);
+    await ok('delete_vhost', vh);
+    await ok('delete_user', user);
+  });
+
+  it('an unknown command exits non-zero with a message', async () => {
+    const r = await ctl('frobnicate_queues');
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/frobnicate_queues/);
+  });
+
+  it('bad credentials or an unreachable API exit non-zero', async () => {
+    const bad = await runCtl(url, ['list_queues'], ['--username', 'guest', '--password', 'wrong']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/401/);
+    const down = await runCtl('http://127.0.0.1:1', ['status']);
+    expect(down.code).not.toBe(0);
+    // Missing arguments: a usage message and non-zero.
+    const usage = await ctl('add_user', 'only-a-name');
+    expect(usage.code).not.toBe(0);
+    expect(usage.stdout + usage.stderr).toMatch(/usage|add_user/i);
+  });
+});
