@@ -1,0 +1,235 @@
+// The management web UI (ui/ → ui/dist) in a real headless Chromium driven by playwright-core,
+// against an in-process broker: log in, watch a queue amqplib made, publish / get / purge from the
+// queue page, and check the other list pages. Needs `npm run build` (ui/dist) and Debian's
+// chromium at /usr/bin/chromium (or CHROMIUM_PATH); without a browser the suite is skipped.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import amqp from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startBroker, type RunningBroker } from '../../src/index.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const UI_INDEX = fileURLToPath(new URL('../../ui/dist/index.html', import.meta.url));
+
+if (!HAVE_CHROMIUM) {
+  console.warn(`[ui.test] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`);
+}
+
+const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
+  let broker: RunningBroker;
+  let browser: Browser;
+  let page: Page;
+  let conn: ChannelModel;
+  let ch: Channel;
+  let url: string;
+  const shots = mkdtempSync(join(tmpdir(), 'warren-ui-'));
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(UI_INDEX)) {
+      throw new Error(`The web UI is not built: ${UI_INDEX} is missing. Run \`npm run build\` (or \`npm run build:ui\`) first.`);
+    }
+    broker = await startBroker({ managementPort: -1, logLevel: 'silent' });
+    url = `http://127.0.0.1:${broker.managementPort}/`;
+    conn = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: '/' });
+    conn.on('error', () => undefined);
+    ch = await conn.createChannel();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('dialog', (d) => void d.accept());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await conn?.close().catch(() => undefined);
+    await broker?.close();
+    if (HAVE_CHROMIUM) console.log(`[ui.test] screenshots in ${shots}`);
+  });
+
+  const poll = <T>(fn: () => Promise<T>, timeout = 30_000) => expect.poll(fn, { timeout, interval: 100 });
+  const text = (selector: string) => page.locator(selector).first().innerText();
+  const stat = (key: string) => text(`[data-stat="${key}"] .stat-value`);
+
+  it('serves the built UI quickly and asks for a login; wrong credentials are refused', async () => {
+    await page.goto(url);
+    const loadMs = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      return nav.loadEventEnd > 0 ? nav.loadEventEnd - nav.startTime : performance.now();
+    });
+    // Reported, not asserted: timings belong to benchmarks, and CI machines are shared.
+    console.log(`[ui.test] page load ${loadMs.toFixed(0)} ms`);
+
+    await page.fill('#username', 'guest');
+    await page.fill('#password', 'wrong');
+    await page.click('button[type=submit]');
+    await poll(() => text('.login-form .note')).toMatch(/Login failed/);
+    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+
+    await page.fill('#password', 'guest');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('header nav');
+    expect(await page.locator('header .who').innerText()).toBe('guest');
+    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toContain('guest');
+    await poll(() => stat('connections')).toBe('1');
+  });
+
+  it('shows live message rates on the overview', async () => {
+    await page.selectOption('header select', '2000');
+    const q = uid('ui-load');
+    await ch.assertQueue(q, { durable: false });
+    await ch.consume(q, (m) => m && ch.ack(m));
+    const until = Date.now() + 11_000;
+    while (Date.now() < until) {
+      for (let i = 0; i < 20; i++) ch.sendToQueue(q, Buffer.from(`load ${i}`));
+      await sleep(100);
+    }
+    await poll(async () => parseFloat(await stat('publish-rate'))).toBeGreaterThan(0);
+    await poll(async () => parseFloat(await stat('ack-rate'))).toBeGreaterThan(0);
+    expect(await page.locator('.chart canvas').count()).toBe(2);
+    expect(await page.locator('[data-chart="Message rates"] .u-legend').innerText()).toMatch(/Publish[\s\S]*Deliver \/ get[\s\S]*Ack/);
+    await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
+    await ch.deleteQueue(q);
+  });
+
+  it('lists a queue made by amqplib with its message count, sorts the table, and works the queue page', async () => {
+    const q = uid('ui-orders');
+    const small = uid('ui-small');
+    await ch.assertQueue(q, { durable: true });
+    await ch.assertQueue(small, { durable: false });
+    for (const body of ['first', 'second', 'third']) ch.sendToQueue(q, Buffer.from(body));
+    ch.sendToQueue(small, Buffer.from('only'));
+
+    await page.goto(`${url}#/queues`);
+    const row = page.locator('[data-table="queues"] tbody tr', { has: page.locator('a.queue-link', { hasText: q }) });
+    await poll(() => row.locator('td').nth(6).innerText()).toBe('3');
+    expect(await row.locator('td').nth(4).innerText()).toBe('3'); // ready
+    expect(await row.locator('td').nth(5).innerText()).toBe('0'); // unacked
+    expect(await row.locator('td').nth(0).innerText()).toBe('/');
+
+    // Sorting: "Total" sorts descending first, then ascending on a second click.
+    const totalHeader = page.locator('[data-table="queues"] th', { hasText: 'Total' });
+    const names = () => page.locator('[data-table="queues"] a.queue-link').allInnerTexts();
+    await totalHeader.click();
+    expect(await totalHeader.getAttribute('aria-sort')).toBe('descending');
+    let order = await names();
+    expect(order.indexOf(q)).toBeLessThan(order.indexOf(small));
+    await totalHeader.click();
+    expect(await totalHeader.getAttribute('aria-sort')).toBe('ascending');
+    order = await names();
+    expect(order.indexOf(small)).toBeLessThan(order.indexOf(q));
+    // Filtering.
+    await page.fill('[data-table="queues"] input.filter', q);
+    expect(await names()).toEqual([q]);
+    await page.fill('[data-table="queues"] input.filter', '');
+    await page.screenshot({ path: join(shots, 'queues.png') });
+
+    // The queue page, by its link.
+    await row.locator('a.queue-link').click();
+    await page.waitForSelector('.page.queue');
+    expect(page.url()).toContain(`#/queues/%2F/${encodeURIComponent(q)}`);
+    expect(await text('.queue-name')).toBe(q);
+    await poll(() => stat('messages')).toBe('3');
+
+    // Get with requeue: shows the messages, leaves them in the queue.
+    await page.fill('[data-form="get"] input[name=count]', '2');
+    await page.selectOption('[data-form="get"] select[name=ackmode]', 'ack_requeue_true');
+    await page.click('[data-form="get"] button[type=submit]');
+    await page.waitForSelector('[data-result="get"] .message');
+    const payloads = await page.locator('[data-result="get"] pre.payload').allInnerTexts();
+    expect(payloads).toEqual(['first', 'second']);
+    await poll(() => stat('messages')).toBe('3');
+
+    // Get with ack removes one.
+    await page.fill('[data-form="get"] input[name=count]', '1');
+    await page.selectOption('[data-form="get"] select[name=ackmode]', 'ack_requeue_false');
+    await page.click('[data-form="get"] button[type=submit]');
+    await poll(() => stat('messages')).toBe('2');
+
+    // Purge (the confirm() dialog is accepted).
+    await page.click('[data-action="purge"]');
+    await poll(() => stat('messages')).toBe('0');
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+
+    // Publish from the UI to the default exchange (routing key = queue name), read it with amqplib.
+    const payload = `hello from the UI ${randomUUID()}`;
+    expect(await page.inputValue('[data-form="publish"] select[name=exchange]')).toBe('amq.default');
+    expect(await page.inputValue('[data-form="publish"] input[name=routing_key]')).toBe(q);
+    await page.selectOption('[data-form="publish"] select[name=delivery_mode]', '2');
+    await page.fill('[data-form="publish"] input[name=content_type]', 'text/plain');
+    await page.fill('[data-form="publish"] input[name=headers]', '{"x-origin": "ui-test"}');
+    await page.fill('[data-form="publish"] textarea[name=payload]', payload);
+    await page.click('[data-form="publish"] button[type=submit]');
+    await poll(() => text('[data-result="publish"]')).toBe('Message published.');
+    await poll(() => stat('messages')).toBe('1');
+    await page.screenshot({ path: join(shots, 'queue.png'), fullPage: true });
+
+    const got = await ch.get(q, { noAck: true });
+    expect(got).not.toBe(false);
+    if (got === false) return;
+    expect(got.content.toString()).toBe(payload);
+    expect(got.properties.contentType).toBe('text/plain');
+    expect(got.properties.deliveryMode).toBe(2);
+    expect(got.properties.headers).toMatchObject({ 'x-origin': 'ui-test' });
+    expect(got.fields.routingKey).toBe(q);
+
+    // Publishing through another exchange: amq.fanout bound to the queue.
+    await ch.bindQueue(q, 'amq.fanout', '');
+    await page.reload();
+    await page.waitForSelector('[data-form="publish"] option[value="amq.fanout"]', { state: 'attached' });
+    await page.selectOption('[data-form="publish"] select[name=exchange]', 'amq.fanout');
+    await page.fill('[data-form="publish"] textarea[name=payload]', 'via fanout');
+    await page.click('[data-form="publish"] button[type=submit]');
+    await poll(() => text('[data-result="publish"]')).toBe('Message published.');
+    const viaFanout = await ch.get(q, { noAck: true });
+    expect(viaFanout && viaFanout.content.toString()).toBe('via fanout');
+    expect(viaFanout && viaFanout.fields.exchange).toBe('amq.fanout');
+
+    // Delete from the UI.
+    await page.click('[data-action="delete"]');
+    await page.waitForSelector('.page.queues');
+    const probe = await conn.createChannel();
+    probe.on('error', () => undefined);
+    await expect(probe.checkQueue(q)).rejects.toThrow(/404|NOT_FOUND/);
+    await ch.deleteQueue(small);
+  });
+
+  it('shows exchanges, connections, channels, users and vhosts', async () => {
+    const rows = (table: string) => page.locator(`[data-table="${table}"] tbody tr`).allInnerTexts();
+
+    await page.goto(`${url}#/exchanges`);
+    await poll(async () => (await rows('exchanges')).join('\n')).toMatch(/amq\.topic\s+topic/);
+
+    await page.goto(`${url}#/connections`);
+    await poll(async () => (await rows('connections')).join('\n')).toMatch(/guest[\s\S]*AMQP 0-9-1/);
+
+    await page.goto(`${url}#/channels`);
+    await poll(async () => (await rows('channels')).length).toBeGreaterThanOrEqual(1);
+    expect((await rows('channels')).join('\n')).toContain('guest');
+
+    await page.goto(`${url}#/users`);
+    await poll(async () => (await rows('users')).join('\n')).toMatch(/guest\s+administrator/);
+    expect((await rows('permissions')).join('\n')).toMatch(/guest\s+\/\s+\.\*\s+\.\*\s+\.\*/);
+
+    await page.goto(`${url}#/vhosts`);
+    await poll(async () => (await rows('vhosts')).map((r) => r.split('\t')[0])).toContain('/');
+
+    // Logging out forgets the credentials.
+    await page.click('header button.link');
+    await page.waitForSelector('#username');
+    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,169 @@
+// Warren management UI: hash routes (#/queues/%2F/name), a poll loop, and the page shell.
+import { ApiError, credentials, get, logout, type Overview } from './api';
+import { h, replace } from './dom';
+import type { Page } from './page';
+import { loginPage } from './pages/login';
+import { channelsPage, connectionsPage, exchangesPage, usersPage, vhostsPage } from './pages/lists';
+import { overviewPage, recordOverview } from './pages/overview';
+import { queuePage, queuesPage } from './pages/queues';
+import './style.css';
+
+const NAV: [string, string][] = [
+  ['overview', 'Overview'],
+  ['connections', 'Connections'],
+  ['channels', 'Channels'],
+  ['exchanges', 'Exchanges'],
+  ['queues', 'Queues'],
+  ['vhosts', 'Virtual hosts'],
+  ['users', 'Users'],
+];
+const INTERVALS = [2000, 5000, 10000, 30000];
+const INTERVAL_KEY = 'warren.interval';
+
+const app = document.getElementById('app')!;
+let page: Page | null = null;
+let generation = 0;
+let timer: number | undefined;
+
+function interval(): number {
+  const v = Number(sessionStorage.getItem(INTERVAL_KEY));
+  return INTERVALS.includes(v) ? v : 5000;
+}
+
+function parseHash(): string[] {
+  const raw = location.hash.replace(/^#\/?/, '');
+  return raw === '' ? [] : raw.split('/').map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
+}
+
+function pageFor(parts: string[]): Page {
+  const [section = 'overview', ...rest] = parts;
+  switch (section) {
+    case 'queues':
+      return rest.length >= 2 ? queuePage(rest[0]!, rest.slice(1).join('/')) : queuesPage();
+    case 'exchanges':
+      return exchangesPage();
+    case 'connections':
+      return connectionsPage();
+    case 'channels':
+      return channelsPage();
+    case 'users':
+      return usersPage();
+    case 'vhosts':
+      return vhostsPage();
+    default:
+      return overviewPage();
+  }
+}
+
+const headerInfo = h('span', { class: 'header-info' });
+const errorBar = h('div', { class: 'error-bar', role: 'alert', hidden: true });
+const main = h('main', { id: 'content' });
+const navLinks = NAV.map(([id, label]) => h('a', { href: `#/${id}`, 'data-nav': id }, label));
+
+function shell(): HTMLElement {
+  const select = h(
+    'select',
+    {
+      'aria-label': 'Refresh interval',
+      title: 'Refresh interval',
+      onchange: (e: Event) => {
+        sessionStorage.setItem(INTERVAL_KEY, (e.target as HTMLSelectElement).value);
+        schedule();
+      },
+    },
+    ...INTERVALS.map((ms) => h('option', { value: ms, selected: ms === interval() }, `every ${ms / 1000} s`)),
+  );
+  return h(
+    'div',
+    { class: 'shell' },
+    h(
+      'header',
+      null,
+      h('a', { class: 'brand', href: '#/overview' }, h('span', { class: 'logo' }, 'W'), 'Warren'),
+      h('nav', null, ...navLinks),
+      h(
+        'div',
+        { class: 'header-right' },
+        headerInfo,
+        select,
+        h('span', { class: 'who' }, credentials()?.user ?? ''),
+        h('button', { class: 'link', type: 'button', onclick: () => { logout(); route(); } }, 'Log out'),
+      ),
+    ),
+    errorBar,
+    main,
+  );
+}
+
+function showError(e: unknown): void {
+  if (e === null) {
+    errorBar.hidden = true;
+    return;
+  }
+  errorBar.hidden = false;
+  errorBar.textContent = e instanceof Error ? e.message : String(e);
+}
+
+async function tick(gen: number): Promise<void> {
+  try {
+    const o = await get<Overview>('/api/overview');
+    if (gen !== generation) return;
+    recordOverview(o);
+    headerInfo.textContent = `${o.product_name} ${o.product_version} · ${o.node} · up ${Math.floor(o.uptime / 60000)} min`;
+    await page?.refresh(o);
+    if (gen === generation) showError(null);
+  } catch (e) {
+    if (gen !== generation) return;
+    if (e instanceof ApiError && e.status === 401) {
+      logout();
+      route('Your session has expired; please log in again.');
+      return;
+    }
+    showError(e);
+  }
+}
+
+function schedule(): void {
+  window.clearTimeout(timer);
+  const gen = generation;
+  const loop = async (): Promise<void> => {
+    await tick(gen);
+    if (gen === generation) timer = window.setTimeout(loop, interval());
+  };
+  timer = window.setTimeout(loop, interval());
+}
+
+function route(message?: string): void {
+  generation++;
+  window.clearTimeout(timer);
+  page?.dispose?.();
+  page = null;
+  if (!credentials()) {
+    replace(app, loginPage(() => route(), message));
+    return;
+  }
+  if (!app.querySelector('.shell')) {
+    replace(app, shell());
+  }
+  (app.querySelector('.who') as HTMLElement).textContent = credentials()!.user;
+  const parts = parseHash();
+  page = pageFor(parts);
+  const section = parts[0] ?? 'overview';
+  for (const a of navLinks) a.classList.toggle('active', a.dataset.nav === section);
+  document.title = `${page.title} · Warren`;
+  replace(main, page.el);
+  showError(null);
+  const gen = generation;
+  void tick(gen).then(() => {
+    if (gen === generation) schedule();
+  });
+}
+
+window.addEventListener('hashchange', () => route());
+route();

@@ -1,0 +1,107 @@
+// The plain list pages: exchanges, connections, channels, users, virtual hosts.
+import { get, type ChannelInfo, type ConnectionInfo, type ExchangeInfo, type PermissionInfo, type UserInfo, type VhostInfo } from '../api';
+import { fmtInt, h, Table, type Column } from '../dom';
+import type { Page } from '../page';
+
+function listPage<T>(title: string, id: string, path: string, columns: Column<T>[], filter?: (row: T) => string): Page {
+  const table = new Table<T>(id, columns, { filter, empty: `No ${title.toLowerCase()}.` });
+  return {
+    title,
+    el: h('div', { class: `page ${id}` }, h('h1', null, title), table.el),
+    async refresh() {
+      table.update(await get<T[]>(path));
+    },
+  };
+}
+
+const clientName = (c: ConnectionInfo): string => {
+  const p = c.client_properties;
+  const product = typeof p.product === 'string' ? p.product : '';
+  const name = typeof p.connection_name === 'string' ? p.connection_name : '';
+  return [name, product].filter(Boolean).join(' · ');
+};
+
+export const exchangesPage = (): Page =>
+  listPage<ExchangeInfo>(
+    'Exchanges',
+    'exchanges',
+    '/api/exchanges',
+    [
+      { label: 'Virtual host', value: (e) => e.vhost },
+      { label: 'Name', value: (e) => e.name || '(AMQP default)' },
+      { label: 'Type', value: (e) => e.type },
+      { label: 'Durable', value: (e) => e.durable },
+      { label: 'Auto delete', value: (e) => e.auto_delete },
+      { label: 'Internal', value: (e) => e.internal },
+      { label: 'Arguments', value: (e) => (Object.keys(e.arguments).length ? JSON.stringify(e.arguments) : '') },
+    ],
+    (e) => `${e.vhost} ${e.name} ${e.type}`,
+  );
+
+export const connectionsPage = (): Page =>
+  listPage<ConnectionInfo>(
+    'Connections',
+    'connections',
+    '/api/connections',
+    [
+      { label: 'Name', value: (c) => c.name },
+      { label: 'Client', value: clientName },
+      { label: 'User', value: (c) => c.user },
+      { label: 'Virtual host', value: (c) => c.vhost },
+      { label: 'State', value: (c) => c.state },
+      { label: 'Protocol', value: (c) => c.protocol },
+      { label: 'Channels', value: (c) => c.channels, num: true },
+      { label: 'Heartbeat', value: (c) => c.timeout, render: (c) => `${c.timeout} s`, num: true },
+      { label: 'Connected', value: (c) => c.connected_at, render: (c) => new Date(c.connected_at).toLocaleString() },
+    ],
+    (c) => `${c.name} ${c.user} ${c.vhost} ${clientName(c)}`,
+  );
+
+export const channelsPage = (): Page =>
+  listPage<ChannelInfo>(
+    'Channels',
+    'channels',
+    '/api/channels',
+    [
+      { label: 'Channel', value: (c) => c.name },
+      { label: 'User', value: (c) => c.user },
+      { label: 'Virtual host', value: (c) => c.vhost },
+      { label: 'Mode', value: (c) => [c.confirm && 'confirm', c.transactional && 'tx'].filter(Boolean).join(' ') },
+      { label: 'Prefetch', value: (c) => c.prefetch_count, num: true },
+      { label: 'Consumers', value: (c) => c.consumer_count, num: true },
+      { label: 'Unacked', value: (c) => c.messages_unacknowledged, render: (c) => fmtInt(c.messages_unacknowledged), num: true },
+    ],
+    (c) => `${c.name} ${c.user} ${c.vhost}`,
+  );
+
+export function usersPage(): Page {
+  const users = new Table<UserInfo>('users', [
+    { label: 'Name', value: (u) => u.name },
+    { label: 'Tags', value: (u) => u.tags.join(', ') },
+  ]);
+  const perms = new Table<PermissionInfo>('permissions', [
+    { label: 'User', value: (p) => p.user },
+    { label: 'Virtual host', value: (p) => p.vhost },
+    { label: 'Configure', value: (p) => p.configure, render: (p) => h('code', null, p.configure) },
+    { label: 'Write', value: (p) => p.write, render: (p) => h('code', null, p.write) },
+    { label: 'Read', value: (p) => p.read, render: (p) => h('code', null, p.read) },
+  ]);
+  return {
+    title: 'Users',
+    el: h('div', { class: 'page users' }, h('h1', null, 'Users'), users.el, h('h2', null, 'Permissions'), perms.el),
+    async refresh() {
+      const [u, p] = await Promise.all([get<UserInfo[]>('/api/users'), get<PermissionInfo[]>('/api/permissions')]);
+      users.update(u);
+      perms.update(p);
+    },
+  };
+}
+
+export const vhostsPage = (): Page =>
+  listPage<VhostInfo>('Virtual hosts', 'vhosts', '/api/vhosts', [
+    { label: 'Name', value: (v) => v.name },
+    { label: 'Description', value: (v) => v.description },
+    { label: 'Ready', value: (v) => v.messages_ready, render: (v) => fmtInt(v.messages_ready), num: true },
+    { label: 'Unacked', value: (v) => v.messages_unacknowledged, render: (v) => fmtInt(v.messages_unacknowledged), num: true },
+    { label: 'Total', value: (v) => v.messages, render: (v) => fmtInt(v.messages), num: true },
+  ]);

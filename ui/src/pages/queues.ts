@@ -1,0 +1,336 @@
+import { del, enc, get, post, put, type BindingInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
+import { History, LiveChart } from '../chart';
+import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table } from '../dom';
+import type { Page } from '../page';
+import { stat } from './overview';
+
+const features = (q: QueueInfo): string => [q.durable && 'D', q.auto_delete && 'AD', q.exclusive && 'Excl', Object.keys(q.arguments).length > 0 && 'Args'].filter(Boolean).join(' ');
+const rateOf = (q: QueueInfo, k: 'publish_details' | 'deliver_get_details' | 'ack_details'): number => q.message_stats?.[k]?.rate ?? 0;
+
+export function queuesPage(): Page {
+  const table = new Table<QueueInfo>(
+    'queues',
+    [
+      { label: 'Virtual host', value: (q) => q.vhost },
+      { label: 'Name', value: (q) => q.name, render: (q) => h('a', { href: queueHref(q.vhost, q.name), class: 'queue-link' }, q.name || '(unnamed)') },
+      { label: 'Type', value: (q) => q.type },
+      { label: 'Features', value: features, title: 'D durable · AD auto-delete · Excl exclusive · Args arguments' },
+      { label: 'Ready', value: (q) => q.messages_ready, render: (q) => fmtInt(q.messages_ready), num: true },
+      { label: 'Unacked', value: (q) => q.messages_unacknowledged, render: (q) => fmtInt(q.messages_unacknowledged), num: true },
+      { label: 'Total', value: (q) => q.messages, render: (q) => fmtInt(q.messages), num: true },
+      { label: 'Consumers', value: (q) => q.consumers, num: true },
+      { label: 'Incoming', value: (q) => rateOf(q, 'publish_details'), render: (q) => fmtRate(rateOf(q, 'publish_details')), num: true },
+      { label: 'Deliver / get', value: (q) => rateOf(q, 'deliver_get_details'), render: (q) => fmtRate(rateOf(q, 'deliver_get_details')), num: true },
+      { label: 'Ack', value: (q) => rateOf(q, 'ack_details'), render: (q) => fmtRate(rateOf(q, 'ack_details')), num: true },
+    ],
+    { filter: (q) => `${q.vhost} ${q.name}`, empty: 'No queues.' },
+  );
+
+  const vhostSelect = h('select', { name: 'vhost' });
+  const name = h('input', { name: 'name', required: true, placeholder: 'queue name' });
+  const durable = h('input', { type: 'checkbox', name: 'durable', checked: true });
+  const autoDelete = h('input', { type: 'checkbox', name: 'auto_delete' });
+  const msg = h('div', { class: 'note' });
+  const add = h(
+    'details',
+    { class: 'panel' },
+    h('summary', null, 'Add a queue'),
+    h(
+      'form',
+      {
+        class: 'form-grid',
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          try {
+            await put(`/api/queues/${enc(vhostSelect.value)}/${enc(name.value)}`, { durable: durable.checked, auto_delete: autoDelete.checked });
+            note(msg, `Queue ${name.value} declared.`);
+            name.value = '';
+            await refresh();
+          } catch (err) {
+            note(msg, (err as Error).message, 'error');
+          }
+        },
+      },
+      h('label', null, 'Virtual host'),
+      vhostSelect,
+      h('label', null, 'Name'),
+      name,
+      h('label', null, 'Durable'),
+      durable,
+      h('label', null, 'Auto delete'),
+      autoDelete,
+      h('span'),
+      h('button', { type: 'submit', class: 'primary' }, 'Add queue'),
+    ),
+    msg,
+  );
+
+  const refresh = async (): Promise<void> => {
+    const [queues, vhosts] = await Promise.all([get<QueueInfo[]>('/api/queues'), get<VhostInfo[]>('/api/vhosts')]);
+    table.update(queues);
+    const names = vhosts.map((v) => v.name);
+    if ([...vhostSelect.options].map((o) => o.value).join('\0') !== names.join('\0')) {
+      const cur = vhostSelect.value || '/';
+      replace(vhostSelect, ...names.map((n) => h('option', { value: n, selected: n === cur }, n)));
+    }
+  };
+  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, add), refresh };
+}
+
+export function queuePage(vhost: string, name: string): Page {
+  const base = `/api/queues/${enc(vhost)}/${enc(name)}`;
+  const stats = h('div', { class: 'stats' });
+  const details = h('dl', { class: 'props' });
+  const history = new History(3);
+  const chart = new LiveChart(
+    'Message rates',
+    [
+      { label: 'Incoming', color: '#d9652b' },
+      { label: 'Deliver / get', color: '#2b7bd9' },
+      { label: 'Ack', color: '#2ba35a' },
+    ],
+    history,
+    (v) => `${+v.toFixed(1)}/s`,
+    { height: 160 },
+  );
+  const bindings = new Table<BindingInfo>(
+    'queue-bindings',
+    [
+      { label: 'From exchange', value: (b) => b.source || '(AMQP default)' },
+      { label: 'Routing key', value: (b) => b.routing_key },
+      { label: 'Arguments', value: (b) => (Object.keys(b.arguments).length ? JSON.stringify(b.arguments) : '') },
+    ],
+    { empty: 'No bindings.' },
+  );
+
+  // ---- publish
+  const exchange = h('select', { name: 'exchange' }, h('option', { value: 'amq.default' }, '(AMQP default)'));
+  const routingKey = h('input', { name: 'routing_key', value: name });
+  exchange.addEventListener('change', () => {
+    if (exchange.value === 'amq.default') routingKey.value = name;
+  });
+  const deliveryMode = h('select', { name: 'delivery_mode' }, h('option', { value: '1' }, '1 – non-persistent'), h('option', { value: '2' }, '2 – persistent'));
+  const contentType = h('input', { name: 'content_type', placeholder: 'e.g. text/plain' });
+  const headers = h('input', { name: 'headers', placeholder: '{"key": "value"}' });
+  const payload = h('textarea', { name: 'payload', rows: 4 });
+  const pubMsg = h('div', { class: 'note', 'data-result': 'publish' });
+  const publishForm = h(
+    'form',
+    {
+      class: 'form-grid',
+      'data-form': 'publish',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try {
+          const properties: Record<string, unknown> = { delivery_mode: Number(deliveryMode.value) };
+          if (contentType.value) properties.content_type = contentType.value;
+          if (headers.value.trim()) {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(headers.value);
+            } catch {
+              throw new Error('Headers must be a JSON object');
+            }
+            if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('Headers must be a JSON object');
+            properties.headers = parsed;
+          }
+          const r = await post<{ routed: boolean }>(`/api/exchanges/${enc(vhost)}/${enc(exchange.value)}/publish`, {
+            routing_key: routingKey.value,
+            payload: payload.value,
+            payload_encoding: 'string',
+            properties,
+          });
+          note(pubMsg, r.routed ? 'Message published.' : 'Message published, but not routed.', r.routed ? 'ok' : 'error');
+          await refresh();
+        } catch (err) {
+          note(pubMsg, (err as Error).message, 'error');
+        }
+      },
+    },
+    h('label', null, 'Exchange'),
+    exchange,
+    h('label', null, 'Routing key'),
+    routingKey,
+    h('label', null, 'Delivery mode'),
+    deliveryMode,
+    h('label', null, 'Content type'),
+    contentType,
+    h('label', null, 'Headers (JSON)'),
+    headers,
+    h('label', null, 'Payload'),
+    payload,
+    h('span'),
+    h('button', { type: 'submit', class: 'primary' }, 'Publish message'),
+  );
+
+  // ---- get
+  const ackmode = h(
+    'select',
+    { name: 'ackmode' },
+    h('option', { value: 'ack_requeue_true' }, 'Nack message, requeue'),
+    h('option', { value: 'ack_requeue_false' }, 'Ack message (remove from queue)'),
+    h('option', { value: 'reject_requeue_true' }, 'Reject, requeue'),
+  );
+  const count = h('input', { name: 'count', type: 'number', min: 1, value: 1 });
+  const gotList = h('div', { class: 'messages', 'data-result': 'get' });
+  const getForm = h(
+    'form',
+    {
+      class: 'form-grid',
+      'data-form': 'get',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try {
+          const got = await post<GotMessage[]>(`${base}/get`, { count: Math.max(1, Number(count.value) || 1), ackmode: ackmode.value, encoding: 'auto' });
+          replace(gotList, ...(got.length === 0 ? [h('p', { class: 'note' }, 'Queue is empty.')] : got.map((m, i) => messageView(m, i + 1))));
+          await refresh();
+        } catch (err) {
+          replace(gotList, h('p', { class: 'note error' }, (err as Error).message));
+        }
+      },
+    },
+    h('label', null, 'Ack mode'),
+    ackmode,
+    h('label', null, 'Messages'),
+    count,
+    h('span'),
+    h('button', { type: 'submit', class: 'primary' }, 'Get messages'),
+  );
+
+  // ---- purge / delete
+  const dangerMsg = h('div', { class: 'note' });
+  const purge = h(
+    'button',
+    {
+      type: 'button',
+      class: 'danger',
+      'data-action': 'purge',
+      onclick: async () => {
+        if (!confirm(`Purge all ready messages from ${name}?`)) return;
+        try {
+          await del(`${base}/contents`);
+          note(dangerMsg, 'Queue purged.');
+          await refresh();
+        } catch (err) {
+          note(dangerMsg, (err as Error).message, 'error');
+        }
+      },
+    },
+    'Purge messages',
+  );
+  const remove = h(
+    'button',
+    {
+      type: 'button',
+      class: 'danger',
+      'data-action': 'delete',
+      onclick: async () => {
+        if (!confirm(`Delete queue ${name}?`)) return;
+        try {
+          await del(base);
+          location.hash = '#/queues';
+        } catch (err) {
+          note(dangerMsg, (err as Error).message, 'error');
+        }
+      },
+    },
+    'Delete queue',
+  );
+
+  const missing = h('p', { class: 'note error', hidden: true }, 'This queue does not exist (any more).');
+  const el = h(
+    'div',
+    { class: 'page queue' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/queues' }, 'Queues'), ' › virtual host ', h('code', null, vhost)),
+    h('h1', null, 'Queue ', h('span', { class: 'queue-name' }, name)),
+    missing,
+    stats,
+    h('div', { class: 'columns' }, h('div', null, chart.el), h('section', { class: 'panel' }, h('h2', null, 'Details'), details)),
+    h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg), h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList)),
+    h('section', { class: 'panel' }, h('h2', null, 'Bindings'), h('p', { class: 'muted' }, 'Also bound to the default exchange with its name as routing key.'), bindings.el),
+    h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, purge, remove), dangerMsg),
+  );
+
+  let exchangesLoaded = false;
+  const refresh = async (): Promise<void> => {
+    let q: QueueInfo;
+    try {
+      q = await get<QueueInfo>(base);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) {
+        missing.hidden = false;
+        return;
+      }
+      throw err;
+    }
+    missing.hidden = true;
+    history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
+    chart.update(history);
+    replace(
+      stats,
+      stat('Ready', fmtInt(q.messages_ready), 'messages-ready'),
+      stat('Unacked', fmtInt(q.messages_unacknowledged), 'messages-unacked'),
+      stat('Total', fmtInt(q.messages), 'messages'),
+      stat('Ready bytes', fmtBytes(q.message_bytes_ready ?? 0), 'bytes'),
+      stat('Consumers', fmtInt(q.consumers), 'consumers'),
+      stat('Incoming', fmtRate(rateOf(q, 'publish_details')), 'publish-rate'),
+      stat('Deliver / get', fmtRate(rateOf(q, 'deliver_get_details')), 'deliver-rate'),
+      stat('Ack', fmtRate(rateOf(q, 'ack_details')), 'ack-rate'),
+    );
+    const args = Object.entries(q.arguments);
+    replace(
+      details,
+      h('dt', null, 'Virtual host'),
+      h('dd', null, q.vhost),
+      h('dt', null, 'Type'),
+      h('dd', null, q.type),
+      h('dt', null, 'State'),
+      h('dd', null, q.state),
+      h('dt', null, 'Durable'),
+      h('dd', null, String(q.durable)),
+      h('dt', null, 'Auto delete'),
+      h('dd', null, String(q.auto_delete)),
+      h('dt', null, 'Exclusive'),
+      h('dd', null, String(q.exclusive)),
+      h('dt', null, 'Arguments'),
+      h('dd', null, args.length ? args.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ') : '—'),
+    );
+    const [bs, exs] = await Promise.all([
+      get<BindingInfo[]>(`/api/bindings/${enc(vhost)}`),
+      exchangesLoaded ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`),
+    ]);
+    bindings.update(bs.filter((b) => b.destination_type === 'queue' && b.destination === name && b.source !== ''));
+    if (exs) {
+      exchangesLoaded = true;
+      append(exchange, exs.filter((x) => x.name !== '' && !x.internal).map((x) => x.name));
+    }
+  };
+  return { title: `Queue ${name}`, el, refresh, dispose: () => chart.dispose() };
+}
+
+function append(select: HTMLSelectElement, names: string[]): void {
+  for (const n of names) select.appendChild(h('option', { value: n }, n));
+}
+
+function messageView(m: GotMessage, i: number): HTMLElement {
+  const props = Object.entries(m.properties);
+  return h(
+    'div',
+    { class: 'message', 'data-message': i },
+    h('div', { class: 'message-head' }, `Message ${i}`, h('span', { class: 'muted' }, ` · ${m.message_count} left in queue`)),
+    h(
+      'dl',
+      { class: 'props' },
+      h('dt', null, 'Exchange'),
+      h('dd', null, m.exchange || '(AMQP default)'),
+      h('dt', null, 'Routing key'),
+      h('dd', null, m.routing_key),
+      h('dt', null, 'Redelivered'),
+      h('dd', null, String(m.redelivered)),
+      h('dt', null, 'Properties'),
+      h('dd', null, props.length ? props.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('; ') : '—'),
+      h('dt', null, 'Payload'),
+      h('dd', null, h('span', { class: 'muted' }, `${m.payload_bytes} bytes, encoding ${m.payload_encoding}`), h('pre', { class: 'payload' }, m.payload)),
+    ),
+  );
+}
