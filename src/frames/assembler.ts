@@ -20,6 +20,8 @@ export class CommandAssembler {
   private bodySize = 0;
   private received = 0;
   private parts: Buffer[] = [];
+  /** Reused for every method frame of the channel. */
+  private readonly reader = new Reader(Buffer.alloc(0), 0, 0);
 
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
@@ -32,7 +34,11 @@ export class CommandAssembler {
       if (this.method) {
         throw unexpected(`expected content ${this.properties ? 'body' : 'header'} for ${methodInfo.get(this.method.id)!.name}, got a method frame`);
       }
-      const method = decodeMethod(new Reader(payload, 0, payload.length));
+      const r = this.reader;
+      r.buf = payload;
+      r.pos = 0;
+      r.end = payload.length;
+      const method = decodeMethod(r);
       if (!methodInfo.get(method.id)!.content) return { method };
       this.method = method;
       return null;
@@ -55,7 +61,8 @@ export class CommandAssembler {
       }
       if (payload.length < 14) throw new AmqpError(ReplyCode.SyntaxError, 'content header too short', 'connection');
       // Copied: the payload is a view of a socket chunk and the message may outlive it by far.
-      this.properties = Buffer.from(payload.subarray(12));
+      this.properties = Buffer.allocUnsafe(payload.length - 12);
+      payload.copy(this.properties, 0, 12);
       this.bodySize = size;
       this.received = 0;
       return size === 0 ? this.complete() : null;

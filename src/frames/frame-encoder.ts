@@ -4,6 +4,7 @@ import { encodeMethod, type MethodInit } from './methods.generated.js';
 import type { Writer } from './primitives.js';
 
 const BASIC_CLASS = 60;
+const BASIC_DELIVER = 0x003c003c;
 
 export function writeMethodFrame(w: Writer, channel: number, m: MethodInit): void {
   const start = w.reserve(0);
@@ -19,6 +20,32 @@ export function writeMethodFrame(w: Writer, channel: number, m: MethodInit): voi
     w.rewind(start);
     throw e;
   }
+}
+
+/**
+ * basic.deliver written field by field: the one method sent per message delivered, so it skips the
+ * generic encoder and the argument object it needs. Same bytes as writeMethodFrame.
+ */
+export function writeDeliverFrame(
+  w: Writer,
+  channel: number,
+  consumerTag: string,
+  deliveryTag: number,
+  redelivered: boolean,
+  exchange: string,
+  routingKey: string,
+): void {
+  w.u8(FRAME_METHOD);
+  w.u16(channel);
+  const mark = w.reserve(4);
+  w.u32(BASIC_DELIVER);
+  w.shortstr(consumerTag);
+  w.u64(deliveryTag);
+  w.u8(redelivered ? 1 : 0);
+  w.shortstr(exchange);
+  w.shortstr(routingKey);
+  w.patchU32(mark, w.since(mark) - 4);
+  w.u8(FRAME_END);
 }
 
 /** A content header carrying properties already in wire form (flags + list), as they arrived. */

@@ -7,6 +7,12 @@ import { ReplyCode } from './constants.js';
 const syntax = (what: string): AmqpError =>
   new AmqpError(ReplyCode.SyntaxError, `malformed frame: ${what} runs past the end of the frame`, 'connection');
 
+/** Names are nearly always ASCII: a byte loop settles those without a Buffer view. */
+function isAscii(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! > 0x7f) return false;
+  return true;
+}
+
 /** A cursor over buf[pos, end); every read checks the remaining length first. */
 export class Reader {
   constructor(
@@ -87,7 +93,7 @@ export class Reader {
     this.need(len, 'short string');
     // Names must survive the round trip: bytes that are not UTF-8 would come back altered (and
     // longer than 255 bytes), so they are refused rather than silently rewritten.
-    if (len > 0 && !isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
+    if (len > 0 && !isAscii(this.buf, this.pos, this.pos + len) && !isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
       throw new AmqpError(ReplyCode.SyntaxError, 'short string is not valid UTF-8', 'connection');
     }
     const s = this.buf.toString('utf8', this.pos, this.pos + len);

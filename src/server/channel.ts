@@ -21,7 +21,7 @@ import { ConfirmTracker } from './confirms.js';
 import type { MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
-import { Message, checkExpiration, deliveryModeOf, senderSelected, type Entry } from './message.js';
+import { Message, checkExpiration, scanProperties, senderSelected, type Entry, type PropertyScan } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
@@ -71,6 +71,7 @@ export class Channel implements ReplyReceiver {
   private readonly stats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
+  private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
 
   constructor(
     readonly id: number,
@@ -517,7 +518,8 @@ export class Channel implements ReplyReceiver {
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
     const exchange = this.exchangeForPublish(exchangeName);
     this.conn.publisher = true;
-    const persistent = deliveryModeOf(properties) === 2;
+    const scan = scanProperties(properties, this.scan);
+    const persistent = scan.deliveryMode === 2;
     let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
     if (wantsDirectReply(msg)) {
       if (!this.reply_) throw chError(ReplyCode.PreconditionFailed, 'fast reply consumer does not exist');
@@ -528,7 +530,7 @@ export class Channel implements ReplyReceiver {
     }
     if (msg.has(BasicPropertyFlag.expiration)) checkExpiration(msg.decoded().expiration ?? '');
     let ccKeys: string[] | undefined;
-    if (msg.has(BasicPropertyFlag.headers)) {
+    if (scan.headerBytes > 0) {
       // Sender-selected distribution: CC and BCC headers add routing keys; BCC is not delivered.
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
@@ -674,15 +676,7 @@ export class Channel implements ReplyReceiver {
     this.stats.deliver++;
     c.queue.stats.deliver++;
     if (entry.redelivered) this.stats.redeliver++;
-    this.conn.writer.content(
-      this.id,
-      {
-        id: M.BasicDeliver,
-        args: { consumerTag: c.tag, deliveryTag: tag, redelivered: entry.redelivered, exchange: msg.exchange, routingKey: msg.routingKey },
-      },
-      msg.properties,
-      msg.body,
-    );
+    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, msg.properties, msg.body);
   }
 
   private get(queueName: string, noAck: boolean): void {

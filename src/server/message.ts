@@ -72,18 +72,26 @@ const malformed = (): AmqpError =>
 /** The wire type of each basic property, in flag order (bit 15 first). */
 const PROPERTY_TYPES = ['s', 's', 't', 'o', 'o', 's', 's', 's', 's', 'l', 's', 's', 's', 's'] as const;
 
+/** What a publish needs to know of the raw properties, filled in by scanProperties. */
+export interface PropertyScan {
+  deliveryMode: number;
+  /** Bytes inside the headers table: 0 when there are no headers or the table is empty. */
+  headerBytes: number;
+}
+
 /**
- * Walks the raw property list once, checking that every length stays inside it, and returns the
- * delivery mode. No property is decoded: the broker passes them through untouched, and decodes
- * them later only for the few features that need one. A malformed list is refused here, at
- * publish, rather than failing later in a timer.
+ * Walks the raw property list once, checking that every length stays inside it, and notes the
+ * delivery mode and the size of the headers. No property is decoded: the broker passes them
+ * through untouched and decodes them only for the few features that need one. A malformed list
+ * is refused here, at publish, rather than failing later in a timer.
  */
-export function deliveryModeOf(p: Buffer): number {
+export function scanProperties(p: Buffer, out: PropertyScan): PropertyScan {
   if (p.length < 2) throw malformed();
   const flags = p.readUInt16BE(0);
   if (flags & 1) throw malformed(); // no continuation flags in class basic
   let pos = 2;
-  let mode = 0;
+  out.deliveryMode = 0;
+  out.headerBytes = 0;
   for (let i = 0; i < PROPERTY_TYPES.length; i++) {
     if (!(flags & (1 << (15 - i)))) continue;
     const t = PROPERTY_TYPES[i];
@@ -92,17 +100,22 @@ export function deliveryModeOf(p: Buffer): number {
       pos += 1 + p[pos]!;
     } else if (t === 't') {
       if (pos + 4 > p.length) throw malformed();
-      pos += 4 + p.readUInt32BE(pos);
+      out.headerBytes = p.readUInt32BE(pos);
+      pos += 4 + out.headerBytes;
     } else if (t === 'o') {
       if (pos >= p.length) throw malformed();
-      if (i === 3) mode = p[pos]!;
+      if (i === 3) out.deliveryMode = p[pos]!;
       pos += 1;
     } else {
       pos += 8;
     }
     if (pos > p.length) throw malformed();
   }
-  return mode;
+  return out;
+}
+
+export function deliveryModeOf(p: Buffer): number {
+  return scanProperties(p, { deliveryMode: 0, headerBytes: 0 }).deliveryMode;
 }
 
 /** RabbitMQ refuses an expiration that is not a non-negative integer of milliseconds (406). */

@@ -19,6 +19,15 @@ const STANDARD_EXCHANGES: [string, string][] = [
   ['amq.match', 'headers'],
 ];
 
+export interface PublishOutcome {
+  /** How many queues the message reached. */
+  routed: number;
+  /** Some durable queue stores it: confirm after the store has written it. */
+  persisted: boolean;
+  /** Some queue's x-overflow turned it away: nack the publish. */
+  refused: boolean;
+}
+
 const isQueue = (d: Destination): d is Queue => d instanceof Queue;
 
 export class VHost {
@@ -31,6 +40,8 @@ export class VHost {
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
   private readonly routed = new Set<Queue>();
+  /** Reused by every publish(): read it before the next publish. */
+  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
   private readonly visited = new Set<Exchange>();
@@ -53,6 +64,12 @@ export class VHost {
    * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
    */
   route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Set<Queue>): void {
+    if (exchange === this.defaultExchange) {
+      // The most common route of all, and the simplest: the queue named by the key.
+      const q = this.queues.get(routingKey);
+      if (q) out.add(q);
+      return;
+    }
     const pending = this.pending;
     const visited = this.visited;
     pending.length = 0;
@@ -74,7 +91,7 @@ export class VHost {
    * Routes a message from exchange and enqueues it on every queue reached. refused: some queue's
    * x-overflow turned it away; persisted: some durable queue stores it (confirm after the write).
    */
-  publish(exchange: Exchange, msg: Message, extraKeys?: string[]): { routed: number; persisted: boolean; refused: boolean } {
+  publish(exchange: Exchange, msg: Message, extraKeys?: string[]): PublishOutcome {
     const routed = this.routed;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
@@ -87,9 +104,12 @@ export class VHost {
       if (!q.enqueue(msg)) refused = true;
       else if (q.persists(msg)) persisted = true;
     }
-    const n = routed.size;
+    const outcome = this.outcome;
+    outcome.routed = routed.size;
+    outcome.persisted = persisted;
+    outcome.refused = refused;
     routed.clear();
-    return { routed: n, persisted, refused };
+    return outcome;
   }
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */

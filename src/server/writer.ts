@@ -5,6 +5,7 @@ import {
   FRAME_END,
   Writer,
   writeBodyFrameStart,
+  writeDeliverFrame,
   writeHeaderFrame,
   writeHeartbeat,
   writeMethodFrame,
@@ -61,8 +62,27 @@ export class FrameWriter {
 
   /** A content-carrying method followed by its header and body frames (spec 4.2.6). */
   content(channel: number, m: MethodInit, properties: Buffer, body: Buffer): void {
+    writeMethodFrame(this.w, channel, m);
+    this.contentFrames(channel, properties, body);
+  }
+
+  /** basic.deliver and its content, the hot path of every consumer. */
+  deliver(
+    channel: number,
+    consumerTag: string,
+    deliveryTag: number,
+    redelivered: boolean,
+    exchange: string,
+    routingKey: string,
+    properties: Buffer,
+    body: Buffer,
+  ): void {
+    writeDeliverFrame(this.w, channel, consumerTag, deliveryTag, redelivered, exchange, routingKey);
+    this.contentFrames(channel, properties, body);
+  }
+
+  private contentFrames(channel: number, properties: Buffer, body: Buffer): void {
     const w = this.w;
-    writeMethodFrame(w, channel, m);
     writeHeaderFrame(w, channel, body.length, properties);
     const max = this.frameMax - FRAME_OVERHEAD;
     for (let off = 0; off < body.length; off += max) {

@@ -19,6 +19,7 @@ import {
   writeHeaderFrame,
   writeMethodFrame,
   writeTable,
+  writeDeliverFrame,
   type FieldTable,
   type MethodInit,
 } from '../../src/frames/index.js';
@@ -114,6 +115,13 @@ describe('method codec', () => {
     } catch (e) {
       expect((e as AmqpError).code).toBe(502);
     }
+  });
+
+  it('writes basic.deliver on its fast path byte for byte as the generic encoder does', () => {
+    const args = { consumerTag: 'amq.ctag-x', deliveryTag: 2 ** 40 + 7, redelivered: true, exchange: 'ex', routingKey: 'rk.é' };
+    const generic = bytesOf((w) => writeMethodFrame(w, 3, { id: M.BasicDeliver, args }));
+    const fast = bytesOf((w) => writeDeliverFrame(w, 3, args.consumerTag, args.deliveryTag, args.redelivered, args.exchange, args.routingKey));
+    expect(fast).toEqual(generic);
   });
 
   it('refuses an unknown method with 540', () => {
