@@ -34,8 +34,9 @@ const argv = yargs(rawArgs)
   .scriptName('warren')
   .usage('$0 [options]\n$0 ctl <command> [args]\n\nAn AMQP 0-9-1 message broker. Every option can also be set as WARREN_<OPTION>, e.g. WARREN_PORT=5673.')
   .env('WARREN')
-  .option('config', { type: 'string', describe: "configuration file: rabbitmq.conf keys ('key = value') or JSON with these option names" })
-  .config('config', (path: string) => parseConfigFile(path))
+  .config('config', "configuration file: rabbitmq.conf keys ('key = value') or .json with these option names", (path: string) =>
+    parseConfigFile(path),
+  )
   .option('load-definitions', { type: 'string', describe: 'definitions JSON (RabbitMQ format) imported at boot' })
   .option('port', { type: 'number', default: defaultOptions.port, describe: 'TCP port to listen on (0 = any free port)' })
   .option('host', { type: 'string', default: defaultOptions.host, describe: 'address to listen on' })
