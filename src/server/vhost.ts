@@ -97,6 +97,7 @@ export class VHost {
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
     this.route(exchange, msg.routingKey, headers, routed);
     if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed);
+    if (routed.size === 0 && exchange.arguments.size > 0) this.routeAlternate(exchange, msg, headers, extraKeys);
     let persisted = false;
     let refused = false;
     for (const q of routed) {
@@ -110,6 +111,25 @@ export class VHost {
     outcome.refused = refused;
     routed.clear();
     return outcome;
+  }
+
+  /**
+   * RabbitMQ's alternate-exchange argument: a message its exchange routes nowhere goes to the
+   * alternate exchange instead, and on down that exchange's own alternate, each tried once.
+   */
+  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, extraKeys?: string[]): void {
+    const tried = new Set<Exchange>([exchange]);
+    let current = exchange;
+    for (;;) {
+      const ae = current.arguments.get('alternate-exchange');
+      const next = ae?.type === 'S' ? this.exchanges.get(ae.value.toString('utf8')) : undefined;
+      if (!next || tried.has(next)) return;
+      tried.add(next);
+      this.route(next, msg.routingKey, headers, this.routed);
+      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed);
+      if (this.routed.size > 0) return;
+      current = next;
+    }
   }
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
