@@ -195,10 +195,10 @@ export class Channel implements ReplyReceiver {
       case M.BasicGet:
         return this.get(m.args.queue, m.args.noAck);
       case M.BasicRecover:
-        this.recover();
+        this.recover(m.args.requeue);
         return this.reply({ id: M.BasicRecoverOk, args: {} });
       case M.BasicRecoverAsync:
-        return this.recover();
+        return this.recover(m.args.requeue);
       case M.QueueDeclare: {
         const a = m.args;
         return this.declareQueue(a.queue, a.passive, a.durable, a.exclusive, a.autoDelete, a.nowait, a.arguments);
@@ -797,7 +797,9 @@ export class Channel implements ReplyReceiver {
     for (const [q, entries] of byQueue) q.requeue(entries);
   }
 
-  private recover(): void {
+  /** RabbitMQ requeues the unacked deliveries; redelivering them in place (requeue=false) it refuses. */
+  private recover(requeue: boolean): void {
+    if (!requeue) throw new AmqpError(ReplyCode.NotImplemented, 'requeue=false', 'connection');
     const all = [...this.unacked.values()];
     this.unacked.clear();
     this.requeue(all);

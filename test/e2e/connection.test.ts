@@ -131,3 +131,16 @@ function lengthPrefixed(payload: Buffer): Buffer {
   b.writeUInt32BE(payload.length);
   return Buffer.concat([b, payload, Buffer.from([0xce])]);
 }
+
+describe('basic.recover', () => {
+  it('refuses requeue=false with 540 NOT_IMPLEMENTED, as RabbitMQ does', async () => {
+    const raw = await RawAmqp.connect(broker.port);
+    await raw.handshake();
+    await raw.openChannel(1);
+    // basic.recover (60, 110) with requeue=false
+    raw.write(Buffer.concat([Buffer.from([1, 0, 1]), lengthPrefixed(Buffer.concat([u16(60), u16(110), Buffer.from([0])]))]));
+    const r = await raw.waitForClose();
+    expect(r.kind === 'connection.close' && r.replyCode).toBe(540);
+    raw.destroy();
+  });
+});
