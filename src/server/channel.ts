@@ -535,7 +535,8 @@ export class Channel implements ReplyReceiver {
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
     }
-    const { routed, persisted, refused } = this.vhost.publish(exchange, msg, ccKeys);
+    const { routed, persisted, refused, overloaded } = this.vhost.publish(exchange, msg, ccKeys);
+    for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
     if (routed === 0 && mandatory) this.returnUnroutable(msg);
     if (this.confirms) {

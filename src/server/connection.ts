@@ -20,7 +20,7 @@ import {
 import { MECHANISMS, parseResponse } from './auth.js';
 import type { Broker } from './broker.js';
 import { Channel } from './channel.js';
-import type { Queue, QueueOwner } from './queue.js';
+import type { Queue, QueueOwner, Throttled } from './queue.js';
 import { serverProperties } from './server-properties.js';
 import type { VHost } from './vhost.js';
 import { FrameWriter } from './writer.js';
@@ -40,7 +40,7 @@ export function isLoopback(address: string): boolean {
 
 const connError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'connection');
 
-export class Connection implements QueueOwner {
+export class Connection implements QueueOwner, Throttled {
   readonly log: Logger;
   readonly writer: FrameWriter;
   readonly channels = new Map<number, Channel>();
@@ -60,6 +60,9 @@ export class Connection implements QueueOwner {
   /** Reading is paused by an alarm (connection.blocked was sent if the client understands it). */
   private blocked = false;
   private blockedNotify = false;
+  /** Queues whose backlog has this publisher paused (publisher flow control, see queue.ts). */
+  private readonly throttledBy = new Set<Queue>();
+  private readPaused = false;
 
   private state: State = 'header';
   private readonly parser: FrameParser;
@@ -118,6 +121,30 @@ export class Connection implements QueueOwner {
       this.socket.end();
     }
     if (this.publisher && this.broker.alarms.active && !this.blocked) this.block(this.broker.alarms.reasons);
+    this.updateReading();
+  }
+
+  /** A queue this connection just published to has too deep a backlog: stop reading for now. */
+  throttleBy(q: Queue): void {
+    if (this.throttledBy.has(q) || this.state === 'closed') return;
+    this.throttledBy.add(q);
+    q.throttle(this);
+  }
+
+  unthrottle(q: Queue): void {
+    if (this.throttledBy.delete(q) && this.throttledBy.size === 0) this.updateReading();
+  }
+
+  /** Reads are paused while an alarm blocks this connection or a queue throttles it. */
+  private updateReading(): void {
+    const pause = this.blocked || this.throttledBy.size > 0;
+    if (pause === this.readPaused || this.state === 'closed') return;
+    this.readPaused = pause;
+    if (pause) this.socket.pause();
+    else {
+      this.lastRead = Date.now();
+      this.socket.resume();
+    }
   }
 
   /** A resource alarm was raised or cleared broker-wide. */
@@ -126,8 +153,7 @@ export class Connection implements QueueOwner {
       if (!this.blocked) return;
       this.blocked = false;
       if (this.blockedNotify && this.isRunning) this.writer.method(0, { id: M.ConnectionUnblocked, args: {} });
-      this.lastRead = Date.now();
-      this.socket.resume();
+      this.updateReading();
       this.log.info({ peer: this.peer }, 'connection unblocked');
     } else if (this.publisher && !this.blocked) {
       this.block(reasons);
@@ -136,7 +162,7 @@ export class Connection implements QueueOwner {
 
   private block(reasons: string[]): void {
     this.blocked = true;
-    this.socket.pause();
+    this.updateReading();
     if (this.blockedNotify && this.isRunning) {
       this.writer.method(0, { id: M.ConnectionBlocked, args: { reason: `low on ${reasons.join(' and ')}` } });
     }
@@ -346,7 +372,7 @@ export class Connection implements QueueOwner {
     this.heartbeatTimer = setInterval(() => {
       const now = Date.now();
       // A connection we stopped reading cannot be judged by what it sends.
-      if (this.blocked) this.lastRead = now;
+      if (this.readPaused) this.lastRead = now;
       if (now - this.lastRead > 2 * interval) {
         this.log.warn({ peer: this.peer, heartbeat: seconds }, 'missed heartbeats from client, closing connection');
         this.socket.destroy();
@@ -405,6 +431,8 @@ export class Connection implements QueueOwner {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.heartbeatTimer = this.handshakeTimer = this.closeTimer = null;
+    for (const q of this.throttledBy) q.forget(this);
+    this.throttledBy.clear();
     const wasOpen = this.state !== 'closed' || this.vhost !== null;
     this.state = 'closed';
     this.releaseChannels();

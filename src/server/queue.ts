@@ -10,6 +10,20 @@ import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
 import type { VHost } from './vhost.js';
 
+/**
+ * Publisher flow control: while a queue that has consumers holds more than BACKLOG_HIGH ready
+ * messages, the connections publishing to it are not read from, until it is down to BACKLOG_LOW.
+ * On one thread, reading a flood of publishes would otherwise starve the deliveries that drain it.
+ * A queue without consumers may grow (up to the memory alarm), as a backlog should.
+ */
+export const BACKLOG_HIGH = 50_000;
+export const BACKLOG_LOW = 25_000;
+
+/** A publishing connection the queue can pause and resume. */
+export interface Throttled {
+  unthrottle(q: Queue): void;
+}
+
 /** What a queue needs to know of the connection that owns it exclusively. */
 export interface QueueOwner {
   readonly id: number;
@@ -45,6 +59,7 @@ export class Queue {
   private expiryTimer: NodeJS.Timeout | null = null;
   private expiryAt = 0;
   private unusedTimer: NodeJS.Timeout | null = null;
+  private readonly throttled = new Set<Throttled>();
 
   constructor(
     readonly vhost: VHost,
@@ -162,6 +177,7 @@ export class Queue {
   purge(): number {
     const all = this.ready.clear();
     for (const e of all) this.settle(e);
+    this.releasePublishers();
     return all.length;
   }
 
@@ -190,6 +206,7 @@ export class Queue {
       return true;
     }
     this.touch();
+    this.releasePublishers();
     // With a single active consumer, the next one in line takes over what is ready.
     this.scheduleDispatch();
     return false;
@@ -254,9 +271,31 @@ export class Queue {
     this.expire();
     while (this.ready.length > 0 && this.consumers.length > 0) {
       const c = this.nextConsumer();
-      if (!c) return;
+      if (!c) break;
       c.deliver(this.ready.shift()!);
     }
+    if (this.throttled.size > 0) this.releasePublishers();
+  }
+
+  /** Whether a publish here should pause its connection (see BACKLOG_HIGH). */
+  get overloaded(): boolean {
+    return this.ready.length > BACKLOG_HIGH && this.consumers.length > 0;
+  }
+
+  throttle(conn: Throttled): void {
+    this.throttled.add(conn);
+  }
+
+  forget(conn: Throttled): void {
+    this.throttled.delete(conn);
+  }
+
+  /** Resumes the paused publishers once the backlog is down, or nobody consumes it any more. */
+  releasePublishers(): void {
+    if (!this.deleted && this.ready.length > BACKLOG_LOW && this.consumers.length > 0) return;
+    const all = [...this.throttled];
+    this.throttled.clear();
+    for (const c of all) c.unthrottle(this);
   }
 
   /**

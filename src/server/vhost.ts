@@ -26,6 +26,8 @@ export interface PublishOutcome {
   persisted: boolean;
   /** Some queue's x-overflow turned it away: nack the publish. */
   refused: boolean;
+  /** Queues whose backlog should pause the publisher (Queue.overloaded). */
+  overloaded: Queue[];
 }
 
 const isQueue = (d: Destination): d is Queue => d instanceof Queue;
@@ -41,7 +43,7 @@ export class VHost {
   headersBindings = 0;
   private readonly routed = new Set<Queue>();
   /** Reused by every publish(): read it before the next publish. */
-  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false };
+  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [] };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
   private readonly visited = new Set<Exchange>();
@@ -100,12 +102,14 @@ export class VHost {
     if (routed.size === 0 && exchange.arguments.size > 0) this.routeAlternate(exchange, msg, headers, extraKeys);
     let persisted = false;
     let refused = false;
+    const outcome = this.outcome;
+    outcome.overloaded.length = 0;
     for (const q of routed) {
       q.stats.publish++;
       if (!q.enqueue(msg)) refused = true;
       else if (q.persists(msg)) persisted = true;
+      if (q.overloaded) outcome.overloaded.push(q);
     }
-    const outcome = this.outcome;
     outcome.routed = routed.size;
     outcome.persisted = persisted;
     outcome.refused = refused;
@@ -148,6 +152,7 @@ export class VHost {
     const count = q.ready.length;
     q.deleted = true;
     q.stopTimers();
+    q.releasePublishers();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;
