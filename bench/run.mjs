@@ -1,128 +1,212 @@
 #!/usr/bin/env node
-// `npm run bench`: throughput through one queue with amqplib, against Warren started in its own
-// process on a free port with a fresh data directory. Prints msgs/s per scenario.
-// Usage: node bench/run.mjs [--seconds 5] [--scenario transient|confirms]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+// `npm run bench`: Warren against RabbitMQ (when rabbitmq-server is installed) over the scenarios
+// in bench/scenarios/, brokers interleaved per repetition (W, R, W, R …), medians and the ratio
+// Warren/RabbitMQ printed and written to bench/results/latest.md. Run with --help for flags.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
+import { cleanupAll, rabbitAvailable, startNull, startRabbit, startWarren, RABBIT_NODE } from './brokers.mjs';
+import { renderReport } from './report.mjs';
+import { fmt, sleep } from './stats.mjs';
+import { killAllWorkers } from './workers.mjs';
+import transient from './scenarios/transient.mjs';
+import persistent from './scenarios/persistent.mjs';
+import publishOnly from './scenarios/publish-only.mjs';
+import rpc from './scenarios/rpc.mjs';
+import fanout from './scenarios/fanout.mjs';
+import latency from './scenarios/latency.mjs';
+import idleConns from './scenarios/idle-conns.mjs';
+import large from './scenarios/large.mjs';
+import backlog from './scenarios/backlog.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
-const seconds = Number(arg('seconds', '5'));
-const only = arg('scenario', '');
-const body = Buffer.alloc(16, 'x');
+const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog];
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
 
-function startWarren(extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
-  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'dist/cli.js'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout.on('data', (d) => {
-      buf += d;
-      const m = /"port":(\d+),.*"msg":"listening"/.exec(buf);
-      if (m) {
-        proc.stdout.removeAllListeners('data');
-        proc.stdout.resume();
-        resolve({
-          port: Number(m[1]),
-          stop: () =>
-            new Promise((r) => {
-              proc.once('exit', () => {
-                rmSync(dataDir, { recursive: true, force: true });
-                r();
-              });
-              proc.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
-  });
+const HELP = `Usage: node bench/run.mjs [options]      (npm run bench -- [options] builds first)
+
+  --only a,b            scenarios to run (default all): ${SCENARIOS.map((s) => s.name).join(', ')}
+  --skip a,b            scenarios to leave out
+  --seconds N           measured seconds per run (default 6)
+  --warmup N            warm-up seconds before measuring (default 1)
+  --runs N              repetitions per broker; medians are reported (default 3)
+  --backlog N           messages in the backlog-recovery scenario (default 1000000)
+  --backlog-runs N      repetitions of the backlog scenario (default 1)
+  --conns N             idle connections to open (default 1000)
+  --rate N              steady-rate latency publish rate, msgs/s (default 5000)
+  --pubs N              publisher processes in transient, persistent, publish-only, fanout (default 1)
+  --brokers list        warren,rabbitmq,null (default: warren, plus rabbitmq when installed)
+  --null                also run the null broker (client ceiling) where it makes sense
+  --fresh-rabbit        a fresh RabbitMQ node per scenario run (default: one node for the run,
+                        each run deletes its queues; idle-conns always gets a fresh node)
+  --warren-args "..."   extra flags for dist/cli.js (e.g. "--fsync")
+  --out FILE            report path (default bench/results/latest.md)
+  --list                list scenarios and exit
+`;
+
+const { values: o } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    skip: { type: 'string' },
+    seconds: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '3' },
+    backlog: { type: 'string', default: '1000000' },
+    'backlog-runs': { type: 'string', default: '1' },
+    conns: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '5000' },
+    pubs: { type: 'string', default: '1' },
+    brokers: { type: 'string' },
+    null: { type: 'boolean', default: false },
+    'fresh-rabbit': { type: 'boolean', default: false },
+    'warren-args': { type: 'string', default: '' },
+    out: { type: 'string', default: join(here, 'results', 'latest.md') },
+    list: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (o.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (o.list) {
+  for (const s of SCENARIOS) console.log(`${s.name.padEnd(14)} ${s.title}`);
+  process.exit(0);
 }
 
-/** One publisher and one consumer (prefetch 1000, manual ack); the publisher respects backpressure. */
-async function throughput(url, { persistent, confirms }) {
-  const pubConn = await amqp.connect(url);
-  const subConn = await amqp.connect(url);
-  const q = `bench-${persistent ? 'p' : 't'}-${Date.now()}`;
-  const pub = confirms ? await pubConn.createConfirmChannel() : await pubConn.createChannel();
-  await pub.assertQueue(q, { durable: persistent });
-  const sub = await subConn.createChannel();
-  await sub.prefetch(1000);
-  let consumed = 0;
-  let acked = 0;
-  await sub.consume(q, (m) => {
-    consumed++;
-    if (++acked === 100) {
-      sub.ack(m, true);
-      acked = 0;
-    }
-  });
-  let published = 0;
-  let confirmed = 0;
-  let running = true;
-  const window = 1000;
-  let inflight = 0;
-  let wake = null;
-  const publisher = (async () => {
-    while (running) {
-      if (confirms) {
-        if (inflight >= window) {
-          await new Promise((r) => (wake = r));
-          continue;
-        }
-        inflight++;
-        published++;
-        pub.sendToQueue(q, body, { persistent }, (err) => {
-          inflight--;
-          if (!err) confirmed++;
-          if (wake && inflight < window / 2) {
-            const w = wake;
-            wake = null;
-            w();
-          }
-        });
-      } else {
-        published++;
-        if (!pub.sendToQueue(q, body, { persistent })) await new Promise((r) => pub.once('drain', r));
-        else if (published % 500 === 0) await new Promise((r) => setImmediate(r));
-      }
-    }
-  })();
-  const start = Date.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c = consumed;
-  const cf = confirmed;
-  const elapsed = (Date.now() - start) / 1000;
-  running = false;
-  if (wake) wake();
-  await publisher;
-  await pubConn.close().catch(() => {});
-  await subConn.close().catch(() => {});
-  return { consumed: Math.round(c / elapsed), confirmed: Math.round(cf / elapsed), published: Math.round(published / elapsed) };
-}
+const seconds = Number(o.seconds);
+const warmup = Number(o.warmup);
+const runs = Number(o.runs);
+const args = { backlog: Number(o.backlog), conns: Number(o.conns), rate: Number(o.rate), pubs: Number(o.pubs) };
+const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
+const only = list(o.only);
+const skip = list(o.skip);
+for (const n of [...only, ...skip]) if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`unknown scenario ${n} (try --list)`);
+const scenarios = SCENARIOS.filter((s) => (!only.length || only.includes(s.name)) && !skip.includes(s.name));
+let brokers = o.brokers ? list(o.brokers) : ['warren', ...(rabbitAvailable() ? ['rabbitmq'] : [])];
+if (o.null && !brokers.includes('null')) brokers.push('null');
+if (brokers.includes('rabbitmq') && !rabbitAvailable()) throw new Error('rabbitmq-server/rabbitmqctl not found (apt-get install rabbitmq-server, or set RABBITMQ_BIN_DIR)');
+if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/cli.js missing: npm run build first (npm run bench does)');
+if (!o.brokers && !brokers.includes('rabbitmq')) console.error('rabbitmq-server not installed: running Warren only');
+const warrenArgs = o['warren-args'].split(' ').filter(Boolean);
 
-const scenarios = {
-  transient: (url) => throughput(url, { persistent: false, confirms: false }),
-  confirms: (url) => throughput(url, { persistent: true, confirms: true }),
+// ------------------------------------------------------------------ cleanup on any exit path
+let bailing = false;
+async function bail(code, why) {
+  if (bailing) return;
+  bailing = true;
+  if (why) console.error(why);
+  killAllWorkers();
+  await cleanupAll().catch((e) => console.error('cleanup:', e.message));
+  process.exit(code);
+}
+process.on('SIGINT', () => bail(130, '\ninterrupted: stopping brokers…'));
+process.on('SIGTERM', () => bail(143, 'terminated: stopping brokers…'));
+process.on('uncaughtException', (e) => bail(1, e.stack));
+process.on('unhandledRejection', (e) => bail(1, e?.stack ?? String(e)));
+
+// ------------------------------------------------------------------ run
+const log = (...a) => console.error(...a);
+const serverInfo = async (url) => {
+  const c = await amqp.connect(url);
+  const p = c.connection.serverProperties ?? {};
+  await c.close();
+  return `${p.product ?? '?'} ${p.version ?? ''}`.trim();
+};
+const git = (...a) => {
+  try {
+    return execFileSync('git', a, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
 };
 
-const broker = await startWarren();
-const url = `amqp://guest:guest@127.0.0.1:${broker.port}`;
+const meta = {
+  date: new Date().toISOString(),
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`,
+  Warren: `commit ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' (+ uncommitted src changes)' : ''}${warrenArgs.length ? `, flags ${warrenArgs.join(' ')}` : ''}`,
+  'load average at start': `${loadavg().map((x) => x.toFixed(2)).join(', ')} (a shared machine makes results noisy)`,
+  settings: `${seconds} s measured after ${warmup} s warm-up, ${runs} runs interleaved${args.pubs !== 1 ? `, ${args.pubs} publisher processes` : ''}${scenarios.includes(backlog) ? ` (backlog: ${o['backlog-runs']} run(s) of ${args.backlog.toLocaleString('en-US')} messages)` : ''}, brokers ${brokers.join(', ')}`,
+};
+
+let sharedRabbit = null;
+const rabbitNote = o['fresh-rabbit'] ? 'fresh node per run' : 'one node for the run, a fresh one per idle-conns run';
+const bootRabbit = async () => {
+  log(`starting RabbitMQ node ${RABBIT_NODE}…`);
+  const b = await startRabbit();
+  await sleep(2000); // let the fresh node settle (it is busy for about a second after boot)
+  meta.RabbitMQ ??= `${await serverInfo(b.url)} (node ${RABBIT_NODE}, default config, ${rabbitNote})`;
+  return b;
+};
+const acquire = async (kind, scenario) => {
+  if (kind === 'warren') return { broker: await startWarren({ extraArgs: warrenArgs }), release: (b) => b.stop() };
+  if (kind === 'null') return { broker: await startNull(), release: (b) => b.stop() };
+  if (o['fresh-rabbit'] || scenario.freshBroker) {
+    if (sharedRabbit) {
+      await sharedRabbit.stop(); // one node name: the shared node restarts when next needed
+      sharedRabbit = null;
+    }
+    return { broker: await bootRabbit(), release: (b) => b.stop() };
+  }
+  sharedRabbit ??= await bootRabbit();
+  return { broker: sharedRabbit, release: async () => {} };
+};
+
+let warrenInfo = '';
 const results = [];
-for (const [name, run] of Object.entries(scenarios)) {
-  if (only && only !== name) continue;
-  const r = await run(url);
-  results.push({ scenario: name, ...r });
-  console.error(name, r);
+const started = performance.now();
+for (const scenario of scenarios) {
+  const entry = { scenario, runs: {} };
+  results.push(entry);
+  const kinds = brokers.filter((k) => k !== 'null' || scenario.metrics.some((m) => m.nullBroker));
+  const reps = scenario.name === 'backlog' ? Number(o['backlog-runs']) : runs;
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const kind of kinds) {
+      const id = `${kind}${rep}-${Date.now().toString(36)}`;
+      let res;
+      let acq;
+      try {
+        acq = await acquire(kind, scenario);
+        if (kind === 'warren' && !warrenInfo) meta.Warren = `${(warrenInfo = await serverInfo(acq.broker.url))}, ${meta.Warren}`;
+        res = await scenario.run({ broker: acq.broker, seconds, warmup, id, args });
+      } catch (e) {
+        res = { error: String(e?.stack ?? e) };
+        killAllWorkers(); // a failed run may leave clients behind
+        if (kind === 'rabbitmq' && sharedRabbit) {
+          // the node may be wedged or down (e.g. after a failed restart): start afresh next time
+          await sharedRabbit.stop().catch(() => {});
+          sharedRabbit = null;
+        }
+      } finally {
+        if (acq) await acq.release(acq.broker).catch((e) => log('stop:', e.message));
+      }
+      (entry.runs[kind] ??= []).push(res);
+      const label = { warren: 'Warren', rabbitmq: 'RabbitMQ', null: 'null' }[kind];
+      if (res.error) log(`[${scenario.name}] ${label} run ${rep}/${reps}: ERROR ${res.error}`);
+      else {
+        const vals = scenario.metrics.map((m) => `${m.label} ${fmt(res.values[m.key])}`).join(', ');
+        const cpu = Object.entries(res.clientCpu ?? {}).map(([n, c]) => `${n} ${fmt(c, 0)}%`).join(' ');
+        log(`[${scenario.name}] ${label} run ${rep}/${reps}: ${vals} | client CPU ${cpu} | broker CPU ${fmt(res.broker?.cpu, 0)}%`);
+      }
+      await sleep(100);
+    }
+  }
+  // write what we have after every scenario, so an interrupted run still leaves a report
+  meta.duration = `${Math.round((performance.now() - started) / 1000)} s`;
+  mkdirSync(dirname(resolve(o.out)), { recursive: true });
+  writeFileSync(o.out, renderReport({ results, meta }));
 }
-await broker.stop();
-console.table(results);
+if (sharedRabbit) {
+  log('stopping RabbitMQ…');
+  await sharedRabbit.stop();
+}
+await cleanupAll();
+meta.duration = `${Math.round((performance.now() - started) / 1000)} s`;
+const report = renderReport({ results, meta });
+writeFileSync(o.out, report);
+process.stdout.write('\n' + report);
+log(`\nwritten to ${o.out}`);
