@@ -88,17 +88,29 @@ export class LevelStore implements Store {
       const list = definitions[kind] as unknown[];
       for await (const v of this.db.values(range(DEFINITION_PREFIX[kind]))) list.push(decodeDefinition(v));
     }
-    let lastQueue = '';
+    // Messages come back in batches (nextv), not one promise per entry: a million of them is the
+    // case recovery time is measured by. A key's queue is decoded only when the prefix changes.
+    let lastPrefix: Buffer = Buffer.alloc(0);
     let list: StoredMessage[] = [];
-    for await (const [k, v] of this.db.iterator(range(MESSAGE_PREFIX))) {
-      const { vhost, name } = queueOfMessageKey(k);
-      const qk = queueKey(vhost, name);
-      if (qk !== lastQueue) {
-        list = messages.get(qk) ?? [];
-        messages.set(qk, list);
-        lastQueue = qk;
+    const it = this.db.iterator(range(MESSAGE_PREFIX));
+    try {
+      for (;;) {
+        const batch = await it.nextv(10_000);
+        if (batch.length === 0) break;
+        for (const [k, v] of batch) {
+          const prefixLen = k.length - 8;
+          if (prefixLen !== lastPrefix.length || k.compare(lastPrefix, 0, prefixLen, 0, prefixLen) !== 0) {
+            const { vhost, name } = queueOfMessageKey(k);
+            const qk = queueKey(vhost, name);
+            list = messages.get(qk) ?? [];
+            messages.set(qk, list);
+            lastPrefix = k.subarray(0, prefixLen);
+          }
+          list.push(decodeMessage(seqOfKey(k), v));
+        }
       }
-      list.push(decodeMessage(seqOfKey(k), v));
+    } finally {
+      await it.close();
     }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, messages, cleanShutdown };
