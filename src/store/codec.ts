@@ -41,7 +41,9 @@ export function messagePrefix(vhost: string, name: string): Buffer {
 export function messageKey(prefix: Buffer, seq: number): Buffer {
   const k = Buffer.allocUnsafe(prefix.length + 8);
   prefix.copy(k, 0);
-  k.writeBigUInt64BE(BigInt(seq), prefix.length);
+  // Two 32-bit halves: seq stays well inside 2^53, and BigInt conversion costs on every message.
+  k.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), prefix.length);
+  k.writeUInt32BE(seq >>> 0, prefix.length + 4);
   return k;
 }
 

@@ -66,7 +66,10 @@ export class LevelStore implements Store {
   onWrite?: ((seconds: number) => void) | undefined;
   /** Puts still waiting for the next batch, by queue and seq: a message acked before its batch is
    * written costs no write at all (RabbitMQ does the same for messages consumed quickly). */
-  private pendingPuts = new Map<string, Map<number, PendingPut>>();
+  private pendingPuts = new Map<Buffer, Map<number, PendingPut>>();
+  private lastVhost = '';
+  private lastName = '';
+  private lastPrefix: Buffer | null = null;
 
   constructor(
     dir: string,
@@ -121,9 +124,11 @@ export class LevelStore implements Store {
   }
 
   deleteQueue(vhost: string, name: string): void {
-    this.pendingPuts.delete(queueKey(vhost, name));
+    const prefix = this.prefix(vhost, name);
+    this.pendingPuts.delete(prefix);
+    this.lastPrefix = null;
     this.op({ type: 'del', key: queueDefKey(vhost, name) });
-    const gte = this.prefix(vhost, name);
+    const gte = prefix;
     const lt = Buffer.from(gte);
     lt[lt.length - 1] = 1;
     this.steps.push({ clear: { gte, lt } });
@@ -140,10 +145,10 @@ export class LevelStore implements Store {
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    const op: PendingPut = { type: 'put', key: messageKey(this.prefix(vhost, queue), m.seq), value: encodeMessage(m) };
-    const qk = queueKey(vhost, queue);
-    let puts = this.pendingPuts.get(qk);
-    if (!puts) this.pendingPuts.set(qk, (puts = new Map()));
+    const prefix = this.prefix(vhost, queue);
+    const op: PendingPut = { type: 'put', key: messageKey(prefix, m.seq), value: encodeMessage(m) };
+    let puts = this.pendingPuts.get(prefix);
+    if (!puts) this.pendingPuts.set(prefix, (puts = new Map()));
     const earlier = puts.get(m.seq);
     if (earlier) earlier.cancelled = true; // a rewrite (the redelivered flag) supersedes it
     puts.set(m.seq, op);
@@ -151,14 +156,15 @@ export class LevelStore implements Store {
   }
 
   deleteMessage(vhost: string, queue: string, seq: number): void {
-    const puts = this.pendingPuts.get(queueKey(vhost, queue));
+    const prefix = this.prefix(vhost, queue);
+    const puts = this.pendingPuts.get(prefix);
     const put = puts?.get(seq);
     if (put) {
       put.cancelled = true;
       puts!.delete(seq);
       return;
     }
-    this.op({ type: 'del', key: messageKey(this.prefix(vhost, queue), seq) });
+    this.op({ type: 'del', key: messageKey(prefix, seq) });
   }
 
   flush(): Promise<void> {
@@ -175,12 +181,17 @@ export class LevelStore implements Store {
   }
 
   private prefix(vhost: string, name: string): Buffer {
+    // Consecutive operations are nearly always on the same queue: skip building its map key.
+    if (name === this.lastName && vhost === this.lastVhost && this.lastPrefix) return this.lastPrefix;
     const k = queueKey(vhost, name);
     let p = this.prefixes.get(k);
     if (!p) {
       p = messagePrefix(vhost, name);
       this.prefixes.set(k, p);
     }
+    this.lastVhost = vhost;
+    this.lastName = name;
+    this.lastPrefix = p;
     return p;
   }
 
