@@ -47,16 +47,6 @@ export function messageKey(prefix: Buffer, seq: number): Buffer {
   return k;
 }
 
-export function seqOfKey(key: Buffer): number {
-  return Number(key.readBigUInt64BE(key.length - 8));
-}
-
-/** Splits a message key back into vhost and queue name. */
-export function queueOfMessageKey(key: Buffer): { vhost: string; name: string } {
-  const a = key.indexOf(SEP, 2);
-  return { vhost: key.toString('utf8', 2, a), name: key.toString('utf8', a + 1, key.length - 9) };
-}
-
 export function encodeQueue(q: StoredQueue): Buffer {
   return Buffer.from(JSON.stringify({ autoDelete: q.autoDelete, arguments: q.arguments.toString('base64') }));
 }
@@ -72,12 +62,17 @@ export function decodeQueueDef(key: Buffer, value: Buffer): StoredQueue {
   };
 }
 
-/** flags(1) exchange(1+n) routing-key(1+n) properties(4+n) body(rest) */
+/**
+ * seq(8) flags(1) exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the
+ * value too, so recovery can read values alone: half the buffers LevelDB has to hand over.
+ */
 export function encodeMessage(m: StoredMessage): Buffer {
   const ex = strBytes(m.exchange);
   const rk = strBytes(m.routingKey);
-  const out = Buffer.allocUnsafe(1 + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
-  let p = 0;
+  const out = Buffer.allocUnsafe(8 + 1 + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
+  out.writeUInt32BE(m.seq >>> 0, 4);
+  let p = 8;
   out[p++] = m.redelivered ? 1 : 0;
   out[p++] = ex.length;
   p += ex.copy(out, p);
@@ -90,20 +85,40 @@ export function encodeMessage(m: StoredMessage): Buffer {
   return out;
 }
 
-export function decodeMessage(seq: number, v: Buffer): StoredMessage {
-  let p = 0;
+/** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
+export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk: Buffer; rkStr: string }): StoredMessage {
+  const seq = v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
+  let p = 8;
   const redelivered = v[p++] === 1;
   const exLen = v[p++]!;
-  const exchange = v.toString('utf8', p, p + exLen);
+  const exchange = sharedString(v, p, p + exLen, last, 'ex', 'exStr');
   p += exLen;
   const rkLen = v[p++]!;
-  const routingKey = v.toString('utf8', p, p + rkLen);
+  const routingKey = sharedString(v, p, p + rkLen, last, 'rk', 'rkStr');
   p += rkLen;
   const propLen = v.readUInt32BE(p);
   p += 4;
   const properties = v.subarray(p, p + propLen);
   p += propLen;
   return { seq, redelivered, exchange, routingKey, properties, body: v.subarray(p) };
+}
+
+/** A backlog repeats the same few names a million times: decode each once. */
+function sharedString<K extends 'ex' | 'rk', S extends 'exStr' | 'rkStr'>(
+  v: Buffer,
+  start: number,
+  end: number,
+  last: ({ [k in K]: Buffer } & { [s in S]: string }) | undefined,
+  k: K,
+  sk: S,
+): string {
+  if (last && last[k].length === end - start && v.compare(last[k], 0, end - start, start, end) === 0) return last[sk];
+  const str = v.toString('utf8', start, end);
+  if (last) {
+    (last as { [k in K]: Buffer })[k] = v.subarray(start, end);
+    (last as { [s in S]: string })[sk] = str;
+  }
+  return str;
 }
 
 /** prefix, 0, id: the key of a definition. */

@@ -16,9 +16,6 @@ import {
   messageKey,
   messagePrefix,
   queueDefKey,
-  queueOfMessageKey,
-  seqOfKey,
-  MESSAGE_PREFIX,
   QUEUE_PREFIX,
 } from './codec.js';
 
@@ -91,29 +88,25 @@ export class LevelStore implements Store {
       const list = definitions[kind] as unknown[];
       for await (const v of this.db.values(range(DEFINITION_PREFIX[kind]))) list.push(decodeDefinition(v));
     }
-    // Messages come back in batches (nextv), not one promise per entry: a million of them is the
-    // case recovery time is measured by. A key's queue is decoded only when the prefix changes.
-    let lastPrefix: Buffer = Buffer.alloc(0);
-    let list: StoredMessage[] = [];
-    const it = this.db.iterator(range(MESSAGE_PREFIX));
-    try {
-      for (;;) {
-        const batch = await it.nextv(10_000);
-        if (batch.length === 0) break;
-        for (const [k, v] of batch) {
-          const prefixLen = k.length - 8;
-          if (prefixLen !== lastPrefix.length || k.compare(lastPrefix, 0, prefixLen, 0, prefixLen) !== 0) {
-            const { vhost, name } = queueOfMessageKey(k);
-            const qk = queueKey(vhost, name);
-            list = messages.get(qk) ?? [];
-            messages.set(qk, list);
-            lastPrefix = k.subarray(0, prefixLen);
-          }
-          list.push(decodeMessage(seqOfKey(k), v));
+    // Each queue's messages come back as values alone, in batches (nextv), not one promise per
+    // entry: a million of them is the case recovery time is measured by.
+    const last = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
+    for (const q of queues) {
+      const list: StoredMessage[] = [];
+      messages.set(queueKey(q.vhost, q.name), list);
+      const gte = messagePrefix(q.vhost, q.name);
+      const lt = Buffer.from(gte);
+      lt[lt.length - 1] = 1;
+      const it = this.db.values({ gte, lt });
+      try {
+        for (;;) {
+          const batch = await it.nextv(10_000);
+          if (batch.length === 0) break;
+          for (const v of batch) list.push(decodeMessage(v, last));
         }
+      } finally {
+        await it.close();
       }
-    } finally {
-      await it.close();
     }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, messages, cleanShutdown };
