@@ -1,0 +1,92 @@
+// The configuration file: rabbitmq.conf keys mapped onto Warren's options, errors that name the
+// line, and a definitions file loaded at boot, exercised through the real CLI.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigFile } from '../../src/config-file.js';
+import { CLI_PATH, spawnBroker } from '../helpers/broker-process.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warren-config-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const write = (name: string, text: string): string => {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+};
+
+describe('rabbitmq.conf', () => {
+  it('maps RabbitMQ keys onto Warren options', () => {
+    const f = write(
+      'a.conf',
+      [
+        '# comment',
+        'listeners.tcp.default = 127.0.0.1:5673',
+        'default_user = admin',
+        'default_pass = s3cret',
+        'heartbeat = 30',
+        'vm_memory_high_watermark.absolute = 2GB',
+        'disk_free_limit.absolute = 50MB',
+        'loopback_users.guest = false',
+        'management.tcp.port = 15673',
+        'ssl_options.verify = verify_peer',
+        'connection_max = infinity',
+      ].join('\n'),
+    );
+    expect(parseConfigFile(f)).toEqual({
+      port: 5673,
+      host: '127.0.0.1',
+      'default-user': 'admin',
+      'default-pass': 's3cret',
+      heartbeat: 30,
+      'memory-high-watermark': 2_000_000_000,
+      'disk-free-limit': 50_000_000,
+      'loopback-users': [],
+      'management-port': 15673,
+      'tls-verify-peer': true,
+      'max-connections': Number.MAX_SAFE_INTEGER,
+    });
+  });
+
+  it('refuses unknown keys and bad values, naming the line', () => {
+    expect(() => parseConfigFile(write('b.conf', 'heartbeat = 10\nbogus.key = 1\n'))).toThrow(/b\.conf line 2: unknown key 'bogus\.key'/);
+    expect(() => parseConfigFile(write('c.conf', 'heartbeat = soon\n'))).toThrow(/line 1: 'soon' is not a non-negative integer/);
+    const r = spawnSync(process.execPath, [CLI_PATH, '--config', join(dir, 'b.conf')], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown key 'bogus\.key'/);
+  });
+
+  it('a broker started with a config file and load_definitions uses both', async () => {
+    const defs = write(
+      'defs.json',
+      JSON.stringify({
+        vhosts: [{ name: '/' }],
+        queues: [{ name: 'from-definitions', vhost: '/', durable: true, auto_delete: false, arguments: { 'x-max-length': 5 } }],
+        exchanges: [{ name: 'defs-ex', vhost: '/', type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} }],
+        bindings: [{ source: 'defs-ex', vhost: '/', destination: 'from-definitions', destination_type: 'queue', routing_key: '', arguments: {} }],
+      }),
+    );
+    const conf = write('d.conf', `default_user = admin\ndefault_pass = s3cret\nload_definitions = ${defs}\n`);
+    const dataDir = mkdtempSync(join(tmpdir(), 'warren-config-data-'));
+    const b = await spawnBroker({ dataDir, args: ['--config', conf] });
+    try {
+      await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`)).rejects.toThrow();
+      const conn = await amqp.connect(`amqp://admin:s3cret@127.0.0.1:${b.port}`);
+      const ch = await conn.createConfirmChannel();
+      ch.publish('defs-ex', '', Buffer.from('routed by a definition'));
+      await ch.waitForConfirms();
+      const m = await ch.get('from-definitions', { noAck: true });
+      expect(m && m.content.toString()).toBe('routed by a definition');
+      await conn.close();
+    } finally {
+      await b.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
