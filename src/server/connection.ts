@@ -29,6 +29,8 @@ type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'running' | 'closing' 
 
 /** The frame size accepted before tune-ok settles it. */
 const HANDSHAKE_FRAME_MAX = 128 * 1024;
+/** The longest a publisher stays paused by one round of flow control. */
+const THROTTLE_MAX_MS = 250;
 /** How long a closing connection waits for close-ok before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 
@@ -63,6 +65,7 @@ export class Connection implements QueueOwner, Throttled {
   /** Queues whose backlog has this publisher paused (publisher flow control, see queue.ts). */
   private readonly throttledBy = new Set<Queue>();
   private readPaused = false;
+  private throttleTimer: NodeJS.Timeout | null = null;
 
   private state: State = 'header';
   private readonly parser: FrameParser;
@@ -127,12 +130,26 @@ export class Connection implements QueueOwner, Throttled {
   /** A queue this connection just published to has too deep a backlog: stop reading for now. */
   throttleBy(q: Queue): void {
     if (this.throttledBy.has(q) || this.state === 'closed') return;
+    // Its own consumers' acks are what drains the queue: never stop reading those.
+    if (q.consumers.some((c) => c.channel.conn === this)) return;
     this.throttledBy.add(q);
     q.throttle(this);
+    // A pause never outlasts THROTTLE_MAX_MS: a connection that also consumes from the queue
+    // must get its acks read, or the backlog could never drain. The next publish re-checks.
+    this.throttleTimer ??= setTimeout(() => {
+      this.throttleTimer = null;
+      for (const t of [...this.throttledBy]) {
+        t.forget(this);
+        this.unthrottle(t);
+      }
+    }, THROTTLE_MAX_MS);
   }
 
   unthrottle(q: Queue): void {
-    if (this.throttledBy.delete(q) && this.throttledBy.size === 0) this.updateReading();
+    if (!this.throttledBy.delete(q) || this.throttledBy.size > 0) return;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
+    this.updateReading();
   }
 
   /** Reads are paused while an alarm blocks this connection or a queue throttles it. */
@@ -433,6 +450,8 @@ export class Connection implements QueueOwner, Throttled {
     this.heartbeatTimer = this.handshakeTimer = this.closeTimer = null;
     for (const q of this.throttledBy) q.forget(this);
     this.throttledBy.clear();
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     const wasOpen = this.state !== 'closed' || this.vhost !== null;
     this.state = 'closed';
     this.releaseChannels();

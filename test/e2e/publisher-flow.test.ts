@@ -63,3 +63,23 @@ it('lets a queue without consumers grow past BACKLOG_HIGH', async () => {
   expect((await pub.checkQueue(q)).messageCount).toBe(TOTAL);
   await pubConn.close();
 });
+
+it('never deadlocks a connection that both floods a queue and consumes from it', async () => {
+  const conn = await amqp.connect(`amqp://127.0.0.1:${broker.port}`);
+  const sub = await conn.createChannel();
+  const pub = await conn.createChannel();
+  const q = (await sub.assertQueue('flow-same-connection')).queue;
+  await sub.prefetch(100);
+  let got = 0;
+  const done = new Promise<void>((resolve) => {
+    void sub.consume(q, (m) => {
+      if (!m) return;
+      sub.ack(m);
+      if (++got === TOTAL) resolve();
+    });
+  });
+  await flood(pub, q);
+  await done;
+  expect(got).toBe(TOTAL);
+  await conn.close();
+}, 120_000);
