@@ -239,7 +239,7 @@ export class Channel implements ReplyReceiver {
         return this.rollback();
       case M.ConfirmSelect:
         if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
-        this.confirms ??= new ConfirmTracker(this.conn.writer, this.id, () => this.vhost.store.flush());
+        this.confirms ??= new ConfirmTracker(this.conn.writer, this.id, () => this.vhost.store.flush(), this.stats);
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
       case M.ChannelClose:
@@ -503,8 +503,7 @@ export class Channel implements ReplyReceiver {
   // ---- publishing ---------------------------------------------------------------------------
 
   private exchangeForPublish(name: string): Exchange {
-    const exchange = this.vhost.exchanges.get(name);
-    if (!exchange) throw chError(ReplyCode.NotFound, `no exchange '${name}' in vhost '${this.vhost.name}'`);
+    const exchange = this.exchangeNamed(name);
     if (exchange.internal) {
       throw chError(ReplyCode.AccessRefused, `cannot publish to internal exchange '${name}' in vhost '${this.vhost.name}'`);
     }
@@ -705,8 +704,8 @@ export class Channel implements ReplyReceiver {
         messageCount: q.messageCount,
       },
     };
-    if (this.replyChain) this.reply(null, () => this.conn.writer.content(this.id, ok, msg.properties, msg.body));
-    else this.conn.writer.content(this.id, ok, msg.properties, msg.body);
+    // Behind any reply still waiting for the store, like every other reply.
+    this.reply(null, () => this.conn.writer.content(this.id, ok, msg.properties, msg.body));
   }
 
   // ---- acknowledgements ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Publisher confirms (RabbitMQ's confirm.select extension): each publish gets the next sequence
 // number; acks go out in order, a run of them as one basic.ack with multiple=true.
 import { M } from '../frames/index.js';
+import type { MessageStats } from './stats.js';
 import type { FrameWriter } from './writer.js';
 
 export class ConfirmTracker {
@@ -19,6 +20,8 @@ export class ConfirmTracker {
     private readonly channel: number,
     /** Resolves once everything written to the store so far is durable. */
     private readonly storeFlush: () => Promise<void>,
+    /** Counts the publishes acked, for the management API's message_stats.confirm. */
+    private readonly stats: MessageStats,
   ) {}
 
   next(): number {
@@ -72,6 +75,7 @@ export class ConfirmTracker {
   /** Acks (from, to] in one frame. */
   private ackRun(from: number, to: number): void {
     if (to <= from) return;
+    this.stats.confirm += to - from;
     this.writer.method(this.channel, { id: M.BasicAck, args: { deliveryTag: to, multiple: to - from > 1 } });
   }
 }
