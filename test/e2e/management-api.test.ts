@@ -877,3 +877,16 @@ describe('/metrics', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('message_stats.confirm', () => {
+  it('counts publisher confirms', async () => {
+    const before = (await overview()).message_stats.confirm as number;
+    const conn = await connect();
+    const ch = await conn.createConfirmChannel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from(`c${i}`));
+    await ch.waitForConfirms();
+    expect((await overview()).message_stats.confirm).toBe(before + 3);
+    await conn.close();
+  });
+});
