@@ -69,6 +69,12 @@ const argv = yargs(rawArgs)
   .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
   .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
   .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
+  .option('page-out-messages', {
+    type: 'number',
+    default: defaultOptions.pageOutMessages,
+    describe: 'ready messages a queue keeps in memory; newer ones wait in the store (0 = keep all in memory)',
+  })
+  .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -87,6 +93,8 @@ const broker = new Broker({
   defaultPass: argv['default-pass'],
   maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
+  pageOutMessages: argv['page-out-messages'],
+  pageOutBytes: argv['page-out-bytes'],
   loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],

@@ -84,6 +84,8 @@ const KEYS: Record<string, Apply> = {
   // Warren's own keys, in the same style.
   data_dir: set('data-dir'),
   fsync: set('fsync', bool),
+  page_out_messages: set('page-out-messages', int),
+  page_out_bytes: set('page-out-bytes', size),
 };
 
 export function parseConfigFile(path: string): ConfigValues {

@@ -142,6 +142,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       const { count, ackmode, encoding, truncate } = req.body;
       const taken = [];
       for (let i = 0; i < count; i++) {
+        await q.headReady();
         const e = q.take();
         if (!e) break;
         taken.push(e);
@@ -155,7 +156,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
           redelivered: e.redelivered,
           exchange: e.msg.exchange,
           routing_key: e.msg.routingKey,
-          message_count: q.ready.length + taken.length - i - 1,
+          message_count: q.readyCount + taken.length - i - 1,
           properties: propertiesView(e.msg.decoded()),
           payload: printable ? text : body.toString('base64'),
           payload_encoding: printable ? 'string' : 'base64',

@@ -63,7 +63,12 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages: ready + q.unackedCount,
     messages_ready: ready,
     messages_unacknowledged: q.unackedCount,
-    message_bytes_ready: q.ready.bytes,
+    message_bytes_ready: q.readyBytes,
+    // RabbitMQ's names for where the ready messages are: in memory or only on disk.
+    messages_ram: q.readyCount - q.pagedOut.count,
+    messages_paged_out: q.pagedOut.count,
+    message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
+    message_bytes_paged_out: q.pagedOut.bytes,
     consumers: q.consumers.length,
     message_stats: messageStatsView(q.stats, rates, q.stats),
   };

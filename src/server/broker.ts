@@ -7,15 +7,15 @@ import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
-import { definitionId, queueKey } from '../store/store.js';
+import { definitionId } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
-import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
 import { importDefinitions, type DefinitionsJson } from '../management/definitions.js';
 import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
+import type { PagingLimits } from './paged-tail.js';
 import { ResourceMonitor } from './alarms.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { MessageStats } from './stats.js';
@@ -39,11 +39,14 @@ export class Broker {
   private management: ManagementServer | null = null;
   private nextConnectionId = 1;
   private closing: Promise<void> | null = null;
+  private readonly paging: PagingLimits | null;
 
   constructor(options: Partial<BrokerOptions> = {}) {
     this.options = { ...defaultOptions, ...options };
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
     this.store = this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore();
+    const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;
+    this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
     this.access = new AccessControl(this.store);
     this.alarms = new ResourceMonitor(
       { memoryHighWatermark: this.options.memoryHighWatermark, diskFreeLimit: this.options.diskFreeLimit, dataDir: this.options.dataDir },
@@ -127,7 +130,7 @@ export class Broker {
   /** The vhost of that name, created (in memory only) if it is not there. */
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
-    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++)));
+    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging)));
     return v;
   }
 
@@ -177,13 +180,10 @@ export class Broker {
         { name: sq.name, durable: true, exclusiveOwner: null, autoDelete: sq.autoDelete, arguments: readTableBytes(sq.arguments) },
         false,
       );
-      for (const m of state.messages.get(queueKey(sq.vhost, sq.name)) ?? []) {
-        const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
-        // After a crash nobody knows which messages were delivered: flag them all as possibly so.
-        q.restore(msg, m.redelivered || !state.cleanShutdown);
-        if (m.seq > maxSeq) maxSeq = m.seq;
-        count++;
-      }
+      // After a crash nobody knows which messages were delivered: they all come back flagged so.
+      const recovered = await q.recover(state.cleanShutdown);
+      maxSeq = Math.max(maxSeq, recovered.lastSeq);
+      count += recovered.count;
     }
     for (const se of state.definitions.exchange) {
       this.vhost(se.vhost).addExchange(
@@ -238,22 +238,7 @@ export class Broker {
 
   /** Messages requeued by the closing connections come back after a restart marked redelivered. */
   private persistRedeliveredFlags(): void {
-    for (const vhost of this.vhosts.values()) {
-      for (const q of vhost.queues.values()) {
-        if (!q.durable || q.exclusiveOwner) continue;
-        for (const e of q.ready.toArray()) {
-          if (!e.redelivered || !e.msg.persistent) continue;
-          const m = e.msg;
-          this.store.putMessage(vhost.name, q.name, {
-            seq: m.seq,
-            redelivered: true,
-            exchange: m.exchange,
-            routingKey: m.routingKey,
-            properties: m.properties,
-            body: m.body,
-          });
-        }
-      }
-    }
+    for (const vhost of this.vhosts.values()) for (const q of vhost.queues.values()) q.persistRedeliveredFlags();
   }
+
 }

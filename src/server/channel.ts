@@ -62,6 +62,8 @@ export class Channel implements ReplyReceiver {
   private confirms: ConfirmTracker | null = null;
   /** Replies held back until the store has written what they acknowledge, keeping reply order. */
   private replyChain: Promise<void> | null = null;
+  /** basic.gets waiting in the reply chain for a page of their queue to come back from the store. */
+  private waitingGets = 0;
   private lastQueue = '';
   /** Direct reply-to: the consumer tag and routing name of this channel's reply consumer. */
   private reply_: { tag: string; name: string } | null = null;
@@ -150,12 +152,21 @@ export class Channel implements ReplyReceiver {
   /** Sends a reply once everything written to the store so far is durable. */
   private afterStore(m: MethodInit | null, then: (() => void) | undefined, flush = true): void {
     const store = this.vhost.store;
-    const chain = (this.replyChain ?? Promise.resolve()).then(() => (flush ? store.flush() : undefined));
-    const mine = chain.then(
+    this.chain(
+      () => (flush ? store.flush() : undefined),
       () => {
-        if (this.state !== 'open') return;
         if (m) this.send(m);
         then?.();
+      },
+    );
+  }
+
+  /** Runs then (while the channel is open) after every earlier reply and after wait resolves. */
+  private chain(wait: () => Promise<void> | undefined, then: () => void): void {
+    const mine = (this.replyChain ?? Promise.resolve()).then(wait).then(
+      () => {
+        if (this.state !== 'open') return;
+        then();
       },
       (err: unknown) => {
         this.log.error({ err }, 'store write failed');
@@ -364,7 +375,7 @@ export class Channel implements ReplyReceiver {
     if (ifUnused && q.consumers.length > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }
-    if (ifEmpty && q.ready.length > 0) {
+    if (ifEmpty && q.readyCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' is not empty`);
     }
     const count = this.vhost.deleteQueue(q);
@@ -682,7 +693,25 @@ export class Channel implements ReplyReceiver {
   private get(queueName: string, noAck: boolean): void {
     const q = this.queueFor(queueName);
     this.permit('read', 'queue', q.name);
-    const entry = q.take();
+    const paging = q.headReady();
+    if (!paging && this.waitingGets === 0) {
+      this.getNow(q, noAck);
+      return;
+    }
+    // A get that must wait for a page from the store takes its message once the page is in; gets
+    // behind it on this channel wait their turn, so they take messages in order.
+    this.waitingGets++;
+    this.chain(
+      () => paging,
+      () => {
+        this.waitingGets--;
+        this.getNow(q, noAck);
+      },
+    );
+  }
+
+  private getNow(q: Queue, noAck: boolean): void {
+    const entry = q.deleted ? undefined : q.take();
     if (!entry) {
       this.reply({ id: M.BasicGetEmpty, args: {} });
       return;

@@ -44,6 +44,13 @@ export interface BrokerOptions {
   loadDefinitions?: string | undefined;
   /** fsync every store batch (survives power loss) instead of only writing it (survives a crash). */
   fsync: boolean;
+  /**
+   * A queue keeps at most this many ready messages, and this many bytes of their bodies, in memory;
+   * newer ones wait in the store (RabbitMQ's lazy-queue behaviour). 0 keeps everything in memory.
+   * Without a data directory there is nowhere to page to.
+   */
+  pageOutMessages: number;
+  pageOutBytes: number;
 }
 
 export const defaultOptions: BrokerOptions = {
@@ -66,4 +73,6 @@ export const defaultOptions: BrokerOptions = {
   managementPort: 15672,
   managementHost: '0.0.0.0',
   fsync: false,
+  pageOutMessages: 65_536,
+  pageOutBytes: 64 * 1024 * 1024,
 };

@@ -4,7 +4,9 @@ import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
 import { deadLetter, type DeathReason } from './dead-letter.js';
 import type { Binding } from './exchanges/exchange.js';
-import type { Entry, Message } from './message.js';
+import type { StoredMessage } from '../store/store.js';
+import { deliveryModeOf, Message, type Entry } from './message.js';
+import { PagedTail, type PagingLimits } from './paged-tail.js';
 import { parseQueueArgs, type QueueArgs } from './queue-args.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
@@ -60,6 +62,13 @@ export class Queue {
   private expiryAt = 0;
   private unusedTimer: NodeJS.Timeout | null = null;
   private readonly throttled = new Set<Throttled>();
+  /** Where ready messages past the paging limits go; null for a queue kept wholly in memory. */
+  private readonly tail: PagedTail | null;
+  private readonly paging: PagingLimits | null;
+  /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
+  private redeliverBelow = 0;
+  /** basic.get callers waiting for a page to come back from the store. */
+  private headWaiters: (() => void)[] = [];
 
   constructor(
     readonly vhost: VHost,
@@ -72,6 +81,9 @@ export class Queue {
     this.arguments = spec.arguments;
     this.args = parseQueueArgs(spec.name, vhost.name, spec.arguments);
     this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
+    // A priority queue keeps all its messages in memory: its order is not the store's seq order.
+    this.paging = this.args.maxPriority === undefined ? vhost.paging : null;
+    this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
     this.touch();
   }
 
@@ -83,7 +95,27 @@ export class Queue {
   /** Ready messages, after dropping any that expired. */
   get messageCount(): number {
     this.expire();
-    return this.ready.length;
+    return this.readyCount;
+  }
+
+  /** Ready messages, in memory and paged out. */
+  get readyCount(): number {
+    return this.ready.length + (this.tail?.count ?? 0);
+  }
+
+  get readyBytes(): number {
+    return this.ready.bytes + (this.tail?.bytes ?? 0);
+  }
+
+  /** Ready messages that are in the store only, and their bodies' bytes. */
+  get pagedOut(): { count: number; bytes: number } {
+    return { count: this.tail?.count ?? 0, bytes: this.tail?.bytes ?? 0 };
+  }
+
+  /** The record of an entry in the store. */
+  private record(e: Entry, redelivered = e.redelivered): StoredMessage {
+    const m = e.msg;
+    return { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
   }
 
   /**
@@ -96,30 +128,26 @@ export class Queue {
     // Messages a waiting consumer is about to take do not count against the length limit.
     if (limited && this.consumers.length > 0 && this.ready.length > 0) this.dispatch();
     const full =
-      (a.maxLength !== undefined && this.ready.length >= a.maxLength) ||
-      (a.maxLengthBytes !== undefined && this.ready.bytes + msg.body.length > a.maxLengthBytes);
+      (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
+      (a.maxLengthBytes !== undefined && this.readyBytes + msg.body.length > a.maxLengthBytes);
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
     if (full && a.overflow !== 'drop-head') {
       if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
       return false;
     }
-    if (this.persists(msg)) {
-      this.vhost.store.putMessage(this.vhost.name, this.name, {
-        seq: msg.seq,
-        redelivered: false,
-        exchange: msg.exchange,
-        routingKey: msg.routingKey,
-        properties: msg.properties,
-        body: msg.body,
-      });
+    if (this.tail && this.mustPage(msg)) {
+      this.pageOut(entry);
+      if (full) this.dropHeads();
+      return true;
     }
+    if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
     this.ready.push(entry);
     if (full) this.dropHeads();
     if (entry.expiresAt !== 0) {
       // TTL 0: delivered now to a consumer that can take it, or expired at once (as RabbitMQ).
       if (entry.expiresAt <= Date.now()) {
         const c = this.ready.length === 1 && this.consumers.length > 0 ? this.nextConsumer() : null;
-        if (c) c.deliver(this.ready.shift()!);
+        if (c) c.deliver(this.shift()!);
         this.expire();
       } else this.armExpiry();
     }
@@ -127,22 +155,120 @@ export class Queue {
     return true;
   }
 
+  /** Whether msg goes to the store rather than memory: once anything is paged, all newer messages are. */
+  private mustPage(msg: Message): boolean {
+    const t = this.tail!;
+    const lim = this.paging!;
+    return t.count > 0 || this.ready.length >= lim.messages || this.ready.bytes + msg.body.length > lim.bytes;
+  }
+
+  private pageOut(entry: Entry): void {
+    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+      // Already expired, and behind others: it could only expire on reaching the head.
+      deadLetter(this, entry, 'expired');
+      return;
+    }
+    const stored = this.persists(entry.msg);
+    const rec = this.record(entry);
+    if (stored) this.vhost.store.putMessage(this.vhost.name, this.name, rec);
+    this.tail!.add(rec, stored);
+  }
+
+  /** The next ready message in memory; reading the next page starts when memory runs low. */
+  private shift(): Entry | undefined {
+    const e = this.ready.shift();
+    if (this.tail && this.tail.count > 0) this.pageIn();
+    return e;
+  }
+
+  /** Reads the oldest paged messages back once the in-memory head is down to half its limits. */
+  private pageIn(): void {
+    const t = this.tail!;
+    const lim = this.paging!;
+    if (t.busy || t.count === 0 || this.deleted) return;
+    if (this.ready.length > lim.messages / 2 || this.ready.bytes > lim.bytes / 2) return;
+    void t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log).then((page) => {
+      if (page && !this.deleted) {
+        for (const m of page) {
+          const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
+          this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt });
+        }
+        this.expire();
+        if (this.args.overflow === 'drop-head') this.dropHeads();
+        if (this.consumers.length > 0) this.scheduleDispatch();
+      }
+      const waiters = this.headWaiters;
+      this.headWaiters = [];
+      for (const w of waiters) w();
+      if (page) this.pageIn();
+    });
+  }
+
+  /**
+   * Resolves once the next ready message is in memory (for basic.get, which answers at once
+   * otherwise), or undefined when no wait is needed.
+   */
+  headReady(): Promise<void> | undefined {
+    if (this.ready.length > 0 || !this.tail || this.tail.count === 0) return undefined;
+    this.pageIn();
+    return new Promise<void>((resolve) => this.headWaiters.push(resolve));
+  }
+
   /** x-overflow=drop-head: the oldest messages make room, dead-lettered as 'maxlen'. */
   private dropHeads(): void {
     const a = this.args;
+    // With the head paged out, the rest of the drop waits for the next page (pageIn calls again).
     while (
       this.ready.length > 0 &&
-      ((a.maxLength !== undefined && this.ready.length > a.maxLength) ||
-        (a.maxLengthBytes !== undefined && this.ready.bytes > a.maxLengthBytes))
+      ((a.maxLength !== undefined && this.readyCount > a.maxLength) ||
+        (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes))
     ) {
-      this.discard(this.ready.shift()!, 'maxlen');
+      this.discard(this.shift()!, 'maxlen');
     }
   }
 
-  /** Restores a message recovered from the store, without writing it again. Its TTL starts anew. */
-  restore(msg: Message, redelivered: boolean): void {
-    this.ready.push({ msg, redelivered, expiresAt: this.expiryOf(msg) });
+  /**
+   * Reads this durable queue's messages back from the store: into memory up to the paging limits,
+   * the rest left in the store as the paged tail. Expiry times are kept (a TTL counts across a
+   * restart); after a crash every message comes back flagged as possibly delivered.
+   */
+  async recover(cleanShutdown: boolean): Promise<{ count: number; lastSeq: number }> {
+    const store = this.vhost.store;
+    let from = 0;
+    let count = 0;
+    let lastSeq = 0;
+    for (;;) {
+      const room = this.paging ? Math.max(1, this.paging.messages - this.ready.length) : 10_000;
+      const page = await store.readMessages(this.vhost.name, this.name, from, Math.min(room, 10_000), Infinity);
+      if (page.length === 0) break;
+      for (const m of page) {
+        const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
+        this.ready.push({ msg, redelivered: m.redelivered || !cleanShutdown, expiresAt: m.expiresAt || this.expiryOf(msg) });
+      }
+      count += page.length;
+      lastSeq = page[page.length - 1]!.seq;
+      from = lastSeq + 1;
+      if (this.tail && (this.ready.length >= this.paging!.messages || this.ready.bytes >= this.paging!.bytes)) {
+        const rest = await store.countMessages(this.vhost.name, this.name, from);
+        if (rest.count > 0) {
+          this.tail.adopt(from, rest.count, rest.bytes);
+          count += rest.count;
+          lastSeq = rest.lastSeq;
+        }
+        break;
+      }
+    }
+    if (!cleanShutdown) this.redeliverBelow = lastSeq + 1;
     this.armExpiry();
+    return { count, lastSeq };
+  }
+
+  /** Rewrites the in-memory messages requeued since they were stored, so a restart still flags them. */
+  persistRedeliveredFlags(): void {
+    if (!this.durable || this.exclusiveOwner) return;
+    for (const e of this.ready.toArray()) {
+      if (e.redelivered && e.msg.persistent) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
+    }
   }
 
   private expiryOf(msg: Message): number {
@@ -177,15 +303,32 @@ export class Queue {
   purge(): number {
     const all = this.ready.clear();
     for (const e of all) this.settle(e);
+    const paged = this.tail?.clear() ?? 0;
     this.releasePublishers();
-    return all.length;
+    return all.length + paged;
   }
 
-  /** basic.get: the next ready message, if any. */
+  /**
+   * The queue is being deleted: drops its ready messages and timers. Returns how many messages
+   * were ready, and whether the store holds records of it (paged or persistent) to drop.
+   */
+  destroy(): { count: number; stored: boolean } {
+    const count = this.readyCount;
+    this.deleted = true;
+    this.stopTimers();
+    this.releasePublishers();
+    this.ready.clear();
+    const stored = this.tail?.used ?? false;
+    this.tail?.drop();
+    for (const w of this.headWaiters.splice(0)) w();
+    return { count, stored };
+  }
+
+  /** basic.get: the next ready message in memory, if any (see headReady). */
   take(): Entry | undefined {
     this.touch();
     this.expire();
-    return this.ready.shift();
+    return this.shift();
   }
 
   addConsumer(c: Consumer): void {
@@ -235,7 +378,7 @@ export class Queue {
     if (!head || head.expiresAt === 0) return;
     const now = Date.now();
     while (head && head.expiresAt !== 0 && head.expiresAt <= now) {
-      this.discard(this.ready.shift()!, 'expired');
+      this.discard(this.shift()!, 'expired');
       head = this.ready.peek();
     }
     this.armExpiry();
@@ -272,14 +415,16 @@ export class Queue {
     while (this.ready.length > 0 && this.consumers.length > 0) {
       const c = this.nextConsumer();
       if (!c) break;
-      c.deliver(this.ready.shift()!);
+      c.deliver(this.shift()!);
     }
+    // A failed page read is retried while consumers wait for the paged messages.
+    if (this.tail && this.tail.count > 0 && this.ready.length === 0) this.pageIn();
     if (this.throttled.size > 0) this.releasePublishers();
   }
 
   /** Whether a publish here should pause its connection (see BACKLOG_HIGH). */
   get overloaded(): boolean {
-    return this.ready.length > BACKLOG_HIGH && this.consumers.length > 0;
+    return this.readyCount > BACKLOG_HIGH && this.consumers.length > 0;
   }
 
   throttle(conn: Throttled): void {
@@ -292,7 +437,7 @@ export class Queue {
 
   /** Resumes the paused publishers once the backlog is down, or nobody consumes it any more. */
   releasePublishers(): void {
-    if (!this.deleted && this.ready.length > BACKLOG_LOW && this.consumers.length > 0) return;
+    if (!this.deleted && this.readyCount > BACKLOG_LOW && this.consumers.length > 0) return;
     const all = [...this.throttled];
     this.throttled.clear();
     for (const c of all) c.unthrottle(this);

@@ -7,6 +7,7 @@ import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
 import type { Message } from './message.js';
+import type { PagingLimits } from './paged-tail.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
@@ -53,6 +54,8 @@ export class VHost {
     readonly store: Store,
     /** The broker-wide message sequence: names messages in the store and orders them. */
     readonly nextSeq: () => number,
+    /** How much of each queue stays in memory; null keeps every message in memory. */
+    readonly paging: PagingLimits | null = null,
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
@@ -149,16 +152,12 @@ export class VHost {
   /** Deletes a queue: its consumers are cancelled, its bindings, messages and store records dropped. */
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
-    const count = q.ready.length;
-    q.deleted = true;
-    q.stopTimers();
-    q.releasePublishers();
+    const { count, stored } = q.destroy();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;
-    q.ready.clear();
     for (const b of [...q.bindings]) this.removeBinding(b);
-    if (this.isDurable(q)) this.store.deleteQueue(this.name, q.name);
+    if (stored || this.isDurable(q)) this.store.deleteQueue(this.name, q.name);
     return count;
   }
 

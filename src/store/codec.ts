@@ -4,6 +4,8 @@ import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 
 export const QUEUE_PREFIX = 'q';
 export const MESSAGE_PREFIX = 'm';
+/** Transient messages a long queue paged out of memory: dropped whole at every start. */
+export const PAGE_PREFIX = 't';
 /** Key prefix of each kind of definition. */
 export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   exchange: 'e',
@@ -25,10 +27,10 @@ export function queueDefKey(vhost: string, name: string): Buffer {
   return Buffer.concat([strBytes(QUEUE_PREFIX), Buffer.from([SEP]), strBytes(vhost), Buffer.from([SEP]), strBytes(name)]);
 }
 
-/** 'm' 0 vhost 0 name 0 — every message key of the queue starts with this. */
-export function messagePrefix(vhost: string, name: string): Buffer {
+/** kind 0 vhost 0 name 0 — every message key of the queue (kind 'm' or 't') starts with this. */
+export function messagePrefix(vhost: string, name: string, kind: string = MESSAGE_PREFIX): Buffer {
   return Buffer.concat([
-    strBytes(MESSAGE_PREFIX),
+    strBytes(kind),
     Buffer.from([SEP]),
     strBytes(vhost),
     Buffer.from([SEP]),
@@ -62,18 +64,31 @@ export function decodeQueueDef(key: Buffer, value: Buffer): StoredQueue {
   };
 }
 
+/** The key just past every key that starts with prefix (whose last byte is the 0 separator). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = 1;
+  return end;
+}
+
+const REDELIVERED = 1;
+const EXPIRES = 2;
+
 /**
- * seq(8) flags(1) exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the
- * value too, so recovery can read values alone: half the buffers LevelDB has to hand over.
+ * seq(8) flags(1) [expires-at(8) when flag 2] exchange(1+n) routing-key(1+n) properties(4+n)
+ * body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
+ * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
   const ex = strBytes(m.exchange);
   const rk = strBytes(m.routingKey);
-  const out = Buffer.allocUnsafe(8 + 1 + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  const expires = m.expiresAt !== 0;
+  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
   out.writeUInt32BE(m.seq >>> 0, 4);
   let p = 8;
-  out[p++] = m.redelivered ? 1 : 0;
+  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0);
+  if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   out[p++] = ex.length;
   p += ex.copy(out, p);
   out[p++] = rk.length;
@@ -87,9 +102,14 @@ export function encodeMessage(m: StoredMessage): Buffer {
 
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
 export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk: Buffer; rkStr: string }): StoredMessage {
-  const seq = v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
+  const seq = seqOf(v);
   let p = 8;
-  const redelivered = v[p++] === 1;
+  const flags = v[p++]!;
+  let expiresAt = 0;
+  if (flags & EXPIRES) {
+    expiresAt = v.readDoubleBE(p);
+    p += 8;
+  }
   const exLen = v[p++]!;
   const exchange = sharedString(v, p, p + exLen, last, 'ex', 'exStr');
   p += exLen;
@@ -100,7 +120,20 @@ export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk:
   p += 4;
   const properties = v.subarray(p, p + propLen);
   p += propLen;
-  return { seq, redelivered, exchange, routingKey, properties, body: v.subarray(p) };
+  return { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+}
+
+export function seqOf(v: Buffer): number {
+  return v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
+}
+
+/** The body size of a message record, without decoding it. */
+export function bodyLengthOf(v: Buffer): number {
+  let p = 9 + (v[8]! & EXPIRES ? 8 : 0);
+  p += 1 + v[p]!;
+  p += 1 + v[p]!;
+  p += 4 + v.readUInt32BE(p);
+  return v.length - p;
 }
 
 /** A backlog repeats the same few names a million times: decode each once. */

@@ -1,9 +1,10 @@
 // The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
 // one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
 import { Level } from 'level';
-import type { DefinitionKind, Definitions, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
+import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
+  bodyLengthOf,
   CLEAN_SHUTDOWN_KEY,
   DEFINITION_PREFIX,
   decodeDefinition,
@@ -13,10 +14,14 @@ import {
   decodeQueueDef,
   encodeMessage,
   encodeQueue,
+  MESSAGE_PREFIX,
   messageKey,
   messagePrefix,
+  PAGE_PREFIX,
+  prefixEnd,
   queueDefKey,
   QUEUE_PREFIX,
+  seqOf,
 } from './codec.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -66,6 +71,7 @@ export class LevelStore implements Store {
   private pendingPuts = new Map<Buffer, Map<number, PendingPut>>();
   private lastVhost = '';
   private lastName = '';
+  private lastKind = '';
   private lastPrefix: Buffer | null = null;
 
   constructor(
@@ -78,8 +84,9 @@ export class LevelStore implements Store {
   async open(): Promise<RecoveredState> {
     await this.db.open();
     const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
+    // Paged messages were transient: a new run starts without them.
+    await this.db.clear(range(PAGE_PREFIX));
     const queues: StoredQueue[] = [];
-    const messages = new Map<string, StoredMessage[]>();
     for await (const [k, v] of this.db.iterator(range(QUEUE_PREFIX))) {
       queues.push(decodeQueueDef(k, v));
     }
@@ -88,28 +95,75 @@ export class LevelStore implements Store {
       const list = definitions[kind] as unknown[];
       for await (const v of this.db.values(range(DEFINITION_PREFIX[kind]))) list.push(decodeDefinition(v));
     }
-    // Each queue's messages come back as values alone, in batches (nextv), not one promise per
-    // entry: a million of them is the case recovery time is measured by.
+    await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
+    return { queues, definitions, cleanShutdown };
+  }
+
+  readonly pagesToDisk = true;
+
+  async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+    await this.flush();
+    // A queue's persistent and paged messages are two ranges: merged by seq as they are read.
+    // Values alone, in batches (nextv): recovering a million messages is measured by this loop.
+    const sources = [MESSAGE_PREFIX, PAGE_PREFIX].map((kind) => {
+      const prefix = this.prefix(vhost, queue, kind);
+      return {
+        it: this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }),
+        paged: kind === PAGE_PREFIX,
+        batch: [] as Buffer[],
+        i: 0,
+        done: false,
+      };
+    });
+    const out: ReadMessage[] = [];
     const last = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
-    for (const q of queues) {
-      const list: StoredMessage[] = [];
-      messages.set(queueKey(q.vhost, q.name), list);
-      const gte = messagePrefix(q.vhost, q.name);
-      const lt = Buffer.from(gte);
-      lt[lt.length - 1] = 1;
-      const it = this.db.values({ gte, lt });
+    let bytes = 0;
+    try {
+      while (out.length < maxCount && bytes < maxBytes) {
+        let pick: (typeof sources)[number] | null = null;
+        let pickSeq = 0;
+        for (const s of sources) {
+          if (s.i >= s.batch.length && !s.done) {
+            s.batch = await s.it.nextv(Math.min(10_000, maxCount - out.length));
+            s.i = 0;
+            s.done = s.batch.length === 0;
+          }
+          if (s.i < s.batch.length) {
+            const seq = seqOf(s.batch[s.i]!);
+            if (!pick || seq < pickSeq) [pick, pickSeq] = [s, seq];
+          }
+        }
+        if (!pick) break;
+        const m = decodeMessage(pick.batch[pick.i++]!, last) as ReadMessage;
+        m.paged = pick.paged;
+        bytes += m.body.length;
+        out.push(m);
+      }
+    } finally {
+      await Promise.all(sources.map((s) => s.it.close()));
+    }
+    return out;
+  }
+
+  async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
+    await this.flush();
+    const totals: RangeTotals = { count: 0, bytes: 0, lastSeq: 0 };
+    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
+      const prefix = this.prefix(vhost, queue, kind);
+      const it = this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) });
       try {
         for (;;) {
           const batch = await it.nextv(10_000);
           if (batch.length === 0) break;
-          for (const v of batch) list.push(decodeMessage(v, last));
+          for (const v of batch) totals.bytes += bodyLengthOf(v);
+          totals.count += batch.length;
+          totals.lastSeq = Math.max(totals.lastSeq, seqOf(batch[batch.length - 1]!));
         }
       } finally {
         await it.close();
       }
     }
-    await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
-    return { queues, definitions, messages, cleanShutdown };
+    return totals;
   }
 
   putQueue(q: StoredQueue): void {
@@ -117,15 +171,23 @@ export class LevelStore implements Store {
   }
 
   deleteQueue(vhost: string, name: string): void {
-    const prefix = this.prefix(vhost, name);
-    this.pendingPuts.delete(prefix);
-    this.lastPrefix = null;
     this.op({ type: 'del', key: queueDefKey(vhost, name) });
-    const gte = prefix;
-    const lt = Buffer.from(gte);
-    lt[lt.length - 1] = 1;
-    this.steps.push({ clear: { gte, lt } });
-    this.prefixes.delete(queueKey(vhost, name));
+    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
+      const prefix = this.prefix(vhost, name, kind);
+      this.pendingPuts.delete(prefix);
+      this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
+      this.prefixes.delete(kind + queueKey(vhost, name));
+    }
+    this.lastPrefix = null;
+    this.schedule();
+  }
+
+  deleteMessagesFrom(vhost: string, name: string, fromSeq: number): void {
+    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
+      const prefix = this.prefix(vhost, name, kind);
+      // Puts queued before this run before it (steps are ordered), so the range takes them too.
+      this.steps.push({ clear: { gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) } });
+    }
     this.schedule();
   }
 
@@ -138,7 +200,22 @@ export class LevelStore implements Store {
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    const prefix = this.prefix(vhost, queue);
+    this.put(this.prefix(vhost, queue, MESSAGE_PREFIX), m);
+  }
+
+  deleteMessage(vhost: string, queue: string, seq: number): void {
+    this.del(this.prefix(vhost, queue, MESSAGE_PREFIX), seq);
+  }
+
+  putPaged(vhost: string, queue: string, m: StoredMessage): void {
+    this.put(this.prefix(vhost, queue, PAGE_PREFIX), m);
+  }
+
+  deletePaged(vhost: string, queue: string, seq: number): void {
+    this.del(this.prefix(vhost, queue, PAGE_PREFIX), seq);
+  }
+
+  private put(prefix: Buffer, m: StoredMessage): void {
     const op: PendingPut = { type: 'put', key: messageKey(prefix, m.seq), value: encodeMessage(m) };
     let puts = this.pendingPuts.get(prefix);
     if (!puts) this.pendingPuts.set(prefix, (puts = new Map()));
@@ -148,8 +225,7 @@ export class LevelStore implements Store {
     this.op(op);
   }
 
-  deleteMessage(vhost: string, queue: string, seq: number): void {
-    const prefix = this.prefix(vhost, queue);
+  private del(prefix: Buffer, seq: number): void {
     const puts = this.pendingPuts.get(prefix);
     const put = puts?.get(seq);
     if (put) {
@@ -173,17 +249,18 @@ export class LevelStore implements Store {
     await this.db.close();
   }
 
-  private prefix(vhost: string, name: string): Buffer {
+  private prefix(vhost: string, name: string, kind: string): Buffer {
     // Consecutive operations are nearly always on the same queue: skip building its map key.
-    if (name === this.lastName && vhost === this.lastVhost && this.lastPrefix) return this.lastPrefix;
-    const k = queueKey(vhost, name);
+    if (name === this.lastName && vhost === this.lastVhost && kind === this.lastKind && this.lastPrefix) return this.lastPrefix;
+    const k = kind + queueKey(vhost, name);
     let p = this.prefixes.get(k);
     if (!p) {
-      p = messagePrefix(vhost, name);
+      p = messagePrefix(vhost, name, kind);
       this.prefixes.set(k, p);
     }
     this.lastVhost = vhost;
     this.lastName = name;
+    this.lastKind = kind;
     this.lastPrefix = p;
     return p;
   }

@@ -1,18 +1,22 @@
 // A store that lives in the process: the default without a data directory. Reopening the same
 // instance recovers what it holds, which lets tests exercise recovery without a disk.
-import type { DefinitionKind, Definitions, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
+import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
+
+type Messages = Map<string, Map<number, StoredMessage>>;
 
 export class MemoryStore implements Store {
   private queues = new Map<string, StoredQueue>();
-  private messages = new Map<string, Map<number, StoredMessage>>();
+  private messages: Messages = new Map();
+  private paged: Messages = new Map();
   private definitions = new Map<DefinitionKind, Map<string, unknown>>(DEFINITION_KINDS.map((k) => [k, new Map()]));
   private clean = true;
   onWrite?: ((seconds: number) => void) | undefined;
+  /** Paging to memory would only move messages from one place in memory to another. */
+  readonly pagesToDisk = false;
 
   async open(): Promise<RecoveredState> {
-    const messages = new Map<string, StoredMessage[]>();
-    for (const [k, m] of this.messages) messages.set(k, [...m.values()].sort((a, b) => a.seq - b.seq));
+    this.paged.clear();
     const cleanShutdown = this.clean;
     this.clean = false;
     return {
@@ -20,7 +24,6 @@ export class MemoryStore implements Store {
       definitions: Object.fromEntries(
         DEFINITION_KINDS.map((k) => [k, [...this.definitions.get(k)!.values()]]),
       ) as RecoveredState['definitions'],
-      messages,
       cleanShutdown,
     };
   }
@@ -30,6 +33,7 @@ export class MemoryStore implements Store {
   deleteQueue(vhost: string, name: string): void {
     this.queues.delete(queueKey(vhost, name));
     this.messages.delete(queueKey(vhost, name));
+    this.paged.delete(queueKey(vhost, name));
   }
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
     this.definitions.get(kind)!.set(id, value);
@@ -38,13 +42,44 @@ export class MemoryStore implements Store {
     this.definitions.get(kind)!.delete(id);
   }
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    const k = queueKey(vhost, queue);
-    let q = this.messages.get(k);
-    if (!q) this.messages.set(k, (q = new Map()));
-    q.set(m.seq, m);
+    put(this.messages, queueKey(vhost, queue), m);
   }
   deleteMessage(vhost: string, queue: string, seq: number): void {
     this.messages.get(queueKey(vhost, queue))?.delete(seq);
+  }
+  putPaged(vhost: string, queue: string, m: StoredMessage): void {
+    put(this.paged, queueKey(vhost, queue), m);
+  }
+  deletePaged(vhost: string, queue: string, seq: number): void {
+    this.paged.get(queueKey(vhost, queue))?.delete(seq);
+  }
+  deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void {
+    for (const ms of [this.messages, this.paged]) {
+      const q = ms.get(queueKey(vhost, queue));
+      for (const seq of q?.keys() ?? []) if (seq >= fromSeq) q!.delete(seq);
+    }
+  }
+  private range(vhost: string, queue: string, fromSeq: number): ReadMessage[] {
+    const k = queueKey(vhost, queue);
+    const out: ReadMessage[] = [];
+    for (const [ms, paged] of [[this.messages, false], [this.paged, true]] as const) {
+      for (const m of ms.get(k)?.values() ?? []) if (m.seq >= fromSeq) out.push({ ...m, paged });
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+  async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+    const out: ReadMessage[] = [];
+    let bytes = 0;
+    for (const m of this.range(vhost, queue, fromSeq)) {
+      if (out.length >= maxCount || bytes >= maxBytes) break;
+      out.push(m);
+      bytes += m.body.length;
+    }
+    return out;
+  }
+  async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
+    const all = this.range(vhost, queue, fromSeq);
+    return { count: all.length, bytes: all.reduce((n, m) => n + m.body.length, 0), lastSeq: all.at(-1)?.seq ?? 0 };
   }
   flush(): Promise<void> {
     return Promise.resolve();
@@ -52,4 +87,10 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.clean = true;
   }
+}
+
+function put(ms: Messages, k: string, m: StoredMessage): void {
+  let q = ms.get(k);
+  if (!q) ms.set(k, (q = new Map()));
+  q.set(m.seq, m);
 }

@@ -38,6 +38,23 @@ export interface StoredMessage {
   /** Content properties exactly as the publisher sent them. */
   properties: Buffer;
   body: Buffer;
+  /** When the message expires in its queue (ms since epoch), 0 for never. */
+  expiresAt: number;
+}
+
+/** A message read back from a queue's range: a persistent one, or one the queue paged out. */
+export interface ReadMessage extends StoredMessage {
+  /** Written by putPaged: the reader deletes it once it holds the message again. */
+  paged: boolean;
+}
+
+/** What a range of a queue's messages holds. */
+export interface RangeTotals {
+  count: number;
+  /** Sum of the bodies' sizes. */
+  bytes: number;
+  /** Highest seq in the range, 0 when it is empty. */
+  lastSeq: number;
 }
 
 export interface StoredUser {
@@ -74,22 +91,39 @@ export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission'
 export interface RecoveredState {
   queues: StoredQueue[];
   definitions: { [K in DefinitionKind]: Definitions[K][] };
-  /** Messages of each queue in seq order, keyed by vhost + '\0' + queue name. */
-  messages: Map<string, StoredMessage[]>;
   /** False when the last run did not shut down cleanly. */
   cleanShutdown: boolean;
 }
 
 export interface Store {
-  /** Opens the store and reads back everything a previous run left. */
+  /**
+   * Opens the store and reads back the definitions a previous run left; each queue's messages are
+   * read with readMessages, so a long queue never has to be in memory all at once. Paged messages
+   * of the previous run are gone: they were transient.
+   */
   open(): Promise<RecoveredState>;
+  /** Whether paging messages out to this store saves memory (an in-memory store would not). */
+  readonly pagesToDisk: boolean;
   putQueue(q: StoredQueue): void;
-  /** Removes the queue's definition and all of its messages. */
+  /** Removes the queue's definition and all of its messages, persistent and paged. */
   deleteQueue(vhost: string, name: string): void;
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void;
   deleteDefinition(kind: DefinitionKind, id: string): void;
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
   deleteMessage(vhost: string, queue: string, seq: number): void;
+  /** Keeps a transient message of a long queue out of memory until it is read back. */
+  putPaged(vhost: string, queue: string, m: StoredMessage): void;
+  deletePaged(vhost: string, queue: string, seq: number): void;
+  /** Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged part). */
+  deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void;
+  /**
+   * The queue's messages, persistent and paged, from fromSeq on in seq order: at most maxCount,
+   * and no more once maxBytes of bodies are read (at least one). Sees every mutation queued before
+   * the call.
+   */
+  readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]>;
+  /** Counts the queue's messages from fromSeq on, without keeping them. */
+  countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals>;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
   /** Called after each batch is written, with how long it took (for the write latency metric). */

@@ -1,0 +1,112 @@
+// The part of a long queue that lives in the store instead of memory (RabbitMQ's lazy-queue
+// behaviour). Once a queue holds more ready messages than it may keep in memory, every newer
+// message goes to the store; only their count, size and where they start stay here. As the
+// in-memory head runs low, the oldest come back a page at a time.
+//
+// Invariant: every ready message with seq ≥ from is in the store and nowhere else; every ready
+// message older than that is in memory. Requeued messages are older (they were delivered from
+// memory), and seqs only grow, so appending to the tail and reading from its start keep it true.
+import type { Logger } from 'pino';
+import type { ReadMessage, Store, StoredMessage } from '../store/store.js';
+
+/** How much of a queue stays in memory before newer messages are paged out to the store. */
+export interface PagingLimits {
+  messages: number;
+  /** Sum of the bodies' sizes. */
+  bytes: number;
+  log: Logger;
+}
+
+export class PagedTail {
+  count = 0;
+  bytes = 0;
+  /** Seq of the oldest paged message (meaningful while count > 0). */
+  from = 0;
+  /** Whether this queue ever paged: its store records go when it does. */
+  used = false;
+  private reading = false;
+  /** Bumped by clear(): a read in flight across a purge or delete is thrown away. */
+  private generation = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly vhost: string,
+    private readonly queue: string,
+  ) {}
+
+  get busy(): boolean {
+    return this.reading;
+  }
+
+  /**
+   * Pages a message out. A persistent message of a durable queue is already in the store (stored
+   * says so); a transient one is written to the paging space, which does not survive a restart.
+   */
+  add(m: StoredMessage, stored: boolean): void {
+    if (this.count === 0) this.from = m.seq;
+    this.count++;
+    this.bytes += m.body.length;
+    this.used = true;
+    if (!stored) this.store.putPaged(this.vhost, this.queue, m);
+  }
+
+  /** Takes over a range a previous run left in the store (recovery). */
+  adopt(from: number, count: number, bytes: number): void {
+    this.from = from;
+    this.count = count;
+    this.bytes = bytes;
+    this.used = count > 0;
+  }
+
+  /**
+   * Reads the oldest paged messages back and takes them off the tail; null when the read was
+   * overtaken by a purge or delete, or failed (logged; the messages stay paged).
+   */
+  async read(maxCount: number, maxBytes: number, log: Logger): Promise<ReadMessage[] | null> {
+    if (this.reading || this.count === 0) return null;
+    this.reading = true;
+    const generation = this.generation;
+    let page: ReadMessage[];
+    try {
+      page = await this.store.readMessages(this.vhost, this.queue, this.from, Math.min(maxCount, this.count), maxBytes);
+    } catch (err) {
+      log.error({ err, vhost: this.vhost, queue: this.queue }, 'reading paged messages failed');
+      return null;
+    } finally {
+      if (generation === this.generation) this.reading = false;
+    }
+    if (generation !== this.generation) return null;
+    if (page.length === 0) {
+      // The count says there is more, the store says there is not: trust the store, or the queue
+      // would wait forever for messages that will not come.
+      log.error({ vhost: this.vhost, queue: this.queue, count: this.count }, 'paged messages missing from the store');
+      this.count = this.bytes = 0;
+      return null;
+    }
+    for (const m of page) {
+      this.bytes -= m.body.length;
+      if (m.paged) this.store.deletePaged(this.vhost, this.queue, m.seq);
+    }
+    this.count -= page.length;
+    this.from = page[page.length - 1]!.seq + 1;
+    if (this.count === 0) this.bytes = 0;
+    return page;
+  }
+
+  /** Drops every paged message (purge): returns how many there were. */
+  clear(): number {
+    const n = this.count;
+    this.generation++;
+    this.reading = false;
+    if (n > 0) this.store.deleteMessagesFrom(this.vhost, this.queue, this.from);
+    this.count = this.bytes = 0;
+    return n;
+  }
+
+  /** The queue is gone: forget everything without writing (the store drops the queue whole). */
+  drop(): void {
+    this.generation++;
+    this.reading = false;
+    this.count = this.bytes = 0;
+  }
+}

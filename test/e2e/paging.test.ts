@@ -1,0 +1,208 @@
+// Long queues page to the store (RabbitMQ's lazy-queue behaviour): past a small in-memory limit,
+// newer messages wait in LevelDB and come back a page at a time. Driven with amqplib against an
+// in-process broker whose limits are tiny (100 messages, 64 KiB), so every test crosses the
+// boundary between memory and store many times.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import amqp from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { startBroker, type RunningBroker } from '../../src/index.js';
+
+const LIMIT = 100;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'warren-paging-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function start(dataDir: string): Promise<RunningBroker> {
+  const b = await startBroker({ dataDir, pageOutMessages: LIMIT, pageOutBytes: 64 * 1024 });
+  cleanups.push(() => b.close());
+  return b;
+}
+
+async function open(b: RunningBroker): Promise<{ conn: ChannelModel; ch: ConfirmChannel }> {
+  const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
+  conn.on('error', () => undefined);
+  cleanups.push(() => conn.close());
+  const ch = await conn.createConfirmChannel();
+  return { conn, ch };
+}
+
+/** Publishes bodies '0'..'n-1' (with an optional per-message property) and waits for the confirms. */
+async function publish(ch: ConfirmChannel, queue: string, n: number, opts: (i: number) => amqp.Options.Publish = () => ({})): Promise<void> {
+  for (let i = 0; i < n; i++) ch.sendToQueue(queue, Buffer.from(String(i)), opts(i));
+  await ch.waitForConfirms();
+}
+
+/** Consumes n messages with a prefetch window, acking each; returns the bodies in arrival order. */
+async function consume(ch: Channel, queue: string, n: number, prefetch = 37): Promise<string[]> {
+  await ch.prefetch(prefetch);
+  const got: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} arrived`)), 20_000);
+    void ch.consume(queue, (m) => {
+      if (!m) return;
+      got.push(m.content.toString());
+      ch.ack(m);
+      if (got.length === n) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return got;
+}
+
+const range = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => String(from + i));
+
+const pagedOut = (b: RunningBroker, queue: string): number => b.broker.vhost('/').queues.get(queue)!.pagedOut.count;
+
+describe('paging long queues to the store', () => {
+  it('keeps only the head in memory and delivers every message in order', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('long', { durable: false });
+    await publish(ch, 'long', 3000);
+    expect(pagedOut(b, 'long')).toBe(3000 - LIMIT);
+    expect((await ch.checkQueue('long')).messageCount).toBe(3000);
+    expect(await consume(ch, 'long', 3000)).toEqual(range(0, 3000));
+    expect((await ch.checkQueue('long')).messageCount).toBe(0);
+    expect(pagedOut(b, 'long')).toBe(0);
+  });
+
+  it('keeps persistent messages of a durable queue across a restart, paged or not, and drops transient ones', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('durable-long', { durable: true });
+    // Even bodies persistent, odd ones transient.
+    await publish(ch, 'durable-long', 1000, (i) => ({ persistent: i % 2 === 0 }));
+    expect(pagedOut(b, 'durable-long')).toBe(1000 - LIMIT);
+    await b.close();
+
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect((await ch.checkQueue('durable-long')).messageCount).toBe(500);
+    // Recovery keeps the head in memory and leaves the rest in the store.
+    expect(pagedOut(b, 'durable-long')).toBe(500 - LIMIT);
+    expect(await consume(ch, 'durable-long', 500)).toEqual(range(0, 1000).filter((s) => Number(s) % 2 === 0));
+  });
+
+  it('answers basic.get from the paged part, in order, with the right message counts', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('get-long', { durable: false });
+    await publish(ch, 'get-long', 450);
+    const got: string[] = [];
+    for (;;) {
+      const m = await ch.get('get-long', { noAck: true });
+      if (m === false) break;
+      got.push(m.content.toString());
+      expect(m.fields.messageCount).toBe(450 - got.length);
+    }
+    expect(got).toEqual(range(0, 450));
+  });
+
+  it('purges the paged part too: nothing purged comes back, not even after a restart', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('purge-long', { durable: true });
+    await publish(ch, 'purge-long', 800, (i) => ({ persistent: i % 3 === 0 }));
+    expect((await ch.purgeQueue('purge-long')).messageCount).toBe(800);
+    await publish(ch, 'purge-long', 300, () => ({ persistent: true }));
+    expect((await ch.checkQueue('purge-long')).messageCount).toBe(300);
+    await b.close();
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect((await ch.checkQueue('purge-long')).messageCount).toBe(300);
+    expect(await consume(ch, 'purge-long', 300)).toEqual(range(0, 300));
+    expect(await ch.get('purge-long')).toBe(false);
+  });
+
+  it('deletes the paged part with the queue: a new queue of the same name starts empty', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('deleted-long', { durable: true });
+    await publish(ch, 'deleted-long', 600, (i) => ({ persistent: i % 2 === 0 }));
+    expect((await ch.deleteQueue('deleted-long')).messageCount).toBe(600);
+    await ch.assertQueue('deleted-long', { durable: true });
+    expect((await ch.checkQueue('deleted-long')).messageCount).toBe(0);
+    await publish(ch, 'deleted-long', 5, () => ({ persistent: true }));
+    await b.close();
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect((await ch.checkQueue('deleted-long')).messageCount).toBe(5);
+    expect(await consume(ch, 'deleted-long', 5)).toEqual(range(0, 5));
+  });
+
+  it('expires paged messages on reaching the head and dead-letters every one of them', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('ttl-dead', { durable: false });
+    await ch.assertQueue('ttl-long', { durable: false, messageTtl: 300, deadLetterExchange: '', deadLetterRoutingKey: 'ttl-dead' });
+    await publish(ch, 'ttl-long', 700);
+    expect(pagedOut(b, 'ttl-long')).toBeGreaterThan(0);
+    const dead = await consume(ch, 'ttl-dead', 700);
+    expect(dead).toEqual(range(0, 700));
+    expect((await ch.checkQueue('ttl-long')).messageCount).toBe(0);
+  });
+
+  it('applies x-max-length with drop-head across the paged part: the newest messages remain', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('capped-long', { durable: false, maxLength: 1000 });
+    await publish(ch, 'capped-long', 3000);
+    expect(await consume(ch, 'capped-long', 1000)).toEqual(range(2000, 3000));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await ch.checkQueue('capped-long')).messageCount).toBe(0);
+  });
+
+  it('pages by bytes: large bodies leave memory long before the message limit', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('big-bodies', { durable: false });
+    const body = (i: number): Buffer => Buffer.alloc(16 * 1024, i % 251);
+    for (let i = 0; i < 50; i++) ch.sendToQueue('big-bodies', body(i));
+    await ch.waitForConfirms();
+    // 64 KiB of bodies stay in memory: four of these.
+    expect(pagedOut(b, 'big-bodies')).toBe(46);
+    await ch.prefetch(3);
+    let i = 0;
+    await new Promise<void>((resolve, reject) => {
+      void ch.consume('big-bodies', (m) => {
+        if (!m) return;
+        if (!m.content.equals(body(i))) reject(new Error(`body ${i} differs`));
+        ch.ack(m);
+        if (++i === 50) resolve();
+      });
+    });
+  });
+
+  it('requeued messages go back ahead of the paged ones', async () => {
+    const b = await start(await tempDir());
+    const { conn, ch } = await open(b);
+    await ch.assertQueue('requeue-long', { durable: false });
+    await publish(ch, 'requeue-long', 500);
+    const taker = await conn.createChannel();
+    await taker.prefetch(10);
+    const first: string[] = [];
+    await new Promise<void>((resolve) => {
+      void taker.consume('requeue-long', (m) => {
+        if (m) first.push(m.content.toString());
+        if (first.length === 10) resolve();
+      });
+    });
+    await taker.close(); // unacked: back to the queue, redelivered
+    expect(await consume(ch, 'requeue-long', 500)).toEqual(range(0, 500));
+  });
+});
