@@ -194,4 +194,18 @@ describe('seed tutorial 消息持久化 across a broker process restart', () => 
     expect(await b3.stop(), b3.output()).toBe(0);
     broker = undefined;
   });
+
+  it('a durable queue longer than the in-memory limit (paged to the store) comes back whole and in order', async () => {
+    const paged = ['--page-out-messages', '5'];
+    broker = await spawnBroker({ dataDir, args: paged });
+    await runPy('durable_send.py', ['--port', String(broker.port), '--queue', 'long_durable', '--body', 'm', '--count', '40']);
+    const b1 = broker;
+    expect(await b1.stop(), b1.output()).toBe(0);
+    broker = await spawnBroker({ dataDir, args: paged });
+    const recv = await runPy('durable_receive.py', ['--port', String(broker.port), '--queue', 'long_durable', '--count', '40', '--timeout', '20']);
+    expect(recv.events('declared')[0]?.message_count, recv.describe()).toBe(40);
+    expect(recv.events('received').map((e) => e.body), `${recv.describe()}\n${broker.output()}`).toEqual(
+      Array.from({ length: 40 }, (_, i) => `m-${i}`),
+    );
+  });
 });
