@@ -53,6 +53,27 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
   lt: Buffer.from(prefix + '\x01'),
 });
 
+/**
+ * How many values to ask LevelDB for at once: up to 10,000 small ones (one call per value costs
+ * more than the value), but never much more than BATCH_BYTES, or a queue of 1 MiB bodies would
+ * be read gigabytes at a time. Starts small and learns the values' size.
+ */
+class BatchSizer {
+  private avg = 0;
+  next(maxCount: number, maxBytes: number): number {
+    if (this.avg === 0) return Math.max(1, Math.min(16, maxCount));
+    const byBytes = Math.floor(Math.min(maxBytes, BATCH_BYTES) / this.avg);
+    return Math.max(1, Math.min(10_000, maxCount, byBytes));
+  }
+  saw(batch: Buffer[]): void {
+    if (batch.length === 0) return;
+    let n = 0;
+    for (const v of batch) n += v.length;
+    this.avg = n / batch.length;
+  }
+}
+const BATCH_BYTES = 16 * 1024 * 1024;
+
 export interface LevelStoreOptions {
   /** fsync every batch: survives power loss, not only a process crash. */
   fsync?: boolean;
@@ -113,6 +134,7 @@ export class LevelStore implements Store {
         batch: [] as Buffer[],
         i: 0,
         done: false,
+        sizer: new BatchSizer(),
       };
     });
     const out: ReadMessage[] = [];
@@ -124,9 +146,10 @@ export class LevelStore implements Store {
         let pickSeq = 0;
         for (const s of sources) {
           if (s.i >= s.batch.length && !s.done) {
-            s.batch = await s.it.nextv(Math.min(10_000, maxCount - out.length));
+            s.batch = await s.it.nextv(s.sizer.next(maxCount - out.length, maxBytes - bytes));
             s.i = 0;
             s.done = s.batch.length === 0;
+            s.sizer.saw(s.batch);
           }
           if (s.i < s.batch.length) {
             const seq = seqOf(s.batch[s.i]!);
@@ -151,9 +174,11 @@ export class LevelStore implements Store {
     for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
       const prefix = this.prefix(vhost, queue, kind);
       const it = this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) });
+      const sizer = new BatchSizer();
       try {
         for (;;) {
-          const batch = await it.nextv(10_000);
+          const batch = await it.nextv(sizer.next(Infinity, Infinity));
+          sizer.saw(batch);
           if (batch.length === 0) break;
           for (const v of batch) totals.bytes += bodyLengthOf(v);
           totals.count += batch.length;

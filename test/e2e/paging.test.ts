@@ -188,6 +188,24 @@ describe('paging long queues to the store', () => {
     });
   });
 
+  it('a TTL keeps counting across a restart: the expiry time is stored with the message', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('ttl-restart', { durable: true });
+    ch.sendToQueue('ttl-restart', Buffer.from('short'), { persistent: true, expiration: '700' });
+    ch.sendToQueue('ttl-restart', Buffer.from('long'), { persistent: true, expiration: '60000' });
+    await ch.waitForConfirms();
+    await b.close();
+    await new Promise((r) => setTimeout(r, 900));
+    b = await start(dir);
+    ({ ch } = await open(b));
+    // Had the TTL started anew at recovery, 'short' would still be there for 700 ms.
+    expect((await ch.checkQueue('ttl-restart')).messageCount).toBe(1);
+    const m = await ch.get('ttl-restart');
+    expect(m && m.content.toString()).toBe('long');
+  });
+
   it('requeued messages go back ahead of the paged ones', async () => {
     const b = await start(await tempDir());
     const { conn, ch } = await open(b);
