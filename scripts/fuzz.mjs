@@ -76,11 +76,17 @@ async function brokerWorker() {
       },
     },
   );
-  const b = await startBroker({ port: 0, host: '127.0.0.1', logger });
+  // A LevelDB store and a tiny in-memory limit: queues of more than 3 messages page to the store,
+  // so the fuzzed streams exercise paging too.
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dataDir = mkdtempSync(`${tmpdir()}/warren-fuzz-`);
+  const b = await startBroker({ port: 0, host: '127.0.0.1', logger, dataDir, pageOutMessages: 3 });
   parentPort.postMessage({ type: 'port', port: b.port });
   parentPort.on('message', async (m) => {
     if (m === 'close') {
       await b.close();
+      rmSync(dataDir, { recursive: true, force: true });
       parentPort.postMessage({ type: 'closed' });
     }
   });
