@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { apiClient } from '../helpers/management-client.js';
 
 const LIMIT = 100;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -22,8 +23,8 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function start(dataDir: string): Promise<RunningBroker> {
-  const b = await startBroker({ dataDir, pageOutMessages: LIMIT, pageOutBytes: 64 * 1024 });
+async function start(dataDir: string, managementPort = 0): Promise<RunningBroker> {
+  const b = await startBroker({ dataDir, pageOutMessages: LIMIT, pageOutBytes: 64 * 1024, managementPort });
   cleanups.push(() => b.close());
   return b;
 }
@@ -186,6 +187,21 @@ describe('paging long queues to the store', () => {
         if (++i === 50) resolve();
       });
     });
+  });
+
+  it('the management API shows where the ready messages are, and its get reads the paged part', async () => {
+    const b = await start(await tempDir(), -1);
+    const { ch } = await open(b);
+    await ch.assertQueue('mgmt-long', { durable: false });
+    await publish(ch, 'mgmt-long', 250);
+    const api = apiClient(`http://127.0.0.1:${b.managementPort}`);
+    const q = (await api('GET', '/api/queues/%2F/mgmt-long')).json;
+    expect(q).toMatchObject({ messages_ready: 250, messages_ram: LIMIT, messages_paged_out: 150 });
+    expect(q.message_bytes_paged_out).toBe(q.message_bytes_ready - q.message_bytes_ram);
+    const got = await api('POST', '/api/queues/%2F/mgmt-long/get', { body: { count: 180, ackmode: 'ack_requeue_false', encoding: 'auto' } });
+    expect(got.status).toBe(200);
+    expect(got.json.map((m: { payload: string }) => m.payload)).toEqual(range(0, 180));
+    expect((await ch.checkQueue('mgmt-long')).messageCount).toBe(70);
   });
 
   it('a TTL keeps counting across a restart: the expiry time is stored with the message', async () => {
