@@ -240,5 +240,4 @@ export class Broker {
   private persistRedeliveredFlags(): void {
     for (const vhost of this.vhosts.values()) for (const q of vhost.queues.values()) q.persistRedeliveredFlags();
   }
-
 }

@@ -1,4 +1,5 @@
-// The persistence interface: durable queue definitions and persistent messages on durable queues.
+// The persistence interface: durable definitions, persistent messages on durable queues, and the
+// transient messages long queues page out of memory (gone after a restart).
 // Mutations are queued synchronously and written in groups (one batch per tick); flush() resolves
 // once everything queued before the call is written, which is when confirms may go out.
 
