@@ -172,19 +172,13 @@ export class Broker {
       this.access.putUser(defaultUser, defaultPass, ['administrator']);
       this.access.setPermissions({ user: defaultUser, vhost: '/', configure: '.*', write: '.*', read: '.*' });
     }
-    let maxSeq = 0;
-    let count = 0;
-    for (const sq of state.queues) {
-      const vhost = this.vhost(sq.vhost);
-      const q = vhost.addQueue(
+    const queues = state.queues.map((sq) => ({
+      sq,
+      q: this.vhost(sq.vhost).addQueue(
         { name: sq.name, durable: true, exclusiveOwner: null, autoDelete: sq.autoDelete, arguments: readTableBytes(sq.arguments) },
         false,
-      );
-      // After a crash nobody knows which messages were delivered: they all come back flagged so.
-      const recovered = await q.recover(state.cleanShutdown);
-      maxSeq = Math.max(maxSeq, recovered.lastSeq);
-      count += recovered.count;
-    }
+      ),
+    }));
     for (const se of state.definitions.exchange) {
       this.vhost(se.vhost).addExchange(
         { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments) },
@@ -202,7 +196,19 @@ export class Broker {
       }
       vhost.addBinding(source, dest, sb.routingKey, readTableBytes(sb.arguments), false);
     }
+    // Messages last: an expiry or dead-letter needs the exchanges and bindings, and a new
+    // message's seq (nextSeq) is known only once every queue is read, so no timer starts before.
+    let maxSeq = 0;
+    let count = 0;
+    for (const { sq, q } of queues) {
+      // After a crash nobody knows which messages were delivered: they all come back flagged so.
+      const recovered = await q.recover(state.cleanShutdown, sq.redeliverBelow ?? 0);
+      if (q.redeliveredBelow > (sq.redeliverBelow ?? 0)) this.store.putQueue({ ...sq, redeliverBelow: q.redeliveredBelow });
+      maxSeq = Math.max(maxSeq, recovered.lastSeq);
+      count += recovered.count;
+    }
     this.nextSeq = maxSeq + 1;
+    for (const { q } of queues) q.startTimers();
     if (state.queues.length > 0) {
       this.log.info({ queues: state.queues.length, messages: count, clean: state.cleanShutdown }, 'recovered durable queues');
     }

@@ -166,7 +166,13 @@ export class Channel implements ReplyReceiver {
     const mine = (this.replyChain ?? Promise.resolve()).then(wait).then(
       () => {
         if (this.state !== 'open') return;
-        then();
+        try {
+          then();
+        } catch (err) {
+          // Outside the command handler's try: a throw here must not become an unhandled rejection.
+          this.log.error({ err }, 'deferred reply failed');
+          this.conn.close(ReplyCode.InternalError, 'INTERNAL_ERROR');
+        }
       },
       (err: unknown) => {
         this.log.error({ err }, 'store write failed');

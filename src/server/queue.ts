@@ -138,6 +138,7 @@ export class Queue {
     if (this.tail && this.mustPage(msg)) {
       this.pageOut(entry);
       if (full) this.dropHeads();
+      this.pageIn();
       return true;
     }
     if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
@@ -159,7 +160,8 @@ export class Queue {
   private mustPage(msg: Message): boolean {
     const t = this.tail!;
     const lim = this.paging!;
-    return t.count > 0 || this.ready.length >= lim.messages || this.ready.bytes + msg.body.length > lim.bytes;
+    // An empty head never pages: the message would wait in the store with nothing to trigger its read.
+    return t.count > 0 || (this.ready.length > 0 && (this.ready.length >= lim.messages || this.ready.bytes + msg.body.length > lim.bytes));
   }
 
   private pageOut(entry: Entry): void {
@@ -187,21 +189,26 @@ export class Queue {
     const lim = this.paging!;
     if (t.busy || t.count === 0 || this.deleted) return;
     if (this.ready.length > lim.messages / 2 || this.ready.bytes > lim.bytes / 2) return;
-    void t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log).then((page) => {
-      if (page && !this.deleted) {
+    t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log)
+      .then((page) => {
+        if (!page || this.deleted) return;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
-          this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt });
+          this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) });
         }
         this.expire();
         if (this.args.overflow === 'drop-head') this.dropHeads();
         if (this.consumers.length > 0) this.scheduleDispatch();
-      }
-      const waiters = this.headWaiters;
-      this.headWaiters = [];
-      for (const w of waiters) w();
-      if (page) this.pageIn();
-    });
+        // Everything in the page may have expired or been dropped: read on.
+        this.pageIn();
+      })
+      .catch((err: unknown) => lim.log.error({ err, vhost: this.vhost.name, queue: this.name }, 'taking in paged messages failed'))
+      .finally(() => {
+        // Waiting gets answer once there is a message, or once no read is coming (the tail is
+        // empty, the queue gone, or the read failed); a stale read leaves them to the current one.
+        if (this.ready.length === 0 && t.busy) return;
+        for (const w of this.headWaiters.splice(0)) w();
+      });
   }
 
   /**
@@ -232,23 +239,27 @@ export class Queue {
    * the rest left in the store as the paged tail. Expiry times are kept (a TTL counts across a
    * restart); after a crash every message comes back flagged as possibly delivered.
    */
-  async recover(cleanShutdown: boolean): Promise<{ count: number; lastSeq: number }> {
+  async recover(cleanShutdown: boolean, redeliverBelow: number): Promise<{ count: number; lastSeq: number }> {
     const store = this.vhost.store;
+    const lim = this.paging;
     let from = 0;
     let count = 0;
     let lastSeq = 0;
+    this.redeliverBelow = redeliverBelow;
     for (;;) {
-      const room = this.paging ? Math.max(1, this.paging.messages - this.ready.length) : 10_000;
-      const page = await store.readMessages(this.vhost.name, this.name, from, Math.min(room, 10_000), Infinity);
+      const room = lim ? Math.max(1, lim.messages - this.ready.length) : 10_000;
+      const roomBytes = lim ? Math.max(1, lim.bytes - this.ready.bytes) : Infinity;
+      const page = await store.readMessages(this.vhost.name, this.name, from, Math.min(room, 10_000), roomBytes);
       if (page.length === 0) break;
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
-        this.ready.push({ msg, redelivered: m.redelivered || !cleanShutdown, expiresAt: m.expiresAt || this.expiryOf(msg) });
+        const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
+        this.ready.push({ msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) });
       }
       count += page.length;
       lastSeq = page[page.length - 1]!.seq;
       from = lastSeq + 1;
-      if (this.tail && (this.ready.length >= this.paging!.messages || this.ready.bytes >= this.paging!.bytes)) {
+      if (this.tail && (this.ready.length >= lim!.messages || this.ready.bytes >= lim!.bytes)) {
         const rest = await store.countMessages(this.vhost.name, this.name, from);
         if (rest.count > 0) {
           this.tail.adopt(from, rest.count, rest.bytes);
@@ -258,9 +269,23 @@ export class Queue {
         break;
       }
     }
-    if (!cleanShutdown) this.redeliverBelow = lastSeq + 1;
-    this.armExpiry();
+    if (!cleanShutdown && count > 0) this.redeliverBelow = lastSeq + 1;
     return { count, lastSeq };
+  }
+
+  /**
+   * After a crash, every message recovered then counts as possibly delivered, in every later run
+   * too: the paged ones are not rewritten, so the broker stores this bound with the queue.
+   */
+  get redeliveredBelow(): number {
+    return this.redeliverBelow;
+  }
+
+  /** Starts the expiry timers of recovered messages, once everything they may dead-letter to is back. */
+  startTimers(): void {
+    if (this.deleted) return;
+    this.armExpiry();
+    this.touch();
   }
 
   /** Rewrites the in-memory messages requeued since they were stored, so a restart still flags them. */

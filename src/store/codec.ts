@@ -50,17 +50,20 @@ export function messageKey(prefix: Buffer, seq: number): Buffer {
 }
 
 export function encodeQueue(q: StoredQueue): Buffer {
-  return Buffer.from(JSON.stringify({ autoDelete: q.autoDelete, arguments: q.arguments.toString('base64') }));
+  return Buffer.from(
+    JSON.stringify({ autoDelete: q.autoDelete, arguments: q.arguments.toString('base64'), redeliverBelow: q.redeliverBelow }),
+  );
 }
 
 export function decodeQueueDef(key: Buffer, value: Buffer): StoredQueue {
   const a = key.indexOf(SEP, 2);
-  const v = JSON.parse(value.toString('utf8')) as { autoDelete: boolean; arguments: string };
+  const v = JSON.parse(value.toString('utf8')) as { autoDelete: boolean; arguments: string; redeliverBelow?: number };
   return {
     vhost: key.toString('utf8', 2, a),
     name: key.toString('utf8', a + 1),
     autoDelete: v.autoDelete,
     arguments: Buffer.from(v.arguments, 'base64'),
+    redeliverBelow: v.redeliverBelow,
   };
 }
 

@@ -9,6 +9,8 @@ export interface StoredQueue {
   autoDelete: boolean;
   /** The queue's arguments as an encoded field table, byte-exact. */
   arguments: Buffer;
+  /** Messages with a lower seq were in the queue at a crash: they come back flagged redelivered. */
+  redeliverBelow?: number | undefined;
 }
 
 export interface StoredExchange {

@@ -105,7 +105,7 @@ describe('paging keeps a long queue out of memory', () => {
     expect(peak).toBeLessThan(RSS_BOUND);
   });
 
-  it('loses no confirmed message of a paged durable queue to kill -9, and flags them all redelivered', async () => {
+  it('loses no confirmed message of a paged durable queue to kill -9, and flags them all redelivered, even after a later clean restart', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'warren-paging-kill-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     let b = await start(dir, ['--page-out-messages', '50']);
@@ -116,6 +116,9 @@ describe('paging keeps a long queue out of memory', () => {
     await ch.waitForConfirms();
     await b.kill9();
 
+    // A clean restart after the crash must not forget that these may have been delivered.
+    b = await start(dir, ['--page-out-messages', '50']);
+    expect(await b.stop()).toBe(0);
     b = await start(dir, ['--page-out-messages', '50']);
     conn = await connect(b.port);
     const rx = await conn.createChannel();

@@ -222,6 +222,52 @@ describe('paging long queues to the store', () => {
     expect(m && m.content.toString()).toBe('long');
   });
 
+  it('a message bigger than the byte limit still reaches a waiting consumer, and so do the ones after it', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('huge-first', { durable: false });
+    const got: number[] = [];
+    await ch.consume('huge-first', (m) => m && got.push(m.content.length), { noAck: true });
+    ch.sendToQueue('huge-first', Buffer.alloc(100 * 1024));
+    ch.sendToQueue('huge-first', Buffer.alloc(10));
+    ch.sendToQueue('huge-first', Buffer.alloc(20));
+    await ch.waitForConfirms();
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([100 * 1024, 10, 20]);
+  });
+
+  it('recovery keeps to the byte limit too: the rest stays in the store', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('big-durable', { durable: true });
+    for (let i = 0; i < 50; i++) ch.sendToQueue('big-durable', Buffer.alloc(16 * 1024, i), { persistent: true });
+    await ch.waitForConfirms();
+    await b.close();
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect((await ch.checkQueue('big-durable')).messageCount).toBe(50);
+    expect(pagedOut(b, 'big-durable')).toBe(46);
+  });
+
+  it('messages that expired while the broker was down are dead-lettered at the restart, not dropped', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertExchange('dlx-restart', 'fanout', { durable: true });
+    // Named to sort before the dead-letter queue: recovered first.
+    await ch.assertQueue('a-expiring', { durable: true, messageTtl: 300, deadLetterExchange: 'dlx-restart' });
+    await ch.assertQueue('z-dead', { durable: true });
+    await ch.bindQueue('z-dead', 'dlx-restart', '');
+    await publish(ch, 'a-expiring', 250, () => ({ persistent: true }));
+    await b.close();
+    await new Promise((r) => setTimeout(r, 400));
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect(await consume(ch, 'z-dead', 250)).toEqual(range(0, 250));
+    expect((await ch.checkQueue('a-expiring')).messageCount).toBe(0);
+  });
+
   it('requeued messages go back ahead of the paged ones', async () => {
     const b = await start(await tempDir());
     const { conn, ch } = await open(b);
