@@ -141,12 +141,12 @@ export class LevelStore implements Store {
     const last = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
     let bytes = 0;
     try {
-      while (out.length < maxCount && bytes < maxBytes) {
+      while (out.length < maxCount && (bytes < maxBytes || out.length === 0)) {
         let pick: (typeof sources)[number] | null = null;
         let pickSeq = 0;
         for (const s of sources) {
           if (s.i >= s.batch.length && !s.done) {
-            s.batch = await s.it.nextv(s.sizer.next(maxCount - out.length, maxBytes - bytes));
+            s.batch = await s.it.nextv(s.sizer.next(maxCount - out.length, Math.max(1, maxBytes - bytes)));
             s.i = 0;
             s.done = s.batch.length === 0;
             s.sizer.saw(s.batch);

@@ -71,7 +71,7 @@ export class MemoryStore implements Store {
     const out: ReadMessage[] = [];
     let bytes = 0;
     for (const m of this.range(vhost, queue, fromSeq)) {
-      if (out.length >= maxCount || bytes >= maxBytes) break;
+      if (out.length >= maxCount || (out.length > 0 && bytes >= maxBytes)) break;
       out.push(m);
       bytes += m.body.length;
     }

@@ -99,6 +99,7 @@ describe.each(stores)('%s paging', (_name, setup) => {
     // Bodies are 'body-N' (6 bytes): the read stops once 10 bytes are in, and always returns one.
     expect((await s.readMessages('/', 'q', 0, 100, 10)).map((m) => m.seq)).toEqual([1, 2]);
     expect((await s.readMessages('/', 'q', 0, 100, 1)).map((m) => m.seq)).toEqual([1]);
+    expect((await s.readMessages('/', 'q', 0, 100, 0)).map((m) => m.seq)).toEqual([1]);
     expect(await s.countMessages('/', 'q', 5)).toEqual({ count: 5, bytes: 30, lastSeq: 9 });
     s.deletePaged('/', 'q', 6);
     s.deleteMessagesFrom('/', 'q', 8);
