@@ -41,6 +41,7 @@ export function registerMetrics(app: FastifyInstance, broker: Broker): void {
   queueGauge('warren_queue_messages_ready', 'Messages ready for delivery', (q) => q.messageCount);
   queueGauge('warren_queue_messages_unacked', 'Messages delivered and not yet acknowledged', (q) => q.unackedCount);
   queueGauge('warren_queue_consumers', 'Consumers on the queue', (q) => q.consumers.length);
+  queueGauge('warren_queue_messages_paged_out', 'Ready messages kept in the store only, not in memory', (q) => q.pagedOut.count);
 
   const counter = (name: string, help: string, key: keyof MessageStats): void => {
     new Counter({

@@ -202,6 +202,11 @@ describe('paging long queues to the store', () => {
     expect(got.status).toBe(200);
     expect(got.json.map((m: { payload: string }) => m.payload)).toEqual(range(0, 180));
     expect((await ch.checkQueue('mgmt-long')).messageCount).toBe(70);
+    const metrics = await api('GET', '/metrics');
+    // 70 left: all back in memory once the get read them in.
+    expect(metrics.text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 0/);
+    await publish(ch, 'mgmt-long', 100);
+    expect((await api('GET', '/metrics')).text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 70/);
   });
 
   it('a TTL keeps counting across a restart: the expiry time is stored with the message', async () => {
