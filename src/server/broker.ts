@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
-import { definitionId } from '../store/store.js';
+import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
@@ -202,7 +202,7 @@ export class Broker {
     let count = 0;
     for (const { sq, q } of queues) {
       // After a crash nobody knows which messages were delivered: they all come back flagged so.
-      const recovered = await q.recover(state.cleanShutdown, sq.redeliverBelow ?? 0);
+      const recovered = await q.recover(state.cleanShutdown, sq.redeliverBelow ?? 0, state.totals.get(queueKey(sq.vhost, sq.name)));
       if (q.redeliveredBelow > (sq.redeliverBelow ?? 0)) this.store.putQueue({ ...sq, redeliverBelow: q.redeliveredBelow });
       maxSeq = Math.max(maxSeq, recovered.lastSeq);
       count += recovered.count;
@@ -238,8 +238,22 @@ export class Broker {
     for (const conn of this.connections) conn.socket.destroy();
     await stopped;
     this.persistRedeliveredFlags();
+    this.recordTotals();
     await this.store.close();
     this.log.info('stopped');
+  }
+
+  /**
+   * Long queues' totals, so the next start need not count their stored messages (taking them
+   * freezes each queue: nothing may change it between these totals and the store's close).
+   */
+  private recordTotals(): void {
+    for (const vhost of this.vhosts.values()) {
+      for (const q of vhost.queues.values()) {
+        const totals = q.storedTotals();
+        if (totals) this.store.putTotals(vhost.name, q.name, totals);
+      }
+    }
   }
 
   /** Messages requeued by the closing connections come back after a restart marked redelivered. */

@@ -24,6 +24,8 @@ export class PagedTail {
   from = 0;
   /** Whether this queue ever paged: its store records go when it does. */
   used = false;
+  /** The part of count (and bytes) that is persistent, and the highest seq in it. */
+  stored = { count: 0, bytes: 0, lastSeq: 0 };
   private reading = false;
   /** Bumped by clear(): a read in flight across a purge or delete is thrown away. */
   private generation = 0;
@@ -48,14 +50,20 @@ export class PagedTail {
     this.bytes += m.body.length;
     this.used = true;
     if (!stored) this.store.putPaged(this.vhost, this.queue, m);
+    else {
+      this.stored.count++;
+      this.stored.bytes += m.body.length;
+      this.stored.lastSeq = m.seq;
+    }
   }
 
   /** Takes over a range a previous run left in the store (recovery). */
-  adopt(from: number, count: number, bytes: number): void {
+  adopt(from: number, count: number, bytes: number, lastSeq: number): void {
     this.from = from;
     this.count = count;
     this.bytes = bytes;
     this.used = count > 0;
+    this.stored = { count, bytes, lastSeq };
   }
 
   /**
@@ -86,6 +94,10 @@ export class PagedTail {
     for (const m of page) {
       this.bytes -= m.body.length;
       if (m.paged) this.store.deletePaged(this.vhost, this.queue, m.seq);
+      else {
+        this.stored.count--;
+        this.stored.bytes -= m.body.length;
+      }
     }
     this.count -= page.length;
     this.from = page[page.length - 1]!.seq + 1;
@@ -100,6 +112,7 @@ export class PagedTail {
     this.reading = false;
     if (n > 0) this.store.deleteMessagesFrom(this.vhost, this.queue, this.from);
     this.count = this.bytes = 0;
+    this.stored = { count: 0, bytes: 0, lastSeq: 0 };
     return n;
   }
 
@@ -108,5 +121,6 @@ export class PagedTail {
     this.generation++;
     this.reading = false;
     this.count = this.bytes = 0;
+    this.stored = { count: 0, bytes: 0, lastSeq: 0 };
   }
 }

@@ -4,7 +4,7 @@ import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
 import { deadLetter, type DeathReason } from './dead-letter.js';
 import type { Binding } from './exchanges/exchange.js';
-import type { StoredMessage } from '../store/store.js';
+import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
 import { parseQueueArgs, type QueueArgs } from './queue-args.js';
@@ -67,6 +67,8 @@ export class Queue {
   private readonly paging: PagingLimits | null;
   /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
   private redeliverBelow = 0;
+  /** Set at shutdown: no timer or page read may change the queue once its totals are taken. */
+  private frozen = false;
   /** basic.get callers waiting for a page to come back from the store. */
   private headWaiters: (() => void)[] = [];
 
@@ -187,11 +189,11 @@ export class Queue {
   private pageIn(): void {
     const t = this.tail!;
     const lim = this.paging!;
-    if (t.busy || t.count === 0 || this.deleted) return;
+    if (t.busy || t.count === 0 || this.deleted || this.frozen) return;
     if (this.ready.length > lim.messages / 2 || this.ready.bytes > lim.bytes / 2) return;
     t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log)
       .then((page) => {
-        if (!page || this.deleted) return;
+        if (!page || this.deleted || this.frozen) return;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
           this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) });
@@ -239,11 +241,12 @@ export class Queue {
    * the rest left in the store as the paged tail. Expiry times are kept (a TTL counts across a
    * restart); after a crash every message comes back flagged as possibly delivered.
    */
-  async recover(cleanShutdown: boolean, redeliverBelow: number): Promise<{ count: number; lastSeq: number }> {
+  async recover(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
     const store = this.vhost.store;
     const lim = this.paging;
     let from = 0;
     let count = 0;
+    let bytes = 0;
     let lastSeq = 0;
     this.redeliverBelow = redeliverBelow;
     for (;;) {
@@ -255,14 +258,15 @@ export class Queue {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
         this.ready.push({ msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) });
+        bytes += m.body.length;
       }
       count += page.length;
       lastSeq = page[page.length - 1]!.seq;
       from = lastSeq + 1;
       if (this.tail && (this.ready.length >= lim!.messages || this.ready.bytes >= lim!.bytes)) {
-        const rest = await store.countMessages(this.vhost.name, this.name, from);
+        const rest = (await this.restFromTotals(totals, count, bytes)) ?? (await store.countMessages(this.vhost.name, this.name, from));
         if (rest.count > 0) {
-          this.tail.adopt(from, rest.count, rest.bytes);
+          this.tail.adopt(from, rest.count, rest.bytes, rest.lastSeq);
           count += rest.count;
           lastSeq = rest.lastSeq;
         }
@@ -271,6 +275,36 @@ export class Queue {
     }
     if (!cleanShutdown && count > 0) this.redeliverBelow = lastSeq + 1;
     return { count, lastSeq };
+  }
+
+  /**
+   * The rest of the queue past what recovery read, from the totals a clean shutdown recorded, or
+   * null when they cannot be trusted: if anything in the store is newer than they say, count.
+   */
+  private async restFromTotals(totals: RangeTotals | undefined, count: number, bytes: number): Promise<RangeTotals | null> {
+    if (!totals || totals.count < count || totals.bytes < bytes) return null;
+    if ((await this.vhost.store.lastSeq(this.vhost.name, this.name)) !== totals.lastSeq) return null;
+    return { count: totals.count - count, bytes: totals.bytes - bytes, lastSeq: totals.lastSeq };
+  }
+
+  /**
+   * At shutdown: what this queue holds in the store, for the next start to skip counting it; null
+   * when it is short enough to be read whole anyway, or when unacked messages are still out. The
+   * queue is frozen from here on.
+   */
+  storedTotals(): RangeTotals | null {
+    this.stopTimers();
+    this.frozen = true;
+    const t = this.tail;
+    if (!t || t.stored.count === 0 || !this.durable || this.exclusiveOwner || this.unackedCount > 0) return null;
+    const totals = { ...t.stored };
+    for (const e of this.ready.toArray()) {
+      if (!this.persists(e.msg)) continue;
+      totals.count++;
+      totals.bytes += e.msg.body.length;
+      totals.lastSeq = Math.max(totals.lastSeq, e.msg.seq);
+    }
+    return totals;
   }
 
   /**

@@ -15,6 +15,8 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   permission: 'p',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
+/** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */
+export const TOTALS_PREFIX = 'c';
 
 const SEP = 0;
 

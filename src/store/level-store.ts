@@ -22,6 +22,7 @@ import {
   queueDefKey,
   QUEUE_PREFIX,
   seqOf,
+  TOTALS_PREFIX,
 } from './codec.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -116,8 +117,14 @@ export class LevelStore implements Store {
       const list = definitions[kind] as unknown[];
       for await (const v of this.db.values(range(DEFINITION_PREFIX[kind]))) list.push(decodeDefinition(v));
     }
+    // Totals are only true of the store as a clean shutdown left it: read once, then dropped.
+    const totals = new Map<string, RangeTotals>();
+    if (cleanShutdown) {
+      for await (const [k, v] of this.db.iterator(range(TOTALS_PREFIX))) totals.set(k.toString('utf8', 2), JSON.parse(v.toString('utf8')) as RangeTotals);
+    }
+    await this.db.clear(range(TOTALS_PREFIX));
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
-    return { queues, definitions, cleanShutdown };
+    return { queues, definitions, cleanShutdown, totals };
   }
 
   readonly pagesToDisk = true;
@@ -166,6 +173,17 @@ export class LevelStore implements Store {
       await Promise.all(sources.map((s) => s.it.close()));
     }
     return out;
+  }
+
+  async lastSeq(vhost: string, queue: string): Promise<number> {
+    await this.flush();
+    const prefix = this.prefix(vhost, queue, MESSAGE_PREFIX);
+    const [last] = await this.db.values({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 }).all();
+    return last ? seqOf(last) : 0;
+  }
+
+  putTotals(vhost: string, queue: string, totals: RangeTotals): void {
+    this.op({ type: 'put', key: Buffer.from(`${TOTALS_PREFIX}\0${queueKey(vhost, queue)}`, 'utf8'), value: Buffer.from(JSON.stringify(totals)) });
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {

@@ -11,6 +11,7 @@ export class MemoryStore implements Store {
   private paged: Messages = new Map();
   private definitions = new Map<DefinitionKind, Map<string, unknown>>(DEFINITION_KINDS.map((k) => [k, new Map()]));
   private clean = true;
+  private totals = new Map<string, RangeTotals>();
   onWrite?: ((seconds: number) => void) | undefined;
   /** Paging to memory would only move messages from one place in memory to another. */
   readonly pagesToDisk = false;
@@ -19,12 +20,15 @@ export class MemoryStore implements Store {
     this.paged.clear();
     const cleanShutdown = this.clean;
     this.clean = false;
+    const totals = cleanShutdown ? this.totals : new Map<string, RangeTotals>();
+    this.totals = new Map();
     return {
       queues: [...this.queues.values()],
       definitions: Object.fromEntries(
         DEFINITION_KINDS.map((k) => [k, [...this.definitions.get(k)!.values()]]),
       ) as RecoveredState['definitions'],
       cleanShutdown,
+      totals,
     };
   }
   putQueue(q: StoredQueue): void {
@@ -76,6 +80,14 @@ export class MemoryStore implements Store {
       bytes += m.body.length;
     }
     return out;
+  }
+  async lastSeq(vhost: string, queue: string): Promise<number> {
+    let last = 0;
+    for (const seq of this.messages.get(queueKey(vhost, queue))?.keys() ?? []) last = Math.max(last, seq);
+    return last;
+  }
+  putTotals(vhost: string, queue: string, totals: RangeTotals): void {
+    this.totals.set(queueKey(vhost, queue), totals);
   }
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
     const all = this.range(vhost, queue, fromSeq);

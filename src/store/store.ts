@@ -96,6 +96,11 @@ export interface RecoveredState {
   definitions: { [K in DefinitionKind]: Definitions[K][] };
   /** False when the last run did not shut down cleanly. */
   cleanShutdown: boolean;
+  /**
+   * After a clean shutdown, each long queue's stored messages as counted then (by queueKey), so
+   * recovery need not count them again. Empty after a crash.
+   */
+  totals: Map<string, RangeTotals>;
 }
 
 export interface Store {
@@ -127,6 +132,10 @@ export interface Store {
   readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]>;
   /** Counts the queue's messages from fromSeq on, without keeping them. */
   countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals>;
+  /** The highest seq of the queue's persistent messages, 0 when it has none. */
+  lastSeq(vhost: string, queue: string): Promise<number>;
+  /** Records a queue's totals for the next start (at a clean shutdown, just before close). */
+  putTotals(vhost: string, queue: string, totals: RangeTotals): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
   /** Called after each batch is written, with how long it took (for the write latency metric). */

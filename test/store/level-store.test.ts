@@ -125,9 +125,30 @@ describe.each(stores)('%s paging', (_name, setup) => {
       [1, 1_790_000_000_123],
       [3, 0],
     ]);
+    expect(await again.lastSeq('/', 'q')).toBe(3);
     again.deleteQueue('/', 'q');
     expect(await all(again, 'q')).toEqual([]);
     await again.close();
+  });
+});
+
+describe.each(stores)('%s totals', (_name, setup) => {
+  it('keeps totals across a clean shutdown only, and only for one start', async () => {
+    const { make } = setup();
+    const s = make();
+    await s.open();
+    s.putTotals('/', 'q', { count: 7, bytes: 70, lastSeq: 9 });
+    await s.close();
+    const again = make();
+    expect((await again.open()).totals.get('/\0q')).toEqual({ count: 7, bytes: 70, lastSeq: 9 });
+    await again.close();
+    const third = make();
+    expect((await third.open()).totals.size).toBe(0);
+    third.putTotals('/', 'q', { count: 1, bytes: 1, lastSeq: 1 });
+    await third.flush();
+    // As after a crash: the totals written before it are not trusted.
+    const crashed = third instanceof LevelStore ? (await closeWithoutMarker(third), make()) : third;
+    expect((await crashed.open()).totals.size).toBe(0);
   });
 });
 
