@@ -37,6 +37,8 @@ describe('rabbitmq.conf', () => {
         'management.tcp.port = 15673',
         'ssl_options.verify = verify_peer',
         'connection_max = infinity',
+        'page_out_messages = 1000',
+        'page_out_bytes = 8MB',
       ].join('\n'),
     );
     expect(parseConfigFile(f)).toEqual({
@@ -51,6 +53,8 @@ describe('rabbitmq.conf', () => {
       'management-port': 15673,
       'tls-verify-peer': true,
       'max-connections': Number.MAX_SAFE_INTEGER,
+      'page-out-messages': 1000,
+      'page-out-bytes': 8_000_000,
     });
   });
 
