@@ -1,42 +1,16 @@
 // Durability: a confirmed persistent message on a durable queue must
 // survive kill -9 of the broker process (as with RabbitMQ).
 // Needs the built CLI (`npm run build` -> dist/cli.js).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import amqp from 'amqplib';
+import { describe, expect, it } from 'vitest';
 import type { ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
-import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { resources } from '../helpers/resources.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<unknown>> = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'warren-crash-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function start(dataDir: string): Promise<BrokerProcess> {
-  const b = await spawnBroker({ dataDir });
-  cleanups.push(async () => {
-    if (b.proc.exitCode === null && b.proc.signalCode === null) await b.kill9();
-  });
-  return b;
-}
-
-async function connect(port: number): Promise<ChannelModel> {
-  const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
-  conn.on('error', () => undefined);
-  cleanups.push(() => conn.close());
-  return conn;
-}
+const res = resources();
+const tempDir = (): Promise<string> => res.tempDir('warren-crash-');
+const start = (dataDir: string) => res.broker(dataDir);
+const connect = (port: number): Promise<ChannelModel> => res.connect(port);
 
 async function waitUntil(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

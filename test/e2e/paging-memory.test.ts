@@ -5,13 +5,8 @@
 // below. Then every message is consumed, in order. And a kill -9 with a paged queue loses nothing.
 // Needs the built CLI (`npm run build` -> dist/cli.js).
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import amqp from 'amqplib';
-import type { ChannelModel } from 'amqplib';
-import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { describe, expect, it } from 'vitest';
+import { resources } from '../helpers/resources.js';
 
 const MiB = 1024 * 1024;
 const BODY = 8 * 1024;
@@ -26,25 +21,7 @@ const WATERMARK = 150 * 1000 * 1000;
  */
 const RSS_BOUND = 320 * MiB;
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-async function start(dataDir: string, args: string[]): Promise<BrokerProcess> {
-  const b = await spawnBroker({ dataDir, args });
-  cleanups.push(async () => {
-    if (b.proc.exitCode === null && b.proc.signalCode === null) await b.kill9();
-  });
-  return b;
-}
-
-async function connect(port: number): Promise<ChannelModel> {
-  const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
-  conn.on('error', () => undefined);
-  cleanups.push(() => conn.close());
-  return conn;
-}
+const res = resources();
 
 function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -60,15 +37,14 @@ const bodyOf = (i: number): Buffer => {
 
 describe('paging keeps a long queue out of memory', () => {
   it('confirms a backlog twice the memory watermark without blocking, under the RSS bound, and delivers it all in order', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'warren-paging-mem-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const b = await start(dir, ['--memory-high-watermark', String(WATERMARK), '--page-out-bytes', String(16 * MiB)]);
+    const dir = await res.tempDir('warren-paging-mem-');
+    const b = await res.broker(dir, ['--memory-high-watermark', String(WATERMARK), '--page-out-bytes', String(16 * MiB)]);
     const pid = b.proc.pid!;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
-    cleanups.push(async () => clearInterval(sampler));
+    res.defer(async () => clearInterval(sampler));
 
-    const conn = await connect(b.port);
+    const conn = await res.connect(b.port);
     let blocked = 0;
     let atQuarter = 0;
     conn.on('blocked', () => blocked++);
@@ -106,10 +82,9 @@ describe('paging keeps a long queue out of memory', () => {
   });
 
   it('loses no confirmed message of a paged durable queue to kill -9, and flags them all redelivered, even after a later clean restart', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'warren-paging-kill-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    let b = await start(dir, ['--page-out-messages', '50']);
-    let conn = await connect(b.port);
+    const dir = await res.tempDir('warren-paging-kill-');
+    let b = await res.broker(dir, ['--page-out-messages', '50']);
+    let conn = await res.connect(b.port);
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue('paged-durable', { durable: true });
     for (let i = 0; i < 2000; i++) ch.sendToQueue('paged-durable', Buffer.from(String(i)), { persistent: true });
@@ -117,10 +92,10 @@ describe('paging keeps a long queue out of memory', () => {
     await b.kill9();
 
     // A clean restart after the crash must not forget that these may have been delivered.
-    b = await start(dir, ['--page-out-messages', '50']);
+    b = await res.broker(dir, ['--page-out-messages', '50']);
     expect(await b.stop()).toBe(0);
-    b = await start(dir, ['--page-out-messages', '50']);
-    conn = await connect(b.port);
+    b = await res.broker(dir, ['--page-out-messages', '50']);
+    conn = await res.connect(b.port);
     const rx = await conn.createChannel();
     expect((await rx.checkQueue('paged-durable')).messageCount).toBe(2000);
     await rx.prefetch(100);

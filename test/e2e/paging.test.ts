@@ -2,37 +2,25 @@
 // newer messages wait in LevelDB and come back a page at a time. Driven with amqplib against an
 // in-process broker whose limits are tiny (100 messages, 64 KiB), so every test crosses the
 // boundary between memory and store many times.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { apiClient } from '../helpers/management-client.js';
+import { resources } from '../helpers/resources.js';
 
 const LIMIT = 100;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'warren-paging-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const res = resources();
+const tempDir = (): Promise<string> => res.tempDir('warren-paging-');
 
 async function start(dataDir: string, managementPort = 0): Promise<RunningBroker> {
   const b = await startBroker({ dataDir, pageOutMessages: LIMIT, pageOutBytes: 64 * 1024, managementPort });
-  cleanups.push(() => b.close());
+  res.defer(() => b.close());
   return b;
 }
 
 async function open(b: RunningBroker): Promise<{ conn: ChannelModel; ch: ConfirmChannel }> {
-  const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
-  conn.on('error', () => undefined);
-  cleanups.push(() => conn.close());
+  const conn = await res.connect(b.port);
   const ch = await conn.createConfirmChannel();
   return { conn, ch };
 }
@@ -202,8 +190,9 @@ describe('paging long queues to the store', () => {
     expect(got.status).toBe(200);
     expect(got.json.map((m: { payload: string }) => m.payload)).toEqual(range(0, 180));
     expect((await ch.checkQueue('mgmt-long')).messageCount).toBe(70);
+    // 70 left: all back in memory once the last page read the get started is in.
+    for (let i = 0; i < 100 && pagedOut(b, 'mgmt-long') > 0; i++) await new Promise((r) => setTimeout(r, 10));
     const metrics = await api('GET', '/metrics');
-    // 70 left: all back in memory once the get read them in.
     expect(metrics.text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 0/);
     await publish(ch, 'mgmt-long', 100);
     expect((await api('GET', '/metrics')).text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 70/);
