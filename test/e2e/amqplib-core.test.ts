@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage, GetMessage, Message } from 'amqplib';
 import { startBroker } from '../../src/index.js';
+import { sleep, waitUntil, withTimeout } from '../helpers/async.js';
+import { channel } from '../helpers/channels.js';
 
 type Broker = { port: number; close(): Promise<void> };
 
@@ -26,7 +28,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function url(extra = ''): string {
   return `amqp://guest:guest@127.0.0.1:${broker.port}${extra}`;
@@ -51,38 +52,8 @@ async function connect(opts?: Partial<amqp.Options.Connect>): Promise<ChannelMod
   return conn;
 }
 
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
-}
-
 function qname(prefix = 'q'): string {
   return `${prefix}-${randomUUID()}`;
-}
-
-async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** Publish honouring back-pressure (amqplib returns false when its buffer is full). */

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { startBroker } from '../../src/index.js';
+import { sleep, withTimeout } from '../helpers/async.js';
 
 type Broker = { port: number; close(): Promise<void> };
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number };
@@ -33,7 +34,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function url(user = 'guest', pass = 'guest'): string {
   return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${broker.port}`;
@@ -48,22 +48,6 @@ async function connect(): Promise<ChannelModel> {
 
 function qname(prefix = 'q'): string {
   return `${prefix}-${randomUUID()}`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** Publish + get round trip on a fresh channel of `conn`. */

@@ -12,6 +12,8 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { startBroker } from '../../src/index.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { sleep, waitUntil, withTimeout } from '../helpers/async.js';
+import { channel } from '../helpers/channels.js';
 
 type Broker = { port: number; close(): Promise<void> };
 
@@ -31,37 +33,12 @@ afterEach(async () => {
   await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
 });
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function connect(port = broker.port): Promise<ChannelModel> {
   const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e) => { clearTimeout(t); reject(e); },
-    );
-  });
-}
-
-async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 const uniq = (s: string) => `${s}-${randomUUID().slice(0, 8)}`;

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { sleep } from '../helpers/async.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 3);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Round {
   confirmed: Set<number>;

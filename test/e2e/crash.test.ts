@@ -4,21 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
 import { resources } from '../helpers/resources.js';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep, waitUntil } from '../helpers/async.js';
 
 const res = resources();
 const tempDir = (): Promise<string> => res.tempDir('warren-crash-');
 const start = (dataDir: string) => res.broker(dataDir);
 const connect = (port: number): Promise<ChannelModel> => res.connect(port);
-
-async function waitUntil(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Drain a queue with basic.get (no-ack), returning the bodies in order. */
 async function drain(conn: ChannelModel, queue: string): Promise<string[]> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
-import type { Channel, ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import {
   apiClient,
@@ -19,6 +19,7 @@ import {
   type Api,
   type CtlResult,
 } from '../helpers/management-client.js';
+import { channel } from '../helpers/channels.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -75,12 +76,6 @@ async function connect(user = 'guest', pass = 'guest', vhost = '/', port = broke
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
 }
 
 function connectFails(user: string, pass: string, vhost = '/'): Promise<Error | null> {

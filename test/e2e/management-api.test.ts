@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import {
   apiClient,
@@ -19,6 +19,7 @@ import {
   withTimeout,
   type Api,
 } from '../helpers/management-client.js';
+import { channel } from '../helpers/channels.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -60,12 +61,6 @@ async function connect(opts: { user?: string; pass?: string; vhost?: string; cli
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
 }
 
 async function getQueue(name: string, vhost = '/'): Promise<any> {

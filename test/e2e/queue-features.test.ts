@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Message } from 'amqplib';
 import { startBroker } from '../../src/index.js';
+import { sleep, waitUntil, withTimeout } from '../helpers/async.js';
+import { channel, confirmChannel } from '../helpers/channels.js';
 
 type Broker = { port: number; close(): Promise<void> };
 type AmqpError = Error & { code?: number };
@@ -67,7 +69,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const body = (m: Message) => m.content.toString();
 
 async function connect(): Promise<ChannelModel> {
@@ -77,18 +78,6 @@ async function connect(): Promise<ChannelModel> {
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
-}
-
-async function confirmChannel(conn: ChannelModel): Promise<ConfirmChannel> {
-  const ch = await conn.createConfirmChannel();
-  ch.on('error', () => undefined);
-  return ch;
 }
 
 function qname(prefix = 'q'): string {
@@ -107,30 +96,6 @@ async function declareExchange(ch: Channel, name: string, type: 'direct' | 'fano
   createdExchanges.push(name);
   await ch.assertExchange(name, type, { durable: false });
   return name;
-}
-
-async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** basic.get, polling until a message arrives (publishes are asynchronous). */

@@ -31,6 +31,7 @@ import {
   u16,
   type CloseResult,
 } from '../helpers/raw-amqp.js';
+import { sleep } from '../helpers/async.js';
 
 type Broker = { port: number; close(): Promise<void> };
 
@@ -54,7 +55,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function connectGood(): Promise<ChannelModel> {
   const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);

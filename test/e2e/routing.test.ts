@@ -10,6 +10,8 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { startBroker } from '../../src/index.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { sleep, withTimeout } from '../helpers/async.js';
+import { channel, confirmChannel } from '../helpers/channels.js';
 
 type Broker = { port: number; close(): Promise<void> };
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number };
@@ -32,7 +34,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const name = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 async function connect(port = broker.port): Promise<ChannelModel> {
@@ -40,28 +41,6 @@ async function connect(port = broker.port): Promise<ChannelModel> {
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
-}
-
-async function confirmChannel(conn: ChannelModel): Promise<ConfirmChannel> {
-  const ch = await conn.createConfirmChannel();
-  ch.on('error', () => undefined);
-  return ch;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e) => { clearTimeout(t); reject(e); },
-    );
-  });
 }
 
 /** amqplib puts the server's reply-text in the message: ... with message "<reply-text>". */

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { expect, it } from 'vitest';
 import { spawnBroker } from '../helpers/broker-process.js';
+import { sleep } from '../helpers/async.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 it('SIGTERM while clients publish and consume loses no confirmed or accepted persistent message', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-sigterm-load-'));

@@ -12,6 +12,7 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { sleep } from '../helpers/async.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -22,7 +23,6 @@ if (!HAVE_CHROMIUM) {
 }
 
 const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
   let broker: RunningBroker;

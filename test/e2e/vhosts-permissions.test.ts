@@ -22,6 +22,7 @@ import {
   type Api,
 } from '../helpers/management-client.js';
 import { M, PROTOCOL_HEADER, RawAmqp, connectionOpenFrame, startOkFrame, tuneOkFrame, decodeTune } from '../helpers/raw-amqp.js';
+import { channel } from '../helpers/channels.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -57,12 +58,6 @@ function connectError(user: string, pass: string, vhost = '/', port = broker.por
   return amqp
     .connect({ protocol: 'amqp', hostname, port, username: user, password: pass, vhost })
     .then((c) => c.close().then(() => null), (e: AmqpErr) => e);
-}
-
-async function channel(conn: ChannelModel): Promise<Channel> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  return ch;
 }
 
 /**

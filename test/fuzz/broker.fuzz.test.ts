@@ -44,6 +44,7 @@ import {
   socketCaseArb,
   type SocketCase,
 } from './corpus.js';
+import { sleep } from '../helpers/async.js';
 
 const SOCKET_CASES = 100;
 const CONCURRENCY = 16;
@@ -57,7 +58,6 @@ const goodErrors: string[] = [];
 const raws: RawAmqp[] = [];
 let caseIndex = 0;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
