@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import type { Channel, ChannelModel } from 'amqplib';
 import { CLI_PATH, REPO_ROOT } from './broker-process.js';
+import { sleep } from './async.js';
+export { sleep, withTimeout } from './async.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -75,7 +77,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls an async condition until it is truthy. */
 export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutMs = 5000, giveUp?: () => boolean): Promise<NonNullable<T>> {
@@ -93,22 +94,6 @@ export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
     await sleep(25);
   }
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** Resolves with the error a connection is closed with (null when closed cleanly). */
