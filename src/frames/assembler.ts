@@ -2,7 +2,8 @@
 // one content header and body frames adding up to the size the header declared.
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
-import { decodeMethod, methodInfo, type Method } from './methods.generated.js';
+import { decodeMethodFrame } from './method-frame.js';
+import { methodInfo, type Method } from './methods.generated.js';
 import { Reader } from './primitives.js';
 
 export interface Command {
@@ -38,7 +39,7 @@ export class CommandAssembler {
       r.buf = payload;
       r.pos = 0;
       r.end = payload.length;
-      const method = decodeMethod(r);
+      const method = decodeMethodFrame(r);
       if (!methodInfo.get(method.id)!.content) return { method };
       this.method = method;
       return null;

@@ -18,6 +18,12 @@ export class AmqpError extends Error {
   }
 }
 
+/**
+ * A read past the end of its frame: the frame is shorter than what it announces. Decoding a method
+ * turns this into 501 FRAME_ERROR (see decodeMethodFrame), as RabbitMQ answers.
+ */
+export class TruncatedError extends AmqpError {}
+
 export const channelError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 export const connectionError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'connection');
 

@@ -7,3 +7,4 @@ export * from './methods.generated.js';
 export * from './frame-parser.js';
 export * from './frame-encoder.js';
 export * from './assembler.js';
+export * from './method-frame.js';

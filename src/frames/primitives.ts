@@ -1,11 +1,11 @@
 // Readers and writers of AMQP's primitive types over a Buffer, bounds-checked so that no length
 // read off the wire can make us read past the frame or allocate from it.
 import { isUtf8 } from 'node:buffer';
-import { AmqpError } from './errors.js';
+import { AmqpError, TruncatedError } from './errors.js';
 import { ReplyCode } from './constants.js';
 
-const syntax = (what: string): AmqpError =>
-  new AmqpError(ReplyCode.SyntaxError, `malformed frame: ${what} runs past the end of the frame`, 'connection');
+const syntax = (what: string): TruncatedError =>
+  new TruncatedError(ReplyCode.SyntaxError, `malformed frame: ${what} runs past the end of the frame`, 'connection');
 
 /** Names are nearly always ASCII: a byte loop settles those without a Buffer view. */
 function isAscii(b: Buffer, start: number, end: number): boolean {

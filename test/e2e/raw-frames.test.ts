@@ -228,6 +228,17 @@ describe('malformed frames', () => {
     await expectConnectionClose(r, 501);
   });
 
+  rawCase('a method frame too short for its own arguments -> 501 FRAME_ERROR "cannot decode", naming the method', async () => {
+    for (const args of [u16(0), Buffer.concat([u16(0), Buffer.from([10]), Buffer.from('ab')])]) {
+      const r = await rawOpen();
+      await r.openChannel(1);
+      r.write(methodFrame(1, M.queueDeclare, args));
+      const c = await expectConnectionClose(r, 501);
+      expect(c.replyText).toBe(`FRAME_ERROR - cannot decode <<${[...args].join(',')}>>`);
+      expect([c.classId, c.methodId]).toEqual([...M.queueDeclare]);
+    }
+  });
+
   rawCase('unknown frame type -> 501 FRAME_ERROR', async () => {
     const r = await rawOpen();
     r.write(frame(42, 0, Buffer.from([1, 2, 3, 4])));
@@ -252,6 +263,21 @@ describe('malformed frames', () => {
       expect(await r.waitSocketClosed(5000), 'socket closed').toBe(true);
     };
     await Promise.all([0, 1, 2, 3, 4].map(round1));
+  });
+});
+
+describe('basic.publish immediate=true', () => {
+  rawCase('-> 540 NOT_IMPLEMENTED "immediate=true", before the exchange is even looked at', async () => {
+    for (const exchange of ['amq.direct', 'no-such-exchange']) {
+      const r = await rawOpen();
+      await r.openChannel(1);
+      r.write(methodFrame(1, M.basicPublish, u16(0), shortstr(exchange), shortstr('k'), bits(false, true)));
+      r.write(contentHeaderFrame(1, 1));
+      r.write(contentBodyFrame(1, Buffer.from('x')));
+      const c = await expectConnectionClose(r, 540);
+      expect(c.replyText).toBe('NOT_IMPLEMENTED - immediate=true');
+      expect([c.classId, c.methodId]).toEqual([...M.basicPublish]);
+    }
   });
 });
 

@@ -176,25 +176,25 @@ describe('specific hostile inputs', () => {
     await expectConnectionClose(r, 502);
   });
 
-  rawCase('field table whose length runs past the end of the frame -> 502', async () => {
+  rawCase('field table whose length runs past the end of the frame -> 501 FRAME_ERROR (RabbitMQ cannot decode it)', async () => {
     const r = await rawOpen();
     r.write(methodFrame(1, M.queueDeclare, u16(0), shortstr('q'), bits(false), Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 0x61, 0x74, 1])));
-    await expectConnectionClose(r, 502);
+    await expectConnectionClose(r, 501);
   });
 
-  rawCase('short string whose length runs past the end of the frame -> 502', async () => {
+  rawCase('short string whose length runs past the end of the frame -> 501 FRAME_ERROR (RabbitMQ cannot decode it)', async () => {
     const r = await rawOpen();
     r.write(methodFrame(1, M.queueDeclare, u16(0), Buffer.from([200]), Buffer.from('abc')));
-    await expectConnectionClose(r, 502);
+    await expectConnectionClose(r, 501);
   });
 
-  rawCase('long string whose length runs past the end of the frame (start-ok response) -> 502', async () => {
+  rawCase('long string whose length runs past the end of the frame (start-ok response) -> 501 FRAME_ERROR (RabbitMQ cannot decode it)', async () => {
     const r = await RawAmqp.connect(broker.port);
     raws.push(r);
     r.write(codec.PROTOCOL_HEADER);
     await r.expectMethod(M.connectionStart);
     r.write(methodFrame(0, M.connectionStartOk, table({}), shortstr('PLAIN'), Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0x67]), shortstr('en_US')));
-    await expectConnectionClose(r, 502);
+    await expectConnectionClose(r, 501);
   });
 
   rawCase('a queue name of exactly 255 bytes is accepted (as RabbitMQ does)', async () => {
