@@ -17,7 +17,7 @@ import { startManagement, type ManagementServer } from '../management/server.js'
 import { AccessControl } from './access.js';
 import type { PagingLimits } from './paged-tail.js';
 import { ResourceMonitor } from './alarms.js';
-import { AuthThrottle } from './auth-throttle.js';
+import { FAILURE_DELAY_MS, LoginGate } from './login-gate.js';
 import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 
@@ -28,7 +28,7 @@ export class Broker {
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
   readonly access: AccessControl;
-  readonly authThrottle = new AuthThrottle();
+  readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
   readonly startedAt = Date.now();
   readonly alarms: ResourceMonitor;
@@ -43,6 +43,8 @@ export class Broker {
 
   constructor(options: Partial<BrokerOptions> = {}) {
     this.options = { ...defaultOptions, ...options };
+    // A refused login is answered well inside the handshake timeout, never cut off by it.
+    this.loginGate = new LoginGate(Math.min(FAILURE_DELAY_MS, this.options.handshakeTimeoutMs / 2));
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
     this.store = this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore();
     const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;

@@ -60,6 +60,8 @@ export class Channel implements ReplyReceiver {
   private globalPrefetch = 0;
   private consumerUnacked = 0;
   private confirms: ConfirmTracker | null = null;
+  /** The confirms a channel closed by its client still owes before its close-ok. */
+  private draining: ConfirmTracker | null = null;
   /** Replies held back until the store has written what they acknowledge, keeping reply order. */
   private replyChain: Promise<void> | null = null;
   /** basic.gets waiting in the reply chain for a page of their queue to come back from the store. */
@@ -136,7 +138,33 @@ export class Channel implements ReplyReceiver {
   }
 
   private send(m: MethodInit): void {
+    if (this.state === 'closed') return;
     this.conn.writer.method(this.id, m);
+  }
+
+  private readonly sendNow = (m: MethodInit): void => this.send(m);
+
+  /**
+   * channel.close from the client: deliveries stop at once, the confirms still owed go out (once
+   * the store has the messages they confirm), then close-ok. Nothing for this channel follows
+   * close-ok: a client that has forgotten the channel would fail on it (amqplib throws).
+   */
+  private closeByClient(): void {
+    const confirms = this.confirms;
+    this.confirms = null; // release() would stop it: its outstanding confirms are still owed
+    this.release();
+    const finish = (): void => {
+      this.draining = null;
+      confirms?.stop();
+      // The connection may have closed meanwhile, taking the channel with it.
+      if (this.conn.channels.get(this.id) !== this) return;
+      this.send({ id: M.ChannelCloseOk, args: {} });
+      this.state = 'closed';
+      this.conn.closeChannel(this);
+    };
+    this.draining = confirms;
+    if (confirms) confirms.drain(finish);
+    else finish();
   }
 
   /** Sends a synchronous reply behind any reply still waiting for the store. */
@@ -190,6 +218,8 @@ export class Channel implements ReplyReceiver {
     switch (m.id) {
       case M.BasicPublish: {
         const a = m.args;
+        // RabbitMQ dropped immediate delivery in 3.0 and refuses it before looking at anything else.
+        if (a.immediate) throw new AmqpError(ReplyCode.NotImplemented, 'immediate=true', 'connection');
         if (this.tx) {
           this.exchangeForPublish(a.exchange); // a missing exchange fails now, as in RabbitMQ
           this.tx.publishes.push({ exchange: a.exchange, routingKey: a.routingKey, mandatory: a.mandatory, properties: cmd.properties!, body: cmd.body! });
@@ -256,15 +286,11 @@ export class Channel implements ReplyReceiver {
         return this.rollback();
       case M.ConfirmSelect:
         if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
-        this.confirms ??= new ConfirmTracker(this.conn.writer, this.id, () => this.vhost.store.flush(), this.stats);
+        this.confirms ??= new ConfirmTracker(this.sendNow, () => this.vhost.store.flush(), this.stats);
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
       case M.ChannelClose:
-        this.release();
-        this.state = 'closed';
-        this.send({ id: M.ChannelCloseOk, args: {} });
-        this.conn.closeChannel(this);
-        return;
+        return this.closeByClient();
       case M.ChannelCloseOk:
         return; // not closing: RabbitMQ ignores a stray close-ok too
       case M.ChannelOpen:
@@ -486,35 +512,43 @@ export class Channel implements ReplyReceiver {
     this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
   }
 
+  /** Unbinding what is not there is not an error (RabbitMQ 3.x): only the access checks apply. */
   private unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable): void {
-    const q = this.queueFor(queueName);
+    const name = queueName === '' ? this.lastQueue : queueName;
+    if (name === '') this.queueFor(name); // no queue declared on this channel yet: 404, as before
     this.notDefault(exchangeName);
-    const e = this.exchangeNamed(exchangeName);
-    this.permit('write', 'queue', q.name);
-    this.permit('read', 'exchange', e.name);
-    const b = this.vhost.findBinding(e, q, routingKey, args);
+    this.permit('write', 'queue', name);
+    this.permit('read', 'exchange', exchangeName);
+    const q = this.vhost.queues.get(name);
+    if (q) this.checkExclusive(q);
+    const e = this.vhost.exchanges.get(exchangeName);
+    const b = q && e ? this.vhost.findBinding(e, q, routingKey, args) : undefined;
     if (b) this.vhost.removeBinding(b);
-    this.replyDurable(b !== undefined && e.durable && q.durable, false, { id: M.QueueUnbindOk, args: {} });
+    this.replyDurable(b !== undefined && e!.durable && q!.durable, false, { id: M.QueueUnbindOk, args: {} });
   }
 
   private bindExchange(destName: string, sourceName: string, routingKey: string, args: FieldTable, nowait: boolean, bind: boolean): void {
     this.notDefault(destName);
     this.notDefault(sourceName);
+    if (!bind) return this.unbindExchange(destName, sourceName, routingKey, args, nowait);
     const dest = this.exchangeNamed(destName);
     const source = this.exchangeNamed(sourceName);
     this.permit('write', 'exchange', dest.name);
     this.permit('read', 'exchange', source.name);
-    let durable = false;
-    if (bind && source.type === 'headers') validateHeadersBinding(args);
-    if (bind) durable = this.vhost.addBinding(source, dest, routingKey, args);
-    else {
-      const b = this.vhost.findBinding(source, dest, routingKey, args);
-      if (b) {
-        durable = source.durable && dest.durable;
-        this.vhost.removeBinding(b);
-      }
-    }
-    this.replyDurable(durable, nowait, bind ? { id: M.ExchangeBindOk, args: {} } : { id: M.ExchangeUnbindOk, args: {} });
+    if (source.type === 'headers') validateHeadersBinding(args);
+    const durable = this.vhost.addBinding(source, dest, routingKey, args);
+    this.replyDurable(durable, nowait, { id: M.ExchangeBindOk, args: {} });
+  }
+
+  /** As for queues: a missing binding, source or destination still answers unbind-ok. */
+  private unbindExchange(destName: string, sourceName: string, routingKey: string, args: FieldTable, nowait: boolean): void {
+    this.permit('write', 'exchange', destName);
+    this.permit('read', 'exchange', sourceName);
+    const dest = this.vhost.exchanges.get(destName);
+    const source = this.vhost.exchanges.get(sourceName);
+    const b = dest && source ? this.vhost.findBinding(source, dest, routingKey, args) : undefined;
+    if (b) this.vhost.removeBinding(b);
+    this.replyDurable(b !== undefined && source!.durable && dest!.durable, nowait, { id: M.ExchangeUnbindOk, args: {} });
   }
 
   // ---- publishing ---------------------------------------------------------------------------
@@ -859,6 +893,9 @@ export class Channel implements ReplyReceiver {
     this.requeue(all);
     for (const c of consumers) c.queue.removeConsumer(c);
     this.cancelReplies();
+    this.confirms?.stop();
     this.confirms = null;
+    // The connection is going too: what the channel still owed will never be asked for.
+    this.draining?.stop();
   }
 }

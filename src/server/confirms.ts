@@ -1,8 +1,7 @@
 // Publisher confirms (RabbitMQ's confirm.select extension): each publish gets the next sequence
 // number; acks go out in order, a run of them as one basic.ack with multiple=true.
-import { M } from '../frames/index.js';
+import { M, type MethodInit } from '../frames/index.js';
 import type { MessageStats } from './stats.js';
-import type { FrameWriter } from './writer.js';
 
 export class ConfirmTracker {
   private seq = 0;
@@ -14,10 +13,14 @@ export class ConfirmTracker {
   private readonly flushNow = (): void => this.flush();
   /** Publishes of this tick that wait for the store: one flush() for all of them. */
   private awaiting: number[] = [];
+  /** The channel closed under it: nothing more may be sent for it. */
+  private stopped = false;
+  /** Run once every publish so far has been confirmed (see drain). */
+  private drained: (() => void) | null = null;
 
   constructor(
-    private readonly writer: FrameWriter,
-    private readonly channel: number,
+    /** Sends a method on the channel. */
+    private readonly send: (m: MethodInit) => void,
     /** Resolves once everything written to the store so far is durable. */
     private readonly storeFlush: () => Promise<void>,
     /** Counts the publishes acked, for the management API's message_stats.confirm. */
@@ -55,8 +58,25 @@ export class ConfirmTracker {
     }
   }
 
+  /**
+   * Calls done once every publish so far has been acked or nacked to the client, so that a
+   * channel closed by its client sends all its confirms before channel.close-ok, never after.
+   */
+  drain(done: () => void): void {
+    this.flush();
+    if (this.sent === this.seq) done();
+    else this.drained = done;
+  }
+
+  /** The channel is gone: outcomes still to come are dropped, not sent. */
+  stop(): void {
+    this.stopped = true;
+    this.drained = null;
+  }
+
   private flush(): void {
     this.scheduled = false;
+    if (this.stopped) return;
     let runStart = this.sent;
     while (this.settled.has(this.sent + 1)) {
       const seq = this.sent + 1;
@@ -64,18 +84,23 @@ export class ConfirmTracker {
       this.settled.delete(seq);
       if (!ok) {
         this.ackRun(runStart, seq - 1);
-        this.writer.method(this.channel, { id: M.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
+        this.send({ id: M.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
         runStart = seq;
       }
       this.sent = seq;
     }
     this.ackRun(runStart, this.sent);
+    if (this.drained && this.sent === this.seq) {
+      const done = this.drained;
+      this.drained = null;
+      done();
+    }
   }
 
   /** Acks (from, to] in one frame. */
   private ackRun(from: number, to: number): void {
     if (to <= from) return;
     this.stats.confirm += to - from;
-    this.writer.method(this.channel, { id: M.BasicAck, args: { deliveryTag: to, multiple: to - from > 1 } });
+    this.send({ id: M.BasicAck, args: { deliveryTag: to, multiple: to - from > 1 } });
   }
 }

@@ -12,7 +12,7 @@ import {
   PROTOCOL_HEADER,
   Reader,
   ReplyCode,
-  decodeMethod,
+  decodeMethodFrame,
   methodInfo,
   type FieldTable,
   type Method,
@@ -25,13 +25,18 @@ import { serverProperties } from './server-properties.js';
 import type { VHost } from './vhost.js';
 import { FrameWriter } from './writer.js';
 
-type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'running' | 'closing' | 'closed';
+/**
+ * 'login': start-ok arrived, its credentials wait for the login gate (login-gate.ts).
+ * 'closing': we sent connection.close and wait for close-ok. 'draining': close-ok was sent; the
+ * client closes the socket, we only wait for that (see awaitPeerClose).
+ */
+type State = 'header' | 'start-ok' | 'login' | 'tune-ok' | 'open' | 'running' | 'closing' | 'draining' | 'closed';
 
 /** The frame size accepted before tune-ok settles it. */
 const HANDSHAKE_FRAME_MAX = 128 * 1024;
 /** The longest a publisher stays paused by one round of flow control. */
 const THROTTLE_MAX_MS = 250;
-/** How long a closing connection waits for close-ok before dropping the socket. */
+/** How long a closing connection waits for close-ok, or for the client to close, before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 
 /** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses. */
@@ -110,7 +115,8 @@ export class Connection implements QueueOwner, Throttled {
 
   private onData(chunk: Buffer): void {
     this.lastRead = Date.now();
-    if (this.state === 'closed') return;
+    // After close-ok everything the client still sends is dropped unread, as RabbitMQ does.
+    if (this.state === 'closed' || this.state === 'draining') return;
     if (this.state === 'header') {
       chunk = this.readProtocolHeader(chunk);
       if (this.state === 'header' || chunk.length === 0) return;
@@ -155,7 +161,7 @@ export class Connection implements QueueOwner, Throttled {
   /** Reads are paused while an alarm blocks this connection or a queue throttles it. */
   private updateReading(): void {
     const pause = this.blocked || this.throttledBy.size > 0;
-    if (pause === this.readPaused || this.state === 'closed') return;
+    if (pause === this.readPaused || this.state === 'closed' || this.state === 'draining') return;
     this.readPaused = pause;
     if (pause) this.socket.pause();
     else {
@@ -219,12 +225,12 @@ export class Connection implements QueueOwner, Throttled {
       return;
     }
     if (this.state === 'closing') {
-      if (channel === 0 && type === FRAME_METHOD) this.onClosingMethod(decodeMethod(new Reader(payload, 0, payload.length)));
+      if (channel === 0 && type === FRAME_METHOD) this.onClosingMethod(decodeMethodFrame(new Reader(payload, 0, payload.length)));
       return;
     }
     if (channel === 0) {
       if (type !== FRAME_METHOD) throw connError(ReplyCode.UnexpectedFrame, `content frame of type ${type} on channel 0`);
-      const m = decodeMethod(new Reader(payload, 0, payload.length));
+      const m = decodeMethodFrame(new Reader(payload, 0, payload.length));
       try {
         this.onConnectionMethod(m);
       } catch (e) {
@@ -243,7 +249,7 @@ export class Connection implements QueueOwner, Throttled {
       return;
     }
     if (type !== FRAME_METHOD) throw connError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${channel}`);
-    const m = decodeMethod(new Reader(payload, 0, payload.length));
+    const m = decodeMethodFrame(new Reader(payload, 0, payload.length));
     if (m.id !== M.ChannelOpen) {
       throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${channel}`, 'connection', m.id >>> 16, m.id & 0xffff);
     }
@@ -264,11 +270,7 @@ export class Connection implements QueueOwner, Throttled {
         return this.onOpen(m.args.virtualHost);
       case M.ConnectionClose:
         this.log.debug({ code: m.args.replyCode, text: m.args.replyText }, 'client closed connection');
-        this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
-        this.writer.flush();
-        this.state = 'closed';
-        this.socket.end();
-        this.cleanup();
+        this.awaitPeerClose();
         return;
       case M.ConnectionCloseOk:
         throw connError(ReplyCode.CommandInvalid, 'connection.close-ok without connection.close');
@@ -303,28 +305,31 @@ export class Connection implements QueueOwner, Throttled {
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
     }
-    const opts = this.broker.options;
+    this.state = 'login';
     const address = this.socket.remoteAddress ?? '';
-    const throttle = this.broker.authThrottle;
-    const refused = connError(
-      ReplyCode.AccessRefused,
-      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-    );
-    if (throttle.blocked(address)) {
-      this.log.warn({ peer: this.peer }, 'authentication refused: too many recent failures from this address');
-      throw refused;
-    }
+    this.broker.loginGate.enter(address, () => this.login(mechanism, response, address));
+  }
+
+  /** Checks the credentials of start-ok, when the login gate lets this address have a verdict. */
+  private login(mechanism: string, response: Buffer, address: string): void {
+    if (this.state !== 'login') return; // the socket went while the login waited its turn
     const creds = parseResponse(mechanism, response);
     if (!creds || !this.broker.access.authenticate(creds.user, creds.pass)) {
-      throttle.failed(address);
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds?.user, mechanism }, 'authentication failed');
-      throw refused;
+      const refused = connError(
+        ReplyCode.AccessRefused,
+        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+      );
+      this.broker.loginGate.refuse(address, () => this.fail(refused));
+      return;
     }
-    if (opts.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
+    if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
       this.log.warn({ peer: this.peer, user: creds.user }, 'user may only connect via localhost');
-      throw connError(ReplyCode.AccessRefused, `User '${creds.user}' can only connect via localhost`);
+      this.fail(connError(ReplyCode.AccessRefused, `User '${creds.user}' can only connect via localhost`));
+      return;
     }
+    const opts = this.broker.options;
     this.user = creds.user;
     this.state = 'tune-ok';
     this.writer.method(0, {
@@ -371,16 +376,39 @@ export class Connection implements QueueOwner, Throttled {
     this.log.info({ peer: this.peer, user: this.user, vhost: vhostName }, 'connection opened');
   }
 
+  /** While we wait for close-ok, everything else is dropped (spec 2.2.4); both sides may close at once. */
   private onClosingMethod(m: Method): void {
     if (m.id === M.ConnectionCloseOk) {
-      this.state = 'closed';
-      this.socket.destroy();
-    } else if (m.id === M.ConnectionClose) {
-      this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
-      this.writer.flush();
+      // The client has nothing more to say: end our side; the close timer still bounds the rest.
       this.state = 'closed';
       this.socket.end();
+    } else if (m.id === M.ConnectionClose) {
+      this.awaitPeerClose();
     }
+  }
+
+  /**
+   * The client asked to close: answer close-ok, release what the connection holds, and leave
+   * closing the socket to the client. Closing it ourselves at once resets a client still writing
+   * (EPIPE, ECONNRESET), and through a TCP proxy that error reaches the application. A client that
+   * never closes loses the socket after CLOSE_OK_TIMEOUT_MS.
+   */
+  private awaitPeerClose(): void {
+    this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
+    this.writer.flush();
+    this.state = 'draining';
+    this.parser.stopped = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    this.releaseChannels();
+    // Reading on: a paused socket would never see the client's FIN.
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
+    this.closeTimer.unref();
   }
 
   /** Heartbeats every half interval; a peer silent for two intervals is dead (spec 4.2.7). */
@@ -412,7 +440,7 @@ export class Connection implements QueueOwner, Throttled {
 
   /** Server-initiated close: send connection.close, drop everything but close-ok, then the socket. */
   close(code: number, text: string, classId = 0, methodId = 0): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return;
     const level = code === ReplyCode.ConnectionForced ? 'info' : 'warn';
     this.log[level]({ peer: this.peer, code, text }, 'closing connection');
     if (this.state === 'header') {

@@ -532,6 +532,22 @@ describe('bindings', () => {
     await ch.deleteExchange(ex);
   });
 
+  it('unbinding from a queue or exchange that does not exist is unbind-ok (RabbitMQ 3.x); the default exchange stays 403', async () => {
+    const { conn, ch } = await setup();
+    const ex = name('unbind-missing');
+    await ch.assertExchange(ex, 'direct', { durable: false });
+    const q = await exclusiveQueue(ch);
+    await expect(ch.unbindQueue(name('no-such-queue'), ex, 'k')).resolves.toBeDefined();
+    await expect(ch.unbindQueue(q, name('no-such-exchange'), 'k')).resolves.toBeDefined();
+    await expect(ch.unbindQueue(name('no-q'), name('no-x'), 'k')).resolves.toBeDefined();
+    await expect(ch.unbindExchange(ex, name('no-such-source'), 'k')).resolves.toBeDefined();
+    await expect(ch.unbindExchange(name('no-such-destination'), ex, 'k')).resolves.toBeDefined();
+    await expect(ch.unbindExchange(ex, 'amq.direct', 'never-bound')).resolves.toBeDefined();
+    const refused = await channelError(conn, (c) => c.unbindQueue(q, '', q));
+    expect(refused.code).toBe(403);
+    await ch.deleteExchange(ex);
+  });
+
   it('binding the same queue twice with the same key is one binding: one copy, one unbind removes it', async () => {
     const { ch, pub } = await setup();
     const ex = name('twice');

@@ -355,8 +355,10 @@ describe('configure / write / read permissions', () => {
     const noRead = await refused(conn, (c) => c.bindQueue(qOk, exNo, 'k'));
     expect(noRead?.code).toBe(403);
     expect(noRead?.message).toContain(exNo);
-    // Unbinding needs the same.
+    // Unbinding needs the same, even when the binding (or the queue) is not there.
     expect((await refused(conn, (c) => c.unbindQueue(qOk, exNo, 'k')))?.code).toBe(403);
+    expect((await refused(conn, (c) => c.unbindQueue(uid('b-q-gone'), exOk, 'k')))?.code).toBe(403);
+    expect(await refused(conn, (c) => c.unbindQueue(uid('b-q-ok-gone'), exOk, 'k'))).toBeNull();
 
     const bindings = (await api('GET', `/api/bindings/${enc(vh)}`)).json as { source: string; destination: string }[];
     expect(bindings.some((x) => x.source === exOk && x.destination === qOk)).toBe(true);
