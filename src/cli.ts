@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // The `warren` command: flags (each also settable by a WARREN_* environment variable), signals.
+import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
 import { CTL_COMMANDS, runCtl } from './ctl.js';
 import { Broker } from './server/broker.js';
 import { defaultOptions } from './server/options.js';
+
+/** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
+const DEFAULT_DATA_DIR = './warren-data';
 
 const rawArgs = hideBin(process.argv);
 if (rawArgs[0] === 'ctl') {
@@ -40,7 +44,12 @@ const argv = yargs(rawArgs)
   .option('load-definitions', { type: 'string', describe: 'definitions JSON (RabbitMQ format) imported at boot' })
   .option('port', { type: 'number', default: defaultOptions.port, describe: 'TCP port to listen on (0 = any free port)' })
   .option('host', { type: 'string', default: defaultOptions.host, describe: 'address to listen on' })
-  .option('data-dir', { type: 'string', describe: 'directory of the LevelDB store; in memory when absent' })
+  .option('data-dir', { type: 'string', describe: `directory of the LevelDB store (default ${DEFAULT_DATA_DIR})` })
+  .option('in-memory', { type: 'boolean', default: false, describe: 'keep everything in memory: nothing survives a restart' })
+  .check((a) => {
+    if (a['in-memory'] && a['data-dir'] !== undefined) throw new Error('--in-memory and --data-dir exclude each other');
+    return true;
+  })
   .option('log-level', {
     type: 'string',
     default: defaultOptions.logLevel,
@@ -81,10 +90,11 @@ const argv = yargs(rawArgs)
   .help()
   .parseSync();
 
+const dataDir = argv['in-memory'] ? undefined : path.resolve(argv['data-dir'] ?? DEFAULT_DATA_DIR);
 const broker = new Broker({
   port: argv.port,
   host: argv.host,
-  dataDir: argv['data-dir'],
+  dataDir,
   logLevel: argv['log-level'],
   heartbeat: argv.heartbeat,
   frameMax: argv['frame-max'],
@@ -126,6 +136,8 @@ const stop = (signal: string): void => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
+if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
+else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().catch((err: unknown) => {
   broker.log.fatal({ err }, 'failed to start');
   process.exit(1);

@@ -3,11 +3,11 @@
  * using real pika (Debian python3-pika) scripts from test/pika/.
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startBroker } from '../../src/index.js';
-import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { REPO_ROOT, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 
 import { fib, killAllPy, runPy, startPy, type Event } from '../helpers/pika-process.js';
 
@@ -207,5 +207,68 @@ describe('seed tutorial 消息持久化 across a broker process restart', () => 
     expect(recv.events('received').map((e) => e.body), `${recv.describe()}\n${broker.output()}`).toEqual(
       Array.from({ length: 40 }, (_, i) => `m-${i}`),
     );
+  });
+});
+
+describe('seed tutorial 消息持久化 with the broker started as the README says (npm start)', () => {
+  let dir: string;
+  let broker: BrokerProcess | undefined;
+
+  beforeEach(() => {
+    // A fresh checkout's view of the package: its package.json, with the built dist/ and the
+    // installed node_modules, so the default data directory lands here and not in the repo.
+    dir = mkdtempSync(path.join(os.tmpdir(), 'warren-npm-start-'));
+    copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json'));
+    symlinkSync(path.join(REPO_ROOT, 'dist'), path.join(dir, 'dist'));
+    symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  });
+
+  afterEach(async () => {
+    await killAllPy();
+    if (broker) await broker.kill9().catch(() => undefined);
+    broker = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Only the ports differ from the README's command (5672 is not the tests' to take), set the way
+  // the README documents: WARREN_<FLAG> environment variables.
+  const npmStart = (): Promise<BrokerProcess> =>
+    spawnBroker({
+      command: { file: 'npm', args: ['start'], cwd: dir },
+      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_HOST: '127.0.0.1' },
+    });
+
+  const stop = async (b: BrokerProcess): Promise<void> => {
+    await b.stop();
+    expect(b.logs().some((l) => l.msg === 'stopped'), b.output()).toBe(true);
+  };
+
+  it('send, restart, receive: the persistent message is still there, in ./warren-data', async () => {
+    const b1 = (broker = await npmStart());
+    const dataDir = path.join(dir, 'warren-data');
+    expect(b1.logs().find((l) => l.dataDir !== undefined)?.dataDir, b1.output()).toBe(dataDir);
+    const send = await runPy('durable_send.py', ['--port', String(b1.port), '--queue', 'hello1', '--body', 'HelloWorld!!']);
+    expect(send.events('done'), send.describe()).toHaveLength(1);
+    await stop(b1);
+    expect(existsSync(path.join(dataDir, 'CURRENT'))).toBe(true);
+
+    const b2 = (broker = await npmStart());
+    const recv = await runPy('durable_receive.py', ['--port', String(b2.port), '--queue', 'hello1', '--count', '1', '--timeout', '10']);
+    const ctx = `${recv.describe()}\n${b1.output()}\n${b2.output()}`;
+    expect(recv.events('received').map((e) => e.body), ctx).toEqual(['HelloWorld!!']);
+    await stop(b2);
+  });
+
+  it('--in-memory is the explicit way to keep nothing', async () => {
+    const b1 = (broker = await spawnBroker({
+      command: { file: 'npm', args: ['start', '--', '--in-memory'], cwd: dir },
+      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_HOST: '127.0.0.1' },
+    }));
+    await runPy('durable_send.py', ['--port', String(b1.port), '--queue', 'hello1', '--body', 'gone']);
+    await stop(b1);
+    expect(existsSync(path.join(dir, 'warren-data')), b1.output()).toBe(false);
+    const b2 = (broker = await npmStart());
+    const info = await runPy('queue_info.py', ['--port', String(b2.port), '--queue', 'hello1']);
+    expect(info.events('channel_closed')[0]?.reply_code, info.describe()).toBe(404);
   });
 });

@@ -13,8 +13,13 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI_PATH = path.join(REPO_ROOT, 'dist', 'cli.js');
 
 export interface SpawnBrokerOptions {
-  /** Data directory passed as --data-dir. */
-  dataDir: string;
+  /** Data directory passed as --data-dir (not with command). */
+  dataDir?: string;
+  /**
+   * Runs this command instead of `node dist/cli.js --port 0 … --data-dir`, as its own process
+   * group (so signals reach the broker under a wrapper such as npm); settings go in env.
+   */
+  command?: { file: string; args: string[]; cwd: string };
   /** Extra CLI arguments, appended after the defaults (later flags win in yargs). */
   args?: string[];
   /** Extra environment variables. */
@@ -52,21 +57,40 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
     return Promise.reject(new Error(`spawnBroker: ${CLI_PATH} does not exist; run \`npm run build\` first`));
   }
 
-  const argv = [
-    CLI_PATH,
-    '--port', '0',
-    '--host', '127.0.0.1',
-    '--data-dir', opts.dataDir,
-    '--log-level', 'info',
-    // The management API is off unless a test asks for it: 15672 is not ours to take.
-    '--management-port', '0',
-    ...(opts.args ?? []),
-  ];
-  const proc = spawn(process.execPath, argv, {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = opts.command
+    ? [opts.command.file, ...opts.command.args]
+    : [
+        CLI_PATH,
+        '--port', '0',
+        '--host', '127.0.0.1',
+        ...(opts.dataDir === undefined ? [] : ['--data-dir', opts.dataDir]),
+        '--log-level', 'info',
+        // The management API is off unless a test asks for it: 15672 is not ours to take.
+        '--management-port', '0',
+        ...(opts.args ?? []),
+      ];
+  const proc = opts.command
+    ? spawn(opts.command.file, opts.command.args, {
+        cwd: opts.command.cwd,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      })
+    : spawn(process.execPath, argv, {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+  /** To the whole group when the broker runs under a wrapper: npm does not pass SIGKILL on. */
+  const signal = (sig: NodeJS.Signals): void => {
+    if (opts.command && proc.pid !== undefined) {
+      try {
+        process.kill(-proc.pid, sig);
+      } catch {
+        // the group is gone already
+      }
+    } else proc.kill(sig);
+  };
 
   let stdout = '';
   let stderr = '';
@@ -85,12 +109,12 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
     `--- broker argv: ${argv.join(' ')}\n--- broker stdout ---\n${stdout}\n--- broker stderr ---\n${stderr}` +
     (exitInfo ? `\n--- broker exited: code=${exitInfo.code} signal=${exitInfo.signal}` : '');
 
-  const waitExit = (signal: NodeJS.Signals, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+  const waitExit = (sig: NodeJS.Signals, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
     if (exitInfo) return Promise.resolve(exitInfo);
-    proc.kill(signal);
+    signal(sig);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
+        signal('SIGKILL');
         reject(new Error(`spawnBroker: broker did not exit within ${stopTimeoutMs} ms after ${what}\n${output()}`));
       }, stopTimeoutMs);
       void exited.then((info) => {
@@ -106,7 +130,7 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (!exitInfo) proc.kill('SIGKILL');
+      if (!exitInfo) signal('SIGKILL');
       reject(new Error(`spawnBroker: ${msg}\n${output()}`));
     };
     const timer = setTimeout(() => fail(`no "listening" log line within ${startTimeoutMs} ms`), startTimeoutMs);
