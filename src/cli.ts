@@ -3,32 +3,12 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
-import { CTL_COMMANDS, runCtl } from './ctl.js';
+import { ctlMain } from './ctl-main.js';
 import { Broker } from './server/broker.js';
 import { defaultOptions } from './server/options.js';
 
 const rawArgs = hideBin(process.argv);
-if (rawArgs[0] === 'ctl') {
-  const ctl = yargs(rawArgs.slice(1))
-    .scriptName('warren ctl')
-    .usage(`$0 <command> [args...]\n\nTalks to a running broker through its management API.\nCommands: ${CTL_COMMANDS.join(', ')}`)
-    .option('url', { type: 'string', default: process.env.WARREN_MANAGEMENT_URL ?? 'http://127.0.0.1:15672', describe: 'management API base URL' })
-    .option('username', { alias: 'u', type: 'string', default: 'guest' })
-    .option('password', { type: 'string', default: 'guest' })
-    .option('vhost', { alias: 'p', type: 'string', default: '/' })
-    .demandCommand(1)
-    .help()
-    .parseSync();
-  const [action, ...args] = ctl._.map(String);
-  const code = await runCtl(action!, args, {
-    url: ctl.url,
-    username: ctl.username,
-    password: ctl.password,
-    vhost: ctl.vhost,
-    out: (l) => console.log(l),
-  });
-  process.exit(code);
-}
+if (rawArgs[0] === 'ctl') process.exit(await ctlMain(rawArgs.slice(1)));
 
 const argv = yargs(rawArgs)
   .scriptName('warren')
