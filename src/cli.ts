@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
 import { ctlMain } from './ctl-main.js';
 import { Broker } from './server/broker.js';
+import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
 
 const rawArgs = hideBin(process.argv);
@@ -107,6 +108,8 @@ process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
 broker.start().catch((err: unknown) => {
-  broker.log.fatal({ err }, 'failed to start');
+  // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
+  if (err instanceof DataDirError) broker.log.fatal({ code: err.code, dataDir: argv['data-dir'] }, err.message);
+  else broker.log.fatal({ err }, 'failed to start');
   process.exit(1);
 });
