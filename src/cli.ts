@@ -4,35 +4,16 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
-import { CTL_COMMANDS, runCtl } from './ctl.js';
+import { ctlMain } from './ctl-main.js';
 import { Broker } from './server/broker.js';
+import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
 
 const rawArgs = hideBin(process.argv);
-if (rawArgs[0] === 'ctl') {
-  const ctl = yargs(rawArgs.slice(1))
-    .scriptName('warren ctl')
-    .usage(`$0 <command> [args...]\n\nTalks to a running broker through its management API.\nCommands: ${CTL_COMMANDS.join(', ')}`)
-    .option('url', { type: 'string', default: process.env.WARREN_MANAGEMENT_URL ?? 'http://127.0.0.1:15672', describe: 'management API base URL' })
-    .option('username', { alias: 'u', type: 'string', default: 'guest' })
-    .option('password', { type: 'string', default: 'guest' })
-    .option('vhost', { alias: 'p', type: 'string', default: '/' })
-    .demandCommand(1)
-    .help()
-    .parseSync();
-  const [action, ...args] = ctl._.map(String);
-  const code = await runCtl(action!, args, {
-    url: ctl.url,
-    username: ctl.username,
-    password: ctl.password,
-    vhost: ctl.vhost,
-    out: (l) => console.log(l),
-  });
-  process.exit(code);
-}
+if (rawArgs[0] === 'ctl') process.exit(await ctlMain(rawArgs.slice(1)));
 
 const argv = yargs(rawArgs)
   .scriptName('warren')
@@ -139,6 +120,8 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().catch((err: unknown) => {
-  broker.log.fatal({ err }, 'failed to start');
+  // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
+  if (err instanceof DataDirError) broker.log.fatal({ code: err.code, dataDir: argv['data-dir'] }, err.message);
+  else broker.log.fatal({ err }, 'failed to start');
   process.exit(1);
 });

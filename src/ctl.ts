@@ -1,16 +1,34 @@
 // `warren ctl …`: rabbitmqctl-style commands that talk to a running broker through its management
-// HTTP API, printing tab-separated columns with a header line as rabbitmqctl does.
+// HTTP API, printing what rabbitmqctl prints (tab-separated columns under a header line by default).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { EX_USAGE, type Formatter } from './ctl-args.js';
+import { formatRows } from './ctl-format.js';
+import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 
 export interface CtlOptions {
   url: string;
   username: string;
   password: string;
   vhost: string;
+  /** -q: no informational lines ("Listing queues for vhost / ...", "Deleting queue ..."). */
+  quiet: boolean;
+  tableHeaders: boolean;
+  formatter: Formatter;
+  ifEmpty: boolean;
+  ifUnused: boolean;
   out: (line: string) => void;
+  err: (line: string) => void;
 }
 
-class CtlError extends Error {}
+/** A failure reported as "Error:" and an exit code (1 unless rabbitmqctl uses another). */
+class CtlError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+  }
+}
 
 async function call(o: CtlOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(o.url.replace(/\/$/, '') + path, {
@@ -37,192 +55,196 @@ async function call(o: CtlOptions, method: string, path: string, body?: unknown)
 }
 
 const enc = encodeURIComponent;
-type Row = Record<string, unknown>;
 
-function table(o: CtlOptions, rows: Row[], columns: string[]): void {
-  o.out(columns.join('\t'));
-  for (const r of rows) {
-    o.out(
-      columns
-        .map((c) => {
-          const v = c.split('.').reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Row)[k] : undefined), r);
-          return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '');
-        })
-        .join('\t'),
-    );
+/** Each command's positional arguments: [least, most, usage]. More or fewer is a usage error. */
+const COMMANDS: Record<string, [number, number, string]> = {
+  status: [0, 0, 'status'],
+  list_queues: [0, Infinity, 'list_queues [-p <vhost>] [<column> ...]'],
+  list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
+  list_bindings: [0, Infinity, 'list_bindings [-p <vhost>] [<column> ...]'],
+  list_connections: [0, Infinity, 'list_connections [<column> ...]'],
+  list_consumers: [0, Infinity, 'list_consumers [-p <vhost>] [<column> ...]'],
+  list_users: [0, 0, 'list_users'],
+  list_vhosts: [0, Infinity, 'list_vhosts [<column> ...]'],
+  list_permissions: [0, 0, 'list_permissions [-p <vhost>]'],
+  purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
+  delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
+  close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
+  add_user: [2, 2, 'add_user <username> <password>'],
+  delete_user: [1, 1, 'delete_user <username>'],
+  change_password: [2, 2, 'change_password <username> <password>'],
+  set_user_tags: [1, Infinity, 'set_user_tags <username> <tag> ...'],
+  set_permissions: [4, 4, 'set_permissions [-p <vhost>] <username> <conf> <write> <read>'],
+  clear_permissions: [1, 1, 'clear_permissions [-p <vhost>] <username>'],
+  add_vhost: [1, 1, 'add_vhost <vhost>'],
+  delete_vhost: [1, 1, 'delete_vhost <vhost>'],
+  export_definitions: [1, 1, 'export_definitions <file | ->'],
+  import_definitions: [1, 1, 'import_definitions <file>'],
+};
+
+export const CTL_COMMANDS = Object.keys(COMMANDS);
+
+/** Options every command takes, for the usage lines. */
+export const CTL_GLOBAL_USAGE =
+  '[--url <management url>] [-u|--username <user>] [--password <pass>] [-q|--quiet] [-s|--silent] [--no-table-headers] [--formatter table|pretty_table|json|csv]';
+
+export function ctlUsage(action: string): string {
+  const c = COMMANDS[action];
+  return c ? `warren ctl ${CTL_GLOBAL_USAGE} ${c[2]}` : `warren ctl ${CTL_GLOBAL_USAGE} <command> [args ...]`;
+}
+
+/** Bad arguments: exit 64 as rabbitmqctl does, with its "argument validation" wording. */
+function usageError(o: CtlOptions, action: string, message: string): number {
+  o.err(`Error (argument validation): ${message}`);
+  o.err(`Usage: ${ctlUsage(action)}`);
+  return EX_USAGE;
+}
+
+async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[]): Promise<number> {
+  const columns = args.length ? args : spec.defaults;
+  const unknown = columns.filter((c) => !Object.hasOwn(spec.columns, c));
+  if (unknown.length) {
+    return usageError(o, action, `Info key(s) ${unknown.join(',')} are not supported; must be one of ${Object.keys(spec.columns).join(', ')}`);
   }
+  const info = spec.banner(o.vhost);
+  const rows = ((await call(o, 'GET', spec.path.replace('{vhost}', enc(o.vhost)))) as Row[]).filter((r) => !spec.filter || spec.filter(r, o.vhost));
+  say(o, info);
+  const cells = rows.map((r) => Object.fromEntries(columns.map((c) => [c, spec.columns[c]!(r)])));
+  for (const line of formatRows(cells, columns, o.formatter, o.tableHeaders)) o.out(line);
+  return 0;
 }
 
-function need(args: string[], n: number, usage: string): void {
-  if (args.length < n) throw new CtlError(`usage: warren ctl ${usage}`);
+/** An informational line: not with -q, nor with a machine-readable formatter (as rabbitmqctl). */
+function say(o: CtlOptions, line: string): void {
+  if (!o.quiet && (o.formatter === 'table' || o.formatter === 'pretty_table')) o.out(line);
 }
 
-export const CTL_COMMANDS = [
-  'status',
-  'list_queues',
-  'list_exchanges',
-  'list_bindings',
-  'list_connections',
-  'list_consumers',
-  'list_users',
-  'list_vhosts',
-  'list_permissions',
-  'purge_queue',
-  'delete_queue',
-  'close_connection',
-  'add_user',
-  'delete_user',
-  'change_password',
-  'set_user_tags',
-  'set_permissions',
-  'clear_permissions',
-  'add_vhost',
-  'delete_vhost',
-  'export_definitions',
-  'import_definitions',
-];
+/** delete_queue, with rabbitmqctl's wording for what it does and why it refused. */
+async function deleteQueue(o: CtlOptions, name: string): Promise<number> {
+  const conditions = [o.ifEmpty ? 'if queue is empty' : '', o.ifUnused ? 'if queue is unused' : ''].filter((c) => c !== '');
+  say(o, `Deleting queue '${name}' on vhost '${o.vhost}'${conditions.length ? ' ' + conditions.join(' and ') : ''} ...`);
+  const path = `/api/queues/${enc(o.vhost)}/${enc(name)}`;
+  // rabbitmqctl 3.10 exits 64 for all three refusals below, so scripts may test for it.
+  const q = (await call(o, 'GET', path).catch((e: unknown) => {
+    throw e instanceof CtlError && /: 404 /.test(e.message) ? new CtlError('Queue not found', EX_USAGE) : e;
+  })) as Row;
+  const query = new URLSearchParams();
+  if (o.ifEmpty) query.set('if-empty', 'true');
+  if (o.ifUnused) query.set('if-unused', 'true');
+  await call(o, 'DELETE', query.toString() ? `${path}?${query.toString()}` : path).catch((e: unknown) => {
+    if (!(e instanceof CtlError)) throw e;
+    // The API refuses with 400 "queue 'q' not empty" / "… in use".
+    if (/: 400 .*not empty/.test(e.message)) throw new CtlError('Queue is not empty', EX_USAGE);
+    if (/: 400 .*in use/.test(e.message)) throw new CtlError('Queue is in use', EX_USAGE);
+    if (/: 404 /.test(e.message)) throw new CtlError('Queue not found', EX_USAGE);
+    throw e;
+  });
+  say(o, `Queue was successfully deleted with ${String(q.messages_ready)} ready messages`);
+  return 0;
+}
 
 /** Runs one ctl command; resolves with the process exit code. */
 export async function runCtl(action: string, args: string[], o: CtlOptions): Promise<number> {
+  const arity = COMMANDS[action];
+  if (!arity) return usageError(o, action, `unknown command '${action}'; commands: ${CTL_COMMANDS.join(', ')}`);
+  if (args.length < arity[0]) return usageError(o, action, 'not enough arguments.');
+  if (args.length > arity[1]) return usageError(o, action, `too many arguments: ${args.slice(arity[1]).join(' ')}`);
+  const spec = LISTS[action];
+  if (spec && !spec.takesColumns && args.length) return usageError(o, action, 'too many arguments.');
   const v = enc(o.vhost);
   try {
+    if (spec) return await list(o, action, spec, args);
     switch (action) {
       case 'status': {
         const ov = (await call(o, 'GET', '/api/overview')) as Row;
+        if (o.formatter === 'json') {
+          const { node, product_name, product_version, uptime, object_totals, queue_totals } = ov;
+          o.out(JSON.stringify({ node, product_name, product_version, uptime, object_totals, queue_totals }));
+          return 0;
+        }
         o.out(`Status of node ${String(ov.node)}: ${String(ov.product_name)} ${String(ov.product_version)}`);
         o.out(`Uptime (ms): ${String(ov.uptime)}`);
         for (const [k, x] of Object.entries(ov.object_totals as Row)) o.out(`${k}: ${String(x)}`);
         for (const [k, x] of Object.entries(ov.queue_totals as Row)) o.out(`${k}: ${String(x)}`);
         return 0;
       }
-      case 'list_queues': {
-        o.out(`Listing queues for vhost ${o.vhost} ...`);
-        table(o, (await call(o, 'GET', `/api/queues/${v}`)) as Row[], args.length ? args : ['name', 'messages']);
-        return 0;
-      }
-      case 'list_exchanges':
-        o.out(`Listing exchanges for vhost ${o.vhost} ...`);
-        table(o, (await call(o, 'GET', `/api/exchanges/${v}`)) as Row[], args.length ? args : ['name', 'type']);
-        return 0;
-      case 'list_bindings':
-        o.out(`Listing bindings for vhost ${o.vhost}...`);
-        table(o, (await call(o, 'GET', `/api/bindings/${v}`)) as Row[], args.length ? args : ['source', 'destination', 'destination_type', 'routing_key', 'arguments']);
-        return 0;
-      case 'list_connections':
-        o.out('Listing connections ...');
-        table(o, (await call(o, 'GET', '/api/connections')) as Row[], args.length ? args : ['name', 'user', 'peer_host', 'peer_port', 'state']);
-        return 0;
-      case 'list_consumers': {
-        o.out(`Listing consumers in vhost ${o.vhost} ...`);
-        const rows = ((await call(o, 'GET', '/api/consumers')) as Row[]).filter((c) => (c.queue as Row).vhost === o.vhost);
-        table(o, rows, args.length ? args : ['queue.name', 'channel_details.name', 'consumer_tag', 'ack_required', 'prefetch_count', 'arguments']);
-        return 0;
-      }
-      case 'list_users':
-        o.out('Listing users ...');
-        // As rabbitmqctl prints them: a "user" column and tags as [a, b].
-        const users = (await call(o, 'GET', '/api/users')) as Row[];
-        table(o, users.map((u) => ({ user: u.name, tags: `[${(u.tags as string[]).join(', ')}]` })), ['user', 'tags']);
-        return 0;
-      case 'list_vhosts':
-        o.out('Listing vhosts ...');
-        table(o, (await call(o, 'GET', '/api/vhosts')) as Row[], args.length ? args : ['name']);
-        return 0;
-      case 'list_permissions': {
-        o.out(`Listing permissions for vhost "${o.vhost}" ...`);
-        const rows = ((await call(o, 'GET', '/api/permissions')) as Row[]).filter((p) => p.vhost === o.vhost);
-        table(o, rows, ['user', 'configure', 'write', 'read']);
-        return 0;
-      }
       case 'purge_queue': {
-        need(args, 1, 'purge_queue <queue>');
         const q = (await call(o, 'GET', `/api/queues/${v}/${enc(args[0]!)}`)) as Row;
-        o.out(`Purging queue '${args[0]}' in vhost '${o.vhost}' (${String(q.messages_ready)} ready messages) ...`);
+        say(o, `Purging queue '${args[0]}' in vhost '${o.vhost}' (${String(q.messages_ready)} ready messages) ...`);
         await call(o, 'DELETE', `/api/queues/${v}/${enc(args[0]!)}/contents`);
-        o.out('done');
+        say(o, 'done');
         return 0;
       }
       case 'delete_queue':
-        need(args, 1, 'delete_queue <queue>');
-        o.out(`Deleting queue '${args[0]}' on vhost '${o.vhost}' ...`);
-        await call(o, 'DELETE', `/api/queues/${v}/${enc(args[0]!)}`);
-        return 0;
+        return await deleteQueue(o, args[0]!);
       case 'close_connection':
-        need(args, 1, 'close_connection <connection name> [explanation]');
-        o.out(`Closing connection ${args[0]}, reason: ${args[1] ?? 'Closed via warren ctl'}...`);
+        say(o, `Closing connection ${args[0]}, reason: ${args[1] ?? 'Closed via warren ctl'}...`);
         await fetchDelete(o, `/api/connections/${enc(args[0]!)}`, args[1] ?? 'Closed via warren ctl');
         return 0;
       case 'add_user':
-        need(args, 2, 'add_user <username> <password>');
-        o.out(`Adding user "${args[0]}" ...`);
+        say(o, `Adding user "${args[0]}" ...`);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password: args[1], tags: '' });
         return 0;
       case 'delete_user':
-        need(args, 1, 'delete_user <username>');
-        o.out(`Deleting user "${args[0]}" ...`);
+        say(o, `Deleting user "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/users/${enc(args[0]!)}`);
         return 0;
       case 'change_password': {
-        need(args, 2, 'change_password <username> <password>');
         const u = (await call(o, 'GET', `/api/users/${enc(args[0]!)}`)) as Row;
-        o.out(`Changing password for user "${args[0]}" ...`);
+        say(o, `Changing password for user "${args[0]}" ...`);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password: args[1], tags: u.tags });
         return 0;
       }
       case 'set_user_tags': {
-        need(args, 1, 'set_user_tags <username> <tag> ...');
         const u = (await call(o, 'GET', `/api/users/${enc(args[0]!)}`)) as Row;
-        o.out(`Setting tags for user "${args[0]}" to [${args.slice(1).join(', ')}] ...`);
+        say(o, `Setting tags for user "${args[0]}" to [${args.slice(1).join(', ')}] ...`);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password_hash: u.password_hash, tags: args.slice(1) });
         return 0;
       }
       case 'set_permissions':
-        need(args, 4, 'set_permissions [-p <vhost>] <username> <conf> <write> <read>');
-        o.out(`Setting permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
+        say(o, `Setting permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
         await call(o, 'PUT', `/api/permissions/${v}/${enc(args[0]!)}`, { configure: args[1], write: args[2], read: args[3] });
         return 0;
       case 'clear_permissions':
-        need(args, 1, 'clear_permissions [-p <vhost>] <username>');
-        o.out(`Clearing permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
+        say(o, `Clearing permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
         await call(o, 'DELETE', `/api/permissions/${v}/${enc(args[0]!)}`);
         return 0;
       case 'add_vhost':
-        need(args, 1, 'add_vhost <vhost>');
-        o.out(`Adding vhost "${args[0]}" ...`);
+        say(o, `Adding vhost "${args[0]}" ...`);
         await call(o, 'PUT', `/api/vhosts/${enc(args[0]!)}`, {});
         return 0;
       case 'delete_vhost':
-        need(args, 1, 'delete_vhost <vhost>');
-        o.out(`Deleting vhost "${args[0]}" ...`);
+        say(o, `Deleting vhost "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`);
         return 0;
       case 'export_definitions': {
-        need(args, 1, 'export_definitions <file | ->');
         const defs = JSON.stringify(await call(o, 'GET', '/api/definitions'), null, 2);
         if (args[0] === '-') o.out(defs);
         else {
           writeFileSync(args[0]!, defs + '\n');
-          o.out(`Exported definitions for all vhosts to "${args[0]}"`);
+          say(o, `Exported definitions for all vhosts to "${args[0]}"`);
         }
         return 0;
       }
       case 'import_definitions': {
-        need(args, 1, 'import_definitions <file>');
         const defs = JSON.parse(readFileSync(args[0]!, 'utf8')) as Record<string, unknown[] | undefined>;
         const n = ['vhosts', 'users', 'permissions', 'exchanges', 'queues', 'bindings'].reduce((s, k) => s + (defs[k]?.length ?? 0), 0);
-        o.out(`Importing definitions in JSON from a file at "${args[0]}" (${n} objects) ...`);
+        say(o, `Importing definitions in JSON from a file at "${args[0]}" (${n} objects) ...`);
         const t0 = Date.now();
         await call(o, 'POST', '/api/definitions', defs);
-        o.out(`Imported ${n} objects in ${Date.now() - t0} ms`);
+        say(o, `Imported ${n} objects in ${Date.now() - t0} ms`);
         return 0;
       }
       default:
-        throw new CtlError(`unknown command '${action}'; commands: ${CTL_COMMANDS.join(', ')}`);
+        // COMMANDS and this switch disagree: a bug here, not a usage error.
+        throw new Error(`warren ctl: command '${action}' has no implementation`);
     }
   } catch (e) {
     if (e instanceof CtlError) {
-      o.out(`Error: ${e.message}`);
-      return 1;
+      // As rabbitmqctl: "Error:" and the reason on stderr.
+      o.err('Error:');
+      o.err(e.message);
+      return e.code;
     }
     throw e;
   }

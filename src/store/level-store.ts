@@ -1,6 +1,7 @@
 // The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
 // one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
 import { Level } from 'level';
+import { ensureWritableDataDir } from './data-dir.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
@@ -97,13 +98,14 @@ export class LevelStore implements Store {
   private lastPrefix: Buffer | null = null;
 
   constructor(
-    dir: string,
+    private readonly dir: string,
     private readonly options: LevelStoreOptions = {},
   ) {
     this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   }
 
   async open(): Promise<RecoveredState> {
+    await ensureWritableDataDir(this.dir);
     await this.db.open();
     const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
     // Paged messages were transient: a new run starts without them.

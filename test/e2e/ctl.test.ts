@@ -19,7 +19,7 @@ import {
   type Api,
   type CtlResult,
 } from '../helpers/management-client.js';
-import { channel } from '../helpers/channels.js';
+import { channel, confirmChannel } from '../helpers/channels.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -330,6 +330,159 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect(out).toContain(`messages_ready: ${ov.queue_totals.messages_ready}`);
     expect(Number(/^connections: (\d+)$/m.exec(out)![1])).toBeGreaterThanOrEqual(1);
     await ch.deleteQueue(q);
+  });
+});
+
+describe('warren ctl: never ignores what it does not understand (exit 64, as rabbitmqctl)', () => {
+  /** A queue holding n persistent messages, confirmed. */
+  async function fullQueue(n: number): Promise<string> {
+    const q = uid('full-q');
+    const ch = await confirmChannel(await connect());
+    await ch.assertQueue(q, { durable: true });
+    for (let i = 0; i < n; i++) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
+    await ch.waitForConfirms();
+    return q;
+  }
+  const depth = async (q: string): Promise<number> => (await api('GET', `/api/queues/%2F/${enc(q)}`)).json.messages_ready;
+  /** A usage error: exit 64, a message on stderr naming what was wrong, nothing on stdout. */
+  function usage(r: CtlResult, mentions: RegExp): void {
+    expect(r.code, r.stdout + r.stderr).toBe(64);
+    expect(r.stderr).toMatch(mentions);
+    expect(r.stdout).toBe('');
+  }
+
+  it('delete_queue --if-empty / -e refuses a queue holding 5,000 messages (exit 64, "Queue is not empty"); an empty one goes', async () => {
+    const q = await fullQueue(5000);
+    for (const flag of ['--if-empty', '-e']) {
+      const r = await ctl('delete_queue', q, flag);
+      // $ rabbitmqctl delete_queue full --if-empty
+      // Deleting queue 'full' on vhost '/' if queue is empty ...   (stdout)
+      // Error:                                                      (stderr)
+      // Queue is not empty
+      // exit 64
+      expect(r.code, r.stdout + r.stderr).toBe(64);
+      expect(r.stdout).toBe(`Deleting queue '${q}' on vhost '/' if queue is empty ...\n`);
+      expect(r.stderr).toBe('Error:\nQueue is not empty\n');
+      expect(await depth(q)).toBe(5000);
+    }
+    await api('DELETE', `/api/queues/%2F/${enc(q)}/contents`);
+    expect(await ok('delete_queue', q, '--if-empty')).toBe(
+      `Deleting queue '${q}' on vhost '/' if queue is empty ...\nQueue was successfully deleted with 0 ready messages\n`,
+    );
+    expect((await api('GET', `/api/queues/%2F/${enc(q)}`)).status).toBe(404);
+  });
+
+  it('delete_queue --if-unused refuses a queue with a consumer ("Queue is in use"); both flags together', async () => {
+    const q = uid('used-q');
+    const ch = await channel(await connect());
+    await ch.assertQueue(q, { durable: false });
+    const { consumerTag } = await ch.consume(q, () => undefined);
+    const r = await ctl('delete_queue', q, '--if-unused');
+    expect(r.code, r.stdout + r.stderr).toBe(64);
+    expect(r.stderr).toBe('Error:\nQueue is in use\n');
+    const both = await ctl('delete_queue', '--if-empty', q, '--if-unused');
+    expect(both.stdout).toBe(`Deleting queue '${q}' on vhost '/' if queue is empty and if queue is unused ...\n`);
+    expect(both.code).toBe(64);
+    expect((await api('GET', `/api/queues/%2F/${enc(q)}`)).status).toBe(200);
+    await ch.cancel(consumerTag);
+    await ok('delete_queue', q, '--if-unused', '--if-empty');
+    expect((await api('GET', `/api/queues/%2F/${enc(q)}`)).status).toBe(404);
+    // A queue that is not there, as rabbitmqctl words it.
+    const missing = await ctl('delete_queue', q);
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toBe('Error:\nQueue not found\n');
+  });
+
+  it('an unknown or misspelt flag is an error and deletes nothing', async () => {
+    const q = await fullQueue(3);
+    usage(await ctl('delete_queue', q, '--if-emtpy'), /unknown option --if-emtpy/);
+    usage(await ctl('delete_queue', q, '--force'), /unknown option --force/);
+    // rabbitmqctl's -u (--if-unused) is --username here: without a value it cannot mean a user.
+    usage(await ctl('delete_queue', q, '-u'), /-u needs a value/);
+    // Flags of another command.
+    usage(await ctl('list_queues', '--if-empty'), /--if-empty is not valid for list_queues/);
+    usage(await ctl('list_queues', '--bogus'), /unknown option --bogus/);
+    usage(await ctl('list_queues', '--quiet=yes'), /--quiet takes no value/);
+    // Too many or too few arguments.
+    usage(await ctl('delete_queue', q, 'another-queue'), /too many arguments/);
+    usage(await ctl('delete_queue'), /not enough arguments/);
+    usage(await ctl('list_users', 'name'), /too many arguments/);
+    expect(await depth(q)).toBe(3);
+    await ok('delete_queue', q);
+  });
+
+  it('an unknown column is an error, not an empty column ("Info key(s) … are not supported")', async () => {
+    const r = await ctl('list_queues', 'name', 'mesages', 'bogus');
+    usage(r, /Info key\(s\) mesages,bogus are not supported/);
+    expect(r.stderr).toMatch(/must be one of .*messages_ready/);
+    usage(await ctl('list_exchanges', 'name', 'colour'), /colour/);
+    // rabbitmqctl's own names work: list_bindings source_name … and list_consumers queue_name.
+    expect(await ok('list_bindings', '-q', 'source_name', 'destination_kind')).toMatch(/^source_name\tdestination_kind\n/);
+    expect(await ok('list_consumers', '-q', 'queue_name', 'consumer_tag')).toMatch(/^queue_name\tconsumer_tag\n/);
+  });
+
+  it('-q / --quiet is a switch: no "Listing queues …" line, and every column asked for is printed', async () => {
+    const q = await fullQueue(2);
+    // $ rabbitmqctl list_queues -q name messages
+    // name	messages
+    // full	5
+    for (const quiet of ['-q', '--quiet']) {
+      const out = await ok('list_queues', quiet, 'name', 'messages');
+      expect(out).not.toMatch(/Listing/);
+      expect(out.split('\n')[0]).toBe('name\tmessages');
+      expect(table(out, ['name', 'messages'])).toContainEqual([q, '2']);
+    }
+    expect((await ok('list_queues', 'name')).split('\n')[0]).toBe('Listing queues for vhost / ...');
+    // Quiet applies to every command's informational lines.
+    expect(await ok('purge_queue', '-q', q)).toBe('');
+    expect(await ok('delete_queue', '--quiet', q)).toBe('');
+  });
+
+  it('--no-table-headers drops the header line; -s / --silent is both', async () => {
+    const q = await fullQueue(1);
+    const out = await ok('list_queues', '--no-table-headers', 'name', 'messages');
+    expect(out.split('\n')[0]).toBe('Listing queues for vhost / ...');
+    expect(out).not.toMatch(/^name\tmessages$/m);
+    expect(out.split('\n')).toContain(`${q}\t1`);
+    for (const silent of ['-s', '--silent']) {
+      const lines = (await ok('list_queues', silent, 'name', 'messages')).split('\n').filter((l) => l !== '');
+      expect(lines).toContain(`${q}\t1`);
+      expect(lines.every((l) => !/Listing|^name\t/.test(l))).toBe(true);
+    }
+    await ok('delete_queue', q);
+  });
+
+  it('--formatter json prints the rows as rabbitmqctl does (no banner, numbers as numbers); pretty_table and csv; unknown → 64', async () => {
+    const q = await fullQueue(4);
+    // $ rabbitmqctl list_queues --formatter json name messages consumers
+    // [
+    // {"name":"used","messages":0,"consumers":1}
+    // ,{"name":"full","messages":5,"consumers":0}
+    // ]
+    const out = await ok('list_queues', '--formatter', 'json', 'name', 'messages', 'consumers');
+    const lines = out.split('\n').filter((l) => l !== '');
+    expect(lines[0]).toBe('[');
+    expect(lines[lines.length - 1]).toBe(']');
+    expect(lines.slice(2, -1).every((l) => l.startsWith(',{'))).toBe(true);
+    const rows = JSON.parse(out) as Array<{ name: string; messages: number; consumers: number }>;
+    expect(rows).toContainEqual({ name: q, messages: 4, consumers: 0 });
+    expect(Object.keys(rows[0]!)).toEqual(['name', 'messages', 'consumers']);
+    // --formatter=json, and list_users' tags as a list.
+    const users = JSON.parse(await ok('list_users', '--formatter=json')) as Array<{ user: string; tags: string[] }>;
+    expect(users).toContainEqual({ user: 'guest', tags: ['administrator'] });
+    // An empty list is still JSON.
+    expect(JSON.parse(await ok('list_consumers', '-p', uid('no-such-vhost'), '--formatter', 'json'))).toEqual([]);
+
+    const pretty = await ok('list_queues', '--formatter', 'pretty_table', 'name', 'messages');
+    expect(pretty).toMatch(/^┌─+┬─+┐$/m);
+    expect(pretty).toMatch(/^│ name +│ messages │$/m);
+    expect(pretty).toMatch(new RegExp(`^│ ${q} +│ 4 +│$`, 'm'));
+    expect(await ok('list_queues', '-q', '--formatter', 'csv', 'name', 'messages')).toMatch(new RegExp(`^"name","messages"\n[^]*^"${q}","4"$`, 'm'));
+    expect(table(await ok('list_queues', '--formatter', 'table', 'name', 'messages'), ['name', 'messages'])).toContainEqual([q, '4']);
+
+    usage(await ctl('list_queues', '--formatter', 'xml'), /unknown formatter 'xml'/);
+    usage(await ctl('list_queues', '--formatter'), /--formatter needs a value/);
+    await ok('delete_queue', q);
   });
 });
 

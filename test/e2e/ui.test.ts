@@ -86,6 +86,32 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     await poll(() => stat('connections')).toBe('1');
   });
 
+  it('on first load the charts\' time axis spans the real window from the first sample, not years', async () => {
+    // A fresh page: no history yet, so the first chart draw has a single sample.
+    const fresh = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await fresh.goto(url);
+      await fresh.fill('#username', 'guest');
+      await fresh.fill('#password', 'guest');
+      await fresh.click('button[type=submit]');
+      await fresh.waitForSelector('[data-chart="Message rates"]');
+      // Each chart publishes the x scale uPlot drew with (seconds since the epoch).
+      const windows = () =>
+        fresh.$$eval('.chart', (els) => els.map((e) => ({ chart: e.getAttribute('data-chart'), min: Number(e.getAttribute('data-x-min')), max: Number(e.getAttribute('data-x-max')) })));
+      await expect.poll(async () => (await windows()).every((w) => w.min > 0 && w.max > 0), { timeout: 15_000, interval: 100 }).toBe(true);
+      const now = Date.now() / 1000;
+      for (const w of await windows()) {
+        const where = `${w.chart}: ${new Date(w.min * 1000).toISOString()} … ${new Date(w.max * 1000).toISOString()}`;
+        expect(w.max - w.min, where).toBeGreaterThan(0);
+        expect(w.max - w.min, where).toBeLessThanOrEqual(15 * 60);
+        expect(Math.abs(w.min - now), where).toBeLessThan(5 * 60);
+        expect(Math.abs(w.max - now), where).toBeLessThan(5 * 60);
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('shows live message rates on the overview', async () => {
     await page.selectOption('header select', '2000');
     const q = uid('ui-load');

@@ -29,6 +29,20 @@ export class History {
   }
 }
 
+/** The shortest time window a chart shows, seconds. */
+const MIN_WINDOW_S = 60;
+
+/**
+ * The x range: from the first sample to the last, at least MIN_WINDOW_S wide. Taken from the samples
+ * themselves, because for a single sample (first load) uPlot 1.6 hands the range function
+ * [t, t + 86400 / ms] — 1,000 days with timestamps in seconds — so the axis ran from 2027 to 2029.
+ */
+export function timeWindow(t: ArrayLike<number>, now = Date.now() / 1000): uPlot.Range.MinMax {
+  if (t.length === 0) return [now - MIN_WINDOW_S, now];
+  const first = t[0]!;
+  return [first, Math.max(t[t.length - 1]!, first + MIN_WINDOW_S)];
+}
+
 const INTEGER_STEPS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].map((p) => m * p)).sort((a, b) => a - b);
 
 export interface SeriesSpec {
@@ -52,7 +66,17 @@ export class LiveChart {
         height,
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: { x: { time: true, range: (u) => timeWindow(u.data[0]) }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        hooks: {
+          // The x window drawn, on the element: what the axis shows, readable without uPlot (tests).
+          setScale: [
+            (u, key) => {
+              if (key !== 'x') return;
+              this.el.dataset.xMin = String(u.scales.x!.min);
+              this.el.dataset.xMax = String(u.scales.x!.max);
+            },
+          ],
+        },
         axes: [
           { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' } },
           { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' }, size: 56, incrs: opts.integer ? INTEGER_STEPS : undefined, values: (_u, vals) => vals.map((v) => format(v)) },

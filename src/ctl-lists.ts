@@ -1,0 +1,139 @@
+// What each `warren ctl list_*` command reads from the management API and which columns it can
+// print. Column names are rabbitmqctl's info keys where Warren has the value (so scripts written
+// for rabbitmqctl keep working), plus a few of the API's own fields; any other name is an error,
+// as in rabbitmqctl ("Info key(s) … are not supported"), instead of a silently empty column.
+
+export type Row = Record<string, unknown>;
+type Column = (r: Row) => unknown;
+
+export interface ListSpec {
+  /** Management API path; `{vhost}` is replaced by the encoded -p vhost. */
+  path: string;
+  /** The informational line printed before the rows (suppressed by -q). */
+  banner: (vhost: string) => string;
+  columns: Record<string, Column>;
+  defaults: string[];
+  /** rabbitmqctl's list_users and list_permissions take no column arguments. */
+  takesColumns: boolean;
+  /** Keeps only the rows of the -p vhost, for API paths that list every vhost. */
+  filter?: (r: Row, vhost: string) => boolean;
+}
+
+const field =
+  (name: string): Column =>
+  (r) => r[name];
+const fields = (...names: string[]): Record<string, Column> => Object.fromEntries(names.map((n) => [n, field(n)]));
+const nested = (r: Row, a: string, b: string): unknown => {
+  const o = r[a];
+  return o && typeof o === 'object' ? (o as Row)[b] : undefined;
+};
+
+export const LISTS: Record<string, ListSpec> = {
+  list_queues: {
+    path: '/api/queues/{vhost}',
+    banner: (v) => `Listing queues for vhost ${v} ...`,
+    columns: fields(
+      'name',
+      'vhost',
+      'durable',
+      'auto_delete',
+      'exclusive',
+      'arguments',
+      'type',
+      'state',
+      'messages',
+      'messages_ready',
+      'messages_unacknowledged',
+      'message_bytes_ready',
+      'messages_ram',
+      'message_bytes_ram',
+      'messages_paged_out',
+      'message_bytes_paged_out',
+      'consumers',
+    ),
+    defaults: ['name', 'messages'],
+    takesColumns: true,
+  },
+  list_exchanges: {
+    path: '/api/exchanges/{vhost}',
+    banner: (v) => `Listing exchanges for vhost ${v} ...`,
+    columns: fields('name', 'vhost', 'type', 'durable', 'auto_delete', 'internal', 'arguments'),
+    defaults: ['name', 'type'],
+    takesColumns: true,
+  },
+  list_bindings: {
+    path: '/api/bindings/{vhost}',
+    banner: (v) => `Listing bindings for vhost ${v}...`,
+    columns: {
+      source_name: field('source'),
+      // Only exchanges are binding sources in AMQP 0-9-1.
+      source_kind: () => 'exchange',
+      destination_name: field('destination'),
+      destination_kind: field('destination_type'),
+      routing_key: field('routing_key'),
+      arguments: field('arguments'),
+      // The management API's names for the same values.
+      ...fields('source', 'destination', 'destination_type', 'vhost', 'properties_key'),
+    },
+    defaults: ['source_name', 'source_kind', 'destination_name', 'destination_kind', 'routing_key', 'arguments'],
+    takesColumns: true,
+  },
+  list_connections: {
+    path: '/api/connections',
+    banner: () => 'Listing connections ...',
+    columns: fields(
+      'name',
+      'user',
+      'vhost',
+      'state',
+      'channels',
+      'protocol',
+      'peer_host',
+      'peer_port',
+      'host',
+      'port',
+      'frame_max',
+      'channel_max',
+      'timeout',
+      'client_properties',
+      'connected_at',
+    ),
+    defaults: ['name', 'user', 'peer_host', 'peer_port', 'state'],
+    takesColumns: true,
+  },
+  list_consumers: {
+    path: '/api/consumers',
+    banner: (v) => `Listing consumers in vhost ${v} ...`,
+    columns: {
+      queue_name: (r) => nested(r, 'queue', 'name'),
+      // rabbitmqctl prints the channel's Erlang pid; the channel's name is what identifies it here.
+      channel_pid: (r) => nested(r, 'channel_details', 'name'),
+      ...fields('consumer_tag', 'ack_required', 'prefetch_count', 'active', 'exclusive', 'arguments'),
+    },
+    defaults: ['queue_name', 'channel_pid', 'consumer_tag', 'ack_required', 'prefetch_count', 'active', 'arguments'],
+    takesColumns: true,
+    filter: (r, v) => nested(r, 'queue', 'vhost') === v,
+  },
+  list_users: {
+    path: '/api/users',
+    banner: () => 'Listing users ...',
+    columns: { user: field('name'), tags: field('tags') },
+    defaults: ['user', 'tags'],
+    takesColumns: false,
+  },
+  list_vhosts: {
+    path: '/api/vhosts',
+    banner: () => 'Listing vhosts ...',
+    columns: fields('name', 'description', 'tags', 'messages', 'messages_ready', 'messages_unacknowledged'),
+    defaults: ['name'],
+    takesColumns: true,
+  },
+  list_permissions: {
+    path: '/api/permissions',
+    banner: (v) => `Listing permissions for vhost "${v}" ...`,
+    columns: fields('user', 'configure', 'write', 'read'),
+    defaults: ['user', 'configure', 'write', 'read'],
+    takesColumns: false,
+    filter: (r, v) => r.vhost === v,
+  },
+};
