@@ -127,6 +127,6 @@ process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
 broker.start().catch((err: unknown) => {
-  broker.log.fatal({ err }, 'failed to start');
+  broker.log.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -2,7 +2,7 @@
 // vhost changes, users (with their password hashes), permissions and definitions.
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
-import { exportDefinitions, importDefinitions, type DefinitionsJson } from './definitions.js';
+import { DefinitionsError, exportDefinitions, importDefinitions } from './definitions.js';
 import { badRequest, notFound } from './http-errors.js';
 import { userView, vhostView } from './views.js';
 
@@ -108,8 +108,14 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
 
     // ---- definitions
     admin.get('/api/definitions', async () => exportDefinitions(broker));
-    admin.post<{ Body: DefinitionsJson }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
-      await importDefinitions(broker, req.body);
+    admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
+      try {
+        await importDefinitions(broker, req.body);
+      } catch (e) {
+        // Nothing was applied; the list lets a client show every problem, reason reads as one line.
+        if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
+        throw e;
+      }
       return reply.code(204).send();
     });
   });
