@@ -122,6 +122,6 @@ else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().catch((err: unknown) => {
   // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
   if (err instanceof DataDirError) broker.log.fatal({ code: err.code, dataDir: argv['data-dir'] }, err.message);
-  else broker.log.fatal({ err }, 'failed to start');
+  else broker.log.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -211,7 +211,17 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         return 0;
       case 'add_vhost':
         say(o, `Adding vhost "${args[0]}" ...`);
-        await call(o, 'PUT', `/api/vhosts/${enc(args[0]!)}`, {});
+        {
+          const path = `/api/vhosts/${enc(args[0]!)}`;
+          const isNew = await call(o, 'GET', path).then(
+            () => false,
+            () => true,
+          );
+          await call(o, 'PUT', path, {});
+          // The API gives whoever creates a vhost full permissions on it; rabbitmqctl add_vhost
+          // gives none, so take them back.
+          if (isNew) await call(o, 'DELETE', `/api/permissions/${enc(args[0]!)}/${enc(o.username)}`);
+        }
         return 0;
       case 'delete_vhost':
         say(o, `Deleting vhost "${args[0]}" ...`);

@@ -1,14 +1,17 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
-// Reads need a user tagged administrator, monitoring, management or policymaker; changes need
-// administrator.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
+import type { FastifyInstance } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
+import type { Connection } from '../server/connection.js';
+import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
+import { checkEquivalent } from '../server/queue-args.js';
 import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
-import { exportDefinitions, importDefinitions, type DefinitionsJson } from './definitions.js';
+import { registerAdminApi } from './admin-api.js';
+import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
@@ -23,7 +26,7 @@ import {
   propertiesKey,
   propertiesView,
   queueView,
-  userView,
+  vhostView,
   type JsonObject,
 } from './views.js';
 
@@ -50,13 +53,37 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     if (!q) throw notFound();
     return q;
   };
-  const allQueues = (v?: VHost): Queue[] => (v ? [...v.queues.values()] : [...broker.vhosts.values()].flatMap((x) => [...x.queues.values()]));
+  /** The vhost of a vhost-scoped path that the user may read in (404 first, as RabbitMQ). */
+  const readableVHost = (a: ApiAuthz, name: string | undefined): VHost => {
+    const v = vhostOf(name);
+    a.readIn(v.name);
+    return v;
+  };
+  /** The vhost of an AMQP-level action, which needs permissions there. */
+  const actionVHost = (a: ApiAuthz, name: string | undefined): VHost => {
+    const v = vhostOf(name);
+    a.actIn(v.name);
+    return v;
+  };
+  /** Vhosts whose queues, exchanges and bindings the user's lists show. */
+  const seenVHosts = (a: ApiAuthz): VHost[] => [...broker.vhosts.values()].filter((v) => a.seesObjectsIn(v.name));
+  const seenConnections = (a: ApiAuthz): Connection[] => [...broker.connections].filter((c) => a.seesConnection(c));
+  const queuesOf = (vs: VHost[]): Queue[] => vs.flatMap((x) => [...x.queues.values()]);
+  const connectionNamed = (name: string | undefined): Connection => {
+    const c = [...broker.connections].find((x) => connectionName(x) === name);
+    if (!c) throw notFound();
+    return c;
+  };
 
-  app.get('/api/overview', async () => {
-    const queues = allQueues();
+  app.get('/api/overview', async (req) => {
+    // Monitors see global totals; management users only what their lists show.
+    const a = req.authz;
+    const vhosts = a.isMonitor ? [...broker.vhosts.values()] : seenVHosts(a);
+    const connections = seenConnections(a).filter((c) => c.vhost);
+    const queues = queuesOf(vhosts);
     let channels = 0;
     let consumers = 0;
-    for (const c of broker.connections) channels += c.channels.size;
+    for (const c of connections) channels += c.channels.size;
     for (const q of queues) consumers += q.consumers.length;
     const ready = queues.reduce((n, q) => n + q.messageCount, 0);
     const unacked = queues.reduce((n, q) => n + q.unackedCount, 0);
@@ -69,9 +96,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       node: 'warren',
       uptime: Date.now() - broker.startedAt,
       object_totals: {
-        connections: broker.connections.size,
+        connections: connections.length,
         channels,
-        exchanges: [...broker.vhosts.values()].reduce((n, v) => n + v.exchanges.size, 0),
+        exchanges: vhosts.reduce((n, v) => n + v.exchanges.size, 0),
         queues: queues.length,
         consumers,
       },
@@ -82,26 +109,31 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- queues
-  app.get<{ Params: Params }>('/api/queues', async () => allQueues().map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => allQueues(vhostOf(req.params.vhost)).map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => queueView(queueOf(req.params), rates));
+  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
+  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
+  app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
+    readableVHost(req.authz, req.params.vhost);
+    return queueView(queueOf(req.params), rates);
+  });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',
     { schema: { body: obj({ durable: B, auto_delete: B, arguments: O }) } },
     async (req, reply) => {
-      const v = vhostOf(req.params.vhost);
+      const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name ?? '';
+      req.authz.require(v.name, 'configure', name);
+      // RabbitMQ's defaults when the body leaves them out: a transient, non-auto-delete queue.
+      const durable = req.body?.durable ?? false;
+      const autoDelete = req.body?.auto_delete ?? false;
+      const args = toFieldTable(req.body?.arguments ?? {});
       const existing = v.queues.get(name);
-      if (existing) return reply.code(204).send();
-      if (name.startsWith('amq.')) throw badRequest(`queue name '${name}' contains reserved prefix 'amq.*'`);
       try {
-        v.addQueue({
-          name,
-          durable: req.body?.durable ?? true,
-          exclusiveOwner: null,
-          autoDelete: req.body?.auto_delete ?? false,
-          arguments: toFieldTable(req.body?.arguments ?? {}),
-        });
+        if (existing) {
+          checkEquivalent(existing, v.name, durable, autoDelete, args);
+          return reply.code(204).send();
+        }
+        if (name.startsWith('amq.')) throw badRequest(`queue name '${name}' contains reserved prefix 'amq.*'`);
+        v.addQueue({ name, durable, exclusiveOwner: null, autoDelete, arguments: args });
       } catch (e) {
         throw fromAmqp(e);
       }
@@ -111,6 +143,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   );
   app.delete<{ Params: Params; Querystring: { 'if-unused'?: string; 'if-empty'?: string } }>('/api/queues/:vhost/:name', async (req, reply) => {
     const q = queueOf(req.params);
+    req.authz.actIn(q.vhost.name);
+    req.authz.require(q.vhost.name, 'configure', q.name);
     if (req.query['if-unused'] === 'true' && q.consumers.length > 0) throw badRequest(`queue '${q.name}' in use`);
     if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' not empty`);
     q.vhost.deleteQueue(q);
@@ -118,7 +152,10 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return reply.code(204).send();
   });
   app.delete<{ Params: Params }>('/api/queues/:vhost/:name/contents', async (req, reply) => {
-    queueOf(req.params).purge();
+    const q = queueOf(req.params);
+    req.authz.actIn(q.vhost.name);
+    req.authz.require(q.vhost.name, 'read', q.name);
+    q.purge();
     await broker.store.flush();
     return reply.code(204).send();
   });
@@ -138,6 +175,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       },
     },
     async (req) => {
+      const v = actionVHost(req.authz, req.params.vhost);
+      const name = req.params.name ?? '';
+      if (!req.authz.permits(v.name, 'read', name)) throw new HttpError(401, 'not_authorised', req.authz.accessRefusedText(v.name, 'queue', name));
       const q = queueOf(req.params);
       const { count, ackmode, encoding, truncate } = req.body;
       const taken = [];
@@ -171,15 +211,15 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   );
 
   // ---- exchanges
-  app.get<{ Params: Params }>('/api/exchanges', async () =>
-    [...broker.vhosts.values()].flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name))),
+  app.get<{ Params: Params }>('/api/exchanges', async (req) =>
+    seenVHosts(req.authz).flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name))),
   );
   app.get<{ Params: Params }>('/api/exchanges/:vhost', async (req) => {
-    const v = vhostOf(req.params.vhost);
+    const v = readableVHost(req.authz, req.params.vhost);
     return [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name));
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name', async (req) => {
-    const v = vhostOf(req.params.vhost);
+    const v = readableVHost(req.authz, req.params.vhost);
     const e = v.exchanges.get(req.params.name ?? '');
     if (!e) throw notFound();
     return exchangeView(e, v.name);
@@ -188,22 +228,22 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     '/api/exchanges/:vhost/:name',
     { schema: { body: obj({ type: { enum: ['direct', 'fanout', 'topic', 'headers'] }, durable: B, auto_delete: B, internal: B, arguments: O }, ['type']) } },
     async (req, reply) => {
-      const v = vhostOf(req.params.vhost);
+      const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name ?? '';
+      req.authz.require(v.name, 'configure', name);
+      // RabbitMQ's defaults when the body leaves them out: a transient exchange.
+      const declared = { type: req.body.type, durable: req.body.durable ?? false, autoDelete: req.body.auto_delete ?? false, internal: req.body.internal ?? false };
       const existing = v.exchanges.get(name);
       if (existing) {
-        if (existing.type !== req.body.type) throw badRequest(`inequivalent arg 'type' for exchange '${name}': received '${req.body.type}' but current is '${existing.type}'`);
+        try {
+          checkExchangeEquivalent(existing, v.name, declared);
+        } catch (e) {
+          throw fromAmqp(e);
+        }
         return reply.code(204).send();
       }
       if (name === '' || name.startsWith('amq.')) throw new HttpError(403, 'access_refused', `exchange name '${name}' contains reserved prefix 'amq.*'`);
-      v.addExchange({
-        name,
-        type: req.body.type,
-        durable: req.body.durable ?? true,
-        autoDelete: req.body.auto_delete ?? false,
-        internal: req.body.internal ?? false,
-        arguments: toFieldTable(req.body.arguments ?? {}),
-      });
+      v.addExchange({ name, ...declared, arguments: toFieldTable(req.body.arguments ?? {}) });
       await broker.store.flush();
       return reply.code(201).send();
     },
@@ -212,6 +252,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const v = vhostOf(req.params.vhost);
     const e = v.exchanges.get(req.params.name ?? '');
     if (!e) throw notFound();
+    req.authz.actIn(v.name);
+    req.authz.require(v.name, 'configure', e.name);
     if (e.name === '' || e.name.startsWith('amq.')) throw badRequest(`deletion of system exchange '${e.name}' not allowed`);
     if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in use`);
     v.deleteExchange(e);
@@ -222,8 +264,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     '/api/exchanges/:vhost/:name/publish',
     { schema: { body: obj({ routing_key: S, payload: S, payload_encoding: { enum: ['string', 'base64'] }, properties: O }, ['routing_key', 'payload', 'payload_encoding']) } },
     async (req) => {
-      const v = vhostOf(req.params.vhost);
+      const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
+      // RabbitMQ passes the channel error on as a 400 whose reason starts with its AMQP code.
+      const resource = name === '' ? 'amq.default' : name;
+      if (!req.authz.permits(v.name, 'write', resource)) throw badRequest(`403 ${req.authz.accessRefusedText(v.name, 'exchange', resource)}`);
       const e = v.exchanges.get(name);
       if (!e) throw notFound();
       const body = Buffer.from(req.body.payload, req.body.payload_encoding === 'base64' ? 'base64' : 'utf8');
@@ -239,8 +284,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   // ---- bindings
   const bindingsOf = (v: VHost): JsonObject[] =>
     [...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name)));
-  app.get<{ Params: Params }>('/api/bindings', async () => [...broker.vhosts.values()].flatMap(bindingsOf));
-  app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(vhostOf(req.params.vhost)));
+  app.get<{ Params: Params }>('/api/bindings', async (req) => seenVHosts(req.authz).flatMap(bindingsOf));
+  app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
     const path = `/api/bindings/:vhost/e/:source/${kind}/:dest`;
     const endpoints = (p: Params) => {
@@ -250,15 +295,26 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       if (!source || !dest) throw notFound();
       return { v, source, dest };
     };
+    /** Binding and unbinding need write on the destination and read on the source, as over AMQP. */
+    const permittedEndpoints = (a: ApiAuthz, p: Params) => {
+      const v = actionVHost(a, p.vhost);
+      a.require(v.name, 'write', p.dest ?? '');
+      a.require(v.name, 'read', p.source ?? '');
+      return endpoints(p);
+    };
+    const readableEndpoints = (a: ApiAuthz, p: Params) => {
+      readableVHost(a, p.vhost);
+      return endpoints(p);
+    };
     app.get<{ Params: Params }>(path, async (req) => {
-      const { v, source, dest } = endpoints(req.params);
+      const { v, source, dest } = readableEndpoints(req.authz, req.params);
       return [...source.bindings.values()].filter((b) => b.destination === dest).map((b) => bindingView(b, v.name));
     });
     app.post<{ Params: Params; Body: { routing_key?: string; arguments?: Args } }>(
       path,
       { schema: { body: obj({ routing_key: S, arguments: O }) } },
       async (req, reply) => {
-        const { v, source, dest } = endpoints(req.params);
+        const { v, source, dest } = permittedEndpoints(req.authz, req.params);
         if (source.name === '') throw new HttpError(403, 'access_refused', 'operation not permitted on the default exchange');
         const args = toFieldTable(req.body?.arguments ?? {});
         const rk = req.body?.routing_key ?? '';
@@ -268,7 +324,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       },
     );
     app.delete<{ Params: Params }>(`${path}/:props`, async (req, reply) => {
-      const { v, source, dest } = endpoints(req.params);
+      const { v, source, dest } = permittedEndpoints(req.authz, req.params);
       const b = [...source.bindings.values()].find((x) => x.destination === dest && propertiesKey(x) === req.params.props);
       if (!b) throw notFound();
       v.removeBinding(b);
@@ -279,117 +335,26 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   bindingRoutes('q');
   bindingRoutes('e');
 
-  // ---- connections, channels, consumers
-  app.get('/api/connections', async () => [...broker.connections].filter((c) => c.vhost).map(connectionView));
+  // ---- connections, channels, consumers: monitors see all, management users their own
+  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map(connectionView));
   app.get<{ Params: Params }>('/api/connections/:name', async (req) => {
-    const c = [...broker.connections].find((x) => connectionName(x) === req.params.name);
-    if (!c) throw notFound();
+    const c = connectionNamed(req.params.name);
+    req.authz.readConnection(c);
     return connectionView(c);
   });
   app.delete<{ Params: Params }>('/api/connections/:name', async (req, reply) => {
-    const c = [...broker.connections].find((x) => connectionName(x) === req.params.name);
-    if (!c) throw notFound();
+    const c = connectionNamed(req.params.name);
+    req.authz.closeConnection(c);
     const why = (req.headers['x-reason'] as string | undefined) ?? 'Closed via management plugin';
     c.close(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${why}`);
     return reply.code(204).send();
   });
-  app.get('/api/channels', async () => [...broker.connections].flatMap((c) => [...c.channels.values()].map(channelView)));
-  app.get('/api/consumers', async () => consumersView(broker));
+  app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map(channelView)));
+  app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
 
-  // ---- vhosts
-  const vhostView = (v: VHost): JsonObject => {
-    const qs = allQueues(v);
-    const ready = qs.reduce((n, q) => n + q.messageCount, 0);
-    const unacked = qs.reduce((n, q) => n + q.unackedCount, 0);
-    return { name: v.name, description: v.description, tags: [], messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked };
-  };
-  app.get('/api/vhosts', async () => [...broker.vhosts.values()].map(vhostView));
-  app.get<{ Params: Params }>('/api/vhosts/:vhost', async (req) => vhostView(vhostOf(req.params.vhost)));
-  app.put<{ Params: Params; Body: { description?: string } | null }>('/api/vhosts/:vhost', async (req, reply) => {
-    const name = req.params.vhost ?? '';
-    const existed = broker.vhosts.has(name);
-    broker.addVHost(name, req.body?.description ?? broker.vhosts.get(name)?.description ?? '');
-    await broker.store.flush();
-    return reply.code(existed ? 204 : 201).send();
-  });
-  app.delete<{ Params: Params }>('/api/vhosts/:vhost', async (req, reply) => {
-    if (!broker.deleteVHost(req.params.vhost ?? '')) throw notFound();
-    await broker.store.flush();
-    return reply.code(204).send();
-  });
+  // ---- vhosts (the list; the rest is for administrators, admin-api.ts)
+  app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
 
-  // ---- users and permissions
-  app.get('/api/users', async () => [...broker.access.users.values()].map(userView));
-  app.get<{ Params: Params }>('/api/users/:user', async (req) => {
-    const u = broker.access.users.get(req.params.user ?? '');
-    if (!u) throw notFound();
-    return userView(u);
-  });
-  app.put<{ Params: Params; Body: { password?: string; password_hash?: string; tags?: string | string[] } }>(
-    '/api/users/:user',
-    { schema: { body: obj({ password: S, password_hash: S, tags: { anyOf: [S, { type: 'array', items: S }] } }) } },
-    async (req, reply) => {
-      const name = req.params.user ?? '';
-      const { password, password_hash, tags } = req.body ?? {};
-      if (password === undefined && password_hash === undefined && !broker.access.users.has(name)) {
-        throw badRequest('a password or password_hash is required');
-      }
-      const existing = broker.access.users.get(name);
-      const tagList = Array.isArray(tags) ? tags : (tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-      if (password !== undefined) broker.access.putUser(name, password, tagList);
-      else broker.access.putUser(name, null, tagList, password_hash ?? existing!.passwordHash);
-      await broker.store.flush();
-      return reply.code(existing ? 204 : 201).send();
-    },
-  );
-  app.delete<{ Params: Params }>('/api/users/:user', async (req, reply) => {
-    if (!broker.access.deleteUser(req.params.user ?? '')) throw notFound();
-    await broker.store.flush();
-    return reply.code(204).send();
-  });
-  app.get('/api/permissions', async () => broker.access.listPermissions());
-  app.get<{ Params: Params }>('/api/vhosts/:vhost/permissions', async (req) => {
-    vhostOf(req.params.vhost);
-    return broker.access.listPermissions().filter((p) => p.vhost === req.params.vhost);
-  });
-  app.get<{ Params: Params }>('/api/users/:user/permissions', async (req) => {
-    if (!broker.access.users.has(req.params.user ?? '')) throw notFound();
-    return broker.access.listPermissions().filter((p) => p.user === req.params.user);
-  });
-  app.get<{ Params: Params }>('/api/permissions/:vhost/:user', async (req) => {
-    const p = broker.access.listPermissions().find((x) => x.vhost === req.params.vhost && x.user === req.params.user);
-    if (!p) throw notFound();
-    return p;
-  });
-  app.put<{ Params: Params; Body: { configure: string; write: string; read: string } }>(
-    '/api/permissions/:vhost/:user',
-    { schema: { body: obj({ configure: S, write: S, read: S }, ['configure', 'write', 'read']) } },
-    async (req, reply) => {
-      vhostOf(req.params.vhost);
-      if (!broker.access.users.has(req.params.user ?? '')) throw notFound('no such user');
-      for (const re of [req.body.configure, req.body.write, req.body.read]) {
-        try {
-          new RegExp(re);
-        } catch {
-          throw badRequest(`invalid regular expression '${re}'`);
-        }
-      }
-      broker.access.setPermissions({ user: req.params.user ?? '', vhost: req.params.vhost ?? '', ...req.body });
-      await broker.store.flush();
-      return reply.code(201).send();
-    },
-  );
-  app.delete<{ Params: Params }>('/api/permissions/:vhost/:user', async (req, reply) => {
-    if (!broker.access.clearPermissions(req.params.user ?? '', req.params.vhost ?? '')) throw notFound();
-    await broker.store.flush();
-    return reply.code(204).send();
-  });
-
-  // ---- definitions
-  app.get('/api/definitions', async () => exportDefinitions(broker));
-  app.post<{ Body: DefinitionsJson }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
-    await importDefinitions(broker, req.body);
-    return reply.code(204).send();
-  });
-  app.get('/api/whoami', async (req: FastifyRequest) => ({ name: (req as FastifyRequest & { user?: string }).user ?? null }));
+  app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
+  registerAdminApi(app, broker);
 }

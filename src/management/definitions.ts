@@ -1,36 +1,27 @@
 // Definitions export and import in RabbitMQ's JSON format (GET/POST /api/definitions, rabbitmqctl
 // export_definitions / import_definitions, load_definitions at boot), so files move between the two.
-import { toFieldTable, type PlainValue } from '../frames/index.js';
+import { toFieldTable } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
-import { isExchangeType } from '../server/exchanges/types.js';
 import { VERSION } from '../server/server-properties.js';
-import { badRequest } from './http-errors.js';
+import { DefinitionsError, checkDefinitions, type DefinitionsJson } from './definitions-check.js';
 import { tableJson, type JsonObject } from './views.js';
 
-type Args = { [k: string]: PlainValue };
+export { DefinitionsError, type DefinitionsJson } from './definitions-check.js';
 
-export interface DefinitionsJson {
-  rabbit_version?: string;
-  product_name?: string;
-  product_version?: string;
-  users?: { name: string; password_hash?: string; password?: string; hashing_algorithm?: string; tags?: string | string[] }[];
-  vhosts?: { name: string; description?: string }[];
-  permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
-  queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
-  exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
-  bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
-  [other: string]: unknown;
-}
-
+/**
+ * What RabbitMQ 3.10 exports: every queue but exclusive ones (transient ones too), every exchange
+ * but the default and amq.* ones, and the bindings whose destination is exported — so that an
+ * export always imports again.
+ */
 export function exportDefinitions(broker: Broker): JsonObject {
   const queues: JsonObject[] = [];
   const exchanges: JsonObject[] = [];
   const bindings: JsonObject[] = [];
   for (const v of broker.vhosts.values()) {
     for (const q of v.queues.values()) {
-      if (!q.durable || q.exclusiveOwner) continue;
-      queues.push({ name: q.name, vhost: v.name, durable: true, auto_delete: q.autoDelete, arguments: tableJson(q.arguments) });
+      if (q.exclusiveOwner) continue;
+      queues.push({ name: q.name, vhost: v.name, durable: q.durable, auto_delete: q.autoDelete, arguments: tableJson(q.arguments) });
     }
     for (const e of v.exchanges.values()) {
       if (e.name === '' || e.name.startsWith('amq.')) continue;
@@ -39,6 +30,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
     for (const e of v.exchanges.values()) {
       for (const b of e.bindings.values()) {
         const d = b.destination;
+        if (!(d instanceof Exchange) && d.exclusiveOwner) continue;
         bindings.push({
           source: e.name,
           vhost: v.name,
@@ -75,10 +67,14 @@ export function exportDefinitions(broker: Broker): JsonObject {
 }
 
 /**
- * Imports definitions; objects that exist already are left as they are (RabbitMQ's import is a
- * merge). Calls progress with how many of the total objects are done, for long imports.
+ * Imports definitions, all or nothing: the whole file is checked first and a DefinitionsError names
+ * every problem. Objects that exist already (and are equivalent) are left as they are: RabbitMQ's
+ * import is a merge. Calls progress with how many of the total objects are done, for long imports.
  */
-export async function importDefinitions(broker: Broker, d: DefinitionsJson, progress?: (done: number, total: number) => void): Promise<void> {
+export async function importDefinitions(broker: Broker, file: unknown, progress?: (done: number, total: number) => void): Promise<void> {
+  const problems = checkDefinitions(broker, file);
+  if (problems.length > 0) throw new DefinitionsError(problems);
+  const d = file as DefinitionsJson;
   const total =
     (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
   let done = 0;
@@ -93,8 +89,6 @@ export async function importDefinitions(broker: Broker, d: DefinitionsJson, prog
   for (const u of d.users ?? []) {
     const tags = Array.isArray(u.tags) ? u.tags : (u.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
     if (u.password_hash !== undefined) {
-      const algo = u.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
-      if (algo !== 'rabbit_password_hashing_sha256') throw badRequest(`user '${u.name}': unsupported hashing_algorithm '${algo}'`);
       broker.access.putUser(u.name, null, tags, u.password_hash);
     } else {
       broker.access.putUser(u.name, u.password ?? null, tags);
@@ -102,13 +96,11 @@ export async function importDefinitions(broker: Broker, d: DefinitionsJson, prog
     step();
   }
   for (const p of d.permissions ?? []) {
-    if (!broker.vhosts.has(p.vhost)) throw badRequest(`permission for user '${p.user}': vhost '${p.vhost}' does not exist`);
     broker.access.setPermissions({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
     step();
   }
   for (const e of d.exchanges ?? []) {
     const v = broker.vhost(e.vhost);
-    if (!isExchangeType(e.type)) throw badRequest(`exchange '${e.name}': unknown type '${e.type}'`);
     if (!v.exchanges.has(e.name)) {
       v.addExchange({
         name: e.name,
@@ -132,7 +124,8 @@ export async function importDefinitions(broker: Broker, d: DefinitionsJson, prog
     const v = broker.vhost(b.vhost);
     const source = v.exchanges.get(b.source);
     const dest = b.destination_type === 'exchange' ? v.exchanges.get(b.destination) : v.queues.get(b.destination);
-    if (!source || !dest) throw badRequest(`binding ${b.source} -> ${b.destination}: source or destination does not exist`);
+    // checkDefinitions made sure both exist.
+    if (!source || !dest) throw new Error(`binding ${b.source} -> ${b.destination}: source or destination missing after the check`);
     v.addBinding(source, dest, b.routing_key ?? '', toFieldTable(b.arguments ?? {}));
     step();
   }

@@ -19,7 +19,8 @@ export function fromAmqp(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof AmqpError) {
     const status = e.code === 404 ? 404 : e.code === 403 ? 403 : e.code === 405 ? 405 : 400;
-    return new HttpError(status, status === 404 ? 'Object Not Found' : 'bad_request', e.replyText);
+    // RabbitMQ's API gives the text without AMQP's "PRECONDITION_FAILED - " prefix.
+    return new HttpError(status, status === 404 ? 'Object Not Found' : 'bad_request', e.message);
   }
   throw e;
 }

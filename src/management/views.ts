@@ -1,11 +1,11 @@
 // JSON views of broker objects, shaped (field names, nesting) like RabbitMQ's management API.
 import { fromFieldValue, type BasicProperties, type FieldTable, type PlainValue } from '../frames/index.js';
-import type { Broker } from '../server/broker.js';
 import type { Channel } from '../server/channel.js';
 import type { Connection } from '../server/connection.js';
 import type { Binding, Exchange } from '../server/exchanges/exchange.js';
 import type { Queue } from '../server/queue.js';
 import type { MessageStats } from '../server/stats.js';
+import type { VHost } from '../server/vhost.js';
 import type { StoredUser } from '../store/store.js';
 import type { RateSampler } from './rates.js';
 
@@ -147,9 +147,16 @@ export function channelView(ch: Channel): JsonObject {
   };
 }
 
-export function consumersView(broker: Broker): JsonObject[] {
+export function vhostView(v: VHost): JsonObject {
+  const qs = [...v.queues.values()];
+  const ready = qs.reduce((n, q) => n + q.messageCount, 0);
+  const unacked = qs.reduce((n, q) => n + q.unackedCount, 0);
+  return { name: v.name, description: v.description, tags: [], messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked };
+}
+
+export function consumersView(connections: Iterable<Connection>): JsonObject[] {
   const out: JsonObject[] = [];
-  for (const conn of broker.connections) {
+  for (const conn of connections) {
     for (const ch of conn.channels.values()) {
       for (const c of ch.consumers.values()) {
         out.push({

@@ -12,7 +12,7 @@ import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
-import { importDefinitions, type DefinitionsJson } from '../management/definitions.js';
+import { importDefinitions } from '../management/definitions.js';
 import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
 import type { PagingLimits } from './paged-tail.js';
@@ -66,7 +66,12 @@ export class Broker {
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
     if (this.options.loadDefinitions) {
       const file = this.options.loadDefinitions;
-      await importDefinitions(this, JSON.parse(readFileSync(file, 'utf8')) as DefinitionsJson);
+      try {
+        await importDefinitions(this, JSON.parse(readFileSync(file, 'utf8')) as unknown);
+      } catch (e) {
+        // The same all-or-nothing check as the API's import: a bad file stops the boot, unapplied.
+        throw new Error(`cannot load definitions from ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
       this.log.info({ file }, 'definitions loaded');
     }
     this.alarms.start();

@@ -24,6 +24,7 @@ import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, type Entry, type PropertyScan } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
+import { checkExchangeEquivalent } from './exchanges/equivalent.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
 import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
@@ -460,16 +461,7 @@ export class Channel implements ReplyReceiver {
     this.permit('configure', 'exchange', name);
     const existing = this.vhost.exchanges.get(name);
     if (existing) {
-      const where = `for exchange '${name}' in vhost '${this.vhost.name}'`;
-      const check = (arg: string, received: unknown, current: unknown): void => {
-        if (received !== current) {
-          throw chError(ReplyCode.PreconditionFailed, `inequivalent arg '${arg}' ${where}: received '${received}' but current is '${current}'`);
-        }
-      };
-      check('type', type, existing.type);
-      check('durable', durable, existing.durable);
-      check('auto_delete', autoDelete, existing.autoDelete);
-      check('internal', internal, existing.internal);
+      checkExchangeEquivalent(existing, this.vhost.name, { type, durable, autoDelete, internal });
       if (!nowait) this.reply(ok);
       return;
     }

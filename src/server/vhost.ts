@@ -12,7 +12,7 @@ import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
 /** Declared in every vhost, as RabbitMQ does. */
-const STANDARD_EXCHANGES: [string, string][] = [
+export const STANDARD_EXCHANGES: [string, string][] = [
   ['amq.direct', 'direct'],
   ['amq.fanout', 'fanout'],
   ['amq.topic', 'topic'],

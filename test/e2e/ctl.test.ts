@@ -495,6 +495,8 @@ describe('warren ctl: definitions and errors', () => {
     await ok('add_vhost', vh);
     await ok('add_user', user, 'exp-pass');
     await ok('set_permissions', '-p', vh, user, '.*', '.*', '.*');
+    // As with rabbitmqctl, add_vhost gives nobody permissions; declaring there through the API needs them.
+    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
     const conn = await connect('guest', 'guest', '/');
     const ch = await channel(conn);
     await ch.assertQueue(q, { durable: true, arguments: { 'x-max-length': 5 } });

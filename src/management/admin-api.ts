@@ -1,0 +1,122 @@
+// The management API's routes for administrators only, as in RabbitMQ: one vhost's details and
+// vhost changes, users (with their password hashes), permissions and definitions.
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../server/broker.js';
+import { DefinitionsError, exportDefinitions, importDefinitions } from './definitions.js';
+import { badRequest, notFound } from './http-errors.js';
+import { userView, vhostView } from './views.js';
+
+type Params = { vhost?: string; user?: string };
+
+const S = { type: 'string' };
+const O = { type: 'object' };
+const obj = (properties: Record<string, unknown>, required: string[] = []): object => ({ type: 'object', properties, required });
+
+export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
+  void app.register(async (admin) => {
+    // Before body validation, so a non-administrator learns nothing about the request's shape.
+    admin.addHook('onRequest', async (req) => req.authz.requireAdmin());
+
+    // ---- vhosts
+    admin.get<{ Params: Params }>('/api/vhosts/:vhost', async (req) => {
+      const v = broker.vhosts.get(req.params.vhost ?? '');
+      if (!v) throw notFound();
+      return vhostView(v);
+    });
+    admin.put<{ Params: Params; Body: { description?: string } | null }>('/api/vhosts/:vhost', async (req, reply) => {
+      const name = req.params.vhost ?? '';
+      const existed = broker.vhosts.has(name);
+      broker.addVHost(name, req.body?.description ?? broker.vhosts.get(name)?.description ?? '');
+      // RabbitMQ gives whoever creates a vhost through the API full permissions on it, so that
+      // the administrator can go on to declare things there (actions need vhost permissions).
+      if (!existed) broker.access.setPermissions({ user: req.authz.user.name, vhost: name, configure: '.*', write: '.*', read: '.*' });
+      await broker.store.flush();
+      return reply.code(existed ? 204 : 201).send();
+    });
+    admin.delete<{ Params: Params }>('/api/vhosts/:vhost', async (req, reply) => {
+      if (!broker.deleteVHost(req.params.vhost ?? '')) throw notFound();
+      await broker.store.flush();
+      return reply.code(204).send();
+    });
+
+    // ---- users and permissions
+    admin.get('/api/users', async () => [...broker.access.users.values()].map(userView));
+    admin.get<{ Params: Params }>('/api/users/:user', async (req) => {
+      const u = broker.access.users.get(req.params.user ?? '');
+      if (!u) throw notFound();
+      return userView(u);
+    });
+    admin.put<{ Params: Params; Body: { password?: string; password_hash?: string; tags?: string | string[] } }>(
+      '/api/users/:user',
+      { schema: { body: obj({ password: S, password_hash: S, tags: { anyOf: [S, { type: 'array', items: S }] } }) } },
+      async (req, reply) => {
+        const name = req.params.user ?? '';
+        const { password, password_hash, tags } = req.body ?? {};
+        if (password === undefined && password_hash === undefined && !broker.access.users.has(name)) {
+          throw badRequest('a password or password_hash is required');
+        }
+        const existing = broker.access.users.get(name);
+        const tagList = Array.isArray(tags) ? tags : (tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+        if (password !== undefined) broker.access.putUser(name, password, tagList);
+        else broker.access.putUser(name, null, tagList, password_hash ?? existing!.passwordHash);
+        await broker.store.flush();
+        return reply.code(existing ? 204 : 201).send();
+      },
+    );
+    admin.delete<{ Params: Params }>('/api/users/:user', async (req, reply) => {
+      if (!broker.access.deleteUser(req.params.user ?? '')) throw notFound();
+      await broker.store.flush();
+      return reply.code(204).send();
+    });
+    admin.get('/api/permissions', async () => broker.access.listPermissions());
+    admin.get<{ Params: Params }>('/api/vhosts/:vhost/permissions', async (req) => {
+      if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+      return broker.access.listPermissions().filter((p) => p.vhost === req.params.vhost);
+    });
+    admin.get<{ Params: Params }>('/api/users/:user/permissions', async (req) => {
+      if (!broker.access.users.has(req.params.user ?? '')) throw notFound();
+      return broker.access.listPermissions().filter((p) => p.user === req.params.user);
+    });
+    admin.get<{ Params: Params }>('/api/permissions/:vhost/:user', async (req) => {
+      const p = broker.access.listPermissions().find((x) => x.vhost === req.params.vhost && x.user === req.params.user);
+      if (!p) throw notFound();
+      return p;
+    });
+    admin.put<{ Params: Params; Body: { configure: string; write: string; read: string } }>(
+      '/api/permissions/:vhost/:user',
+      { schema: { body: obj({ configure: S, write: S, read: S }, ['configure', 'write', 'read']) } },
+      async (req, reply) => {
+        if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+        if (!broker.access.users.has(req.params.user ?? '')) throw notFound('no such user');
+        for (const re of [req.body.configure, req.body.write, req.body.read]) {
+          try {
+            new RegExp(re);
+          } catch {
+            throw badRequest(`invalid regular expression '${re}'`);
+          }
+        }
+        broker.access.setPermissions({ user: req.params.user ?? '', vhost: req.params.vhost ?? '', ...req.body });
+        await broker.store.flush();
+        return reply.code(201).send();
+      },
+    );
+    admin.delete<{ Params: Params }>('/api/permissions/:vhost/:user', async (req, reply) => {
+      if (!broker.access.clearPermissions(req.params.user ?? '', req.params.vhost ?? '')) throw notFound();
+      await broker.store.flush();
+      return reply.code(204).send();
+    });
+
+    // ---- definitions
+    admin.get('/api/definitions', async () => exportDefinitions(broker));
+    admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
+      try {
+        await importDefinitions(broker, req.body);
+      } catch (e) {
+        // Nothing was applied; the list lets a client show every problem, reason reads as one line.
+        if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
+        throw e;
+      }
+      return reply.code(204).send();
+    });
+  });
+}

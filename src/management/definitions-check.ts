@@ -1,0 +1,183 @@
+// Checks a whole definitions file against the broker before anything of it is applied, so an
+// import is all or nothing, and names every problem at once. Whatever Warren cannot apply
+// (policies, parameters, quorum and stream queues, limits …) is a problem, never silently dropped.
+import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
+import type { Broker } from '../server/broker.js';
+import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
+import { isExchangeType } from '../server/exchanges/types.js';
+import { checkEquivalent, parseQueueArgs } from '../server/queue-args.js';
+import { STANDARD_EXCHANGES } from '../server/vhost.js';
+
+type Args = { [k: string]: PlainValue };
+
+export interface DefinitionsJson {
+  rabbit_version?: string;
+  rabbitmq_version?: string;
+  product_name?: string;
+  product_version?: string;
+  users?: { name: string; password_hash?: string; password?: string; hashing_algorithm?: string; tags?: string | string[]; limits?: object }[];
+  vhosts?: { name: string; description?: string; limits?: object }[];
+  permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
+  queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
+  exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
+  bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
+  [other: string]: unknown;
+}
+
+/** What an import refused: every problem found in the file. */
+export class DefinitionsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`definitions not imported (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.join('; ')}`);
+  }
+}
+
+const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'queues', 'exchanges', 'bindings'] as const;
+/** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
+const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
+  policies: { why: 'policies are not supported', one: 'policy' },
+  parameters: { why: 'runtime parameters (shovel, federation, …) are not supported', one: 'parameter' },
+  topic_permissions: { why: 'topic permissions are not supported', one: 'topic permission of user' },
+};
+/** Version stamps RabbitMQ and Warren write; nothing to apply. */
+const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_version'];
+/**
+ * Global parameters every RabbitMQ export carries, which describe the node it came from rather than
+ * anything to recreate: Warren's cluster is always named 'warren'.
+ */
+const NODE_PARAMETERS = ['cluster_name', 'internal_cluster_id'];
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isEmpty = (x: unknown): boolean => x === undefined || (isRecord(x) && Object.keys(x).length === 0);
+const text = (e: unknown): string => (e instanceof AmqpError || e instanceof Error ? e.message : String(e));
+const inVHost = (name: unknown, vhost: unknown): string => `'${String(name)}' in vhost '${String(vhost)}'`;
+
+export function checkDefinitions(broker: Broker, d: unknown): string[] {
+  if (!isRecord(d)) return ['the definitions must be a JSON object'];
+  const problems: string[] = [];
+  const fail = (p: string): void => {
+    problems.push(p);
+  };
+
+  for (const key of Object.keys(d)) {
+    if (STAMPS.includes(key) || key === 'global_parameters' || key in UNSUPPORTED_LISTS || (OBJECT_LISTS as readonly string[]).includes(key)) continue;
+    fail(`unknown key '${key}'`);
+  }
+  const notLists = [...OBJECT_LISTS, 'global_parameters', ...Object.keys(UNSUPPORTED_LISTS)].filter((k) => d[k] !== undefined && !Array.isArray(d[k]));
+  for (const key of notLists) fail(`'${key}' must be a list`);
+  if (notLists.length > 0) return problems;
+  const list = (key: string): Record<string, unknown>[] => {
+    const out: Record<string, unknown>[] = [];
+    ((d[key] as unknown[] | undefined) ?? []).forEach((x, i) => {
+      if (isRecord(x)) out.push(x);
+      else fail(`${key}[${i}] must be an object`);
+    });
+    return out;
+  };
+
+  for (const [key, { why, one }] of Object.entries(UNSUPPORTED_LISTS)) {
+    for (const x of list(key)) fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);
+  }
+  for (const p of list('global_parameters')) {
+    if (!NODE_PARAMETERS.includes(String(p.name))) fail(`global parameter '${String(p.name)}' is not supported`);
+  }
+
+  const vhosts = new Set(broker.vhosts.keys());
+  for (const v of list('vhosts')) {
+    if (typeof v.name !== 'string') fail('a vhost without a name');
+    else vhosts.add(v.name);
+    if (!isEmpty(v.limits)) fail(`vhost '${String(v.name)}': limits are not supported`);
+  }
+  const users = new Set(broker.access.users.keys());
+  for (const u of list('users')) {
+    if (typeof u.name !== 'string') {
+      fail('a user without a name');
+      continue;
+    }
+    users.add(u.name);
+    if (u.password_hash === undefined && u.password === undefined) fail(`user '${u.name}': no password_hash or password`);
+    const algo = u.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
+    if (u.password_hash !== undefined && algo !== 'rabbit_password_hashing_sha256') fail(`user '${u.name}': unsupported hashing_algorithm '${String(algo)}'`);
+    if (!isEmpty(u.limits)) fail(`user '${u.name}': limits are not supported`);
+  }
+  const needVHost = (what: string, vhost: unknown): boolean => {
+    if (typeof vhost === 'string' && vhosts.has(vhost)) return true;
+    fail(`${what}: vhost '${String(vhost)}' does not exist`);
+    return false;
+  };
+  for (const p of list('permissions')) {
+    const what = `permission of user '${String(p.user)}' in vhost '${String(p.vhost)}'`;
+    needVHost(what, p.vhost);
+    if (typeof p.user !== 'string' || !users.has(p.user)) fail(`${what}: user '${String(p.user)}' does not exist`);
+    for (const kind of ['configure', 'write', 'read']) {
+      try {
+        new RegExp(String(p[kind] ?? ''));
+      } catch {
+        fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
+      }
+    }
+  }
+
+  // vhost → names of the exchanges and queues that will exist after the import.
+  const exchanges = new Map<string, Set<string>>();
+  const queues = new Map<string, Set<string>>();
+  const names = (m: Map<string, Set<string>>, vhost: string): Set<string> => {
+    let s = m.get(vhost);
+    if (!s) m.set(vhost, (s = new Set()));
+    return s;
+  };
+  for (const e of list('exchanges')) {
+    const what = `exchange ${inVHost(e.name, e.vhost)}`;
+    if (!needVHost(what, e.vhost)) continue;
+    const vhost = String(e.vhost);
+    const name = String(e.name ?? '');
+    names(exchanges, vhost).add(name);
+    if (!isExchangeType(String(e.type))) {
+      fail(`${what}: unknown type '${String(e.type)}'`);
+      continue;
+    }
+    const existing = broker.vhosts.get(vhost)?.exchanges.get(name);
+    if (existing) {
+      try {
+        checkExchangeEquivalent(existing, vhost, { type: String(e.type), durable: e.durable !== false, autoDelete: e.auto_delete === true, internal: e.internal === true });
+      } catch (err) {
+        fail(text(err));
+      }
+    } else if (name === '' || name.startsWith('amq.')) fail(`${what}: the name has the reserved prefix 'amq.'`);
+  }
+  for (const q of list('queues')) {
+    const what = `queue ${inVHost(q.name, q.vhost)}`;
+    if (!needVHost(what, q.vhost)) continue;
+    const vhost = String(q.vhost);
+    const name = String(q.name ?? '');
+    names(queues, vhost).add(name);
+    try {
+      const args = toFieldTable(isRecord(q.arguments) ? (q.arguments as Args) : {});
+      parseQueueArgs(name, vhost, args);
+      const existing = broker.vhosts.get(vhost)?.queues.get(name);
+      if (existing) checkEquivalent(existing, vhost, q.durable !== false, q.auto_delete === true, args);
+      else if (name.startsWith('amq.')) fail(`${what}: the name has the reserved prefix 'amq.'`);
+    } catch (err) {
+      fail(text(err));
+    }
+  }
+  const exists = (m: Map<string, Set<string>>, kind: 'queues' | 'exchanges', vhost: string, name: string): boolean => {
+    if (m.get(vhost)?.has(name)) return true;
+    // A vhost the file creates has the standard exchanges too.
+    if (kind === 'exchanges' && STANDARD_EXCHANGES.some(([n]) => n === name)) return true;
+    const v = broker.vhosts.get(vhost);
+    return v !== undefined && v[kind].has(name);
+  };
+  for (const b of list('bindings')) {
+    const what = `binding from exchange '${String(b.source)}' to ${String(b.destination_type)} '${String(b.destination)}' in vhost '${String(b.vhost)}'`;
+    if (!needVHost(what, b.vhost)) continue;
+    const vhost = String(b.vhost);
+    if (b.destination_type !== 'queue' && b.destination_type !== 'exchange') {
+      fail(`${what}: destination_type must be 'queue' or 'exchange'`);
+      continue;
+    }
+    if (!exists(exchanges, 'exchanges', vhost, String(b.source)) || b.source === '') fail(`${what}: exchange '${String(b.source)}' does not exist`);
+    const kind = b.destination_type === 'queue' ? 'queues' : 'exchanges';
+    if (!exists(kind === 'queues' ? queues : exchanges, kind, vhost, String(b.destination))) fail(`${what}: ${b.destination_type} '${String(b.destination)}' does not exist`);
+  }
+  return problems;
+}

@@ -1,0 +1,25 @@
+// A redeclare of an existing exchange must match it: RabbitMQ answers a mismatch with 406
+// "inequivalent arg …" over AMQP and with 400 carrying the same text through the management API.
+import { AmqpError, ReplyCode } from '../../frames/index.js';
+import type { Exchange } from './exchange.js';
+
+export interface ExchangeDeclare {
+  type: string;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+}
+
+export function checkExchangeEquivalent(e: Exchange, vhost: string, d: ExchangeDeclare): void {
+  const where = `for exchange '${e.name}' in vhost '${vhost}'`;
+  const check = (arg: string, received: unknown, current: unknown): void => {
+    if (received !== current) {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${arg}' ${where}: received '${received}' but current is '${current}'`, 'channel');
+    }
+  };
+  // RabbitMQ's order: the first mismatch is the one reported.
+  check('type', d.type, e.type);
+  check('durable', d.durable, e.durable);
+  check('auto_delete', d.autoDelete, e.autoDelete);
+  check('internal', d.internal, e.internal);
+}
