@@ -4,17 +4,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage, GetMessage, Message } from 'amqplib';
-import { startBroker } from '../../src/index.js';
+import { brokerUnderTest, type BrokerUnderTest } from '../helpers/broker-under-test.js';
 import { sleep, waitUntil, withTimeout } from '../helpers/async.js';
 import { channel } from '../helpers/channels.js';
 
-type Broker = { port: number; close(): Promise<void> };
 
-let broker: Broker;
+let broker: BrokerUnderTest;
 const openConns: ChannelModel[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+  broker = await brokerUnderTest(); // Warren in-process, or the broker at AMQP_URL
 });
 
 afterAll(async () => {
@@ -30,14 +29,14 @@ afterEach(async () => {
 
 
 function url(extra = ''): string {
-  return `amqp://guest:guest@127.0.0.1:${broker.port}${extra}`;
+  return `${broker.url()}${extra}`;
 }
 
 async function connect(opts?: Partial<amqp.Options.Connect>): Promise<ChannelModel> {
   const conn = opts
     ? await amqp.connect({
         protocol: 'amqp',
-        hostname: '127.0.0.1',
+        hostname: broker.host,
         port: broker.port,
         username: 'guest',
         password: 'guest',

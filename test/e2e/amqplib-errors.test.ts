@@ -4,19 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, GetMessage } from 'amqplib';
-import { startBroker } from '../../src/index.js';
+import { brokerUnderTest, type BrokerUnderTest } from '../helpers/broker-under-test.js';
 import { sleep, withTimeout } from '../helpers/async.js';
 
-type Broker = { port: number; close(): Promise<void> };
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number };
 
-let broker: Broker;
+let broker: BrokerUnderTest;
 const openConns: ChannelModel[] = [];
 /** A separate connection, opened before each error is provoked. */
 let observer: ChannelModel;
 
 beforeAll(async () => {
-  broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+  broker = await brokerUnderTest(); // Warren in-process, or the broker at AMQP_URL
 });
 
 afterAll(async () => {
@@ -36,7 +35,7 @@ afterEach(async () => {
 
 
 function url(user = 'guest', pass = 'guest'): string {
-  return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${broker.port}`;
+  return broker.url(user, pass);
 }
 
 async function connect(): Promise<ChannelModel> {

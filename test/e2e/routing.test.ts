@@ -8,19 +8,18 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
-import { startBroker } from '../../src/index.js';
+import { brokerUnderTest, onWarren, type BrokerUnderTest } from '../helpers/broker-under-test.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { sleep, withTimeout } from '../helpers/async.js';
 import { channel, confirmChannel } from '../helpers/channels.js';
 
-type Broker = { port: number; close(): Promise<void> };
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number };
 
-let broker: Broker;
+let broker: BrokerUnderTest;
 const openConns: ChannelModel[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+  broker = await brokerUnderTest(); // Warren in-process, or the broker at AMQP_URL
 });
 
 afterAll(async () => {
@@ -36,8 +35,9 @@ afterEach(async () => {
 
 const name = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
-async function connect(port = broker.port): Promise<ChannelModel> {
-  const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+/** A connection to the broker under test, or to a Warren process of this test on `port`. */
+async function connect(port?: number): Promise<ChannelModel> {
+  const conn = await amqp.connect(port === undefined ? broker.url() : `amqp://guest:guest@127.0.0.1:${port}`);
   conn.on('error', () => undefined);
   openConns.push(conn);
   return conn;
@@ -789,7 +789,8 @@ describe('tx (through amqplib channel.rpc, as amqplib has no tx API)', () => {
 
 // ------------------------------------------------------------------ durability
 
-describe('durable exchanges and bindings across a broker restart', () => {
+// Restarts Warren processes of its own: not run against an external broker.
+describe.skipIf(!onWarren)('durable exchanges and bindings across a broker restart', () => {
   let dataDir: string | undefined;
   let proc: BrokerProcess | undefined;
 
