@@ -34,6 +34,11 @@ type State = 'header' | 'start-ok' | 'login' | 'tune-ok' | 'open' | 'running' | 
 
 /** The frame size accepted before tune-ok settles it. */
 const HANDSHAKE_FRAME_MAX = 128 * 1024;
+/**
+ * Past this many bytes of messages waiting for the store, publishers stop being read until the
+ * store's pending batch is written: the disk, not memory, absorbs a publisher faster than it.
+ */
+const STORE_BACKLOG_MAX = 16 * 1024 * 1024;
 /** The longest a publisher stays paused by one round of flow control. */
 const THROTTLE_MAX_MS = 250;
 /** How long a closing connection waits for close-ok, or for the client to close, before dropping the socket. */
@@ -70,6 +75,8 @@ export class Connection implements QueueOwner, Throttled {
   /** Queues whose backlog has this publisher paused (publisher flow control, see queue.ts). */
   private readonly throttledBy = new Set<Queue>();
   private readPaused = false;
+  /** Reading waits for the store to catch up (STORE_BACKLOG_MAX). */
+  private storeWait = false;
   private throttleTimer: NodeJS.Timeout | null = null;
 
   private state: State = 'header';
@@ -130,6 +137,7 @@ export class Connection implements QueueOwner, Throttled {
       this.socket.end();
     }
     if (this.publisher && this.broker.alarms.active && !this.blocked) this.block(this.broker.alarms.reasons);
+    if (this.publisher && !this.storeWait && this.vhost && this.vhost.store.backlogBytes > STORE_BACKLOG_MAX) this.waitForStore();
     this.updateReading();
   }
 
@@ -158,9 +166,19 @@ export class Connection implements QueueOwner, Throttled {
     this.updateReading();
   }
 
-  /** Reads are paused while an alarm blocks this connection or a queue throttles it. */
+  private waitForStore(): void {
+    this.storeWait = true;
+    const resume = (): void => {
+      this.storeWait = false;
+      this.updateReading();
+    };
+    // A failed write is the store's to report (the confirms say it); reading goes on either way.
+    this.vhost!.store.flush().then(resume, resume);
+  }
+
+  /** Reads are paused while an alarm blocks this connection, a queue throttles it or the store is behind. */
   private updateReading(): void {
-    const pause = this.blocked || this.throttledBy.size > 0;
+    const pause = this.blocked || this.throttledBy.size > 0 || this.storeWait;
     if (pause === this.readPaused || this.state === 'closed' || this.state === 'draining') return;
     this.readPaused = pause;
     if (pause) this.socket.pause();

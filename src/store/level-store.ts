@@ -96,6 +96,9 @@ export class LevelStore implements Store {
   private lastName = '';
   private lastKind = '';
   private lastPrefix: Buffer | null = null;
+  /** Value bytes in steps not yet handed to LevelDB, and in the batch being written. */
+  private queuedBytes = 0;
+  private writingBytes = 0;
 
   constructor(
     private readonly dir: string,
@@ -260,8 +263,13 @@ export class LevelStore implements Store {
     this.del(this.prefix(vhost, queue, PAGE_PREFIX), seq);
   }
 
+  get backlogBytes(): number {
+    return this.queuedBytes + this.writingBytes;
+  }
+
   private put(prefix: Buffer, m: StoredMessage): void {
     const op: PendingPut = { type: 'put', key: messageKey(prefix, m.seq), value: encodeMessage(m) };
+    this.queuedBytes += op.value.length;
     let puts = this.pendingPuts.get(prefix);
     if (!puts) this.pendingPuts.set(prefix, (puts = new Map()));
     const earlier = puts.get(m.seq);
@@ -332,6 +340,8 @@ export class LevelStore implements Store {
     this.steps = [];
     this.pendingPuts = new Map();
     this.next = null;
+    this.writingBytes = this.queuedBytes;
+    this.queuedBytes = 0;
     const sync = this.options.fsync === true;
     this.inflight = (async () => {
       const t0 = process.hrtime.bigint();
@@ -353,6 +363,7 @@ export class LevelStore implements Store {
     })().then(done.resolve, done.reject);
     this.inflight = done.promise.finally(() => {
       this.inflight = null;
+      this.writingBytes = 0;
       if (this.steps.length > 0) this.schedule();
     });
     this.inflight.catch(() => {});

@@ -96,6 +96,7 @@ export class MemoryStore implements Store {
   flush(): Promise<void> {
     return Promise.resolve();
   }
+  readonly backlogBytes = 0;
   async close(): Promise<void> {
     this.clean = true;
   }

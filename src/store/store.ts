@@ -138,6 +138,11 @@ export interface Store {
   putTotals(vhost: string, queue: string, totals: RangeTotals): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
+  /**
+   * Bytes of message values queued or being written and not yet on disk. Publishers pause while
+   * this is high (connection.ts), so a disk slower than the network cannot pile batches up in memory.
+   */
+  readonly backlogBytes: number;
   /** Called after each batch is written, with how long it took (for the write latency metric). */
   onWrite?: ((seconds: number) => void) | undefined;
   /** Flushes, records a clean shutdown and closes. */
