@@ -20,6 +20,7 @@ import { ResourceMonitor } from './alarms.js';
 import { FAILURE_DELAY_MS, LoginGate } from './login-gate.js';
 import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
+import type { Policy } from './policies.js';
 
 export class Broker {
   readonly options: BrokerOptions;
@@ -157,6 +158,7 @@ export class Broker {
     }
     for (const q of [...v.queues.values()]) v.deleteQueue(q);
     for (const e of [...v.exchanges.values()]) if (e.durable && !e.name.startsWith('amq.') && e.name !== '') v.deleteExchange(e);
+    for (const p of [...v.policies.keys()]) v.setPolicy(p, null);
     this.vhosts.delete(name);
     this.access.dropVHost(name);
     this.store.deleteDefinition('vhost', definitionId.vhost(name));
@@ -179,6 +181,8 @@ export class Broker {
       this.access.putUser(defaultUser, defaultPass, ['administrator']);
       this.access.setPermissions({ user: defaultUser, vhost: '/', configure: '.*', write: '.*', read: '.*' });
     }
+    // Policies before the queues and exchanges they apply to.
+    for (const sp of state.definitions.policy) this.vhost(sp.vhost).setPolicy(sp.name, sp as Policy, false);
     const queues = state.queues.map((sq) => ({
       sq,
       q: this.vhost(sq.vhost).addQueue(

@@ -7,6 +7,7 @@ import type { Binding } from './exchanges/exchange.js';
 import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
+import { effectiveQueueArguments, type Policy } from './policies.js';
 import { parseQueueArgs, type QueueArgs } from './queue-args.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
@@ -44,8 +45,12 @@ export class Queue {
   readonly durable: boolean;
   readonly exclusiveOwner: QueueOwner | null;
   readonly autoDelete: boolean;
+  /** The arguments it was declared with. */
   readonly arguments: FieldTable;
-  readonly args: QueueArgs;
+  /** The arguments in effect: the declared ones merged with its policy (see applyPolicy). */
+  args: QueueArgs;
+  /** The policy that applies to it (policies.ts), or null. */
+  policy: Policy | null = null;
   readonly ready: ReadyList;
   /** Sorted by consumer priority, highest first; registration order within a priority. */
   readonly consumers: Consumer[] = [];
@@ -86,6 +91,27 @@ export class Queue {
     // A priority queue keeps all its messages in memory: its order is not the store's seq order.
     this.paging = this.args.maxPriority === undefined ? vhost.paging : null;
     this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
+    this.touch();
+  }
+
+  /**
+   * The one hook for policies: recomputes the arguments in effect from the declared ones and the
+   * policy (RabbitMQ's precedence, in policies.ts), and applies a lower length limit and a new
+   * expiry at once. Messages keep the expiry they were enqueued with, as in RabbitMQ.
+   */
+  applyPolicy(policy: Policy | null): void {
+    if (policy === this.policy) return;
+    this.policy = policy;
+    try {
+      this.args = parseQueueArgs(this.name, this.vhost.name, effectiveQueueArguments(this.arguments, policy));
+    } catch {
+      this.args = parseQueueArgs(this.name, this.vhost.name, this.arguments);
+    }
+    if (this.deleted || this.frozen) return;
+    if (this.args.overflow === 'drop-head') this.dropHeads();
+    // x-expires may have changed or gone: restart (or stop) the countdown.
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    this.unusedTimer = null;
     this.touch();
   }
 

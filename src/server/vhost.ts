@@ -8,6 +8,7 @@ import { Exchange, type Binding, type Destination, type ExchangeSpec } from './e
 import { createExchange } from './exchanges/types.js';
 import type { Message } from './message.js';
 import type { PagingLimits } from './paged-tail.js';
+import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
@@ -40,6 +41,8 @@ export class VHost {
   /** Channels consuming from amq.rabbitmq.reply-to, by the name replies are routed with. */
   readonly replies = new ReplyRegistry();
   description = '';
+  /** Its policies by name (policies.ts); each queue and exchange holds the one that applies. */
+  readonly policies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
   private readonly routed = new Set<Queue>();
@@ -102,7 +105,7 @@ export class VHost {
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
     this.route(exchange, msg.routingKey, headers, routed);
     if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed);
-    if (routed.size === 0 && exchange.arguments.size > 0) this.routeAlternate(exchange, msg, headers, extraKeys);
+    if (routed.size === 0 && (exchange.arguments.size > 0 || exchange.policy !== null)) this.routeAlternate(exchange, msg, headers, extraKeys);
     let persisted = false;
     let refused = false;
     const outcome = this.outcome;
@@ -128,8 +131,8 @@ export class VHost {
     const tried = new Set<Exchange>([exchange]);
     let current = exchange;
     for (;;) {
-      const ae = current.arguments.get('alternate-exchange');
-      const next = ae?.type === 'S' ? this.exchanges.get(ae.value.toString('utf8')) : undefined;
+      const ae = alternateExchangeOf(current.arguments, current.policy);
+      const next = ae !== undefined ? this.exchanges.get(ae) : undefined;
       if (!next || tried.has(next)) return;
       tried.add(next);
       this.route(next, msg.routingKey, headers, this.routed);
@@ -142,11 +145,35 @@ export class VHost {
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
   addQueue(spec: QueueSpec, persist = true): Queue {
     const q = new Queue(this, spec);
+    if (this.policies.size > 0) q.applyPolicy(this.policyFor(q));
     this.queues.set(q.name, q);
     if (persist && this.isDurable(q)) {
       this.store.putQueue({ vhost: this.name, name: q.name, autoDelete: q.autoDelete, arguments: writeTableBytes(q.arguments) });
     }
     return q;
+  }
+
+  /** The policy that applies to a queue or an exchange of this vhost. */
+  policyFor(x: Queue | Exchange): Policy | null {
+    // Every queue is classic until queue types exist; a queue object that has a type says so.
+    const target = x instanceof Exchange ? ({ kind: 'exchange', name: x.name } as const) : { kind: 'queue' as const, name: x.name, type: (x as { type?: string }).type ?? 'classic' };
+    return matchPolicy(this.policies.values(), target);
+  }
+
+  /**
+   * Sets (or with null definition, clears) a policy and re-applies policies to every queue and
+   * exchange at once, as RabbitMQ does. The store write is the caller's to flush.
+   */
+  setPolicy(name: string, p: Policy | null, persist = true): void {
+    if (p) this.policies.set(name, p);
+    else this.policies.delete(name);
+    if (persist) {
+      const id = definitionId.policy(this.name, name);
+      if (p) this.store.putDefinition('policy', id, p);
+      else this.store.deleteDefinition('policy', id);
+    }
+    for (const q of this.queues.values()) q.applyPolicy(this.policyFor(q));
+    for (const e of this.exchanges.values()) e.policy = this.policyFor(e);
   }
 
   /** Deletes a queue: its consumers are cancelled, its bindings, messages and store records dropped. */
@@ -163,6 +190,7 @@ export class VHost {
 
   addExchange(spec: ExchangeSpec, persist = true): Exchange {
     const e = createExchange(spec);
+    if (this.policies.size > 0) e.policy = this.policyFor(e);
     this.exchanges.set(e.name, e);
     if (persist && e.durable) {
       this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), {

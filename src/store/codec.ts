@@ -13,6 +13,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   user: 'u',
   vhost: 'v',
   permission: 'p',
+  policy: 'o',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */

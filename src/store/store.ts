@@ -80,6 +80,16 @@ export interface StoredPermission {
   read: string;
 }
 
+/** A policy, in RabbitMQ's JSON shape (policies.ts). */
+export interface StoredPolicy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': 'queues' | 'exchanges' | 'all' | 'classic_queues' | 'quorum_queues' | 'streams';
+  definition: { [key: string]: unknown };
+  priority: number;
+}
+
 /** Small records kept as JSON, each named by an id unique within its kind. */
 export interface Definitions {
   exchange: StoredExchange;
@@ -87,9 +97,10 @@ export interface Definitions {
   user: StoredUser;
   vhost: StoredVHost;
   permission: StoredPermission;
+  policy: StoredPolicy;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy'];
 
 export interface RecoveredState {
   queues: StoredQueue[];
@@ -159,4 +170,5 @@ export const definitionId = {
   user: (name: string): string => name,
   vhost: (name: string): string => name,
   permission: (user: string, vhost: string): string => `${vhost}\0${user}`,
+  policy: (vhost: string, name: string): string => `${vhost}\0${name}`,
 };

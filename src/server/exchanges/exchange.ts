@@ -3,6 +3,7 @@
 import type { FieldTable } from '../../frames/index.js';
 import type { Queue } from '../queue.js';
 import { tableIdentity } from '../table-bytes.js';
+import type { Policy } from '../policies.js';
 
 export type Destination = Queue | Exchange;
 
@@ -36,6 +37,8 @@ export abstract class Exchange {
   /** Bindings with this exchange as destination (exchange-to-exchange). */
   readonly inbound = new Set<Binding>();
   deleted = false;
+  /** The policy that applies to it (policies.ts), or null; it may give an alternate-exchange. */
+  policy: Policy | null = null;
 
   constructor(spec: ExchangeSpec) {
     this.name = spec.name;

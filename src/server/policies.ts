@@ -1,0 +1,234 @@
+// Policies, as RabbitMQ 3.10 has them: per vhost, a name, a regex pattern matched against queue and
+// exchange names, what they apply to, a priority and a definition. The highest-priority matching
+// policy applies to each queue and exchange, and changing or clearing a policy changes the
+// queues and exchanges it matches at once. This module validates policies (RabbitMQ's texts),
+// picks the one that applies, and merges it with a queue's declared arguments; queue.ts and
+// vhost.ts only call applyPolicy / policyFor.
+import { toFieldValue, fromFieldValue, type FieldTable, type PlainValue } from '../frames/index.js';
+
+export const APPLY_TO = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues', 'streams'] as const;
+export type ApplyTo = (typeof APPLY_TO)[number];
+
+export type PolicyDefinition = { [key: string]: PlainValue };
+
+export interface Policy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': ApplyTo;
+  definition: PolicyDefinition;
+  priority: number;
+}
+
+/** A policy RabbitMQ would refuse; message is RabbitMQ's reason text. */
+export class PolicyError extends Error {}
+
+/** Erlang's rendering of a JSON value in RabbitMQ's validation messages (<<"x">> for strings). */
+function erl(v: unknown): string {
+  if (typeof v === 'string') return `<<"${v}">>`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.map(erl).join(',')}]`;
+  if (typeof v === 'object') {
+    return `#{${Object.entries(v as object)
+      .map(([k, x]) => `${erl(k)} => ${erl(x)}`)
+      .join(',')}}`;
+  }
+  return String(v);
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const nonNegInt = (v: unknown): boolean => isInt(v) && v >= 0;
+const str = (v: unknown): boolean => typeof v === 'string';
+const oneOf =
+  (...xs: string[]) =>
+  (v: unknown): boolean =>
+    typeof v === 'string' && xs.includes(v);
+/** RabbitMQ's max-age: a number and a unit, Y M D h m s. */
+const maxAge = (v: unknown): boolean => typeof v === 'string' && /^\d+[YMDhms]$/.test(v);
+
+/** Every key RabbitMQ 3.10.8 recognises in a policy (without the federation plugin), and its check. */
+const KEYS: Record<string, [(v: unknown) => boolean, string]> = {
+  'alternate-exchange': [str, 'is not a valid alternate exchange name'],
+  'dead-letter-exchange': [str, 'is not a valid dead letter exchange name'],
+  'dead-letter-routing-key': [str, 'is not a valid dead letter routing key'],
+  'dead-letter-strategy': [oneOf('at-most-once', 'at-least-once'), 'is not a valid dead letter strategy'],
+  'message-ttl': [nonNegInt, 'is not a valid message TTL'],
+  expires: [(v) => isInt(v) && v >= 1, 'is not a valid queue expiry'],
+  'max-length': [nonNegInt, 'is not a valid maximum length'],
+  'max-length-bytes': [nonNegInt, 'is not a valid maximum length in bytes'],
+  'max-in-memory-length': [nonNegInt, 'is not a valid maximum memory length'],
+  'max-in-memory-bytes': [nonNegInt, 'is not a valid maximum memory in bytes'],
+  'delivery-limit': [nonNegInt, 'is not a valid delivery limit'],
+  'queue-mode': [oneOf('default', 'lazy'), 'is not a valid queue-mode value'],
+  overflow: [oneOf('drop-head', 'reject-publish', 'reject-publish-dlx'), 'is not a valid overflow value'],
+  'max-age': [maxAge, 'is not a valid max age'],
+  'stream-max-segment-size-bytes': [nonNegInt, 'is not a valid segment size'],
+  'queue-leader-locator': [oneOf('client-local', 'balanced', 'random', 'least-leaders'), 'is not a valid queue leader locator value'],
+  'initial-cluster-size': [nonNegInt, 'is not a valid cluster size'],
+  'queue-master-locator': [oneOf('min-masters', 'client-local', 'random'), 'invalid queue-master-locator value'],
+  'ha-mode': [oneOf('all', 'exactly', 'nodes'), 'is not a valid ha-mode value'],
+  'ha-params': [() => true, ''],
+  'ha-sync-mode': [() => true, ''],
+  'ha-sync-batch-size': [(v) => isInt(v) && v > 0, 'is not a valid ha-sync-batch-size value'],
+  'ha-promote-on-shutdown': [oneOf('always', 'when-synced'), 'is not a valid ha-promote-on-shutdown value'],
+  'ha-promote-on-failure': [oneOf('always', 'when-synced'), 'is not a valid ha-promote-on-failure value'],
+};
+
+/** The problem RabbitMQ's validation reports first in a definition, or null when it is valid. */
+export function definitionProblem(d: PolicyDefinition): string | null {
+  const keys = Object.keys(d);
+  if (keys.length === 0) return 'no policy provided';
+  const unknown = keys.filter((k) => !Object.hasOwn(KEYS, k)).sort();
+  if (unknown.length > 0) return `[${unknown.map((k) => `{${erl(k)},${erl(d[k])}}`).join(',')}] are not recognised policy settings`;
+  for (const k of keys) {
+    const [ok, why] = KEYS[k]!;
+    if (!ok(d[k])) return `${erl(d[k])} ${why}`;
+  }
+  // Classic mirroring's keys, checked together as rabbit_mirror_queue_misc does.
+  const mode = d['ha-mode'];
+  if (mode === undefined) {
+    if (['ha-params', 'ha-sync-mode', 'ha-promote-on-shutdown', 'ha-promote-on-failure', 'ha-sync-batch-size'].some((k) => k in d)) {
+      return 'ha-mode must be specified to specify ha-params, ha-sync-mode or ha-promote-on-shutdown';
+    }
+  } else {
+    const params = d['ha-params'];
+    if (mode === 'exactly' && !(isInt(params) && params > 0)) {
+      return `ha-mode="exactly" takes an integer, ${params === undefined ? 'none' : erl(params)} given`;
+    }
+    if (mode === 'nodes' && !(Array.isArray(params) && params.length > 0 && params.every(str))) {
+      return `ha-mode="nodes" takes a list of strings, ${params === undefined ? 'none' : erl(params)} given`;
+    }
+    if (mode === 'all' && params !== undefined) return 'ha-mode="all" does not take parameters, ' + erl(params) + ' given';
+    const sync = d['ha-sync-mode'];
+    if (sync !== undefined && sync !== 'manual' && sync !== 'automatic') return `ha-sync-mode must be "manual" or "automatic", got ${erl(sync)}`;
+  }
+  return null;
+}
+
+/**
+ * Checks a policy as given to PUT /api/policies/{vhost}/{name} or in a definitions file, and
+ * returns it with RabbitMQ's defaults (apply-to all, priority 0). Throws PolicyError with
+ * RabbitMQ's reason text.
+ */
+export function parsePolicy(vhost: string, name: string, body: Record<string, unknown>): Policy {
+  if (body.pattern === undefined) throw new PolicyError('[{key_missing,pattern}]');
+  if (body.definition === undefined) throw new PolicyError('[{key_missing,definition}]');
+  const failed = (why: string): never => {
+    throw new PolicyError(`Validation failed\n\n${why}\n`);
+  };
+  const { pattern, definition } = body;
+  const applyTo = body['apply-to'] ?? 'all';
+  const priority = body.priority ?? 0;
+  if (typeof pattern !== 'string') return failed(`pattern should be a binary but was ${erl(pattern)}`);
+  try {
+    new RegExp(pattern);
+  } catch (e) {
+    failed(`pattern should be regular expression but is invalid: ${(e as Error).message}`);
+  }
+  if (typeof applyTo !== 'string' || !(APPLY_TO as readonly string[]).includes(applyTo)) {
+    failed(`apply-to '${String(applyTo)}' unrecognised; should be 'queues', 'classic_queues', 'quorum_queues', 'streams', 'exchanges' or 'all'`);
+  }
+  if (typeof priority !== 'number') failed(`priority should be a number, actually was ${erl(priority)}`);
+  if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) return failed(`definition should be a JSON object but was ${erl(definition)}`);
+  const problem = definitionProblem(definition as PolicyDefinition);
+  if (problem) failed(problem);
+  return { vhost, name, pattern, 'apply-to': applyTo as ApplyTo, definition: definition as PolicyDefinition, priority: priority as number };
+}
+
+export type PolicyTarget = { kind: 'exchange'; name: string } | { kind: 'queue'; name: string; type: string };
+
+function appliesTo(p: Policy, t: PolicyTarget): boolean {
+  switch (p['apply-to']) {
+    case 'all':
+      return true;
+    case 'exchanges':
+      return t.kind === 'exchange';
+    case 'queues':
+      return t.kind === 'queue';
+    case 'classic_queues':
+      return t.kind === 'queue' && t.type === 'classic';
+    case 'quorum_queues':
+      return t.kind === 'queue' && t.type === 'quorum';
+    case 'streams':
+      return t.kind === 'queue' && t.type === 'stream';
+  }
+}
+
+const regexes = new Map<string, RegExp>();
+function regex(pattern: string): RegExp {
+  let r = regexes.get(pattern);
+  if (!r) {
+    if (regexes.size > 10_000) regexes.clear();
+    regexes.set(pattern, (r = new RegExp(pattern)));
+  }
+  return r;
+}
+
+/**
+ * The policy that applies to a queue or exchange: the highest priority among those matching its
+ * name. RabbitMQ breaks ties by its table's hash order, which nobody can rely on (3.10.8 picked
+ * 'b' over 'a' and 'c', then 'aa' over all three); Warren picks the first name in code-point order.
+ * amq.* names are RabbitMQ's own: no policy applies to them.
+ */
+export function matchPolicy(policies: Iterable<Policy>, target: PolicyTarget): Policy | null {
+  if (target.name.startsWith('amq.')) return null;
+  let best: Policy | null = null;
+  for (const p of policies) {
+    if (!appliesTo(p, target) || !regex(p.pattern).test(target.name)) continue;
+    if (!best || p.priority > best.priority || (p.priority === best.priority && p.name < best.name)) best = p;
+  }
+  return best;
+}
+
+/**
+ * How RabbitMQ 3.10's classic queue resolves a key set both by an argument and by the policy
+ * (rabbit_amqqueue_process: res_min / res_arg): the lower number wins for TTLs, expiry and lengths,
+ * the argument wins for the rest. A key set by only one of them comes from that one.
+ */
+const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
+  'message-ttl': 'min',
+  expires: 'min',
+  'max-length': 'min',
+  'max-length-bytes': 'min',
+  'dead-letter-exchange': 'arg',
+  'dead-letter-routing-key': 'arg',
+  overflow: 'arg',
+  'queue-mode': 'arg',
+};
+/** Queue arguments hold at most these (queue-args.ts' ranges). */
+const MAX: Record<string, number> = { 'message-ttl': 2 ** 32 - 1, expires: 2 ** 32 - 1 };
+
+/** A queue's arguments in effect: its declared ones, with the policy's keys merged in. */
+export function effectiveQueueArguments(declared: FieldTable, policy: Policy | null): FieldTable {
+  if (!policy) return declared;
+  const out: FieldTable = new Map(declared);
+  for (const [key, rule] of Object.entries(QUEUE_KEYS)) {
+    const pv = policy.definition[key];
+    if (pv === undefined) continue;
+    const arg = `x-${key}`;
+    const av = declared.get(arg);
+    let v = pv;
+    if (av !== undefined) {
+      if (rule === 'arg') continue;
+      v = Math.min(Number(fromFieldValue(av)), Number(pv));
+    }
+    if (typeof v === 'number' && MAX[key] !== undefined) v = Math.min(v, MAX[key]);
+    out.set(arg, toFieldValue(v));
+  }
+  // A routing key without an exchange has nothing to apply to (queue-args.ts refuses the pair).
+  if (out.has('x-dead-letter-routing-key') && !out.has('x-dead-letter-exchange')) out.delete('x-dead-letter-routing-key');
+  return out;
+}
+
+/** An exchange's alternate exchange: its argument wins over its policy, as rabbit_policy:get_arg. */
+export function alternateExchangeOf(args: FieldTable, policy: Policy | null): string | undefined {
+  const a = args.get('alternate-exchange');
+  if (a?.type === 'S') return a.value.toString('utf8');
+  const p = policy?.definition['alternate-exchange'];
+  return typeof p === 'string' ? p : undefined;
+}
+
+/** RabbitMQ's order in lists (GET /api/policies, list_policies): priority, then name. */
+export function sortPolicies(ps: Policy[]): Policy[] {
+  return ps.sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || (a.vhost < b.vhost ? -1 : 1));
+}
