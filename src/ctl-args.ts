@@ -25,6 +25,9 @@ export interface CtlArgs {
   formatter: Formatter;
   ifEmpty: boolean;
   ifUnused: boolean;
+  /** set_policy's --priority and --apply-to, as rabbitmqctl's. */
+  priority: number;
+  applyTo: string;
   help: boolean;
 }
 
@@ -63,6 +66,16 @@ const FLAGS: FlagSpec[] = [
   // rabbitmqctl's -u means --if-unused; here -u is --username (as in rabbitmqadmin), so only the long form.
   { names: ['-e', '--if-empty'], value: false, apply: (a) => (a.ifEmpty = true), commands: ['delete_queue'] },
   { names: ['--if-unused'], value: false, apply: (a) => (a.ifUnused = true), commands: ['delete_queue'] },
+  {
+    names: ['--priority'],
+    value: true,
+    apply: (a, v) => {
+      if (!/^-?\d+$/.test(v)) throw new UsageError(`option --priority takes an integer, not '${v}'`);
+      a.priority = Number(v);
+    },
+    commands: ['set_policy'],
+  },
+  { names: ['--apply-to'], value: true, apply: (a, v) => (a.applyTo = v), commands: ['set_policy'] },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 
@@ -82,6 +95,8 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     formatter: 'table',
     ifEmpty: false,
     ifUnused: false,
+    priority: 0,
+    applyTo: 'all',
     help: false,
   };
   const positional: string[] = [];

@@ -128,6 +128,14 @@ export const LISTS: Record<string, ListSpec> = {
     defaults: ['name'],
     takesColumns: true,
   },
+  list_policies: {
+    path: '/api/policies/{vhost}',
+    banner: (v) => `Listing policies for vhost "${v}" ...`,
+    // The definition as JSON text, in every formatter (rabbitmqctl's json one too).
+    columns: { ...fields('vhost', 'name', 'pattern', 'apply-to'), definition: (r) => JSON.stringify(r.definition), priority: field('priority') },
+    defaults: ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'],
+    takesColumns: false,
+  },
   list_permissions: {
     path: '/api/permissions',
     banner: (v) => `Listing permissions for vhost "${v}" ...`,

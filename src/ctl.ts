@@ -16,6 +16,9 @@ export interface CtlOptions {
   formatter: Formatter;
   ifEmpty: boolean;
   ifUnused: boolean;
+  /** set_policy --priority / --apply-to (0 and all when absent). */
+  priority?: number;
+  applyTo?: string;
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -25,10 +28,17 @@ class CtlError extends Error {
   constructor(
     message: string,
     readonly code = 1,
+    /** For a refused API call: its HTTP status and the API's reason. */
+    readonly status = 0,
+    readonly reason = '',
   ) {
     super(message);
   }
 }
+
+/** rabbitmqctl's exit codes: EX_DATAERR for a missing vhost, EX_UNAVAILABLE for refused parameters. */
+const EX_DATAERR = 65;
+const EX_UNAVAILABLE = 69;
 
 async function call(o: CtlOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(o.url.replace(/\/$/, '') + path, {
@@ -49,7 +59,7 @@ async function call(o: CtlOptions, method: string, path: string, body?: unknown)
     } catch {
       // not JSON
     }
-    throw new CtlError(`${method} ${path}: ${res.status} ${reason}`);
+    throw new CtlError(`${method} ${path}: ${res.status} ${reason}`, 1, res.status, reason);
   }
   return text === '' ? null : JSON.parse(text);
 }
@@ -67,6 +77,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   list_users: [0, 0, 'list_users'],
   list_vhosts: [0, Infinity, 'list_vhosts [<column> ...]'],
   list_permissions: [0, 0, 'list_permissions [-p <vhost>]'],
+  list_policies: [0, 0, 'list_policies [-p <vhost>]'],
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
   close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
@@ -78,6 +89,8 @@ const COMMANDS: Record<string, [number, number, string]> = {
   clear_permissions: [1, 1, 'clear_permissions [-p <vhost>] <username>'],
   add_vhost: [1, 1, 'add_vhost <vhost>'],
   delete_vhost: [1, 1, 'delete_vhost <vhost>'],
+  set_policy: [3, 3, 'set_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
+  clear_policy: [1, 1, 'clear_policy [-p <vhost>] <name>'],
   export_definitions: [1, 1, 'export_definitions <file | ->'],
   import_definitions: [1, 1, 'import_definitions <file>'],
 };
@@ -227,6 +240,31 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         say(o, `Deleting vhost "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`);
         return 0;
+      case 'set_policy': {
+        const [name, pattern, definition] = args as [string, string, string];
+        say(o, `Setting policy "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority ?? 0}" for vhost "${o.vhost}" ...`);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(definition);
+        } catch (e) {
+          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
+        }
+        await call(o, 'PUT', `/api/policies/${v}/${enc(name)}`, { pattern, definition: parsed, priority: o.priority ?? 0, 'apply-to': o.applyTo ?? 'all' }).catch(
+          (e: unknown) => {
+            if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
+            if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
+            throw e;
+          },
+        );
+        return 0;
+      }
+      case 'clear_policy':
+        say(o, `Clearing policy "${args[0]}" on vhost "${o.vhost}" ...`);
+        await call(o, 'DELETE', `/api/policies/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
+          throw e;
+        });
+        return 0;
       case 'export_definitions': {
         const defs = JSON.stringify(await call(o, 'GET', '/api/definitions'), null, 2);
         if (args[0] === '-') o.out(defs);
@@ -238,7 +276,7 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
       }
       case 'import_definitions': {
         const defs = JSON.parse(readFileSync(args[0]!, 'utf8')) as Record<string, unknown[] | undefined>;
-        const n = ['vhosts', 'users', 'permissions', 'exchanges', 'queues', 'bindings'].reduce((s, k) => s + (defs[k]?.length ?? 0), 0);
+        const n = ['vhosts', 'users', 'permissions', 'policies', 'exchanges', 'queues', 'bindings'].reduce((s, k) => s + (defs[k]?.length ?? 0), 0);
         say(o, `Importing definitions in JSON from a file at "${args[0]}" (${n} objects) ...`);
         const t0 = Date.now();
         await call(o, 'POST', '/api/definitions', defs);

@@ -11,6 +11,7 @@ import { checkEquivalent } from '../server/queue-args.js';
 import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
+import { registerPolicyApi } from './policies-api.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
@@ -357,4 +358,5 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
   registerAdminApi(app, broker);
+  registerPolicyApi(app, broker);
 }

@@ -4,6 +4,7 @@
 //   and bindings still needs permissions there, as over AMQP.
 // - monitoring: every vhost in /api/vhosts, every connection, channel and consumer, and global
 //   totals in /api/overview; queues, exchanges and bindings only in vhosts it has permissions for.
+// - policymaker: also sets and clears policies in the vhosts it has permissions for.
 // - management, policymaker: only vhosts it has permissions for, and only its own connections.
 // - any of them: AMQP-level actions (declare, delete, purge, get, publish, bind) check the same
 //   configure/write/read permissions as the AMQP methods; users, permissions and definitions are
@@ -64,6 +65,15 @@ export class ApiAuthz {
   actIn(vhost: string): void {
     this.readIn(vhost);
     if (!this.hasAccess(vhost)) throw notAuthorised('Access refused.');
+  }
+
+  /**
+   * Setting and clearing policies (RabbitMQ 3.10): administrators in any vhost, policymakers in
+   * vhosts they have permissions in; anyone else, 401.
+   */
+  changePolicyIn(vhost: string): void {
+    if (this.isAdmin) return;
+    if (!this.user.tags.includes('policymaker') || !this.hasAccess(vhost)) throw notAuthorised('User not authorised to access object');
   }
 
   permits(vhost: string, kind: PermissionKind, resource: string): boolean {

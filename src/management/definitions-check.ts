@@ -1,10 +1,11 @@
 // Checks a whole definitions file against the broker before anything of it is applied, so an
 // import is all or nothing, and names every problem at once. Whatever Warren cannot apply
-// (policies, parameters, quorum and stream queues, limits …) is a problem, never silently dropped.
+// (parameters, quorum and stream queues, limits …) is a problem, never silently dropped.
 import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { isExchangeType } from '../server/exchanges/types.js';
+import { PolicyError, parsePolicy } from '../server/policies.js';
 import { checkEquivalent, parseQueueArgs } from '../server/queue-args.js';
 import { STANDARD_EXCHANGES } from '../server/vhost.js';
 
@@ -20,6 +21,7 @@ export interface DefinitionsJson {
   permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
   queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
   exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
+  policies?: { vhost: string; name: string; pattern: string; 'apply-to'?: string; definition: { [k: string]: PlainValue }; priority?: number }[];
   bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
   [other: string]: unknown;
 }
@@ -31,10 +33,9 @@ export class DefinitionsError extends Error {
   }
 }
 
-const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'queues', 'exchanges', 'bindings'] as const;
+const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
 /** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
 const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
-  policies: { why: 'policies are not supported', one: 'policy' },
   parameters: { why: 'runtime parameters (shovel, federation, …) are not supported', one: 'parameter' },
   topic_permissions: { why: 'topic permissions are not supported', one: 'topic permission of user' },
 };
@@ -114,6 +115,21 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       } catch {
         fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
       }
+    }
+  }
+
+  for (const p of list('policies')) {
+    const what = `policy ${inVHost(p.name, p.vhost)}`;
+    if (!needVHost(what, p.vhost)) continue;
+    if (typeof p.name !== 'string' || p.name === '') {
+      fail(`${what}: a policy needs a name`);
+      continue;
+    }
+    try {
+      parsePolicy(String(p.vhost), p.name, p);
+    } catch (e) {
+      if (!(e instanceof PolicyError)) throw e;
+      fail(`${what}: ${e.message.replace(/^Validation failed\n\n/, '').trim()}`);
     }
   }
 

@@ -3,6 +3,7 @@
 import { toFieldTable } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
+import { parsePolicy } from '../server/policies.js';
 import { VERSION } from '../server/server-properties.js';
 import { DefinitionsError, checkDefinitions, type DefinitionsJson } from './definitions-check.js';
 import { tableJson, type JsonObject } from './views.js';
@@ -59,7 +60,9 @@ export function exportDefinitions(broker: Broker): JsonObject {
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
-    policies: [],
+    policies: [...broker.vhosts.values()].flatMap((v) =>
+      [...v.policies.values()].map((p) => ({ vhost: p.vhost, name: p.name, pattern: p.pattern, 'apply-to': p['apply-to'], definition: p.definition as JsonObject, priority: p.priority })),
+    ),
     queues,
     exchanges,
     bindings,
@@ -76,7 +79,7 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
   if (problems.length > 0) throw new DefinitionsError(problems);
   const d = file as DefinitionsJson;
   const total =
-    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
+    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
   let done = 0;
   const step = (): void => {
     done++;
@@ -97,6 +100,11 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
   }
   for (const p of d.permissions ?? []) {
     broker.access.setPermissions({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
+    step();
+  }
+  for (const p of d.policies ?? []) {
+    // checkDefinitions parsed each one already.
+    broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p));
     step();
   }
   for (const e of d.exchanges ?? []) {

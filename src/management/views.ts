@@ -58,6 +58,10 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     exclusive: q.exclusiveOwner !== null,
     arguments: tableJson(q.arguments),
     type: 'classic',
+    // RabbitMQ 3.10: null and {} when no policy applies.
+    policy: q.policy?.name ?? null,
+    operator_policy: null,
+    effective_policy_definition: (q.policy?.definition ?? {}) as JsonObject,
     state: 'running',
     node: 'warren',
     messages: ready + q.unackedCount,
@@ -83,6 +87,8 @@ export function exchangeView(e: Exchange, vhost: string): JsonObject {
     auto_delete: e.autoDelete,
     internal: e.internal,
     arguments: tableJson(e.arguments),
+    // RabbitMQ 3.10 has the field only when a policy applies.
+    ...(e.policy ? { policy: e.policy.name } : {}),
   };
 }
 

@@ -52,7 +52,8 @@ const BAD_FILE = {
   ],
   exchanges: [{ name: 'bad-x', vhost: 'bad-vh', type: 'x-consistent-hash', durable: true, auto_delete: false, internal: false, arguments: {} }],
   bindings: [{ source: 'amq.direct', vhost: 'bad-vh', destination: 'missing-q', destination_type: 'queue', routing_key: '', arguments: {} }],
-  policies: [{ vhost: 'bad-vh', name: 'ttl', pattern: '.*', 'apply-to': 'queues', definition: { 'message-ttl': 1000 }, priority: 0 }],
+  // RabbitMQ 3.10.8 answers PUT /api/policies with this definition "-1 is not a valid message TTL".
+  policies: [{ vhost: 'bad-vh', name: 'ttl', pattern: '.*', 'apply-to': 'queues', definition: { 'message-ttl': -1 }, priority: 0 }],
   parameters: [{ vhost: 'bad-vh', component: 'shovel', name: 'sh', value: {} }],
   global_parameters: [{ name: 'cluster_name', value: 'c' }, { name: 'some_global', value: 1 }],
   topic_permissions: [{ user: 'guest', vhost: '/', exchange: 'amq.topic', write: '.*', read: '.*' }],
@@ -66,7 +67,7 @@ const BAD_PROBLEMS = [
   'stream',
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",
   "queue 'missing-q' does not exist",
-  "policies are not supported: policy 'ttl' in vhost 'bad-vh'",
+  "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
   "parameter 'sh' in vhost 'bad-vh'",
   "global parameter 'some_global' is not supported",
   'topic permissions are not supported',
