@@ -73,9 +73,9 @@ const FLAGS: FlagSpec[] = [
       if (!/^-?\d+$/.test(v)) throw new UsageError(`option --priority takes an integer, not '${v}'`);
       a.priority = Number(v);
     },
-    commands: ['set_policy'],
+    commands: ['set_policy', 'set_operator_policy'],
   },
-  { names: ['--apply-to'], value: true, apply: (a, v) => (a.applyTo = v), commands: ['set_policy'] },
+  { names: ['--apply-to'], value: true, apply: (a, v) => (a.applyTo = v), commands: ['set_policy', 'set_operator_policy'] },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 

@@ -28,6 +28,15 @@ const nested = (r: Row, a: string, b: string): unknown => {
   return o && typeof o === 'object' ? (o as Row)[b] : undefined;
 };
 
+/** list_policies and list_operator_policies: the definition as JSON text in every formatter (rabbitmqctl's json one too). */
+const policyList = (path: string, what: string): ListSpec => ({
+  path,
+  banner: (v) => `Listing ${what} for vhost "${v}" ...`,
+  columns: { ...fields('vhost', 'name', 'pattern', 'apply-to'), definition: (r) => JSON.stringify(r.definition), priority: field('priority') },
+  defaults: ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'],
+  takesColumns: false,
+});
+
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
     path: '/api/queues/{vhost}',
@@ -128,14 +137,8 @@ export const LISTS: Record<string, ListSpec> = {
     defaults: ['name'],
     takesColumns: true,
   },
-  list_policies: {
-    path: '/api/policies/{vhost}',
-    banner: (v) => `Listing policies for vhost "${v}" ...`,
-    // The definition as JSON text, in every formatter (rabbitmqctl's json one too).
-    columns: { ...fields('vhost', 'name', 'pattern', 'apply-to'), definition: (r) => JSON.stringify(r.definition), priority: field('priority') },
-    defaults: ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'],
-    takesColumns: false,
-  },
+  list_policies: policyList('/api/policies/{vhost}', 'policies'),
+  list_operator_policies: policyList('/api/operator-policies/{vhost}', 'operator policy overrides'),
   list_permissions: {
     path: '/api/permissions',
     banner: (v) => `Listing permissions for vhost "${v}" ...`,

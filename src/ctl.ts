@@ -78,6 +78,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   list_vhosts: [0, Infinity, 'list_vhosts [<column> ...]'],
   list_permissions: [0, 0, 'list_permissions [-p <vhost>]'],
   list_policies: [0, 0, 'list_policies [-p <vhost>]'],
+  list_operator_policies: [0, 0, 'list_operator_policies [-p <vhost>]'],
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
   close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
@@ -91,6 +92,8 @@ const COMMANDS: Record<string, [number, number, string]> = {
   delete_vhost: [1, 1, 'delete_vhost <vhost>'],
   set_policy: [3, 3, 'set_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
   clear_policy: [1, 1, 'clear_policy [-p <vhost>] <name>'],
+  set_operator_policy: [3, 3, 'set_operator_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
+  clear_operator_policy: [1, 1, 'clear_operator_policy [-p <vhost>] <name>'],
   export_definitions: [1, 1, 'export_definitions <file | ->'],
   import_definitions: [1, 1, 'import_definitions <file>'],
 };
@@ -240,31 +243,38 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         say(o, `Deleting vhost "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`);
         return 0;
-      case 'set_policy': {
+      case 'set_policy':
+      case 'set_operator_policy': {
         const [name, pattern, definition] = args as [string, string, string];
-        say(o, `Setting policy "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority ?? 0}" for vhost "${o.vhost}" ...`);
+        const operator = action === 'set_operator_policy';
+        say(
+          o,
+          `Setting ${operator ? 'operator policy override' : 'policy'} "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority ?? 0}" for vhost "${o.vhost}" ...`,
+        );
         let parsed: unknown;
         try {
           parsed = JSON.parse(definition);
         } catch (e) {
           throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
         }
-        await call(o, 'PUT', `/api/policies/${v}/${enc(name)}`, { pattern, definition: parsed, priority: o.priority ?? 0, 'apply-to': o.applyTo ?? 'all' }).catch(
-          (e: unknown) => {
-            if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
-            if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
-            throw e;
-          },
-        );
+        const body = { pattern, definition: parsed, priority: o.priority ?? 0, 'apply-to': o.applyTo ?? 'all' };
+        await call(o, 'PUT', `/api/${operator ? 'operator-policies' : 'policies'}/${v}/${enc(name)}`, body).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
+          if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
+          throw e;
+        });
         return 0;
       }
       case 'clear_policy':
-        say(o, `Clearing policy "${args[0]}" on vhost "${o.vhost}" ...`);
-        await call(o, 'DELETE', `/api/policies/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
+      case 'clear_operator_policy': {
+        const operator = action === 'clear_operator_policy';
+        say(o, `Clearing ${operator ? 'operator policy' : 'policy'} "${args[0]}" on vhost "${o.vhost}" ...`);
+        await call(o, 'DELETE', `/api/${operator ? 'operator-policies' : 'policies'}/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
           throw e;
         });
         return 0;
+      }
       case 'export_definitions': {
         const defs = JSON.stringify(await call(o, 'GET', '/api/definitions'), null, 2);
         if (args[0] === '-') o.out(defs);

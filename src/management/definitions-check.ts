@@ -21,6 +21,7 @@ export interface DefinitionsJson {
   permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
   queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
   exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
+  parameters?: { vhost: string; component: string; name: string; value: { [k: string]: unknown } }[];
   policies?: { vhost: string; name: string; pattern: string; 'apply-to'?: string; definition: { [k: string]: PlainValue }; priority?: number }[];
   bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
   [other: string]: unknown;
@@ -36,7 +37,7 @@ export class DefinitionsError extends Error {
 const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
 /** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
 const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
-  parameters: { why: 'runtime parameters (shovel, federation, …) are not supported', one: 'parameter' },
+  parameters: { why: 'runtime parameters (shovel, federation, …) other than operator policies are not supported', one: 'parameter' },
   topic_permissions: { why: 'topic permissions are not supported', one: 'topic permission of user' },
 };
 /** Version stamps RabbitMQ and Warren write; nothing to apply. */
@@ -76,7 +77,11 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
   };
 
   for (const [key, { why, one }] of Object.entries(UNSUPPORTED_LISTS)) {
-    for (const x of list(key)) fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);
+    for (const x of list(key)) {
+      // Operator policies are runtime parameters of the component 'operator_policy' in RabbitMQ's files.
+      if (key === 'parameters' && x.component === 'operator_policy') continue;
+      fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);
+    }
   }
   for (const p of list('global_parameters')) {
     if (!NODE_PARAMETERS.includes(String(p.name))) fail(`global parameter '${String(p.name)}' is not supported`);
@@ -118,15 +123,18 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     }
   }
 
-  for (const p of list('policies')) {
-    const what = `policy ${inVHost(p.name, p.vhost)}`;
+  const operatorPolicies = list('parameters')
+    .filter((x) => x.component === 'operator_policy')
+    .map((x) => ({ ...(isRecord(x.value) ? x.value : {}), name: x.name, vhost: x.vhost, operator: true }));
+  for (const p of [...list('policies'), ...operatorPolicies]) {
+    const what = `${p.operator === true ? 'operator policy' : 'policy'} ${inVHost(p.name, p.vhost)}`;
     if (!needVHost(what, p.vhost)) continue;
     if (typeof p.name !== 'string' || p.name === '') {
       fail(`${what}: a policy needs a name`);
       continue;
     }
     try {
-      parsePolicy(String(p.vhost), p.name, p);
+      parsePolicy(String(p.vhost), p.name, p, p.operator === true);
     } catch (e) {
       if (!(e instanceof PolicyError)) throw e;
       fail(`${what}: ${e.message.replace(/^Validation failed\n\n/, '').trim()}`);

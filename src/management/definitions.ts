@@ -58,7 +58,15 @@ export function exportDefinitions(broker: Broker): JsonObject {
     vhosts: [...broker.vhosts.values()].map((v) => ({ name: v.name, description: v.description, metadata: { description: v.description, tags: [] } })),
     permissions: broker.access.listPermissions().map((p) => ({ ...p })),
     topic_permissions: [],
-    parameters: [],
+    // RabbitMQ keeps operator policies as runtime parameters, and exports them so.
+    parameters: [...broker.vhosts.values()].flatMap((v) =>
+      [...v.operatorPolicies.values()].map((p) => ({
+        value: { pattern: p.pattern, definition: p.definition as JsonObject, priority: p.priority, 'apply-to': p['apply-to'] },
+        vhost: p.vhost,
+        component: 'operator_policy',
+        name: p.name,
+      })),
+    ),
     global_parameters: [],
     policies: [...broker.vhosts.values()].flatMap((v) =>
       [...v.policies.values()].map((p) => ({ vhost: p.vhost, name: p.name, pattern: p.pattern, 'apply-to': p['apply-to'], definition: p.definition as JsonObject, priority: p.priority })),
@@ -79,7 +87,7 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
   if (problems.length > 0) throw new DefinitionsError(problems);
   const d = file as DefinitionsJson;
   const total =
-    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
+    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.parameters?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
   let done = 0;
   const step = (): void => {
     done++;
@@ -105,6 +113,11 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
   for (const p of d.policies ?? []) {
     // checkDefinitions parsed each one already.
     broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p));
+    step();
+  }
+  for (const p of d.parameters ?? []) {
+    // checkDefinitions let through only operator policies.
+    broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p.value, true), true, true);
     step();
   }
   for (const e of d.exchanges ?? []) {

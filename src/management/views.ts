@@ -8,6 +8,7 @@ import type { MessageStats } from '../server/stats.js';
 import type { VHost } from '../server/vhost.js';
 import type { StoredUser } from '../store/store.js';
 import type { RateSampler } from './rates.js';
+import { effectiveDefinition } from '../server/policies.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json } | undefined;
 export type JsonObject = { [k: string]: Json };
@@ -60,8 +61,8 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     type: 'classic',
     // RabbitMQ 3.10: null and {} when no policy applies.
     policy: q.policy?.name ?? null,
-    operator_policy: null,
-    effective_policy_definition: (q.policy?.definition ?? {}) as JsonObject,
+    operator_policy: q.operatorPolicy?.name ?? null,
+    effective_policy_definition: effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject,
     state: 'running',
     node: 'warren',
     messages: ready + q.unackedCount,

@@ -159,6 +159,7 @@ export class Broker {
     for (const q of [...v.queues.values()]) v.deleteQueue(q);
     for (const e of [...v.exchanges.values()]) if (e.durable && !e.name.startsWith('amq.') && e.name !== '') v.deleteExchange(e);
     for (const p of [...v.policies.keys()]) v.setPolicy(p, null);
+    for (const p of [...v.operatorPolicies.keys()]) v.setPolicy(p, null, true, true);
     this.vhosts.delete(name);
     this.access.dropVHost(name);
     this.store.deleteDefinition('vhost', definitionId.vhost(name));
@@ -183,6 +184,7 @@ export class Broker {
     }
     // Policies before the queues and exchanges they apply to.
     for (const sp of state.definitions.policy) this.vhost(sp.vhost).setPolicy(sp.name, sp as Policy, false);
+    for (const sp of state.definitions.operatorPolicy) this.vhost(sp.vhost).setPolicy(sp.name, sp as Policy, false, true);
     const queues = state.queues.map((sq) => ({
       sq,
       q: this.vhost(sq.vhost).addQueue(

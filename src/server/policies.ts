@@ -74,11 +74,17 @@ const KEYS: Record<string, [(v: unknown) => boolean, string]> = {
   'ha-promote-on-failure': [oneOf('always', 'when-synced'), 'is not a valid ha-promote-on-failure value'],
 };
 
+/**
+ * What an operator policy may set (RabbitMQ 3.10.8 refuses any other key as "not recognised"):
+ * limits only, each merged with the user policy's value by taking the lower one.
+ */
+const OPERATOR_KEYS = ['expires', 'message-ttl', 'max-length', 'max-length-bytes', 'max-in-memory-length', 'max-in-memory-bytes', 'delivery-limit'];
+
 /** The problem RabbitMQ's validation reports first in a definition, or null when it is valid. */
-export function definitionProblem(d: PolicyDefinition): string | null {
+export function definitionProblem(d: PolicyDefinition, operator = false): string | null {
   const keys = Object.keys(d);
   if (keys.length === 0) return 'no policy provided';
-  const unknown = keys.filter((k) => !Object.hasOwn(KEYS, k)).sort();
+  const unknown = keys.filter((k) => !Object.hasOwn(KEYS, k) || (operator && !OPERATOR_KEYS.includes(k))).sort();
   if (unknown.length > 0) return `[${unknown.map((k) => `{${erl(k)},${erl(d[k])}}`).join(',')}] are not recognised policy settings`;
   for (const k of keys) {
     const [ok, why] = KEYS[k]!;
@@ -110,7 +116,7 @@ export function definitionProblem(d: PolicyDefinition): string | null {
  * returns it with RabbitMQ's defaults (apply-to all, priority 0). Throws PolicyError with
  * RabbitMQ's reason text.
  */
-export function parsePolicy(vhost: string, name: string, body: Record<string, unknown>): Policy {
+export function parsePolicy(vhost: string, name: string, body: Record<string, unknown>, operator = false): Policy {
   if (body.pattern === undefined) throw new PolicyError('[{key_missing,pattern}]');
   if (body.definition === undefined) throw new PolicyError('[{key_missing,definition}]');
   const failed = (why: string): never => {
@@ -130,7 +136,7 @@ export function parsePolicy(vhost: string, name: string, body: Record<string, un
   }
   if (typeof priority !== 'number') failed(`priority should be a number, actually was ${erl(priority)}`);
   if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) return failed(`definition should be a JSON object but was ${erl(definition)}`);
-  const problem = definitionProblem(definition as PolicyDefinition);
+  const problem = definitionProblem(definition as PolicyDefinition, operator);
   if (problem) failed(problem);
   return { vhost, name, pattern, 'apply-to': applyTo as ApplyTo, definition: definition as PolicyDefinition, priority: priority as number };
 }
@@ -198,12 +204,26 @@ const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
 /** Queue arguments hold at most these (queue-args.ts' ranges). */
 const MAX: Record<string, number> = { 'message-ttl': 2 ** 32 - 1, expires: 2 ** 32 - 1 };
 
-/** A queue's arguments in effect: its declared ones, with the policy's keys merged in. */
-export function effectiveQueueArguments(declared: FieldTable, policy: Policy | null): FieldTable {
-  if (!policy) return declared;
+/**
+ * What applies to a queue from its policy and its operator policy (RabbitMQ's
+ * effective_policy_definition): every key of either, the lower value where both set one.
+ */
+export function effectiveDefinition(policy: Policy | null, operator: Policy | null): PolicyDefinition {
+  if (!operator) return policy?.definition ?? {};
+  const out: PolicyDefinition = { ...(policy?.definition ?? {}) };
+  for (const [k, v] of Object.entries(operator.definition)) {
+    const mine = out[k];
+    out[k] = typeof mine === 'number' && typeof v === 'number' ? Math.min(mine, v) : v;
+  }
+  return out;
+}
+
+/** A queue's arguments in effect: its declared ones, with its effective policy definition merged in. */
+export function effectiveQueueArguments(declared: FieldTable, definition: PolicyDefinition): FieldTable {
+  if (Object.keys(definition).length === 0) return declared;
   const out: FieldTable = new Map(declared);
   for (const [key, rule] of Object.entries(QUEUE_KEYS)) {
-    const pv = policy.definition[key];
+    const pv = definition[key];
     if (pv === undefined) continue;
     const arg = `x-${key}`;
     const av = declared.get(arg);

@@ -7,7 +7,7 @@ import type { Binding } from './exchanges/exchange.js';
 import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
-import { effectiveQueueArguments, type Policy } from './policies.js';
+import { effectiveDefinition, effectiveQueueArguments, type Policy } from './policies.js';
 import { parseQueueArgs, type QueueArgs } from './queue-args.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
@@ -49,8 +49,9 @@ export class Queue {
   readonly arguments: FieldTable;
   /** The arguments in effect: the declared ones merged with its policy (see applyPolicy). */
   args: QueueArgs;
-  /** The policy that applies to it (policies.ts), or null. */
+  /** The policy and the operator policy that apply to it (policies.ts), or null. */
   policy: Policy | null = null;
+  operatorPolicy: Policy | null = null;
   readonly ready: ReadyList;
   /** Sorted by consumer priority, highest first; registration order within a priority. */
   readonly consumers: Consumer[] = [];
@@ -96,14 +97,16 @@ export class Queue {
 
   /**
    * The one hook for policies: recomputes the arguments in effect from the declared ones and the
-   * policy (RabbitMQ's precedence, in policies.ts), and applies a lower length limit and a new
+   * policies (RabbitMQ's precedence, in policies.ts), and applies a lower length limit and a new
    * expiry at once. Messages keep the expiry they were enqueued with, as in RabbitMQ.
    */
-  applyPolicy(policy: Policy | null): void {
-    if (policy === this.policy) return;
+  applyPolicy(policy: Policy | null, operatorPolicy: Policy | null = null): void {
+    if (policy === this.policy && operatorPolicy === this.operatorPolicy) return;
     this.policy = policy;
+    this.operatorPolicy = operatorPolicy;
     try {
-      this.args = parseQueueArgs(this.name, this.vhost.name, effectiveQueueArguments(this.arguments, policy));
+      const definition = effectiveDefinition(policy, operatorPolicy);
+      this.args = parseQueueArgs(this.name, this.vhost.name, effectiveQueueArguments(this.arguments, definition));
     } catch {
       this.args = parseQueueArgs(this.name, this.vhost.name, this.arguments);
     }

@@ -43,6 +43,8 @@ export class VHost {
   description = '';
   /** Its policies by name (policies.ts); each queue and exchange holds the one that applies. */
   readonly policies = new Map<string, Policy>();
+  /** Operator policies: limits an operator imposes, whatever the users' policies say. */
+  readonly operatorPolicies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
   private readonly routed = new Set<Queue>();
@@ -145,7 +147,7 @@ export class VHost {
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
   addQueue(spec: QueueSpec, persist = true): Queue {
     const q = new Queue(this, spec);
-    if (this.policies.size > 0) q.applyPolicy(this.policyFor(q));
+    if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
     this.queues.set(q.name, q);
     if (persist && this.isDurable(q)) {
       this.store.putQueue({ vhost: this.name, name: q.name, autoDelete: q.autoDelete, arguments: writeTableBytes(q.arguments) });
@@ -153,26 +155,33 @@ export class VHost {
     return q;
   }
 
-  /** The policy that applies to a queue or an exchange of this vhost. */
-  policyFor(x: Queue | Exchange): Policy | null {
+  /** The policy (or operator policy) that applies to a queue or an exchange of this vhost. */
+  policyFor(x: Queue | Exchange, operator = false): Policy | null {
     // Every queue is classic until queue types exist; a queue object that has a type says so.
     const target = x instanceof Exchange ? ({ kind: 'exchange', name: x.name } as const) : { kind: 'queue' as const, name: x.name, type: (x as { type?: string }).type ?? 'classic' };
-    return matchPolicy(this.policies.values(), target);
+    return matchPolicy((operator ? this.operatorPolicies : this.policies).values(), target);
+  }
+
+  private applyPolicies(q: Queue): void {
+    q.applyPolicy(this.policyFor(q), this.operatorPolicies.size > 0 ? this.policyFor(q, true) : null);
   }
 
   /**
-   * Sets (or with null definition, clears) a policy and re-applies policies to every queue and
-   * exchange at once, as RabbitMQ does. The store write is the caller's to flush.
+   * Sets (or with null, clears) a policy or an operator policy and re-applies policies to every
+   * queue and exchange at once, as RabbitMQ does. The store write is the caller's to flush.
    */
-  setPolicy(name: string, p: Policy | null, persist = true): void {
-    if (p) this.policies.set(name, p);
-    else this.policies.delete(name);
+  setPolicy(name: string, p: Policy | null, persist = true, operator = false): void {
+    const map = operator ? this.operatorPolicies : this.policies;
+    if (p) map.set(name, p);
+    else map.delete(name);
     if (persist) {
+      const kind = operator ? 'operatorPolicy' : 'policy';
       const id = definitionId.policy(this.name, name);
-      if (p) this.store.putDefinition('policy', id, p);
-      else this.store.deleteDefinition('policy', id);
+      if (p) this.store.putDefinition(kind, id, p);
+      else this.store.deleteDefinition(kind, id);
     }
-    for (const q of this.queues.values()) q.applyPolicy(this.policyFor(q));
+    for (const q of this.queues.values()) this.applyPolicies(q);
+    // Operator policies only set queue limits: exchanges take only users' policies.
     for (const e of this.exchanges.values()) e.policy = this.policyFor(e);
   }
 

@@ -14,6 +14,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   vhost: 'v',
   permission: 'p',
   policy: 'o',
+  operatorPolicy: 'O',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */

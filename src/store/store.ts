@@ -98,9 +98,10 @@ export interface Definitions {
   vhost: StoredVHost;
   permission: StoredPermission;
   policy: StoredPolicy;
+  operatorPolicy: StoredPolicy;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy', 'operatorPolicy'];
 
 export interface RecoveredState {
   queues: StoredQueue[];

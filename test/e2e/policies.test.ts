@@ -262,6 +262,7 @@ describe('durability and definitions', () => {
       await ch1.assertQueue('durable-limited', { durable: true });
       await c1.close();
       await putPolicy('limit', { pattern: '^durable-', definition: { 'max-length': 2 }, priority: 3, 'apply-to': 'queues' }, a1);
+      expect((await a1('PUT', '/api/operator-policies/%2F/op', { body: { pattern: '^durable-', definition: { expires: 3_600_000 } } })).status).toBe(201);
       await first.close();
 
       const second = await startBroker({ managementPort: -1, logLevel: 'silent', dataDir: dir });
@@ -275,17 +276,21 @@ describe('durability and definitions', () => {
         definition: { 'max-length': 2 },
         priority: 3,
       });
-      expect((await queueJson('durable-limited', a2)).policy).toBe('limit');
+      const recovered = await queueJson('durable-limited', a2);
+      expect([recovered.policy, recovered.operator_policy, recovered.effective_policy_definition]).toEqual(['limit', 'op', { 'max-length': 2, expires: 3_600_000 }]);
       const ch2 = await channel(await connect(second.port));
       for (let i = 0; i < 4; i++) ch2.sendToQueue('durable-limited', Buffer.from(String(i)), { persistent: true });
       await sleep(100);
       expect((await ch2.checkQueue('durable-limited')).messageCount).toBe(2);
       // Cleared policies stay cleared.
       expect((await a2('DELETE', '/api/policies/%2F/limit')).status).toBe(204);
+      expect((await a2('DELETE', '/api/operator-policies/%2F/op')).status).toBe(204);
       await second.close();
       const third = await startBroker({ managementPort: -1, logLevel: 'silent', dataDir: dir });
       extraBrokers.push(third);
-      expect((await apiClient(`http://127.0.0.1:${third.managementPort}`)('GET', '/api/policies')).json).toEqual([]);
+      const a3 = apiClient(`http://127.0.0.1:${third.managementPort}`);
+      expect((await a3('GET', '/api/policies')).json).toEqual([]);
+      expect((await a3('GET', '/api/operator-policies')).json).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -349,5 +354,71 @@ describe('warren ctl', () => {
     const again = await runCtl(url, ['clear_policy', name]);
     expect(again.code).toBe(69);
     expect(again.stderr).toContain('Parameter does not exist');
+  });
+});
+
+describe('operator policies', () => {
+  it('the stricter of policy, operator policy and argument applies; only administrators set them; limits only', async () => {
+    // RabbitMQ 3.10.8: a queue with x-max-length 10, a policy {max-length 5, message-ttl 1000} and an
+    // operator policy {max-length 3, message-ttl 60000}: "policy", "operator_policy" and
+    // effective_policy_definition {max-length 3, message-ttl 1000}; of 6 messages 3 stay, and expire.
+    const p = uid('pol-op');
+    const conn = await connect();
+    const ch = await channel(conn);
+    const q = `${p}-q`;
+    await ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 10 } });
+    await putPolicy(`${p}-u`, { pattern: `^${p}-`, definition: { 'max-length': 5, 'message-ttl': 1000 }, 'apply-to': 'queues' });
+    const r = await api('PUT', `/api/operator-policies/%2F/${p}-o`, { body: { pattern: `^${p}-`, definition: { 'max-length': 3, 'message-ttl': 60_000 }, 'apply-to': 'queues' } });
+    expect(r.status, r.text).toBe(201);
+    const j = await queueJson(q);
+    expect([j.policy, j.operator_policy, j.effective_policy_definition]).toEqual([`${p}-u`, `${p}-o`, { 'max-length': 3, 'message-ttl': 1000 }]);
+    for (let i = 0; i < 6; i++) ch.sendToQueue(q, Buffer.from(String(i)));
+    await sleep(100);
+    expect((await ch.checkQueue(q)).messageCount).toBe(3);
+    await eventually(async () => ((await ch.checkQueue(q)).messageCount === 0 ? true : null), 'expired', 3000);
+
+    // RabbitMQ 3.10.8: an operator policy may only hold limits; a policymaker may read but not set them.
+    const bad = await api('PUT', `/api/operator-policies/%2F/${p}-bad`, { body: { pattern: 'x', definition: { overflow: 'drop-head' } } });
+    expect([bad.status, bad.json.reason]).toEqual([400, 'Validation failed\n\n[{<<"overflow">>,<<"drop-head">>}] are not recognised policy settings\n']);
+    const pm = uid('pm');
+    await api('PUT', `/api/users/${pm}`, { body: { password: 'pw', tags: 'policymaker' } });
+    await api('PUT', `/api/permissions/%2F/${pm}`, { body: { configure: '.*', write: '.*', read: '.*' } });
+    const refused = await api('PUT', `/api/operator-policies/%2F/${p}-pm`, { body: { pattern: 'x', definition: { 'max-length': 1 } }, auth: [pm, 'pw'] });
+    expect([refused.status, refused.json.reason]).toEqual([401, 'Not administrator user']);
+    expect((await api('GET', '/api/operator-policies/%2F', { auth: [pm, 'pw'] })).json.map((x: { name: string }) => x.name)).toContain(`${p}-o`);
+
+    // Exported as RabbitMQ does, as a runtime parameter of the component operator_policy.
+    const defs = (await api('GET', '/api/definitions')).json;
+    expect(defs.parameters).toContainEqual({
+      value: { pattern: `^${p}-`, definition: { 'max-length': 3, 'message-ttl': 60_000 }, priority: 0, 'apply-to': 'queues' },
+      vhost: '/',
+      component: 'operator_policy',
+      name: `${p}-o`,
+    });
+    const other = await startBroker({ managementPort: -1, logLevel: 'silent' });
+    extraBrokers.push(other);
+    const b = apiClient(`http://127.0.0.1:${other.managementPort}`);
+    expect((await b('POST', '/api/definitions', { body: defs })).status).toBe(204);
+    expect((await b('GET', '/api/definitions')).json.parameters).toEqual(defs.parameters);
+
+    // Cleared: the user policy's limit is back.
+    expect((await api('DELETE', `/api/operator-policies/%2F/${p}-o`)).status).toBe(204);
+    expect((await queueJson(q)).effective_policy_definition).toEqual({ 'max-length': 5, 'message-ttl': 1000 });
+    await api('DELETE', `/api/policies/%2F/${p}-u`);
+  });
+
+  it('warren ctl set_operator_policy, list_operator_policies and clear_operator_policy print what rabbitmqctl does', async () => {
+    const name = uid('ctlop');
+    const set = await runCtl(url, ['set_operator_policy', '--priority', '3', '--apply-to', 'queues', name, '^c', '{"max-length":4}']);
+    expect([set.code, set.stdout]).toEqual([0, `Setting operator policy override "${name}" for pattern "^c" to "{"max-length":4}" with priority "3" for vhost "/" ...\n`]);
+    const list = await runCtl(url, ['list_operator_policies']);
+    expect(list.stdout.split('\n')[0]).toBe('Listing operator policy overrides for vhost "/" ...');
+    expect(ctlTable(list.stdout, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'])?.rows).toContainEqual(['/', name, '^c', 'queues', '{"max-length":4}', '3']);
+    const bad = await runCtl(url, ['set_operator_policy', `${name}-2`, '^c', '{"overflow":"drop-head"}']);
+    expect(bad.code).toBe(69);
+    expect(bad.stderr).toContain('[{<<"overflow">>,<<"drop-head">>}] are not recognised policy settings');
+    const clear = await runCtl(url, ['clear_operator_policy', name]);
+    expect([clear.code, clear.stdout]).toEqual([0, `Clearing operator policy "${name}" on vhost "/" ...\n`]);
+    expect((await runCtl(url, ['clear_operator_policy', name])).code).toBe(69);
   });
 });
