@@ -232,6 +232,36 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     await ch.deleteQueue(small);
   });
 
+  it('lists, sets and deletes policies; the queues list shows the policy that applies', async () => {
+    const q = uid('ui-pol');
+    await ch.assertQueue(q, { durable: false });
+    await page.goto(`${url}#/policies`);
+    await page.waitForSelector('[data-table="policies"]');
+    await page.click('details.panel summary');
+    await page.fill('[data-form="policy"] input[name="name"]', `${q}-p`);
+    await page.fill('[data-form="policy"] input[name="pattern"]', `^${q}$`);
+    await page.selectOption('[data-form="policy"] select[name="apply-to"]', 'queues');
+    await page.fill('[data-form="policy"] input[name="priority"]', '4');
+    await page.fill('[data-form="policy"] textarea[name="definition"]', '{"max-length": 1}');
+    await page.click('[data-form="policy"] button[type="submit"]');
+    const rows = (table: string) => page.locator(`[data-table="${table}"] tbody tr`).allInnerTexts();
+    await poll(async () => (await rows('policies')).join('\n')).toContain(`${q}-p`);
+    expect((await rows('policies')).find((r) => r.includes(`${q}-p`))).toMatch(/queues\s+\{"max-length":1\}\s+4/);
+    // A refused definition shows the API's reason.
+    await page.fill('[data-form="policy"] textarea[name="definition"]', '{"foo": 1}');
+    await page.click('[data-form="policy"] button[type="submit"]');
+    await poll(() => text('.page.policies .note')).toContain('not recognised policy settings');
+
+    await page.goto(`${url}#/queues`);
+    const row = page.locator('[data-table="queues"] tbody tr', { has: page.locator('a.queue-link', { hasText: q }) });
+    await poll(() => row.locator('td').last().innerText()).toBe(`${q}-p`);
+
+    await page.goto(`${url}#/policies`);
+    await page.click(`[data-table="policies"] [data-vhost="/"][data-delete="${q}-p"]`);
+    await poll(async () => (await rows('policies')).join('\n')).not.toContain(`${q}-p`);
+    await ch.deleteQueue(q);
+  });
+
   it('shows exchanges, connections, channels, users and vhosts', async () => {
     const rows = (table: string) => page.locator(`[data-table="${table}"] tbody tr`).allInnerTexts();
 

@@ -95,6 +95,9 @@ export interface QueueInfo {
   exclusive: boolean;
   arguments: Record<string, unknown>;
   type: string;
+  policy: string | null;
+  operator_policy: string | null;
+  effective_policy_definition: Record<string, unknown>;
   state: string;
   messages: number;
   messages_ready: number;
@@ -111,6 +114,14 @@ export interface ExchangeInfo {
   auto_delete: boolean;
   internal: boolean;
   arguments: Record<string, unknown>;
+}
+export interface PolicyInfo {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': string;
+  definition: Record<string, unknown>;
+  priority: number;
 }
 export interface BindingInfo {
   source: string;

@@ -5,6 +5,7 @@ import type { Page } from './page';
 import { loginPage } from './pages/login';
 import { channelsPage, connectionsPage, exchangesPage, usersPage, vhostsPage } from './pages/lists';
 import { overviewPage, recordOverview } from './pages/overview';
+import { policiesPage } from './pages/policies';
 import { queuePage, queuesPage } from './pages/queues';
 import './style.css';
 
@@ -15,6 +16,7 @@ const NAV: [string, string][] = [
   ['exchanges', 'Exchanges'],
   ['queues', 'Queues'],
   ['vhosts', 'Virtual hosts'],
+  ['policies', 'Policies'],
   ['users', 'Users'],
 ];
 const INTERVALS = [2000, 5000, 10000, 30000];
@@ -56,6 +58,8 @@ function pageFor(parts: string[]): Page {
       return usersPage();
     case 'vhosts':
       return vhostsPage();
+    case 'policies':
+      return policiesPage();
     default:
       return overviewPage();
   }

@@ -22,6 +22,7 @@ export function queuesPage(): Page {
       { label: 'Incoming', value: (q) => rateOf(q, 'publish_details'), render: (q) => fmtRate(rateOf(q, 'publish_details')), num: true },
       { label: 'Deliver / get', value: (q) => rateOf(q, 'deliver_get_details'), render: (q) => fmtRate(rateOf(q, 'deliver_get_details')), num: true },
       { label: 'Ack', value: (q) => rateOf(q, 'ack_details'), render: (q) => fmtRate(rateOf(q, 'ack_details')), num: true },
+      { label: 'Policy', value: (q) => [q.policy, q.operator_policy].filter(Boolean).join(' · '), title: 'policy · operator policy' },
     ],
     { filter: (q) => `${q.vhost} ${q.name}`, empty: 'No queues.' },
   );
