@@ -174,10 +174,9 @@ function regex(pattern: string): RegExp {
  * The policy that applies to a queue or exchange: the highest priority among those matching its
  * name. RabbitMQ breaks ties by its table's hash order, which nobody can rely on (3.10.8 picked
  * 'b' over 'a' and 'c', then 'aa' over all three); Warren picks the first name in code-point order.
- * amq.* names are RabbitMQ's own: no policy applies to them.
+ * As in RabbitMQ, amq.* exchanges and the default exchange match too.
  */
 export function matchPolicy(policies: Iterable<Policy>, target: PolicyTarget): Policy | null {
-  if (target.name.startsWith('amq.')) return null;
   let best: Policy | null = null;
   for (const p of policies) {
     if (!appliesTo(p, target) || !regex(p.pattern).test(target.name)) continue;

@@ -107,7 +107,8 @@ export class VHost {
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
     this.route(exchange, msg.routingKey, headers, routed);
     if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed);
-    if (routed.size === 0 && (exchange.arguments.size > 0 || exchange.policy !== null)) this.routeAlternate(exchange, msg, headers, extraKeys);
+    // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
+    if (routed.size === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, extraKeys);
     let persisted = false;
     let refused = false;
     const outcome = this.outcome;

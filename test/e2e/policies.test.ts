@@ -183,6 +183,20 @@ describe('policies change existing queues and exchanges at once', () => {
     ch.publish(`${p}-x1`, 'nowhere', Buffer.from('c'));
     await sleep(100);
     expect((await ch.checkQueue(aeQ)).messageCount).toBe(1);
+
+    // RabbitMQ 3.10.8: amq.direct and the default exchange show a policy that matches them; amq.direct
+    // uses its alternate exchange, the default exchange does not.
+    await putPolicy(`${p}-std`, { pattern: '^(amq\\.direct)?$', definition: { 'alternate-exchange': `${p}-ae` }, 'apply-to': 'exchanges', priority: 99 });
+    expect((await api('GET', '/api/exchanges/%2F/amq.direct')).json.policy).toBe(`${p}-std`);
+    const listed = (await api('GET', '/api/exchanges/%2F')).json as { name: string; policy?: string }[];
+    expect(listed.find((e) => e.name === '')?.policy).toBe(`${p}-std`);
+    ch.publish('amq.direct', `${p}-no-such-queue`, Buffer.from('d'));
+    ch.publish('', `${p}-no-such-queue`, Buffer.from('e'));
+    await sleep(150);
+    expect((await ch.checkQueue(aeQ)).messageCount).toBe(2);
+    expect((await ch.get(aeQ, { noAck: true }) || null)?.content.toString()).toBe('a');
+    expect((await ch.get(aeQ, { noAck: true }) || null)?.content.toString()).toBe('d');
+    await api('DELETE', `/api/policies/%2F/${p}-std`);
   });
 });
 
