@@ -1,21 +1,12 @@
 // `warren ctl …`: rabbitmqctl-style commands that talk to a running broker through its management
 // HTTP API, printing what rabbitmqctl prints (tab-separated columns under a header line by default).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { EX_USAGE, type Formatter } from './ctl-args.js';
+import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 
-export interface CtlOptions {
-  url: string;
-  username: string;
-  password: string;
-  vhost: string;
-  /** -q: no informational lines ("Listing queues for vhost / ...", "Deleting queue ..."). */
-  quiet: boolean;
-  tableHeaders: boolean;
-  formatter: Formatter;
-  ifEmpty: boolean;
-  ifUnused: boolean;
+/** What the commands need of the parsed command line, and where they print. */
+export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
   out: (line: string) => void;
   err: (line: string) => void;
 }
