@@ -1,24 +1,12 @@
 // `warren ctl …`: rabbitmqctl-style commands that talk to a running broker through its management
 // HTTP API, printing what rabbitmqctl prints (tab-separated columns under a header line by default).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { EX_USAGE, type Formatter } from './ctl-args.js';
+import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 
-export interface CtlOptions {
-  url: string;
-  username: string;
-  password: string;
-  vhost: string;
-  /** -q: no informational lines ("Listing queues for vhost / ...", "Deleting queue ..."). */
-  quiet: boolean;
-  tableHeaders: boolean;
-  formatter: Formatter;
-  ifEmpty: boolean;
-  ifUnused: boolean;
-  /** set_policy --priority / --apply-to (0 and all when absent). */
-  priority?: number;
-  applyTo?: string;
+/** What the commands need of the parsed command line, and where they print. */
+export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -249,7 +237,7 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         const operator = action === 'set_operator_policy';
         say(
           o,
-          `Setting ${operator ? 'operator policy override' : 'policy'} "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority ?? 0}" for vhost "${o.vhost}" ...`,
+          `Setting ${operator ? 'operator policy override' : 'policy'} "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority}" for vhost "${o.vhost}" ...`,
         );
         let parsed: unknown;
         try {
@@ -257,7 +245,7 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         } catch (e) {
           throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
         }
-        const body = { pattern, definition: parsed, priority: o.priority ?? 0, 'apply-to': o.applyTo ?? 'all' };
+        const body = { pattern, definition: parsed, priority: o.priority, 'apply-to': o.applyTo };
         await call(o, 'PUT', `/api/${operator ? 'operator-policies' : 'policies'}/${v}/${enc(name)}`, body).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
           if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);

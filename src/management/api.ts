@@ -233,7 +233,13 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       const name = req.params.name ?? '';
       req.authz.require(v.name, 'configure', name);
       // RabbitMQ's defaults when the body leaves them out: a transient exchange.
-      const declared = { type: req.body.type, durable: req.body.durable ?? false, autoDelete: req.body.auto_delete ?? false, internal: req.body.internal ?? false };
+      const declared = {
+        type: req.body.type,
+        durable: req.body.durable ?? false,
+        autoDelete: req.body.auto_delete ?? false,
+        internal: req.body.internal ?? false,
+        arguments: toFieldTable(req.body.arguments ?? {}),
+      };
       const existing = v.exchanges.get(name);
       if (existing) {
         try {
@@ -244,7 +250,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         return reply.code(204).send();
       }
       if (name === '' || name.startsWith('amq.')) throw new HttpError(403, 'access_refused', `exchange name '${name}' contains reserved prefix 'amq.*'`);
-      v.addExchange({ name, ...declared, arguments: toFieldTable(req.body.arguments ?? {}) });
+      v.addExchange({ name, ...declared });
       await broker.store.flush();
       return reply.code(201).send();
     },

@@ -162,7 +162,13 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     const existing = broker.vhosts.get(vhost)?.exchanges.get(name);
     if (existing) {
       try {
-        checkExchangeEquivalent(existing, vhost, { type: String(e.type), durable: e.durable !== false, autoDelete: e.auto_delete === true, internal: e.internal === true });
+        checkExchangeEquivalent(existing, vhost, {
+          type: String(e.type),
+          durable: e.durable !== false,
+          autoDelete: e.auto_delete === true,
+          internal: e.internal === true,
+          arguments: toFieldTable(isRecord(e.arguments) ? (e.arguments as Args) : {}),
+        });
       } catch (err) {
         fail(text(err));
       }

@@ -461,7 +461,7 @@ export class Channel implements ReplyReceiver {
     this.permit('configure', 'exchange', name);
     const existing = this.vhost.exchanges.get(name);
     if (existing) {
-      checkExchangeEquivalent(existing, this.vhost.name, { type, durable, autoDelete, internal });
+      checkExchangeEquivalent(existing, this.vhost.name, { type, durable, autoDelete, internal, arguments: args });
       if (!nowait) this.reply(ok);
       return;
     }

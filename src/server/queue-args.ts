@@ -1,6 +1,7 @@
 // Queue arguments (x-message-ttl, x-max-length, dead-lettering, …): validated at declare with a
 // 406 that names the argument, as RabbitMQ does, and compared on redeclare (406 on a mismatch).
-import { AmqpError, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
+import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../frames/index.js';
+import { argMismatch, argsDiffer } from './arg-mismatch.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -81,7 +82,6 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   return args;
 }
 
-const show = (v: FieldValue | undefined): string => (v === undefined ? 'none' : `'${String(fromFieldValue(v))}'`);
 
 export interface DeclaredQueue {
   readonly name: string;
@@ -92,18 +92,14 @@ export interface DeclaredQueue {
 
 export function checkEquivalent(q: DeclaredQueue, vhost: string, durable: boolean, autoDelete: boolean, args: FieldTable): void {
   const where = `for queue '${q.name}' in vhost '${vhost}'`;
-  const fail = (arg: string, received: string, current: string): never => {
-    throw new AmqpError(
-      ReplyCode.PreconditionFailed,
-      `inequivalent arg '${arg}' ${where}: received ${received} but current is ${current}`,
-      'channel',
-    );
+  const fail = (arg: string, mismatch: string): never => {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${arg}' ${where}: ${mismatch}`, 'channel');
   };
-  if (q.durable !== durable) fail('durable', `'${durable}'`, `'${q.durable}'`);
-  if (q.autoDelete !== autoDelete) fail('auto_delete', `'${autoDelete}'`, `'${q.autoDelete}'`);
+  if (q.durable !== durable) fail('durable', `received '${durable}' but current is '${q.durable}'`);
+  if (q.autoDelete !== autoDelete) fail('auto_delete', `received '${autoDelete}' but current is '${q.autoDelete}'`);
   for (const k of COMPARED_ARGS) {
     const a = args.get(k);
     const b = q.arguments.get(k);
-    if (show(a) !== show(b)) fail(k, show(a), show(b));
+    if (argsDiffer(a, b)) fail(k, argMismatch(a, b));
   }
 }

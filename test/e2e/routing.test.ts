@@ -200,6 +200,35 @@ describe('exchange.declare', () => {
     await ch2.deleteExchange(ex);
   });
 
+  it('redeclaring with another alternate-exchange, or none, -> 406 in RabbitMQ 3.10.8\'s words', async () => {
+    const conn = await connect();
+    const ch = await channel(conn);
+    const ex = name('ae-redeclare');
+    await ch.assertExchange(ex, 'direct', { durable: false, alternateExchange: 'alt1' });
+    await ch.assertExchange(ex, 'direct', { durable: false, alternateExchange: 'alt1' });
+    const where = `for exchange '${ex}' in vhost '/'`;
+    const other = await channelError(conn, (c) => c.assertExchange(ex, 'direct', { durable: false, alternateExchange: 'alt2' }));
+    expect(other.text).toBe(`PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' ${where}: received 'alt2' but current is 'alt1'`);
+    const none = await channelError(conn, (c) => c.assertExchange(ex, 'direct', { durable: false }));
+    expect(none.text).toBe(`PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' ${where}: received none but current is the value 'alt1' of type 'longstr'`);
+    await ch.deleteExchange(ex);
+  });
+
+  it('a queue argument on one side only is named with its value and type, as RabbitMQ 3.10.8 does', async () => {
+    const conn = await connect();
+    const ch = await channel(conn);
+    const q = name('arg-redeclare');
+    await ch.assertQueue(q, { durable: false, maxLength: 5 });
+    const where = `for queue '${q}' in vhost '/'`;
+    const none = await channelError(conn, (c) => c.assertQueue(q, { durable: false }));
+    expect(none.text).toBe(`PRECONDITION_FAILED - inequivalent arg 'x-max-length' ${where}: received none but current is the value '5' of type 'byte'`);
+    const other = await channelError(conn, (c) => c.assertQueue(q, { durable: false, maxLength: 6 }));
+    expect(other.text).toBe(`PRECONDITION_FAILED - inequivalent arg 'x-max-length' ${where}: received '6' but current is '5'`);
+    const extra = await channelError(conn, (c) => c.assertQueue(q, { durable: false, maxLength: 5, deadLetterExchange: 'd' }));
+    expect(extra.text).toBe(`PRECONDITION_FAILED - inequivalent arg 'x-dead-letter-exchange' ${where}: received the value 'd' of type 'longstr' but current is none`);
+    await ch.deleteQueue(q);
+  });
+
   it("declaring a new exchange named 'amq.*' -> 403 ACCESS_REFUSED and nothing is created", async () => {
     const conn = await connect();
     const err = await channelError(conn, (ch) => ch.assertExchange('amq.foo', 'direct', { durable: false }));
