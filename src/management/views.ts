@@ -57,7 +57,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     auto_delete: q.autoDelete,
     exclusive: q.exclusiveOwner !== null,
     arguments: tableJson(q.arguments),
-    type: 'classic',
+    type: q.type.name,
     state: 'running',
     node: 'warren',
     messages: ready + q.unackedCount,

@@ -7,7 +7,8 @@ import type { Binding } from './exchanges/exchange.js';
 import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
-import { parseQueueArgs, type QueueArgs } from './queue-args.js';
+import { checkDeclare, type QueueArgs } from './queue-args.js';
+import type { QueueType } from './queue-types/index.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
 import type { VHost } from './vhost.js';
@@ -46,6 +47,14 @@ export class Queue {
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
   readonly args: QueueArgs;
+  /** classic or quorum: where the two differ, the queue asks its type (queue-types/). */
+  readonly type: QueueType;
+  /** The type counts returns and adds x-delivery-count to deliveries (quorum). */
+  readonly countsDeliveries: boolean;
+  /** The type stores every message whatever its delivery_mode (quorum). */
+  private readonly persistAll: boolean;
+  /** quorum x-overflow=reject-publish: over the limit, refusing until below 80% of it (rabbit_fifo). */
+  private rejecting = false;
   readonly ready: ReadyList;
   /** Sorted by consumer priority, highest first; registration order within a priority. */
   readonly consumers: Consumer[] = [];
@@ -81,7 +90,10 @@ export class Queue {
     this.exclusiveOwner = spec.exclusiveOwner;
     this.autoDelete = spec.autoDelete;
     this.arguments = spec.arguments;
-    this.args = parseQueueArgs(spec.name, vhost.name, spec.arguments);
+    this.args = checkDeclare({ ...spec, exclusive: spec.exclusiveOwner !== null }, vhost.name);
+    this.type = this.args.type;
+    this.persistAll = this.type.persistsAll;
+    this.countsDeliveries = this.type.countsDeliveries;
     this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
     // A priority queue keeps all its messages in memory: its order is not the store's seq order.
     this.paging = this.args.maxPriority === undefined ? vhost.paging : null;
@@ -91,7 +103,7 @@ export class Queue {
 
   /** Whether this queue keeps msg in the store: persistent messages on durable queues only. */
   persists(msg: Message): boolean {
-    return this.durable && msg.persistent;
+    return this.persistAll || (this.durable && msg.persistent);
   }
 
   /** Ready messages, after dropping any that expired. */
@@ -133,6 +145,7 @@ export class Queue {
       (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
       (a.maxLengthBytes !== undefined && this.readyBytes + msg.body.length > a.maxLengthBytes);
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
+    if (this.type.rejectsOverLimit && a.overflow === 'reject-publish' && limited) return this.enqueueOverLimit(msg, entry);
     if (full && a.overflow !== 'drop-head') {
       if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
       return false;
@@ -156,6 +169,43 @@ export class Queue {
     }
     if (this.consumers.length > 0) this.scheduleDispatch();
     return true;
+  }
+
+  /**
+   * rabbit_fifo's reject-publish: a message is taken while the queue is not over its limit (so it
+   * may go one past it); once over, publishes are refused until the queue is below 80% of the
+   * limit (RabbitMQ 3.10.8: max-length 2 took 3 messages, nacked the 4th).
+   */
+  private enqueueOverLimit(msg: Message, entry: Entry): boolean {
+    const a = this.args;
+    if (this.rejecting) {
+      const low =
+        (a.maxLength === undefined || this.readyCount < Math.trunc(a.maxLength * 0.8)) &&
+        (a.maxLengthBytes === undefined || this.readyBytes < Math.trunc(a.maxLengthBytes * 0.8));
+      if (!low) return false;
+      this.rejecting = false;
+    }
+    this.store(msg, entry);
+    if ((a.maxLength !== undefined && this.readyCount > a.maxLength) || (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes)) {
+      this.rejecting = true;
+    }
+    return true;
+  }
+
+  /** Takes an accepted entry in: paged out, or in memory (stored if it persists). */
+  private store(msg: Message, entry: Entry): void {
+    if (this.tail && this.mustPage(msg)) {
+      this.pageOut(entry);
+      this.pageIn();
+      return;
+    }
+    if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
+    this.ready.push(entry);
+    if (entry.expiresAt !== 0) {
+      if (entry.expiresAt <= Date.now()) this.expire();
+      else this.armExpiry();
+    }
+    if (this.consumers.length > 0) this.scheduleDispatch();
   }
 
   /** Whether msg goes to the store rather than memory: once anything is paged, all newer messages are. */
@@ -326,7 +376,7 @@ export class Queue {
   persistRedeliveredFlags(): void {
     if (!this.durable || this.exclusiveOwner) return;
     for (const e of this.ready.toArray()) {
-      if (e.redelivered && e.msg.persistent) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
+      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
     }
   }
 
@@ -350,12 +400,31 @@ export class Queue {
   /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
   requeue(entries: Entry[]): void {
     if (this.deleted || entries.length === 0) return;
+    if (this.countsDeliveries) entries = this.countReturns(entries);
+    if (entries.length === 0) return;
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
     this.ready.putBack(entries);
     if (this.args.overflow === 'drop-head') this.dropHeads();
     this.armExpiry();
     this.scheduleDispatch();
+  }
+
+  /**
+   * Quorum queues count every return (nack or reject with requeue, a channel or connection closing
+   * with the message unacked, basic.recover) as a delivery attempt, as rabbit_fifo does; past
+   * x-delivery-limit the message is dead-lettered ('delivery_limit') or dropped instead of
+   * requeued. Returns the entries that go back.
+   */
+  private countReturns(entries: Entry[]): Entry[] {
+    const limit = this.args.deliveryLimit;
+    const back: Entry[] = [];
+    for (const e of entries) {
+      e.deliveryCount = (e.deliveryCount ?? 0) + 1;
+      if (limit !== undefined && e.deliveryCount > limit) this.discard(e, 'delivery_limit');
+      else back.push(e);
+    }
+    return back;
   }
 
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */
