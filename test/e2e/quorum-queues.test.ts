@@ -21,6 +21,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage 
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 import { channel, confirmChannel } from '../helpers/channels.js';
+import { ctlTable, runCtl } from '../helpers/management-client.js';
 import { resources } from '../helpers/resources.js';
 
 const Q = { 'x-queue-type': 'quorum' };
@@ -337,6 +338,10 @@ describe('management and definitions', () => {
     const qs = (await (await fetch(`${base}/api/queues/%2F`, { headers: auth })).json()) as { name: string; type: string }[];
     expect(qs.find((q) => q.name === 'qq-mgmt')?.type).toBe('quorum');
     expect(qs.find((q) => q.name === 'classic-mgmt')?.type).toBe('classic');
+    // warren ctl list_queues name type (rabbitmqctl's columns)
+    const out = await runCtl(base, ['list_queues', 'name', 'type']);
+    expect(out.code).toBe(0);
+    expect(ctlTable(out.stdout, ['name', 'type'])!.rows).toEqual(expect.arrayContaining([['qq-mgmt', 'quorum'], ['classic-mgmt', 'classic']]));
     const defs = (await (await fetch(`${base}/api/definitions`, { headers: auth })).json()) as { queues: object[] };
     const entry = { name: 'qq-mgmt', vhost: '/', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 3, 'x-quorum-initial-group-size': 3 } };
     expect(defs.queues).toContainEqual(entry);
