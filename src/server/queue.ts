@@ -129,7 +129,9 @@ export class Queue {
   /** The record of an entry in the store. */
   private record(e: Entry, redelivered = e.redelivered): StoredMessage {
     const m = e.msg;
-    return { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
+    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
+    if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
+    return r;
   }
 
   /**
@@ -246,7 +248,9 @@ export class Queue {
         if (!page || this.deleted || this.frozen) return;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
-          this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) });
+          const e: Entry = { msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) };
+          if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+          this.ready.push(e);
         }
         this.expire();
         if (this.args.overflow === 'drop-head') this.dropHeads();
@@ -307,7 +311,9 @@ export class Queue {
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
-        this.ready.push({ msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) });
+        const e: Entry = { msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) };
+        if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+        this.ready.push(e);
         bytes += m.body.length;
       }
       count += page.length;
@@ -400,8 +406,7 @@ export class Queue {
   /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
   requeue(entries: Entry[]): void {
     if (this.deleted || entries.length === 0) return;
-    if (this.countsDeliveries) entries = this.countReturns(entries);
-    if (entries.length === 0) return;
+    if (this.countsDeliveries) return this.returnToBack(entries);
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
     this.ready.putBack(entries);
@@ -411,20 +416,30 @@ export class Queue {
   }
 
   /**
-   * Quorum queues count every return (nack or reject with requeue, a channel or connection closing
-   * with the message unacked, basic.recover) as a delivery attempt, as rabbit_fifo does; past
-   * x-delivery-limit the message is dead-lettered ('delivery_limit') or dropped instead of
-   * requeued. Returns the entries that go back.
+   * Quorum queues (rabbit_fifo, as RabbitMQ 3.10.8 behaves): every return (nack or reject with
+   * requeue, a channel or connection closing with the message unacked, basic.recover) counts as a
+   * delivery attempt, and the message goes to the back of the queue, behind those waiting (3.10.8:
+   * five messages, the first three taken and nacked, came back m3 m4 m0 m1 m2). Past
+   * x-delivery-limit it is dead-lettered ('delivery_limit') or dropped instead. Each return is
+   * stored at once, as RabbitMQ's log records it, so the count survives a crash; the message takes
+   * a new seq, which is its place in the store's order.
    */
-  private countReturns(entries: Entry[]): Entry[] {
+  private returnToBack(entries: Entry[]): void {
     const limit = this.args.deliveryLimit;
-    const back: Entry[] = [];
+    const store = this.vhost.store;
     for (const e of entries) {
-      e.deliveryCount = (e.deliveryCount ?? 0) + 1;
-      if (limit !== undefined && e.deliveryCount > limit) this.discard(e, 'delivery_limit');
-      else back.push(e);
+      const count = (e.deliveryCount ?? 0) + 1;
+      e.deliveryCount = count;
+      if (limit !== undefined && count > limit) {
+        this.discard(e, 'delivery_limit');
+        continue;
+      }
+      const old = e.msg;
+      store.deleteMessage(this.vhost.name, this.name, old.seq);
+      const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
+      this.store(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
     }
-    return back;
+    if (this.args.overflow === 'drop-head') this.dropHeads();
   }
 
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */
