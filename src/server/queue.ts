@@ -147,7 +147,7 @@ export class Queue {
       (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
       (a.maxLengthBytes !== undefined && this.readyBytes + msg.body.length > a.maxLengthBytes);
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
-    if (this.type.rejectsOverLimit && a.overflow === 'reject-publish' && limited) return this.enqueueOverLimit(msg, entry);
+    if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, entry);
     if (full && a.overflow !== 'drop-head') {
       if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
       return false;
