@@ -11,7 +11,8 @@
 // limit+1 times, then dead-lettered with x-death reason 'delivery_limit', or dropped without a
 // dead-letter exchange); reject-publish taking one message past x-max-length then nacking;
 // drop-head dead-lettering 'maxlen'; reject-publish-dlx accepted and acting as drop-head;
-// x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted. Not checked there
+// x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted. The /metrics
+// warren_queue_info line is Warren's own. Not checked there
 // (Warren's own durability contract): transient messages and delivery counts surviving a restart, and a kill -9.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -385,6 +386,9 @@ describe('management and definitions', () => {
     const qs = (await (await fetch(`${base}/api/queues/%2F`, { headers: auth })).json()) as { name: string; type: string }[];
     expect(qs.find((q) => q.name === 'qq-mgmt')?.type).toBe('quorum');
     expect(qs.find((q) => q.name === 'classic-mgmt')?.type).toBe('classic');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('warren_queue_info{vhost="/",queue="qq-mgmt",type="quorum"} 1');
+    expect(metrics).toContain('warren_queue_info{vhost="/",queue="classic-mgmt",type="classic"} 1');
     // warren ctl list_queues name type (rabbitmqctl's columns)
     const out = await runCtl(base, ['list_queues', 'name', 'type']);
     expect(out.code).toBe(0);
