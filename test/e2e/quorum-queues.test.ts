@@ -46,8 +46,8 @@ async function dataDir(): Promise<string> {
   return d;
 }
 
-async function start(dir?: string, managementPort = 0): Promise<RunningBroker> {
-  const b = await startBroker({ dataDir: dir ?? (await dataDir()), logLevel: 'silent', managementPort });
+async function start(dir?: string, managementPort = 0, pageOutMessages?: number): Promise<RunningBroker> {
+  const b = await startBroker({ dataDir: dir ?? (await dataDir()), logLevel: 'silent', managementPort, ...(pageOutMessages ? { pageOutMessages } : {}) });
   running.push(b);
   return b;
 }
@@ -203,6 +203,23 @@ describe('delivery counting', () => {
       got.push(`${m.content} ${m.fields.redelivered} ${String(countHeader(m))}`);
     }
     expect(got).toEqual(['m3 false 0', 'm4 false 0', 'm0 true 1', 'm1 true 1', 'm2 true 1']);
+  });
+
+  it('returns go behind a paged-out backlog too, keeping their counts (Warren paging 5 messages in memory)', async () => {
+    const conn = await connect(await start(undefined, 0, 5));
+    const ch = await confirmChannel(conn);
+    await ch.assertQueue('qq-paged', { durable: true, arguments: Q });
+    for (let i = 0; i < 20; i++) ch.sendToQueue('qq-paged', Buffer.from(`m${i}`), { persistent: false });
+    await ch.waitForConfirms();
+    for (let i = 0; i < 3; i++) await ch.get('qq-paged');
+    ch.nackAll(true);
+    const got: string[] = [];
+    for (;;) {
+      const m = await ch.get('qq-paged', { noAck: true });
+      if (m === false) break;
+      got.push(`${m.content} ${String(countHeader(m))}`);
+    }
+    expect(got).toEqual([...Array.from({ length: 17 }, (_, i) => `m${i + 3} 0`), 'm0 1', 'm1 1', 'm2 1']);
   });
 
   it('basic.get always carries x-delivery-count; a closed channel counts as a return; no DLX drops the message', async () => {
@@ -389,6 +406,13 @@ describe('management and definitions', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('warren_queue_info{vhost="/",queue="qq-mgmt",type="quorum"} 1');
     expect(metrics).toContain('warren_queue_info{vhost="/",queue="classic-mgmt",type="classic"} 1');
+    // PUT /api/queues declares one as queue.declare does, with the same refusals.
+    const put = (name: string, body: object): Promise<Response> =>
+      fetch(`${base}/api/queues/%2F/${name}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await put('qq-put', { durable: true, arguments: Q })).status).toBe(201);
+    const refused = await put('qq-put-nd', { durable: false, arguments: Q });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("invalid property 'non-durable' for queue 'qq-put-nd' in vhost '/'");
     // warren ctl list_queues name type (rabbitmqctl's columns)
     const out = await runCtl(base, ['list_queues', 'name', 'type']);
     expect(out.code).toBe(0);
