@@ -425,6 +425,13 @@ export class Queue {
    * a new seq, which is its place in the store's order.
    */
   private returnToBack(entries: Entry[]): void {
+    if (this.frozen) {
+      // Shutting down, the store past its last batch: back in place, as a classic queue would.
+      entries.sort((a, b) => a.msg.seq - b.msg.seq);
+      for (const e of entries) e.redelivered = true;
+      this.ready.putBack(entries);
+      return;
+    }
     const limit = this.args.deliveryLimit;
     const store = this.vhost.store;
     for (const e of entries) {

@@ -11,9 +11,11 @@
 // limit+1 times, then dead-lettered with x-death reason 'delivery_limit', or dropped without a
 // dead-letter exchange); reject-publish taking one message past x-max-length then nacking;
 // drop-head dead-lettering 'maxlen'; reject-publish-dlx accepted and acting as drop-head;
-// x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted. The /metrics
-// warren_queue_info line is Warren's own. Not checked there
-// (Warren's own durability contract): transient messages and delivery counts surviving a restart, and a kill -9.
+// x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted; a transient
+// message of a quorum queue surviving a restart with its delivery count, the others coming back
+// with redelivered=false (node stopped with rabbitmqctl stop and started again); the management
+// API's PUT refusal text is the AMQP one. Warren's own (not compared): the kill -9 test, messages
+// held unacked at shutdown, paging, /metrics' warren_queue_info and warren ctl.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -353,6 +355,32 @@ describe('persistence', () => {
       got.push(`${m.content} ${m.fields.redelivered} ${String(countHeader(m))}`);
     }
     expect(got).toEqual([...Array.from({ length: 97 }, (_, i) => `m${i + 3} false 0`), 'm0 true 1', 'm1 true 1', 'm2 true 1']);
+  });
+
+  it('messages a consumer holds unacked when the broker stops come back after the restart, flagged redelivered', async () => {
+    const dir = await dataDir();
+    const b1 = await start(dir);
+    const conn = await connect(b1);
+    const ch = await confirmChannel(conn);
+    await ch.assertQueue('qq-held', { durable: true, arguments: Q });
+    for (let i = 0; i < 10; i++) ch.sendToQueue('qq-held', Buffer.from(`m${i}`), { persistent: false });
+    await ch.waitForConfirms();
+    const c = await channel(conn);
+    let held = 0;
+    await c.consume('qq-held', () => void held++);
+    await waitUntil(() => held === 10);
+    await b1.close();
+    running.length = 0;
+    conns.length = 0;
+    const ch2 = await channel(await connect(await start(dir)));
+    const got: string[] = [];
+    for (;;) {
+      const m = await ch2.get('qq-held', { noAck: true });
+      if (m === false) break;
+      expect(m.fields.redelivered).toBe(true);
+      got.push(m.content.toString());
+    }
+    expect(got.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`).sort());
   });
 
   it('kill -9 while publishing transient messages with confirms: no confirmed message is lost', async () => {
