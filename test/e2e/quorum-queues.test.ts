@@ -13,9 +13,10 @@
 // drop-head dead-lettering 'maxlen'; reject-publish-dlx accepted and acting as drop-head;
 // x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted; a transient
 // message of a quorum queue surviving a restart with its delivery count, the others coming back
-// with redelivered=false (node stopped with rabbitmqctl stop and started again); the management
-// API's PUT refusal text is the AMQP one. Warren's own (not compared): the kill -9 test, messages
-// held unacked at shutdown, paging, /metrics' warren_queue_info and warren ctl.
+// with redelivered=false (node stopped with rabbitmqctl stop and started again); single active
+// consumer and consumer priorities (the exact scenario of the test). Warren's own (not compared:
+// the node had no management plugin): the management API, PUT, definitions, /metrics'
+// warren_queue_info and warren ctl; and the kill -9 test, messages held unacked at shutdown, paging.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
