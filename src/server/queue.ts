@@ -187,7 +187,7 @@ export class Queue {
       if (!low) return false;
       this.rejecting = false;
     }
-    this.store(msg, entry);
+    this.admit(msg, entry);
     if ((a.maxLength !== undefined && this.readyCount > a.maxLength) || (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes)) {
       this.rejecting = true;
     }
@@ -195,7 +195,7 @@ export class Queue {
   }
 
   /** Takes an accepted entry in: paged out, or in memory (stored if it persists). */
-  private store(msg: Message, entry: Entry): void {
+  private admit(msg: Message, entry: Entry): void {
     if (this.tail && this.mustPage(msg)) {
       this.pageOut(entry);
       this.pageIn();
@@ -444,7 +444,7 @@ export class Queue {
       const old = e.msg;
       store.deleteMessage(this.vhost.name, this.name, old.seq);
       const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
-      this.store(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
+      this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
     }
     if (this.args.overflow === 'drop-head') this.dropHeads();
   }
