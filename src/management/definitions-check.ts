@@ -1,12 +1,12 @@
 // Checks a whole definitions file against the broker before anything of it is applied, so an
 // import is all or nothing, and names every problem at once. Whatever Warren cannot apply
-// (parameters, quorum and stream queues, limits …) is a problem, never silently dropped.
+// (parameters, stream queues, limits …) is a problem, never silently dropped.
 import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { isExchangeType } from '../server/exchanges/types.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
-import { checkEquivalent, parseQueueArgs } from '../server/queue-args.js';
+import { checkDeclare, checkEquivalent } from '../server/queue-args.js';
 import { STANDARD_EXCHANGES } from '../server/vhost.js';
 
 type Args = { [k: string]: PlainValue };
@@ -182,7 +182,7 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     names(queues, vhost).add(name);
     try {
       const args = toFieldTable(isRecord(q.arguments) ? (q.arguments as Args) : {});
-      parseQueueArgs(name, vhost, args);
+      checkDeclare({ name, durable: q.durable !== false, exclusive: false, autoDelete: q.auto_delete === true, arguments: args }, vhost);
       const existing = broker.vhosts.get(vhost)?.queues.get(name);
       if (existing) checkEquivalent(existing, vhost, q.durable !== false, q.auto_delete === true, args);
       else if (name.startsWith('amq.')) fail(`${what}: the name has the reserved prefix 'amq.'`);

@@ -42,6 +42,17 @@ export function registerMetrics(app: FastifyInstance, broker: Broker): void {
   queueGauge('warren_queue_messages_unacked', 'Messages delivered and not yet acknowledged', (q) => q.unackedCount);
   queueGauge('warren_queue_consumers', 'Consumers on the queue', (q) => q.consumers.length);
   queueGauge('warren_queue_messages_paged_out', 'Ready messages kept in the store only, not in memory', (q) => q.pagedOut.count);
+  // Each queue's type as a label of an info metric (1), so the gauges above keep their labels.
+  new Gauge({
+    name: 'warren_queue_info',
+    help: 'One per queue, with its type (classic, quorum) as a label',
+    labelNames: ['vhost', 'queue', 'type'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const x of queues()) this.set({ vhost: x.vhost, queue: x.queue, type: x.q.type.name }, 1);
+    },
+  });
 
   const counter = (name: string, help: string, key: keyof MessageStats): void => {
     new Counter({

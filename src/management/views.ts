@@ -58,7 +58,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     auto_delete: q.autoDelete,
     exclusive: q.exclusiveOwner !== null,
     arguments: tableJson(q.arguments),
-    type: 'classic',
+    type: q.type.name,
     // RabbitMQ 3.10: null and {} when no policy applies.
     policy: q.policy?.name ?? null,
     operator_policy: q.operatorPolicy?.name ?? null,

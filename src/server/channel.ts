@@ -21,7 +21,7 @@ import { ConfirmTracker } from './confirms.js';
 import type { MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
-import { Message, checkExpiration, scanProperties, senderSelected, type Entry, type PropertyScan } from './message.js';
+import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { Exchange } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
@@ -29,6 +29,7 @@ import { validateHeadersBinding } from './exchanges/headers.js';
 import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
+import { checkServerNamed } from './queue-types/index.js';
 import { UnackedMap, type Unacked } from './unacked.js';
 import type { VHost } from './vhost.js';
 
@@ -353,7 +354,10 @@ export class Channel implements ReplyReceiver {
     args: FieldTable,
   ): void {
     const generated = name === '' && !passive;
-    if (generated) name = generatedName('amq.gen-');
+    if (generated) {
+      checkServerNamed(this.vhost.name, args);
+      name = generatedName('amq.gen-');
+    }
     else if (name === '' && passive) name = this.lastQueue;
     if (passive && (name === REPLY_TO || (name.startsWith(REPLY_TO_PREFIX) && this.vhost.replies.lookup(name)))) {
       // The direct reply-to pseudo-queue exists for passive declares, always empty.
@@ -643,6 +647,11 @@ export class Channel implements ReplyReceiver {
     if (q.consumers.some((c) => c.exclusive) || (exclusive && q.consumers.length > 0)) {
       throw chError(ReplyCode.AccessRefused, `queue '${q.name}' in vhost '${this.vhost.name}' in exclusive use`);
     }
+    // RabbitMQ 3.10.8 closes the connection with 540 when a channel with a global prefetch
+    // consumes from a quorum queue.
+    if (this.globalPrefetch !== 0 && q.type.refusesGlobalQos) {
+      throw new AmqpError(ReplyCode.NotImplemented, `queue '${q.name}' in vhost '${this.vhost.name}' does not support global qos`, 'connection');
+    }
     const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount, priority);
     this.consumers.set(tag, c);
     // The queue learns of the consumer only once consume-ok is on its way, so no delivery precedes it.
@@ -719,7 +728,8 @@ export class Channel implements ReplyReceiver {
     this.stats.deliver++;
     c.queue.stats.deliver++;
     if (entry.redelivered) this.stats.redeliver++;
-    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, msg.properties, msg.body);
+    const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
+    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.body);
   }
 
   private get(queueName: string, noAck: boolean): void {
@@ -766,7 +776,8 @@ export class Channel implements ReplyReceiver {
       },
     };
     // Behind any reply still waiting for the store, like every other reply.
-    this.reply(null, () => this.conn.writer.content(this.id, ok, msg.properties, msg.body));
+    const props = q.countsDeliveries ? withDeliveryCount(entry, true) : msg.properties;
+    this.reply(null, () => this.conn.writer.content(this.id, ok, props, msg.body));
   }
 
   // ---- acknowledgements ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import {
 import { Message, ccKeysOf, type Entry } from './message.js';
 import type { Queue } from './queue.js';
 
-export type DeathReason = 'rejected' | 'expired' | 'maxlen';
+export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
 
 const str = (s: string): FieldValue => ({ type: 'S', value: Buffer.from(s) });
 const text = (v: FieldValue | undefined): string | undefined => (v?.type === 'S' ? v.value.toString('utf8') : undefined);

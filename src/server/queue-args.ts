@@ -2,6 +2,7 @@
 // 406 that names the argument, as RabbitMQ does, and compared on redeclare (406 on a mismatch).
 import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../frames/index.js';
 import { argMismatch, argsDiffer } from './arg-mismatch.js';
+import { queueTypeOf, type QueueType } from './queue-types/index.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -15,22 +16,11 @@ export interface QueueArgs {
   deadLetterRoutingKey?: string;
   maxPriority?: number;
   singleActiveConsumer: boolean;
+  /** The queue's type (x-queue-type), classic when absent. */
+  type: QueueType;
+  /** Quorum queues: deliveries past this many returns are dead-lettered or dropped. */
+  deliveryLimit?: number;
 }
-
-/** The arguments RabbitMQ checks for equivalence on redeclare. */
-const COMPARED_ARGS = [
-  'x-expires',
-  'x-message-ttl',
-  'x-dead-letter-exchange',
-  'x-dead-letter-routing-key',
-  'x-max-length',
-  'x-max-length-bytes',
-  'x-max-priority',
-  'x-overflow',
-  'x-queue-mode',
-  'x-queue-type',
-  'x-single-active-consumer',
-];
 
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
 
@@ -52,15 +42,14 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
     if (v.type !== 'S') invalid(arg, `expected a string, got a value of type '${v.type}'`);
     return String(fromFieldValue(v));
   };
-  const overflow = str('x-overflow') ?? 'drop-head';
+  const type = queueTypeOf(queue, vhost, t);
+  let overflow = str('x-overflow') ?? 'drop-head';
   if (!['drop-head', 'reject-publish', 'reject-publish-dlx'].includes(overflow)) {
     invalid('x-overflow', `'${overflow}' is not one of drop-head, reject-publish, reject-publish-dlx`);
   }
-  const type = str('x-queue-type');
-  if (type !== undefined && type !== 'classic') {
-    if (type === 'quorum' || type === 'stream') invalid('x-queue-type', `queue type '${type}' is not supported by this broker yet; use 'classic'`);
-    invalid('x-queue-type', `unknown queue type '${type}'`);
-  }
+  // RabbitMQ 3.10 accepts reject-publish-dlx on a quorum queue, logs "Invalid overflow strategy"
+  // and applies its default, drop-head (checked on 3.10.8).
+  if (type.name === 'quorum' && overflow === 'reject-publish-dlx') overflow = 'drop-head';
   const mode = str('x-queue-mode');
   if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `'${mode}' is not one of default, lazy`);
   const sac = t.get('x-single-active-consumer');
@@ -68,7 +57,7 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   const dlrk = str('x-dead-letter-routing-key');
   const dlx = str('x-dead-letter-exchange');
   if (dlrk !== undefined && dlx === undefined) invalid('x-dead-letter-routing-key', 'x-dead-letter-exchange is not set');
-  const args: QueueArgs = { overflow: overflow as Overflow, singleActiveConsumer: sac?.value === true };
+  const args: QueueArgs = { overflow: overflow as Overflow, singleActiveConsumer: sac?.value === true, type };
   const put = <K extends keyof QueueArgs>(k: K, v: QueueArgs[K] | undefined): void => {
     if (v !== undefined) args[k] = v;
   };
@@ -77,11 +66,22 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   put('maxLength', int('x-max-length', 0));
   put('maxLengthBytes', int('x-max-length-bytes', 0));
   put('maxPriority', int('x-max-priority', 0, 255));
+  // RabbitMQ 3.10 takes any value here and uses only a non-negative integer (a string was accepted).
+  const limit = t.get('x-delivery-limit');
+  if (type.countsDeliveries && limit !== undefined && INTEGER_TYPES.has(limit.type) && Number(fromFieldValue(limit)) >= 0) {
+    args.deliveryLimit = Number(fromFieldValue(limit));
+  }
   put('deadLetterExchange', dlx);
   put('deadLetterRoutingKey', dlrk);
   return args;
 }
 
+/** Everything a declare is checked for: the arguments, then what the queue's type refuses. */
+export function checkDeclare(spec: { name: string; durable: boolean; exclusive: boolean; autoDelete: boolean; arguments: FieldTable }, vhost: string): QueueArgs {
+  const args = parseQueueArgs(spec.name, vhost, spec.arguments);
+  args.type.validate({ ...spec, vhost });
+  return args;
+}
 
 export interface DeclaredQueue {
   readonly name: string;
@@ -97,7 +97,8 @@ export function checkEquivalent(q: DeclaredQueue, vhost: string, durable: boolea
   };
   if (q.durable !== durable) fail('durable', `received '${durable}' but current is '${q.durable}'`);
   if (q.autoDelete !== autoDelete) fail('auto_delete', `received '${autoDelete}' but current is '${q.autoDelete}'`);
-  for (const k of COMPARED_ARGS) {
+  // The existing queue's type decides which arguments must match (rabbit_queue_type:arguments).
+  for (const k of queueTypeOf(q.name, vhost, q.arguments).comparedArgs) {
     const a = args.get(k);
     const b = q.arguments.get(k);
     if (argsDiffer(a, b)) fail(k, argMismatch(a, b));

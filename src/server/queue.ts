@@ -8,7 +8,8 @@ import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
 import { effectiveDefinition, effectiveQueueArguments, type Policy } from './policies.js';
-import { parseQueueArgs, type QueueArgs } from './queue-args.js';
+import { checkDeclare, parseQueueArgs, type QueueArgs } from './queue-args.js';
+import type { QueueType } from './queue-types/index.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
 import type { VHost } from './vhost.js';
@@ -52,6 +53,14 @@ export class Queue {
   /** The policy and the operator policy that apply to it (policies.ts), or null. */
   policy: Policy | null = null;
   operatorPolicy: Policy | null = null;
+  /** classic or quorum: where the two differ, the queue asks its type (queue-types/). */
+  readonly type: QueueType;
+  /** The type counts returns and adds x-delivery-count to deliveries (quorum). */
+  readonly countsDeliveries: boolean;
+  /** The type stores every message whatever its delivery_mode (quorum). */
+  private readonly persistAll: boolean;
+  /** quorum x-overflow=reject-publish: over the limit, refusing until below 80% of it (rabbit_fifo). */
+  private rejecting = false;
   readonly ready: ReadyList;
   /** Sorted by consumer priority, highest first; registration order within a priority. */
   readonly consumers: Consumer[] = [];
@@ -87,7 +96,10 @@ export class Queue {
     this.exclusiveOwner = spec.exclusiveOwner;
     this.autoDelete = spec.autoDelete;
     this.arguments = spec.arguments;
-    this.args = parseQueueArgs(spec.name, vhost.name, spec.arguments);
+    this.args = checkDeclare({ ...spec, exclusive: spec.exclusiveOwner !== null }, vhost.name);
+    this.type = this.args.type;
+    this.persistAll = this.type.persistsAll;
+    this.countsDeliveries = this.type.countsDeliveries;
     this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
     // A priority queue keeps all its messages in memory: its order is not the store's seq order.
     this.paging = this.args.maxPriority === undefined ? vhost.paging : null;
@@ -120,7 +132,7 @@ export class Queue {
 
   /** Whether this queue keeps msg in the store: persistent messages on durable queues only. */
   persists(msg: Message): boolean {
-    return this.durable && msg.persistent;
+    return this.persistAll || (this.durable && msg.persistent);
   }
 
   /** Ready messages, after dropping any that expired. */
@@ -146,7 +158,9 @@ export class Queue {
   /** The record of an entry in the store. */
   private record(e: Entry, redelivered = e.redelivered): StoredMessage {
     const m = e.msg;
-    return { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
+    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
+    if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
+    return r;
   }
 
   /**
@@ -162,6 +176,7 @@ export class Queue {
       (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
       (a.maxLengthBytes !== undefined && this.readyBytes + msg.body.length > a.maxLengthBytes);
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
+    if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, entry);
     if (full && a.overflow !== 'drop-head') {
       if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
       return false;
@@ -185,6 +200,43 @@ export class Queue {
     }
     if (this.consumers.length > 0) this.scheduleDispatch();
     return true;
+  }
+
+  /**
+   * rabbit_fifo's reject-publish: a message is taken while the queue is not over its limit (so it
+   * may go one past it); once over, publishes are refused until the queue is below 80% of the
+   * limit (RabbitMQ 3.10.8: max-length 2 took 3 messages, nacked the 4th).
+   */
+  private enqueueOverLimit(msg: Message, entry: Entry): boolean {
+    const a = this.args;
+    if (this.rejecting) {
+      const low =
+        (a.maxLength === undefined || this.readyCount < Math.trunc(a.maxLength * 0.8)) &&
+        (a.maxLengthBytes === undefined || this.readyBytes < Math.trunc(a.maxLengthBytes * 0.8));
+      if (!low) return false;
+      this.rejecting = false;
+    }
+    this.admit(msg, entry);
+    if ((a.maxLength !== undefined && this.readyCount > a.maxLength) || (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes)) {
+      this.rejecting = true;
+    }
+    return true;
+  }
+
+  /** Takes an accepted entry in: paged out, or in memory (stored if it persists). */
+  private admit(msg: Message, entry: Entry): void {
+    if (this.tail && this.mustPage(msg)) {
+      this.pageOut(entry);
+      this.pageIn();
+      return;
+    }
+    if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
+    this.ready.push(entry);
+    if (entry.expiresAt !== 0) {
+      if (entry.expiresAt <= Date.now()) this.expire();
+      else this.armExpiry();
+    }
+    if (this.consumers.length > 0) this.scheduleDispatch();
   }
 
   /** Whether msg goes to the store rather than memory: once anything is paged, all newer messages are. */
@@ -225,7 +277,9 @@ export class Queue {
         if (!page || this.deleted || this.frozen) return;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
-          this.ready.push({ msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) });
+          const e: Entry = { msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) };
+          if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+          this.ready.push(e);
         }
         this.expire();
         if (this.args.overflow === 'drop-head') this.dropHeads();
@@ -286,7 +340,9 @@ export class Queue {
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
-        this.ready.push({ msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) });
+        const e: Entry = { msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) };
+        if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+        this.ready.push(e);
         bytes += m.body.length;
       }
       count += page.length;
@@ -355,7 +411,7 @@ export class Queue {
   persistRedeliveredFlags(): void {
     if (!this.durable || this.exclusiveOwner) return;
     for (const e of this.ready.toArray()) {
-      if (e.redelivered && e.msg.persistent) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
+      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
     }
   }
 
@@ -379,12 +435,47 @@ export class Queue {
   /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
   requeue(entries: Entry[]): void {
     if (this.deleted || entries.length === 0) return;
+    if (this.countsDeliveries) return this.returnToBack(entries);
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
     this.ready.putBack(entries);
     if (this.args.overflow === 'drop-head') this.dropHeads();
     this.armExpiry();
     this.scheduleDispatch();
+  }
+
+  /**
+   * Quorum queues (rabbit_fifo, as RabbitMQ 3.10.8 behaves): every return (nack or reject with
+   * requeue, a channel or connection closing with the message unacked, basic.recover) counts as a
+   * delivery attempt, and the message goes to the back of the queue, behind those waiting (3.10.8:
+   * five messages, the first three taken and nacked, came back m3 m4 m0 m1 m2). Past
+   * x-delivery-limit it is dead-lettered ('delivery_limit') or dropped instead. Each return is
+   * stored at once, as RabbitMQ's log records it, so the count survives a crash; the message takes
+   * a new seq, which is its place in the store's order.
+   */
+  private returnToBack(entries: Entry[]): void {
+    if (this.frozen) {
+      // Shutting down, the store past its last batch: back in place, as a classic queue would.
+      entries.sort((a, b) => a.msg.seq - b.msg.seq);
+      for (const e of entries) e.redelivered = true;
+      this.ready.putBack(entries);
+      return;
+    }
+    const limit = this.args.deliveryLimit;
+    const store = this.vhost.store;
+    for (const e of entries) {
+      const count = (e.deliveryCount ?? 0) + 1;
+      e.deliveryCount = count;
+      if (limit !== undefined && count > limit) {
+        this.discard(e, 'delivery_limit');
+        continue;
+      }
+      const old = e.msg;
+      store.deleteMessage(this.vhost.name, this.name, old.seq);
+      const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
+      this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
+    }
+    if (this.args.overflow === 'drop-head') this.dropHeads();
   }
 
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */

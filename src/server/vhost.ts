@@ -158,8 +158,7 @@ export class VHost {
 
   /** The policy (or operator policy) that applies to a queue or an exchange of this vhost. */
   policyFor(x: Queue | Exchange, operator = false): Policy | null {
-    // Every queue is classic until queue types exist; a queue object that has a type says so.
-    const target = x instanceof Exchange ? ({ kind: 'exchange', name: x.name } as const) : { kind: 'queue' as const, name: x.name, type: (x as { type?: string }).type ?? 'classic' };
+    const target = x instanceof Exchange ? ({ kind: 'exchange', name: x.name } as const) : { kind: 'queue' as const, name: x.name, type: x.type.name };
     return matchPolicy((operator ? this.operatorPolicies : this.policies).values(), target);
   }
 

@@ -80,9 +80,10 @@ export function prefixEnd(prefix: Buffer): Buffer {
 
 const REDELIVERED = 1;
 const EXPIRES = 2;
+const DELIVERY_COUNT = 4;
 
 /**
- * seq(8) flags(1) [expires-at(8) when flag 2] exchange(1+n) routing-key(1+n) properties(4+n)
+ * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] exchange(1+n) routing-key(1+n) properties(4+n)
  * body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
@@ -90,12 +91,14 @@ export function encodeMessage(m: StoredMessage): Buffer {
   const ex = strBytes(m.exchange);
   const rk = strBytes(m.routingKey);
   const expires = m.expiresAt !== 0;
-  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  const counted = (m.deliveryCount ?? 0) > 0;
+  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
   out.writeUInt32BE(m.seq >>> 0, 4);
   let p = 8;
-  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0);
+  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
+  if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
   out[p++] = ex.length;
   p += ex.copy(out, p);
   out[p++] = rk.length;
@@ -117,6 +120,11 @@ export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk:
     expiresAt = v.readDoubleBE(p);
     p += 8;
   }
+  let deliveryCount: number | undefined;
+  if (flags & DELIVERY_COUNT) {
+    deliveryCount = v.readUInt32BE(p);
+    p += 4;
+  }
   const exLen = v[p++]!;
   const exchange = sharedString(v, p, p + exLen, last, 'ex', 'exStr');
   p += exLen;
@@ -127,7 +135,9 @@ export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk:
   p += 4;
   const properties = v.subarray(p, p + propLen);
   p += propLen;
-  return { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+  const m: StoredMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+  if (deliveryCount !== undefined) m.deliveryCount = deliveryCount;
+  return m;
 }
 
 export function seqOf(v: Buffer): number {

@@ -43,6 +43,8 @@ export interface StoredMessage {
   body: Buffer;
   /** When the message expires in its queue (ms since epoch), 0 for never. */
   expiresAt: number;
+  /** Quorum queues: how many times it was returned (x-delivery-count), when it was. */
+  deliveryCount?: number;
 }
 
 /** A message read back from a queue's range: a persistent one, or one the queue paged out. */

@@ -47,7 +47,7 @@ const BAD_FILE = {
   permissions: [{ user: 'nobody', vhost: 'bad-vh', configure: '.*', write: '.*', read: '.*' }],
   queues: [
     { name: 'bad-ok-q', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: {} },
-    { name: 'bad-quorum', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'quorum' } },
+    { name: 'bad-quorum', vhost: 'bad-vh', durable: false, auto_delete: false, arguments: { 'x-queue-type': 'quorum' } },
     { name: 'bad-stream', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream' } },
   ],
   exchanges: [{ name: 'bad-x', vhost: 'bad-vh', type: 'x-consistent-hash', durable: true, auto_delete: false, internal: false, arguments: {} }],
@@ -61,8 +61,7 @@ const BAD_FILE = {
 };
 const BAD_PROBLEMS = [
   "permission of user 'nobody' in vhost 'bad-vh': user 'nobody' does not exist",
-  "queue 'bad-quorum' in vhost 'bad-vh'",
-  'quorum',
+  "invalid property 'non-durable' for queue 'bad-quorum' in vhost 'bad-vh'",
   "queue 'bad-stream' in vhost 'bad-vh'",
   'stream',
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",

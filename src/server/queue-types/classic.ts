@@ -1,0 +1,26 @@
+// The classic queue type: Warren's queue as it always was (RabbitMQ's rabbit_classic_queue).
+import type { QueueType } from './index.js';
+
+export const classic: QueueType = {
+  name: 'classic',
+  module: 'rabbit_classic_queue',
+  validate: () => undefined,
+  comparedArgs: [
+    'x-expires',
+    'x-message-ttl',
+    'x-dead-letter-exchange',
+    'x-dead-letter-routing-key',
+    'x-max-length',
+    'x-max-length-bytes',
+    'x-max-priority',
+    'x-overflow',
+    'x-queue-mode',
+    'x-queue-type',
+    'x-single-active-consumer',
+  ],
+  persistsAll: false,
+  countsDeliveries: false,
+  refusesGlobalQos: false,
+  serverNamed: true,
+  rejectsOverLimit: false,
+};

@@ -1,0 +1,62 @@
+// Queue types, as RabbitMQ's rabbit_queue_type: a queue is of one type, chosen at declare by
+// x-queue-type, and the type decides what a declare may ask for and how the queue behaves where
+// types differ (what it stores, how redeliveries count, what overflow means). The Queue class asks
+// its type through the flags and hooks below, precomputed at declare, so the classic hot path
+// costs a boolean test and no allocation. A later replicated type implements the same interface.
+import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../../frames/index.js';
+import { classic } from './classic.js';
+import { quorum } from './quorum.js';
+
+export type QueueTypeName = 'classic' | 'quorum';
+
+/** What a declare asks for, as far as the type checks it. */
+export interface DeclareSpec {
+  name: string;
+  vhost: string;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+export interface QueueType {
+  readonly name: QueueTypeName;
+  /** RabbitMQ's module name, used in its error texts (`of queue type rabbit_quorum_queue`). */
+  readonly module: string;
+  /** Throws RabbitMQ's 406 for a property or argument this type refuses. */
+  validate(spec: DeclareSpec): void;
+  /** The arguments a redeclare must match (RabbitMQ: the type's queue_arguments capability). */
+  readonly comparedArgs: readonly string[];
+  /** Every message is stored, whatever its delivery_mode (quorum: the Raft log holds them all). */
+  readonly persistsAll: boolean;
+  /** Returns count as deliveries: x-delivery-count header, x-delivery-limit. */
+  readonly countsDeliveries: boolean;
+  /** Consumers on it refuse a channel's global prefetch (basic.qos global=true). */
+  readonly refusesGlobalQos: boolean;
+  /** Whether a server-named queue (declare with an empty name) may be of this type. */
+  readonly serverNamed: boolean;
+  /**
+   * x-overflow reject-publish: refuse only once the queue is over its limit, and keep refusing
+   * until it is back below 80% of it (rabbit_fifo), rather than refusing at the limit (classic).
+   */
+  readonly rejectsOverLimit: boolean;
+}
+
+const TYPES: Record<QueueTypeName, QueueType> = { classic, quorum };
+
+/** The type x-queue-type names (classic when absent); 406 as RabbitMQ for an unknown one. */
+export function queueTypeOf(queue: string, vhost: string, args: FieldTable): QueueType {
+  const v = args.get('x-queue-type');
+  if (v === undefined) return classic;
+  const name = v.type === 'S' ? String(fromFieldValue(v)) : '';
+  if (name === 'classic' || name === 'quorum') return TYPES[name];
+  const where = `invalid arg 'x-queue-type' for queue '${queue}' in vhost '${vhost}'`;
+  if (name === 'stream') throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: queue type 'stream' is not supported by this broker yet`, 'channel');
+  throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: "unsupported queue type '${name}'"`, 'channel');
+}
+
+/** A declare of a server-named queue: RabbitMQ refuses it for types that cannot have one. */
+export function checkServerNamed(vhost: string, args: FieldTable): void {
+  const t = queueTypeOf('', vhost, args);
+  if (!t.serverNamed) throw new AmqpError(ReplyCode.PreconditionFailed, `Cannot declare a server-named queue for type ${t.module}`, 'channel');
+}
