@@ -195,6 +195,8 @@ const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
   expires: 'min',
   'max-length': 'min',
   'max-length-bytes': 'min',
+  // Quorum queues only (classic ones ignore x-delivery-limit); RabbitMQ 3.10.8 took the lower value.
+  'delivery-limit': 'min',
   'dead-letter-exchange': 'arg',
   'dead-letter-routing-key': 'arg',
   overflow: 'arg',

@@ -54,6 +54,35 @@ async function queueJson(name: string, a: Api = api): Promise<Record<string, unk
   return r.json as Record<string, unknown>;
 }
 
+describe('policies on quorum queues', () => {
+  it("delivery-limit: the lower of the policy's and the argument's applies; apply-to quorum_queues skips classic ones", async () => {
+    // RabbitMQ 3.10.8 (policy delivery-limit 1, queue x-delivery-limit 5 or none): either queue
+    // delivered the message twice (1 + the limit) and then dropped it.
+    const p = uid('pol-dl');
+    await putPolicy(p, { pattern: `^${p}-`, definition: { 'delivery-limit': 1 }, 'apply-to': 'quorum_queues' });
+    const ch = await channel(await connect());
+    const classic = `${p}-classic`;
+    await ch.assertQueue(classic, { durable: false });
+    for (const [q, args] of [[`${p}-arg5`, { 'x-delivery-limit': 5 }], [`${p}-none`, {}]] as const) {
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum', ...args } });
+      expect((await queueJson(q)).policy).toBe(p);
+      ch.sendToQueue(q, Buffer.from('poison'));
+      let deliveries = 0;
+      for (let i = 0; i < 6; i++) {
+        const m = await eventually(async () => (await ch.get(q)) || (deliveries >= 2 ? 'gone' : null), `delivery ${i + 1} from ${q}`);
+        if (m === 'gone') break;
+        deliveries++;
+        ch.nack(m, false, true);
+      }
+      expect(deliveries, q).toBe(2);
+      await ch.deleteQueue(q);
+    }
+    expect((await queueJson(classic)).policy).toBeNull();
+    await ch.deleteQueue(classic);
+    await api('DELETE', `/api/policies/%2F/${p}`);
+  });
+});
+
 describe('policies change existing queues and exchanges at once', () => {
   it('a policy added after the queues exist gives them a TTL and a dead-letter exchange; removed, they stop expiring', async () => {
     const p = uid('pol-a');
