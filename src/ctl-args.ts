@@ -28,8 +28,15 @@ export interface CtlArgs {
   /** set_policy's --priority and --apply-to, as rabbitmqctl's. */
   priority: number;
   applyTo: string;
+  /** add_vhost's --description, --tags and --default-queue-type (rabbitmqctl 3.11+); undefined when not given. */
+  description: string | undefined;
+  tags: string | undefined;
+  defaultQueueType: string | undefined;
   help: boolean;
 }
+
+/** The queue types rabbitmqctl add_vhost --default-queue-type takes; the broker refuses one it has not registered. */
+export const QUEUE_TYPES = ['classic', 'quorum', 'stream'] as const;
 
 interface FlagSpec {
   names: string[];
@@ -76,6 +83,17 @@ const FLAGS: FlagSpec[] = [
     commands: ['set_policy', 'set_operator_policy'],
   },
   { names: ['--apply-to'], value: true, apply: (a, v) => (a.applyTo = v), commands: ['set_policy', 'set_operator_policy'] },
+  { names: ['--description'], value: true, apply: (a, v) => (a.description = v), commands: ['add_vhost'] },
+  { names: ['--tags'], value: true, apply: (a, v) => (a.tags = v), commands: ['add_vhost'] },
+  {
+    names: ['--default-queue-type'],
+    value: true,
+    apply: (a, v) => {
+      if (!(QUEUE_TYPES as readonly string[]).includes(v)) throw new UsageError(`option --default-queue-type takes one of ${QUEUE_TYPES.join(', ')}, not '${v}'`);
+      a.defaultQueueType = v;
+    },
+    commands: ['add_vhost'],
+  },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 
@@ -97,6 +115,9 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     ifUnused: false,
     priority: 0,
     applyTo: 'all',
+    description: undefined,
+    tags: undefined,
+    defaultQueueType: undefined,
     help: false,
   };
   const positional: string[] = [];

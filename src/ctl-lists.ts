@@ -133,7 +133,7 @@ export const LISTS: Record<string, ListSpec> = {
   list_vhosts: {
     path: '/api/vhosts',
     banner: () => 'Listing vhosts ...',
-    columns: fields('name', 'description', 'tags', 'messages', 'messages_ready', 'messages_unacknowledged'),
+    columns: fields('name', 'description', 'tags', 'default_queue_type', 'messages', 'messages_ready', 'messages_unacknowledged'),
     defaults: ['name'],
     takesColumns: true,
   },

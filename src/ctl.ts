@@ -76,7 +76,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   set_user_tags: [1, Infinity, 'set_user_tags <username> <tag> ...'],
   set_permissions: [4, 4, 'set_permissions [-p <vhost>] <username> <conf> <write> <read>'],
   clear_permissions: [1, 1, 'clear_permissions [-p <vhost>] <username>'],
-  add_vhost: [1, 1, 'add_vhost <vhost>'],
+  add_vhost: [1, 1, 'add_vhost <vhost> [--description <description>] [--tags <tags>] [--default-queue-type <classic|quorum|stream>]'],
   delete_vhost: [1, 1, 'delete_vhost <vhost>'],
   set_policy: [3, 3, 'set_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
   clear_policy: [1, 1, 'clear_policy [-p <vhost>] <name>'],
@@ -221,7 +221,11 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
             () => false,
             () => true,
           );
-          await call(o, 'PUT', path, {});
+          const body: Record<string, string> = {};
+          if (o.description !== undefined) body.description = o.description;
+          if (o.tags !== undefined) body.tags = o.tags;
+          if (o.defaultQueueType !== undefined) body.default_queue_type = o.defaultQueueType;
+          await call(o, 'PUT', path, body);
           // The API gives whoever creates a vhost full permissions on it; rabbitmqctl add_vhost
           // gives none, so take them back.
           if (isNew) await call(o, 'DELETE', `/api/permissions/${enc(args[0]!)}/${enc(o.username)}`);

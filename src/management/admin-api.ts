@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, importDefinitions } from './definitions.js';
+import { isQueueTypeName } from '../server/default-queue-type.js';
 import { badRequest, notFound } from './http-errors.js';
 import { userView, vhostView } from './views.js';
 
@@ -11,6 +12,33 @@ type Params = { vhost?: string; user?: string };
 const S = { type: 'string' };
 const O = { type: 'object' };
 const obj = (properties: Record<string, unknown>, required: string[] = []): object => ({ type: 'object', properties, required });
+
+type VHostBody = { description?: string; tags?: string | string[]; default_queue_type?: string; [k: string]: unknown };
+
+/**
+ * The metadata a vhost PUT sets, as RabbitMQ 3.12 takes it: `tags` as a list or a comma-separated
+ * string, `default_queue_type` a registered queue type (400 otherwise). Left out: unchanged.
+ */
+export function vhostMetadata(body: VHostBody): { tags?: string[]; defaultQueueType?: string } {
+  const out: { tags?: string[]; defaultQueueType?: string } = {};
+  if (body.description !== undefined && typeof body.description !== 'string') throw badRequest('description must be a string');
+  if (body.tags !== undefined) {
+    const raw = body.tags;
+    if (!(typeof raw === 'string' || (Array.isArray(raw) && raw.every((t) => typeof t === 'string')))) throw badRequest('tags must be a list of strings or a comma-separated string');
+    out.tags = (Array.isArray(raw) ? raw : raw.split(',')).map((t) => t.trim()).filter(Boolean);
+  }
+  const dqt = body.default_queue_type;
+  if (dqt !== undefined) {
+    if (typeof dqt !== 'string' || !isQueueTypeName(dqt)) {
+      throw badRequest(`invalid default_queue_type ${JSON.stringify(dqt)}: known queue types are ${KNOWN_QUEUE_TYPES.filter(isQueueTypeName).join(', ')}`);
+    }
+    out.defaultQueueType = dqt;
+  }
+  return out;
+}
+
+/** Queue type names RabbitMQ knows; a vhost may default to those this broker has registered. */
+const KNOWN_QUEUE_TYPES = ['classic', 'quorum', 'stream'];
 
 export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
   void app.register(async (admin) => {
@@ -23,10 +51,11 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
       if (!v) throw notFound();
       return vhostView(v);
     });
-    admin.put<{ Params: Params; Body: { description?: string } | null }>('/api/vhosts/:vhost', async (req, reply) => {
+    admin.put<{ Params: Params; Body: VHostBody | null }>('/api/vhosts/:vhost', async (req, reply) => {
       const name = req.params.vhost ?? '';
       const existed = broker.vhosts.has(name);
-      broker.addVHost(name, req.body?.description ?? broker.vhosts.get(name)?.description ?? '');
+      const body = req.body ?? {};
+      broker.addVHost(name, body.description ?? broker.vhosts.get(name)?.description ?? '', vhostMetadata(body));
       // RabbitMQ gives whoever creates a vhost through the API full permissions on it, so that
       // the administrator can go on to declare things there (actions need vhost permissions).
       if (!existed) broker.access.setPermissions({ user: req.authz.user.name, vhost: name, configure: '.*', write: '.*', read: '.*' });

@@ -126,7 +126,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       // RabbitMQ's defaults when the body leaves them out: a transient, non-auto-delete queue.
       const durable = req.body?.durable ?? false;
       const autoDelete = req.body?.auto_delete ?? false;
-      const args = toFieldTable(req.body?.arguments ?? {});
+      // As RabbitMQ's queue PUT, which declares through the channel's code: the vhost's default type applies.
+      const args = v.declareArgs(durable, false, autoDelete, toFieldTable(req.body?.arguments ?? {}));
       const existing = v.queues.get(name);
       try {
         if (existing) {

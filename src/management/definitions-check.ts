@@ -7,6 +7,7 @@ import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { isExchangeType } from '../server/exchanges/types.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
 import { checkDeclare, checkEquivalent } from '../server/queue-args.js';
+import { isQueueTypeName } from '../server/default-queue-type.js';
 import { STANDARD_EXCHANGES } from '../server/vhost.js';
 
 type Args = { [k: string]: PlainValue };
@@ -17,7 +18,7 @@ export interface DefinitionsJson {
   product_name?: string;
   product_version?: string;
   users?: { name: string; password_hash?: string; password?: string; hashing_algorithm?: string; tags?: string | string[]; limits?: object }[];
-  vhosts?: { name: string; description?: string; limits?: object }[];
+  vhosts?: DefinedVHost[];
   permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
   queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
   exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
@@ -25,6 +26,26 @@ export interface DefinitionsJson {
   policies?: { vhost: string; name: string; pattern: string; 'apply-to'?: string; definition: { [k: string]: PlainValue }; priority?: number }[];
   bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
   [other: string]: unknown;
+}
+
+/** A vhost in a definitions file: RabbitMQ 3.11+ put description, tags and default_queue_type in metadata too. */
+export interface DefinedVHost {
+  name: string;
+  description?: string;
+  tags?: string[] | string;
+  default_queue_type?: string;
+  metadata?: { description?: string; tags?: string[] | string; default_queue_type?: string };
+  limits?: object;
+}
+
+/** The tags and default queue type a file gives a vhost (top level first, then metadata); undefined when left out. */
+export function definedVHostMetadata(v: DefinedVHost): { tags?: string[]; defaultQueueType?: string } {
+  const out: { tags?: string[]; defaultQueueType?: string } = {};
+  const tags = v.tags ?? v.metadata?.tags;
+  if (tags !== undefined) out.tags = (Array.isArray(tags) ? tags : tags.split(',')).map((t) => t.trim()).filter(Boolean);
+  const dqt = [v.default_queue_type, v.metadata?.default_queue_type].find((x) => x !== undefined && x !== 'undefined');
+  if (dqt !== undefined) out.defaultQueueType = dqt;
+  return out;
 }
 
 /** What an import refused: every problem found in the file. */
@@ -92,6 +113,15 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     if (typeof v.name !== 'string') fail('a vhost without a name');
     else vhosts.add(v.name);
     if (!isEmpty(v.limits)) fail(`vhost '${String(v.name)}': limits are not supported`);
+    const meta = isRecord(v.metadata) ? v.metadata : {};
+    if (v.metadata !== undefined && !isRecord(v.metadata)) fail(`vhost '${String(v.name)}': metadata must be an object`);
+    for (const dqt of [v.default_queue_type, meta.default_queue_type]) {
+      // 'undefined' is what RabbitMQ 3.12 shows for an unset default; anything else must be a registered type.
+      if (dqt !== undefined && dqt !== 'undefined' && (typeof dqt !== 'string' || !isQueueTypeName(dqt))) fail(`vhost '${String(v.name)}': unsupported default_queue_type ${JSON.stringify(dqt)}`);
+    }
+    for (const tags of [v.tags, meta.tags]) {
+      if (tags !== undefined && typeof tags !== 'string' && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) fail(`vhost '${String(v.name)}': tags must be a list of strings`);
+    }
   }
   const users = new Set(broker.access.users.keys());
   for (const u of list('users')) {

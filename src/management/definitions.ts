@@ -5,8 +5,8 @@ import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
 import { parsePolicy } from '../server/policies.js';
 import { VERSION } from '../server/server-properties.js';
-import { DefinitionsError, checkDefinitions, type DefinitionsJson } from './definitions-check.js';
-import { tableJson, type JsonObject } from './views.js';
+import { DefinitionsError, checkDefinitions, definedVHostMetadata, type DefinitionsJson } from './definitions-check.js';
+import { tableJson, vhostMetadataView, type JsonObject } from './views.js';
 
 export { DefinitionsError, type DefinitionsJson } from './definitions-check.js';
 
@@ -55,7 +55,11 @@ export function exportDefinitions(broker: Broker): JsonObject {
       tags: u.tags,
       limits: {},
     })),
-    vhosts: [...broker.vhosts.values()].map((v) => ({ name: v.name, description: v.description, metadata: { description: v.description, tags: [] } })),
+    // RabbitMQ 3.12's shape: description, tags and default_queue_type (when set), also in metadata.
+    vhosts: [...broker.vhosts.values()].map((v) => {
+      const { default_queue_type, ...rest } = vhostMetadataView(v);
+      return v.defaultQueueType !== undefined ? { ...rest, default_queue_type } : rest;
+    }),
     permissions: broker.access.listPermissions().map((p) => ({ ...p })),
     topic_permissions: [],
     // RabbitMQ keeps operator policies as runtime parameters, and exports them so.
@@ -94,7 +98,11 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
     if (progress && (done % 1000 === 0 || done === total)) progress(done, total);
   };
   for (const v of d.vhosts ?? []) {
-    if (!broker.vhosts.has(v.name)) broker.addVHost(v.name, v.description ?? '');
+    // checkDefinitions checked the metadata; an existing vhost takes the file's tags and default queue type.
+    const meta = definedVHostMetadata(v);
+    const existing = broker.vhosts.get(v.name);
+    if (!existing) broker.addVHost(v.name, v.description ?? v.metadata?.description ?? '', meta);
+    else if (meta.tags !== undefined || meta.defaultQueueType !== undefined) broker.addVHost(v.name, existing.description, meta);
     step();
   }
   for (const u of d.users ?? []) {

@@ -158,7 +158,18 @@ export function vhostView(v: VHost): JsonObject {
   const qs = [...v.queues.values()];
   const ready = qs.reduce((n, q) => n + q.messageCount, 0);
   const unacked = qs.reduce((n, q) => n + q.unackedCount, 0);
-  return { name: v.name, description: v.description, tags: [], messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked };
+  return { ...vhostMetadataView(v), messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked };
+}
+
+/**
+ * A vhost's description, tags and default queue type as RabbitMQ 3.12 shows them: each at the top
+ * level and together in `metadata`; an unset default queue type is `"undefined"` at the top level
+ * (rabbit_vhost's info item, vhost:get_default_queue_type/1) and absent from `metadata`.
+ */
+export function vhostMetadataView(v: VHost): JsonObject {
+  const metadata: JsonObject = { description: v.description, tags: [...v.tags] };
+  if (v.defaultQueueType !== undefined) metadata.default_queue_type = v.defaultQueueType;
+  return { name: v.name, description: v.description, tags: [...v.tags], default_queue_type: v.defaultQueueType ?? 'undefined', metadata };
 }
 
 export function consumersView(connections: Iterable<Connection>): JsonObject[] {

@@ -6,7 +6,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredVHost } from '../store/store.js';
 import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
@@ -142,10 +142,15 @@ export class Broker {
     return v;
   }
 
-  addVHost(name: string, description = ''): VHost {
+  /** Creates or updates a vhost; metadata left out keeps the vhost's current tags and default queue type. */
+  addVHost(name: string, description = '', meta: { tags?: string[]; defaultQueueType?: string } = {}): VHost {
     const v = this.vhost(name);
     v.description = description;
-    this.store.putDefinition('vhost', definitionId.vhost(name), { name, description });
+    if (meta.tags !== undefined) v.tags = meta.tags;
+    if (meta.defaultQueueType !== undefined) v.defaultQueueType = meta.defaultQueueType;
+    const record: StoredVHost = { name, description, tags: v.tags };
+    if (v.defaultQueueType !== undefined) record.defaultQueueType = v.defaultQueueType;
+    this.store.putDefinition('vhost', definitionId.vhost(name), record);
     return v;
   }
 
@@ -173,7 +178,13 @@ export class Broker {
 
   private async recover(): Promise<void> {
     const state = await this.store.open();
-    for (const v of state.definitions.vhost) this.vhost(v.name).description = v.description;
+    for (const sv of state.definitions.vhost) {
+      const v = this.vhost(sv.name);
+      v.description = sv.description;
+      // Records written before vhost metadata was kept have neither: no tags, no default (classic).
+      v.tags = sv.tags ?? [];
+      v.defaultQueueType = sv.defaultQueueType;
+    }
     this.access.restore(state.definitions.user, state.definitions.permission);
     if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');
     if (this.access.users.size === 0) {

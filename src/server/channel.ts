@@ -353,6 +353,8 @@ export class Channel implements ReplyReceiver {
     nowait: boolean,
     args: FieldTable,
   ): void {
+    // The vhost's default queue type, where RabbitMQ applies it (default-queue-type.ts).
+    if (!passive) args = this.vhost.declareArgs(durable, exclusive, autoDelete, args);
     const generated = name === '' && !passive;
     if (generated) {
       checkServerNamed(this.vhost.name, args);

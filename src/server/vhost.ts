@@ -8,6 +8,7 @@ import { Exchange, type Binding, type Destination, type ExchangeSpec } from './e
 import { createExchange } from './exchanges/types.js';
 import type { Message } from './message.js';
 import type { PagingLimits } from './paged-tail.js';
+import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
@@ -41,6 +42,10 @@ export class VHost {
   /** Channels consuming from amq.rabbitmq.reply-to, by the name replies are routed with. */
   readonly replies = new ReplyRegistry();
   description = '';
+  /** Metadata tags (RabbitMQ's vhost tags). */
+  tags: string[] = [];
+  /** default_queue_type in the vhost's metadata (RabbitMQ 3.11+); undefined when unset (classic). */
+  defaultQueueType: string | undefined = undefined;
   /** Its policies by name (policies.ts); each queue and exchange holds the one that applies. */
   readonly policies = new Map<string, Policy>();
   /** Operator policies: limits an operator imposes, whatever the users' policies say. */
@@ -143,6 +148,11 @@ export class VHost {
       if (this.routed.size > 0) return;
       current = next;
     }
+  }
+
+  /** A declare's arguments with this vhost's default queue type added where RabbitMQ adds it. */
+  declareArgs(durable: boolean, exclusive: boolean, autoDelete: boolean, args: FieldTable): FieldTable {
+    return augmentDeclareArgs(this.defaultQueueType, durable, exclusive, autoDelete, args);
   }
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */

@@ -72,6 +72,10 @@ export interface StoredUser {
 export interface StoredVHost {
   name: string;
   description: string;
+  /** Absent in records written before vhost metadata was kept. */
+  tags?: string[];
+  /** default_queue_type of the vhost's metadata; absent when unset (and in older records). */
+  defaultQueueType?: string;
 }
 
 export interface StoredPermission {

@@ -55,6 +55,11 @@ export function queueTypeOf(queue: string, vhost: string, args: FieldTable): Que
   throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: "unsupported queue type '${name}'"`, 'channel');
 }
 
+/** The registered queue type of that name (x-queue-type's value), if there is one. */
+export function queueTypeNamed(name: string): QueueType | undefined {
+  return Object.prototype.hasOwnProperty.call(TYPES, name) ? TYPES[name as QueueTypeName] : undefined;
+}
+
 /** A declare of a server-named queue: RabbitMQ refuses it for types that cannot have one. */
 export function checkServerNamed(vhost: string, args: FieldTable): void {
   const t = queueTypeOf('', vhost, args);
