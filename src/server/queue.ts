@@ -106,7 +106,6 @@ export class Queue {
     this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
     // A priority queue keeps all its messages in memory: its order is not the store's seq order.
     this.stream = this.type.name === 'stream' ? new StreamLog(this) : null;
-    this.stream?.startTimers();
     this.paging = this.args.maxPriority === undefined && !this.stream ? vhost.paging : null;
     this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
     this.touch();

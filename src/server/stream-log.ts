@@ -74,7 +74,6 @@ export class StreamLog {
   private lastChunk = 0;
   private inTick = false;
   private readonly readers = new Map<Consumer, Reader>();
-  private ageTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly q: Queue) {}
 
@@ -124,7 +123,8 @@ export class StreamLog {
     seg.bytes += msg.body.length;
     seg.lastTs = now;
     this.bytesHeld += msg.body.length;
-    // As osiris: retention is evaluated when a segment is full and a new one begins.
+    // As osiris: retention (x-max-length-bytes and x-max-age alike) is evaluated when a segment is
+    // full and a new one begins, never on a timer.
     if (rolled) this.retain();
     if (this.readers.size > 0) this.q.scheduleDispatch();
   }
@@ -180,13 +180,6 @@ export class StreamLog {
     return { count: this.count, lastSeq: 0 };
   }
 
-  /** Starts x-max-age's periodic check (segments also age while nothing is published). */
-  startTimers(): void {
-    if (this.maxAge === undefined || this.ageTimer) return;
-    this.ageTimer = setInterval(() => this.retain(), 1000);
-    this.ageTimer.unref();
-  }
-
   addReader(c: Consumer): void {
     const r = new Reader(c);
     const start = c.streamStart ?? 'next';
@@ -211,8 +204,6 @@ export class StreamLog {
   }
 
   destroy(): void {
-    if (this.ageTimer) clearInterval(this.ageTimer);
-    this.ageTimer = null;
     for (const r of this.readers.values()) r.closed = true;
     this.readers.clear();
   }

@@ -9,11 +9,14 @@
 // queue.purge, basic.nack/basic.reject (540); x-stream-offset first, next, a number, -1 (first),
 // past the end (nothing), an interval "30m", a timestamp before and after; every delivery
 // carrying x-stream-offset as a long, redelivered=false; deliveries stopping at the prefetch until
-// acked; retention removing whole old segments only (a consumer from 'first' starts past them).
+// acked; retention removing whole old segments only (a consumer from 'first' starts past them),
+// x-max-age included, and only when a new segment begins: 1s-old messages were all still there
+// 2.5s later, and went once later publishes rolled the segment.
 // Where Warren differs: 'last' is the last message appended in the latest tick (RabbitMQ: the start of
 // its last chunk); a string offset that is no interval gets 406 (RabbitMQ 3.10.8 crashed the
 // channel: 541 INTERNAL_ERROR); retention counts body bytes only (RabbitMQ counts its segment files,
-// headers included, so it keeps fewer). Warren's own: the management API, definitions, kill -9.
+// headers included, so it keeps fewer); Warren's offsets are dense (RabbitMQ 3.10.8's skipped
+// numbers after retention: 15 messages, 10 left, starting at offset 6). Warren's own: the management API, definitions, kill -9.
 import { afterEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
@@ -281,5 +284,117 @@ describe('retention', () => {
     // The live consumer saw a dense run of offsets ending at the last one.
     await waitUntil(() => seen[seen.length - 1] === 54, 'the live consumer to reach the end');
     for (let i = 1; i < seen.length; i++) expect(seen[i]! - seen[i - 1]!).toBeGreaterThan(0);
+  });
+});
+
+describe('x-max-age', () => {
+  it('removes whole segments older than the age when a new segment begins (not on a timer, as osiris)', async () => {
+    const conn = await connect(await start());
+    await (await channel(conn)).assertQueue('s-age', { durable: true, arguments: { ...S, 'x-max-age': '1s', 'x-stream-max-segment-size-bytes': 1000 } });
+    await publish(conn, 's-age', Array.from({ length: 10 }, () => 'x'.repeat(100)));
+    await sleep(1200);
+    // Old, but nothing rolled a segment yet: all still there.
+    expect((await (await channel(conn)).checkQueue('s-age')).messageCount).toBe(10);
+    // The 11th starts a second segment: the first, older than 1s, goes whole.
+    await publish(conn, 's-age', ['y'.repeat(100)]);
+    expect((await (await channel(conn)).checkQueue('s-age')).messageCount).toBe(1);
+    expect((await read(conn, 's-age', 'first', 1)).map((r) => r[1])).toEqual([10]);
+  });
+});
+
+describe('restarts and crashes (Warren only)', () => {
+  it('a stream keeps its messages and offsets across a restart; new messages continue the offsets', async () => {
+    const dir = await res.tempDir('warren-stream-restart-');
+    let b = await startBroker({ dataDir: dir, logLevel: 'silent' });
+    running.push(b);
+    let conn = await connect(b);
+    await (await channel(conn)).assertQueue('s-rs', { durable: true, arguments: { ...S, 'x-max-length-bytes': 300, 'x-stream-max-segment-size-bytes': 100 } });
+    await publish(conn, 's-rs', Array.from({ length: 12 }, (_, i) => `m${String(i).padStart(2, '0')}`.padEnd(50, '.')));
+    // Segments of two 50-byte messages: when the sixth began (offset 10) the stream held 550
+    // bytes, so three went whole; offsets 6..11 are left.
+    const before = (await read(conn, 's-rs', 'first', 12)).map((r) => r[1]);
+    expect(before).toEqual([6, 7, 8, 9, 10, 11]);
+    await b.close();
+    running.splice(running.indexOf(b), 1);
+    b = await startBroker({ dataDir: dir, logLevel: 'silent' });
+    running.push(b);
+    conn = await connect(b);
+    expect((await read(conn, 's-rs', 'first', 12)).map((r) => r[1])).toEqual(before);
+    await publish(conn, 's-rs', ['after'.padEnd(50, '.')]);
+    const after = await read(conn, 's-rs', 'last', 1);
+    expect(after.map((r) => [r[0].slice(0, 5), r[1]])).toEqual([['after', 12]]);
+    // Offset 12 began the seventh segment: retention, rebuilt from the store, dropped one more.
+    expect((await read(conn, 's-rs', 'first', 12)).map((r) => r[1])).toEqual([8, 9, 10, 11, 12]);
+  });
+
+  it('kill -9 during confirmed publishing: no confirmed message lost, offsets dense after recovery', async () => {
+    const dir = await res.tempDir('warren-stream-crash-');
+    const b1 = await res.broker(dir);
+    const conn = await res.connect(b1.port);
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    await ch.assertQueue('s-crash', { durable: true, arguments: S });
+    const confirmed = new Set<number>();
+    let n = 0;
+    let stop = false;
+    const pump = (async () => {
+      while (!stop) {
+        for (let k = 0; k < 200 && !stop; k++) {
+          const i = n++;
+          try {
+            ch.sendToQueue('s-crash', Buffer.from(String(i)), {}, (err) => {
+              if (!err) confirmed.add(i);
+            });
+          } catch {
+            return;
+          }
+        }
+        await sleep(1);
+      }
+    })();
+    await waitUntil(() => confirmed.size > 2000, 'confirms', 20_000);
+    await b1.kill9();
+    stop = true;
+    await pump;
+    const b2 = await res.broker(dir);
+    const c2 = await res.connect(b2.port);
+    const got = await read(c2, 's-crash', 'first', n, 1000);
+    const offsets = got.map((r) => r[1] as number);
+    expect(offsets).toEqual(Array.from({ length: got.length }, (_, i) => i));
+    const bodies = new Set(got.map((r) => Number(r[0])));
+    expect([...confirmed].filter((i) => !bodies.has(i))).toEqual([]);
+    // One publisher, one channel: the log holds a prefix of what was sent, in order.
+    expect(got.map((r) => Number(r[0]))).toEqual(Array.from({ length: got.length }, (_, i) => i));
+  }, 60_000);
+});
+
+describe('management and definitions (Warren only: the RabbitMQ node had no management plugin)', () => {
+  it("the API shows type 'stream' and its message count; an export holds the stream and imports into another broker", async () => {
+    const a = await start(-1);
+    const conn = await connect(a);
+    const args = { ...S, 'x-max-age': '7D', 'x-stream-max-segment-size-bytes': 100000 };
+    await (await channel(conn)).assertQueue('s-mgmt', { durable: true, arguments: args });
+    await publish(conn, 's-mgmt', ['a', 'b', 'c']);
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const base = `http://127.0.0.1:${a.managementPort}`;
+    await waitUntil(async () => {
+      const q = (await (await fetch(`${base}/api/queues/%2F/s-mgmt`, { headers: auth })).json()) as { messages: number };
+      return q.messages === 3;
+    }, 'the API to count 3 messages');
+    const q = (await (await fetch(`${base}/api/queues/%2F/s-mgmt`, { headers: auth })).json()) as { type: string; messages: number };
+    expect(q).toMatchObject({ type: 'stream', messages: 3 });
+    const defs = (await (await fetch(`${base}/api/definitions`, { headers: auth })).json()) as { queues: object[] };
+    const entry = { name: 's-mgmt', vhost: '/', durable: true, auto_delete: false, arguments: args };
+    expect(defs.queues).toContainEqual(entry);
+    const b = await start(-1);
+    const base2 = `http://127.0.0.1:${b.managementPort}`;
+    const post = await fetch(`${base2}/api/definitions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(defs) });
+    expect(post.status).toBeLessThan(300);
+    const q2 = (await (await fetch(`${base2}/api/queues/%2F/s-mgmt`, { headers: auth })).json()) as { type: string; arguments: object };
+    expect(q2).toMatchObject({ type: 'stream', arguments: args });
+    const bad = { queues: [{ name: 's-bad', vhost: '/', durable: false, auto_delete: false, arguments: S }] };
+    const r = await fetch(`${base2}/api/definitions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(bad) });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(await r.json())).toContain("invalid property 'non-durable' for queue 's-bad' in vhost '/'");
   });
 });
