@@ -506,7 +506,8 @@ export class Queue {
    * were ready, and whether the store holds records of it (paged or persistent) to drop.
    */
   destroy(): { count: number; stored: boolean } {
-    const count = this.readyCount;
+    // RabbitMQ 3.10.8 answers a stream's queue.delete with message_count 0, whatever it held.
+    const count = this.stream ? 0 : this.readyCount;
     this.deleted = true;
     this.stream?.destroy();
     this.stopTimers();

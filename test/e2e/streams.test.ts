@@ -256,6 +256,33 @@ describe('consuming a stream', () => {
   });
 });
 
+describe('long streams', () => {
+  it('a consumer reads 20,000 messages page by page, in offset order; queue.delete answers 0 (as RabbitMQ 3.10.8)', async () => {
+    const conn = await connect(await start());
+    const ch = await confirmChannel(conn);
+    await ch.assertQueue('s-long', { durable: true, arguments: S });
+    for (let i = 0; i < 20_000; i++) {
+      ch.sendToQueue('s-long', Buffer.from(String(i)));
+      if (i % 2000 === 1999) await ch.waitForConfirms();
+    }
+    await ch.waitForConfirms();
+    const reader = await channel(conn);
+    await reader.prefetch(200);
+    let next = 0;
+    let wrong = 0;
+    await reader.consume('s-long', (m) => {
+      if (!m) return;
+      if (m.properties.headers?.['x-stream-offset'] !== next || m.content.toString() !== String(next)) wrong++;
+      next++;
+      reader.ack(m);
+    }, { arguments: { 'x-stream-offset': 'first' } });
+    await waitUntil(() => next === 20_000, 'all 20,000', 30_000);
+    expect(wrong).toBe(0);
+    await reader.close();
+    expect(await ch.deleteQueue('s-long')).toEqual({ messageCount: 0 });
+  }, 60_000);
+});
+
 describe('retention', () => {
   it('x-max-length-bytes removes whole old segments only, while a consumer reads', async () => {
     const conn = await connect(await start());
