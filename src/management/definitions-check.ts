@@ -1,6 +1,6 @@
 // Checks a whole definitions file against the broker before anything of it is applied, so an
 // import is all or nothing, and names every problem at once. Whatever Warren cannot apply
-// (parameters, stream queues, limits …) is a problem, never silently dropped.
+// (parameters, limits …) is a problem, never silently dropped.
 import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';

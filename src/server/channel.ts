@@ -30,6 +30,7 @@ import { isExchangeType } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
 import { checkServerNamed } from './queue-types/index.js';
+import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
 import type { VHost } from './vhost.js';
 
@@ -44,6 +45,8 @@ interface HeldPublish {
 
 type Settlement = 'ack' | 'requeue' | 'drop';
 
+/** How RabbitMQ names a queue in its stream refusals: queue 's' in vhost '/'. */
+const queueRef = (q: Queue): string => `queue '${q.name}' in vhost '${q.vhost.name}'`;
 const chError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 
 /** RabbitMQ's server-generated names: a prefix and 22 url-safe random characters. */
@@ -232,9 +235,9 @@ export class Channel implements ReplyReceiver {
       case M.BasicAck:
         return this.settleLater(this.take(m.args.deliveryTag, m.args.multiple), 'ack');
       case M.BasicNack:
-        return this.settleLater(this.take(m.args.deliveryTag, m.args.multiple), m.args.requeue ? 'requeue' : 'drop');
+        return this.settleLater(this.refuseOnStream(this.take(m.args.deliveryTag, m.args.multiple)), m.args.requeue ? 'requeue' : 'drop');
       case M.BasicReject:
-        return this.settleLater(this.take(m.args.deliveryTag, false), m.args.requeue ? 'requeue' : 'drop');
+        return this.settleLater(this.refuseOnStream(this.take(m.args.deliveryTag, false)), m.args.requeue ? 'requeue' : 'drop');
       case M.BasicQos:
         return this.qos(m.args.prefetchSize, m.args.prefetchCount, m.args.global);
       case M.BasicConsume:
@@ -398,6 +401,7 @@ export class Channel implements ReplyReceiver {
   private purge(name: string, nowait: boolean): void {
     const q = this.queueFor(name);
     this.permit('read', 'queue', q.name);
+    if (q.stream) throw new AmqpError(ReplyCode.NotImplemented, `queue.purge not supported by stream queues ${queueRef(q)}`, 'connection');
     const count = q.purge();
     if (!nowait) this.reply({ id: M.QueuePurgeOk, args: { messageCount: count } });
   }
@@ -654,7 +658,16 @@ export class Channel implements ReplyReceiver {
     if (this.globalPrefetch !== 0 && q.type.refusesGlobalQos) {
       throw new AmqpError(ReplyCode.NotImplemented, `queue '${q.name}' in vhost '${this.vhost.name}' does not support global qos`, 'connection');
     }
-    const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount, priority);
+    let start: StreamStart | undefined;
+    if (q.stream) {
+      // RabbitMQ 3.10.8: a stream consumer must acknowledge (else 540 on the connection) and must
+      // have a prefetch of its own (a global one does not count; else 406 on the channel).
+      // The prefetch is checked first (no-ack without a prefetch: 406).
+      if (this.prefetchCount === 0) throw chError(ReplyCode.PreconditionFailed, `consumer prefetch count is not set for '${queueRef(q)}'`);
+      if (noAck) throw new AmqpError(ReplyCode.NotImplemented, `automatic acknowledgement not supported by stream queues ${queueRef(q)}`, 'connection');
+      start = parseStreamOffset(q.name, this.vhost.name, args);
+    }
+    const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount, priority, start);
     this.consumers.set(tag, c);
     // The queue learns of the consumer only once consume-ok is on its way, so no delivery precedes it.
     this.reply(nowait ? null : { id: M.BasicConsumeOk, args: { consumerTag: tag } }, () => {
@@ -737,6 +750,7 @@ export class Channel implements ReplyReceiver {
   private get(queueName: string, noAck: boolean): void {
     const q = this.queueFor(queueName);
     this.permit('read', 'queue', q.name);
+    if (q.stream) throw new AmqpError(ReplyCode.NotImplemented, `basic.get not supported by stream queues ${queueRef(q)}`, 'connection');
     const paging = q.headReady();
     if (!paging && this.waitingGets === 0) {
       this.getNow(q, noAck);
@@ -804,6 +818,16 @@ export class Channel implements ReplyReceiver {
       this.unacked.delete(t);
     }
     return out;
+  }
+
+  /**
+   * RabbitMQ 3.10.8 closes the connection with 540 on a nack or reject (with or without requeue)
+   * of a stream delivery.
+   */
+  private refuseOnStream(taken: Unacked[]): Unacked[] {
+    const s = taken.find((u) => u.queue.stream);
+    if (s) throw new AmqpError(ReplyCode.NotImplemented, `basic.nack and basic.reject not supported by stream queues ${queueRef(s.queue)}`, 'connection');
+    return taken;
   }
 
   /** Acks, nacks and rejects take effect now, or at tx.commit in a transaction. */

@@ -2,6 +2,7 @@
 import type { Channel } from './channel.js';
 import type { Entry } from './message.js';
 import type { Queue } from './queue.js';
+import type { StreamStart } from './stream-log.js';
 
 export class Consumer {
   /** Deliveries not yet acked, counted against prefetch. */
@@ -17,6 +18,8 @@ export class Consumer {
     readonly prefetch: number,
     /** x-priority from basic.consume: higher-priority consumers are served first. */
     readonly priority = 0,
+    /** Streams: where the consumer starts reading (x-stream-offset). */
+    readonly streamStart?: StreamStart,
   ) {}
 
   get hasCapacity(): boolean {

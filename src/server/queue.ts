@@ -12,6 +12,7 @@ import { checkDeclare, parseQueueArgs, type QueueArgs } from './queue-args.js';
 import type { QueueType } from './queue-types/index.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
+import { StreamLog } from './stream-log.js';
 import type { VHost } from './vhost.js';
 
 /**
@@ -84,6 +85,8 @@ export class Queue {
   private redeliverBelow = 0;
   /** Set at shutdown: no timer or page read may change the queue once its totals are taken. */
   private frozen = false;
+  /** A stream's log (x-queue-type: stream): it holds the messages instead of the ready list. */
+  readonly stream: StreamLog | null;
   /** basic.get callers waiting for a page to come back from the store. */
   private headWaiters: (() => void)[] = [];
 
@@ -102,7 +105,8 @@ export class Queue {
     this.countsDeliveries = this.type.countsDeliveries;
     this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
     // A priority queue keeps all its messages in memory: its order is not the store's seq order.
-    this.paging = this.args.maxPriority === undefined ? vhost.paging : null;
+    this.stream = this.type.name === 'stream' ? new StreamLog(this) : null;
+    this.paging = this.args.maxPriority === undefined && !this.stream ? vhost.paging : null;
     this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
     this.touch();
   }
@@ -143,10 +147,12 @@ export class Queue {
 
   /** Ready messages, in memory and paged out. */
   get readyCount(): number {
+    if (this.stream) return this.stream.count;
     return this.ready.length + (this.tail?.count ?? 0);
   }
 
   get readyBytes(): number {
+    if (this.stream) return this.stream.bytes;
     return this.ready.bytes + (this.tail?.bytes ?? 0);
   }
 
@@ -168,6 +174,10 @@ export class Queue {
    * confirm becomes a nack.
    */
   enqueue(msg: Message): boolean {
+    if (this.stream) {
+      if (!this.deleted) this.stream.append(msg);
+      return true;
+    }
     const a = this.args;
     const limited = a.maxLength !== undefined || a.maxLengthBytes !== undefined;
     // Messages a waiting consumer is about to take do not count against the length limit.
@@ -325,6 +335,7 @@ export class Queue {
    * restart); after a crash every message comes back flagged as possibly delivered.
    */
   async recover(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
+    if (this.stream) return this.stream.recover();
     const store = this.vhost.store;
     const lim = this.paging;
     let from = 0;
@@ -422,11 +433,13 @@ export class Queue {
 
   /** Forgets a message for good (acked, or delivered without ack). */
   settle(entry: Entry): void {
+    if (this.stream) return; // a stream removes nothing on ack
     if (!this.deleted && this.persists(entry.msg)) this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq);
   }
 
   /** Drops a message, dead-lettering it when the queue has a dead-letter exchange. */
   discard(entry: Entry, reason: DeathReason): void {
+    if (this.stream) return;
     if (this.deleted) return;
     deadLetter(this, entry, reason);
     this.settle(entry);
@@ -434,6 +447,7 @@ export class Queue {
 
   /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
   requeue(entries: Entry[]): void {
+    if (this.stream) return; // unacked stream deliveries stay in the log: nothing to put back
     if (this.deleted || entries.length === 0) return;
     if (this.countsDeliveries) return this.returnToBack(entries);
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
@@ -492,12 +506,14 @@ export class Queue {
    * were ready, and whether the store holds records of it (paged or persistent) to drop.
    */
   destroy(): { count: number; stored: boolean } {
-    const count = this.readyCount;
+    // RabbitMQ 3.10.8 answers a stream's queue.delete with message_count 0, whatever it held.
+    const count = this.stream ? 0 : this.readyCount;
     this.deleted = true;
+    this.stream?.destroy();
     this.stopTimers();
     this.releasePublishers();
     this.ready.clear();
-    const stored = this.tail?.used ?? false;
+    const stored = (this.tail?.used ?? false) || this.stream !== null;
     this.tail?.drop();
     for (const w of this.headWaiters.splice(0)) w();
     return { count, stored };
@@ -511,6 +527,7 @@ export class Queue {
   }
 
   addConsumer(c: Consumer): void {
+    this.stream?.addReader(c);
     let i = this.consumers.length;
     while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--;
     this.consumers.splice(i, 0, c);
@@ -523,6 +540,7 @@ export class Queue {
     const i = this.consumers.indexOf(c);
     if (i < 0) return false;
     this.consumers.splice(i, 1);
+    this.stream?.removeReader(c);
     if (this.consumers.length === 0 && this.autoDelete && !this.deleted) {
       this.vhost.deleteQueue(this);
       return true;
@@ -590,6 +608,7 @@ export class Queue {
   dispatch(): void {
     this.dispatchScheduled = false;
     if (this.deleted) return;
+    if (this.stream) return this.stream.dispatch();
     this.expire();
     while (this.ready.length > 0 && this.consumers.length > 0) {
       const c = this.nextConsumer();
@@ -603,6 +622,7 @@ export class Queue {
 
   /** Whether a publish here should pause its connection (see BACKLOG_HIGH). */
   get overloaded(): boolean {
+    if (this.stream) return false; // consumers read a stream at their own pace: publishers never wait for them
     return this.readyCount > BACKLOG_HIGH && this.consumers.length > 0;
   }
 

@@ -239,6 +239,12 @@ export class LevelStore implements Store {
     this.schedule();
   }
 
+  deleteMessagesBelow(vhost: string, name: string, belowSeq: number): void {
+    const prefix = this.prefix(vhost, name, MESSAGE_PREFIX);
+    this.steps.push({ clear: { gte: messageKey(prefix, 0), lt: messageKey(prefix, belowSeq) } });
+    this.schedule();
+  }
+
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
     this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) });
   }

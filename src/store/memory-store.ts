@@ -63,6 +63,10 @@ export class MemoryStore implements Store {
       for (const seq of q?.keys() ?? []) if (seq >= fromSeq) q!.delete(seq);
     }
   }
+  deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void {
+    const q = this.messages.get(queueKey(vhost, queue));
+    for (const seq of q?.keys() ?? []) if (seq < belowSeq) q!.delete(seq);
+  }
   private range(vhost: string, queue: string, fromSeq: number): ReadMessage[] {
     const k = queueKey(vhost, queue);
     const out: ReadMessage[] = [];

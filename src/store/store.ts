@@ -142,6 +142,8 @@ export interface Store {
   deletePaged(vhost: string, queue: string, seq: number): void;
   /** Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged part). */
   deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void;
+  /** Removes the queue's persistent messages below belowSeq in one range delete (a stream's old segments). */
+  deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void;
   /**
    * The queue's messages, persistent and paged, from fromSeq on in seq order: at most maxCount,
    * and no more once maxBytes of bodies are read (at least one). Sees every mutation queued before

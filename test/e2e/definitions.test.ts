@@ -48,7 +48,7 @@ const BAD_FILE = {
   queues: [
     { name: 'bad-ok-q', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: {} },
     { name: 'bad-quorum', vhost: 'bad-vh', durable: false, auto_delete: false, arguments: { 'x-queue-type': 'quorum' } },
-    { name: 'bad-stream', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream' } },
+    { name: 'bad-stream', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '7X' } },
   ],
   exchanges: [{ name: 'bad-x', vhost: 'bad-vh', type: 'x-consistent-hash', durable: true, auto_delete: false, internal: false, arguments: {} }],
   bindings: [{ source: 'amq.direct', vhost: 'bad-vh', destination: 'missing-q', destination_type: 'queue', routing_key: '', arguments: {} }],
@@ -62,8 +62,7 @@ const BAD_FILE = {
 const BAD_PROBLEMS = [
   "permission of user 'nobody' in vhost 'bad-vh': user 'nobody' does not exist",
   "invalid property 'non-durable' for queue 'bad-quorum' in vhost 'bad-vh'",
-  "queue 'bad-stream' in vhost 'bad-vh'",
-  'stream',
+  "invalid arg 'x-max-age' for queue 'bad-stream' in vhost 'bad-vh': invalid_max_age",
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",
   "queue 'missing-q' does not exist",
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",

@@ -882,13 +882,13 @@ describe('queue argument validation', () => {
     expect(body(await getOne(ch, q))).toBe('classic');
   });
 
-  it.skipIf(!onWarren)("Warren only: x-queue-type 'stream' is refused with 406 naming x-queue-type (quorum: quorum-queues.test.ts)", async () => {
+  it("x-queue-type 'stream' declares a stream (the rest in streams.test.ts; quorum: quorum-queues.test.ts)", async () => {
     const conn = await connect();
     const ch = await channel(conn);
     const q = qname('stream');
     createdQueues.push(q);
-    await expectChannelError(ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } }), 406, 'x-queue-type');
-    expect(await queueExists(conn, q)).toBe(false);
+    expect(await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } })).toMatchObject({ queue: q, messageCount: 0, consumerCount: 0 });
+    expect(await queueExists(conn, q)).toBe(true);
   });
 
   it('invalid argument values are refused with 406 naming the argument', async () => {

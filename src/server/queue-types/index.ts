@@ -6,8 +6,9 @@
 import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../../frames/index.js';
 import { classic } from './classic.js';
 import { quorum } from './quorum.js';
+import { stream } from './stream.js';
 
-export type QueueTypeName = 'classic' | 'quorum';
+export type QueueTypeName = 'classic' | 'quorum' | 'stream';
 
 /** What a declare asks for, as far as the type checks it. */
 export interface DeclareSpec {
@@ -42,16 +43,15 @@ export interface QueueType {
   readonly rejectsOverLimit: boolean;
 }
 
-const TYPES: Record<QueueTypeName, QueueType> = { classic, quorum };
+const TYPES: Record<QueueTypeName, QueueType> = { classic, quorum, stream };
 
 /** The type x-queue-type names (classic when absent); 406 as RabbitMQ for an unknown one. */
 export function queueTypeOf(queue: string, vhost: string, args: FieldTable): QueueType {
   const v = args.get('x-queue-type');
   if (v === undefined) return classic;
   const name = v.type === 'S' ? String(fromFieldValue(v)) : '';
-  if (name === 'classic' || name === 'quorum') return TYPES[name];
+  if (name === 'classic' || name === 'quorum' || name === 'stream') return TYPES[name];
   const where = `invalid arg 'x-queue-type' for queue '${queue}' in vhost '${vhost}'`;
-  if (name === 'stream') throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: queue type 'stream' is not supported by this broker yet`, 'channel');
   throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: "unsupported queue type '${name}'"`, 'channel');
 }
 

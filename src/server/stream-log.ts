@@ -1,0 +1,262 @@
+// A stream's append-only log (x-queue-type: stream), as RabbitMQ 3.10's osiris log behaves for
+// AMQP 0-9-1 consumers. Each message gets the next dense offset 0, 1, 2, … and is written to the
+// store under the stream's message keys with seq = offset + 1 (byte order = offset order); the
+// record's expiresAt field holds its append time (ms), which timestamp offsets and x-max-age use.
+// The log is cut into segments of x-stream-max-segment-size-bytes (default 500 MB) kept in
+// memory as offset ranges; retention (x-max-length-bytes, x-max-age) removes whole old segments
+// only, with one range delete, as RabbitMQ does — so a stream may hold a bit more than its limit.
+// Each consumer has a reader that fetches pages from the store (never the whole log in memory),
+// from its x-stream-offset, and delivers within its prefetch window; acks only open the window.
+import { AmqpError, ReplyCode, Writer, encodeBasicProperties, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
+import type { Consumer } from './consumer.js';
+import { Message, type Entry } from './message.js';
+import type { Queue } from './queue.js';
+import { maxAgeOf, parseDuration } from './queue-types/stream.js';
+import type { ReadMessage } from '../store/store.js';
+
+const DEFAULT_SEGMENT_BYTES = 500_000_000;
+const PAGE_COUNT = 512;
+const PAGE_BYTES = 1024 * 1024;
+
+interface Segment {
+  /** Offset of its first message. */
+  first: number;
+  count: number;
+  bytes: number;
+  /** Append time of its last message (ms). */
+  lastTs: number;
+}
+
+/** Where a consumer starts: an offset, or the first message appended at or after a time. */
+export type StreamStart = { offset: number } | { atOrAfter: number } | 'first' | 'last' | 'next';
+
+class Reader {
+  /** Next offset to fetch from the store. */
+  pos = 0;
+  /** Fetched and not yet delivered. */
+  buf: ReadMessage[] = [];
+  reading = false;
+  closed = false;
+  /** Messages appended before this time are skipped (a timestamp or interval start). */
+  minTs = 0;
+  constructor(readonly consumer: Consumer) {}
+}
+
+const stop = (text: string): never => {
+  throw new AmqpError(ReplyCode.PreconditionFailed, text, 'channel');
+};
+
+/** x-stream-offset of a basic.consume, 406 as RabbitMQ 3.10.8 for a value it cannot use. */
+export function parseStreamOffset(queue: string, vhost: string, args: FieldTable): StreamStart {
+  const v: FieldValue | undefined = args.get('x-stream-offset');
+  if (v === undefined) return 'next';
+  const bad = (shown: string): never => stop(`invalid arg 'x-stream-offset' for queue '${queue}' in vhost '${vhost}': {invalid_stream_offset_arg,${shown}}`);
+  if (v.type === 'S') {
+    const s = String(fromFieldValue(v));
+    if (s === 'first' || s === 'last' || s === 'next') return s;
+    const ms = parseDuration(s);
+    if (ms === undefined) return bad(`{longstr,<<"${s}">>}`);
+    return { atOrAfter: Date.now() - ms };
+  }
+  if (v.type === 'T') return { atOrAfter: Number(fromFieldValue(v)) * 1000 };
+  if (['b', 'B', 's', 'u', 'I', 'i', 'l'].includes(v.type)) return { offset: Number(fromFieldValue(v)) };
+  return bad(`{${v.type},${String(fromFieldValue(v))}}`);
+}
+
+export class StreamLog {
+  private segments: Segment[] = [];
+  /** Offset the next message gets. */
+  next = 0;
+  /** Offset of the first message still in the log (older segments were removed). */
+  first = 0;
+  private bytesHeld = 0;
+  /** Start of the last chunk (RabbitMQ's 'last'): the first offset appended in the latest tick. */
+  private lastChunk = 0;
+  private inTick = false;
+  private readonly readers = new Map<Consumer, Reader>();
+
+  constructor(private readonly q: Queue) {}
+
+  get count(): number {
+    return this.next - this.first;
+  }
+
+  get bytes(): number {
+    return this.bytesHeld;
+  }
+
+  private get segmentLimit(): number {
+    const v = this.q.arguments.get('x-stream-max-segment-size-bytes');
+    return v === undefined ? DEFAULT_SEGMENT_BYTES : Number(fromFieldValue(v));
+  }
+
+  private get maxAge(): number | undefined {
+    return maxAgeOf(this.q.name, this.q.vhost.name, this.q.arguments.get('x-max-age'));
+  }
+
+  append(msg: Message): void {
+    const now = Date.now();
+    const offset = this.next++;
+    if (!this.inTick) {
+      this.inTick = true;
+      this.lastChunk = offset;
+      setImmediate(() => (this.inTick = false));
+    }
+    const v = this.q.vhost;
+    v.store.putMessage(v.name, this.q.name, {
+      seq: offset + 1,
+      redelivered: false,
+      exchange: msg.exchange,
+      routingKey: msg.routingKey,
+      properties: msg.properties,
+      body: msg.body,
+      expiresAt: now,
+    });
+    let seg = this.segments[this.segments.length - 1];
+    let rolled = false;
+    if (!seg || (seg.count > 0 && seg.bytes + msg.body.length > this.segmentLimit)) {
+      seg = { first: offset, count: 0, bytes: 0, lastTs: now };
+      this.segments.push(seg);
+      rolled = this.segments.length > 1;
+    }
+    seg.count++;
+    seg.bytes += msg.body.length;
+    seg.lastTs = now;
+    this.bytesHeld += msg.body.length;
+    // As osiris: retention (x-max-length-bytes and x-max-age alike) is evaluated when a segment is
+    // full and a new one begins, never on a timer.
+    if (rolled) this.retain();
+    if (this.readers.size > 0) this.q.scheduleDispatch();
+  }
+
+  /** Removes whole old segments past x-max-length-bytes or x-max-age; never the active one. */
+  retain(): void {
+    const maxBytes = this.q.args.maxLengthBytes;
+    const maxAge = this.maxAge;
+    const now = Date.now();
+    let drop = 0;
+    let held = this.bytesHeld;
+    while (drop < this.segments.length - 1) {
+      const s = this.segments[drop]!;
+      const overBytes = maxBytes !== undefined && held > maxBytes;
+      const tooOld = maxAge !== undefined && s.lastTs < now - maxAge;
+      if (!overBytes && !tooOld) break;
+      held -= s.bytes;
+      drop++;
+    }
+    if (drop === 0) return;
+    const gone = this.segments.splice(0, drop);
+    for (const s of gone) this.bytesHeld -= s.bytes;
+    this.first = this.segments[0]!.first;
+    const v = this.q.vhost;
+    v.store.deleteMessagesBelow(v.name, this.q.name, this.first + 1);
+  }
+
+  /** Reads the log back after a restart, page by page, to rebuild its segments. */
+  async recover(): Promise<{ count: number; lastSeq: number }> {
+    const v = this.q.vhost;
+    let from = 0;
+    const limit = this.segmentLimit;
+    for (;;) {
+      const page = await v.store.readMessages(v.name, this.q.name, from, 10_000, 16 * 1024 * 1024);
+      if (page.length === 0) break;
+      for (const m of page) {
+        const offset = m.seq - 1;
+        if (this.segments.length === 0) this.first = offset;
+        let seg = this.segments[this.segments.length - 1];
+        if (!seg || (seg.count > 0 && seg.bytes + m.body.length > limit)) {
+          seg = { first: offset, count: 0, bytes: 0, lastTs: m.expiresAt };
+          this.segments.push(seg);
+        }
+        seg.count++;
+        seg.bytes += m.body.length;
+        seg.lastTs = m.expiresAt;
+        this.bytesHeld += m.body.length;
+        this.next = offset + 1;
+      }
+      from = page[page.length - 1]!.seq + 1;
+    }
+    this.lastChunk = Math.max(this.first, this.next - 1);
+    return { count: this.count, lastSeq: 0 };
+  }
+
+  addReader(c: Consumer): void {
+    const r = new Reader(c);
+    const start = c.streamStart ?? 'next';
+    if (start === 'first') r.pos = this.first;
+    else if (start === 'last') r.pos = this.lastChunk;
+    else if (start === 'next') r.pos = this.next;
+    else if ('offset' in start) r.pos = start.offset < this.first ? this.first : start.offset > this.next ? this.next : start.offset;
+    else {
+      // The first segment holding a message appended at or after the time; the reader skips the
+      // older messages in it.
+      const seg = this.segments.find((s) => s.lastTs >= start.atOrAfter);
+      r.pos = seg ? seg.first : this.next;
+      r.minTs = start.atOrAfter;
+    }
+    this.readers.set(c, r);
+  }
+
+  removeReader(c: Consumer): void {
+    const r = this.readers.get(c);
+    if (r) r.closed = true;
+    this.readers.delete(c);
+  }
+
+  destroy(): void {
+    for (const r of this.readers.values()) r.closed = true;
+    this.readers.clear();
+  }
+
+  /** Delivers what each reader has fetched, within its consumer's window, and fetches more. */
+  dispatch(): void {
+    for (const r of this.readers.values()) {
+      while (r.buf.length > 0 && r.consumer.hasCapacity) {
+        const m = r.buf.shift()!;
+        if (m.expiresAt < r.minTs) continue;
+        r.minTs = 0;
+        r.consumer.deliver(this.entryOf(m));
+      }
+      if (r.buf.length === 0 && !r.reading && r.consumer.hasCapacity) {
+        if (r.pos < this.first) r.pos = this.first;
+        if (r.pos < this.next) this.fetch(r);
+      }
+    }
+  }
+
+  private fetch(r: Reader): void {
+    r.reading = true;
+    const v = this.q.vhost;
+    v.store.readMessages(v.name, this.q.name, r.pos + 1, PAGE_COUNT, PAGE_BYTES).then(
+      (page) => {
+        r.reading = false;
+        if (r.closed) return;
+        // Messages removed by retention since: the reader moves on to the first one left.
+        const fresh = page.filter((m) => m.seq - 1 >= r.pos);
+        if (fresh.length === 0) {
+          if (r.pos < this.first) this.q.scheduleDispatch();
+          return;
+        }
+        r.buf.push(...fresh);
+        r.pos = fresh[fresh.length - 1]!.seq;
+        this.q.scheduleDispatch();
+      },
+      () => {
+        r.reading = false;
+      },
+    );
+  }
+
+  /** The delivery of a stored record: its properties with the x-stream-offset header added. */
+  private entryOf(m: ReadMessage): Entry {
+    const offset = m.seq - 1;
+    const raw = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
+    const props = raw.decoded();
+    const headers = new Map(props.headers ?? []);
+    headers.set('x-stream-offset', { type: 'l', value: BigInt(offset) });
+    const w = new Writer(256);
+    encodeBasicProperties(w, { ...props, headers });
+    const msg = new Message(m.seq, m.exchange, m.routingKey, Buffer.from(w.take()), m.body, true);
+    return { msg, redelivered: false, expiresAt: 0 };
+  }
+}
