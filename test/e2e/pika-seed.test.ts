@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startBroker } from '../../src/index.js';
 import { REPO_ROOT, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 
+import { waitUntil } from '../helpers/async.js';
 import { fib, killAllPy, runPy, startPy, type Event } from '../helpers/pika-process.js';
 
 describe('seed tutorial with pika (in-process broker)', () => {
@@ -238,9 +239,11 @@ describe('seed tutorial 消息持久化 with the broker started as the README sa
       env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_HOST: '127.0.0.1' },
     });
 
+  // npm itself exits at SIGTERM, possibly before the broker under it has closed its store: the
+  // broker's own "stopped" line (after the store is closed) is what says it is done.
   const stop = async (b: BrokerProcess): Promise<void> => {
     await b.stop();
-    expect(b.logs().some((l) => l.msg === 'stopped'), b.output()).toBe(true);
+    await waitUntil(() => b.logs().some((l) => l.msg === 'stopped'), `the broker's "stopped" line\n${b.output()}`, 10_000);
   };
 
   it('send, restart, receive: the persistent message is still there, in ./warren-data', async () => {
