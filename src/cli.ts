@@ -8,6 +8,9 @@ import { ctlMain } from './ctl-main.js';
 import { Broker } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
+import { hostname } from 'node:os';
+import { pino } from 'pino';
+import { joinCluster, type JoinedCluster } from './cluster/index.js';
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
@@ -65,6 +68,13 @@ const argv = yargs(rawArgs)
     describe: 'ready messages a queue keeps in memory; newer ones wait in the store (0 = keep all in memory)',
   })
   .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
+  .option('cluster', { type: 'string', describe: 'join a cluster: NATS JetStream servers, nats://host:port[,…] (this node\'s own first)' })
+  .option('node-name', { type: 'string', describe: 'this node\'s name in the cluster (default warren@<hostname>)' })
+  .option('cluster-replicas', { type: 'number', default: 3, describe: 'replicas of the cluster\'s shared state (at most the number of NATS servers)' })
+  .check((a) => {
+    if ((a['node-name'] !== undefined || a['cluster-replicas'] !== 3) && a.cluster === undefined) throw new Error('--node-name and --cluster-replicas need --cluster');
+    return true;
+  })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -72,7 +82,27 @@ const argv = yargs(rawArgs)
   .parseSync();
 
 const dataDir = argv['in-memory'] ? undefined : path.resolve(argv['data-dir'] ?? DEFAULT_DATA_DIR);
-const broker = new Broker({
+const nodeName = argv['node-name'] ?? `warren@${hostname()}`;
+const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: process.pid, node: nodeName } : { pid: process.pid } });
+// In a cluster the store is the cluster's (shared topology, local messages beside it).
+const cluster: JoinedCluster | null = argv.cluster
+  ? await joinCluster({
+      servers: argv.cluster.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+      name: nodeName,
+      dataDir,
+      fsync: argv.fsync,
+      replicas: argv['cluster-replicas'],
+      log: logger,
+      self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.managementPort }),
+    }).catch((err: unknown) => {
+      logger.fatal({ err }, `cannot join the cluster at ${argv.cluster}: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    })
+  : null;
+const broker: Broker = new Broker({
+  logger,
+  store: cluster?.store,
+  queueFactory: cluster?.queueFactory,
   port: argv.port,
   host: argv.host,
   dataDir,
@@ -106,7 +136,10 @@ const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   broker.log.info({ signal }, 'signal received');
-  broker.close().then(
+  broker
+    .close()
+    .then(() => cluster?.close())
+    .then(
     () => process.exit(0),
     (err: unknown) => {
       broker.log.error({ err }, 'shutdown failed');
@@ -119,7 +152,13 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 
 if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
-broker.start().catch((err: unknown) => {
+broker.start().then(async () => {
+  if (cluster) {
+    await cluster.attach(broker);
+    broker.cluster = cluster;
+    broker.log.info({ cluster: argv.cluster }, 'joined the cluster');
+  }
+}).catch((err: unknown) => {
   // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
   if (err instanceof DataDirError) broker.log.fatal({ code: err.code, dataDir: argv['data-dir'] }, err.message);
   else broker.log.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);

@@ -76,6 +76,27 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return c;
   };
 
+  // Every node of the cluster as this node sees it (running: heard from within the last seconds);
+  // a single node lists itself.
+  app.get('/api/nodes', async () => {
+    const members = broker.cluster?.nodes() ?? [
+      { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
+    ];
+    const now = Date.now();
+    return members.map((n) => ({
+      name: n.name,
+      type: 'disc',
+      running: n.running,
+      uptime: n.running ? now - n.startedAt : 0,
+      partitions: [],
+      being_drained: false,
+      cluster_links: [],
+      applications: [],
+      nats_server: n.server,
+      listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
+    }));
+  });
+
   app.get('/api/overview', async (req) => {
     // Monitors see global totals; management users only what their lists show.
     const a = req.authz;
@@ -94,7 +115,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       product_name: 'Warren',
       product_version: VERSION,
       cluster_name: 'warren',
-      node: 'warren',
+      node: broker.cluster?.name ?? 'warren',
       uptime: Date.now() - broker.startedAt,
       object_totals: {
         connections: connections.length,

@@ -21,6 +21,7 @@ import { FAILURE_DELAY_MS, LoginGate } from './login-gate.js';
 import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
+import type { ClusterView } from './cluster-view.js';
 
 export class Broker {
   readonly options: BrokerOptions;
@@ -33,6 +34,8 @@ export class Broker {
   readonly stats = new MessageStats();
   readonly startedAt = Date.now();
   readonly alarms: ResourceMonitor;
+  /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
+  cluster: ClusterView | null = null;
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;
@@ -47,7 +50,7 @@ export class Broker {
     // A refused login is answered well inside the handshake timeout, never cut off by it.
     this.loginGate = new LoginGate(Math.min(FAILURE_DELAY_MS, this.options.handshakeTimeoutMs / 2));
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
-    this.store = this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore();
+    this.store = this.options.store ?? (this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore());
     const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;
     this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
     this.access = new AccessControl(this.store);
@@ -138,7 +141,7 @@ export class Broker {
   /** The vhost of that name, created (in memory only) if it is not there. */
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
-    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging)));
+    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.options.queueFactory)));
     return v;
   }
 

@@ -1,8 +1,20 @@
 // A subscription of one channel to one queue (basic.consume), with its own prefetch window.
-import type { Channel } from './channel.js';
 import type { Entry } from './message.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-log.js';
+
+/**
+ * Where a consumer's deliveries go: a channel of a client connection, or (in a cluster) the link
+ * to the node whose client consumes (src/cluster/).
+ */
+export interface ConsumerHost {
+  canDeliverTo(c: Consumer): boolean;
+  deliver(c: Consumer, entry: Entry): void;
+  /** The queue went away: the consumer is cancelled (basic.cancel to a client that asked for it). */
+  cancelByServer(c: Consumer): void;
+  /** The client connection, when the consumer is local. */
+  readonly conn?: object;
+}
 
 export class Consumer {
   /** Deliveries not yet acked, counted against prefetch. */
@@ -10,7 +22,7 @@ export class Consumer {
 
   constructor(
     readonly tag: string,
-    readonly channel: Channel,
+    readonly channel: ConsumerHost,
     readonly queue: Queue,
     readonly noAck: boolean,
     readonly exclusive: boolean,

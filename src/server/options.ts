@@ -1,5 +1,7 @@
 // Broker settings, with RabbitMQ's defaults where it has one.
 import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import type { QueueFactory } from './vhost.js';
 
 export interface BrokerOptions {
   /** TCP port; 0 picks a free one. */
@@ -51,6 +53,10 @@ export interface BrokerOptions {
    */
   pageOutMessages: number;
   pageOutBytes: number;
+  /** A store the entry composed (a cluster node's), instead of one made from dataDir. */
+  store?: Store | undefined;
+  /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
+  queueFactory?: QueueFactory | undefined;
 }
 
 export const defaultOptions: BrokerOptions = {

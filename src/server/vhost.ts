@@ -35,6 +35,9 @@ export interface PublishOutcome {
 
 const isQueue = (d: Destination): d is Queue => d instanceof Queue;
 
+/** Creates a vhost's queue objects (Queue, or a subclass a cluster node uses). */
+export type QueueFactory = (vhost: VHost, spec: QueueSpec) => Queue;
+
 export class VHost {
   readonly queues = new Map<string, Queue>();
   readonly exchanges = new Map<string, Exchange>();
@@ -66,6 +69,8 @@ export class VHost {
     readonly nextSeq: () => number,
     /** How much of each queue stays in memory; null keeps every message in memory. */
     readonly paging: PagingLimits | null = null,
+    /** Makes the queue objects: a cluster node makes ones that may live on another node. */
+    private readonly makeQueue: QueueFactory = (vhost, spec) => new Queue(vhost, spec),
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
@@ -157,7 +162,7 @@ export class VHost {
 
   /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
   addQueue(spec: QueueSpec, persist = true): Queue {
-    const q = new Queue(this, spec);
+    const q = this.makeQueue(this, spec);
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
     this.queues.set(q.name, q);
     if (persist && this.isDurable(q)) {

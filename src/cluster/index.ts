@@ -1,0 +1,41 @@
+// A Warren node that is one of a cluster (`warren --cluster nats://…`): what the entry composes
+// with the broker. The core knows it only through BrokerOptions.store, .queueFactory and
+// ClusterView.
+import type { Logger } from 'pino';
+import { LevelStore } from '../store/level-store.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { ClusterMember, ClusterView } from '../server/cluster-view.js';
+import { ClusterNode } from './cluster-node.js';
+import { openNatsLink } from './nats-link.js';
+
+export interface JoinOptions {
+  servers: string[];
+  name: string;
+  dataDir: string | undefined;
+  fsync: boolean;
+  replicas: number;
+  log: Logger;
+  self: () => { host: string; amqpPort: number; managementPort: number };
+}
+
+export interface JoinedCluster extends ClusterView {
+  readonly store: ClusterNode['store'];
+  readonly queueFactory: ClusterNode['queueFactory'];
+  attach: ClusterNode['attach'];
+  close(): Promise<void>;
+}
+
+export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
+  const link = await openNatsLink(o.servers, o.name);
+  const local = o.dataDir ? new LevelStore(o.dataDir, { fsync: o.fsync }) : new MemoryStore();
+  const node = new ClusterNode(o.name, link, local, o.log, o.replicas, o.self);
+  o.log.info({ server: link.serverName(), servers: o.servers }, 'connected to NATS');
+  return {
+    name: o.name,
+    store: node.store,
+    queueFactory: node.queueFactory,
+    attach: (b) => node.attach(b),
+    nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
+    close: () => node.close(),
+  };
+}

@@ -1,0 +1,106 @@
+// Who is in the cluster: each node writes a heartbeat record to a KV bucket every second and
+// watches everyone's; a node not heard from for DOWN_AFTER_MS is down. Liveness is judged by when
+// a beat arrived here, not by the writer's clock. (KV in nats-server 2.9 sends no event when a key
+// expires, so the bucket's TTL only tidies up; the judgement is this timer's.)
+import type { KV } from 'nats';
+import type { Logger } from 'pino';
+import { retrying, type NatsLink } from './nats-link.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+
+export const NODES_BUCKET = 'warren_nodes';
+const BEAT_MS = 1_000;
+export const DOWN_AFTER_MS = 3_500;
+
+export interface NodeRecord {
+  name: string;
+  /** server_name of the NATS server beside it. */
+  server: string;
+  amqpPort: number;
+  managementPort: number;
+  host: string;
+  startedAt: number;
+  /** Set on a planned shutdown: down at once, not after the timeout. */
+  stopping?: boolean;
+}
+
+export interface NodeState extends NodeRecord {
+  running: boolean;
+  lastSeen: number;
+}
+
+export class Membership {
+  private kv: KV | null = null;
+  private readonly nodes = new Map<string, { rec: NodeRecord; lastSeen: number; running: boolean }>();
+  private beat: NodeJS.Timeout | null = null;
+  private check: NodeJS.Timeout | null = null;
+  /** Called when a node is judged down (timeout, planned stop) or comes (back) up. */
+  onChange: ((name: string, running: boolean) => void) | null = null;
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly self: () => NodeRecord,
+    private readonly log: Logger,
+    private readonly replicas: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const kv = await retrying(() => this.link.js.views.kv(NODES_BUCKET, { history: 1, replicas: this.replicas, ttl: 60_000 }));
+    this.kv = kv;
+    const watch = await retrying(() => kv.watch());
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') continue;
+        this.seen(decodeRecord<NodeRecord>(e.value));
+      }
+    })().catch((err: unknown) => this.log.error({ err }, 'membership watch ended'));
+    await retrying(() => this.put());
+    this.beat = setInterval(() => void this.put().catch((err: unknown) => this.log.warn({ err: String(err) }, 'heartbeat failed')), BEAT_MS);
+    this.beat.unref();
+    this.check = setInterval(() => this.sweep(), 250);
+    this.check.unref();
+  }
+
+  private async put(extra: Partial<NodeRecord> = {}): Promise<void> {
+    const rec = { ...this.self(), ...extra };
+    await this.kv!.put(`node.${Buffer.from(rec.name).toString('base64url')}`, encodeRecord(rec));
+  }
+
+  private seen(rec: NodeRecord): void {
+    const was = this.nodes.get(rec.name);
+    const running = !rec.stopping;
+    this.nodes.set(rec.name, { rec, lastSeen: Date.now(), running });
+    if (!was || was.running !== running) this.onChange?.(rec.name, running);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [name, n] of this.nodes) {
+      if (n.running && now - n.lastSeen > DOWN_AFTER_MS) {
+        n.running = false;
+        this.log.warn({ node: name }, 'cluster node down');
+        this.onChange?.(name, false);
+      }
+    }
+  }
+
+  list(): NodeState[] {
+    return [...this.nodes.values()].map((n) => ({ ...n.rec, running: n.running, lastSeen: n.lastSeen })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): NodeState | undefined {
+    const n = this.nodes.get(name);
+    return n ? { ...n.rec, running: n.running, lastSeen: n.lastSeen } : undefined;
+  }
+
+  /** The running node beside NATS server `server`, if any. */
+  nodeBeside(server: string): string | undefined {
+    for (const [name, n] of this.nodes) if (n.running && n.rec.server === server) return name;
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (this.beat) clearInterval(this.beat);
+    if (this.check) clearInterval(this.check);
+    await this.put({ stopping: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,52 @@
+// The node's connection to its NATS servers: core publish/subscribe for the hot paths, JetStream
+// management and KV for the shared state. Reconnects forever: a node whose nats-server restarts
+// carries on once it is back (or once the client has moved to another server of the list).
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+
+export interface NatsLink {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /** The server_name of the NATS server this node is connected to (stream leaders are named so). */
+  serverName(): string;
+}
+
+export async function openNatsLink(servers: string[], name: string): Promise<NatsLink> {
+  const nc = await connect({
+    servers,
+    name: `warren:${name}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    // Keep the first server in the list (the node's own) preferred: stream ownership follows it.
+    noRandomize: true,
+    pingInterval: 2_000,
+    maxPingOut: 2,
+  });
+  const jsm = await nc.jetstreamManager({ timeout: 5_000 });
+  const js = nc.jetstream({ timeout: 5_000 });
+  return { nc, js, jsm, serverName: () => nc.info?.server_name ?? '' };
+}
+
+/** Whether err is a JetStream answer worth retrying: no leader yet (503) or no answer in time. */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '503' || code === 'TIMEOUT' || code === 'REQUEST_TIMEOUT' || code === 503;
+}
+
+/**
+ * Runs op until it succeeds, retrying while JetStream has no leader for it (a stream just made,
+ * or electing after a server died: nats-server 2.9 takes up to ~8 s), for at most timeoutMs.
+ */
+export async function retrying<T>(op: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let wait = 50;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 500);
+    }
+  }
+}

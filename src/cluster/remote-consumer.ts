@@ -1,0 +1,83 @@
+// On a queue's owner: a consumer whose client is connected to another node. Deliveries travel to
+// that node (dlv); its acks, nacks and rejects come back (settle). At most `credit` deliveries are
+// out at once: the consumer's prefetch, or a bounded window for one without (or with no-ack).
+import { Consumer, type ConsumerHost } from '../server/consumer.js';
+import type { Entry } from '../server/message.js';
+import type { Queue } from '../server/queue.js';
+
+export interface RemoteSender {
+  deliver(rc: RemoteConsumer, did: number, entry: Entry): void;
+  cancel(rc: RemoteConsumer): void;
+}
+
+class RemoteHost implements ConsumerHost {
+  constructor(private readonly sender: RemoteSender) {}
+  canDeliverTo(c: Consumer): boolean {
+    const rc = c as RemoteConsumer;
+    return rc.inflight.size < rc.credit;
+  }
+  deliver(c: Consumer, entry: Entry): void {
+    (c as RemoteConsumer).send(entry);
+  }
+  cancelByServer(c: Consumer): void {
+    const rc = c as RemoteConsumer;
+    rc.queue.unackedCount -= rc.inflight.size;
+    rc.inflight.clear();
+    this.sender.cancel(rc);
+  }
+}
+
+export class RemoteConsumer extends Consumer {
+  /** Delivered to the other node and not yet settled, by delivery id. */
+  readonly inflight = new Map<number, Entry>();
+  private nextDid = 1;
+
+  constructor(
+    /** The consumer's id across the cluster (its node's name, a counter). */
+    readonly cid: string,
+    /** The node its client is connected to. */
+    readonly node: string,
+    queue: Queue,
+    readonly credit: number,
+    priority: number,
+    private readonly sender: RemoteSender,
+  ) {
+    super(cid, new RemoteHost(sender), queue, false, false, credit, priority);
+  }
+
+  send(entry: Entry): void {
+    const did = this.nextDid++;
+    this.inflight.set(did, entry);
+    this.queue.unackedCount++;
+    this.queue.stats.deliver++;
+    this.sender.deliver(this, did, entry);
+  }
+
+  /** Holds a message handed out by basic.get on the other node; returns its delivery id. */
+  hold(entry: Entry): number {
+    const did = this.nextDid++;
+    this.inflight.set(did, entry);
+    this.queue.unackedCount++;
+    return did;
+  }
+
+  /** Takes a delivery back from the other node: acked, returned to the queue, or dropped. */
+  settle(did: number, op: 'ack' | 'requeue' | 'drop'): void {
+    const e = this.inflight.get(did);
+    if (!e) return;
+    this.inflight.delete(did);
+    this.queue.unackedCount--;
+    if (op === 'ack') this.queue.settle(e);
+    else if (op === 'requeue') this.queue.requeue([e]);
+    else this.queue.discard(e, 'rejected');
+    this.queue.scheduleDispatch();
+  }
+
+  /** Its node went away or it was cancelled: everything still out goes back to the queue. */
+  returnAll(): void {
+    const all = [...this.inflight.values()];
+    this.queue.unackedCount -= all.length;
+    this.inflight.clear();
+    if (all.length > 0) this.queue.requeue(all);
+  }
+}

@@ -1,0 +1,290 @@
+// The store of a cluster node. The shared topology (vhosts, users, permissions, policies,
+// exchanges, bindings, durable queues) lives in a JetStream KV bucket that every node watches, so a
+// declare on one node is visible on all; what only this node holds (pages of its transient
+// messages; messages until queues are stored in JetStream) goes to the node's local store.
+// Writes are queued at once and awaited by flush(), as the store interface asks: a declare-ok
+// goes out once the cluster has the definition.
+import { headers, type KV, type KvEntry } from 'nats';
+import type { Logger } from 'pino';
+import {
+  DEFINITION_KINDS,
+  definitionId,
+  type DefinitionKind,
+  type Definitions,
+  type RangeTotals,
+  type ReadMessage,
+  type RecoveredState,
+  type Store,
+  type StoredMessage,
+  type StoredQueue,
+} from '../store/store.js';
+import type { ClusterNode, ClusterQueueRecord } from './cluster-node.js';
+import type { ClusterQueue } from './cluster-queue.js';
+import { retrying, type NatsLink } from './nats-link.js';
+import { writeTableBytes } from '../server/table-bytes.js';
+import { decodeRecord, encodeRecord, parseRecordKey, recordKey } from './record-codec.js';
+
+export const TOPOLOGY_BUCKET = 'warren_topology';
+
+/** A change another node made to the shared topology. */
+export type TopologyEvent =
+  | { op: 'put'; kind: DefinitionKind; id: string; value: Definitions[DefinitionKind] }
+  | { op: 'put'; kind: 'queue'; id: string; value: StoredQueue }
+  | { op: 'delete'; kind: DefinitionKind | 'queue'; id: string };
+
+const queueId = (vhost: string, name: string): string => definitionId.exchange(vhost, name);
+
+export class ClusterStore implements Store {
+  private kv: KV | null = null;
+  /** Writes not yet acknowledged by the KV's stream. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private failed: Error | null = null;
+  /** Own writes per key still in flight: events for that key wait until they are acknowledged. */
+  private readonly inflight = new Map<string, number>();
+  private readonly deferred = new Map<string, KvEntry[]>();
+  private readonly chains = new Map<string, Promise<void>>();
+  /** KV revisions this node wrote: their watch events are echoes, already applied here. */
+  private readonly ownRevisions = new Set<number>();
+  /** While applying another node's change, the writes it causes here are not written back. */
+  private echoOff = 0;
+  /** Where changes made by other nodes go, once the broker has recovered. */
+  onEvent: ((e: TopologyEvent) => void) | null = null;
+  private readonly early: TopologyEvent[] = [];
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly local: Store,
+    private readonly log: Logger,
+    private readonly replicas: number,
+    private readonly node: ClusterNode,
+  ) {}
+
+  get pagesToDisk(): boolean {
+    return this.local.pagesToDisk;
+  }
+  get backlogBytes(): number {
+    return this.local.backlogBytes;
+  }
+  get onWrite(): ((seconds: number) => void) | undefined {
+    return this.local.onWrite;
+  }
+  set onWrite(fn: ((seconds: number) => void) | undefined) {
+    this.local.onWrite = fn;
+  }
+
+  /** Runs fn (applying another node's change) without writing what it changes back to the cluster. */
+  quietly<T>(fn: () => T): T {
+    this.echoOff++;
+    try {
+      return fn();
+    } finally {
+      this.echoOff--;
+    }
+  }
+
+  /** Starts delivering other nodes' changes (after recovery, so none is applied twice). */
+  startEvents(handler: (e: TopologyEvent) => void): void {
+    this.onEvent = handler;
+    for (const e of this.early.splice(0)) handler(e);
+  }
+
+  async open(): Promise<RecoveredState> {
+    await this.local.open();
+    const kv = await retrying(() => this.link.js.views.kv(TOPOLOGY_BUCKET, { history: 1, replicas: this.replicas }));
+    this.kv = kv;
+    const initial = new Map<string, KvEntry>();
+    let initialized = false;
+    let resolveInit!: () => void;
+    const ready = new Promise<void>((r) => (resolveInit = r));
+    const watch = await retrying(() => kv.watch({
+      initializedFn: () => {
+        initialized = true;
+        resolveInit();
+      },
+    }));
+    void (async () => {
+      for await (const e of watch) {
+        if (!initialized) {
+          if (e.operation === 'PUT') initial.set(e.key, e);
+          else initial.delete(e.key);
+        } else this.received(e);
+      }
+    })().catch((err: unknown) => this.log.error({ err }, 'topology watch ended'));
+    await ready;
+    const definitions = Object.fromEntries(DEFINITION_KINDS.map((k) => [k, [] as unknown[]])) as RecoveredState['definitions'];
+    const queues: StoredQueue[] = [];
+    for (const e of initial.values()) {
+      const k = parseRecordKey(e.key);
+      if (!k) continue;
+      if (k.kind === 'queue') {
+        const rec = decodeRecord<ClusterQueueRecord>(e.value);
+        if (rec.transient && rec.home === this.node.name) {
+          // This node's transient queues of an earlier run died with it.
+          this.write(e.key, null);
+          continue;
+        }
+        this.node.noteHome(rec);
+        // Transient queues of other nodes are made once the broker is up, as changes are.
+        if (rec.transient) this.early.push({ op: 'put', kind: 'queue', id: k.id, value: rec });
+        else queues.push(rec);
+      }
+      else if ((DEFINITION_KINDS as string[]).includes(k.kind)) (definitions[k.kind as DefinitionKind] as unknown[]).push(decodeRecord(e.value));
+    }
+    // Messages live with their queues' owners, not here: nothing to flag after a restart.
+    return { queues, definitions, cleanShutdown: true, totals: new Map<string, RangeTotals>() };
+  }
+
+  /** A watch event: an echo of this node's own write is dropped; others go to the broker. */
+  private received(e: KvEntry): void {
+    if ((this.inflight.get(e.key) ?? 0) > 0) {
+      let q = this.deferred.get(e.key);
+      if (!q) this.deferred.set(e.key, (q = []));
+      q.push(e);
+      return;
+    }
+    if (this.ownRevisions.delete(e.revision)) return;
+    const k = parseRecordKey(e.key);
+    if (!k) return;
+    const kind = k.kind as DefinitionKind | 'queue';
+    if (kind !== 'queue' && !(DEFINITION_KINDS as string[]).includes(kind)) return;
+    const ev: TopologyEvent =
+      e.operation === 'PUT'
+        ? ({ op: 'put', kind, id: k.id, value: decodeRecord(e.value) } as TopologyEvent)
+        : { op: 'delete', kind, id: k.id };
+    if (ev.op === 'put' && ev.kind === 'queue') this.node.noteHome(ev.value);
+    if (this.onEvent) this.onEvent(ev);
+    else this.early.push(ev);
+  }
+
+  private write(key: string, value: unknown | null): void {
+    if (this.echoOff > 0) return;
+    const kv = this.kv;
+    if (!kv) throw new Error('cluster store is not open');
+    this.inflight.set(key, (this.inflight.get(key) ?? 0) + 1);
+    // Writes to one key go one after another, each retried while the bucket has no leader, so a
+    // retry never overtakes a later write.
+    const data = value === null ? null : encodeRecord(value);
+    const op = (this.chains.get(key) ?? Promise.resolve()).then(() => retrying(() => (data === null ? this.purge(key) : kv.put(key, data))));
+    this.chains.set(key, op.then(() => undefined, () => undefined));
+    const p = op
+      .then((revision) => {
+        if (typeof revision === 'number' && revision > 0) this.ownRevisions.add(revision);
+      })
+      .catch((err: unknown) => {
+        this.failed = err instanceof Error ? err : new Error(String(err));
+        this.log.error({ err, key }, 'writing the shared topology failed');
+      })
+      .finally(() => {
+        this.pending.delete(p);
+        const n = (this.inflight.get(key) ?? 1) - 1;
+        if (n > 0) {
+          this.inflight.set(key, n);
+          return;
+        }
+        this.inflight.delete(key);
+        this.chains.delete(key);
+        const waiting = this.deferred.get(key);
+        this.deferred.delete(key);
+        if (waiting) for (const e of waiting) this.received(e);
+      });
+    this.pending.add(p);
+  }
+
+  /**
+   * Deletes are purges (a deleted name leaves no history behind), published as KV does it, so the
+   * acknowledgement names the revision and the watch echo can be recognised.
+   */
+  private async purge(key: string): Promise<number> {
+    const h = headers();
+    h.set('KV-Operation', 'PURGE');
+    h.set('Nats-Rollup', 'sub');
+    const ack = await this.link.js.publish(`$KV.${TOPOLOGY_BUCKET}.${key}`, new Uint8Array(0), { headers: h });
+    return ack.seq;
+  }
+
+  putQueue(q: StoredQueue): void {
+    const rec: ClusterQueueRecord = { ...q, home: this.node.name };
+    this.write(recordKey('queue', queueId(q.vhost, q.name)), rec);
+  }
+
+  /** A non-durable or exclusive queue of this node: shared so other nodes can route to it. */
+  announceTransient(q: ClusterQueue): void {
+    const rec: ClusterQueueRecord = {
+      vhost: q.vhost.name,
+      name: q.name,
+      autoDelete: q.autoDelete,
+      arguments: writeTableBytes(q.arguments),
+      home: this.node.name,
+      transient: true,
+      exclusive: q.exclusiveOwner !== null,
+    };
+    this.write(recordKey('queue', queueId(q.vhost.name, q.name)), rec);
+  }
+
+  withdrawTransient(q: ClusterQueue): void {
+    this.write(recordKey('queue', queueId(q.vhost.name, q.name)), null);
+  }
+  deleteQueue(vhost: string, name: string): void {
+    this.write(recordKey('queue', queueId(vhost, name)), null);
+    this.local.deleteQueue(vhost, name);
+  }
+  putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
+    this.write(recordKey(kind, id), value);
+  }
+  deleteDefinition(kind: DefinitionKind, id: string): void {
+    this.write(recordKey(kind, id), null);
+  }
+
+  putMessage(vhost: string, queue: string, m: StoredMessage): void {
+    this.local.putMessage(vhost, queue, m);
+  }
+  deleteMessage(vhost: string, queue: string, seq: number): void {
+    this.local.deleteMessage(vhost, queue, seq);
+  }
+  putPaged(vhost: string, queue: string, m: StoredMessage): void {
+    this.local.putPaged(vhost, queue, m);
+  }
+  deletePaged(vhost: string, queue: string, seq: number): void {
+    this.local.deletePaged(vhost, queue, seq);
+  }
+  deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void {
+    this.local.deleteMessagesFrom(vhost, queue, fromSeq);
+  }
+  deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void {
+    this.local.deleteMessagesBelow(vhost, queue, belowSeq);
+  }
+  readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+    return this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
+  }
+  countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
+    return this.local.countMessages(vhost, queue, fromSeq);
+  }
+  lastSeq(vhost: string, queue: string): Promise<number> {
+    return this.local.lastSeq(vhost, queue);
+  }
+  putTotals(vhost: string, queue: string, totals: RangeTotals): void {
+    this.local.putTotals(vhost, queue, totals);
+  }
+
+  /** The local store's writes only (what the owner of a queue answers other nodes' publishes after). */
+  flushLocal(): Promise<void> {
+    return this.local.flush();
+  }
+
+  async flush(): Promise<void> {
+    const waits: Promise<unknown>[] = [...this.pending, this.local.flush()];
+    const forwarded = this.node.published();
+    if (forwarded) waits.push(forwarded);
+    await Promise.all(waits);
+    if (this.failed) {
+      const err = this.failed;
+      this.failed = null;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
+    await this.local.close();
+  }
+}

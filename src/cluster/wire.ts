@@ -1,0 +1,51 @@
+// What nodes say to each other about queues, over NATS core subjects (one inbox per node):
+// a JSON header, then the message's content properties and body as they are, uncopied.
+// [u32 header length][header JSON][properties][body]; the header says how long the properties are.
+
+export type WireHeader =
+  /** A publish routed on the sender to a queue the receiver owns; answered by pubok. */
+  | { t: 'pub'; v: string; q: string; id: number; from: string; ex: string; rk: string; pl: number }
+  /** Every pub of `from` to that queue up to id is in the queue (and stored, if it persists). */
+  | { t: 'pubok'; v: string; q: string; upTo: number }
+  /** A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. */
+  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number }
+  | { t: 'unsub'; cid: string }
+  /** The owner cancelled a consumer (its queue went away). */
+  | { t: 'cancel'; cid: string }
+  | { t: 'dlv'; o: string; cid: string; did: number; r: boolean; dc?: number; ex: string; rk: string; pl: number }
+  /** Settlements of deliveries: ack, requeue (nack/reject requeue=true) or drop (requeue=false). */
+  | { t: 'settle'; op: 'ack' | 'requeue' | 'drop'; d: [string, number][] }
+  /** basic.get on the sender's node; answered by got. */
+  | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
+  | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number }
+  | { t: 'purge'; v: string; q: string }
+  /** The owner's counts of its queues, every second, to every node. */
+  | { t: 'stats'; from: string; qs: [string, string, number, number, number][] };
+
+export function encodeWire(h: WireHeader, props?: Buffer, body?: Buffer): Uint8Array {
+  const json = Buffer.from(JSON.stringify(h));
+  const parts: Buffer[] = [Buffer.allocUnsafe(4), json];
+  parts[0]!.writeUInt32BE(json.length, 0);
+  if (props) parts.push(props);
+  if (body) parts.push(body);
+  return Buffer.concat(parts);
+}
+
+export interface DecodedWire {
+  h: WireHeader;
+  props: Buffer;
+  body: Buffer;
+}
+
+export function decodeWire(data: Uint8Array): DecodedWire {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const hl = buf.readUInt32BE(0);
+  const h = JSON.parse(buf.toString('utf8', 4, 4 + hl)) as WireHeader;
+  const pl = 'pl' in h && typeof h.pl === 'number' ? h.pl : 0;
+  const start = 4 + hl;
+  return { h, props: buf.subarray(start, start + pl), body: buf.subarray(start + pl) };
+}
+
+/** A node's inbox subject (names may hold any character; subjects may not). */
+export const inboxOf = (node: string): string => `warren.node.${Buffer.from(node).toString('base64url')}`;
+export const STATS_SUBJECT = 'warren.stats';

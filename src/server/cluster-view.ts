@@ -1,0 +1,19 @@
+// What the core and the management plugin may know of a cluster the node belongs to, without
+// importing it (src/cluster/ implements it; a single node has none).
+export interface ClusterMember {
+  name: string;
+  running: boolean;
+  /** ms since the node started, as it reported. */
+  startedAt: number;
+  host: string;
+  amqpPort: number;
+  managementPort: number;
+  /** The NATS server beside it. */
+  server: string;
+}
+
+export interface ClusterView {
+  /** This node's name. */
+  readonly name: string;
+  nodes(): ClusterMember[];
+}

@@ -1,0 +1,162 @@
+// A Warren cluster (`--cluster`): three real nats-server processes with JetStream and three Warren
+// processes, driven by real amqplib clients connected to different nodes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConsumeMessage } from 'amqplib';
+import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
+import { waitUntil } from '../helpers/async.js';
+
+let cluster: WarrenCluster;
+
+beforeAll(async () => {
+  cluster = await startWarrenCluster(3);
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('cluster: shared topology', () => {
+  it('a declare on one node is visible on the others within milliseconds', async () => {
+    const ch1 = await (await cluster.connect(0)).createChannel();
+    await ch1.assertExchange('topo-x', 'topic', { durable: true });
+    await ch1.assertQueue('topo-q', { durable: true });
+    await ch1.bindQueue('topo-q', 'topo-x', 'a.#');
+    const c3 = await cluster.connect(2);
+    const t0 = Date.now();
+    await waitUntil(async () => {
+      const ch = await c3.createChannel();
+      ch.on('error', () => undefined);
+      try {
+        await ch.checkExchange('topo-x');
+        await ch.checkQueue('topo-q');
+        await ch.close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'the cluster to catch up', 5_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // A redeclare on another node with other arguments is refused as on the first.
+    const ch3 = await c3.createChannel();
+    const err = await ch3.assertQueue('topo-q', { durable: false }).catch((e: Error) => e);
+    expect(String(err)).toContain('PRECONDITION_FAILED');
+  });
+});
+
+describe('cluster: any node serves any client', () => {
+  it('publish with confirms on node 1, consume on node 3, every message once and in order', async () => {
+    const ch1 = await (await cluster.connect(0)).createChannel();
+    await ch1.assertExchange('route-x', 'direct', { durable: true });
+    await ch1.assertQueue('route-q', { durable: true });
+    await ch1.bindQueue('route-q', 'route-x', 'k');
+    const c2 = await cluster.connect(1);
+    const pub = await c2.createConfirmChannel();
+    await waitUntil(() => pub.checkExchange('route-x').then(() => true, () => false), 'the cluster to catch up', 5_000);
+    const N = 2_000;
+    for (let i = 0; i < N; i++) pub.publish('route-x', 'k', Buffer.from(String(i)), { persistent: true });
+    await pub.waitForConfirms();
+
+    const con = await (await cluster.connect(2)).createChannel();
+    await con.prefetch(100);
+    const got: number[] = [];
+    await new Promise<void>((resolve) => {
+      void con.consume('route-q', (m: ConsumeMessage | null) => {
+        if (!m) return;
+        got.push(Number(m.content.toString()));
+        con.ack(m);
+        if (got.length === N) resolve();
+      });
+    });
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+  });
+
+  it('basic.get, nack with requeue and reject from another node reach the owner', async () => {
+    const own = await (await cluster.connect(0)).createChannel();
+    await own.assertQueue('get-q', { durable: true });
+    const other = await (await cluster.connect(1)).createConfirmChannel();
+    await waitUntil(() => other.checkQueue('get-q').then(() => true, () => false), 'the cluster to catch up', 5_000);
+    for (const b of ['a', 'b', 'c']) other.sendToQueue('get-q', Buffer.from(b), { persistent: true });
+    await other.waitForConfirms();
+    const g1 = await other.get('get-q');
+    expect(g1 && g1.content.toString()).toBe('a');
+    other.nack(g1 as never, false, true); // back to the queue, redelivered
+    const g2 = await other.get('get-q', { noAck: true });
+    const g3 = await other.get('get-q');
+    const g4 = await other.get('get-q');
+    const seen = [g2, g3, g4].map((m) => (m ? `${m.content.toString()}${m.fields.redelivered ? '*' : ''}` : null));
+    expect(seen.sort()).toEqual(['a*', 'b', 'c']);
+    // Reject without requeue drops the message; ack settles: the queue ends empty on its owner.
+    if (g3) other.reject(g3, false);
+    if (g4) other.ack(g4);
+    await waitUntil(async () => (await own.checkQueue('get-q')).messageCount === 0, 'the cluster to catch up', 5_000);
+    expect(await own.get('get-q')).toBe(false);
+  });
+
+  it('RPC with an exclusive server-named reply queue on another node than the server', async () => {
+    const server = await (await cluster.connect(0)).createChannel();
+    await server.assertQueue('rpc_queue', { durable: false });
+    await server.prefetch(1);
+    await server.consume('rpc_queue', (m) => {
+      if (!m) return;
+      const n = Number(m.content.toString());
+      server.sendToQueue(m.properties.replyTo as string, Buffer.from(String(n * 2)), { correlationId: m.properties.correlationId as string });
+      server.ack(m);
+    });
+    const client = await (await cluster.connect(2)).createChannel();
+    const { queue: replyQ } = await client.assertQueue('', { exclusive: true });
+    const replies = new Map<string, string>();
+    await client.consume(replyQ, (m) => m && replies.set(m.properties.correlationId as string, m.content.toString()), { noAck: true });
+    // The reply queue and rpc_queue become known on the other nodes through the shared topology.
+    await waitUntil(() => client.checkQueue('rpc_queue').then(() => true, () => false), 'the cluster to catch up', 5_000);
+    for (let i = 1; i <= 5; i++) client.sendToQueue('rpc_queue', Buffer.from(String(i)), { correlationId: `c${i}`, replyTo: replyQ });
+    await waitUntil(() => replies.size === 5, 'the cluster to catch up', 10_000);
+    expect([...replies.entries()].sort()).toEqual([1, 2, 3, 4, 5].map((i) => [`c${i}`, String(i * 2)]));
+    // Another node's connection cannot use the exclusive queue: 405 as in RabbitMQ.
+    const intruder = await (await cluster.connect(1)).createChannel();
+    intruder.on('error', () => undefined);
+    const err = await intruder.consume(replyQ, () => undefined).catch((e: Error) => e);
+    expect(String(err)).toContain('RESOURCE_LOCKED');
+  });
+
+  it("a consumer's node dies: its unacked messages go to a consumer on another node, flagged redelivered", async () => {
+    const own = await (await cluster.connect(0)).createConfirmChannel();
+    await own.assertQueue('dies-q', { durable: true });
+    for (let i = 0; i < 10; i++) own.sendToQueue('dies-q', Buffer.from(String(i)), { persistent: true });
+    await own.waitForConfirms();
+    const c3 = await cluster.connect(2);
+    const doomed = await c3.createChannel();
+    await doomed.prefetch(10);
+    let held = 0;
+    await doomed.consume('dies-q', () => {
+      held++; // never acked
+    });
+    await waitUntil(() => held === 10, 'the cluster to catch up', 5_000);
+    const n3 = cluster.nodes[2]!;
+    await n3.broker.kill9();
+    const survivor = await (await cluster.connect(1)).createChannel();
+    const got: { body: string; redelivered: boolean }[] = [];
+    await survivor.consume('dies-q', (m) => {
+      if (!m) return;
+      got.push({ body: m.content.toString(), redelivered: m.fields.redelivered });
+      survivor.ack(m);
+    });
+    await waitUntil(() => got.length === 10, 'the cluster to catch up', 15_000);
+    expect(got.map((g) => g.body).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    expect(got.every((g) => g.redelivered)).toBe(true);
+    await n3.restart();
+  });
+});
+
+describe('cluster: operating it', () => {
+  it('/api/nodes lists every node with its state', async () => {
+    const n1 = cluster.nodes[0]!;
+    const res = await fetch(`http://127.0.0.1:${n1.managementPort}/api/nodes`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+    expect(res.status).toBe(200);
+    const nodes = (await res.json()) as { name: string; running: boolean }[];
+    expect(nodes.map((n) => n.name).sort()).toEqual(['w1', 'w2', 'w3']);
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${n1.managementPort}/api/nodes`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+      return ((await r.json()) as { running: boolean }[]).every((n) => n.running);
+    }, 'the cluster to catch up', 10_000);
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * Real nats-server processes with JetStream, clustered on loopback ports, for cluster tests (and
+ * the same configuration docker-compose.yml uses). Each server gets a `warren-node:<name>` tag.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+export interface NatsServer {
+  name: string;
+  port: number;
+  url: string;
+  proc: ChildProcess;
+  /** SIGKILL, resolved once it has exited. */
+  kill9(): Promise<void>;
+  /** Starts it again on the same ports and store. */
+  restart(): Promise<void>;
+}
+
+export interface NatsCluster {
+  servers: NatsServer[];
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const { connect } = await import('node:net');
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nats-server did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startNatsCluster(n: number, dir: string, names = Array.from({ length: n }, (_, i) => `n${i + 1}`)): Promise<NatsCluster> {
+  const ports = await Promise.all(names.map(async () => ({ client: await freePort(), route: await freePort() })));
+  const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(', ');
+  const servers: NatsServer[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = names[i]!;
+    const conf = path.join(dir, `${name}.conf`);
+    const store = path.join(dir, `${name}-js`);
+    await mkdir(store, { recursive: true });
+    await writeFile(
+      conf,
+      [
+        `server_name: ${name}`,
+        `listen: 127.0.0.1:${ports[i]!.client}`,
+        `server_tags: ["warren-node:${name}"]`,
+        `jetstream { store_dir: "${store}" }`,
+        `cluster { name: warren, listen: 127.0.0.1:${ports[i]!.route}, routes: [${routes}] }`,
+        '',
+      ].join('\n'),
+    );
+    const server: NatsServer = {
+      name,
+      port: ports[i]!.client,
+      url: `nats://127.0.0.1:${ports[i]!.client}`,
+      proc: null as unknown as ChildProcess,
+      async kill9() {
+        const p = server.proc;
+        if (p.exitCode !== null || p.signalCode !== null) return;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        await exited;
+      },
+      async restart() {
+        server.proc = spawn('nats-server', ['-c', conf], { stdio: 'ignore' });
+        await waitForPort(server.port, 10_000);
+      },
+    };
+    await server.restart();
+    servers.push(server);
+  }
+  return {
+    servers,
+    async stop() {
+      await Promise.all(servers.map((s) => s.kill9()));
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * A Warren cluster for tests: real nats-server processes and one Warren process per server
+ * (`dist/cli.js --cluster <its server,the others> --node-name wN`), each on its own data dir.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import amqp, { type ChannelModel } from 'amqplib';
+import { spawnBroker, type BrokerProcess } from './broker-process.js';
+import { startNatsCluster, type NatsCluster } from './nats-cluster.js';
+
+export interface WarrenNode {
+  name: string;
+  broker: BrokerProcess;
+  port: number;
+  managementPort: number;
+  /** Starts the node again on its data dir (after kill9/stop). */
+  restart(): Promise<void>;
+}
+
+export interface WarrenCluster {
+  nats: NatsCluster;
+  nodes: WarrenNode[];
+  connect(i: number): Promise<ChannelModel>;
+  stop(): Promise<void>;
+}
+
+async function waitForLog(b: BrokerProcess, msg: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!b.logs().some((l) => l.msg === msg)) {
+    if (b.proc.exitCode !== null) throw new Error(`broker exited before '${msg}':\n${b.output()}`);
+    if (Date.now() > until) throw new Error(`no '${msg}' within ${timeoutMs} ms:\n${b.output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promise<WarrenCluster> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'warren-cluster-'));
+  const nats = await startNatsCluster(n, dir);
+  const conns: ChannelModel[] = [];
+  const nodes: WarrenNode[] = [];
+  const startNode = async (i: number): Promise<BrokerProcess> => {
+    // Its own server first (queues it owns follow that server), the others to fail over to.
+    const urls = [nats.servers[i]!, ...nats.servers.filter((_, j) => j !== i)].map((s) => s.url).join(',');
+    const b = await spawnBroker({
+      dataDir: path.join(dir, `w${i + 1}`),
+      args: ['--cluster', urls, '--node-name', `w${i + 1}`, '--management-port', '-1', ...extraArgs],
+      startTimeoutMs: 30_000,
+    });
+    await waitForLog(b, 'joined the cluster');
+    return b;
+  };
+  const bs = await Promise.all(Array.from({ length: n }, (_, i) => startNode(i)));
+  for (let i = 0; i < n; i++) {
+    const node: WarrenNode = {
+      name: `w${i + 1}`,
+      broker: bs[i]!,
+      get port() {
+        return node.broker.port;
+      },
+      get managementPort() {
+        const l = node.broker.logs().find((x) => x.msg === 'management listening');
+        return typeof l?.port === 'number' ? l.port : 0;
+      },
+      async restart() {
+        node.broker = await startNode(i);
+      },
+    };
+    nodes.push(node);
+  }
+  return {
+    nats,
+    nodes,
+    async connect(i) {
+      const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${nodes[i]!.port}`);
+      c.on('error', () => undefined);
+      conns.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of conns) await c.close().catch(() => undefined);
+      await Promise.all(nodes.map((nd) => (nd.broker.proc.exitCode === null ? nd.broker.kill9() : undefined)));
+      await nats.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
