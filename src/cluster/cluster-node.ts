@@ -14,6 +14,7 @@ import { ClusterQueue } from './cluster-queue.js';
 import { Membership, type NodeRecord, type NodeState } from './membership.js';
 import type { NatsLink } from './nats-link.js';
 import { RemoteConsumer, type RemoteSender } from './remote-consumer.js';
+import { PubAckInbox, QueueStream, streamNameOf } from './queue-stream.js';
 import { applyTopologyEvent } from './topology-apply.js';
 import { ClusterStore, type TopologyEvent } from './topology-store.js';
 import { decodeWire, encodeWire, inboxOf, STATS_SUBJECT, type WireHeader } from './wire.js';
@@ -54,28 +55,152 @@ export class ClusterNode implements RemoteSender {
   private statsSub: Subscription | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   readonly startedAt = Date.now();
+  private readonly acks: PubAckInbox;
+  /** Replicated queues by their stream's name (leader advisories name streams). */
+  private readonly byStream = new Map<string, ClusterQueue>();
+  /** Home resolutions in progress, by queue. */
+  private readonly resolving = new Map<ClusterQueue, Promise<void>>();
+  private advisories: Subscription | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly name: string,
     readonly link: NatsLink,
     local: Store,
     readonly log: Logger,
-    /** Replicas of the shared KV buckets: 3, or fewer in a smaller cluster. */
-    replicas: number,
+    /** Replicas of the shared KV buckets and the most a queue's stream gets: 3, or fewer in a smaller cluster. */
+    readonly maxReplicas: number,
     private readonly self: () => Omit<NodeRecord, 'name' | 'server' | 'startedAt'>,
   ) {
-    this.store = new ClusterStore(link, local, log, replicas, this);
-    this.membership = new Membership(link, () => ({ ...this.self(), name, server: link.serverName(), startedAt: this.startedAt }), log, replicas);
+    this.store = new ClusterStore(link, local, log, maxReplicas, this);
+    this.membership = new Membership(link, () => ({ ...this.self(), name, server: link.serverName(), startedAt: this.startedAt }), log, maxReplicas);
+    this.acks = new PubAckInbox(link.nc, name);
   }
 
   readonly queueFactory: QueueFactory = (vhost: VHost, spec: QueueSpec) => {
     const key = queueKey(vhost.name, spec.name);
-    const home = this.homes.get(key) ?? this.name;
+    const replicated = spec.durable && spec.exclusiveOwner === null;
+    // A replicated queue lives beside its stream's leader: unknown ('') until that is found out.
+    const home = replicated ? '' : (this.homes.get(key) ?? this.name);
     const q = new ClusterQueue(vhost, spec, this, home);
     this.queues.set(key, q);
-    if (home === this.name && (!spec.durable || spec.exclusiveOwner !== null)) this.store.announceTransient(q);
+    if (replicated) {
+      this.byStream.set(streamNameOf(vhost.name, spec.name), q);
+      // Declared here (no record yet): ClusterStore.putQueue makes the stream. Otherwise find its leader.
+      if (this.homes.has(key) && this.broker) this.resolveHome(q);
+    } else if (home === this.name) this.store.announceTransient(q);
     return q;
   };
+
+  /** Makes a new queue's stream and finds who owns it (awaited by the declare's flush). */
+  async createStream(v: string, name: string): Promise<void> {
+    const q = this.queues.get(queueKey(v, name));
+    if (!q || !q.replicated) return;
+    const s = new QueueStream(this.link.nc, this.acks, v, name, this.log);
+    const tag = q.replicas === 1 ? `warren-node:${this.link.serverName()}` : undefined;
+    try {
+      await s.create(q.replicas, tag);
+    } catch (err) {
+      // Servers without warren-node tags: a classic queue's stream goes where NATS puts it.
+      if (!tag || !/placement|no suitable peers|tags/i.test(String((err as Error).message))) throw err;
+      await s.create(q.replicas);
+    }
+    await this.resolveHome(q);
+  }
+
+  /** Deletes a queue's stream (the node that deleted the queue does it). */
+  destroyStream(v: string, name: string): void {
+    const s = new QueueStream(this.link.nc, this.acks, v, name, this.log);
+    void s.destroy();
+  }
+
+  /** The stream of a queue this node owns, if it is replicated. */
+  streamFor(v: string, name: string): QueueStream | null {
+    const q = this.queues.get(queueKey(v, name));
+    return q && q.owned ? q.js : null;
+  }
+
+  /** Waits for what owned queues are writing or loading (an owner answers pubs after this). */
+  async ownedFlushed(): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const q of this.queues.values()) {
+      if (!q.owned) continue;
+      if (q.loading) waits.push(q.loading);
+      const f = q.js?.flush();
+      if (f) waits.push(f);
+    }
+    await Promise.all(waits);
+  }
+
+  advanceSeq(maxSeq: number): void {
+    if (this.broker && this.broker.nextSeq <= maxSeq) this.broker.nextSeq = maxSeq + 1;
+  }
+
+  isReplicated(v: string, name: string): boolean {
+    return this.queues.get(queueKey(v, name))?.replicated ?? false;
+  }
+
+  forgetCid(cid: string): void {
+    this.localByCid.delete(cid);
+  }
+
+  /**
+   * Finds who should own a replicated queue: the running node beside its stream's leader. If the
+   * leader's node is down, the lowest-named running node asks the leader to step down, so the
+   * stream moves to a server with a Warren beside it.
+   */
+  resolveHome(q: ClusterQueue): Promise<void> {
+    let r = this.resolving.get(q);
+    if (r) return r;
+    r = (async () => {
+      const s = new QueueStream(this.link.nc, this.acks, q.vhost.name, q.name, this.log);
+      const info = await s.info();
+      if (q.deleted || !info.leader) return;
+      q.members = info.servers.map((srv) => this.membership.nodeBeside(srv) ?? srv).sort();
+      const owner = this.membership.nodeBeside(info.leader);
+      if (owner) {
+        this.setHome(q, owner);
+        return;
+      }
+      if (this.membership.firstRunning() === this.name) {
+        this.log.info({ queue: q.name, stream: s.name, leader: info.leader }, 'stream leader has no Warren beside it: asking it to step down');
+        await this.link.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s.name}`, new Uint8Array(0), { timeout: 5_000 }).catch(() => undefined);
+      }
+    })()
+      .catch((err: unknown) => this.log.warn({ err: String(err), queue: q.name }, 'could not find the owner of a queue'))
+      .finally(() => this.resolving.delete(q));
+    this.resolving.set(q, r);
+    return r;
+  }
+
+  /** A replicated queue's owner is now `home`: take it over, release it, or follow it. */
+  setHome(q: ClusterQueue, home: string): void {
+    if (q.home === home || q.deleted) return;
+    const was = q.home;
+    this.log.info({ queue: q.name, vhost: q.vhost.name, from: was || null, to: home }, 'queue owner');
+    if (was === this.name) {
+      for (const rc of [...this.remoteByCid.values()]) if (rc.queue === q) this.remoteByCid.delete(rc.cid);
+      q.release();
+    }
+    q.home = home;
+    if (home === this.name) {
+      const stream = new QueueStream(this.link.nc, this.acks, q.vhost.name, q.name, this.log);
+      stream.onFenced = () => {
+        // Someone else wrote to it: find out who owns it now (this node again: read it anew).
+        if (q.home === this.name) {
+          q.home = '';
+          q.release();
+        }
+        void this.resolveHome(q);
+      };
+      q.takeOver(stream).catch((err: unknown) => {
+        this.log.error({ err: String(err), queue: q.name }, 'taking a queue over failed');
+        q.home = '';
+        q.release();
+        setTimeout(() => void this.resolveHome(q), 500).unref();
+      });
+    } else q.resend();
+  }
 
   /** Where a queue record says the queue lives (set before the record's queue is made). */
   noteHome(rec: ClusterQueueRecord): void {
@@ -93,6 +218,30 @@ export class ClusterNode implements RemoteSender {
     this.store.startEvents((e: TopologyEvent) => applyTopologyEvent(broker, this.store, this.log, e));
     this.statsTimer = setInterval(() => this.publishStats(), 1_000);
     this.statsTimer.unref();
+    this.advisories = nc.subscribe('$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.*', {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const a = JSON.parse(Buffer.from(m.data).toString()) as { stream?: string; leader?: string };
+          const q = a.stream ? this.byStream.get(a.stream) : undefined;
+          if (!q || !a.leader) return;
+          const owner = this.membership.nodeBeside(a.leader);
+          if (owner) this.setHome(q, owner);
+          else void this.resolveHome(q);
+        } catch {
+          // not an advisory of ours
+        }
+      },
+    });
+    // Queues recovered from the topology, and any whose owner is unknown or down, find their owner.
+    for (const q of this.queues.values()) if (q.replicated) void this.resolveHome(q);
+    this.sweepTimer = setInterval(() => {
+      for (const q of this.queues.values()) {
+        if (!q.replicated || q.deleted) continue;
+        if (q.home === '' || !this.membership.get(q.home)?.running) void this.resolveHome(q);
+      }
+    }, 1_000);
+    this.sweepTimer.unref();
   }
 
   nodes(): NodeState[] {
@@ -188,7 +337,9 @@ export class ClusterNode implements RemoteSender {
     if (this.queues.get(key) === q) {
       this.queues.delete(key);
       this.homes.delete(key);
+      this.byStream.delete(streamNameOf(q.vhost.name, q.name));
     }
+    q.js?.close();
     for (const [c, cid] of q.cids) {
       this.localByCid.delete(cid);
       q.cids.delete(c);
@@ -231,7 +382,12 @@ export class ClusterNode implements RemoteSender {
     switch (h.t) {
       case 'pub': {
         const q = this.queueAt(h.v, h.q);
-        if (q && q.owned && !q.deleted) {
+        if (q && !q.owned && !q.deleted) {
+          // Not (or no longer) this node's: the sender keeps it and asks again where it lives.
+          this.send(h.from, { t: 'moved', v: h.v, q: h.q });
+          return;
+        }
+        if (q && !q.deleted) {
           // Copies: the NATS buffer is the client's, and the message may live long in the queue.
           const p = Buffer.from(props);
           const msg = new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2);
@@ -246,8 +402,12 @@ export class ClusterNode implements RemoteSender {
         return;
       case 'sub': {
         const q = this.queueAt(h.v, h.q);
-        if (!q || !q.owned || q.deleted) {
+        if (!q || q.deleted) {
           this.send(h.from, { t: 'cancel', cid: h.cid });
+          return;
+        }
+        if (!q.owned) {
+          this.send(h.from, { t: 'moved', v: h.v, q: h.q });
           return;
         }
         const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this);
@@ -304,6 +464,11 @@ export class ClusterNode implements RemoteSender {
         if (q && q.owned) q.purge();
         return;
       }
+      case 'moved': {
+        const q = this.queueAt(h.v, h.q);
+        if (q && q.replicated && !q.deleted) setTimeout(() => void this.resolveHome(q), 100).unref();
+        return;
+      }
       case 'stats':
         return;
     }
@@ -354,7 +519,7 @@ export class ClusterNode implements RemoteSender {
       this.owedScheduled = false;
       const batch = [...this.owed.values()];
       this.owed.clear();
-      this.store.flushLocal().then(
+      Promise.all([this.store.flushLocal(), this.ownedFlushed()]).then(
         () => {
           for (const b of batch) this.send(b.node, { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo });
         },
@@ -403,12 +568,19 @@ export class ClusterNode implements RemoteSender {
       }
       return;
     }
-    // (Back) up: what it has not answered is sent again; consumers subscribe again.
-    for (const q of this.queues.values()) if (q.home === node) q.resend();
+    // (Back) up: what it has not answered is sent again; consumers subscribe again. A replicated
+    // queue whose stream leader is beside it moves to it.
+    for (const q of this.queues.values()) {
+      if (q.replicated) void this.resolveHome(q);
+      else if (q.home === node) q.resend();
+    }
   }
 
   async close(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.advisories?.unsubscribe();
+    this.acks.close();
     await this.membership.stop();
     this.inbox?.unsubscribe();
     this.statsSub?.unsubscribe();

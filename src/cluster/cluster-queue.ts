@@ -1,14 +1,18 @@
-// A queue as one node of a cluster sees it. On its owner (the node it lives on) it is the plain
-// Queue. Everywhere else it stands in for it: publishes routed to it, consumers, gets and
-// settlements go to the owner over NATS core (wire.ts); deliveries come back to the local
-// channels, and counts come from the owner's stats. Every node has one object per queue, so
-// bindings and routing are the same code on all of them.
+// A queue as one node of a cluster sees it. On its owner it is the plain Queue; a durable one keeps
+// its messages in a JetStream stream (queue-stream.ts) instead of the local store, so another
+// node can take it over. Everywhere else it stands in for the owner's: publishes routed to it,
+// consumers, gets and settlements go to the owner over NATS core (wire.ts); deliveries come back
+// to the local channels, and counts come from the owner's stats. Every node has one object per
+// queue, so bindings and routing are the same code on all of them. Ownership moves (takeover,
+// release) when the stream's leader moves (cluster-node.ts decides).
 import type { Consumer } from '../server/consumer.js';
+import { fromFieldValue } from '../frames/index.js';
 import { Message, type Entry } from '../server/message.js';
-import { Queue, type QueueOwner, type QueueSpec } from '../server/queue.js';
+import { Queue, type QueueOwner, type QueuePlacement, type QueueSpec } from '../server/queue.js';
 import type { RangeTotals } from '../store/store.js';
 import type { VHost } from '../server/vhost.js';
 import type { ClusterNode } from './cluster-node.js';
+import type { QueueStream } from './queue-stream.js';
 
 /** The exclusive owner of a queue declared exclusive on another node: never this node's connection. */
 export const ELSEWHERE: QueueOwner = { id: -1 };
@@ -30,29 +34,58 @@ export class ClusterQueue extends Queue {
   readonly cids = new Map<Consumer, string>();
   /** Messages fetched by basic.get from the owner, for take(). */
   private readonly fetched: Entry[] = [];
+  /** Durable, non-exclusive: its messages live in a JetStream stream. */
+  readonly replicated: boolean;
+  /** Its stream, on the node that owns it (null elsewhere, and for transient queues). */
+  js: QueueStream | null = null;
+  /** Set while a takeover reads the stream: publishes wait for it. */
+  loading: Promise<void> | null = null;
+  private readonly held: Message[] = [];
 
   constructor(
     vhost: VHost,
     spec: QueueSpec,
     readonly node: ClusterNode,
-    /** The node it lives on. */
+    /** The node it lives on; '' while nobody is known to own it. */
     public home: string,
   ) {
     super(vhost, spec);
+    this.replicated = spec.durable && spec.exclusiveOwner === null;
     // Queue's constructor started the x-expires countdown: that is the owner's to run.
     if (!this.owned) this.stopTimers();
+  }
+
+  /** The stream's members as last seen (names of nodes), set by the owner's resolution. */
+  members: string[] = [];
+
+  override get placement(): QueuePlacement {
+    return this.replicated ? { node: this.home, members: this.members } : { node: this.home };
   }
 
   get owned(): boolean {
     return this.home === this.node.name;
   }
 
+  /** NATS stream replicas: x-quorum-initial-group-size (default 3) for quorum queues, 1 otherwise. */
+  get replicas(): number {
+    if (this.type.name !== 'quorum') return 1;
+    const v = this.arguments.get('x-quorum-initial-group-size');
+    const n = v === undefined ? 3 : Number(fromFieldValue(v));
+    return Math.max(1, Math.min(Number.isFinite(n) ? n : 3, this.node.maxReplicas));
+  }
+
   override enqueue(msg: Message): boolean {
-    if (this.owned) return super.enqueue(msg);
+    if (this.owned) {
+      if (this.loading) {
+        this.held.push(msg);
+        return true;
+      }
+      return super.enqueue(msg);
+    }
     if (this.deleted) return true;
     const p = { id: this.nextPubId++, msg };
     this.unanswered.push(p);
-    this.node.sendPub(this, p.id, msg);
+    if (this.home !== '') this.node.sendPub(this, p.id, msg);
     return true;
   }
 
@@ -64,7 +97,7 @@ export class ClusterQueue extends Queue {
   /** Every publish sent so far is answered by the owner; undefined when none is outstanding. */
   published(): Promise<void> | undefined {
     const upTo = this.nextPubId - 1;
-    if (this.answered >= upTo || this.owned) return undefined;
+    if (this.answered >= upTo) return undefined;
     return new Promise((resolve) => this.answerWaiters.push({ upTo, resolve }));
   }
 
@@ -83,17 +116,61 @@ export class ClusterQueue extends Queue {
     }
   }
 
-  /** A (new or restarted) owner: what it has not answered is sent again, consumers subscribe again. */
+  /**
+   * The owner changed (or restarted): what it has not answered is sent again and consumers
+   * subscribe again; on the new owner itself, they are taken in directly.
+   */
   resend(): void {
     if (this.owned) {
-      // This node took the queue over: what it had sent itself is taken in directly.
       const mine = this.unanswered.splice(0);
-      for (const p of mine) super.enqueue(p.msg);
+      for (const p of mine) this.enqueue(p.msg);
       this.answeredUpTo(this.nextPubId - 1);
       return;
     }
+    if (this.home === '') return;
     for (const p of this.unanswered) this.node.sendPub(this, p.id, p.msg);
-    for (const c of this.cids.keys()) this.node.subscribe(this, c);
+    for (const c of this.consumers) this.node.subscribe(this, c);
+  }
+
+  /** This node now owns the queue: its messages are read from the stream, then it serves. */
+  async takeOver(stream: QueueStream): Promise<void> {
+    this.js = stream;
+    let done!: () => void;
+    this.loading = new Promise((r) => (done = r));
+    try {
+      const maxSeq = await stream.load();
+      this.node.advanceSeq(maxSeq);
+      // The consumers that were subscribed to the old owner are this queue's own now.
+      const local = [...this.consumers];
+      this.consumers.length = 0;
+      for (const c of local) {
+        const cid = this.cids.get(c);
+        if (cid) this.node.forgetCid(cid);
+        this.cids.delete(c);
+      }
+      // Nobody knows which were delivered: all come back flagged, as after a single node's crash.
+      await super.recover(false, 0);
+      stream.dropLoaded();
+      for (const c of local) super.addConsumer(c);
+    } finally {
+      this.loading = null;
+      done();
+    }
+    for (const m of this.held.splice(0)) super.enqueue(m);
+    this.resend();
+    this.startTimers();
+    this.scheduleDispatch();
+  }
+
+  /** Another node owns the queue now: what this node held in memory is dropped (the stream has it). */
+  release(): void {
+    this.js?.close();
+    this.js = null;
+    this.stopTimers();
+    this.ready.clear();
+    this.unackedCount = 0;
+    // Local consumers subscribe to the new owner (resend, once it is known); remote ones re-subscribe themselves.
+    for (const c of [...this.consumers]) if (!(c.channel as { conn?: object }).conn) this.consumers.splice(this.consumers.indexOf(c), 1);
   }
 
   override settle(entry: Entry): void {
@@ -108,17 +185,17 @@ export class ClusterQueue extends Queue {
 
   override requeue(entries: Entry[]): void {
     const local = entries.filter((e) => !this.node.settleRemote(e, 'requeue'));
-    if (local.length > 0) super.requeue(local);
+    if (local.length > 0 && this.owned) super.requeue(local);
   }
 
   override addConsumer(c: Consumer): void {
     if (this.owned) return super.addConsumer(c);
     this.consumers.push(c);
-    this.node.subscribe(this, c);
+    if (this.home !== '') this.node.subscribe(this, c);
   }
 
   override removeConsumer(c: Consumer): boolean {
-    if (this.owned || !this.cids.has(c)) return super.removeConsumer(c);
+    if (this.owned) return super.removeConsumer(c);
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
     this.node.unsubscribe(this, c);
@@ -133,7 +210,7 @@ export class ClusterQueue extends Queue {
   }
 
   override headReady(): Promise<void> | undefined {
-    if (this.owned) return super.headReady();
+    if (this.owned) return this.loading ? this.loading.then(() => super.headReady()) : super.headReady();
     return this.node.fetch(this).then((e) => {
       if (e) this.fetched.push(e);
     });
@@ -161,7 +238,8 @@ export class ClusterQueue extends Queue {
   }
 
   override async recover(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
-    if (!this.owned) return { count: 0, lastSeq: 0 };
+    // A replicated queue is read from its stream by whichever node takes it over.
+    if (!this.owned || this.replicated) return { count: 0, lastSeq: 0 };
     return super.recover(cleanShutdown, redeliverBelow, totals);
   }
 

@@ -98,6 +98,11 @@ export class Membership {
     return undefined;
   }
 
+  /** The running node that comes first by name: the one that acts for all where one must. */
+  firstRunning(): string | undefined {
+    return this.list().find((n) => n.running)?.name;
+  }
+
   async stop(): Promise<void> {
     if (this.beat) clearInterval(this.beat);
     if (this.check) clearInterval(this.check);

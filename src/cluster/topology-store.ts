@@ -59,8 +59,9 @@ export class ClusterStore implements Store {
     private readonly node: ClusterNode,
   ) {}
 
+  /** A cluster node keeps its queues in memory (a replicated queue's stream is its store). */
   get pagesToDisk(): boolean {
-    return this.local.pagesToDisk;
+    return false;
   }
   get backlogBytes(): number {
     return this.local.backlogBytes;
@@ -205,6 +206,18 @@ export class ClusterStore implements Store {
   putQueue(q: StoredQueue): void {
     const rec: ClusterQueueRecord = { ...q, home: this.node.name };
     this.write(recordKey('queue', queueId(q.vhost, q.name)), rec);
+    if (this.echoOff === 0) this.track(this.node.createStream(q.vhost, q.name));
+  }
+
+  /** Work a declare's answer waits for (a new queue's stream). */
+  track(p: Promise<unknown>): void {
+    const t: Promise<unknown> = p
+      .catch((err: unknown) => {
+        this.failed = err instanceof Error ? err : new Error(String(err));
+        this.log.error({ err: String(err) }, 'cluster operation failed');
+      })
+      .finally(() => this.pending.delete(t));
+    this.pending.add(t);
   }
 
   /** A non-durable or exclusive queue of this node: shared so other nodes can route to it. */
@@ -225,6 +238,8 @@ export class ClusterStore implements Store {
     this.write(recordKey('queue', queueId(q.vhost.name, q.name)), null);
   }
   deleteQueue(vhost: string, name: string): void {
+    // The node that deletes the queue deletes its stream; the others only forget it.
+    if (this.echoOff === 0) this.node.destroyStream(vhost, name);
     this.write(recordKey('queue', queueId(vhost, name)), null);
     this.local.deleteQueue(vhost, name);
   }
@@ -235,11 +250,16 @@ export class ClusterStore implements Store {
     this.write(recordKey(kind, id), null);
   }
 
+  // A replicated queue's messages go to its stream (on its owner); others' to the local store.
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    this.local.putMessage(vhost, queue, m);
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.put(m);
+    else if (!this.node.isReplicated(vhost, queue)) this.local.putMessage(vhost, queue, m);
   }
   deleteMessage(vhost: string, queue: string, seq: number): void {
-    this.local.deleteMessage(vhost, queue, seq);
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.delete(seq);
+    else if (!this.node.isReplicated(vhost, queue)) this.local.deleteMessage(vhost, queue, seq);
   }
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     this.local.putPaged(vhost, queue, m);
@@ -254,6 +274,8 @@ export class ClusterStore implements Store {
     this.local.deleteMessagesBelow(vhost, queue, belowSeq);
   }
   readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+    const s = this.node.streamFor(vhost, queue);
+    if (s) return Promise.resolve(s.readLoaded(fromSeq, maxCount, maxBytes).map((m) => ({ ...m, paged: false })));
     return this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
   }
   countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
@@ -275,6 +297,7 @@ export class ClusterStore implements Store {
     const waits: Promise<unknown>[] = [...this.pending, this.local.flush()];
     const forwarded = this.node.published();
     if (forwarded) waits.push(forwarded);
+    waits.push(this.node.ownedFlushed());
     await Promise.all(waits);
     if (this.failed) {
       const err = this.failed;

@@ -19,6 +19,8 @@ export type WireHeader =
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
   | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number }
   | { t: 'purge'; v: string; q: string }
+  /** The receiver does not own that queue (any more): the sender finds its owner again. */
+  | { t: 'moved'; v: string; q: string }
   /** The owner's counts of its queues, every second, to every node. */
   | { t: 'stats'; from: string; qs: [string, string, number, number, number][] };
 

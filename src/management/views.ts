@@ -63,8 +63,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     policy: q.policy?.name ?? null,
     operator_policy: q.operatorPolicy?.name ?? null,
     effective_policy_definition: effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject,
-    state: 'running',
-    node: 'warren',
+    ...placementView(q),
     messages: ready + q.unackedCount,
     messages_ready: ready,
     messages_unacknowledged: q.unackedCount,
@@ -170,6 +169,19 @@ export function vhostMetadataView(v: VHost): JsonObject {
   const metadata: JsonObject = { description: v.description, tags: [...v.tags] };
   if (v.defaultQueueType !== undefined) metadata.default_queue_type = v.defaultQueueType;
   return { name: v.name, description: v.description, tags: [...v.tags], default_queue_type: v.defaultQueueType ?? 'undefined', metadata };
+}
+
+/** RabbitMQ's state/node (and for a replicated queue leader/members) of a queue. */
+function placementView(q: Queue): JsonObject {
+  const p = q.placement;
+  if (!p) return { state: 'running', node: 'warren' };
+  const v: JsonObject = { state: p.node === '' ? 'down' : 'running', node: p.node };
+  if (p.members) {
+    v.leader = p.node;
+    v.members = p.members;
+    v.nats_leader = p.leader ?? null;
+  }
+  return v;
 }
 
 export function consumersView(connections: Iterable<Connection>): JsonObject[] {

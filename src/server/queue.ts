@@ -34,6 +34,14 @@ export interface QueueOwner {
   readonly id: number;
 }
 
+export interface QueuePlacement {
+  /** The node the queue runs on ('' while none is known: unavailable). */
+  node: string;
+  /** A replicated queue's stream: its leader's and members' NATS servers. */
+  leader?: string;
+  members?: string[];
+}
+
 export interface QueueSpec {
   name: string;
   durable: boolean;
@@ -132,6 +140,14 @@ export class Queue {
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     this.unusedTimer = null;
     this.touch();
+  }
+
+  /**
+   * Where the queue runs, for the management API: a single node has no say (null); a cluster
+   * node's queue names its owner, and a replicated one its stream's members.
+   */
+  get placement(): QueuePlacement | null {
+    return null;
   }
 
   /** Whether this queue keeps msg in the store: persistent messages on durable queues only. */

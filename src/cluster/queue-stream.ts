@@ -1,0 +1,336 @@
+// A durable queue's messages in a JetStream stream, replicated by NATS (R3 for a quorum queue, R1
+// on its node's server for a classic one). Only the queue's owner writes: each publish carries
+// the sequence the stream must be at (Nats-Expected-Last-Sequence), pipelined, so a node that is
+// no longer the owner cannot append behind the new owner's back (its writes fail: fenced) and a
+// retry of a lost acknowledgement is de-duplicated by Nats-Msg-Id. Acked messages are removed a
+// prefix at a time (one purge for a run of acks), and one by one only when they sit behind an
+// unacked message for a while.
+// The hot path uses core publish with a reply subject on one shared inbox, not the client's
+// JetStream helpers (which cost an Error and a timer per request).
+import { createHash } from 'node:crypto';
+import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
+import type { Logger } from 'pino';
+import { decodeMessage, encodeMessage } from '../store/codec.js';
+import type { StoredMessage } from '../store/store.js';
+import { retrying } from './nats-link.js';
+
+export const streamNameOf = (vhost: string, queue: string): string =>
+  `WQ_${createHash('sha1').update(`${vhost}\0${queue}`).digest('hex').slice(0, 24)}`;
+
+const ACK_TIMEOUT_MS = 5_000;
+/** An acked message behind an unacked one is deleted on its own after this long. */
+const LONE_DELETE_MS = 1_000;
+
+interface Put {
+  m: StoredMessage;
+  data: Buffer;
+  expected: number;
+  sentAt: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class FencedError extends Error {}
+
+/** The replies to every queue stream's publishes arrive on one subscription per node. */
+export class PubAckInbox {
+  private readonly waiting = new Map<number, (m: Msg) => void>();
+  private next = 1;
+  private readonly sub: Subscription;
+  readonly prefix: string;
+
+  constructor(nc: NatsConnection, node: string) {
+    this.prefix = `_WARREN.${Buffer.from(node).toString('base64url')}.${Date.now().toString(36)}.`;
+    this.sub = nc.subscribe(`${this.prefix}*`, {
+      callback: (_err, m) => {
+        const id = Number(m.subject.slice(this.prefix.length));
+        const w = this.waiting.get(id);
+        if (w) {
+          this.waiting.delete(id);
+          w(m);
+        }
+      },
+    });
+  }
+
+  expect(cb: (m: Msg) => void): string {
+    const id = this.next++;
+    this.waiting.set(id, cb);
+    return `${this.prefix}${id}`;
+  }
+
+  forget(subject: string): void {
+    this.waiting.delete(Number(subject.slice(this.prefix.length)));
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
+  }
+}
+
+export class QueueStream {
+  readonly name: string;
+  readonly subject: string;
+  /** The stream's last sequence as this writer knows it (what the next publish expects). */
+  private last = 0;
+  private readonly inflight = new Map<number, Put>();
+  private readonly pending = new Set<Promise<void>>();
+  /** Our seq → the stream's, for messages written or loaded. */
+  private readonly jsSeq = new Map<number, number>();
+  /** Stream sequences still holding a message, ascending, and those acked (seq → when). */
+  private readonly live: number[] = [];
+  private liveHead = 0;
+  private readonly acked = new Map<number, number>();
+  /** Deletes of messages whose publish is not acknowledged yet. */
+  private readonly early = new Set<number>();
+  private purgedTo = 0;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  fenced = false;
+  /** Told when a write finds another writer was here (fenced) or the stream is gone. */
+  onFenced: (() => void) | null = null;
+  private loaded: StoredMessage[] = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly inbox: PubAckInbox,
+    readonly vhost: string,
+    readonly queue: string,
+    private readonly log: Logger,
+  ) {
+    this.name = streamNameOf(vhost, queue);
+    this.subject = `warren.q.${this.name}`;
+  }
+
+  private async api<T>(subject: string, body: unknown): Promise<T> {
+    return retrying(async () => {
+      const r = await this.nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: ACK_TIMEOUT_MS });
+      const reply = JSON.parse(Buffer.from(r.data).toString() || '{}') as T & { error?: { code: number; description: string } };
+      if (reply.error) {
+        const e = new Error(reply.error.description) as Error & { code: string };
+        e.code = String(reply.error.code);
+        throw e;
+      }
+      return reply;
+    });
+  }
+
+  /** Creates the stream if it does not exist (idempotent with the same configuration). */
+  async create(replicas: number, placementTag?: string): Promise<void> {
+    const config: Record<string, unknown> = {
+      name: this.name,
+      subjects: [this.subject],
+      retention: 'limits',
+      storage: 'file',
+      num_replicas: replicas,
+      discard: 'old',
+      duplicate_window: 120_000_000_000,
+    };
+    if (placementTag) config.placement = { tags: [placementTag] };
+    try {
+      await this.api(`$JS.API.STREAM.CREATE.${this.name}`, config);
+    } catch (err) {
+      // Already there (made by this queue's first owner): fine.
+      if (!/already in use|exists/i.test(String((err as Error).message))) throw err;
+    }
+  }
+
+  async info(): Promise<{ leader: string | undefined; servers: string[]; first: number; last: number; messages: number }> {
+    const i = await this.api<{ cluster?: { leader?: string; replicas?: { name: string }[] }; state: { first_seq: number; last_seq: number; messages: number } }>(
+      `$JS.API.STREAM.INFO.${this.name}`,
+      {},
+    );
+    const servers = [i.cluster?.leader, ...(i.cluster?.replicas ?? []).map((r) => r.name)].filter((x): x is string => !!x);
+    return { leader: i.cluster?.leader, servers, first: i.state.first_seq, last: i.state.last_seq, messages: i.state.messages };
+  }
+
+  /** Reads every message the stream holds (a new owner's recovery); returns our highest seq. */
+  async load(): Promise<number> {
+    const info = await this.info();
+    this.last = info.last;
+    this.fenced = false;
+    this.jsSeq.clear();
+    this.live.length = 0;
+    this.liveHead = 0;
+    this.acked.clear();
+    this.purgedTo = info.first;
+    const out: StoredMessage[] = [];
+    let seq = info.first;
+    let maxSeq = 0;
+    // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
+    while (info.messages > 0 && seq <= info.last) {
+      const batch: Promise<{ seq: number; m: StoredMessage } | null>[] = [];
+      for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq));
+      for (const r of await Promise.all(batch)) {
+        if (!r) continue;
+        out.push(r.m);
+        this.jsSeq.set(r.m.seq, r.seq);
+        this.live.push(r.seq);
+        maxSeq = Math.max(maxSeq, r.m.seq);
+      }
+    }
+    out.sort((a, b) => a.seq - b.seq);
+    this.loaded = out;
+    return maxSeq;
+  }
+
+  private async getMessage(seq: number): Promise<{ seq: number; m: StoredMessage } | null> {
+    try {
+      const r = await this.api<{ message: { seq: number; data?: string } }>(`$JS.API.STREAM.MSG.GET.${this.name}`, { seq });
+      const data = Buffer.from(r.message.data ?? '', 'base64');
+      return { seq: r.message.seq, m: decodeMessage(data) };
+    } catch (err) {
+      // Deleted between the info and the read (a lone delete): nothing there.
+      if (/not found|10037/i.test(String((err as Error).message))) return null;
+      throw err;
+    }
+  }
+
+  /** The loaded messages from fromSeq on (our seq), for Queue.recover's pages. */
+  readLoaded(fromSeq: number, maxCount: number, maxBytes: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    for (const m of this.loaded) {
+      if (m.seq < fromSeq) continue;
+      if (out.length >= maxCount || (out.length > 0 && bytes + m.body.length > maxBytes)) break;
+      out.push(m);
+      bytes += m.body.length;
+    }
+    return out;
+  }
+
+  /** Recovery is over: the loaded copies can go (the queue holds them now). */
+  dropLoaded(): void {
+    this.loaded = [];
+  }
+
+  put(m: StoredMessage): void {
+    const data = encodeMessage(m);
+    let put!: Put;
+    const p = new Promise<void>((resolve, reject) => {
+      put = { m, data, expected: this.last, sentAt: 0, resolve, reject };
+    });
+    this.last++;
+    p.catch(() => undefined);
+    const tracked = p.finally(() => this.pending.delete(tracked));
+    tracked.catch(() => undefined);
+    this.pending.add(tracked);
+    this.send(put);
+  }
+
+  private send(put: Put): void {
+    if (this.fenced) return put.reject(new FencedError(`queue ${this.queue}: another node owns its stream`));
+    const h = headers();
+    h.set('Nats-Msg-Id', `${put.m.seq}`);
+    h.set('Nats-Expected-Last-Sequence', `${put.expected}`);
+    put.sentAt = Date.now();
+    this.inflight.set(put.m.seq, put);
+    const reply = this.inbox.expect((msg) => this.acked_(put, msg));
+    this.nc.publish(this.subject, put.data, { reply, headers: h });
+    this.retryTimer ??= setInterval(() => this.retryLate(), 1_000);
+  }
+
+  /** Publishes without an acknowledgement for too long are sent again (same id: no duplicate). */
+  private retryLate(): void {
+    const now = Date.now();
+    for (const put of this.inflight.values()) if (now - put.sentAt > ACK_TIMEOUT_MS) this.send(put);
+    if (this.inflight.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  private acked_(put: Put, msg: Msg): void {
+    if (this.inflight.get(put.m.seq) !== put) return;
+    const status = msg.headers?.code ?? 0;
+    if (status === 503 || msg.data.length === 0) {
+      // No leader right now: send again shortly (same id, same expectation).
+      setTimeout(() => this.inflight.get(put.m.seq) === put && this.send(put), 250);
+      return;
+    }
+    let ack: { seq?: number; error?: { code: number; err_code?: number; description: string } };
+    try {
+      ack = JSON.parse(Buffer.from(msg.data).toString()) as typeof ack;
+    } catch {
+      ack = {};
+    }
+    this.inflight.delete(put.m.seq);
+    if (ack.error || ack.seq === undefined) {
+      const fenced = ack.error?.err_code === 10071;
+      if (fenced && !this.fenced) {
+        this.fenced = true;
+        this.log.warn({ queue: this.queue, stream: this.name, err: ack.error?.description }, 'queue stream written by another node: giving it up');
+        this.onFenced?.();
+      }
+      put.reject(fenced ? new FencedError(ack.error!.description) : new Error(ack.error?.description ?? 'no acknowledgement'));
+      return;
+    }
+    this.jsSeq.set(put.m.seq, ack.seq);
+    this.live.push(ack.seq);
+    if (this.early.delete(put.m.seq)) this.markAcked(ack.seq);
+    put.resolve();
+  }
+
+  /** The queue is done with message seq (ours): it leaves the stream. */
+  delete(seq: number): void {
+    const js = this.jsSeq.get(seq);
+    if (js === undefined) {
+      if (this.inflight.has(seq)) this.early.add(seq);
+      return;
+    }
+    this.jsSeq.delete(seq);
+    this.markAcked(js);
+  }
+
+  private markAcked(js: number): void {
+    this.acked.set(js, Date.now());
+    this.compactTimer ??= setTimeout(() => this.compact(), 20);
+  }
+
+  /** One purge for the acked prefix; lone deletes for acked messages stuck behind unacked ones. */
+  private compact(): void {
+    this.compactTimer = null;
+    // live is ascending except where acknowledgements came back out of order: keep it sorted.
+    while (this.liveHead < this.live.length && this.acked.has(this.live[this.liveHead]!)) {
+      this.acked.delete(this.live[this.liveHead]!);
+      this.liveHead++;
+    }
+    if (this.liveHead > 4096 && this.liveHead * 2 > this.live.length) {
+      this.live.splice(0, this.liveHead);
+      this.liveHead = 0;
+    }
+    const floor = this.liveHead < this.live.length ? this.live[this.liveHead]! : this.last + 1;
+    if (floor > this.purgedTo) {
+      this.purgedTo = floor;
+      void this.api(`$JS.API.STREAM.PURGE.${this.name}`, { seq: floor }).catch((err: unknown) => this.log.warn({ err: String(err), stream: this.name }, 'purging acked messages failed'));
+    }
+    const now = Date.now();
+    for (const [js, at] of this.acked) {
+      if (now - at < LONE_DELETE_MS) continue;
+      this.acked.set(js, Number.MAX_SAFE_INTEGER); // asked once; the prefix purge takes it otherwise
+      void this.api(`$JS.API.STREAM.MSG.DELETE.${this.name}`, { seq: js, no_erase: true }).catch(() => undefined);
+    }
+    if (this.acked.size > 0) this.compactTimer = setTimeout(() => this.compact(), LONE_DELETE_MS);
+  }
+
+  /** Resolves once every put so far is acknowledged by the stream (rejects if one failed). */
+  flush(): Promise<void> | undefined {
+    if (this.pending.size === 0) return undefined;
+    return Promise.all([...this.pending]).then(() => undefined);
+  }
+
+  async destroy(): Promise<void> {
+    this.close();
+    await this.api(`$JS.API.STREAM.DELETE.${this.name}`, {}).catch(() => undefined);
+  }
+
+  /** Stops writing (another node owns it now, or the node stops). */
+  close(): void {
+    this.fenced = true;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.compactTimer = this.retryTimer = null;
+    for (const put of this.inflight.values()) put.reject(new FencedError('queue stream closed'));
+    this.inflight.clear();
+  }
+}
