@@ -136,8 +136,8 @@ const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   broker.log.info({ signal }, 'signal received');
-  broker
-    .close()
+  Promise.resolve(cluster?.handOver())
+    .then(() => broker.close())
     .then(() => cluster?.close())
     .then(
     () => process.exit(0),

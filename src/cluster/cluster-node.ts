@@ -49,13 +49,21 @@ export class ClusterNode implements RemoteSender {
   private nextRid = 1;
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
-  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number }>();
+  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number }>();
+  /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
+  private readonly refused = new Map<string, number>();
   private owedScheduled = false;
   private inbox: Subscription | null = null;
   private statsSub: Subscription | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   readonly startedAt = Date.now();
   private readonly acks: PubAckInbox;
+  /**
+   * Stream writes not yet acknowledged, of every queue, owned or not any more: a confirm (or an
+   * answer to another node's publish) waits for all of them, and is a nack if one of them failed
+   * (the queue changed hands under it).
+   */
+  private readonly puts = new Set<Promise<void>>();
   /** Replicated queues by their stream's name (leader advisories name streams). */
   private readonly byStream = new Map<string, ClusterQueue>();
   /** Home resolutions in progress, by queue. */
@@ -96,7 +104,7 @@ export class ClusterNode implements RemoteSender {
   async createStream(v: string, name: string): Promise<void> {
     const q = this.queues.get(queueKey(v, name));
     if (!q || !q.replicated) return;
-    const s = new QueueStream(this.link.nc, this.acks, v, name, this.log);
+    const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, v, name, this.log);
     const tag = q.replicas === 1 ? `warren-node:${this.link.serverName()}` : undefined;
     try {
       await s.create(q.replicas, tag);
@@ -110,7 +118,7 @@ export class ClusterNode implements RemoteSender {
 
   /** Deletes a queue's stream (the node that deleted the queue does it). */
   destroyStream(v: string, name: string): void {
-    const s = new QueueStream(this.link.nc, this.acks, v, name, this.log);
+    const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, v, name, this.log);
     void s.destroy();
   }
 
@@ -120,16 +128,26 @@ export class ClusterNode implements RemoteSender {
     return q && q.owned ? q.js : null;
   }
 
-  /** Waits for what owned queues are writing or loading (an owner answers pubs after this). */
+  /**
+   * Waits for queues being taken over to be read (what was held for them is then written), then
+   * for every stream write so far; rejects if one of them failed.
+   */
   async ownedFlushed(): Promise<void> {
-    const waits: Promise<unknown>[] = [];
-    for (const q of this.queues.values()) {
-      if (!q.owned) continue;
-      if (q.loading) waits.push(q.loading);
-      const f = q.js?.flush();
-      if (f) waits.push(f);
-    }
-    await Promise.all(waits);
+    const loading: Promise<unknown>[] = [];
+    for (const q of this.queues.values()) if (q.loading) loading.push(q.loading);
+    if (loading.length > 0) await Promise.all(loading);
+    if (this.puts.size > 0) await Promise.all([...this.puts]);
+  }
+
+  /** A write to come (messages held during a takeover): flushes wait for it, and fail if it fails. */
+  holdWrites(): { done(ok: boolean): void } {
+    let settle!: (ok: boolean) => void;
+    const p: Promise<void> = new Promise<void>((resolve, reject) => {
+      settle = (ok) => (ok ? resolve() : reject(new Error('queue changed hands before its messages were written')));
+    }).finally(() => this.puts.delete(p));
+    p.catch(() => undefined);
+    this.puts.add(p);
+    return { done: settle };
   }
 
   advanceSeq(maxSeq: number): void {
@@ -153,7 +171,7 @@ export class ClusterNode implements RemoteSender {
     let r = this.resolving.get(q);
     if (r) return r;
     r = (async () => {
-      const s = new QueueStream(this.link.nc, this.acks, q.vhost.name, q.name, this.log);
+      const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
       const info = await s.info();
       if (q.deleted || !info.leader) return;
       q.members = info.servers.map((srv) => this.membership.nodeBeside(srv) ?? srv).sort();
@@ -183,8 +201,10 @@ export class ClusterNode implements RemoteSender {
       q.release();
     }
     q.home = home;
+    // Answers the old owner still sends are ignored: what is unanswered goes to the new one.
+    q.gen++;
     if (home === this.name) {
-      const stream = new QueueStream(this.link.nc, this.acks, q.vhost.name, q.name, this.log);
+      const stream = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
       stream.onFenced = () => {
         // Someone else wrote to it: find out who owns it now (this node again: read it anew).
         if (q.home === this.name) {
@@ -255,7 +275,7 @@ export class ClusterNode implements RemoteSender {
   // ---- the side of a queue owned elsewhere ---------------------------------------------------
 
   sendPub(q: ClusterQueue, id: number, msg: Message): void {
-    this.send(q.home, { t: 'pub', v: q.vhost.name, q: q.name, id, from: this.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length }, msg.properties, msg.body);
+    this.send(q.home, { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, from: this.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length }, msg.properties, msg.body);
   }
 
   /** Resolves once every publish forwarded so far has been answered by the queues' owners. */
@@ -382,9 +402,11 @@ export class ClusterNode implements RemoteSender {
     switch (h.t) {
       case 'pub': {
         const q = this.queueAt(h.v, h.q);
-        if (q && !q.owned && !q.deleted) {
-          // Not (or no longer) this node's: the sender keeps it and asks again where it lives.
-          this.send(h.from, { t: 'moved', v: h.v, q: h.q });
+        const session = `${h.from}\0${h.v}\0${h.q}`;
+        if ((q && !q.owned && !q.deleted) || (this.refused.get(session) ?? -1) >= h.gen) {
+          // Not (or no longer) this node's, or its generation was refused: the sender keeps it,
+          // finds the owner and sends it again.
+          this.refuse(h.from, h.v, h.q, h.gen);
           return;
         }
         if (q && !q.deleted) {
@@ -394,11 +416,14 @@ export class ClusterNode implements RemoteSender {
           q.stats.publish++;
           q.enqueue(msg);
         }
-        this.owe(h.from, h.v, h.q, h.id);
+        this.owe(h.from, h.v, h.q, h.id, h.gen, q?.epoch ?? 0);
         return;
       }
-      case 'pubok':
-        this.queueAt(h.v, h.q)?.answeredUpTo(h.upTo);
+      case 'pubok': {
+        const q = this.queueAt(h.v, h.q);
+        if (q && q.gen === h.gen) q.answeredUpTo(h.upTo);
+        return;
+      }
         return;
       case 'sub': {
         const q = this.queueAt(h.v, h.q);
@@ -407,7 +432,7 @@ export class ClusterNode implements RemoteSender {
           return;
         }
         if (!q.owned) {
-          this.send(h.from, { t: 'moved', v: h.v, q: h.q });
+          this.send(h.from, { t: 'moved', v: h.v, q: h.q, gen: -1 });
           return;
         }
         const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this);
@@ -466,7 +491,16 @@ export class ClusterNode implements RemoteSender {
       }
       case 'moved': {
         const q = this.queueAt(h.v, h.q);
-        if (q && q.replicated && !q.deleted) setTimeout(() => void this.resolveHome(q), 100).unref();
+        if (!q || q.deleted) return;
+        // A refused generation: everything unanswered goes again, in a new one, once the owner is known.
+        if (h.gen >= 0 && h.gen === q.gen) q.gen++;
+        setTimeout(() => {
+          if (q.deleted) return;
+          const home = q.home;
+          void (q.replicated ? this.resolveHome(q) : Promise.resolve()).then(() => {
+            if (q.home === home) q.resend();
+          });
+        }, 100).unref();
         return;
       }
       case 'stats':
@@ -508,22 +542,44 @@ export class ClusterNode implements RemoteSender {
   }
 
   /** Answers pubs once the owner's store has what they carried (one flush for a tick's worth). */
-  private owe(node: string, v: string, q: string, id: number): void {
-    const key = `${node}\0${v}\0${q}`;
+  /** Answers moved for a generation of pubs, and refuses the rest of it. */
+  private refuse(node: string, v: string, q: string, gen: number): void {
+    const session = `${node}\0${v}\0${q}`;
+    if ((this.refused.get(session) ?? -1) >= gen) {
+      // Refused already: the sender has been told.
+      return;
+    }
+    this.refused.set(session, gen);
+    this.send(node, { t: 'moved', v, q, gen });
+  }
+
+  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number): void {
+    const key = `${node}\0${v}\0${q}\0${gen}\0${epoch}`;
     const o = this.owed.get(key);
     if (o) o.upTo = Math.max(o.upTo, id);
-    else this.owed.set(key, { node, v, q, upTo: id });
+    else this.owed.set(key, { node, v, q, upTo: id, gen, epoch });
     if (this.owedScheduled) return;
     this.owedScheduled = true;
     setImmediate(() => {
       this.owedScheduled = false;
       const batch = [...this.owed.values()];
       this.owed.clear();
+      const answer = (ok: boolean): void => {
+        for (const b of batch) {
+          // The queue changed hands since (its memory dropped) or a write failed: the sender
+          // sends them again to whoever owns it now. Duplicates, never losses, for unconfirmed ones.
+          const same = this.queueAt(b.v, b.q)?.epoch === b.epoch;
+          const session = `${b.node}\0${b.v}\0${b.q}`;
+          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) this.send(b.node, { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
+          else this.refuse(b.node, b.v, b.q, b.gen);
+        }
+      };
       Promise.all([this.store.flushLocal(), this.ownedFlushed()]).then(
-        () => {
-          for (const b of batch) this.send(b.node, { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo });
+        () => answer(true),
+        (err: unknown) => {
+          this.log.warn({ err: String(err) }, 'a write failed: publishes from other nodes go to the new owner');
+          answer(false);
         },
-        (err: unknown) => this.log.error({ err }, 'store write failed: publishes from other nodes stay unanswered'),
       );
     });
   }
@@ -574,6 +630,38 @@ export class ClusterNode implements RemoteSender {
       if (q.replicated) void this.resolveHome(q);
       else if (q.home === node) q.resend();
     }
+  }
+
+  /**
+   * A planned stop: this node leaves the membership, then every queue it owns is handed over (its
+   * stream's leader steps down to a server with a Warren beside it) before clients are closed, so
+   * they see no stall beyond a reconnect. Waits at most timeoutMs.
+   */
+  async handOver(timeoutMs = 15_000): Promise<void> {
+    await this.membership.stop();
+    const owned = [...this.queues.values()].filter((q) => q.replicated && q.owned && !q.deleted);
+    if (owned.length === 0) return;
+    this.log.info({ queues: owned.length }, 'handing queues over before stopping');
+    const until = Date.now() + timeoutMs;
+    // A step-down fails while no other replica is current (a server that just restarted is
+    // catching up): ask again until the queue has moved.
+    let lastAsk = 0;
+    while (Date.now() < until && owned.some((q) => q.owned && !q.deleted)) {
+      if (Date.now() - lastAsk > 2_000) {
+        lastAsk = Date.now();
+        for (const q of owned) {
+          if (!q.owned || q.deleted) continue;
+          const name = streamNameOf(q.vhost.name, q.name);
+          void this.link.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, new Uint8Array(0), { timeout: 5_000 }).then(
+            (m) => this.log.info({ queue: q.name, answer: Buffer.from(m.data).toString() }, 'stream step-down'),
+            () => undefined,
+          );
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const left = owned.filter((q) => q.owned && !q.deleted).length;
+    if (left > 0) this.log.warn({ queues: left }, 'some queues found no other owner in time');
   }
 
   async close(): Promise<void> {

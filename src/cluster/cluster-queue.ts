@@ -28,6 +28,8 @@ export class ClusterQueue extends Queue {
   /** Publishes sent to the owner and not yet answered, oldest first: resent to a new owner. */
   private readonly unanswered: Pending[] = [];
   private nextPubId = 1;
+  /** Generation of this node's pubs to the owner: moves on when the owner refuses one or changes. */
+  gen = 0;
   private answered = 0;
   private readonly answerWaiters: { upTo: number; resolve: () => void }[] = [];
   /** Local consumers of a remote queue, by the id the owner knows them by. */
@@ -41,6 +43,10 @@ export class ClusterQueue extends Queue {
   /** Set while a takeover reads the stream: publishes wait for it. */
   loading: Promise<void> | null = null;
   private readonly held: Message[] = [];
+  /** Settled once the held messages are written (or dropped): confirms wait for it. */
+  private holding: { done(ok: boolean): void } | null = null;
+  /** Counts the times this node dropped what it held of the queue (release): answers owed from before are void. */
+  epoch = 0;
 
   constructor(
     vhost: VHost,
@@ -78,6 +84,7 @@ export class ClusterQueue extends Queue {
     if (this.owned) {
       if (this.loading) {
         this.held.push(msg);
+        this.holding ??= this.node.holdWrites();
         return true;
       }
       return super.enqueue(msg);
@@ -122,9 +129,13 @@ export class ClusterQueue extends Queue {
    */
   resend(): void {
     if (this.owned) {
-      const mine = this.unanswered.splice(0);
-      for (const p of mine) this.enqueue(p.msg);
-      this.answeredUpTo(this.nextPubId - 1);
+      // Taken in here; answered (so confirmed) only once the stream has them. If that fails they
+      // stay unanswered, for whoever owns the queue next.
+      for (const p of this.unanswered) this.enqueue(p.msg);
+      const upTo = this.nextPubId - 1;
+      const written = this.js?.flush();
+      if (!written) this.answeredUpTo(upTo);
+      else written.then(() => this.answeredUpTo(upTo), () => undefined);
       return;
     }
     if (this.home === '') return;
@@ -138,7 +149,14 @@ export class ClusterQueue extends Queue {
     let done!: () => void;
     this.loading = new Promise((r) => (done = r));
     try {
-      const maxSeq = await stream.load();
+      // Read, then fence: a write of the previous owner that lands after the read makes the fence
+      // fail, and the stream is read again.
+      let maxSeq = await stream.load();
+      for (let i = 0; !(await stream.fence()); i++) {
+        if (i >= 20) throw new Error('the stream keeps changing under the new owner');
+        maxSeq = await stream.load();
+      }
+      if (this.js !== stream) return; // released while reading: the next owner reads it
       this.node.advanceSeq(maxSeq);
       // The consumers that were subscribed to the old owner are this queue's own now.
       const local = [...this.consumers];
@@ -157,6 +175,14 @@ export class ClusterQueue extends Queue {
       done();
     }
     for (const m of this.held.splice(0)) super.enqueue(m);
+    // Confirms of the held messages wait for their writes, not just for being taken in.
+    const holding = this.holding;
+    this.holding = null;
+    if (holding) {
+      const written = this.js?.flush();
+      if (written) written.then(() => holding.done(true), () => holding.done(false));
+      else holding.done(true);
+    }
     this.resend();
     this.startTimers();
     this.scheduleDispatch();
@@ -164,6 +190,11 @@ export class ClusterQueue extends Queue {
 
   /** Another node owns the queue now: what this node held in memory is dropped (the stream has it). */
   release(): void {
+    this.epoch++;
+    // Held for a takeover that did not happen: whoever confirms them must not.
+    this.held.length = 0;
+    this.holding?.done(false);
+    this.holding = null;
     this.js?.close();
     this.js = null;
     this.stopTimers();

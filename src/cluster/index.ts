@@ -22,6 +22,8 @@ export interface JoinedCluster extends ClusterView {
   readonly store: ClusterNode['store'];
   readonly queueFactory: ClusterNode['queueFactory'];
   attach: ClusterNode['attach'];
+  /** A planned stop: hands this node's queues to the others (before the broker closes). */
+  handOver(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
     queueFactory: node.queueFactory,
     attach: (b) => node.attach(b),
     nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
+    handOver: () => node.handOver(),
     close: () => node.close(),
   };
 }

@@ -32,6 +32,8 @@ export class Membership {
   private kv: KV | null = null;
   private readonly nodes = new Map<string, { rec: NodeRecord; lastSeen: number; running: boolean }>();
   private beat: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private lastOwnBeat = 0;
   private check: NodeJS.Timeout | null = null;
   /** Called when a node is judged down (timeout, planned stop) or comes (back) up. */
   onChange: ((name: string, running: boolean) => void) | null = null;
@@ -63,6 +65,7 @@ export class Membership {
   private async put(extra: Partial<NodeRecord> = {}): Promise<void> {
     const rec = { ...this.self(), ...extra };
     await this.kv!.put(`node.${Buffer.from(rec.name).toString('base64url')}`, encodeRecord(rec));
+    this.lastOwnBeat = Date.now();
   }
 
   private seen(rec: NodeRecord): void {
@@ -74,6 +77,9 @@ export class Membership {
 
   private sweep(): void {
     const now = Date.now();
+    // While this node cannot write its own beat (the bucket is electing a leader, or this node is
+    // cut off), silence says nothing about the others: judge nobody.
+    if (now - this.lastOwnBeat > DOWN_AFTER_MS - BEAT_MS) return;
     for (const [name, n] of this.nodes) {
       if (n.running && now - n.lastSeen > DOWN_AFTER_MS) {
         n.running = false;
@@ -104,6 +110,8 @@ export class Membership {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.beat) clearInterval(this.beat);
     if (this.check) clearInterval(this.check);
     await this.put({ stopping: true }).catch(() => undefined);

@@ -22,7 +22,8 @@ export async function openNatsLink(servers: string[], name: string): Promise<Nat
     pingInterval: 2_000,
     maxPingOut: 2,
   });
-  const jsm = await nc.jetstreamManager({ timeout: 5_000 });
+  // A server just (re)started may take a while to rejoin JetStream's meta group: keep asking.
+  const jsm = await retrying(() => nc.jetstreamManager({ timeout: 5_000 }), 60_000);
   const js = nc.jetstream({ timeout: 5_000 });
   return { nc, js, jsm, serverName: () => nc.info?.server_name ?? '' };
 }

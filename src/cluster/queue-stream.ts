@@ -1,8 +1,11 @@
 // A durable queue's messages in a JetStream stream, replicated by NATS (R3 for a quorum queue, R1
-// on its node's server for a classic one). Only the queue's owner writes: each publish carries
-// the sequence the stream must be at (Nats-Expected-Last-Sequence), pipelined, so a node that is
-// no longer the owner cannot append behind the new owner's back (its writes fail: fenced) and a
-// retry of a lost acknowledgement is de-duplicated by Nats-Msg-Id. Acked messages are removed a
+// on its node's server for a classic one). Only the queue's owner writes. Each owner, once it has
+// read the stream, appends a fence marker (expecting the stream's last sequence as read) under a
+// message id of its own epoch; from then on each publish names the id of the one before it
+// (Nats-Expected-Last-Msg-Id), pipelined. A node that is no longer the owner can never append
+// again (the ids it expects are of its own, older epoch: its writes fail, fenced), however its
+// pipeline lines up with the stream's sequences, and a retry of a lost acknowledgement is
+// de-duplicated by its Nats-Msg-Id. Acked messages are removed a
 // prefix at a time (one purge for a run of acks), and one by one only when they sit behind an
 // unacked message for a while.
 // The hot path uses core publish with a reply subject on one shared inbox, not the client's
@@ -24,6 +27,10 @@ const LONE_DELETE_MS = 1_000;
 interface Put {
   m: StoredMessage;
   data: Buffer;
+  /** Its message id, and the id of the message it must follow. */
+  id: string;
+  after: string;
+  /** The sequence it should land at, less one (what prefix purges must not pass). */
   expected: number;
   sentAt: number;
   resolve: () => void;
@@ -73,6 +80,10 @@ export class QueueStream {
   readonly subject: string;
   /** The stream's last sequence as this writer knows it (what the next publish expects). */
   private last = 0;
+  /** This owner's epoch (its message ids' prefix) and the id of its last write. */
+  private epoch = '';
+  private lastId = '';
+  private static epochs = 0;
   private readonly inflight = new Map<number, Put>();
   private readonly pending = new Set<Promise<void>>();
   /** Our seq → the stream's, for messages written or loaded. */
@@ -92,8 +103,12 @@ export class QueueStream {
   private loaded: StoredMessage[] = [];
 
   constructor(
+    /** The node writing (the prefix of its epochs). */
+    private readonly owner: string,
     private readonly nc: NatsConnection,
     private readonly inbox: PubAckInbox,
+    /** Every put of every queue stream of the node still waiting for its acknowledgement. */
+    private readonly puts: Set<Promise<void>>,
     readonly vhost: string,
     readonly queue: string,
     private readonly log: Logger,
@@ -159,10 +174,14 @@ export class QueueStream {
     let maxSeq = 0;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
     while (info.messages > 0 && seq <= info.last) {
-      const batch: Promise<{ seq: number; m: StoredMessage } | null>[] = [];
+      const batch: Promise<{ seq: number; m: StoredMessage | null } | null>[] = [];
       for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq));
       for (const r of await Promise.all(batch)) {
         if (!r) continue;
+        if (r.m === null) {
+          // An owner's fence marker: holds no message, goes with the next prefix purge.
+          continue;
+        }
         out.push(r.m);
         this.jsSeq.set(r.m.seq, r.seq);
         this.live.push(r.seq);
@@ -174,15 +193,44 @@ export class QueueStream {
     return maxSeq;
   }
 
-  private async getMessage(seq: number): Promise<{ seq: number; m: StoredMessage } | null> {
+  private async getMessage(seq: number): Promise<{ seq: number; m: StoredMessage | null } | null> {
     try {
       const r = await this.api<{ message: { seq: number; data?: string } }>(`$JS.API.STREAM.MSG.GET.${this.name}`, { seq });
       const data = Buffer.from(r.message.data ?? '', 'base64');
-      return { seq: r.message.seq, m: decodeMessage(data) };
+      return { seq: r.message.seq, m: data.length === 0 ? null : decodeMessage(data) };
     } catch (err) {
       // Deleted between the info and the read (a lone delete): nothing there.
-      if (/not found|10037/i.test(String((err as Error).message))) return null;
+      if (/not found|no message found|10037/i.test(String((err as Error).message))) return null;
       throw err;
+    }
+  }
+
+  /**
+   * Appends an empty marker expecting the stream to be where load() left it. Once it is in, no
+   * write of an earlier owner can land any more (theirs expect an older sequence); false if one
+   * landed since the load (load again).
+   */
+  async fence(): Promise<boolean> {
+    this.epoch = `${this.owner}.${Date.now().toString(36)}.${++QueueStream.epochs}`;
+    const id = `${this.epoch}:f`;
+    const h = headers();
+    h.set('Nats-Msg-Id', id);
+    h.set('Nats-Expected-Last-Sequence', `${this.last}`);
+    for (;;) {
+      const r = await this.nc.request(this.subject, new Uint8Array(0), { headers: h, timeout: ACK_TIMEOUT_MS }).catch((err: unknown) => err as Error);
+      if (r instanceof Error) {
+        if (/503|no responders|timeout/i.test(r.message)) {
+          await new Promise((res) => setTimeout(res, 250));
+          continue;
+        }
+        throw r;
+      }
+      const ack = JSON.parse(Buffer.from(r.data).toString() || '{}') as { seq?: number; error?: { err_code?: number; description: string } };
+      if (ack.error?.err_code === 10071) return false;
+      if (ack.error || ack.seq === undefined) throw new Error(ack.error?.description ?? 'no acknowledgement');
+      this.last = ack.seq;
+      this.lastId = id;
+      return true;
     }
   }
 
@@ -208,21 +256,27 @@ export class QueueStream {
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
-      put = { m, data, expected: this.last, sentAt: 0, resolve, reject };
+      put = { m, data, id: `${this.epoch}:${m.seq}`, after: this.lastId, expected: this.last, sentAt: 0, resolve, reject };
     });
     this.last++;
+    this.lastId = put.id;
     p.catch(() => undefined);
-    const tracked = p.finally(() => this.pending.delete(tracked));
+    const tracked = p.finally(() => {
+      this.pending.delete(tracked);
+      this.puts.delete(tracked);
+    });
     tracked.catch(() => undefined);
     this.pending.add(tracked);
+    this.puts.add(tracked);
     this.send(put);
   }
 
   private send(put: Put): void {
-    if (this.fenced) return put.reject(new FencedError(`queue ${this.queue}: another node owns its stream`));
+    // Not fenced yet (still reading it) or fenced out: the write fails, and so does its confirm.
+    if (this.fenced || this.epoch === '') return put.reject(new FencedError(`queue ${this.queue}: not writable by this node now`));
     const h = headers();
-    h.set('Nats-Msg-Id', `${put.m.seq}`);
-    h.set('Nats-Expected-Last-Sequence', `${put.expected}`);
+    h.set('Nats-Msg-Id', put.id);
+    h.set('Nats-Expected-Last-Msg-Id', put.after);
     put.sentAt = Date.now();
     this.inflight.set(put.m.seq, put);
     const reply = this.inbox.expect((msg) => this.acked_(put, msg));
@@ -256,7 +310,8 @@ export class QueueStream {
     }
     this.inflight.delete(put.m.seq);
     if (ack.error || ack.seq === undefined) {
-      const fenced = ack.error?.err_code === 10071;
+      // 10070: wrong last msg id (another owner wrote since); 10071: wrong last sequence.
+      const fenced = ack.error?.err_code === 10070 || ack.error?.err_code === 10071;
       if (fenced && !this.fenced) {
         this.fenced = true;
         this.log.warn({ queue: this.queue, stream: this.name, err: ack.error?.description }, 'queue stream written by another node: giving it up');
@@ -299,7 +354,9 @@ export class QueueStream {
       this.live.splice(0, this.liveHead);
       this.liveHead = 0;
     }
-    const floor = this.liveHead < this.live.length ? this.live[this.liveHead]! : this.last + 1;
+    // Never past a put still in flight: its message lands at a sequence above its expectation.
+    let floor = this.liveHead < this.live.length ? this.live[this.liveHead]! : this.last + 1;
+    for (const put of this.inflight.values()) floor = Math.min(floor, put.expected + 1);
     if (floor > this.purgedTo) {
       this.purgedTo = floor;
       void this.api(`$JS.API.STREAM.PURGE.${this.name}`, { seq: floor }).catch((err: unknown) => this.log.warn({ err: String(err), stream: this.name }, 'purging acked messages failed'));

@@ -4,9 +4,9 @@
 
 export type WireHeader =
   /** A publish routed on the sender to a queue the receiver owns; answered by pubok. */
-  | { t: 'pub'; v: string; q: string; id: number; from: string; ex: string; rk: string; pl: number }
-  /** Every pub of `from` to that queue up to id is in the queue (and stored, if it persists). */
-  | { t: 'pubok'; v: string; q: string; upTo: number }
+  | { t: 'pub'; v: string; q: string; id: number; gen: number; from: string; ex: string; rk: string; pl: number }
+  /** Every pub of that generation up to id is in the queue (and stored, if it persists). */
+  | { t: 'pubok'; v: string; q: string; upTo: number; gen: number }
   /** A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. */
   | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number }
   | { t: 'unsub'; cid: string }
@@ -19,8 +19,12 @@ export type WireHeader =
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
   | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number }
   | { t: 'purge'; v: string; q: string }
-  /** The receiver does not own that queue (any more): the sender finds its owner again. */
-  | { t: 'moved'; v: string; q: string }
+  /**
+   * The receiver does not own that queue (any more), or could not keep pubs of generation gen: the
+   * sender finds the owner again and sends every unanswered pub anew, in the next generation.
+   * The receiver refuses the rest of that generation, so no later pubok can cover a lost pub.
+   */
+  | { t: 'moved'; v: string; q: string; gen: number }
   /** The owner's counts of its queues, every second, to every node. */
   | { t: 'stats'; from: string; qs: [string, string, number, number, number][] };
 

@@ -38,6 +38,7 @@ export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promi
   const dir = await mkdtemp(path.join(tmpdir(), 'warren-cluster-'));
   const nats = await startNatsCluster(n, dir);
   const conns: ChannelModel[] = [];
+  const logs: string[] = [];
   const nodes: WarrenNode[] = [];
   const startNode = async (i: number): Promise<BrokerProcess> => {
     // Its own server first (queues it owns follow that server), the others to fail over to.
@@ -63,6 +64,7 @@ export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promi
         return typeof l?.port === 'number' ? l.port : 0;
       },
       async restart() {
+        logs.push(`==== ${node.name} (before restart)\n${node.broker.output()}`);
         node.broker = await startNode(i);
       },
     };
@@ -78,6 +80,13 @@ export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promi
       return c;
     },
     async stop() {
+      // CLUSTER_LOG_DIR=dir keeps every node's log (all incarnations) for a post-mortem.
+      if (process.env.CLUSTER_LOG_DIR) {
+        const { writeFile, mkdir } = await import('node:fs/promises');
+        await mkdir(process.env.CLUSTER_LOG_DIR, { recursive: true });
+        const all = [...logs, ...nodes.map((nd) => `==== ${nd.name}\n${nd.broker.output()}`)].join('\n');
+        await writeFile(path.join(process.env.CLUSTER_LOG_DIR, `cluster-${Date.now()}.log`), all);
+      }
       for (const c of conns) await c.close().catch(() => undefined);
       await Promise.all(nodes.map((nd) => (nd.broker.proc.exitCode === null ? nd.broker.kill9() : undefined)));
       await nats.stop();
