@@ -231,7 +231,10 @@ export class Broker {
       // After a crash nobody knows which messages were delivered: they all come back flagged so.
       const recovered = await q.recover(state.cleanShutdown, sq.redeliverBelow ?? 0, state.totals.get(queueKey(sq.vhost, sq.name)));
       if (q.redeliveredBelow > (sq.redeliverBelow ?? 0)) this.store.putQueue({ ...sq, redeliverBelow: q.redeliveredBelow });
-      maxSeq = Math.max(maxSeq, recovered.lastSeq);
+      // New seqs must start above every queue's stored redeliver bound, not only above the messages
+      // left: a queue drained after a crash keeps the bound, and a count restarted below it would
+      // flag never-delivered messages redelivered when paged in or recovered in a later run.
+      maxSeq = Math.max(maxSeq, recovered.lastSeq, q.redeliveredBelow - 1);
       count += recovered.count;
     }
     this.nextSeq = maxSeq + 1;
