@@ -65,6 +65,11 @@ const argv = yargs(rawArgs)
     describe: 'ready messages a queue keeps in memory; newer ones wait in the store (0 = keep all in memory)',
   })
   .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
+  .option('dead-letter-retry-interval', {
+    type: 'number',
+    default: defaultOptions.deadLetterRetryMs,
+    describe: 'ms between retries of at-least-once dead letters that found no route or were refused',
+  })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -86,6 +91,7 @@ const broker = new Broker({
   fsync: argv.fsync,
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],
+  deadLetterRetryMs: argv['dead-letter-retry-interval'],
   loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],

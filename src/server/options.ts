@@ -51,6 +51,11 @@ export interface BrokerOptions {
    */
   pageOutMessages: number;
   pageOutBytes: number;
+  /**
+   * How often a quorum queue retries the dead letters it owes at least once to targets that could
+   * not take them (RabbitMQ's dead_letter_worker_publisher_confirm_timeout, 3 minutes), in ms.
+   */
+  deadLetterRetryMs: number;
 }
 
 export const defaultOptions: BrokerOptions = {
@@ -75,4 +80,5 @@ export const defaultOptions: BrokerOptions = {
   fsync: false,
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,
+  deadLetterRetryMs: 180_000,
 };

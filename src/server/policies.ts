@@ -186,11 +186,13 @@ export function matchPolicy(policies: Iterable<Policy>, target: PolicyTarget): P
 }
 
 /**
- * How RabbitMQ 3.10's classic queue resolves a key set both by an argument and by the policy
- * (rabbit_amqqueue_process: res_min / res_arg): the lower number wins for TTLs, expiry and lengths,
- * the argument wins for the rest. A key set by only one of them comes from that one.
+ * How RabbitMQ 3.10 resolves a key set both by an argument and by the policy: for classic and
+ * quorum queues (rabbit_amqqueue_process: res_min / res_arg; rabbit_quorum_queue: the same) the
+ * lower number wins for TTLs, expiry and lengths, the argument for the rest. A key set by only
+ * one of them comes from that one.
  */
-const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
+type Rule = 'min' | 'arg';
+const QUEUE_KEYS: Record<string, Rule> = {
   'message-ttl': 'min',
   expires: 'min',
   'max-length': 'min',
@@ -199,6 +201,8 @@ const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
   'delivery-limit': 'min',
   'dead-letter-exchange': 'arg',
   'dead-letter-routing-key': 'arg',
+  // Quorum queues only; RabbitMQ 3.10.8: an argument at-most-once kept a policy's at-least-once away.
+  'dead-letter-strategy': 'arg',
   overflow: 'arg',
   'queue-mode': 'arg',
 };
@@ -219,11 +223,16 @@ export function effectiveDefinition(policy: Policy | null, operator: Policy | nu
   return out;
 }
 
-/** A queue's arguments in effect: its declared ones, with its effective policy definition merged in. */
-export function effectiveQueueArguments(declared: FieldTable, definition: PolicyDefinition): FieldTable {
+/**
+ * A queue's arguments in effect: its declared ones, with its effective policy definition merged in
+ * by the rules of its type (queue-types/: classic, quorum, stream).
+ */
+export function effectiveQueueArguments(declared: FieldTable, definition: PolicyDefinition, type: string): FieldTable {
   if (Object.keys(definition).length === 0) return declared;
   const out: FieldTable = new Map(declared);
-  for (const [key, rule] of Object.entries(QUEUE_KEYS)) {
+  const rules = QUEUE_KEYS;
+  void type;
+  for (const [key, rule] of Object.entries(rules)) {
     const pv = definition[key];
     if (pv === undefined) continue;
     const arg = `x-${key}`;

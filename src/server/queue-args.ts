@@ -20,6 +20,11 @@ export interface QueueArgs {
   type: QueueType;
   /** Quorum queues: deliveries past this many returns are dead-lettered or dropped. */
   deliveryLimit?: number;
+  /**
+   * Quorum queues' x-dead-letter-strategy as configured; at-least-once takes effect only with
+   * x-overflow reject-publish and a dead-letter exchange (Queue.configureDeadLettering).
+   */
+  deadLetterStrategy?: 'at-most-once' | 'at-least-once';
 }
 
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
@@ -73,6 +78,12 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   }
   put('deadLetterExchange', dlx);
   put('deadLetterRoutingKey', dlrk);
+  // The declare checked it (quorum.ts); a policy's value was checked when the policy was set.
+  const strategy = t.get('x-dead-letter-strategy');
+  if (strategy?.type === 'S') {
+    const v = String(fromFieldValue(strategy));
+    if (v === 'at-most-once' || v === 'at-least-once') args.deadLetterStrategy = v;
+  }
   return args;
 }
 
