@@ -3,6 +3,7 @@
 import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../frames/index.js';
 import { argMismatch, argsDiffer } from './arg-mismatch.js';
 import { queueTypeOf, type QueueType } from './queue-types/index.js';
+import { parseDuration } from './queue-types/stream.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -25,6 +26,10 @@ export interface QueueArgs {
    * x-overflow reject-publish and a dead-letter exchange (Queue.configureDeadLettering).
    */
   deadLetterStrategy?: 'at-most-once' | 'at-least-once';
+  /** Streams: x-max-age in ms (retention). */
+  maxAge?: number;
+  /** Streams: x-stream-max-segment-size-bytes. */
+  maxSegmentBytes?: number;
 }
 
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
@@ -83,6 +88,15 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   if (strategy?.type === 'S') {
     const v = String(fromFieldValue(strategy));
     if (v === 'at-most-once' || v === 'at-least-once') args.deadLetterStrategy = v;
+  }
+  if (type.name === 'stream') {
+    // Checked with RabbitMQ's texts by the stream type at declare (stream.ts), after the arguments
+    // it refuses; a policy's values were checked when the policy was set. Read leniently here.
+    const age = t.get('x-max-age');
+    const ms = age?.type === 'S' ? parseDuration(String(fromFieldValue(age))) : undefined;
+    if (ms !== undefined) args.maxAge = ms;
+    const seg = t.get('x-stream-max-segment-size-bytes');
+    if (seg !== undefined && INTEGER_TYPES.has(seg.type) && Number(fromFieldValue(seg)) >= 0) args.maxSegmentBytes = Number(fromFieldValue(seg));
   }
   return args;
 }

@@ -166,6 +166,7 @@ export class VHost {
   addQueue(spec: QueueSpec, persist = true): Queue {
     const q = new Queue(this, spec);
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
+    q.stream?.start();
     this.queues.set(q.name, q);
     this.topologyChanged();
     if (persist && this.isDurable(q)) {
