@@ -246,7 +246,7 @@ describe('at-least-once dead letters are stored', () => {
     await waitUntil(async () => (await ch2.checkQueue('tgt')).messageCount === 2, 'the owed messages in their target');
     const m = (await ch2.get('tgt', { noAck: true })) as GetMessage;
     expect(m.content.toString()).toBe('k0');
-    const time = Number((m.properties.headers!['x-death'][0] as { time: { value: number } }).time.value);
+    const time = Number((m.properties.headers!['x-death'] as { time: { value: number } }[])[0]!.time.value);
     expect(Math.abs(time - deathTime)).toBeLessThanOrEqual(1);
     expect(await counts(second.b, 'keep')).toMatchObject({ messages: 1, messages_dlx: 0 });
   });
