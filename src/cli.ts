@@ -75,6 +75,11 @@ const argv = yargs(rawArgs)
     if ((a['node-name'] !== undefined || a['cluster-replicas'] !== 3) && a.cluster === undefined) throw new Error('--node-name and --cluster-replicas need --cluster');
     return true;
   })
+  .option('dead-letter-retry-interval', {
+    type: 'number',
+    default: defaultOptions.deadLetterRetryMs,
+    describe: 'ms between retries of at-least-once dead letters that found no route or were refused',
+  })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -116,6 +121,7 @@ const broker: Broker = new Broker({
   fsync: argv.fsync,
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],
+  deadLetterRetryMs: argv['dead-letter-retry-interval'],
   loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],

@@ -86,6 +86,7 @@ const KEYS: Record<string, Apply> = {
   fsync: set('fsync', bool),
   page_out_messages: set('page-out-messages', int),
   page_out_bytes: set('page-out-bytes', size),
+  dead_letter_retry_interval: set('dead-letter-retry-interval', int),
 };
 
 export function parseConfigFile(path: string): ConfigValues {

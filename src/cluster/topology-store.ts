@@ -261,6 +261,17 @@ export class ClusterStore implements Store {
     if (s) s.delete(seq);
     else if (!this.node.isReplicated(vhost, queue)) this.local.deleteMessage(vhost, queue, seq);
   }
+  // At-least-once dead letters owed by a quorum queue stay in the owner's local store (not yet in
+  // the queue's stream: they do not move with the queue when another node takes it over).
+  putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
+    this.local.putDeadLetter(vhost, queue, m);
+  }
+  deleteDeadLetter(vhost: string, queue: string, seq: number): void {
+    this.local.deleteDeadLetter(vhost, queue, seq);
+  }
+  readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]> {
+    return this.local.readDeadLetters(vhost, queue);
+  }
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     this.local.putPaged(vhost, queue, m);
   }

@@ -109,6 +109,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     for (const q of queues) consumers += q.consumers.length;
     const ready = queues.reduce((n, q) => n + q.messageCount, 0);
     const unacked = queues.reduce((n, q) => n + q.unackedCount, 0);
+    // RabbitMQ 3.10.8's totals count quorum queues' at-least-once dead letters in messages only.
+    const owed = queues.reduce((n, q) => n + q.deadLetterCount, 0);
     return {
       management_version: VERSION,
       rabbitmq_version: '3.12.0',
@@ -124,7 +126,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         queues: queues.length,
         consumers,
       },
-      queue_totals: { messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked },
+      queue_totals: { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked },
       message_stats: messageStatsView(broker.stats, rates, broker.stats),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };

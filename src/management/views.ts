@@ -64,9 +64,12 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     operator_policy: q.operatorPolicy?.name ?? null,
     effective_policy_definition: effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject,
     ...placementView(q),
-    messages: ready + q.unackedCount,
+    // RabbitMQ 3.10.8 counts a quorum queue's at-least-once dead letters in messages (not in
+    // messages_ready) and shows them as messages_dlx; classic queues and streams have no such field.
+    messages: ready + q.unackedCount + q.deadLetterCount,
     messages_ready: ready,
     messages_unacknowledged: q.unackedCount,
+    ...(q.type.name === 'quorum' ? { messages_dlx: q.deadLetterCount, message_bytes_dlx: q.deadLetterBytes } : {}),
     message_bytes_ready: q.readyBytes,
     // RabbitMQ's names for where the ready messages are: in memory or only on disk.
     messages_ram: q.readyCount - q.pagedOut.count,
@@ -157,7 +160,9 @@ export function vhostView(v: VHost): JsonObject {
   const qs = [...v.queues.values()];
   const ready = qs.reduce((n, q) => n + q.messageCount, 0);
   const unacked = qs.reduce((n, q) => n + q.unackedCount, 0);
-  return { ...vhostMetadataView(v), messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked };
+  const owed = qs.reduce((n, q) => n + q.deadLetterCount, 0);
+  // As RabbitMQ 3.10.8's vhost totals: the sum of its queues' messages, owed dead letters included.
+  return { ...vhostMetadataView(v), messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };
 }
 
 /**

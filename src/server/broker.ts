@@ -141,7 +141,10 @@ export class Broker {
   /** The vhost of that name, created (in memory only) if it is not there. */
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
-    if (!v) this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.options.queueFactory)));
+    if (!v) {
+      this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.log, this.options.queueFactory)));
+      v.deadLetterRetryMs = this.options.deadLetterRetryMs;
+    }
     return v;
   }
 

@@ -57,6 +57,11 @@ export interface BrokerOptions {
   store?: Store | undefined;
   /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
   queueFactory?: QueueFactory | undefined;
+  /**
+   * How often a quorum queue retries the dead letters it owes at least once to targets that could
+   * not take them (RabbitMQ's dead_letter_worker_publisher_confirm_timeout, 3 minutes), in ms.
+   */
+  deadLetterRetryMs: number;
 }
 
 export const defaultOptions: BrokerOptions = {
@@ -81,4 +86,5 @@ export const defaultOptions: BrokerOptions = {
   fsync: false,
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,
+  deadLetterRetryMs: 180_000,
 };

@@ -186,11 +186,14 @@ export function matchPolicy(policies: Iterable<Policy>, target: PolicyTarget): P
 }
 
 /**
- * How RabbitMQ 3.10's classic queue resolves a key set both by an argument and by the policy
- * (rabbit_amqqueue_process: res_min / res_arg): the lower number wins for TTLs, expiry and lengths,
- * the argument wins for the rest. A key set by only one of them comes from that one.
+ * How RabbitMQ 3.10 resolves a key set both by an argument and by the policy: for classic and
+ * quorum queues (rabbit_amqqueue_process: res_min / res_arg; rabbit_quorum_queue: the same) the
+ * lower number wins for TTLs, expiry and lengths, the argument for the rest; for streams
+ * (rabbit_stream_queue: policy_precedence) the policy wins. A key set by only one of them comes
+ * from that one.
  */
-const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
+type Rule = 'min' | 'arg' | 'policy';
+const QUEUE_KEYS: Record<string, Rule> = {
   'message-ttl': 'min',
   expires: 'min',
   'max-length': 'min',
@@ -199,8 +202,20 @@ const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
   'delivery-limit': 'min',
   'dead-letter-exchange': 'arg',
   'dead-letter-routing-key': 'arg',
+  // Quorum queues only; RabbitMQ 3.10.8: an argument at-most-once kept a policy's at-least-once away.
+  'dead-letter-strategy': 'arg',
   overflow: 'arg',
   'queue-mode': 'arg',
+};
+/**
+ * Streams: RabbitMQ 3.10.8 took the policy's value over the argument's for all three, lower or
+ * higher (a policy max-age 1h kept an x-max-age 1s stream whole; a policy max-length-bytes 1 GB
+ * kept a 20 kB x-max-length-bytes stream whole).
+ */
+const STREAM_KEYS: Record<string, Rule> = {
+  'max-length-bytes': 'policy',
+  'max-age': 'policy',
+  'stream-max-segment-size-bytes': 'policy',
 };
 /** Queue arguments hold at most these (queue-args.ts' ranges). */
 const MAX: Record<string, number> = { 'message-ttl': 2 ** 32 - 1, expires: 2 ** 32 - 1 };
@@ -219,17 +234,21 @@ export function effectiveDefinition(policy: Policy | null, operator: Policy | nu
   return out;
 }
 
-/** A queue's arguments in effect: its declared ones, with its effective policy definition merged in. */
-export function effectiveQueueArguments(declared: FieldTable, definition: PolicyDefinition): FieldTable {
+/**
+ * A queue's arguments in effect: its declared ones, with its effective policy definition merged in
+ * by the rules of its type (queue-types/: classic, quorum, stream).
+ */
+export function effectiveQueueArguments(declared: FieldTable, definition: PolicyDefinition, type: string): FieldTable {
   if (Object.keys(definition).length === 0) return declared;
   const out: FieldTable = new Map(declared);
-  for (const [key, rule] of Object.entries(QUEUE_KEYS)) {
+  const rules = type === 'stream' ? STREAM_KEYS : QUEUE_KEYS;
+  for (const [key, rule] of Object.entries(rules)) {
     const pv = definition[key];
     if (pv === undefined) continue;
     const arg = `x-${key}`;
     const av = declared.get(arg);
     let v = pv;
-    if (av !== undefined) {
+    if (av !== undefined && rule !== 'policy') {
       if (rule === 'arg') continue;
       v = Math.min(Number(fromFieldValue(av)), Number(pv));
     }

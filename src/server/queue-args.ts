@@ -3,6 +3,7 @@
 import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../frames/index.js';
 import { argMismatch, argsDiffer } from './arg-mismatch.js';
 import { queueTypeOf, type QueueType } from './queue-types/index.js';
+import { parseDuration } from './queue-types/stream.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -20,6 +21,15 @@ export interface QueueArgs {
   type: QueueType;
   /** Quorum queues: deliveries past this many returns are dead-lettered or dropped. */
   deliveryLimit?: number;
+  /**
+   * Quorum queues' x-dead-letter-strategy as configured; at-least-once takes effect only with
+   * x-overflow reject-publish and a dead-letter exchange (Queue.configureDeadLettering).
+   */
+  deadLetterStrategy?: 'at-most-once' | 'at-least-once';
+  /** Streams: x-max-age in ms (retention). */
+  maxAge?: number;
+  /** Streams: x-stream-max-segment-size-bytes. */
+  maxSegmentBytes?: number;
 }
 
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
@@ -73,6 +83,21 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   }
   put('deadLetterExchange', dlx);
   put('deadLetterRoutingKey', dlrk);
+  // The declare checked it (quorum.ts); a policy's value was checked when the policy was set.
+  const strategy = t.get('x-dead-letter-strategy');
+  if (strategy?.type === 'S') {
+    const v = String(fromFieldValue(strategy));
+    if (v === 'at-most-once' || v === 'at-least-once') args.deadLetterStrategy = v;
+  }
+  if (type.name === 'stream') {
+    // Checked with RabbitMQ's texts by the stream type at declare (stream.ts), after the arguments
+    // it refuses; a policy's values were checked when the policy was set. Read leniently here.
+    const age = t.get('x-max-age');
+    const ms = age?.type === 'S' ? parseDuration(String(fromFieldValue(age))) : undefined;
+    if (ms !== undefined) args.maxAge = ms;
+    const seg = t.get('x-stream-max-segment-size-bytes');
+    if (seg !== undefined && INTEGER_TYPES.has(seg.type) && Number(fromFieldValue(seg)) >= 0) args.maxSegmentBytes = Number(fromFieldValue(seg));
+  }
   return args;
 }
 

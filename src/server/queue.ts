@@ -3,6 +3,7 @@
 import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
 import { deadLetter, type DeathReason } from './dead-letter.js';
+import { OwedDeadLetters } from './dead-letter-owed.js';
 import type { Binding } from './exchanges/exchange.js';
 import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
@@ -68,7 +69,7 @@ export class Queue {
   readonly countsDeliveries: boolean;
   /** The type stores every message whatever its delivery_mode (quorum). */
   private readonly persistAll: boolean;
-  /** quorum x-overflow=reject-publish: over the limit, refusing until below 80% of it (rabbit_fifo). */
+  /** quorum x-overflow=reject-publish: over the limit, refusing until at most 80% of it (rabbit_fifo). */
   private rejecting = false;
   readonly ready: ReadyList;
   /** Sorted by consumer priority, highest first; registration order within a priority. */
@@ -97,6 +98,10 @@ export class Queue {
   readonly stream: StreamLog | null;
   /** basic.get callers waiting for a page to come back from the store. */
   private headWaiters: (() => void)[] = [];
+  /** Quorum queues: dead letters owed at least once (dead-letter-owed.ts); null for other types. */
+  private readonly owed: OwedDeadLetters | null;
+  /** The dead-letter handler in effect is at-least-once (configureDeadLettering). */
+  private atLeastOnce = false;
 
   constructor(
     readonly vhost: VHost,
@@ -116,7 +121,50 @@ export class Queue {
     this.stream = this.type.name === 'stream' ? new StreamLog(this) : null;
     this.paging = this.args.maxPriority === undefined && !this.stream ? vhost.paging : null;
     this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
+    this.owed = this.type.name === 'quorum' ? new OwedDeadLetters(this) : null;
+    this.configureDeadLettering();
     this.touch();
+  }
+
+  /**
+   * Which dead-letter handler applies, as rabbit_quorum_queue decides it (RabbitMQ 3.10.8's log
+   * texts): at-least-once needs a dead-letter exchange and x-overflow reject-publish, otherwise
+   * the queue falls back to at-most-once (or to none). What was owed at least once is deleted when
+   * a policy change takes that handler away, as RabbitMQ 3.10.8 does.
+   */
+  private configureDeadLettering(): void {
+    if (!this.owed) return;
+    const a = this.args;
+    const was = this.atLeastOnce;
+    let now = false;
+    if (a.deadLetterStrategy === 'at-least-once') {
+      const where = `queue '${this.name}' in vhost '${this.vhost.name}'`;
+      const log = { vhost: this.vhost.name, queue: this.name };
+      if (a.deadLetterExchange === undefined) {
+        this.vhost.log.warn(log, `Disabling dead-lettering for ${where} despite configured dead-letter-strategy 'at-least-once' because dead-letter-exchange is not configured.`);
+      } else if (a.overflow !== 'reject-publish') {
+        this.vhost.log.warn(
+          log,
+          `Falling back to dead-letter-strategy at-most-once for ${where} because configured dead-letter-strategy at-least-once is incompatible with effective overflow strategy ${a.overflow}. To enable dead-letter-strategy at-least-once, set overflow strategy to reject-publish.`,
+        );
+      } else now = true;
+    }
+    this.atLeastOnce = now;
+    if (was && !now) this.owed.dropAll();
+  }
+
+  /** At-least-once dead letters not yet taken by all their targets (management's messages_dlx). */
+  get deadLetterCount(): number {
+    return this.owed?.count ?? 0;
+  }
+
+  get deadLetterBytes(): number {
+    return this.owed?.bytes ?? 0;
+  }
+
+  /** Tries the owed dead letters again (a topology change or the retry timer). */
+  retryDeadLetters(): void {
+    if (!this.deleted && !this.frozen) this.owed?.retry();
   }
 
   /**
@@ -130,11 +178,12 @@ export class Queue {
     this.operatorPolicy = operatorPolicy;
     try {
       const definition = effectiveDefinition(policy, operatorPolicy);
-      this.args = parseQueueArgs(this.name, this.vhost.name, effectiveQueueArguments(this.arguments, definition));
+      this.args = parseQueueArgs(this.name, this.vhost.name, effectiveQueueArguments(this.arguments, definition, this.type.name));
     } catch {
       this.args = parseQueueArgs(this.name, this.vhost.name, this.arguments);
     }
     if (this.deleted || this.frozen) return;
+    this.configureDeadLettering();
     if (this.args.overflow === 'drop-head') this.dropHeads();
     // x-expires may have changed or gone: restart (or stop) the countdown.
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
@@ -204,7 +253,7 @@ export class Queue {
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
     if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, entry);
     if (full && a.overflow !== 'drop-head') {
-      if (a.overflow === 'reject-publish-dlx') deadLetter(this, entry, 'maxlen');
+      if (a.overflow === 'reject-publish-dlx') this.deadLetter(entry, 'maxlen');
       return false;
     }
     if (this.tail && this.mustPage(msg)) {
@@ -230,20 +279,26 @@ export class Queue {
 
   /**
    * rabbit_fifo's reject-publish: a message is taken while the queue is not over its limit (so it
-   * may go one past it); once over, publishes are refused until the queue is below 80% of the
+   * may go one past it); once over, publishes are refused until the queue is at most 80% of the
    * limit (RabbitMQ 3.10.8: max-length 2 took 3 messages, nacked the 4th).
    */
   private enqueueOverLimit(msg: Message, entry: Entry): boolean {
     const a = this.args;
+    // Dead letters owed at least once count as the queue's (rabbit_fifo): that is what bounds them
+    // (RabbitMQ 3.10.8, x-max-length 3, 1 ready and 2 owed: took one more message, then nacked).
+    const count = (): number => this.readyCount + this.deadLetterCount;
+    const bytes = (): number => this.readyBytes + this.deadLetterBytes;
     if (this.rejecting) {
+      // rabbit_fifo's is_below_soft_limit: at most 80% (3.10.8, x-max-length 5: refusing at 6,
+      // took a publish again at 4, and with 4 ready and 2 owed still refused).
       const low =
-        (a.maxLength === undefined || this.readyCount < Math.trunc(a.maxLength * 0.8)) &&
-        (a.maxLengthBytes === undefined || this.readyBytes < Math.trunc(a.maxLengthBytes * 0.8));
+        (a.maxLength === undefined || count() <= Math.trunc(a.maxLength * 0.8)) &&
+        (a.maxLengthBytes === undefined || bytes() <= Math.trunc(a.maxLengthBytes * 0.8));
       if (!low) return false;
       this.rejecting = false;
     }
     this.admit(msg, entry);
-    if ((a.maxLength !== undefined && this.readyCount > a.maxLength) || (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes)) {
+    if ((a.maxLength !== undefined && count() > a.maxLength) || (a.maxLengthBytes !== undefined && bytes() > a.maxLengthBytes)) {
       this.rejecting = true;
     }
     return true;
@@ -276,7 +331,7 @@ export class Queue {
   private pageOut(entry: Entry): void {
     if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
       // Already expired, and behind others: it could only expire on reaching the head.
-      deadLetter(this, entry, 'expired');
+      this.deadLetter(entry, 'expired');
       return;
     }
     const stored = this.persists(entry.msg);
@@ -352,6 +407,12 @@ export class Queue {
    */
   async recover(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
     if (this.stream) return this.stream.recover();
+    const owedSeq = (await this.owed?.recover()) ?? 0;
+    const r = await this.recoverMessages(cleanShutdown, redeliverBelow, totals);
+    return { count: r.count, lastSeq: Math.max(r.lastSeq, owedSeq) };
+  }
+
+  private async recoverMessages(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
     const store = this.vhost.store;
     const lim = this.paging;
     let from = 0;
@@ -432,6 +493,7 @@ export class Queue {
     if (this.deleted) return;
     this.armExpiry();
     this.touch();
+    this.retryDeadLetters();
   }
 
   /** Rewrites the in-memory messages requeued since they were stored, so a restart still flags them. */
@@ -457,8 +519,14 @@ export class Queue {
   discard(entry: Entry, reason: DeathReason): void {
     if (this.stream) return;
     if (this.deleted) return;
-    deadLetter(this, entry, reason);
+    this.deadLetter(entry, reason);
     this.settle(entry);
+  }
+
+  /** Dead-letters by the handler in effect: at least once (kept until taken) or at most once. */
+  private deadLetter(entry: Entry, reason: DeathReason): void {
+    if (this.atLeastOnce) this.owed!.hold(entry, reason);
+    else deadLetter(this, entry, reason);
   }
 
   /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
@@ -583,6 +651,7 @@ export class Queue {
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.unusedTimer = this.expiryTimer = null;
+    this.owed?.stop();
   }
 
   /** Drops expired messages from the head (RabbitMQ expires messages only when they reach it). */

@@ -11,7 +11,7 @@ import { AmqpError, ReplyCode, Writer, encodeBasicProperties, fromFieldValue, ty
 import type { Consumer } from './consumer.js';
 import { Message, type Entry } from './message.js';
 import type { Queue } from './queue.js';
-import { maxAgeOf, parseDuration } from './queue-types/stream.js';
+import { parseDuration } from './queue-types/stream.js';
 import type { ReadMessage } from '../store/store.js';
 
 const DEFAULT_SEGMENT_BYTES = 500_000_000;
@@ -85,13 +85,22 @@ export class StreamLog {
     return this.bytesHeld;
   }
 
+  /**
+   * The segment size the log was started with. As in RabbitMQ 3.10.8, a policy (it wins over the
+   * argument) sets it when the stream is declared or the broker starts; a policy changed later
+   * applies from the next start only (osiris updates a running writer's retention, not its
+   * segment size), while max-age and max-length-bytes apply at once.
+   */
+  private segmentBytes: number | null = null;
+
   private get segmentLimit(): number {
-    const v = this.q.arguments.get('x-stream-max-segment-size-bytes');
-    return v === undefined ? DEFAULT_SEGMENT_BYTES : Number(fromFieldValue(v));
+    this.segmentBytes ??= this.q.args.maxSegmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    return this.segmentBytes;
   }
 
-  private get maxAge(): number | undefined {
-    return maxAgeOf(this.q.name, this.q.vhost.name, this.q.arguments.get('x-max-age'));
+  /** Takes the segment size in effect now (the queue's arguments with its policy) as the log's. */
+  start(): void {
+    void this.segmentLimit;
   }
 
   append(msg: Message): void {
@@ -132,7 +141,7 @@ export class StreamLog {
   /** Removes whole old segments past x-max-length-bytes or x-max-age; never the active one. */
   retain(): void {
     const maxBytes = this.q.args.maxLengthBytes;
-    const maxAge = this.maxAge;
+    const maxAge = this.q.args.maxAge;
     const now = Date.now();
     let drop = 0;
     let held = this.bytesHeld;

@@ -1,5 +1,6 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
+import { pino, type Logger } from 'pino';
 import type { FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
@@ -55,6 +56,11 @@ export class VHost {
   readonly operatorPolicies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
+  /** Quorum queues holding at-least-once dead letters their targets have not all taken. */
+  readonly owingQueues = new Set<Queue>();
+  /** How often those are retried (RabbitMQ's dead_letter_worker_publisher_confirm_timeout). */
+  deadLetterRetryMs = 180_000;
+  private retryScheduled = false;
   private readonly routed = new Set<Queue>();
   /** Reused by every publish(): read it before the next publish. */
   private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [] };
@@ -69,6 +75,7 @@ export class VHost {
     readonly nextSeq: () => number,
     /** How much of each queue stays in memory; null keeps every message in memory. */
     readonly paging: PagingLimits | null = null,
+    readonly log: Logger = pino({ level: 'silent' }),
     /** Makes the queue objects: a cluster node makes ones that may live on another node. */
     private readonly makeQueue: QueueFactory = (vhost, spec) => new Queue(vhost, spec),
   ) {
@@ -164,7 +171,9 @@ export class VHost {
   addQueue(spec: QueueSpec, persist = true): Queue {
     const q = this.makeQueue(this, spec);
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
+    q.stream?.start();
     this.queues.set(q.name, q);
+    this.topologyChanged();
     if (persist && this.isDurable(q)) {
       this.store.putQueue({ vhost: this.name, name: q.name, autoDelete: q.autoDelete, arguments: writeTableBytes(q.arguments) });
     }
@@ -198,6 +207,20 @@ export class VHost {
     for (const q of this.queues.values()) this.applyPolicies(q);
     // Operator policies only set queue limits: exchanges take only users' policies.
     for (const e of this.exchanges.values()) e.policy = this.policyFor(e);
+    this.topologyChanged();
+  }
+
+  /**
+   * An exchange, queue, binding or policy was added or changed: dead letters owed at least once
+   * may have a route now. Retried once the current work is done (several changes, one retry).
+   */
+  topologyChanged(): void {
+    if (this.owingQueues.size === 0 || this.retryScheduled) return;
+    this.retryScheduled = true;
+    setImmediate(() => {
+      this.retryScheduled = false;
+      for (const q of [...this.owingQueues]) q.retryDeadLetters();
+    });
   }
 
   /** Deletes a queue: its consumers are cancelled, its bindings, messages and store records dropped. */
@@ -216,6 +239,7 @@ export class VHost {
     const e = createExchange(spec);
     if (this.policies.size > 0) e.policy = this.policyFor(e);
     this.exchanges.set(e.name, e);
+    this.topologyChanged();
     if (persist && e.durable) {
       this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), {
         vhost: this.name,
@@ -245,6 +269,7 @@ export class VHost {
     if (source.type === 'headers') this.headersBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
     else destination.inbound.add(b);
+    this.topologyChanged();
     const durable = this.isDurableBinding(b);
     if (persist && durable) {
       const sb = this.stored(b);

@@ -17,6 +17,11 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   operatorPolicy: 'O',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
+/**
+ * A quorum queue's dead-lettered messages still owed to their targets (at-least-once): kept apart
+ * from its 'm' range, so they are never counted, paged or delivered as ready messages.
+ */
+export const DEAD_LETTER_PREFIX = 'd';
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */
 export const TOTALS_PREFIX = 'c';
 
@@ -81,10 +86,11 @@ export function prefixEnd(prefix: Buffer): Buffer {
 const REDELIVERED = 1;
 const EXPIRES = 2;
 const DELIVERY_COUNT = 4;
+const SETTLED = 8;
 
 /**
- * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] exchange(1+n) routing-key(1+n) properties(4+n)
- * body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
+ * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] [settled when flag 8:
+ * count(2), each name (1+n)] exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
@@ -92,13 +98,22 @@ export function encodeMessage(m: StoredMessage): Buffer {
   const rk = strBytes(m.routingKey);
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
-  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  const settled = m.settled && m.settled.length > 0 ? m.settled.map(strBytes) : null;
+  const settledLen = settled ? 2 + settled.reduce((n, b) => n + 1 + b.length, 0) : 0;
+  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
   out.writeUInt32BE(m.seq >>> 0, 4);
   let p = 8;
-  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0);
+  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
+  if (settled) {
+    p = out.writeUInt16BE(settled.length, p);
+    for (const b of settled) {
+      out[p++] = b.length;
+      p += b.copy(out, p);
+    }
+  }
   out[p++] = ex.length;
   p += ex.copy(out, p);
   out[p++] = rk.length;
@@ -125,6 +140,17 @@ export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk:
     deliveryCount = v.readUInt32BE(p);
     p += 4;
   }
+  let settled: string[] | undefined;
+  if (flags & SETTLED) {
+    settled = [];
+    const n = v.readUInt16BE(p);
+    p += 2;
+    for (let i = 0; i < n; i++) {
+      const len = v[p++]!;
+      settled.push(v.toString('utf8', p, p + len));
+      p += len;
+    }
+  }
   const exLen = v[p++]!;
   const exchange = sharedString(v, p, p + exLen, last, 'ex', 'exStr');
   p += exLen;
@@ -137,6 +163,7 @@ export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk:
   p += propLen;
   const m: StoredMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
   if (deliveryCount !== undefined) m.deliveryCount = deliveryCount;
+  if (settled !== undefined) m.settled = settled;
   return m;
 }
 
@@ -146,7 +173,13 @@ export function seqOf(v: Buffer): number {
 
 /** The body size of a message record, without decoding it. */
 export function bodyLengthOf(v: Buffer): number {
-  let p = 9 + (v[8]! & EXPIRES ? 8 : 0);
+  const flags = v[8]!;
+  let p = 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);
+  if (flags & SETTLED) {
+    const n = v.readUInt16BE(p);
+    p += 2;
+    for (let i = 0; i < n; i++) p += 1 + v[p]!;
+  }
   p += 1 + v[p]!;
   p += 1 + v[p]!;
   p += 4 + v.readUInt32BE(p);

@@ -7,6 +7,7 @@ import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
   bodyLengthOf,
   CLEAN_SHUTDOWN_KEY,
+  DEAD_LETTER_PREFIX,
   DEFINITION_PREFIX,
   decodeDefinition,
   definitionKey,
@@ -220,7 +221,7 @@ export class LevelStore implements Store {
 
   deleteQueue(vhost: string, name: string): void {
     this.op({ type: 'del', key: queueDefKey(vhost, name) });
-    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
+    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
@@ -259,6 +260,21 @@ export class LevelStore implements Store {
 
   deleteMessage(vhost: string, queue: string, seq: number): void {
     this.del(this.prefix(vhost, queue, MESSAGE_PREFIX), seq);
+  }
+
+  putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
+    this.put(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), m);
+  }
+
+  deleteDeadLetter(vhost: string, queue: string, seq: number): void {
+    this.del(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), seq);
+  }
+
+  async readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]> {
+    await this.flush();
+    const prefix = this.prefix(vhost, queue, DEAD_LETTER_PREFIX);
+    const values = await this.db.values({ gte: prefix, lt: prefixEnd(prefix) }).all();
+    return values.map((v) => decodeMessage(v));
   }
 
   putPaged(vhost: string, queue: string, m: StoredMessage): void {

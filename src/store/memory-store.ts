@@ -9,6 +9,7 @@ export class MemoryStore implements Store {
   private queues = new Map<string, StoredQueue>();
   private messages: Messages = new Map();
   private paged: Messages = new Map();
+  private deadLetters: Messages = new Map();
   private definitions = new Map<DefinitionKind, Map<string, unknown>>(DEFINITION_KINDS.map((k) => [k, new Map()]));
   private clean = true;
   private totals = new Map<string, RangeTotals>();
@@ -38,6 +39,7 @@ export class MemoryStore implements Store {
     this.queues.delete(queueKey(vhost, name));
     this.messages.delete(queueKey(vhost, name));
     this.paged.delete(queueKey(vhost, name));
+    this.deadLetters.delete(queueKey(vhost, name));
   }
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
     this.definitions.get(kind)!.set(id, value);
@@ -50,6 +52,15 @@ export class MemoryStore implements Store {
   }
   deleteMessage(vhost: string, queue: string, seq: number): void {
     this.messages.get(queueKey(vhost, queue))?.delete(seq);
+  }
+  putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
+    put(this.deadLetters, queueKey(vhost, queue), { ...m, settled: [...(m.settled ?? [])] });
+  }
+  deleteDeadLetter(vhost: string, queue: string, seq: number): void {
+    this.deadLetters.get(queueKey(vhost, queue))?.delete(seq);
+  }
+  async readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]> {
+    return [...(this.deadLetters.get(queueKey(vhost, queue))?.values() ?? [])].sort((a, b) => a.seq - b.seq);
   }
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     put(this.paged, queueKey(vhost, queue), m);

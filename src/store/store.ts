@@ -45,6 +45,11 @@ export interface StoredMessage {
   expiresAt: number;
   /** Quorum queues: how many times it was returned (x-delivery-count), when it was. */
   deliveryCount?: number;
+  /**
+   * A dead-lettered message held at-least-once: the target queues that already took it, so a
+   * retry after a restart does not hand it to them twice.
+   */
+  settled?: string[];
 }
 
 /** A message read back from a queue's range: a persistent one, or one the queue paged out. */
@@ -137,6 +142,14 @@ export interface Store {
   deleteDefinition(kind: DefinitionKind, id: string): void;
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
   deleteMessage(vhost: string, queue: string, seq: number): void;
+  /**
+   * A quorum queue's dead-lettered message that its targets have not all taken yet (at-least-once
+   * dead-lettering): kept apart from the queue's messages, dropped with the queue.
+   */
+  putDeadLetter(vhost: string, queue: string, m: StoredMessage): void;
+  deleteDeadLetter(vhost: string, queue: string, seq: number): void;
+  /** Every dead-lettered message the queue still holds, in seq order. */
+  readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]>;
   /** Keeps a transient message of a long queue out of memory until it is read back. */
   putPaged(vhost: string, queue: string, m: StoredMessage): void;
   deletePaged(vhost: string, queue: string, seq: number): void;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
-import type { ChannelModel } from 'amqplib';
+import type { ChannelModel, GetMessage } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { apiClient, ctlTable, eventually, runCtl, sleep, type Api } from '../helpers/management-client.js';
 import { channel, confirmChannel } from '../helpers/channels.js';
@@ -80,6 +80,61 @@ describe('policies on quorum queues', () => {
     expect((await queueJson(classic)).policy).toBeNull();
     await ch.deleteQueue(classic);
     await api('DELETE', `/api/policies/%2F/${p}`);
+  });
+
+  it('dead-letter-strategy at-least-once from a policy; the argument wins; a policy change re-routes or deletes what is owed', async () => {
+    // RabbitMQ 3.10.8, policy {dead-letter-strategy at-least-once, overflow reject-publish,
+    // dead-letter-exchange X}, X with no binding, two messages rejected per queue: a queue without
+    // arguments kept both (messages 3, messages_dlx 2); one declared with x-dead-letter-strategy
+    // at-most-once kept none. Its policy then changed to another dead-letter exchange, with a
+    // queue bound: both were there 11 ms later, from the new exchange. A higher-priority policy
+    // with at-most-once, or with only message-ttl (no dead-letter exchange any more), deleted them
+    // ("Deleted 2 dead-lettered messages (with total messages size of 2 bytes) in queue
+    // 'pp-switch' in vhost '/'").
+    const p = uid('pol-dls');
+    const ch = await confirmChannel(await connect());
+    await ch.assertExchange(`${p}-x1`, 'fanout', { durable: false });
+    await putPolicy(p, { pattern: `^${p}-q`, 'apply-to': 'queues', definition: { 'dead-letter-strategy': 'at-least-once', overflow: 'reject-publish', 'dead-letter-exchange': `${p}-x1` } });
+    const Q = { 'x-queue-type': 'quorum' };
+    const queues: [string, object][] = [
+      [`${p}-qnone`, Q],
+      [`${p}-qamo`, { ...Q, 'x-dead-letter-strategy': 'at-most-once' }],
+      [`${p}-qswitch`, Q],
+      [`${p}-qclear`, Q],
+    ];
+    for (const [q, args] of queues) {
+      await ch.assertQueue(q, { durable: true, arguments: args });
+      for (const body of ['a', 'b', 'c']) ch.sendToQueue(q, Buffer.from(body));
+    }
+    await ch.waitForConfirms();
+    for (const [q] of queues) {
+      for (let i = 0; i < 2; i++) ch.reject((await ch.get(q)) as GetMessage, false);
+      await ch.checkQueue(q);
+    }
+    const dlx = async (q: string): Promise<unknown[]> => {
+      const j = await queueJson(q);
+      return [j.messages, j.messages_ready, j.messages_dlx];
+    };
+    expect(await dlx(`${p}-qnone`)).toEqual([3, 1, 2]);
+    expect(await dlx(`${p}-qamo`)).toEqual([1, 1, 0]);
+    expect(await dlx(`${p}-qswitch`)).toEqual([3, 1, 2]);
+    expect(await dlx(`${p}-qclear`)).toEqual([3, 1, 2]);
+
+    await ch.assertExchange(`${p}-x2`, 'fanout', { durable: false });
+    const tgt = `${p}-tgt`;
+    await ch.assertQueue(tgt, { durable: false });
+    await ch.bindQueue(tgt, `${p}-x2`, '');
+    await putPolicy(`${p}-sw`, { pattern: `^${p}-qswitch$`, priority: 5, 'apply-to': 'queues', definition: { 'dead-letter-strategy': 'at-most-once', overflow: 'reject-publish', 'dead-letter-exchange': `${p}-x2` } });
+    await putPolicy(`${p}-cl`, { pattern: `^${p}-qclear$`, priority: 5, 'apply-to': 'queues', definition: { 'message-ttl': 100000 } });
+    expect(await dlx(`${p}-qswitch`)).toEqual([1, 1, 0]);
+    expect(await dlx(`${p}-qclear`)).toEqual([1, 1, 0]);
+    await putPolicy(p, { pattern: `^${p}-q`, 'apply-to': 'queues', definition: { 'dead-letter-strategy': 'at-least-once', overflow: 'reject-publish', 'dead-letter-exchange': `${p}-x2` } });
+    await eventually(async () => ((await ch.checkQueue(tgt)).messageCount === 2 ? true : null), 'the owed messages re-routed to the new exchange');
+    expect(await dlx(`${p}-qnone`)).toEqual([1, 1, 0]);
+    const m = (await ch.get(tgt, { noAck: true })) as GetMessage;
+    expect([m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-first-death-queue']]).toEqual([`${p}-x2`, `${p}-qnone`, `${p}-qnone`]);
+    for (const [q] of queues) await ch.deleteQueue(q);
+    for (const x of [p, `${p}-sw`, `${p}-cl`]) await api('DELETE', `/api/policies/%2F/${x}`);
   });
 });
 

@@ -10,6 +10,7 @@
 // a channel closing with the message unacked counts as a return); x-delivery-limit (delivered
 // limit+1 times, then dead-lettered with x-death reason 'delivery_limit', or dropped without a
 // dead-letter exchange); reject-publish taking one message past x-max-length then nacking;
+// reject-publish taking publishes again at 80% of the limit (trunc(5 * 0.8) = 4 ready);
 // drop-head dead-lettering 'maxlen'; reject-publish-dlx accepted and acting as drop-head;
 // x-message-ttl dead-lettering 'expired'; x-quorum-initial-group-size accepted; a transient
 // message of a quorum queue surviving a restart with its delivery count, the others coming back
@@ -261,6 +262,22 @@ describe('length limits and TTL', () => {
     expect(await getBodies(ch, 'qq-rp')).toEqual(['m0', 'm1', 'm2']);
     await publish('after');
     expect(outcomes[4]).toBe('ack');
+  });
+
+  it('reject-publish takes publishes again once the queue is down to 80% of x-max-length (not only below it)', async () => {
+    // RabbitMQ 3.10.8, x-max-length 5: six taken, the seventh nacked; two taken off (4 left,
+    // trunc(5 * 0.8) = 4): the next two publishes acked.
+    const conn = await connect(await start());
+    const ch = await confirmChannel(conn);
+    await ch.assertQueue('qq-soft', { durable: true, arguments: { ...Q, 'x-max-length': 5, 'x-overflow': 'reject-publish' } });
+    const outcomes: string[] = [];
+    const publish = (body: string): Promise<void> =>
+      new Promise((resolve) => ch.sendToQueue('qq-soft', Buffer.from(body), {}, (err) => (outcomes.push(err ? 'nack' : 'ack'), resolve())));
+    for (let i = 0; i < 7; i++) await publish(`m${i}`);
+    for (let i = 0; i < 2; i++) ch.ack((await ch.get('qq-soft')) as GetMessage);
+    await publish('after');
+    await publish('after2');
+    expect(outcomes).toEqual(['ack', 'ack', 'ack', 'ack', 'ack', 'ack', 'nack', 'ack', 'ack']);
   });
 
   it('drop-head (and reject-publish-dlx, which RabbitMQ 3.10 applies as drop-head) dead-letters the oldest as maxlen', async () => {

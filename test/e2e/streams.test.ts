@@ -23,6 +23,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 import { channel, confirmChannel } from '../helpers/channels.js';
+import { apiClient } from '../helpers/management-client.js';
 import { resources } from '../helpers/resources.js';
 
 const S = { 'x-queue-type': 'stream' };
@@ -326,6 +327,76 @@ describe('x-max-age', () => {
     await publish(conn, 's-age', ['y'.repeat(100)]);
     expect((await (await channel(conn)).checkQueue('s-age')).messageCount).toBe(1);
     expect((await read(conn, 's-age', 'first', 1)).map((r) => r[1])).toEqual([10]);
+  });
+});
+
+describe('policies on streams', () => {
+  /** Sets a policy through the management API of b. */
+  async function policy(b: RunningBroker, name: string, body: object): Promise<void> {
+    const r = await apiClient(`http://127.0.0.1:${b.managementPort}`)('PUT', `/api/policies/%2F/${name}`, { body });
+    expect([201, 204], r.text).toContain(r.status);
+  }
+  const count = async (conn: ChannelModel, q: string): Promise<number> => (await (await channel(conn)).checkQueue(q)).messageCount;
+  /** Ten 100-byte messages, 1.2 s, then one more: with 1000-byte segments and a 1 s max-age the ten go. */
+  async function ageOut(conn: ChannelModel, q: string): Promise<number> {
+    await publish(conn, q, Array.from({ length: 10 }, () => 'x'.repeat(100)));
+    await sleep(1200);
+    await publish(conn, q, ['y'.repeat(100)]);
+    return count(conn, q);
+  }
+
+  it('max-age, stream-max-segment-size-bytes and max-length-bytes: the policy wins over the argument, lower or higher', async () => {
+    // RabbitMQ 3.10.8 (rabbit_stream_queue's policy_precedence): x-max-age 1h with a policy
+    // max-age 1s and 10 kB segments lost its old segments; x-max-age 1s with a policy max-age 1h
+    // kept everything; x-stream-max-segment-size-bytes 500 MB with a policy of 10 kB rolled
+    // segments, and the reverse did not; x-max-length-bytes 20 kB under a policy of 1 GB kept all
+    // 60 kB, 1 GB under a policy of 20 kB did not.
+    const b = await start(-1);
+    const conn = await connect(b);
+    const ch = await channel(conn);
+    const cases: [string, object, object, number][] = [
+      ['sp-age-policy', { 'x-max-age': '1h' }, { 'max-age': '1s', 'stream-max-segment-size-bytes': 1000 }, 1],
+      ['sp-age-arg', { 'x-max-age': '1s', 'x-stream-max-segment-size-bytes': 1000 }, { 'max-age': '1h' }, 11],
+      ['sp-seg-policy', { 'x-max-age': '1s', 'x-stream-max-segment-size-bytes': 500_000_000 }, { 'stream-max-segment-size-bytes': 1000 }, 1],
+      ['sp-seg-arg', { 'x-max-age': '1s', 'x-stream-max-segment-size-bytes': 1000 }, { 'stream-max-segment-size-bytes': 500_000_000 }, 11],
+    ];
+    for (const [q, args, definition] of cases) {
+      await policy(b, q, { pattern: `^${q}$`, 'apply-to': 'queues', definition });
+      await ch.assertQueue(q, { durable: true, arguments: { ...S, ...args } });
+    }
+    for (const [q, , , left] of cases) expect([q, await ageOut(conn, q)]).toEqual([q, left]);
+    await policy(b, 'sp-bytes', { pattern: '^sp-bytes$', 'apply-to': 'queues', definition: { 'max-length-bytes': 1_000_000_000 } });
+    await ch.assertQueue('sp-bytes', { durable: true, arguments: { ...S, 'x-max-length-bytes': 3000, 'x-stream-max-segment-size-bytes': 1000 } });
+    await publish(conn, 'sp-bytes', Array.from({ length: 55 }, () => 'a'.repeat(100)));
+    expect(await count(conn, 'sp-bytes')).toBe(55);
+  });
+
+  it('a policy set on an existing stream: max-age applies at once, the segment size from the next start', async () => {
+    // RabbitMQ 3.10.8: a policy max-age 1s set after the declare removed old segments at the next
+    // roll; a policy segment size set after the declare did not change the running stream's
+    // segments, and did after a restart (rabbitmqctl stop, start).
+    const dir = await res.tempDir('warren-stream-policy-');
+    let b = await startBroker({ dataDir: dir, logLevel: 'silent', managementPort: -1 });
+    running.push(b);
+    let conn = await connect(b);
+    const ch = await channel(conn);
+    await ch.assertQueue('sl-age', { durable: true, arguments: { ...S, 'x-stream-max-segment-size-bytes': 1000 } });
+    await ch.assertQueue('sl-seg', { durable: true, arguments: { ...S, 'x-max-age': '1s' } });
+    await policy(b, 'sl-age', { pattern: '^sl-age$', 'apply-to': 'queues', definition: { 'max-age': '1s' } });
+    await policy(b, 'sl-seg', { pattern: '^sl-seg$', 'apply-to': 'queues', definition: { 'stream-max-segment-size-bytes': 1000 } });
+    expect(await ageOut(conn, 'sl-age')).toBe(1);
+    expect(await ageOut(conn, 'sl-seg')).toBe(11);
+    await b.close();
+    running.splice(running.indexOf(b), 1);
+    b = await startBroker({ dataDir: dir, logLevel: 'silent', managementPort: -1 });
+    running.push(b);
+    conn = await connect(b);
+    await sleep(1200);
+    // Now in 1000-byte segments: the tenth publish rolls one, and the segment of offsets 0-9,
+    // older than 1 s, goes.
+    await publish(conn, 'sl-seg', Array.from({ length: 10 }, () => 'z'.repeat(100)));
+    expect(await count(conn, 'sl-seg')).toBe(11);
+    expect((await read(conn, 'sl-seg', 'first', 11)).map((r) => r[1])).toEqual(Array.from({ length: 11 }, (_, i) => 10 + i));
   });
 });
 

@@ -262,6 +262,42 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     await ch.deleteQueue(q);
   });
 
+  it("shows each vhost's default queue type and adds a vhost with one", async () => {
+    const vh = uid('ui-vh');
+    const rows = () => page.locator('[data-table="vhosts"] tbody tr').allInnerTexts();
+    const rowOf = (name: string) => page.locator('[data-table="vhosts"] tbody tr', { has: page.locator('td:first-child', { hasText: new RegExp(`^${name.replace(/[/-]/g, '\\$&')}$`) }) });
+    await page.goto(`${url}#/vhosts`);
+    // '/' has none set: its queues are classic.
+    await poll(() => rowOf('/').locator('td').nth(2).innerText()).toBe('classic (not set)');
+    expect(await page.locator('[data-table="vhosts"] th').allInnerTexts()).toEqual(expect.arrayContaining(['Default queue type']));
+
+    await page.click('.page.vhosts details.panel summary');
+    await page.fill('[data-form="vhost"] input[name="name"]', vh);
+    await page.fill('[data-form="vhost"] input[name="description"]', 'made in the UI');
+    await page.selectOption('[data-form="vhost"] select[name="default_queue_type"]', 'quorum');
+    await page.click('[data-form="vhost"] button[type="submit"]');
+    await poll(() => text('.page.vhosts .note')).toBe(`Virtual host ${vh} set.`);
+    await poll(async () => (await rows()).join('\n')).toContain(vh);
+    expect(await rowOf(vh).locator('td').nth(1).innerText()).toBe('made in the UI');
+    expect(await rowOf(vh).locator('td').nth(2).innerText()).toBe('quorum');
+
+    // The API has it, and a queue declared there without x-queue-type is a quorum queue.
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const api = `http://127.0.0.1:${broker.managementPort}/api`;
+    const v = (await (await fetch(`${api}/vhosts/${encodeURIComponent(vh)}`, { headers: auth })).json()) as { default_queue_type: string; description: string };
+    expect(v).toMatchObject({ default_queue_type: 'quorum', description: 'made in the UI' });
+    const c = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: vh });
+    try {
+      await (await c.createChannel()).assertQueue('ui-default-type', { durable: true });
+    } finally {
+      await c.close();
+    }
+    const q = (await (await fetch(`${api}/queues/${encodeURIComponent(vh)}/ui-default-type`, { headers: auth })).json()) as { type: string };
+    expect(q.type).toBe('quorum');
+    await page.screenshot({ path: join(shots, 'vhosts.png'), fullPage: true });
+    expect((await fetch(`${api}/vhosts/${encodeURIComponent(vh)}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+  });
+
   it('shows exchanges, connections, channels, users and vhosts', async () => {
     const rows = (table: string) => page.locator(`[data-table="${table}"] tbody tr`).allInnerTexts();
 

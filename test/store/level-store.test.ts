@@ -130,6 +130,36 @@ describe.each(stores)('%s paging', (_name, setup) => {
     expect(await all(again, 'q')).toEqual([]);
     await again.close();
   });
+
+  it("counts body bytes of records with a delivery count; keeps a quorum queue's dead letters apart, with their settled targets", async () => {
+    const { make } = setup();
+    const s = make();
+    await s.open();
+    s.putQueue({ vhost: '/', name: 'qq', autoDelete: false, arguments: Buffer.from([0, 0, 0, 0]) });
+    s.putMessage('/', 'qq', { ...msg(1), deliveryCount: 3 });
+    s.putMessage('/', 'qq', msg(2));
+    s.putDeadLetter('/', 'qq', { ...msg(3), settled: ['target-a', 'tärget-b'] });
+    s.putDeadLetter('/', 'qq', msg(4));
+    s.putDeadLetter('/', 'qq', msg(5));
+    s.deleteDeadLetter('/', 'qq', 4);
+    // Dead letters are not the queue's messages: neither read nor counted with them.
+    expect(await s.countMessages('/', 'qq', 0)).toEqual({ count: 2, bytes: 12, lastSeq: 2 });
+    expect((await all(s, 'qq')).map((m) => [m.seq, m.deliveryCount])).toEqual([
+      [1, 3],
+      [2, undefined],
+    ]);
+    await s.close();
+    const again = make();
+    await again.open();
+    const dead = await again.readDeadLetters('/', 'qq');
+    expect(dead.map((m) => [m.seq, m.settled ?? [], Buffer.from(m.body).toString()])).toEqual([
+      [3, ['target-a', 'tärget-b'], 'body-3'],
+      [5, [], 'body-5'],
+    ]);
+    again.deleteQueue('/', 'qq');
+    expect(await again.readDeadLetters('/', 'qq')).toEqual([]);
+    await again.close();
+  });
 });
 
 describe.each(stores)('%s totals', (_name, setup) => {

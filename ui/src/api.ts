@@ -162,6 +162,8 @@ export interface UserInfo {
 export interface VhostInfo {
   name: string;
   description: string;
+  /** A queue type, or "undefined" when none is set (RabbitMQ 3.12's shape). */
+  default_queue_type?: string;
   messages: number;
   messages_ready: number;
   messages_unacknowledged: number;

@@ -38,7 +38,7 @@ export interface QueueType {
   readonly serverNamed: boolean;
   /**
    * x-overflow reject-publish: refuse only once the queue is over its limit, and keep refusing
-   * until it is back below 80% of it (rabbit_fifo), rather than refusing at the limit (classic).
+   * until it is back to at most 80% of it (rabbit_fifo), rather than refusing at the limit (classic).
    */
   readonly rejectsOverLimit: boolean;
 }
