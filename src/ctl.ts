@@ -57,6 +57,7 @@ const enc = encodeURIComponent;
 /** Each command's positional arguments: [least, most, usage]. More or fewer is a usage error. */
 const COMMANDS: Record<string, [number, number, string]> = {
   status: [0, 0, 'status'],
+  cluster_status: [0, 0, 'cluster_status'],
   list_queues: [0, Infinity, 'list_queues [-p <vhost>] [<column> ...]'],
   list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
   list_bindings: [0, Infinity, 'list_bindings [-p <vhost>] [<column> ...]'],
@@ -170,6 +171,26 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         o.out(`Uptime (ms): ${String(ov.uptime)}`);
         for (const [k, x] of Object.entries(ov.object_totals as Row)) o.out(`${k}: ${String(x)}`);
         for (const [k, x] of Object.entries(ov.queue_totals as Row)) o.out(`${k}: ${String(x)}`);
+        return 0;
+      }
+      case 'cluster_status': {
+        // rabbitmqctl cluster_status's sections, from /api/nodes (a single node lists itself).
+        const [ov, nodes] = (await Promise.all([call(o, 'GET', '/api/overview'), call(o, 'GET', '/api/nodes')])) as [Row, Row[]];
+        const names = nodes.map((n) => String(n.name));
+        const running = nodes.filter((n) => n.running === true).map((n) => String(n.name));
+        if (o.formatter === 'json') {
+          o.out(JSON.stringify({ cluster_name: ov.cluster_name, disk_nodes: names, running_nodes: running, ram_nodes: [], alarms: [], network_partitions: {}, maintenance_status: {} }));
+          return 0;
+        }
+        o.out(`Cluster status of node ${String(ov.node)} ...`);
+        o.out('Basics\n');
+        o.out(`Cluster name: ${String(ov.cluster_name)}\n`);
+        o.out('Disk Nodes\n');
+        for (const n of names) o.out(n);
+        o.out('\nRunning Nodes\n');
+        for (const n of running) o.out(n);
+        o.out('\nNetwork Partitions\n');
+        o.out('(none)');
         return 0;
       }
       case 'purge_queue': {

@@ -255,10 +255,13 @@ export class ClusterNode implements RemoteSender {
     });
     // Queues recovered from the topology, and any whose owner is unknown or down, find their owner.
     for (const q of this.queues.values()) if (q.replicated) void this.resolveHome(q);
+    let sweeps = 0;
     this.sweepTimer = setInterval(() => {
+      // Every 5 s an owner looks at its streams again (their members change as servers come and go).
+      const refresh = ++sweeps % 5 === 0;
       for (const q of this.queues.values()) {
         if (!q.replicated || q.deleted) continue;
-        if (q.home === '' || !this.membership.get(q.home)?.running) void this.resolveHome(q);
+        if (q.home === '' || !this.membership.get(q.home)?.running || (refresh && q.owned)) void this.resolveHome(q);
       }
     }, 1_000);
     this.sweepTimer.unref();
@@ -585,8 +588,8 @@ export class ClusterNode implements RemoteSender {
   }
 
   private publishStats(): void {
-    const qs: [string, string, number, number, number][] = [];
-    for (const q of this.queues.values()) if (q.owned && !q.deleted) qs.push([q.vhost.name, q.name, q.readyCount, q.unackedCount, q.consumers.length]);
+    const qs: [string, string, number, number, number, string[]][] = [];
+    for (const q of this.queues.values()) if (q.owned && !q.deleted) qs.push([q.vhost.name, q.name, q.readyCount, q.unackedCount, q.consumers.length, q.members]);
     if (qs.length > 0) this.link.nc.publish(STATS_SUBJECT, encodeWire({ t: 'stats', from: this.name, qs }));
   }
 
@@ -598,9 +601,12 @@ export class ClusterNode implements RemoteSender {
       return;
     }
     if (w.h.t !== 'stats' || w.h.from === this.name) return;
-    for (const [v, name, messages, unacked, consumers] of w.h.qs) {
+    for (const [v, name, messages, unacked, consumers, members] of w.h.qs) {
       const q = this.queueAt(v, name);
-      if (q && !q.owned) q.remote = { messages, unacked, consumers };
+      if (!q || q.owned) continue;
+      q.remote = { messages, unacked, consumers };
+      // The owner's view of the stream's members (it looks every 5 s) and of who owns it.
+      if (q.replicated) q.members = members;
     }
   }
 

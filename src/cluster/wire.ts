@@ -26,7 +26,7 @@ export type WireHeader =
    */
   | { t: 'moved'; v: string; q: string; gen: number }
   /** The owner's counts of its queues, every second, to every node. */
-  | { t: 'stats'; from: string; qs: [string, string, number, number, number][] };
+  | { t: 'stats'; from: string; qs: [string, string, number, number, number, string[]][] };
 
 export function encodeWire(h: WireHeader, props?: Buffer, body?: Buffer): Uint8Array {
   const json = Buffer.from(JSON.stringify(h));

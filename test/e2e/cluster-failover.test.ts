@@ -52,6 +52,7 @@ function publisher(ch: ConfirmChannel, q: string) {
         );
       }
       await Promise.all(batch);
+      await sleep(5); // bounded rate: the final drain must not take minutes on a busy machine
     }
   })();
   return {
@@ -71,8 +72,7 @@ describe('cluster failover', () => {
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('fo-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     let info = await queueInfo(c, 0, 'fo-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'fo-q')).node !== '', 'the queue to get an owner', 10_000);
-    expect(info.members).toHaveLength(3);
+    await waitUntil(async () => (info = await queueInfo(c, 0, 'fo-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
     const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
     const pubIdx = (ownerIdx + 1) % 3;
     const conIdx = (ownerIdx + 2) % 3;
@@ -82,11 +82,15 @@ describe('cluster failover', () => {
     await waitUntil(() => p.confirmed.size >= 2_000, 'confirms before the kill', 30_000);
     // The owner goes, with the NATS server beside it (the stream's leader).
     await Promise.all([c.nodes[ownerIdx]!.broker.kill9(), c.nats.servers[ownerIdx]!.kill9()]);
+    const killedAt = Date.now();
     const before = p.confirmed.size;
+    // The stall: from the kill until confirms flow again (nats-server 2.9 elects in ~6-8 s).
+    await waitUntil(() => p.confirmed.size > before + 50, 'confirms to resume', 60_000);
+    const stallMs = Date.now() - killedAt;
     await waitUntil(() => p.confirmed.size >= before + 2_000, 'confirms after the failover', 60_000);
     await p.stop();
-    const after = await queueInfo(c, conIdx, 'fo-q');
-    expect(after.node).not.toBe(info.node);
+    // Another node owns it now, as every surviving node sees it.
+    await waitUntil(async () => (await queueInfo(c, conIdx, 'fo-q')).node !== info.node, 'the new owner to be seen', 20_000);
 
     const con = await (await c.connect(conIdx)).createChannel();
     await con.prefetch(500);
@@ -99,9 +103,9 @@ describe('cluster failover', () => {
       seen.add(i);
       con.ack(m);
     });
-    await waitUntil(() => [...p.confirmed].every((i) => seen.has(i)), 'every confirmed message', 30_000).catch(() => undefined);
+    await waitUntil(() => [...p.confirmed].every((i) => seen.has(i)), 'every confirmed message', 120_000).catch(() => undefined);
     const lost = [...p.confirmed].filter((i) => !seen.has(i));
-    console.log(`failover: ${p.published()} published, ${p.confirmed.size} confirmed, ${seen.size} consumed, ${lost.length} confirmed lost, ${dups} duplicates`);
+    console.log(`failover: ${p.published()} published, ${p.confirmed.size} confirmed, ${seen.size} consumed, ${lost.length} confirmed lost, ${dups} duplicates; confirms stalled ${stallMs} ms`);
     expect(lost).toEqual([]);
     // Nothing appears that was never published.
     expect([...seen].every((i) => i < p.published())).toBe(true);
@@ -151,6 +155,7 @@ function roamingPublisher(c: WarrenCluster, q: string, start: number) {
           );
         }
         await Promise.race([Promise.all(batch), sleep(20_000)]);
+        await sleep(5);
       }
       node = (node + 1) % c.nodes.length;
     }
@@ -196,7 +201,7 @@ describe('cluster rolling restart', () => {
       seen.add(Number(m.content.toString()));
       con.ack(m);
     });
-    await waitUntil(() => [...p.confirmed].every((i) => seen.has(i)), 'every confirmed message', 30_000).catch(() => undefined);
+    await waitUntil(() => [...p.confirmed].every((i) => seen.has(i)), 'every confirmed message', 120_000).catch(() => undefined);
     const lost = [...p.confirmed].filter((i) => !seen.has(i));
     console.log(`rolling restart: ${p.published()} published, ${p.confirmed.size} confirmed, ${seen.size} consumed, ${lost.length} confirmed lost`);
     if (lost.length > 0) console.log('stream after the consume:', await streamState(c, 'roll-q'), await queueInfo(c, 1, 'roll-q'));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumeMessage } from 'amqplib';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { waitUntil } from '../helpers/async.js';
+import { runCtl } from '../helpers/management-client.js';
 
 let cluster: WarrenCluster;
 
@@ -148,6 +149,14 @@ describe('cluster: any node serves any client', () => {
 });
 
 describe('cluster: operating it', () => {
+  it("docker-compose's nats-server configurations are valid (nats-server -t)", async () => {
+    const { execFileSync } = await import('node:child_process');
+    for (const n of ['n1', 'n2', 'n3']) {
+      const out = execFileSync('nats-server', ['-t', '-c', `deploy/nats/${n}.conf`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(out + '').not.toMatch(/error/i);
+    }
+  });
+
   it('/api/nodes lists every node with its state', async () => {
     const n1 = cluster.nodes[0]!;
     const res = await fetch(`http://127.0.0.1:${n1.managementPort}/api/nodes`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
@@ -158,5 +167,35 @@ describe('cluster: operating it', () => {
       const r = await fetch(`http://127.0.0.1:${n1.managementPort}/api/nodes`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
       return ((await r.json()) as { running: boolean }[]).every((n) => n.running);
     }, 'the cluster to catch up', 10_000);
+  });
+
+  it('warren ctl cluster_status lists the nodes, as rabbitmqctl does', async () => {
+    const url = `http://127.0.0.1:${cluster.nodes[1]!.managementPort}`;
+    await waitUntil(async () => (await runCtl(url, ['cluster_status'])).stdout.split('Running Nodes')[1]?.includes('w3') ?? false, 'every node running', 10_000);
+    const r = await runCtl(url, ['cluster_status']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Cluster status of node w2');
+    const [disk, running] = r.stdout.split('Disk Nodes')[1]!.split('Running Nodes');
+    for (const n of ['w1', 'w2', 'w3']) {
+      expect(disk).toContain(n);
+      expect(running).toContain(n);
+    }
+    const j = JSON.parse((await runCtl(url, ['cluster_status', '--formatter', 'json'])).stdout) as { running_nodes: string[] };
+    expect(j.running_nodes.sort()).toEqual(['w1', 'w2', 'w3']);
+  });
+
+  it('every node shows every queue with its owner and, for a replicated one, its members', async () => {
+    const ch = await (await cluster.connect(0)).createChannel();
+    await ch.assertQueue('placed-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    for (const n of cluster.nodes) {
+      let q: { node?: string; members?: string[]; type?: string } = {};
+      await waitUntil(async () => {
+        const r = await fetch(`http://127.0.0.1:${n.managementPort}/api/queues/%2F/placed-q`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+        q = (await r.json()) as typeof q;
+        return r.ok && (q.node ?? '') !== '' && (q.members ?? []).length === 3;
+      }, 'the queue placed on every node', 10_000);
+      expect(q.type).toBe('quorum');
+      expect(q.members!.sort()).toEqual(['w1', 'w2', 'w3']);
+    }
   });
 });
