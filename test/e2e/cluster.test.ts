@@ -5,6 +5,7 @@ import type { ConsumeMessage } from 'amqplib';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { waitUntil } from '../helpers/async.js';
 import { runCtl } from '../helpers/management-client.js';
+import { fib, killAllPy, startPy } from '../helpers/pika-process.js';
 
 let cluster: WarrenCluster;
 
@@ -95,9 +96,9 @@ describe('cluster: any node serves any client', () => {
 
   it('RPC with an exclusive server-named reply queue on another node than the server', async () => {
     const server = await (await cluster.connect(0)).createChannel();
-    await server.assertQueue('rpc_queue', { durable: false });
+    await server.assertQueue('rpc_amqplib', { durable: false });
     await server.prefetch(1);
-    await server.consume('rpc_queue', (m) => {
+    await server.consume('rpc_amqplib', (m) => {
       if (!m) return;
       const n = Number(m.content.toString());
       server.sendToQueue(m.properties.replyTo as string, Buffer.from(String(n * 2)), { correlationId: m.properties.correlationId as string });
@@ -108,8 +109,8 @@ describe('cluster: any node serves any client', () => {
     const replies = new Map<string, string>();
     await client.consume(replyQ, (m) => m && replies.set(m.properties.correlationId as string, m.content.toString()), { noAck: true });
     // The reply queue and rpc_queue become known on the other nodes through the shared topology.
-    await waitUntil(() => client.checkQueue('rpc_queue').then(() => true, () => false), 'the cluster to catch up', 5_000);
-    for (let i = 1; i <= 5; i++) client.sendToQueue('rpc_queue', Buffer.from(String(i)), { correlationId: `c${i}`, replyTo: replyQ });
+    await waitUntil(() => client.checkQueue('rpc_amqplib').then(() => true, () => false), 'the cluster to catch up', 5_000);
+    for (let i = 1; i <= 5; i++) client.sendToQueue('rpc_amqplib', Buffer.from(String(i)), { correlationId: `c${i}`, replyTo: replyQ });
     await waitUntil(() => replies.size === 5, 'the cluster to catch up', 10_000);
     expect([...replies.entries()].sort()).toEqual([1, 2, 3, 4, 5].map((i) => [`c${i}`, String(i * 2)]));
     // Another node's connection cannot use the exclusive queue: 405 as in RabbitMQ.
@@ -145,6 +146,28 @@ describe('cluster: any node serves any client', () => {
     expect(got.map((g) => g.body).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
     expect(got.every((g) => g.redelivered)).toBe(true);
     await n3.restart();
+  });
+});
+
+describe('cluster: the seed tutorial with pika', () => {
+  it("RPC: the seed's Fibonacci server on node 1, its clients on nodes 2 and 3", async () => {
+    try {
+      const server = startPy('rpc_server.py', ['--port', String(cluster.nodes[0]!.port)]);
+      await server.waitFor((e) => e.event === 'ready', 15_000, 'rpc server ready');
+      const plan: [number, number[]][] = [
+        [1, [10, 3, 7]],
+        [2, [20, 0, 12]],
+      ];
+      const clients = plan.map(([node, ns], i) => startPy('rpc_client.py', ['--port', String(cluster.nodes[node]!.port), '--name', `c${i}`, ...ns.map(String)]));
+      const exits = await Promise.all(clients.map((c) => c.finish(45_000)));
+      const ctx = [server, ...clients].map((p) => p.describe()).join('\n');
+      exits.forEach(({ code }) => expect(code, ctx).toBe(0));
+      plan.forEach(([, ns], i) => {
+        expect(clients[i]!.events('result').map((e) => [e.n, e.result]), ctx).toEqual(ns.map((n) => [n, fib(n)]));
+      });
+    } finally {
+      await killAllPy();
+    }
   });
 });
 
