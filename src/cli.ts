@@ -108,6 +108,7 @@ const broker: Broker = new Broker({
   logger,
   store: cluster?.store,
   queueFactory: cluster?.queueFactory,
+  remoteReplies: cluster?.remoteReplies,
   port: argv.port,
   host: argv.host,
   dataDir,

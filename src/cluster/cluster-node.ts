@@ -7,6 +7,7 @@ import type { Broker } from '../server/broker.js';
 import type { Consumer } from '../server/consumer.js';
 import { deliveryModeOf, Message, type Entry } from '../server/message.js';
 import type { QueueSpec } from '../server/queue.js';
+import { REPLY_TO_PREFIX, type RemoteReplies, type ReplyReceiver } from '../server/direct-reply-to.js';
 import type { VHost, QueueFactory } from '../server/vhost.js';
 import type { Store, StoredQueue } from '../store/store.js';
 import { queueKey } from '../store/store.js';
@@ -267,6 +268,22 @@ export class ClusterNode implements RemoteSender {
     this.sweepTimer.unref();
   }
 
+  /** Direct reply-to names of other nodes: replies to them travel there (see wire 'reply'). */
+  readonly remoteReplies = (vhost: string): RemoteReplies => ({
+    nodeTag: Buffer.from(this.name).toString('base64url'),
+    lookup: (name: string): ReplyReceiver | undefined => {
+      const rest = name.slice(REPLY_TO_PREFIX.length);
+      const dot = rest.indexOf('.');
+      if (dot <= 0) return undefined;
+      const node = Buffer.from(rest.slice(0, dot), 'base64url').toString();
+      if (node === this.name || !this.membership.get(node)?.running) return undefined;
+      return {
+        deliverReply: (rk: string, msg: Message) =>
+          this.send(node, { t: 'reply', v: vhost, rk, ex: msg.exchange, pl: msg.properties.length }, msg.properties, msg.body),
+      };
+    },
+  });
+
   nodes(): NodeState[] {
     return this.membership.list();
   }
@@ -504,6 +521,13 @@ export class ClusterNode implements RemoteSender {
             if (q.home === home) q.resend();
           });
         }, 100).unref();
+        return;
+      }
+      case 'reply': {
+        const receiver = broker.vhosts.get(h.v)?.replies.lookupLocal(h.rk);
+        if (!receiver) return; // its consumer has gone: dropped, as RabbitMQ drops it
+        const p = Buffer.from(props);
+        receiver.deliverReply(h.rk, new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2));
         return;
       }
       case 'stats':

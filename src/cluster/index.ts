@@ -21,6 +21,7 @@ export interface JoinOptions {
 export interface JoinedCluster extends ClusterView {
   readonly store: ClusterNode['store'];
   readonly queueFactory: ClusterNode['queueFactory'];
+  readonly remoteReplies: ClusterNode['remoteReplies'];
   attach: ClusterNode['attach'];
   /** A planned stop: hands this node's queues to the others (before the broker closes). */
   handOver(): Promise<void>;
@@ -36,6 +37,7 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
     name: o.name,
     store: node.store,
     queueFactory: node.queueFactory,
+    remoteReplies: node.remoteReplies,
     attach: (b) => node.attach(b),
     nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
     handOver: () => node.handOver(),

@@ -25,6 +25,8 @@ export type WireHeader =
    * The receiver refuses the rest of that generation, so no later pubok can cover a lost pub.
    */
   | { t: 'moved'; v: string; q: string; gen: number }
+  /** A reply published on the sender to a direct reply-to name of the receiver's. */
+  | { t: 'reply'; v: string; rk: string; ex: string; pl: number }
   /** The owner's counts of its queues, every second, to every node. */
   | { t: 'stats'; from: string; qs: [string, string, number, number, number, string[]][] };
 

@@ -144,6 +144,7 @@ export class Broker {
     if (!v) {
       this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.log, this.options.queueFactory)));
       v.deadLetterRetryMs = this.options.deadLetterRetryMs;
+      v.replies.remote = this.options.remoteReplies?.(name) ?? null;
     }
     return v;
   }

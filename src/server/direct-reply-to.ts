@@ -13,12 +13,25 @@ export interface ReplyReceiver {
   deliverReply(routingKey: string, msg: Message): void;
 }
 
+/**
+ * In a cluster, reply names carry the node (as RabbitMQ's encode node and pid), and a reply for a
+ * name of another node goes there (src/cluster/).
+ */
+export interface RemoteReplies {
+  /** Put in this node's reply names (letters, digits, '-' and '_'). */
+  readonly nodeTag: string;
+  /** A receiver that forwards to the node whose name this is, or undefined. */
+  lookup(name: string): ReplyReceiver | undefined;
+}
+
 export class ReplyRegistry {
   private readonly receivers = new Map<string, ReplyReceiver>();
+  remote: RemoteReplies | null = null;
 
   /** Registers a reply consumer; returns the routing key replies to it must use. */
   register(r: ReplyReceiver): string {
-    const name = REPLY_TO_PREFIX + randomBytes(18).toString('base64url');
+    const tag = this.remote ? `${this.remote.nodeTag}.` : '';
+    const name = REPLY_TO_PREFIX + tag + randomBytes(18).toString('base64url');
     this.receivers.set(name, r);
     return name;
   }
@@ -28,6 +41,11 @@ export class ReplyRegistry {
   }
 
   lookup(name: string): ReplyReceiver | undefined {
+    return this.receivers.get(name) ?? this.remote?.lookup(name);
+  }
+
+  /** A receiver on this node only (a reply forwarded from another node). */
+  lookupLocal(name: string): ReplyReceiver | undefined {
     return this.receivers.get(name);
   }
 }

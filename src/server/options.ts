@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { QueueFactory } from './vhost.js';
+import type { RemoteReplies } from './direct-reply-to.js';
 
 export interface BrokerOptions {
   /** TCP port; 0 picks a free one. */
@@ -57,6 +58,8 @@ export interface BrokerOptions {
   store?: Store | undefined;
   /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
   queueFactory?: QueueFactory | undefined;
+  /** Direct reply-to across a cluster's nodes, per vhost. */
+  remoteReplies?: ((vhost: string) => RemoteReplies) | undefined;
   /**
    * How often a quorum queue retries the dead letters it owes at least once to targets that could
    * not take them (RabbitMQ's dead_letter_worker_publisher_confirm_timeout, 3 minutes), in ms.

@@ -120,6 +120,23 @@ describe('cluster: any node serves any client', () => {
     expect(String(err)).toContain('RESOURCE_LOCKED');
   });
 
+  it('direct reply-to (amq.rabbitmq.reply-to) with the client on another node than the server', async () => {
+    const server = await (await cluster.connect(0)).createChannel();
+    await server.assertQueue('rpc_drt', { durable: false });
+    await server.consume('rpc_drt', (m) => {
+      if (!m) return;
+      server.sendToQueue(m.properties.replyTo as string, Buffer.from(`re:${m.content.toString()}`), { correlationId: m.properties.correlationId as string });
+      server.ack(m);
+    });
+    const client = await (await cluster.connect(1)).createChannel();
+    const replies = new Map<string, string>();
+    await client.consume('amq.rabbitmq.reply-to', (m) => m && replies.set(m.properties.correlationId as string, m.content.toString()), { noAck: true });
+    await waitUntil(() => client.checkQueue('rpc_drt').then(() => true, () => false), 'the cluster to catch up', 5_000);
+    for (let i = 0; i < 3; i++) client.sendToQueue('rpc_drt', Buffer.from(String(i)), { correlationId: `d${i}`, replyTo: 'amq.rabbitmq.reply-to' });
+    await waitUntil(() => replies.size === 3, 'the replies', 10_000);
+    expect([...replies.entries()].sort()).toEqual([0, 1, 2].map((i) => [`d${i}`, `re:${i}`]));
+  });
+
   it("a consumer's node dies: its unacked messages go to a consumer on another node, flagged redelivered", async () => {
     const own = await (await cluster.connect(0)).createConfirmChannel();
     await own.assertQueue('dies-q', { durable: true });
