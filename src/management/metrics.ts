@@ -107,7 +107,14 @@ export function registerMetrics(app: FastifyInstance, broker: Broker): void {
   });
   broker.store.onWrite = (seconds) => writes.observe(seconds);
 
+  let labelled = false;
   app.get('/metrics', async (_req, reply) => {
+    // A cluster node labels every series with its name, so one Prometheus can scrape them all.
+    // (It joins the cluster after the management API is up: labelled at the first scrape after.)
+    if (!labelled && broker.cluster) {
+      register.setDefaultLabels({ node: broker.cluster.name });
+      labelled = true;
+    }
     reply.header('content-type', register.contentType);
     return register.metrics();
   });

@@ -197,6 +197,14 @@ describe('cluster: operating it', () => {
     }
   });
 
+  it('/metrics labels every series with the node', async () => {
+    const n2 = cluster.nodes[1]!;
+    const text = await (await fetch(`http://127.0.0.1:${n2.managementPort}/metrics`)).text();
+    const series = text.split('\n').filter((l) => l.startsWith('warren_'));
+    expect(series.length).toBeGreaterThan(0);
+    expect(series.every((l) => l.includes('node="w2"'))).toBe(true);
+  });
+
   it('/api/nodes lists every node with its state', async () => {
     const n1 = cluster.nodes[0]!;
     const res = await fetch(`http://127.0.0.1:${n1.managementPort}/api/nodes`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
