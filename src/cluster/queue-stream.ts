@@ -32,6 +32,8 @@ interface Put {
   after: string;
   /** The sequence it should land at, less one (what prefix purges must not pass). */
   expected: number;
+  /** The reply subject its acknowledgement is awaited on ('' before it is sent). */
+  reply: string;
   sentAt: number;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -256,7 +258,7 @@ export class QueueStream {
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
-      put = { m, data, id: `${this.epoch}:${m.seq}`, after: this.lastId, expected: this.last, sentAt: 0, resolve, reject };
+      put = { m, data, id: `${this.epoch}:${m.seq}`, after: this.lastId, expected: this.last, reply: '', sentAt: 0, resolve, reject };
     });
     this.last++;
     this.lastId = put.id;
@@ -279,8 +281,10 @@ export class QueueStream {
     h.set('Nats-Expected-Last-Msg-Id', put.after);
     put.sentAt = Date.now();
     this.inflight.set(put.m.seq, put);
-    const reply = this.inbox.expect((msg) => this.acked_(put, msg));
-    this.nc.publish(this.subject, put.data, { reply, headers: h });
+    // A resend waits on a new subject: the old one is forgotten (its answer, if late, is moot).
+    if (put.reply !== '') this.inbox.forget(put.reply);
+    put.reply = this.inbox.expect((msg) => this.acked_(put, msg));
+    this.nc.publish(this.subject, put.data, { reply: put.reply, headers: h });
     this.retryTimer ??= setInterval(() => this.retryLate(), 1_000);
   }
 
@@ -387,7 +391,10 @@ export class QueueStream {
     if (this.compactTimer) clearTimeout(this.compactTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.compactTimer = this.retryTimer = null;
-    for (const put of this.inflight.values()) put.reject(new FencedError('queue stream closed'));
+    for (const put of this.inflight.values()) {
+      this.inbox.forget(put.reply);
+      put.reject(new FencedError('queue stream closed'));
+    }
     this.inflight.clear();
   }
 }
