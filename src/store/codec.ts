@@ -1,5 +1,6 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
+import { writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 
 export const QUEUE_PREFIX = 'q';
@@ -88,26 +89,37 @@ const DELIVERY_COUNT = 4;
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
-  const ex = strBytes(m.exchange);
-  const rk = strBytes(m.routingKey);
+  const exLen = utf8Length(m.exchange);
+  const rkLen = utf8Length(m.routingKey);
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
-  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + 1 + exLen + 1 + rkLen + 4 + m.properties.length + m.body.length);
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
   out.writeUInt32BE(m.seq >>> 0, 4);
   let p = 8;
   out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
-  out[p++] = ex.length;
-  p += ex.copy(out, p);
-  out[p++] = rk.length;
-  p += rk.copy(out, p);
+  out[p++] = exLen;
+  p += writeName(out, p, m.exchange, exLen);
+  out[p++] = rkLen;
+  p += writeName(out, p, m.routingKey, rkLen);
   out.writeUInt32BE(m.properties.length, p);
   p += 4;
   p += m.properties.copy(out, p);
   m.body.copy(out, p);
   return out;
+}
+
+// Exchange names and routing keys are short and nearly always ASCII: measured and written in place
+// rather than through a Buffer per name (two allocations per stored message otherwise).
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+function writeName(out: Buffer, p: number, s: string, byteLength: number): number {
+  return byteLength === s.length ? writeAscii(out, p, s) : out.write(s, p, byteLength, 'utf8');
 }
 
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
