@@ -295,6 +295,16 @@ const OFFSET_ENTRY_NAME = Buffer.from('\x0fx-stream-offset', 'latin1');
 const OFFSET_ENTRY_BYTES = OFFSET_ENTRY_NAME.length + 1 + 8;
 
 /**
+ * src[from, to) into dst at `at`; returns the position after it. Property lists are a few dozen
+ * bytes: a byte loop costs less there than Buffer#copy's native call, made four times a delivery.
+ */
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  if (to - from > 64) return at + src.copy(dst, at, from, to);
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  return at;
+}
+
+/**
  * The properties with x-stream-offset appended to their headers table (one made when there is
  * none), splicing bytes instead of decoding and re-encoding them: the publisher's bytes pass
  * through as they came, as RabbitMQ passes them. null when the headers may already hold an
@@ -316,17 +326,14 @@ export function withStreamOffset(p: Buffer, offset: number): Buffer | null {
   }
   const out = Buffer.allocUnsafe(p.length + (had ? 0 : 4) + OFFSET_ENTRY_BYTES);
   out.writeUInt16BE(flags | HEADERS_FLAG, 0);
-  p.copy(out, 2, 2, at);
-  let o = at;
+  let o = copyBytes(p, 2, at, out, 2);
   out.writeUInt32BE(tableBytes + OFFSET_ENTRY_BYTES, o);
-  o += 4;
-  if (tableBytes > 0) o += p.copy(out, o, at + 4, tableEnd);
-  o += OFFSET_ENTRY_NAME.copy(out, o);
+  o = copyBytes(p, at + 4, tableEnd, out, o + 4);
+  o = copyBytes(OFFSET_ENTRY_NAME, 0, OFFSET_ENTRY_NAME.length, out, o);
   out[o++] = 0x6c; // 'l', a signed 64-bit long, as RabbitMQ sends it
   // Offsets stay far below 2^53: two 32-bit halves, without a BigInt per message.
   out.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), o);
   out.writeUInt32BE(offset >>> 0, o + 4);
-  o += 8;
-  p.copy(out, o, tableEnd);
+  copyBytes(p, tableEnd, p.length, out, o + 8);
   return out;
 }

@@ -158,11 +158,17 @@ export function seqOf(v: Buffer): number {
 
 /** The body size of a message record, without decoding it. */
 export function bodyLengthOf(v: Buffer): number {
-  let p = 9 + (v[8]! & EXPIRES ? 8 : 0);
+  let p = 9 + (v[8]! & EXPIRES ? 8 : 0) + (v[8]! & DELIVERY_COUNT ? 4 : 0);
   p += 1 + v[p]!;
   p += 1 + v[p]!;
   p += 4 + v.readUInt32BE(p);
   return v.length - p;
+}
+
+/** Whether v holds b's bytes at start: a byte loop, as names are short (Buffer#compare is a native call per record). */
+function sameBytes(v: Buffer, start: number, b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (v[start + i] !== b[i]) return false;
+  return true;
 }
 
 /** A backlog repeats the same few names a million times: decode each once. */
@@ -174,7 +180,7 @@ function sharedString<K extends 'ex' | 'rk', S extends 'exStr' | 'rkStr'>(
   k: K,
   sk: S,
 ): string {
-  if (last && last[k].length === end - start && v.compare(last[k], 0, end - start, start, end) === 0) return last[sk];
+  if (last && last[k].length === end - start && sameBytes(v, start, last[k])) return last[sk];
   const str = v.toString('utf8', start, end);
   if (last) {
     (last as { [k in K]: Buffer })[k] = v.subarray(start, end);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writer, decodeBasicProperties, encodeBasicProperties, Reader, type BasicProperties } from '../../src/frames/index.js';
 import { withStreamOffset } from '../../src/server/stream-log.js';
-import { decodeMessage, encodeMessage } from '../../src/store/codec.js';
+import { bodyLengthOf, decodeMessage, encodeMessage } from '../../src/store/codec.js';
 
 const encode = (p: BasicProperties): Buffer => {
   const w = new Writer(256);
@@ -73,4 +73,11 @@ describe('stored message records', () => {
       expect({ ...back, properties: Buffer.from(back.properties), body: Buffer.from(back.body) }).toEqual(m);
     });
   }
+  // Recovery without a clean shutdown's totals counts bytes with bodyLengthOf.
+  it('bodyLengthOf skips the expiry and the delivery count', () => {
+    for (const extra of [{}, { expiresAt: 1e12 }, { deliveryCount: 2 }, { expiresAt: 1e12, deliveryCount: 9 }]) {
+      const m = { seq: 1, redelivered: false, exchange: 'x', routingKey: 'rk', properties: encode({}), body: Buffer.alloc(1234), expiresAt: 0, ...extra };
+      expect(bodyLengthOf(encodeMessage(m))).toBe(1234);
+    }
+  });
 });
