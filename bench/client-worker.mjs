@@ -127,12 +127,16 @@ async function initConsumer() {
   const queues = opts.queues ?? [opts.queue];
   const ackEvery = opts.ackEvery ?? 100;
   const expect = opts.expect ?? 0;
+  // consumeOnStart: basic.consume is sent at `start` rather than at init, and the `done` event
+  // carries the ms from sending it to the expect-th message (a timed read, e.g. a stream replay).
+  let consumeAt = 0;
   if (opts.progress) {
     let last = 0;
     setInterval(() => {
       if (c.consumed !== last) send({ event: 'progress', consumed: (last = c.consumed) });
     }, 5).unref();
   }
+  const consumes = [];
   for (const q of queues) {
     const conn = await connect();
     const ch = await conn.createChannel();
@@ -148,26 +152,31 @@ async function initConsumer() {
       }
     }, 20);
     flush.unref();
-    await ch.consume(
-      q,
-      (m) => {
-        if (!m) return;
-        c.consumed++;
-        c.bytes += m.content.length;
-        if (opts.latency) lat.push(Number(nowNs() - m.content.readBigInt64BE(0)) / 1000);
-        if (!opts.noAck) {
-          last = m;
-          if (++unacked >= ackEvery) {
-            ch.ack(m, true);
-            unacked = 0;
-          }
+    const onMessage = (m) => {
+      if (!m) return;
+      c.consumed++;
+      c.bytes += m.content.length;
+      if (opts.latency) lat.push(Number(nowNs() - m.content.readBigInt64BE(0)) / 1000);
+      if (!opts.noAck) {
+        last = m;
+        if (++unacked >= ackEvery) {
+          ch.ack(m, true);
+          unacked = 0;
         }
-        if (expect && c.consumed === expect) send({ event: 'done', counters: { ...c } });
-      },
-      { noAck: Boolean(opts.noAck) },
-    );
+      }
+      if (expect && c.consumed === expect) send({ event: 'done', counters: { ...c }, elapsedMs: performance.now() - consumeAt });
+    };
+    // consumeArgs: basic.consume arguments, e.g. { 'x-stream-offset': 'first' } on a stream
+    const consumeOpts = { noAck: Boolean(opts.noAck), ...(opts.consumeArgs ? { arguments: opts.consumeArgs } : {}) };
+    const consume = () => ch.consume(q, onMessage, consumeOpts);
+    if (opts.consumeOnStart) consumes.push(consume);
+    else await consume();
   }
-  return null;
+  if (!opts.consumeOnStart) return null;
+  return async function consumeLoop() {
+    consumeAt = performance.now();
+    await Promise.all(consumes.map((f) => f()));
+  };
 }
 
 // ------------------------------------------------------------------ RPC

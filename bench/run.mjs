@@ -23,8 +23,9 @@ import idleConns from './scenarios/idle-conns.mjs';
 import large from './scenarios/large.mjs';
 import backlog from './scenarios/backlog.mjs';
 import quorum from './scenarios/quorum.mjs';
+import stream from './scenarios/stream.mjs';
 
-const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum];
+const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream];
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
@@ -39,7 +40,7 @@ const HELP = `Usage: node bench/run.mjs [options]      (npm run bench -- [option
   --backlog-runs N      repetitions of the backlog scenario (default 1)
   --conns N             idle connections to open (default 1000)
   --rate N              steady-rate latency publish rate, msgs/s (default 5000)
-  --pubs N              publisher processes in transient, persistent, publish-only, fanout, quorum (default 1)
+  --pubs N              publisher processes in transient, persistent, publish-only, fanout, quorum, stream (default 1)
   --brokers list        warren,rabbitmq,null (default: warren, plus rabbitmq when installed)
   --null                also run the null broker (client ceiling) where it makes sense
   --fresh-rabbit        a fresh RabbitMQ node per scenario run (default: one node for the run,

@@ -27,7 +27,7 @@ export class Worker {
       } else if (m.event === 'error') {
         this.errors.push(m.error);
         for (const f of this.listeners.error) f(m.error);
-      } else if (m.event === 'done') for (const f of this.listeners.done) f(m.counters);
+      } else if (m.event === 'done') for (const f of this.listeners.done) f(m.elapsedMs === undefined ? m.counters : { ...m.counters, elapsedMs: m.elapsedMs });
       else if (m.event === 'progress') for (const f of this.listeners.progress) f(m.consumed);
     });
     this.proc.once('exit', (code) => {

@@ -7,8 +7,13 @@ export class ConfirmTracker {
   private seq = 0;
   /** Highest sequence number already acked or nacked to the client. */
   private sent = 0;
-  /** Outcomes that arrived ahead of an earlier, still pending publish. */
+  /** Outcomes that arrived ahead of an earlier, still pending publish (or a nack). */
   private readonly settled = new Map<number, boolean>();
+  /**
+   * Every publish in (sent, okThrough] was stored and is to be acked: outcomes nearly always come
+   * in order, and those cost a counter rather than a map entry each.
+   */
+  private okThrough = 0;
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
   /** Publishes of this tick that wait for the store: one flush() for all of them. */
@@ -51,7 +56,8 @@ export class ConfirmTracker {
   }
 
   settle(seq: number, ok: boolean): void {
-    this.settled.set(seq, ok);
+    if (ok && seq === this.okThrough + 1 && this.settled.size === 0) this.okThrough = seq;
+    else this.settled.set(seq, ok);
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flushNow);
@@ -78,6 +84,7 @@ export class ConfirmTracker {
     this.scheduled = false;
     if (this.stopped) return;
     let runStart = this.sent;
+    if (this.okThrough > this.sent) this.sent = this.okThrough;
     while (this.settled.has(this.sent + 1)) {
       const seq = this.sent + 1;
       const ok = this.settled.get(seq)!;
@@ -89,6 +96,7 @@ export class ConfirmTracker {
       }
       this.sent = seq;
     }
+    this.okThrough = this.sent;
     this.ackRun(runStart, this.sent);
     if (this.drained && this.sent === this.seq) {
       const done = this.drained;

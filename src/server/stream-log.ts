@@ -33,8 +33,14 @@ export type StreamStart = { offset: number } | { atOrAfter: number } | 'first' |
 class Reader {
   /** Next offset to fetch from the store. */
   pos = 0;
-  /** Fetched and not yet delivered. */
+  /** The page being delivered, from buf[at] on (an index: shifting an array costs per message). */
   buf: ReadMessage[] = [];
+  at = 0;
+  /**
+   * The next page, read while the current one is delivered so the consumer never waits for the
+   * store between pages; at most one ahead, so a slow consumer holds two pages in memory.
+   */
+  ahead: ReadMessage[] | null = null;
   reading = false;
   closed = false;
   /** Messages appended before this time are skipped (a timestamp or interval start). */
@@ -220,13 +226,23 @@ export class StreamLog {
   /** Delivers what each reader has fetched, within its consumer's window, and fetches more. */
   dispatch(): void {
     for (const r of this.readers.values()) {
-      while (r.buf.length > 0 && r.consumer.hasCapacity) {
-        const m = r.buf.shift()!;
+      while (r.consumer.hasCapacity) {
+        if (r.at >= r.buf.length) {
+          if (!r.ahead) break;
+          r.buf = r.ahead;
+          r.at = 0;
+          r.ahead = null;
+        }
+        const m = r.buf[r.at++]!;
         if (m.expiresAt < r.minTs) continue;
         r.minTs = 0;
         r.consumer.deliver(this.entryOf(m));
       }
-      if (r.buf.length === 0 && !r.reading && r.consumer.hasCapacity) {
+      if (r.at >= r.buf.length && r.buf.length > 0) {
+        r.buf = [];
+        r.at = 0;
+      }
+      if (!r.reading && r.ahead === null) {
         if (r.pos < this.first) r.pos = this.first;
         if (r.pos < this.next) this.fetch(r);
       }
@@ -241,13 +257,19 @@ export class StreamLog {
         r.reading = false;
         if (r.closed) return;
         // Messages removed by retention since: the reader moves on to the first one left.
-        const fresh = page.filter((m) => m.seq - 1 >= r.pos);
-        if (fresh.length === 0) {
+        let skip = 0;
+        while (skip < page.length && page[skip]!.seq - 1 < r.pos) skip++;
+        if (skip === page.length) {
           if (r.pos < this.first) this.q.scheduleDispatch();
           return;
         }
-        r.buf.push(...fresh);
+        const fresh = skip === 0 ? page : page.slice(skip);
         r.pos = fresh[fresh.length - 1]!.seq;
+        if (r.at < r.buf.length) r.ahead = fresh;
+        else {
+          r.buf = fresh;
+          r.at = 0;
+        }
         this.q.scheduleDispatch();
       },
       () => {
@@ -259,13 +281,68 @@ export class StreamLog {
   /** The delivery of a stored record: its properties with the x-stream-offset header added. */
   private entryOf(m: ReadMessage): Entry {
     const offset = m.seq - 1;
-    const raw = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
-    const props = raw.decoded();
+    const props = withStreamOffset(m.properties, offset) ?? this.reencoded(m, offset);
+    return { msg: new Message(m.seq, m.exchange, m.routingKey, props, m.body, true), redelivered: false, expiresAt: 0 };
+  }
+
+  /** Properties that already carry headers: decoded, the header set (replacing one the publisher sent), encoded. */
+  private reencoded(m: ReadMessage, offset: number): Buffer {
+    const props = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true).decoded();
     const headers = new Map(props.headers ?? []);
     headers.set('x-stream-offset', { type: 'l', value: BigInt(offset) });
     const w = new Writer(256);
     encodeBasicProperties(w, { ...props, headers });
-    const msg = new Message(m.seq, m.exchange, m.routingKey, Buffer.from(w.take()), m.body, true);
-    return { msg, redelivered: false, expiresAt: 0 };
+    return Buffer.from(w.take());
   }
+}
+
+const HEADERS_FLAG = 0x2000;
+const CONTENT_TYPE_FLAG = 0x8000;
+const CONTENT_ENCODING_FLAG = 0x4000;
+/** The x-stream-offset entry of a field table: its name as a short string, type 'l', 8 bytes. */
+const OFFSET_ENTRY_NAME = Buffer.from('\x0fx-stream-offset', 'latin1');
+const OFFSET_ENTRY_BYTES = OFFSET_ENTRY_NAME.length + 1 + 8;
+
+/**
+ * src[from, to) into dst at `at`; returns the position after it. Property lists are a few dozen
+ * bytes: a byte loop costs less there than Buffer#copy's native call, made four times a delivery.
+ */
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  if (to - from > 64) return at + src.copy(dst, at, from, to);
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  return at;
+}
+
+/**
+ * The properties with x-stream-offset appended to their headers table (one made when there is
+ * none), splicing bytes instead of decoding and re-encoding them: the publisher's bytes pass
+ * through as they came, as RabbitMQ passes them. null when the headers may already hold an
+ * x-stream-offset (the caller then decodes, and the offset replaces it).
+ */
+export function withStreamOffset(p: Buffer, offset: number): Buffer | null {
+  const flags = p.readUInt16BE(0);
+  // content-type and content-encoding (short strings) come before headers in the property list.
+  let at = 2;
+  if (flags & CONTENT_TYPE_FLAG) at += 1 + p[at]!;
+  if (flags & CONTENT_ENCODING_FLAG) at += 1 + p[at]!;
+  const had = (flags & HEADERS_FLAG) !== 0;
+  // amqplib sends an empty table with every publish; a non-empty one is searched for the name.
+  const tableBytes = had ? p.readUInt32BE(at) : 0;
+  const tableEnd = had ? at + 4 + tableBytes : at;
+  if (tableBytes > 0) {
+    const found = p.indexOf(OFFSET_ENTRY_NAME, at + 4);
+    if (found >= 0 && found < tableEnd) return null;
+  }
+  const out = Buffer.allocUnsafe(p.length + (had ? 0 : 4) + OFFSET_ENTRY_BYTES);
+  out.writeUInt16BE(flags | HEADERS_FLAG, 0);
+  let o = copyBytes(p, 2, at, out, 2);
+  out.writeUInt32BE(tableBytes + OFFSET_ENTRY_BYTES, o);
+  o = copyBytes(p, at + 4, tableEnd, out, o + 4);
+  o = copyBytes(OFFSET_ENTRY_NAME, 0, OFFSET_ENTRY_NAME.length, out, o);
+  out[o++] = 0x6c; // 'l', a signed 64-bit long, as RabbitMQ sends it
+  // Offsets stay far below 2^53: two 32-bit halves, without a BigInt per message.
+  out.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), o);
+  out.writeUInt32BE(offset >>> 0, o + 4);
+  copyBytes(p, tableEnd, p.length, out, o + 8);
+  return out;
 }

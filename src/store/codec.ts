@@ -1,5 +1,6 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
+import { writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 
 export const QUEUE_PREFIX = 'q';
@@ -94,13 +95,13 @@ const SETTLED = 8;
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
-  const ex = strBytes(m.exchange);
-  const rk = strBytes(m.routingKey);
+  const exLen = utf8Length(m.exchange);
+  const rkLen = utf8Length(m.routingKey);
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
   const settled = m.settled && m.settled.length > 0 ? m.settled.map(strBytes) : null;
   const settledLen = settled ? 2 + settled.reduce((n, b) => n + 1 + b.length, 0) : 0;
-  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + ex.length + 1 + rk.length + 4 + m.properties.length + m.body.length);
+  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + exLen + 1 + rkLen + 4 + m.properties.length + m.body.length);
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
   out.writeUInt32BE(m.seq >>> 0, 4);
   let p = 8;
@@ -114,15 +115,26 @@ export function encodeMessage(m: StoredMessage): Buffer {
       p += b.copy(out, p);
     }
   }
-  out[p++] = ex.length;
-  p += ex.copy(out, p);
-  out[p++] = rk.length;
-  p += rk.copy(out, p);
+  out[p++] = exLen;
+  p += writeName(out, p, m.exchange, exLen);
+  out[p++] = rkLen;
+  p += writeName(out, p, m.routingKey, rkLen);
   out.writeUInt32BE(m.properties.length, p);
   p += 4;
   p += m.properties.copy(out, p);
   m.body.copy(out, p);
   return out;
+}
+
+// Exchange names and routing keys are short and nearly always ASCII: measured and written in place
+// rather than through a Buffer per name (two allocations per stored message otherwise).
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+function writeName(out: Buffer, p: number, s: string, byteLength: number): number {
+  return byteLength === s.length ? writeAscii(out, p, s) : out.write(s, p, byteLength, 'utf8');
 }
 
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
@@ -186,6 +198,12 @@ export function bodyLengthOf(v: Buffer): number {
   return v.length - p;
 }
 
+/** Whether v holds b's bytes at start: a byte loop, as names are short (Buffer#compare is a native call per record). */
+function sameBytes(v: Buffer, start: number, b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (v[start + i] !== b[i]) return false;
+  return true;
+}
+
 /** A backlog repeats the same few names a million times: decode each once. */
 function sharedString<K extends 'ex' | 'rk', S extends 'exStr' | 'rkStr'>(
   v: Buffer,
@@ -195,7 +213,7 @@ function sharedString<K extends 'ex' | 'rk', S extends 'exStr' | 'rkStr'>(
   k: K,
   sk: S,
 ): string {
-  if (last && last[k].length === end - start && v.compare(last[k], 0, end - start, start, end) === 0) return last[sk];
+  if (last && last[k].length === end - start && sameBytes(v, start, last[k])) return last[sk];
   const str = v.toString('utf8', start, end);
   if (last) {
     (last as { [k in K]: Buffer })[k] = v.subarray(start, end);

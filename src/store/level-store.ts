@@ -97,6 +97,12 @@ export class LevelStore implements Store {
   private lastName = '';
   private lastKind = '';
   private lastPrefix: Buffer | null = null;
+  /**
+   * Page prefixes of the queues that paged a message out in this run. The page range is emptied
+   * at every start, so another queue's is empty: its read skips an iterator (a stream's reader
+   * reads a page every few milliseconds and never pages).
+   */
+  private readonly paged = new Set<Buffer>();
   /** Value bytes in steps not yet handed to LevelDB, and in the batch being written. */
   private queuedBytes = 0;
   private writingBytes = 0;
@@ -139,7 +145,8 @@ export class LevelStore implements Store {
     await this.flush();
     // A queue's persistent and paged messages are two ranges: merged by seq as they are read.
     // Values alone, in batches (nextv): recovering a million messages is measured by this loop.
-    const sources = [MESSAGE_PREFIX, PAGE_PREFIX].map((kind) => {
+    const kinds = this.paged.has(this.prefix(vhost, queue, PAGE_PREFIX)) ? [MESSAGE_PREFIX, PAGE_PREFIX] : [MESSAGE_PREFIX];
+    const sources = kinds.map((kind) => {
       const prefix = this.prefix(vhost, queue, kind);
       return {
         it: this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }),
@@ -224,6 +231,7 @@ export class LevelStore implements Store {
     for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
+      this.paged.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
       this.prefixes.delete(kind + queueKey(vhost, name));
     }
@@ -278,7 +286,9 @@ export class LevelStore implements Store {
   }
 
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
-    this.put(this.prefix(vhost, queue, PAGE_PREFIX), m);
+    const prefix = this.prefix(vhost, queue, PAGE_PREFIX);
+    this.paged.add(prefix);
+    this.put(prefix, m);
   }
 
   deletePaged(vhost: string, queue: string, seq: number): void {
