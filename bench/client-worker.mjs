@@ -18,6 +18,9 @@ const lat = new Samples();
 let extra = {}; // role-specific report fields
 let remoteConsumed = 0; // the consumer's count, relayed by the harness (publisher's maxBacklog)
 let onProgress = null;
+// opts.trackGaps: the longest gap between consecutive confirms since `mark` (failover stalls)
+let lastConfirmNs;
+let gap = { ms: 0 };
 
 const send = (m) => process.connected && process.send(m);
 const fail = (e) => {
@@ -59,6 +62,12 @@ async function initPublisher() {
   });
   const onConfirm = (err) => {
     inflight--;
+    if (opts.trackGaps) {
+      const t = nowNs();
+      if (lastConfirmNs !== undefined && Number(t - lastConfirmNs) / 1e6 > gap.ms)
+        gap = { ms: Number(t - lastConfirmNs) / 1e6, startMs: Number(lastConfirmNs / 1000n) / 1000, endMs: Number(t / 1000n) / 1000 };
+      lastConfirmNs = t;
+    }
     if (err) c.nacked++;
     else c.confirmed++;
     if (wake && inflight < window) {
@@ -276,12 +285,14 @@ async function handle(m) {
     case 'mark':
       markAt = { t: performance.now(), cpu: process.cpuUsage(), c: { ...c } };
       lat.reset();
+      gap = { ms: 0 };
+      lastConfirmNs = undefined;
       return {};
     case 'report': {
       const wallMs = performance.now() - markAt.t;
       const d = {};
       for (const k of Object.keys(c)) d[k] = c[k] - markAt.c[k];
-      return { role, wallMs, counts: d, total: { ...c }, cpu: cpuPercent(markAt.cpu, wallMs), latency: lat.n ? lat.summary() : undefined };
+      return { role, wallMs, counts: d, total: { ...c }, cpu: cpuPercent(markAt.cpu, wallMs), latency: lat.n ? lat.summary() : undefined, ...(opts.trackGaps ? { gap, lastConfirmMs: lastConfirmNs === undefined ? undefined : Number(lastConfirmNs / 1000n) / 1000 } : {}) };
     }
     case 'stop':
       running = false;

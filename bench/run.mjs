@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
-import { cleanupAll, rabbitAvailable, startNull, startRabbit, startWarren, RABBIT_NODE } from './brokers.mjs';
+import { cleanupAll, rabbitAvailable, rabbitClusterNodeName, startNull, startRabbit, startRabbitCluster, startWarren, startWarrenCluster, RABBIT_NODE } from './brokers.mjs';
 import { renderReport } from './report.mjs';
 import { fmt, sleep } from './stats.mjs';
 import { killAllWorkers } from './workers.mjs';
@@ -24,8 +24,9 @@ import large from './scenarios/large.mjs';
 import backlog from './scenarios/backlog.mjs';
 import quorum from './scenarios/quorum.mjs';
 import stream from './scenarios/stream.mjs';
+import cluster from './scenarios/cluster.mjs';
 
-const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream];
+const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream, cluster];
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
@@ -40,7 +41,10 @@ const HELP = `Usage: node bench/run.mjs [options]      (npm run bench -- [option
   --backlog-runs N      repetitions of the backlog scenario (default 1)
   --conns N             idle connections to open (default 1000)
   --rate N              steady-rate latency publish rate, msgs/s (default 5000)
-  --pubs N              publisher processes in transient, persistent, publish-only, fanout, quorum, stream (default 1)
+import stream from './scenarios/stream.mjs';
+import cluster from './scenarios/cluster.mjs';
+
+const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream, cluster];
   --brokers list        warren,rabbitmq,null (default: warren, plus rabbitmq when installed)
   --null                also run the null broker (client ceiling) where it makes sense
   --fresh-rabbit        a fresh RabbitMQ node per scenario run (default: one node for the run,
@@ -61,6 +65,7 @@ const { values: o } = parseArgs({
     'backlog-runs': { type: 'string', default: '1' },
     conns: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '5000' },
+    'failover-rate': { type: 'string', default: '1000' },
     pubs: { type: 'string', default: '1' },
     brokers: { type: 'string' },
     null: { type: 'boolean', default: false },
@@ -83,7 +88,7 @@ if (o.list) {
 const seconds = Number(o.seconds);
 const warmup = Number(o.warmup);
 const runs = Number(o.runs);
-const args = { backlog: Number(o.backlog), conns: Number(o.conns), rate: Number(o.rate), pubs: Number(o.pubs) };
+const args = { backlog: Number(o.backlog), conns: Number(o.conns), rate: Number(o.rate), pubs: Number(o.pubs), failoverRate: Number(o['failover-rate']) };
 const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
 const only = list(o.only);
 const skip = list(o.skip);
@@ -127,6 +132,14 @@ const git = (...a) => {
   }
 };
 
+const natsVersion = () => {
+  try {
+    return execFileSync('nats-server', ['--version'], { encoding: 'utf8' }).trim().replace(/^nats-server: /, '');
+  } catch {
+    return '?';
+  }
+};
+
 const meta = {
   date: new Date().toISOString(),
   machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`,
@@ -145,6 +158,22 @@ const bootRabbit = async () => {
   return b;
 };
 const acquire = async (kind, scenario) => {
+  if (scenario.cluster) {
+    // three-node clusters, fresh per run (the failover kills a node)
+    if (kind === 'warren') {
+      meta['Warren cluster'] ??= `3 × nats-server ${natsVersion()} (JetStream, clustered on loopback) + 3 × dist/cli.js --cluster, fresh per run`;
+      return { broker: await startWarrenCluster({ extraArgs: warrenArgs }), release: (b) => b.stop() };
+    }
+    if (sharedRabbit) {
+      await sharedRabbit.stop(); // an idle node less on the machine while clusters run
+      sharedRabbit = null;
+    }
+    log(`starting a RabbitMQ cluster ${[0, 1, 2].map(rabbitClusterNodeName).join(', ')}…`);
+    const b = await startRabbitCluster();
+    await sleep(2000); // as for one node: let the fresh nodes settle
+    meta['RabbitMQ cluster'] ??= `${await serverInfo(b.url)} (nodes ${b.nodes.map((n) => n.name).join(', ')}, default config, fresh per run)`;
+    return { broker: b, release: (x) => x.stop() };
+  }
   if (kind === 'warren') return { broker: await startWarren({ extraArgs: warrenArgs }), release: (b) => b.stop() };
   if (kind === 'null') return { broker: await startNull(), release: (b) => b.stop() };
   if (o['fresh-rabbit'] || scenario.freshBroker) {

@@ -76,29 +76,33 @@ export const killAllWorkers = () => {
   for (const w of allWorkers) w.proc.kill('SIGKILL');
 };
 
-/** Broker-process CPU (% of one core) and RSS sampler over a window. */
+/** Broker-process CPU (% of one core) and RSS sampler over a window; pid may be a list (a cluster: sums). */
 export class BrokerMonitor {
   constructor(pid) {
-    this.pid = pid;
+    this.pids = Array.isArray(pid) ? pid : [pid];
     this.maxRss = 0;
     this.timer = setInterval(() => this.sample(), 200);
     this.timer.unref();
     this.begin();
   }
+  cpuMs() {
+    const xs = this.pids.map(procCpuMs);
+    return xs.some((x) => x === undefined) ? undefined : xs.reduce((a, b) => a + b, 0);
+  }
   sample() {
-    const { rss } = procMem(this.pid);
+    const rss = this.pids.reduce((a, p) => a + (procMem(p).rss ?? NaN), 0);
     if (rss > this.maxRss) this.maxRss = rss;
   }
   begin() {
     this.t = performance.now();
-    this.cpu = procCpuMs(this.pid);
+    this.cpu = this.cpuMs();
     this.maxRss = 0;
     this.sample();
   }
   end() {
     clearInterval(this.timer);
     this.sample();
-    const cpu = procCpuMs(this.pid);
+    const cpu = this.cpuMs();
     const wall = performance.now() - this.t;
     return { cpu: cpu !== undefined && this.cpu !== undefined ? ((cpu - this.cpu) / wall) * 100 : undefined, maxRss: this.maxRss || undefined };
   }
@@ -116,7 +120,7 @@ export async function measure({ broker, consumers = [], producers = [], seconds,
     for (const w of consumers) await w.call('start');
     for (const w of producers) await w.call('start');
     await sleep(warmup * 1000);
-    const mon = new BrokerMonitor(broker.pid);
+    const mon = new BrokerMonitor(broker.pids ?? broker.pid);
     await Promise.all(all.map((w) => w.call('mark')));
     await sleep(seconds * 1000);
     const reports = await Promise.all(all.map((w) => w.call('report')));
