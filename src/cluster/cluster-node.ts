@@ -290,7 +290,12 @@ export class ClusterNode implements RemoteSender {
 
   subscribe(q: ClusterQueue, c: Consumer): void {
     const old = q.cids.get(c);
-    if (old) this.localByCid.delete(old);
+    if (old) {
+      this.localByCid.delete(old);
+      // Subscribing again to the same owner (told to by it, or after judging it down wrongly): it
+      // may still hold the old subscription, whose deliveries would only bounce. One per consumer.
+      this.send(q.home, { t: 'unsub', cid: old });
+    }
     // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
     const cid = `${this.name}#${this.startedAt}#${this.nextCid++}`;
     q.cids.set(c, cid);
@@ -614,6 +619,16 @@ export class ClusterNode implements RemoteSender {
         this.remoteByCid.delete(rc.cid);
         rc.returnAll();
         if (rc.queue.consumers.includes(rc)) rc.queue.removeConsumer(rc);
+      }
+      // Its replicated queues: the publishes and subscriptions sent to it died with it. Nobody is
+      // known to own them until their stream says who (the sweep asks); then what is unanswered
+      // goes again and consumers subscribe again (setHome from ''), even to the same node
+      // restarted, which knows nothing of them (setHome to the unchanged home would do nothing).
+      for (const q of this.queues.values()) {
+        if (q.replicated && q.home === node && !q.deleted) {
+          q.home = '';
+          q.gen++;
+        }
       }
       // Its transient queues went with it.
       const broker = this.broker;

@@ -71,6 +71,14 @@ export class Membership {
   private seen(rec: NodeRecord): void {
     const was = this.nodes.get(rec.name);
     const running = !rec.stopping;
+    if (was?.running && was.rec.startedAt !== rec.startedAt && rec.name !== this.self().name) {
+      // Restarted before it was judged down (kill -9, back within DOWN_AFTER_MS): its earlier
+      // incarnation is gone all the same, with what others sent it (subscriptions, publishes,
+      // deliveries it held). Down, then up.
+      was.running = false;
+      this.log.warn({ node: rec.name }, 'cluster node restarted');
+      this.onChange?.(rec.name, false);
+    }
     this.nodes.set(rec.name, { rec, lastSeen: Date.now(), running });
     if (!was || was.running !== running) this.onChange?.(rec.name, running);
   }
