@@ -644,6 +644,10 @@ export class ClusterNode implements RemoteSender {
     for (const q of this.queues.values()) {
       if (q.replicated) void this.resolveHome(q);
       else if (q.home === node) q.resend();
+      // If it was judged down here (it restarted, or wrongly: a stall, the bucket electing), its
+      // consumers of the queues owned here were dropped, and it does not know: it subscribes them
+      // again (and sends again what is unanswered) when told the queue moved.
+      if (q.owned && !q.deleted) this.send(node, { t: 'moved', v: q.vhost.name, q: q.name, gen: -1 });
     }
   }
 
