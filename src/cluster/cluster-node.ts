@@ -310,7 +310,12 @@ export class ClusterNode implements RemoteSender {
 
   subscribe(q: ClusterQueue, c: Consumer): void {
     const old = q.cids.get(c);
-    if (old) this.localByCid.delete(old);
+    if (old) {
+      this.localByCid.delete(old);
+      // Subscribing again to the same owner (told to by it, or after judging it down wrongly): it
+      // may still hold the old subscription, whose deliveries would only bounce. One per consumer.
+      this.send(q.home, { t: 'unsub', cid: old });
+    }
     // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
     const cid = `${this.name}#${this.startedAt}#${this.nextCid++}`;
     q.cids.set(c, cid);
@@ -645,6 +650,16 @@ export class ClusterNode implements RemoteSender {
         rc.returnAll();
         if (rc.queue.consumers.includes(rc)) rc.queue.removeConsumer(rc);
       }
+      // Its replicated queues: the publishes and subscriptions sent to it died with it. Nobody is
+      // known to own them until their stream says who (the sweep asks); then what is unanswered
+      // goes again and consumers subscribe again (setHome from ''), even to the same node
+      // restarted, which knows nothing of them (setHome to the unchanged home would do nothing).
+      for (const q of this.queues.values()) {
+        if (q.replicated && q.home === node && !q.deleted) {
+          q.home = '';
+          q.gen++;
+        }
+      }
       // Its transient queues went with it.
       const broker = this.broker;
       if (broker) {
@@ -659,6 +674,10 @@ export class ClusterNode implements RemoteSender {
     for (const q of this.queues.values()) {
       if (q.replicated) void this.resolveHome(q);
       else if (q.home === node) q.resend();
+      // If it was judged down here (it restarted, or wrongly: a stall, the bucket electing), its
+      // consumers of the queues owned here were dropped, and it does not know: it subscribes them
+      // again (and sends again what is unanswered) when told the queue moved.
+      if (q.owned && !q.deleted) this.send(node, { t: 'moved', v: q.vhost.name, q: q.name, gen: -1 });
     }
   }
 

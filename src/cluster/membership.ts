@@ -34,6 +34,8 @@ export class Membership {
   private beat: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastOwnBeat = 0;
+  /** When this node's own beats last came through again after failing (or first did). */
+  private resumedAt = 0;
   private check: NodeJS.Timeout | null = null;
   /** Called when a node is judged down (timeout, planned stop) or comes (back) up. */
   onChange: ((name: string, running: boolean) => void) | null = null;
@@ -65,12 +67,22 @@ export class Membership {
   private async put(extra: Partial<NodeRecord> = {}): Promise<void> {
     const rec = { ...this.self(), ...extra };
     await this.kv!.put(`node.${Buffer.from(rec.name).toString('base64url')}`, encodeRecord(rec));
-    this.lastOwnBeat = Date.now();
+    const now = Date.now();
+    if (now - this.lastOwnBeat > DOWN_AFTER_MS - BEAT_MS) this.resumedAt = now;
+    this.lastOwnBeat = now;
   }
 
   private seen(rec: NodeRecord): void {
     const was = this.nodes.get(rec.name);
     const running = !rec.stopping;
+    if (was?.running && was.rec.startedAt !== rec.startedAt && rec.name !== this.self().name) {
+      // Restarted before it was judged down (kill -9, back within DOWN_AFTER_MS): its earlier
+      // incarnation is gone all the same, with what others sent it (subscriptions, publishes,
+      // deliveries it held). Down, then up.
+      was.running = false;
+      this.log.warn({ node: rec.name }, 'cluster node restarted');
+      this.onChange?.(rec.name, false);
+    }
     this.nodes.set(rec.name, { rec, lastSeen: Date.now(), running });
     if (!was || was.running !== running) this.onChange?.(rec.name, running);
   }
@@ -81,7 +93,9 @@ export class Membership {
     // cut off), silence says nothing about the others: judge nobody.
     if (now - this.lastOwnBeat > DOWN_AFTER_MS - BEAT_MS) return;
     for (const [name, n] of this.nodes) {
-      if (n.running && now - n.lastSeen > DOWN_AFTER_MS) {
+      // Nor does it for a while after: the others' beats failed too (the bucket was electing) and
+      // come through again a beat later. Judged down then, a live node would lose its consumers.
+      if (n.running && now - Math.max(n.lastSeen, this.resumedAt) > DOWN_AFTER_MS) {
         n.running = false;
         this.log.warn({ node: name }, 'cluster node down');
         this.onChange?.(name, false);
