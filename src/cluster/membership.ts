@@ -92,6 +92,10 @@ export class Membership {
     // While this node cannot write its own beat (the bucket is electing a leader, or this node is
     // cut off), silence says nothing about the others: judge nobody.
     if (now - this.lastOwnBeat > DOWN_AFTER_MS - BEAT_MS) return;
+    // Nor while this node's watch lags behind (its own beats are written but not seen back: the
+    // bucket's consumer is recovering): the others' beats are as late as its own.
+    const own = this.nodes.get(this.self().name);
+    if (own && now - own.lastSeen > DOWN_AFTER_MS - BEAT_MS) return;
     for (const [name, n] of this.nodes) {
       // Nor does it for a while after: the others' beats failed too (the bucket was electing) and
       // come through again a beat later. Judged down then, a live node would lose its consumers.
