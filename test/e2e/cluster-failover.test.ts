@@ -2,8 +2,8 @@
 // when the node that owns the queue dies (its Warren and its nats-server, kill -9) another node
 // takes it over and no confirmed message is lost. Real nats-server and Warren processes, amqplib.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfirmChannel } from 'amqplib';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
+import { roamingPublisher } from '../helpers/cluster-clients.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 import { connect } from 'nats';
 import { streamNameOf } from '../../src/cluster/queue-stream.js';
@@ -32,39 +32,6 @@ async function queueInfo(c: WarrenCluster, i: number, q: string): Promise<{ node
   return (await r.json()) as { node: string; members?: string[]; messages: number };
 }
 
-/** Publishes persistent messages with confirms until stopped; records which were confirmed. */
-function publisher(ch: ConfirmChannel, q: string) {
-  const confirmed = new Set<number>();
-  let stop = false;
-  let n = 0;
-  const done = (async () => {
-    while (!stop) {
-      const batch: Promise<void>[] = [];
-      for (let k = 0; k < 50; k++) {
-        const i = n++;
-        batch.push(
-          new Promise<void>((resolve) => {
-            ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true }, (err) => {
-              if (!err) confirmed.add(i);
-              resolve();
-            });
-          }),
-        );
-      }
-      await Promise.all(batch);
-      await sleep(5); // bounded rate: the final drain must not take minutes on a busy machine
-    }
-  })();
-  return {
-    confirmed,
-    published: () => n,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
-
 describe('cluster failover', () => {
   it('kill -9 of a quorum queue owner (Warren and nats-server) mid-publish: every confirmed message is consumed afterwards', async () => {
     cluster = await startWarrenCluster(3);
@@ -76,9 +43,7 @@ describe('cluster failover', () => {
     const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
     const pubIdx = (ownerIdx + 1) % 3;
     const conIdx = (ownerIdx + 2) % 3;
-    const pub = await (await c.connect(pubIdx)).createConfirmChannel();
-    pub.on('error', () => undefined);
-    const p = publisher(pub, 'fo-q');
+    const p = roamingPublisher(c, 'fo-q', pubIdx);
     await waitUntil(() => p.confirmed.size >= 2_000, 'confirms before the kill', 30_000);
     // The owner goes, with the NATS server beside it (the stream's leader).
     await Promise.all([c.nodes[ownerIdx]!.broker.kill9(), c.nats.servers[ownerIdx]!.kill9()]);
@@ -112,63 +77,6 @@ describe('cluster failover', () => {
     await sleep(100);
   }, 180_000);
 });
-
-/**
- * A client that keeps publishing with confirms through whichever node is up: when its node
- * closes the connection (320 at a planned stop) or dies, it connects to the next one and goes on.
- */
-function roamingPublisher(c: WarrenCluster, q: string, start: number) {
-  const confirmed = new Set<number>();
-  let stop = false;
-  let n = 0;
-  let node = start;
-  const done = (async () => {
-    while (!stop) {
-      let ch: ConfirmChannel;
-      try {
-        const conn = await c.connect(node);
-        ch = await conn.createConfirmChannel();
-        ch.on('error', () => undefined);
-      } catch {
-        node = (node + 1) % c.nodes.length;
-        await sleep(100);
-        continue;
-      }
-      let broken = false;
-      ch.on('close', () => (broken = true));
-      while (!stop && !broken) {
-        const batch: Promise<void>[] = [];
-        for (let k = 0; k < 50 && !broken; k++) {
-          const i = n++;
-          batch.push(
-            new Promise<void>((resolve) => {
-              try {
-                ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true }, (err) => {
-                  if (!err) confirmed.add(i);
-                  resolve();
-                });
-              } catch {
-                broken = true;
-                resolve();
-              }
-            }),
-          );
-        }
-        await Promise.race([Promise.all(batch), sleep(20_000)]);
-        await sleep(5);
-      }
-      node = (node + 1) % c.nodes.length;
-    }
-  })();
-  return {
-    confirmed,
-    published: () => n,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
 
 describe('cluster rolling restart', () => {
   it('every node stopped (SIGTERM, nats-server too) and started again in turn under load: nothing confirmed is lost', async () => {
