@@ -171,12 +171,27 @@ async function queueViews(c: WarrenCluster): Promise<string> {
   return views.join('; ');
 }
 
+/** The queue's stream as its leader reports it, for a post-mortem. */
+async function streamView(c: WarrenCluster): Promise<string> {
+  const nc = await connect({ servers: c.nats.servers.map((s) => s.url), timeout: 2_000 }).catch(() => null);
+  if (!nc) return 'stream: no NATS connection';
+  try {
+    const jsm = await nc.jetstreamManager({ timeout: 2_000 });
+    const info = await jsm.streams.info(streamNameOf('/', Q));
+    return `stream: ${JSON.stringify({ cluster: info.cluster, state: { ...info.state, deleted: undefined } })}`;
+  } catch (err) {
+    return `stream: ${String(err)}`;
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
 /** waitUntil, logging how the cluster sees the queue if it times out. */
 async function waitOrDump(c: WarrenCluster, cond: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   try {
     await waitUntil(cond, what, timeoutMs);
   } catch (err) {
-    log(`${String(err)}: ${await queueViews(c)}`);
+    log(`${String(err)}: ${await queueViews(c)}; ${await streamView(c)}`);
     throw err;
   }
 }
@@ -266,7 +281,7 @@ describe('cluster crash loop', () => {
       seconds: Math.round((Date.now() - t0) / 1000),
     };
     log(JSON.stringify(figures));
-    if (lost.length > 0) log(`lost (first 20): ${lost.slice(0, 20).join(', ')}; ${await queueViews(c)}`);
+    if (lost.length > 0) log(`lost (first 20): ${lost.slice(0, 20).join(', ')}; ${await queueViews(c)}; ${await streamView(c)}`);
     expect(p.confirmed.size).toBeGreaterThan(0);
     expect(lost).toEqual([]);
     expect(phantom).toEqual([]);
