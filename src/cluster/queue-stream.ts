@@ -98,6 +98,8 @@ export class QueueStream {
   private compactTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   fenced = false;
+  /** Fences refused by a leader whose last sequence is behind the stream's (see leaderBehind). */
+  private behindRefusals = 0;
   /** Told when a write finds another writer was here (fenced) or the stream is gone. */
   onFenced: (() => void) | null = null;
   private loaded: StoredMessage[] = [];
@@ -216,22 +218,49 @@ export class QueueStream {
     const h = headers();
     h.set('Nats-Msg-Id', id);
     h.set('Nats-Expected-Last-Sequence', `${this.last}`);
+    let timeouts = 0;
     for (;;) {
       const r = await this.nc.request(this.subject, new Uint8Array(0), { headers: h, timeout: ACK_TIMEOUT_MS }).catch((err: unknown) => err as Error);
       if (r instanceof Error) {
         if (/503|no responders|timeout/i.test(r.message)) {
+          // A leader that never answers (nats-server 2.9.10 after kill -9: a restarted leader whose
+          // followers cannot catch up from it commits nothing) is asked to step down now and then.
+          if (/timeout/i.test(r.message) && ++timeouts % 3 === 0) this.askStepDown('the stream leader does not answer the fence', { timeouts });
           await new Promise((res) => setTimeout(res, 250));
           continue;
         }
         throw r;
       }
       const ack = JSON.parse(Buffer.from(r.data).toString() || '{}') as { seq?: number; error?: { err_code?: number; description: string } };
-      if (ack.error?.err_code === 10071) return false;
+      if (ack.error?.err_code === 10071) {
+        this.leaderBehind(ack.error.description);
+        return false;
+      }
       if (ack.error || ack.seq === undefined) throw new Error(ack.error?.description ?? 'no acknowledgement');
       this.last = ack.seq;
       this.lastId = id;
       return true;
     }
+  }
+
+  /**
+   * A fence refused with a last sequence below the one the stream itself reports (and that load()
+   * read) is not another writer: the leader's notion of its last sequence is stale. nats-server
+   * before 2.9.20 does not move it when a purge moves the store's (fixed upstream in 087a28a1),
+   * and a replica that was killed and caught up can end up so (seen in the cluster crash loop:
+   * 'wrong last sequence: 1001' from a stream at 13652). As the leader it refuses every fence
+   * (and write) for good: the queue never found an owner again. Asked to step down, it hands the
+   * stream to a sound replica (and, a follower, finds the mismatch and resets itself).
+   */
+  private leaderBehind(description: string): void {
+    const m = /wrong last sequence: (\d+)/.exec(description);
+    if (!m || Number(m[1]) >= this.last || ++this.behindRefusals !== 3) return;
+    this.askStepDown("the stream leader's last sequence is behind its own stream", { leaderLast: Number(m[1]), streamLast: this.last });
+  }
+
+  private askStepDown(why: string, details: Record<string, unknown>): void {
+    this.log.warn({ queue: this.queue, stream: this.name, ...details }, `${why}: asking it to step down`);
+    void this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${this.name}`, new Uint8Array(0), { timeout: ACK_TIMEOUT_MS }).catch(() => undefined);
   }
 
   /** The loaded messages from fromSeq on (our seq), for Queue.recover's pages. */
