@@ -1,11 +1,16 @@
 // A durable queue's messages in a JetStream stream, replicated by NATS (R3 for a quorum queue, R1
 // on its node's server for a classic one). Only the queue's owner writes. Each owner, once it has
 // read the stream, appends a fence marker (expecting the stream's last sequence as read) under a
-// message id of its own epoch; from then on each publish names the id of the one before it
-// (Nats-Expected-Last-Msg-Id), pipelined. A node that is no longer the owner can never append
-// again (the ids it expects are of its own, older epoch: its writes fail, fenced), however its
-// pipeline lines up with the stream's sequences, and a retry of a lost acknowledgement is
-// de-duplicated by its Nats-Msg-Id. Acked messages are removed a
+// message id of its own epoch; from then on it publishes pipelined, each write where its own count
+// of the stream's sequences puts it. A write that lands anywhere else shows another writer was
+// here (an earlier owner whose writes were still in flight): the message is in the stream, but
+// this owner's copy of the queue is not whole, so it gives the queue up and reads it again. A
+// retry of a lost acknowledgement is de-duplicated by its Nats-Msg-Id. (Writes carry no
+// Nats-Expected-Last-Msg-Id: nats-server checks it on each replica against the id of the last
+// message that replica stored, which a replica does not know after a restart once that message
+// was purged, nor after catching up. Such a replica refused every later write of the owner, looked
+// current, and when it became leader the confirmed messages it had refused were gone.)
+// Acked messages are removed a
 // prefix at a time (one purge for a run of acks), and one by one only when they sit behind an
 // unacked message for a while.
 // The hot path uses core publish with a reply subject on one shared inbox, not the client's
@@ -27,9 +32,8 @@ const LONE_DELETE_MS = 1_000;
 interface Put {
   m: StoredMessage;
   data: Buffer;
-  /** Its message id, and the id of the message it must follow. */
+  /** Its message id. */
   id: string;
-  after: string;
   /** The sequence it should land at, less one (what prefix purges must not pass). */
   expected: number;
   /** The reply subject its acknowledgement is awaited on ('' before it is sent). */
@@ -82,9 +86,8 @@ export class QueueStream {
   readonly subject: string;
   /** The stream's last sequence as this writer knows it (what the next publish expects). */
   private last = 0;
-  /** This owner's epoch (its message ids' prefix) and the id of its last write. */
+  /** This owner's epoch (its message ids' prefix). */
   private epoch = '';
-  private lastId = '';
   private static epochs = 0;
   private readonly inflight = new Map<number, Put>();
   private readonly pending = new Set<Promise<void>>();
@@ -100,6 +103,8 @@ export class QueueStream {
   private compactTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   fenced = false;
+  /** Fences refused by a leader whose last sequence is behind the stream's (see leaderBehind). */
+  private behindRefusals = 0;
   /** Told when a write finds another writer was here (fenced) or the stream is gone. */
   onFenced: (() => void) | null = null;
   private loaded: StoredMessage[] = [];
@@ -218,22 +223,48 @@ export class QueueStream {
     const h = headers();
     h.set('Nats-Msg-Id', id);
     h.set('Nats-Expected-Last-Sequence', `${this.last}`);
+    let timeouts = 0;
     for (;;) {
       const r = await this.nc.request(this.subject, new Uint8Array(0), { headers: h, timeout: ACK_TIMEOUT_MS }).catch((err: unknown) => err as Error);
       if (r instanceof Error) {
         if (/503|no responders|timeout/i.test(r.message)) {
+          // A leader that never answers (nats-server 2.9.10 after kill -9: a restarted leader whose
+          // followers cannot catch up from it commits nothing) is asked to step down now and then.
+          if (/timeout/i.test(r.message) && ++timeouts % 3 === 0) this.askStepDown('the stream leader does not answer the fence', { timeouts });
           await new Promise((res) => setTimeout(res, 250));
           continue;
         }
         throw r;
       }
       const ack = JSON.parse(Buffer.from(r.data).toString() || '{}') as { seq?: number; error?: { err_code?: number; description: string } };
-      if (ack.error?.err_code === 10071) return false;
+      if (ack.error?.err_code === 10071) {
+        this.leaderBehind(ack.error.description);
+        return false;
+      }
       if (ack.error || ack.seq === undefined) throw new Error(ack.error?.description ?? 'no acknowledgement');
       this.last = ack.seq;
-      this.lastId = id;
       return true;
     }
+  }
+
+  /**
+   * A fence refused with a last sequence below the one the stream itself reports (and that load()
+   * read) is not another writer: the leader's notion of its last sequence is stale. nats-server
+   * before 2.9.20 does not move it when a purge moves the store's (fixed upstream in 087a28a1),
+   * and a replica that was killed and caught up can end up so (seen in the cluster crash loop:
+   * 'wrong last sequence: 1001' from a stream at 13652). As the leader it refuses every fence
+   * (and write) for good: the queue never found an owner again. Asked to step down, it hands the
+   * stream to a sound replica (and, a follower, finds the mismatch and resets itself).
+   */
+  private leaderBehind(description: string): void {
+    const m = /wrong last sequence: (\d+)/.exec(description);
+    if (!m || Number(m[1]) >= this.last || ++this.behindRefusals !== 3) return;
+    this.askStepDown("the stream leader's last sequence is behind its own stream", { leaderLast: Number(m[1]), streamLast: this.last });
+  }
+
+  private askStepDown(why: string, details: Record<string, unknown>): void {
+    this.log.warn({ queue: this.queue, stream: this.name, ...details }, `${why}: asking it to step down`);
+    void this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${this.name}`, new Uint8Array(0), { timeout: ACK_TIMEOUT_MS }).catch(() => undefined);
   }
 
   /** The loaded messages from fromSeq on (our seq), for Queue.recover's pages. */
@@ -258,10 +289,9 @@ export class QueueStream {
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
-      put = { m, data, id: `${this.epoch}:${m.seq}`, after: this.lastId, expected: this.last, reply: '', sentAt: 0, resolve, reject };
+      put = { m, data, id: `${this.epoch}:${m.seq}`, expected: this.last, reply: '', sentAt: 0, resolve, reject };
     });
     this.last++;
-    this.lastId = put.id;
     p.catch(() => undefined);
     const tracked = p.finally(() => {
       this.pending.delete(tracked);
@@ -278,7 +308,6 @@ export class QueueStream {
     if (this.fenced || this.epoch === '') return put.reject(new FencedError(`queue ${this.queue}: not writable by this node now`));
     const h = headers();
     h.set('Nats-Msg-Id', put.id);
-    h.set('Nats-Expected-Last-Msg-Id', put.after);
     put.sentAt = Date.now();
     this.inflight.set(put.m.seq, put);
     // A resend waits on a new subject: the old one is forgotten (its answer, if late, is moot).
@@ -302,7 +331,7 @@ export class QueueStream {
     if (this.inflight.get(put.m.seq) !== put) return;
     const status = msg.headers?.code ?? 0;
     if (status === 503 || msg.data.length === 0) {
-      // No leader right now: send again shortly (same id, same expectation).
+      // No leader right now: send again shortly (same id).
       setTimeout(() => this.inflight.get(put.m.seq) === put && this.send(put), 250);
       return;
     }
@@ -314,20 +343,30 @@ export class QueueStream {
     }
     this.inflight.delete(put.m.seq);
     if (ack.error || ack.seq === undefined) {
-      // 10070: wrong last msg id (another owner wrote since); 10071: wrong last sequence.
+      // 10070: wrong last msg id; 10071: wrong last sequence (not sent by writes any more).
       const fenced = ack.error?.err_code === 10070 || ack.error?.err_code === 10071;
-      if (fenced && !this.fenced) {
-        this.fenced = true;
-        this.log.warn({ queue: this.queue, stream: this.name, err: ack.error?.description }, 'queue stream written by another node: giving it up');
-        this.onFenced?.();
-      }
+      if (fenced) this.giveUp(ack.error!.description);
       put.reject(fenced ? new FencedError(ack.error!.description) : new Error(ack.error?.description ?? 'no acknowledgement'));
+      return;
+    }
+    if (ack.seq !== put.expected + 1) {
+      // Another writer was here: this message is in the stream (its confirm is true, and whoever
+      // reads the stream next has it), but what this node holds of the queue is not all of it.
+      put.resolve();
+      this.giveUp(`landed at ${ack.seq}, not ${put.expected + 1}`);
       return;
     }
     this.jsSeq.set(put.m.seq, ack.seq);
     this.live.push(ack.seq);
     if (this.early.delete(put.m.seq)) this.markAcked(ack.seq);
     put.resolve();
+  }
+
+  private giveUp(err: string): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.log.warn({ queue: this.queue, stream: this.name, err }, 'queue stream written by another node: giving it up');
+    this.onFenced?.();
   }
 
   /** The queue is done with message seq (ours): it leaves the stream. */
@@ -349,6 +388,8 @@ export class QueueStream {
   /** One purge for the acked prefix; lone deletes for acked messages stuck behind unacked ones. */
   private compact(): void {
     this.compactTimer = null;
+    // Given up (another writer's messages may sit between ours): nothing is purged on this view.
+    if (this.fenced) return;
     // live is ascending except where acknowledgements came back out of order: keep it sorted.
     while (this.liveHead < this.live.length && this.acked.has(this.live[this.liveHead]!)) {
       this.acked.delete(this.live[this.liveHead]!);

@@ -7,8 +7,9 @@
 // CLUSTER_KILLS=N runs N kills (npm run crash-loop:cluster runs 30); the test suite runs 2.
 // CLUSTER_LOG_DIR=dir keeps every node's log (all incarnations) for a post-mortem.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { connect } from 'nats';
+import { roamingPublisher } from '../helpers/cluster-clients.js';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 import { streamNameOf } from '../../src/cluster/queue-stream.js';
@@ -23,64 +24,6 @@ afterEach(async () => {
 });
 
 const log = (s: string): void => console.log(`[cluster-crash-loop ${new Date().toISOString().slice(11, 23)}] ${s}`);
-
-/** Publishes persistent messages with confirms through whichever node is up. */
-function roamingPublisher(c: WarrenCluster, start: number) {
-  const confirmed = new Set<number>();
-  let stop = false;
-  let n = 0;
-  let node = start;
-  const done = (async () => {
-    while (!stop) {
-      let ch: ConfirmChannel;
-      let conn: ChannelModel;
-      try {
-        conn = await c.connect(node);
-        ch = await conn.createConfirmChannel();
-        ch.on('error', () => undefined);
-      } catch {
-        node = (node + 1) % c.nodes.length;
-        await sleep(100);
-        continue;
-      }
-      let broken = false;
-      ch.on('close', () => (broken = true));
-      while (!stop && !broken) {
-        const batch: Promise<void>[] = [];
-        for (let k = 0; k < 50 && !broken; k++) {
-          const i = n++;
-          batch.push(
-            new Promise<void>((resolve) => {
-              try {
-                // amqplib calls back with an error for every unconfirmed publish when the channel closes.
-                ch.sendToQueue(Q, Buffer.from(String(i)), { persistent: true }, (err) => {
-                  if (!err) confirmed.add(i);
-                  resolve();
-                });
-              } catch {
-                broken = true;
-                resolve();
-              }
-            }),
-          );
-        }
-        await Promise.race([Promise.all(batch), sleep(20_000)]);
-        await sleep(5); // a bounded rate: the queue must not grow faster than the consumer drains it
-      }
-      await conn.close().catch(() => undefined);
-      node = (node + 1) % c.nodes.length;
-    }
-  })();
-  return {
-    confirmed,
-    published: () => n,
-    node: () => node,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
 
 /** Consumes with manual acks through whichever node is up; moves on when its node dies or cancels it. */
 function roamingConsumer(c: WarrenCluster, start: number, seen: Set<number>, counts: { dups: number; consumed: number }) {
@@ -171,12 +114,27 @@ async function queueViews(c: WarrenCluster): Promise<string> {
   return views.join('; ');
 }
 
+/** The queue's stream as its leader reports it, for a post-mortem. */
+async function streamView(c: WarrenCluster): Promise<string> {
+  const nc = await connect({ servers: c.nats.servers.map((s) => s.url), timeout: 2_000 }).catch(() => null);
+  if (!nc) return 'stream: no NATS connection';
+  try {
+    const jsm = await nc.jetstreamManager({ timeout: 2_000 });
+    const info = await jsm.streams.info(streamNameOf('/', Q));
+    return `stream: ${JSON.stringify({ cluster: info.cluster, state: { ...info.state, deleted: undefined } })}`;
+  } catch (err) {
+    return `stream: ${String(err)}`;
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
 /** waitUntil, logging how the cluster sees the queue if it times out. */
 async function waitOrDump(c: WarrenCluster, cond: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   try {
     await waitUntil(cond, what, timeoutMs);
   } catch (err) {
-    log(`${String(err)}: ${await queueViews(c)}`);
+    log(`${String(err)}: ${await queueViews(c)}; ${await streamView(c)}`);
     throw err;
   }
 }
@@ -197,7 +155,7 @@ describe('cluster crash loop', () => {
 
     const seen = new Set<number>();
     const counts = { dups: 0, consumed: 0 };
-    const p = roamingPublisher(c, 0);
+    const p = roamingPublisher(c, Q, 0);
     const con = roamingConsumer(c, 1, seen, counts);
     await waitUntil(() => p.confirmed.size >= 1_000 && seen.size >= 500, 'publishing and consuming to start', 30_000);
 
@@ -266,7 +224,7 @@ describe('cluster crash loop', () => {
       seconds: Math.round((Date.now() - t0) / 1000),
     };
     log(JSON.stringify(figures));
-    if (lost.length > 0) log(`lost (first 20): ${lost.slice(0, 20).join(', ')}; ${await queueViews(c)}`);
+    if (lost.length > 0) log(`lost (first 20): ${lost.slice(0, 20).join(', ')}; ${await queueViews(c)}; ${await streamView(c)}`);
     expect(p.confirmed.size).toBeGreaterThan(0);
     expect(lost).toEqual([]);
     expect(phantom).toEqual([]);

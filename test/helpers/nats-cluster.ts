@@ -70,6 +70,7 @@ export async function startNatsCluster(n: number, dir: string, names = Array.fro
         `server_tags: ["warren-node:${name}"]`,
         `jetstream { store_dir: "${store}" }`,
         `cluster { name: warren, listen: 127.0.0.1:${ports[i]!.route}, routes: [${routes}] }`,
+        ...(process.env.NATS_LOG_DIR ? [`log_file: "${process.env.NATS_LOG_DIR}/${name}.log"`, 'debug: true', 'logtime: true'] : []),
         '',
       ].join('\n'),
     );
