@@ -1,7 +1,7 @@
 // A vhost's default queue type (`default_queue_type` in its metadata), with amqplib, the
 // management API and warren ctl. RabbitMQ 3.10.8, the node these tests are otherwise compared with,
 // does not have this feature (it came in 3.11 and 3.12), so nothing here was checked against a
-// running RabbitMQ: the behaviour follows RabbitMQ's source instead (rabbitmq-server,
+// running RabbitMQ: the behaviour follows RabbitMQ's source instead (the RabbitMQ server repository,
 // rabbit_amqqueue:augment_declare_args/5 as in 3.12/3.13, called from rabbit_channel's
 // queue.declare and the management queue PUT; rabbit_quorum_queue:is_compatible/3;
 // rabbit_vhost's info items and vhost:get_default_queue_type/1):
