@@ -260,6 +260,14 @@ export class ClusterQueue extends Queue {
     return this.owned ? super.readyCount : this.remote.messages;
   }
 
+  override get consumerCount(): number {
+    return this.owned ? super.consumerCount : this.remote.consumers;
+  }
+
+  override get unackedTotal(): number {
+    return this.owned ? super.unackedTotal : this.remote.unacked;
+  }
+
   override purge(): number {
     if (this.owned) return super.purge();
     this.node.sendPurge(this);

@@ -391,7 +391,7 @@ export class Channel implements ReplyReceiver {
     this.lastQueue = name;
     const ok: MethodInit = {
       id: M.QueueDeclareOk,
-      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumers.length },
+      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount },
     };
     const mustPersist = !passive && durable && !exclusive;
     if (mustPersist) this.afterStore(nowait ? null : ok, undefined);
@@ -415,7 +415,7 @@ export class Channel implements ReplyReceiver {
     }
     this.permit('configure', 'queue', q.name);
     this.checkExclusive(q);
-    if (ifUnused && q.consumers.length > 0) {
+    if (ifUnused && q.consumerCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }
     if (ifEmpty && q.readyCount > 0) {

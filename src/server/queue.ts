@@ -210,6 +210,16 @@ export class Queue {
     return this.readyCount;
   }
 
+  /** Consumers of the queue wherever they are (in a cluster, a non-owner node learns them from the owner). */
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  /** Deliveries not yet acknowledged, wherever they went (see consumerCount). */
+  get unackedTotal(): number {
+    return this.unackedCount;
+  }
+
   /** Ready messages, in memory and paged out. */
   get readyCount(): number {
     if (this.stream) return this.stream.count;

@@ -247,3 +247,32 @@ describe('cluster: operating it', () => {
     }
   });
 });
+
+describe('cluster: counts seen from every node', () => {
+  it("a queue's consumers and unacked deliveries show the same on every node, not only where the consumer is", async () => {
+    const ch = await (await cluster.connect(1)).createChannel();
+    await ch.assertQueue('counted-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('counted-q', Buffer.from(`m${i}`), { persistent: true });
+    // Another node's consumer holds 3 unacked (prefetch 3), 2 stay ready.
+    const cch = await (await cluster.connect(2)).createChannel();
+    await cch.prefetch(3);
+    let got = 0;
+    await cch.consume('counted-q', () => void got++);
+    await waitUntil(async () => got === 3, 'three deliveries', 10_000);
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    for (const n of cluster.nodes) {
+      let q: { consumers?: number; messages_unacknowledged?: number; messages_ready?: number; messages?: number } = {};
+      await waitUntil(async () => {
+        const r = await fetch(`http://127.0.0.1:${n.managementPort}/api/queues/%2F/counted-q`, { headers: auth });
+        q = (await r.json()) as typeof q;
+        return q.consumers === 1 && q.messages_unacknowledged === 3 && q.messages_ready === 2;
+      }, `node ${n.name} shows 1 consumer, 3 unacked, 2 ready`, 10_000);
+      expect(q.messages).toBe(5);
+    }
+    // queue.declare-ok counts consumers on every node too.
+    for (let i = 0; i < 3; i++) {
+      const dch = await (await cluster.connect(i)).createChannel();
+      await waitUntil(async () => (await dch.checkQueue('counted-q')).consumerCount === 1, `declare-ok on node ${i + 1} counts the consumer`, 10_000);
+    }
+  });
+});
