@@ -50,7 +50,7 @@ export class ClusterNode implements RemoteSender {
   private nextRid = 1;
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
-  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number }>();
+  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[] }>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
   private readonly refused = new Map<string, number>();
   private owedScheduled = false;
@@ -439,14 +439,18 @@ export class ClusterNode implements RemoteSender {
           const p = Buffer.from(props);
           const msg = new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2);
           q.stats.publish++;
-          q.enqueue(msg);
+          // x-overflow reject-publish refused it: the sender's publisher gets a nack.
+          if (!q.enqueue(msg)) {
+            this.owe(h.from, h.v, h.q, h.id, h.gen, q.epoch, true);
+            return;
+          }
         }
         this.owe(h.from, h.v, h.q, h.id, h.gen, q?.epoch ?? 0);
         return;
       }
       case 'pubok': {
         const q = this.queueAt(h.v, h.q);
-        if (q && q.gen === h.gen) q.answeredUpTo(h.upTo);
+        if (q && q.gen === h.gen) q.answeredUpTo(h.upTo, h.rej);
         return;
       }
         return;
@@ -585,11 +589,12 @@ export class ClusterNode implements RemoteSender {
     this.send(node, { t: 'moved', v, q, gen });
   }
 
-  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number): void {
+  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number, refused = false): void {
     const key = `${node}\0${v}\0${q}\0${gen}\0${epoch}`;
-    const o = this.owed.get(key);
+    let o = this.owed.get(key);
     if (o) o.upTo = Math.max(o.upTo, id);
-    else this.owed.set(key, { node, v, q, upTo: id, gen, epoch });
+    else this.owed.set(key, (o = { node, v, q, upTo: id, gen, epoch }));
+    if (refused) (o.rej ??= []).push(id);
     if (this.owedScheduled) return;
     this.owedScheduled = true;
     setImmediate(() => {
@@ -602,7 +607,7 @@ export class ClusterNode implements RemoteSender {
           // sends them again to whoever owns it now. Duplicates, never losses, for unconfirmed ones.
           const same = this.queueAt(b.v, b.q)?.epoch === b.epoch;
           const session = `${b.node}\0${b.v}\0${b.q}`;
-          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) this.send(b.node, { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
+          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) this.send(b.node, b.rej ? { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen, rej: b.rej } : { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
           else this.refuse(b.node, b.v, b.q, b.gen);
         }
       };

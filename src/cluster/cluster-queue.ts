@@ -32,6 +32,9 @@ export class ClusterQueue extends Queue {
   gen = 0;
   private answered = 0;
   private readonly answerWaiters: { upTo: number; resolve: () => void }[] = [];
+  /** Publishes whose x-overflow verdict the owner has not given yet, by pub id (reject-publish only). */
+  private readonly verdicts = new Map<number, (taken: boolean) => void>();
+  private lastVerdict: Promise<boolean> | undefined = undefined;
   /** Local consumers of a remote queue, by the id the owner knows them by. */
   readonly cids = new Map<Consumer, string>();
   /** Messages fetched by basic.get from the owner, for take(). */
@@ -92,6 +95,10 @@ export class ClusterQueue extends Queue {
     if (this.deleted) return true;
     const p = { id: this.nextPubId++, msg };
     this.unanswered.push(p);
+    // Only the owner knows whether the queue is over its limit: the publisher's confirm waits for it.
+    if (this.args.overflow !== 'drop-head' && (this.args.maxLength !== undefined || this.args.maxLengthBytes !== undefined)) {
+      this.lastVerdict = new Promise((resolve) => this.verdicts.set(p.id, resolve));
+    }
     if (this.home !== '') this.node.sendPub(this, p.id, msg);
     return true;
   }
@@ -101,6 +108,12 @@ export class ClusterQueue extends Queue {
     return this.owned ? super.persists(msg) : true;
   }
 
+  override takeVerdict(): Promise<boolean> | undefined {
+    const v = this.lastVerdict;
+    this.lastVerdict = undefined;
+    return v;
+  }
+
   /** Every publish sent so far is answered by the owner; undefined when none is outstanding. */
   published(): Promise<void> | undefined {
     const upTo = this.nextPubId - 1;
@@ -108,11 +121,14 @@ export class ClusterQueue extends Queue {
     return new Promise((resolve) => this.answerWaiters.push({ upTo, resolve }));
   }
 
-  /** The owner has every publish up to id. */
-  answeredUpTo(id: number): void {
+  /** The owner has every publish up to id, except those in refused (its x-overflow turned them away). */
+  answeredUpTo(id: number, refused?: readonly number[]): void {
     if (id <= this.answered) return;
     this.answered = id;
-    while (this.unanswered.length > 0 && this.unanswered[0]!.id <= id) this.unanswered.shift();
+    while (this.unanswered.length > 0 && this.unanswered[0]!.id <= id) {
+      const p = this.unanswered.shift()!;
+      this.giveVerdict(p.id, refused === undefined || !refused.includes(p.id));
+    }
     let i = 0;
     while (i < this.answerWaiters.length) {
       const w = this.answerWaiters[i]!;
@@ -123,6 +139,14 @@ export class ClusterQueue extends Queue {
     }
   }
 
+  private giveVerdict(id: number, taken: boolean): void {
+    if (this.verdicts.size === 0) return;
+    const resolve = this.verdicts.get(id);
+    if (!resolve) return;
+    this.verdicts.delete(id);
+    resolve(taken);
+  }
+
   /**
    * The owner changed (or restarted): what it has not answered is sent again and consumers
    * subscribe again; on the new owner itself, they are taken in directly.
@@ -131,11 +155,12 @@ export class ClusterQueue extends Queue {
     if (this.owned) {
       // Taken in here; answered (so confirmed) only once the stream has them. If that fails they
       // stay unanswered, for whoever owns the queue next.
-      for (const p of this.unanswered) this.enqueue(p.msg);
+      const refused: number[] = [];
+      for (const p of this.unanswered) if (!this.enqueue(p.msg)) refused.push(p.id);
       const upTo = this.nextPubId - 1;
       const written = this.js?.flush();
-      if (!written) this.answeredUpTo(upTo);
-      else written.then(() => this.answeredUpTo(upTo), () => undefined);
+      if (!written) this.answeredUpTo(upTo, refused);
+      else written.then(() => this.answeredUpTo(upTo, refused), () => undefined);
       return;
     }
     if (this.home === '') return;
@@ -287,6 +312,9 @@ export class ClusterQueue extends Queue {
     const r = super.destroy();
     for (const w of this.answerWaiters.splice(0)) w.resolve();
     this.unanswered.length = 0;
+    // Published to a queue that is gone: confirmed, as RabbitMQ does.
+    for (const resolve of this.verdicts.values()) resolve(true);
+    this.verdicts.clear();
     this.node.forget(this);
     return this.owned ? r : { count: remoteCount, stored: r.stored };
   }

@@ -587,7 +587,7 @@ export class Channel implements ReplyReceiver {
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
     }
-    const { routed, persisted, refused, overloaded } = this.vhost.publish(exchange, msg, ccKeys);
+    const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys);
     for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
     if (routed === 0 && mandatory) this.returnUnroutable(msg);
@@ -595,6 +595,14 @@ export class Channel implements ReplyReceiver {
       const seq = this.confirms.next();
       if (refused) {
         this.confirms.settle(seq, false);
+      } else if (verdicts.length > 0) {
+        // A queue on another node of a cluster says later whether its x-overflow took the message.
+        const confirms = this.confirms;
+        void Promise.all(verdicts).then((oks) => {
+          if (oks.includes(false)) confirms.settle(seq, false);
+          else if (persisted) confirms.settleAfterStore(seq);
+          else confirms.settle(seq, true);
+        });
       } else if (persisted) {
         this.confirms.settleAfterStore(seq);
       } else {

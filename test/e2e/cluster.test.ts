@@ -276,3 +276,27 @@ describe('cluster: counts seen from every node', () => {
     }
   });
 });
+
+describe('cluster: x-overflow reject-publish through another node', () => {
+  it('a publish the owner refuses is nacked to a publisher on a node that does not own the queue', async () => {
+    const ch = await (await cluster.connect(0)).createChannel();
+    await ch.assertQueue('limited-q', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    let owner = '';
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/limited-q`, { headers: auth });
+      owner = ((await r.json()) as { node?: string }).node ?? '';
+      return owner !== '';
+    }, 'the queue has an owner', 10_000);
+    const other = cluster.nodes.findIndex((n) => n.name !== owner);
+    const pch = await (await cluster.connect(other)).createConfirmChannel();
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      outcomes.push(await new Promise<string>((resolve) => pch.sendToQueue('limited-q', Buffer.from(`m${i}`), { persistent: true }, (err) => resolve(err ? 'nack' : 'ack'))));
+    }
+    // RabbitMQ 3.10.8's quorum queue with x-max-length 2 takes a third message, then refuses.
+    expect(outcomes).toEqual(['ack', 'ack', 'ack', 'nack', 'nack']);
+    // (A node that does not own the queue learns its counts from the owner, once a second.)
+    await waitUntil(async () => (await ch.checkQueue('limited-q')).messageCount === 3, 'three messages in the queue', 10_000);
+  });
+});
