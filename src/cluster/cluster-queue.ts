@@ -99,7 +99,7 @@ export class ClusterQueue extends Queue {
     if (this.args.overflow !== 'drop-head' && (this.args.maxLength !== undefined || this.args.maxLengthBytes !== undefined)) {
       this.lastVerdict = new Promise((resolve) => this.verdicts.set(p.id, resolve));
     }
-    if (this.home !== '') this.node.sendPub(this, p.id, msg);
+    if (this.home !== '') this.node.traffic.sendPub(this, p.id, msg);
     return true;
   }
 
@@ -164,8 +164,8 @@ export class ClusterQueue extends Queue {
       return;
     }
     if (this.home === '') return;
-    for (const p of this.unanswered) this.node.sendPub(this, p.id, p.msg);
-    for (const c of this.consumers) this.node.subscribe(this, c);
+    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
+    for (const c of this.consumers) this.node.traffic.subscribe(this, c);
   }
 
   /** This node now owns the queue: its messages are read from the stream, then it serves. */
@@ -188,7 +188,7 @@ export class ClusterQueue extends Queue {
       this.consumers.length = 0;
       for (const c of local) {
         const cid = this.cids.get(c);
-        if (cid) this.node.forgetCid(cid);
+        if (cid) this.node.traffic.forgetCid(cid);
         this.cids.delete(c);
       }
       // Nobody knows which were delivered: all come back flagged, as after a single node's crash.
@@ -230,31 +230,31 @@ export class ClusterQueue extends Queue {
   }
 
   override settle(entry: Entry): void {
-    if (this.node.settleRemote(entry, 'ack')) return;
+    if (this.node.traffic.settleRemote(entry, 'ack')) return;
     super.settle(entry);
   }
 
   override discard(entry: Entry, reason: Parameters<Queue['discard']>[1]): void {
-    if (this.node.settleRemote(entry, 'drop')) return;
+    if (this.node.traffic.settleRemote(entry, 'drop')) return;
     super.discard(entry, reason);
   }
 
   override requeue(entries: Entry[]): void {
-    const local = entries.filter((e) => !this.node.settleRemote(e, 'requeue'));
+    const local = entries.filter((e) => !this.node.traffic.settleRemote(e, 'requeue'));
     if (local.length > 0 && this.owned) super.requeue(local);
   }
 
   override addConsumer(c: Consumer): void {
     if (this.owned) return super.addConsumer(c);
     this.consumers.push(c);
-    if (this.home !== '') this.node.subscribe(this, c);
+    if (this.home !== '') this.node.traffic.subscribe(this, c);
   }
 
   override removeConsumer(c: Consumer): boolean {
     if (this.owned) return super.removeConsumer(c);
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
-    this.node.unsubscribe(this, c);
+    this.node.traffic.unsubscribe(this, c);
     // Auto-delete is the owner's decision: it sees every node's consumers.
     return false;
   }
@@ -267,7 +267,7 @@ export class ClusterQueue extends Queue {
 
   override headReady(): Promise<void> | undefined {
     if (this.owned) return this.loading ? this.loading.then(() => super.headReady()) : super.headReady();
-    return this.node.fetch(this).then((e) => {
+    return this.node.traffic.fetch(this).then((e) => {
       if (e) this.fetched.push(e);
     });
   }
@@ -295,7 +295,7 @@ export class ClusterQueue extends Queue {
 
   override purge(): number {
     if (this.owned) return super.purge();
-    this.node.sendPurge(this);
+    this.node.traffic.sendPurge(this);
     const n = this.remote.messages;
     this.remote.messages = 0;
     return n;
