@@ -75,6 +75,8 @@ const KEYS: Record<string, Apply> = {
   'management.tcp.port': set('management-port', int),
   'management.tcp.ip': set('management-host'),
   load_definitions: set('load-definitions'),
+  // RabbitMQ's consumer_timeout, in ms; 0 turns the broker-wide timeout off.
+  consumer_timeout: set('consumer-timeout', int),
   'log.console.level': set('log-level'),
   'log.default.level': set('log-level'),
   loopback_users: (out, v) => {

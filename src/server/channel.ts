@@ -32,6 +32,7 @@ import { checkEquivalent } from './queue-args.js';
 import { checkServerNamed } from './queue-types/index.js';
 import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
+import { ackTimeoutText, coarseClock, SWEEP_MS } from './consumer-timeout.js';
 import type { VHost } from './vhost.js';
 
 
@@ -57,6 +58,8 @@ export class Channel implements ReplyReceiver {
   readonly consumers = new Map<string, Consumer>();
   private readonly assembler: CommandAssembler;
   private readonly unacked = new UnackedMap();
+  /** The shortest x-consumer-timeout of the queues this channel took deliveries from (Infinity: none). */
+  private timeoutFloor = Infinity;
   private nextTag = 1;
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** basic.qos global=false: the window of consumers started from now on. */
@@ -130,6 +133,28 @@ export class Channel implements ReplyReceiver {
   }
   get transactional(): boolean {
     return this.tx !== null;
+  }
+
+  /**
+   * Closes the channel (406) when a delivery has waited for its ack longer than its queue's
+   * consumer timeout (consumer-timeout.ts). Deliveries are in the order they went out, so only
+   * those older than the shortest timeout that can apply are looked at.
+   */
+  checkAckTimeout(now: number, globalMs: number): void {
+    if (this.unacked.size === 0 || this.state !== 'open') return;
+    const floor = Math.min(globalMs > 0 ? globalMs : Infinity, this.timeoutFloor);
+    if (floor === Infinity) return;
+    for (const u of this.unacked.values()) {
+      // A stamp may be up to SWEEP_MS behind the real delivery time: count from the latest it can be.
+      const age = now - u.at - SWEEP_MS;
+      if (age < floor) return;
+      const timeout = u.queue.args.consumerTimeout ?? globalMs;
+      if (timeout > 0 && age >= timeout) {
+        this.log.warn({ consumerTag: u.consumer?.tag ?? null, timeoutMs: timeout }, 'consumer timed out waiting for delivery acknowledgement');
+        this.fail(chError(ReplyCode.PreconditionFailed, ackTimeoutText(this.id, timeout)));
+        return;
+      }
+    }
   }
 
   /** Closes the channel for a channel-level error (spec 1.5.2.5: channel.close with the code). */
@@ -743,7 +768,8 @@ export class Channel implements ReplyReceiver {
     if (c.noAck) {
       c.queue.settle(entry);
     } else {
-      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c });
+      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c, at: coarseClock.now });
+      if (c.queue.args.consumerTimeout !== undefined && c.queue.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = c.queue.args.consumerTimeout;
       c.unacked++;
       this.consumerUnacked++;
     }
@@ -787,7 +813,10 @@ export class Channel implements ReplyReceiver {
     q.stats.get++;
     if (entry.redelivered) this.stats.redeliver++;
     if (noAck) q.settle(entry);
-    else this.unacked.set(tag, { tag, entry, queue: q, consumer: null });
+    else {
+      this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now });
+      if (q.args.consumerTimeout !== undefined && q.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = q.args.consumerTimeout;
+    }
     const msg = entry.msg;
     const ok: MethodInit = {
       id: M.BasicGetOk,
