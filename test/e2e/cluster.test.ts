@@ -300,3 +300,29 @@ describe('cluster: x-overflow reject-publish through another node', () => {
     await waitUntil(async () => (await ch.checkQueue('limited-q')).messageCount === 3, 'three messages in the queue', 10_000);
   });
 });
+
+describe("cluster: a vhost's default queue type", () => {
+  it('set on one node, it makes a plain durable declare on another node a replicated quorum queue', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const api = (i: number, method: string, path: string, body?: object) =>
+      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
+    expect((await api(0, 'PUT', '/api/vhosts/replicated', { default_queue_type: 'quorum' })).status).toBeLessThan(300);
+    expect((await api(0, 'PUT', '/api/permissions/replicated/guest', { configure: '.*', write: '.*', read: '.*' })).status).toBeLessThan(300);
+    const amqp = await import('amqplib');
+    let conn: Awaited<ReturnType<typeof amqp.connect>> | undefined;
+    await waitUntil(async () => {
+      conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${cluster.nodes[1]!.port}/replicated`).catch(() => undefined);
+      return conn !== undefined;
+    }, 'the vhost and permission on node 2', 10_000);
+    conn!.on('error', () => undefined);
+    const ch = await conn!.createChannel();
+    await ch.assertQueue('plain-durable', { durable: true });
+    let q: { type?: string; members?: string[] } = {};
+    await waitUntil(async () => {
+      q = (await (await api(2, 'GET', '/api/queues/replicated/plain-durable')).json()) as typeof q;
+      return (q.members ?? []).length === 3;
+    }, 'a replicated queue seen from node 3', 10_000);
+    expect(q.type).toBe('quorum');
+    await conn!.close();
+  });
+});
