@@ -48,7 +48,9 @@ function renderSection({ heading, client, results, oneClient, notes }) {
     const errs = KINDS.flatMap((k) => (runs[k] ?? []).filter((x) => x.error).map((x) => `${BROKER_LABEL[k]}: ${x.error.split('\n')[0]}`));
     for (const e of errs) lines.push(row([scenario.title, '**error**', e.replace(/\|/g, '/')]));
   }
-  lines.push('', ...notes, '');
+  const skipped = results.filter((r) => r.scenario.skipBrokers?.includes('lavinmq')).map((r) => r.scenario.name);
+  const skipNote = present.includes('lavinmq') && skipped.length ? [`Not run against LavinMQ (1.0.1 has no quorum queues, streams or clustering): ${skipped.join(', ')}.`] : [];
+  lines.push('', ...notes, ...skipNote, '');
   lines.push(`### Broker process during the ${client} runs`, '');
   const bh = ['scenario', ...brokers.flatMap((k) => [`${BROKER_LABEL[k]} CPU %`, `${BROKER_LABEL[k]} peak RSS MiB`])];
   lines.push(row(bh), align(bh.map((_, i) => (i ? 'n' : 't'))));
