@@ -5,7 +5,7 @@
 import { runGoperf } from './goperf.mjs';
 
 const MiB = 1024 * 1024;
-const m = (r, key) => r.metrics[key] ?? undefined;
+const m = (r, key) => r.metrics[key] ?? undefined; // goperf writes null for what it could not measure
 const peakRssMiB = (r) => (r.brokerRssKiB?.peak ?? NaN) / 1024;
 
 /** A scenario running `goperf -scenario <scenario> ...flags`; metrics: [{ key, label, better, from(result) }]. */
