@@ -1,6 +1,7 @@
 // Starting and stopping the brokers under test, each as its own process with its own fresh
-// state directory: Warren (node dist/cli.js), RabbitMQ (a private node, never the system one on
-// 5672), and optionally the null broker (bench/null-broker.mjs, the client ceiling).
+// state directory: Warren (node dist/cli.js), LavinMQ (when built), RabbitMQ (a private node,
+// never the system one on 5672), and optionally the null broker (bench/null-broker.mjs, the
+// client ceiling).
 // Every broker handle: { kind, label, port, url, pid, restart(), stop() }.
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -317,6 +318,83 @@ export async function startRabbit() {
   return h;
 }
 
+// ---------------------------------------------------------------- LavinMQ
+
+export const LAVINMQ_DEFAULT = '/work/perf/lavinmq/bin/lavinmq';
+
+/** The LavinMQ binary: the --lavinmq flag, else BENCH_LAVINMQ, else LAVINMQ_DEFAULT. */
+export const lavinmqPath = (flag) => flag || process.env.BENCH_LAVINMQ || LAVINMQ_DEFAULT;
+export const lavinmqAvailable = (path) => existsSync(path);
+
+/**
+ * Spawns LavinMQ on dataDir and resolves once it logs "Listening on 127.0.0.1:<port>" (its AMQP
+ * listener opens last). CONFIGURATION_DIRECTORY points at the temp dir, so no
+ * /etc/lavinmq/lavinmq.ini is read: the defaults and the flags only.
+ */
+function spawnLavinMQ(binary, dir, port, httpPort) {
+  const args = ['--bind', '127.0.0.1', '--amqp-port', String(port), '--http-port', String(httpPort), '--data-dir', join(dir, 'data')];
+  const proc = spawn(binary, args, { env: { ...process.env, CONFIGURATION_DIRECTORY: dir }, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  let tail = '';
+  const keep = (d) => (tail = (tail + d).slice(-4000));
+  proc.stderr.on('data', keep);
+  return new Promise((resolve, reject) => {
+    const listening = `Listening on 127.0.0.1:${port}`;
+    const onData = (d) => {
+      keep(String(d));
+      if (!tail.includes(listening)) return;
+      proc.stdout.off('data', onData);
+      proc.stdout.on('data', keep); // keep draining, so it never blocks on a full pipe
+      proc.off('exit', onExit);
+      resolve(proc);
+    };
+    const onExit = (code, sig) => reject(new Error(`lavinmq exited (${code ?? sig}) before listening:\n${tail}`));
+    proc.stdout.on('data', onData);
+    proc.once('exit', onExit);
+  });
+}
+
+/**
+ * LavinMQ (`lavinmq --bind 127.0.0.1 --amqp-port P --http-port H --data-dir <fresh tmp dir>`,
+ * guest/guest) on free ports; restart() keeps the data dir and the ports. LavinMQ 1.0.1 also binds
+ * the fixed /tmp/lavinmqctl.sock (its lavinmqctl socket); nothing here uses it.
+ */
+export async function startLavinMQ({ binary = lavinmqPath() } = {}) {
+  const dir = makeTempDir('lavinmq-bench-');
+  const port = await freePort();
+  let httpPort = await freePort();
+  while (httpPort === port) httpPort = await freePort();
+  let proc = await spawnLavinMQ(binary, dir, port, httpPort);
+  const h = {
+    kind: 'lavinmq',
+    label: 'LavinMQ',
+    dataDir: dir,
+    port,
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    get pid() {
+      return proc.pid;
+    },
+    /** SIGTERM (LavinMQ closes its queues and exits), wait; returns the ms it took. */
+    async shutdown() {
+      const t = performance.now();
+      proc.kill('SIGTERM');
+      if (!(await waitExit(proc, 60_000))) proc.kill('SIGKILL');
+      await waitExit(proc, 5000);
+      return performance.now() - t;
+    },
+    /** Starts the process again on the same data directory and ports. */
+    async boot() {
+      proc = await spawnLavinMQ(binary, dir, port, httpPort);
+    },
+    async stop() {
+      if (!exited(proc)) await h.shutdown();
+      removeTempDir(dir);
+    },
+  };
+  return h;
+}
+
 // ---------------------------------------------------------------- three-node clusters
 
 const CLUSTER_SIZE = 3;
@@ -581,7 +659,8 @@ export async function startNull() {
   };
 }
 
-export const startBroker = (kind, opts) => (kind === 'warren' ? startWarren(opts) : kind === 'rabbitmq' ? startRabbit(opts) : startNull(opts));
+export const startBroker = (kind, opts) =>
+  kind === 'warren' ? startWarren(opts) : kind === 'lavinmq' ? startLavinMQ(opts) : kind === 'rabbitmq' ? startRabbit(opts) : startNull(opts);
 
 /** Ends every child still alive and removes temp dirs; safe to call more than once. */
 export async function cleanupAll() {

@@ -77,6 +77,7 @@ export default {
   name: 'cluster',
   title: 'cluster: quorum queue on 3 nodes, pub on node 2 → con on node 3; owner kill -9',
   cluster: true, // run.mjs starts a three-node cluster of each broker, fresh per run
+  skipBrokers: ['lavinmq'], // LavinMQ 1.0.1 has no clustering
   metrics: [
     { key: 'confirmed', label: 'confirmed msgs/s', better: 'higher' },
     { key: 'consumed', label: 'consumed msgs/s', better: 'higher' },

@@ -4,10 +4,11 @@ import { spawnWorker, measure, cpuSummary } from '../workers.mjs';
 import { admin, cleanup, rate, spawnPublishers, sumRate } from './common.mjs';
 
 /** 1 publisher with confirms → 1 consumer (per-consumer prefetch 1000) on a durable queue declared with queueArgs. */
-export function confirmedScenario({ name, title, queueArgs = {}, nullBroker = false }) {
+export function confirmedScenario({ name, title, queueArgs = {}, nullBroker = false, skipBrokers }) {
   return {
     name,
     title,
+    ...(skipBrokers ? { skipBrokers } : {}),
     metrics: [
       { key: 'confirmed', label: 'confirmed msgs/s', better: 'higher', ...(nullBroker ? { nullBroker: true } : {}) },
       { key: 'consumed', label: 'consumed msgs/s', better: 'higher' },

@@ -3,4 +3,5 @@
 // `x-queue-type: quorum` queue: against RabbitMQ's own quorum queues (Raft log under its mnesia dir).
 import { confirmedScenario } from './persistent.mjs';
 
-export default confirmedScenario({ name: 'quorum', title: 'quorum queue + confirms, 1 pub → 1 con', queueArgs: { 'x-queue-type': 'quorum' } });
+// LavinMQ 1.0.1 has no quorum queues (it would ignore x-queue-type): not run against it.
+export default confirmedScenario({ name: 'quorum', title: 'quorum queue + confirms, 1 pub → 1 con', queueArgs: { 'x-queue-type': 'quorum' }, skipBrokers: ['lavinmq'] });

@@ -15,6 +15,7 @@ const REPLAY_TIMEOUT_MS = 300_000;
 export default {
   name: 'stream',
   title: 'stream: publish, then replay from first',
+  skipBrokers: ['lavinmq'], // LavinMQ 1.0.1 has no streams
   metrics: [
     { key: 'confirmed', label: 'confirmed msgs/s', better: 'higher' },
     { key: 'replayed', label: 'replayed msgs/s', better: 'higher' },
