@@ -11,6 +11,7 @@ import { defaultOptions } from './server/options.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
+import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
@@ -47,6 +48,17 @@ const argv = yargs(rawArgs)
   .option('max-message-size', { type: 'number', default: defaultOptions.maxMessageSize, describe: 'largest message body, bytes' })
   .option('management-port', { type: 'number', default: defaultOptions.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
   .option('management-host', { type: 'string', default: defaultOptions.managementHost, describe: 'address the management API listens on' })
+  .option('prometheus-port', {
+    type: 'number',
+    default: defaultPrometheusOptions.prometheusPort,
+    describe: 'Prometheus endpoint in rabbitmq_prometheus\' shape (/metrics, /metrics/per-object, /metrics/detailed); 0 = any free port, -1 = off',
+  })
+  .option('prometheus-host', { type: 'string', default: defaultPrometheusOptions.prometheusHost, describe: 'address the Prometheus endpoint listens on' })
+  .option('prometheus-per-object', {
+    type: 'boolean',
+    default: defaultPrometheusOptions.prometheusPerObject,
+    describe: '/metrics reports every queue, channel and connection, as /metrics/per-object (prometheus.return_per_object_metrics)',
+  })
   .option('memory-high-watermark', {
     type: 'number',
     default: defaultOptions.memoryHighWatermark,
@@ -138,12 +150,14 @@ const broker: Broker = new Broker({
   managementHost: argv['management-host'],
 });
 
+let prometheus: PrometheusServer | null = null;
 let stopping = false;
 const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   broker.log.info({ signal }, 'signal received');
   Promise.resolve(cluster?.handOver())
+    .then(() => prometheus?.close())
     .then(() => broker.close())
     .then(() => cluster?.close())
     .then(
@@ -160,6 +174,13 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().then(async () => {
+  if (argv['prometheus-port'] !== -1) {
+    prometheus = await startPrometheus(broker, {
+      prometheusPort: argv['prometheus-port'],
+      prometheusHost: argv['prometheus-host'],
+      prometheusPerObject: argv['prometheus-per-object'],
+    });
+  }
   if (cluster) {
     await cluster.attach(broker);
     broker.cluster = cluster;

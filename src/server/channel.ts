@@ -136,6 +136,15 @@ export class Channel implements ReplyReceiver {
   get transactional(): boolean {
     return this.tx !== null;
   }
+  /** Publishes in confirm mode not yet confirmed. */
+  get unconfirmedCount(): number {
+    return this.confirms?.pending ?? 0;
+  }
+  /** Publishes and acks held in the open transaction. */
+  get uncommitted(): { messages: number; acks: number } {
+    if (!this.tx) return { messages: 0, acks: 0 };
+    return { messages: this.tx.publishes.length, acks: this.tx.acks.reduce((n, a) => n + a.taken.length, 0) };
+  }
 
   /** Closes the channel for a channel-level error (spec 1.5.2.5: channel.close with the code). */
   fail(e: AmqpError): void {

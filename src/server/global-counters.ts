@@ -3,10 +3,7 @@
 // (by queue type, strategy and reason), and how many connections, channels and queues came and
 // went. Plain increments on the hot path; whoever reports them (Prometheus) reads them.
 import type { DeathReason } from './dead-letter.js';
-
-/** Queue types as RabbitMQ labels them. */
-export const QUEUE_TYPES = ['classic', 'quorum', 'stream'] as const;
-export type QueueTypeName = (typeof QUEUE_TYPES)[number];
+import type { QueueTypeName } from './queue-types/index.js';
 
 /** Counters RabbitMQ keeps per protocol and queue type. */
 export class DeliveryCounters {
