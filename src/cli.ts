@@ -174,17 +174,18 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().then(async () => {
+  if (cluster) {
+    await cluster.attach(broker);
+    broker.cluster = cluster;
+    broker.log.info({ cluster: argv.cluster }, 'joined the cluster');
+  }
+  // After joining: its identity names the cluster node from the first scrape on.
   if (argv['prometheus-port'] !== -1) {
     prometheus = await startPrometheus(broker, {
       prometheusPort: argv['prometheus-port'],
       prometheusHost: argv['prometheus-host'],
       prometheusPerObject: argv['prometheus-per-object'],
     });
-  }
-  if (cluster) {
-    await cluster.attach(broker);
-    broker.cluster = cluster;
-    broker.log.info({ cluster: argv.cluster }, 'joined the cluster');
   }
 }).catch((err: unknown) => {
   // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
