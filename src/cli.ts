@@ -92,6 +92,11 @@ const argv = yargs(rawArgs)
     default: defaultOptions.deadLetterRetryMs,
     describe: 'ms between retries of at-least-once dead letters that found no route or were refused',
   })
+  .option('consumer-timeout', {
+    type: 'number',
+    default: defaultOptions.consumerTimeoutMs,
+    describe: 'ms a delivery may stay unacknowledged before its channel is closed (406); 0 = no limit',
+  })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -135,6 +140,7 @@ const broker: Broker = new Broker({
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],
   deadLetterRetryMs: argv['dead-letter-retry-interval'],
+  consumerTimeoutMs: argv['consumer-timeout'],
   loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],

@@ -79,6 +79,8 @@ const KEYS: Record<string, Apply> = {
   'prometheus.tcp.ip': set('prometheus-host'),
   'prometheus.return_per_object_metrics': set('prometheus-per-object', bool),
   load_definitions: set('load-definitions'),
+  // RabbitMQ's consumer_timeout, in ms; 0 turns the broker-wide timeout off.
+  consumer_timeout: set('consumer-timeout', int),
   'log.console.level': set('log-level'),
   'log.default.level': set('log-level'),
   loopback_users: (out, v) => {

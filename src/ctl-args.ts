@@ -32,6 +32,12 @@ export interface CtlArgs {
   description: string | undefined;
   tags: string | undefined;
   defaultQueueType: string | undefined;
+  /** -t/--timeout: seconds await_startup waits (rabbitmqctl's general option). */
+  timeout: number;
+  /** close_all_connections' --global, --limit and --per-connection-delay. */
+  global: boolean;
+  limit: number;
+  perConnectionDelay: number;
   help: boolean;
 }
 
@@ -45,6 +51,11 @@ interface FlagSpec {
   apply(a: CtlArgs, v: string): void;
   /** Only these commands accept it; every command when absent. */
   commands?: string[];
+}
+
+function nonNegative(flag: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`option ${flag} takes a non-negative integer, not '${v}'`);
+  return Number(v);
 }
 
 const FLAGS: FlagSpec[] = [
@@ -94,6 +105,10 @@ const FLAGS: FlagSpec[] = [
     },
     commands: ['add_vhost'],
   },
+  { names: ['-t', '--timeout'], value: true, apply: (a, v) => (a.timeout = nonNegative('--timeout', v)) },
+  { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections'] },
+  { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
+  { names: ['--per-connection-delay'], value: true, apply: (a, v) => (a.perConnectionDelay = nonNegative('--per-connection-delay', v)), commands: ['close_all_connections'] },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 
@@ -118,6 +133,10 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     description: undefined,
     tags: undefined,
     defaultQueueType: undefined,
+    timeout: 300,
+    global: false,
+    limit: Number.MAX_SAFE_INTEGER,
+    perConnectionDelay: 0,
     help: false,
   };
   const positional: string[] = [];

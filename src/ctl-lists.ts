@@ -123,6 +123,18 @@ export const LISTS: Record<string, ListSpec> = {
     takesColumns: true,
     filter: (r, v) => nested(r, 'queue', 'vhost') === v,
   },
+  list_channels: {
+    path: '/api/channels',
+    banner: () => 'Listing channels ...',
+    columns: {
+      // rabbitmqctl prints the channel's Erlang pid; the channel's name is what identifies it here.
+      pid: field('name'),
+      connection: (r) => nested(r, 'connection_details', 'name'),
+      ...fields('name', 'number', 'user', 'vhost', 'transactional', 'confirm', 'consumer_count', 'messages_unacknowledged', 'prefetch_count', 'global_prefetch_count'),
+    },
+    defaults: ['pid', 'user', 'consumer_count', 'messages_unacknowledged'],
+    takesColumns: true,
+  },
   list_users: {
     path: '/api/users',
     banner: () => 'Listing users ...',

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
+import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -11,11 +12,11 @@ export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
   err: (line: string) => void;
 }
 
-/** A failure reported as "Error:" and an exit code (1 unless rabbitmqctl uses another). */
+/** A failure reported as "Error:" and an exit code (EX_SOFTWARE unless rabbitmqctl uses another). */
 class CtlError extends Error {
   constructor(
     message: string,
-    readonly code = 1,
+    readonly code = EX_SOFTWARE,
     /** For a refused API call: its HTTP status and the API's reason. */
     readonly status = 0,
     readonly reason = '',
@@ -24,9 +25,17 @@ class CtlError extends Error {
   }
 }
 
-/** rabbitmqctl's exit codes: EX_DATAERR for a missing vhost, EX_UNAVAILABLE for refused parameters. */
+/**
+ * rabbitmqctl's exit codes (sysexits), as 3.10.8 gave them: EX_DATAERR for a missing vhost,
+ * EX_NOUSER for a missing user, EX_UNAVAILABLE for a broker it cannot reach, a missing queue to
+ * purge or connection to close, and refused parameters; EX_SOFTWARE for anything else that failed
+ * (an existing user to add). EX_NOPERM when the management API refuses the credentials.
+ */
 const EX_DATAERR = 65;
+const EX_NOUSER = 67;
 const EX_UNAVAILABLE = 69;
+const EX_SOFTWARE = 70;
+const EX_NOPERM = 77;
 
 async function call(o: CtlOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(o.url.replace(/\/$/, '') + path, {
@@ -37,7 +46,7 @@ async function call(o: CtlOptions, method: string, path: string, body?: unknown)
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   }).catch((e: Error) => {
-    throw new CtlError(`cannot reach the broker's management API at ${o.url}: ${e.message}`);
+    throw new CtlError(`unable to perform an operation on the broker at ${o.url}: ${e.message}`, EX_UNAVAILABLE);
   });
   const text = await res.text();
   if (!res.ok) {
@@ -47,7 +56,8 @@ async function call(o: CtlOptions, method: string, path: string, body?: unknown)
     } catch {
       // not JSON
     }
-    throw new CtlError(`${method} ${path}: ${res.status} ${reason}`, 1, res.status, reason);
+    const code = res.status === 401 || res.status === 403 ? EX_NOPERM : EX_SOFTWARE;
+    throw new CtlError(`${method} ${path}: ${res.status} ${reason}`, code, res.status, reason);
   }
   return text === '' ? null : JSON.parse(text);
 }
@@ -62,6 +72,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
   list_bindings: [0, Infinity, 'list_bindings [-p <vhost>] [<column> ...]'],
   list_connections: [0, Infinity, 'list_connections [<column> ...]'],
+  list_channels: [0, Infinity, 'list_channels [<column> ...]'],
   list_consumers: [0, Infinity, 'list_consumers [-p <vhost>] [<column> ...]'],
   list_users: [0, 0, 'list_users'],
   list_vhosts: [0, Infinity, 'list_vhosts [<column> ...]'],
@@ -71,6 +82,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
   close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
+  close_all_connections: [1, 1, 'close_all_connections [-p <vhost> --limit <limit>] [--global] [--per-connection-delay <delay>] <explanation>'],
   add_user: [2, 2, 'add_user <username> <password>'],
   delete_user: [1, 1, 'delete_user <username>'],
   change_password: [2, 2, 'change_password <username> <password>'],
@@ -85,6 +97,15 @@ const COMMANDS: Record<string, [number, number, string]> = {
   clear_operator_policy: [1, 1, 'clear_operator_policy [-p <vhost>] <name>'],
   export_definitions: [1, 1, 'export_definitions <file | ->'],
   import_definitions: [1, 1, 'import_definitions <file>'],
+  help: [0, 1, 'help [<command>]'],
+  ping: [0, 0, 'ping'],
+  check_running: [0, 0, 'check_running'],
+  check_local_alarms: [0, 0, 'check_local_alarms'],
+  check_alarms: [0, 0, 'check_alarms'],
+  check_port_connectivity: [0, 0, 'check_port_connectivity'],
+  check_virtual_hosts: [0, 0, 'check_virtual_hosts'],
+  await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
+  environment: [0, 0, 'environment'],
 };
 
 export const CTL_COMMANDS = Object.keys(COMMANDS);
@@ -148,6 +169,77 @@ async function deleteQueue(o: CtlOptions, name: string): Promise<number> {
   return 0;
 }
 
+/** `help [CMD]`: the usage of every command, or of one with the columns it can print (as rabbitmqctl help). */
+function help(o: CtlOptions, command: string | undefined): number {
+  if (command === undefined) {
+    o.out(`Usage: ${ctlUsage('')}`);
+    o.out('');
+    o.out('Commands:');
+    for (const c of CTL_COMMANDS) o.out(`   ${COMMANDS[c]![2]}`);
+    return 0;
+  }
+  if (!COMMANDS[command]) return usageError(o, 'help', `unknown command '${command}'; commands: ${CTL_COMMANDS.join(', ')}`);
+  o.out(`Usage: ${ctlUsage(command)}`);
+  const spec = LISTS[command];
+  if (spec?.takesColumns) {
+    o.out('');
+    o.out('<column>');
+    o.out(`\tmust be one of ${Object.keys(spec.columns).sort().join(', ')}`);
+    o.out(`\tdefault: ${spec.defaults.join(' ')}`);
+  }
+  return 0;
+}
+
+/** The diagnostics commands (ctl-diagnostics.ts), with their API calls answered with status and body. */
+async function diagnose(o: CtlOptions, action: string): Promise<number> {
+  const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(o.url.replace(/\/$/, '') + path, {
+      headers: { authorization: 'Basic ' + Buffer.from(`${o.username}:${o.password}`).toString('base64') },
+    }).catch((e: Error) => {
+      throw new CtlError(`unable to perform an operation on the broker at ${o.url}: ${e.message}`, EX_UNAVAILABLE);
+    });
+    const text = await res.text();
+    if (res.status === 401 || res.status === 403) throw new CtlError(`GET ${path}: ${res.status} ${text}`, EX_NOPERM);
+    // Health checks answer 503 with a body that says what failed: that is the check's result.
+    if (!res.ok && res.status !== 503) throw new CtlError(`GET ${path}: ${res.status} ${text}`, EX_SOFTWARE);
+    return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  };
+  return runDiagnostic(action, {
+    get,
+    out: o.out,
+    err: o.err,
+    say: (l) => say(o, l),
+    json: o.formatter === 'json',
+    host: new URL(o.url).hostname,
+    timeoutSeconds: o.timeout,
+  });
+}
+
+/** close_all_connections: every connection of the -p vhost (or, with --global, of the broker), up to --limit. */
+async function closeAll(o: CtlOptions, explanation: string): Promise<number> {
+  const conns = (await call(o, 'GET', '/api/connections')) as Row[];
+  const chosen = conns.filter((c) => o.global || c.vhost === o.vhost).slice(0, o.limit);
+  if (o.global) say(o, `Closing all connections to the broker (across all vhosts), reason: ${explanation}...`);
+  else if (o.limit < Number.MAX_SAFE_INTEGER) say(o, `Closing ${o.limit} connections in vhost ${o.vhost}, reason: ${explanation}...`);
+  else say(o, `Closing all connections in vhost ${o.vhost}, reason: ${explanation}...`);
+  let closed = 0;
+  for (const c of chosen) {
+    if (closed > 0 && o.perConnectionDelay > 0) await new Promise((r) => setTimeout(r, o.perConnectionDelay));
+    // A connection that went away meanwhile is not an error.
+    if (await fetchDelete(o, `/api/connections/${enc(String(c.name))}`, explanation).then(() => true, () => false)) closed++;
+  }
+  say(o, `Closed ${closed} connections`);
+  return 0;
+}
+
+/** A user must exist for these commands: rabbitmqctl exits 67 (EX_NOUSER) with its text otherwise. */
+async function existingUser(o: CtlOptions, name: string, quoted = true): Promise<Row> {
+  return (await call(o, 'GET', `/api/users/${enc(name)}`).catch((e: unknown) => {
+    if (e instanceof CtlError && e.status === 404) throw new CtlError(quoted ? `User "${name}" does not exist` : `User ${name} does not exist`, EX_NOUSER);
+    throw e;
+  })) as Row;
+}
+
 /** Runs one ctl command; resolves with the process exit code. */
 export async function runCtl(action: string, args: string[], o: CtlOptions): Promise<number> {
   const arity = COMMANDS[action];
@@ -159,7 +251,10 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
   const v = enc(o.vhost);
   try {
     if (spec) return await list(o, action, spec, args);
+    if (DIAGNOSTICS.includes(action)) return await diagnose(o, action);
     switch (action) {
+      case 'help':
+        return help(o, args[0]);
       case 'status': {
         const ov = (await call(o, 'GET', '/api/overview')) as Row;
         if (o.formatter === 'json') {
@@ -194,7 +289,10 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         return 0;
       }
       case 'purge_queue': {
-        const q = (await call(o, 'GET', `/api/queues/${v}/${enc(args[0]!)}`)) as Row;
+        const q = (await call(o, 'GET', `/api/queues/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError('not_found', EX_UNAVAILABLE);
+          throw e;
+        })) as Row;
         say(o, `Purging queue '${args[0]}' in vhost '${o.vhost}' (${String(q.messages_ready)} ready messages) ...`);
         await call(o, 'DELETE', `/api/queues/${v}/${enc(args[0]!)}/contents`);
         say(o, 'done');
@@ -202,36 +300,45 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
       }
       case 'delete_queue':
         return await deleteQueue(o, args[0]!);
+      case 'close_all_connections':
+        return await closeAll(o, args[0]!);
       case 'close_connection':
         say(o, `Closing connection ${args[0]}, reason: ${args[1] ?? 'Closed via warren ctl'}...`);
-        await fetchDelete(o, `/api/connections/${enc(args[0]!)}`, args[1] ?? 'Closed via warren ctl');
+        await fetchDelete(o, `/api/connections/${enc(args[0]!)}`, args[1] ?? 'Closed via warren ctl').catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`no connection named '${args[0]}'`, EX_UNAVAILABLE);
+          throw e;
+        });
         return 0;
       case 'add_user':
         say(o, `Adding user "${args[0]}" ...`);
+        if (await call(o, 'GET', `/api/users/${enc(args[0]!)}`).then(() => true, () => false)) throw new CtlError(`User "${args[0]}" already exists`, EX_SOFTWARE);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password: args[1], tags: '' });
         return 0;
       case 'delete_user':
         say(o, `Deleting user "${args[0]}" ...`);
+        await existingUser(o, args[0]!);
         await call(o, 'DELETE', `/api/users/${enc(args[0]!)}`);
         return 0;
       case 'change_password': {
-        const u = (await call(o, 'GET', `/api/users/${enc(args[0]!)}`)) as Row;
         say(o, `Changing password for user "${args[0]}" ...`);
+        const u = await existingUser(o, args[0]!);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password: args[1], tags: u.tags });
         return 0;
       }
       case 'set_user_tags': {
-        const u = (await call(o, 'GET', `/api/users/${enc(args[0]!)}`)) as Row;
         say(o, `Setting tags for user "${args[0]}" to [${args.slice(1).join(', ')}] ...`);
+        const u = await existingUser(o, args[0]!);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password_hash: u.password_hash, tags: args.slice(1) });
         return 0;
       }
       case 'set_permissions':
         say(o, `Setting permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
+        await existingUser(o, args[0]!, false);
         await call(o, 'PUT', `/api/permissions/${v}/${enc(args[0]!)}`, { configure: args[1], write: args[2], read: args[3] });
         return 0;
       case 'clear_permissions':
         say(o, `Clearing permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
+        await existingUser(o, args[0]!, false);
         await call(o, 'DELETE', `/api/permissions/${v}/${enc(args[0]!)}`);
         return 0;
       case 'add_vhost':
@@ -254,7 +361,10 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         return 0;
       case 'delete_vhost':
         say(o, `Deleting vhost "${args[0]}" ...`);
-        await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`);
+        await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${args[0]}' does not exist`, EX_DATAERR);
+          throw e;
+        });
         return 0;
       case 'set_policy':
       case 'set_operator_policy': {
@@ -326,5 +436,5 @@ async function fetchDelete(o: CtlOptions, path: string, reason: string): Promise
     method: 'DELETE',
     headers: { authorization: 'Basic ' + Buffer.from(`${o.username}:${o.password}`).toString('base64'), 'x-reason': reason },
   });
-  if (!res.ok) throw new CtlError(`DELETE ${path}: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new CtlError(`DELETE ${path}: ${res.status} ${await res.text()}`, res.status === 401 || res.status === 403 ? EX_NOPERM : EX_SOFTWARE, res.status);
 }

@@ -1,24 +1,23 @@
 // One Warren node of a cluster: its NATS link, the shared topology (ClusterStore), who is up
-// (Membership), and the queue traffic between nodes (wire.ts): publishes to queues owned
-// elsewhere, consumers and gets on them, settlements, and the owners' counts.
+// (Membership), which node owns each queue (beside its stream's leader; takeover, hand-over), and
+// the owners' counts. The traffic between nodes about queues is QueueTraffic's (queue-traffic.ts).
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
-import type { Consumer } from '../server/consumer.js';
-import { deliveryModeOf, Message, type Entry } from '../server/message.js';
+import type { Message } from '../server/message.js';
 import type { QueueSpec } from '../server/queue.js';
 import { REPLY_TO_PREFIX, type RemoteReplies, type ReplyReceiver } from '../server/direct-reply-to.js';
 import type { VHost, QueueFactory } from '../server/vhost.js';
 import type { Store, StoredQueue } from '../store/store.js';
 import { queueKey } from '../store/store.js';
 import { ClusterQueue } from './cluster-queue.js';
+import { QueueTraffic } from './queue-traffic.js';
 import { Membership, type NodeRecord, type NodeState } from './membership.js';
 import type { NatsLink } from './nats-link.js';
-import { RemoteConsumer, type RemoteSender } from './remote-consumer.js';
 import { PubAckInbox, QueueStream, streamNameOf } from './queue-stream.js';
 import { applyTopologyEvent } from './topology-apply.js';
 import { ClusterStore, type TopologyEvent } from './topology-store.js';
-import { decodeWire, encodeWire, inboxOf, STATS_SUBJECT, type WireHeader } from './wire.js';
+import { decodeWire, encodeWire, inboxOf, STATS_SUBJECT } from './wire.js';
 
 /** A queue record in the shared topology: where the queue lives, and whether it is transient. */
 export interface ClusterQueueRecord extends StoredQueue {
@@ -28,32 +27,15 @@ export interface ClusterQueueRecord extends StoredQueue {
   exclusive?: boolean;
 }
 
-/** Deliveries out to a node without a prefetch (or no-ack) are bounded by this window. */
-const DEFAULT_CREDIT = 1_000;
-
-export class ClusterNode implements RemoteSender {
+export class ClusterNode {
   readonly store: ClusterStore;
   readonly membership: Membership;
   broker: Broker | null = null;
   /** Where each queue lives, as the topology says, by queueKey. */
   private readonly homes = new Map<string, string>();
   private readonly queues = new Map<string, ClusterQueue>();
-  /** This node's consumers on queues owned elsewhere, by cid. */
-  private readonly localByCid = new Map<string, { q: ClusterQueue; c: Consumer }>();
-  /** Other nodes' consumers on queues owned here, by cid. */
-  private readonly remoteByCid = new Map<string, RemoteConsumer>();
-  /** Deliveries from another node's queue, for settling them there. */
-  private readonly origin = new WeakMap<Entry, { q: ClusterQueue; cid: string; did: number }>();
-  private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; d: [string, number][] }>();
-  private settleScheduled = false;
-  private nextCid = 1;
-  private nextRid = 1;
-  private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
-  /** pub answers owed per (node, queue): sent after the store has what they carry. */
-  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number }>();
-  /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
-  private readonly refused = new Map<string, number>();
-  private owedScheduled = false;
+  /** Queue traffic with the other nodes: publishes, consumers, gets, settlements (queue-traffic.ts). */
+  readonly traffic: QueueTraffic;
   private inbox: Subscription | null = null;
   private statsSub: Subscription | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -84,6 +66,7 @@ export class ClusterNode implements RemoteSender {
     this.store = new ClusterStore(link, local, log, maxReplicas, this);
     this.membership = new Membership(link, () => ({ ...this.self(), name, server: link.serverName(), startedAt: this.startedAt }), log, maxReplicas);
     this.acks = new PubAckInbox(link.nc, name);
+    this.traffic = new QueueTraffic(this);
   }
 
   readonly queueFactory: QueueFactory = (vhost: VHost, spec: QueueSpec) => {
@@ -159,10 +142,6 @@ export class ClusterNode implements RemoteSender {
     return this.queues.get(queueKey(v, name))?.replicated ?? false;
   }
 
-  forgetCid(cid: string): void {
-    this.localByCid.delete(cid);
-  }
-
   /**
    * Finds who should own a replicated queue: the running node beside its stream's leader. If the
    * leader's node is down, the lowest-named running node asks the leader to step down, so the
@@ -198,7 +177,7 @@ export class ClusterNode implements RemoteSender {
     const was = q.home;
     this.log.info({ queue: q.name, vhost: q.vhost.name, from: was || null, to: home }, 'queue owner');
     if (was === this.name) {
-      for (const rc of [...this.remoteByCid.values()]) if (rc.queue === q) this.remoteByCid.delete(rc.cid);
+      this.traffic.dropRemoteConsumers(q);
       q.release();
     }
     q.home = home;
@@ -232,7 +211,7 @@ export class ClusterNode implements RemoteSender {
   async attach(broker: Broker): Promise<void> {
     this.broker = broker;
     const nc = this.link.nc;
-    this.inbox = nc.subscribe(inboxOf(this.name), { callback: (err, m) => (err ? this.log.error({ err }, 'inbox') : this.received(m)) });
+    this.inbox = nc.subscribe(inboxOf(this.name), { callback: (err, m) => (err ? this.log.error({ err }, 'inbox') : this.traffic.received(m)) });
     this.statsSub = nc.subscribe(STATS_SUBJECT, { callback: (err, m) => !err && this.receivedStats(m) });
     this.membership.onChange = (node, running) => this.nodeChanged(node, running);
     await this.membership.start();
@@ -279,23 +258,13 @@ export class ClusterNode implements RemoteSender {
       if (node === this.name || !this.membership.get(node)?.running) return undefined;
       return {
         deliverReply: (rk: string, msg: Message) =>
-          this.send(node, { t: 'reply', v: vhost, rk, ex: msg.exchange, pl: msg.properties.length }, msg.properties, msg.body),
+          this.traffic.send(node, { t: 'reply', v: vhost, rk, ex: msg.exchange, pl: msg.properties.length }, msg.properties, msg.body),
       };
     },
   });
 
   nodes(): NodeState[] {
     return this.membership.list();
-  }
-
-  private send(node: string, h: WireHeader, props?: Buffer, body?: Buffer): void {
-    this.link.nc.publish(inboxOf(node), encodeWire(h, props, body));
-  }
-
-  // ---- the side of a queue owned elsewhere ---------------------------------------------------
-
-  sendPub(q: ClusterQueue, id: number, msg: Message): void {
-    this.send(q.home, { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, from: this.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length }, msg.properties, msg.body);
   }
 
   /** Resolves once every publish forwarded so far has been answered by the queues' owners. */
@@ -308,75 +277,6 @@ export class ClusterNode implements RemoteSender {
     return waits ? Promise.all(waits).then(() => undefined) : undefined;
   }
 
-  subscribe(q: ClusterQueue, c: Consumer): void {
-    const old = q.cids.get(c);
-    if (old) {
-      this.localByCid.delete(old);
-      // Subscribing again to the same owner (told to by it, or after judging it down wrongly): it
-      // may still hold the old subscription, whose deliveries would only bounce. One per consumer.
-      this.send(q.home, { t: 'unsub', cid: old });
-    }
-    // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
-    const cid = `${this.name}#${this.startedAt}#${this.nextCid++}`;
-    q.cids.set(c, cid);
-    this.localByCid.set(cid, { q, c });
-    const credit = c.prefetch > 0 && !c.noAck ? c.prefetch : DEFAULT_CREDIT;
-    this.send(q.home, { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.name, credit, priority: c.priority });
-  }
-
-  unsubscribe(q: ClusterQueue, c: Consumer): void {
-    const cid = q.cids.get(c);
-    if (!cid) return;
-    q.cids.delete(c);
-    this.localByCid.delete(cid);
-    this.send(q.home, { t: 'unsub', cid });
-  }
-
-  /** basic.get on a queue owned elsewhere: the owner's next message, if any. */
-  fetch(q: ClusterQueue): Promise<Entry | undefined> {
-    const rid = this.nextRid++;
-    const cid = `get#${this.name}#${this.startedAt}`;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.gets.delete(rid);
-        resolve(undefined);
-      }, 5_000);
-      this.gets.set(rid, (e, did, count) => {
-        clearTimeout(timer);
-        q.remote.messages = count;
-        if (e) this.origin.set(e, { q, cid, did });
-        resolve(e);
-      });
-      this.send(q.home, { t: 'get', v: q.vhost.name, q: q.name, rid, from: this.name, cid });
-    });
-  }
-
-  sendPurge(q: ClusterQueue): void {
-    this.send(q.home, { t: 'purge', v: q.vhost.name, q: q.name });
-  }
-
-  /** If entry came from another node's queue, its settlement goes there: returns true. */
-  settleRemote(entry: Entry, op: 'ack' | 'requeue' | 'drop'): boolean {
-    const o = this.origin.get(entry);
-    if (!o) return false;
-    this.origin.delete(entry);
-    const key = `${o.q.home}\0${op}`;
-    let s = this.settles.get(key);
-    if (!s) this.settles.set(key, (s = { op, d: [] }));
-    s.d.push([o.cid, o.did]);
-    if (!this.settleScheduled) {
-      this.settleScheduled = true;
-      setImmediate(() => this.flushSettles());
-    }
-    return true;
-  }
-
-  private flushSettles(): void {
-    this.settleScheduled = false;
-    for (const [key, s] of this.settles) this.send(key.slice(0, key.indexOf('\0')), { t: 'settle', op: s.op, d: s.d });
-    this.settles.clear();
-  }
-
   forget(q: ClusterQueue): void {
     const key = queueKey(q.vhost.name, q.name);
     if (this.queues.get(key) === q) {
@@ -385,235 +285,12 @@ export class ClusterNode implements RemoteSender {
       this.byStream.delete(streamNameOf(q.vhost.name, q.name));
     }
     q.js?.close();
-    for (const [c, cid] of q.cids) {
-      this.localByCid.delete(cid);
-      q.cids.delete(c);
-    }
-    for (const rc of [...this.remoteByCid.values()]) if (rc.queue === q) this.remoteByCid.delete(rc.cid);
+    this.traffic.forgetQueue(q);
     if (q.owned && (!q.durable || q.exclusiveOwner !== null)) this.store.withdrawTransient(q);
   }
 
-  // ---- RemoteSender: the owner's side --------------------------------------------------------
-
-  deliver(rc: RemoteConsumer, did: number, entry: Entry): void {
-    const m = entry.msg;
-    const h: WireHeader = { t: 'dlv', o: this.name, cid: rc.cid, did, r: entry.redelivered, ex: m.exchange, rk: m.routingKey, pl: m.properties.length };
-    if (entry.deliveryCount !== undefined) h.dc = entry.deliveryCount;
-    this.send(rc.node, h, m.properties, m.body);
-  }
-
-  cancel(rc: RemoteConsumer): void {
-    this.remoteByCid.delete(rc.cid);
-    this.send(rc.node, { t: 'cancel', cid: rc.cid });
-  }
-
-  // ---- what arrives --------------------------------------------------------------------------
-
-  private queueAt(v: string, q: string): ClusterQueue | undefined {
+  queueAt(v: string, q: string): ClusterQueue | undefined {
     return this.queues.get(queueKey(v, q));
-  }
-
-  private received(m: Msg): void {
-    const broker = this.broker;
-    if (!broker) return;
-    let w;
-    try {
-      w = decodeWire(m.data);
-    } catch (err) {
-      this.log.warn({ err }, 'unreadable message from another node');
-      return;
-    }
-    const { h, props, body } = w;
-    switch (h.t) {
-      case 'pub': {
-        const q = this.queueAt(h.v, h.q);
-        const session = `${h.from}\0${h.v}\0${h.q}`;
-        if ((q && !q.owned && !q.deleted) || (this.refused.get(session) ?? -1) >= h.gen) {
-          // Not (or no longer) this node's, or its generation was refused: the sender keeps it,
-          // finds the owner and sends it again.
-          this.refuse(h.from, h.v, h.q, h.gen);
-          return;
-        }
-        if (q && !q.deleted) {
-          // Copies: the NATS buffer is the client's, and the message may live long in the queue.
-          const p = Buffer.from(props);
-          const msg = new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2);
-          q.stats.publish++;
-          q.enqueue(msg);
-        }
-        this.owe(h.from, h.v, h.q, h.id, h.gen, q?.epoch ?? 0);
-        return;
-      }
-      case 'pubok': {
-        const q = this.queueAt(h.v, h.q);
-        if (q && q.gen === h.gen) q.answeredUpTo(h.upTo);
-        return;
-      }
-        return;
-      case 'sub': {
-        const q = this.queueAt(h.v, h.q);
-        if (!q || q.deleted) {
-          this.send(h.from, { t: 'cancel', cid: h.cid });
-          return;
-        }
-        if (!q.owned) {
-          this.send(h.from, { t: 'moved', v: h.v, q: h.q, gen: -1 });
-          return;
-        }
-        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this);
-        this.remoteByCid.set(h.cid, rc);
-        q.addConsumer(rc);
-        return;
-      }
-      case 'unsub': {
-        const rc = this.remoteByCid.get(h.cid);
-        if (!rc) return;
-        this.remoteByCid.delete(h.cid);
-        rc.returnAll();
-        rc.queue.removeConsumer(rc);
-        return;
-      }
-      case 'cancel': {
-        const l = this.localByCid.get(h.cid);
-        if (!l) return;
-        this.localByCid.delete(h.cid);
-        l.q.cids.delete(l.c);
-        const i = l.q.consumers.indexOf(l.c);
-        if (i >= 0) l.q.consumers.splice(i, 1);
-        l.c.channel.cancelByServer(l.c);
-        return;
-      }
-      case 'dlv': {
-        const l = this.localByCid.get(h.cid);
-        if (!l) {
-          // Cancelled here while it was on its way: back to the owner's queue.
-          this.send(h.o, { t: 'settle', op: 'requeue', d: [[h.cid, h.did]] });
-          return;
-        }
-        const entry = this.entryOf(broker, h.r, h.dc, h.ex, h.rk, props, body);
-        this.origin.set(entry, { q: l.q, cid: h.cid, did: h.did });
-        l.c.deliver(entry);
-        return;
-      }
-      case 'settle':
-        for (const [cid, did] of h.d) this.remoteByCid.get(cid)?.settle(did, h.op);
-        return;
-      case 'get':
-        this.answerGet(h.v, h.q, h.rid, h.from, h.cid);
-        return;
-      case 'got': {
-        const done = this.gets.get(h.rid);
-        if (!done) return;
-        this.gets.delete(h.rid);
-        if (h.did === undefined) return done(undefined, 0, h.n);
-        done(this.entryOf(broker, h.r ?? false, h.dc, h.ex ?? '', h.rk ?? '', props, body), h.did, h.n);
-        return;
-      }
-      case 'purge': {
-        const q = this.queueAt(h.v, h.q);
-        if (q && q.owned) q.purge();
-        return;
-      }
-      case 'moved': {
-        const q = this.queueAt(h.v, h.q);
-        if (!q || q.deleted) return;
-        // A refused generation: everything unanswered goes again, in a new one, once the owner is known.
-        if (h.gen >= 0 && h.gen === q.gen) q.gen++;
-        setTimeout(() => {
-          if (q.deleted) return;
-          const home = q.home;
-          void (q.replicated ? this.resolveHome(q) : Promise.resolve()).then(() => {
-            if (q.home === home) q.resend();
-          });
-        }, 100).unref();
-        return;
-      }
-      case 'reply': {
-        const receiver = broker.vhosts.get(h.v)?.replies.lookupLocal(h.rk);
-        if (!receiver) return; // its consumer has gone: dropped, as RabbitMQ drops it
-        const p = Buffer.from(props);
-        receiver.deliverReply(h.rk, new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2));
-        return;
-      }
-      case 'stats':
-        return;
-    }
-  }
-
-  private entryOf(broker: Broker, r: boolean, dc: number | undefined, ex: string, rk: string, props: Buffer, body: Buffer): Entry {
-    const p = Buffer.from(props);
-    const msg = new Message(broker.nextSeq++, ex, rk, p, Buffer.from(body), deliveryModeOf(p) === 2);
-    const entry: Entry = { msg, redelivered: r, expiresAt: 0 };
-    if (dc !== undefined) entry.deliveryCount = dc;
-    return entry;
-  }
-
-  /** The owner's answer to a basic.get from another node: the message, held as delivered to it. */
-  private answerGet(v: string, name: string, rid: number, from: string, cid: string): void {
-    const q = this.queueAt(v, name);
-    const reply = (h: WireHeader, props?: Buffer, body?: Buffer): void => this.send(from, h, props, body);
-    if (!q || !q.owned || q.deleted) return reply({ t: 'got', rid, n: 0 });
-    const answer = (): void => {
-      const e = q.deleted ? undefined : q.take();
-      if (!e) return reply({ t: 'got', rid, n: 0 });
-      let rc = this.remoteByCid.get(cid);
-      if (!rc) {
-        // basic.get deliveries of one node are held by one consumer that never joins the queue.
-        rc = new RemoteConsumer(cid, from, q, Number.MAX_SAFE_INTEGER, 0, this);
-        this.remoteByCid.set(cid, rc);
-      }
-      q.stats.get++;
-      const did = rc.hold(e);
-      const h: WireHeader = { t: 'got', rid, did, r: e.redelivered, ex: e.msg.exchange, rk: e.msg.routingKey, pl: e.msg.properties.length, n: q.messageCount };
-      if (e.deliveryCount !== undefined) h.dc = e.deliveryCount;
-      reply(h, e.msg.properties, e.msg.body);
-    };
-    const wait = q.headReady();
-    if (wait) void wait.then(answer);
-    else answer();
-  }
-
-  /** Answers pubs once the owner's store has what they carried (one flush for a tick's worth). */
-  /** Answers moved for a generation of pubs, and refuses the rest of it. */
-  private refuse(node: string, v: string, q: string, gen: number): void {
-    const session = `${node}\0${v}\0${q}`;
-    if ((this.refused.get(session) ?? -1) >= gen) {
-      // Refused already: the sender has been told.
-      return;
-    }
-    this.refused.set(session, gen);
-    this.send(node, { t: 'moved', v, q, gen });
-  }
-
-  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number): void {
-    const key = `${node}\0${v}\0${q}\0${gen}\0${epoch}`;
-    const o = this.owed.get(key);
-    if (o) o.upTo = Math.max(o.upTo, id);
-    else this.owed.set(key, { node, v, q, upTo: id, gen, epoch });
-    if (this.owedScheduled) return;
-    this.owedScheduled = true;
-    setImmediate(() => {
-      this.owedScheduled = false;
-      const batch = [...this.owed.values()];
-      this.owed.clear();
-      const answer = (ok: boolean): void => {
-        for (const b of batch) {
-          // The queue changed hands since (its memory dropped) or a write failed: the sender
-          // sends them again to whoever owns it now. Duplicates, never losses, for unconfirmed ones.
-          const same = this.queueAt(b.v, b.q)?.epoch === b.epoch;
-          const session = `${b.node}\0${b.v}\0${b.q}`;
-          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) this.send(b.node, { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
-          else this.refuse(b.node, b.v, b.q, b.gen);
-        }
-      };
-      Promise.all([this.store.flushLocal(), this.ownedFlushed()]).then(
-        () => answer(true),
-        (err: unknown) => {
-          this.log.warn({ err: String(err) }, 'a write failed: publishes from other nodes go to the new owner');
-          answer(false);
-        },
-      );
-    });
   }
 
   private publishStats(): void {
@@ -643,13 +320,7 @@ export class ClusterNode implements RemoteSender {
   private nodeChanged(node: string, running: boolean): void {
     if (node === this.name) return;
     if (!running) {
-      // Its consumers' deliveries go back to the queues owned here.
-      for (const rc of [...this.remoteByCid.values()]) {
-        if (rc.node !== node) continue;
-        this.remoteByCid.delete(rc.cid);
-        rc.returnAll();
-        if (rc.queue.consumers.includes(rc)) rc.queue.removeConsumer(rc);
-      }
+      this.traffic.nodeDown(node);
       // Its replicated queues: the publishes and subscriptions sent to it died with it. Nobody is
       // known to own them until their stream says who (the sweep asks); then what is unanswered
       // goes again and consumers subscribe again (setHome from ''), even to the same node
@@ -677,7 +348,7 @@ export class ClusterNode implements RemoteSender {
       // If it was judged down here (it restarted, or wrongly: a stall, the bucket electing), its
       // consumers of the queues owned here were dropped, and it does not know: it subscribes them
       // again (and sends again what is unanswered) when told the queue moved.
-      if (q.owned && !q.deleted) this.send(node, { t: 'moved', v: q.vhost.name, q: q.name, gen: -1 });
+      if (q.owned && !q.deleted) this.traffic.send(node, { t: 'moved', v: q.vhost.name, q: q.name, gen: -1 });
     }
   }
 

@@ -32,6 +32,9 @@ export class ClusterQueue extends Queue {
   gen = 0;
   private answered = 0;
   private readonly answerWaiters: { upTo: number; resolve: () => void }[] = [];
+  /** Publishes whose x-overflow verdict the owner has not given yet, by pub id (reject-publish only). */
+  private readonly verdicts = new Map<number, (taken: boolean) => void>();
+  private lastVerdict: Promise<boolean> | undefined = undefined;
   /** Local consumers of a remote queue, by the id the owner knows them by. */
   readonly cids = new Map<Consumer, string>();
   /** Messages fetched by basic.get from the owner, for take(). */
@@ -92,13 +95,23 @@ export class ClusterQueue extends Queue {
     if (this.deleted) return true;
     const p = { id: this.nextPubId++, msg };
     this.unanswered.push(p);
-    if (this.home !== '') this.node.sendPub(this, p.id, msg);
+    // Only the owner knows whether the queue is over its limit: the publisher's confirm waits for it.
+    if (this.args.overflow !== 'drop-head' && (this.args.maxLength !== undefined || this.args.maxLengthBytes !== undefined)) {
+      this.lastVerdict = new Promise((resolve) => this.verdicts.set(p.id, resolve));
+    }
+    if (this.home !== '') this.node.traffic.sendPub(this, p.id, msg);
     return true;
   }
 
   /** Remote: the publisher's confirm waits for the owner's answer (ClusterNode.published). */
   override persists(msg: Message): boolean {
     return this.owned ? super.persists(msg) : true;
+  }
+
+  override takeVerdict(): Promise<boolean> | undefined {
+    const v = this.lastVerdict;
+    this.lastVerdict = undefined;
+    return v;
   }
 
   /** Every publish sent so far is answered by the owner; undefined when none is outstanding. */
@@ -108,11 +121,14 @@ export class ClusterQueue extends Queue {
     return new Promise((resolve) => this.answerWaiters.push({ upTo, resolve }));
   }
 
-  /** The owner has every publish up to id. */
-  answeredUpTo(id: number): void {
+  /** The owner has every publish up to id, except those in refused (its x-overflow turned them away). */
+  answeredUpTo(id: number, refused?: readonly number[]): void {
     if (id <= this.answered) return;
     this.answered = id;
-    while (this.unanswered.length > 0 && this.unanswered[0]!.id <= id) this.unanswered.shift();
+    while (this.unanswered.length > 0 && this.unanswered[0]!.id <= id) {
+      const p = this.unanswered.shift()!;
+      this.giveVerdict(p.id, refused === undefined || !refused.includes(p.id));
+    }
     let i = 0;
     while (i < this.answerWaiters.length) {
       const w = this.answerWaiters[i]!;
@@ -123,6 +139,14 @@ export class ClusterQueue extends Queue {
     }
   }
 
+  private giveVerdict(id: number, taken: boolean): void {
+    if (this.verdicts.size === 0) return;
+    const resolve = this.verdicts.get(id);
+    if (!resolve) return;
+    this.verdicts.delete(id);
+    resolve(taken);
+  }
+
   /**
    * The owner changed (or restarted): what it has not answered is sent again and consumers
    * subscribe again; on the new owner itself, they are taken in directly.
@@ -131,16 +155,17 @@ export class ClusterQueue extends Queue {
     if (this.owned) {
       // Taken in here; answered (so confirmed) only once the stream has them. If that fails they
       // stay unanswered, for whoever owns the queue next.
-      for (const p of this.unanswered) this.enqueue(p.msg);
+      const refused: number[] = [];
+      for (const p of this.unanswered) if (!this.enqueue(p.msg)) refused.push(p.id);
       const upTo = this.nextPubId - 1;
       const written = this.js?.flush();
-      if (!written) this.answeredUpTo(upTo);
-      else written.then(() => this.answeredUpTo(upTo), () => undefined);
+      if (!written) this.answeredUpTo(upTo, refused);
+      else written.then(() => this.answeredUpTo(upTo, refused), () => undefined);
       return;
     }
     if (this.home === '') return;
-    for (const p of this.unanswered) this.node.sendPub(this, p.id, p.msg);
-    for (const c of this.consumers) this.node.subscribe(this, c);
+    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
+    for (const c of this.consumers) this.node.traffic.subscribe(this, c);
   }
 
   /** This node now owns the queue: its messages are read from the stream, then it serves. */
@@ -163,7 +188,7 @@ export class ClusterQueue extends Queue {
       this.consumers.length = 0;
       for (const c of local) {
         const cid = this.cids.get(c);
-        if (cid) this.node.forgetCid(cid);
+        if (cid) this.node.traffic.forgetCid(cid);
         this.cids.delete(c);
       }
       // Nobody knows which were delivered: all come back flagged, as after a single node's crash.
@@ -205,31 +230,31 @@ export class ClusterQueue extends Queue {
   }
 
   override settle(entry: Entry): void {
-    if (this.node.settleRemote(entry, 'ack')) return;
+    if (this.node.traffic.settleRemote(entry, 'ack')) return;
     super.settle(entry);
   }
 
   override discard(entry: Entry, reason: Parameters<Queue['discard']>[1]): void {
-    if (this.node.settleRemote(entry, 'drop')) return;
+    if (this.node.traffic.settleRemote(entry, 'drop')) return;
     super.discard(entry, reason);
   }
 
   override requeue(entries: Entry[]): void {
-    const local = entries.filter((e) => !this.node.settleRemote(e, 'requeue'));
+    const local = entries.filter((e) => !this.node.traffic.settleRemote(e, 'requeue'));
     if (local.length > 0 && this.owned) super.requeue(local);
   }
 
   override addConsumer(c: Consumer): void {
     if (this.owned) return super.addConsumer(c);
     this.consumers.push(c);
-    if (this.home !== '') this.node.subscribe(this, c);
+    if (this.home !== '') this.node.traffic.subscribe(this, c);
   }
 
   override removeConsumer(c: Consumer): boolean {
     if (this.owned) return super.removeConsumer(c);
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
-    this.node.unsubscribe(this, c);
+    this.node.traffic.unsubscribe(this, c);
     // Auto-delete is the owner's decision: it sees every node's consumers.
     return false;
   }
@@ -242,7 +267,7 @@ export class ClusterQueue extends Queue {
 
   override headReady(): Promise<void> | undefined {
     if (this.owned) return this.loading ? this.loading.then(() => super.headReady()) : super.headReady();
-    return this.node.fetch(this).then((e) => {
+    return this.node.traffic.fetch(this).then((e) => {
       if (e) this.fetched.push(e);
     });
   }
@@ -260,9 +285,17 @@ export class ClusterQueue extends Queue {
     return this.owned ? super.readyCount : this.remote.messages;
   }
 
+  override get consumerCount(): number {
+    return this.owned ? super.consumerCount : this.remote.consumers;
+  }
+
+  override get unackedTotal(): number {
+    return this.owned ? super.unackedTotal : this.remote.unacked;
+  }
+
   override purge(): number {
     if (this.owned) return super.purge();
-    this.node.sendPurge(this);
+    this.node.traffic.sendPurge(this);
     const n = this.remote.messages;
     this.remote.messages = 0;
     return n;
@@ -279,6 +312,9 @@ export class ClusterQueue extends Queue {
     const r = super.destroy();
     for (const w of this.answerWaiters.splice(0)) w.resolve();
     this.unanswered.length = 0;
+    // Published to a queue that is gone: confirmed, as RabbitMQ does.
+    for (const resolve of this.verdicts.values()) resolve(true);
+    this.verdicts.clear();
     this.node.forget(this);
     return this.owned ? r : { count: remoteCount, stored: r.stored };
   }

@@ -5,8 +5,11 @@
 export type WireHeader =
   /** A publish routed on the sender to a queue the receiver owns; answered by pubok. */
   | { t: 'pub'; v: string; q: string; id: number; gen: number; from: string; ex: string; rk: string; pl: number }
-  /** Every pub of that generation up to id is in the queue (and stored, if it persists). */
-  | { t: 'pubok'; v: string; q: string; upTo: number; gen: number }
+  /**
+   * Every pub of that generation up to id is in the queue (and stored, if it persists), except
+   * those in rej, which the queue's x-overflow reject-publish refused (their confirms are nacks).
+   */
+  | { t: 'pubok'; v: string; q: string; upTo: number; gen: number; rej?: number[] }
   /** A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. */
   | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number }
   | { t: 'unsub'; cid: string }

@@ -106,9 +106,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     let channels = 0;
     let consumers = 0;
     for (const c of connections) channels += c.channels.size;
-    for (const q of queues) consumers += q.consumers.length;
+    for (const q of queues) consumers += q.consumerCount;
     const ready = queues.reduce((n, q) => n + q.messageCount, 0);
-    const unacked = queues.reduce((n, q) => n + q.unackedCount, 0);
+    const unacked = queues.reduce((n, q) => n + q.unackedTotal, 0);
     // RabbitMQ 3.10.8's totals count quorum queues' at-least-once dead letters in messages only.
     const owed = queues.reduce((n, q) => n + q.deadLetterCount, 0);
     return {
@@ -172,7 +172,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const q = queueOf(req.params);
     req.authz.actIn(q.vhost.name);
     req.authz.require(q.vhost.name, 'configure', q.name);
-    if (req.query['if-unused'] === 'true' && q.consumers.length > 0) throw badRequest(`queue '${q.name}' in use`);
+    if (req.query['if-unused'] === 'true' && q.consumerCount > 0) throw badRequest(`queue '${q.name}' in use`);
     if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' not empty`);
     q.vhost.deleteQueue(q);
     await broker.store.flush();

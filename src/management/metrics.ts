@@ -39,8 +39,8 @@ export function registerMetrics(app: FastifyInstance, broker: Broker): void {
     });
   };
   queueGauge('warren_queue_messages_ready', 'Messages ready for delivery', (q) => q.messageCount);
-  queueGauge('warren_queue_messages_unacked', 'Messages delivered and not yet acknowledged', (q) => q.unackedCount);
-  queueGauge('warren_queue_consumers', 'Consumers on the queue', (q) => q.consumers.length);
+  queueGauge('warren_queue_messages_unacked', 'Messages delivered and not yet acknowledged', (q) => q.unackedTotal);
+  queueGauge('warren_queue_consumers', 'Consumers on the queue', (q) => q.consumerCount);
   queueGauge('warren_queue_messages_dlx', 'Dead letters a quorum queue owes at least once, not yet taken by their targets', (q) => q.deadLetterCount);
   queueGauge('warren_queue_messages_paged_out', 'Ready messages kept in the store only, not in memory', (q) => q.pagedOut.count);
   // Each queue's type as a label of an info metric (1), so the gauges above keep their labels.

@@ -3,6 +3,8 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
+import { registerEnvironmentApi } from './environment-api.js';
+import { registerHealthApi } from './health-api.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
@@ -64,6 +66,8 @@ export async function startManagement(broker: Broker, port: number, host: string
   });
 
   registerApi(app, broker, rates);
+  registerHealthApi(app, broker);
+  registerEnvironmentApi(app, broker);
   registerMetrics(app, broker);
   registerUi(app);
 

@@ -66,9 +66,9 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     ...placementView(q),
     // RabbitMQ 3.10.8 counts a quorum queue's at-least-once dead letters in messages (not in
     // messages_ready) and shows them as messages_dlx; classic queues and streams have no such field.
-    messages: ready + q.unackedCount + q.deadLetterCount,
+    messages: ready + q.unackedTotal + q.deadLetterCount,
     messages_ready: ready,
-    messages_unacknowledged: q.unackedCount,
+    messages_unacknowledged: q.unackedTotal,
     ...(q.type.name === 'quorum' ? { messages_dlx: q.deadLetterCount, message_bytes_dlx: q.deadLetterBytes } : {}),
     message_bytes_ready: q.readyBytes,
     // RabbitMQ's names for where the ready messages are: in memory or only on disk.
@@ -76,7 +76,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages_paged_out: q.pagedOut.count,
     message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
     message_bytes_paged_out: q.pagedOut.bytes,
-    consumers: q.consumers.length,
+    consumers: q.consumerCount,
     message_stats: messageStatsView(q.stats, rates, q.stats),
   };
 }
@@ -159,7 +159,7 @@ export function channelView(ch: Channel): JsonObject {
 export function vhostView(v: VHost): JsonObject {
   const qs = [...v.queues.values()];
   const ready = qs.reduce((n, q) => n + q.messageCount, 0);
-  const unacked = qs.reduce((n, q) => n + q.unackedCount, 0);
+  const unacked = qs.reduce((n, q) => n + q.unackedTotal, 0);
   const owed = qs.reduce((n, q) => n + q.deadLetterCount, 0);
   // As RabbitMQ 3.10.8's vhost totals: the sum of its queues' messages, owed dead letters included.
   return { ...vhostMetadataView(v), messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };

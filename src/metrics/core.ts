@@ -97,13 +97,13 @@ export const CORE_GROUPS: Group<unknown>[] = [
     objects: queueObjects,
     metrics: [
       { name: 'queue_messages_ready', type: 'gauge', help: 'Messages ready to be delivered to consumers', value: (q) => q.messageCount },
-      { name: 'queue_messages_unacked', type: 'gauge', help: 'Messages delivered to consumers but not yet acknowledged', value: (q) => q.unackedCount },
+      { name: 'queue_messages_unacked', type: 'gauge', help: 'Messages delivered to consumers but not yet acknowledged', value: (q) => q.unackedTotal },
       {
         name: 'queue_messages',
         type: 'gauge',
         help: 'Sum of ready and unacknowledged messages - total queue depth',
         // As RabbitMQ 3.10.8: a quorum queue's at-least-once dead letters count here too.
-        value: (q) => q.messageCount + q.unackedCount + q.deadLetterCount,
+        value: (q) => q.messageCount + q.unackedTotal + q.deadLetterCount,
       },
     ],
   }),
@@ -111,22 +111,22 @@ export const CORE_GROUPS: Group<unknown>[] = [
     family: 'queue_consumer_count',
     byQueue: true,
     objects: queueObjects,
-    metrics: [{ name: 'queue_consumers', type: 'gauge', help: 'Consumers on a queue', value: (q) => q.consumers.length }],
+    metrics: [{ name: 'queue_consumers', type: 'gauge', help: 'Consumers on a queue', value: (q) => q.consumerCount }],
   }),
   group<Queue>({
     family: 'queue_metrics',
     byQueue: true,
     objects: queueObjects,
     metrics: [
-      { name: 'queue_consumers', type: 'gauge', help: 'Consumers on a queue', value: (q) => q.consumers.length },
+      { name: 'queue_consumers', type: 'gauge', help: 'Consumers on a queue', value: (q) => q.consumerCount },
       {
         name: 'queue_messages_ram',
         type: 'gauge',
         help: 'Ready and unacknowledged messages stored in memory',
-        value: (q) => q.readyCount - q.pagedOut.count + q.unackedCount,
+        value: (q) => q.readyCount - q.pagedOut.count + q.unackedTotal,
       },
       { name: 'queue_messages_ready_ram', type: 'gauge', help: 'Ready messages stored in memory', value: (q) => q.readyCount - q.pagedOut.count },
-      { name: 'queue_messages_unacked_ram', type: 'gauge', help: 'Unacknowledged messages stored in memory', value: (q) => q.unackedCount },
+      { name: 'queue_messages_unacked_ram', type: 'gauge', help: 'Unacknowledged messages stored in memory', value: (q) => q.unackedTotal },
       { name: 'queue_messages_ready_bytes', type: 'gauge', help: 'Size in bytes of ready messages', value: (q) => q.readyBytes },
       { name: 'queue_messages_paged_out', type: 'gauge', help: 'Messages paged out to disk', value: (q) => q.pagedOut.count },
       { name: 'queue_messages_paged_out_bytes', type: 'gauge', help: 'Size in bytes of messages paged out to disk', value: (q) => q.pagedOut.bytes },

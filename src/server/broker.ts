@@ -10,6 +10,7 @@ import type { Store, StoredVHost } from '../store/store.js';
 import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
 import { Connection } from './connection.js';
+import { startAckTimeouts } from './consumer-timeout.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
 import { importDefinitions } from '../management/definitions.js';
@@ -30,6 +31,7 @@ export class Broker {
   readonly store: Store;
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
+  private ackTimeouts: NodeJS.Timeout | null = null;
   readonly access: AccessControl;
   readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
@@ -71,6 +73,7 @@ export class Broker {
     const t0 = Date.now();
     await this.recover();
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
+    this.ackTimeouts = startAckTimeouts(this.connections, this.options.consumerTimeoutMs);
     if (this.options.loadDefinitions) {
       const file = this.options.loadDefinitions;
       try {
@@ -260,6 +263,7 @@ export class Broker {
 
   private async shutdown(): Promise<void> {
     this.log.info({ connections: this.connections.size }, 'shutting down');
+    if (this.ackTimeouts) clearInterval(this.ackTimeouts);
     this.alarms.stop();
     const server = this.server;
     const stopped = Promise.all(

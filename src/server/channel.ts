@@ -33,6 +33,7 @@ import { checkEquivalent } from './queue-args.js';
 import { checkServerNamed } from './queue-types/index.js';
 import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
+import { ackTimeoutText, coarseClock, SWEEP_MS } from './consumer-timeout.js';
 import type { VHost } from './vhost.js';
 
 
@@ -58,6 +59,8 @@ export class Channel implements ReplyReceiver {
   readonly consumers = new Map<string, Consumer>();
   private readonly assembler: CommandAssembler;
   private readonly unacked = new UnackedMap();
+  /** The shortest x-consumer-timeout of the queues this channel took deliveries from (Infinity: none). */
+  private timeoutFloor = Infinity;
   private nextTag = 1;
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** basic.qos global=false: the window of consumers started from now on. */
@@ -144,6 +147,28 @@ export class Channel implements ReplyReceiver {
   get uncommitted(): { messages: number; acks: number } {
     if (!this.tx) return { messages: 0, acks: 0 };
     return { messages: this.tx.publishes.length, acks: this.tx.acks.reduce((n, a) => n + a.taken.length, 0) };
+  }
+
+  /**
+   * Closes the channel (406) when a delivery has waited for its ack longer than its queue's
+   * consumer timeout (consumer-timeout.ts). Deliveries are in the order they went out, so only
+   * those older than the shortest timeout that can apply are looked at.
+   */
+  checkAckTimeout(now: number, globalMs: number): void {
+    if (this.unacked.size === 0 || this.state !== 'open') return;
+    const floor = Math.min(globalMs > 0 ? globalMs : Infinity, this.timeoutFloor);
+    if (floor === Infinity) return;
+    for (const u of this.unacked.values()) {
+      // A stamp may be up to SWEEP_MS behind the real delivery time: count from the latest it can be.
+      const age = now - u.at - SWEEP_MS;
+      if (age < floor) return;
+      const timeout = u.queue.args.consumerTimeout ?? globalMs;
+      if (timeout > 0 && age >= timeout) {
+        this.log.warn({ consumerTag: u.consumer?.tag ?? null, timeoutMs: timeout }, 'consumer timed out waiting for delivery acknowledgement');
+        this.fail(chError(ReplyCode.PreconditionFailed, ackTimeoutText(this.id, timeout)));
+        return;
+      }
+    }
   }
 
   /** Closes the channel for a channel-level error (spec 1.5.2.5: channel.close with the code). */
@@ -406,7 +431,7 @@ export class Channel implements ReplyReceiver {
     if (!passive) this.counters.queuesDeclared++;
     const ok: MethodInit = {
       id: M.QueueDeclareOk,
-      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumers.length },
+      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount },
     };
     const mustPersist = !passive && durable && !exclusive;
     if (mustPersist) this.afterStore(nowait ? null : ok, undefined);
@@ -430,7 +455,7 @@ export class Channel implements ReplyReceiver {
     }
     this.permit('configure', 'queue', q.name);
     this.checkExclusive(q);
-    if (ifUnused && q.consumers.length > 0) {
+    if (ifUnused && q.consumerCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }
     if (ifEmpty && q.readyCount > 0) {
@@ -606,7 +631,7 @@ export class Channel implements ReplyReceiver {
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
     }
-    const { routed, persisted, refused, overloaded } = this.vhost.publish(exchange, msg, ccKeys);
+    const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys);
     for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
     if (routed > 0) counters.routed++;
@@ -616,6 +641,14 @@ export class Channel implements ReplyReceiver {
       const seq = this.confirms.next();
       if (refused) {
         this.confirms.settle(seq, false);
+      } else if (verdicts.length > 0) {
+        // A queue on another node of a cluster says later whether its x-overflow took the message.
+        const confirms = this.confirms;
+        void Promise.all(verdicts).then((oks) => {
+          if (oks.includes(false)) confirms.settle(seq, false);
+          else if (persisted) confirms.settleAfterStore(seq);
+          else confirms.settle(seq, true);
+        });
       } else if (persisted) {
         this.confirms.settleAfterStore(seq);
       } else {
@@ -760,7 +793,8 @@ export class Channel implements ReplyReceiver {
     if (c.noAck) {
       c.queue.settle(entry);
     } else {
-      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c });
+      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c, at: coarseClock.now });
+      if (c.queue.args.consumerTimeout !== undefined && c.queue.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = c.queue.args.consumerTimeout;
       c.unacked++;
       this.consumerUnacked++;
     }
@@ -817,7 +851,10 @@ export class Channel implements ReplyReceiver {
       byType.redelivered++;
     }
     if (noAck) q.settle(entry);
-    else this.unacked.set(tag, { tag, entry, queue: q, consumer: null });
+    else {
+      this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now });
+      if (q.args.consumerTimeout !== undefined && q.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = q.args.consumerTimeout;
+    }
     const msg = entry.msg;
     const ok: MethodInit = {
       id: M.BasicGetOk,

@@ -65,6 +65,11 @@ export interface BrokerOptions {
    * not take them (RabbitMQ's dead_letter_worker_publisher_confirm_timeout, 3 minutes), in ms.
    */
   deadLetterRetryMs: number;
+  /**
+   * RabbitMQ's consumer_timeout: a channel holding a delivery unacked longer is closed with 406
+   * (ms; 0 = no broker-wide timeout, queues' x-consumer-timeout still apply). 30 minutes by default.
+   */
+  consumerTimeoutMs: number;
 }
 
 export const defaultOptions: BrokerOptions = {
@@ -90,4 +95,5 @@ export const defaultOptions: BrokerOptions = {
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,
   deadLetterRetryMs: 180_000,
+  consumerTimeoutMs: 1_800_000,
 };

@@ -59,6 +59,8 @@ const KEYS: Record<string, [(v: unknown) => boolean, string]> = {
   'max-in-memory-length': [nonNegInt, 'is not a valid maximum memory length'],
   'max-in-memory-bytes': [nonNegInt, 'is not a valid maximum memory in bytes'],
   'delivery-limit': [nonNegInt, 'is not a valid delivery limit'],
+  // RabbitMQ 3.12+ (3.10.8 has only the broker-wide consumer_timeout).
+  'consumer-timeout': [nonNegInt, 'is not a valid consumer timeout'],
   'queue-mode': [oneOf('default', 'lazy'), 'is not a valid queue-mode value'],
   overflow: [oneOf('drop-head', 'reject-publish', 'reject-publish-dlx'), 'is not a valid overflow value'],
   'max-age': [maxAge, 'is not a valid max age'],
@@ -200,6 +202,8 @@ const QUEUE_KEYS: Record<string, Rule> = {
   'max-length-bytes': 'min',
   // Quorum queues only (classic ones ignore x-delivery-limit); RabbitMQ 3.10.8 took the lower value.
   'delivery-limit': 'min',
+  // RabbitMQ 3.12+: the lower of the argument's and the policy's.
+  'consumer-timeout': 'min',
   'dead-letter-exchange': 'arg',
   'dead-letter-routing-key': 'arg',
   // Quorum queues only; RabbitMQ 3.10.8: an argument at-most-once kept a policy's at-least-once away.

@@ -26,6 +26,8 @@ export interface QueueArgs {
    * x-overflow reject-publish and a dead-letter exchange (Queue.configureDeadLettering).
    */
   deadLetterStrategy?: 'at-most-once' | 'at-least-once';
+  /** x-consumer-timeout (RabbitMQ 3.12+), or a policy's consumer-timeout: ms a delivery may stay unacked. */
+  consumerTimeout?: number;
   /** Streams: x-max-age in ms (retention). */
   maxAge?: number;
   /** Streams: x-stream-max-segment-size-bytes. */
@@ -76,6 +78,9 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
   put('maxLength', int('x-max-length', 0));
   put('maxLengthBytes', int('x-max-length-bytes', 0));
   put('maxPriority', int('x-max-priority', 0, 255));
+  // 0 turns the timeout off for the queue, as the broker-wide consumer_timeout's 0 does.
+  const consumerTimeout = int('x-consumer-timeout', 0);
+  if (consumerTimeout !== undefined && consumerTimeout > 0) args.consumerTimeout = consumerTimeout;
   // RabbitMQ 3.10 takes any value here and uses only a non-negative integer (a string was accepted).
   const limit = t.get('x-delivery-limit');
   if (type.countsDeliveries && limit !== undefined && INTEGER_TYPES.has(limit.type) && Number(fromFieldValue(limit)) >= 0) {

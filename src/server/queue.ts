@@ -210,6 +210,25 @@ export class Queue {
     return this.readyCount;
   }
 
+  /**
+   * The outcome of the latest enqueue() when it is known only later (a queue another node of a
+   * cluster owns answers whether its x-overflow took the message): true taken, false refused.
+   * Undefined when enqueue()'s own answer is final, as it always is for a local queue.
+   */
+  takeVerdict(): Promise<boolean> | undefined {
+    return undefined;
+  }
+
+  /** Consumers of the queue wherever they are (in a cluster, a non-owner node learns them from the owner). */
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  /** Deliveries not yet acknowledged, wherever they went (see consumerCount). */
+  get unackedTotal(): number {
+    return this.unackedCount;
+  }
+
   /** Ready messages, in memory and paged out. */
   get readyCount(): number {
     if (this.stream) return this.stream.count;

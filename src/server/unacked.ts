@@ -10,6 +10,8 @@ export interface Unacked {
   queue: Queue;
   /** null for basic.get */
   consumer: Consumer | null;
+  /** When it was delivered (coarseClock), for the consumer acknowledgement timeout. */
+  at: number;
 }
 
 export class UnackedMap extends Map<number, Unacked> {

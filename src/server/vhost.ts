@@ -33,6 +33,8 @@ export interface PublishOutcome {
   refused: boolean;
   /** Queues whose backlog should pause the publisher (Queue.overloaded). */
   overloaded: Queue[];
+  /** Outcomes known later (Queue.takeVerdict): confirm only if all are true. Usually empty. */
+  verdicts: Promise<boolean>[];
 }
 
 const isQueue = (d: Destination): d is Queue => d instanceof Queue;
@@ -66,7 +68,7 @@ export class VHost {
   private retryScheduled = false;
   private readonly routed = new Set<Queue>();
   /** Reused by every publish(): read it before the next publish. */
-  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [] };
+  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [], verdicts: [] };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
   private readonly visited = new Set<Exchange>();
@@ -133,10 +135,15 @@ export class VHost {
     let refused = false;
     const outcome = this.outcome;
     outcome.overloaded.length = 0;
+    if (outcome.verdicts.length > 0) outcome.verdicts = [];
     for (const q of routed) {
       q.stats.publish++;
       if (!q.enqueue(msg)) refused = true;
-      else if (q.persists(msg)) persisted = true;
+      else {
+        if (q.persists(msg)) persisted = true;
+        const later = q.takeVerdict();
+        if (later) outcome.verdicts.push(later);
+      }
       if (q.overloaded) outcome.overloaded.push(q);
     }
     outcome.routed = routed.size;

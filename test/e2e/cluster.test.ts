@@ -247,3 +247,82 @@ describe('cluster: operating it', () => {
     }
   });
 });
+
+describe('cluster: counts seen from every node', () => {
+  it("a queue's consumers and unacked deliveries show the same on every node, not only where the consumer is", async () => {
+    const ch = await (await cluster.connect(1)).createChannel();
+    await ch.assertQueue('counted-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('counted-q', Buffer.from(`m${i}`), { persistent: true });
+    // Another node's consumer holds 3 unacked (prefetch 3), 2 stay ready.
+    const cch = await (await cluster.connect(2)).createChannel();
+    await cch.prefetch(3);
+    let got = 0;
+    await cch.consume('counted-q', () => void got++);
+    await waitUntil(async () => got === 3, 'three deliveries', 10_000);
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    for (const n of cluster.nodes) {
+      let q: { consumers?: number; messages_unacknowledged?: number; messages_ready?: number; messages?: number } = {};
+      await waitUntil(async () => {
+        const r = await fetch(`http://127.0.0.1:${n.managementPort}/api/queues/%2F/counted-q`, { headers: auth });
+        q = (await r.json()) as typeof q;
+        return q.consumers === 1 && q.messages_unacknowledged === 3 && q.messages_ready === 2;
+      }, `node ${n.name} shows 1 consumer, 3 unacked, 2 ready`, 10_000);
+      expect(q.messages).toBe(5);
+    }
+    // queue.declare-ok counts consumers on every node too.
+    for (let i = 0; i < 3; i++) {
+      const dch = await (await cluster.connect(i)).createChannel();
+      await waitUntil(async () => (await dch.checkQueue('counted-q')).consumerCount === 1, `declare-ok on node ${i + 1} counts the consumer`, 10_000);
+    }
+  });
+});
+
+describe('cluster: x-overflow reject-publish through another node', () => {
+  it('a publish the owner refuses is nacked to a publisher on a node that does not own the queue', async () => {
+    const ch = await (await cluster.connect(0)).createChannel();
+    await ch.assertQueue('limited-q', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    let owner = '';
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/limited-q`, { headers: auth });
+      owner = ((await r.json()) as { node?: string }).node ?? '';
+      return owner !== '';
+    }, 'the queue has an owner', 10_000);
+    const other = cluster.nodes.findIndex((n) => n.name !== owner);
+    const pch = await (await cluster.connect(other)).createConfirmChannel();
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      outcomes.push(await new Promise<string>((resolve) => pch.sendToQueue('limited-q', Buffer.from(`m${i}`), { persistent: true }, (err) => resolve(err ? 'nack' : 'ack'))));
+    }
+    // RabbitMQ 3.10.8's quorum queue with x-max-length 2 takes a third message, then refuses.
+    expect(outcomes).toEqual(['ack', 'ack', 'ack', 'nack', 'nack']);
+    // (A node that does not own the queue learns its counts from the owner, once a second.)
+    await waitUntil(async () => (await ch.checkQueue('limited-q')).messageCount === 3, 'three messages in the queue', 10_000);
+  });
+});
+
+describe("cluster: a vhost's default queue type", () => {
+  it('set on one node, it makes a plain durable declare on another node a replicated quorum queue', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const api = (i: number, method: string, path: string, body?: object) =>
+      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
+    expect((await api(0, 'PUT', '/api/vhosts/replicated', { default_queue_type: 'quorum' })).status).toBeLessThan(300);
+    expect((await api(0, 'PUT', '/api/permissions/replicated/guest', { configure: '.*', write: '.*', read: '.*' })).status).toBeLessThan(300);
+    const amqp = await import('amqplib');
+    let conn: Awaited<ReturnType<typeof amqp.connect>> | undefined;
+    await waitUntil(async () => {
+      conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${cluster.nodes[1]!.port}/replicated`).catch(() => undefined);
+      return conn !== undefined;
+    }, 'the vhost and permission on node 2', 10_000);
+    conn!.on('error', () => undefined);
+    const ch = await conn!.createChannel();
+    await ch.assertQueue('plain-durable', { durable: true });
+    let q: { type?: string; members?: string[] } = {};
+    await waitUntil(async () => {
+      q = (await (await api(2, 'GET', '/api/queues/replicated/plain-durable')).json()) as typeof q;
+      return (q.members ?? []).length === 3;
+    }, 'a replicated queue seen from node 3', 10_000);
+    expect(q.type).toBe('quorum');
+    await conn!.close();
+  });
+});

@@ -572,3 +572,66 @@ describe('warren ctl: definitions and errors', () => {
     expect(usage.stdout + usage.stderr).toMatch(/usage|add_user/i);
   });
 });
+
+describe('warren ctl: diagnostics, channels, closing connections, exit codes (as rabbitmqctl 3.10.8)', () => {
+  it('the probes pass on a healthy broker, with rabbitmq-diagnostics lines and JSON', async () => {
+    expect(await ok('ping')).toContain('Ping succeeded');
+    expect(JSON.parse(await ok('ping', '--formatter', 'json'))).toEqual({ message: 'Ping succeeded' });
+    expect(await ok('check_running')).toMatch(/is fully booted and running/);
+    expect(await ok('check_local_alarms')).toContain('reported no local alarms');
+    expect(await ok('check_alarms')).toContain('reported no alarms, local or clusterwide');
+    expect(await ok('check_virtual_hosts')).toContain('reported all vhosts as running');
+    expect(await ok('check_port_connectivity')).toContain(`Successfully connected to ports ${broker.port}`);
+    expect(await ok('await_startup', '--timeout', '5')).toBe('');
+    const env = JSON.parse(await ok('environment', '--formatter', 'json')) as Record<string, unknown>;
+    expect(env.consumerTimeoutMs).toBe(1_800_000);
+    expect(env).not.toHaveProperty('defaultPass');
+  });
+
+  it('an unreachable broker exits 69, a refused login 77', async () => {
+    const down = await runCtl('http://127.0.0.1:1', ['ping']);
+    expect(down.code).toBe(69);
+    expect(down.stderr).toContain('Error:');
+    expect((await runCtl('http://127.0.0.1:1', ['await_startup', '-t', '1'])).code).toBe(69);
+    expect((await ctl('--password', 'wrong', 'list_queues')).code).toBe(77);
+  });
+
+  it("missing users exit 67, a missing vhost 65, a missing queue to purge 69, an existing user to add 70", async () => {
+    for (const args of [['delete_user', 'nosuch'], ['change_password', 'nosuch', 'x'], ['set_user_tags', 'nosuch', 'a'], ['set_permissions', 'nosuch', '.*', '.*', '.*'], ['clear_permissions', 'nosuch']]) {
+      const r = await ctl(...args);
+      expect(r.code, args.join(' ')).toBe(67);
+      expect(r.stderr).toMatch(/User "?nosuch"? does not exist/);
+    }
+    expect((await ctl('delete_vhost', 'nosuch')).code).toBe(65);
+    expect((await ctl('purge_queue', 'nosuch')).code).toBe(69);
+    const dup = await ctl('add_user', 'guest', 'x');
+    expect(dup.code).toBe(70);
+    expect(dup.stderr).toContain('User "guest" already exists');
+    expect((await ctl('close_connection', 'nosuch', 'why')).code).toBe(69);
+  });
+
+  it('list_channels prints rabbitmqctl columns; help list_channels lists them', async () => {
+    const conn = await connect();
+    const ch = await conn.createConfirmChannel();
+    await ch.prefetch(7);
+    const rows = table(await ok('list_channels', 'number', 'user', 'confirm', 'prefetch_count'), ['number', 'user', 'confirm', 'prefetch_count']);
+    expect(rows).toContainEqual(['1', 'guest', 'true', '7']);
+    const h = await ok('help', 'list_channels');
+    expect(h).toContain('must be one of');
+    expect(h).toContain('prefetch_count');
+    expect((await ctl('list_channels', 'nosuch_column')).code).toBe(64);
+  });
+
+  it('close_all_connections closes the vhost\'s connections with the explanation, up to --limit', async () => {
+    const conns = [await connect(), await connect(), await connect()];
+    const closed = conns.map((c) => new Promise<Error & { code?: number }>((resolve) => c.once('close', (e: Error) => resolve(e))));
+    const out = await ok('close_all_connections', '--limit', '2', 'maintenance');
+    expect(out).toContain('Closing 2 connections in vhost /, reason: maintenance...');
+    expect(out).toContain('Closed 2 connections');
+    const out2 = await ok('close_all_connections', '--global', 'the rest');
+    expect(out2).toContain('Closed 1 connections');
+    const errs = await Promise.all(closed);
+    expect(errs.map((e) => e.message).every((m) => /CONNECTION_FORCED/.test(m))).toBe(true);
+    expect(errs.some((e) => /maintenance/.test(e.message))).toBe(true);
+  });
+});
