@@ -32,7 +32,7 @@ RUN mkdir -p /var/lib/warren && chown node:node /var/lib/warren \
     && chmod +x /app/dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/warren
 USER node
 VOLUME ["/var/lib/warren"]
-EXPOSE 5672 5671 15672
+EXPOSE 5672 5671 15672 15692
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["node", "/app/dist/healthcheck.js", "5672"]
 # Exec form: node is PID 1 and gets SIGTERM itself (clean shutdown). CMD holds the default
 # arguments (none: the ENV above configures the broker); anything after the image name replaces it.

@@ -70,7 +70,7 @@ const waitExit = (proc, ms) =>
  */
 function spawnWarren(dataDir, extraArgs, { until = 'listening', keepLog = false, baseArgs } = {}) {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const args = [...nodeArgs, join(root, 'dist/cli.js'), ...(baseArgs ?? ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--management-port', '0', '--log-level', 'info']), ...extraArgs];
+  const args = [...nodeArgs, join(root, 'dist/cli.js'), ...(baseArgs ?? ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info']), ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
@@ -516,7 +516,7 @@ export async function startWarrenCluster({ extraArgs = [] } = {}) {
     const started = await Promise.all(
       names.map((name, i) => {
         const urls = [i, ...names.map((_, j) => j).filter((j) => j !== i)].map((j) => `nats://127.0.0.1:${ports[j].client}`).join(',');
-        const baseArgs = ['--cluster', urls, '--node-name', name, '--port', '0', '--host', '127.0.0.1', '--management-port', '-1', '--data-dir', join(dir, name), '--log-level', 'info'];
+        const baseArgs = ['--cluster', urls, '--node-name', name, '--port', '0', '--host', '127.0.0.1', '--management-port', '-1', '--prometheus-port', '-1', '--data-dir', join(dir, name), '--log-level', 'info'];
         return spawnWarren(join(dir, name), extraArgs, { until: 'joined the cluster', keepLog: true, baseArgs });
       }),
     );

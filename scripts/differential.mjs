@@ -404,7 +404,7 @@ const warrens = new Set(); // live Warren processes, for cleanup
 async function startWarrenProc(logFile) {
   const cli = join(root, 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build (npm run differential does)`);
-  const proc = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--log-level', 'info', '--in-memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info', '--in-memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logStream = createWriteStream(logFile);
   proc.stderr.pipe(logStream, { end: false });
   warrens.add(proc);

@@ -11,6 +11,7 @@ import { defaultOptions } from './server/options.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
+import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
@@ -47,6 +48,17 @@ const argv = yargs(rawArgs)
   .option('max-message-size', { type: 'number', default: defaultOptions.maxMessageSize, describe: 'largest message body, bytes' })
   .option('management-port', { type: 'number', default: defaultOptions.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
   .option('management-host', { type: 'string', default: defaultOptions.managementHost, describe: 'address the management API listens on' })
+  .option('prometheus-port', {
+    type: 'number',
+    default: defaultPrometheusOptions.prometheusPort,
+    describe: 'Prometheus endpoint in rabbitmq_prometheus\' shape (/metrics, /metrics/per-object, /metrics/detailed); 0 = any free port, -1 = off',
+  })
+  .option('prometheus-host', { type: 'string', default: defaultPrometheusOptions.prometheusHost, describe: 'address the Prometheus endpoint listens on' })
+  .option('prometheus-per-object', {
+    type: 'boolean',
+    default: defaultPrometheusOptions.prometheusPerObject,
+    describe: '/metrics reports every queue, channel and connection, as /metrics/per-object (prometheus.return_per_object_metrics)',
+  })
   .option('memory-high-watermark', {
     type: 'number',
     default: defaultOptions.memoryHighWatermark,
@@ -144,12 +156,14 @@ const broker: Broker = new Broker({
   managementHost: argv['management-host'],
 });
 
+let prometheus: PrometheusServer | null = null;
 let stopping = false;
 const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   broker.log.info({ signal }, 'signal received');
   Promise.resolve(cluster?.handOver())
+    .then(() => prometheus?.close())
     .then(() => broker.close())
     .then(() => cluster?.close())
     .then(
@@ -170,6 +184,14 @@ broker.start().then(async () => {
     await cluster.attach(broker);
     broker.cluster = cluster;
     broker.log.info({ cluster: argv.cluster }, 'joined the cluster');
+  }
+  // After joining: its identity names the cluster node from the first scrape on.
+  if (argv['prometheus-port'] !== -1) {
+    prometheus = await startPrometheus(broker, {
+      prometheusPort: argv['prometheus-port'],
+      prometheusHost: argv['prometheus-host'],
+      prometheusPerObject: argv['prometheus-per-object'],
+    });
   }
 }).catch((err: unknown) => {
   // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.

@@ -74,6 +74,10 @@ const KEYS: Record<string, Apply> = {
   },
   'management.tcp.port': set('management-port', int),
   'management.tcp.ip': set('management-host'),
+  // rabbitmq_prometheus' keys; -1 turns the endpoint off (Warren's, as --prometheus-port -1).
+  'prometheus.tcp.port': set('prometheus-port', (v) => (v === '-1' ? -1 : int(v))),
+  'prometheus.tcp.ip': set('prometheus-host'),
+  'prometheus.return_per_object_metrics': set('prometheus-per-object', bool),
   load_definitions: set('load-definitions'),
   // RabbitMQ's consumer_timeout, in ms; 0 turns the broker-wide timeout off.
   consumer_timeout: set('consumer-timeout', int),

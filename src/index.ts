@@ -1,9 +1,11 @@
 // Embedding: start a real broker in-process, e.g. in a test suite, in a few milliseconds.
 import { Broker } from './server/broker.js';
 import type { BrokerOptions } from './server/options.js';
+import { startPrometheus, type PrometheusOptions } from './metrics/server.js';
 
 export { Broker } from './server/broker.js';
 export type { BrokerOptions } from './server/options.js';
+export type { PrometheusOptions } from './metrics/server.js';
 
 export interface RunningBroker {
   /** The port it listens on (useful with port 0). */
@@ -12,14 +14,31 @@ export interface RunningBroker {
   tlsPort: number;
   /** The management HTTP port (0 unless managementPort was given; -1 asks for any free port). */
   managementPort: number;
+  /** The Prometheus endpoint's port (0 unless prometheusPort was given; 0 asks for any free port). */
+  prometheusPort: number;
   broker: Broker;
   /** Closes client connections (320), flushes the store and stops listening. */
   close(): Promise<void>;
 }
 
-/** Starts a broker. Without dataDir it runs in memory; logs only errors unless told otherwise. */
-export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', managementPort: 0, managementHost: '127.0.0.1', ...options });
+/**
+ * Starts a broker. Without dataDir it runs in memory; logs only errors unless told otherwise. The
+ * Prometheus endpoint is off unless prometheusPort is given (0: any free port).
+ */
+export async function startBroker(options: Partial<BrokerOptions> & Partial<PrometheusOptions> = {}): Promise<RunningBroker> {
+  const { prometheusPort = -1, prometheusHost = '127.0.0.1', prometheusPerObject = false, ...brokerOptions } = options;
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', managementPort: 0, managementHost: '127.0.0.1', ...brokerOptions });
   const port = await broker.start();
-  return { port, tlsPort: broker.tlsPort, managementPort: broker.managementPort, broker, close: () => broker.close() };
+  const prometheus = prometheusPort === -1 ? null : await startPrometheus(broker, { prometheusPort, prometheusHost, prometheusPerObject });
+  return {
+    port,
+    tlsPort: broker.tlsPort,
+    managementPort: broker.managementPort,
+    prometheusPort: prometheus?.port ?? 0,
+    broker,
+    close: async () => {
+      await prometheus?.close();
+      await broker.close();
+    },
+  };
 }

@@ -155,10 +155,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       try {
         if (existing) {
           checkEquivalent(existing, v.name, durable, autoDelete, args);
+          broker.counters.queuesDeclared++;
           return reply.code(204).send();
         }
         if (name.startsWith('amq.')) throw badRequest(`queue name '${name}' contains reserved prefix 'amq.*'`);
         v.addQueue({ name, durable, exclusiveOwner: null, autoDelete, arguments: args });
+        broker.counters.queuesDeclared++;
       } catch (e) {
         throw fromAmqp(e);
       }

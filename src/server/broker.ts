@@ -19,6 +19,7 @@ import { AccessControl } from './access.js';
 import type { PagingLimits } from './paged-tail.js';
 import { ResourceMonitor } from './alarms.js';
 import { FAILURE_DELAY_MS, LoginGate } from './login-gate.js';
+import { GlobalCounters } from './global-counters.js';
 import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
@@ -34,6 +35,8 @@ export class Broker {
   readonly access: AccessControl;
   readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
+  /** RabbitMQ's global counters and churn (global-counters.ts), for Prometheus. */
+  readonly counters = new GlobalCounters();
   readonly startedAt = Date.now();
   readonly alarms: ResourceMonitor;
   /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
@@ -147,6 +150,7 @@ export class Broker {
     if (!v) {
       this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.log, this.options.queueFactory)));
       v.deadLetterRetryMs = this.options.deadLetterRetryMs;
+      v.counters = this.counters;
       v.replies.remote = this.options.remoteReplies?.(name) ?? null;
     }
     return v;

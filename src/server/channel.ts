@@ -18,6 +18,7 @@ import {
 } from '../frames/index.js';
 import type { PermissionKind } from './access.js';
 import { ConfirmTracker } from './confirms.js';
+import type { GlobalCounters } from './global-counters.js';
 import type { MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
@@ -81,6 +82,9 @@ export class Channel implements ReplyReceiver {
   private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
   private readonly stats: MessageStats;
+  private readonly counters: GlobalCounters;
+  /** Has published at least once: a publisher, as RabbitMQ counts them (rabbitmq_global_publishers). */
+  publishing = false;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
   private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
@@ -92,6 +96,7 @@ export class Channel implements ReplyReceiver {
     this.log = conn.log.child({ channel: id });
     this.vhost = conn.vhost!;
     this.stats = conn.broker.stats;
+    this.counters = conn.broker.counters;
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
   }
 
@@ -133,6 +138,15 @@ export class Channel implements ReplyReceiver {
   }
   get transactional(): boolean {
     return this.tx !== null;
+  }
+  /** Publishes in confirm mode not yet confirmed. */
+  get unconfirmedCount(): number {
+    return this.confirms?.pending ?? 0;
+  }
+  /** Publishes and acks held in the open transaction. */
+  get uncommitted(): { messages: number; acks: number } {
+    if (!this.tx) return { messages: 0, acks: 0 };
+    return { messages: this.tx.publishes.length, acks: this.tx.acks.reduce((n, a) => n + a.taken.length, 0) };
   }
 
   /**
@@ -414,6 +428,7 @@ export class Channel implements ReplyReceiver {
       if (exclusive) this.conn.exclusiveQueues.add(q);
     }
     this.lastQueue = name;
+    if (!passive) this.counters.queuesDeclared++;
     const ok: MethodInit = {
       id: M.QueueDeclareOk,
       args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount },
@@ -595,6 +610,10 @@ export class Channel implements ReplyReceiver {
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
     const exchange = this.exchangeForPublish(exchangeName);
     this.conn.publisher = true;
+    this.publishing = true;
+    const counters = this.counters;
+    counters.receivedBody(body.length);
+    if (this.confirms) counters.receivedConfirm++;
     const scan = scanProperties(properties, this.scan);
     const persistent = scan.deliveryMode === 2;
     let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
@@ -615,7 +634,9 @@ export class Channel implements ReplyReceiver {
     const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys);
     for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
-    if (routed === 0 && mandatory) this.returnUnroutable(msg);
+    if (routed > 0) counters.routed++;
+    else if (mandatory) this.returnUnroutable(msg);
+    else counters.unroutableDropped++;
     if (this.confirms) {
       const seq = this.confirms.next();
       if (refused) {
@@ -639,13 +660,17 @@ export class Channel implements ReplyReceiver {
   /** A reply to a direct reply-to name goes to its channel, or nowhere if that has gone. */
   private publishReply(msg: Message, mandatory: boolean): void {
     const receiver = this.vhost.replies.lookup(msg.routingKey);
-    if (receiver) receiver.deliverReply(msg.routingKey, msg);
-    else if (mandatory) this.returnUnroutable(msg);
+    if (receiver) {
+      this.counters.routed++;
+      receiver.deliverReply(msg.routingKey, msg);
+    } else if (mandatory) this.returnUnroutable(msg);
+    else this.counters.unroutableDropped++;
     if (this.confirms) this.confirms.settle(this.confirms.next(), true);
   }
 
   private returnUnroutable(msg: Message): void {
     this.stats.returnUnroutable++;
+    this.counters.unroutableReturned++;
     this.conn.writer.content(
       this.id,
       { id: M.BasicReturn, args: { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: msg.exchange, routingKey: msg.routingKey } },
@@ -776,7 +801,13 @@ export class Channel implements ReplyReceiver {
     const msg = entry.msg;
     this.stats.deliver++;
     c.queue.stats.deliver++;
-    if (entry.redelivered) this.stats.redeliver++;
+    const byType = this.counters.forType(c.queue.type.name);
+    if (c.noAck) byType.consumeAutoAck++;
+    else byType.consumeManualAck++;
+    if (entry.redelivered) {
+      this.stats.redeliver++;
+      byType.redelivered++;
+    }
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
     this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.body);
   }
@@ -804,14 +835,21 @@ export class Channel implements ReplyReceiver {
 
   private getNow(q: Queue, noAck: boolean): void {
     const entry = q.deleted ? undefined : q.take();
+    const byType = this.counters.forType(q.type.name);
     if (!entry) {
+      byType.getEmpty++;
       this.reply({ id: M.BasicGetEmpty, args: {} });
       return;
     }
     const tag = this.nextTag++;
     this.stats.get++;
     q.stats.get++;
-    if (entry.redelivered) this.stats.redeliver++;
+    if (noAck) byType.getAutoAck++;
+    else byType.getManualAck++;
+    if (entry.redelivered) {
+      this.stats.redeliver++;
+      byType.redelivered++;
+    }
     if (noAck) q.settle(entry);
     else {
       this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now });
@@ -880,6 +918,7 @@ export class Channel implements ReplyReceiver {
       this.stats.ack += taken.length;
       for (const u of taken) {
         u.queue.stats.ack++;
+        this.counters.forType(u.queue.type.name).acknowledged++;
         u.queue.settle(u.entry);
       }
     }

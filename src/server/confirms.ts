@@ -36,6 +36,11 @@ export class ConfirmTracker {
     return ++this.seq;
   }
 
+  /** Publishes not yet acked or nacked to the client. */
+  get pending(): number {
+    return this.seq - this.sent;
+  }
+
   /** Confirms seq once the store has written the message (nacks it if the write fails). */
   settleAfterStore(seq: number): void {
     this.awaiting.push(seq);

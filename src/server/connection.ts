@@ -275,6 +275,7 @@ export class Connection implements QueueOwner, Throttled {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channel} above channel_max ${this.channelMax}`, 'connection', 20, 10);
     }
     this.channels.set(channel, new Channel(channel, this));
+    this.broker.counters.channelsOpened++;
     this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
   }
 
@@ -333,6 +334,7 @@ export class Connection implements QueueOwner, Throttled {
     if (this.state !== 'login') return; // the socket went while the login waited its turn
     const creds = parseResponse(mechanism, response);
     if (!creds || !this.broker.access.authenticate(creds.user, creds.pass)) {
+      this.broker.counters.authFailed++;
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds?.user, mechanism }, 'authentication failed');
       const refused = connError(
@@ -343,10 +345,12 @@ export class Connection implements QueueOwner, Throttled {
       return;
     }
     if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
+      this.broker.counters.authFailed++;
       this.log.warn({ peer: this.peer, user: creds.user }, 'user may only connect via localhost');
       this.fail(connError(ReplyCode.AccessRefused, `User '${creds.user}' can only connect via localhost`));
       return;
     }
+    this.broker.counters.authSucceeded++;
     const opts = this.broker.options;
     this.user = creds.user;
     this.state = 'tune-ok';
@@ -388,6 +392,7 @@ export class Connection implements QueueOwner, Throttled {
     }
     this.vhost = vhost;
     this.state = 'running';
+    this.broker.counters.connectionsOpened++;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.writer.method(0, { id: M.ConnectionOpenOk, args: {} });
@@ -475,7 +480,7 @@ export class Connection implements QueueOwner, Throttled {
   }
 
   closeChannel(ch: Channel): void {
-    this.channels.delete(ch.id);
+    if (this.channels.delete(ch.id)) this.broker.counters.channelsClosed++;
   }
 
   private onWritable(): void {
@@ -484,6 +489,7 @@ export class Connection implements QueueOwner, Throttled {
 
   private releaseChannels(): void {
     for (const ch of this.channels.values()) ch.release();
+    this.broker.counters.channelsClosed += this.channels.size;
     this.channels.clear();
     for (const q of this.exclusiveQueues) q.vhost.deleteQueue(q);
     this.exclusiveQueues.clear();
@@ -502,6 +508,7 @@ export class Connection implements QueueOwner, Throttled {
     this.state = 'closed';
     this.releaseChannels();
     if (this.broker.connections.delete(this) && wasOpen && this.vhost) {
+      this.broker.counters.connectionsClosed++;
       this.log.info({ peer: this.peer }, 'connection closed');
     }
   }

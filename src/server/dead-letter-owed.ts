@@ -129,7 +129,10 @@ export class OwedDeadLetters {
     }
     if (targets.length === 0) {
       // Routes went away after some target took it: RabbitMQ settles it then (mandatory semantics).
-      if (o.settled.size > 0) return this.forget(o);
+      if (o.settled.size > 0) {
+        v.counters.deadLettersConfirmed++;
+        return this.forget(o);
+      }
       this.warnOnce(
         `noroute\0${dlxName}\0${q.args.deadLetterRoutingKey ?? ''}`,
         `Cannot forward any dead-letter messages from source quorum queue '${q.name}' in vhost '${v.name}' with configured dead-letter-exchange exchange '${dlxName}' in vhost '${v.name}' and configured dead-letter-routing-key '${q.args.deadLetterRoutingKey ?? 'undefined'}'. This can happen either if the dead-letter routing topology is misconfigured (for example no queue bound to dead-letter-exchange or wrong dead-letter-routing-key configured) or if non-mirrored classic queues are bound whose host node is down. Fix this issue to prevent dead-lettered messages from piling up in the source quorum queue. This message will not be logged again.`,
@@ -147,7 +150,10 @@ export class OwedDeadLetters {
         took = true;
       } else refused = true;
     }
-    if (!refused) return this.forget(o);
+    if (!refused) {
+      v.counters.deadLettersConfirmed++;
+      return this.forget(o);
+    }
     // Some took it, another refused (x-overflow reject-publish): remember who has it.
     if (took) v.store.putDeadLetter(v.name, q.name, this.record(o));
   }

@@ -544,6 +544,8 @@ export class Queue {
 
   /** Dead-letters by the handler in effect: at least once (kept until taken) or at most once. */
   private deadLetter(entry: Entry, reason: DeathReason): void {
+    const strategy = this.atLeastOnce ? 'at_least_once' : this.args.deadLetterExchange !== undefined ? 'at_most_once' : 'disabled';
+    this.vhost.counters.deadLettered(this.type.name, strategy, reason);
     if (this.atLeastOnce) this.owed!.hold(entry, reason);
     else deadLetter(this, entry, reason);
   }

@@ -11,6 +11,7 @@ import type { Message } from './message.js';
 import type { PagingLimits } from './paged-tail.js';
 import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
+import { GlobalCounters } from './global-counters.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
@@ -62,6 +63,8 @@ export class VHost {
   readonly owingQueues = new Set<Queue>();
   /** How often those are retried (RabbitMQ's dead_letter_worker_publisher_confirm_timeout). */
   deadLetterRetryMs = 180_000;
+  /** The broker's counters (set by the broker; a vhost of its own otherwise). */
+  counters = new GlobalCounters();
   private retryScheduled = false;
   private readonly routed = new Set<Queue>();
   /** Reused by every publish(): read it before the next publish. */
@@ -174,9 +177,13 @@ export class VHost {
     return augmentDeclareArgs(this.defaultQueueType, durable, exclusive, autoDelete, args);
   }
 
-  /** Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller). */
+  /**
+   * Creates a queue; a durable, non-exclusive one is written to the store (flushed by the caller).
+   * persist false: a queue restored (from the store, or a cluster's shared topology), not created.
+   */
   addQueue(spec: QueueSpec, persist = true): Queue {
     const q = this.makeQueue(this, spec);
+    if (persist) this.counters.queuesCreated++;
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
     q.stream?.start();
     this.queues.set(q.name, q);
@@ -233,6 +240,7 @@ export class VHost {
   /** Deletes a queue: its consumers are cancelled, its bindings, messages and store records dropped. */
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
+    this.counters.queuesDeleted++;
     const { count, stored } = q.destroy();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);

@@ -45,7 +45,7 @@ function imageEnv(dataDir: string, managementPort = 0): NodeJS.ProcessEnv {
   for (const i of finalStage.filter((x) => x.op === 'ENV')) {
     for (const m of i.args.matchAll(/(\w+)=(\S*)/g)) env[m[1]!] = m[2]!;
   }
-  return { ...env, WARREN_DATA_DIR: dataDir, WARREN_HOST: '127.0.0.1', WARREN_MANAGEMENT_HOST: '127.0.0.1', WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: String(managementPort) };
+  return { ...env, WARREN_DATA_DIR: dataDir, WARREN_HOST: '127.0.0.1', WARREN_MANAGEMENT_HOST: '127.0.0.1', WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: String(managementPort), WARREN_PROMETHEUS_PORT: '-1' };
 }
 
 /** `docker run IMAGE ...args` as a local command: ENTRYPOINT + (args, or CMD when there are none). */

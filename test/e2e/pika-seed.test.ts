@@ -236,7 +236,7 @@ describe('seed tutorial 消息持久化 with the broker started as the README sa
   const npmStart = (): Promise<BrokerProcess> =>
     spawnBroker({
       command: { file: 'npm', args: ['start'], cwd: dir },
-      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_HOST: '127.0.0.1' },
+      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_PROMETHEUS_PORT: '-1', WARREN_HOST: '127.0.0.1' },
     });
 
   // npm itself exits at SIGTERM, possibly before the broker under it has closed its store: the
@@ -265,7 +265,7 @@ describe('seed tutorial 消息持久化 with the broker started as the README sa
   it('--in-memory is the explicit way to keep nothing', async () => {
     const b1 = (broker = await spawnBroker({
       command: { file: 'npm', args: ['start', '--', '--in-memory'], cwd: dir },
-      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_HOST: '127.0.0.1' },
+      env: { WARREN_PORT: '0', WARREN_MANAGEMENT_PORT: '0', WARREN_PROMETHEUS_PORT: '-1', WARREN_HOST: '127.0.0.1' },
     }));
     await runPy('durable_send.py', ['--port', String(b1.port), '--queue', 'hello1', '--body', 'gone']);
     await stop(b1);

@@ -65,8 +65,10 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
         '--host', '127.0.0.1',
         ...(opts.dataDir === undefined ? [] : ['--data-dir', opts.dataDir]),
         '--log-level', 'info',
-        // The management API is off unless a test asks for it: 15672 is not ours to take.
+        // The management API and the Prometheus endpoint are off unless a test asks for them:
+        // 15672 and 15692 are not ours to take.
         '--management-port', '0',
+        '--prometheus-port', '-1',
         ...(opts.args ?? []),
       ];
   const proc = opts.command
