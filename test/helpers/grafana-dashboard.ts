@@ -1,4 +1,4 @@
-// RabbitMQ's Grafana dashboards (test/fixtures/grafana): every panel query, and the metric names
+// RabbitMQ's Grafana dashboards' panel queries (test/fixtures/grafana): every query, and the metric names
 // they use, with Grafana's template variables filled in as Grafana would fill them.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/grafana');
 
-export const DASHBOARDS = ['RabbitMQ-Overview.json', 'RabbitMQ-Overview-3.10.8.json'] as const;
+export const DASHBOARDS = ['RabbitMQ-Overview', 'RabbitMQ-Overview-3.10.8'] as const;
 
 export interface PanelQuery {
   /** The panel's title, with the target's refId when a panel has several. */
@@ -14,33 +14,19 @@ export interface PanelQuery {
   expr: string;
 }
 
-interface Panel {
-  title?: string;
-  panels?: Panel[];
-  targets?: { expr?: string; refId?: string }[];
+/** What the test needs of a dashboard: its panels' queries and its time range (see the fixtures' README). */
+interface DashboardQueries {
+  timeFrom: string;
+  queries: PanelQuery[];
 }
 
-interface Dashboard {
-  panels: Panel[];
-  time: { from: string; to: string };
+function readQueries(name: string): DashboardQueries {
+  return JSON.parse(readFileSync(path.join(FIXTURES, `${name}.queries.json`), 'utf8')) as DashboardQueries;
 }
 
-export function readDashboard(file: string): Dashboard {
-  return JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')) as Dashboard;
-}
-
-/** Every target's expr, rows' nested panels included. */
-export function panelQueries(file: string): PanelQuery[] {
-  const out: PanelQuery[] = [];
-  const walk = (panels: Panel[]): void => {
-    for (const p of panels) {
-      if (p.panels) walk(p.panels);
-      const targets = (p.targets ?? []).filter((t) => t.expr);
-      for (const t of targets) out.push({ panel: `${p.title ?? '(untitled)'}${targets.length > 1 ? ` [${t.refId ?? '?'}]` : ''}`, expr: t.expr! });
-    }
-  };
-  walk(readDashboard(file).panels);
-  return out;
+/** Every panel target's expr, rows' nested panels included. */
+export function panelQueries(name: string): PanelQuery[] {
+  return readQueries(name).queries;
 }
 
 /** The rabbitmq_* metric names the queries use (a histogram's by its family name). */
@@ -60,8 +46,9 @@ export function metricNames(files: readonly string[]): Set<string> {
 
 /** The dashboard's time range in seconds ("now-1h" → 3600): what Grafana puts for $__range. */
 export function rangeSeconds(file: string): number {
-  const m = /^now-(\d+)([smhd])$/.exec(readDashboard(file).time.from);
-  if (!m) throw new Error(`unexpected time range ${readDashboard(file).time.from}`);
+  const from = readQueries(file).timeFrom;
+  const m = /^now-(\d+)([smhd])$/.exec(from);
+  if (!m) throw new Error(`unexpected time range ${from}`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
