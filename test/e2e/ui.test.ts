@@ -76,13 +76,13 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     await page.fill('#password', 'wrong');
     await page.click('button[type=submit]');
     await poll(() => text('.login-form .note')).toMatch(/Login failed/);
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toBeNull();
 
     await page.fill('#password', 'guest');
     await page.click('button[type=submit]');
     await page.waitForSelector('header nav');
     expect(await page.locator('header .who').innerText()).toBe('guest');
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toContain('guest');
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toContain('guest');
     await poll(() => stat('connections')).toBe('1');
   });
 
@@ -321,7 +321,7 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     // Logging out forgets the credentials.
     await page.click('header button.link');
     await page.waitForSelector('#username');
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toBeNull();
     expect(pageErrors).toEqual([]);
   });
 });

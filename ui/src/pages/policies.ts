@@ -1,6 +1,6 @@
 // Policies and operator policies: both lists, a form that adds or updates one (PUT, so the same
 // name replaces it), and a delete button per row. The API checks everything and its reason is shown.
-import { del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
+import { canPolicy, del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
 import { h, note, replace, Table } from '../dom';
 import type { Page } from '../page';
 
@@ -46,7 +46,7 @@ export function policiesPage(): Page {
                 'Delete',
               ),
           },
-        ],
+        ].filter((c) => c.label !== '' || canPolicy()),
         { filter: (p) => `${p.vhost} ${p.name} ${p.pattern}`, empty: kind === 'policies' ? 'No policies.' : 'No operator policies.' },
       ),
     };
@@ -121,7 +121,7 @@ export function policiesPage(): Page {
   };
   return {
     title: 'Policies',
-    el: h('div', { class: 'page policies' }, h('h1', null, 'Policies'), tables[0]!.table.el, h('h2', null, 'Operator policies'), tables[1]!.table.el, add, msg),
+    el: h('div', { class: 'page policies' }, h('h1', null, 'Policies'), tables[0]!.table.el, h('h2', null, 'Operator policies'), tables[1]!.table.el, canPolicy() && add, msg),
     refresh,
   };
 }
