@@ -88,6 +88,9 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     const other = uid('ui-x2');
     await ch.assertQueue(q, { durable: false });
     await ch.assertExchange(other, 'fanout', { durable: false });
+    // An administrator sees every section in the header at 1280 px, Users and Definitions included.
+    for (const nav of ['users', 'definitions']) expect(await page.locator(`header nav a[data-nav=${nav}]`).isVisible()).toBe(true);
+    expect(await page.evaluate(() => { const n = document.querySelector('header nav')!; return n.scrollWidth <= n.clientWidth; })).toBe(true);
 
     await page.goto(`${url}#/exchanges`);
     await page.click('.page.exchanges details.panel summary');

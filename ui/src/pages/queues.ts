@@ -102,7 +102,7 @@ export function queuePage(vhost: string, name: string): Page {
     ],
     lengths,
     (v) => fmtInt(Math.round(v)),
-    { height: 160 },
+    { height: 160, integer: true },
   );
   const bindings = queueBindings(vhost, name, () => refresh());
   const consumers = new Table<ConsumerInfo>(
