@@ -11,6 +11,7 @@ import { checkEquivalent } from '../server/queue-args.js';
 import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
+import { localNodeResources, memoryBreakdown } from './node-api.js';
 import { registerPolicyApi } from './policies-api.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
@@ -78,23 +79,38 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // Every node of the cluster as this node sees it (running: heard from within the last seconds);
   // a single node lists itself.
-  app.get('/api/nodes', async () => {
+  const nodesView = async (): Promise<JsonObject[]> => {
     const members = broker.cluster?.nodes() ?? [
       { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
     ];
+    const local = broker.cluster?.name ?? 'warren';
     const now = Date.now();
-    return members.map((n) => ({
-      name: n.name,
-      type: 'disc',
-      running: n.running,
-      uptime: n.running ? now - n.startedAt : 0,
-      partitions: [],
-      being_drained: false,
-      cluster_links: [],
-      applications: [],
-      nats_server: n.server,
-      listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
-    }));
+    return Promise.all(
+      members.map(async (n) => ({
+        name: n.name,
+        type: 'disc',
+        running: n.running,
+        uptime: n.running ? now - n.startedAt : 0,
+        partitions: [],
+        being_drained: false,
+        cluster_links: [],
+        applications: [],
+        nats_server: n.server,
+        listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
+        // Resources are known for this node only (a cluster's others answer on their own port).
+        ...(n.name === local ? ((await localNodeResources(broker)) as JsonObject) : {}),
+      })),
+    );
+  };
+  app.get('/api/nodes', async () => nodesView());
+  app.get<{ Params: { node: string }; Querystring: { memory?: string } }>('/api/nodes/:node', async (req) => {
+    const n = (await nodesView()).find((x) => x.name === req.params.node);
+    if (!n) throw notFound();
+    return req.query.memory === 'true' && n.name === (broker.cluster?.name ?? 'warren') ? { ...n, memory: memoryBreakdown() as JsonObject } : n;
+  });
+  app.get<{ Params: { node: string } }>('/api/nodes/:node/memory', async (req) => {
+    if (req.params.node !== (broker.cluster?.name ?? 'warren')) throw notFound();
+    return { memory: memoryBreakdown() };
   });
 
   app.get('/api/overview', async (req) => {

@@ -290,6 +290,30 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     await api('DELETE', `/queues/%2F/${q}`);
   });
 
+  it('shows the node: memory against the watermark, where it goes, disk, descriptors, alarms', async () => {
+    const nodes = (await api('GET', '/nodes')).json;
+    expect(nodes[0]).toMatchObject({ name: 'warren', mem_alarm: false, disk_free_alarm: false, alarms: [] });
+    expect(nodes[0].mem_used).toBeGreaterThan(0);
+    expect(nodes[0].mem_limit).toBeGreaterThan(0);
+    expect(nodes[0].fd_used).toBeGreaterThan(0);
+    const mem = (await api('GET', '/nodes/warren?memory=true')).json.memory;
+    expect(mem.total.rss).toBeGreaterThan(0);
+    expect(mem.heap_used).toBeGreaterThan(0);
+
+    // From the overview's node link.
+    await page.goto(`${url}#/overview`);
+    await page.click('.page.overview .info a[href^="#/nodes/"]');
+    await page.waitForSelector('.page.node');
+    await poll(() => text(page, '[data-alarms]')).toContain('No alarms');
+    await poll(() => text(page, '[data-stat="mem-used"] .stat-value')).toMatch(/iB$/);
+    expect(await text(page, '[data-stat="fd-used"] .stat-value')).toMatch(/^\d/);
+    expect(await page.locator('[data-memory] .bar-row').count()).toBe(5);
+    expect(await text(page, '.page.node dl.props')).toMatch(/Memory high watermark/);
+    expect(await page.locator('[data-chart="Memory"]').count()).toBe(1);
+    await poll(() => page.locator('[data-table="nodes"] tbody a').count()).toBe(1);
+    await shot(page, 'node');
+  });
+
   it('shows a management-only user no write actions', async () => {
     const u = uid('ui-mgmt');
     expect((await api('PUT', `/users/${u}`, { password: 'pw', tags: ['management'] })).status).toBe(201);

@@ -225,3 +225,23 @@ export interface GotMessage {
   payload: string;
   payload_encoding: string;
 }
+export interface NodeInfo {
+  name: string;
+  running: boolean;
+  uptime: number;
+  listeners: { protocol: string; ip_address: string; port: number }[];
+  mem_used?: number;
+  mem_limit?: number;
+  mem_alarm?: boolean;
+  mem_total?: number;
+  disk_free?: number | null;
+  disk_free_limit?: number;
+  disk_free_alarm?: boolean;
+  fd_used?: number | null;
+  fd_total?: number | null;
+  sockets_used?: number;
+  processors?: number;
+  os_pid?: string;
+  alarms?: string[];
+  memory?: Record<string, number | Record<string, number>>;
+}

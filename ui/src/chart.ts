@@ -56,7 +56,7 @@ export class LiveChart {
   private readonly resize: ResizeObserver;
   private hovering = false;
 
-  constructor(title: string, series: SeriesSpec[], history: History, format: (v: number) => string, opts: { height?: number; integer?: boolean } = {}) {
+  constructor(title: string, series: SeriesSpec[], history: History, format: (v: number) => string, opts: { height?: number; integer?: boolean; axisSize?: number } = {}) {
     const height = opts.height ?? 200;
     const box = h('div', { class: 'chart-box' });
     this.el = h('section', { class: 'chart', 'data-chart': title }, h('h3', null, title), box);
@@ -79,7 +79,7 @@ export class LiveChart {
         },
         axes: [
           { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' } },
-          { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' }, size: 56, incrs: opts.integer ? INTEGER_STEPS : undefined, values: (_u, vals) => vals.map((v) => format(v)) },
+          { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' }, size: opts.axisSize ?? 56, incrs: opts.integer ? INTEGER_STEPS : undefined, values: (_u, vals) => vals.map((v) => format(v)) },
         ],
         series: [
           { value: (_u, v) => (v == null ? '–' : new Date(v * 1000).toLocaleTimeString()) },

@@ -5,6 +5,7 @@ import type { Page } from './page';
 import { channelPage } from './pages/channel';
 import { connectionPage } from './pages/connection';
 import { definitionsPage } from './pages/definitions';
+import { nodePage } from './pages/node';
 import { exchangePage } from './pages/exchange';
 import { exchangesPage } from './pages/exchanges';
 import { loginPage } from './pages/login';
@@ -25,6 +26,7 @@ const NAV: [string, string][] = [
   ['policies', 'Policies'],
   ['users', 'Users'],
   ['definitions', 'Definitions'],
+  ['nodes', 'Node'],
 ];
 /** Only administrators may read these (the API answers anyone else 401). */
 const ADMIN_ONLY = ['users', 'definitions'];
@@ -67,6 +69,8 @@ function pageFor(parts: string[]): Page {
       return rest.length >= 1 ? channelPage(rest.join('/')) : channelsPage();
     case 'definitions':
       return definitionsPage();
+    case 'nodes':
+      return nodePage(rest[0]);
     case 'users':
       return usersPage();
     case 'vhosts':

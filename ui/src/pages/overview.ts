@@ -78,7 +78,7 @@ export function overviewPage(): Page {
           h('dt', null, 'Product'),
           h('dd', null, `${o.product_name} ${o.product_version}`),
           h('dt', null, 'Node'),
-          h('dd', null, `${o.node} (cluster ${o.cluster_name})`),
+          h('dd', null, h('a', { href: `#/nodes/${encodeURIComponent(o.node)}` }, o.node), ` (cluster ${o.cluster_name})`),
           h('dt', null, 'Uptime'),
           h('dd', null, fmtDuration(o.uptime)),
           h('dt', null, 'Listeners'),
