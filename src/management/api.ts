@@ -12,6 +12,7 @@ import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
+import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
 import { registerPolicyApi } from './policies-api.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
@@ -44,7 +45,7 @@ const S = { type: 'string' };
 const B = { type: 'boolean' };
 const O = { type: 'object' };
 
-export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler): void {
+export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory): void {
   const vhostOf = (name: string | undefined): VHost => {
     const v = broker.vhosts.get(name ?? '');
     if (!v) throw notFound();
@@ -79,6 +80,16 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // Every node of the cluster as this node sees it (running: heard from within the last seconds);
   // a single node lists itself.
+  /** Adds the broker-kept history to `*_details` (RabbitMQ's samples), when the request asks for it. */
+  const withSamples = (o: JsonObject, q: { age: number; incr: number } | null, keys: SampleKey[]): JsonObject => {
+    if (!q || !history) return o;
+    const samples = history.samples(q.age, q.incr);
+    for (const k of keys) {
+      const prev = (o[`${k}_details`] ?? {}) as JsonObject;
+      o[`${k}_details`] = { ...prev, rate: (prev.rate as number | undefined) ?? 0, ...BrokerHistory.details(samples, k) };
+    }
+    return o;
+  };
   const nodesView = async (): Promise<JsonObject[]> => {
     const members = broker.cluster?.nodes() ?? [
       { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
@@ -103,17 +114,20 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     );
   };
   app.get('/api/nodes', async () => nodesView());
-  app.get<{ Params: { node: string }; Querystring: { memory?: string } }>('/api/nodes/:node', async (req) => {
+  app.get<{ Params: { node: string }; Querystring: Record<string, string | undefined> }>('/api/nodes/:node', async (req) => {
     const n = (await nodesView()).find((x) => x.name === req.params.node);
     if (!n) throw notFound();
-    return req.query.memory === 'true' && n.name === (broker.cluster?.name ?? 'warren') ? { ...n, memory: memoryBreakdown() as JsonObject } : n;
+    if (n.name !== (broker.cluster?.name ?? 'warren')) return n;
+    // ?lengths_age=S (or node_stats_age): mem_used_details with the broker-kept samples.
+    const q = ageQuery(req.query, 'node_stats') ?? ageQuery(req.query, 'lengths');
+    return withSamples({ ...n, ...(req.query.memory === 'true' ? { memory: memoryBreakdown() as JsonObject } : {}) }, q, ['mem_used']);
   });
   app.get<{ Params: { node: string } }>('/api/nodes/:node/memory', async (req) => {
     if (req.params.node !== (broker.cluster?.name ?? 'warren')) throw notFound();
     return { memory: memoryBreakdown() };
   });
 
-  app.get('/api/overview', async (req) => {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/overview', async (req) => {
     // Monitors see global totals; management users only what their lists show.
     const a = req.authz;
     const vhosts = a.isMonitor ? [...broker.vhosts.values()] : seenVHosts(a);
@@ -142,8 +156,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         queues: queues.length,
         consumers,
       },
-      queue_totals: { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked },
-      message_stats: messageStatsView(broker.stats, rates, broker.stats),
+      queue_totals: withSamples({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? ageQuery(req.query, 'lengths') : null, [
+        'messages',
+        'messages_ready',
+        'messages_unacknowledged',
+      ]),
+      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats), ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
   });

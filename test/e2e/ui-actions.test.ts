@@ -314,6 +314,45 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     await shot(page, 'node');
   });
 
+  it("opens the overview and node charts with the broker's history, over a chosen range", async () => {
+    // The broker samples every 5 s from its start; wait for a few samples, with some traffic.
+    const q = uid('ui-hist');
+    await ch.assertQueue(q, { durable: false });
+    await poll(async () => {
+      ch.sendToQueue(q, Buffer.from('x'));
+      return (await api('GET', '/overview?msg_rates_age=600&msg_rates_incr=5&lengths_age=600&lengths_incr=5')).json.message_stats.publish_details.samples.length;
+    }, 30_000).toBeGreaterThanOrEqual(3);
+    const o = (await api('GET', '/overview?msg_rates_age=600&msg_rates_incr=5&lengths_age=600&lengths_incr=5')).json;
+    const samples = o.message_stats.publish_details.samples as { sample: number; timestamp: number }[];
+    expect(samples[0]!.timestamp).toBeGreaterThan(samples[1]!.timestamp); // newest first, as RabbitMQ
+    expect(o.queue_totals.messages_details.samples.length).toBe(samples.length);
+    expect(typeof o.message_stats.publish_details.avg_rate).toBe('number');
+    const node = (await api('GET', '/nodes/warren?node_stats_age=600&node_stats_incr=5')).json;
+    expect(node.mem_used_details.samples.length).toBeGreaterThanOrEqual(3);
+
+    // A new tab's first draw already spans the history (not just the moment it opened).
+    const opened = Date.now() / 1000;
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${url}#/overview`);
+      await tab.waitForSelector('[data-chart="Message rates"][data-points]');
+      const chart = tab.locator('[data-chart="Queued messages"]');
+      await poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
+      expect(Number(await chart.getAttribute('data-x-min'))).toBeLessThan(opened - 8);
+      // The range is a choice: a minute shows at most a minute (12 samples at 5 s, and the live ones).
+      await tab.selectOption('.page.overview select.range', '60');
+      await poll(async () => Number(await chart.getAttribute('data-x-min'))).toBeGreaterThan(Date.now() / 1000 - 61);
+      await tab.selectOption('.page.overview select.range', '600');
+      await shot(tab, 'overview');
+
+      await tab.goto(`${url}#/nodes/warren`);
+      await poll(async () => Number(await tab.locator('[data-chart="Memory"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
+    } finally {
+      await tab.close();
+      await ch.deleteQueue(q);
+    }
+  });
+
   it('shows a management-only user no write actions', async () => {
     const u = uid('ui-mgmt');
     expect((await api('PUT', `/users/${u}`, { password: 'pw', tags: ['management'] })).status).toBe(201);

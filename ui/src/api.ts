@@ -89,6 +89,8 @@ export const del = (path: string, headers: Record<string, string> = {}): Promise
 
 export interface Rate {
   rate: number;
+  /** With ?msg_rates_age / ?lengths_age: the broker-kept history, newest first. */
+  samples?: { sample: number; timestamp: number }[];
 }
 export interface MessageStats {
   publish?: number;
@@ -106,7 +108,14 @@ export interface Overview {
   node: string;
   uptime: number;
   object_totals: { connections: number; channels: number; exchanges: number; queues: number; consumers: number };
-  queue_totals: { messages: number; messages_ready: number; messages_unacknowledged: number };
+  queue_totals: {
+    messages: number;
+    messages_ready: number;
+    messages_unacknowledged: number;
+    messages_details?: Rate;
+    messages_ready_details?: Rate;
+    messages_unacknowledged_details?: Rate;
+  };
   message_stats: MessageStats;
   listeners: { protocol: string; ip_address: string; port: number }[];
 }
@@ -244,4 +253,5 @@ export interface NodeInfo {
   os_pid?: string;
   alarms?: string[];
   memory?: Record<string, number | Record<string, number>>;
+  mem_used_details?: Rate;
 }

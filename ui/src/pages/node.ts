@@ -1,7 +1,7 @@
 // The node: memory against the high watermark (with a chart and where the memory goes), free disk
 // against its limit, file descriptors, sockets, raised alarms, listeners, and the cluster's nodes.
 import { enc, get, type NodeInfo } from '../api';
-import { History, LiveChart } from '../chart';
+import { History, LiveChart, chartRange, historyQuery, rangeSelect } from '../chart';
 import { fmtBytes, fmtDuration, fmtInt, h, replace, Table } from '../dom';
 import { props } from '../forms';
 import type { Page } from '../page';
@@ -44,10 +44,14 @@ export function nodePage(name?: string): Page {
     { label: 'Listeners', value: (n) => n.listeners.map((l) => `${l.protocol} ${l.ip_address}:${l.port}`).join(', ') },
   ]);
   const title = h('span', { class: 'node-name' }, name ?? '');
+  let seeded = false;
+  const range = rangeSelect(() => {
+    seeded = false;
+  });
   const el = h(
     'div',
     { class: 'page node' },
-    h('h1', null, 'Node ', title),
+    h('div', { class: 'title-row' }, h('h1', null, 'Node ', title), h('label', { class: 'muted' }, 'Chart: ', range)),
     alarms,
     stats,
     h('div', { class: 'columns' }, chart.el, h('section', { class: 'panel' }, h('h2', null, 'Where the memory goes'), breakdown)),
@@ -63,7 +67,13 @@ export function nodePage(name?: string): Page {
       nodes.update(all);
       const nodeName = name ?? o.node;
       title.textContent = nodeName;
-      const n = await get<NodeInfo>(`/api/nodes/${enc(nodeName)}?memory=true`);
+      const n = await get<NodeInfo>(`/api/nodes/${enc(nodeName)}?memory=true${seeded ? '' : `&${historyQuery(['node_stats'])}`}`);
+      if (!seeded && n.mem_used_details?.samples) {
+        // The broker's own history of memory in use, so the chart shows the last minutes at once.
+        memory.maxAgeS = chartRange();
+        memory.seed(n.mem_used_details.samples.map((p) => [p.timestamp / 1000, p.sample, n.mem_limit ?? 0]).reverse());
+      }
+      seeded = true;
       const raised = n.alarms ?? [];
       replace(
         alarms,
@@ -72,7 +82,7 @@ export function nodePage(name?: string): Page {
           : h('p', { class: 'alarm off' }, n.mem_used === undefined ? 'Resources are shown by the node itself (open its management port).' : 'No alarms: publishers are not blocked.'),
       );
       if (n.mem_used === undefined) return;
-      memory.push([n.mem_used, n.mem_limit ?? 0]);
+      if (!n.mem_used_details) memory.push([n.mem_used, n.mem_limit ?? 0]);
       chart.update(memory);
       replace(
         stats,
