@@ -13,6 +13,7 @@ import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
 import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
+import { listPage, type ListQuery } from './paging.js';
 import { registerPolicyApi } from './policies-api.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
@@ -167,8 +168,19 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- queues
-  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
+  // Sorting on these needs no view of every queue (see paging.ts).
+  const queueKeys: Record<string, (q: Queue) => string | number> = {
+    name: (q) => q.name,
+    vhost: (q) => q.vhost.name,
+    messages: (q) => q.messageCount + q.unackedTotal + q.deadLetterCount,
+    messages_ready: (q) => q.messageCount,
+    messages_unacknowledged: (q) => q.unackedTotal,
+    consumers: (q) => q.consumerCount,
+  };
+  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues', async (req) => listPage(queuesOf(seenVHosts(req.authz)), req.query, (q) => queueView(q, rates), queueKeys));
+  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues/:vhost', async (req) =>
+    listPage([...readableVHost(req.authz, req.params.vhost).queues.values()], req.query, (q) => queueView(q, rates), queueKeys),
+  );
   app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
     return queueView(queueOf(req.params), rates);
@@ -399,6 +411,28 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   };
   bindingRoutes('q');
   bindingRoutes('e');
+  // One object's bindings, as RabbitMQ: a queue's (the default exchange's included), an exchange's
+  // as source and as destination.
+  const allBindings = (v: VHost) => [...v.exchanges.values()].flatMap((e) => [...e.bindings.values()]);
+  app.get<{ Params: Params }>('/api/queues/:vhost/:name/bindings', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const q = v.queues.get(req.params.name ?? '');
+    if (!q) throw notFound();
+    const implicit = { source: '', vhost: v.name, destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {}, properties_key: encodeURIComponent(q.name) || '~' };
+    return [implicit, ...allBindings(v).filter((b) => b.destination === q && b.source.name !== '').map((b) => bindingView(b, v.name))];
+  });
+  app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/source', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const e = v.exchanges.get(req.params.name ?? '');
+    if (!e) throw notFound();
+    return [...e.bindings.values()].map((b) => bindingView(b, v.name));
+  });
+  app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/destination', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const e = v.exchanges.get(req.params.name ?? '');
+    if (!e) throw notFound();
+    return allBindings(v).filter((b) => b.destination === e).map((b) => bindingView(b, v.name));
+  });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
   app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map(connectionView));

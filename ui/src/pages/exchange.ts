@@ -77,15 +77,19 @@ export function exchangePage(vhost: string, name: string): Page {
         ['Policy', (x as { policy?: string }).policy ?? '—'],
       ]),
     );
-    // The names offered in the binding form are read once per visit: a vhost may hold 10,000 queues.
-    const [bs, xs, qs] = await Promise.all([
-      get<BindingInfo[]>(`/api/bindings/${enc(vhost)}`),
-      names ? null : canWrite() ? get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`) : [],
-      names ? null : canWrite() ? get<QueueInfo[]>(`/api/queues/${enc(vhost)}`) : [],
-    ]);
-    names ??= { xs: xs!.map((e) => e.name), qs: qs!.map((q) => q.name) };
-    bindings.update(bs, names.xs, names.qs);
+    const [out, into] = await Promise.all([get<BindingInfo[]>(`${base}/bindings/source`), get<BindingInfo[]>(`${base}/bindings/destination`)]);
+    bindings.update([...out, ...into.filter((b) => b.source !== name)], names.xs, names.qs);
   };
-  let names: { xs: string[]; qs: string[] } | null = null;
+  // The names offered in the binding form are read when it is first used: a vhost may hold 10,000 queues.
+  let names = { xs: [] as string[], qs: [] as string[] };
+  let asked = false;
+  bindings.el.addEventListener('focusin', () => {
+    if (asked || !canWrite()) return;
+    asked = true;
+    void Promise.all([get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`), get<QueueInfo[]>(`/api/queues/${enc(vhost)}?columns=name`)]).then(([xs, qs]) => {
+      names = { xs: xs.map((e) => e.name), qs: qs.map((q) => q.name) };
+      void refresh();
+    });
+  });
   return { title: `Exchange ${name}`, el, refresh };
 }
