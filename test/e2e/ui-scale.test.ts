@@ -89,6 +89,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`management web UI with ${QUEUES} queues`, () =>
     await page.fill('[data-table="queues"] input.filter', '/^scale-q-0999/');
     await expect.poll(async () => (await names()).length, { timeout: 10_000 }).toBe(10);
     expect(await page.locator('[data-table="queues"] .table-foot').innerText()).toMatch(/^10 of 10,000 match/);
+    if (process.env.WARREN_UI_SHOTS) await page.screenshot({ path: `${process.env.WARREN_UI_SHOTS}/queues-10k-filtered.png` });
     await page.fill('[data-table="queues"] input.filter', '');
     await page.locator('[data-table="queues"] th', { hasText: 'Name' }).click();
     await page.locator('[data-table="queues"] th', { hasText: 'Name' }).click();
