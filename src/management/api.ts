@@ -11,6 +11,9 @@ import { checkEquivalent } from '../server/queue-args.js';
 import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
+import { localNodeResources, memoryBreakdown } from './node-api.js';
+import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
+import { listPage, type ListQuery } from './paging.js';
 import { registerPolicyApi } from './policies-api.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
@@ -43,7 +46,7 @@ const S = { type: 'string' };
 const B = { type: 'boolean' };
 const O = { type: 'object' };
 
-export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler): void {
+export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory): void {
   const vhostOf = (name: string | undefined): VHost => {
     const v = broker.vhosts.get(name ?? '');
     if (!v) throw notFound();
@@ -78,26 +81,54 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // Every node of the cluster as this node sees it (running: heard from within the last seconds);
   // a single node lists itself.
-  app.get('/api/nodes', async () => {
+  /** Adds the broker-kept history to `*_details` (RabbitMQ's samples), when the request asks for it. */
+  const withSamples = (o: JsonObject, q: { age: number; incr: number } | null, keys: SampleKey[]): JsonObject => {
+    if (!q || !history) return o;
+    const samples = history.samples(q.age, q.incr);
+    for (const k of keys) {
+      const prev = (o[`${k}_details`] ?? {}) as JsonObject;
+      o[`${k}_details`] = { ...prev, rate: (prev.rate as number | undefined) ?? 0, ...BrokerHistory.details(samples, k) };
+    }
+    return o;
+  };
+  const nodesView = async (): Promise<JsonObject[]> => {
     const members = broker.cluster?.nodes() ?? [
       { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
     ];
+    const local = broker.cluster?.name ?? 'warren';
     const now = Date.now();
-    return members.map((n) => ({
-      name: n.name,
-      type: 'disc',
-      running: n.running,
-      uptime: n.running ? now - n.startedAt : 0,
-      partitions: [],
-      being_drained: false,
-      cluster_links: [],
-      applications: [],
-      nats_server: n.server,
-      listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
-    }));
+    return Promise.all(
+      members.map(async (n) => ({
+        name: n.name,
+        type: 'disc',
+        running: n.running,
+        uptime: n.running ? now - n.startedAt : 0,
+        partitions: [],
+        being_drained: false,
+        cluster_links: [],
+        applications: [],
+        nats_server: n.server,
+        listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
+        // Resources are known for this node only (a cluster's others answer on their own port).
+        ...(n.name === local ? ((await localNodeResources(broker)) as JsonObject) : {}),
+      })),
+    );
+  };
+  app.get('/api/nodes', async () => nodesView());
+  app.get<{ Params: { node: string }; Querystring: Record<string, string | undefined> }>('/api/nodes/:node', async (req) => {
+    const n = (await nodesView()).find((x) => x.name === req.params.node);
+    if (!n) throw notFound();
+    if (n.name !== (broker.cluster?.name ?? 'warren')) return n;
+    // ?lengths_age=S (or node_stats_age): mem_used_details with the broker-kept samples.
+    const q = ageQuery(req.query, 'node_stats') ?? ageQuery(req.query, 'lengths');
+    return withSamples({ ...n, ...(req.query.memory === 'true' ? { memory: memoryBreakdown() as JsonObject } : {}) }, q, ['mem_used']);
+  });
+  app.get<{ Params: { node: string } }>('/api/nodes/:node/memory', async (req) => {
+    if (req.params.node !== (broker.cluster?.name ?? 'warren')) throw notFound();
+    return { memory: memoryBreakdown() };
   });
 
-  app.get('/api/overview', async (req) => {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/overview', async (req) => {
     // Monitors see global totals; management users only what their lists show.
     const a = req.authz;
     const vhosts = a.isMonitor ? [...broker.vhosts.values()] : seenVHosts(a);
@@ -126,15 +157,30 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         queues: queues.length,
         consumers,
       },
-      queue_totals: { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked },
-      message_stats: messageStatsView(broker.stats, rates, broker.stats),
+      queue_totals: withSamples({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? ageQuery(req.query, 'lengths') : null, [
+        'messages',
+        'messages_ready',
+        'messages_unacknowledged',
+      ]),
+      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats), ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
   });
 
   // ---- queues
-  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
+  // Sorting on these needs no view of every queue (see paging.ts).
+  const queueKeys: Record<string, (q: Queue) => string | number> = {
+    name: (q) => q.name,
+    vhost: (q) => q.vhost.name,
+    messages: (q) => q.messageCount + q.unackedTotal + q.deadLetterCount,
+    messages_ready: (q) => q.messageCount,
+    messages_unacknowledged: (q) => q.unackedTotal,
+    consumers: (q) => q.consumerCount,
+  };
+  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues', async (req) => listPage(queuesOf(seenVHosts(req.authz)), req.query, (q) => queueView(q, rates), queueKeys));
+  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues/:vhost', async (req) =>
+    listPage([...readableVHost(req.authz, req.params.vhost).queues.values()], req.query, (q) => queueView(q, rates), queueKeys),
+  );
   app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
     return queueView(queueOf(req.params), rates);
@@ -367,6 +413,28 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   };
   bindingRoutes('q');
   bindingRoutes('e');
+  // One object's bindings, as RabbitMQ: a queue's (the default exchange's included), an exchange's
+  // as source and as destination.
+  const allBindings = (v: VHost) => [...v.exchanges.values()].flatMap((e) => [...e.bindings.values()]);
+  app.get<{ Params: Params }>('/api/queues/:vhost/:name/bindings', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const q = v.queues.get(req.params.name ?? '');
+    if (!q) throw notFound();
+    const implicit = { source: '', vhost: v.name, destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {}, properties_key: encodeURIComponent(q.name) || '~' };
+    return [implicit, ...allBindings(v).filter((b) => b.destination === q && b.source.name !== '').map((b) => bindingView(b, v.name))];
+  });
+  app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/source', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const e = v.exchanges.get(req.params.name ?? '');
+    if (!e) throw notFound();
+    return [...e.bindings.values()].map((b) => bindingView(b, v.name));
+  });
+  app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/destination', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const e = v.exchanges.get(req.params.name ?? '');
+    if (!e) throw notFound();
+    return allBindings(v).filter((b) => b.destination === e).map((b) => bindingView(b, v.name));
+  });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
   app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map(connectionView));

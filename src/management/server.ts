@@ -9,6 +9,7 @@ import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
 import { RateSampler } from './rates.js';
+import { BrokerHistory } from './history.js';
 import { registerUi } from './ui.js';
 
 declare module 'fastify' {
@@ -38,6 +39,8 @@ export async function startManagement(broker: Broker, port: number, host: string
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
   });
   rates.start();
+  const history = new BrokerHistory(broker);
+  history.start();
 
   // Everything under /api needs a broker user with a management tag; what it may see and do is
   // decided per route (authz.ts), as RabbitMQ decides it per resource.
@@ -65,7 +68,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     return reply.code(500).send({ error: 'internal_error', reason: 'internal error' });
   });
 
-  registerApi(app, broker, rates);
+  registerApi(app, broker, rates, history);
   registerHealthApi(app, broker);
   registerEnvironmentApi(app, broker);
   registerMetrics(app, broker);
@@ -79,6 +82,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     port: bound,
     close: async () => {
       rates.stop();
+      history.stop();
       await app.close();
     },
   };

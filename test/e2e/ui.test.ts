@@ -76,13 +76,13 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     await page.fill('#password', 'wrong');
     await page.click('button[type=submit]');
     await poll(() => text('.login-form .note')).toMatch(/Login failed/);
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toBeNull();
 
     await page.fill('#password', 'guest');
     await page.click('button[type=submit]');
     await page.waitForSelector('header nav');
     expect(await page.locator('header .who').innerText()).toBe('guest');
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toContain('guest');
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toContain('guest');
     await poll(() => stat('connections')).toBe('1');
   });
 
@@ -148,18 +148,22 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     // Sorting: "Total" sorts descending first, then ascending on a second click.
     const totalHeader = page.locator('[data-table="queues"] th', { hasText: 'Total' });
     const names = () => page.locator('[data-table="queues"] a.queue-link').allInnerTexts();
+    // (The broker sorts and filters: the rows follow once its answer is in.)
+    const before = (a: string, b: string) => async () => {
+      const order = await names();
+      return order.includes(a) && order.includes(b) && order.indexOf(a) < order.indexOf(b);
+    };
     await totalHeader.click();
     expect(await totalHeader.getAttribute('aria-sort')).toBe('descending');
-    let order = await names();
-    expect(order.indexOf(q)).toBeLessThan(order.indexOf(small));
+    await poll(before(q, small)).toBe(true);
     await totalHeader.click();
     expect(await totalHeader.getAttribute('aria-sort')).toBe('ascending');
-    order = await names();
-    expect(order.indexOf(small)).toBeLessThan(order.indexOf(q));
+    await poll(before(small, q)).toBe(true);
     // Filtering.
     await page.fill('[data-table="queues"] input.filter', q);
-    expect(await names()).toEqual([q]);
+    await poll(names).toEqual([q]);
     await page.fill('[data-table="queues"] input.filter', '');
+    await poll(async () => (await names()).length).toBeGreaterThan(1);
     await page.screenshot({ path: join(shots, 'queues.png') });
 
     // The queue page, by its link.
@@ -321,7 +325,7 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     // Logging out forgets the credentials.
     await page.click('header button.link');
     await page.waitForSelector('#username');
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem('warren.auth'))).toBeNull();
     expect(pageErrors).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-// The management HTTP API: basic auth with credentials kept in sessionStorage.
+// The management HTTP API: basic auth with credentials kept in localStorage, so a login holds
+// across tabs (and logging out in one tab logs out the others: see main.ts's storage listener).
 
 const KEY = 'warren.auth';
 
@@ -12,7 +13,7 @@ export class ApiError extends Error {
 }
 
 export function credentials(): { user: string; header: string } | null {
-  const raw = sessionStorage.getItem(KEY);
+  const raw = localStorage.getItem(KEY);
   if (!raw) return null;
   try {
     const { user, header } = JSON.parse(raw) as { user: string; header: string };
@@ -24,19 +25,41 @@ export function credentials(): { user: string; header: string } | null {
 
 const basic = (user: string, pass: string): string => 'Basic ' + btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${pass}`)));
 
-/** Checks the credentials against the API and keeps them for this browser tab. */
+/** Checks the credentials against the API and keeps them for this browser (every tab). */
 export async function login(user: string, pass: string): Promise<void> {
   const header = basic(user, pass);
-  await request('GET', '/api/whoami', undefined, header);
-  sessionStorage.setItem(KEY, JSON.stringify({ user, header }));
+  me = await request<Me>('GET', '/api/whoami', undefined, header);
+  localStorage.setItem(KEY, JSON.stringify({ user, header }));
 }
 
 export function logout(): void {
-  sessionStorage.removeItem(KEY);
+  localStorage.removeItem(KEY);
+  me = null;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, header = credentials()?.header): Promise<T> {
-  const headers: Record<string, string> = {};
+// ---- who is logged in: the tags decide which actions the pages offer (the API checks anyway)
+
+export interface Me {
+  name: string;
+  tags: string[];
+}
+let me: Me | null = null;
+
+export async function whoami(): Promise<Me> {
+  if (!me || me.name !== credentials()?.user) me = await get<Me>('/api/whoami');
+  return me;
+}
+
+const tagged = (...tags: string[]): boolean => !!me && me.tags.some((t) => tags.includes(t));
+/** Users, vhosts, permissions, definitions: administrators only (the API answers others 401). */
+export const canAdmin = (): boolean => tagged('administrator');
+/** Policies: administrators and policymakers. */
+export const canPolicy = (): boolean => tagged('administrator', 'policymaker');
+/** Declaring, deleting, binding, publishing, purging, closing connections: not for monitoring/management-only users. */
+export const canWrite = (): boolean => tagged('administrator', 'policymaker');
+
+async function request<T>(method: string, path: string, body?: unknown, header = credentials()?.header, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extra };
   if (header) headers.authorization = header;
   if (body !== undefined) headers['content-type'] = 'application/json';
   // credentials 'omit': the Authorization header is ours; the browser must not answer the API's
@@ -60,12 +83,14 @@ export const enc = encodeURIComponent;
 export const get = <T>(path: string): Promise<T> => request<T>('GET', path);
 export const put = (path: string, body: unknown): Promise<unknown> => request('PUT', path, body);
 export const post = <T>(path: string, body: unknown): Promise<T> => request<T>('POST', path, body);
-export const del = (path: string): Promise<unknown> => request('DELETE', path);
+export const del = (path: string, headers: Record<string, string> = {}): Promise<unknown> => request('DELETE', path, undefined, undefined, headers);
 
 // ---- the shapes the UI reads
 
 export interface Rate {
   rate: number;
+  /** With ?msg_rates_age / ?lengths_age: the broker-kept history, newest first. */
+  samples?: { sample: number; timestamp: number }[];
 }
 export interface MessageStats {
   publish?: number;
@@ -83,7 +108,14 @@ export interface Overview {
   node: string;
   uptime: number;
   object_totals: { connections: number; channels: number; exchanges: number; queues: number; consumers: number };
-  queue_totals: { messages: number; messages_ready: number; messages_unacknowledged: number };
+  queue_totals: {
+    messages: number;
+    messages_ready: number;
+    messages_unacknowledged: number;
+    messages_details?: Rate;
+    messages_ready_details?: Rate;
+    messages_unacknowledged_details?: Rate;
+  };
   message_stats: MessageStats;
   listeners: { protocol: string; ip_address: string; port: number }[];
 }
@@ -130,6 +162,17 @@ export interface BindingInfo {
   destination_type: string;
   routing_key: string;
   arguments: Record<string, unknown>;
+  properties_key: string;
+}
+export interface ConsumerInfo {
+  consumer_tag: string;
+  queue: { name: string; vhost: string };
+  channel_details: { name: string; number: number; connection_name: string; user: string };
+  ack_required: boolean;
+  exclusive: boolean;
+  prefetch_count: number;
+  arguments: Record<string, unknown>;
+  active: boolean;
 }
 export interface ConnectionInfo {
   name: string;
@@ -143,6 +186,10 @@ export interface ConnectionInfo {
   timeout: number;
   client_properties: Record<string, unknown>;
   connected_at: number;
+  host?: string | null;
+  port?: number | null;
+  frame_max?: number;
+  channel_max?: number;
 }
 export interface ChannelInfo {
   name: string;
@@ -154,6 +201,8 @@ export interface ChannelInfo {
   prefetch_count: number;
   confirm: boolean;
   transactional: boolean;
+  global_prefetch_count?: number;
+  connection_details: { name: string; peer_host: string | null; peer_port: number | null };
 }
 export interface UserInfo {
   name: string;
@@ -184,4 +233,25 @@ export interface GotMessage {
   properties: Record<string, unknown>;
   payload: string;
   payload_encoding: string;
+}
+export interface NodeInfo {
+  name: string;
+  running: boolean;
+  uptime: number;
+  listeners: { protocol: string; ip_address: string; port: number }[];
+  mem_used?: number;
+  mem_limit?: number;
+  mem_alarm?: boolean;
+  mem_total?: number;
+  disk_free?: number | null;
+  disk_free_limit?: number;
+  disk_free_alarm?: boolean;
+  fd_used?: number | null;
+  fd_total?: number | null;
+  sockets_used?: number;
+  processors?: number;
+  os_pid?: string;
+  alarms?: string[];
+  memory?: Record<string, number | Record<string, number>>;
+  mem_used_details?: Rate;
 }

@@ -4,21 +4,84 @@ import 'uplot/dist/uPlot.min.css';
 import { h } from './dom';
 
 /** Samples over time: t in seconds, one array per series. */
+
+/** The chart ranges offered: seconds of history shown (and asked of the broker). */
+export const RANGES: [number, string][] = [
+  [60, 'last minute'],
+  [600, 'last 10 minutes'],
+  [3600, 'last hour'],
+];
+const RANGE_KEY = 'warren.range';
+export const chartRange = (): number => {
+  const v = Number(localStorage.getItem(RANGE_KEY));
+  return RANGES.some(([s]) => s === v) ? v : 600;
+};
+/** The query asking the broker for its history over the range, about 180 points. */
+export const historyQuery = (prefix: string[], range = chartRange()): string => {
+  const incr = Math.max(5, Math.ceil(range / 180 / 5) * 5);
+  return prefix.map((p) => `${p}_age=${range}&${p}_incr=${incr}`).join('&');
+};
+
+/** A select of RANGES; `changed` runs after the choice is stored. */
+export function rangeSelect(changed: () => void): HTMLSelectElement {
+  return h(
+    'select',
+    {
+      class: 'range',
+      'aria-label': 'Chart range',
+      onchange: (e: Event) => {
+        localStorage.setItem(RANGE_KEY, (e.target as HTMLSelectElement).value);
+        changed();
+      },
+    },
+    ...RANGES.map(([s, label]) => h('option', { value: s, selected: s === chartRange() }, label)),
+  );
+}
+
+/** RabbitMQ's samples ([{sample, timestamp ms}], newest first) → per-second rates, oldest first. */
+export function ratesOf(samples: { sample: number; timestamp: number }[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = samples.length - 1; i > 0; i--) {
+    const a = samples[i]!;
+    const b = samples[i - 1]!;
+    const dt = (b.timestamp - a.timestamp) / 1000;
+    if (dt > 0) out.push([b.timestamp / 1000, Math.max(0, (b.sample - a.sample) / dt)]);
+  }
+  return out;
+}
 export class History {
   readonly t: number[] = [];
   readonly values: number[][];
 
+  /** Samples older than this many seconds are dropped (the chosen range). */
+  maxAgeS = 600;
+
   constructor(
     series: number,
-    private readonly max = 180,
+    private readonly max = 1000,
   ) {
     this.values = Array.from({ length: series }, () => []);
   }
 
-  push(values: number[]): void {
-    this.t.push(Date.now() / 1000);
+  push(values: number[], at = Date.now() / 1000): void {
+    this.t.push(at);
     values.forEach((v, i) => this.values[i]!.push(v));
-    if (this.t.length > this.max) {
+    this.trim(at);
+  }
+
+  /** Replaces the samples with the broker's history: [t seconds, ...values], oldest first. */
+  seed(points: number[][]): void {
+    this.t.length = 0;
+    for (const s of this.values) s.length = 0;
+    for (const [t, ...vs] of points) {
+      this.t.push(t!);
+      vs.forEach((v, i) => this.values[i]!.push(v));
+    }
+    this.trim(Date.now() / 1000);
+  }
+
+  private trim(now: number): void {
+    while (this.t.length > this.max || (this.t.length > 0 && this.t[0]! < now - this.maxAgeS)) {
       this.t.shift();
       for (const s of this.values) s.shift();
     }
@@ -56,7 +119,7 @@ export class LiveChart {
   private readonly resize: ResizeObserver;
   private hovering = false;
 
-  constructor(title: string, series: SeriesSpec[], history: History, format: (v: number) => string, opts: { height?: number; integer?: boolean } = {}) {
+  constructor(title: string, series: SeriesSpec[], history: History, format: (v: number) => string, opts: { height?: number; integer?: boolean; axisSize?: number } = {}) {
     const height = opts.height ?? 200;
     const box = h('div', { class: 'chart-box' });
     this.el = h('section', { class: 'chart', 'data-chart': title }, h('h3', null, title), box);
@@ -79,7 +142,7 @@ export class LiveChart {
         },
         axes: [
           { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' } },
-          { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' }, size: 56, incrs: opts.integer ? INTEGER_STEPS : undefined, values: (_u, vals) => vals.map((v) => format(v)) },
+          { stroke: '#667', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde' }, size: opts.axisSize ?? 56, incrs: opts.integer ? INTEGER_STEPS : undefined, values: (_u, vals) => vals.map((v) => format(v)) },
         ],
         series: [
           { value: (_u, v) => (v == null ? '–' : new Date(v * 1000).toLocaleTimeString()) },
@@ -111,6 +174,7 @@ export class LiveChart {
   }
 
   update(history: History): void {
+    this.el.dataset.points = String(history.t.length);
     this.plot.setData(history.data());
     this.showLatest();
   }

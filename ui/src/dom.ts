@@ -69,6 +69,24 @@ export interface Column<T> {
   render?: (row: T) => Child;
   num?: boolean;
   title?: string;
+  /** The API's field to sort on, for a table the server pages (opts.remote). */
+  key?: string;
+}
+
+/** What a server-paged table asks the API for (RabbitMQ's ?page, ?name, ?sort…). */
+export interface RemoteQuery {
+  page: number;
+  name: string;
+  regex: boolean;
+  sort?: string;
+  reverse: boolean;
+}
+export interface RemotePage {
+  page_size: number;
+  filtered_count: number;
+  total_count: number;
+  page: number;
+  page_count: number;
 }
 
 const sortState = new Map<string, { col: number; desc: boolean }>();
@@ -83,11 +101,14 @@ export class Table<T> {
   private readonly footer = h('div', { class: 'table-foot' });
   private readonly filterInput: HTMLInputElement | null;
   private rows: T[] = [];
+  private debounce: number | undefined;
+  private page = 1;
+  private paged: RemotePage | null = null;
 
   constructor(
     private readonly id: string,
     private readonly columns: Column<T>[],
-    private readonly opts: { filter?: (row: T) => string; empty?: string } = {},
+    private readonly opts: { filter?: (row: T) => string; empty?: string; remote?: () => void } = {},
   ) {
     this.filterInput = opts.filter
       ? h('input', {
@@ -98,7 +119,13 @@ export class Table<T> {
           'aria-label': 'Filter',
           oninput: () => {
             filterState.set(id, this.filterInput!.value);
-            this.render();
+            if (!opts.remote) return this.render();
+            // The server filters: wait for a pause in typing, and start again at the first page.
+            window.clearTimeout(this.debounce);
+            this.debounce = window.setTimeout(() => {
+              this.page = 1;
+              opts.remote!();
+            }, 200);
           },
         })
       : null;
@@ -112,9 +139,25 @@ export class Table<T> {
     this.renderHead();
   }
 
-  update(rows: T[]): void {
+  update(rows: T[], paged: RemotePage | null = null): void {
     this.rows = rows;
+    this.paged = paged;
+    if (paged) this.page = paged.page;
     this.render();
+  }
+
+  /** Back to the first page (a server-paged table whose page no longer exists). */
+  firstPage(): void {
+    this.page = 1;
+  }
+
+  /** The page, filter and sort a server-paged table shows. */
+  query(): RemoteQuery {
+    const f = this.filterInput?.value.trim() ?? '';
+    const re = /^\/(.+)\/$/.exec(f);
+    const s = sortState.get(this.id);
+    const col = s ? this.columns[s.col] : undefined;
+    return { page: this.page, name: re ? re[1]! : f, regex: !!re, sort: col?.key, reverse: !!s?.desc };
   }
 
   private renderHead(): void {
@@ -125,14 +168,16 @@ export class Table<T> {
         h(
           'th',
           {
-            class: `${c.num ? 'num ' : ''}sortable`,
             title: c.title ?? `Sort by ${c.label}`,
+            class: `${c.num ? 'num ' : ''}${!this.opts.remote || c.key ? 'sortable' : ''}`,
             'aria-sort': s?.col === i ? (s.desc ? 'descending' : 'ascending') : undefined,
             onclick: () => {
+              if (this.opts.remote && !c.key) return;
               const cur = sortState.get(this.id);
               sortState.set(this.id, { col: i, desc: cur?.col === i ? !cur.desc : !!c.num });
               this.renderHead();
-              this.render();
+              if (this.opts.remote) this.opts.remote();
+              else this.render();
             },
           },
           c.label,
@@ -159,6 +204,7 @@ export class Table<T> {
   }
 
   private render(): void {
+    if (this.paged) return this.renderPaged(this.paged);
     let rows = this.rows;
     const m = this.matcher();
     if (m && this.opts.filter) rows = rows.filter((r) => m(this.opts.filter!(r)));
@@ -173,25 +219,49 @@ export class Table<T> {
         return c * dir;
       });
     }
-    const shown = rows.slice(0, MAX_ROWS);
-    if (shown.length === 0) {
-      replace(this.tbody, h('tr', null, h('td', { colspan: this.columns.length, class: 'empty' }, m ? 'No rows match the filter.' : (this.opts.empty ?? 'Nothing here yet.'))));
-    } else {
-      replace(
-        this.tbody,
-        ...shown.map((r) =>
-          h(
-            'tr',
-            null,
-            ...this.columns.map((c) => {
-              const v = c.render ? c.render(r) : c.value(r);
-              return h('td', { class: c.num ? 'num' : undefined }, typeof v === 'boolean' ? (v ? '●' : '○') : v);
-            }),
-          ),
-        ),
-      );
-    }
+    this.renderRows(rows.slice(0, MAX_ROWS), m ? 'No rows match the filter.' : (this.opts.empty ?? 'Nothing here yet.'));
     const total = this.rows.length;
-    replace(this.footer, rows.length > MAX_ROWS ? `Showing ${MAX_ROWS} of ${rows.length} — refine the filter.` : m ? `${rows.length} of ${total}` : `${total} item${total === 1 ? '' : 's'}`);
+    replace(this.footer, this.footText(rows.length, total, m !== null));
+  }
+
+  private footText(shown: number, total: number, filtered: boolean): string {
+    return shown > MAX_ROWS ? `Showing ${MAX_ROWS} of ${shown} — refine the filter.` : filtered ? `${shown} of ${total}` : `${total} item${total === 1 ? '' : 's'}`;
+  }
+
+  private renderPaged(p: RemotePage): void {
+    this.renderRows(this.rows, this.filterInput?.value.trim() ? 'No rows match the filter.' : (this.opts.empty ?? 'Nothing here yet.'));
+    const go = (page: number) => () => {
+      this.page = page;
+      this.opts.remote!();
+    };
+    const size = Math.max(1, this.rows.length);
+    const first = (p.page - 1) * p.page_size + (this.rows.length ? 1 : 0);
+    replace(
+      this.footer,
+      p.filtered_count === p.total_count ? `${p.total_count.toLocaleString('en-US')} items` : `${p.filtered_count.toLocaleString('en-US')} of ${p.total_count.toLocaleString('en-US')} match`,
+      p.page_count > 1 ? ` · showing ${first.toLocaleString('en-US')}–${(first + size - 1).toLocaleString('en-US')} · page ${p.page} of ${p.page_count} ` : '',
+      p.page_count > 1 && h('button', { type: 'button', class: 'small', 'data-page': 'prev', disabled: p.page <= 1, onclick: go(p.page - 1) }, '‹ Prev'),
+      p.page_count > 1 && h('button', { type: 'button', class: 'small', 'data-page': 'next', disabled: p.page >= p.page_count, onclick: go(p.page + 1) }, 'Next ›'),
+    );
+  }
+
+  private renderRows(shown: T[], empty: string): void {
+    if (shown.length === 0) {
+      replace(this.tbody, h('tr', null, h('td', { colspan: this.columns.length, class: 'empty' }, empty)));
+      return;
+    }
+    replace(
+      this.tbody,
+      ...shown.map((r) =>
+        h(
+          'tr',
+          null,
+          ...this.columns.map((c) => {
+            const v = c.render ? c.render(r) : c.value(r);
+            return h('td', { class: c.num ? 'num' : undefined }, typeof v === 'boolean' ? (v ? '●' : '○') : v);
+          }),
+        ),
+      ),
+    );
   }
 }

@@ -1,9 +1,16 @@
 // Warren management UI: hash routes (#/queues/%2F/name), a poll loop, and the page shell.
-import { ApiError, credentials, get, logout, type Overview } from './api';
+import { ApiError, canAdmin, credentials, get, logout, whoami, type Overview } from './api';
 import { h, replace } from './dom';
 import type { Page } from './page';
+import { channelPage } from './pages/channel';
+import { connectionPage } from './pages/connection';
+import { definitionsPage } from './pages/definitions';
+import { nodePage } from './pages/node';
+import { exchangePage } from './pages/exchange';
+import { exchangesPage } from './pages/exchanges';
 import { loginPage } from './pages/login';
-import { channelsPage, connectionsPage, exchangesPage, usersPage, vhostsPage } from './pages/lists';
+import { channelsPage, connectionsPage, vhostsPage } from './pages/lists';
+import { usersPage } from './pages/users';
 import { overviewPage, recordOverview } from './pages/overview';
 import { policiesPage } from './pages/policies';
 import { queuePage, queuesPage } from './pages/queues';
@@ -18,8 +25,13 @@ const NAV: [string, string][] = [
   ['vhosts', 'Virtual hosts'],
   ['policies', 'Policies'],
   ['users', 'Users'],
+  ['definitions', 'Definitions'],
+  ['nodes', 'Node'],
 ];
-const INTERVALS = [2000, 5000, 10000, 30000];
+/** Only administrators may read these (the API answers anyone else 401). */
+const ADMIN_ONLY = ['users', 'definitions'];
+/** 0: do not refresh (the page stays as it is until the interval is changed or the page reloaded). */
+const INTERVALS = [0, 2000, 5000, 10000, 30000];
 const INTERVAL_KEY = 'warren.interval';
 
 const app = document.getElementById('app')!;
@@ -28,8 +40,9 @@ let generation = 0;
 let timer: number | undefined;
 
 function interval(): number {
-  const v = Number(sessionStorage.getItem(INTERVAL_KEY));
-  return INTERVALS.includes(v) ? v : 5000;
+  const raw = localStorage.getItem(INTERVAL_KEY);
+  const v = Number(raw);
+  return raw !== null && INTERVALS.includes(v) ? v : 5000;
 }
 
 function parseHash(): string[] {
@@ -49,11 +62,15 @@ function pageFor(parts: string[]): Page {
     case 'queues':
       return rest.length >= 2 ? queuePage(rest[0]!, rest.slice(1).join('/')) : queuesPage();
     case 'exchanges':
-      return exchangesPage();
+      return rest.length >= 2 ? exchangePage(rest[0]!, rest.slice(1).join('/')) : exchangesPage();
     case 'connections':
-      return connectionsPage();
+      return rest.length >= 1 ? connectionPage(rest.join('/')) : connectionsPage();
     case 'channels':
-      return channelsPage();
+      return rest.length >= 1 ? channelPage(rest.join('/')) : channelsPage();
+    case 'definitions':
+      return definitionsPage();
+    case 'nodes':
+      return nodePage(rest[0]);
     case 'users':
       return usersPage();
     case 'vhosts':
@@ -77,11 +94,11 @@ function shell(): HTMLElement {
       'aria-label': 'Refresh interval',
       title: 'Refresh interval',
       onchange: (e: Event) => {
-        sessionStorage.setItem(INTERVAL_KEY, (e.target as HTMLSelectElement).value);
+        localStorage.setItem(INTERVAL_KEY, (e.target as HTMLSelectElement).value);
         schedule();
       },
     },
-    ...INTERVALS.map((ms) => h('option', { value: ms, selected: ms === interval() }, `every ${ms / 1000} s`)),
+    ...INTERVALS.map((ms) => h('option', { value: ms, selected: ms === interval() }, ms === 0 ? 'do not refresh' : `every ${ms / 1000} s`)),
   );
   return h(
     'div',
@@ -97,7 +114,7 @@ function shell(): HTMLElement {
         headerInfo,
         select,
         h('span', { class: 'who' }, credentials()?.user ?? ''),
-        h('button', { class: 'link', type: 'button', onclick: () => { logout(); route(); } }, 'Log out'),
+        h('button', { class: 'link', type: 'button', 'data-action': 'logout', onclick: () => { logout(); void route(); } }, 'Log out'),
       ),
     ),
     errorBar,
@@ -126,7 +143,7 @@ async function tick(gen: number): Promise<void> {
     if (gen !== generation) return;
     if (e instanceof ApiError && e.status === 401) {
       logout();
-      route('Your session has expired; please log in again.');
+      void route('Your session has expired; please log in again.');
       return;
     }
     showError(e);
@@ -136,26 +153,43 @@ async function tick(gen: number): Promise<void> {
 function schedule(): void {
   window.clearTimeout(timer);
   const gen = generation;
+  app.querySelector('.shell')?.classList.toggle('paused', interval() === 0);
+  if (interval() === 0) return;
   const loop = async (): Promise<void> => {
     await tick(gen);
-    if (gen === generation) timer = window.setTimeout(loop, interval());
+    if (gen === generation && interval() > 0) timer = window.setTimeout(loop, interval());
   };
   timer = window.setTimeout(loop, interval());
 }
 
-function route(message?: string): void {
+async function route(message?: string): Promise<void> {
   generation++;
+  const routed = generation;
   window.clearTimeout(timer);
   page?.dispose?.();
   page = null;
   if (!credentials()) {
-    replace(app, loginPage(() => route(), message));
+    replace(app, loginPage(() => void route(), message));
     return;
   }
-  if (!app.querySelector('.shell')) {
+  // The user's tags decide which pages and actions are offered.
+  try {
+    await whoami();
+  } catch (e) {
+    if (routed !== generation) return;
+    if (e instanceof ApiError && e.status === 401) {
+      logout();
+      void route('Your session has expired; please log in again.');
+      return;
+    }
+    showError(e);
+  }
+  if (routed !== generation) return;
+  if (!app.querySelector('.shell') || app.querySelector('.who')!.textContent !== credentials()!.user) {
     replace(app, shell());
   }
   (app.querySelector('.who') as HTMLElement).textContent = credentials()!.user;
+  for (const a of navLinks) a.hidden = ADMIN_ONLY.includes(a.dataset.nav!) && !canAdmin();
   const parts = parseHash();
   page = pageFor(parts);
   const section = parts[0] ?? 'overview';
@@ -169,5 +203,11 @@ function route(message?: string): void {
   });
 }
 
-window.addEventListener('hashchange', () => route());
-route();
+window.addEventListener('hashchange', () => void route());
+// Another tab logged in or out: follow it.
+window.addEventListener('storage', (e) => {
+  if (e.key !== 'warren.auth') return;
+  const shown = app.querySelector('.who')?.textContent ?? null;
+  if (e.newValue === null ? shown !== null : shown !== credentials()?.user) void route();
+});
+void route();

@@ -1,7 +1,8 @@
-// The plain list pages: exchanges, connections, channels, users; virtual hosts, with a form that
-// adds one (administrators) and its default queue type.
-import { enc, get, put, type ChannelInfo, type ConnectionInfo, type ExchangeInfo, type PermissionInfo, type UserInfo, type VhostInfo } from '../api';
+// The plain list pages: connections and channels (linking to their pages); virtual hosts, with a
+// form that adds one (administrators) with its default queue type, and a delete button per row.
+import { canAdmin, del, enc, get, put, type ChannelInfo, type ConnectionInfo, type VhostInfo } from '../api';
 import { fmtInt, h, note, Table, type Column } from '../dom';
+import { actionButton } from '../forms';
 import type { Page } from '../page';
 
 function listPage<T>(title: string, id: string, path: string, columns: Column<T>[], filter?: (row: T) => string): Page {
@@ -15,29 +16,15 @@ function listPage<T>(title: string, id: string, path: string, columns: Column<T>
   };
 }
 
-const clientName = (c: ConnectionInfo): string => {
+export const connectionHref = (name: string): string => `#/connections/${enc(name)}`;
+export const channelHref = (name: string): string => `#/channels/${enc(name)}`;
+
+export const clientName = (c: ConnectionInfo): string => {
   const p = c.client_properties;
   const product = typeof p.product === 'string' ? p.product : '';
   const name = typeof p.connection_name === 'string' ? p.connection_name : '';
   return [name, product].filter(Boolean).join(' · ');
 };
-
-export const exchangesPage = (): Page =>
-  listPage<ExchangeInfo>(
-    'Exchanges',
-    'exchanges',
-    '/api/exchanges',
-    [
-      { label: 'Virtual host', value: (e) => e.vhost },
-      { label: 'Name', value: (e) => e.name || '(AMQP default)' },
-      { label: 'Type', value: (e) => e.type },
-      { label: 'Durable', value: (e) => e.durable },
-      { label: 'Auto delete', value: (e) => e.auto_delete },
-      { label: 'Internal', value: (e) => e.internal },
-      { label: 'Arguments', value: (e) => (Object.keys(e.arguments).length ? JSON.stringify(e.arguments) : '') },
-    ],
-    (e) => `${e.vhost} ${e.name} ${e.type}`,
-  );
 
 export const connectionsPage = (): Page =>
   listPage<ConnectionInfo>(
@@ -45,7 +32,7 @@ export const connectionsPage = (): Page =>
     'connections',
     '/api/connections',
     [
-      { label: 'Name', value: (c) => c.name },
+      { label: 'Name', value: (c) => c.name, render: (c) => h('a', { href: connectionHref(c.name), class: 'connection-link' }, c.name) },
       { label: 'Client', value: clientName },
       { label: 'User', value: (c) => c.user },
       { label: 'Virtual host', value: (c) => c.vhost },
@@ -64,7 +51,7 @@ export const channelsPage = (): Page =>
     'channels',
     '/api/channels',
     [
-      { label: 'Channel', value: (c) => c.name },
+      { label: 'Channel', value: (c) => c.name, render: (c) => h('a', { href: channelHref(c.name), class: 'channel-link' }, c.name) },
       { label: 'User', value: (c) => c.user },
       { label: 'Virtual host', value: (c) => c.vhost },
       { label: 'Mode', value: (c) => [c.confirm && 'confirm', c.transactional && 'tx'].filter(Boolean).join(' ') },
@@ -74,29 +61,6 @@ export const channelsPage = (): Page =>
     ],
     (c) => `${c.name} ${c.user} ${c.vhost}`,
   );
-
-export function usersPage(): Page {
-  const users = new Table<UserInfo>('users', [
-    { label: 'Name', value: (u) => u.name },
-    { label: 'Tags', value: (u) => u.tags.join(', ') },
-  ]);
-  const perms = new Table<PermissionInfo>('permissions', [
-    { label: 'User', value: (p) => p.user },
-    { label: 'Virtual host', value: (p) => p.vhost },
-    { label: 'Configure', value: (p) => p.configure, render: (p) => h('code', null, p.configure) },
-    { label: 'Write', value: (p) => p.write, render: (p) => h('code', null, p.write) },
-    { label: 'Read', value: (p) => p.read, render: (p) => h('code', null, p.read) },
-  ]);
-  return {
-    title: 'Users',
-    el: h('div', { class: 'page users' }, h('h1', null, 'Users'), users.el, h('h2', null, 'Permissions'), perms.el),
-    async refresh() {
-      const [u, p] = await Promise.all([get<UserInfo[]>('/api/users'), get<PermissionInfo[]>('/api/permissions')]);
-      users.update(u);
-      perms.update(p);
-    },
-  };
-}
 
 /** Queue types a vhost may default to (those the broker registers; the API refuses others). */
 const QUEUE_TYPES = ['classic', 'quorum', 'stream'];
@@ -122,6 +86,13 @@ export function vhostsPage(): Page {
       { label: 'Ready', value: (v) => v.messages_ready, render: (v) => fmtInt(v.messages_ready), num: true },
       { label: 'Unacked', value: (v) => v.messages_unacknowledged, render: (v) => fmtInt(v.messages_unacknowledged), num: true },
       { label: 'Total', value: (v) => v.messages, render: (v) => fmtInt(v.messages), num: true },
+      ...(canAdmin()
+        ? [{ label: '', value: () => '', render: (v: VhostInfo) => actionButton('Delete', { 'data-delete-vhost': v.name }, `Delete virtual host ${v.name} and everything in it?`, msg, async () => {
+            await del(`/api/vhosts/${enc(v.name)}`);
+            await refresh();
+            return `Virtual host ${v.name} deleted.`;
+          }) }]
+        : []),
     ],
     { filter: (v) => `${v.name} ${v.description} ${defaultType(v)}`, empty: 'No virtual hosts.' },
   );
@@ -172,7 +143,7 @@ export function vhostsPage(): Page {
   };
   return {
     title: 'Virtual hosts',
-    el: h('div', { class: 'page vhosts' }, h('h1', null, 'Virtual hosts'), table.el, add, msg),
+    el: h('div', { class: 'page vhosts' }, h('h1', null, 'Virtual hosts'), table.el, canAdmin() && add, msg),
     refresh,
   };
 }

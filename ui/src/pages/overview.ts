@@ -1,5 +1,5 @@
-import type { Overview } from '../api';
-import { History, LiveChart } from '../chart';
+import { get, type Overview } from '../api';
+import { History, LiveChart, chartRange, historyQuery, rangeSelect, ratesOf } from '../chart';
 import { fmtDuration, fmtInt, fmtRate, h, replace } from '../dom';
 import type { Page } from '../page';
 
@@ -14,6 +14,22 @@ export function recordOverview(o: Overview): void {
   rates.push([s.publish_details?.rate ?? 0, s.deliver_get_details?.rate ?? 0, s.ack_details?.rate ?? 0]);
   const q = o.queue_totals;
   queued.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
+}
+
+/** Fills the charts with the broker's history over the chosen range (so they are not empty on open). */
+async function seedOverview(): Promise<void> {
+  const o = await get<Overview>(`/api/overview?${historyQuery(['msg_rates', 'lengths'])}`);
+  rates.maxAgeS = queued.maxAgeS = chartRange();
+  const s = o.message_stats;
+  const [pub, dg, ack] = [s.publish_details, s.deliver_get_details, s.ack_details].map((d) => ratesOf(d?.samples ?? []));
+  rates.seed(pub!.map(([t, v], i) => [t, v, dg![i]?.[1] ?? 0, ack![i]?.[1] ?? 0]));
+  const q = o.queue_totals;
+  const total = q.messages_details?.samples;
+  if (total) {
+    const ready = q.messages_ready_details?.samples ?? [];
+    const unacked = q.messages_unacknowledged_details?.samples ?? [];
+    queued.seed(total.map((p, i) => [p.timestamp / 1000, ready[i]?.sample ?? 0, unacked[i]?.sample ?? 0, p.sample]).reverse());
+  }
 }
 
 export const stat = (label: string, value: string, key: string): HTMLElement =>
@@ -43,12 +59,28 @@ export function overviewPage(): Page {
     (v) => fmtInt(Math.round(v)),
     { integer: true },
   );
-  const el = h('div', { class: 'page overview' }, h('h1', null, 'Overview'), totals, h('div', { class: 'charts' }, rateChart.el, queuedChart.el), info);
+  let seeded = false;
+  const range = rangeSelect(() => {
+    seeded = false;
+    void page.refresh(last!);
+  });
+  const el = h(
+    'div',
+    { class: 'page overview' },
+    h('div', { class: 'title-row' }, h('h1', null, 'Overview'), h('label', { class: 'muted' }, 'Charts: ', range)),
+    totals,
+    h('div', { class: 'charts' }, rateChart.el, queuedChart.el),
+    info,
+  );
 
-  return {
+  const page: Page = {
     title: 'Overview',
     el,
     async refresh(o) {
+      if (!seeded) {
+        seeded = true;
+        await seedOverview();
+      }
       o = last ?? o;
       const t = o.object_totals;
       const q = o.queue_totals;
@@ -78,7 +110,7 @@ export function overviewPage(): Page {
           h('dt', null, 'Product'),
           h('dd', null, `${o.product_name} ${o.product_version}`),
           h('dt', null, 'Node'),
-          h('dd', null, `${o.node} (cluster ${o.cluster_name})`),
+          h('dd', null, h('a', { href: `#/nodes/${encodeURIComponent(o.node)}` }, o.node), ` (cluster ${o.cluster_name})`),
           h('dt', null, 'Uptime'),
           h('dd', null, fmtDuration(o.uptime)),
           h('dt', null, 'Listeners'),
@@ -93,4 +125,5 @@ export function overviewPage(): Page {
       queuedChart.dispose();
     },
   };
+  return page;
 }

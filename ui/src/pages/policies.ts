@@ -1,7 +1,7 @@
 // Policies and operator policies: both lists, a form that adds or updates one (PUT, so the same
 // name replaces it), and a delete button per row. The API checks everything and its reason is shown.
-import { del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
-import { h, note, replace, Table } from '../dom';
+import { canPolicy, del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
+import { h, note, replace, Table, type Column } from '../dom';
 import type { Page } from '../page';
 
 const APPLY_TO = ['all', 'queues', 'exchanges', 'classic_queues', 'quorum_queues', 'streams'];
@@ -14,7 +14,8 @@ export function policiesPage(): Page {
       path,
       table: new Table<PolicyInfo>(
         kind,
-        [
+        (
+          [
           { label: 'Virtual host', value: (p) => p.vhost },
           { label: 'Name', value: (p) => p.name },
           { label: 'Pattern', value: (p) => p.pattern, render: (p) => h('code', null, p.pattern) },
@@ -46,7 +47,8 @@ export function policiesPage(): Page {
                 'Delete',
               ),
           },
-        ],
+          ] as Column<PolicyInfo>[]
+        ).filter((c) => c.label !== '' || canPolicy()),
         { filter: (p) => `${p.vhost} ${p.name} ${p.pattern}`, empty: kind === 'policies' ? 'No policies.' : 'No operator policies.' },
       ),
     };
@@ -121,7 +123,7 @@ export function policiesPage(): Page {
   };
   return {
     title: 'Policies',
-    el: h('div', { class: 'page policies' }, h('h1', null, 'Policies'), tables[0]!.table.el, h('h2', null, 'Operator policies'), tables[1]!.table.el, add, msg),
+    el: h('div', { class: 'page policies' }, h('h1', null, 'Policies'), tables[0]!.table.el, h('h2', null, 'Operator policies'), tables[1]!.table.el, canPolicy() && add, msg),
     refresh,
   };
 }

@@ -1,30 +1,48 @@
-import { del, enc, get, post, put, type BindingInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
+import { ApiError, canWrite, del, enc, get, post, put, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
 import { History, LiveChart } from '../chart';
-import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table } from '../dom';
+import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table, type RemotePage, type RemoteQuery } from '../dom';
+import { syncOptions } from '../forms';
 import type { Page } from '../page';
+import { queueBindings } from './bindings';
 import { stat } from './overview';
 
 const features = (q: QueueInfo): string => [q.durable && 'D', q.auto_delete && 'AD', q.exclusive && 'Excl', Object.keys(q.arguments).length > 0 && 'Args'].filter(Boolean).join(' ');
 const rateOf = (q: QueueInfo, k: 'publish_details' | 'deliver_get_details' | 'ack_details'): number => q.message_stats?.[k]?.rate ?? 0;
 
+const PAGE_SIZE = 100;
+type Paged<T> = RemotePage & { items: T[] };
+
+/** RabbitMQ's list query for a server-paged table. */
+function pageQuery(q: RemoteQuery): string {
+  const p = new URLSearchParams({ page: String(q.page), page_size: String(PAGE_SIZE) });
+  if (q.name) p.set('name', q.name);
+  if (q.regex) p.set('use_regex', 'true');
+  if (q.sort) {
+    p.set('sort', q.sort);
+    p.set('sort_reverse', String(q.reverse));
+  }
+  return p.toString();
+}
+
 export function queuesPage(): Page {
   const table = new Table<QueueInfo>(
     'queues',
     [
-      { label: 'Virtual host', value: (q) => q.vhost },
-      { label: 'Name', value: (q) => q.name, render: (q) => h('a', { href: queueHref(q.vhost, q.name), class: 'queue-link' }, q.name || '(unnamed)') },
-      { label: 'Type', value: (q) => q.type },
+      { label: 'Virtual host', value: (q) => q.vhost, key: 'vhost' },
+      { label: 'Name', key: 'name', value: (q) => q.name, render: (q) => h('a', { href: queueHref(q.vhost, q.name), class: 'queue-link' }, q.name || '(unnamed)') },
+      { label: 'Type', value: (q) => q.type, key: 'type' },
       { label: 'Features', value: features, title: 'D durable · AD auto-delete · Excl exclusive · Args arguments' },
-      { label: 'Ready', value: (q) => q.messages_ready, render: (q) => fmtInt(q.messages_ready), num: true },
-      { label: 'Unacked', value: (q) => q.messages_unacknowledged, render: (q) => fmtInt(q.messages_unacknowledged), num: true },
-      { label: 'Total', value: (q) => q.messages, render: (q) => fmtInt(q.messages), num: true },
-      { label: 'Consumers', value: (q) => q.consumers, num: true },
-      { label: 'Incoming', value: (q) => rateOf(q, 'publish_details'), render: (q) => fmtRate(rateOf(q, 'publish_details')), num: true },
-      { label: 'Deliver / get', value: (q) => rateOf(q, 'deliver_get_details'), render: (q) => fmtRate(rateOf(q, 'deliver_get_details')), num: true },
-      { label: 'Ack', value: (q) => rateOf(q, 'ack_details'), render: (q) => fmtRate(rateOf(q, 'ack_details')), num: true },
-      { label: 'Policy', value: (q) => [q.policy, q.operator_policy].filter(Boolean).join(' · '), title: 'policy · operator policy' },
+      { label: 'Ready', key: 'messages_ready', value: (q) => q.messages_ready, render: (q) => fmtInt(q.messages_ready), num: true },
+      { label: 'Unacked', key: 'messages_unacknowledged', value: (q) => q.messages_unacknowledged, render: (q) => fmtInt(q.messages_unacknowledged), num: true },
+      { label: 'Total', key: 'messages', value: (q) => q.messages, render: (q) => fmtInt(q.messages), num: true },
+      { label: 'Consumers', key: 'consumers', value: (q) => q.consumers, num: true },
+      { label: 'Incoming', key: 'message_stats.publish_details.rate', value: (q) => rateOf(q, 'publish_details'), render: (q) => fmtRate(rateOf(q, 'publish_details')), num: true },
+      { label: 'Deliver / get', key: 'message_stats.deliver_get_details.rate', value: (q) => rateOf(q, 'deliver_get_details'), render: (q) => fmtRate(rateOf(q, 'deliver_get_details')), num: true },
+      { label: 'Ack', key: 'message_stats.ack_details.rate', value: (q) => rateOf(q, 'ack_details'), render: (q) => fmtRate(rateOf(q, 'ack_details')), num: true },
+      { label: 'Policy', key: 'policy', value: (q) => [q.policy, q.operator_policy].filter(Boolean).join(' · '), title: 'policy · operator policy' },
     ],
-    { filter: (q) => `${q.vhost} ${q.name}`, empty: 'No queues.' },
+    // The broker pages, filters (by name) and sorts: a page costs the same with 10,000 queues.
+    { filter: (q) => q.name, empty: 'No queues.', remote: () => void refresh().catch((e: Error) => note(msg, e.message, 'error')) },
   );
 
   const vhostSelect = h('select', { name: 'vhost' });
@@ -67,15 +85,20 @@ export function queuesPage(): Page {
   );
 
   const refresh = async (): Promise<void> => {
-    const [queues, vhosts] = await Promise.all([get<QueueInfo[]>('/api/queues'), get<VhostInfo[]>('/api/vhosts')]);
-    table.update(queues);
-    const names = vhosts.map((v) => v.name);
-    if ([...vhostSelect.options].map((o) => o.value).join('\0') !== names.join('\0')) {
-      const cur = vhostSelect.value || '/';
-      replace(vhostSelect, ...names.map((n) => h('option', { value: n, selected: n === cur }, n)));
-    }
+    const page = (): Promise<Paged<QueueInfo>> => get<Paged<QueueInfo>>(`/api/queues?${pageQuery(table.query())}`);
+    const [queues, vhosts] = await Promise.all([
+      page().catch((e: unknown) => {
+        // Queues went away and the page with them: back to the first.
+        if (!(e instanceof ApiError && e.status === 400 && /out of range/.test(e.message))) throw e;
+        table.firstPage();
+        return page();
+      }),
+      canWrite() ? get<VhostInfo[]>('/api/vhosts') : [],
+    ]);
+    table.update(queues.items, queues);
+    syncOptions(vhostSelect, vhosts.map((v) => v.name), '/');
   };
-  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, add), refresh };
+  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, canWrite() && add), refresh };
 }
 
 export function queuePage(vhost: string, name: string): Page {
@@ -94,14 +117,31 @@ export function queuePage(vhost: string, name: string): Page {
     (v) => `${+v.toFixed(1)}/s`,
     { height: 160 },
   );
-  const bindings = new Table<BindingInfo>(
-    'queue-bindings',
+  const lengths = new History(3);
+  const lengthChart = new LiveChart(
+    'Queued messages',
     [
-      { label: 'From exchange', value: (b) => b.source || '(AMQP default)' },
-      { label: 'Routing key', value: (b) => b.routing_key },
-      { label: 'Arguments', value: (b) => (Object.keys(b.arguments).length ? JSON.stringify(b.arguments) : '') },
+      { label: 'Ready', color: '#c9a227' },
+      { label: 'Unacked', color: '#8e5bd9' },
+      { label: 'Total', color: '#556' },
     ],
-    { empty: 'No bindings.' },
+    lengths,
+    (v) => fmtInt(Math.round(v)),
+    { height: 160, integer: true },
+  );
+  const bindings = queueBindings(vhost, name, () => refresh());
+  const consumers = new Table<ConsumerInfo>(
+    'queue-consumers',
+    [
+      { label: 'Channel', value: (c) => c.channel_details.name, render: (c) => h('a', { href: `#/channels/${enc(c.channel_details.name)}` }, c.channel_details.name) },
+      { label: 'Consumer tag', value: (c) => c.consumer_tag },
+      { label: 'User', value: (c) => c.channel_details.user },
+      { label: 'Ack required', value: (c) => c.ack_required },
+      { label: 'Exclusive', value: (c) => c.exclusive },
+      { label: 'Prefetch', value: (c) => c.prefetch_count, num: true },
+      { label: 'Arguments', value: (c) => (Object.keys(c.arguments).length ? JSON.stringify(c.arguments) : '') },
+    ],
+    { empty: 'No consumers.' },
   );
 
   // ---- publish
@@ -246,10 +286,13 @@ export function queuePage(vhost: string, name: string): Page {
     h('h1', null, 'Queue ', h('span', { class: 'queue-name' }, name)),
     missing,
     stats,
-    h('div', { class: 'columns' }, h('div', null, chart.el), h('section', { class: 'panel' }, h('h2', null, 'Details'), details)),
-    h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg), h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList)),
-    h('section', { class: 'panel' }, h('h2', null, 'Bindings'), h('p', { class: 'muted' }, 'Also bound to the default exchange with its name as routing key.'), bindings.el),
-    h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, purge, remove), dangerMsg),
+    h('div', { class: 'columns' }, h('div', null, chart.el), h('div', null, lengthChart.el)),
+    h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
+    h('section', { class: 'panel' }, h('h2', null, 'Consumers'), consumers.el),
+    canWrite() &&
+      h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg), h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList)),
+    bindings.el,
+    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, purge, remove), dangerMsg),
   );
 
   let exchangesLoaded = false;
@@ -267,6 +310,8 @@ export function queuePage(vhost: string, name: string): Page {
     missing.hidden = true;
     history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
     chart.update(history);
+    lengths.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
+    lengthChart.update(lengths);
     replace(
       stats,
       stat('Ready', fmtInt(q.messages_ready), 'messages-ready'),
@@ -296,17 +341,29 @@ export function queuePage(vhost: string, name: string): Page {
       h('dt', null, 'Arguments'),
       h('dd', null, args.length ? args.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ') : '—'),
     );
-    const [bs, exs] = await Promise.all([
-      get<BindingInfo[]>(`/api/bindings/${enc(vhost)}`),
+    const [bs, exs, cs] = await Promise.all([
+      get<BindingInfo[]>(`${base}/bindings`),
       exchangesLoaded ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`),
+      get<ConsumerInfo[]>('/api/consumers'),
     ]);
-    bindings.update(bs.filter((b) => b.destination_type === 'queue' && b.destination === name && b.source !== ''));
+    consumers.update(cs.filter((c) => c.queue.vhost === vhost && c.queue.name === name));
     if (exs) {
       exchangesLoaded = true;
+      exchangeNames = exs.map((x) => x.name);
       append(exchange, exs.filter((x) => x.name !== '' && !x.internal).map((x) => x.name));
     }
+    bindings.update(bs, exchangeNames, []);
   };
-  return { title: `Queue ${name}`, el, refresh, dispose: () => chart.dispose() };
+  let exchangeNames: string[] = [];
+  return {
+    title: `Queue ${name}`,
+    el,
+    refresh,
+    dispose: () => {
+      chart.dispose();
+      lengthChart.dispose();
+    },
+  };
 }
 
 function append(select: HTMLSelectElement, names: string[]): void {

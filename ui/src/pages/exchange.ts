@@ -1,0 +1,95 @@
+// One exchange: its properties, bindings out of and into it (add / unbind), publishing a message
+// through it, and deleting it.
+import { canWrite, del, enc, get, post, type BindingInfo, type ExchangeInfo, type QueueInfo } from '../api';
+import { h, replace } from '../dom';
+import { actionButton, form, props } from '../forms';
+import type { Page } from '../page';
+import { exchangeBindings } from './bindings';
+
+export function exchangePage(vhost: string, name: string): Page {
+  const base = `/api/exchanges/${enc(vhost)}/${enc(name)}`;
+  const details = h('dl', { class: 'props' });
+  const missing = h('p', { class: 'note error', hidden: true }, 'This exchange does not exist (any more).');
+  const bindings = exchangeBindings(vhost, name, () => refresh());
+
+  const pubMsg = h('div', { class: 'note', 'data-result': 'publish' });
+  const rk = h('input', { name: 'routing_key', placeholder: 'routing key' });
+  const deliveryMode = h('select', { name: 'delivery_mode' }, h('option', { value: '1' }, '1 – non-persistent'), h('option', { value: '2' }, '2 – persistent'));
+  const headers = h('input', { name: 'headers', placeholder: '{"key": "value"}' });
+  const payload = h('textarea', { name: 'payload', rows: 3 });
+  const publish = form('publish', 'Publish message', pubMsg, async () => {
+    const properties: Record<string, unknown> = { delivery_mode: Number(deliveryMode.value) };
+    if (headers.value.trim()) {
+      const parsed: unknown = JSON.parse(headers.value);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('Headers must be a JSON object');
+      properties.headers = parsed;
+    }
+    const r = await post<{ routed: boolean }>(`${base}/publish`, { routing_key: rk.value, payload: payload.value, payload_encoding: 'string', properties });
+    if (!r.routed) throw new Error('Message published, but not routed.');
+    return 'Message published.';
+  }, [
+    ['Routing key', rk],
+    ['Delivery mode', deliveryMode],
+    ['Headers (JSON)', headers],
+    ['Payload', payload],
+  ]);
+
+  const dangerMsg = h('div', { class: 'note' });
+  const remove = actionButton('Delete exchange', { 'data-action': 'delete' }, `Delete exchange ${name}?`, dangerMsg, async () => {
+    await del(base);
+    location.hash = '#/exchanges';
+    return '';
+  });
+
+  const el = h(
+    'div',
+    { class: 'page exchange' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/exchanges' }, 'Exchanges'), ' › virtual host ', h('code', null, vhost)),
+    h('h1', null, 'Exchange ', h('span', { class: 'exchange-name' }, name)),
+    missing,
+    h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
+    bindings.el,
+    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publish, pubMsg),
+    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Delete'), remove, dangerMsg),
+  );
+
+  const refresh = async (): Promise<void> => {
+    let x: ExchangeInfo;
+    try {
+      x = await get<ExchangeInfo>(base);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) {
+        missing.hidden = false;
+        return;
+      }
+      throw err;
+    }
+    missing.hidden = true;
+    replace(
+      details,
+      ...props([
+        ['Virtual host', x.vhost],
+        ['Type', x.type],
+        ['Durable', x.durable],
+        ['Auto delete', x.auto_delete],
+        ['Internal', x.internal],
+        ['Arguments', Object.keys(x.arguments).length ? x.arguments : '—'],
+        ['Policy', (x as { policy?: string }).policy ?? '—'],
+      ]),
+    );
+    const [out, into] = await Promise.all([get<BindingInfo[]>(`${base}/bindings/source`), get<BindingInfo[]>(`${base}/bindings/destination`)]);
+    bindings.update([...out, ...into.filter((b) => b.source !== name)], names.xs, names.qs);
+  };
+  // The names offered in the binding form are read when it is first used: a vhost may hold 10,000 queues.
+  let names = { xs: [] as string[], qs: [] as string[] };
+  let asked = false;
+  bindings.el.addEventListener('focusin', () => {
+    if (asked || !canWrite()) return;
+    asked = true;
+    void Promise.all([get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`), get<QueueInfo[]>(`/api/queues/${enc(vhost)}?columns=name`)]).then(([xs, qs]) => {
+      names = { xs: xs.map((e) => e.name), qs: qs.map((q) => q.name) };
+      void refresh();
+    });
+  });
+  return { title: `Exchange ${name}`, el, refresh };
+}
