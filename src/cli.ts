@@ -61,7 +61,11 @@ const argv = yargs(rawArgs)
   .option('tls-key', { type: 'string', describe: 'PEM private key for amqps' })
   .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
   .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
-  .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
+  .option('fsync', {
+    type: 'boolean',
+    default: defaultOptions.fsync,
+    describe: 'fsync store batches of persistent messages before confirming them (--no-fsync: faster, a power loss may lose confirmed messages)',
+  })
   .option('page-out-messages', {
     type: 'number',
     default: defaultOptions.pageOutMessages,
@@ -157,7 +161,7 @@ const stop = (signal: string): void => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
-if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
+if (dataDir) broker.log.info({ dataDir, fsync: argv.fsync }, `store: ${dataDir}${argv.fsync ? '' : ' (--no-fsync: a power loss may lose confirmed messages)'}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().then(async () => {
   if (cluster) {

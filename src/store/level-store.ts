@@ -30,8 +30,13 @@ import {
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
 type PendingPut = { type: 'put'; key: Buffer; value: Buffer; cancelled?: boolean };
-/** A queue deletion removes a key range, which a LevelDB batch cannot: it runs between batches. */
-type Step = { ops: Op[] } | { clear: { gte: Buffer; lt: Buffer } };
+/**
+ * A queue deletion removes a key range, which a LevelDB batch cannot: it runs between batches.
+ * sync: the batch holds something a client is told is safe once it is written (a persistent
+ * message a confirm waits for, a definition a declare-ok waits for), so it is fsynced when the
+ * store is (see LevelStoreOptions.fsync).
+ */
+type Step = { ops: Op[]; sync: boolean } | { clear: { gte: Buffer; lt: Buffer } };
 
 interface Deferred {
   promise: Promise<void>;
@@ -78,7 +83,15 @@ class BatchSizer {
 const BATCH_BYTES = 16 * 1024 * 1024;
 
 export interface LevelStoreOptions {
-  /** fsync every batch: survives power loss, not only a process crash. */
+  /**
+   * fsync each batch that holds a persistent message or a definition before it counts as written
+   * (true unless false is given): a confirmed message then survives power loss, not only a process
+   * crash. Batches of acks, deletes and paged transient messages are never fsynced: nothing is
+   * promised on them. Losing them to a power cut brings acked messages back (flagged redelivered
+   * after the crash), never loses a confirmed one, and they usually become durable anyway with the
+   * next synced batch (LevelDB appends every batch to one log file, and an fsync covers all of it)
+   * or, once the log rolls over, when LevelDB writes that log's memtable to a synced table file.
+   */
   fsync?: boolean;
 }
 
@@ -196,7 +209,7 @@ export class LevelStore implements Store {
   }
 
   putTotals(vhost: string, queue: string, totals: RangeTotals): void {
-    this.op({ type: 'put', key: Buffer.from(`${TOTALS_PREFIX}\0${queueKey(vhost, queue)}`, 'utf8'), value: Buffer.from(JSON.stringify(totals)) });
+    this.op({ type: 'put', key: Buffer.from(`${TOTALS_PREFIX}\0${queueKey(vhost, queue)}`, 'utf8'), value: Buffer.from(JSON.stringify(totals)) }, false);
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
@@ -223,11 +236,11 @@ export class LevelStore implements Store {
   }
 
   putQueue(q: StoredQueue): void {
-    this.op({ type: 'put', key: queueDefKey(q.vhost, q.name), value: encodeQueue(q) });
+    this.op({ type: 'put', key: queueDefKey(q.vhost, q.name), value: encodeQueue(q) }, true);
   }
 
   deleteQueue(vhost: string, name: string): void {
-    this.op({ type: 'del', key: queueDefKey(vhost, name) });
+    this.op({ type: 'del', key: queueDefKey(vhost, name) }, true);
     for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
@@ -255,15 +268,15 @@ export class LevelStore implements Store {
   }
 
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
-    this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) });
+    this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) }, true);
   }
 
   deleteDefinition(kind: DefinitionKind, id: string): void {
-    this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) });
+    this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) }, true);
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    this.put(this.prefix(vhost, queue, MESSAGE_PREFIX), m);
+    this.put(this.prefix(vhost, queue, MESSAGE_PREFIX), m, true);
   }
 
   deleteMessage(vhost: string, queue: string, seq: number): void {
@@ -271,7 +284,7 @@ export class LevelStore implements Store {
   }
 
   putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
-    this.put(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), m);
+    this.put(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), m, false);
   }
 
   deleteDeadLetter(vhost: string, queue: string, seq: number): void {
@@ -288,7 +301,7 @@ export class LevelStore implements Store {
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     const prefix = this.prefix(vhost, queue, PAGE_PREFIX);
     this.paged.add(prefix);
-    this.put(prefix, m);
+    this.put(prefix, m, false);
   }
 
   deletePaged(vhost: string, queue: string, seq: number): void {
@@ -299,7 +312,7 @@ export class LevelStore implements Store {
     return this.queuedBytes + this.writingBytes;
   }
 
-  private put(prefix: Buffer, m: StoredMessage): void {
+  private put(prefix: Buffer, m: StoredMessage, durable: boolean): void {
     const op: PendingPut = { type: 'put', key: messageKey(prefix, m.seq), value: encodeMessage(m) };
     this.queuedBytes += op.value.length;
     let puts = this.pendingPuts.get(prefix);
@@ -307,7 +320,7 @@ export class LevelStore implements Store {
     const earlier = puts.get(m.seq);
     if (earlier) earlier.cancelled = true; // a rewrite (the redelivered flag) supersedes it
     puts.set(m.seq, op);
-    this.op(op);
+    this.op(op, durable);
   }
 
   private del(prefix: Buffer, seq: number): void {
@@ -318,7 +331,7 @@ export class LevelStore implements Store {
       puts!.delete(seq);
       return;
     }
-    this.op({ type: 'del', key: messageKey(prefix, seq) });
+    this.op({ type: 'del', key: messageKey(prefix, seq) }, false);
   }
 
   flush(): Promise<void> {
@@ -350,10 +363,13 @@ export class LevelStore implements Store {
     return p;
   }
 
-  private op(op: Op): void {
+  /** Queues op in the current batch; durable: someone is told it is safe once written (see Step). */
+  private op(op: Op, durable: boolean): void {
     const last = this.steps[this.steps.length - 1];
-    if (last && 'ops' in last) last.ops.push(op);
-    else this.steps.push({ ops: [op] });
+    if (last && 'ops' in last) {
+      last.ops.push(op);
+      if (durable) last.sync = true;
+    } else this.steps.push({ ops: [op], sync: durable });
     this.schedule();
   }
 
@@ -374,7 +390,7 @@ export class LevelStore implements Store {
     this.next = null;
     this.writingBytes = this.queuedBytes;
     this.queuedBytes = 0;
-    const sync = this.options.fsync === true;
+    const fsync = this.options.fsync !== false;
     this.inflight = (async () => {
       const t0 = process.hrtime.bigint();
       for (const s of steps) {
@@ -386,7 +402,7 @@ export class LevelStore implements Store {
             if (o.type === 'del') batch.del(o.key);
             else if (!(o as PendingPut).cancelled) batch.put(o.key, o.value);
           }
-          if (batch.length > 0) await batch.write({ sync });
+          if (batch.length > 0) await batch.write({ sync: fsync && s.sync });
           else await batch.close();
         }
         else await this.db.clear(s.clear);
