@@ -11,6 +11,16 @@ import { defaultOptions } from './server/options.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
+import { setFlagsFromString } from 'node:v8';
+
+// V8 allocates objects straight in the old generation from allocation sites whose objects have
+// survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
+// first 65,536 messages stay) teaches it that every message's objects survive; from then on each
+// message is allocated old and dies old, collected only by full mark-compacts. Measured with
+// goperf persistent-publish: 23% of the broker's time in GC, 2.7 MB promoted per scavenge, 150k
+// msgs/s; without pretenuring 0.01 MB and 250k msgs/s. Set here, for the broker's own process
+// only: an application embedding Warren (startBroker) keeps its V8 as it is.
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
