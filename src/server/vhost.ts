@@ -137,7 +137,8 @@ export class VHost {
    */
   publish(exchange: Exchange, msg: Message, extraKeys?: string[]): PublishOutcome {
     const routed = this.routed;
-    routed.length = 0;
+    // Setting an array's length is a runtime call: only when there is something to drop.
+    if (routed.length > 0) routed.length = 0;
     const mark = this.newMark();
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
@@ -148,7 +149,7 @@ export class VHost {
     let persisted = false;
     let refused = false;
     const outcome = this.outcome;
-    outcome.overloaded.length = 0;
+    if (outcome.overloaded.length > 0) outcome.overloaded.length = 0;
     const n = routed.length;
     // An index loop: a queue's enqueue may dead-letter, which routes (into its own list) meanwhile.
     for (let i = 0; i < n; i++) {

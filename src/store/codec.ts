@@ -151,10 +151,29 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage): number {
 }
 
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place
-// rather than through a Buffer per name (two allocations per stored message otherwise).
+// rather than through a Buffer per name (two allocations per stored message otherwise). A message
+// is measured, then written: the last two names measured are remembered (a publisher's exchange
+// and routing key, the same string objects each time: see ShortStrCache).
+let memoA = '';
+let memoALen = 0;
+let memoB = '';
+let memoBLen = 0;
 function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
-  return s.length;
+  if (s.length === 0) return 0;
+  if (s === memoA) return memoALen;
+  if (s === memoB) return memoBLen;
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      n = Buffer.byteLength(s, 'utf8');
+      break;
+    }
+  }
+  memoB = memoA;
+  memoBLen = memoALen;
+  memoA = s;
+  memoALen = n;
+  return n;
 }
 
 function writeName(out: Buffer, p: number, s: string, byteLength: number): number {
