@@ -677,6 +677,7 @@ export class LevelStore implements Store {
   flush(): Promise<void> {
     if (this.steps.length === 0 && this.dirty.size === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
+    this.schedule();
     return this.next.promise;
   }
 
