@@ -8,7 +8,6 @@ import { ensureWritableDataDir } from './data-dir.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
-  bodyLengthOf,
   CLEAN_SHUTDOWN_KEY,
   DEAD_LETTER_PREFIX,
   DEFINITION_PREFIX,
@@ -35,6 +34,7 @@ import {
   writeMessage,
 } from './codec.js';
 import { buildSegments, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
+import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
@@ -79,144 +79,6 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
 /** What backlogBytes counts for a message waiting for its batch: about its record's size. */
 const approxBytes = (m: StoredMessage): number => m.properties.length + m.body.length + 32;
 
-/**
- * How many values to ask LevelDB for at once: up to 10,000 small ones (one call per value costs
- * more than the value), but never much more than BATCH_BYTES, or a queue of 1 MiB bodies would
- * be read gigabytes at a time. Starts small and learns the values' size, and how many messages
- * each holds (one per record, up to thousands per segment).
- */
-class BatchSizer {
-  private avg = 0;
-  private perValue = 1;
-  next(maxCount: number, maxBytes: number): number {
-    if (this.avg === 0) return Math.max(1, Math.min(this.perValue > 1 ? 1 : 16, maxCount));
-    const byBytes = Math.floor(Math.min(maxBytes, BATCH_BYTES) / this.avg);
-    return Math.max(1, Math.min(10_000, Math.ceil(maxCount / this.perValue), byBytes));
-  }
-  saw(batch: Buffer[], messages = batch.length): void {
-    if (batch.length === 0) return;
-    let n = 0;
-    for (const v of batch) n += v.length;
-    this.avg = n / batch.length;
-    this.perValue = Math.max(1, messages / batch.length);
-  }
-}
-const BATCH_BYTES = 16 * 1024 * 1024;
-
-/** What a cursor needs of a LevelDB value iterator. */
-interface Values {
-  nextv(size: number): Promise<Buffer[]>;
-  close(): Promise<void>;
-}
-
-/**
- * A queue's messages from one range of the store, in seq order, a LevelDB batch of values at a
- * time: peek() is the next seq (-1 once the values read are used up: refill(), unless done).
- */
-interface Cursor {
-  done: boolean;
-  peek(): number;
-  take(): ReadMessage;
-  /** Skips the next message; its body's size. */
-  skip(): number;
-  refill(maxCount: number, maxBytes: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** One record per message: the paged range, and persistent messages written before segments. */
-class RecordCursor implements Cursor {
-  done = false;
-  private batch: Buffer[] = [];
-  private i = 0;
-  private readonly sizer = new BatchSizer();
-  constructor(
-    private readonly it: Values,
-    private readonly paged: boolean,
-    private readonly names: NameCache,
-  ) {}
-  peek(): number {
-    return this.i < this.batch.length ? seqOf(this.batch[this.i]!) : -1;
-  }
-  take(): ReadMessage {
-    const m = decodeMessage(this.batch[this.i++]!, this.names) as ReadMessage;
-    m.paged = this.paged;
-    return m;
-  }
-  skip(): number {
-    return bodyLengthOf(this.batch[this.i++]!);
-  }
-  async refill(maxCount: number, maxBytes: number): Promise<void> {
-    this.batch = await this.it.nextv(this.sizer.next(maxCount, maxBytes));
-    this.i = 0;
-    this.done = this.batch.length === 0;
-    this.sizer.saw(this.batch);
-  }
-  close(): Promise<void> {
-    return this.it.close();
-  }
-}
-
-/** A queue's segments from the one holding fromSeq on, skipping acked messages. */
-class SegmentCursor implements Cursor {
-  done = false;
-  private batch: Buffer[] = [];
-  private bi = 0;
-  private view: SegmentView | null = null;
-  private seg: Segment | null = null;
-  private i = 0;
-  private readonly sizer = new BatchSizer();
-  constructor(
-    private readonly it: Values,
-    private readonly fromSeq: number,
-    private readonly names: NameCache,
-    /** The in-memory segment of a value read (registered if the store did not know it). */
-    private readonly known: (view: SegmentView) => Segment | null,
-  ) {}
-  peek(): number {
-    for (;;) {
-      const v = this.view;
-      if (v) {
-        const seg = this.seg!;
-        while (this.i < v.count) {
-          const s = v.seq(this.i);
-          if (s >= this.fromSeq && !seg.isAcked(this.i)) return s;
-          this.i++;
-        }
-        this.view = null;
-      }
-      if (this.bi >= this.batch.length) return -1;
-      const view = new SegmentView(this.batch[this.bi++]!);
-      const seg = view.count > 0 ? this.known(view) : null;
-      if (seg) {
-        this.view = view;
-        this.seg = seg;
-        this.i = 0;
-      }
-    }
-  }
-  take(): ReadMessage {
-    const i = this.i++;
-    const m = decodeMessage(this.view!.record(i), this.names) as ReadMessage;
-    if (this.seg!.isRedelivered(i)) m.redelivered = true;
-    m.paged = false;
-    return m;
-  }
-  skip(): number {
-    return bodyLengthOf(this.view!.record(this.i++));
-  }
-  async refill(maxCount: number, maxBytes: number): Promise<void> {
-    this.batch = await this.it.nextv(this.sizer.next(maxCount, maxBytes));
-    this.bi = 0;
-    this.done = this.batch.length === 0;
-    let messages = 0;
-    for (const v of this.batch) messages += v.readUInt32BE(1);
-    this.sizer.saw(this.batch, messages);
-  }
-  close(): Promise<void> {
-    return this.it.close();
-  }
-}
-
 export interface LevelStoreOptions {
   /**
    * fsync each batch that holds a persistent message or a definition before it counts as written
@@ -251,7 +113,7 @@ export class LevelStore implements Store {
   private lastLogName = '';
   private lastLog: QueueLog | null = null;
   /** Segments whose state changed since it was written: written (or deleted) in the next batch. */
-  private dirty = new Set<Segment>();
+  private dirty: Segment[] = [];
   /**
    * State records read at open, by state prefix then first seq, until their segment is read and
    * takes its state over. A segment's state is only needed once its messages are.
@@ -530,7 +392,7 @@ export class LevelStore implements Store {
       } else if (seg.last >= from || seg.first < below) {
         for (let i = 0; i < seg.count; i++) {
           const seq = seg.seqAt(i);
-          if ((seq >= from || seq < below) && seg.ack(i)) this.dirty.add(seg);
+          if ((seq >= from || seq < below) && seg.ack(i)) this.markDirty(seg);
         }
       }
     }
@@ -601,7 +463,7 @@ export class LevelStore implements Store {
     const i = seg ? seg.position(seq) : -1;
     if (i >= 0) {
       if (seg!.ack(i)) {
-        this.dirty.add(seg!);
+        this.markDirty(seg!);
         this.schedule();
       }
       return;
@@ -616,7 +478,7 @@ export class LevelStore implements Store {
     const i = seg ? seg.position(m.seq) : -1;
     if (i >= 0) {
       seg!.markRedelivered(i);
-      this.dirty.add(seg!);
+      this.markDirty(seg!);
       this.schedule();
     } else if (log.legacy) {
       this.op({ type: 'put', key: messageKey(this.prefix(vhost, queue, MESSAGE_PREFIX), m.seq), value: encodeMessage(m) }, false);
@@ -675,14 +537,14 @@ export class LevelStore implements Store {
   }
 
   flush(): Promise<void> {
-    if (this.steps.length === 0 && this.dirty.size === 0) return this.inflight ?? Promise.resolve();
+    if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
     this.schedule();
     return this.next.promise;
   }
 
   async close(): Promise<void> {
-    while (this.steps.length > 0 || this.dirty.size > 0 || this.inflight) {
+    while (this.steps.length > 0 || this.dirty.length > 0 || this.inflight) {
       await this.flush().catch(() => {});
       while (this.inflight) await this.inflight.catch(() => {});
     }
@@ -730,6 +592,13 @@ export class LevelStore implements Store {
     return step;
   }
 
+  /** The segment's state is to be written in the next batch (once, however many acks change it). */
+  private markDirty(seg: Segment): void {
+    if (seg.dirty) return;
+    seg.dirty = true;
+    this.dirty.push(seg);
+  }
+
   /** Queues op in the current batch; durable: someone is told it is safe once written (see Step). */
   private op(op: Op, durable: boolean): void {
     const step = this.opsStep();
@@ -774,7 +643,7 @@ export class LevelStore implements Store {
       for (const o of s.ops) if (!(o as PendingPut).cancelled) batch.push(o);
       out.push({ batch, sync: fsync && s.sync });
     }
-    if (this.dirty.size > 0) {
+    if (this.dirty.length > 0) {
       let last = out[out.length - 1];
       if (!last || !('batch' in last)) out.push((last = { batch: [], sync: false }));
       for (const seg of this.dirty) {
@@ -791,7 +660,7 @@ export class LevelStore implements Store {
           seg.stateStored = true;
         }
       }
-      this.dirty = new Set();
+      this.dirty = [];
     }
     return out;
   }
@@ -819,7 +688,7 @@ export class LevelStore implements Store {
     this.inflight = done.promise.finally(() => {
       this.inflight = null;
       this.writingBytes = 0;
-      if (this.steps.length > 0 || this.dirty.size > 0) this.schedule();
+      if (this.steps.length > 0 || this.dirty.length > 0) this.schedule();
     });
     this.inflight.catch(() => {});
   }

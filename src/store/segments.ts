@@ -30,7 +30,7 @@ export class Segment {
   live: number;
   acked: Uint8Array | null = null;
   redelivered: Uint8Array | null = null;
-  /** Its state changed since the state record was last written. */
+  /** Its state changed since the state record was last written (LevelStore keeps the list). */
   dirty = false;
   /** A state record was written for it (to be deleted with it). */
   stateStored = false;
@@ -97,14 +97,12 @@ export class Segment {
     if (this.acked[i >>> 3]! & bit) return false;
     this.acked[i >>> 3]! |= bit;
     this.live--;
-    this.dirty = true;
     return true;
   }
 
   markRedelivered(i: number): void {
     this.redelivered ??= new Uint8Array((this.count + 7) >>> 3);
     this.redelivered[i >>> 3]! |= 1 << (i & 7);
-    this.dirty = true;
   }
 
   /** Takes over a state record read back from the store. */
