@@ -12,6 +12,16 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
+import { setFlagsFromString } from 'node:v8';
+
+// V8 allocates objects straight in the old generation from allocation sites whose objects have
+// survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
+// first 65,536 messages stay) teaches it that every message's objects survive; from then on each
+// message is allocated old and dies old, collected only by full mark-compacts. Measured with
+// goperf persistent-publish: 23% of the broker's time in GC, 2.7 MB promoted per scavenge, 150k
+// msgs/s; without pretenuring 0.01 MB and 250k msgs/s. Set here, for the broker's own process
+// only: an application embedding Warren (startBroker) keeps its V8 as it is.
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
@@ -73,7 +83,11 @@ const argv = yargs(rawArgs)
   .option('tls-key', { type: 'string', describe: 'PEM private key for amqps' })
   .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
   .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
-  .option('fsync', { type: 'boolean', default: false, describe: 'fsync every store batch (survive power loss, slower)' })
+  .option('fsync', {
+    type: 'boolean',
+    default: defaultOptions.fsync,
+    describe: 'fsync store batches of persistent messages before confirming them (--no-fsync: faster, a power loss may lose confirmed messages)',
+  })
   .option('page-out-messages', {
     type: 'number',
     default: defaultOptions.pageOutMessages,
@@ -177,7 +191,7 @@ const stop = (signal: string): void => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
-if (dataDir) broker.log.info({ dataDir }, `store: ${dataDir}`);
+if (dataDir) broker.log.info({ dataDir, fsync: argv.fsync }, `store: ${dataDir}${argv.fsync ? '' : ' (--no-fsync: a power loss may lose confirmed messages)'}`);
 else broker.log.warn('in memory (--in-memory): nothing survives a restart');
 broker.start().then(async () => {
   if (cluster) {

@@ -256,6 +256,12 @@ export class ClusterStore implements Store {
     if (s) s.put(m);
     else if (!this.node.isReplicated(vhost, queue)) this.local.putMessage(vhost, queue, m);
   }
+  putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
+    // A replicated queue's stream takes the message again (the newer record wins on replay).
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.put(m);
+    else if (!this.node.isReplicated(vhost, queue)) this.local.putRedelivered(vhost, queue, m);
+  }
   deleteMessage(vhost: string, queue: string, seq: number): void {
     const s = this.node.streamFor(vhost, queue);
     if (s) s.delete(seq);

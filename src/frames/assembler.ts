@@ -4,7 +4,7 @@ import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
 import { decodeMethodFrame } from './method-frame.js';
 import { methodInfo, type Method } from './methods.generated.js';
-import { Reader } from './primitives.js';
+import { Reader, ShortStrCache } from './primitives.js';
 
 export interface Command {
   method: Method;
@@ -20,9 +20,16 @@ export class CommandAssembler {
   private properties: Buffer | null = null;
   private bodySize = 0;
   private received = 0;
-  private parts: Buffer[] = [];
-  /** Reused for every method frame of the channel. */
-  private readonly reader = new Reader(Buffer.alloc(0), 0, 0);
+  /**
+   * The body's frames: nearly always one, held in first; parts only once a second one comes (a
+   * message is one body frame below frame_max, and an array per message is garbage per message).
+   */
+  private first: Buffer | null = null;
+  private parts: Buffer[] | null = null;
+  /** Reused for every method frame of the channel, with the names they repeat. */
+  private readonly reader = new Reader(Buffer.alloc(0), 0, 0, new ShortStrCache());
+  /** Reused for every content header frame. */
+  private readonly headerReader = new Reader(Buffer.alloc(0), 0, 0);
 
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
@@ -46,7 +53,10 @@ export class CommandAssembler {
     }
     if (type === FRAME_HEADER) {
       if (!this.method || this.properties) throw unexpected('content header frame without a preceding content method');
-      const r = new Reader(payload, 0, payload.length);
+      const r = this.headerReader;
+      r.buf = payload;
+      r.pos = 0;
+      r.end = payload.length;
       const classId = r.u16();
       r.u16(); // weight, unused
       const size = r.u64();
@@ -75,7 +85,8 @@ export class CommandAssembler {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
       }
       // Views of socket chunks, kept only until the body completes and is copied out of them.
-      this.parts.push(payload);
+      if (!this.first) this.first = payload;
+      else (this.parts ??= [this.first]).push(payload);
       return this.received === this.bodySize ? this.complete() : null;
     }
     throw unexpected(`unexpected frame type ${type}`);
@@ -89,12 +100,13 @@ export class CommandAssembler {
   reset(): void {
     this.method = null;
     this.properties = null;
-    this.parts = [];
+    this.first = null;
+    this.parts = null;
   }
 
   private complete(): Command {
     // A copy, so that a queued message does not pin the (much larger) socket chunks it came in.
-    const body = this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.bodySize);
+    const body = this.parts ? Buffer.concat(this.parts, this.bodySize) : this.first ? Buffer.from(this.first) : Buffer.alloc(0);
     const cmd: Command = { method: this.method!, properties: this.properties!, body };
     this.reset();
     return cmd;

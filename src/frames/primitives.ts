@@ -28,12 +28,52 @@ export function writeAscii(buf: Buffer, pos: number, s: string): number {
   return n;
 }
 
+/**
+ * The short strings a channel's method frames repeat (a publisher sends the same exchange and
+ * routing key a million times): each decoded once and handed out again while its bytes match.
+ * The same string object each time also keeps its hash, computed once, for the routing lookups.
+ */
+export class ShortStrCache {
+  private static readonly SLOTS = 8;
+  private static readonly MAX = 64;
+  /** Each slot's bytes (a copy: method frames are views of socket chunks), its length and string. */
+  private readonly bytes: (Buffer | null)[] = new Array<Buffer | null>(ShortStrCache.SLOTS).fill(null);
+  private readonly lens = new Int32Array(ShortStrCache.SLOTS).fill(-1);
+  private readonly strs: string[] = new Array<string>(ShortStrCache.SLOTS).fill('');
+
+  private static slot(b: Buffer, start: number, len: number): number {
+    return (len * 31 + b[start]! * 7 + b[start + len - 1]!) & (ShortStrCache.SLOTS - 1);
+  }
+
+  /** The string of b[start, start+len) if it is cached; undefined otherwise. */
+  get(b: Buffer, start: number, len: number): string | undefined {
+    if (len === 0 || len > ShortStrCache.MAX) return undefined;
+    const i = ShortStrCache.slot(b, start, len);
+    if (this.lens[i] !== len) return undefined;
+    const c = this.bytes[i]!;
+    for (let k = 0; k < len; k++) if (c[k] !== b[start + k]) return undefined;
+    return this.strs[i];
+  }
+
+  /** Remembers s as the string of b[start, start+len): a byte copy, no allocation (names that never repeat cost little). */
+  set(b: Buffer, start: number, len: number, s: string): void {
+    if (len === 0 || len > ShortStrCache.MAX) return;
+    const i = ShortStrCache.slot(b, start, len);
+    const c = (this.bytes[i] ??= Buffer.alloc(ShortStrCache.MAX));
+    for (let k = 0; k < len; k++) c[k] = b[start + k]!;
+    this.lens[i] = len;
+    this.strs[i] = s;
+  }
+}
+
 /** A cursor over buf[pos, end); every read checks the remaining length first. */
 export class Reader {
   constructor(
     public buf: Buffer,
     public pos: number,
     public end: number,
+    /** Short strings seen before, for a long-lived reader (a channel's): see ShortStrCache. */
+    readonly names: ShortStrCache | null = null,
   ) {}
 
   need(n: number, what: string): void {
@@ -106,12 +146,18 @@ export class Reader {
   shortstr(): string {
     const len = this.u8();
     this.need(len, 'short string');
+    const cached = this.names?.get(this.buf, this.pos, len);
+    if (cached !== undefined) {
+      this.pos += len;
+      return cached;
+    }
     // Names must survive the round trip: bytes that are not UTF-8 would come back altered (and
     // longer than 255 bytes), so they are refused rather than silently rewritten.
     if (len > 0 && !isAscii(this.buf, this.pos, this.pos + len) && !isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
       throw new AmqpError(ReplyCode.SyntaxError, 'short string is not valid UTF-8', 'connection');
     }
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.names?.set(this.buf, this.pos, len, s);
     this.pos += len;
     return s;
   }

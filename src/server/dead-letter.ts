@@ -76,8 +76,8 @@ export function recordDeath(queue: Queue, msg: Message, reason: DeathReason): De
 
 /** The queues dead reaches from dlx with routingKey, and those left out as cycles. */
 export function deadLetterTargets(vhost: VHost, dlx: Exchange, routingKey: string, dead: DeadMessage): { targets: Queue[]; cycles: Queue[] } {
-  const reached = new Set<Queue>();
-  vhost.route(dlx, routingKey, dead.headers, reached);
+  const reached: Queue[] = [];
+  vhost.route(dlx, routingKey, dead.headers, reached, vhost.newMark());
   const deaths = dead.headers.get('x-death');
   const list = deaths?.type === 'A' ? deaths.value : [];
   // Cycle detection as in RabbitMQ: a queue the message already died in is skipped, unless a

@@ -77,6 +77,8 @@ export class Queue {
   /** Bindings with this queue as destination, dropped with it. */
   readonly bindings = new Set<Binding>();
   deleted = false;
+  /** The mark of the last publish that reached it (VHost.route). */
+  routeMark = 0;
   readonly stats = new MessageStats();
   /** Delivered and not yet acked, across all channels. */
   unackedCount = 0;
@@ -519,7 +521,7 @@ export class Queue {
   persistRedeliveredFlags(): void {
     if (!this.durable || this.exclusiveOwner) return;
     for (const e of this.ready.toArray()) {
-      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(e, true));
+      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putRedelivered(this.vhost.name, this.name, this.record(e, true));
     }
   }
 

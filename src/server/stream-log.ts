@@ -15,7 +15,11 @@ import { parseDuration } from './queue-types/stream.js';
 import type { ReadMessage } from '../store/store.js';
 
 const DEFAULT_SEGMENT_BYTES = 500_000_000;
-const PAGE_COUNT = 512;
+/**
+ * Messages a reader fetches at once: a whole store segment (up to 4,096 messages, segments.ts),
+ * since a smaller page reads the same segment again for each part of it.
+ */
+const PAGE_COUNT = 4096;
 const PAGE_BYTES = 1024 * 1024;
 
 interface Segment {

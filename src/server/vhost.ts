@@ -66,12 +66,19 @@ export class VHost {
   /** The broker's counters (set by the broker; a vhost of its own otherwise). */
   counters = new GlobalCounters();
   private retryScheduled = false;
-  private readonly routed = new Set<Queue>();
+  /** The queues the message being published reaches (scratch space, reused by every publish). */
+  private readonly routed: Queue[] = [];
   /** Reused by every publish(): read it before the next publish. */
   private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [], verdicts: [] };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
-  private readonly visited = new Set<Exchange>();
+  /**
+   * Marks instead of Sets: a queue reached, or an exchange visited, is stamped with the current
+   * mark (Queue.routeMark, Exchange.routeMark), so each is taken once. Adding to and clearing a
+   * long-lived Set cost about half a microsecond a publish (V8 reallocates its table in the young
+   * generation, referenced from the old one), 5% of the broker's time at 250k msgs/s.
+   */
+  private marks = 0;
 
   constructor(
     readonly name: string,
@@ -95,28 +102,38 @@ export class VHost {
    * Adds to out every queue a message reaches from exchange, following exchange-to-exchange
    * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
    */
-  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Set<Queue>): void {
+  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
       const q = this.queues.get(routingKey);
-      if (q) out.add(q);
+      if (q && q.routeMark !== mark) {
+        q.routeMark = mark;
+        out.push(q);
+      }
       return;
     }
     const pending = this.pending;
-    const visited = this.visited;
+    const visit = this.newMark();
     pending.length = 0;
-    visited.clear();
-    visited.add(exchange);
+    exchange.routeMark = visit;
     exchange.route(routingKey, headers, pending);
     while (pending.length > 0) {
       const d = pending.pop()!;
-      if (isQueue(d)) out.add(d);
-      else if (!visited.has(d)) {
-        visited.add(d);
+      if (isQueue(d)) {
+        if (d.routeMark !== mark) {
+          d.routeMark = mark;
+          out.push(d);
+        }
+      } else if (d.routeMark !== visit) {
+        d.routeMark = visit;
         d.route(routingKey, headers, pending);
       }
     }
-    visited.clear();
+  }
+
+  /** A mark no queue or exchange carries yet: route() takes each once per mark. */
+  newMark(): number {
+    return ++this.marks;
   }
 
   /**
@@ -125,18 +142,24 @@ export class VHost {
    */
   publish(exchange: Exchange, msg: Message, extraKeys?: string[]): PublishOutcome {
     const routed = this.routed;
+    // Setting an array's length is a runtime call: only when there is something to drop.
+    if (routed.length > 0) routed.length = 0;
+    const mark = this.newMark();
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
-    this.route(exchange, msg.routingKey, headers, routed);
-    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed);
+    this.route(exchange, msg.routingKey, headers, routed, mark);
+    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark);
     // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
-    if (routed.size === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, extraKeys);
+    if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
     let persisted = false;
     let refused = false;
     const outcome = this.outcome;
-    outcome.overloaded.length = 0;
+    if (outcome.overloaded.length > 0) outcome.overloaded.length = 0;
     if (outcome.verdicts.length > 0) outcome.verdicts = [];
-    for (const q of routed) {
+    const n = routed.length;
+    // An index loop: a queue's enqueue may dead-letter, which routes (into its own list) meanwhile.
+    for (let i = 0; i < n; i++) {
+      const q = routed[i]!;
       q.stats.publish++;
       if (!q.enqueue(msg)) refused = true;
       else {
@@ -146,10 +169,10 @@ export class VHost {
       }
       if (q.overloaded) outcome.overloaded.push(q);
     }
-    outcome.routed = routed.size;
+    outcome.routed = n;
     outcome.persisted = persisted;
     outcome.refused = refused;
-    routed.clear();
+    routed.length = 0;
     return outcome;
   }
 
@@ -157,7 +180,7 @@ export class VHost {
    * RabbitMQ's alternate-exchange argument: a message its exchange routes nowhere goes to the
    * alternate exchange instead, and on down that exchange's own alternate, each tried once.
    */
-  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, extraKeys?: string[]): void {
+  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, mark: number, extraKeys?: string[]): void {
     const tried = new Set<Exchange>([exchange]);
     let current = exchange;
     for (;;) {
@@ -165,9 +188,9 @@ export class VHost {
       const next = ae !== undefined ? this.exchanges.get(ae) : undefined;
       if (!next || tried.has(next)) return;
       tried.add(next);
-      this.route(next, msg.routingKey, headers, this.routed);
-      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed);
-      if (this.routed.size > 0) return;
+      this.route(next, msg.routingKey, headers, this.routed, mark);
+      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark);
+      if (this.routed.length > 0) return;
       current = next;
     }
   }

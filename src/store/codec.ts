@@ -23,6 +23,14 @@ export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
  * from its 'm' range, so they are never counted, paged or delivered as ready messages.
  */
 export const DEAD_LETTER_PREFIX = 'd';
+/**
+ * A queue's persistent messages, a segment per value (segments.ts): 'M' 0 vhost 0 name 0 and the
+ * first message's seq. Each segment's state (acked and redelivered messages) is under 'S', the
+ * same key after the letter. Persistent messages written before segments are under 'm', one
+ * record per message (MESSAGE_PREFIX): still read, never written any more.
+ */
+export const SEGMENT_PREFIX = 'M';
+export const STATE_PREFIX = 'S';
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */
 export const TOTALS_PREFIX = 'c';
 
@@ -95,16 +103,32 @@ const SETTLED = 8;
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
+  const out = Buffer.allocUnsafe(messageLength(m));
+  writeMessage(out, 0, m);
+  return out;
+}
+
+/** Bytes encodeMessage takes for m. */
+export function messageLength(m: StoredMessage): number {
+  let settledLen = 0;
+  if (m.settled && m.settled.length > 0) {
+    settledLen = 2;
+    for (const s of m.settled) settledLen += 1 + Buffer.byteLength(s, 'utf8');
+  }
+  const counted = (m.deliveryCount ?? 0) > 0;
+  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + m.body.length;
+}
+
+/** Writes m's record (encodeMessage's layout) at p; returns the position after it. */
+export function writeMessage(out: Buffer, p: number, m: StoredMessage): number {
   const exLen = utf8Length(m.exchange);
   const rkLen = utf8Length(m.routingKey);
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
   const settled = m.settled && m.settled.length > 0 ? m.settled.map(strBytes) : null;
-  const settledLen = settled ? 2 + settled.reduce((n, b) => n + 1 + b.length, 0) : 0;
-  const out = Buffer.allocUnsafe(8 + 1 + (expires ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + exLen + 1 + rkLen + 4 + m.properties.length + m.body.length);
-  out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), 0);
-  out.writeUInt32BE(m.seq >>> 0, 4);
-  let p = 8;
+  out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), p);
+  out.writeUInt32BE(m.seq >>> 0, p + 4);
+  p += 8;
   out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
@@ -122,23 +146,45 @@ export function encodeMessage(m: StoredMessage): Buffer {
   out.writeUInt32BE(m.properties.length, p);
   p += 4;
   p += m.properties.copy(out, p);
-  m.body.copy(out, p);
-  return out;
+  p += m.body.copy(out, p);
+  return p;
 }
 
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place
-// rather than through a Buffer per name (two allocations per stored message otherwise).
+// rather than through a Buffer per name (two allocations per stored message otherwise). A message
+// is measured, then written: the last two names measured are remembered (a publisher's exchange
+// and routing key, the same string objects each time: see ShortStrCache).
+let memoA = '';
+let memoALen = 0;
+let memoB = '';
+let memoBLen = 0;
 function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
-  return s.length;
+  if (s.length === 0) return 0;
+  if (s === memoA) return memoALen;
+  if (s === memoB) return memoBLen;
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      n = Buffer.byteLength(s, 'utf8');
+      break;
+    }
+  }
+  memoB = memoA;
+  memoBLen = memoALen;
+  memoA = s;
+  memoALen = n;
+  return n;
 }
 
 function writeName(out: Buffer, p: number, s: string, byteLength: number): number {
   return byteLength === s.length ? writeAscii(out, p, s) : out.write(s, p, byteLength, 'utf8');
 }
 
+/** Exchange and routing key of the last record decoded: a backlog repeats the same few names. */
+export type NameCache = { ex: Buffer; exStr: string; rk: Buffer; rkStr: string };
+
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
-export function decodeMessage(v: Buffer, last?: { ex: Buffer; exStr: string; rk: Buffer; rkStr: string }): StoredMessage {
+export function decodeMessage(v: Buffer, last?: NameCache): StoredMessage {
   const seq = seqOf(v);
   let p = 8;
   const flags = v[p++]!;

@@ -1,11 +1,13 @@
 // The embedded default store: LevelDB through `level`. Mutations queued during a tick are written as
 // one batch (group commit) while the event loop goes on; flush() callers wait for their batch.
+// A queue's persistent messages are kept in segments (segments.ts): one value per queue per batch.
+// Records of the layout before segments (one per message, under 'm') are still read, acked and
+// deleted, so a data directory written by an earlier version opens as it was.
 import { Level } from 'level';
 import { ensureWritableDataDir } from './data-dir.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
 import {
-  bodyLengthOf,
   CLEAN_SHUTDOWN_KEY,
   DEAD_LETTER_PREFIX,
   DEFINITION_PREFIX,
@@ -18,20 +20,38 @@ import {
   encodeQueue,
   MESSAGE_PREFIX,
   messageKey,
+  messageLength,
   messagePrefix,
+  type NameCache,
   PAGE_PREFIX,
   prefixEnd,
   queueDefKey,
   QUEUE_PREFIX,
+  SEGMENT_PREFIX,
   seqOf,
+  STATE_PREFIX,
   TOTALS_PREFIX,
+  writeMessage,
 } from './codec.js';
+import { buildSegments, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
+import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
 type PendingPut = { type: 'put'; key: Buffer; value: Buffer; cancelled?: boolean };
-/** A queue deletion removes a key range, which a LevelDB batch cannot: it runs between batches. */
-type Step = { ops: Op[] } | { clear: { gte: Buffer; lt: Buffer } };
+/**
+ * What a write cycle does, in order. ops: one LevelDB batch, with the segments of the messages
+ * queued while it was the last step; sync: it holds something a client is told is safe once it is
+ * written (a persistent message a confirm waits for, a definition a declare-ok waits for), so it
+ * is fsynced when the store is (see LevelStoreOptions.fsync). clear: a key range, which a LevelDB
+ * batch cannot remove (a queue deletion). trim: a queue's messages from or below a seq, whose
+ * boundary may fall inside a segment (see trim()).
+ */
+type Step =
+  | { ops: Op[]; segments: Map<QueueLog, Pending>; sync: boolean }
+  | { clear: { gte: Buffer; lt: Buffer } }
+  | { trim: { log: QueueLog; from: number; below: number; generation: number } };
+type OpsStep = Extract<Step, { ops: Op[] }>;
 
 interface Deferred {
   promise: Promise<void>;
@@ -56,29 +76,19 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
   lt: Buffer.from(prefix + '\x01'),
 });
 
-/**
- * How many values to ask LevelDB for at once: up to 10,000 small ones (one call per value costs
- * more than the value), but never much more than BATCH_BYTES, or a queue of 1 MiB bodies would
- * be read gigabytes at a time. Starts small and learns the values' size.
- */
-class BatchSizer {
-  private avg = 0;
-  next(maxCount: number, maxBytes: number): number {
-    if (this.avg === 0) return Math.max(1, Math.min(16, maxCount));
-    const byBytes = Math.floor(Math.min(maxBytes, BATCH_BYTES) / this.avg);
-    return Math.max(1, Math.min(10_000, maxCount, byBytes));
-  }
-  saw(batch: Buffer[]): void {
-    if (batch.length === 0) return;
-    let n = 0;
-    for (const v of batch) n += v.length;
-    this.avg = n / batch.length;
-  }
-}
-const BATCH_BYTES = 16 * 1024 * 1024;
+/** What backlogBytes counts for a message waiting for its batch: about its record's size. */
+const approxBytes = (m: StoredMessage): number => m.properties.length + m.body.length + 32;
 
 export interface LevelStoreOptions {
-  /** fsync every batch: survives power loss, not only a process crash. */
+  /**
+   * fsync each batch that holds a persistent message or a definition before it counts as written
+   * (true unless false is given): a confirmed message then survives power loss, not only a process
+   * crash. Batches of acks, deletes and paged transient messages are never fsynced: nothing is
+   * promised on them. Losing them to a power cut brings acked messages back (flagged redelivered
+   * after the crash), never loses a confirmed one, and they usually become durable anyway with the
+   * next synced batch (LevelDB appends every batch to one log file, and an fsync covers all of it)
+   * or, once the log rolls over, when LevelDB writes that log's memtable to a synced table file.
+   */
   fsync?: boolean;
 }
 
@@ -90,13 +100,27 @@ export class LevelStore implements Store {
   private scheduled = false;
   private readonly prefixes = new Map<string, Buffer>();
   onWrite?: ((seconds: number) => void) | undefined;
-  /** Puts still waiting for the next batch, by queue and seq: a message acked before its batch is
-   * written costs no write at all (RabbitMQ does the same for messages consumed quickly). */
+  /** Puts of paged messages and dead letters still waiting for the next batch, by queue and seq: a
+   * message taken back before its batch is written costs no write at all. */
   private pendingPuts = new Map<Buffer, Map<number, PendingPut>>();
   private lastVhost = '';
   private lastName = '';
   private lastKind = '';
   private lastPrefix: Buffer | null = null;
+  /** Each queue's segments, by queueKey. */
+  private readonly logs = new Map<string, QueueLog>();
+  private lastLogVhost = '';
+  private lastLogName = '';
+  private lastLog: QueueLog | null = null;
+  /** Segments whose state changed since it was written: written (or deleted) in the next batch. */
+  private dirty: Segment[] = [];
+  /**
+   * State records read at open, by state prefix then first seq, until their segment is read and
+   * takes its state over. A segment's state is only needed once its messages are.
+   */
+  private readonly loadedStates = new Map<string, Map<number, Buffer>>();
+  /** Message prefixes ('m' …) of the queues that hold records of the layout before segments. */
+  private readonly legacy = new Set<string>();
   /**
    * Page prefixes of the queues that paged a message out in this run. The page range is emptied
    * at every start, so another queue's is empty: its read skips an iterator (a stream's reader
@@ -135,111 +159,198 @@ export class LevelStore implements Store {
       for await (const [k, v] of this.db.iterator(range(TOTALS_PREFIX))) totals.set(k.toString('utf8', 2), JSON.parse(v.toString('utf8')) as RangeTotals);
     }
     await this.db.clear(range(TOTALS_PREFIX));
+    // Segment states are small (partly acked segments only): all read now, each applied when its
+    // segment is read.
+    for await (const [k, v] of this.db.iterator(range(STATE_PREFIX))) {
+      const prefix = k.toString('latin1', 0, k.length - 8);
+      let m = this.loadedStates.get(prefix);
+      if (!m) this.loadedStates.set(prefix, (m = new Map()));
+      m.set(seqOf(k.subarray(k.length - 8)), v);
+    }
+    await this.findLegacy();
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, cleanShutdown, totals };
+  }
+
+  /** Which queues still hold one record per message (written before segments): one seek per queue. */
+  private async findLegacy(): Promise<void> {
+    const it = this.db.keys(range(MESSAGE_PREFIX));
+    try {
+      for (;;) {
+        const k = await it.next();
+        if (k === undefined) break;
+        const prefix = k.subarray(0, k.length - 8);
+        this.legacy.add(prefix.toString('latin1'));
+        it.seek(prefixEnd(prefix));
+      }
+    } finally {
+      await it.close();
+    }
   }
 
   readonly pagesToDisk = true;
 
   async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
     await this.flush();
-    // A queue's persistent and paged messages are two ranges: merged by seq as they are read.
-    // Values alone, in batches (nextv): recovering a million messages is measured by this loop.
-    const kinds = this.paged.has(this.prefix(vhost, queue, PAGE_PREFIX)) ? [MESSAGE_PREFIX, PAGE_PREFIX] : [MESSAGE_PREFIX];
-    const sources = kinds.map((kind) => {
-      const prefix = this.prefix(vhost, queue, kind);
-      return {
-        it: this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }),
-        paged: kind === PAGE_PREFIX,
-        batch: [] as Buffer[],
-        i: 0,
-        done: false,
-        sizer: new BatchSizer(),
-      };
-    });
+    const cursors = await this.cursors(vhost, queue, fromSeq);
     const out: ReadMessage[] = [];
-    const last = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
     let bytes = 0;
     try {
+      // The cursors' ranges are merged by seq as they are read; values alone, in batches (nextv):
+      // recovering a million messages is measured by this loop.
       while (out.length < maxCount && (bytes < maxBytes || out.length === 0)) {
-        let pick: (typeof sources)[number] | null = null;
+        let pick: Cursor | null = null;
         let pickSeq = 0;
-        for (const s of sources) {
-          if (s.i >= s.batch.length && !s.done) {
-            s.batch = await s.it.nextv(s.sizer.next(maxCount - out.length, Math.max(1, maxBytes - bytes)));
-            s.i = 0;
-            s.done = s.batch.length === 0;
-            s.sizer.saw(s.batch);
+        for (const c of cursors) {
+          let seq = c.peek();
+          while (seq < 0 && !c.done) {
+            await c.refill(maxCount - out.length, Math.max(1, maxBytes - bytes));
+            seq = c.peek();
           }
-          if (s.i < s.batch.length) {
-            const seq = seqOf(s.batch[s.i]!);
-            if (!pick || seq < pickSeq) [pick, pickSeq] = [s, seq];
-          }
+          if (seq >= 0 && (!pick || seq < pickSeq)) [pick, pickSeq] = [c, seq];
         }
         if (!pick) break;
-        const m = decodeMessage(pick.batch[pick.i++]!, last) as ReadMessage;
-        m.paged = pick.paged;
+        const m = pick.take();
         bytes += m.body.length;
         out.push(m);
       }
     } finally {
-      await Promise.all(sources.map((s) => s.it.close()));
+      await Promise.all(cursors.map((c) => c.close()));
     }
     return out;
-  }
-
-  async lastSeq(vhost: string, queue: string): Promise<number> {
-    await this.flush();
-    const prefix = this.prefix(vhost, queue, MESSAGE_PREFIX);
-    const [last] = await this.db.values({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 }).all();
-    return last ? seqOf(last) : 0;
-  }
-
-  putTotals(vhost: string, queue: string, totals: RangeTotals): void {
-    this.op({ type: 'put', key: Buffer.from(`${TOTALS_PREFIX}\0${queueKey(vhost, queue)}`, 'utf8'), value: Buffer.from(JSON.stringify(totals)) });
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
     await this.flush();
     const totals: RangeTotals = { count: 0, bytes: 0, lastSeq: 0 };
-    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
-      const prefix = this.prefix(vhost, queue, kind);
-      const it = this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) });
-      const sizer = new BatchSizer();
-      try {
+    const cursors = await this.cursors(vhost, queue, fromSeq, true);
+    try {
+      for (const c of cursors) {
         for (;;) {
-          const batch = await it.nextv(sizer.next(Infinity, Infinity));
-          sizer.saw(batch);
-          if (batch.length === 0) break;
-          for (const v of batch) totals.bytes += bodyLengthOf(v);
-          totals.count += batch.length;
-          totals.lastSeq = Math.max(totals.lastSeq, seqOf(batch[batch.length - 1]!));
+          const seq = c.peek();
+          if (seq < 0) {
+            if (c.done) break;
+            await c.refill(Infinity, Infinity);
+            continue;
+          }
+          totals.count++;
+          totals.bytes += c.skip();
+          if (seq > totals.lastSeq) totals.lastSeq = seq;
         }
-      } finally {
-        await it.close();
       }
+    } finally {
+      await Promise.all(cursors.map((c) => c.close()));
     }
     return totals;
   }
 
+  /** Cursors over every range that may hold the queue's messages from fromSeq on. */
+  private async cursors(vhost: string, queue: string, fromSeq: number, withPaged = false): Promise<Cursor[]> {
+    const log = this.logOf(vhost, queue);
+    const names: NameCache = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
+    // The segment holding fromSeq starts before it: found in memory, or by a seek back.
+    let start = log.segmentOf(fromSeq)?.key;
+    if (!start) {
+      const [before] = await this.db.keys({ gte: log.prefix, lte: messageKey(log.prefix, fromSeq), reverse: true, limit: 1 }).all();
+      start = before ?? messageKey(log.prefix, fromSeq);
+    }
+    const cursors: Cursor[] = [
+      new SegmentCursor(this.db.values({ gte: start, lt: prefixEnd(log.prefix) }), fromSeq, names, (view) => this.known(log, view)),
+    ];
+    const records = (kind: string, paged: boolean): void => {
+      const prefix = this.prefix(vhost, queue, kind);
+      cursors.push(new RecordCursor(this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }), paged, names));
+    };
+    if (log.legacy) records(MESSAGE_PREFIX, false);
+    if (withPaged || this.paged.has(this.prefix(vhost, queue, PAGE_PREFIX))) records(PAGE_PREFIX, true);
+    return cursors;
+  }
+
+  /**
+   * The in-memory segment of a segment value read back: the one known, or a new one with the
+   * state its record left (acks from an earlier run). null for a segment of this run that is gone
+   * (every message acked) but still in the snapshot a read started from.
+   */
+  private known(log: QueueLog, view: SegmentView): Segment | null {
+    const first = view.seq(0);
+    const seg = log.segmentOf(first);
+    if (seg) return seg.first === first ? seg : null;
+    if (log.firstWritten !== 0 && first >= log.firstWritten) return null;
+    const fresh = view.segment(log);
+    const states = this.loadedStates.get(log.statePrefix.toString('latin1'));
+    const state = states?.get(first);
+    if (state) {
+      fresh.applyState(state);
+      states!.delete(first);
+    }
+    log.insert(fresh);
+    return fresh;
+  }
+
+  async lastSeq(vhost: string, queue: string): Promise<number> {
+    await this.flush();
+    const log = this.logOf(vhost, queue);
+    let last = 0;
+    // The newest segment holding a message not acked.
+    const it = this.db.values({ gte: log.prefix, lt: prefixEnd(log.prefix), reverse: true });
+    try {
+      for (;;) {
+        const v = await it.next();
+        if (v === undefined) break;
+        const view = new SegmentView(v);
+        const seg = view.count > 0 ? this.known(log, view) : null;
+        if (!seg || seg.live === 0) continue;
+        let i = view.count - 1;
+        while (i >= 0 && seg.isAcked(i)) i--;
+        last = view.seq(i);
+        break;
+      }
+    } finally {
+      await it.close();
+    }
+    if (log.legacy) {
+      const prefix = this.prefix(vhost, queue, MESSAGE_PREFIX);
+      const [v] = await this.db.values({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 }).all();
+      if (v) last = Math.max(last, seqOf(v));
+    }
+    return last;
+  }
+
+  putTotals(vhost: string, queue: string, totals: RangeTotals): void {
+    this.op({ type: 'put', key: Buffer.from(`${TOTALS_PREFIX}\0${queueKey(vhost, queue)}`, 'utf8'), value: Buffer.from(JSON.stringify(totals)) }, false);
+  }
+
   putQueue(q: StoredQueue): void {
-    this.op({ type: 'put', key: queueDefKey(q.vhost, q.name), value: encodeQueue(q) });
+    this.op({ type: 'put', key: queueDefKey(q.vhost, q.name), value: encodeQueue(q) }, true);
   }
 
   deleteQueue(vhost: string, name: string): void {
-    this.op({ type: 'del', key: queueDefKey(vhost, name) });
-    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
+    this.op({ type: 'del', key: queueDefKey(vhost, name) }, true);
+    const k = queueKey(vhost, name);
+    const log = this.logs.get(k);
+    if (log) {
+      // Nothing more is written for it: its pending messages and segment states are dropped.
+      log.deleted = true;
+      for (const seg of log.segs) seg.gone = true;
+      for (const p of log.pending) this.queuedBytes -= p.cancelWhere(() => true).reduce((n, m) => n + approxBytes(m), 0);
+      this.logs.delete(k);
+      this.lastLog = null;
+    }
+    this.loadedStates.delete(messagePrefix(vhost, name, STATE_PREFIX).toString('latin1'));
+    this.legacy.delete(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
+    for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
       this.paged.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
-      this.prefixes.delete(kind + queueKey(vhost, name));
+      this.prefixes.delete(kind + k);
     }
     this.lastPrefix = null;
     this.schedule();
   }
 
   deleteMessagesFrom(vhost: string, name: string, fromSeq: number): void {
+    this.trim(this.logOf(vhost, name), fromSeq, 0);
     for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       // Puts queued before this run before it (steps are ordered), so the range takes them too.
@@ -249,29 +360,133 @@ export class LevelStore implements Store {
   }
 
   deleteMessagesBelow(vhost: string, name: string, belowSeq: number): void {
+    this.trim(this.logOf(vhost, name), Infinity, belowSeq);
     const prefix = this.prefix(vhost, name, MESSAGE_PREFIX);
     this.steps.push({ clear: { gte: messageKey(prefix, 0), lt: messageKey(prefix, belowSeq) } });
     this.schedule();
   }
 
+  /**
+   * Removes a queue's segment messages with seq ≥ from or < below. Whole segments go by key
+   * range; a segment the boundary falls inside keeps its place and has the messages past the
+   * boundary marked acked. What memory knows is changed at once (so acks and reads that follow
+   * see it); the trim step, in its turn, finds the boundary segment in the store too, in case it
+   * was not known yet (read by nobody in this run).
+   */
+  private trim(log: QueueLog, from: number, below: number): void {
+    const drop = (seq: number): boolean => seq >= from || seq < below;
+    for (const p of log.pending) this.queuedBytes -= p.cancelWhere(drop).reduce((n, m) => n + approxBytes(m), 0);
+    const generation = log.generation++;
+    this.trimKnown(log, from, below, generation);
+    // Segments of messages put after this call are of a later generation: the step leaves them be.
+    this.steps.push({ trim: { log, from, below, generation } });
+  }
+
+  /** trim() on the segments known in memory, up to generation: those wholly past the boundary are forgotten. */
+  private trimKnown(log: QueueLog, from: number, below: number, generation: number): void {
+    for (const seg of [...log.segs]) {
+      if (seg.generation > generation) continue;
+      if (seg.first >= from || seg.last < below) {
+        seg.gone = true;
+        log.remove(seg);
+      } else if (seg.last >= from || seg.first < below) {
+        for (let i = 0; i < seg.count; i++) {
+          const seq = seg.seqAt(i);
+          if ((seq >= from || seq < below) && seg.ack(i)) this.markDirty(seg);
+        }
+      }
+    }
+  }
+
+  /** The trim step: the boundary segment, known or read now, then the key ranges. */
+  private async runTrim(log: QueueLog, from: number, below: number, generation: number): Promise<void> {
+    const boundary = from !== Infinity ? from : below;
+    const [entry] = await this.db.iterator({ gte: log.prefix, lt: messageKey(log.prefix, boundary), reverse: true, limit: 1 }).all();
+    let keepFrom = messageKey(log.prefix, below);
+    if (entry) {
+      const view = new SegmentView(entry[1]);
+      const seg = view.count > 0 && !log.deleted ? this.known(log, view) : null;
+      // A segment the boundary falls inside stays (its messages before from, or from below on).
+      if (seg && seg.last >= boundary) keepFrom = entry[0];
+    }
+    this.trimKnown(log, from, below, generation);
+    if (from !== Infinity) {
+      await this.db.clear({ gte: messageKey(log.prefix, from), lt: prefixEnd(log.prefix) });
+      await this.db.clear({ gte: messageKey(log.statePrefix, from), lt: prefixEnd(log.statePrefix) });
+    } else {
+      await this.db.clear({ gte: log.prefix, lt: keepFrom });
+      await this.db.clear({ gte: log.statePrefix, lt: Buffer.concat([log.statePrefix, keepFrom.subarray(log.prefix.length)]) });
+    }
+  }
+
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void {
-    this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) });
+    this.op({ type: 'put', key: definitionKey(DEFINITION_PREFIX[kind], id), value: encodeDefinition(value) }, true);
   }
 
   deleteDefinition(kind: DefinitionKind, id: string): void {
-    this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) });
+    this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) }, true);
   }
 
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
-    this.put(this.prefix(vhost, queue, MESSAGE_PREFIX), m);
+    const log = this.logOf(vhost, queue);
+    const step = this.opsStep();
+    step.sync = true;
+    let p = step.segments.get(log);
+    if (!p) {
+      // Whatever the queue put so far is in earlier lists (written, or before a range delete):
+      // a new list, and so a new segment, starts above it.
+      log.floor = log.maxSeq;
+      p = new Pending(log);
+      step.segments.set(log, p);
+      log.pending.push(p);
+    }
+    // The layout's one rule: a queue's segments do not overlap (its seqs only grow).
+    if (m.seq <= log.floor) throw new Error(`message ${m.seq} of queue '${queue}' stored after a later one (${log.floor})`);
+    if (m.seq > log.maxSeq) log.maxSeq = m.seq;
+    p.add(m);
+    this.queuedBytes += approxBytes(m);
+    this.schedule();
   }
 
   deleteMessage(vhost: string, queue: string, seq: number): void {
-    this.del(this.prefix(vhost, queue, MESSAGE_PREFIX), seq);
+    const log = this.logOf(vhost, queue);
+    for (let i = log.pending.length - 1; i >= 0; i--) {
+      const m = log.pending[i]!.cancel(seq);
+      if (m) {
+        // Acked before its batch was written: it costs no write at all (RabbitMQ does the same
+        // for messages consumed quickly).
+        this.queuedBytes -= approxBytes(m);
+        return;
+      }
+    }
+    const seg = log.segmentOf(seq);
+    const i = seg ? seg.position(seq) : -1;
+    if (i >= 0) {
+      if (seg!.ack(i)) {
+        this.markDirty(seg!);
+        this.schedule();
+      }
+      return;
+    }
+    if (log.legacy) this.op({ type: 'del', key: messageKey(this.prefix(vhost, queue, MESSAGE_PREFIX), seq) }, false);
+  }
+
+  putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
+    const log = this.logOf(vhost, queue);
+    for (const p of log.pending) if (p.replace(m)) return;
+    const seg = log.segmentOf(m.seq);
+    const i = seg ? seg.position(m.seq) : -1;
+    if (i >= 0) {
+      seg!.markRedelivered(i);
+      this.markDirty(seg!);
+      this.schedule();
+    } else if (log.legacy) {
+      this.op({ type: 'put', key: messageKey(this.prefix(vhost, queue, MESSAGE_PREFIX), m.seq), value: encodeMessage(m) }, false);
+    }
   }
 
   putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
-    this.put(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), m);
+    this.put(this.prefix(vhost, queue, DEAD_LETTER_PREFIX), m, false);
   }
 
   deleteDeadLetter(vhost: string, queue: string, seq: number): void {
@@ -288,7 +503,7 @@ export class LevelStore implements Store {
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     const prefix = this.prefix(vhost, queue, PAGE_PREFIX);
     this.paged.add(prefix);
-    this.put(prefix, m);
+    this.put(prefix, m, false);
   }
 
   deletePaged(vhost: string, queue: string, seq: number): void {
@@ -299,15 +514,15 @@ export class LevelStore implements Store {
     return this.queuedBytes + this.writingBytes;
   }
 
-  private put(prefix: Buffer, m: StoredMessage): void {
+  private put(prefix: Buffer, m: StoredMessage, durable: boolean): void {
     const op: PendingPut = { type: 'put', key: messageKey(prefix, m.seq), value: encodeMessage(m) };
     this.queuedBytes += op.value.length;
     let puts = this.pendingPuts.get(prefix);
     if (!puts) this.pendingPuts.set(prefix, (puts = new Map()));
     const earlier = puts.get(m.seq);
-    if (earlier) earlier.cancelled = true; // a rewrite (the redelivered flag) supersedes it
+    if (earlier) earlier.cancelled = true; // a rewrite supersedes it
     puts.set(m.seq, op);
-    this.op(op);
+    this.op(op, durable);
   }
 
   private del(prefix: Buffer, seq: number): void {
@@ -318,18 +533,21 @@ export class LevelStore implements Store {
       puts!.delete(seq);
       return;
     }
-    this.op({ type: 'del', key: messageKey(prefix, seq) });
+    this.op({ type: 'del', key: messageKey(prefix, seq) }, false);
   }
 
   flush(): Promise<void> {
-    if (this.steps.length === 0) return this.inflight ?? Promise.resolve();
+    if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
+    this.schedule();
     return this.next.promise;
   }
 
   async close(): Promise<void> {
-    await this.flush().catch(() => {});
-    while (this.inflight) await this.inflight.catch(() => {});
+    while (this.steps.length > 0 || this.dirty.length > 0 || this.inflight) {
+      await this.flush().catch(() => {});
+      while (this.inflight) await this.inflight.catch(() => {});
+    }
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
     await this.db.close();
   }
@@ -350,10 +568,42 @@ export class LevelStore implements Store {
     return p;
   }
 
-  private op(op: Op): void {
+  private logOf(vhost: string, name: string): QueueLog {
+    if (name === this.lastLogName && vhost === this.lastLogVhost && this.lastLog) return this.lastLog;
+    const k = queueKey(vhost, name);
+    let log = this.logs.get(k);
+    if (!log) {
+      log = new QueueLog(messagePrefix(vhost, name, SEGMENT_PREFIX), messagePrefix(vhost, name, STATE_PREFIX));
+      log.legacy = this.legacy.has(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
+      this.logs.set(k, log);
+    }
+    this.lastLogVhost = vhost;
+    this.lastLogName = name;
+    this.lastLog = log;
+    return log;
+  }
+
+  /** The ops step new operations go to: the last step, or a new one after a range delete. */
+  private opsStep(): OpsStep {
     const last = this.steps[this.steps.length - 1];
-    if (last && 'ops' in last) last.ops.push(op);
-    else this.steps.push({ ops: [op] });
+    if (last && 'ops' in last) return last;
+    const step: OpsStep = { ops: [], segments: new Map(), sync: false };
+    this.steps.push(step);
+    return step;
+  }
+
+  /** The segment's state is to be written in the next batch (once, however many acks change it). */
+  private markDirty(seg: Segment): void {
+    if (seg.dirty) return;
+    seg.dirty = true;
+    this.dirty.push(seg);
+  }
+
+  /** Queues op in the current batch; durable: someone is told it is safe once written (see Step). */
+  private op(op: Op, durable: boolean): void {
+    const step = this.opsStep();
+    step.ops.push(op);
+    if (durable) step.sync = true;
     this.schedule();
   }
 
@@ -366,37 +616,79 @@ export class LevelStore implements Store {
     });
   }
 
+  /**
+   * The cycle's LevelDB batches, built now: each ops step's segments are encoded (and known from
+   * here on, so acks during the write mark them), and the segment states changed since the last
+   * cycle go in its last batch (every message they concern is in a batch before it).
+   */
+  private build(steps: Step[]): (Step | { batch: Op[]; sync: boolean })[] {
+    const fsync = this.options.fsync !== false;
+    const out: (Step | { batch: Op[]; sync: boolean })[] = [];
+    for (const s of steps) {
+      if (!('ops' in s)) {
+        out.push(s);
+        continue;
+      }
+      const batch: Op[] = [];
+      for (const p of s.segments.values()) {
+        const log = p.log;
+        log.pending.splice(log.pending.indexOf(p), 1);
+        if (log.deleted || p.live === 0) continue;
+        for (const b of buildSegments(p, messageLength, writeMessage)) {
+          batch.push({ type: 'put', key: b.key, value: b.value });
+          log.insert(b.segment);
+          if (log.firstWritten === 0) log.firstWritten = b.segment.first;
+        }
+      }
+      for (const o of s.ops) if (!(o as PendingPut).cancelled) batch.push(o);
+      out.push({ batch, sync: fsync && s.sync });
+    }
+    if (this.dirty.length > 0) {
+      let last = out[out.length - 1];
+      if (!last || !('batch' in last)) out.push((last = { batch: [], sync: false }));
+      for (const seg of this.dirty) {
+        seg.dirty = false;
+        if (seg.gone) continue;
+        if (seg.live === 0) {
+          // Every message acked: the segment goes, with its state.
+          last.batch.push({ type: 'del', key: seg.key });
+          if (seg.stateStored) last.batch.push({ type: 'del', key: seg.stateKey });
+          seg.gone = true;
+          seg.log.remove(seg);
+        } else {
+          last.batch.push({ type: 'put', key: seg.stateKey, value: seg.encodeState() });
+          seg.stateStored = true;
+        }
+      }
+      this.dirty = [];
+    }
+    return out;
+  }
+
   private writeSteps(): void {
-    const steps = this.steps;
+    const jobs = this.build(this.steps);
     const done = this.next ?? deferred();
     this.steps = [];
     this.pendingPuts = new Map();
     this.next = null;
     this.writingBytes = this.queuedBytes;
     this.queuedBytes = 0;
-    const sync = this.options.fsync === true;
     this.inflight = (async () => {
       const t0 = process.hrtime.bigint();
-      for (const s of steps) {
-        if ('ops' in s) {
-          // A chained batch: abstract-level's array form clones and re-validates every op,
-          // which costs about twice as much per message.
-          const batch = this.db.batch();
-          for (const o of s.ops) {
-            if (o.type === 'del') batch.del(o.key);
-            else if (!(o as PendingPut).cancelled) batch.put(o.key, o.value);
-          }
-          if (batch.length > 0) await batch.write({ sync });
-          else await batch.close();
-        }
-        else await this.db.clear(s.clear);
+      for (const j of jobs) {
+        // The array form: few operations per batch now that messages go by segment, and LevelDB
+        // frees its copy of the batch when the write is done (a chained batch's lives until GC).
+        if ('batch' in j) {
+          if (j.batch.length > 0) await this.db.batch(j.batch, { sync: j.sync });
+        } else if ('clear' in j) await this.db.clear(j.clear);
+        else if ('trim' in j) await this.runTrim(j.trim.log, j.trim.from, j.trim.below, j.trim.generation);
       }
       this.onWrite?.(Number(process.hrtime.bigint() - t0) / 1e9);
     })().then(done.resolve, done.reject);
     this.inflight = done.promise.finally(() => {
       this.inflight = null;
       this.writingBytes = 0;
-      if (this.steps.length > 0) this.schedule();
+      if (this.steps.length > 0 || this.dirty.length > 0) this.schedule();
     });
     this.inflight.catch(() => {});
   }

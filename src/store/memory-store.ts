@@ -50,6 +50,9 @@ export class MemoryStore implements Store {
   putMessage(vhost: string, queue: string, m: StoredMessage): void {
     put(this.messages, queueKey(vhost, queue), m);
   }
+  putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
+    put(this.messages, queueKey(vhost, queue), m);
+  }
   deleteMessage(vhost: string, queue: string, seq: number): void {
     this.messages.get(queueKey(vhost, queue))?.delete(seq);
   }

@@ -140,7 +140,17 @@ export interface Store {
   deleteQueue(vhost: string, name: string): void;
   putDefinition<K extends DefinitionKind>(kind: K, id: string, value: Definitions[K]): void;
   deleteDefinition(kind: DefinitionKind, id: string): void;
+  /**
+   * Stores a persistent message of the queue. A queue's seqs only grow from one call to the next
+   * (within one tick they may come in any order): the store may keep a queue's messages in
+   * segments of consecutive ones, which must not overlap.
+   */
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
+  /**
+   * A stored message was delivered and put back: after a clean restart it comes back flagged
+   * redelivered (m is the message with redelivered set; its seq is already stored).
+   */
+  putRedelivered(vhost: string, queue: string, m: StoredMessage): void;
   deleteMessage(vhost: string, queue: string, seq: number): void;
   /**
    * A quorum queue's dead-lettered message that its targets have not all taken yet (at-least-once

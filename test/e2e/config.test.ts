@@ -66,6 +66,27 @@ describe('rabbitmq.conf', () => {
     expect(r.stderr).toMatch(/unknown key 'bogus\.key'/);
   });
 
+  it('fsyncs by default; --no-fsync, WARREN_FSYNC=false and fsync = false opt out', async () => {
+    const conf = write('nofsync.conf', 'fsync = false\n');
+    const cases: [string[], NodeJS.ProcessEnv, boolean][] = [
+      [[], {}, true],
+      [['--no-fsync'], {}, false],
+      [[], { WARREN_FSYNC: 'false' }, false],
+      [['--config', conf], {}, false],
+    ];
+    for (const [args, env, fsync] of cases) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'warren-config-data-'));
+      const b = await spawnBroker({ dataDir, args, env });
+      try {
+        const line = b.logs().find((l) => typeof l.msg === 'string' && l.msg.startsWith('store: '));
+        expect(line?.fsync, `${args.join(' ')} ${JSON.stringify(env)}`).toBe(fsync);
+      } finally {
+        await b.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('a broker started with a config file and load_definitions uses both', async () => {
     const defs = write(
       'defs.json',

@@ -7,6 +7,7 @@ import {
   FrameParser,
   M,
   Reader,
+  ShortStrCache,
   Writer,
   decodeBasicProperties,
   decodeMethod,
@@ -248,5 +249,36 @@ describe('frame parser', () => {
     expect(codeOf(badEnd)).toBe(501);
     expect(codeOf(Buffer.from([1, 0, 1, 0, 0, 0x20, 0, 0]))).toBe(501); // 8 KiB frame, frame_max 4096
     expect(codeOf(Buffer.from([9, 0, 0, 0, 0, 0, 0, 0xce]))).toBe(501);
+  });
+});
+
+describe('ShortStrCache', () => {
+  const shortstrs = (...names: (string | Buffer)[]): Buffer =>
+    Buffer.concat(names.flatMap((n) => {
+      const b = typeof n === 'string' ? Buffer.from(n) : n;
+      return [Buffer.from([b.length]), b];
+    }));
+
+  it('hands out the same string for the same bytes, and the right one for others', () => {
+    const r = new Reader(Buffer.alloc(0), 0, 0, new ShortStrCache());
+    const read = (b: Buffer): string[] => {
+      r.buf = b;
+      r.pos = 0;
+      r.end = b.length;
+      const out: string[] = [];
+      while (r.pos < r.end) out.push(r.shortstr());
+      return out;
+    };
+    // 'abXb' and 'aYYb' share a length and first and last bytes: the same slot.
+    const first = read(shortstrs('amq.direct', 'orders', 'abXb', 'k\u00e9y', ''));
+    const again = read(shortstrs('amq.direct', 'orders', 'aYYb', 'k\u00e9y', ''));
+    expect(first).toEqual(['amq.direct', 'orders', 'abXb', 'k\u00e9y', '']);
+    expect(again).toEqual(['amq.direct', 'orders', 'aYYb', 'k\u00e9y', '']);
+    expect(Object.is(first[1], again[1])).toBe(true);
+    expect(read(shortstrs('abXb'))).toEqual(['abXb']);
+    // Bytes that are not UTF-8 are refused every time, never cached.
+    const bad = shortstrs(Buffer.from([0x61, 0xff, 0x62]));
+    expect(() => read(bad)).toThrow(/not valid UTF-8/);
+    expect(() => read(bad)).toThrow(/not valid UTF-8/);
   });
 });

@@ -186,3 +186,157 @@ async function closeWithoutMarker(s: LevelStore): Promise<void> {
   // Reach the database handle only to release its lock, as a dying process would.
   await (s as unknown as { db: { close(): Promise<void> } }).db.close();
 }
+
+describe.each(stores)('%s acks and trims', (_name, setup) => {
+  it('keeps what is not acked across restarts, with redelivered flags; trims inside a batch', async () => {
+    const { make } = setup();
+    const s = make();
+    await s.open();
+    s.putQueue({ vhost: '/', name: 'q', autoDelete: false, arguments: Buffer.from([0, 0, 0, 0]) });
+    s.putQueue({ vhost: '/', name: 'st', autoDelete: false, arguments: Buffer.from([0, 0, 0, 0]) });
+    // Two batches of ten: 1…10, then 11…20 (every other seq: not consecutive).
+    for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'q', msg(seq));
+    await s.flush();
+    for (let seq = 12; seq <= 30; seq += 2) s.putMessage('/', 'q', msg(seq));
+    for (let seq = 1; seq <= 20; seq++) s.putMessage('/', 'st', msg(seq));
+    await s.flush();
+    for (const seq of [1, 2, 5, 14, 16]) s.deleteMessage('/', 'q', seq);
+    s.deleteMessage('/', 'q', 15); // not stored: nothing happens
+    s.putRedelivered('/', 'q', { ...msg(3), redelivered: true });
+    s.deleteMessagesFrom('/', 'q', 24);
+    s.deleteMessagesBelow('/', 'st', 6);
+    expect((await all(s, 'q')).map((m) => [m.seq, m.redelivered])).toEqual([
+      [3, true],
+      [4, false],
+      [6, false],
+      [7, false],
+      [8, false],
+      [9, false],
+      [10, false],
+      [12, false],
+      [18, false],
+      [20, false],
+      [22, false],
+    ]);
+    expect((await all(s, 'q', 9)).map((m) => m.seq)).toEqual([9, 10, 12, 18, 20, 22]);
+    expect((await s.readMessages('/', 'q', 4, 3, Infinity)).map((m) => m.seq)).toEqual([4, 6, 7]);
+    expect(await s.countMessages('/', 'q', 10)).toEqual({ count: 5, bytes: 5 * 7, lastSeq: 22 });
+    expect(await s.lastSeq('/', 'q')).toBe(22);
+    await s.close();
+    const again = make();
+    await again.open();
+    expect((await all(again, 'q')).map((m) => [m.seq, m.redelivered])).toEqual([
+      [3, true],
+      [4, false],
+      [6, false],
+      [7, false],
+      [8, false],
+      [9, false],
+      [10, false],
+      [12, false],
+      [18, false],
+      [20, false],
+      [22, false],
+    ]);
+    expect((await all(again, 'st')).map((m) => m.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    // Acks of a previous run's messages, and trims of segments this run has not read.
+    for (const seq of [3, 4, 6, 7, 8, 9, 10]) again.deleteMessage('/', 'q', seq);
+    again.deleteMessagesFrom('/', 'q', 20);
+    again.deleteMessagesBelow('/', 'st', 16);
+    expect((await all(again, 'q')).map((m) => m.seq)).toEqual([12, 18]);
+    expect(await again.lastSeq('/', 'q')).toBe(18);
+    expect((await all(again, 'st')).map((m) => m.seq)).toEqual([16, 17, 18, 19, 20]);
+    await again.close();
+    const third = make();
+    await third.open();
+    expect((await all(third, 'q')).map((m) => m.seq)).toEqual([12, 18]);
+    expect((await all(third, 'st')).map((m) => m.seq)).toEqual([16, 17, 18, 19, 20]);
+    await third.close();
+  });
+});
+
+describe('LevelStore segments', () => {
+  const open = async (): Promise<{ dir: string; s: LevelStore }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+    dirs.push(dir);
+    const s = new LevelStore(dir);
+    await s.open();
+    return { dir, s };
+  };
+  const keys = async (s: LevelStore, letter: string): Promise<number> => {
+    const db = (s as unknown as { db: { keys(o: object): { all(): Promise<Buffer[]> } } }).db;
+    return (await db.keys({ gte: Buffer.from(letter + '\0'), lt: Buffer.from(letter + '\x01') }).all()).length;
+  };
+
+  it('writes the messages a queue takes in one batch as one record, and deletes it once all are acked', async () => {
+    const { s } = await open();
+    for (let seq = 1; seq <= 5000; seq++) s.putMessage('/', 'q', msg(seq));
+    await s.flush();
+    // 4096 messages at most in a segment.
+    expect(await keys(s, 'M')).toBe(2);
+    for (let seq = 1; seq <= 4095; seq++) s.deleteMessage('/', 'q', seq);
+    await s.flush();
+    expect(await keys(s, 'S')).toBe(1);
+    s.deleteMessage('/', 'q', 4096);
+    await s.flush();
+    expect([await keys(s, 'M'), await keys(s, 'S')]).toEqual([1, 0]);
+    expect((await all(s, 'q')).length).toBe(904);
+    await s.close();
+  });
+
+  it('writes nothing for messages acked before their batch', async () => {
+    const { s } = await open();
+    for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'q', msg(seq));
+    for (let seq = 1; seq <= 10; seq++) s.deleteMessage('/', 'q', seq);
+    await s.flush();
+    expect(await keys(s, 'M')).toBe(0);
+    await s.close();
+  });
+
+  it("refuses a message older than one of the queue's written ones", async () => {
+    const { s } = await open();
+    s.putMessage('/', 'q', msg(10));
+    await s.flush();
+    expect(() => s.putMessage('/', 'q', msg(9))).toThrow(/stored after a later one/);
+    s.putMessage('/', 'q', msg(11));
+    await s.close();
+  });
+
+  it('reads, acks and trims records of the layout before segments (one per message)', async () => {
+    const { dir, s } = await open();
+    await s.close();
+    // Written as earlier versions did: 'm' 0 vhost 0 name 0 seq, one record each.
+    const { Level } = await import('level');
+    const { encodeMessage, messageKey, messagePrefix } = await import('../../src/store/codec.js');
+    const db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    await db.batch([1, 2, 3, 4].map((seq) => ({ type: 'put' as const, key: messageKey(messagePrefix('/', 'q'), seq), value: encodeMessage(msg(seq)) })));
+    await db.batch([1, 2, 3].map((seq) => ({ type: 'put' as const, key: messageKey(messagePrefix('/', 'st'), seq), value: encodeMessage(msg(seq)) })));
+    await db.close();
+    const again = new LevelStore(dir);
+    await again.open();
+    again.putMessage('/', 'q', msg(5));
+    again.putMessage('/', 'q', msg(6));
+    expect((await all(again, 'q')).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    again.deleteMessage('/', 'q', 2);
+    again.deleteMessage('/', 'q', 5);
+    again.putRedelivered('/', 'q', { ...msg(3), redelivered: true });
+    again.deleteMessagesFrom('/', 'q', 4);
+    again.deleteMessagesBelow('/', 'st', 2);
+    expect((await all(again, 'q')).map((m) => [m.seq, m.redelivered])).toEqual([
+      [1, false],
+      [3, true],
+    ]);
+    expect(await again.countMessages('/', 'q', 0)).toEqual({ count: 2, bytes: 12, lastSeq: 3 });
+    expect(await again.lastSeq('/', 'q')).toBe(3);
+    await again.close();
+    const third = new LevelStore(dir);
+    await third.open();
+    expect((await all(third, 'q')).map((m) => m.seq)).toEqual([1, 3]);
+    expect((await all(third, 'st')).map((m) => m.seq)).toEqual([2, 3]);
+    third.deleteQueue('/', 'q');
+    await third.flush();
+    expect(await keys(third, 'm')).toBe(2);
+    await third.close();
+  });
+});

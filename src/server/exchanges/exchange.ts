@@ -37,6 +37,8 @@ export abstract class Exchange {
   /** Bindings with this exchange as destination (exchange-to-exchange). */
   readonly inbound = new Set<Binding>();
   deleted = false;
+  /** The mark of the last route() that visited it (VHost.route). */
+  routeMark = 0;
   /** The policy that applies to it (policies.ts), or null; it may give an alternate-exchange. */
   policy: Policy | null = null;
 

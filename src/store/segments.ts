@@ -1,0 +1,373 @@
+// How a queue's persistent messages lie in LevelDB: in segments, as RabbitMQ's and LavinMQ's
+// segment files hold them, rather than one record per message. The messages a queue takes in one
+// batch (group commit) are written as one value (up to SEGMENT_MAX_COUNT messages or
+// SEGMENT_MAX_BYTES), keyed by the seq of its first message, so a queue's segments sort in seq
+// order. Acks never rewrite a segment: each segment's state (which messages are acked, which were
+// delivered before a clean shutdown) is a small record beside it, rewritten in the batch after
+// the acks; once every message of a segment is acked, the segment and its state are deleted.
+//
+// Why: one LevelDB record per message cost a key, a native call and a skiplist insert per
+// message on the way in, and a tombstone per message on the way out. With segments, a batch of a
+// thousand publishes is one put, and a thousand acks a few small state writes.
+//
+// Segment value: version(1) count(4), then count records, each length(4) + the record
+// (codec.ts writeMessage: its seq first). State value: flags(1) count(4), then the acked bitmap
+// when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
+import type { StoredMessage } from './store.js';
+import { messageKey } from './codec.js';
+
+const SEGMENT_VERSION = 1;
+/** Most messages in one segment: bounds the state record and what one read decodes. */
+export const SEGMENT_MAX_COUNT = 4096;
+/** A segment is closed once its records reach this size (a bigger message is a segment alone). */
+export const SEGMENT_MAX_BYTES = 1024 * 1024;
+const STATE_ACKED = 1;
+const STATE_REDELIVERED = 2;
+
+/** One segment as the store knows it in memory: no message is held, only their seqs' layout. */
+export class Segment {
+  /** Messages not acked yet; at 0 the segment is deleted. */
+  live: number;
+  acked: Uint8Array | null = null;
+  redelivered: Uint8Array | null = null;
+  /** Its state changed since the state record was last written (LevelStore keeps the list). */
+  dirty = false;
+  /** A state record was written for it (to be deleted with it). */
+  stateStored = false;
+  /** Removed by a range delete or with its queue: nothing more is written for it. */
+  gone = false;
+
+  constructor(
+    /** The queue it belongs to. */
+    readonly log: QueueLog,
+    readonly first: number,
+    readonly last: number,
+    readonly count: number,
+    /** seq - first of each message; null when the seqs are consecutive (a stream's, a lone queue's). */
+    readonly deltas: Uint32Array | null,
+    /** The queue's generation its messages were put in (QueueLog.generation); 0 if read back. */
+    readonly generation = 0,
+  ) {
+    this.live = count;
+  }
+
+  get key(): Buffer {
+    return messageKey(this.log.prefix, this.first);
+  }
+
+  get stateKey(): Buffer {
+    return messageKey(this.log.statePrefix, this.first);
+  }
+
+  /** The seq of message i. */
+  seqAt(i: number): number {
+    return this.first + (this.deltas ? this.deltas[i]! : i);
+  }
+
+  /** The index of seq in the segment, -1 when it holds no such message. */
+  position(seq: number): number {
+    if (seq < this.first || seq > this.last) return -1;
+    const d = seq - this.first;
+    const ds = this.deltas;
+    if (!ds) return d;
+    let lo = 0;
+    let hi = ds.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ds[mid]!;
+      if (v === d) return mid;
+      if (v < d) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  isAcked(i: number): boolean {
+    return this.acked !== null && (this.acked[i >>> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  isRedelivered(i: number): boolean {
+    return this.redelivered !== null && (this.redelivered[i >>> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  /** Marks message i acked; false when it already was. */
+  ack(i: number): boolean {
+    this.acked ??= new Uint8Array((this.count + 7) >>> 3);
+    const bit = 1 << (i & 7);
+    if (this.acked[i >>> 3]! & bit) return false;
+    this.acked[i >>> 3]! |= bit;
+    this.live--;
+    return true;
+  }
+
+  markRedelivered(i: number): void {
+    this.redelivered ??= new Uint8Array((this.count + 7) >>> 3);
+    this.redelivered[i >>> 3]! |= 1 << (i & 7);
+  }
+
+  /** Takes over a state record read back from the store. */
+  applyState(v: Buffer): void {
+    const flags = v[0]!;
+    const count = v.readUInt32BE(1);
+    if (count !== this.count) return; // not this segment's (cannot happen: keys are unique)
+    const n = (count + 7) >>> 3;
+    let p = 5;
+    if (flags & STATE_ACKED) {
+      this.acked = new Uint8Array(v.subarray(p, p + n));
+      p += n;
+      let acked = 0;
+      for (let i = 0; i < count; i++) if (this.isAcked(i)) acked++;
+      this.live = count - acked;
+    }
+    if (flags & STATE_REDELIVERED) this.redelivered = new Uint8Array(v.subarray(p, p + n));
+    this.stateStored = true;
+  }
+
+  encodeState(): Buffer {
+    const n = (this.count + 7) >>> 3;
+    const out = Buffer.alloc(5 + (this.acked ? n : 0) + (this.redelivered ? n : 0));
+    out[0] = (this.acked ? STATE_ACKED : 0) | (this.redelivered ? STATE_REDELIVERED : 0);
+    out.writeUInt32BE(this.count, 1);
+    let p = 5;
+    if (this.acked) p += Buffer.from(this.acked.buffer, this.acked.byteOffset, n).copy(out, p);
+    if (this.redelivered) Buffer.from(this.redelivered.buffer, this.redelivered.byteOffset, n).copy(out, p);
+    return out;
+  }
+}
+
+/** Messages a queue took since its last segment was written, in the order of a batch step. */
+export class Pending {
+  /** Cancelled entries (acked before their batch was written) are null. */
+  readonly msgs: (StoredMessage | null)[] = [];
+  /** The seq of each entry, cancelled or not, to find one by. */
+  private readonly seqs: number[] = [];
+  /** Entries not cancelled. */
+  live = 0;
+  sorted = true;
+  /** The queue's generation when the list was started. */
+  readonly generation: number;
+  constructor(readonly log: QueueLog) {
+    this.generation = log.generation;
+  }
+
+  add(m: StoredMessage): void {
+    const n = this.seqs.length;
+    if (n > 0 && this.seqs[n - 1]! >= m.seq) this.sorted = false;
+    this.msgs.push(m);
+    this.seqs.push(m.seq);
+    this.live++;
+  }
+
+  /** The index of seq's entry (cancelled or not), -1 when there is none. */
+  indexOf(seq: number): number {
+    const ss = this.seqs;
+    if (!this.sorted) return ss.indexOf(seq);
+    let lo = 0;
+    let hi = ss.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = ss[mid]!;
+      if (s === seq) return mid;
+      if (s < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Drops seq's message before it is written; the message it was, or null. */
+  cancel(seq: number): StoredMessage | null {
+    const i = this.indexOf(seq);
+    const m = i < 0 ? null : this.msgs[i]!;
+    if (m) {
+      this.msgs[i] = null;
+      this.live--;
+    }
+    return m;
+  }
+
+  /** Replaces seq's message (its redelivered flag changed); false when it is not here. */
+  replace(m: StoredMessage): boolean {
+    const i = this.indexOf(m.seq);
+    if (i < 0 || this.msgs[i] === null) return false;
+    this.msgs[i] = m;
+    return true;
+  }
+
+  /** Cancels every message whose seq drop() accepts; returns them. */
+  cancelWhere(drop: (seq: number) => boolean): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (let i = 0; i < this.msgs.length; i++) {
+      const m = this.msgs[i];
+      if (m && drop(m.seq)) {
+        this.msgs[i] = null;
+        this.live--;
+        out.push(m);
+      }
+    }
+    return out;
+  }
+}
+
+/** One queue's segments and its messages still waiting for a batch. */
+export class QueueLog {
+  /** The segments known in this run (written in it, or read back), by first seq. */
+  readonly segs: Segment[] = [];
+  /** Pending lists of steps not yet written, oldest first; the last one takes new messages. */
+  readonly pending: Pending[] = [];
+  /** The highest seq put in this run. */
+  maxSeq = 0;
+  /**
+   * Puts must be above this: the highest seq of the lists before the open one (written, or
+   * waiting behind a range delete), so segments never overlap and sort in seq order.
+   */
+  floor = 0;
+  /** The first seq written in this run (0 before): a segment from here on not known is gone. */
+  firstWritten = 0;
+  /** The store holds records of the layout before segments (one per message) for this queue. */
+  legacy = false;
+  /** The queue was deleted: nothing more is written for it. */
+  deleted = false;
+  /**
+   * Bumped by every range delete: segments of lists started after one carry a higher generation,
+   * so the delete, when its turn to run comes, leaves them be.
+   */
+  generation = 1;
+
+  constructor(
+    /** Key prefix of its segments ('M' 0 vhost 0 name 0) and of their states ('S' …). */
+    readonly prefix: Buffer,
+    readonly statePrefix: Buffer,
+  ) {}
+
+  /** The known segment holding seq, or null. */
+  segmentOf(seq: number): Segment | null {
+    const segs = this.segs;
+    // Acks mostly come for the oldest messages.
+    const head = segs[0];
+    if (head && seq >= head.first && seq <= head.last) return head;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = segs[mid]!;
+      if (seq < s.first) hi = mid - 1;
+      else if (seq > s.last) lo = mid + 1;
+      else return s;
+    }
+    return null;
+  }
+
+  /** Adds a segment in first-seq order (at the end, nearly always). */
+  insert(seg: Segment): void {
+    const segs = this.segs;
+    let i = segs.length;
+    while (i > 0 && segs[i - 1]!.first > seg.first) i--;
+    segs.splice(i, 0, seg);
+  }
+
+  remove(seg: Segment): void {
+    const segs = this.segs;
+    const i = segs[0] === seg ? 0 : segs.indexOf(seg);
+    if (i >= 0) segs.splice(i, 1);
+  }
+}
+
+/** A segment about to be written: its key, value and what the store keeps of it. */
+export interface BuiltSegment {
+  key: Buffer;
+  value: Buffer;
+  segment: Segment;
+}
+
+/**
+ * Encodes a pending list's messages (in seq order, cancelled ones left out) as segments of at most
+ * SEGMENT_MAX_COUNT messages and about SEGMENT_MAX_BYTES. lengthOf and write are the record codec.
+ */
+export function buildSegments(
+  p: Pending,
+  lengthOf: (m: StoredMessage) => number,
+  write: (out: Buffer, at: number, m: StoredMessage) => number,
+): BuiltSegment[] {
+  const ms = p.msgs.filter((m): m is StoredMessage => m !== null);
+  if (!p.sorted) ms.sort((a, b) => a.seq - b.seq);
+  const out: BuiltSegment[] = [];
+  let start = 0;
+  while (start < ms.length) {
+    const first = ms[start]!.seq;
+    let end = start;
+    let bytes = 5;
+    const lengths: number[] = [];
+    while (end < ms.length && end - start < SEGMENT_MAX_COUNT && (end === start || bytes < SEGMENT_MAX_BYTES)) {
+      // Deltas are 32-bit: a segment never spans more than 2^32 seqs.
+      if (ms[end]!.seq - first > 0xffff_ffff) break;
+      const len = lengthOf(ms[end]!);
+      lengths.push(len);
+      bytes += 4 + len;
+      end++;
+    }
+    const value = Buffer.allocUnsafe(bytes);
+    value[0] = SEGMENT_VERSION;
+    value.writeUInt32BE(end - start, 1);
+    let at = 5;
+    for (let i = start; i < end; i++) {
+      value.writeUInt32BE(lengths[i - start]!, at);
+      at = write(value, at + 4, ms[i]!);
+    }
+    const last = ms[end - 1]!.seq;
+    const count = end - start;
+    let deltas: Uint32Array | null = null;
+    if (last - first + 1 !== count) {
+      deltas = new Uint32Array(count);
+      for (let i = 0; i < count; i++) deltas[i] = ms[start + i]!.seq - first;
+    }
+    const segment = new Segment(p.log, first, last, count, deltas, p.generation);
+    out.push({ key: segment.key, value, segment });
+    start = end;
+  }
+  return out;
+}
+
+/** Walks the records of a segment value: record(i) is a view, seq read in place. */
+export class SegmentView {
+  readonly count: number;
+  /** Offset of each record (after its length), and its end. */
+  private readonly starts: Uint32Array;
+  private readonly ends: Uint32Array;
+
+  constructor(readonly value: Buffer) {
+    if (value[0] !== SEGMENT_VERSION) throw new Error(`segment of unknown version ${value[0]}`);
+    const count = value.readUInt32BE(1);
+    this.count = count;
+    this.starts = new Uint32Array(count);
+    this.ends = new Uint32Array(count);
+    let p = 5;
+    for (let i = 0; i < count; i++) {
+      const len = value.readUInt32BE(p);
+      this.starts[i] = p + 4;
+      this.ends[i] = p + 4 + len;
+      p += 4 + len;
+    }
+  }
+
+  seq(i: number): number {
+    const p = this.starts[i]!;
+    return this.value.readUInt32BE(p) * 0x1_0000_0000 + this.value.readUInt32BE(p + 4);
+  }
+
+  record(i: number): Buffer {
+    return this.value.subarray(this.starts[i]!, this.ends[i]!);
+  }
+
+  /** The in-memory segment for this value (deltas only when the seqs are not consecutive). */
+  segment(log: QueueLog): Segment {
+    const count = this.count;
+    const first = this.seq(0);
+    const last = this.seq(count - 1);
+    let deltas: Uint32Array | null = null;
+    if (last - first + 1 !== count) {
+      deltas = new Uint32Array(count);
+      for (let i = 0; i < count; i++) deltas[i] = this.seq(i) - first;
+    }
+    return new Segment(log, first, last, count, deltas);
+  }
+}
