@@ -12,12 +12,15 @@ import { VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { registerPolicyApi } from './policies-api.js';
+import { registerLimitsApi } from './limits-api.js';
+import { members, nodeView } from './nodes-view.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
 import {
   bindingView,
+  defaultBindingView,
   channelView,
   connectionName,
   connectionView,
@@ -77,24 +80,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   };
 
   // Every node of the cluster as this node sees it (running: heard from within the last seconds);
-  // a single node lists itself.
-  app.get('/api/nodes', async () => {
-    const members = broker.cluster?.nodes() ?? [
-      { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
-    ];
-    const now = Date.now();
-    return members.map((n) => ({
-      name: n.name,
-      type: 'disc',
-      running: n.running,
-      uptime: n.running ? now - n.startedAt : 0,
-      partitions: [],
-      being_drained: false,
-      cluster_links: [],
-      applications: [],
-      nats_server: n.server,
-      listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
-    }));
+  // a single node lists itself. Only this node's own resource figures are measured (nodes-view.ts).
+  app.get<{ Querystring: { memory?: string } }>('/api/nodes', async (req) => Promise.all(members(broker).map((n) => nodeView(broker, n, req.query.memory === 'true'))));
+  app.get<{ Params: Params; Querystring: { memory?: string } }>('/api/nodes/:name', async (req) => {
+    const n = members(broker).find((m) => m.name === req.params.name);
+    if (!n) throw notFound();
+    return nodeView(broker, n, req.query.memory === 'true');
   });
 
   app.get('/api/overview', async (req) => {
@@ -313,8 +304,25 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   );
 
   // ---- bindings
-  const bindingsOf = (v: VHost): JsonObject[] =>
-    [...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name)));
+  // As RabbitMQ lists them: each queue's implicit binding from the default exchange first.
+  const bindingsOf = (v: VHost): JsonObject[] => [
+    ...[...v.queues.values()].map((q) => defaultBindingView(q.name, v.name)),
+    ...[...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name))),
+  ];
+  app.get<{ Params: Params }>('/api/queues/:vhost/:name/bindings', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const q = queueOf(req.params);
+    return bindingsOf(v).filter((b) => b.destination_type === 'queue' && b.destination === q.name);
+  });
+  const exchangeBindings = (side: 'source' | 'destination') =>
+    app.get<{ Params: Params }>(`/api/exchanges/:vhost/:name/bindings/${side}`, async (req) => {
+      const v = readableVHost(req.authz, req.params.vhost);
+      const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
+      if (!v.exchanges.has(name)) throw notFound();
+      return bindingsOf(v).filter((b) => b[side] === name && (side === 'source' || b.destination_type === 'exchange'));
+    });
+  exchangeBindings('source');
+  exchangeBindings('destination');
   app.get<{ Params: Params }>('/api/bindings', async (req) => seenVHosts(req.authz).flatMap(bindingsOf));
   app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
@@ -381,7 +389,22 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return reply.code(204).send();
   });
   app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map(channelView)));
+  app.get<{ Params: Params }>('/api/connections/:name/channels', async (req) => {
+    const c = connectionNamed(req.params.name);
+    req.authz.readConnection(c);
+    return [...c.channels.values()].map(channelView);
+  });
+  app.get<{ Params: Params }>('/api/channels/:name', async (req) => {
+    const ch = [...broker.connections].flatMap((c) => [...c.channels.values()]).find((x) => channelView(x).name === req.params.name);
+    if (!ch) throw notFound();
+    req.authz.readConnection(ch.conn);
+    return channelView(ch);
+  });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
+  app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    return consumersView(seenConnections(req.authz)).filter((c) => (c.queue as JsonObject).vhost === v.name);
+  });
 
   // ---- vhosts (the list; the rest is for administrators, admin-api.ts)
   app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
@@ -389,4 +412,5 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
   registerAdminApi(app, broker);
   registerPolicyApi(app, broker);
+  registerLimitsApi(app, broker);
 }

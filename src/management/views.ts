@@ -114,6 +114,11 @@ export function bindingView(b: Binding, vhost: string): JsonObject {
   };
 }
 
+/** The implicit binding of a queue from the default exchange, as RabbitMQ 3.10.8 lists it. */
+export function defaultBindingView(queue: string, vhost: string): JsonObject {
+  return { source: '', vhost, destination: queue, destination_type: 'queue', routing_key: queue, arguments: {}, properties_key: queue };
+}
+
 export function connectionName(c: Connection): string {
   return `${c.socket.remoteAddress}:${c.socket.remotePort} -> ${c.socket.localAddress}:${c.socket.localPort}`;
 }

@@ -410,6 +410,7 @@ export class Channel implements ReplyReceiver {
       if (!generated && name.startsWith('amq.')) {
         throw chError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
       }
+      this.conn.broker.limits.checkQueue(this.vhost.name, name, this.vhost.queues.size);
       q = this.vhost.addQueue({ name, durable, exclusiveOwner: exclusive ? this.conn : null, autoDelete, arguments: args });
       if (exclusive) this.conn.exclusiveQueues.add(q);
     }

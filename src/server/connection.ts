@@ -274,6 +274,9 @@ export class Connection implements QueueOwner, Throttled {
     if (channel > this.channelMax) {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channel} above channel_max ${this.channelMax}`, 'connection', 20, 10);
     }
+    let userChannels = 0;
+    for (const c of this.broker.connections) if (c.user === this.user) userChannels += c.channels.size;
+    this.broker.limits.checkChannel(this.user, userChannels);
     this.channels.set(channel, new Channel(channel, this));
     this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
   }
@@ -386,6 +389,14 @@ export class Connection implements QueueOwner, Throttled {
     if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
       throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
     }
+    let inVHost = 0;
+    let forUser = 0;
+    for (const c of this.broker.connections) {
+      if (!c.isRunning) continue;
+      if (c.vhost === vhost) inVHost++;
+      if (c.user === this.user) forUser++;
+    }
+    this.broker.limits.checkConnection(this.user, vhostName, inVHost, forUser);
     this.vhost = vhost;
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
