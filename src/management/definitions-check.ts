@@ -252,7 +252,7 @@ export function limitProblems(scope: LimitScope, value: unknown): string[] {
   if (!isRecord(value)) return ['limits must be an object'];
   const out: string[] = [];
   for (const [k, n] of Object.entries(value)) {
-    if (checkLimitName(scope, k) !== null) out.push(`${k} is not a valid ${scope}-limits key`);
+    if (checkLimitName(scope, k, n) !== null) out.push(`${k} is not a valid ${scope}-limits key`);
     else if (!checkLimitValue(n)) out.push(`${k} should be a number, actually was ${JSON.stringify(n)}`);
   }
   return out;

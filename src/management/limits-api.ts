@@ -38,7 +38,7 @@ export function registerLimitsApi(app: FastifyInstance, broker: Broker): void {
       }
       const body = req.body ?? {};
       if (!('value' in body)) throw badRequest('[{key_missing,value}]');
-      const bad = checkLimitName(scope, name);
+      const bad = checkLimitName(scope, name, body.value);
       if (bad) throw badRequest(bad);
       const value = typeof body.value === 'string' && /^-?\d+$/.test(body.value) ? Number(body.value) : body.value;
       if (!checkLimitValue(value)) throw badRequest(`Validation failed\n\n${name} should be a number, actually was ${JSON.stringify(body.value)}\n`);

@@ -10,10 +10,10 @@ export type LimitValues = { [limit: string]: number };
 export const VHOST_LIMITS = ['max-connections', 'max-queues'];
 export const USER_LIMITS = ['max-connections', 'max-channels'];
 
-/** The limit names a scope knows (RabbitMQ refuses others with this text). */
-export function checkLimitName(scope: LimitScope, name: string): string | null {
+/** The limit names a scope knows (RabbitMQ 3.10.8 refuses others with this text). */
+export function checkLimitName(scope: LimitScope, name: string, value: unknown): string | null {
   const known = scope === 'vhost' ? VHOST_LIMITS : USER_LIMITS;
-  return known.includes(name) ? null : `Validation failed\n\n${name} is not a valid ${scope}-limits key\n`;
+  return known.includes(name) ? null : `Validation failed\n\nUnrecognised terms [{<<"${name}">>,${JSON.stringify(value)}}] in limits\n`;
 }
 
 /** A limit's value must be an integer; a negative one means no limit (RabbitMQ's -1). */
