@@ -128,7 +128,13 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
   app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
-    return queueView(queueOf(req.params), rates);
+    const q = queueOf(req.params);
+    // As 3.10.8, one queue's answer lists its consumers (consumer_details), each with its channel.
+    const consumerDetails = consumersView(broker.connections).filter((c) => {
+      const cq = c.queue as JsonObject;
+      return cq.name === q.name && cq.vhost === q.vhost.name;
+    });
+    return { ...queueView(q, rates), consumer_details: consumerDetails };
   });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',
@@ -292,7 +298,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       const resource = name === '' ? 'amq.default' : name;
       if (!req.authz.permits(v.name, 'write', resource)) throw badRequest(`403 ${req.authz.accessRefusedText(v.name, 'exchange', resource)}`);
       const e = v.exchanges.get(name);
-      if (!e) throw notFound();
+      // RabbitMQ 3.10.8: 400 with the channel error's text.
+      if (!e) throw badRequest(`404 NOT_FOUND - no exchange '${name}' in vhost '${v.name}'`);
       const body = Buffer.from(req.body.payload, req.body.payload_encoding === 'base64' ? 'base64' : 'utf8');
       const props = encodePropertiesJson(req.body.properties ?? {});
       const msg = new Message(v.nextSeq(), name, req.body.routing_key, props, body, deliveryModeOf(props) === 2);

@@ -77,8 +77,32 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
     message_bytes_paged_out: q.pagedOut.bytes,
     consumers: q.consumerCount,
+    ...queueExtrasView(q),
     message_stats: messageStatsView(q.stats, rates, q.stats),
   };
+}
+
+/**
+ * RabbitMQ 3.10.8's further queue fields. message_bytes* and head_message_timestamp are exact;
+ * memory is the bytes of message bodies held in memory (no per-queue heap measure exists in
+ * Node); consumer_utilisation/consumer_capacity are 1 with a consumer and 0 without (RabbitMQ
+ * measures the share of time consumers could take more); idle_since is the last declare, publish,
+ * consume or get, shown while the queue has no consumers.
+ */
+function queueExtrasView(q: Queue): JsonObject {
+  const head = q.ready.peek();
+  const unackedBytes = Math.max(0, q.unackedBytes);
+  const capacity = q.consumerCount > 0 ? 1 : 0;
+  const out: JsonObject = {
+    message_bytes: q.readyBytes + unackedBytes,
+    message_bytes_unacknowledged: unackedBytes,
+    memory: q.readyBytes - q.pagedOut.bytes + unackedBytes,
+    consumer_utilisation: capacity,
+    consumer_capacity: capacity,
+    head_message_timestamp: head ? (head.msg.decoded().timestamp ?? null) : null,
+  };
+  if (q.consumerCount === 0) out.idle_since = new Date(q.lastUsedAt).toISOString().replace('Z', '+00:00');
+  return out;
 }
 
 export function exchangeView(e: Exchange, vhost: string): JsonObject {
@@ -92,6 +116,8 @@ export function exchangeView(e: Exchange, vhost: string): JsonObject {
     arguments: tableJson(e.arguments),
     // RabbitMQ 3.10 has the field only when a policy applies.
     ...(e.policy ? { policy: e.policy.name } : {}),
+    // As 3.10.8: message_stats only once something was published to it.
+    ...(e.publishIn > 0 ? { message_stats: { publish_in: e.publishIn, publish_out: e.publishOut } } : {}),
   };
 }
 
@@ -141,6 +167,9 @@ export function connectionView(c: Connection): JsonObject {
     timeout: c.heartbeat,
     client_properties: tableJson(c.clientProperties),
     connected_at: c.connectedAt,
+    // The socket's byte counts (RabbitMQ 3.10.8's recv_oct/send_oct).
+    recv_oct: c.socket.bytesRead,
+    send_oct: c.socket.bytesWritten,
   };
 }
 

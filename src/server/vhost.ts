@@ -144,6 +144,8 @@ export class VHost {
       if (q.overloaded) outcome.overloaded.push(q);
     }
     outcome.routed = routed.size;
+    exchange.publishIn++;
+    exchange.publishOut += routed.size;
     outcome.persisted = persisted;
     outcome.refused = refused;
     routed.clear();
