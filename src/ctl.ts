@@ -423,7 +423,14 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
         const n = ['vhosts', 'users', 'permissions', 'policies', 'exchanges', 'queues', 'bindings'].reduce((s, k) => s + (defs[k]?.length ?? 0), 0);
         say(o, `Importing definitions in JSON from a file at "${args[0]}" (${n} objects) ...`);
         const t0 = Date.now();
-        await call(o, 'POST', '/api/definitions', defs);
+        try {
+          await call(o, 'POST', '/api/definitions', defs);
+        } catch (e) {
+          // rabbitmqctl 3.10.8 exits 69 when the broker refuses the file (an unknown exchange type, a
+          // missing user: both checked).
+          if (e instanceof CtlError && e.status === 400) throw new CtlError(e.message, EX_UNAVAILABLE, e.status, e.reason);
+          throw e;
+        }
         say(o, `Imported ${n} objects in ${Date.now() - t0} ms`);
         return 0;
       }
