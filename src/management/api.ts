@@ -395,17 +395,17 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     c.close(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${why}`);
     return reply.code(204).send();
   });
-  app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map(channelView)));
+  app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map((ch) => channelView(ch, rates))));
   app.get<{ Params: Params }>('/api/connections/:name/channels', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);
-    return [...c.channels.values()].map(channelView);
+    return [...c.channels.values()].map((ch) => channelView(ch, rates));
   });
   app.get<{ Params: Params }>('/api/channels/:name', async (req) => {
     const ch = [...broker.connections].flatMap((c) => [...c.channels.values()]).find((x) => channelView(x).name === req.params.name);
     if (!ch) throw notFound();
     req.authz.readConnection(ch.conn);
-    return channelView(ch);
+    return channelView(ch, rates);
   });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
   app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {

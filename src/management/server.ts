@@ -11,6 +11,7 @@ import { registerMetrics } from './metrics.js';
 import { registerPaging } from './paging.js';
 import { RateSampler } from './rates.js';
 import { registerUi } from './ui.js';
+import { queueLevels } from './views.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,6 +38,9 @@ export async function startManagement(broker: Broker, port: number, host: string
   const rates = new RateSampler(function* () {
     yield broker.stats;
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
+    for (const c of broker.connections) for (const ch of c.channels.values()) yield ch.messageStats;
+  }, 5000, function* () {
+    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield [q, queueLevels(q)];
   });
   rates.start();
 

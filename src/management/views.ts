@@ -49,6 +49,12 @@ export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: obj
   };
 }
 
+/** The levels whose rates of change a queue shows (messages_details and the like). */
+export function queueLevels(q: Queue): { messages: number; messages_ready: number; messages_unacknowledged: number } {
+  const ready = q.messageCount;
+  return { messages: ready + q.unackedTotal + q.deadLetterCount, messages_ready: ready, messages_unacknowledged: q.unackedTotal };
+}
+
 export function queueView(q: Queue, rates?: RateSampler): JsonObject {
   const ready = q.messageCount;
   return {
@@ -76,6 +82,10 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages_paged_out: q.pagedOut.count,
     message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
     message_bytes_paged_out: q.pagedOut.bytes,
+    // Rates of change of the levels above, sampled with the message rates (every 5 s).
+    messages_details: { rate: rates?.gaugeRate(q, 'messages') ?? 0 },
+    messages_ready_details: { rate: rates?.gaugeRate(q, 'messages_ready') ?? 0 },
+    messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
     ...queueExtrasView(q),
     message_stats: messageStatsView(q.stats, rates, q.stats),
@@ -93,7 +103,12 @@ function queueExtrasView(q: Queue): JsonObject {
   const head = q.ready.peek();
   const unackedBytes = Math.max(0, q.unackedBytes);
   const capacity = q.consumerCount > 0 ? 1 : 0;
+  const exclusive = q.consumers.find((c) => c.exclusive);
   const out: JsonObject = {
+    exclusive_consumer_tag: exclusive?.tag ?? null,
+    single_active_consumer_tag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null,
+    messages_ready_ram: q.readyCount - q.pagedOut.count,
+    messages_unacknowledged_ram: q.unackedTotal,
     message_bytes: q.readyBytes + unackedBytes,
     message_bytes_unacknowledged: unackedBytes,
     memory: q.readyBytes - q.pagedOut.bytes + unackedBytes,
@@ -170,10 +185,14 @@ export function connectionView(c: Connection): JsonObject {
     // The socket's byte counts (RabbitMQ 3.10.8's recv_oct/send_oct).
     recv_oct: c.socket.bytesRead,
     send_oct: c.socket.bytesWritten,
+    type: 'network',
+    ssl: 'encrypted' in c.socket,
+    auth_mechanism: c.authMechanism,
   };
 }
 
-export function channelView(ch: Channel): JsonObject {
+export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
+  const uncommitted = ch.uncommitted;
   return {
     name: `${connectionName(ch.conn)} (${ch.id})`,
     number: ch.id,
@@ -186,6 +205,11 @@ export function channelView(ch: Channel): JsonObject {
     global_prefetch_count: ch.prefetchGlobal,
     confirm: ch.confirmMode,
     transactional: ch.transactional,
+    state: 'running',
+    messages_unconfirmed: ch.unconfirmedCount,
+    messages_uncommitted: uncommitted.messages,
+    acks_uncommitted: uncommitted.acks,
+    message_stats: messageStatsView(ch.messageStats, rates, ch.messageStats),
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
 }

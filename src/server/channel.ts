@@ -18,7 +18,7 @@ import {
 } from '../frames/index.js';
 import type { PermissionKind } from './access.js';
 import { ConfirmTracker } from './confirms.js';
-import type { MessageStats } from './stats.js';
+import { linkedStats, type MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
@@ -81,6 +81,8 @@ export class Channel implements ReplyReceiver {
   private tx: { publishes: HeldPublish[]; acks: { taken: Unacked[]; how: Settlement }[] } | null = null;
   private readonly vhost: VHost;
   private readonly stats: MessageStats;
+  /** This channel's own message counters (the API's channel message_stats). */
+  readonly messageStats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
   private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
@@ -91,7 +93,9 @@ export class Channel implements ReplyReceiver {
   ) {
     this.log = conn.log.child({ channel: id });
     this.vhost = conn.vhost!;
-    this.stats = conn.broker.stats;
+    const linked = linkedStats(conn.broker.stats);
+    this.stats = linked.counting;
+    this.messageStats = linked.own;
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
   }
 
@@ -130,6 +134,13 @@ export class Channel implements ReplyReceiver {
   }
   get confirmMode(): boolean {
     return this.confirms !== null;
+  }
+  /** Publishes awaiting their confirm; messages and acks held by an open transaction. */
+  get unconfirmedCount(): number {
+    return this.confirms?.unconfirmed ?? 0;
+  }
+  get uncommitted(): { messages: number; acks: number } {
+    return { messages: this.tx?.publishes.length ?? 0, acks: this.tx?.acks.reduce((n, a) => n + a.taken.length, 0) ?? 0 };
   }
   get transactional(): boolean {
     return this.tx !== null;

@@ -60,6 +60,8 @@ export class Connection implements QueueOwner, Throttled {
   readonly exclusiveQueues = new Set<Queue>();
   vhost: VHost | null = null;
   user = '';
+  /** The SASL mechanism the client logged in with (PLAIN, AMQPLAIN, EXTERNAL). */
+  authMechanism = '';
   clientProperties: FieldTable = new Map();
   /** Whether the client understands a server-sent basic.cancel. */
   consumerCancelNotify = false;
@@ -314,6 +316,7 @@ export class Connection implements QueueOwner, Throttled {
   }
 
   private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
+    this.authMechanism = mechanism;
     this.expect('start-ok', 'connection.start-ok');
     this.clientProperties = clientProperties;
     const caps = clientProperties.get('capabilities');

@@ -120,12 +120,17 @@ describe('endpoints', () => {
     const ch = await conn.createChannel();
     await ch.consume('other', () => undefined, { consumerTag: 'shape-tag' });
     const c = await eventually(async () => (await api('GET', '/api/connections')).json.find((x: { vhost: string }) => x.vhost === 'shapes'), 'the connection');
-    expect(typeof c.recv_oct).toBe('number');
-    expect(typeof c.send_oct).toBe('number');
+    // 3.10.8 connection fields: recv_oct/send_oct (socket bytes), type network, ssl, auth_mechanism.
+    expect(c.recv_oct).toBeGreaterThan(0);
+    expect(c.send_oct).toBeGreaterThan(0);
+    expect(c).toMatchObject({ type: 'network', ssl: false, auth_mechanism: 'PLAIN' });
     const chans = (await api('GET', `/api/connections/${enc(c.name)}/channels`)).json;
     expect(chans.length).toBeGreaterThan(0);
     const one = (await api('GET', `/api/channels/${enc(chans[0].name)}`)).json;
     expect(one.name).toBe(chans[0].name);
+    // 3.10.8 channel fields: state, messages_unconfirmed/uncommitted, acks_uncommitted, message_stats.
+    expect(one).toMatchObject({ state: 'running', messages_unconfirmed: 0, messages_uncommitted: 0, acks_uncommitted: 0 });
+    expect(one.message_stats).toHaveProperty('publish');
     const consumers = (await api('GET', '/api/consumers/shapes')).json;
     expect(consumers.map((x: { consumer_tag: string }) => x.consumer_tag)).toContain('shape-tag');
     expect((await api('GET', '/api/consumers/%2F')).json).toEqual([]);
@@ -140,11 +145,19 @@ describe('endpoints', () => {
   it('queue message_bytes fields, exchange publish_in/publish_out (3.10.8 names)', async () => {
     const ch = await conn.createChannel();
     ch.publish('sx', 'k', Buffer.from('12345'));
+    // A channel's own publish count (3.10.8: channel message_stats.publish).
+    const mine = await eventually(async () => {
+      const all = (await api('GET', '/api/channels')).json as { message_stats: { publish: number } }[];
+      return all.find((x) => x.message_stats.publish === 1);
+    }, 'the channel counting its publish');
+    expect(mine.message_stats.publish).toBe(1);
     const q = await eventually(async () => {
       const r = (await api('GET', '/api/queues/shapes/other')).json;
       return r.messages === 1 ? r : null;
     }, 'the message queued');
-    expect(q).toMatchObject({ message_bytes: 5, message_bytes_ready: 5, message_bytes_unacknowledged: 0, head_message_timestamp: null });
+    expect(q).toMatchObject({ message_bytes: 5, message_bytes_ready: 5, message_bytes_unacknowledged: 0, head_message_timestamp: null, messages_ready_ram: 1, exclusive_consumer_tag: null });
+    expect(typeof q.messages_details.rate).toBe('number');
+    expect(typeof q.messages_ready_details.rate).toBe('number');
     expect(typeof q.idle_since).toBe('string');
     const x = (await api('GET', '/api/exchanges/shapes/sx')).json;
     expect(x.message_stats).toEqual({ publish_in: 1, publish_out: 1 });
