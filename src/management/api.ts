@@ -13,6 +13,7 @@ import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { registerPolicyApi } from './policies-api.js';
 import { registerLimitsApi } from './limits-api.js';
+import { registerParametersApi } from './parameters-api.js';
 import { members, nodeView } from './nodes-view.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
@@ -420,4 +421,5 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   registerAdminApi(app, broker);
   registerPolicyApi(app, broker);
   registerLimitsApi(app, broker);
+  registerParametersApi(app, broker);
 }

@@ -79,7 +79,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
  * A vhost's runtime parameters as RabbitMQ exports them: its operator policies, and its limits as
  * the parameter vhost-limits/limits.
  */
-function vhostParameters(broker: Broker, vhost: string): JsonObject[] {
+export function vhostParameters(broker: Broker, vhost: string): JsonObject[] {
   const v = broker.vhosts.get(vhost);
   const out: JsonObject[] = [...(v?.operatorPolicies.values() ?? [])].map((p) => ({
     value: { pattern: p.pattern, definition: p.definition as JsonObject, priority: p.priority, 'apply-to': p['apply-to'] },

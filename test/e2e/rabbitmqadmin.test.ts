@@ -112,6 +112,9 @@ describe('rabbitmqadmin 3.10.8 against Warren', () => {
     expect(perms[0]).toEqual(['vhost', 'configure', 'read', 'user', 'write']);
     expect(perms).toContainEqual(['ra-vhost', '.*', '', 'ra-user', '.*']);
     expect(rows(await ok('list', 'policies'))).toContainEqual(['/', 'ra-pol', 'queues', '{"max-length": 10}', '^ra', '0']);
+    // 3.10.8: list parameters shows the vhost limits as component vhost-limits, name limits.
+    expect(JSON.parse(await ok('-f', 'raw_json', 'list', 'parameters'))).toContainEqual({ value: { 'max-queues': 1 }, vhost: 'ra-vhost', component: 'vhost-limits', name: 'limits' });
+    expect(await ok('list', 'operator_policies')).toContain('No items');
     // 3.10.8: [{"vhost":"ra-vhost","value":{"max-queues":1}}]
     expect(JSON.parse(await ok('-f', 'raw_json', 'list', 'vhost_limits'))).toEqual([{ vhost: 'ra-vhost', value: { 'max-queues': 1 } }]);
 
