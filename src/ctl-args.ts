@@ -38,6 +38,8 @@ export interface CtlArgs {
   global: boolean;
   limit: number;
   perConnectionDelay: number;
+  /** list_user_limits' --user; undefined: the user ctl logs in as. */
+  limitsUser: string | undefined;
   help: boolean;
 }
 
@@ -106,7 +108,8 @@ const FLAGS: FlagSpec[] = [
     commands: ['add_vhost'],
   },
   { names: ['-t', '--timeout'], value: true, apply: (a, v) => (a.timeout = nonNegative('--timeout', v)) },
-  { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections'] },
+  { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections', 'list_vhost_limits', 'list_user_limits'] },
+  { names: ['--user'], value: true, apply: (a, v) => (a.limitsUser = v), commands: ['list_user_limits'] },
   { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
   { names: ['--per-connection-delay'], value: true, apply: (a, v) => (a.perConnectionDelay = nonNegative('--per-connection-delay', v)), commands: ['close_all_connections'] },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
@@ -137,6 +140,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     global: false,
     limit: Number.MAX_SAFE_INTEGER,
     perConnectionDelay: 0,
+    limitsUser: undefined,
     help: false,
   };
   const positional: string[] = [];

@@ -5,6 +5,7 @@ import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
+import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -106,6 +107,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   check_virtual_hosts: [0, 0, 'check_virtual_hosts'],
   await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
   environment: [0, 0, 'environment'],
+  ...LIMIT_COMMANDS,
 };
 
 export const CTL_COMMANDS = Object.keys(COMMANDS);
@@ -252,6 +254,15 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
   try {
     if (spec) return await list(o, action, spec, args);
     if (DIAGNOSTICS.includes(action)) return await diagnose(o, action);
+    if (action in LIMIT_COMMANDS) {
+      return await runLimits(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l)).catch((e: unknown) => {
+        if (e instanceof LimitsInputError) throw new CtlError(e.message, EX_UNAVAILABLE);
+        // rabbitmqctl 3.10.8: exit 69 and the broker's validation text for refused limits.
+        if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
+        if (e instanceof CtlError && e.status === 404) throw new CtlError(action.includes('user') ? `User "${args[0] ?? o.username}" does not exist` : `Virtual host '${o.vhost}' does not exist`, action.includes('user') ? EX_NOUSER : EX_DATAERR);
+        throw e;
+      });
+    }
     switch (action) {
       case 'help':
         return help(o, args[0]);

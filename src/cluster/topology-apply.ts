@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
 import { readTableBytes } from '../server/table-bytes.js';
 import type { Policy } from '../server/policies.js';
-import type { StoredBinding, StoredExchange, StoredPermission, StoredUser, StoredVHost } from '../store/store.js';
+import type { StoredBinding, StoredExchange, StoredLimits, StoredPermission, StoredUser, StoredVHost } from '../store/store.js';
 import type { ClusterQueueRecord } from './cluster-node.js';
 import { ELSEWHERE } from './cluster-queue.js';
 import type { ClusterStore, TopologyEvent } from './topology-store.js';
@@ -40,6 +40,9 @@ function applyPut(broker: Broker, kind: TopologyEvent['kind'], value: unknown): 
     }
     case 'permission':
       broker.access.setPermissions(value as StoredPermission, false);
+      return;
+    case 'limits':
+      broker.limits.apply(value as StoredLimits);
       return;
     case 'policy':
     case 'operatorPolicy': {
@@ -83,6 +86,11 @@ function applyDelete(broker: Broker, kind: TopologyEvent['kind'], id: string): v
     case 'user':
       broker.access.deleteUser(id);
       return;
+    case 'limits': {
+      const [scope, name] = split(id);
+      broker.limits.apply({ scope: scope === 'user' ? 'user' : 'vhost', name, value: {} });
+      return;
+    }
     case 'permission': {
       const [vhost, user] = split(id);
       broker.access.clearPermissions(user, vhost);

@@ -2,7 +2,7 @@
 // vhost changes, users (with their password hashes), permissions and definitions.
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
-import { DefinitionsError, exportDefinitions, importDefinitions } from './definitions.js';
+import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { badRequest, notFound } from './http-errors.js';
 import { userView, vhostView } from './views.js';
@@ -94,6 +94,7 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
     );
     admin.delete<{ Params: Params }>('/api/users/:user', async (req, reply) => {
       if (!broker.access.deleteUser(req.params.user ?? '')) throw notFound();
+      broker.limits.drop('user', req.params.user ?? '');
       await broker.store.flush();
       return reply.code(204).send();
     });
@@ -142,6 +143,20 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
         await importDefinitions(broker, req.body);
       } catch (e) {
         // Nothing was applied; the list lets a client show every problem, reason reads as one line.
+        if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
+        throw e;
+      }
+      return reply.code(204).send();
+    });
+    admin.get<{ Params: Params }>('/api/definitions/:vhost', async (req) => {
+      if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+      return exportVHostDefinitions(broker, req.params.vhost ?? '');
+    });
+    admin.post<{ Params: Params; Body: unknown }>('/api/definitions/:vhost', { schema: { body: O } }, async (req, reply) => {
+      if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+      try {
+        await importDefinitions(broker, intoVHost(req.body, req.params.vhost ?? ''));
+      } catch (e) {
         if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
         throw e;
       }

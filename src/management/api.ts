@@ -13,14 +13,18 @@ import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
 import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
-import { listPage, type ListQuery } from './paging.js';
 import { registerPolicyApi } from './policies-api.js';
+import { registerLimitsApi } from './limits-api.js';
+import { registerParametersApi } from './parameters-api.js';
+import { members, nodeView, ownName } from './nodes-view.js';
+import type { ClusterMember } from '../server/cluster-view.js';
 import type { ApiAuthz } from './authz.js';
 import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
 import {
   bindingView,
+  defaultBindingView,
   channelView,
   connectionName,
   connectionView,
@@ -80,7 +84,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   };
 
   // Every node of the cluster as this node sees it (running: heard from within the last seconds);
-  // a single node lists itself.
+  // a single node lists itself. Only this node's own resource figures are measured (nodes-view.ts).
   /** Adds the broker-kept history to `*_details` (RabbitMQ's samples), when the request asks for it. */
   const withSamples = (o: JsonObject, q: { age: number; incr: number } | null, keys: SampleKey[]): JsonObject => {
     if (!q || !history) return o;
@@ -91,40 +95,23 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     }
     return o;
   };
-  const nodesView = async (): Promise<JsonObject[]> => {
-    const members = broker.cluster?.nodes() ?? [
-      { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
-    ];
-    const local = broker.cluster?.name ?? 'warren';
-    const now = Date.now();
-    return Promise.all(
-      members.map(async (n) => ({
-        name: n.name,
-        type: 'disc',
-        running: n.running,
-        uptime: n.running ? now - n.startedAt : 0,
-        partitions: [],
-        being_drained: false,
-        cluster_links: [],
-        applications: [],
-        nats_server: n.server,
-        listeners: [{ node: n.name, protocol: 'amqp', ip_address: n.host, port: n.amqpPort }],
-        // Resources are known for this node only (a cluster's others answer on their own port).
-        ...(n.name === local ? ((await localNodeResources(broker)) as JsonObject) : {}),
-      })),
-    );
+  /** A node as RabbitMQ shows it; this node's adds the UI's extras (alarms, mem_total). */
+  const nodeOf = async (n: ClusterMember, memory: boolean): Promise<JsonObject> => {
+    const view = await nodeView(broker, n, memory);
+    return n.name === ownName(broker) ? { ...((await localNodeResources(broker)) as JsonObject), ...view } : view;
   };
-  app.get('/api/nodes', async () => nodesView());
-  app.get<{ Params: { node: string }; Querystring: Record<string, string | undefined> }>('/api/nodes/:node', async (req) => {
-    const n = (await nodesView()).find((x) => x.name === req.params.node);
+  app.get<{ Querystring: { memory?: string } }>('/api/nodes', async (req) => Promise.all(members(broker).map((n) => nodeOf(n, req.query.memory === 'true'))));
+  app.get<{ Params: Params; Querystring: Record<string, string | undefined> }>('/api/nodes/:name', async (req) => {
+    const n = members(broker).find((m) => m.name === req.params.name);
     if (!n) throw notFound();
-    if (n.name !== (broker.cluster?.name ?? 'warren')) return n;
+    const view = await nodeOf(n, req.query.memory === 'true');
+    if (n.name !== ownName(broker)) return view;
     // ?lengths_age=S (or node_stats_age): mem_used_details with the broker-kept samples.
     const q = ageQuery(req.query, 'node_stats') ?? ageQuery(req.query, 'lengths');
-    return withSamples({ ...n, ...(req.query.memory === 'true' ? { memory: memoryBreakdown() as JsonObject } : {}) }, q, ['mem_used']);
+    return withSamples(view, q, ['mem_used']);
   });
-  app.get<{ Params: { node: string } }>('/api/nodes/:node/memory', async (req) => {
-    if (req.params.node !== (broker.cluster?.name ?? 'warren')) throw notFound();
+  app.get<{ Params: Params }>('/api/nodes/:name/memory', async (req) => {
+    if (req.params.name !== ownName(broker)) throw notFound();
     return { memory: memoryBreakdown() };
   });
 
@@ -168,22 +155,18 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- queues
-  // Sorting on these needs no view of every queue (see paging.ts).
-  const queueKeys: Record<string, (q: Queue) => string | number> = {
-    name: (q) => q.name,
-    vhost: (q) => q.vhost.name,
-    messages: (q) => q.messageCount + q.unackedTotal + q.deadLetterCount,
-    messages_ready: (q) => q.messageCount,
-    messages_unacknowledged: (q) => q.unackedTotal,
-    consumers: (q) => q.consumerCount,
-  };
-  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues', async (req) => listPage(queuesOf(seenVHosts(req.authz)), req.query, (q) => queueView(q, rates), queueKeys));
-  app.get<{ Params: Params; Querystring: ListQuery }>('/api/queues/:vhost', async (req) =>
-    listPage([...readableVHost(req.authz, req.params.vhost).queues.values()], req.query, (q) => queueView(q, rates), queueKeys),
-  );
+  // Paging, filtering, sorting and columns of every list are paging.ts' (a preSerialization hook).
+  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
+  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
   app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
-    return queueView(queueOf(req.params), rates);
+    const q = queueOf(req.params);
+    // As 3.10.8, one queue's answer lists its consumers (consumer_details), each with its channel.
+    const consumerDetails = consumersView(broker.connections).filter((c) => {
+      const cq = c.queue as JsonObject;
+      return cq.name === q.name && cq.vhost === q.vhost.name;
+    });
+    return { ...queueView(q, rates), consumer_details: consumerDetails };
   });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',
@@ -349,7 +332,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       const resource = name === '' ? 'amq.default' : name;
       if (!req.authz.permits(v.name, 'write', resource)) throw badRequest(`403 ${req.authz.accessRefusedText(v.name, 'exchange', resource)}`);
       const e = v.exchanges.get(name);
-      if (!e) throw notFound();
+      // RabbitMQ 3.10.8: 400 with the channel error's text.
+      if (!e) throw badRequest(`404 NOT_FOUND - no exchange '${name}' in vhost '${v.name}'`);
       const body = Buffer.from(req.body.payload, req.body.payload_encoding === 'base64' ? 'base64' : 'utf8');
       const props = encodePropertiesJson(req.body.properties ?? {});
       const msg = new Message(v.nextSeq(), name, req.body.routing_key, props, body, deliveryModeOf(props) === 2);
@@ -361,8 +345,25 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   );
 
   // ---- bindings
-  const bindingsOf = (v: VHost): JsonObject[] =>
-    [...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name)));
+  // As RabbitMQ lists them: each queue's implicit binding from the default exchange first.
+  const bindingsOf = (v: VHost): JsonObject[] => [
+    ...[...v.queues.values()].map((q) => defaultBindingView(q.name, v.name)),
+    ...[...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name))),
+  ];
+  app.get<{ Params: Params }>('/api/queues/:vhost/:name/bindings', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const q = queueOf(req.params);
+    return bindingsOf(v).filter((b) => b.destination_type === 'queue' && b.destination === q.name);
+  });
+  const exchangeBindings = (side: 'source' | 'destination') =>
+    app.get<{ Params: Params }>(`/api/exchanges/:vhost/:name/bindings/${side}`, async (req) => {
+      const v = readableVHost(req.authz, req.params.vhost);
+      const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
+      if (!v.exchanges.has(name)) throw notFound();
+      return bindingsOf(v).filter((b) => b[side] === name && (side === 'source' || b.destination_type === 'exchange'));
+    });
+  exchangeBindings('source');
+  exchangeBindings('destination');
   app.get<{ Params: Params }>('/api/bindings', async (req) => seenVHosts(req.authz).flatMap(bindingsOf));
   app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
@@ -450,8 +451,23 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     c.close(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${why}`);
     return reply.code(204).send();
   });
-  app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map(channelView)));
+  app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map((ch) => channelView(ch, rates))));
+  app.get<{ Params: Params }>('/api/connections/:name/channels', async (req) => {
+    const c = connectionNamed(req.params.name);
+    req.authz.readConnection(c);
+    return [...c.channels.values()].map((ch) => channelView(ch, rates));
+  });
+  app.get<{ Params: Params }>('/api/channels/:name', async (req) => {
+    const ch = [...broker.connections].flatMap((c) => [...c.channels.values()]).find((x) => channelView(x).name === req.params.name);
+    if (!ch) throw notFound();
+    req.authz.readConnection(ch.conn);
+    return channelView(ch, rates);
+  });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
+  app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    return consumersView(seenConnections(req.authz)).filter((c) => (c.queue as JsonObject).vhost === v.name);
+  });
 
   // ---- vhosts (the list; the rest is for administrators, admin-api.ts)
   app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
@@ -459,4 +475,6 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
   registerAdminApi(app, broker);
   registerPolicyApi(app, broker);
+  registerLimitsApi(app, broker);
+  registerParametersApi(app, broker);
 }

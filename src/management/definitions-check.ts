@@ -1,6 +1,7 @@
 // Checks a whole definitions file against the broker before anything of it is applied, so an
 // import is all or nothing, and names every problem at once. Whatever Warren cannot apply
-// (parameters, limits …) is a problem, never silently dropped.
+// (parameters other than operator policies and vhost limits …) is a problem, never silently dropped.
+import { checkLimitName, checkLimitValue, type LimitScope } from '../server/limits.js';
 import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
@@ -70,7 +71,6 @@ const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_v
 const NODE_PARAMETERS = ['cluster_name', 'internal_cluster_id'];
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isEmpty = (x: unknown): boolean => x === undefined || (isRecord(x) && Object.keys(x).length === 0);
 const text = (e: unknown): string => (e instanceof AmqpError || e instanceof Error ? e.message : String(e));
 const inVHost = (name: unknown, vhost: unknown): string => `'${String(name)}' in vhost '${String(vhost)}'`;
 
@@ -101,6 +101,11 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     for (const x of list(key)) {
       // Operator policies are runtime parameters of the component 'operator_policy' in RabbitMQ's files.
       if (key === 'parameters' && x.component === 'operator_policy') continue;
+      // A vhost's limits are the runtime parameter vhost-limits/limits in RabbitMQ's files.
+      if (key === 'parameters' && x.component === 'vhost-limits') {
+        for (const m of limitProblems('vhost', x.value)) fail(`vhost-limits of vhost '${String(x.vhost)}': ${m}`);
+        continue;
+      }
       fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);
     }
   }
@@ -112,7 +117,7 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
   for (const v of list('vhosts')) {
     if (typeof v.name !== 'string') fail('a vhost without a name');
     else vhosts.add(v.name);
-    if (!isEmpty(v.limits)) fail(`vhost '${String(v.name)}': limits are not supported`);
+    for (const m of limitProblems('vhost', v.limits ?? {})) fail(`vhost '${String(v.name)}': ${m}`);
     const meta = isRecord(v.metadata) ? v.metadata : {};
     if (v.metadata !== undefined && !isRecord(v.metadata)) fail(`vhost '${String(v.name)}': metadata must be an object`);
     for (const dqt of [v.default_queue_type, meta.default_queue_type]) {
@@ -133,7 +138,7 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     if (u.password_hash === undefined && u.password === undefined) fail(`user '${u.name}': no password_hash or password`);
     const algo = u.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
     if (u.password_hash !== undefined && algo !== 'rabbit_password_hashing_sha256') fail(`user '${u.name}': unsupported hashing_algorithm '${String(algo)}'`);
-    if (!isEmpty(u.limits)) fail(`user '${u.name}': limits are not supported`);
+    for (const m of limitProblems('user', u.limits ?? {})) fail(`user '${u.name}': ${m}`);
   }
   const needVHost = (what: string, vhost: unknown): boolean => {
     if (typeof vhost === 'string' && vhosts.has(vhost)) return true;
@@ -240,4 +245,15 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     if (!exists(kind === 'queues' ? queues : exchanges, kind, vhost, String(b.destination))) fail(`${what}: ${b.destination_type} '${String(b.destination)}' does not exist`);
   }
   return problems;
+}
+
+/** What is wrong with a vhost's or user's limits object (unknown names, values not integers). */
+export function limitProblems(scope: LimitScope, value: unknown): string[] {
+  if (!isRecord(value)) return ['limits must be an object'];
+  const out: string[] = [];
+  for (const [k, n] of Object.entries(value)) {
+    if (checkLimitName(scope, k, n) !== null) out.push(`${k} is not a valid ${scope}-limits key`);
+    else if (!checkLimitValue(n)) out.push(`${k} should be a number, actually was ${JSON.stringify(n)}`);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@ import { toFieldTable } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
 import { parsePolicy } from '../server/policies.js';
+import type { LimitValues } from '../server/limits.js';
 import { VERSION } from '../server/server-properties.js';
 import { DefinitionsError, checkDefinitions, definedVHostMetadata, type DefinitionsJson } from './definitions-check.js';
 import { tableJson, vhostMetadataView, type JsonObject } from './views.js';
@@ -53,7 +54,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
       password_hash: u.passwordHash,
       hashing_algorithm: 'rabbit_password_hashing_sha256',
       tags: u.tags,
-      limits: {},
+      limits: broker.limits.of('user', u.name),
     })),
     // RabbitMQ 3.12's shape: description, tags and default_queue_type (when set), also in metadata.
     vhosts: [...broker.vhosts.values()].map((v) => {
@@ -63,14 +64,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
     permissions: broker.access.listPermissions().map((p) => ({ ...p })),
     topic_permissions: [],
     // RabbitMQ keeps operator policies as runtime parameters, and exports them so.
-    parameters: [...broker.vhosts.values()].flatMap((v) =>
-      [...v.operatorPolicies.values()].map((p) => ({
-        value: { pattern: p.pattern, definition: p.definition as JsonObject, priority: p.priority, 'apply-to': p['apply-to'] },
-        vhost: p.vhost,
-        component: 'operator_policy',
-        name: p.name,
-      })),
-    ),
+    parameters: [...broker.vhosts.values()].flatMap((v) => vhostParameters(broker, v.name)),
     global_parameters: [],
     policies: [...broker.vhosts.values()].flatMap((v) =>
       [...v.policies.values()].map((p) => ({ vhost: p.vhost, name: p.name, pattern: p.pattern, 'apply-to': p['apply-to'], definition: p.definition as JsonObject, priority: p.priority })),
@@ -79,6 +73,45 @@ export function exportDefinitions(broker: Broker): JsonObject {
     exchanges,
     bindings,
   };
+}
+
+/**
+ * A vhost's runtime parameters as RabbitMQ exports them: its operator policies, and its limits as
+ * the parameter vhost-limits/limits.
+ */
+export function vhostParameters(broker: Broker, vhost: string): JsonObject[] {
+  const v = broker.vhosts.get(vhost);
+  const out: JsonObject[] = [...(v?.operatorPolicies.values() ?? [])].map((p) => ({
+    value: { pattern: p.pattern, definition: p.definition as JsonObject, priority: p.priority, 'apply-to': p['apply-to'] },
+    vhost: p.vhost,
+    component: 'operator_policy',
+    name: p.name,
+  }));
+  const limits = broker.limits.of('vhost', vhost);
+  if (Object.keys(limits).length > 0) out.push({ value: { ...limits }, vhost, component: 'vhost-limits', name: 'limits' });
+  return out;
+}
+
+const withoutVHost = (o: JsonObject): JsonObject => Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'vhost'));
+
+/** GET /api/definitions/{vhost}: RabbitMQ 3.10.8's shape, the vhost's objects without their vhost key. */
+export function exportVHostDefinitions(broker: Broker, vhost: string): JsonObject {
+  const all = exportDefinitions(broker);
+  const mine = (key: string): JsonObject[] => {
+    const list = all[key];
+    return Array.isArray(list) ? (list as JsonObject[]).filter((x) => x.vhost === vhost).map(withoutVHost) : [];
+  };
+  return { rabbit_version: all.rabbit_version, parameters: mine('parameters'), policies: mine('policies'), queues: mine('queues'), exchanges: mine('exchanges'), bindings: mine('bindings') };
+}
+
+/** POST /api/definitions/{vhost}: a vhost export's lists, each object put in that vhost. */
+export function intoVHost(file: unknown, vhost: string): unknown {
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file;
+  const out: { [k: string]: unknown } = {};
+  for (const [k, list] of Object.entries(file)) {
+    out[k] = ['parameters', 'policies', 'queues', 'exchanges', 'bindings'].includes(k) && Array.isArray(list) ? list.map((x: unknown) => (typeof x === 'object' && x !== null ? { ...x, vhost } : x)) : list;
+  }
+  return out;
 }
 
 /**
@@ -103,6 +136,7 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
     const existing = broker.vhosts.get(v.name);
     if (!existing) broker.addVHost(v.name, v.description ?? v.metadata?.description ?? '', meta);
     else if (meta.tags !== undefined || meta.defaultQueueType !== undefined) broker.addVHost(v.name, existing.description, meta);
+    if (v.limits !== undefined && Object.keys(v.limits).length > 0) broker.limits.setAll('vhost', v.name, limitValues(v.limits));
     step();
   }
   for (const u of d.users ?? []) {
@@ -112,6 +146,7 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
     } else {
       broker.access.putUser(u.name, u.password ?? null, tags);
     }
+    if (u.limits !== undefined && Object.keys(u.limits).length > 0) broker.limits.setAll('user', u.name, limitValues(u.limits));
     step();
   }
   for (const p of d.permissions ?? []) {
@@ -124,8 +159,9 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
     step();
   }
   for (const p of d.parameters ?? []) {
-    // checkDefinitions let through only operator policies.
-    broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p.value, true), true, true);
+    // checkDefinitions let through only operator policies and vhost limits.
+    if (p.component === 'vhost-limits') broker.limits.setAll('vhost', p.vhost, limitValues(p.value));
+    else broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p.value, true), true, true);
     step();
   }
   for (const e of d.exchanges ?? []) {
@@ -159,4 +195,9 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
     step();
   }
   await broker.store.flush();
+}
+
+/** A checked limits object (checkDefinitions refused anything but integer values). */
+function limitValues(o: object): LimitValues {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }

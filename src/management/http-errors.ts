@@ -11,7 +11,7 @@ export class HttpError extends Error {
   }
 }
 
-export const notFound = (what = 'Object Not Found'): HttpError => new HttpError(404, 'Object Not Found', what);
+export const notFound = (what = 'Not Found'): HttpError => new HttpError(404, 'Object Not Found', what);
 export const badRequest = (reason: string): HttpError => new HttpError(400, 'bad_request', reason);
 
 /** Maps an AMQP error from a broker check (406 inequivalent, 403 reserved name…) to HTTP. */

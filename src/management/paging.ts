@@ -1,93 +1,116 @@
-// RabbitMQ's list paging, filtering, sorting and column selection for the management API:
-// ?page=N&page_size=S&name=F&use_regex=true&sort=FIELD&sort_reverse=true&columns=a,b.c. Without
-// ?page the answer is the whole list (as before), with it {filtered_count, item_count, page,
-// page_count, page_size, total_count, items}. Sorting on a field that `cheap` knows skips making
-// every row's view: with 10,000 queues only the page's rows are rendered.
-import { badRequest } from './http-errors.js';
-import type { JsonObject } from './views.js';
+// RabbitMQ's list query parameters, applied to every GET answer of the API: name filtering
+// (substring, or a regex with use_regex=true; both caseless), sort/sort_reverse (dotted names for
+// nested fields), columns (keeps only those fields, dotted for nested ones), and paging
+// (page, page_size ≤ 500) answering {filtered_count, item_count, items, page, page_count,
+// page_size, total_count}, with RabbitMQ 3.10.8's errors. As in 3.10.8, pagination=false does not
+// turn paging off once page is given, and page_size without page is ignored.
+import type { FastifyInstance } from 'fastify';
+import { HttpError, badRequest } from './http-errors.js';
 
-export type ListQuery = Partial<Record<'page' | 'page_size' | 'name' | 'use_regex' | 'sort' | 'sort_reverse' | 'columns', string>>;
-type Key = string | number | boolean | null | undefined;
+type Query = { [k: string]: string | undefined };
+type Item = { [k: string]: unknown };
 
 const MAX_PAGE_SIZE = 500;
+const DEFAULT_PAGE_SIZE = 100;
 
-function dotted(o: unknown, path: string): Key {
-  let v: unknown = o;
-  for (const k of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return typeof v === 'object' ? JSON.stringify(v) : (v as Key);
+const isItem = (x: unknown): x is Item => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function pathValue(o: unknown, path: string[]): unknown {
+  let cur: unknown = o;
+  for (const p of path) {
+    if (!isItem(cur)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
 }
 
-/** Keeps only the listed (dotted) columns of each row. */
-function project(rows: JsonObject[], columns: string | undefined): JsonObject[] {
-  if (!columns) return rows;
-  const cols = columns.split(',').map((c) => c.trim()).filter(Boolean);
-  return rows.map((r) => {
-    const out: JsonObject = {};
-    for (const c of cols) {
-      const parts = c.split('.');
-      let src: unknown = r;
-      let dst: JsonObject = out;
-      for (let i = 0; i < parts.length; i++) {
-        const k = parts[i]!;
-        src = src && typeof src === 'object' ? (src as Record<string, unknown>)[k] : undefined;
-        if (src === undefined) break;
-        if (i === parts.length - 1) dst[k] = src as JsonObject[string];
-        else dst = (dst[k] ??= {}) as JsonObject;
-      }
+/** columns=a,b.c: only those fields, nested ones under their parent (RabbitMQ: [] for an empty parent). */
+export function pickColumns(item: unknown, columns: string[]): unknown {
+  if (!isItem(item)) return item;
+  const out: Item = {};
+  for (const col of columns) {
+    const path = col.split('.');
+    const v = pathValue(item, path);
+    if (v === undefined) {
+      if (path.length > 1 && isItem(item[path[0] ?? '']) && !(path[0]! in out)) out[path[0]!] = [];
+      continue;
     }
-    return out;
-  });
+    let dst = out;
+    for (const p of path.slice(0, -1)) {
+      const next = dst[p];
+      dst = isItem(next) ? next : (dst[p] = {});
+    }
+    dst[path[path.length - 1]!] = v;
+  }
+  return out;
 }
 
-const compare = (a: Key, b: Key): number => {
+function compare(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === undefined || a === null) return -1;
+  if (b === undefined || b === null) return 1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a ?? '').localeCompare(String(b ?? ''));
-};
+  return String(a) < String(b) ? -1 : 1;
+}
 
-export function listPage<T extends { name: string }>(rows: T[], q: ListQuery, view: (row: T) => JsonObject, cheap: Record<string, (row: T) => Key> = {}): unknown {
-  if (q.page === undefined) return project(rows.map(view), q.columns);
-  const page = Number(q.page);
-  const size = q.page_size === undefined ? 100 : Number(q.page_size);
-  if (!Number.isInteger(page) || page < 1) throw badRequest('Parameter "page" must be an integer larger than 0');
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badRequest(`Parameter "page_size" must be an integer between 1 and ${MAX_PAGE_SIZE}`);
-  let match: (name: string) => boolean = () => true;
-  if (q.name) {
-    if (q.use_regex === 'true') {
-      let re: RegExp;
-      try {
-        re = new RegExp(q.name, 'i');
-      } catch {
-        throw badRequest(`invalid regex "${q.name}"`);
-      }
-      match = (n) => re.test(n);
-    } else {
-      const f = q.name.toLowerCase();
-      match = (n) => n.toLowerCase().includes(f);
+function nameFilter(q: Query): ((item: unknown) => boolean) | null {
+  const name = q.name;
+  if (name === undefined || name === '') return null;
+  if (q.use_regex === 'true') {
+    let re: RegExp;
+    try {
+      re = new RegExp(name, 'i');
+    } catch {
+      throw badRequest('Pagination parameters are invalid');
     }
+    return (item) => isItem(item) && re.test(String(item.name ?? ''));
   }
-  const filtered = rows.filter((r) => match(r.name));
-  let ordered: { row: T; view?: JsonObject }[] = filtered.map((row) => ({ row }));
+  const lower = name.toLowerCase();
+  return (item) => isItem(item) && String(item.name ?? '').toLowerCase().includes(lower);
+}
+
+const positiveInt = (s: string | undefined): number | null => (s !== undefined && /^\d+$/.test(s) ? Number(s) : null);
+
+/** disable_stats=true: no message_stats and no *_details rates, as RabbitMQ leaves them out. */
+function withoutStats(item: unknown): unknown {
+  if (!isItem(item)) return item;
+  return Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'message_stats' && !k.endsWith('_details')));
+}
+
+/** A list answer as the query asks for it; a single object only through columns. */
+export function applyListQuery(input: unknown, q: Query): unknown {
+  const payload = q.disable_stats === 'true' ? (Array.isArray(input) ? input.map(withoutStats) : withoutStats(input)) : input;
+  const columns = q.columns ? q.columns.split(',').filter(Boolean) : null;
+  if (!Array.isArray(payload)) return columns ? pickColumns(payload, columns) : payload;
+  let items: unknown[] = payload;
+  const total = items.length;
+  const filter = nameFilter(q);
+  if (filter) items = items.filter(filter);
   if (q.sort) {
-    const key = cheap[q.sort];
-    if (key) {
-      const keys = new Map(filtered.map((r) => [r, key(r)]));
-      ordered.sort((a, b) => compare(keys.get(a.row), keys.get(b.row)));
-    } else {
-      ordered = filtered.map((row) => ({ row, view: view(row) }));
-      ordered.sort((a, b) => compare(dotted(a.view, q.sort!), dotted(b.view, q.sort!)));
-    }
-    if (q.sort_reverse === 'true') ordered.reverse();
+    const path = q.sort.split('.');
+    items = [...items].sort((a, b) => compare(pathValue(a, path), pathValue(b, path)));
   }
-  const pageCount = Math.max(1, Math.ceil(ordered.length / size));
-  if (page > pageCount && ordered.length > 0) throw badRequest('Page out of range');
-  const items = ordered.slice((page - 1) * size, page * size).map((o) => o.view ?? view(o.row));
-  return {
-    filtered_count: filtered.length,
-    item_count: items.length,
-    page,
-    page_count: pageCount,
-    page_size: size,
-    total_count: rows.length,
-    items: project(items, q.columns),
-  };
+  if (q.sort_reverse === 'true') items = [...items].reverse();
+  const pick = (xs: unknown[]): unknown[] => (columns ? xs.map((x) => pickColumns(x, columns)) : xs);
+  if (q.page === undefined) return pick(items);
+  const page = positiveInt(q.page);
+  if (page === null) throw badRequest('Pagination parameters are invalid');
+  const size = q.page_size === undefined ? DEFAULT_PAGE_SIZE : positiveInt(q.page_size);
+  if (size === null) throw badRequest('Pagination parameters are invalid');
+  if (page < 1 || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new HttpError(400, 'invalid_pagination_parameters', `Invalid pagination parameters: page number ${page}, page size ${q.page_size ?? 'undefined'}`);
+  }
+  const pageCount = Math.ceil(items.length / size);
+  if (page > 1 && page > pageCount) {
+    throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${page} page size: ${size}, len: ${items.length}`);
+  }
+  const slice = items.slice((page - 1) * size, page * size);
+  return { filtered_count: items.length, item_count: slice.length, items: pick(slice), page, page_count: pageCount, page_size: size, total_count: total };
+}
+
+export function registerPaging(app: FastifyInstance): void {
+  app.addHook('preSerialization', async (req, _reply, payload) => {
+    if (req.method !== 'GET' || !req.url.startsWith('/api/')) return payload;
+    return applyListQuery(payload, req.query as Query);
+  });
 }

@@ -5,6 +5,8 @@ import type { MessageStats } from '../server/stats.js';
 type Counter = Exclude<keyof MessageStats, never>;
 const COUNTERS: Counter[] = ['publish', 'deliver', 'get', 'ack', 'redeliver', 'confirm', 'returnUnroutable'];
 
+type Gauges = { [name: string]: number };
+
 interface Sample {
   at: number;
   values: Record<Counter, number>;
@@ -15,10 +17,19 @@ export class RateSampler {
   private readonly samples = new WeakMap<object, Sample>();
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly gaugeSamples = new WeakMap<object, { at: number; values: Gauges; rates: Gauges }>();
+
   constructor(
     private readonly sources: () => Iterable<MessageStats>,
     private readonly intervalMs = 5000,
+    /** Levels whose change per second is a rate too (a queue's messages: messages_details). */
+    private readonly gauges: () => Iterable<[object, Gauges]> = () => [],
   ) {}
+
+  /** The change of a level per second over the last interval (negative when it fell). */
+  gaugeRate(key: object, name: string): number {
+    return this.gaugeSamples.get(key)?.rates[name] ?? 0;
+  }
 
   start(): void {
     this.sample();
@@ -44,6 +55,12 @@ export class RateSampler {
         COUNTERS.map((c) => [c, prev ? Math.max(0, ((values[c] - prev.values[c]) * 1000) / Math.max(1, now - prev.at)) : 0]),
       ) as Record<Counter, number>;
       this.samples.set(s, { at: now, values, rates });
+    }
+    for (const [key, values] of this.gauges()) {
+      const prev = this.gaugeSamples.get(key);
+      const rates: Gauges = {};
+      for (const [k, v] of Object.entries(values)) rates[k] = prev ? ((v - (prev.values[k] ?? v)) * 1000) / Math.max(1, now - prev.at) : 0;
+      this.gaugeSamples.set(key, { at: now, values, rates });
     }
   }
 }

@@ -8,9 +8,11 @@ import { registerHealthApi } from './health-api.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
+import { registerPaging } from './paging.js';
 import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
 import { registerUi } from './ui.js';
+import { queueLevels } from './views.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,6 +39,9 @@ export async function startManagement(broker: Broker, port: number, host: string
   const rates = new RateSampler(function* () {
     yield broker.stats;
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
+    for (const c of broker.connections) for (const ch of c.channels.values()) yield ch.messageStats;
+  }, 5000, function* () {
+    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield [q, queueLevels(q)];
   });
   rates.start();
   const history = new BrokerHistory(broker);
@@ -68,6 +73,19 @@ export async function startManagement(broker: Broker, port: number, host: string
     return reply.code(500).send({ error: 'internal_error', reason: 'internal error' });
   });
 
+  // Every route's method and path pattern, so an unknown method on a known path answers 405.
+  const routes: { method: string; re: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    const re = new RegExp(`^${r.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`);
+    for (const m of [r.method].flat()) routes.push({ method: m, re });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    // As RabbitMQ 3.10.8: 405 with no body for a method a known path does not take.
+    if (routes.some((r) => r.re.test(path) && r.method !== req.method)) return reply.code(405).send();
+    return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
+  });
+  registerPaging(app);
   registerApi(app, broker, rates, history);
   registerHealthApi(app, broker);
   registerEnvironmentApi(app, broker);

@@ -49,6 +49,12 @@ export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: obj
   };
 }
 
+/** The levels whose rates of change a queue shows (messages_details and the like). */
+export function queueLevels(q: Queue): { messages: number; messages_ready: number; messages_unacknowledged: number } {
+  const ready = q.messageCount;
+  return { messages: ready + q.unackedTotal + q.deadLetterCount, messages_ready: ready, messages_unacknowledged: q.unackedTotal };
+}
+
 export function queueView(q: Queue, rates?: RateSampler): JsonObject {
   const ready = q.messageCount;
   return {
@@ -76,9 +82,42 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages_paged_out: q.pagedOut.count,
     message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
     message_bytes_paged_out: q.pagedOut.bytes,
+    // Rates of change of the levels above, sampled with the message rates (every 5 s).
+    messages_details: { rate: rates?.gaugeRate(q, 'messages') ?? 0 },
+    messages_ready_details: { rate: rates?.gaugeRate(q, 'messages_ready') ?? 0 },
+    messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
+    ...queueExtrasView(q),
     message_stats: messageStatsView(q.stats, rates, q.stats),
   };
+}
+
+/**
+ * RabbitMQ 3.10.8's further queue fields. message_bytes* and head_message_timestamp are exact;
+ * memory is the bytes of message bodies held in memory (no per-queue heap measure exists in
+ * Node); consumer_utilisation/consumer_capacity are 1 with a consumer and 0 without (RabbitMQ
+ * measures the share of time consumers could take more); idle_since is the last declare, publish,
+ * consume or get, shown while the queue has no consumers.
+ */
+function queueExtrasView(q: Queue): JsonObject {
+  const head = q.ready.peek();
+  const unackedBytes = Math.max(0, q.unackedBytes);
+  const capacity = q.consumerCount > 0 ? 1 : 0;
+  const exclusive = q.consumers.find((c) => c.exclusive);
+  const out: JsonObject = {
+    exclusive_consumer_tag: exclusive?.tag ?? null,
+    single_active_consumer_tag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null,
+    messages_ready_ram: q.readyCount - q.pagedOut.count,
+    messages_unacknowledged_ram: q.unackedTotal,
+    message_bytes: q.readyBytes + unackedBytes,
+    message_bytes_unacknowledged: unackedBytes,
+    memory: q.readyBytes - q.pagedOut.bytes + unackedBytes,
+    consumer_utilisation: capacity,
+    consumer_capacity: capacity,
+    head_message_timestamp: head ? (head.msg.decoded().timestamp ?? null) : null,
+  };
+  if (q.consumerCount === 0) out.idle_since = new Date(q.lastUsedAt).toISOString().replace('Z', '+00:00');
+  return out;
 }
 
 export function exchangeView(e: Exchange, vhost: string): JsonObject {
@@ -92,6 +131,8 @@ export function exchangeView(e: Exchange, vhost: string): JsonObject {
     arguments: tableJson(e.arguments),
     // RabbitMQ 3.10 has the field only when a policy applies.
     ...(e.policy ? { policy: e.policy.name } : {}),
+    // As 3.10.8: message_stats only once something was published to it.
+    ...(e.publishIn > 0 ? { message_stats: { publish_in: e.publishIn, publish_out: e.publishOut } } : {}),
   };
 }
 
@@ -112,6 +153,11 @@ export function bindingView(b: Binding, vhost: string): JsonObject {
     arguments: tableJson(b.arguments),
     properties_key: propertiesKey(b),
   };
+}
+
+/** The implicit binding of a queue from the default exchange, as RabbitMQ 3.10.8 lists it. */
+export function defaultBindingView(queue: string, vhost: string): JsonObject {
+  return { source: '', vhost, destination: queue, destination_type: 'queue', routing_key: queue, arguments: {}, properties_key: queue };
 }
 
 export function connectionName(c: Connection): string {
@@ -136,10 +182,17 @@ export function connectionView(c: Connection): JsonObject {
     timeout: c.heartbeat,
     client_properties: tableJson(c.clientProperties),
     connected_at: c.connectedAt,
+    // The socket's byte counts (RabbitMQ 3.10.8's recv_oct/send_oct).
+    recv_oct: c.socket.bytesRead,
+    send_oct: c.socket.bytesWritten,
+    type: 'network',
+    ssl: 'encrypted' in c.socket,
+    auth_mechanism: c.authMechanism,
   };
 }
 
-export function channelView(ch: Channel): JsonObject {
+export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
+  const uncommitted = ch.uncommitted;
   return {
     name: `${connectionName(ch.conn)} (${ch.id})`,
     number: ch.id,
@@ -152,6 +205,11 @@ export function channelView(ch: Channel): JsonObject {
     global_prefetch_count: ch.prefetchGlobal,
     confirm: ch.confirmMode,
     transactional: ch.transactional,
+    state: 'running',
+    messages_unconfirmed: ch.unconfirmedCount,
+    messages_uncommitted: uncommitted.messages,
+    acks_uncommitted: uncommitted.acks,
+    message_stats: messageStatsView(ch.messageStats, rates, ch.messageStats),
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
 }

@@ -24,6 +24,7 @@ import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
+import { Limits } from './limits.js';
 
 export class Broker {
   readonly options: BrokerOptions;
@@ -33,6 +34,7 @@ export class Broker {
   readonly connections = new Set<Connection>();
   private ackTimeouts: NodeJS.Timeout | null = null;
   readonly access: AccessControl;
+  readonly limits: Limits;
   readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
   /** RabbitMQ's global counters and churn (global-counters.ts), for Prometheus. */
@@ -59,6 +61,7 @@ export class Broker {
     const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;
     this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
     this.access = new AccessControl(this.store);
+    this.limits = new Limits(this.store);
     this.alarms = new ResourceMonitor(
       { memoryHighWatermark: this.options.memoryHighWatermark, diskFreeLimit: this.options.diskFreeLimit, dataDir: this.options.dataDir },
       this.log,
@@ -181,6 +184,7 @@ export class Broker {
     for (const p of [...v.operatorPolicies.keys()]) v.setPolicy(p, null, true, true);
     this.vhosts.delete(name);
     this.access.dropVHost(name);
+    this.limits.drop('vhost', name);
     this.store.deleteDefinition('vhost', definitionId.vhost(name));
     return true;
   }
@@ -200,6 +204,7 @@ export class Broker {
       v.defaultQueueType = sv.defaultQueueType;
     }
     this.access.restore(state.definitions.user, state.definitions.permission);
+    this.limits.restore(state.definitions.limits);
     if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');
     if (this.access.users.size === 0) {
       // A fresh store gets the default user, an administrator with full rights on '/', as RabbitMQ does.

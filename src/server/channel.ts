@@ -19,7 +19,7 @@ import {
 import type { PermissionKind } from './access.js';
 import { ConfirmTracker } from './confirms.js';
 import type { GlobalCounters } from './global-counters.js';
-import type { MessageStats } from './stats.js';
+import { linkedStats, type MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
@@ -85,6 +85,8 @@ export class Channel implements ReplyReceiver {
   private readonly counters: GlobalCounters;
   /** Has published at least once: a publisher, as RabbitMQ counts them (rabbitmq_global_publishers). */
   publishing = false;
+  /** This channel's own message counters (the API's channel message_stats). */
+  readonly messageStats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
   private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
@@ -95,7 +97,9 @@ export class Channel implements ReplyReceiver {
   ) {
     this.log = conn.log.child({ channel: id });
     this.vhost = conn.vhost!;
-    this.stats = conn.broker.stats;
+    const linked = linkedStats(conn.broker.stats);
+    this.stats = linked.counting;
+    this.messageStats = linked.own;
     this.counters = conn.broker.counters;
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
   }
@@ -424,6 +428,7 @@ export class Channel implements ReplyReceiver {
       if (!generated && name.startsWith('amq.')) {
         throw chError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
       }
+      this.conn.broker.limits.checkQueue(this.vhost.name, name, this.vhost.queues.size);
       q = this.vhost.addQueue({ name, durable, exclusiveOwner: exclusive ? this.conn : null, autoDelete, arguments: args });
       if (exclusive) this.conn.exclusiveQueues.add(q);
     }

@@ -16,6 +16,7 @@ export class ConfirmTracker {
   private okThrough = 0;
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
+
   /** Publishes of this tick that wait for the store: one flush() for all of them. */
   private awaiting: number[] = [];
   /** The channel closed under it: nothing more may be sent for it. */

@@ -60,6 +60,8 @@ export class Connection implements QueueOwner, Throttled {
   readonly exclusiveQueues = new Set<Queue>();
   vhost: VHost | null = null;
   user = '';
+  /** The SASL mechanism the client logged in with (PLAIN, AMQPLAIN, EXTERNAL). */
+  authMechanism = '';
   clientProperties: FieldTable = new Map();
   /** Whether the client understands a server-sent basic.cancel. */
   consumerCancelNotify = false;
@@ -274,6 +276,9 @@ export class Connection implements QueueOwner, Throttled {
     if (channel > this.channelMax) {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channel} above channel_max ${this.channelMax}`, 'connection', 20, 10);
     }
+    let userChannels = 0;
+    for (const c of this.broker.connections) if (c.user === this.user) userChannels += c.channels.size;
+    this.broker.limits.checkChannel(this.user, userChannels);
     this.channels.set(channel, new Channel(channel, this));
     this.broker.counters.channelsOpened++;
     this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
@@ -312,6 +317,7 @@ export class Connection implements QueueOwner, Throttled {
   }
 
   private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
+    this.authMechanism = mechanism;
     this.expect('start-ok', 'connection.start-ok');
     this.clientProperties = clientProperties;
     const caps = clientProperties.get('capabilities');
@@ -390,6 +396,14 @@ export class Connection implements QueueOwner, Throttled {
     if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
       throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
     }
+    let inVHost = 0;
+    let forUser = 0;
+    for (const c of this.broker.connections) {
+      if (!c.isRunning) continue;
+      if (c.vhost === vhost) inVHost++;
+      if (c.user === this.user) forUser++;
+    }
+    this.broker.limits.checkConnection(this.user, vhostName, inVHost, forUser);
     this.vhost = vhost;
     this.state = 'running';
     this.broker.counters.connectionsOpened++;

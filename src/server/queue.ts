@@ -82,6 +82,10 @@ export class Queue {
   readonly stats = new MessageStats();
   /** Delivered and not yet acked, across all channels. */
   unackedCount = 0;
+  /** Body bytes of the messages counted in unackedCount. */
+  unackedBytes = 0;
+  /** When the queue was last declared, published to, consumed from or read (idle_since). */
+  lastUsedAt = Date.now();
   private rr = 0;
   private dispatchScheduled = false;
   private readonly dispatchNow = (): void => this.dispatch();
@@ -661,6 +665,7 @@ export class Queue {
 
   /** x-expires: (re)starts the countdown to deleting the queue while it has no consumers. */
   touch(): void {
+    this.lastUsedAt = Date.now();
     if (this.args.expires === undefined || this.deleted) return;
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     this.unusedTimer = null;

@@ -10,3 +10,68 @@ export class MessageStats {
   confirm = 0;
   returnUnroutable = 0;
 }
+
+/**
+ * Counters of one channel that also count into a parent's (the broker's): `stats.publish++` adds to
+ * both. Class accessors, which V8 inlines on the hot path. own holds the channel's figures.
+ */
+class LinkedStats implements MessageStats {
+  constructor(
+    private readonly own: MessageStats,
+    private readonly parent: MessageStats,
+  ) {}
+  get publish(): number {
+    return this.own.publish;
+  }
+  set publish(v: number) {
+    this.parent.publish += v - this.own.publish;
+    this.own.publish = v;
+  }
+  get deliver(): number {
+    return this.own.deliver;
+  }
+  set deliver(v: number) {
+    this.parent.deliver += v - this.own.deliver;
+    this.own.deliver = v;
+  }
+  get get(): number {
+    return this.own.get;
+  }
+  set get(v: number) {
+    this.parent.get += v - this.own.get;
+    this.own.get = v;
+  }
+  get ack(): number {
+    return this.own.ack;
+  }
+  set ack(v: number) {
+    this.parent.ack += v - this.own.ack;
+    this.own.ack = v;
+  }
+  get redeliver(): number {
+    return this.own.redeliver;
+  }
+  set redeliver(v: number) {
+    this.parent.redeliver += v - this.own.redeliver;
+    this.own.redeliver = v;
+  }
+  get confirm(): number {
+    return this.own.confirm;
+  }
+  set confirm(v: number) {
+    this.parent.confirm += v - this.own.confirm;
+    this.own.confirm = v;
+  }
+  get returnUnroutable(): number {
+    return this.own.returnUnroutable;
+  }
+  set returnUnroutable(v: number) {
+    this.parent.returnUnroutable += v - this.own.returnUnroutable;
+    this.own.returnUnroutable = v;
+  }
+}
+
+export function linkedStats(parent: MessageStats): { own: MessageStats; counting: MessageStats } {
+  const own = new MessageStats();
+  return { own, counting: new LinkedStats(own, parent) };
+}

@@ -16,18 +16,27 @@ export interface Unacked {
 
 export class UnackedMap extends Map<number, Unacked> {
   override set(tag: number, u: Unacked): this {
-    if (!this.has(tag)) u.queue.unackedCount++;
+    if (!this.has(tag)) {
+      u.queue.unackedCount++;
+      u.queue.unackedBytes += u.entry.msg.body.length;
+    }
     return super.set(tag, u);
   }
 
   override delete(tag: number): boolean {
     const u = this.get(tag);
-    if (u) u.queue.unackedCount--;
+    if (u) {
+      u.queue.unackedCount--;
+      u.queue.unackedBytes -= u.entry.msg.body.length;
+    }
     return super.delete(tag);
   }
 
   override clear(): void {
-    for (const u of this.values()) u.queue.unackedCount--;
+    for (const u of this.values()) {
+      u.queue.unackedCount--;
+      u.queue.unackedBytes -= u.entry.msg.body.length;
+    }
     super.clear();
   }
 }

@@ -170,6 +170,8 @@ export class VHost {
       if (q.overloaded) outcome.overloaded.push(q);
     }
     outcome.routed = n;
+    exchange.publishIn++;
+    exchange.publishOut += n;
     outcome.persisted = persisted;
     outcome.refused = refused;
     routed.length = 0;

@@ -16,6 +16,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   permission: 'p',
   policy: 'o',
   operatorPolicy: 'O',
+  limits: 'l',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 /**

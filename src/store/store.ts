@@ -101,6 +101,15 @@ export interface StoredPolicy {
   priority: number;
 }
 
+/** A vhost's or a user's limits (RabbitMQ's vhost-limits parameter, a user's `limits`). */
+export interface StoredLimits {
+  scope: 'vhost' | 'user';
+  /** The vhost's or the user's name. */
+  name: string;
+  /** max-connections, max-queues (vhost) or max-channels (user): a negative value is no limit. */
+  value: { [limit: string]: number };
+}
+
 /** Small records kept as JSON, each named by an id unique within its kind. */
 export interface Definitions {
   exchange: StoredExchange;
@@ -110,9 +119,10 @@ export interface Definitions {
   permission: StoredPermission;
   policy: StoredPolicy;
   operatorPolicy: StoredPolicy;
+  limits: StoredLimits;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy', 'operatorPolicy'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits'];
 
 export interface RecoveredState {
   queues: StoredQueue[];
@@ -203,4 +213,5 @@ export const definitionId = {
   vhost: (name: string): string => name,
   permission: (user: string, vhost: string): string => `${vhost}\0${user}`,
   policy: (vhost: string, name: string): string => `${vhost}\0${name}`,
+  limits: (scope: 'vhost' | 'user', name: string): string => `${scope}\0${name}`,
 };

@@ -34,6 +34,9 @@ export abstract class Exchange {
   readonly arguments: FieldTable;
   /** Bindings with this exchange as source. */
   readonly bindings = new Map<string, Binding>();
+  /** Messages published to it, and copies it routed on to queues (the API's publish_in/publish_out). */
+  publishIn = 0;
+  publishOut = 0;
   /** Bindings with this exchange as destination (exchange-to-exchange). */
   readonly inbound = new Set<Binding>();
   deleted = false;
