@@ -49,7 +49,7 @@ const SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idl
   --null                also run the null broker (client ceiling) where it makes sense
   --fresh-rabbit        a fresh RabbitMQ node per scenario run (default: one node for the run,
                         each run deletes its queues; idle-conns always gets a fresh node)
-  --warren-args "..."   extra flags for dist/cli.js (e.g. "--fsync")
+  --warren-args "..."   extra flags for dist/cli.js (e.g. "--no-fsync")
   --out FILE            report path (default bench/results/latest.md)
   --list                list scenarios and exit
 `;
