@@ -69,7 +69,7 @@ const HELP = `Usage: node bench/run.mjs [options]      (npm run bench -- [option
   --null                also run the null broker (client ceiling) where it makes sense
   --fresh-rabbit        a fresh RabbitMQ node per scenario run (default: one node for the run,
                         each run deletes its queues; idle-conns always gets a fresh node)
-  --warren-args "..."   extra flags for dist/cli.js (e.g. "--fsync"), in both clients' runs
+  --warren-args "..."   extra flags for dist/cli.js (e.g. "--no-fsync"), in both clients' runs
   --out FILE            report path (default bench/results/latest.md)
   --list                list scenarios and exit
 `;

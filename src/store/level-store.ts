@@ -432,16 +432,21 @@ export class LevelStore implements Store {
     const step = this.opsStep();
     step.sync = true;
     let p = step.segments.get(log);
+    // The layout's one rule: a queue's segments do not overlap. Whatever the queue put so far is in
+    // earlier lists (written, or before a range delete), so a new list starts above it. The broker
+    // only ever stores a queue's messages in seq order (store.ts); a message that came out of order
+    // all the same is kept as a record of its own, which reads merge by seq.
+    if (m.seq <= (p ? log.floor : log.maxSeq)) {
+      log.legacy = true;
+      this.put(this.prefix(vhost, queue, MESSAGE_PREFIX), m, true);
+      return;
+    }
     if (!p) {
-      // Whatever the queue put so far is in earlier lists (written, or before a range delete):
-      // a new list, and so a new segment, starts above it.
       log.floor = log.maxSeq;
       p = new Pending(log);
       step.segments.set(log, p);
       log.pending.push(p);
     }
-    // The layout's one rule: a queue's segments do not overlap (its seqs only grow).
-    if (m.seq <= log.floor) throw new Error(`message ${m.seq} of queue '${queue}' stored after a later one (${log.floor})`);
     if (m.seq > log.maxSeq) log.maxSeq = m.seq;
     p.add(m);
     this.queuedBytes += approxBytes(m);
@@ -468,7 +473,7 @@ export class LevelStore implements Store {
       }
       return;
     }
-    if (log.legacy) this.op({ type: 'del', key: messageKey(this.prefix(vhost, queue, MESSAGE_PREFIX), seq) }, false);
+    if (log.legacy) this.del(this.prefix(vhost, queue, MESSAGE_PREFIX), seq);
   }
 
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {

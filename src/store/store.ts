@@ -153,7 +153,8 @@ export interface Store {
   /**
    * Stores a persistent message of the queue. A queue's seqs only grow from one call to the next
    * (within one tick they may come in any order): the store may keep a queue's messages in
-   * segments of consecutive ones, which must not overlap.
+   * segments of consecutive ones, which must not overlap (LevelStore keeps a message that breaks
+   * this as a record of its own, at a cost).
    */
   putMessage(vhost: string, queue: string, m: StoredMessage): void;
   /**
