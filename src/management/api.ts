@@ -350,20 +350,6 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     ...[...v.queues.values()].map((q) => defaultBindingView(q.name, v.name)),
     ...[...v.exchanges.values()].flatMap((e) => [...e.bindings.values()].map((b) => bindingView(b, v.name))),
   ];
-  app.get<{ Params: Params }>('/api/queues/:vhost/:name/bindings', async (req) => {
-    const v = readableVHost(req.authz, req.params.vhost);
-    const q = queueOf(req.params);
-    return bindingsOf(v).filter((b) => b.destination_type === 'queue' && b.destination === q.name);
-  });
-  const exchangeBindings = (side: 'source' | 'destination') =>
-    app.get<{ Params: Params }>(`/api/exchanges/:vhost/:name/bindings/${side}`, async (req) => {
-      const v = readableVHost(req.authz, req.params.vhost);
-      const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
-      if (!v.exchanges.has(name)) throw notFound();
-      return bindingsOf(v).filter((b) => b[side] === name && (side === 'source' || b.destination_type === 'exchange'));
-    });
-  exchangeBindings('source');
-  exchangeBindings('destination');
   app.get<{ Params: Params }>('/api/bindings', async (req) => seenVHosts(req.authz).flatMap(bindingsOf));
   app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
@@ -426,7 +412,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/source', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    const e = v.exchanges.get(req.params.name ?? '');
+    const e = v.exchanges.get(req.params.name === 'amq.default' ? '' : (req.params.name ?? ''));
     if (!e) throw notFound();
     return [...e.bindings.values()].map((b) => bindingView(b, v.name));
   });
