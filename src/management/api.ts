@@ -98,7 +98,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   /** A node as RabbitMQ shows it; this node's adds the UI's extras (alarms, mem_total). */
   const nodeOf = async (n: ClusterMember, memory: boolean): Promise<JsonObject> => {
     const view = await nodeView(broker, n, memory);
-    return n.name === ownName(broker) ? { ...((await localNodeResources(broker)) as JsonObject), ...view } : view;
+    if (n.name !== ownName(broker)) return view;
+    const out: JsonObject = { ...((await localNodeResources(broker)) as JsonObject), ...view };
+    // RabbitMQ's breakdown keys and the UI's (heap, buffers, native, RSS) side by side.
+    if (memory) out.memory = { ...((view.memory ?? {}) as JsonObject), ...(memoryBreakdown() as JsonObject) };
+    return out;
   };
   app.get<{ Querystring: { memory?: string } }>('/api/nodes', async (req) => Promise.all(members(broker).map((n) => nodeOf(n, req.query.memory === 'true'))));
   app.get<{ Params: Params; Querystring: Record<string, string | undefined> }>('/api/nodes/:name', async (req) => {
