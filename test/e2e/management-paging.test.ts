@@ -45,7 +45,8 @@ describe('management API paging, bindings by object, history', () => {
     // A field not kept cheap is sorted on the views (dotted).
     const byRate = (await get('/queues?page=1&page_size=2&sort=message_stats.publish_details.rate')).json;
     expect(byRate.item_count).toBe(2);
-    expect((await get('/queues?page=9&page_size=10')).json).toMatchObject({ error: 'bad_request', reason: 'Page out of range' });
+    // RabbitMQ 3.10.8's answer (checked on a private node).
+    expect((await get('/queues?page=9&page_size=10')).json).toMatchObject({ error: 'page_out_of_range', reason: 'Page out of range, page: 9 page size: 10, len: 25' });
     expect((await get('/queues?page=1&page_size=501')).status).toBe(400);
     expect((await get('/queues?page=1&name=(&use_regex=true')).status).toBe(400);
     // Columns, with or without paging.
