@@ -77,7 +77,7 @@ describe('memory alarm', () => {
     expect(maxRss).toBeLessThan(WATERMARK + 160 * 1024 * 1024);
     await pubConn.close();
     await subConn.close();
-  });
+  }, 180_000);
 });
 
 describe('limits', () => {
