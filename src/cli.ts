@@ -26,6 +26,17 @@ setFlagsFromString('--no-allocation-site-pretenuring');
 /** Where the store lives when neither --data-dir nor --in-memory is given: durable by default. */
 const DEFAULT_DATA_DIR = './warren-data';
 
+/** --fault-drop-wire's type:N[,type:N] (tests only). */
+function parseDropWire(spec: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of spec.split(',')) {
+    const m = /^([a-z]+):([1-9][0-9]*)$/.exec(part.trim());
+    if (!m) throw new Error(`--fault-drop-wire: '${part}' is not type:N (N ≥ 1)`);
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
 const rawArgs = hideBin(process.argv);
 if (rawArgs[0] === 'ctl') process.exit(await ctlMain(rawArgs.slice(1)));
 
@@ -97,8 +108,14 @@ const argv = yargs(rawArgs)
   .option('cluster', { type: 'string', describe: 'join a cluster: NATS JetStream servers, nats://host:port[,…] (this node\'s own first)' })
   .option('node-name', { type: 'string', describe: 'this node\'s name in the cluster (default warren@<hostname>)' })
   .option('cluster-replicas', { type: 'number', default: 3, describe: 'replicas of the cluster\'s shared state (at most the number of NATS servers)' })
+  // Fault injection for the cluster's tests: drop every Nth message of a type between nodes.
+  .option('fault-drop-wire', { type: 'string', hidden: true, describe: 'tests only: type:N[,type:N] drops every Nth such message to other nodes' })
   .check((a) => {
     if ((a['node-name'] !== undefined || a['cluster-replicas'] !== 3) && a.cluster === undefined) throw new Error('--node-name and --cluster-replicas need --cluster');
+    if (a['fault-drop-wire'] !== undefined) {
+      if (a.cluster === undefined) throw new Error('--fault-drop-wire needs --cluster');
+      parseDropWire(a['fault-drop-wire']);
+    }
     return true;
   })
   .option('dead-letter-retry-interval', {
@@ -130,6 +147,7 @@ const cluster: JoinedCluster | null = argv.cluster
       replicas: argv['cluster-replicas'],
       log: logger,
       self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.managementPort }),
+      dropWire: argv['fault-drop-wire'] === undefined ? undefined : parseDropWire(argv['fault-drop-wire']),
     }).catch((err: unknown) => {
       logger.fatal({ err }, `cannot join the cluster at ${argv.cluster}: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);

@@ -27,6 +27,9 @@ export interface ClusterQueueRecord extends StoredQueue {
   exclusive?: boolean;
 }
 
+/** Publishes forwarded to an owner and unanswered this long go again (NATS core may drop one). */
+const PUB_STALL_MS = 10_000;
+
 export class ClusterNode {
   readonly store: ClusterStore;
   readonly membership: Membership;
@@ -239,7 +242,9 @@ export class ClusterNode {
     this.sweepTimer = setInterval(() => {
       // Every 5 s an owner looks at its streams again (their members change as servers come and go).
       const refresh = ++sweeps % 5 === 0;
+      const now = Date.now();
       for (const q of this.queues.values()) {
+        if (q.resendIfStalled(now, PUB_STALL_MS)) this.log.warn({ queue: q.name, owner: q.home }, 'publishes unanswered by the owner: sending them again');
         if (!q.replicated || q.deleted) continue;
         if (q.home === '' || !this.membership.get(q.home)?.running || (refresh && q.owned)) void this.resolveHome(q);
       }

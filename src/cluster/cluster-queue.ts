@@ -30,6 +30,11 @@ export class ClusterQueue extends Queue {
   private nextPubId = 1;
   /** Generation of this node's pubs to the owner: moves on when the owner refuses one or changes. */
   gen = 0;
+  /** The generation the last pub went out in, and how many pubs went out in it (wire pub.s). */
+  private sentGen = -1;
+  private sentInGen = 0;
+  /** When the owner last answered (or the oldest unanswered pub went out): stalls are resent. */
+  private progressAt = 0;
   private answered = 0;
   private readonly answerWaiters: { upTo: number; resolve: () => void }[] = [];
   /** Publishes whose x-overflow verdict the owner has not given yet, by pub id (reject-publish only). */
@@ -94,6 +99,7 @@ export class ClusterQueue extends Queue {
     }
     if (this.deleted) return true;
     const p = { id: this.nextPubId++, msg };
+    if (this.unanswered.length === 0) this.progressAt = Date.now();
     this.unanswered.push(p);
     // Only the owner knows whether the queue is over its limit: the publisher's confirm waits for it.
     if (this.args.overflow !== 'drop-head' && (this.args.maxLength !== undefined || this.args.maxLengthBytes !== undefined)) {
@@ -101,6 +107,34 @@ export class ClusterQueue extends Queue {
     }
     if (this.home !== '') this.node.traffic.sendPub(this, p.id, msg);
     return true;
+  }
+
+  /** The position of the next pub in the current generation (0 for the first of a generation). */
+  nextInGen(): number {
+    if (this.sentGen !== this.gen) {
+      this.sentGen = this.gen;
+      this.sentInGen = 0;
+    }
+    return this.sentInGen++;
+  }
+
+  /**
+   * Pubs the owner has not answered for stallMs: sent again in a new generation. A pub or its
+   * answer that NATS core dropped (the last of a burst, with nothing after it to reveal the gap)
+   * would otherwise hold its publisher's confirm forever. Duplicates, never losses.
+   */
+  resendIfStalled(now: number, stallMs: number): boolean {
+    if (this.owned || this.home === '' || this.deleted || this.unanswered.length === 0 || now - this.progressAt < stallMs) return false;
+    this.progressAt = now;
+    this.resendPubsInNewGen();
+    return true;
+  }
+
+  /** What the owner has not answered goes again, as a new generation (its count starts at 0). */
+  resendPubsInNewGen(): void {
+    if (this.owned || this.home === '') return;
+    this.gen++;
+    this.resendPubs();
   }
 
   /** Remote: the publisher's confirm waits for the owner's answer (ClusterNode.published). */
@@ -125,6 +159,7 @@ export class ClusterQueue extends Queue {
   answeredUpTo(id: number, refused?: readonly number[]): void {
     if (id <= this.answered) return;
     this.answered = id;
+    this.progressAt = Date.now();
     while (this.unanswered.length > 0 && this.unanswered[0]!.id <= id) {
       const p = this.unanswered.shift()!;
       this.giveVerdict(p.id, refused === undefined || !refused.includes(p.id));
@@ -164,8 +199,12 @@ export class ClusterQueue extends Queue {
       return;
     }
     if (this.home === '') return;
-    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
+    this.resendPubs();
     for (const c of this.consumers) this.node.traffic.subscribe(this, c);
+  }
+
+  private resendPubs(): void {
+    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
   }
 
   /** This node now owns the queue: its messages are read from the stream, then it serves. */

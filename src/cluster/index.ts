@@ -16,6 +16,8 @@ export interface JoinOptions {
   replicas: number;
   log: Logger;
   self: () => { host: string; amqpPort: number; managementPort: number };
+  /** Fault injection for tests: drops every Nth message of a type this node sends to another. */
+  dropWire?: ReadonlyMap<string, number>;
 }
 
 export interface JoinedCluster extends ClusterView {
@@ -32,6 +34,7 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
   const link = await openNatsLink(o.servers, o.name);
   const local = o.dataDir ? new LevelStore(o.dataDir, { fsync: o.fsync }) : new MemoryStore();
   const node = new ClusterNode(o.name, link, local, o.log, o.replicas, o.self);
+  if (o.dropWire) node.traffic.dropEvery(o.dropWire);
   o.log.info({ server: link.serverName(), servers: o.servers }, 'connected to NATS');
   return {
     name: o.name,

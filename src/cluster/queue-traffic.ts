@@ -16,7 +16,7 @@ const DEFAULT_CREDIT = 1_000;
 
 export class QueueTraffic implements RemoteSender {
   /** This node's consumers on queues owned elsewhere, by cid. */
-  private readonly localByCid = new Map<string, { q: ClusterQueue; c: Consumer }>();
+  private readonly localByCid = new Map<string, { q: ClusterQueue; c: Consumer; lastDid: number }>();
   /** Other nodes' consumers on queues owned here, by cid. */
   private readonly remoteByCid = new Map<string, RemoteConsumer>();
   /** Deliveries from another node's queue, for settling them there. */
@@ -27,21 +27,37 @@ export class QueueTraffic implements RemoteSender {
   private nextRid = 1;
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
-  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[] }>();
+  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[]; gap?: boolean }>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
   private readonly refused = new Map<string, number>();
+  /** Per (sender, queue): the generation of pubs being received and the position due next in it. */
+  private readonly expected = new Map<string, { gen: number; next: number; lastId: number }>();
+  /** Per (sender, queue): the highest generation in which a pub went missing. */
+  private readonly gapped = new Map<string, number>();
   private owedScheduled = false;
 
   constructor(private readonly node: ClusterNode) {}
 
+  /** Fault injection (tests): every Nth message of a type is dropped, as NATS core may drop one. */
+  private drops: Map<string, { every: number; sent: number }> | null = null;
+
+  dropEvery(spec: ReadonlyMap<string, number>): void {
+    this.drops = new Map([...spec].map(([t, every]) => [t, { every, sent: 0 }]));
+  }
+
   send(node: string, h: WireHeader, props?: Buffer, body?: Buffer): void {
+    if (this.drops) {
+      const d = this.drops.get(h.t);
+      if (d && ++d.sent % d.every === 0) return;
+    }
     this.node.link.nc.publish(inboxOf(node), encodeWire(h, props, body));
   }
 
   // ---- the side of a queue owned elsewhere ---------------------------------------------------
 
   sendPub(q: ClusterQueue, id: number, msg: Message): void {
-    this.send(q.home, { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, from: this.node.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length }, msg.properties, msg.body);
+    const h: WireHeader = { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, s: q.nextInGen(), from: this.node.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length };
+    this.send(q.home, h, msg.properties, msg.body);
   }
 
   subscribe(q: ClusterQueue, c: Consumer): void {
@@ -55,7 +71,7 @@ export class QueueTraffic implements RemoteSender {
     // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
     const cid = `${this.node.name}#${this.node.startedAt}#${this.nextCid++}`;
     q.cids.set(c, cid);
-    this.localByCid.set(cid, { q, c });
+    this.localByCid.set(cid, { q, c, lastDid: 0 });
     const credit = c.prefetch > 0 && !c.noAck ? c.prefetch : DEFAULT_CREDIT;
     this.send(q.home, { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority });
   }
@@ -151,6 +167,23 @@ export class QueueTraffic implements RemoteSender {
           this.refuse(h.from, h.v, h.q, h.gen);
           return;
         }
+        // After a gap in this generation, the rest of it is sent again in the next one.
+        if ((this.gapped.get(session) ?? -1) >= h.gen) return;
+        const order = q && !q.deleted ? this.order(session, h.gen, h.s, h.id) : 'next';
+        // A straggler of an older generation: the sender has sent it again since.
+        if (order === 'stale') return;
+        if (order === 'gap') {
+          // A pub of this generation never arrived (NATS core dropped it): what came before it is
+          // answered, then the generation is refused, so no pubok covers the lost one and the
+          // sender sends the rest again.
+          this.node.log.warn({ from: h.from, queue: h.q, gen: h.gen, s: h.s }, 'a publish from another node went missing: asking for the rest again');
+          this.gapped.set(session, h.gen);
+          // The answer for the gap carries the last pub before it itself: answers of a generation
+          // flushed separately may come in any order, and the sender moves on at this one.
+          const at = this.expected.get(session);
+          this.owe(h.from, h.v, h.q, at?.gen === h.gen ? at.lastId : 0, h.gen, q!.epoch, 'gap');
+          return;
+        }
         if (q && !q.deleted) {
           // Copies: the NATS buffer is the client's, and the message may live long in the queue.
           const p = Buffer.from(props);
@@ -158,7 +191,7 @@ export class QueueTraffic implements RemoteSender {
           q.stats.publish++;
           // x-overflow reject-publish refused it: the sender's publisher gets a nack.
           if (!q.enqueue(msg)) {
-            this.owe(h.from, h.v, h.q, h.id, h.gen, q.epoch, true);
+            this.owe(h.from, h.v, h.q, h.id, h.gen, q.epoch, 'rejected');
             return;
           }
         }
@@ -210,6 +243,15 @@ export class QueueTraffic implements RemoteSender {
           this.send(h.o, { t: 'settle', op: 'requeue', d: [[h.cid, h.did]] });
           return;
         }
+        if (h.did > l.lastDid + 1) {
+          // Deliveries NATS core dropped on the way: the owner holds them as delivered here, where
+          // they never came. Back to its queue, so they are not stuck unacked for good.
+          const missing: [string, number][] = [];
+          for (let did = l.lastDid + 1; did < h.did; did++) missing.push([h.cid, did]);
+          this.node.log.warn({ owner: h.o, queue: l.q.name, missing: missing.length }, 'deliveries from another node went missing: returning them to the queue');
+          this.send(h.o, { t: 'settle', op: 'requeue', d: missing });
+        }
+        l.lastDid = Math.max(l.lastDid, h.did);
         const entry = this.entryOf(broker, h.r, h.dc, h.ex, h.rk, props, body);
         this.origin.set(entry, { q: l.q, cid: h.cid, did: h.did });
         l.c.deliver(entry);
@@ -237,6 +279,11 @@ export class QueueTraffic implements RemoteSender {
       case 'moved': {
         const q = this.node.queueAt(h.v, h.q);
         if (!q || q.deleted) return;
+        if (h.gap) {
+          // Still the owner; a pub went missing: the unanswered ones go again, in a new generation.
+          if (h.gen === q.gen) q.resendPubsInNewGen();
+          return;
+        }
         // A refused generation: everything unanswered goes again, in a new one, once the owner is known.
         if (h.gen >= 0 && h.gen === q.gen) q.gen++;
         setTimeout(() => {
@@ -293,6 +340,24 @@ export class QueueTraffic implements RemoteSender {
     else answer();
   }
 
+  /**
+   * Where a pub stands in its sender's generation: the next one, after a gap, or of an older
+   * generation (a straggler). A newer generation starts at 0.
+   */
+  private order(session: string, gen: number, s: number, id: number): 'next' | 'gap' | 'stale' {
+    const at = this.expected.get(session);
+    if (at !== undefined && gen < at.gen) return 'stale';
+    if (at === undefined || gen > at.gen) {
+      if (s !== 0) return 'gap';
+      this.expected.set(session, { gen, next: 1, lastId: id });
+      return 'next';
+    }
+    if (s !== at.next) return 'gap';
+    at.next++;
+    at.lastId = id;
+    return 'next';
+  }
+
   /** Answers moved for a generation of pubs, and refuses the rest of it. */
   private refuse(node: string, v: string, q: string, gen: number): void {
     const session = `${node}\0${v}\0${q}`;
@@ -304,13 +369,17 @@ export class QueueTraffic implements RemoteSender {
     this.send(node, { t: 'moved', v, q, gen });
   }
 
-  /** Answers pubs once the owner's store has what they carried (one flush for a tick's worth). */
-  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number, refused = false): void {
+  /**
+   * Answers pubs once the owner's store has what they carried (one flush for a tick's worth); a
+   * gap refuses the generation after answering what came before it.
+   */
+  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number, note?: 'rejected' | 'gap'): void {
     const key = `${node}\0${v}\0${q}\0${gen}\0${epoch}`;
     let o = this.owed.get(key);
     if (o) o.upTo = Math.max(o.upTo, id);
     else this.owed.set(key, (o = { node, v, q, upTo: id, gen, epoch }));
-    if (refused) (o.rej ??= []).push(id);
+    if (note === 'rejected') (o.rej ??= []).push(id);
+    else if (note === 'gap') o.gap = true;
     if (this.owedScheduled) return;
     this.owedScheduled = true;
     setImmediate(() => {
@@ -323,8 +392,10 @@ export class QueueTraffic implements RemoteSender {
           // sends them again to whoever owns it now. Duplicates, never losses, for unconfirmed ones.
           const same = this.node.queueAt(b.v, b.q)?.epoch === b.epoch;
           const session = `${b.node}\0${b.v}\0${b.q}`;
-          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) this.send(b.node, b.rej ? { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen, rej: b.rej } : { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
-          else this.refuse(b.node, b.v, b.q, b.gen);
+          if (ok && same && (this.refused.get(session) ?? -1) < b.gen) {
+            if (b.upTo > 0) this.send(b.node, b.rej ? { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen, rej: b.rej } : { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
+            if (b.gap) this.send(b.node, { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true });
+          } else this.refuse(b.node, b.v, b.q, b.gen);
         }
       };
       Promise.all([this.node.store.flushLocal(), this.node.ownedFlushed()]).then(

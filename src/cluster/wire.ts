@@ -3,8 +3,12 @@
 // [u32 header length][header JSON][properties][body]; the header says how long the properties are.
 
 export type WireHeader =
-  /** A publish routed on the sender to a queue the receiver owns; answered by pubok. */
-  | { t: 'pub'; v: string; q: string; id: number; gen: number; from: string; ex: string; rk: string; pl: number }
+  /**
+   * A publish routed on the sender to a queue the receiver owns; answered by pubok. s counts the
+   * pubs of a generation from 0: NATS core may drop a message (a route still forming after a server
+   * restarts, a slow consumer cut off), and a gap must not be covered by a later pubok.
+   */
+  | { t: 'pub'; v: string; q: string; id: number; gen: number; s: number; from: string; ex: string; rk: string; pl: number }
   /**
    * Every pub of that generation up to id is in the queue (and stored, if it persists), except
    * those in rej, which the queue's x-overflow reject-publish refused (their confirms are nacks).
@@ -26,8 +30,9 @@ export type WireHeader =
    * The receiver does not own that queue (any more), or could not keep pubs of generation gen: the
    * sender finds the owner again and sends every unanswered pub anew, in the next generation.
    * The receiver refuses the rest of that generation, so no later pubok can cover a lost pub.
+   * gap: the receiver is the owner, but a pub of the generation never reached it.
    */
-  | { t: 'moved'; v: string; q: string; gen: number }
+  | { t: 'moved'; v: string; q: string; gen: number; gap?: boolean }
   /** A reply published on the sender to a direct reply-to name of the receiver's. */
   | { t: 'reply'; v: string; rk: string; ex: string; pl: number }
   /** The owner's counts of its queues, every second, to every node. */
