@@ -157,6 +157,9 @@ export class ClusterNode {
       const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
       const info = await s.info();
       if (q.deleted || !info.leader) return;
+      // An earlier owner's last write that landed after this owner's fence shows only here when
+      // nothing is written after it: the queue is read again rather than leave it in the stream.
+      if (q.owned) q.js?.noteStreamLast(info.last);
       q.members = info.servers.map((srv) => this.membership.nodeBeside(srv) ?? srv).sort();
       const owner = this.membership.nodeBeside(info.leader);
       if (owner) {

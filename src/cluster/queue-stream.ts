@@ -362,6 +362,15 @@ export class QueueStream {
     put.resolve();
   }
 
+  /**
+   * The stream's last sequence as its info gave it: beyond every write of this owner (its count
+   * runs ahead of its acknowledged writes), so with nothing in flight, another writer was here.
+   */
+  noteStreamLast(streamLast: number): void {
+    if (this.fenced || this.epoch === '' || this.inflight.size > 0 || this.pending.size > 0) return;
+    if (streamLast > this.last) this.giveUp(`the stream's last sequence is ${streamLast}, this owner's ${this.last}`);
+  }
+
   private giveUp(err: string): void {
     if (this.fenced) return;
     this.fenced = true;
