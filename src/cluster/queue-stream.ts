@@ -176,7 +176,9 @@ export class QueueStream {
     this.liveHead = 0;
     this.acked.clear();
     this.purgedTo = info.first;
-    const out: StoredMessage[] = [];
+    // By our seq: a message requeued is written again (flagged redelivered), and the newer record
+    // wins; the older one is left for the prefix purge.
+    const bySeq = new Map<number, { m: StoredMessage; js: number }>();
     let seq = info.first;
     let maxSeq = 0;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
@@ -189,12 +191,17 @@ export class QueueStream {
           // An owner's fence marker: holds no message, goes with the next prefix purge.
           continue;
         }
-        out.push(r.m);
-        this.jsSeq.set(r.m.seq, r.seq);
-        this.live.push(r.seq);
+        bySeq.set(r.m.seq, { m: r.m, js: r.seq });
         maxSeq = Math.max(maxSeq, r.m.seq);
       }
     }
+    const out: StoredMessage[] = [];
+    for (const { m, js } of bySeq.values()) {
+      out.push(m);
+      this.jsSeq.set(m.seq, js);
+      this.live.push(js);
+    }
+    this.live.sort((a, b) => a - b);
     out.sort((a, b) => a.seq - b.seq);
     this.loaded = out;
     return maxSeq;
@@ -356,9 +363,15 @@ export class QueueStream {
       this.giveUp(`landed at ${ack.seq}, not ${put.expected + 1}`);
       return;
     }
-    this.jsSeq.set(put.m.seq, ack.seq);
-    this.live.push(ack.seq);
-    if (this.early.delete(put.m.seq)) this.markAcked(ack.seq);
+    // A message written again (requeued, flagged redelivered): its older record goes.
+    const older = this.jsSeq.get(put.m.seq);
+    if (older !== undefined && older !== ack.seq) this.markAcked(older);
+    this.addLive(ack.seq);
+    if (this.early.delete(put.m.seq)) {
+      // Done with before its write was acknowledged.
+      this.jsSeq.delete(put.m.seq);
+      this.markAcked(ack.seq);
+    } else this.jsSeq.set(put.m.seq, ack.seq);
     put.resolve();
   }
 
@@ -371,6 +384,21 @@ export class QueueStream {
     if (streamLast > this.last) this.giveUp(`the stream's last sequence is ${streamLast}, this owner's ${this.last}`);
   }
 
+  /**
+   * Keeps live ascending: an acknowledgement that comes back late (a resend after a timeout) names
+   * a sequence below ones already there, and the prefix purge must never pass it.
+   */
+  private addLive(seq: number): void {
+    const live = this.live;
+    let i = live.length;
+    if (i === this.liveHead || live[i - 1]! < seq) {
+      live.push(seq);
+      return;
+    }
+    while (i > this.liveHead && live[i - 1]! > seq) i--;
+    live.splice(i, 0, seq);
+  }
+
   private giveUp(err: string): void {
     if (this.fenced) return;
     this.fenced = true;
@@ -381,12 +409,12 @@ export class QueueStream {
   /** The queue is done with message seq (ours): it leaves the stream. */
   delete(seq: number): void {
     const js = this.jsSeq.get(seq);
-    if (js === undefined) {
-      if (this.inflight.has(seq)) this.early.add(seq);
-      return;
+    if (js !== undefined) {
+      this.jsSeq.delete(seq);
+      this.markAcked(js);
     }
-    this.jsSeq.delete(seq);
-    this.markAcked(js);
+    // Written (again) and not yet acknowledged: its record goes once it has a sequence.
+    if (this.inflight.has(seq)) this.early.add(seq);
   }
 
   private markAcked(js: number): void {
@@ -399,7 +427,7 @@ export class QueueStream {
     this.compactTimer = null;
     // Given up (another writer's messages may sit between ours): nothing is purged on this view.
     if (this.fenced) return;
-    // live is ascending except where acknowledgements came back out of order: keep it sorted.
+    // live is ascending (addLive): its first entry not acked is the lowest message still held.
     while (this.liveHead < this.live.length && this.acked.has(this.live[this.liveHead]!)) {
       this.acked.delete(this.live[this.liveHead]!);
       this.liveHead++;

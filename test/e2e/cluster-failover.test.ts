@@ -78,6 +78,49 @@ describe('cluster failover', () => {
   }, 180_000);
 });
 
+describe('cluster takeover of requeued messages', () => {
+  it('messages requeued twice and then taken over by another node come back once each, flagged or not', async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const setup = await (await c.connect(0)).createChannel();
+    await setup.assertQueue('rq-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let info = await queueInfo(c, 0, 'rq-q');
+    await waitUntil(async () => (info = await queueInfo(c, 0, 'rq-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const ch = await (await c.connect(ownerIdx)).createConfirmChannel();
+    for (let i = 0; i < 20; i++) ch.sendToQueue('rq-q', Buffer.from(String(i)), { persistent: true });
+    await ch.waitForConfirms();
+    for (let round = 0; round < 2; round++) {
+      const got = [];
+      for (let i = 0; i < 20; i++) {
+        const m = await ch.get('rq-q');
+        if (m) got.push(m);
+      }
+      expect(got.length).toBe(20);
+      for (const m of got) ch.nack(m, false, true);
+      await waitUntil(async () => (await queueInfo(c, ownerIdx, 'rq-q')).messages === 20, 'the requeued messages back in the queue', 10_000);
+    }
+    await sleep(500);
+    // The owner's Warren dies; another node takes the queue over from the stream.
+    await c.nodes[ownerIdx]!.broker.kill9();
+    const otherIdx = (ownerIdx + 1) % 3;
+    await waitUntil(async () => {
+      const q = await queueInfo(c, otherIdx, 'rq-q');
+      return q.node !== '' && q.node !== info.node;
+    }, 'another owner', 30_000);
+    const con = await (await c.connect(otherIdx)).createChannel();
+    const seen: number[] = [];
+    await con.consume('rq-q', (m) => {
+      if (!m) return;
+      seen.push(Number(m.content.toString()));
+      con.ack(m);
+    });
+    await waitUntil(() => seen.length >= 20, 'the 20 messages', 30_000);
+    await sleep(1_000);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  }, 120_000);
+});
+
 describe('cluster rolling restart', () => {
   it('every node stopped (SIGTERM, nats-server too) and started again in turn under load: nothing confirmed is lost', async () => {
     cluster = await startWarrenCluster(3);
