@@ -4,7 +4,7 @@
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
-import type { Message } from '../server/message.js';
+import { Message } from '../server/message.js';
 import type { QueueSpec } from '../server/queue.js';
 import { REPLY_TO_PREFIX, type RemoteReplies, type ReplyReceiver } from '../server/direct-reply-to.js';
 import type { VHost, QueueFactory } from '../server/vhost.js';
@@ -135,6 +135,18 @@ export class ClusterNode {
     p.catch(() => undefined);
     this.puts.add(p);
     return { done: settle };
+  }
+
+  /**
+   * The message again under a seq of this node's, now: one created here before this node owned
+   * the queue (held during its takeover, or sent to the old owner and unanswered) carries a seq
+   * from before the takeover raised nextSeq past the stream's, and may equal a message's already
+   * in it. Seq names a message in the stream (acks delete by it): it must be unique there.
+   */
+  restamp(msg: Message): Message {
+    const b = this.broker;
+    if (!b) return msg;
+    return new Message(b.nextSeq++, msg.exchange, msg.routingKey, msg.properties, msg.body, msg.persistent);
   }
 
   advanceSeq(maxSeq: number): void {

@@ -191,7 +191,7 @@ export class ClusterQueue extends Queue {
       // Taken in here; answered (so confirmed) only once the stream has them. If that fails they
       // stay unanswered, for whoever owns the queue next.
       const refused: number[] = [];
-      for (const p of this.unanswered) if (!this.enqueue(p.msg)) refused.push(p.id);
+      for (const p of this.unanswered) if (!this.enqueue(this.node.restamp(p.msg))) refused.push(p.id);
       const upTo = this.nextPubId - 1;
       const written = this.js?.flush();
       if (!written) this.answeredUpTo(upTo, refused);
@@ -238,7 +238,7 @@ export class ClusterQueue extends Queue {
       this.loading = null;
       done();
     }
-    for (const m of this.held.splice(0)) super.enqueue(m);
+    for (const m of this.held.splice(0)) super.enqueue(this.node.restamp(m));
     // Confirms of the held messages wait for their writes, not just for being taken in.
     const holding = this.holding;
     this.holding = null;

@@ -191,6 +191,11 @@ export class QueueStream {
           // An owner's fence marker: holds no message, goes with the next prefix purge.
           continue;
         }
+        const earlier = bySeq.get(r.m.seq);
+        if (earlier && !r.m.redelivered) {
+          // Two messages under one seq (written before owners restamped what they held): both stay.
+          bySeq.set(-r.seq, earlier);
+        }
         bySeq.set(r.m.seq, { m: r.m, js: r.seq });
         maxSeq = Math.max(maxSeq, r.m.seq);
       }

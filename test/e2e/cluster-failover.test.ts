@@ -78,6 +78,106 @@ describe('cluster failover', () => {
   }, 180_000);
 });
 
+/** Publishes `${tag}${i}` persistent with confirms through node i until stopped, batches of 50. */
+function taggedPublisher(c: WarrenCluster, node: number, tag: string): { confirmed: Set<string>; stop(): Promise<void> } {
+  const confirmed = new Set<string>();
+  let stop = false;
+  const done = (async () => {
+    const ch = await (await c.connect(node)).createConfirmChannel();
+    ch.on('error', () => undefined);
+    for (let n = 0; !stop; ) {
+      const batch: Promise<void>[] = [];
+      for (let k = 0; k < 50; k++) {
+        const body = `${tag}${n++}`;
+        batch.push(
+          new Promise<void>((resolve) =>
+            ch.sendToQueue('seq-q', Buffer.from(body), { persistent: true }, (err) => {
+              if (!err) confirmed.add(body);
+              resolve();
+            }),
+          ),
+        );
+      }
+      await Promise.all(batch);
+      await sleep(20);
+    }
+  })();
+  return {
+    confirmed,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+describe('cluster takeover with publishes in flight', () => {
+  it('messages a new owner took in from its own publishers keep their own seqs: acking older ones never deletes them from the stream', async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const setup = await (await c.connect(0)).createChannel();
+    await setup.assertQueue('seq-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let info = await queueInfo(c, 0, 'seq-q');
+    await waitUntil(async () => (info = await queueInfo(c, 0, 'seq-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+    const a = c.nodes.findIndex((n) => n.name === info.node);
+    // Old messages, numbered by the owner.
+    const old = await (await c.connect(a)).createConfirmChannel();
+    for (let i = 0; i < 1_000; i++) old.sendToQueue('seq-q', Buffer.from(`old${i}`), { persistent: true });
+    await old.waitForConfirms();
+    // Publishers on the two other nodes: what they publish while the owner is gone waits there.
+    const others = [0, 1, 2].filter((i) => i !== a);
+    const pubs = others.map((i) => taggedPublisher(c, i, `n${i}-`));
+    await waitUntil(() => pubs.every((p) => p.confirmed.size >= 200), 'confirms before the kill', 30_000);
+    await c.nodes[a]!.broker.kill9();
+    await waitUntil(async () => {
+      const q = await queueInfo(c, others[0]!, 'seq-q');
+      return q.node !== '' && q.node !== info.node;
+    }, 'a new owner', 30_000);
+    const before = pubs.map((p) => p.confirmed.size);
+    await waitUntil(() => pubs.every((p, k) => p.confirmed.size >= before[k]! + 200), 'confirms after the takeover', 60_000);
+    for (const p of pubs) await p.stop();
+    const owner2 = (await queueInfo(c, others[0]!, 'seq-q')).node;
+    const bIdx = c.nodes.findIndex((n) => n.name === owner2);
+    // The old messages are consumed and acked on the new owner (the head of the queue).
+    const seen = new Set<string>();
+    const con = await (await c.connect(bIdx)).createChannel();
+    await con.prefetch(100);
+    let oldAcked = 0;
+    const { consumerTag } = await con.consume('seq-q', (m) => {
+      if (!m) return;
+      const body = m.content.toString();
+      if (!body.startsWith('old')) return; // left unacked: back to the queue when the channel closes
+      seen.add(body);
+      oldAcked++;
+      con.ack(m);
+    });
+    await waitUntil(() => oldAcked >= 1_000, 'the old messages acked', 60_000);
+    await con.cancel(consumerTag);
+    await con.close();
+    await sleep(2_000); // the owner purges what was acked
+    // The old owner comes back, the new one dies: a third takeover reads the stream.
+    await c.nodes[a]!.restart();
+    await c.nodes[bIdx]!.broker.kill9();
+    const rest = [0, 1, 2].find((i) => i !== bIdx)!;
+    await waitUntil(async () => {
+      const q = await queueInfo(c, rest, 'seq-q');
+      return q.node !== '' && q.node !== owner2;
+    }, 'a third owner', 30_000);
+    const con2 = await (await c.connect(rest)).createChannel();
+    await con2.prefetch(500);
+    await con2.consume('seq-q', (m) => {
+      if (!m) return;
+      seen.add(m.content.toString());
+      con2.ack(m);
+    });
+    const confirmed = pubs.flatMap((p) => [...p.confirmed]);
+    await waitUntil(() => confirmed.every((x) => seen.has(x)), 'every confirmed message', 60_000).catch(() => undefined);
+    const lost = confirmed.filter((x) => !seen.has(x));
+    console.log(`takeover seqs: ${confirmed.length} confirmed from the other nodes, ${seen.size} consumed, ${lost.length} confirmed lost`);
+    expect(lost).toEqual([]);
+  }, 240_000);
+});
+
 describe('cluster takeover of requeued messages', () => {
   it('messages requeued twice and then taken over by another node come back once each, flagged or not', async () => {
     cluster = await startWarrenCluster(3);
