@@ -153,7 +153,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         'messages_ready',
         'messages_unacknowledged',
       ]),
-      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats), ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
+      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
   });
@@ -272,17 +272,17 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // ---- exchanges
   app.get<{ Params: Params }>('/api/exchanges', async (req) =>
-    seenVHosts(req.authz).flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name))),
+    seenVHosts(req.authz).flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name, rates))),
   );
   app.get<{ Params: Params }>('/api/exchanges/:vhost', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    return [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name));
+    return [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name, rates));
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
     const e = v.exchanges.get(req.params.name ?? '');
     if (!e) throw notFound();
-    return exchangeView(e, v.name);
+    return exchangeView(e, v.name, rates);
   });
   app.put<{ Params: Params; Body: { type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args } }>(
     '/api/exchanges/:vhost/:name',
@@ -428,11 +428,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
-  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map(connectionView));
+  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map((c) => connectionView(c, rates)));
   app.get<{ Params: Params }>('/api/connections/:name', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);
-    return connectionView(c);
+    return connectionView(c, rates);
   });
   app.delete<{ Params: Params }>('/api/connections/:name', async (req, reply) => {
     const c = connectionNamed(req.params.name);

@@ -41,7 +41,11 @@ export async function startManagement(broker: Broker, port: number, host: string
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
     for (const c of broker.connections) for (const ch of c.channels.values()) yield ch.messageStats;
   }, 5000, function* () {
-    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield [q, queueLevels(q)];
+    for (const v of broker.vhosts.values()) {
+      for (const q of v.queues.values()) yield [q, queueLevels(q)];
+      for (const e of v.exchanges.values()) if (e.publishIn > 0) yield [e, { publish_in: e.publishIn, publish_out: e.publishOut }];
+    }
+    for (const c of broker.connections) yield [c, { recv_oct: c.socket.bytesRead, send_oct: c.socket.bytesWritten }];
   });
   rates.start();
   const history = new BrokerHistory(broker);

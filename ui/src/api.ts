@@ -92,6 +92,7 @@ export interface Rate {
   /** With ?msg_rates_age / ?lengths_age: the broker-kept history, newest first. */
   samples?: { sample: number; timestamp: number }[];
 }
+/** A queue's or channel's counters: RabbitMQ 3.10.8 shows each group only once it was used. */
 export interface MessageStats {
   publish?: number;
   publish_details?: Rate;
@@ -99,7 +100,13 @@ export interface MessageStats {
   deliver_get_details?: Rate;
   ack?: number;
   ack_details?: Rate;
+  redeliver?: number;
   redeliver_details?: Rate;
+  confirm?: number;
+  confirm_details?: Rate;
+  drop_unroutable?: number;
+  return_unroutable?: number;
+  get_empty?: number;
 }
 export interface Overview {
   product_name: string;
@@ -135,8 +142,11 @@ export interface QueueInfo {
   messages_ready: number;
   messages_unacknowledged: number;
   message_bytes_ready: number;
+  message_bytes?: number;
+  messages_persistent?: number;
+  message_bytes_persistent?: number;
   consumers: number;
-  message_stats: MessageStats;
+  message_stats?: MessageStats;
 }
 export interface ExchangeInfo {
   name: string;
@@ -146,6 +156,8 @@ export interface ExchangeInfo {
   auto_delete: boolean;
   internal: boolean;
   arguments: Record<string, unknown>;
+  policy?: string;
+  message_stats?: { publish_in: number; publish_in_details?: Rate; publish_out: number; publish_out_details?: Rate };
 }
 export interface PolicyInfo {
   vhost: string;
@@ -190,6 +202,10 @@ export interface ConnectionInfo {
   port?: number | null;
   frame_max?: number;
   channel_max?: number;
+  recv_oct?: number;
+  recv_oct_details?: Rate;
+  send_oct?: number;
+  send_oct_details?: Rate;
 }
 export interface ChannelInfo {
   name: string;
@@ -202,6 +218,7 @@ export interface ChannelInfo {
   confirm: boolean;
   transactional: boolean;
   global_prefetch_count?: number;
+  message_stats?: MessageStats;
   connection_details: { name: string; peer_host: string | null; peer_port: number | null };
 }
 export interface UserInfo {
