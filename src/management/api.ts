@@ -13,6 +13,7 @@ import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
 import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
+import type { QueueHistory } from './queue-history.js';
 import { registerPolicyApi } from './policies-api.js';
 import { registerLimitsApi } from './limits-api.js';
 import { registerParametersApi } from './parameters-api.js';
@@ -50,7 +51,7 @@ const S = { type: 'string' };
 const B = { type: 'boolean' };
 const O = { type: 'object' };
 
-export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory): void {
+export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory, queueHistory?: QueueHistory): void {
   const vhostOf = (name: string | undefined): VHost => {
     const v = broker.vhosts.get(name ?? '');
     if (!v) throw notFound();
@@ -94,6 +95,31 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       o[`${k}_details`] = { ...prev, rate: (prev.rate as number | undefined) ?? 0, ...BrokerHistory.details(samples, k) };
     }
     return o;
+  };
+  /**
+   * A queue's view with its broker-kept history in *_details when the request asks for it
+   * (?lengths_age: messages, messages_ready, messages_unacknowledged; ?msg_rates_age: the
+   * message_stats counters kept, publish, deliver_get, ack, redeliver), as RabbitMQ.
+   */
+  const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
+    const view = queueView(q, rates);
+    if (!queueHistory) return view;
+    const lengths = ageQuery(query, 'lengths');
+    const msgRates = ageQuery(query, 'msg_rates');
+    if (lengths) {
+      const samples = queueHistory.samples(q, lengths.age, lengths.incr);
+      for (const k of ['messages', 'messages_ready', 'messages_unacknowledged'] as const) {
+        view[`${k}_details`] = { ...(view[`${k}_details`] as JsonObject), ...BrokerHistory.details(samples, k) };
+      }
+    }
+    const stats = view.message_stats as JsonObject | undefined;
+    if (msgRates && stats) {
+      const samples = queueHistory.samples(q, msgRates.age, msgRates.incr);
+      for (const k of ['publish', 'deliver_get', 'ack', 'redeliver'] as const) {
+        if (stats[`${k}_details`]) stats[`${k}_details`] = { ...(stats[`${k}_details`] as JsonObject), ...BrokerHistory.details(samples, k) };
+      }
+    }
+    return view;
   };
   /** A node as RabbitMQ shows it; this node's adds the UI's extras (alarms, mem_total). */
   const nodeOf = async (n: ClusterMember, memory: boolean): Promise<JsonObject> => {
@@ -160,17 +186,23 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // ---- queues
   // Paging, filtering, sorting and columns of every list are paging.ts' (a preSerialization hook).
-  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
+  // Lists carry the history of the queues followed when asked (?lengths_age, ?msg_rates_age).
+  type Query = Record<string, string | undefined>;
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueWithSamples(q, req.query)));
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues/:vhost', async (req) =>
+    [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueWithSamples(q, req.query)),
+  );
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
     const q = queueOf(req.params);
+    // Asked about: its history is kept from now on (if it was not already).
+    queueHistory?.touch(q);
     // As 3.10.8, one queue's answer lists its consumers (consumer_details), each with its channel.
     const consumerDetails = consumersView(broker.connections).filter((c) => {
       const cq = c.queue as JsonObject;
       return cq.name === q.name && cq.vhost === q.vhost.name;
     });
-    return { ...queueView(q, rates), consumer_details: consumerDetails };
+    return { ...queueWithSamples(q, req.query), consumer_details: consumerDetails };
   });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',

@@ -11,6 +11,7 @@ import { registerMetrics } from './metrics.js';
 import { registerPaging } from './paging.js';
 import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
+import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
 import { queueLevels } from './views.js';
 
@@ -50,6 +51,8 @@ export async function startManagement(broker: Broker, port: number, host: string
   rates.start();
   const history = new BrokerHistory(broker);
   history.start();
+  const queueHistory = new QueueHistory(broker);
+  queueHistory.start();
 
   // Everything under /api needs a broker user with a management tag; what it may see and do is
   // decided per route (authz.ts), as RabbitMQ decides it per resource.
@@ -90,7 +93,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
   });
   registerPaging(app);
-  registerApi(app, broker, rates, history);
+  registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
   registerEnvironmentApi(app, broker);
   registerMetrics(app, broker);
@@ -105,6 +108,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     close: async () => {
       rates.stop();
       history.stop();
+      queueHistory.stop();
       await app.close();
     },
   };

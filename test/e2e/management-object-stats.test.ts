@@ -203,3 +203,39 @@ describe('rates under load (3.10.8 *_details.rate)', () => {
     }
   }, 40_000);
 });
+
+describe("a queue's broker-kept history (RabbitMQ's lengths_age / msg_rates_age)", () => {
+  it('answers samples in *_details for one queue and in lists, newest first, as 3.10.8', async () => {
+    const ch = await conn.createChannel();
+    await ch.assertQueue('h-queue', { durable: false });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('h-queue', Buffer.from('m'));
+    const path = '/api/queues/stats/h-queue?lengths_age=60&lengths_incr=5&msg_rates_age=60&msg_rates_incr=5';
+    // Sampled every 5 s: wait for two samples holding the five messages.
+    const q = await eventually(
+      async () => {
+        const x = (await api('GET', path)).json;
+        const s = x.messages_details?.samples as { sample: number }[] | undefined;
+        return s && s.length >= 2 && s[0]!.sample === 5 && s[1]!.sample === 5 ? x : null;
+      },
+      'two samples of the queue',
+      20_000,
+    );
+    // 3.10.8: {"avg": 5.0, "avg_rate": 0.0, "rate": 0.0, "samples": [{"sample": 5, "timestamp": …}, …]}
+    for (const k of ['messages_details', 'messages_ready_details', 'messages_unacknowledged_details']) {
+      expect(Object.keys(q[k]).sort()).toEqual(['avg', 'avg_rate', 'rate', 'samples']);
+    }
+    const samples = q.messages_details.samples as { sample: number; timestamp: number }[];
+    for (let i = 1; i < samples.length; i++) expect(samples[i - 1]!.timestamp - samples[i]!.timestamp).toBeGreaterThanOrEqual(4500);
+    expect(q.messages_ready_details.samples[0].sample).toBe(5);
+    expect(q.messages_unacknowledged_details.samples[0].sample).toBe(0);
+    expect(q.messages_details.avg).toBeCloseTo(samples.reduce((n, p) => n + p.sample, 0) / samples.length, 6);
+    const pub = q.message_stats.publish_details;
+    expect(Object.keys(pub).sort()).toEqual(['avg', 'avg_rate', 'rate', 'samples']);
+    expect(pub.samples[0].sample).toBe(5);
+    // Lists carry them too when asked; plain requests do not.
+    const list = (await api('GET', '/api/queues/stats?lengths_age=60&lengths_incr=5&name=h-queue')).json as { messages_details: { samples?: unknown[] } }[];
+    expect(list[0]!.messages_details.samples!.length).toBeGreaterThanOrEqual(2);
+    expect((await api('GET', '/api/queues/stats/h-queue')).json.messages_details).toEqual({ rate: expect.any(Number) });
+    await ch.close();
+  }, 30_000);
+});

@@ -142,6 +142,9 @@ export interface QueueInfo {
   messages_ready: number;
   messages_unacknowledged: number;
   message_bytes_ready: number;
+  messages_details?: Rate;
+  messages_ready_details?: Rate;
+  messages_unacknowledged_details?: Rate;
   message_bytes?: number;
   messages_persistent?: number;
   message_bytes_persistent?: number;

@@ -1,5 +1,5 @@
 import { ApiError, canWrite, del, enc, get, post, put, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
-import { History, LiveChart } from '../chart';
+import { History, LiveChart, chartRange, historyQuery, rangeSelect, ratesOf } from '../chart';
 import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table, type RemotePage, type RemoteQuery } from '../dom';
 import { syncOptions } from '../forms';
 import type { Page } from '../page';
@@ -8,6 +8,22 @@ import { stat } from './overview';
 
 const features = (q: QueueInfo): string => [q.durable && 'D', q.auto_delete && 'AD', q.exclusive && 'Excl', Object.keys(q.arguments).length > 0 && 'Args'].filter(Boolean).join(' ');
 const rateOf = (q: QueueInfo, k: 'publish_details' | 'deliver_get_details' | 'ack_details'): number => q.message_stats?.[k]?.rate ?? 0;
+
+/** How far back the broker keeps a queue's history (src/management/queue-history.ts). */
+const QUEUE_HISTORY_S = 600;
+
+/** Fills a queue page's charts from the broker-kept samples of the queue (newest first). */
+function seedQueueCharts(q: QueueInfo, rates: History, lengths: History): void {
+  const s = q.message_stats;
+  const [pub, dg, ack] = [s?.publish_details, s?.deliver_get_details, s?.ack_details].map((d) => ratesOf(d?.samples ?? []));
+  const longest = [pub!, dg!, ack!].reduce((a, b) => (b.length > a.length ? b : a));
+  const at = (series: [number, number][], t: number): number => series.find(([x]) => x === t)?.[1] ?? 0;
+  rates.seed(longest.map(([t]) => [t, at(pub!, t), at(dg!, t), at(ack!, t)]));
+  const total = q.messages_details?.samples ?? [];
+  const ready = q.messages_ready_details?.samples ?? [];
+  const unacked = q.messages_unacknowledged_details?.samples ?? [];
+  lengths.seed(total.map((p, i) => [p.timestamp / 1000, ready[i]?.sample ?? 0, unacked[i]?.sample ?? 0, p.sample]).reverse());
+}
 
 const PAGE_SIZE = 100;
 type Paged<T> = RemotePage & { items: T[] };
@@ -129,6 +145,12 @@ export function queuePage(vhost: string, name: string): Page {
     (v) => fmtInt(Math.round(v)),
     { height: 160, integer: true },
   );
+  // The first refresh (and one after the range changes) asks for the broker's history of the queue.
+  let seeded = false;
+  const range = rangeSelect(() => {
+    seeded = false;
+    void refresh();
+  });
   const bindings = queueBindings(vhost, name, () => refresh());
   const consumers = new Table<ConsumerInfo>(
     'queue-consumers',
@@ -286,6 +308,7 @@ export function queuePage(vhost: string, name: string): Page {
     h('h1', null, 'Queue ', h('span', { class: 'queue-name' }, name)),
     missing,
     stats,
+    h('div', { class: 'title-row' }, h('span'), h('label', { class: 'muted' }, 'Charts (the broker keeps 10 minutes): ', range)),
     h('div', { class: 'columns' }, h('div', null, chart.el), h('div', null, lengthChart.el)),
     h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
     h('section', { class: 'panel' }, h('h2', null, 'Consumers'), consumers.el),
@@ -298,8 +321,10 @@ export function queuePage(vhost: string, name: string): Page {
   let exchangesLoaded = false;
   const refresh = async (): Promise<void> => {
     let q: QueueInfo;
+    const seed = !seeded;
     try {
-      q = await get<QueueInfo>(base);
+      const span = Math.min(chartRange(), QUEUE_HISTORY_S);
+      q = await get<QueueInfo>(seed ? `${base}?${historyQuery(['msg_rates', 'lengths'], span)}` : base);
     } catch (err) {
       if ((err as { status?: number }).status === 404) {
         missing.hidden = false;
@@ -308,9 +333,15 @@ export function queuePage(vhost: string, name: string): Page {
       throw err;
     }
     missing.hidden = true;
-    history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
+    if (seed) {
+      seeded = true;
+      history.maxAgeS = lengths.maxAgeS = Math.min(chartRange(), QUEUE_HISTORY_S);
+      seedQueueCharts(q, history, lengths);
+    } else {
+      history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
+      lengths.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
+    }
     chart.update(history);
-    lengths.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
     lengthChart.update(lengths);
     replace(
       stats,
