@@ -480,10 +480,14 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return [...c.channels.values()].map((ch) => channelView(ch, rates));
   });
   app.get<{ Params: Params }>('/api/channels/:name', async (req) => {
-    const ch = [...broker.connections].flatMap((c) => [...c.channels.values()]).find((x) => channelView(x).name === req.params.name);
+    // "<connection name> (<number>)"
+    const m = /^(.*) \((\d+)\)$/.exec(req.params.name ?? '');
+    const conn = m ? [...broker.connections].find((c) => connectionName(c) === m[1]) : undefined;
+    const ch = conn?.channels.get(Number(m![2]));
     if (!ch) throw notFound();
     req.authz.readConnection(ch.conn);
-    return channelView(ch, rates);
+    // As 3.10.8, one channel's answer lists its consumers (consumer_details).
+    return { ...channelView(ch, rates), consumer_details: consumersView([ch.conn]).filter((c) => (c.channel_details as JsonObject).number === ch.id) };
   });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
   app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {
@@ -495,6 +499,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
 
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
+  // Warren's own (RabbitMQ answers 404 here, and only administrators may read permissions): the
+  // logged-in user's vhost permissions, so the UI offers only the actions they allow.
+  app.get('/api/whoami/permissions', async (req) => broker.access.listPermissions().filter((p) => p.user === req.authz.user.name));
   registerAdminApi(app, broker);
   registerPolicyApi(app, broker);
   registerLimitsApi(app, broker);

@@ -1,6 +1,7 @@
-import { ApiError, canWrite, del, enc, get, post, put, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
+import { del, enc, get, permits, post, put, vhostsAllowing, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo } from '../api';
+import { fetchPage } from '../paged';
 import { History, LiveChart, chartRange, historyQuery, rangeSelect, ratesOf } from '../chart';
-import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table, type RemotePage, type RemoteQuery } from '../dom';
+import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table } from '../dom';
 import { syncOptions } from '../forms';
 import type { Page } from '../page';
 import { queueBindings } from './bindings';
@@ -23,21 +24,6 @@ function seedQueueCharts(q: QueueInfo, rates: History, lengths: History): void {
   const ready = q.messages_ready_details?.samples ?? [];
   const unacked = q.messages_unacknowledged_details?.samples ?? [];
   lengths.seed(total.map((p, i) => [p.timestamp / 1000, ready[i]?.sample ?? 0, unacked[i]?.sample ?? 0, p.sample]).reverse());
-}
-
-const PAGE_SIZE = 100;
-type Paged<T> = RemotePage & { items: T[] };
-
-/** RabbitMQ's list query for a server-paged table. */
-function pageQuery(q: RemoteQuery): string {
-  const p = new URLSearchParams({ page: String(q.page), page_size: String(PAGE_SIZE) });
-  if (q.name) p.set('name', q.name);
-  if (q.regex) p.set('use_regex', 'true');
-  if (q.sort) {
-    p.set('sort', q.sort);
-    p.set('sort_reverse', String(q.reverse));
-  }
-  return p.toString();
 }
 
 export function queuesPage(): Page {
@@ -101,20 +87,11 @@ export function queuesPage(): Page {
   );
 
   const refresh = async (): Promise<void> => {
-    const page = (): Promise<Paged<QueueInfo>> => get<Paged<QueueInfo>>(`/api/queues?${pageQuery(table.query())}`);
-    const [queues, vhosts] = await Promise.all([
-      page().catch((e: unknown) => {
-        // Queues went away and the page with them: back to the first.
-        if (!(e instanceof ApiError && e.status === 400 && /out of range/.test(e.message))) throw e;
-        table.firstPage();
-        return page();
-      }),
-      canWrite() ? get<VhostInfo[]>('/api/vhosts') : [],
-    ]);
-    table.update(queues.items, queues);
-    syncOptions(vhostSelect, vhosts.map((v) => v.name), '/');
+    await fetchPage(table, '/api/queues');
+    // Offered: the vhosts where the user may configure (declare) something.
+    syncOptions(vhostSelect, vhostsAllowing('configure'), '/');
   };
-  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, canWrite() && add), refresh };
+  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, vhostsAllowing('configure').length > 0 && add), refresh };
 }
 
 export function queuePage(vhost: string, name: string): Page {
@@ -301,6 +278,12 @@ export function queuePage(vhost: string, name: string): Page {
   );
 
   const missing = h('p', { class: 'note error', hidden: true }, 'This queue does not exist (any more).');
+  // Publishing from a queue's page: through the default exchange (write on amq.default), or, on a
+  // queue the user may write to (bind), through the exchanges they may write to.
+  const mayPublish = permits(vhost, 'write', 'amq.default') || permits(vhost, 'write', name);
+  const mayRead = permits(vhost, 'read', name);
+  const mayDelete = permits(vhost, 'configure', name);
+  if (!permits(vhost, 'write', 'amq.default')) exchange.replaceChildren();
   const el = h(
     'div',
     { class: 'page queue' },
@@ -312,10 +295,17 @@ export function queuePage(vhost: string, name: string): Page {
     h('div', { class: 'columns' }, h('div', null, chart.el), h('div', null, lengthChart.el)),
     h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
     h('section', { class: 'panel' }, h('h2', null, 'Consumers'), consumers.el),
-    canWrite() &&
-      h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg), h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList)),
+    // Offered as the user's vhost permissions allow (as the API checks them): publishing needs write
+    // on an exchange, getting and purging read on the queue, deleting configure on it.
+    (mayPublish || mayRead) &&
+      h(
+        'div',
+        { class: 'columns' },
+        mayPublish && h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg),
+        mayRead && h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList),
+      ),
     bindings.el,
-    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, purge, remove), dangerMsg),
+    (mayRead || mayDelete) && h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, mayRead && purge, mayDelete && remove), dangerMsg),
   );
 
   let exchangesLoaded = false;
@@ -372,16 +362,16 @@ export function queuePage(vhost: string, name: string): Page {
       h('dt', null, 'Arguments'),
       h('dd', null, args.length ? args.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ') : '—'),
     );
-    const [bs, exs, cs] = await Promise.all([
+    // The queue's own answer lists its consumers (consumer_details, as RabbitMQ).
+    consumers.update(q.consumer_details ?? []);
+    const [bs, exs] = await Promise.all([
       get<BindingInfo[]>(`${base}/bindings`),
-      exchangesLoaded ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`),
-      get<ConsumerInfo[]>('/api/consumers'),
+      exchangesLoaded || !mayPublish ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}?columns=name,internal`),
     ]);
-    consumers.update(cs.filter((c) => c.queue.vhost === vhost && c.queue.name === name));
     if (exs) {
       exchangesLoaded = true;
       exchangeNames = exs.map((x) => x.name);
-      append(exchange, exs.filter((x) => x.name !== '' && !x.internal).map((x) => x.name));
+      append(exchange, exs.filter((x) => x.name !== '' && !x.internal && permits(vhost, 'write', x.name)).map((x) => x.name));
     }
     bindings.update(bs, exchangeNames, []);
   };
