@@ -73,7 +73,9 @@ export async function startManagement(broker: Broker, port: number, host: string
   });
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.error, reason: err.reason });
-    const e = err as { validation?: unknown; statusCode?: number; message?: string };
+    const e = err as { validation?: unknown; statusCode?: number; message?: string; code?: string };
+    // A body that is not JSON: RabbitMQ 3.10.8 answers 400 "not_json".
+    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e.statusCode === 400 && /is not valid JSON/.test(e.message ?? ''))) return reply.code(400).send({ error: 'bad_request', reason: 'not_json' });
     if (e.validation) return reply.code(400).send({ error: 'bad_request', reason: e.message });
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad_request', reason: e.message });
     broker.log.error({ err }, 'management API error');

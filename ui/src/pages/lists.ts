@@ -45,6 +45,7 @@ export const connectionsPage = (): Page =>
       { label: 'User', key: 'user', value: (c) => c.user },
       { label: 'Virtual host', key: 'vhost', value: (c) => c.vhost },
       { label: 'State', key: 'state', value: (c) => c.state },
+      { label: 'Protocol', key: 'protocol', value: (c) => c.protocol },
       { label: 'Channels', key: 'channels', value: (c) => c.channels, num: true },
       rateColumn<ConnectionInfo>('From client', 'recv_oct_details.rate', (c) => c.recv_oct_details, bytesRate),
       rateColumn<ConnectionInfo>('To client', 'send_oct_details.rate', (c) => c.send_oct_details, bytesRate),
