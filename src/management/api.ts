@@ -27,6 +27,7 @@ import {
   bindingView,
   defaultBindingView,
   channelView,
+  churnCounts,
   connectionName,
   connectionView,
   consumersView,
@@ -36,6 +37,7 @@ import {
   propertiesView,
   queueView,
   vhostView,
+  withRates,
   type JsonObject,
 } from './views.js';
 
@@ -174,11 +176,20 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         queues: queues.length,
         consumers,
       },
-      queue_totals: withSamples({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? ageQuery(req.query, 'lengths') : null, [
-        'messages',
-        'messages_ready',
-        'messages_unacknowledged',
-      ]),
+      // As 3.10.8 (rates_mode basic): how rates are kept, the exchange types, churn.
+      rates_mode: 'basic',
+      sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
+      exchange_types: ['direct', 'fanout', 'headers', 'topic'].map((t) => ({ name: t, description: `AMQP ${t} exchange, as per the AMQP specification`, enabled: true })),
+      disable_stats: false,
+      enable_queue_totals: false,
+      statistics_db_event_queue: 0,
+      churn_rates: withRates(churnCounts(broker), rates, broker.counters),
+      // The rates of the totals are the whole broker's (a management user's totals are its vhosts').
+      queue_totals: withSamples(
+        withRates({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? rates : undefined, broker.vhosts),
+        a.isMonitor ? ageQuery(req.query, 'lengths') : null,
+        ['messages', 'messages_ready', 'messages_unacknowledged'],
+      ),
       message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
@@ -202,7 +213,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       const cq = c.queue as JsonObject;
       return cq.name === q.name && cq.vhost === q.vhost.name;
     });
-    return { ...queueWithSamples(q, req.query), consumer_details: consumerDetails };
+    // incoming/deliveries: per exchange and per channel figures, empty in rates_mode basic (as 3.10.8's default).
+    return { ...queueWithSamples(q, req.query), consumer_details: consumerDetails, deliveries: [], incoming: [] };
   });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',
@@ -314,7 +326,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const v = readableVHost(req.authz, req.params.vhost);
     const e = v.exchanges.get(req.params.name ?? '');
     if (!e) throw notFound();
-    return exchangeView(e, v.name, rates);
+    // incoming/outgoing: per channel and per queue figures, empty in rates_mode basic (as 3.10.8's default).
+    return { ...exchangeView(e, v.name, rates), incoming: [], outgoing: [] };
   });
   app.put<{ Params: Params; Body: { type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args } }>(
     '/api/exchanges/:vhost/:name',
@@ -487,7 +500,13 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     if (!ch) throw notFound();
     req.authz.readConnection(ch.conn);
     // As 3.10.8, one channel's answer lists its consumers (consumer_details).
-    return { ...channelView(ch, rates), consumer_details: consumersView([ch.conn]).filter((c) => (c.channel_details as JsonObject).number === ch.id) };
+    // deliveries/publishes: per queue and per exchange figures, empty in rates_mode basic.
+    return {
+      ...channelView(ch, rates),
+      consumer_details: consumersView([ch.conn]).filter((c) => (c.channel_details as JsonObject).number === ch.id),
+      deliveries: [],
+      publishes: [],
+    };
   });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
   app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {

@@ -13,7 +13,7 @@ import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
-import { queueLevels } from './views.js';
+import { churnCounts, queueLevels, queueTotals } from './views.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,6 +47,9 @@ export async function startManagement(broker: Broker, port: number, host: string
       for (const e of v.exchanges.values()) if (e.publishIn > 0) yield [e, { publish_in: e.publishIn, publish_out: e.publishOut }];
     }
     for (const c of broker.connections) yield [c, { recv_oct: c.socket.bytesRead, send_oct: c.socket.bytesWritten }];
+    // The overview's churn rates and queue totals' rates.
+    yield [broker.counters, churnCounts(broker)];
+    yield [broker.vhosts, queueTotals(broker)];
   });
   rates.start();
   const history = new BrokerHistory(broker);

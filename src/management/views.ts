@@ -1,8 +1,10 @@
 // JSON views of broker objects, shaped (field names, nesting) like RabbitMQ's management API.
+import { TLSSocket } from 'node:tls';
 import { fromFieldValue, type BasicProperties, type FieldTable, type PlainValue } from '../frames/index.js';
 import type { Channel } from '../server/channel.js';
 import type { Connection } from '../server/connection.js';
 import type { Binding, Exchange } from '../server/exchanges/exchange.js';
+import type { Broker } from '../server/broker.js';
 import type { Queue } from '../server/queue.js';
 import type { MessageStats } from '../server/stats.js';
 import type { VHost } from '../server/vhost.js';
@@ -64,6 +66,45 @@ export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: obj
   if (!published && !delivered) return undefined;
   // Sorted by name, as RabbitMQ lists them.
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** RabbitMQ's churn_rates counters (the overview), from the broker's churn counters. */
+export function churnCounts(broker: Broker): Record<string, number> {
+  const c = broker.counters;
+  return {
+    channel_closed: c.channelsClosed,
+    channel_created: c.channelsOpened,
+    connection_closed: c.connectionsClosed,
+    connection_created: c.connectionsOpened,
+    queue_created: c.queuesCreated,
+    queue_declared: c.queuesDeclared,
+    queue_deleted: c.queuesDeleted,
+  };
+}
+
+/** Every queue's messages summed (the overview's global queue_totals). */
+export function queueTotals(broker: Broker): { messages: number; messages_ready: number; messages_unacknowledged: number } {
+  let ready = 0;
+  let unacked = 0;
+  let owed = 0;
+  for (const v of broker.vhosts.values()) {
+    for (const q of v.queues.values()) {
+      ready += q.readyCount;
+      unacked += q.unackedTotal;
+      owed += q.deadLetterCount;
+    }
+  }
+  return { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };
+}
+
+/** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
+export function withRates(values: Record<string, number>, rates: RateSampler | undefined, key: object): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(values)) {
+    out[k] = v;
+    out[`${k}_details`] = { rate: rates?.gaugeRate(key, k) ?? 0 };
+  }
+  return out;
 }
 
 /** The levels whose rates of change a queue shows (messages_details and the like). */
@@ -225,8 +266,28 @@ export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
     send_pend: c.socket.writableLength,
     type: 'network',
     ssl: 'encrypted' in c.socket,
+    ...tlsView(c),
     auth_mechanism: c.authMechanism,
+    user_who_performed_action: c.user,
   };
+}
+
+/** RabbitMQ 3.10.8's TLS fields of a connection: null on a plain socket. */
+function tlsView(c: Connection): JsonObject {
+  const out: JsonObject = { peer_cert_issuer: null, peer_cert_subject: null, peer_cert_validity: null, ssl_cipher: null, ssl_hash: null, ssl_key_exchange: null, ssl_protocol: null };
+  if (!(c.socket instanceof TLSSocket)) return out;
+  const cipher = c.socket.getCipher();
+  // 3.10.8 writes 'tlsv1.3'; Node 'TLSv1.3'.
+  out.ssl_protocol = c.socket.getProtocol()?.toLowerCase() ?? null;
+  out.ssl_cipher = cipher?.name ?? null;
+  const cert = c.socket.getPeerCertificate();
+  if (cert && Object.keys(cert).length > 0) {
+    const dn = (o: object): string => Object.entries(o).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    out.peer_cert_subject = dn(cert.subject);
+    out.peer_cert_issuer = dn(cert.issuer);
+    out.peer_cert_validity = `${cert.valid_from} - ${cert.valid_to}`;
+  }
+  return out;
 }
 
 export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
@@ -248,6 +309,9 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
     messages_uncommitted: uncommitted.messages,
     acks_uncommitted: uncommitted.acks,
     message_stats: messageStatsView(ch.messageStats, rates, ch.messageStats, 'channel'),
+    user_who_performed_action: ch.conn.user,
+    // Quorum queue commands in flight: Warren's quorum queues are not Raft groups.
+    pending_raft_commands: 0,
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
 }

@@ -239,3 +239,47 @@ describe("a queue's broker-kept history (RabbitMQ's lengths_age / msg_rates_age)
     await ch.close();
   }, 30_000);
 });
+
+describe('further 3.10.8 fields (rates_mode basic)', () => {
+  it('overview: churn_rates, queue_totals rates, rates_mode, exchange_types', async () => {
+    const o = (await api('GET', '/api/overview')).json;
+    // 3.10.8: {"channel_closed": 5, "channel_closed_details": {"rate": 0.0}, …, "queue_deleted_details": {"rate": 0.0}}
+    expect(Object.keys(o.churn_rates).sort()).toEqual(
+      withDetails(['channel_closed', 'channel_created', 'connection_closed', 'connection_created', 'queue_created', 'queue_declared', 'queue_deleted']),
+    );
+    expect(o.churn_rates.connection_created).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(o.queue_totals).sort()).toEqual(withDetails(['messages', 'messages_ready', 'messages_unacknowledged']));
+    expect(o).toMatchObject({ rates_mode: 'basic', disable_stats: false, enable_queue_totals: false, statistics_db_event_queue: 0 });
+    expect(o.sample_retention_policies).toEqual({ global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] });
+    expect(o.exchange_types).toContainEqual({ name: 'topic', description: 'AMQP topic exchange, as per the AMQP specification', enabled: true });
+    // Every counter of 3.10.8's overview message_stats but disk_reads/disk_writes.
+    expect(Object.keys(o.message_stats).sort()).toEqual(
+      withDetails(['ack', 'confirm', 'deliver', 'deliver_get', 'deliver_no_ack', 'drop_unroutable', 'get', 'get_empty', 'get_no_ack', 'publish', 'redeliver', 'return_unroutable']),
+    );
+  });
+
+  it("one object's answers: empty per-object breakdowns, TLS fields null on a plain socket, who acted", async () => {
+    const ch = await conn.createChannel();
+    await ch.assertQueue('f-queue', { durable: false });
+    await ch.assertExchange('f-x', 'direct', { durable: false });
+    // 3.10.8 in rates_mode basic: "deliveries": [], "incoming": [] (queue); "incoming": [], "outgoing": [] (exchange).
+    expect(await queue('f-queue')).toMatchObject({ deliveries: [], incoming: [] });
+    expect((await api('GET', '/api/exchanges/stats/f-x')).json).toMatchObject({ incoming: [], outgoing: [] });
+    const c = (await api('GET', '/api/connections')).json.find((x: { vhost: string }) => x.vhost === 'stats');
+    expect(c).toMatchObject({
+      ssl: false,
+      ssl_protocol: null,
+      ssl_cipher: null,
+      ssl_hash: null,
+      ssl_key_exchange: null,
+      peer_cert_subject: null,
+      peer_cert_issuer: null,
+      peer_cert_validity: null,
+      user_who_performed_action: 'guest',
+    });
+    const chans = (await api('GET', `/api/connections/${enc(c.name)}/channels`)).json;
+    const one = (await api('GET', `/api/channels/${enc(chans[0].name)}`)).json;
+    expect(one).toMatchObject({ deliveries: [], publishes: [], consumer_details: expect.any(Array), user_who_performed_action: 'guest', pending_raft_commands: 0 });
+    await ch.close();
+  });
+});
