@@ -13,6 +13,7 @@ import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
 import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
+import type { QueueHistory } from './queue-history.js';
 import { registerPolicyApi } from './policies-api.js';
 import { registerLimitsApi } from './limits-api.js';
 import { registerParametersApi } from './parameters-api.js';
@@ -26,6 +27,7 @@ import {
   bindingView,
   defaultBindingView,
   channelView,
+  churnCounts,
   connectionName,
   connectionView,
   consumersView,
@@ -35,6 +37,7 @@ import {
   propertiesView,
   queueView,
   vhostView,
+  withRates,
   type JsonObject,
 } from './views.js';
 
@@ -50,7 +53,7 @@ const S = { type: 'string' };
 const B = { type: 'boolean' };
 const O = { type: 'object' };
 
-export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory): void {
+export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory, queueHistory?: QueueHistory): void {
   const vhostOf = (name: string | undefined): VHost => {
     const v = broker.vhosts.get(name ?? '');
     if (!v) throw notFound();
@@ -94,6 +97,31 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       o[`${k}_details`] = { ...prev, rate: (prev.rate as number | undefined) ?? 0, ...BrokerHistory.details(samples, k) };
     }
     return o;
+  };
+  /**
+   * A queue's view with its broker-kept history in *_details when the request asks for it
+   * (?lengths_age: messages, messages_ready, messages_unacknowledged; ?msg_rates_age: the
+   * message_stats counters kept, publish, deliver_get, ack, redeliver), as RabbitMQ.
+   */
+  const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
+    const view = queueView(q, rates);
+    if (!queueHistory) return view;
+    const lengths = ageQuery(query, 'lengths');
+    const msgRates = ageQuery(query, 'msg_rates');
+    if (lengths) {
+      const samples = queueHistory.samples(q, lengths.age, lengths.incr);
+      for (const k of ['messages', 'messages_ready', 'messages_unacknowledged'] as const) {
+        view[`${k}_details`] = { ...(view[`${k}_details`] as JsonObject), ...BrokerHistory.details(samples, k) };
+      }
+    }
+    const stats = view.message_stats as JsonObject | undefined;
+    if (msgRates && stats) {
+      const samples = queueHistory.samples(q, msgRates.age, msgRates.incr);
+      for (const k of ['publish', 'deliver_get', 'ack', 'redeliver'] as const) {
+        if (stats[`${k}_details`]) stats[`${k}_details`] = { ...(stats[`${k}_details`] as JsonObject), ...BrokerHistory.details(samples, k) };
+      }
+    }
+    return view;
   };
   /** A node as RabbitMQ shows it; this node's adds the UI's extras (alarms, mem_total). */
   const nodeOf = async (n: ClusterMember, memory: boolean): Promise<JsonObject> => {
@@ -148,29 +176,45 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         queues: queues.length,
         consumers,
       },
-      queue_totals: withSamples({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? ageQuery(req.query, 'lengths') : null, [
-        'messages',
-        'messages_ready',
-        'messages_unacknowledged',
-      ]),
-      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats), ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
+      // As 3.10.8 (rates_mode basic): how rates are kept, the exchange types, churn.
+      rates_mode: 'basic',
+      sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
+      exchange_types: ['direct', 'fanout', 'headers', 'topic'].map((t) => ({ name: t, description: `AMQP ${t} exchange, as per the AMQP specification`, enabled: true })),
+      disable_stats: false,
+      enable_queue_totals: false,
+      statistics_db_event_queue: 0,
+      churn_rates: withRates(churnCounts(broker), rates, broker.counters),
+      // The rates of the totals are the whole broker's (a management user's totals are its vhosts').
+      queue_totals: withSamples(
+        withRates({ messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked }, a.isMonitor ? rates : undefined, broker.vhosts),
+        a.isMonitor ? ageQuery(req.query, 'lengths') : null,
+        ['messages', 'messages_ready', 'messages_unacknowledged'],
+      ),
+      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
   });
 
   // ---- queues
   // Paging, filtering, sorting and columns of every list are paging.ts' (a preSerialization hook).
-  app.get<{ Params: Params }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost', async (req) => [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueView(q, rates)));
-  app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (req) => {
+  // Lists carry the history of the queues followed when asked (?lengths_age, ?msg_rates_age).
+  type Query = Record<string, string | undefined>;
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues', async (req) => queuesOf(seenVHosts(req.authz)).map((q) => queueWithSamples(q, req.query)));
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues/:vhost', async (req) =>
+    [...readableVHost(req.authz, req.params.vhost).queues.values()].map((q) => queueWithSamples(q, req.query)),
+  );
+  app.get<{ Params: Params; Querystring: Query }>('/api/queues/:vhost/:name', async (req) => {
     readableVHost(req.authz, req.params.vhost);
     const q = queueOf(req.params);
+    // Asked about: its history is kept from now on (if it was not already).
+    queueHistory?.touch(q);
     // As 3.10.8, one queue's answer lists its consumers (consumer_details), each with its channel.
     const consumerDetails = consumersView(broker.connections).filter((c) => {
       const cq = c.queue as JsonObject;
       return cq.name === q.name && cq.vhost === q.vhost.name;
     });
-    return { ...queueView(q, rates), consumer_details: consumerDetails };
+    // incoming/deliveries: per exchange and per channel figures, empty in rates_mode basic (as 3.10.8's default).
+    return { ...queueWithSamples(q, req.query), consumer_details: consumerDetails, deliveries: [], incoming: [] };
   });
   app.put<{ Params: Params; Body: { durable?: boolean; auto_delete?: boolean; arguments?: Args } }>(
     '/api/queues/:vhost/:name',
@@ -272,17 +316,18 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
 
   // ---- exchanges
   app.get<{ Params: Params }>('/api/exchanges', async (req) =>
-    seenVHosts(req.authz).flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name))),
+    seenVHosts(req.authz).flatMap((v) => [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name, rates))),
   );
   app.get<{ Params: Params }>('/api/exchanges/:vhost', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    return [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name));
+    return [...v.exchanges.entries()].filter(([n]) => n !== 'amq.default').map(([, e]) => exchangeView(e, v.name, rates));
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
     const e = v.exchanges.get(req.params.name ?? '');
     if (!e) throw notFound();
-    return exchangeView(e, v.name);
+    // incoming/outgoing: per channel and per queue figures, empty in rates_mode basic (as 3.10.8's default).
+    return { ...exchangeView(e, v.name, rates), incoming: [], outgoing: [] };
   });
   app.put<{ Params: Params; Body: { type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args } }>(
     '/api/exchanges/:vhost/:name',
@@ -428,11 +473,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
-  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map(connectionView));
+  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map((c) => connectionView(c, rates)));
   app.get<{ Params: Params }>('/api/connections/:name', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);
-    return connectionView(c);
+    return connectionView(c, rates);
   });
   app.delete<{ Params: Params }>('/api/connections/:name', async (req, reply) => {
     const c = connectionNamed(req.params.name);
@@ -448,10 +493,20 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return [...c.channels.values()].map((ch) => channelView(ch, rates));
   });
   app.get<{ Params: Params }>('/api/channels/:name', async (req) => {
-    const ch = [...broker.connections].flatMap((c) => [...c.channels.values()]).find((x) => channelView(x).name === req.params.name);
+    // "<connection name> (<number>)"
+    const m = /^(.*) \((\d+)\)$/.exec(req.params.name ?? '');
+    const conn = m ? [...broker.connections].find((c) => connectionName(c) === m[1]) : undefined;
+    const ch = conn?.channels.get(Number(m![2]));
     if (!ch) throw notFound();
     req.authz.readConnection(ch.conn);
-    return channelView(ch, rates);
+    // As 3.10.8, one channel's answer lists its consumers (consumer_details).
+    // deliveries/publishes: per queue and per exchange figures, empty in rates_mode basic.
+    return {
+      ...channelView(ch, rates),
+      consumer_details: consumersView([ch.conn]).filter((c) => (c.channel_details as JsonObject).number === ch.id),
+      deliveries: [],
+      publishes: [],
+    };
   });
   app.get('/api/consumers', async (req) => consumersView(seenConnections(req.authz)));
   app.get<{ Params: Params }>('/api/consumers/:vhost', async (req) => {
@@ -463,6 +518,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
 
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
+  // Warren's own (RabbitMQ answers 404 here, and only administrators may read permissions): the
+  // logged-in user's vhost permissions, so the UI offers only the actions they allow.
+  app.get('/api/whoami/permissions', async (req) => broker.access.listPermissions().filter((p) => p.user === req.authz.user.name));
   registerAdminApi(app, broker);
   registerPolicyApi(app, broker);
   registerLimitsApi(app, broker);

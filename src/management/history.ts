@@ -11,6 +11,7 @@ export interface Sample {
   publish: number;
   deliver_get: number;
   ack: number;
+  redeliver: number;
   messages_ready: number;
   messages_unacknowledged: number;
   messages: number;
@@ -55,6 +56,7 @@ export class BrokerHistory {
       publish: s.publish,
       deliver_get: s.deliver + s.get,
       ack: s.ack,
+      redeliver: s.redeliver,
       messages_ready: ready,
       messages_unacknowledged: unacked,
       messages: ready + unacked + owed,

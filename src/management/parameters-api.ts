@@ -1,39 +1,121 @@
-// /api/parameters[/component[/vhost[/name]]] and /api/global-parameters, read-only, as RabbitMQ
-// 3.10.8 lists them: Warren's runtime parameters are operator policies (component
-// operator_policy) and vhost limits (component vhost-limits, name limits). Administrators only
-// (RabbitMQ also lets policymakers read them in their vhosts). Set them through
-// /api/operator-policies and /api/vhost-limits.
+// /api/parameters[/component[/vhost[/name]]] and /api/global-parameters, as RabbitMQ 3.10.8
+// answers them. Warren's runtime parameters are operator policies (component operator_policy) and
+// vhost limits (component vhost-limits, name limits): listed, read, set (PUT {"value": …}: 201
+// created, 204 updated) and cleared (DELETE: 204, 404 when there is none) here as through
+// /api/operator-policies and /api/vhost-limits. Any other component is one whose plugin Warren
+// does not have (federation-upstream, shovel, …): its lists are empty, and a PUT is refused as
+// 3.10.8 refuses it without that plugin (400 "Validation failed\n\ncomponent X not found\n").
+// Administrators only (RabbitMQ also lets policymakers at them in their vhosts).
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
+import { checkLimitName, checkLimitValue } from '../server/limits.js';
+import { PolicyError, parsePolicy } from '../server/policies.js';
+import type { ApiAuthz } from './authz.js';
 import { vhostParameters } from './definitions.js';
-import { notFound } from './http-errors.js';
+import { HttpError, badRequest, notFound } from './http-errors.js';
 import type { JsonObject } from './views.js';
 
+/** A JSON value as RabbitMQ's messages print it (binaries as <<"…">>; not HTML-escaped). */
+const erlang = (x: unknown): string => (typeof x === 'string' ? `<<"${x}">>` : JSON.stringify(x));
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 type Params = { component?: string; vhost?: string; name?: string };
+
+/** 3.10.8 answers a user who may not use parameters "User not authorised to access object". */
+function onlyAdmin(a: ApiAuthz): void {
+  if (!a.isAdmin) throw new HttpError(401, 'not_authorised', 'User not authorised to access object');
+}
 
 export function registerParametersApi(app: FastifyInstance, broker: Broker): void {
   const all = (): JsonObject[] => [...broker.vhosts.keys()].flatMap((v) => vhostParameters(broker, v));
   app.get('/api/global-parameters', async (req) => {
-    req.authz.requireAdmin();
+    onlyAdmin(req.authz);
     return [];
   });
   app.get('/api/parameters', async (req) => {
-    req.authz.requireAdmin();
+    onlyAdmin(req.authz);
     return all();
   });
   app.get<{ Params: Params }>('/api/parameters/:component', async (req) => {
-    req.authz.requireAdmin();
+    onlyAdmin(req.authz);
     return all().filter((p) => p.component === req.params.component);
   });
   app.get<{ Params: Params }>('/api/parameters/:component/:vhost', async (req) => {
-    req.authz.requireAdmin();
+    onlyAdmin(req.authz);
     if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
     return all().filter((p) => p.component === req.params.component && p.vhost === req.params.vhost);
   });
   app.get<{ Params: Params }>('/api/parameters/:component/:vhost/:name', async (req) => {
-    req.authz.requireAdmin();
+    onlyAdmin(req.authz);
     const p = all().find((x) => x.component === req.params.component && x.vhost === req.params.vhost && x.name === req.params.name);
     if (!p) throw notFound();
     return p;
+  });
+
+  app.put<{ Params: Params; Body: unknown }>('/api/parameters/:component/:vhost/:name', async (req, reply) => {
+    onlyAdmin(req.authz);
+    const component = req.params.component ?? '';
+    const name = req.params.name ?? '';
+    const v = broker.vhosts.get(req.params.vhost ?? '');
+    // 3.10.8: the vhost first (404 vhost_not_found), then the body, then the component.
+    if (!v) throw new HttpError(404, 'not_found', 'vhost_not_found');
+    if (!isRecord(req.body)) throw badRequest('not_json');
+    if (!('value' in req.body)) throw badRequest('[{key_missing,value}]');
+    const value = req.body.value;
+    if (component === 'vhost-limits') {
+      // RabbitMQ names a vhost's limits "limits" (3.10.8 fails with a 500 on any other name).
+      if (name !== 'limits') throw badRequest(`Validation failed\n\nvhost-limits are named limits, not ${name}\n`);
+      if (!isRecord(value)) throw badRequest(`Validation failed\n\nlimits not a list ${erlang(value)}\n`);
+      const limits: Record<string, number> = {};
+      for (const [k, n] of Object.entries(value)) {
+        const bad = checkLimitName('vhost', k, n);
+        if (bad) throw badRequest(bad);
+        // 3.10.8 takes numbers only here ("7" is refused), unlike /api/vhost-limits.
+        if (!checkLimitValue(n)) throw badRequest(`Validation failed\n\n${k} should be a number, actually was ${erlang(n)}\n`);
+        limits[k] = n;
+      }
+      const existed = Object.keys(broker.limits.of('vhost', v.name)).length > 0;
+      // The parameter is the whole set of limits, as in RabbitMQ: keys left out are cleared.
+      broker.limits.setAll('vhost', v.name, limits);
+      await broker.store.flush();
+      return reply.code(existed ? 204 : 201).send();
+    }
+    if (component === 'operator_policy') {
+      if (!isRecord(value)) throw badRequest(`Validation failed\n\n${name} not a list ${erlang(value)}\n`);
+      // As a runtime parameter, an operator policy must name its priority (3.10.8 adds this line
+      // to the policy's own problems).
+      const noPriority = 'priority' in value ? '' : `Key "priority" not found in ${name}\n`;
+      let p;
+      try {
+        p = parsePolicy(v.name, name, value, true);
+      } catch (e) {
+        if (e instanceof PolicyError) throw badRequest(`${e.message.replace(/\n?$/, '\n')}${noPriority}`);
+        throw e;
+      }
+      if (noPriority) throw badRequest(`Validation failed\n\n${noPriority}`);
+      const existed = v.operatorPolicies.has(p.name);
+      v.setPolicy(p.name, p, true, true);
+      await broker.store.flush();
+      return reply.code(existed ? 204 : 201).send();
+    }
+    throw badRequest(`Validation failed\n\ncomponent ${component} not found\n`);
+  });
+
+  app.delete<{ Params: Params }>('/api/parameters/:component/:vhost/:name', async (req, reply) => {
+    onlyAdmin(req.authz);
+    const v = broker.vhosts.get(req.params.vhost ?? '');
+    if (!v) throw notFound();
+    const name = req.params.name ?? '';
+    if (req.params.component === 'vhost-limits' && name === 'limits' && broker.limits.clear('vhost', v.name, 'all')) {
+      await broker.store.flush();
+      return reply.code(204).send();
+    }
+    if (req.params.component === 'operator_policy' && v.operatorPolicies.has(name)) {
+      v.setPolicy(name, null, true, true);
+      await broker.store.flush();
+      return reply.code(204).send();
+    }
+    // 3.10.8: 404 for a parameter that is not there, whatever its component.
+    throw notFound();
   });
 }

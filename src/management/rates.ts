@@ -3,7 +3,9 @@
 import type { MessageStats } from '../server/stats.js';
 
 type Counter = Exclude<keyof MessageStats, never>;
-const COUNTERS: Counter[] = ['publish', 'deliver', 'get', 'ack', 'redeliver', 'confirm', 'returnUnroutable'];
+const COUNTERS: Counter[] = ['publish', 'deliver', 'get', 'ack', 'redeliver', 'confirm', 'returnUnroutable', 'deliverNoAck', 'getNoAck', 'getEmpty', 'dropUnroutable'];
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 type Gauges = { [name: string]: number };
 
@@ -22,7 +24,10 @@ export class RateSampler {
   constructor(
     private readonly sources: () => Iterable<MessageStats>,
     private readonly intervalMs = 5000,
-    /** Levels whose change per second is a rate too (a queue's messages: messages_details). */
+    /**
+     * Levels whose change per second is a rate too (a queue's messages: messages_details), and
+     * counters kept outside MessageStats (an exchange's publish_in, a connection's recv_oct).
+     */
     private readonly gauges: () => Iterable<[object, Gauges]> = () => [],
   ) {}
 
@@ -42,6 +47,7 @@ export class RateSampler {
     this.timer = null;
   }
 
+  /** Rates to one decimal, as RabbitMQ shows them. */
   rate(key: object, counter: Counter): number {
     return this.samples.get(key)?.rates[counter] ?? 0;
   }
@@ -52,14 +58,14 @@ export class RateSampler {
       const prev = this.samples.get(s);
       const values = Object.fromEntries(COUNTERS.map((c) => [c, s[c]])) as Record<Counter, number>;
       const rates = Object.fromEntries(
-        COUNTERS.map((c) => [c, prev ? Math.max(0, ((values[c] - prev.values[c]) * 1000) / Math.max(1, now - prev.at)) : 0]),
+        COUNTERS.map((c) => [c, prev ? round1(Math.max(0, ((values[c] - prev.values[c]) * 1000) / Math.max(1, now - prev.at))) : 0]),
       ) as Record<Counter, number>;
       this.samples.set(s, { at: now, values, rates });
     }
     for (const [key, values] of this.gauges()) {
       const prev = this.gaugeSamples.get(key);
       const rates: Gauges = {};
-      for (const [k, v] of Object.entries(values)) rates[k] = prev ? ((v - (prev.values[k] ?? v)) * 1000) / Math.max(1, now - prev.at) : 0;
+      for (const [k, v] of Object.entries(values)) rates[k] = prev ? round1(((v - (prev.values[k] ?? v)) * 1000) / Math.max(1, now - prev.at)) : 0;
       this.gaugeSamples.set(key, { at: now, values, rates });
     }
   }

@@ -11,8 +11,9 @@ import { registerMetrics } from './metrics.js';
 import { registerPaging } from './paging.js';
 import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
+import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
-import { queueLevels } from './views.js';
+import { churnCounts, queueLevels, queueTotals } from './views.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,11 +42,20 @@ export async function startManagement(broker: Broker, port: number, host: string
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;
     for (const c of broker.connections) for (const ch of c.channels.values()) yield ch.messageStats;
   }, 5000, function* () {
-    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield [q, queueLevels(q)];
+    for (const v of broker.vhosts.values()) {
+      for (const q of v.queues.values()) yield [q, queueLevels(q)];
+      for (const e of v.exchanges.values()) if (e.publishIn > 0) yield [e, { publish_in: e.publishIn, publish_out: e.publishOut }];
+    }
+    for (const c of broker.connections) yield [c, { recv_oct: c.socket.bytesRead, send_oct: c.socket.bytesWritten }];
+    // The overview's churn rates and queue totals' rates.
+    yield [broker.counters, churnCounts(broker)];
+    yield [broker.vhosts, queueTotals(broker)];
   });
   rates.start();
   const history = new BrokerHistory(broker);
   history.start();
+  const queueHistory = new QueueHistory(broker);
+  queueHistory.start();
 
   // Everything under /api needs a broker user with a management tag; what it may see and do is
   // decided per route (authz.ts), as RabbitMQ decides it per resource.
@@ -66,7 +76,9 @@ export async function startManagement(broker: Broker, port: number, host: string
   });
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.error, reason: err.reason });
-    const e = err as { validation?: unknown; statusCode?: number; message?: string };
+    const e = err as { validation?: unknown; statusCode?: number; message?: string; code?: string };
+    // A body that is not JSON: RabbitMQ 3.10.8 answers 400 "not_json".
+    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e.statusCode === 400 && /is not valid JSON/.test(e.message ?? ''))) return reply.code(400).send({ error: 'bad_request', reason: 'not_json' });
     if (e.validation) return reply.code(400).send({ error: 'bad_request', reason: e.message });
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad_request', reason: e.message });
     broker.log.error({ err }, 'management API error');
@@ -86,7 +98,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
   });
   registerPaging(app);
-  registerApi(app, broker, rates, history);
+  registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
   registerEnvironmentApi(app, broker);
   registerMetrics(app, broker);
@@ -101,6 +113,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     close: async () => {
       rates.stop();
       history.stop();
+      queueHistory.stop();
       await app.close();
     },
   };

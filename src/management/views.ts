@@ -1,8 +1,10 @@
 // JSON views of broker objects, shaped (field names, nesting) like RabbitMQ's management API.
+import { TLSSocket } from 'node:tls';
 import { fromFieldValue, type BasicProperties, type FieldTable, type PlainValue } from '../frames/index.js';
 import type { Channel } from '../server/channel.js';
 import type { Connection } from '../server/connection.js';
 import type { Binding, Exchange } from '../server/exchanges/exchange.js';
+import type { Broker } from '../server/broker.js';
 import type { Queue } from '../server/queue.js';
 import type { MessageStats } from '../server/stats.js';
 import type { VHost } from '../server/vhost.js';
@@ -29,24 +31,80 @@ function jsonValue(v: PlainValue): Json {
   return v;
 }
 
-export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: object): JsonObject {
-  const rate = (name: keyof MessageStats): { rate: number } => ({ rate: rates?.rate(key ?? s, name) ?? 0 });
-  return {
-    publish: s.publish,
-    publish_details: rate('publish'),
-    deliver: s.deliver,
-    deliver_details: rate('deliver'),
-    deliver_get: s.deliver + s.get,
-    deliver_get_details: { rate: rate('deliver').rate + rate('get').rate },
-    get: s.get,
-    get_details: rate('get'),
-    ack: s.ack,
-    ack_details: rate('ack'),
-    redeliver: s.redeliver,
-    redeliver_details: rate('redeliver'),
-    confirm: s.confirm,
-    return_unroutable: s.returnUnroutable,
+/**
+ * message_stats as RabbitMQ 3.10.8 shows it. `overview`: every counter. A queue or channel shows, as
+ * 3.10.8, the publishing group once it has published (a channel's adds confirm, drop_unroutable,
+ * return_unroutable) and the delivering group once something was delivered, fetched or acked;
+ * neither: no message_stats (undefined). deliver and get count only the deliveries that needed an
+ * ack; deliver_no_ack and get_no_ack the others; deliver_get all four.
+ */
+export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: object, kind: 'overview' | 'queue' | 'channel' = 'overview'): JsonObject | undefined {
+  const r = (name: keyof MessageStats): number => rates?.rate(key ?? s, name) ?? 0;
+  const out: JsonObject = {};
+  const put = (name: string, value: number, rate: number): void => {
+    out[name] = value;
+    out[`${name}_details`] = { rate };
   };
+  const published = kind === 'overview' || s.publish > 0;
+  const delivered = kind === 'overview' || s.deliver > 0 || s.get > 0 || s.getEmpty > 0 || s.ack > 0;
+  if (delivered) {
+    put('ack', s.ack, r('ack'));
+    put('deliver', s.deliver - s.deliverNoAck, Math.max(0, r('deliver') - r('deliverNoAck')));
+    put('deliver_get', s.deliver + s.get, r('deliver') + r('get'));
+    put('deliver_no_ack', s.deliverNoAck, r('deliverNoAck'));
+    put('get', s.get - s.getNoAck, Math.max(0, r('get') - r('getNoAck')));
+    put('get_empty', s.getEmpty, r('getEmpty'));
+    put('get_no_ack', s.getNoAck, r('getNoAck'));
+    put('redeliver', s.redeliver, r('redeliver'));
+  }
+  if (published) {
+    if (kind !== 'queue') put('confirm', s.confirm, r('confirm'));
+    if (kind !== 'queue') put('drop_unroutable', s.dropUnroutable, r('dropUnroutable'));
+    put('publish', s.publish, r('publish'));
+    if (kind !== 'queue') put('return_unroutable', s.returnUnroutable, r('returnUnroutable'));
+  }
+  if (!published && !delivered) return undefined;
+  // Sorted by name, as RabbitMQ lists them.
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** RabbitMQ's churn_rates counters (the overview), from the broker's churn counters. */
+export function churnCounts(broker: Broker): Record<string, number> {
+  const c = broker.counters;
+  return {
+    channel_closed: c.channelsClosed,
+    channel_created: c.channelsOpened,
+    connection_closed: c.connectionsClosed,
+    connection_created: c.connectionsOpened,
+    queue_created: c.queuesCreated,
+    queue_declared: c.queuesDeclared,
+    queue_deleted: c.queuesDeleted,
+  };
+}
+
+/** Every queue's messages summed (the overview's global queue_totals). */
+export function queueTotals(broker: Broker): { messages: number; messages_ready: number; messages_unacknowledged: number } {
+  let ready = 0;
+  let unacked = 0;
+  let owed = 0;
+  for (const v of broker.vhosts.values()) {
+    for (const q of v.queues.values()) {
+      ready += q.readyCount;
+      unacked += q.unackedTotal;
+      owed += q.deadLetterCount;
+    }
+  }
+  return { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };
+}
+
+/** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
+export function withRates(values: Record<string, number>, rates: RateSampler | undefined, key: object): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(values)) {
+    out[k] = v;
+    out[`${k}_details`] = { rate: rates?.gaugeRate(key, k) ?? 0 };
+  }
+  return out;
 }
 
 /** The levels whose rates of change a queue shows (messages_details and the like). */
@@ -77,10 +135,11 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages_unacknowledged: q.unackedTotal,
     ...(q.type.name === 'quorum' ? { messages_dlx: q.deadLetterCount, message_bytes_dlx: q.deadLetterBytes } : {}),
     message_bytes_ready: q.readyBytes,
-    // RabbitMQ's names for where the ready messages are: in memory or only on disk.
-    messages_ram: q.readyCount - q.pagedOut.count,
+    // RabbitMQ's names for where the messages are: in memory (ready and unacked, as 3.10.8 counts
+    // them) or only on disk.
+    messages_ram: q.readyCount - q.pagedOut.count + q.unackedTotal,
     messages_paged_out: q.pagedOut.count,
-    message_bytes_ram: q.readyBytes - q.pagedOut.bytes,
+    message_bytes_ram: q.readyBytes - q.pagedOut.bytes + Math.max(0, q.unackedBytes),
     message_bytes_paged_out: q.pagedOut.bytes,
     // Rates of change of the levels above, sampled with the message rates (every 5 s).
     messages_details: { rate: rates?.gaugeRate(q, 'messages') ?? 0 },
@@ -88,7 +147,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
     ...queueExtrasView(q),
-    message_stats: messageStatsView(q.stats, rates, q.stats),
+    message_stats: messageStatsView(q.stats, rates, q.stats, 'queue'),
   };
 }
 
@@ -104,6 +163,7 @@ function queueExtrasView(q: Queue): JsonObject {
   const unackedBytes = Math.max(0, q.unackedBytes);
   const capacity = q.consumerCount > 0 ? 1 : 0;
   const exclusive = q.consumers.find((c) => c.exclusive);
+  const persistent = q.persistentTotals;
   const out: JsonObject = {
     exclusive_consumer_tag: exclusive?.tag ?? null,
     single_active_consumer_tag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null,
@@ -116,11 +176,17 @@ function queueExtrasView(q: Queue): JsonObject {
     consumer_capacity: capacity,
     head_message_timestamp: head ? (head.msg.decoded().timestamp ?? null) : null,
   };
+  // Persistent messages of a durable queue (every message of a quorum queue); 3.10.8 has no such
+  // fields on a stream.
+  if (!q.stream) {
+    out.messages_persistent = persistent.count;
+    out.message_bytes_persistent = persistent.bytes;
+  }
   if (q.consumerCount === 0) out.idle_since = new Date(q.lastUsedAt).toISOString().replace('Z', '+00:00');
   return out;
 }
 
-export function exchangeView(e: Exchange, vhost: string): JsonObject {
+export function exchangeView(e: Exchange, vhost: string, rates?: RateSampler): JsonObject {
   return {
     name: e.name,
     vhost,
@@ -132,7 +198,16 @@ export function exchangeView(e: Exchange, vhost: string): JsonObject {
     // RabbitMQ 3.10 has the field only when a policy applies.
     ...(e.policy ? { policy: e.policy.name } : {}),
     // As 3.10.8: message_stats only once something was published to it.
-    ...(e.publishIn > 0 ? { message_stats: { publish_in: e.publishIn, publish_out: e.publishOut } } : {}),
+    ...(e.publishIn > 0
+      ? {
+          message_stats: {
+            publish_in: e.publishIn,
+            publish_in_details: { rate: Math.max(0, rates?.gaugeRate(e, 'publish_in') ?? 0) },
+            publish_out: e.publishOut,
+            publish_out_details: { rate: Math.max(0, rates?.gaugeRate(e, 'publish_out') ?? 0) },
+          },
+        }
+      : {}),
   };
 }
 
@@ -164,7 +239,7 @@ export function connectionName(c: Connection): string {
   return `${c.socket.remoteAddress}:${c.socket.remotePort} -> ${c.socket.localAddress}:${c.socket.localPort}`;
 }
 
-export function connectionView(c: Connection): JsonObject {
+export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
   return {
     name: connectionName(c),
     node: 'warren',
@@ -184,11 +259,35 @@ export function connectionView(c: Connection): JsonObject {
     connected_at: c.connectedAt,
     // The socket's byte counts (RabbitMQ 3.10.8's recv_oct/send_oct).
     recv_oct: c.socket.bytesRead,
+    recv_oct_details: { rate: Math.max(0, rates?.gaugeRate(c, 'recv_oct') ?? 0) },
     send_oct: c.socket.bytesWritten,
+    send_oct_details: { rate: Math.max(0, rates?.gaugeRate(c, 'send_oct') ?? 0) },
+    // Bytes written and not yet taken by the kernel.
+    send_pend: c.socket.writableLength,
     type: 'network',
     ssl: 'encrypted' in c.socket,
+    ...tlsView(c),
     auth_mechanism: c.authMechanism,
+    user_who_performed_action: c.user,
   };
+}
+
+/** RabbitMQ 3.10.8's TLS fields of a connection: null on a plain socket. */
+function tlsView(c: Connection): JsonObject {
+  const out: JsonObject = { peer_cert_issuer: null, peer_cert_subject: null, peer_cert_validity: null, ssl_cipher: null, ssl_hash: null, ssl_key_exchange: null, ssl_protocol: null };
+  if (!(c.socket instanceof TLSSocket)) return out;
+  const cipher = c.socket.getCipher();
+  // 3.10.8 writes 'tlsv1.3'; Node 'TLSv1.3'.
+  out.ssl_protocol = c.socket.getProtocol()?.toLowerCase() ?? null;
+  out.ssl_cipher = cipher?.name ?? null;
+  const cert = c.socket.getPeerCertificate();
+  if (cert && Object.keys(cert).length > 0) {
+    const dn = (o: object): string => Object.entries(o).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    out.peer_cert_subject = dn(cert.subject);
+    out.peer_cert_issuer = dn(cert.issuer);
+    out.peer_cert_validity = `${cert.valid_from} - ${cert.valid_to}`;
+  }
+  return out;
 }
 
 export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
@@ -209,7 +308,10 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
     messages_unconfirmed: ch.unconfirmedCount,
     messages_uncommitted: uncommitted.messages,
     acks_uncommitted: uncommitted.acks,
-    message_stats: messageStatsView(ch.messageStats, rates, ch.messageStats),
+    message_stats: messageStatsView(ch.messageStats, rates, ch.messageStats, 'channel'),
+    user_who_performed_action: ch.conn.user,
+    // Quorum queue commands in flight: Warren's quorum queues are not Raft groups.
+    pending_raft_commands: 0,
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
 }

@@ -127,7 +127,18 @@ export const CORE_GROUPS: Group<unknown>[] = [
       },
       { name: 'queue_messages_ready_ram', type: 'gauge', help: 'Ready messages stored in memory', value: (q) => q.readyCount - q.pagedOut.count },
       { name: 'queue_messages_unacked_ram', type: 'gauge', help: 'Unacknowledged messages stored in memory', value: (q) => q.unackedTotal },
+      {
+        name: 'queue_messages_ram_bytes',
+        type: 'gauge',
+        help: 'Size of ready and unacknowledged messages stored in memory',
+        value: (q) => q.readyBytes - q.pagedOut.bytes + Math.max(0, q.unackedBytes),
+      },
+      // Persistent messages of a durable queue (all of a quorum queue's), ready and unacked.
+      { name: 'queue_messages_persistent', type: 'gauge', help: 'Persistent messages', value: (q) => q.persistentTotals.count },
+      { name: 'queue_messages_persistent_bytes', type: 'gauge', help: 'Size in bytes of persistent messages', value: (q) => q.persistentTotals.bytes },
+      { name: 'queue_messages_bytes', type: 'gauge', help: 'Size in bytes of ready and unacknowledged messages', value: (q) => q.readyBytes + Math.max(0, q.unackedBytes) },
       { name: 'queue_messages_ready_bytes', type: 'gauge', help: 'Size in bytes of ready messages', value: (q) => q.readyBytes },
+      { name: 'queue_messages_unacked_bytes', type: 'gauge', help: 'Size in bytes of all unacknowledged messages', value: (q) => Math.max(0, q.unackedBytes) },
       { name: 'queue_messages_paged_out', type: 'gauge', help: 'Messages paged out to disk', value: (q) => q.pagedOut.count },
       { name: 'queue_messages_paged_out_bytes', type: 'gauge', help: 'Size in bytes of messages paged out to disk', value: (q) => q.pagedOut.bytes },
     ],

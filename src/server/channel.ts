@@ -641,7 +641,10 @@ export class Channel implements ReplyReceiver {
     this.stats.publish++;
     if (routed > 0) counters.routed++;
     else if (mandatory) this.returnUnroutable(msg);
-    else counters.unroutableDropped++;
+    else {
+      counters.unroutableDropped++;
+      this.stats.dropUnroutable++;
+    }
     if (this.confirms) {
       const seq = this.confirms.next();
       if (refused) {
@@ -669,7 +672,10 @@ export class Channel implements ReplyReceiver {
       this.counters.routed++;
       receiver.deliverReply(msg.routingKey, msg);
     } else if (mandatory) this.returnUnroutable(msg);
-    else this.counters.unroutableDropped++;
+    else {
+      this.counters.unroutableDropped++;
+      this.stats.dropUnroutable++;
+    }
     if (this.confirms) this.confirms.settle(this.confirms.next(), true);
   }
 
@@ -807,10 +813,14 @@ export class Channel implements ReplyReceiver {
     this.stats.deliver++;
     c.queue.stats.deliver++;
     const byType = this.counters.forType(c.queue.type.name);
-    if (c.noAck) byType.consumeAutoAck++;
-    else byType.consumeManualAck++;
+    if (c.noAck) {
+      byType.consumeAutoAck++;
+      this.stats.deliverNoAck++;
+      c.queue.stats.deliverNoAck++;
+    } else byType.consumeManualAck++;
     if (entry.redelivered) {
       this.stats.redeliver++;
+      c.queue.stats.redeliver++;
       byType.redelivered++;
     }
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
@@ -843,16 +853,22 @@ export class Channel implements ReplyReceiver {
     const byType = this.counters.forType(q.type.name);
     if (!entry) {
       byType.getEmpty++;
+      this.stats.getEmpty++;
+      q.stats.getEmpty++;
       this.reply({ id: M.BasicGetEmpty, args: {} });
       return;
     }
     const tag = this.nextTag++;
     this.stats.get++;
     q.stats.get++;
-    if (noAck) byType.getAutoAck++;
-    else byType.getManualAck++;
+    if (noAck) {
+      byType.getAutoAck++;
+      this.stats.getNoAck++;
+      q.stats.getNoAck++;
+    } else byType.getManualAck++;
     if (entry.redelivered) {
       this.stats.redeliver++;
+      q.stats.redeliver++;
       byType.redelivered++;
     }
     if (noAck) q.settle(entry);

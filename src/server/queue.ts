@@ -84,6 +84,9 @@ export class Queue {
   unackedCount = 0;
   /** Body bytes of the messages counted in unackedCount. */
   unackedBytes = 0;
+  /** The part of unackedCount (and unackedBytes) published persistent (messages_persistent). */
+  unackedPersistent = 0;
+  unackedPersistentBytes = 0;
   /** When the queue was last declared, published to, consumed from or read (idle_since). */
   lastUsedAt = Date.now();
   private rr = 0;
@@ -249,6 +252,16 @@ export class Queue {
   /** Ready messages that are in the store only, and their bodies' bytes. */
   get pagedOut(): { count: number; bytes: number } {
     return { count: this.tail?.count ?? 0, bytes: this.tail?.bytes ?? 0 };
+  }
+
+  /** Messages kept in the store, ready and unacked (RabbitMQ's messages_persistent), and their bytes. */
+  get persistentTotals(): { count: number; bytes: number } {
+    if (this.stream || (!this.durable && !this.persistAll)) return { count: 0, bytes: 0 };
+    if (this.persistAll) return { count: this.readyCount + this.unackedCount, bytes: this.readyBytes + Math.max(0, this.unackedBytes) };
+    return {
+      count: this.ready.persistent + (this.tail?.stored.count ?? 0) + this.unackedPersistent,
+      bytes: this.ready.persistentBytes + (this.tail?.stored.bytes ?? 0) + this.unackedPersistentBytes,
+    };
   }
 
   /** The record of an entry in the store. */

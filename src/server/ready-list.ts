@@ -7,6 +7,9 @@ export interface ReadyList {
   readonly length: number;
   /** Sum of the bodies' sizes, for x-max-length-bytes. */
   readonly bytes: number;
+  /** The messages published persistent (delivery_mode 2), and their bodies' bytes. */
+  readonly persistent: number;
+  readonly persistentBytes: number;
   push(e: Entry): void;
   shift(): Entry | undefined;
   peek(): Entry | undefined;
@@ -19,6 +22,8 @@ export interface ReadyList {
 export class FifoList implements ReadyList {
   private readonly items = new Deque<Entry>();
   bytes = 0;
+  persistent = 0;
+  persistentBytes = 0;
 
   get length(): number {
     return this.items.length;
@@ -26,17 +31,33 @@ export class FifoList implements ReadyList {
   push(e: Entry): void {
     this.items.push(e);
     this.bytes += e.msg.body.length;
+    if (e.msg.persistent) {
+      this.persistent++;
+      this.persistentBytes += e.msg.body.length;
+    }
   }
   shift(): Entry | undefined {
     const e = this.items.shift();
-    if (e) this.bytes -= e.msg.body.length;
+    if (e) {
+      this.bytes -= e.msg.body.length;
+      if (e.msg.persistent) {
+        this.persistent--;
+        this.persistentBytes -= e.msg.body.length;
+      }
+    }
     return e;
   }
   peek(): Entry | undefined {
     return this.items.peek();
   }
   putBack(entries: Entry[]): void {
-    for (const e of entries) this.bytes += e.msg.body.length;
+    for (const e of entries) {
+      this.bytes += e.msg.body.length;
+      if (e.msg.persistent) {
+        this.persistent++;
+        this.persistentBytes += e.msg.body.length;
+      }
+    }
     const head = this.items.peek();
     if (!head || entries[entries.length - 1]!.msg.seq < head.msg.seq) {
       // The common case: everything requeued is older than everything still ready.
@@ -52,7 +73,7 @@ export class FifoList implements ReadyList {
     }
   }
   clear(): Entry[] {
-    this.bytes = 0;
+    this.bytes = this.persistent = this.persistentBytes = 0;
     return this.items.clear();
   }
   toArray(): Entry[] {
@@ -75,6 +96,16 @@ export class PriorityList implements ReadyList {
   get bytes(): number {
     let n = 0;
     for (const l of this.levels) n += l.bytes;
+    return n;
+  }
+  get persistent(): number {
+    let n = 0;
+    for (const l of this.levels) n += l.persistent;
+    return n;
+  }
+  get persistentBytes(): number {
+    let n = 0;
+    for (const l of this.levels) n += l.persistentBytes;
     return n;
   }
   private level(e: Entry): FifoList {

@@ -9,6 +9,14 @@ export class MessageStats {
   redeliver = 0;
   confirm = 0;
   returnUnroutable = 0;
+  /** The part of deliver with no ack required (RabbitMQ's deliver_no_ack). */
+  deliverNoAck = 0;
+  /** The part of get with no ack required (get_no_ack). */
+  getNoAck = 0;
+  /** basic.get answered get-empty. */
+  getEmpty = 0;
+  /** Published without mandatory and routed nowhere (drop_unroutable). */
+  dropUnroutable = 0;
 }
 
 /**
@@ -68,6 +76,34 @@ class LinkedStats implements MessageStats {
   set returnUnroutable(v: number) {
     this.parent.returnUnroutable += v - this.own.returnUnroutable;
     this.own.returnUnroutable = v;
+  }
+  get deliverNoAck(): number {
+    return this.own.deliverNoAck;
+  }
+  set deliverNoAck(v: number) {
+    this.parent.deliverNoAck += v - this.own.deliverNoAck;
+    this.own.deliverNoAck = v;
+  }
+  get getNoAck(): number {
+    return this.own.getNoAck;
+  }
+  set getNoAck(v: number) {
+    this.parent.getNoAck += v - this.own.getNoAck;
+    this.own.getNoAck = v;
+  }
+  get getEmpty(): number {
+    return this.own.getEmpty;
+  }
+  set getEmpty(v: number) {
+    this.parent.getEmpty += v - this.own.getEmpty;
+    this.own.getEmpty = v;
+  }
+  get dropUnroutable(): number {
+    return this.own.dropUnroutable;
+  }
+  set dropUnroutable(v: number) {
+    this.parent.dropUnroutable += v - this.own.dropUnroutable;
+    this.own.dropUnroutable = v;
   }
 }
 

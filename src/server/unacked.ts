@@ -19,6 +19,10 @@ export class UnackedMap extends Map<number, Unacked> {
     if (!this.has(tag)) {
       u.queue.unackedCount++;
       u.queue.unackedBytes += u.entry.msg.body.length;
+      if (u.entry.msg.persistent) {
+        u.queue.unackedPersistent++;
+        u.queue.unackedPersistentBytes += u.entry.msg.body.length;
+      }
     }
     return super.set(tag, u);
   }
@@ -28,6 +32,10 @@ export class UnackedMap extends Map<number, Unacked> {
     if (u) {
       u.queue.unackedCount--;
       u.queue.unackedBytes -= u.entry.msg.body.length;
+      if (u.entry.msg.persistent) {
+        u.queue.unackedPersistent--;
+        u.queue.unackedPersistentBytes -= u.entry.msg.body.length;
+      }
     }
     return super.delete(tag);
   }
@@ -36,6 +44,10 @@ export class UnackedMap extends Map<number, Unacked> {
     for (const u of this.values()) {
       u.queue.unackedCount--;
       u.queue.unackedBytes -= u.entry.msg.body.length;
+      if (u.entry.msg.persistent) {
+        u.queue.unackedPersistent--;
+        u.queue.unackedPersistentBytes -= u.entry.msg.body.length;
+      }
     }
     super.clear();
   }

@@ -50,9 +50,12 @@ describe('management API paging, bindings by object, history', () => {
     expect((await get('/queues?page=1&page_size=501')).status).toBe(400);
     expect((await get('/queues?page=1&name=(&use_regex=true')).status).toBe(400);
     // Columns, with or without paging.
-    const cols = (await get('/queues?columns=name,message_stats.publish')).json;
-    expect(Object.keys(cols[0]).sort()).toEqual(['message_stats', 'name']);
-    expect(Object.keys(cols[0].message_stats)).toEqual(['publish']);
+    // As 3.10.8: a queue never published to has no message_stats, so only its name.
+    const cols = (await get('/queues?columns=name,message_stats.publish&sort=name')).json as { name: string; message_stats?: object }[];
+    const used = cols.find((q) => q.name === 'pg-07')!;
+    expect(Object.keys(used).sort()).toEqual(['message_stats', 'name']);
+    expect(Object.keys(used.message_stats!)).toEqual(['publish']);
+    expect(cols.find((q) => q.name === 'pg-00')).toEqual({ name: 'pg-00' });
     // Without ?page: the whole list, as before.
     expect(((await get('/queues')).json as unknown[]).length).toBe(25);
   });

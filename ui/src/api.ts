@@ -45,18 +45,43 @@ export interface Me {
 }
 let me: Me | null = null;
 
+export type PermissionKind = 'configure' | 'write' | 'read';
+/** The user's vhost permissions, compiled ('' grants nothing, as in RabbitMQ). */
+let perms = new Map<string, Record<PermissionKind, RegExp | null>>();
+const compile = (re: string): RegExp | null => {
+  if (re === '') return null;
+  try {
+    return new RegExp(re);
+  } catch {
+    return null;
+  }
+};
+
+/** Who is logged in, and (read again at every navigation) the vhost permissions they have. */
 export async function whoami(): Promise<Me> {
   if (!me || me.name !== credentials()?.user) me = await get<Me>('/api/whoami');
+  const mine = await get<{ vhost: string; configure: string; write: string; read: string }[]>('/api/whoami/permissions');
+  perms = new Map(mine.map((p) => [p.vhost, { configure: compile(p.configure), write: compile(p.write), read: compile(p.read) }]));
   return me;
 }
+
+/**
+ * Whether the user's permissions in the vhost allow `kind` on the named queue or exchange, as the
+ * API checks them for AMQP-level actions (administrators too need permissions in the vhost).
+ */
+export const permits = (vhost: string, kind: PermissionKind, resource: string): boolean => perms.get(vhost)?.[kind]?.test(resource) ?? false;
+/** The vhosts in which `kind` is granted on some names (the forms that name a new object offer these). */
+export const vhostsAllowing = (kind: PermissionKind): string[] => [...perms.entries()].filter(([, p]) => p[kind] !== null).map(([v]) => v);
+/** The logged-in user's name. */
+export const myName = (): string => me?.name ?? '';
 
 const tagged = (...tags: string[]): boolean => !!me && me.tags.some((t) => tags.includes(t));
 /** Users, vhosts, permissions, definitions: administrators only (the API answers others 401). */
 export const canAdmin = (): boolean => tagged('administrator');
-/** Policies: administrators and policymakers. */
-export const canPolicy = (): boolean => tagged('administrator', 'policymaker');
-/** Declaring, deleting, binding, publishing, purging, closing connections: not for monitoring/management-only users. */
-export const canWrite = (): boolean => tagged('administrator', 'policymaker');
+/** Policies: administrators in any vhost, policymakers in the vhosts they have permissions in. */
+export const canPolicy = (vhost?: string): boolean => tagged('administrator') || (tagged('policymaker') && (vhost === undefined ? perms.size > 0 : perms.has(vhost)));
+/** Closing a connection: administrators any, everyone else their own. */
+export const canClose = (user: string): boolean => tagged('administrator') || user === me?.name;
 
 async function request<T>(method: string, path: string, body?: unknown, header = credentials()?.header, extra: Record<string, string> = {}): Promise<T> {
   const headers: Record<string, string> = { ...extra };
@@ -92,6 +117,7 @@ export interface Rate {
   /** With ?msg_rates_age / ?lengths_age: the broker-kept history, newest first. */
   samples?: { sample: number; timestamp: number }[];
 }
+/** A queue's or channel's counters: RabbitMQ 3.10.8 shows each group only once it was used. */
 export interface MessageStats {
   publish?: number;
   publish_details?: Rate;
@@ -99,7 +125,13 @@ export interface MessageStats {
   deliver_get_details?: Rate;
   ack?: number;
   ack_details?: Rate;
+  redeliver?: number;
   redeliver_details?: Rate;
+  confirm?: number;
+  confirm_details?: Rate;
+  drop_unroutable?: number;
+  return_unroutable?: number;
+  get_empty?: number;
 }
 export interface Overview {
   product_name: string;
@@ -135,8 +167,16 @@ export interface QueueInfo {
   messages_ready: number;
   messages_unacknowledged: number;
   message_bytes_ready: number;
+  messages_details?: Rate;
+  messages_ready_details?: Rate;
+  messages_unacknowledged_details?: Rate;
+  message_bytes?: number;
+  messages_persistent?: number;
+  message_bytes_persistent?: number;
   consumers: number;
-  message_stats: MessageStats;
+  message_stats?: MessageStats;
+  /** One queue's answer: its consumers. */
+  consumer_details?: ConsumerInfo[];
 }
 export interface ExchangeInfo {
   name: string;
@@ -146,6 +186,8 @@ export interface ExchangeInfo {
   auto_delete: boolean;
   internal: boolean;
   arguments: Record<string, unknown>;
+  policy?: string;
+  message_stats?: { publish_in: number; publish_in_details?: Rate; publish_out: number; publish_out_details?: Rate };
 }
 export interface PolicyInfo {
   vhost: string;
@@ -190,6 +232,10 @@ export interface ConnectionInfo {
   port?: number | null;
   frame_max?: number;
   channel_max?: number;
+  recv_oct?: number;
+  recv_oct_details?: Rate;
+  send_oct?: number;
+  send_oct_details?: Rate;
 }
 export interface ChannelInfo {
   name: string;
@@ -202,6 +248,10 @@ export interface ChannelInfo {
   confirm: boolean;
   transactional: boolean;
   global_prefetch_count?: number;
+  messages_unconfirmed?: number;
+  message_stats?: MessageStats;
+  /** One channel's answer: its consumers. */
+  consumer_details?: ConsumerInfo[];
   connection_details: { name: string; peer_host: string | null; peer_port: number | null };
 }
 export interface UserInfo {

@@ -1,6 +1,6 @@
 // Binding tables with a remove button per row and an "add binding" form, for the queue page
 // (bindings into the queue) and the exchange page (bindings out of it, and into it).
-import { canWrite, del, enc, post, type BindingInfo } from '../api';
+import { del, enc, permits, post, vhostsAllowing, type BindingInfo } from '../api';
 import { h, Table, type Column } from '../dom';
 import { actionButton, argsEditor, form, panel, suggest } from '../forms';
 
@@ -18,11 +18,14 @@ function bindingTable(id: string, vhost: string, show: 'source' | 'destination',
           { label: 'Destination', value: (b) => b.destination, render: (b) => h('a', { href: b.destination_type === 'queue' ? `#/queues/${enc(vhost)}/${enc(b.destination)}` : exchangeHref(vhost, b.destination) }, b.destination) },
         ];
   cols.push({ label: 'Routing key', value: (b) => b.routing_key }, { label: 'Arguments', value: argsText });
-  if (canWrite()) {
+  // Unbinding needs write on the destination and read on the source, as over AMQP.
+  const mayUnbind = (b: BindingInfo): boolean => permits(vhost, 'write', b.destination) && permits(vhost, 'read', b.source);
+  if (vhostsAllowing('write').includes(vhost)) {
     cols.push({
       label: '',
       value: () => '',
       render: (b) =>
+        mayUnbind(b) &&
         actionButton('Unbind', { 'data-unbind': `${b.source}|${b.destination}|${b.routing_key}` }, null, msg, async () => {
           await del(`${bindingPath(vhost, b.source, b.destination_type, b.destination)}/${enc(b.properties_key)}`);
           await changed();
@@ -61,7 +64,7 @@ export function queueBindings(vhost: string, queue: string, changed: () => Promi
     h('h2', null, 'Bindings'),
     h('p', { class: 'muted' }, 'Also bound to the default exchange with its name as routing key.'),
     table.el,
-    canWrite() && panel('Add binding from an exchange', add),
+    permits(vhost, 'write', queue) && vhostsAllowing('read').includes(vhost) && panel('Add binding from an exchange', add),
     msg,
   );
   return {
@@ -99,7 +102,7 @@ export function exchangeBindings(vhost: string, exchange: string, changed: () =>
   const el = h(
     'div',
     null,
-    h('section', { class: 'panel' }, h('h2', null, 'Bindings from this exchange'), out.el, canWrite() && panel('Add binding from this exchange', add), msg),
+    h('section', { class: 'panel' }, h('h2', null, 'Bindings from this exchange'), out.el, permits(vhost, 'read', exchange) && vhostsAllowing('write').includes(vhost) && panel('Add binding from this exchange', add), msg),
     h('section', { class: 'panel' }, h('h2', null, 'Bindings to this exchange'), into.el),
   );
   return {

@@ -1,13 +1,34 @@
-// One channel: its settings (prefetch, confirm / tx mode, unacked) and its consumers.
-import { get, type ChannelInfo, type ConsumerInfo } from '../api';
-import { fmtInt, h, queueHref, replace, Table } from '../dom';
+// One channel: its message rates (with a chart), its settings (prefetch, confirm / tx mode,
+// unacked, unconfirmed) and its consumers, from the channel's own answer (/api/channels/{name}).
+import { enc, get, type ChannelInfo, type MessageStats } from '../api';
+import { History, LiveChart } from '../chart';
+import { fmtInt, fmtRate, h, queueHref, replace, Table } from '../dom';
+import type { ConsumerInfo } from '../api';
 import { props } from '../forms';
 import type { Page } from '../page';
 import { connectionHref } from './lists';
+import { stat } from './overview';
+
+type RateKey = 'publish_details' | 'confirm_details' | 'deliver_get_details' | 'ack_details' | 'redeliver_details';
+const rateOf = (s: MessageStats | undefined, k: RateKey): number => s?.[k]?.rate ?? 0;
 
 export function channelPage(name: string): Page {
+  const stats = h('div', { class: 'stats' });
   const details = h('dl', { class: 'props' });
   const missing = h('p', { class: 'note error', hidden: true }, 'This channel is closed.');
+  const rates = new History(4);
+  const chart = new LiveChart(
+    'Message rates',
+    [
+      { label: 'Publish', color: '#d9652b' },
+      { label: 'Confirm', color: '#c9a227' },
+      { label: 'Deliver / get', color: '#2b7bd9' },
+      { label: 'Ack', color: '#2ba35a' },
+    ],
+    rates,
+    (v) => `${+v.toFixed(1)}/s`,
+    { height: 160 },
+  );
   const consumers = new Table<ConsumerInfo>(
     'channel-consumers',
     [
@@ -25,15 +46,37 @@ export function channelPage(name: string): Page {
     h('p', { class: 'crumbs' }, h('a', { href: '#/channels' }, 'Channels')),
     h('h1', null, 'Channel ', h('span', { class: 'channel-name' }, name)),
     missing,
+    stats,
+    chart.el,
     h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
     h('section', { class: 'panel' }, h('h2', null, 'Consumers'), consumers.el),
   );
   const refresh = async (): Promise<void> => {
-    const [chs, cs] = await Promise.all([get<ChannelInfo[]>('/api/channels'), get<ConsumerInfo[]>('/api/consumers')]);
-    const c = chs.find((x) => x.name === name);
-    missing.hidden = !!c;
-    consumers.update(cs.filter((x) => x.channel_details.name === name));
-    if (!c) return;
+    let c: ChannelInfo;
+    try {
+      c = await get<ChannelInfo>(`/api/channels/${enc(name)}`);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) {
+        missing.hidden = false;
+        consumers.update([]);
+        return;
+      }
+      throw err;
+    }
+    missing.hidden = true;
+    consumers.update(c.consumer_details ?? []);
+    const s = c.message_stats;
+    rates.push([rateOf(s, 'publish_details'), rateOf(s, 'confirm_details'), rateOf(s, 'deliver_get_details'), rateOf(s, 'ack_details')]);
+    chart.update(rates);
+    replace(
+      stats,
+      stat('Publish', fmtRate(rateOf(s, 'publish_details')), 'publish-rate'),
+      stat('Confirm', fmtRate(rateOf(s, 'confirm_details')), 'confirm-rate'),
+      stat('Deliver / get', fmtRate(rateOf(s, 'deliver_get_details')), 'deliver-rate'),
+      stat('Ack', fmtRate(rateOf(s, 'ack_details')), 'ack-rate'),
+      stat('Redelivered', fmtRate(rateOf(s, 'redeliver_details')), 'redeliver-rate'),
+      stat('Unacked', fmtInt(c.messages_unacknowledged), 'unacked'),
+    );
     replace(
       details,
       ...props([
@@ -46,8 +89,12 @@ export function channelPage(name: string): Page {
         ['Global prefetch', c.global_prefetch_count ?? 0],
         ['Consumers', c.consumer_count],
         ['Unacked', fmtInt(c.messages_unacknowledged)],
+        ['Unconfirmed', fmtInt(c.messages_unconfirmed ?? 0)],
+        ['Published', fmtInt(s?.publish ?? 0)],
+        ['Delivered / got', fmtInt(s?.deliver_get ?? 0)],
+        ['Acked', fmtInt(s?.ack ?? 0)],
       ]),
     );
   };
-  return { title: `Channel ${name}`, el, refresh };
+  return { title: `Channel ${name}`, el, refresh, dispose: () => chart.dispose() };
 }

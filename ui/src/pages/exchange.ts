@@ -1,14 +1,32 @@
-// One exchange: its properties, bindings out of and into it (add / unbind), publishing a message
-// through it, and deleting it.
-import { canWrite, del, enc, get, post, type BindingInfo, type ExchangeInfo, type QueueInfo } from '../api';
-import { h, replace } from '../dom';
+// One exchange: its message rates in and out (with a chart), its properties, bindings out of and
+// into it (add / unbind), publishing a message through it, and deleting it; each action offered
+// only when the user's vhost permissions allow it.
+import { del, enc, get, permits, post, type BindingInfo, type ExchangeInfo, type QueueInfo } from '../api';
+import { History, LiveChart } from '../chart';
+import { fmtInt, fmtRate, h, replace } from '../dom';
 import { actionButton, form, props } from '../forms';
 import type { Page } from '../page';
 import { exchangeBindings } from './bindings';
+import { stat } from './overview';
 
 export function exchangePage(vhost: string, name: string): Page {
   const base = `/api/exchanges/${enc(vhost)}/${enc(name)}`;
   const details = h('dl', { class: 'props' });
+  const stats = h('div', { class: 'stats' });
+  const rates = new History(2);
+  const chart = new LiveChart(
+    'Message rates',
+    [
+      { label: 'In', color: '#d9652b' },
+      { label: 'Out', color: '#2b7bd9' },
+    ],
+    rates,
+    (v) => `${+v.toFixed(1)}/s`,
+    { height: 160 },
+  );
+  const mayPublish = permits(vhost, 'write', name);
+  const mayDelete = permits(vhost, 'configure', name);
+  const mayBind = permits(vhost, 'read', name);
   const missing = h('p', { class: 'note error', hidden: true }, 'This exchange does not exist (any more).');
   const bindings = exchangeBindings(vhost, name, () => refresh());
 
@@ -47,10 +65,12 @@ export function exchangePage(vhost: string, name: string): Page {
     h('p', { class: 'crumbs' }, h('a', { href: '#/exchanges' }, 'Exchanges'), ' › virtual host ', h('code', null, vhost)),
     h('h1', null, 'Exchange ', h('span', { class: 'exchange-name' }, name)),
     missing,
+    stats,
+    chart.el,
     h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
     bindings.el,
-    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publish, pubMsg),
-    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Delete'), remove, dangerMsg),
+    mayPublish && h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publish, pubMsg),
+    mayDelete && h('section', { class: 'panel' }, h('h2', null, 'Delete'), remove, dangerMsg),
   );
 
   const refresh = async (): Promise<void> => {
@@ -65,6 +85,16 @@ export function exchangePage(vhost: string, name: string): Page {
       throw err;
     }
     missing.hidden = true;
+    const m = x.message_stats;
+    rates.push([m?.publish_in_details?.rate ?? 0, m?.publish_out_details?.rate ?? 0]);
+    chart.update(rates);
+    replace(
+      stats,
+      stat('Rate in', fmtRate(m?.publish_in_details?.rate), 'publish-in-rate'),
+      stat('Rate out', fmtRate(m?.publish_out_details?.rate), 'publish-out-rate'),
+      stat('Published in', fmtInt(m?.publish_in ?? 0), 'publish-in'),
+      stat('Routed out', fmtInt(m?.publish_out ?? 0), 'publish-out'),
+    );
     replace(
       details,
       ...props([
@@ -74,7 +104,7 @@ export function exchangePage(vhost: string, name: string): Page {
         ['Auto delete', x.auto_delete],
         ['Internal', x.internal],
         ['Arguments', Object.keys(x.arguments).length ? x.arguments : '—'],
-        ['Policy', (x as { policy?: string }).policy ?? '—'],
+        ['Policy', x.policy ?? '—'],
       ]),
     );
     const [out, into] = await Promise.all([get<BindingInfo[]>(`${base}/bindings/source`), get<BindingInfo[]>(`${base}/bindings/destination`)]);
@@ -84,12 +114,12 @@ export function exchangePage(vhost: string, name: string): Page {
   let names = { xs: [] as string[], qs: [] as string[] };
   let asked = false;
   bindings.el.addEventListener('focusin', () => {
-    if (asked || !canWrite()) return;
+    if (asked || !mayBind) return;
     asked = true;
     void Promise.all([get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`), get<QueueInfo[]>(`/api/queues/${enc(vhost)}?columns=name`)]).then(([xs, qs]) => {
       names = { xs: xs.map((e) => e.name), qs: qs.map((q) => q.name) };
       void refresh();
     });
   });
-  return { title: `Exchange ${name}`, el, refresh };
+  return { title: `Exchange ${name}`, el, refresh, dispose: () => chart.dispose() };
 }

@@ -1,7 +1,8 @@
 // The exchanges list, linking each exchange to its page, and a form that declares one (with
 // arguments as typed key / value rows).
-import { canWrite, enc, get, put, type ExchangeInfo, type VhostInfo } from '../api';
-import { h, Table } from '../dom';
+import { enc, put, vhostsAllowing, type ExchangeInfo } from '../api';
+import { fmtRate, h, note, Table } from '../dom';
+import { fetchPage } from '../paged';
 import { argsEditor, form, panel, syncOptions } from '../forms';
 import type { Page } from '../page';
 import { exchangeHref } from './bindings';
@@ -12,15 +13,19 @@ export function exchangesPage(): Page {
   const table = new Table<ExchangeInfo>(
     'exchanges',
     [
-      { label: 'Virtual host', value: (e) => e.vhost },
-      { label: 'Name', value: (e) => e.name || '(AMQP default)', render: (e) => (e.name ? h('a', { href: exchangeHref(e.vhost, e.name), class: 'exchange-link' }, e.name) : '(AMQP default)') },
-      { label: 'Type', value: (e) => e.type },
-      { label: 'Durable', value: (e) => e.durable },
-      { label: 'Auto delete', value: (e) => e.auto_delete },
-      { label: 'Internal', value: (e) => e.internal },
+      { label: 'Virtual host', key: 'vhost', value: (e) => e.vhost },
+      { label: 'Name', key: 'name', value: (e) => e.name || '(AMQP default)', render: (e) => (e.name ? h('a', { href: exchangeHref(e.vhost, e.name), class: 'exchange-link' }, e.name) : '(AMQP default)') },
+      { label: 'Type', key: 'type', value: (e) => e.type },
+      { label: 'Durable', key: 'durable', value: (e) => e.durable },
+      { label: 'Auto delete', key: 'auto_delete', value: (e) => e.auto_delete },
+      { label: 'Internal', key: 'internal', value: (e) => e.internal },
       { label: 'Arguments', value: (e) => (Object.keys(e.arguments).length ? JSON.stringify(e.arguments) : '') },
+      { label: 'Policy', key: 'policy', value: (e) => e.policy ?? '' },
+      { label: 'Rate in', key: 'message_stats.publish_in_details.rate', value: (e) => e.message_stats?.publish_in_details?.rate ?? 0, render: (e) => fmtRate(e.message_stats?.publish_in_details?.rate), num: true },
+      { label: 'Rate out', key: 'message_stats.publish_out_details.rate', value: (e) => e.message_stats?.publish_out_details?.rate ?? 0, render: (e) => fmtRate(e.message_stats?.publish_out_details?.rate), num: true },
     ],
-    { filter: (e) => `${e.vhost} ${e.name} ${e.type}`, empty: 'No exchanges.' },
+    // The broker pages, filters (by name) and sorts, as for queues.
+    { filter: (e) => e.name, empty: 'No exchanges.', remote: () => void refresh().catch((e: Error) => note(msg, e.message, 'error')) },
   );
   const msg = h('div', { class: 'note' });
   const vhost = h('select', { name: 'vhost' });
@@ -53,9 +58,13 @@ export function exchangesPage(): Page {
     ['Arguments', args.el],
   ]);
   const refresh = async (): Promise<void> => {
-    const [xs, vhosts] = await Promise.all([get<ExchangeInfo[]>('/api/exchanges'), canWrite() ? get<VhostInfo[]>('/api/vhosts') : Promise.resolve([])]);
-    table.update(xs);
-    syncOptions(vhost, vhosts.map((v) => v.name), '/');
+    await fetchPage(table, '/api/exchanges');
+    // Offered: the vhosts where the user may configure (declare) something.
+    syncOptions(vhost, vhostsAllowing('configure'), '/');
   };
-  return { title: 'Exchanges', el: h('div', { class: 'page exchanges' }, h('h1', null, 'Exchanges'), table.el, canWrite() && panel('Add an exchange', add, msg)), refresh };
+  return {
+    title: 'Exchanges',
+    el: h('div', { class: 'page exchanges' }, h('h1', null, 'Exchanges'), table.el, vhostsAllowing('configure').length > 0 ? panel('Add an exchange', add, msg) : msg),
+    refresh,
+  };
 }

@@ -1,20 +1,11 @@
-// The plain list pages: connections and channels (linking to their pages); virtual hosts, with a
-// form that adds one (administrators) with its default queue type, and a delete button per row.
-import { canAdmin, del, enc, get, put, type ChannelInfo, type ConnectionInfo, type VhostInfo } from '../api';
-import { fmtInt, h, note, Table, type Column } from '../dom';
+// The list pages: connections and channels (server-paged, linking to their pages, with their
+// rates); virtual hosts, with a form that adds one (administrators) with its default queue type,
+// and a delete button per row.
+import { canAdmin, del, enc, get, put, type ChannelInfo, type ConnectionInfo, type Rate, type VhostInfo } from '../api';
+import { fmtBytes, fmtInt, fmtRate, h, note, Table, type Column } from '../dom';
+import { fetchPage } from '../paged';
 import { actionButton } from '../forms';
 import type { Page } from '../page';
-
-function listPage<T>(title: string, id: string, path: string, columns: Column<T>[], filter?: (row: T) => string): Page {
-  const table = new Table<T>(id, columns, { filter, empty: `No ${title.toLowerCase()}.` });
-  return {
-    title,
-    el: h('div', { class: `page ${id}` }, h('h1', null, title), table.el),
-    async refresh() {
-      table.update(await get<T[]>(path));
-    },
-  };
-}
 
 export const connectionHref = (name: string): string => `#/connections/${enc(name)}`;
 export const channelHref = (name: string): string => `#/channels/${enc(name)}`;
@@ -26,40 +17,63 @@ export const clientName = (c: ConnectionInfo): string => {
   return [name, product].filter(Boolean).join(' · ');
 };
 
+/** A list the broker pages, filters (by name) and sorts (RabbitMQ's list query). */
+function pagedListPage<T>(title: string, id: string, path: string, columns: Column<T>[], filter: (row: T) => string): Page {
+  const msg = h('div', { class: 'note' });
+  const refresh = async (): Promise<void> => {
+    await fetchPage(table, path);
+  };
+  const table = new Table<T>(id, columns, { filter, empty: `No ${title.toLowerCase()}.`, remote: () => void refresh().catch((e: Error) => note(msg, e.message, 'error')) });
+  return { title, el: h('div', { class: `page ${id}` }, h('h1', null, title), table.el, msg), refresh };
+}
+
+const rate = (r: Rate | undefined): number => r?.rate ?? 0;
+/** A sortable rate column (the API's dotted field). */
+function rateColumn<T>(label: string, key: string, pick: (row: T) => Rate | undefined, render: (n: number) => string = fmtRate): Column<T> {
+  return { label, key, value: (row) => rate(pick(row)), render: (row) => render(rate(pick(row))), num: true };
+}
+const bytesRate = (n: number): string => `${fmtBytes(n)}/s`;
+
 export const connectionsPage = (): Page =>
-  listPage<ConnectionInfo>(
+  pagedListPage<ConnectionInfo>(
     'Connections',
     'connections',
     '/api/connections',
     [
-      { label: 'Name', value: (c) => c.name, render: (c) => h('a', { href: connectionHref(c.name), class: 'connection-link' }, c.name) },
+      { label: 'Name', key: 'name', value: (c) => c.name, render: (c) => h('a', { href: connectionHref(c.name), class: 'connection-link' }, c.name) },
       { label: 'Client', value: clientName },
-      { label: 'User', value: (c) => c.user },
-      { label: 'Virtual host', value: (c) => c.vhost },
-      { label: 'State', value: (c) => c.state },
-      { label: 'Protocol', value: (c) => c.protocol },
-      { label: 'Channels', value: (c) => c.channels, num: true },
-      { label: 'Heartbeat', value: (c) => c.timeout, render: (c) => `${c.timeout} s`, num: true },
-      { label: 'Connected', value: (c) => c.connected_at, render: (c) => new Date(c.connected_at).toLocaleString() },
+      { label: 'User', key: 'user', value: (c) => c.user },
+      { label: 'Virtual host', key: 'vhost', value: (c) => c.vhost },
+      { label: 'State', key: 'state', value: (c) => c.state },
+      { label: 'Protocol', key: 'protocol', value: (c) => c.protocol },
+      { label: 'Channels', key: 'channels', value: (c) => c.channels, num: true },
+      rateColumn<ConnectionInfo>('From client', 'recv_oct_details.rate', (c) => c.recv_oct_details, bytesRate),
+      rateColumn<ConnectionInfo>('To client', 'send_oct_details.rate', (c) => c.send_oct_details, bytesRate),
+      { label: 'Heartbeat', key: 'timeout', value: (c) => c.timeout, render: (c) => `${c.timeout} s`, num: true },
+      { label: 'Connected', key: 'connected_at', value: (c) => c.connected_at, render: (c) => new Date(c.connected_at).toLocaleString() },
     ],
-    (c) => `${c.name} ${c.user} ${c.vhost} ${clientName(c)}`,
+    (c) => c.name,
   );
 
 export const channelsPage = (): Page =>
-  listPage<ChannelInfo>(
+  pagedListPage<ChannelInfo>(
     'Channels',
     'channels',
     '/api/channels',
     [
-      { label: 'Channel', value: (c) => c.name, render: (c) => h('a', { href: channelHref(c.name), class: 'channel-link' }, c.name) },
-      { label: 'User', value: (c) => c.user },
-      { label: 'Virtual host', value: (c) => c.vhost },
+      { label: 'Channel', key: 'name', value: (c) => c.name, render: (c) => h('a', { href: channelHref(c.name), class: 'channel-link' }, c.name) },
+      { label: 'User', key: 'user', value: (c) => c.user },
+      { label: 'Virtual host', key: 'vhost', value: (c) => c.vhost },
       { label: 'Mode', value: (c) => [c.confirm && 'confirm', c.transactional && 'tx'].filter(Boolean).join(' ') },
-      { label: 'Prefetch', value: (c) => c.prefetch_count, num: true },
-      { label: 'Consumers', value: (c) => c.consumer_count, num: true },
-      { label: 'Unacked', value: (c) => c.messages_unacknowledged, render: (c) => fmtInt(c.messages_unacknowledged), num: true },
+      { label: 'Prefetch', key: 'prefetch_count', value: (c) => c.prefetch_count, num: true },
+      { label: 'Consumers', key: 'consumer_count', value: (c) => c.consumer_count, num: true },
+      { label: 'Unacked', key: 'messages_unacknowledged', value: (c) => c.messages_unacknowledged, render: (c) => fmtInt(c.messages_unacknowledged), num: true },
+      rateColumn<ChannelInfo>('Publish', 'message_stats.publish_details.rate', (c) => c.message_stats?.publish_details),
+      rateColumn<ChannelInfo>('Confirm', 'message_stats.confirm_details.rate', (c) => c.message_stats?.confirm_details),
+      rateColumn<ChannelInfo>('Deliver / get', 'message_stats.deliver_get_details.rate', (c) => c.message_stats?.deliver_get_details),
+      rateColumn<ChannelInfo>('Ack', 'message_stats.ack_details.rate', (c) => c.message_stats?.ack_details),
     ],
-    (c) => `${c.name} ${c.user} ${c.vhost}`,
+    (c) => c.name,
   );
 
 /** Queue types a vhost may default to (those the broker registers; the API refuses others). */

@@ -1,6 +1,6 @@
 // Policies and operator policies: both lists, a form that adds or updates one (PUT, so the same
 // name replaces it), and a delete button per row. The API checks everything and its reason is shown.
-import { canPolicy, del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
+import { canAdmin, canPolicy, del, enc, get, put, type PolicyInfo, type VhostInfo } from '../api';
 import { h, note, replace, Table, type Column } from '../dom';
 import type { Page } from '../page';
 
@@ -25,7 +25,10 @@ export function policiesPage(): Page {
           {
             label: '',
             value: () => '',
+            // Policies: administrators, and policymakers in vhosts they have permissions in;
+            // operator policies: administrators.
             render: (p) =>
+              (kind === 'policies' ? canPolicy(p.vhost) : canAdmin()) &&
               h(
                 'button',
                 {
@@ -55,7 +58,7 @@ export function policiesPage(): Page {
   });
 
   const vhostSelect = h('select', { name: 'vhost' });
-  const kind = h('select', { name: 'kind' }, h('option', { value: 'policies' }, 'policy'), h('option', { value: 'operator-policies' }, 'operator policy'));
+  const kind = h('select', { name: 'kind' }, h('option', { value: 'policies' }, 'policy'), canAdmin() && h('option', { value: 'operator-policies' }, 'operator policy'));
   const name = h('input', { name: 'name', required: true, placeholder: 'policy name' });
   const pattern = h('input', { name: 'pattern', required: true, placeholder: '^orders\\.' });
   const applyTo = h('select', { name: 'apply-to' }, ...APPLY_TO.map((a) => h('option', { value: a }, a)));
@@ -115,7 +118,7 @@ export function policiesPage(): Page {
   const refresh = async (): Promise<void> => {
     const [vhosts, ...lists] = await Promise.all([get<VhostInfo[]>('/api/vhosts'), ...tables.map((t) => get<PolicyInfo[]>(t.path))]);
     tables.forEach((t, i) => t.table.update(lists[i]!));
-    const names = vhosts.map((v) => v.name);
+    const names = vhosts.map((v) => v.name).filter((v) => canPolicy(v));
     if ([...vhostSelect.options].map((o) => o.value).join('\0') !== names.join('\0')) {
       const cur = vhostSelect.value || '/';
       replace(vhostSelect, ...names.map((n) => h('option', { value: n, selected: n === cur }, n)));

@@ -1,6 +1,7 @@
-import { ApiError, canWrite, del, enc, get, post, put, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo, type VhostInfo } from '../api';
-import { History, LiveChart } from '../chart';
-import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table, type RemotePage, type RemoteQuery } from '../dom';
+import { del, enc, get, permits, post, put, vhostsAllowing, type BindingInfo, type ConsumerInfo, type ExchangeInfo, type GotMessage, type QueueInfo } from '../api';
+import { fetchPage } from '../paged';
+import { History, LiveChart, chartRange, historyQuery, rangeSelect, ratesOf } from '../chart';
+import { fmtBytes, fmtInt, fmtRate, h, note, queueHref, replace, Table } from '../dom';
 import { syncOptions } from '../forms';
 import type { Page } from '../page';
 import { queueBindings } from './bindings';
@@ -9,19 +10,20 @@ import { stat } from './overview';
 const features = (q: QueueInfo): string => [q.durable && 'D', q.auto_delete && 'AD', q.exclusive && 'Excl', Object.keys(q.arguments).length > 0 && 'Args'].filter(Boolean).join(' ');
 const rateOf = (q: QueueInfo, k: 'publish_details' | 'deliver_get_details' | 'ack_details'): number => q.message_stats?.[k]?.rate ?? 0;
 
-const PAGE_SIZE = 100;
-type Paged<T> = RemotePage & { items: T[] };
+/** How far back the broker keeps a queue's history (src/management/queue-history.ts). */
+const QUEUE_HISTORY_S = 600;
 
-/** RabbitMQ's list query for a server-paged table. */
-function pageQuery(q: RemoteQuery): string {
-  const p = new URLSearchParams({ page: String(q.page), page_size: String(PAGE_SIZE) });
-  if (q.name) p.set('name', q.name);
-  if (q.regex) p.set('use_regex', 'true');
-  if (q.sort) {
-    p.set('sort', q.sort);
-    p.set('sort_reverse', String(q.reverse));
-  }
-  return p.toString();
+/** Fills a queue page's charts from the broker-kept samples of the queue (newest first). */
+function seedQueueCharts(q: QueueInfo, rates: History, lengths: History): void {
+  const s = q.message_stats;
+  const [pub, dg, ack] = [s?.publish_details, s?.deliver_get_details, s?.ack_details].map((d) => ratesOf(d?.samples ?? []));
+  const longest = [pub!, dg!, ack!].reduce((a, b) => (b.length > a.length ? b : a));
+  const at = (series: [number, number][], t: number): number => series.find(([x]) => x === t)?.[1] ?? 0;
+  rates.seed(longest.map(([t]) => [t, at(pub!, t), at(dg!, t), at(ack!, t)]));
+  const total = q.messages_details?.samples ?? [];
+  const ready = q.messages_ready_details?.samples ?? [];
+  const unacked = q.messages_unacknowledged_details?.samples ?? [];
+  lengths.seed(total.map((p, i) => [p.timestamp / 1000, ready[i]?.sample ?? 0, unacked[i]?.sample ?? 0, p.sample]).reverse());
 }
 
 export function queuesPage(): Page {
@@ -85,20 +87,11 @@ export function queuesPage(): Page {
   );
 
   const refresh = async (): Promise<void> => {
-    const page = (): Promise<Paged<QueueInfo>> => get<Paged<QueueInfo>>(`/api/queues?${pageQuery(table.query())}`);
-    const [queues, vhosts] = await Promise.all([
-      page().catch((e: unknown) => {
-        // Queues went away and the page with them: back to the first.
-        if (!(e instanceof ApiError && e.status === 400 && /out of range/.test(e.message))) throw e;
-        table.firstPage();
-        return page();
-      }),
-      canWrite() ? get<VhostInfo[]>('/api/vhosts') : [],
-    ]);
-    table.update(queues.items, queues);
-    syncOptions(vhostSelect, vhosts.map((v) => v.name), '/');
+    await fetchPage(table, '/api/queues');
+    // Offered: the vhosts where the user may configure (declare) something.
+    syncOptions(vhostSelect, vhostsAllowing('configure'), '/');
   };
-  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, canWrite() && add), refresh };
+  return { title: 'Queues', el: h('div', { class: 'page queues' }, h('h1', null, 'Queues'), table.el, vhostsAllowing('configure').length > 0 && add), refresh };
 }
 
 export function queuePage(vhost: string, name: string): Page {
@@ -129,6 +122,12 @@ export function queuePage(vhost: string, name: string): Page {
     (v) => fmtInt(Math.round(v)),
     { height: 160, integer: true },
   );
+  // The first refresh (and one after the range changes) asks for the broker's history of the queue.
+  let seeded = false;
+  const range = rangeSelect(() => {
+    seeded = false;
+    void refresh();
+  });
   const bindings = queueBindings(vhost, name, () => refresh());
   const consumers = new Table<ConsumerInfo>(
     'queue-consumers',
@@ -279,6 +278,12 @@ export function queuePage(vhost: string, name: string): Page {
   );
 
   const missing = h('p', { class: 'note error', hidden: true }, 'This queue does not exist (any more).');
+  // Publishing from a queue's page: through the default exchange (write on amq.default), or, on a
+  // queue the user may write to (bind), through the exchanges they may write to.
+  const mayPublish = permits(vhost, 'write', 'amq.default') || permits(vhost, 'write', name);
+  const mayRead = permits(vhost, 'read', name);
+  const mayDelete = permits(vhost, 'configure', name);
+  if (!permits(vhost, 'write', 'amq.default')) exchange.replaceChildren();
   const el = h(
     'div',
     { class: 'page queue' },
@@ -286,20 +291,30 @@ export function queuePage(vhost: string, name: string): Page {
     h('h1', null, 'Queue ', h('span', { class: 'queue-name' }, name)),
     missing,
     stats,
+    h('div', { class: 'title-row' }, h('span'), h('label', { class: 'muted' }, 'Charts (the broker keeps 10 minutes): ', range)),
     h('div', { class: 'columns' }, h('div', null, chart.el), h('div', null, lengthChart.el)),
     h('section', { class: 'panel' }, h('h2', null, 'Details'), details),
     h('section', { class: 'panel' }, h('h2', null, 'Consumers'), consumers.el),
-    canWrite() &&
-      h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg), h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList)),
+    // Offered as the user's vhost permissions allow (as the API checks them): publishing needs write
+    // on an exchange, getting and purging read on the queue, deleting configure on it.
+    (mayPublish || mayRead) &&
+      h(
+        'div',
+        { class: 'columns' },
+        mayPublish && h('section', { class: 'panel' }, h('h2', null, 'Publish message'), publishForm, pubMsg),
+        mayRead && h('section', { class: 'panel' }, h('h2', null, 'Get messages'), getForm, gotList),
+      ),
     bindings.el,
-    canWrite() && h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, purge, remove), dangerMsg),
+    (mayRead || mayDelete) && h('section', { class: 'panel' }, h('h2', null, 'Purge or delete'), h('div', { class: 'buttons' }, mayRead && purge, mayDelete && remove), dangerMsg),
   );
 
   let exchangesLoaded = false;
   const refresh = async (): Promise<void> => {
     let q: QueueInfo;
+    const seed = !seeded;
     try {
-      q = await get<QueueInfo>(base);
+      const span = Math.min(chartRange(), QUEUE_HISTORY_S);
+      q = await get<QueueInfo>(seed ? `${base}?${historyQuery(['msg_rates', 'lengths'], span)}` : base);
     } catch (err) {
       if ((err as { status?: number }).status === 404) {
         missing.hidden = false;
@@ -308,9 +323,15 @@ export function queuePage(vhost: string, name: string): Page {
       throw err;
     }
     missing.hidden = true;
-    history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
+    if (seed) {
+      seeded = true;
+      history.maxAgeS = lengths.maxAgeS = Math.min(chartRange(), QUEUE_HISTORY_S);
+      seedQueueCharts(q, history, lengths);
+    } else {
+      history.push([rateOf(q, 'publish_details'), rateOf(q, 'deliver_get_details'), rateOf(q, 'ack_details')]);
+      lengths.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
+    }
     chart.update(history);
-    lengths.push([q.messages_ready, q.messages_unacknowledged, q.messages]);
     lengthChart.update(lengths);
     replace(
       stats,
@@ -341,16 +362,16 @@ export function queuePage(vhost: string, name: string): Page {
       h('dt', null, 'Arguments'),
       h('dd', null, args.length ? args.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ') : '—'),
     );
-    const [bs, exs, cs] = await Promise.all([
+    // The queue's own answer lists its consumers (consumer_details, as RabbitMQ).
+    consumers.update(q.consumer_details ?? []);
+    const [bs, exs] = await Promise.all([
       get<BindingInfo[]>(`${base}/bindings`),
-      exchangesLoaded ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}`),
-      get<ConsumerInfo[]>('/api/consumers'),
+      exchangesLoaded || !mayPublish ? Promise.resolve(null) : get<ExchangeInfo[]>(`/api/exchanges/${enc(vhost)}?columns=name,internal`),
     ]);
-    consumers.update(cs.filter((c) => c.queue.vhost === vhost && c.queue.name === name));
     if (exs) {
       exchangesLoaded = true;
       exchangeNames = exs.map((x) => x.name);
-      append(exchange, exs.filter((x) => x.name !== '' && !x.internal).map((x) => x.name));
+      append(exchange, exs.filter((x) => x.name !== '' && !x.internal && permits(vhost, 'write', x.name)).map((x) => x.name));
     }
     bindings.update(bs, exchangeNames, []);
   };
