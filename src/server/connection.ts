@@ -96,13 +96,18 @@ export class Connection implements QueueOwner, Throttled {
   ) {
     this.log = broker.log.child({ conn: id });
     this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
-    this.parser = new FrameParser(HANDSHAKE_FRAME_MAX, (t, ch, p) => {
-      try {
-        this.onFrame(t, ch, p);
-      } catch (e) {
-        this.onError(e, ch);
-      }
-    });
+    // Body frames split across reads come in pieces, views of the reads (see FrameParser).
+    this.parser = new FrameParser(
+      HANDSHAKE_FRAME_MAX,
+      (t, ch, p) => {
+        try {
+          this.onFrame(t, ch, p);
+        } catch (e) {
+          this.onError(e, ch);
+        }
+      },
+      true,
+    );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
