@@ -171,10 +171,17 @@ export interface Store {
   deleteDeadLetter(vhost: string, queue: string, seq: number): void;
   /** Every dead-lettered message the queue still holds, in seq order. */
   readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]>;
-  /** Keeps a transient message of a long queue out of memory until it is read back. */
+  /**
+   * Keeps a transient message of a long queue out of memory until it is read back. A queue pages
+   * in seq order, reads its paged messages back oldest first (readMessages) and takes each back
+   * (deletePaged) in that order: LevelStore's page file (page-file.ts) counts on that order.
+   */
   putPaged(vhost: string, queue: string, m: StoredMessage): void;
   deletePaged(vhost: string, queue: string, seq: number): void;
-  /** Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged part). */
+  /**
+   * Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged
+   * part). fromSeq is at most the oldest paged message not taken back: every paged one goes.
+   */
   deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void;
   /** Removes the queue's persistent messages below belowSeq in one range delete (a stream's old segments). */
   deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void;
