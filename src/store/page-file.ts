@@ -52,6 +52,8 @@ export class PageFile {
   /** Page-space position of the oldest record not taken back, and where the next one goes. */
   private readPos = 0;
   private end = 0;
+  /** Page-space position up to which every record is in its file (reads stop there). */
+  private writtenEnd = 0;
   /** Records appended in this tick and not handed to the file yet (header, body, ...). */
   private pending: Buffer[] = [];
   private pendingFile: PageFileEntry | null = null;
@@ -68,7 +70,11 @@ export class PageFile {
   generation = 0;
   private failed: unknown = null;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    /** Bytes after which a file rolls over (FILE_MAX; smaller in tests). */
+    private readonly fileMax = FILE_MAX,
+  ) {}
 
   /** Whether records not yet taken back remain. */
   get holds(): boolean {
@@ -82,7 +88,7 @@ export class PageFile {
     header.writeUInt32BE(m.body.length, 4);
     const len = header.length + m.body.length;
     let f = this.files[this.files.length - 1];
-    if (!f || f.size >= FILE_MAX) {
+    if (!f || f.size >= this.fileMax) {
       this.flushPending(); // a batch goes to one file
       const path = join(this.dir, `${process.pid}-${++nextFileId}.page`);
       f = { fd: openSync(path, 'w+'), path, base: this.end, size: 0 };
@@ -114,18 +120,25 @@ export class PageFile {
     const f = this.pendingFile!;
     const pos = this.pendingPos;
     const bytes = this.unflushed;
+    const endPos = this.end; // everything appended so far is in this write
     this.unflushed = 0;
     this.pending = [];
     this.pendingFile = null;
     const prev = this.writing ?? Promise.resolve();
     const w: Promise<void> = prev
-      .then(() => (f.fd >= 0 ? writevAll(f.fd, bufs, pos) : undefined))
+      .then(async () => {
+        if (f.fd >= 0) await writevAll(f.fd, bufs, pos);
+        this.writtenEnd = Math.max(this.writtenEnd, endPos);
+      })
       .catch((err: unknown) => {
         this.failed = err;
       })
       .finally(() => {
         this.pendingBytes -= bytes;
-        if (this.writing === w) this.writing = null;
+        if (this.writing === w) {
+          this.writing = null;
+          this.release();
+        }
       });
     this.writing = w;
   }
@@ -134,11 +147,8 @@ export class PageFile {
   async flushed(): Promise<void> {
     this.flushPending();
     while (this.writing) await this.writing;
-    if (this.failed) {
-      const err = this.failed;
-      this.failed = null;
-      throw err;
-    }
+    // A failed write lost its records for good (a full disk): every read says so from then on.
+    if (this.failed) throw this.failed;
   }
 
   /** A cursor over the records not taken back, from fromSeq on (seq order is append order). */
@@ -148,12 +158,17 @@ export class PageFile {
 
   /** Reads whole records from pos on: up to maxCount and maxBytes (at least one), as views of one buffer. */
   async readAt(pos: number, maxCount: number, maxBytes: number, generation: number): Promise<{ records: { header: Buffer; body: Buffer; end: number }[]; next: number }> {
-    await this.flushed();
     const out: { header: Buffer; body: Buffer; end: number }[] = [];
-    if (generation !== this.generation) return { records: out, next: pos };
+    // Records appended while waiting are written by a later write: wait for the one at pos.
+    for (;;) {
+      await this.flushed();
+      if (generation !== this.generation) return { records: out, next: pos };
+      if (pos < this.writtenEnd || pos >= this.end) break;
+      if (!this.writing && this.pending.length === 0) throw new Error(`page file: nothing written at ${pos} (${this.writtenEnd} of ${this.end})`);
+    }
     const f = this.files.find((x) => pos >= x.base && pos < x.base + x.size);
     if (!f) return { records: out, next: pos };
-    const fileEnd = f.base + f.size;
+    const fileEnd = Math.min(f.base + f.size, this.writtenEnd);
     let want = Math.min(fileEnd - pos, Math.max(64 * 1024, Math.min(maxBytes, READ_CHUNK)));
     let buf = Buffer.allocUnsafe(want);
     let got = await readAll(f.fd, buf, want, pos - f.base);
@@ -218,7 +233,7 @@ export class PageFile {
     this.pendingBytes -= this.unflushed;
     this.unflushed = 0;
     this.handedOut = [];
-    this.readPos = this.end;
+    this.readPos = this.writtenEnd = this.end;
     const files = this.files;
     this.files = [];
     // A write in flight finishes into a file that is already unlinked; closed after it.
