@@ -556,6 +556,16 @@ export class LevelStore implements Store {
     return pages ? Promise.all([level, ...pages]).then(() => undefined) : level;
   }
 
+  progress(): Promise<boolean> {
+    const waits: Promise<void>[] = [];
+    if (this.inflight) waits.push(this.inflight);
+    else if (this.steps.length > 0 || this.dirty.length > 0) waits.push(this.flushLevel());
+    for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) waits.push(p.progress());
+    if (waits.length === 0) return Promise.resolve(false);
+    const done = (): boolean => true;
+    return Promise.race(waits.map((w) => w.then(done, done)));
+  }
+
   private flushLevel(): Promise<void> {
     if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();

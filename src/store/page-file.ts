@@ -143,6 +143,12 @@ export class PageFile {
     this.writing = w;
   }
 
+  /** Resolves (never rejects) once the write in flight is done, or the next one when none is. */
+  progress(): Promise<void> {
+    if (!this.writing) this.flushPending();
+    return this.writing ?? Promise.resolve();
+  }
+
   /** Resolves once everything appended so far is in the file. */
   async flushed(): Promise<void> {
     this.flushPending();

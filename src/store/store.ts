@@ -200,6 +200,14 @@ export interface Store {
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
   /**
+   * Resolves (never rejects) once the store has made progress on its backlog: the write in flight
+   * is done, or, when none is, the next one. A publisher paused on backlogBytes waits on this and
+   * looks again, rather than on flush(): the batch after the one in flight then fills while that
+   * one is written, and the disk is never idle between batches. False, at once, when nothing is
+   * being written or waiting to be.
+   */
+  progress(): Promise<boolean>;
+  /**
    * Bytes of message values queued or being written and not yet on disk. Publishers pause while
    * this is high (connection.ts), so a disk slower than the network cannot pile batches up in memory.
    */
