@@ -66,6 +66,10 @@ export class ClusterStore implements Store {
   get backlogBytes(): number {
     return this.local.backlogBytes;
   }
+
+  progress(): Promise<boolean> {
+    return this.local.progress();
+  }
   get onWrite(): ((seconds: number) => void) | undefined {
     return this.local.onWrite;
   }

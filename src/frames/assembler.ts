@@ -21,8 +21,10 @@ export class CommandAssembler {
   private bodySize = 0;
   private received = 0;
   /**
-   * The body's frames: nearly always one, held in first; parts only once a second one comes (a
-   * message is one body frame below frame_max, and an array per message is garbage per message).
+   * The body's frames (or pieces of frames, see FrameParser.streamBodies), as views of the chunks
+   * they came in: nearly always one, held in first; parts only once a second one comes (an array
+   * per message is garbage per message). Joined, once, when the last one comes: a body buffer is
+   * never allocated on the header's word alone, so memory follows what was received.
    */
   private first: Buffer | null = null;
   private parts: Buffer[] | null = null;
@@ -84,9 +86,10 @@ export class CommandAssembler {
       if (this.received > this.bodySize) {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
       }
-      // Views of socket chunks, kept only until the body completes and is copied out of them.
-      if (!this.first) this.first = payload;
-      else (this.parts ??= [this.first]).push(payload);
+      if (payload.length > 0) {
+        if (!this.first) this.first = payload;
+        else (this.parts ??= [this.first]).push(payload);
+      }
       return this.received === this.bodySize ? this.complete() : null;
     }
     throw unexpected(`unexpected frame type ${type}`);
@@ -104,9 +107,18 @@ export class CommandAssembler {
     this.parts = null;
   }
 
+  /**
+   * Whether keeping a view of a received chunk as the body would pin much more memory than the
+   * body itself (a 16-byte body in a 64 KiB read): then it is copied. A body that is most of the
+   * chunk it came in is kept as it is, by reference, without a copy.
+   */
+  private static pins(view: Buffer): boolean {
+    return view.length * 2 < view.buffer.byteLength;
+  }
+
   private complete(): Command {
-    // A copy, so that a queued message does not pin the (much larger) socket chunks it came in.
-    const body = this.parts ? Buffer.concat(this.parts, this.bodySize) : this.first ? Buffer.from(this.first) : Buffer.alloc(0);
+    const first = this.first;
+    const body = this.parts ? Buffer.concat(this.parts, this.bodySize) : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? Buffer.from(first) : first;
     const cmd: Command = { method: this.method!, properties: this.properties!, body };
     this.reset();
     return cmd;

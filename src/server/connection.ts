@@ -96,13 +96,18 @@ export class Connection implements QueueOwner, Throttled {
   ) {
     this.log = broker.log.child({ conn: id });
     this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
-    this.parser = new FrameParser(HANDSHAKE_FRAME_MAX, (t, ch, p) => {
-      try {
-        this.onFrame(t, ch, p);
-      } catch (e) {
-        this.onError(e, ch);
-      }
-    });
+    // Body frames split across reads come in pieces, views of the reads (see FrameParser).
+    this.parser = new FrameParser(
+      HANDSHAKE_FRAME_MAX,
+      (t, ch, p) => {
+        try {
+          this.onFrame(t, ch, p);
+        } catch (e) {
+          this.onError(e, ch);
+        }
+      },
+      true,
+    );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -168,14 +173,25 @@ export class Connection implements QueueOwner, Throttled {
     this.updateReading();
   }
 
+  /**
+   * Stops reading until the store's backlog is back under STORE_BACKLOG_MAX: it is looked at again
+   * each time the store has written something (Store.progress), not once everything queued is
+   * written, so the next batch fills while one is written (with flush() the disk sat idle while
+   * the publisher, resumed only after the batch holding its last message, refilled the next one).
+   */
   private waitForStore(): void {
     this.storeWait = true;
-    const resume = (): void => {
+    const store = this.vhost!.store;
+    // A failed write is the store's to report (the confirms say it); reading goes on either way.
+    const check = (waited: boolean): void => {
+      if (waited && this.state !== 'closed' && store.backlogBytes > STORE_BACKLOG_MAX) {
+        store.progress().then(check, () => check(false));
+        return;
+      }
       this.storeWait = false;
       this.updateReading();
     };
-    // A failed write is the store's to report (the confirms say it); reading goes on either way.
-    this.vhost!.store.flush().then(resume, resume);
+    store.progress().then(check, () => check(false));
   }
 
   /** Reads are paused while an alarm blocks this connection, a queue throttles it or the store is behind. */

@@ -24,6 +24,12 @@ import type { VHost } from './vhost.js';
  */
 export const BACKLOG_HIGH = 50_000;
 export const BACKLOG_LOW = 25_000;
+/**
+ * The same in body bytes, for large messages: 50,000 messages of 1 MiB would be 50 GB. A queue
+ * that pages keeps its backlog under half its page-out bytes (a consumer that keeps up is then fed
+ * from memory and nothing is paged); one that does not, under BACKLOG_HIGH_BYTES.
+ */
+export const BACKLOG_HIGH_BYTES = 32 * 1024 * 1024;
 
 /** A publishing connection the queue can pause and resume. */
 export interface Throttled {
@@ -746,10 +752,15 @@ export class Queue {
     if (this.throttled.size > 0) this.releasePublishers();
   }
 
-  /** Whether a publish here should pause its connection (see BACKLOG_HIGH). */
+  /** Ready body bytes past which publishers pause (see BACKLOG_HIGH_BYTES); they resume at half. */
+  private get backlogHighBytes(): number {
+    return this.paging ? Math.min(BACKLOG_HIGH_BYTES, Math.max(1, this.paging.bytes / 2)) : BACKLOG_HIGH_BYTES;
+  }
+
+  /** Whether a publish here should pause its connection (see BACKLOG_HIGH and BACKLOG_HIGH_BYTES). */
   get overloaded(): boolean {
     if (this.stream) return false; // consumers read a stream at their own pace: publishers never wait for them
-    return this.readyCount > BACKLOG_HIGH && this.consumers.length > 0;
+    return this.consumers.length > 0 && (this.readyCount > BACKLOG_HIGH || this.readyBytes > this.backlogHighBytes);
   }
 
   throttle(conn: Throttled): void {
@@ -762,7 +773,7 @@ export class Queue {
 
   /** Resumes the paused publishers once the backlog is down, or nobody consumes it any more. */
   releasePublishers(): void {
-    if (!this.deleted && this.readyCount > BACKLOG_LOW && this.consumers.length > 0) return;
+    if (!this.deleted && this.consumers.length > 0 && (this.readyCount > BACKLOG_LOW || this.readyBytes > this.backlogHighBytes / 2)) return;
     const all = [...this.throttled];
     this.throttled.clear();
     for (const c of all) c.unthrottle(this);

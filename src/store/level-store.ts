@@ -35,6 +35,7 @@ import {
 } from './codec.js';
 import { buildSegments, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
+import { PageFile, resetPagesDir } from './page-file.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
@@ -122,11 +123,11 @@ export class LevelStore implements Store {
   /** Message prefixes ('m' …) of the queues that hold records of the layout before segments. */
   private readonly legacy = new Set<string>();
   /**
-   * Page prefixes of the queues that paged a message out in this run. The page range is emptied
-   * at every start, so another queue's is empty: its read skips an iterator (a stream's reader
-   * reads a page every few milliseconds and never pages).
+   * The page files of the queues that paged a transient message out in this run (page-file.ts),
+   * by queueKey, in the pages/ directory, emptied at every start.
    */
-  private readonly paged = new Set<Buffer>();
+  private readonly pageFiles = new Map<string, PageFile>();
+  private pagesDir = '';
   /** Value bytes in steps not yet handed to LevelDB, and in the batch being written. */
   private queuedBytes = 0;
   private writingBytes = 0;
@@ -142,7 +143,9 @@ export class LevelStore implements Store {
     await ensureWritableDataDir(this.dir);
     await this.db.open();
     const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
-    // Paged messages were transient: a new run starts without them.
+    // Paged messages were transient: a new run starts without them (in page files now; in
+    // LevelDB's 't' range in a data directory written by an earlier version).
+    this.pagesDir = resetPagesDir(this.dir);
     await this.db.clear(range(PAGE_PREFIX));
     const queues: StoredQueue[] = [];
     for await (const [k, v] of this.db.iterator(range(QUEUE_PREFIX))) {
@@ -223,7 +226,7 @@ export class LevelStore implements Store {
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
     await this.flush();
     const totals: RangeTotals = { count: 0, bytes: 0, lastSeq: 0 };
-    const cursors = await this.cursors(vhost, queue, fromSeq, true);
+    const cursors = await this.cursors(vhost, queue, fromSeq);
     try {
       for (const c of cursors) {
         for (;;) {
@@ -245,7 +248,7 @@ export class LevelStore implements Store {
   }
 
   /** Cursors over every range that may hold the queue's messages from fromSeq on. */
-  private async cursors(vhost: string, queue: string, fromSeq: number, withPaged = false): Promise<Cursor[]> {
+  private async cursors(vhost: string, queue: string, fromSeq: number): Promise<Cursor[]> {
     const log = this.logOf(vhost, queue);
     const names: NameCache = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '' };
     // The segment holding fromSeq starts before it: found in memory, or by a seek back.
@@ -257,12 +260,12 @@ export class LevelStore implements Store {
     const cursors: Cursor[] = [
       new SegmentCursor(this.db.values({ gte: start, lt: prefixEnd(log.prefix) }), fromSeq, names, (view) => this.known(log, view)),
     ];
-    const records = (kind: string, paged: boolean): void => {
-      const prefix = this.prefix(vhost, queue, kind);
-      cursors.push(new RecordCursor(this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }), paged, names));
-    };
-    if (log.legacy) records(MESSAGE_PREFIX, false);
-    if (withPaged || this.paged.has(this.prefix(vhost, queue, PAGE_PREFIX))) records(PAGE_PREFIX, true);
+    if (log.legacy) {
+      const prefix = this.prefix(vhost, queue, MESSAGE_PREFIX);
+      cursors.push(new RecordCursor(this.db.values({ gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) }), false, names));
+    }
+    const pages = this.pageFiles.get(queueKey(vhost, queue));
+    if (pages?.holds) cursors.push(pages.cursor(fromSeq));
     return cursors;
   }
 
@@ -338,10 +341,11 @@ export class LevelStore implements Store {
     }
     this.loadedStates.delete(messagePrefix(vhost, name, STATE_PREFIX).toString('latin1'));
     this.legacy.delete(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
+    this.pageFiles.get(k)?.drop();
+    this.pageFiles.delete(k);
     for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
-      this.paged.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
       this.prefixes.delete(kind + k);
     }
@@ -351,11 +355,11 @@ export class LevelStore implements Store {
 
   deleteMessagesFrom(vhost: string, name: string, fromSeq: number): void {
     this.trim(this.logOf(vhost, name), fromSeq, 0);
-    for (const kind of [MESSAGE_PREFIX, PAGE_PREFIX]) {
-      const prefix = this.prefix(vhost, name, kind);
-      // Puts queued before this run before it (steps are ordered), so the range takes them too.
-      this.steps.push({ clear: { gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) } });
-    }
+    const prefix = this.prefix(vhost, name, MESSAGE_PREFIX);
+    // Puts queued before this run before it (steps are ordered), so the range takes them too.
+    this.steps.push({ clear: { gte: messageKey(prefix, fromSeq), lt: prefixEnd(prefix) } });
+    // The broker purges the paged part from its oldest message (PagedTail.clear): the whole file.
+    this.pageFiles.get(queueKey(vhost, name))?.drop();
     this.schedule();
   }
 
@@ -506,17 +510,20 @@ export class LevelStore implements Store {
   }
 
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
-    const prefix = this.prefix(vhost, queue, PAGE_PREFIX);
-    this.paged.add(prefix);
-    this.put(prefix, m, false);
+    const k = queueKey(vhost, queue);
+    let pages = this.pageFiles.get(k);
+    if (!pages) this.pageFiles.set(k, (pages = new PageFile(this.pagesDir)));
+    pages.append(m);
   }
 
   deletePaged(vhost: string, queue: string, seq: number): void {
-    this.del(this.prefix(vhost, queue, PAGE_PREFIX), seq);
+    this.pageFiles.get(queueKey(vhost, queue))?.taken(seq);
   }
 
   get backlogBytes(): number {
-    return this.queuedBytes + this.writingBytes;
+    let pages = 0;
+    for (const p of this.pageFiles.values()) pages += p.pendingBytes;
+    return this.queuedBytes + this.writingBytes + pages;
   }
 
   private put(prefix: Buffer, m: StoredMessage, durable: boolean): void {
@@ -541,7 +548,25 @@ export class LevelStore implements Store {
     this.op({ type: 'del', key: messageKey(prefix, seq) }, false);
   }
 
+  /** Resolves once everything queued so far is written: LevelDB's batches and the page files. */
   flush(): Promise<void> {
+    const level = this.flushLevel();
+    let pages: Promise<void>[] | null = null;
+    for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) (pages ??= []).push(p.flushed());
+    return pages ? Promise.all([level, ...pages]).then(() => undefined) : level;
+  }
+
+  progress(): Promise<boolean> {
+    const waits: Promise<void>[] = [];
+    if (this.inflight) waits.push(this.inflight);
+    else if (this.steps.length > 0 || this.dirty.length > 0) waits.push(this.flushLevel());
+    for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) waits.push(p.progress());
+    if (waits.length === 0) return Promise.resolve(false);
+    const done = (): boolean => true;
+    return Promise.race(waits.map((w) => w.then(done, done)));
+  }
+
+  private flushLevel(): Promise<void> {
     if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
     this.schedule();
@@ -553,6 +578,8 @@ export class LevelStore implements Store {
       await this.flush().catch(() => {});
       while (this.inflight) await this.inflight.catch(() => {});
     }
+    for (const p of this.pageFiles.values()) p.drop();
+    this.pageFiles.clear();
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
     await this.db.close();
   }

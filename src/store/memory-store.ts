@@ -111,6 +111,10 @@ export class MemoryStore implements Store {
     const all = this.range(vhost, queue, fromSeq);
     return { count: all.length, bytes: all.reduce((n, m) => n + m.body.length, 0), lastSeq: all.at(-1)?.seq ?? 0 };
   }
+  progress(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
   flush(): Promise<void> {
     return Promise.resolve();
   }

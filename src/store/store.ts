@@ -171,10 +171,17 @@ export interface Store {
   deleteDeadLetter(vhost: string, queue: string, seq: number): void;
   /** Every dead-lettered message the queue still holds, in seq order. */
   readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]>;
-  /** Keeps a transient message of a long queue out of memory until it is read back. */
+  /**
+   * Keeps a transient message of a long queue out of memory until it is read back. A queue pages
+   * in seq order, reads its paged messages back oldest first (readMessages) and takes each back
+   * (deletePaged) in that order: LevelStore's page file (page-file.ts) counts on that order.
+   */
   putPaged(vhost: string, queue: string, m: StoredMessage): void;
   deletePaged(vhost: string, queue: string, seq: number): void;
-  /** Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged part). */
+  /**
+   * Removes the queue's messages, persistent and paged, from fromSeq on (a purge of its paged
+   * part). fromSeq is at most the oldest paged message not taken back: every paged one goes.
+   */
   deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void;
   /** Removes the queue's persistent messages below belowSeq in one range delete (a stream's old segments). */
   deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void;
@@ -192,6 +199,14 @@ export interface Store {
   putTotals(vhost: string, queue: string, totals: RangeTotals): void;
   /** Resolves when every mutation queued so far is written; rejects if the write failed. */
   flush(): Promise<void>;
+  /**
+   * Resolves (never rejects) once the store has made progress on its backlog: the write in flight
+   * is done, or, when none is, the next one. A publisher paused on backlogBytes waits on this and
+   * looks again, rather than on flush(): the batch after the one in flight then fills while that
+   * one is written, and the disk is never idle between batches. False, at once, when nothing is
+   * being written or waiting to be.
+   */
+  progress(): Promise<boolean>;
   /**
    * Bytes of message values queued or being written and not yet on disk. Publishers pause while
    * this is high (connection.ts), so a disk slower than the network cannot pile batches up in memory.

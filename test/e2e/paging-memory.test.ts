@@ -1,8 +1,9 @@
 // A backlog larger than the memory watermark: a broker process with a 150 MB watermark takes
 // 320 MB of messages nobody consumes yet. Without paging the memory alarm would block the
 // publisher for good (nothing drains); with it the queue keeps 16 MiB of bodies in memory and the
-// rest in LevelDB, so every publish is confirmed while the broker's RSS stays under the bound
-// below. Then every message is consumed, in order. And a kill -9 with a paged queue loses nothing.
+// rest in its page file (transient messages; persistent ones stay in LevelDB), so every publish is
+// confirmed while the broker's RSS stays under the bound below. Then every message is consumed, in
+// order. And a kill -9 with a paged queue loses nothing.
 // Needs the built CLI (`npm run build` -> dist/cli.js).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

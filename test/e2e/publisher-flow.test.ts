@@ -3,6 +3,9 @@
 import amqp from 'amqplib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BACKLOG_HIGH } from '../../src/server/queue.js';
 
 let broker: RunningBroker;
@@ -82,4 +85,50 @@ it('never deadlocks a connection that both floods a queue and consumes from it',
   await done;
   expect(got).toBe(TOTAL);
   await conn.close();
+}, 120_000);
+
+it('counts bytes too: a flood of large bodies to a consumed queue is held under half the page-out bytes, so nothing is paged', async () => {
+  // Paging on (a data directory), 4 MiB of page-out bytes: the publisher is paused past 2 MiB of
+  // ready bodies. Without the byte mark, 256 KiB bodies would never reach BACKLOG_HIGH messages,
+  // and everything the consumer had not taken yet would go through the store.
+  const dir = await mkdtemp(join(tmpdir(), 'warren-flow-bytes-'));
+  const paged = await startBroker({ dataDir: dir, pageOutBytes: 4 * 1024 * 1024 });
+  try {
+    const conn = await amqp.connect(`amqp://127.0.0.1:${paged.port}`);
+    const sub = await conn.createChannel();
+    const pubConn = await amqp.connect(`amqp://127.0.0.1:${paged.port}`);
+    const pub = await pubConn.createChannel();
+    const q = (await sub.assertQueue('flow-bytes', { durable: false })).queue;
+    const queue = paged.broker.vhosts.get('/')!.queues.get(q)!;
+    const COUNT = 400; // 100 MiB
+    const SIZE = 256 * 1024;
+    let maxPaged = 0;
+    const sampler = setInterval(() => (maxPaged = Math.max(maxPaged, queue.pagedOut.count)), 5);
+    await sub.prefetch(8);
+    let next = 0;
+    let wrong = 0;
+    const done = new Promise<void>((resolve) => {
+      void sub.consume(q, (m) => {
+        if (!m) return;
+        if (m.content.length !== SIZE || m.content.readUInt32BE(0) !== next || m.content[SIZE - 1] !== next % 251) wrong++;
+        next++;
+        setTimeout(() => sub.ack(m), 1); // a consumer slower than the publisher
+        if (next === COUNT) resolve();
+      });
+    });
+    for (let i = 0; i < COUNT; i++) {
+      const body = Buffer.alloc(SIZE, i % 251);
+      body.writeUInt32BE(i, 0);
+      if (!pub.sendToQueue(q, body)) await new Promise((r) => pub.once('drain', r));
+    }
+    await done;
+    clearInterval(sampler);
+    expect(wrong).toBe(0);
+    expect(maxPaged).toBe(0);
+    await pubConn.close();
+    await conn.close();
+  } finally {
+    await paged.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }, 120_000);

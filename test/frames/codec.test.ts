@@ -234,6 +234,69 @@ describe('frame parser', () => {
     expect(done).toEqual([10_000]);
   });
 
+  it('streams split body frames in pieces: the same commands and bodies however the stream is cut', () => {
+    const s = stream();
+    // Every method and every whole body, as the broker's connection assembles them (streamBodies).
+    const commands = (chunks: Buffer[], streamBodies: boolean): string[] => {
+      const asm = new CommandAssembler(1 << 20);
+      const out: string[] = [];
+      const p = new FrameParser(
+        4096,
+        (type, channel, payload) => {
+          if (channel !== 1) return;
+          const cmd = asm.push(type, payload);
+          if (cmd) out.push(`${cmd.method.id}:${cmd.properties?.toString('hex')}:${cmd.body?.toString('hex')}`);
+        },
+        streamBodies,
+      );
+      for (const c of chunks) p.push(c);
+      return out;
+    };
+    const whole = commands([s], false);
+    expect(whole).toHaveLength(1);
+    expect(commands([s], true)).toEqual(whole);
+    expect(commands([...s].map((b) => Buffer.from([b])), true)).toEqual(whole);
+    for (let seed = 1; seed < 40; seed++) {
+      const chunks: Buffer[] = [];
+      let pos = 0;
+      let x = seed;
+      while (pos < s.length) {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        const n = 1 + (x % 3000);
+        chunks.push(s.subarray(pos, pos + n));
+        pos += n;
+      }
+      expect(commands(chunks, true)).toEqual(whole);
+    }
+  });
+
+  it('completes no streamed message before its last frame-end octet, and refuses a bad one with 501', () => {
+    const s = stream();
+    const starts: number[] = [];
+    for (let pos = 0; pos < s.length; pos += 8 + s.readUInt32BE(pos + 3)) starts.push(pos);
+    // The third body frame's end octet (the message's last byte): cut just before it, then corrupt it.
+    expect(starts.map((i) => s[i])).toEqual([1, 2, 3, 3, 3, 8, 1]);
+    const lastEnd = starts[5]! - 1;
+    const asm = new CommandAssembler(1 << 20);
+    let done = 0;
+    const p = new FrameParser(4096, (type, channel, payload) => {
+      if (channel === 1 && asm.push(type, payload)) done++;
+    }, true);
+    p.push(s.subarray(0, 100));
+    p.push(s.subarray(100, lastEnd));
+    expect(done).toBe(0);
+    const bad = Buffer.from(s.subarray(lastEnd));
+    bad[0] = 0;
+    let code = 0;
+    try {
+      p.push(bad);
+    } catch (e) {
+      code = (e as AmqpError).code;
+    }
+    expect(code).toBe(501);
+    expect(done).toBe(0);
+  });
+
   it('refuses a bad frame-end, an oversized frame and an unknown type with 501', () => {
     const s = stream();
     const badEnd = Buffer.from(s);

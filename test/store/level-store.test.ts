@@ -101,9 +101,24 @@ describe.each(stores)('%s paging', (_name, setup) => {
     expect((await s.readMessages('/', 'q', 0, 100, 1)).map((m) => m.seq)).toEqual([1]);
     expect((await s.readMessages('/', 'q', 0, 100, 0)).map((m) => m.seq)).toEqual([1]);
     expect(await s.countMessages('/', 'q', 5)).toEqual({ count: 5, bytes: 30, lastSeq: 9 });
-    s.deletePaged('/', 'q', 6);
-    s.deleteMessagesFrom('/', 'q', 8);
-    expect((await all(s, 'q')).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 7]);
+    // As a queue does: paged messages are read back oldest first and taken back in that order.
+    const page = await s.readMessages('/', 'q', 0, 3, Infinity);
+    expect(page.map((m) => m.seq)).toEqual([1, 2, 3]);
+    for (const m of page) if (m.paged) s.deletePaged('/', 'q', m.seq);
+    expect((await all(s, 'q')).map((m) => [m.seq, m.paged])).toEqual([
+      [1, false],
+      [4, false],
+      [5, false],
+      [6, true],
+      [7, true],
+      [8, true],
+      [9, false],
+    ]);
+    // A purge of the paged part, from its oldest message: every paged one goes, persistent 9 too.
+    s.deleteMessagesFrom('/', 'q', 6);
+    expect((await all(s, 'q')).map((m) => m.seq)).toEqual([1, 4, 5]);
+    s.putPaged('/', 'q', msg(11));
+    expect((await all(s, 'q')).map((m) => m.seq)).toEqual([1, 4, 5, 11]);
     await s.close();
   });
 
