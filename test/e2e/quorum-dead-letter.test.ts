@@ -111,7 +111,7 @@ describe('x-dead-letter-strategy at-least-once', () => {
     expect(await counts(b, 'alo-c')).toEqual({ messages: 1, messages_ready: 1, messages_unacknowledged: 0, messages_dlx: 0, message_bytes_dlx: 0 });
     expect(await counts(b, 'alo-b')).toEqual({ messages: 2, messages_ready: 1, messages_unacknowledged: 0, messages_dlx: 1, message_bytes_dlx: 8 });
     const api = apiClient(`http://127.0.0.1:${b.managementPort}`);
-    expect(((await api('GET', '/api/overview')).json as { queue_totals: object }).queue_totals).toEqual({ messages: 4, messages_ready: 3, messages_unacknowledged: 0 });
+    expect(((await api('GET', '/api/overview')).json as { queue_totals: object }).queue_totals).toMatchObject({ messages: 4, messages_ready: 3, messages_unacknowledged: 0 }); // with *_details, as 3.10.8
     expect((await api('GET', '/api/vhosts/%2F')).json).toMatchObject({ messages: 4, messages_ready: 3 });
     expect(texts(logs)).toEqual(
       expect.arrayContaining([
