@@ -540,6 +540,8 @@ for (const step of plan) {
       if (!part.length || ok(res[b]).length) return undefined;
       if (m.key === 'rateObj') return { x: median(part.map((p) => p.done / p.seconds)), sign: '≤', ratioSign: '≥' };
       if (m.key === 'timeS') return { x: median(part.map((p) => p.seconds)), sign: '>', ratioSign: '<' };
+      // memory per object of the objects made before the time ran out
+      if (m.key === 'perObjKiB' && part.some((p) => p.perObjKiB)) return { x: median(part.map((p) => p.perObjKiB)), sign: '~', ratioSign: '~' };
       return undefined;
     };
     const w = v('warren');
