@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanupAll, lavinmqAvailable, lavinmqPath, rabbitAvailable, rabbitctl, startLavinMQ, startRabbit, startWarren } from './brokers.mjs';
 import { Conn, M } from './scale/amqp.mjs';
+import { bindingKey, routingKeys } from './scale/keys.mjs';
 import { fmt, median, procCpuMs, procMem, sleep } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,18 +83,27 @@ const lavinmq = lavinmqPath(o.lavinmq);
 // Every connection is a descriptor in the client and one in the broker (the brokers inherit this
 // process's limits). Below what the largest step needs, re-run under prlimit with a raised limit.
 const NOFILE_WANTED = Math.max(...connCounts, 0) + 10_000;
-const nofile = () => Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 0);
+const limitOf = (col) => Number(/^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[col] ?? 0);
+const nofile = () => limitOf(1);
+const nofileHard = () => limitOf(2);
 if (steps.includes('conns') && nofile() < NOFILE_WANTED && !process.env.SCALE_REEXEC) {
-  const r = spawnSync('prlimit', [`--nofile=${NOFILE_WANTED}:${NOFILE_WANTED}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, SCALE_REEXEC: '1' },
-  });
-  if (r.error || r.status === null) {
-    console.error(`could not raise the open-file limit to ${NOFILE_WANTED} (prlimit: ${r.error?.message ?? r.signal}); run with ulimit -n ${NOFILE_WANTED}`);
-    process.exit(1);
+  // as high as allowed: above the hard limit only with CAP_SYS_RESOURCE (root outside a container)
+  const test = spawnSync('prlimit', [`--nofile=${NOFILE_WANTED}:${NOFILE_WANTED}`, 'true']);
+  const want = test.status === 0 ? NOFILE_WANTED : nofileHard();
+  if (want > nofile()) {
+    const r = spawnSync('prlimit', [`--nofile=${want}:${want}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, SCALE_REEXEC: '1' },
+    });
+    if (r.error || r.status === null) {
+      console.error(`could not raise the open-file limit to ${want} (prlimit: ${r.error?.message ?? r.signal}); run with ulimit -n ${NOFILE_WANTED}`);
+      process.exit(1);
+    }
+    process.exit(r.status);
   }
-  process.exit(r.status);
 }
+/** The most connections a broker can hold here: each is a descriptor in its one process (and in the client's). */
+const MAX_CONNS = nofile() - 500;
 
 const available = ['warren', ...(lavinmqAvailable(lavinmq) ? ['lavinmq'] : []), ...(rabbitAvailable() ? ['rabbitmq'] : [])];
 const brokers = o.brokers ? list(o.brokers) : available;
@@ -130,8 +140,14 @@ const withTimeout = (p, ms, what) => {
 
 // ---------------------------------------------------------------- step: idle connections
 
-/** Source addresses for n connections: about 20,000 per address (Linux gives ~28,000 ephemeral ports each). */
-const sourcesFor = (n, run) => Array.from({ length: Math.max(1, Math.ceil(n / 20_000)) }, (_, i) => `127.${1 + (run % 200)}.${i + 1}.1`);
+/**
+ * Source addresses for n connections. Up to 25,000 none: connect() picks the port, from Linux's
+ * ~28,000 ephemeral ports per destination, cheaply. Past that, about 20,000 per 127.x.y.1 address;
+ * binding a local address makes the kernel pick the port at bind(), which costs the client more
+ * system time the more ports are taken.
+ */
+const sourcesFor = (n, run) =>
+  n <= 25_000 ? [undefined] : Array.from({ length: Math.ceil(n / 20_000) }, (_, i) => `127.${1 + (run % 200)}.${i + 1}.1`);
 
 function workerCall(w, msg, onProgress) {
   return new Promise((resolve, reject) => {
@@ -248,6 +264,9 @@ async function pipeline(lanes, count, op, { repliesPerOp = 1, deadline = Infinit
       ),
     ]);
     if (timedOut() && done() < count) throw new Partial(done(), count, (performance.now() - t0) / 1000, what);
+  } catch (e) {
+    if (e instanceof Partial) throw e;
+    throw new Error(`failed after ${done().toLocaleString('en-US')} of ${count.toLocaleString('en-US')} ${what} in ${Math.round((performance.now() - t0) / 1000)} s: ${e.message ?? e}`);
   } finally {
     clearInterval(timer);
   }
@@ -284,41 +303,6 @@ async function stepQueues(broker) {
 }
 
 // ---------------------------------------------------------------- step: topic bindings
-
-// Deterministic hashes of the binding index, so every broker gets the same bindings.
-const hash = (i, salt) => {
-  let h = Math.imul(i ^ salt, 0x9e3779b1);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x85ebca77);
-  h ^= h >>> 13;
-  return h >>> 0;
-};
-/**
- * Binding i's four words (a.b.c.d, 1,000 of each level): a and b are i's digits in base 1,000, so
- * up to a million bindings have distinct (a, b) prefixes; c and d are hashes. Its pattern: 60 %
- * exact, 20 % `a.b.c.*`, 10 % `a.*.c.d`, 6 % `a.b.c.#`, 3 % `*.b.c.d`, 1 % `a.b.#`.
- */
-const words = (i) => [`a${i % 1000}`, `b${Math.floor(i / 1000) % 1000}`, `c${hash(i, 1) % 1000}`, `d${hash(i, 2) % 1000}`];
-function bindingKey(i) {
-  const [a, b, c, d] = words(i);
-  const t = hash(i, 3) % 100;
-  if (t < 60) return `${a}.${b}.${c}.${d}`;
-  if (t < 80) return `${a}.${b}.${c}.*`;
-  if (t < 90) return `${a}.*.${c}.${d}`;
-  if (t < 96) return `${a}.${b}.${c}.#`;
-  if (t < 99) return `*.${b}.${c}.${d}`;
-  return `${a}.${b}.#`;
-}
-/** Routing keys: half the concrete key of a random binding (about one match), half random words (almost none). */
-function routingKeys(nBindings, count) {
-  const keys = [];
-  for (let k = 0; k < count; k++) {
-    const r = hash(k, 7);
-    if (k % 2 === 0) keys.push(words(r % nBindings).join('.'));
-    else keys.push(`a${r % 1000}.b${hash(k, 8) % 1000}.c${hash(k, 9) % 1000}.d${hash(k, 10) % 1000}`);
-  }
-  return keys;
-}
 
 /**
  * Confirmed publishes through `exchange` for `seconds` after `warmup` seconds, at most `window`
@@ -442,8 +426,17 @@ const TOPIC_METRICS = [
 ];
 
 const plan = [];
+const skippedNotes = [];
 if (steps.includes('conns'))
-  for (const n of connCounts) plan.push({ name: `conns-${n}`, title: `${n.toLocaleString('en-US')} idle connections`, runs: Number(o.runs), metrics: STEP_METRICS, run: (b, r) => stepConns(b, n, r) });
+  for (const n of connCounts) {
+    if (n > MAX_CONNS) {
+      const why = `${n.toLocaleString('en-US')} idle connections: not run, the open-file limit here is ${nofile().toLocaleString('en-US')} per process (hard limit ${nofileHard().toLocaleString('en-US')}; raising it needs CAP_SYS_RESOURCE) and a broker holds each connection in its one process`;
+      console.log(why);
+      skippedNotes.push(`- ${why}.`);
+      continue;
+    }
+    plan.push({ name: `conns-${n}`, title: `${n.toLocaleString('en-US')} idle connections`, runs: Number(o.runs), metrics: STEP_METRICS, run: (b, r) => stepConns(b, n, r) });
+  }
 if (steps.includes('queues'))
   plan.push({ name: 'queues', title: `${Number(o.queues).toLocaleString('en-US')} queues, a binding each`, runs: Number(o.runs), metrics: STEP_METRICS, run: (b) => stepQueues(b) });
 if (steps.includes('topic'))
@@ -574,8 +567,9 @@ const report = [
   '',
   ...lines,
   '',
-  'RSS per object: the broker process\'s RSS (/proc/<pid>/status VmRSS, settled) after the step minus before it, over the objects made; for queues it includes each queue\'s binding. Idle connections: a raw-socket client (bench/scale/amqp.mjs) in a forked process, 100 handshakes in flight, heartbeats at the broker\'s proposal, spread over several 127.x.y.1 source addresses. Topic: words a.b.c.d (1,000 of each level), 60 % exact, 20 % `a.b.c.*`, 10 % `a.*.c.d`, 6 % `a.b.c.#`, 3 % `*.b.c.d`, 1 % `a.b.#`, bound to 1,000 queues; routed msgs/s: 16-byte transient publishes with confirms (1,000 unconfirmed at most), half with a binding\'s own key (about one queue each), half random words (almost none), measured over 5 s after 1 s of warm-up. `*`: some runs failed; `dnf`: no run finished; `>t`, `≤r`, `~m`: no run finished in the time limit; `r` is the rate it made objects at until then, `m` the RSS per object of those it made.',
+  'RSS per object: the broker process\'s RSS (/proc/<pid>/status VmRSS, settled) after the step minus before it, over the objects made; for queues it includes each queue\'s binding. Idle connections: a raw-socket client (bench/scale/amqp.mjs) in a forked process, 100 handshakes in flight, heartbeats at the broker\'s proposal (past 25,000 connections spread over several 127.x.y.1 source addresses). Topic: words a.b.c.d (1,000 of each level), 60 % exact, 20 % `a.b.c.*`, 10 % `a.*.c.d`, 6 % `a.b.c.#`, 3 % `*.b.c.d`, 1 % `a.b.#`, bound to 1,000 queues; routed msgs/s: 16-byte transient publishes with confirms (1,000 unconfirmed at most), half with a binding\'s own key (about one queue each), half random words (almost none), measured over 5 s after 1 s of warm-up. `*`: some runs failed; `dnf`: no run finished; `>t`, `≤r`, `~m`: no run finished in the time limit; `r` is the rate it made objects at until then, `m` the RSS per object of those it made.',
   ...(errors.length ? ['', '**Runs that did not finish or failed:**', '', ...errors] : []),
+  ...(skippedNotes.length ? ['', ...skippedNotes] : []),
   '',
 ];
 const text = report.join('\n');

@@ -19,7 +19,7 @@ async function open({ port, count, concurrency, sources, timeoutMs }) {
     while (next < count) {
       if (Date.now() > deadline) return;
       const i = next++;
-      const c = new Conn({ port, localAddress: sources[i % sources.length] });
+      const c = new Conn({ port, localAddress: sources[i % sources.length] ?? undefined });
       try {
         await c.open(Math.max(1000, deadline - Date.now()));
         conns.push(c);
