@@ -108,4 +108,47 @@ describe('TopicExchange (burst trie)', () => {
     expect(x.bindings.get(q, 'k3', args)).toBe(withArgs);
     expect(x.bindings.size).toBe(20);
   });
+
+  it('finds, routes and unbinds one key bound to many destinations (past the scanned list)', () => {
+    const x = new TopicExchange(spec);
+    const dests = Array.from({ length: 40 }, (_, i) => dest(`m${i}`));
+    const args: FieldTable = new Map([['x-k', { type: 'S', value: Buffer.from('v') }]]) as FieldTable;
+    const made = new Map<string, Binding>();
+    for (const key of ['orders.#', 'orders', 'orders.*.eu']) {
+      for (const d of dests) {
+        const b: Binding = { source: x, destination: d, routingKey: key, arguments: NO_ARGUMENTS, routeMark: 0 };
+        expect(x.bind(b)).toBe(true);
+        made.set(`${key} ${d.name}`, b);
+        expect(x.bind({ source: x, destination: d, routingKey: key, arguments: new Map(), routeMark: 0 })).toBe(false);
+      }
+      // the same key and destination with arguments is another binding
+      const withArgs: Binding = { source: x, destination: dests[5]!, routingKey: key, arguments: args, routeMark: 0 };
+      expect(x.bind(withArgs)).toBe(true);
+      expect(x.bindings.get(dests[5]!, key, args)).toBe(withArgs);
+      expect(x.unbind(withArgs)).toBe(true);
+    }
+    const route = (rk: string): string[] => {
+      const out: Destination[] = [];
+      x.route(rk, undefined, out);
+      return [...new Set(out)].map((d) => d.name).sort();
+    };
+    const all = dests.map((d) => d.name).sort();
+    expect(route('orders')).toEqual(all);
+    expect(route('orders.x.eu')).toEqual(all);
+    expect(route('other')).toEqual([]);
+    for (const d of dests) expect(x.bindings.get(d, 'orders', new Map())).toBe(made.get(`orders ${d.name}`));
+    // unbind every other destination's 'orders' and 'orders.#'
+    dests.forEach((d, i) => {
+      if (i % 2 === 0) {
+        expect(x.unbind(made.get(`orders ${d.name}`)!)).toBe(true);
+        expect(x.unbind(made.get(`orders.# ${d.name}`)!)).toBe(true);
+        expect(x.bindings.get(d, 'orders', new Map())).toBeUndefined();
+      }
+    });
+    const odd = dests.filter((_, i) => i % 2 === 1).map((d) => d.name).sort();
+    expect(route('orders')).toEqual(odd);
+    expect(route('orders.x.eu')).toEqual(all); // 'orders.*.eu' is still bound for all of them
+    expect(route('orders.x')).toEqual(odd);
+    expect(x.bindings.size).toBe(80);
+  });
 });

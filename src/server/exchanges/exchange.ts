@@ -20,7 +20,7 @@ export interface Binding {
 /** The arguments of every binding made without any: one shared table, never written to. */
 export const NO_ARGUMENTS: FieldTable = new Map();
 
-const sameArguments = (a: FieldTable, b: FieldTable): boolean =>
+export const sameArguments = (a: FieldTable, b: FieldTable): boolean =>
   a === b || (a.size === 0 && b.size === 0) || (a.size === b.size && tableIdentity(a) === tableIdentity(b));
 
 /** A destination's bindings in a table: one, a few (scanned), or many (by routing key). */
@@ -41,9 +41,17 @@ const findIn = (v: Binding | Binding[] | undefined, routingKey: string, args: Fi
  * entry in an ordered Set and one in a per-destination index, and no identity string: with a
  * million bindings on an exchange, strings naming each one were about a tenth of the broker.
  */
+export type BindingFinder = (destination: Destination, routingKey: string, args: FieldTable) => Binding | undefined;
+
 export class BindingTable {
   private readonly all = new Set<Binding>();
   private readonly byDest = new Map<Destination, ByDestination>();
+
+  /**
+   * finder: how the exchange's own routes find a binding (the topic trie does, by its key), in
+   * place of this table's index by destination, which then stays empty.
+   */
+  constructor(private readonly finder: BindingFinder | null = null) {}
 
   get size(): number {
     return this.all.size;
@@ -54,12 +62,18 @@ export class BindingTable {
   }
 
   get(destination: Destination, routingKey: string, args: FieldTable): Binding | undefined {
+    if (this.finder) return this.finder(destination, routingKey, args);
     const v = this.byDest.get(destination);
     return v instanceof Map ? findIn(v.get(routingKey), routingKey, args) : findIn(v, routingKey, args);
   }
 
   /** Adds b; false when one of the same destination, key and arguments is there already. */
   add(b: Binding): boolean {
+    if (this.finder) {
+      if (this.finder(b.destination, b.routingKey, b.arguments)) return false;
+      this.all.add(b);
+      return true;
+    }
     const d = b.destination;
     const v = this.byDest.get(d);
     if (v === undefined) this.byDest.set(d, b);
@@ -84,8 +98,14 @@ export class BindingTable {
     return true;
   }
 
+  /** Adds b, known to be new: the finder's exchange has checked it while adding its route. */
+  addNew(b: Binding): void {
+    this.all.add(b);
+  }
+
   delete(b: Binding): boolean {
     if (!this.all.delete(b)) return false;
+    if (this.finder) return true;
     const d = b.destination;
     const v = this.byDest.get(d);
     const without = (x: Binding | Binding[] | undefined): Binding | Binding[] | undefined => {
@@ -125,7 +145,7 @@ export abstract class Exchange {
   readonly internal: boolean;
   readonly arguments: FieldTable;
   /** Bindings with this exchange as source. */
-  readonly bindings = new BindingTable();
+  readonly bindings: BindingTable;
   /** Messages published to it, and copies it routed on to queues (the API's publish_in/publish_out). */
   publishIn = 0;
   publishOut = 0;
@@ -144,6 +164,16 @@ export abstract class Exchange {
     this.autoDelete = spec.autoDelete;
     this.internal = spec.internal;
     this.arguments = spec.arguments;
+    this.bindings = new BindingTable(this.ownFinder());
+  }
+
+  /**
+   * How this type's routes find a binding by destination, key and arguments, when they can (called
+   * from the constructor: the finder may read the subclass's fields only when it is called); null
+   * leaves it to the binding table's own index.
+   */
+  protected ownFinder(): BindingFinder | null {
+    return null;
   }
 
   /** Adds a binding; false when an identical one exists already. */
