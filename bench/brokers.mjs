@@ -70,7 +70,7 @@ const waitExit = (proc, ms) =>
  */
 function spawnWarren(dataDir, extraArgs, { until = 'listening', keepLog = false, baseArgs } = {}) {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const args = [...nodeArgs, join(root, 'dist/cli.js'), ...(baseArgs ?? ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info']), ...extraArgs];
+  const args = [...nodeArgs, process.env.BENCH_WARREN_CLI ?? join(root, 'dist/cli.js'), ...(baseArgs ?? ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info']), ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Topic exchange micro-benchmark: TopicExchange.route() over 10,000 bindings with mixed '*' and
 // '#' keys, timed over 100,000 routing keys. Needs `npm run build` (imports from dist/).
-// Usage: node bench/topic-routing.mjs [--bindings 10000] [--keys 100000] [--seed 42]
+// Usage: node bench/topic-routing.mjs [--bindings 10000] [--keys 100000] [--seed 42] [--shape scale]
+// --shape scale: the keys of `npm run bench:scale`'s topic step (bench/scale/keys.mjs: four words of
+// 1,000 each, mostly distinct, to 1,000 queues) instead of 2-5 words of 100 with many '#'; it also
+// prints the heap used per binding (run with --expose-gc for a settled figure).
 import { TopicExchange } from '../dist/server/exchanges/topic.js';
-import { Exchange } from '../dist/server/exchanges/exchange.js';
+import * as scaleKeys from './scale/keys.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -12,6 +15,7 @@ const arg = (name, dflt) => {
 const N_BINDINGS = arg('bindings', 10_000);
 const N_KEYS = arg('keys', 100_000);
 let seed = arg('seed', 42) >>> 0;
+const SCALE = process.argv.includes('--shape') && process.argv[process.argv.indexOf('--shape') + 1] === 'scale';
 
 // mulberry32: a small deterministic PRNG, so runs are comparable
 function rand() {
@@ -59,23 +63,37 @@ function matches(binding, key) {
   return m(0, 0);
 }
 
+globalThis.gc?.();
+const heap0 = process.memoryUsage().heapUsed;
+const bindStart = process.cpuUsage();
 const x = new TopicExchange({ name: 'bench', type: 'topic', durable: false, autoDelete: false, internal: false, arguments: new Map() });
 const keys = [];
 const noArgs = new Map();
+const queues = Array.from({ length: 1000 }, (_, i) => ({ name: `q${i}` }));
 for (let i = 0; i < N_BINDINGS; i++) {
-  const key = bindingKey();
+  const key = SCALE ? scaleKeys.bindingKey(i) : bindingKey();
   keys.push(key);
-  const destination = { name: `q${i}` }; // a fake queue: route() only collects destinations
-  x.bind({ source: x, destination, routingKey: key, arguments: noArgs, id: Exchange.bindingId(destination, key, noArgs) });
+  const destination = SCALE ? queues[i % 1000] : { name: `q${i}` }; // a fake queue: route() only collects destinations
+  x.bind({ source: x, destination, routingKey: key, arguments: noArgs, routeMark: 0 });
 }
-const routingKeys = Array.from({ length: N_KEYS }, routingKey);
+const bindCpu = process.cpuUsage(bindStart);
+globalThis.gc?.();
+const heapPerBinding = (process.memoryUsage().heapUsed - heap0) / N_BINDINGS;
+const routingKeys = SCALE ? scaleKeys.routingKeys(N_BINDINGS, N_KEYS) : Array.from({ length: N_KEYS }, routingKey);
+const byName = new Map(queues.map((q) => [q, q.name]));
 
 // correctness check on a sample
 let mismatches = 0;
 const out = [];
-for (const rk of routingKeys.slice(0, 500)) {
+for (const rk of routingKeys.slice(0, SCALE ? 20 : 500)) {
   out.length = 0;
   x.route(rk, undefined, out);
+  if (SCALE) {
+    const got = [...new Set(out)].map((d) => d.name).sort().join();
+    const want = [...new Set(keys.flatMap((k, i) => (matches(k, rk) ? [queues[i % 1000].name] : [])))].sort().join();
+    if (got !== want) mismatches++;
+    continue;
+  }
   const got = new Set(out.map((d) => d.name));
   for (let i = 0; i < keys.length; i++) if (matches(keys[i], rk) !== got.has(`q${i}`)) mismatches++;
 }
@@ -86,6 +104,7 @@ for (let i = 0; i < 20_000; i++) {
   x.route(routingKeys[i % N_KEYS], undefined, out);
 }
 let matched = 0;
+const cpu0 = process.cpuUsage();
 const t0 = process.hrtime.bigint();
 for (let i = 0; i < N_KEYS; i++) {
   out.length = 0;
@@ -93,6 +112,8 @@ for (let i = 0; i < N_KEYS; i++) {
   matched += out.length;
 }
 const ns = Number(process.hrtime.bigint() - t0);
+const cpu = process.cpuUsage(cpu0);
+const cpuUs = cpu.user + cpu.system;
 
 const hashes = keys.filter((k) => k.includes('#')).length;
 const stars = keys.filter((k) => k.includes('*')).length;
@@ -105,6 +126,9 @@ console.log(
     avgMatchesPerRoute: +(matched / N_KEYS).toFixed(2),
     totalMs: +(ns / 1e6).toFixed(1),
     usPerRoute: +(ns / 1e3 / N_KEYS).toFixed(3),
+    cpuUsPerRoute: +(cpuUs / N_KEYS).toFixed(3),
+    cpuUsPerBind: +((bindCpu.user + bindCpu.system) / N_BINDINGS).toFixed(3),
+    heapBytesPerBinding: Math.round(heapPerBinding),
     sampleMismatchesVsReference: mismatches,
   }),
 );

@@ -18,7 +18,8 @@ export class FrameParser {
   stopped = false;
 
   // A frame split across chunks: its 7 header bytes, then its payload and frame-end byte.
-  private head = Buffer.alloc(7);
+  // From Node's shared pool: a buffer of its own per connection costs an ArrayBuffer and a malloc.
+  private head = Buffer.allocUnsafe(7);
   private headLen = 0;
   private partial: Buffer | null = null;
   private partialLen = 0;

@@ -186,15 +186,26 @@ export class Writer {
   pos = 0;
   private start = 0;
 
-  constructor(private readonly chunkSize = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(chunkSize);
+  /**
+   * chunkSize: the buffer size once busy. initialSize (smaller) starts it small: a small buffer
+   * that fills is replaced by one of its own size, unless what is pending (not yet taken) is more
+   * than half of it, which moves it up to chunkSize. An idle AMQP connection then keeps a slice of
+   * Node's shared pool, not 64 KiB of its own.
+   */
+  constructor(
+    private readonly chunkSize = 64 * 1024,
+    initialSize = chunkSize,
+  ) {
+    this.buf = Buffer.allocUnsafe(Math.min(initialSize, chunkSize));
   }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     // Move the unflushed tail into a fresh buffer big enough for it and n more bytes.
     const pending = this.pos - this.start;
-    const next = Buffer.allocUnsafe(Math.max(this.chunkSize, (pending + n) * 2));
+    // A small buffer stays small while what is pending fits half of one; else chunkSize or more.
+    const size = this.buf.length;
+    const next = Buffer.allocUnsafe(size < this.chunkSize && (pending + n) * 2 <= size ? size : Math.max(this.chunkSize, (pending + n) * 2));
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
     this.start = 0;
@@ -208,7 +219,7 @@ export class Writer {
     const out = this.buf.subarray(this.start, this.pos);
     this.start = this.pos;
     if (this.buf.length - this.pos < 512) {
-      this.buf = Buffer.allocUnsafe(this.chunkSize);
+      this.buf = Buffer.allocUnsafe(Math.min(this.buf.length, this.chunkSize));
       this.start = this.pos = 0;
     }
     return out;

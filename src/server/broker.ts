@@ -32,6 +32,8 @@ export class Broker {
   readonly store: Store;
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
+  /** How many of them are past connection.open-ok and not closing (connection.ts keeps it). */
+  runningConnections = 0;
   private ackTimeouts: NodeJS.Timeout | null = null;
   readonly access: AccessControl;
   readonly limits: Limits;

@@ -82,6 +82,12 @@ export class Connection implements QueueOwner, Throttled {
   private throttleTimer: NodeJS.Timeout | null = null;
 
   private state: State = 'header';
+  /** Moves to state s, keeping the broker's count of running connections. */
+  private enter(s: State): void {
+    if (this.state === 'running' && s !== 'running') this.broker.runningConnections--;
+    else if (s === 'running' && this.state !== 'running') this.broker.runningConnections++;
+    this.state = s;
+  }
   private readonly parser: FrameParser;
   private header = Buffer.alloc(0);
   private lastRead = Date.now();
@@ -243,11 +249,11 @@ export class Connection implements QueueOwner, Throttled {
     if (!this.header.equals(PROTOCOL_HEADER)) {
       // Spec 4.2.2: answer with the header we do speak, then close.
       this.log.warn({ peer: this.peer, header: this.header.toString('hex') }, 'bad protocol header');
-      this.state = 'closed';
+      this.enter('closed');
       this.socket.end(PROTOCOL_HEADER);
       return Buffer.alloc(0);
     }
-    this.state = 'start-ok';
+    this.enter('start-ok');
     this.writer.method(0, {
       id: M.ConnectionStart,
       args: { serverProperties: serverProperties(), mechanisms: Buffer.from(MECHANISMS), locales: Buffer.from('en_US') },
@@ -292,9 +298,11 @@ export class Connection implements QueueOwner, Throttled {
     if (channel > this.channelMax) {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channel} above channel_max ${this.channelMax}`, 'connection', 20, 10);
     }
-    let userChannels = 0;
-    for (const c of this.broker.connections) if (c.user === this.user) userChannels += c.channels.size;
-    this.broker.limits.checkChannel(this.user, userChannels);
+    this.broker.limits.checkChannel(this.user, () => {
+      let userChannels = 0;
+      for (const c of this.broker.connections) if (c.user === this.user) userChannels += c.channels.size;
+      return userChannels;
+    });
     this.channels.set(channel, new Channel(channel, this));
     this.broker.counters.channelsOpened++;
     this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
@@ -346,7 +354,7 @@ export class Connection implements QueueOwner, Throttled {
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
     }
-    this.state = 'login';
+    this.enter('login');
     const address = this.socket.remoteAddress ?? '';
     this.broker.loginGate.enter(address, () => this.login(mechanism, response, address));
   }
@@ -375,7 +383,7 @@ export class Connection implements QueueOwner, Throttled {
     this.broker.counters.authSucceeded++;
     const opts = this.broker.options;
     this.user = creds.user;
-    this.state = 'tune-ok';
+    this.enter('tune-ok');
     this.writer.method(0, {
       id: M.ConnectionTune,
       args: { channelMax: opts.channelMax, frameMax: opts.frameMax, heartbeat: opts.heartbeat },
@@ -397,7 +405,7 @@ export class Connection implements QueueOwner, Throttled {
     this.parser.frameMax = this.frameMax;
     this.writer.frameMax = this.frameMax;
     this.heartbeat = heartbeat;
-    this.state = 'open';
+    this.enter('open');
     if (heartbeat > 0) this.startHeartbeat(heartbeat);
   }
 
@@ -406,22 +414,23 @@ export class Connection implements QueueOwner, Throttled {
     const vhost = this.broker.vhosts.get(vhostName);
     if (!vhost) throw connError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`);
     const max = this.broker.options.maxConnections;
-    let open = 0;
-    for (const c of this.broker.connections) if (c.isRunning) open++;
-    if (open >= max) throw connError(ReplyCode.NotAllowed, `connection refused: node connection limit (${max}) is reached`);
+    if (this.broker.runningConnections >= max) throw connError(ReplyCode.NotAllowed, `connection refused: node connection limit (${max}) is reached`);
     if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
       throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
     }
-    let inVHost = 0;
-    let forUser = 0;
-    for (const c of this.broker.connections) {
-      if (!c.isRunning) continue;
-      if (c.vhost === vhost) inVHost++;
-      if (c.user === this.user) forUser++;
-    }
-    this.broker.limits.checkConnection(this.user, vhostName, inVHost, forUser);
+    const running = (pred: (c: Connection) => boolean) => (): number => {
+      let n = 0;
+      for (const c of this.broker.connections) if (c.isRunning && pred(c)) n++;
+      return n;
+    };
+    this.broker.limits.checkConnection(
+      this.user,
+      vhostName,
+      running((c) => c.vhost === vhost),
+      running((c) => c.user === this.user),
+    );
     this.vhost = vhost;
-    this.state = 'running';
+    this.enter('running');
     this.broker.counters.connectionsOpened++;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
@@ -433,7 +442,7 @@ export class Connection implements QueueOwner, Throttled {
   private onClosingMethod(m: Method): void {
     if (m.id === M.ConnectionCloseOk) {
       // The client has nothing more to say: end our side; the close timer still bounds the rest.
-      this.state = 'closed';
+      this.enter('closed');
       this.socket.end();
     } else if (m.id === M.ConnectionClose) {
       this.awaitPeerClose();
@@ -449,7 +458,7 @@ export class Connection implements QueueOwner, Throttled {
   private awaitPeerClose(): void {
     this.writer.method(0, { id: M.ConnectionCloseOk, args: {} });
     this.writer.flush();
-    this.state = 'draining';
+    this.enter('draining');
     this.parser.stopped = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
@@ -497,11 +506,11 @@ export class Connection implements QueueOwner, Throttled {
     const level = code === ReplyCode.ConnectionForced ? 'info' : 'warn';
     this.log[level]({ peer: this.peer, code, text }, 'closing connection');
     if (this.state === 'header') {
-      this.state = 'closed';
+      this.enter('closed');
       this.socket.destroy();
       return;
     }
-    this.state = 'closing';
+    this.enter('closing');
     this.writer.method(0, { id: M.ConnectionClose, args: { replyCode: code, replyText: text, classId, methodId } });
     this.writer.flush();
     this.releaseChannels();
@@ -535,7 +544,7 @@ export class Connection implements QueueOwner, Throttled {
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     this.throttleTimer = null;
     const wasOpen = this.state !== 'closed' || this.vhost !== null;
-    this.state = 'closed';
+    this.enter('closed');
     this.releaseChannels();
     if (this.broker.connections.delete(this) && wasOpen && this.vhost) {
       this.broker.counters.connectionsClosed++;

@@ -88,22 +88,25 @@ export class Limits {
     return v === undefined || v < 0 ? null : v;
   }
 
-  /** connection.open: vhost max-connections, then user max-connections (530, RabbitMQ 3.10.8's texts). */
-  checkConnection(user: string, vhost: string, openInVHost: number, openForUser: number): void {
+  /**
+   * connection.open: vhost max-connections, then user max-connections (530, RabbitMQ 3.10.8's
+   * texts). The counts are asked for only when such a limit is set: counting walks every connection.
+   */
+  checkConnection(user: string, vhost: string, openInVHost: () => number, openForUser: () => number): void {
     const v = this.limit('vhost', vhost, 'max-connections');
-    if (v !== null && openInVHost >= v) {
+    if (v !== null && openInVHost() >= v) {
       throw new AmqpError(ReplyCode.NotAllowed, `access to vhost '${vhost}' refused for user '${user}': connection limit (${v}) is reached`, 'connection');
     }
     const u = this.limit('user', user, 'max-connections');
-    if (u !== null && openForUser >= u) {
+    if (u !== null && openForUser() >= u) {
       throw new AmqpError(ReplyCode.NotAllowed, `connection refused for user '${user}': user connection limit (${u}) is reached`, 'connection');
     }
   }
 
-  /** channel.open: user max-channels, a connection error 530 as in RabbitMQ 3.10.8. */
-  checkChannel(user: string, openForUser: number): void {
+  /** channel.open: user max-channels, a connection error 530 as in RabbitMQ 3.10.8 (counted only when set). */
+  checkChannel(user: string, openForUser: () => number): void {
     const u = this.limit('user', user, 'max-channels');
-    if (u !== null && openForUser >= u) {
+    if (u !== null && openForUser() >= u) {
       throw new AmqpError(ReplyCode.NotAllowed, `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${u})`, 'connection');
     }
   }

@@ -5,7 +5,7 @@ import type { FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
-import { Exchange, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
+import { Exchange, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
 import type { Message } from './message.js';
 import type { PagingLimits } from './paged-tail.js';
@@ -304,7 +304,8 @@ export class VHost {
 
   /** Binds; returns whether the binding is durable (and so waits for the store). */
   addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable, persist = true): boolean {
-    const b: Binding = { source, destination, routingKey, arguments: args, id: Exchange.bindingId(destination, routingKey, args) };
+    // Most bindings have no arguments: they share one empty table rather than keep the decoded one.
+    const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
     if (!source.bind(b)) return false;
     if (source.type === 'headers') this.headersBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
@@ -320,7 +321,7 @@ export class VHost {
 
   /** Unbinds; an auto-delete exchange goes with its last binding. */
   removeBinding(b: Binding): void {
-    if (!b.source.unbind(b.id)) return;
+    if (!b.source.unbind(b)) return;
     if (b.source.type === 'headers') this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
@@ -329,7 +330,7 @@ export class VHost {
   }
 
   findBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding | undefined {
-    return source.bindings.get(Exchange.bindingId(destination, routingKey, args));
+    return source.bindings.get(destination, routingKey, args);
   }
 
   private isDurable(q: Queue): boolean {

@@ -19,7 +19,8 @@ const BY_REFERENCE = 16 * 1024;
 const TICK_HIGH_WATER = 1024 * 1024;
 
 export class FrameWriter {
-  private readonly w = new Writer(64 * 1024);
+  /** Starts at 2 KiB (the handshake's frames), 64 KiB once a tick writes more than that. */
+  private readonly w = new Writer(64 * 1024, 2048);
   private out: Buffer[] = [];
   private scheduled = false;
   /** When a frame was last handed to the socket, for server heartbeats. */
