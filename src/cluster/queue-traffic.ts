@@ -412,8 +412,13 @@ export class QueueTraffic implements RemoteSender {
     this.localByCid.delete(cid);
   }
 
-  /** A queue went away: its consumers' subscriptions with it. */
+  /** A queue went away: its consumers' subscriptions with it, and what was counted of its pubs. */
   forgetQueue(q: ClusterQueue): void {
+    // A queue declared again under the name starts its generations afresh on every sender.
+    const suffix = `\0${q.vhost.name}\0${q.name}`;
+    for (const m of [this.expected, this.gapped, this.refused]) {
+      for (const key of m.keys()) if (key.endsWith(suffix)) m.delete(key);
+    }
     for (const [c, cid] of q.cids) {
       this.localByCid.delete(cid);
       q.cids.delete(c);
