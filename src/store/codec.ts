@@ -2,6 +2,7 @@
 
 import { writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
+import type { BodyRef } from './body-files.js';
 
 export const QUEUE_PREFIX = 'q';
 export const MESSAGE_PREFIX = 'm';
@@ -32,6 +33,8 @@ export const DEAD_LETTER_PREFIX = 'd';
  */
 export const SEGMENT_PREFIX = 'M';
 export const STATE_PREFIX = 'S';
+/** Which body files a segment's large bodies are in (body-files.ts): 'X', then the segment's key after its letter. */
+export const BODIES_PREFIX = 'X';
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */
 export const TOTALS_PREFIX = 'c';
 
@@ -97,6 +100,15 @@ const REDELIVERED = 1;
 const EXPIRES = 2;
 const DELIVERY_COUNT = 4;
 const SETTLED = 8;
+/** The body is in a body file (body-files.ts): the record holds file(4) offset(8) length(4) instead. */
+const EXTERNAL = 16;
+const REF_LENGTH = 16;
+const EMPTY = Buffer.alloc(0);
+
+/** A record decoded: bodyRef is set (and body empty) while its body is still in a body file. */
+export interface DecodedMessage extends StoredMessage {
+  bodyRef?: BodyRef | undefined;
+}
 
 /**
  * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] [settled when flag 8:
@@ -109,19 +121,19 @@ export function encodeMessage(m: StoredMessage): Buffer {
   return out;
 }
 
-/** Bytes encodeMessage takes for m. */
-export function messageLength(m: StoredMessage): number {
+/** Bytes encodeMessage takes for m (with external, its body is a BodyRef). */
+export function messageLength(m: StoredMessage, external = false): number {
   let settledLen = 0;
   if (m.settled && m.settled.length > 0) {
     settledLen = 2;
     for (const s of m.settled) settledLen += 1 + Buffer.byteLength(s, 'utf8');
   }
   const counted = (m.deliveryCount ?? 0) > 0;
-  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + m.body.length;
+  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : m.body.length);
 }
 
-/** Writes m's record (encodeMessage's layout) at p; returns the position after it. */
-export function writeMessage(out: Buffer, p: number, m: StoredMessage): number {
+/** Writes m's record (encodeMessage's layout) at p, with ref instead of its body if given; returns the position after it. */
+export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: BodyRef): number {
   const exLen = utf8Length(m.exchange);
   const rkLen = utf8Length(m.routingKey);
   const expires = m.expiresAt !== 0;
@@ -130,7 +142,7 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage): number {
   out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), p);
   out.writeUInt32BE(m.seq >>> 0, p + 4);
   p += 8;
-  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0);
+  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0) | (ref ? EXTERNAL : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
   if (settled) {
@@ -147,6 +159,11 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage): number {
   out.writeUInt32BE(m.properties.length, p);
   p += 4;
   p += m.properties.copy(out, p);
+  if (ref) {
+    p = out.writeUInt32BE(ref.file, p);
+    p = out.writeDoubleBE(ref.offset, p);
+    return out.writeUInt32BE(ref.length, p);
+  }
   p += m.body.copy(out, p);
   return p;
 }
@@ -185,7 +202,7 @@ function writeName(out: Buffer, p: number, s: string, byteLength: number): numbe
 export type NameCache = { ex: Buffer; exStr: string; rk: Buffer; rkStr: string };
 
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
-export function decodeMessage(v: Buffer, last?: NameCache): StoredMessage {
+export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
   const seq = seqOf(v);
   let p = 8;
   const flags = v[p++]!;
@@ -220,7 +237,11 @@ export function decodeMessage(v: Buffer, last?: NameCache): StoredMessage {
   p += 4;
   const properties = v.subarray(p, p + propLen);
   p += propLen;
-  const m: StoredMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+  const m: DecodedMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+  if (flags & EXTERNAL) {
+    m.body = EMPTY;
+    m.bodyRef = { file: v.readUInt32BE(p), offset: v.readDoubleBE(p + 4), length: v.readUInt32BE(p + 12) };
+  }
   if (deliveryCount !== undefined) m.deliveryCount = deliveryCount;
   if (settled !== undefined) m.settled = settled;
   return m;
@@ -242,7 +263,7 @@ export function bodyLengthOf(v: Buffer): number {
   p += 1 + v[p]!;
   p += 1 + v[p]!;
   p += 4 + v.readUInt32BE(p);
-  return v.length - p;
+  return flags & EXTERNAL ? v.readUInt32BE(p + 12) : v.length - p;
 }
 
 /** Whether v holds b's bytes at start: a byte loop, as names are short (Buffer#compare is a native call per record). */

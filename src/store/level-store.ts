@@ -32,8 +32,11 @@ import {
   STATE_PREFIX,
   TOTALS_PREFIX,
   writeMessage,
+  BODIES_PREFIX,
+  type DecodedMessage,
 } from './codec.js';
-import { buildSegments, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
+import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
+import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
 
@@ -77,6 +80,9 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
   lt: Buffer.from(prefix + '\x01'),
 });
 
+/** A record's length when its body is large enough to go to a body file. */
+const lengthWithRef = (m: StoredMessage): number => messageLength(m, m.body.length >= BODY_FILE_MIN);
+
 /** What backlogBytes counts for a message waiting for its batch: about its record's size. */
 const approxBytes = (m: StoredMessage): number => m.properties.length + m.body.length + 32;
 
@@ -91,6 +97,8 @@ export interface LevelStoreOptions {
    * or, once the log rolls over, when LevelDB writes that log's memtable to a synced table file.
    */
   fsync?: boolean;
+  /** Bytes after which a body file rolls over (body-files.ts; 64 MiB, smaller in tests). */
+  bodyFileMax?: number;
 }
 
 export class LevelStore implements Store {
@@ -128,6 +136,17 @@ export class LevelStore implements Store {
    */
   private readonly pageFiles = new Map<string, PageFile>();
   private pagesDir = '';
+  /** Large persistent bodies, outside LevelDB (body-files.ts). */
+  private readonly bodies: BodyFiles;
+  /**
+   * Body files read at open ('X' records), by bodies prefix then first seq, until their segment
+   * is read (and takes them over) or deleted unread.
+   */
+  private readonly loadedBodies = new Map<string, Map<number, number[]>>();
+  /** Body files whose segments went in the batches being built: released once they are written. */
+  private released: number[] = [];
+  /** Where the large bodies of the cycle being built went (a message put in two queues is written once). */
+  private readonly refs = new Map<StoredMessage, BodyRef>();
   /** Value bytes in steps not yet handed to LevelDB, and in the batch being written. */
   private queuedBytes = 0;
   private writingBytes = 0;
@@ -137,6 +156,7 @@ export class LevelStore implements Store {
     private readonly options: LevelStoreOptions = {},
   ) {
     this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.bodies = new BodyFiles(dir, options.bodyFileMax);
   }
 
   async open(): Promise<RecoveredState> {
@@ -170,9 +190,37 @@ export class LevelStore implements Store {
       if (!m) this.loadedStates.set(prefix, (m = new Map()));
       m.set(seqOf(k.subarray(k.length - 8)), v);
     }
+    await this.loadBodies();
     await this.findLegacy();
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, cleanShutdown, totals };
+  }
+
+  /**
+   * Which segments' bodies are in which body files ('X' records, small): the files no segment
+   * refers to are deleted. A segment that refers to a file that is gone had every message acked:
+   * its file was deleted after the batch deleting it was written, and that batch (not synced:
+   * acks are not) was lost to a power cut. It goes now, with its state.
+   */
+  private async loadBodies(): Promise<void> {
+    const refs = new Map<number, number>();
+    const gone: Buffer[] = [];
+    for await (const [k, v] of this.db.iterator(range(BODIES_PREFIX))) {
+      const files = decodeFiles(v);
+      if (!files.every((f) => this.bodies.exists(f))) {
+        const rest = k.subarray(1);
+        gone.push(k, Buffer.concat([Buffer.from(SEGMENT_PREFIX), rest]), Buffer.concat([Buffer.from(STATE_PREFIX), rest]));
+        this.loadedStates.get(STATE_PREFIX + k.toString('latin1', 1, k.length - 8))?.delete(seqOf(k.subarray(k.length - 8)));
+        continue;
+      }
+      for (const f of files) refs.set(f, (refs.get(f) ?? 0) + 1);
+      const prefix = k.toString('latin1', 0, k.length - 8);
+      let m = this.loadedBodies.get(prefix);
+      if (!m) this.loadedBodies.set(prefix, (m = new Map()));
+      m.set(seqOf(k.subarray(k.length - 8)), files);
+    }
+    if (gone.length > 0) await this.db.batch(gone.map((key) => ({ type: 'del' as const, key })), { sync: true });
+    this.bodies.open(refs);
   }
 
   /** Which queues still hold one record per message (written before segments): one seek per queue. */
@@ -214,12 +262,26 @@ export class LevelStore implements Store {
         }
         if (!pick) break;
         const m = pick.take();
-        bytes += m.body.length;
+        const ref = (m as DecodedMessage).bodyRef;
+        bytes += ref ? ref.length : m.body.length;
         out.push(m);
       }
     } finally {
       await Promise.all(cursors.map((c) => c.close()));
     }
+    // Bodies in body files are read now, all at once (the segments were read first, in order).
+    let reads: Promise<void>[] | null = null;
+    for (const m of out as DecodedMessage[]) {
+      const ref = m.bodyRef;
+      if (!ref) continue;
+      m.bodyRef = undefined;
+      (reads ??= []).push(
+        this.bodies.read(ref).then((b) => {
+          m.body = b;
+        }),
+      );
+    }
+    if (reads) await Promise.all(reads);
     return out;
   }
 
@@ -286,6 +348,12 @@ export class LevelStore implements Store {
       fresh.applyState(state);
       states!.delete(first);
     }
+    const bodies = this.loadedBodies.get(log.bodiesPrefix.toString('latin1'));
+    const files = bodies?.get(first);
+    if (files) {
+      fresh.files = files;
+      bodies!.delete(first);
+    }
     log.insert(fresh);
     return fresh;
   }
@@ -334,16 +402,22 @@ export class LevelStore implements Store {
     if (log) {
       // Nothing more is written for it: its pending messages and segment states are dropped.
       log.deleted = true;
-      for (const seg of log.segs) seg.gone = true;
+      for (const seg of log.segs) {
+        seg.gone = true;
+        if (seg.files) this.released.push(...seg.files);
+      }
       for (const p of log.pending) this.queuedBytes -= p.cancelWhere(() => true).reduce((n, m) => n + approxBytes(m), 0);
       this.logs.delete(k);
       this.lastLog = null;
     }
     this.loadedStates.delete(messagePrefix(vhost, name, STATE_PREFIX).toString('latin1'));
+    const bodiesKey = messagePrefix(vhost, name, BODIES_PREFIX).toString('latin1');
+    for (const files of this.loadedBodies.get(bodiesKey)?.values() ?? []) this.released.push(...files);
+    this.loadedBodies.delete(bodiesKey);
     this.legacy.delete(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
     this.pageFiles.get(k)?.drop();
     this.pageFiles.delete(k);
-    for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
+    for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, BODIES_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
@@ -393,6 +467,8 @@ export class LevelStore implements Store {
       if (seg.first >= from || seg.last < below) {
         seg.gone = true;
         log.remove(seg);
+        // Released after the step that clears its range: the batch this cycle writes, or the next.
+        if (seg.files) this.released.push(...seg.files);
       } else if (seg.last >= from || seg.first < below) {
         for (let i = 0; i < seg.count; i++) {
           const seq = seg.seqAt(i);
@@ -414,12 +490,20 @@ export class LevelStore implements Store {
       if (seg && seg.last >= boundary) keepFrom = entry[0];
     }
     this.trimKnown(log, from, below, generation);
+    // Segments of an earlier run never read in this one: their body files are known from open.
+    const keepSeq = seqOf(keepFrom.subarray(log.prefix.length));
+    const loaded = this.loadedBodies.get(log.bodiesPrefix.toString('latin1'));
+    for (const [first, files] of loaded ?? []) {
+      if (from !== Infinity ? first >= from : first < keepSeq) {
+        this.released.push(...files);
+        loaded!.delete(first);
+      }
+    }
     if (from !== Infinity) {
-      await this.db.clear({ gte: messageKey(log.prefix, from), lt: prefixEnd(log.prefix) });
-      await this.db.clear({ gte: messageKey(log.statePrefix, from), lt: prefixEnd(log.statePrefix) });
+      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.db.clear({ gte: messageKey(p, from), lt: prefixEnd(p) });
     } else {
-      await this.db.clear({ gte: log.prefix, lt: keepFrom });
-      await this.db.clear({ gte: log.statePrefix, lt: Buffer.concat([log.statePrefix, keepFrom.subarray(log.prefix.length)]) });
+      const tail = keepFrom.subarray(log.prefix.length);
+      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.db.clear({ gte: p, lt: Buffer.concat([p, tail]) });
     }
   }
 
@@ -580,6 +664,7 @@ export class LevelStore implements Store {
     }
     for (const p of this.pageFiles.values()) p.drop();
     this.pageFiles.clear();
+    this.bodies.close();
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
     await this.db.close();
   }
@@ -605,7 +690,7 @@ export class LevelStore implements Store {
     const k = queueKey(vhost, name);
     let log = this.logs.get(k);
     if (!log) {
-      log = new QueueLog(messagePrefix(vhost, name, SEGMENT_PREFIX), messagePrefix(vhost, name, STATE_PREFIX));
+      log = new QueueLog(messagePrefix(vhost, name, SEGMENT_PREFIX), messagePrefix(vhost, name, STATE_PREFIX), messagePrefix(vhost, name, BODIES_PREFIX));
       log.legacy = this.legacy.has(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
       this.logs.set(k, log);
     }
@@ -666,8 +751,16 @@ export class LevelStore implements Store {
         const log = p.log;
         log.pending.splice(log.pending.indexOf(p), 1);
         if (log.deleted || p.live === 0) continue;
-        for (const b of buildSegments(p, messageLength, writeMessage)) {
+        const files = this.appendBodies(p);
+        const built = files ? buildSegments(p, lengthWithRef, (out, at, m) => writeMessage(out, at, m, m.body.length >= BODY_FILE_MIN ? this.refs.get(m) : undefined)) : buildSegments(p, messageLength, writeMessage);
+        for (const b of built) {
           batch.push({ type: 'put', key: b.key, value: b.value });
+          if (files) {
+            // Each segment of the list names every file the list's bodies went to (nearly always one).
+            b.segment.files = files;
+            for (const f of files) this.bodies.ref(f);
+            batch.push({ type: 'put', key: b.segment.bodiesKey, value: encodeFiles(files) });
+          }
           log.insert(b.segment);
           if (log.firstWritten === 0) log.firstWritten = b.segment.first;
         }
@@ -685,6 +778,10 @@ export class LevelStore implements Store {
           // Every message acked: the segment goes, with its state.
           last.batch.push({ type: 'del', key: seg.key });
           if (seg.stateStored) last.batch.push({ type: 'del', key: seg.stateKey });
+          if (seg.files) {
+            last.batch.push({ type: 'del', key: seg.bodiesKey });
+            this.released.push(...seg.files);
+          }
           seg.gone = true;
           seg.log.remove(seg);
         } else {
@@ -694,11 +791,30 @@ export class LevelStore implements Store {
       }
       this.dirty = [];
     }
+    this.refs.clear();
     return out;
+  }
+
+  /**
+   * Gives each large body of the list a place in a body file (once per message, however many
+   * queues it went to in this cycle); the files it used, or null when all bodies are small.
+   */
+  private appendBodies(p: Pending): number[] | null {
+    let files: number[] | null = null;
+    for (const m of p.msgs) {
+      if (!m || m.body.length < BODY_FILE_MIN) continue;
+      let ref = this.refs.get(m);
+      if (!ref) this.refs.set(m, (ref = this.bodies.append(m.body)));
+      if (!files) files = [ref.file];
+      else if (!files.includes(ref.file)) files.push(ref.file);
+    }
+    return files;
   }
 
   private writeSteps(): void {
     const jobs = this.build(this.steps);
+    const released = this.released;
+    this.released = [];
     const done = this.next ?? deferred();
     this.steps = [];
     this.pendingPuts = new Map();
@@ -707,6 +823,8 @@ export class LevelStore implements Store {
     this.queuedBytes = 0;
     this.inflight = (async () => {
       const t0 = process.hrtime.bigint();
+      // Bodies first, synced: the batches after point at them.
+      if (this.bodies.hasPending) await this.bodies.writePending(this.options.fsync !== false);
       for (const j of jobs) {
         // The array form: few operations per batch now that messages go by segment, and LevelDB
         // frees its copy of the batch when the write is done (a chained batch's lives until GC).
@@ -716,11 +834,12 @@ export class LevelStore implements Store {
         else if ('trim' in j) await this.runTrim(j.trim.log, j.trim.from, j.trim.below, j.trim.generation);
       }
       this.onWrite?.(Number(process.hrtime.bigint() - t0) / 1e9);
+      if (released.length > 0) this.bodies.release(released);
     })().then(done.resolve, done.reject);
     this.inflight = done.promise.finally(() => {
       this.inflight = null;
       this.writingBytes = 0;
-      if (this.steps.length > 0 || this.dirty.length > 0) this.schedule();
+      if (this.steps.length > 0 || this.dirty.length > 0 || this.released.length > 0) this.schedule();
     });
     this.inflight.catch(() => {});
   }

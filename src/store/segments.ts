@@ -36,6 +36,8 @@ export class Segment {
   stateStored = false;
   /** Removed by a range delete or with its queue: nothing more is written for it. */
   gone = false;
+  /** The body files its messages' large bodies are in (body-files.ts), null when none is. */
+  files: number[] | null = null;
 
   constructor(
     /** The queue it belongs to. */
@@ -57,6 +59,11 @@ export class Segment {
 
   get stateKey(): Buffer {
     return messageKey(this.log.statePrefix, this.first);
+  }
+
+  /** Key of the record naming its body files ('X' …), when it has some. */
+  get bodiesKey(): Buffer {
+    return messageKey(this.log.bodiesPrefix, this.first);
   }
 
   /** The seq of message i. */
@@ -234,9 +241,10 @@ export class QueueLog {
   generation = 1;
 
   constructor(
-    /** Key prefix of its segments ('M' 0 vhost 0 name 0) and of their states ('S' …). */
+    /** Key prefix of its segments ('M' 0 vhost 0 name 0), of their states ('S' …) and body files ('X' …). */
     readonly prefix: Buffer,
     readonly statePrefix: Buffer,
+    readonly bodiesPrefix: Buffer,
   ) {}
 
   /** The known segment holding seq, or null. */
@@ -277,6 +285,21 @@ export interface BuiltSegment {
   key: Buffer;
   value: Buffer;
   segment: Segment;
+}
+
+/** A segment's body files as a record: count(4) then each file's number(4). */
+export function encodeFiles(files: number[]): Buffer {
+  const out = Buffer.allocUnsafe(4 + 4 * files.length);
+  out.writeUInt32BE(files.length, 0);
+  for (let i = 0; i < files.length; i++) out.writeUInt32BE(files[i]!, 4 + 4 * i);
+  return out;
+}
+
+export function decodeFiles(v: Buffer): number[] {
+  const n = v.readUInt32BE(0);
+  const files: number[] = [];
+  for (let i = 0; i < n; i++) files.push(v.readUInt32BE(4 + 4 * i));
+  return files;
 }
 
 /**
