@@ -205,9 +205,16 @@ export class LevelStore implements Store {
   private async loadBodies(): Promise<void> {
     const refs = new Map<number, number>();
     const gone: Buffer[] = [];
+    // Thousands of segments share a file: each file is looked for once.
+    const present = new Map<number, boolean>();
+    const exists = (f: number): boolean => {
+      let e = present.get(f);
+      if (e === undefined) present.set(f, (e = this.bodies.exists(f)));
+      return e;
+    };
     for await (const [k, v] of this.db.iterator(range(BODIES_PREFIX))) {
       const files = decodeFiles(v);
-      if (!files.every((f) => this.bodies.exists(f))) {
+      if (!files.every(exists)) {
         const rest = k.subarray(1);
         gone.push(k, Buffer.concat([Buffer.from(SEGMENT_PREFIX), rest]), Buffer.concat([Buffer.from(STATE_PREFIX), rest]));
         this.loadedStates.get(STATE_PREFIX + k.toString('latin1', 1, k.length - 8))?.delete(seqOf(k.subarray(k.length - 8)));
