@@ -121,11 +121,11 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted
 
 /**
  * What held a message up, first match: a GC pause of the broker during its flight, else a stall of
- * the broker's event loop (busy with work, not GC), else a pause of the client (a GC of the
+ * the broker's event loop (late: busy with work, or the process not scheduled on a busy machine), else a pause of the client (a GC of the
  * consumer or publisher thread, or the consumer's loop late), else nothing either side saw (the kernel's scheduling on a busy machine,
  * batching, the network stack).
  */
-const CAUSES = ['broker GC', 'broker busy', 'client paused', 'none seen'];
+const CAUSES = ['broker GC', 'broker late', 'client paused', 'none seen'];
 function classify(r) {
   const brokerGc = overlapper(r.gcs);
   const stall = overlapper(r.stalls);
@@ -199,7 +199,7 @@ function panel({ rate, msgs, gcs, stalls, clientGcs }, a, x0, y0, w, h) {
   const dots = [];
   for (const [t, l] of msgs) if (t >= from && t <= to) dots.push(`M${X(t).toFixed(1)} ${Y(l).toFixed(1)}h0.01`);
   parts.push(`<path d="${dots.join('')}" stroke="#1f5fa8" stroke-width="2" stroke-linecap="round" opacity="0.5"/>`);
-  parts.push(`<text x="${x0}" y="${y0 - 8}" font-size="13" font-weight="bold">${rate.toLocaleString('en')} msgs/s: 400 ms around the slowest message (dots: messages by send time; red: broker GC; orange: broker loop stalled; grey: client paused)</text>`);
+  parts.push(`<text x="${x0}" y="${y0 - 8}" font-size="13" font-weight="bold">${rate.toLocaleString('en')} msgs/s: 400 ms around the slowest message (dots: messages by send time; red: broker GC; orange: broker loop late; grey: client paused)</text>`);
   parts.push(`<text x="${x0}" y="${y0 + h + 16}" font-size="11">slowest 1% (≥ p99): ${CAUSES.map((c, i) => `${c} ${(a.tailShares[i] * 100).toFixed(0)}%`).join(', ')}; all messages: ${CAUSES.map((c, i) => `${c} ${(a.allShares[i] * 100).toFixed(1)}%`).join(', ')}</text>`);
   return parts.join('\n');
 }
