@@ -164,10 +164,14 @@ export class BodyFiles {
     if (f.fd >= 0 && f.readers === 0) closeQuietly(f.fd);
   }
 
-  /** The body at ref (written: LevelStore reads only after a flush). */
-  async read(ref: BodyRef): Promise<Buffer> {
+  /**
+   * The body at ref (written: LevelStore reads only after a flush); null when its file is gone:
+   * every segment referring to it was deleted (acked, purged, past a stream's retention) after the
+   * segment was read and before its body was.
+   */
+  async read(ref: BodyRef): Promise<Buffer | null> {
     const f = this.files.get(ref.file);
-    if (!f) throw new Error(`body file ${fileName(ref.file)} is gone`);
+    if (!f) return null;
     if (f.fd < 0) f.fd = openSync(join(this.dir, fileName(f.no)), 'r');
     const buf = Buffer.allocUnsafe(ref.length);
     f.readers++;

@@ -278,18 +278,22 @@ export class LevelStore implements Store {
     }
     // Bodies in body files are read now, all at once (the segments were read first, in order).
     let reads: Promise<void>[] | null = null;
+    let lost = false;
     for (const m of out as DecodedMessage[]) {
       const ref = m.bodyRef;
       if (!ref) continue;
-      m.bodyRef = undefined;
       (reads ??= []).push(
         this.bodies.read(ref).then((b) => {
-          m.body = b;
+          if (b) {
+            m.body = b;
+            m.bodyRef = undefined;
+          } else lost = true;
         }),
       );
     }
     if (reads) await Promise.all(reads);
-    return out;
+    // A message whose body file went meanwhile was deleted meanwhile: it is not read.
+    return lost ? out.filter((m) => !(m as DecodedMessage).bodyRef) : out;
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
