@@ -74,6 +74,26 @@ describe('basic.publish fast path', () => {
     for (const p of [p1, p1, p2, p1, p3, p3, p2, Buffer.from(p2.subarray(0, 10))]) expect(fast(a, p)).toEqual(generic(p));
   });
 
+  it('property lists and bodies outlive the chunk they came in; an equal property list is shared', () => {
+    const a = new CommandAssembler(1000);
+    const send = (props: number[], body: string): { properties: Buffer; body: Buffer } => {
+      const p = publish(Buffer.from(''), Buffer.from('q'), 0);
+      const h = Buffer.from([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, body.length, ...props]);
+      const chunk = Buffer.concat([p, h, Buffer.from(body)]);
+      a.push(1, chunk, 0, p.length);
+      a.push(2, chunk, p.length, p.length + h.length);
+      const cmd = a.push(3, chunk, p.length + h.length, chunk.length)!;
+      chunk.fill(0xee); // the socket's buffer is reused
+      return { properties: cmd.properties!, body: cmd.body! };
+    };
+    const m1 = send([0x10, 0, 2], 'one');
+    const m2 = send([0x10, 0, 2], 'two');
+    const m3 = send([0x10, 0, 1], 'six');
+    expect([m1, m2, m3].map((m) => `${m.properties.toString('hex')}:${m.body.toString()}`)).toEqual(['100002:one', '100002:two', '100001:six']);
+    expect(m2.properties).toBe(m1.properties);
+    expect(m3.properties).not.toBe(m1.properties);
+  });
+
   it('a publish while content is due is refused as before', () => {
     const a = new CommandAssembler(1000);
     const p = publish(Buffer.from(''), Buffer.from('q'), 0);
