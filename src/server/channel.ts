@@ -909,11 +909,7 @@ export class Channel implements ReplyReceiver {
       return [u];
     }
     const out: Unacked[] = [];
-    for (const [t, u] of this.unacked) {
-      if (t > tag) break;
-      out.push(u);
-      this.unacked.delete(t);
-    }
+    this.unacked.takeThrough(tag, out);
     return out;
   }
 
