@@ -72,6 +72,8 @@ export class CommandAssembler {
    * the message waits in a queue.
    */
   private lastProperties: Buffer | null = null;
+  /** Every content command of the channel: one object, good until the next push (see push). */
+  private readonly command: Command = { method: this.publish, properties: undefined, body: undefined };
 
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
@@ -227,7 +229,10 @@ export class CommandAssembler {
     const first = this.first;
     const body =
       whole ?? (this.parts ? Buffer.concat(this.parts, this.bodySize) : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? copyOut(first, 0, first.length) : first);
-    const cmd: Command = { method: this.method!, properties: this.properties!, body };
+    const cmd = this.command;
+    cmd.method = this.method!;
+    cmd.properties = this.properties!;
+    cmd.body = body;
     this.reset();
     return cmd;
   }
