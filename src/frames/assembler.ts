@@ -3,7 +3,7 @@
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
 import { decodeMethodFrame } from './method-frame.js';
-import { methodInfo, type Method } from './methods.generated.js';
+import { M, methodInfo, type BasicPublish, type Method } from './methods.generated.js';
 import { Reader, ShortStrCache } from './primitives.js';
 
 export interface Command {
@@ -14,6 +14,28 @@ export interface Command {
 }
 
 const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.UnexpectedFrame, text, 'connection');
+
+/** Bytes at or under this are copied by a loop: Buffer#copy of a range builds a Uint8Array view first. */
+const LOOP_COPY_MAX = 64;
+
+/** b[start, end) in a buffer of its own (from Node's pool, like Buffer.from). */
+function copyOut(b: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  const out = Buffer.allocUnsafe(n);
+  if (n <= LOOP_COPY_MAX) for (let i = 0; i < n; i++) out[i] = b[start + i]!;
+  else b.copy(out, 0, start, end);
+  return out;
+}
+
+function isAscii(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! > 0x7f) return false;
+  return true;
+}
+
+/** basic.publish's class and method ids as the frame's first four bytes: 0x003c0028. */
+function isPublish(b: Buffer, start: number, end: number): boolean {
+  return end - start >= 4 && b[start] === 0 && b[start + 1] === 60 && b[start + 2] === 0 && b[start + 3] === 40;
+}
 
 export class CommandAssembler {
   private method: Method | null = null;
@@ -32,22 +54,49 @@ export class CommandAssembler {
   private readonly reader = new Reader(Buffer.alloc(0), 0, 0, new ShortStrCache());
   /** Reused for every content header frame. */
   private readonly headerReader = new Reader(Buffer.alloc(0), 0, 0);
+  /**
+   * basic.publish as decodePublish fills it in: one object for every publish of the channel
+   * (a publish is handled before the next frame is pushed; tx copies the arguments it holds).
+   */
+  private readonly publish: { id: typeof M.BasicPublish; args: BasicPublish } = {
+    id: M.BasicPublish,
+    args: { ticket: 0, exchange: '', routingKey: '', mandatory: false, immediate: false },
+  };
+  /** The previous publish's exchange and routing key as they came (length-prefixed), and their length (-1: none). */
+  private pubNames: Buffer | null = null;
+  private pubNamesLen = -1;
+  /**
+   * The previous content header's property list. A publisher nearly always sends the same one, and
+   * property lists are never written to once received: a message with the same bytes shares it,
+   * which saves the copy and a Buffer per message, and a Buffer less for the GC to move while
+   * the message waits in a queue.
+   */
+  private lastProperties: Buffer | null = null;
+  /** Every content command of the channel: one object, good until the next push (see push). */
+  private readonly command: Command = { method: this.publish, properties: undefined, body: undefined };
 
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
     private readonly maxBodySize: number,
   ) {}
 
-  /** Feeds one frame; returns the command it completes, or null while content is still due. */
-  push(type: number, payload: Buffer): Command | null {
+  /**
+   * Feeds one frame, the payload b[start, end); returns the command it completes, or null while
+   * content is still due. The command, and the payload, are only good until the next push.
+   */
+  push(type: number, b: Buffer, start = 0, end = b.length): Command | null {
     if (type === FRAME_METHOD) {
       if (this.method) {
         throw unexpected(`expected content ${this.properties ? 'body' : 'header'} for ${methodInfo.get(this.method.id)!.name}, got a method frame`);
       }
+      if (isPublish(b, start, end) && this.decodePublish(b, start, end)) {
+        this.method = this.publish;
+        return null;
+      }
       const r = this.reader;
-      r.buf = payload;
-      r.pos = 0;
-      r.end = payload.length;
+      r.buf = b;
+      r.pos = start;
+      r.end = end;
       const method = decodeMethodFrame(r);
       if (!methodInfo.get(method.id)!.content) return { method };
       this.method = method;
@@ -56,13 +105,14 @@ export class CommandAssembler {
     if (type === FRAME_HEADER) {
       if (!this.method || this.properties) throw unexpected('content header frame without a preceding content method');
       const r = this.headerReader;
-      r.buf = payload;
-      r.pos = 0;
-      r.end = payload.length;
+      r.buf = b;
+      r.pos = start;
+      r.end = end;
       const classId = r.u16();
       r.u16(); // weight, unused
       const size = r.u64();
-      if (classId !== methodInfo.get(this.method.id)!.classId) {
+      // basic.publish's class without a map lookup per message.
+      if (classId !== (this.method === this.publish ? 60 : methodInfo.get(this.method.id)!.classId)) {
         throw unexpected(`content header for class ${classId} does not match method class`);
       }
       if (size > this.maxBodySize) {
@@ -72,27 +122,86 @@ export class CommandAssembler {
           'channel',
         );
       }
-      if (payload.length < 14) throw new AmqpError(ReplyCode.SyntaxError, 'content header too short', 'connection');
-      // Copied: the payload is a view of a socket chunk and the message may outlive it by far.
-      this.properties = Buffer.allocUnsafe(payload.length - 12);
-      payload.copy(this.properties, 0, 12);
+      if (end - start < 14) throw new AmqpError(ReplyCode.SyntaxError, 'content header too short', 'connection');
+      // Copied (or the previous one's, if the same): the payload is a view of a socket chunk and
+      // the message may outlive it by far.
+      this.properties = this.sameProperties(b, start + 12, end) ?? (this.lastProperties = copyOut(b, start + 12, end));
       this.bodySize = size;
       this.received = 0;
       return size === 0 ? this.complete() : null;
     }
     if (type === FRAME_BODY) {
       if (!this.properties) throw unexpected('content body frame without a preceding content header');
-      this.received += payload.length;
+      const n = end - start;
+      this.received += n;
       if (this.received > this.bodySize) {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
       }
-      if (payload.length > 0) {
-        if (!this.first) this.first = payload;
-        else (this.parts ??= [this.first]).push(payload);
+      if (n > 0) {
+        if (!this.first && this.received === this.bodySize) {
+          // The whole body in one frame (nearly always): copied straight out of the chunk when
+          // small, with no view of it made first.
+          return this.complete(n * 2 < b.buffer.byteLength ? copyOut(b, start, end) : b.subarray(start, end));
+        }
+        const piece = b.subarray(start, end);
+        if (!this.first) this.first = piece;
+        else (this.parts ??= [this.first]).push(piece);
       }
       return this.received === this.bodySize ? this.complete() : null;
     }
     throw unexpected(`unexpected frame type ${type}`);
+  }
+
+  /**
+   * basic.publish decoded in place, without a Reader or a Method object: a publisher sends the
+   * same exchange and routing key again and again, so their bytes are compared with the previous
+   * publish's and its strings reused. False for what it leaves to the generic decoder (a frame
+   * cut short, names that are not ASCII), which then answers exactly as before.
+   */
+  private decodePublish(b: Buffer, start: number, end: number): boolean {
+    // class(2) method(2) ticket(2) exchange(1+n) routing-key(1+n) bits(1)
+    const exAt = start + 6;
+    if (exAt >= end) return false;
+    const exLen = b[exAt]!;
+    const rkAt = exAt + 1 + exLen;
+    if (rkAt >= end) return false;
+    const bitsAt = rkAt + 1 + b[rkAt]!;
+    if (bitsAt >= end) return false;
+    const n = bitsAt - exAt;
+    const args = this.publish.args;
+    let same = n === this.pubNamesLen;
+    if (same) {
+      const prev = this.pubNames!;
+      for (let i = 0; i < n; i++) {
+        if (prev[i] !== b[exAt + i]) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (!same) {
+      if (!isAscii(b, exAt + 1, bitsAt)) return false; // the length octet between them is < 0x80 too, or the generic path decides
+      args.exchange = exLen === 0 ? '' : b.toString('latin1', exAt + 1, rkAt);
+      args.routingKey = bitsAt === rkAt + 1 ? '' : b.toString('latin1', rkAt + 1, bitsAt);
+      let prev = this.pubNames;
+      if (!prev || prev.length < n) prev = this.pubNames = Buffer.allocUnsafe(Math.max(64, n));
+      for (let i = 0; i < n; i++) prev[i] = b[exAt + i]!;
+      this.pubNamesLen = n;
+    }
+    args.ticket = (b[start + 4]! << 8) | b[start + 5]!;
+    const bits = b[bitsAt]!;
+    args.mandatory = (bits & 1) !== 0;
+    args.immediate = (bits & 2) !== 0;
+    return true;
+  }
+
+  /** The previous property list if b[start, end) holds the same bytes (lists of up to 256 bytes). */
+  private sameProperties(b: Buffer, start: number, end: number): Buffer | null {
+    const last = this.lastProperties;
+    const n = end - start;
+    if (!last || last.length !== n || n > 256) return null;
+    for (let i = 0; i < n; i++) if (last[i] !== b[start + i]) return null;
+    return last;
   }
 
   /** True while a content method waits for its header or body. */
@@ -116,10 +225,14 @@ export class CommandAssembler {
     return view.length * 2 < view.buffer.byteLength;
   }
 
-  private complete(): Command {
+  private complete(whole?: Buffer): Command {
     const first = this.first;
-    const body = this.parts ? Buffer.concat(this.parts, this.bodySize) : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? Buffer.from(first) : first;
-    const cmd: Command = { method: this.method!, properties: this.properties!, body };
+    const body =
+      whole ?? (this.parts ? Buffer.concat(this.parts, this.bodySize) : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? copyOut(first, 0, first.length) : first);
+    const cmd = this.command;
+    cmd.method = this.method!;
+    cmd.properties = this.properties!;
+    cmd.body = body;
     this.reset();
     return cmd;
   }

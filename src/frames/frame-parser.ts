@@ -7,7 +7,11 @@
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, ReplyCode } from './constants.js';
 
-export type FrameCallback = (type: number, channel: number, payload: Buffer) => void;
+/**
+ * A frame's payload is buf[start, end). Without FrameParser.ranges, buf is a view of just the
+ * payload (start 0, end its length).
+ */
+export type FrameCallback = (type: number, channel: number, buf: Buffer, start: number, end: number) => void;
 
 const frameError = (text: string): AmqpError => new AmqpError(ReplyCode.FrameError, text, 'connection');
 
@@ -37,6 +41,12 @@ export class FrameParser {
     private readonly onFrame: FrameCallback,
     /** Hand on body frames split across chunks in pieces (see the top of this file). */
     private readonly streamBodies = false,
+    /**
+     * Hand on a frame wholly inside a chunk as the chunk and the payload's range, not as a view:
+     * a view is an object per frame, three per message, for a payload nearly always consumed
+     * before the callback returns (the receiver makes a view only of what it keeps).
+     */
+    private readonly ranges = false,
   ) {
     this.frameMax = frameMax;
   }
@@ -60,7 +70,8 @@ export class FrameParser {
       const end = pos + 7 + size;
       if (end < len) {
         if (chunk[end] !== FRAME_END) throw frameError(`invalid frame end octet 0x${chunk[end]!.toString(16)}`);
-        this.onFrame(type, channel, chunk.subarray(pos + 7, end));
+        if (this.ranges) this.onFrame(type, channel, chunk, pos + 7, end);
+        else this.onFrame(type, channel, chunk.subarray(pos + 7, end), 0, size);
         pos = end + 1;
       } else if (type === FRAME_BODY && this.streamBodies) {
         this.channel = channel;
@@ -123,7 +134,8 @@ export class FrameParser {
     if (frame[frame.length - 1] !== FRAME_END) {
       throw frameError(`invalid frame end octet 0x${frame[frame.length - 1]!.toString(16)}`);
     }
-    this.onFrame(this.type, this.channel, frame.subarray(0, frame.length - 1));
+    if (this.ranges) this.onFrame(this.type, this.channel, frame, 0, frame.length - 1);
+    else this.onFrame(this.type, this.channel, frame.subarray(0, frame.length - 1), 0, frame.length - 1);
     return pos;
   }
 
@@ -139,7 +151,7 @@ export class FrameParser {
       pos += take;
       // The piece that completes the payload may complete the message: it waits for the frame end.
       if (this.bodyLeft > 0) {
-        if (take > 0) this.onFrame(FRAME_BODY, this.channel, piece);
+        if (take > 0) this.onFrame(FRAME_BODY, this.channel, piece, 0, take);
         return pos;
       }
       this.held = piece;
@@ -149,7 +161,7 @@ export class FrameParser {
     const last = this.held ?? chunk.subarray(pos, pos); // a frame of an empty payload holds nothing
     this.held = null;
     this.bodyLeft = -1;
-    this.onFrame(FRAME_BODY, this.channel, last);
+    this.onFrame(FRAME_BODY, this.channel, last, 0, last.length);
     return pos + 1;
   }
 }

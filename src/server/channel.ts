@@ -104,18 +104,19 @@ export class Channel implements ReplyReceiver {
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
   }
 
-  onFrame(type: number, payload: Buffer): void {
+  /** A frame whose payload is b[start, end), good only until this returns. */
+  onFrame(type: number, b: Buffer, start: number, end: number): void {
     if (this.state !== 'open') {
       // After channel.close only close and close-ok mean anything (spec 4.2.6 / 2.2.4).
       if (type === FRAME_METHOD) {
-        const cmd = this.assembler.push(type, payload);
+        const cmd = this.assembler.push(type, b, start, end);
         if (cmd?.method.id === M.ChannelCloseOk) this.conn.closeChannel(this);
         else if (cmd?.method.id === M.ChannelClose) this.send({ id: M.ChannelCloseOk, args: {} });
         this.assembler.reset();
       }
       return;
     }
-    const cmd = this.assembler.push(type, payload);
+    const cmd = this.assembler.push(type, b, start, end);
     if (!cmd) return;
     try {
       this.onCommand(cmd);
@@ -908,11 +909,7 @@ export class Channel implements ReplyReceiver {
       return [u];
     }
     const out: Unacked[] = [];
-    for (const [t, u] of this.unacked) {
-      if (t > tag) break;
-      out.push(u);
-      this.unacked.delete(t);
-    }
+    this.unacked.takeThrough(tag, out);
     return out;
   }
 

@@ -158,14 +158,24 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   p += writeName(out, p, m.routingKey, rkLen);
   out.writeUInt32BE(m.properties.length, p);
   p += 4;
-  p += m.properties.copy(out, p);
+  p = copyInto(m.properties, out, p);
   if (ref) {
     p = out.writeUInt32BE(ref.file, p);
     p = out.writeDoubleBE(ref.offset, p);
     return out.writeUInt32BE(ref.length, p);
   }
-  p += m.body.copy(out, p);
-  return p;
+  return copyInto(m.body, out, p);
+}
+
+/**
+ * Copies src to out at p, returning the position after it. Property lists and small bodies by a
+ * loop: Buffer#copy's argument checks and native call cost more than a few dozen bytes do.
+ */
+function copyInto(src: Buffer, out: Buffer, p: number): number {
+  const n = src.length;
+  if (n > 64) return p + src.copy(out, p);
+  for (let i = 0; i < n; i++) out[p + i] = src[i]!;
+  return p + n;
 }
 
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place

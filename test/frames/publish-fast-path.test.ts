@@ -1,0 +1,140 @@
+// CommandAssembler decodes basic.publish in place (decodePublish) instead of through decodeMethod:
+// on the same bytes it must give the same arguments, or throw the same error, as the generic path,
+// however the previous publishes of the channel looked (it reuses their strings).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AmqpError, CommandAssembler, FrameParser, M, Reader, decodeMethodFrame, type Method } from '../../src/frames/index.js';
+
+type Outcome = { ok: Method } | { err: string };
+
+function errOf(e: unknown): string {
+  if (!(e instanceof AmqpError)) throw e;
+  return `${e.code} ${e.scope} ${e.classId} ${e.methodId} ${e.replyText}`;
+}
+
+/** The generic decoder's verdict on a method frame payload. */
+function generic(payload: Buffer): Outcome {
+  try {
+    return { ok: decodeMethodFrame(new Reader(payload, 0, payload.length)) };
+  } catch (e) {
+    return { err: errOf(e) };
+  }
+}
+
+const HEADER = Buffer.from([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 2]); // 0-byte body, delivery-mode 2
+
+/** The assembler's verdict: the payload as a range of a bigger buffer (as a socket chunk gives it). */
+function fast(a: CommandAssembler, payload: Buffer): Outcome {
+  const chunk = Buffer.concat([Buffer.from([9, 9, 9]), payload, Buffer.from([0xce, 7])]);
+  try {
+    const cmd = a.push(1, chunk, 3, 3 + payload.length) ?? a.push(2, HEADER);
+    return { ok: { ...cmd!.method, args: { ...cmd!.method.args } } as Method };
+  } catch (e) {
+    a.reset();
+    return { err: errOf(e) };
+  }
+}
+
+function publish(exchange: Buffer, routingKey: Buffer, bits: number, ticket = 0): Buffer {
+  const b = Buffer.alloc(6);
+  b.writeUInt32BE(M.BasicPublish, 0);
+  b.writeUInt16BE(ticket, 4);
+  return Buffer.concat([b, Buffer.from([exchange.length]), exchange, Buffer.from([routingKey.length]), routingKey, Buffer.from([bits])]);
+}
+
+const name = fc.oneof(
+  fc.constantFrom('', 'amq.direct', 'q1', 'q2', 'é', 'amq.topic').map((s) => Buffer.from(s)),
+  fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)), // any bytes: invalid UTF-8 too
+  fc.string({ maxLength: 30 }).map((s) => Buffer.from(s)),
+);
+const frame = fc
+  .record({ ex: name, rk: name, bits: fc.integer({ min: 0, max: 255 }), ticket: fc.integer({ min: 0, max: 65535 }), cut: fc.nat(), trail: fc.uint8Array({ maxLength: 3 }) })
+  .map(({ ex, rk, bits, ticket, cut, trail }) => {
+    const whole = Buffer.concat([publish(ex.subarray(0, 255), rk.subarray(0, 255), bits, ticket), trail]);
+    // Half the frames whole (with trailing bytes), half cut short somewhere.
+    return cut % 2 === 0 ? whole : whole.subarray(0, cut % (whole.length + 1));
+  });
+
+describe('basic.publish fast path', () => {
+  it('gives what decodeMethodFrame gives, for any sequence of publish frames, malformed ones included', () => {
+    fc.assert(
+      fc.property(fc.array(frame, { minLength: 1, maxLength: 12 }), (frames) => {
+        const a = new CommandAssembler(1000);
+        for (const f of frames) expect(fast(a, f)).toEqual(generic(f));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reuses the previous publish strings only while the bytes match', () => {
+    const a = new CommandAssembler(1000);
+    const p1 = publish(Buffer.from('ex'), Buffer.from('key1'), 1);
+    const p2 = publish(Buffer.from('ex'), Buffer.from('key2'), 0);
+    const p3 = publish(Buffer.from('ex'), Buffer.from('kéy'), 0);
+    for (const p of [p1, p1, p2, p1, p3, p3, p2, Buffer.from(p2.subarray(0, 10))]) expect(fast(a, p)).toEqual(generic(p));
+  });
+
+  it('property lists and bodies outlive the chunk they came in; an equal property list is shared', () => {
+    const a = new CommandAssembler(1000);
+    const send = (props: number[], body: string): { properties: Buffer; body: Buffer } => {
+      const p = publish(Buffer.from(''), Buffer.from('q'), 0);
+      const h = Buffer.from([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, body.length, ...props]);
+      const chunk = Buffer.concat([p, h, Buffer.from(body)]);
+      a.push(1, chunk, 0, p.length);
+      a.push(2, chunk, p.length, p.length + h.length);
+      const cmd = a.push(3, chunk, p.length + h.length, chunk.length)!;
+      chunk.fill(0xee); // the socket's buffer is reused
+      return { properties: cmd.properties!, body: cmd.body! };
+    };
+    const m1 = send([0x10, 0, 2], 'one');
+    const m2 = send([0x10, 0, 2], 'two');
+    const m3 = send([0x10, 0, 1], 'six');
+    expect([m1, m2, m3].map((m) => `${m.properties.toString('hex')}:${m.body.toString()}`)).toEqual(['100002:one', '100002:two', '100001:six']);
+    expect(m2.properties).toBe(m1.properties);
+    expect(m3.properties).not.toBe(m1.properties);
+  });
+
+  it('a publish while content is due is refused as before', () => {
+    const a = new CommandAssembler(1000);
+    const p = publish(Buffer.from(''), Buffer.from('q'), 0);
+    a.push(1, p);
+    expect(() => a.push(1, p)).toThrow('expected content header for basic.publish, got a method frame');
+  });
+});
+
+describe('FrameParser ranges', () => {
+  it('hands on the same payloads as ranges as it does as views, however the stream is cut', () => {
+    const frameOf = (type: number, ch: number, payload: Buffer): Buffer => {
+      const h = Buffer.alloc(7);
+      h[0] = type;
+      h.writeUInt16BE(ch, 1);
+      h.writeUInt32BE(payload.length, 3);
+      return Buffer.concat([h, payload, Buffer.from([0xce])]);
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ type: fc.constantFrom(1, 2, 3), ch: fc.integer({ min: 0, max: 3 }), p: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        (frames, cuts, stream) => {
+          const s = Buffer.concat(frames.map((f) => frameOf(f.type, f.ch, Buffer.from(f.p))));
+          const points = [...new Set(cuts.map((c) => c % (s.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let prev = 0;
+          for (const c of [...points, s.length]) {
+            chunks.push(s.subarray(prev, c));
+            prev = c;
+          }
+          const seen = (ranges: boolean): string[] => {
+            const out: string[] = [];
+            const p = new FrameParser(4096, (t, ch, b, start, end) => out.push(`${t}:${ch}:${b.toString('hex', start, end)}`), stream, ranges);
+            for (const c of chunks) p.push(c);
+            return out;
+          };
+          expect(seen(true)).toEqual(seen(false));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
