@@ -48,7 +48,7 @@ async function runOne(rate) {
   });
   while (!(await ready(port))) await sleep(50);
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, { noDelay: true });
   const ch = await conn.createChannel();
   const queue = `tail.${rate}`;
   await ch.assertQueue(queue, { durable: false });
