@@ -36,5 +36,7 @@ EXPOSE 5672 5671 15672 15692
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["node", "/app/dist/healthcheck.js", "5672"]
 # Exec form: node is PID 1 and gets SIGTERM itself (clean shutdown). CMD holds the default
 # arguments (none: the ENV above configures the broker); anything after the image name replaces it.
-ENTRYPOINT ["node", "/app/dist/cli.js"]
+# --max-semi-space-size=64: V8's young generation at 64 MiB, so messages queued for a few ms are
+# collected young instead of being copied around (transient throughput about 1.5×, see README).
+ENTRYPOINT ["node", "--max-semi-space-size=64", "/app/dist/cli.js"]
 CMD []

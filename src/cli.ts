@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// (The V8 flag above, also in `npm start` and the Docker image: see README, The publish path.)
 // The `warren` command: flags (each also settable by a WARREN_* environment variable), signals.
 import path from 'node:path';
 import yargs from 'yargs';
