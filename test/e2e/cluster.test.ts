@@ -149,7 +149,8 @@ describe('cluster: any node serves any client', () => {
     await doomed.consume('dies-q', () => {
       held++; // never acked
     });
-    await waitUntil(() => held === 10, 'the cluster to catch up', 5_000);
+    // 15 s: under the whole suite's load the remote subscription once took longer than 5 s.
+    await waitUntil(() => held === 10, 'the consumer on node 3 to hold all 10', 15_000);
     const n3 = cluster.nodes[2]!;
     await n3.broker.kill9();
     const survivor = await (await cluster.connect(1)).createChannel();
