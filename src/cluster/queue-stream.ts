@@ -15,6 +15,7 @@
 // unacked message for a while.
 // The hot path uses core publish with a reply subject on one shared inbox, not the client's
 // JetStream helpers (which cost an Error and a timer per request).
+import { bodyLength } from '../frames/body.js';
 import { createHash } from 'node:crypto';
 import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
@@ -285,9 +286,9 @@ export class QueueStream {
     let bytes = 0;
     for (const m of this.loaded) {
       if (m.seq < fromSeq) continue;
-      if (out.length >= maxCount || (out.length > 0 && bytes + m.body.length > maxBytes)) break;
+      if (out.length >= maxCount || (out.length > 0 && bytes + bodyLength(m.body) > maxBytes)) break;
       out.push(m);
-      bytes += m.body.length;
+      bytes += bodyLength(m.body);
     }
     return out;
   }

@@ -4,6 +4,7 @@
 // messages; messages until queues are stored in JetStream) goes to the node's local store.
 // Writes are queued at once and awaited by flush(), as the store interface asks: a declare-ok
 // goes out once the cluster has the definition.
+import { joinBody } from '../frames/body.js';
 import { headers, type KV, type KvEntry } from 'nats';
 import type { Logger } from 'pino';
 import {
@@ -296,7 +297,7 @@ export class ClusterStore implements Store {
   }
   readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
     const s = this.node.streamFor(vhost, queue);
-    if (s) return Promise.resolve(s.readLoaded(fromSeq, maxCount, maxBytes).map((m) => ({ ...m, paged: false })));
+    if (s) return Promise.resolve(s.readLoaded(fromSeq, maxCount, maxBytes).map((m) => ({ ...m, body: joinBody(m.body), paged: false })));
     return this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
   }
   countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {

@@ -5,15 +5,25 @@ import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.j
 import { decodeMethodFrame } from './method-frame.js';
 import { M, methodInfo, type BasicPublish, type Method } from './methods.generated.js';
 import { Reader, ShortStrCache } from './primitives.js';
+import { BodyPieces, type Body } from './body.js';
 
 export interface Command {
   method: Method;
   /** Property flags and list as they arrived; only present for content-carrying methods. */
   properties?: Buffer;
-  body?: Buffer;
+  /** In pieces only when large (see PIECES_MIN and body.ts). */
+  body?: Body;
 }
 
 const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.UnexpectedFrame, text, 'connection');
+
+/**
+ * A body of at least this size that arrived in several pieces is kept in them, not joined
+ * (body.ts). Its pieces are views of socket reads of up to 64 KiB, mostly its own bytes: at most
+ * the two at its ends hold other frames too, so they pin at most 128 KiB beyond the body. Smaller
+ * bodies are joined, which also frees the reads they came in.
+ */
+const PIECES_MIN = 256 * 1024;
 
 /** Bytes at or under this are copied by a loop: Buffer#copy of a range builds a Uint8Array view first. */
 const LOOP_COPY_MAX = 64;
@@ -228,7 +238,12 @@ export class CommandAssembler {
   private complete(whole?: Buffer): Command {
     const first = this.first;
     const body =
-      whole ?? (this.parts ? Buffer.concat(this.parts, this.bodySize) : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? copyOut(first, 0, first.length) : first);
+      whole ??
+      (this.parts
+        ? this.bodySize >= PIECES_MIN
+          ? new BodyPieces(this.parts, this.bodySize)
+          : Buffer.concat(this.parts, this.bodySize)
+        : !first ? Buffer.alloc(0) : CommandAssembler.pins(first) ? copyOut(first, 0, first.length) : first);
     const cmd = this.command;
     cmd.method = this.method!;
     cmd.properties = this.properties!;

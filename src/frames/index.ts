@@ -7,4 +7,5 @@ export * from './methods.generated.js';
 export * from './frame-parser.js';
 export * from './frame-encoder.js';
 export * from './assembler.js';
+export * from './body.js';
 export * from './method-frame.js';

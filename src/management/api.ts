@@ -296,7 +296,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         const text = body.toString('utf8');
         const printable = encoding !== 'base64' && Buffer.from(text, 'utf8').equals(body);
         return {
-          payload_bytes: e.msg.body.length,
+          payload_bytes: e.msg.bodySize,
           redelivered: e.redelivered,
           exchange: e.msg.exchange,
           routing_key: e.msg.routingKey,

@@ -6,11 +6,13 @@ import {
   AmqpError,
   BasicPropertyFlag,
   CommandAssembler,
+  bodyLength,
   fromFieldValue,
   FRAME_METHOD,
   M,
   ReplyCode,
   methodInfo,
+  type Body,
   type Command,
   type FieldTable,
   type Method,
@@ -42,7 +44,7 @@ interface HeldPublish {
   routingKey: string;
   mandatory: boolean;
   properties: Buffer;
-  body: Buffer;
+  body: Body;
 }
 
 type Settlement = 'ack' | 'requeue' | 'drop';
@@ -613,12 +615,12 @@ export class Channel implements ReplyReceiver {
     return exchange;
   }
 
-  private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Buffer): void {
+  private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Body): void {
     const exchange = this.exchangeForPublish(exchangeName);
     this.conn.publisher = true;
     this.publishing = true;
     const counters = this.counters;
-    counters.receivedBody(body.length);
+    counters.receivedBody(bodyLength(body));
     if (this.confirms) counters.receivedConfirm++;
     const scan = scanProperties(properties, this.scan);
     const persistent = scan.deliveryMode === 2;
@@ -687,7 +689,7 @@ export class Channel implements ReplyReceiver {
       this.id,
       { id: M.BasicReturn, args: { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: msg.exchange, routingKey: msg.routingKey } },
       msg.properties,
-      msg.body,
+      msg.content,
     );
   }
 
@@ -764,7 +766,7 @@ export class Channel implements ReplyReceiver {
         args: { consumerTag: this.reply_.tag, deliveryTag: this.nextTag++, redelivered: false, exchange: msg.exchange, routingKey },
       },
       msg.properties,
-      msg.body,
+      msg.content,
     );
   }
 
@@ -825,7 +827,7 @@ export class Channel implements ReplyReceiver {
       byType.redelivered++;
     }
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
-    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.body);
+    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.content);
   }
 
   private get(queueName: string, noAck: boolean): void {
@@ -890,7 +892,7 @@ export class Channel implements ReplyReceiver {
     };
     // Behind any reply still waiting for the store, like every other reply.
     const props = q.countsDeliveries ? withDeliveryCount(entry, true) : msg.properties;
-    this.reply(null, () => this.conn.writer.content(this.id, ok, props, msg.body));
+    this.reply(null, () => this.conn.writer.content(this.id, ok, props, msg.content));
   }
 
   // ---- acknowledgements ---------------------------------------------------------------------

@@ -7,6 +7,7 @@
 // 3 minutes) and, unlike RabbitMQ, as soon as the vhost's topology changes, so a route that
 // appears is used at once. The messages count towards the queue's length limit and show as
 // messages_dlx, not as ready messages. Observed on RabbitMQ 3.10.8: test/e2e/quorum-queues.test.ts.
+import { joinBody } from '../frames/body.js';
 import { Message, deliveryModeOf, type Entry } from './message.js';
 import { deadLetterTargets, recordDeath, type DeadMessage, type DeathReason } from './dead-letter.js';
 import type { Queue } from './queue.js';
@@ -86,16 +87,17 @@ export class OwedDeadLetters {
     const v = this.q.vhost;
     let last = 0;
     for (const m of await v.store.readDeadLetters(v.name, this.q.name)) {
-      const props = new Message(m.seq, '', m.routingKey, m.properties, m.body, false).decoded();
+      const body = joinBody(m.body);
+      const props = new Message(m.seq, '', m.routingKey, m.properties, body, false).decoded();
       const dead: DeadMessage = {
         properties: m.properties,
         headers: props.headers ?? new Map(),
-        body: m.body,
+        body,
         persistent: deliveryModeOf(m.properties) === 2,
         routingKey: m.routingKey,
       };
       this.owed.set(m.seq, { seq: m.seq, dead, settled: new Set(m.settled ?? []) });
-      this.bytesHeld += m.body.length;
+      this.bytesHeld += body.length;
       last = Math.max(last, m.seq);
     }
     return last;

@@ -7,12 +7,18 @@ import {
   Writer,
   decodeBasicProperties,
   encodeBasicProperties,
+  bodyLength,
+  joinBody,
   type BasicProperties,
+  type Body,
   type FieldValue,
 } from '../frames/index.js';
 
 export class Message {
   private props: BasicProperties | null = null;
+  /** The body as it came: one buffer, or a large one's pieces until something needs it whole. */
+  private held: Body;
+  readonly bodySize: number;
 
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */
@@ -21,9 +27,26 @@ export class Message {
     readonly routingKey: string,
     /** Property flags and list as the publisher sent them; passed through to consumers untouched. */
     readonly properties: Buffer,
-    readonly body: Buffer,
+    body: Body,
     readonly persistent: boolean,
-  ) {}
+  ) {
+    this.held = body;
+    this.bodySize = bodyLength(body);
+  }
+
+  /**
+   * The body in one buffer. A body held in pieces is joined on the first call (and kept so):
+   * delivery, paging and body files take the pieces (content) and never need this.
+   */
+  get body(): Buffer {
+    const b = this.held;
+    return Buffer.isBuffer(b) ? b : (this.held = joinBody(b));
+  }
+
+  /** The body as held, for writing it out by reference. */
+  get content(): Body {
+    return this.held;
+  }
 
   /**
    * The decoded properties, for the few features that read them (decoded once, on demand). A

@@ -6,6 +6,7 @@
 // Invariant: every ready message with seq ≥ from is in the store and nowhere else; every ready
 // message older than that is in memory. Requeued messages are older (they were delivered from
 // memory), and seqs only grow, so appending to the tail and reading from its start keep it true.
+import { bodyLength } from '../frames/body.js';
 import type { Logger } from 'pino';
 import type { ReadMessage, Store, StoredMessage } from '../store/store.js';
 
@@ -47,12 +48,12 @@ export class PagedTail {
   add(m: StoredMessage, stored: boolean): void {
     if (this.count === 0) this.from = m.seq;
     this.count++;
-    this.bytes += m.body.length;
+    this.bytes += bodyLength(m.body);
     this.used = true;
     if (!stored) this.store.putPaged(this.vhost, this.queue, m);
     else {
       this.stored.count++;
-      this.stored.bytes += m.body.length;
+      this.stored.bytes += bodyLength(m.body);
       this.stored.lastSeq = m.seq;
     }
   }

@@ -273,7 +273,7 @@ export class Queue {
   /** The record of an entry in the store. */
   private record(e: Entry, redelivered = e.redelivered): StoredMessage {
     const m = e.msg;
-    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body, expiresAt: e.expiresAt };
+    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.content, expiresAt: e.expiresAt };
     if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
     return r;
   }
@@ -293,7 +293,7 @@ export class Queue {
     if (limited && this.consumers.length > 0 && this.ready.length > 0) this.dispatch();
     const full =
       (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
-      (a.maxLengthBytes !== undefined && this.readyBytes + msg.body.length > a.maxLengthBytes);
+      (a.maxLengthBytes !== undefined && this.readyBytes + msg.bodySize > a.maxLengthBytes);
     const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
     if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, entry);
     if (full && a.overflow !== 'drop-head') {
@@ -369,7 +369,7 @@ export class Queue {
     const t = this.tail!;
     const lim = this.paging!;
     // An empty head never pages: the message would wait in the store with nothing to trigger its read.
-    return t.count > 0 || (this.ready.length > 0 && (this.ready.length >= lim.messages || this.ready.bytes + msg.body.length > lim.bytes));
+    return t.count > 0 || (this.ready.length > 0 && (this.ready.length >= lim.messages || this.ready.bytes + msg.bodySize > lim.bytes));
   }
 
   private pageOut(entry: Entry): void {
@@ -518,7 +518,7 @@ export class Queue {
     for (const e of this.ready.toArray()) {
       if (!this.persists(e.msg)) continue;
       totals.count++;
-      totals.bytes += e.msg.body.length;
+      totals.bytes += e.msg.bodySize;
       totals.lastSeq = Math.max(totals.lastSeq, e.msg.seq);
     }
     return totals;

@@ -30,19 +30,19 @@ export class FifoList implements ReadyList {
   }
   push(e: Entry): void {
     this.items.push(e);
-    this.bytes += e.msg.body.length;
+    this.bytes += e.msg.bodySize;
     if (e.msg.persistent) {
       this.persistent++;
-      this.persistentBytes += e.msg.body.length;
+      this.persistentBytes += e.msg.bodySize;
     }
   }
   shift(): Entry | undefined {
     const e = this.items.shift();
     if (e) {
-      this.bytes -= e.msg.body.length;
+      this.bytes -= e.msg.bodySize;
       if (e.msg.persistent) {
         this.persistent--;
-        this.persistentBytes -= e.msg.body.length;
+        this.persistentBytes -= e.msg.bodySize;
       }
     }
     return e;
@@ -52,10 +52,10 @@ export class FifoList implements ReadyList {
   }
   putBack(entries: Entry[]): void {
     for (const e of entries) {
-      this.bytes += e.msg.body.length;
+      this.bytes += e.msg.bodySize;
       if (e.msg.persistent) {
         this.persistent++;
-        this.persistentBytes += e.msg.body.length;
+        this.persistentBytes += e.msg.bodySize;
       }
     }
     const head = this.items.peek();

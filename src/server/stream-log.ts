@@ -133,15 +133,15 @@ export class StreamLog {
     });
     let seg = this.segments[this.segments.length - 1];
     let rolled = false;
-    if (!seg || (seg.count > 0 && seg.bytes + msg.body.length > this.segmentLimit)) {
+    if (!seg || (seg.count > 0 && seg.bytes + msg.bodySize > this.segmentLimit)) {
       seg = { first: offset, count: 0, bytes: 0, lastTs: now };
       this.segments.push(seg);
       rolled = this.segments.length > 1;
     }
     seg.count++;
-    seg.bytes += msg.body.length;
+    seg.bytes += msg.bodySize;
     seg.lastTs = now;
-    this.bytesHeld += msg.body.length;
+    this.bytesHeld += msg.bodySize;
     // As osiris: retention (x-max-length-bytes and x-max-age alike) is evaluated when a segment is
     // full and a new one begins, never on a timer.
     if (rolled) this.retain();

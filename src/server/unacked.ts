@@ -33,7 +33,7 @@ export class UnackedMap {
 
   private static count(u: Unacked, sign: number): void {
     const q = u.queue;
-    const bytes = u.entry.msg.body.length;
+    const bytes = u.entry.msg.bodySize;
     q.unackedCount += sign;
     q.unackedBytes += sign * bytes;
     if (u.entry.msg.persistent) {

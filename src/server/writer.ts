@@ -10,6 +10,7 @@ import {
   writeHeartbeat,
   writeMethodFrame,
   FRAME_OVERHEAD,
+  type Body,
   type MethodInit,
 } from '../frames/index.js';
 
@@ -62,7 +63,7 @@ export class FrameWriter {
   }
 
   /** A content-carrying method followed by its header and body frames (spec 4.2.6). */
-  content(channel: number, m: MethodInit, properties: Buffer, body: Buffer): void {
+  content(channel: number, m: MethodInit, properties: Buffer, body: Body): void {
     writeMethodFrame(this.w, channel, m);
     this.contentFrames(channel, properties, body);
   }
@@ -76,13 +77,14 @@ export class FrameWriter {
     exchange: string,
     routingKey: string,
     properties: Buffer,
-    body: Buffer,
+    body: Body,
   ): void {
     writeDeliverFrame(this.w, channel, consumerTag, deliveryTag, redelivered, exchange, routingKey);
     this.contentFrames(channel, properties, body);
   }
 
-  private contentFrames(channel: number, properties: Buffer, body: Buffer): void {
+  private contentFrames(channel: number, properties: Buffer, body: Body): void {
+    if (!Buffer.isBuffer(body)) return this.piecesFrames(channel, properties, body.pieces, body.size);
     const w = this.w;
     writeHeaderFrame(w, channel, body.length, properties);
     const max = this.frameMax - FRAME_OVERHEAD;
@@ -95,6 +97,42 @@ export class FrameWriter {
       } else {
         w.ensure(end - off);
         w.pos += body.copy(w.buf, w.pos, off, end);
+      }
+      w.u8(FRAME_END);
+    }
+    this.schedule();
+  }
+
+  /**
+   * contentFrames for a body in pieces (body.ts): the body frames are cut at frameMax as always,
+   * and each takes the pieces, or parts of pieces, its bytes are in, by reference.
+   */
+  private piecesFrames(channel: number, properties: Buffer, pieces: readonly Buffer[], size: number): void {
+    const w = this.w;
+    writeHeaderFrame(w, channel, size, properties);
+    const max = this.frameMax - FRAME_OVERHEAD;
+    let i = 0;
+    let at = 0; // in pieces[i]
+    for (let left = size; left > 0; ) {
+      let n = Math.min(max, left);
+      left -= n;
+      writeBodyFrameStart(w, channel, n);
+      while (n > 0) {
+        const p = pieces[i]!;
+        const take = Math.min(n, p.length - at);
+        if (take >= BY_REFERENCE) {
+          if (w.length > 0) this.queue(w.take());
+          this.queue(take === p.length ? p : p.subarray(at, at + take));
+        } else {
+          w.ensure(take);
+          w.pos += p.copy(w.buf, w.pos, at, at + take);
+        }
+        n -= take;
+        at += take;
+        if (at === p.length) {
+          i++;
+          at = 0;
+        }
       }
       w.u8(FRAME_END);
     }

@@ -15,6 +15,7 @@
 // segment was written.
 import { close, closeSync, existsSync, fdatasync, mkdirSync, openSync, read, readdirSync, unlink, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
+import { bodyLength, type Body } from '../frames/body.js';
 
 /** Bodies at least this big go to a body file; smaller ones stay in their segment. */
 export const BODY_FILE_MIN = 16 * 1024;
@@ -90,13 +91,16 @@ export class BodyFiles {
   }
 
   /** Assigns body a place in the current file; it is written by the next writePending. */
-  append(body: Buffer): BodyRef {
+  append(body: Body): BodyRef {
+    const length = bodyLength(body);
     let f = this.current;
-    if (!f || (f.size > 0 && f.size + body.length > this.fileMax)) f = this.roll();
+    if (!f || (f.size > 0 && f.size + length > this.fileMax)) f = this.roll();
     if (f.pending.length === 0) f.pendingAt = f.size;
-    f.pending.push(body);
-    const ref = { file: f.no, offset: f.size, length: body.length };
-    f.size += body.length;
+    // By reference, a body in pieces piece by piece: writev takes them as they are.
+    if (Buffer.isBuffer(body)) f.pending.push(body);
+    else for (const piece of body.pieces) f.pending.push(piece);
+    const ref = { file: f.no, offset: f.size, length };
+    f.size += length;
     return ref;
   }
 

@@ -1,5 +1,6 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
+import { bodyLength, joinBody } from '../frames/body.js';
 import { writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 import type { BodyRef } from './body-files.js';
@@ -129,7 +130,7 @@ export function messageLength(m: StoredMessage, external = false): number {
     for (const s of m.settled) settledLen += 1 + Buffer.byteLength(s, 'utf8');
   }
   const counted = (m.deliveryCount ?? 0) > 0;
-  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : m.body.length);
+  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + settledLen + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : bodyLength(m.body));
 }
 
 /** Writes m's record (encodeMessage's layout) at p, with ref instead of its body if given; returns the position after it. */
@@ -164,7 +165,7 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
     p = out.writeDoubleBE(ref.offset, p);
     return out.writeUInt32BE(ref.length, p);
   }
-  return copyInto(m.body, out, p);
+  return copyInto(joinBody(m.body), out, p);
 }
 
 /**

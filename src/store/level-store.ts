@@ -3,6 +3,7 @@
 // A queue's persistent messages are kept in segments (segments.ts): one value per queue per batch.
 // Records of the layout before segments (one per message, under 'm') are still read, acked and
 // deleted, so a data directory written by an earlier version opens as it was.
+import { bodyLength } from '../frames/body.js';
 import { Level } from 'level';
 import { ensureWritableDataDir } from './data-dir.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
@@ -81,10 +82,10 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
 });
 
 /** A record's length when its body is large enough to go to a body file. */
-const lengthWithRef = (m: StoredMessage): number => messageLength(m, m.body.length >= BODY_FILE_MIN);
+const lengthWithRef = (m: StoredMessage): number => messageLength(m, bodyLength(m.body) >= BODY_FILE_MIN);
 
 /** What backlogBytes counts for a message waiting for its batch: about its record's size. */
-const approxBytes = (m: StoredMessage): number => m.properties.length + m.body.length + 32;
+const approxBytes = (m: StoredMessage): number => m.properties.length + bodyLength(m.body) + 32;
 
 export interface LevelStoreOptions {
   /**
@@ -763,7 +764,7 @@ export class LevelStore implements Store {
         log.pending.splice(log.pending.indexOf(p), 1);
         if (log.deleted || p.live === 0) continue;
         const files = this.appendBodies(p);
-        const built = files ? buildSegments(p, lengthWithRef, (out, at, m) => writeMessage(out, at, m, m.body.length >= BODY_FILE_MIN ? this.refs.get(m) : undefined)) : buildSegments(p, messageLength, writeMessage);
+        const built = files ? buildSegments(p, lengthWithRef, (out, at, m) => writeMessage(out, at, m, bodyLength(m.body) >= BODY_FILE_MIN ? this.refs.get(m) : undefined)) : buildSegments(p, messageLength, writeMessage);
         for (const b of built) {
           batch.push({ type: 'put', key: b.key, value: b.value });
           if (files) {
@@ -813,7 +814,7 @@ export class LevelStore implements Store {
   private appendBodies(p: Pending): number[] | null {
     let files: number[] | null = null;
     for (const m of p.msgs) {
-      if (!m || m.body.length < BODY_FILE_MIN) continue;
+      if (!m || bodyLength(m.body) < BODY_FILE_MIN) continue;
       let ref = this.refs.get(m);
       if (!ref) this.refs.set(m, (ref = this.bodies.append(m.body)));
       if (!files) files = [ref.file];

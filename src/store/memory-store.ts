@@ -1,5 +1,6 @@
 // A store that lives in the process: the default without a data directory. Reopening the same
 // instance recovers what it holds, which lets tests exercise recovery without a disk.
+import { joinBody } from '../frames/body.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';
 
@@ -85,7 +86,7 @@ export class MemoryStore implements Store {
     const k = queueKey(vhost, queue);
     const out: ReadMessage[] = [];
     for (const [ms, paged] of [[this.messages, false], [this.paged, true]] as const) {
-      for (const m of ms.get(k)?.values() ?? []) if (m.seq >= fromSeq) out.push({ ...m, paged });
+      for (const m of ms.get(k)?.values() ?? []) if (m.seq >= fromSeq) out.push({ ...m, body: joinBody(m.body), paged });
     }
     return out.sort((a, b) => a.seq - b.seq);
   }

@@ -10,6 +10,7 @@
 // Record: headerLength u32, bodyLength u32, header (codec.ts's message record with an empty body),
 // body. Files are read from the position of the oldest message not yet taken back; a file is
 // deleted once every record in it has been taken back (the last one is simply reset).
+import { bodyLength } from '../frames/body.js';
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { decodeMessage, messageLength, writeMessage, type NameCache } from './codec.js';
@@ -85,8 +86,9 @@ export class PageFile {
     const header = Buffer.allocUnsafe(8 + messageLength({ ...m, body: EMPTY }));
     writeMessage(header, 8, { ...m, body: EMPTY });
     header.writeUInt32BE(header.length - 8, 0);
-    header.writeUInt32BE(m.body.length, 4);
-    const len = header.length + m.body.length;
+    const size = bodyLength(m.body);
+    header.writeUInt32BE(size, 4);
+    const len = header.length + size;
     let f = this.files[this.files.length - 1];
     if (!f || f.size >= this.fileMax) {
       this.flushPending(); // a batch goes to one file
@@ -99,7 +101,10 @@ export class PageFile {
       this.pendingPos = f.size;
     }
     this.pending.push(header);
-    if (m.body.length > 0) this.pending.push(m.body); // by reference: no copy of the body
+    // By reference: no copy of the body (nor a join of its pieces).
+    if (Buffer.isBuffer(m.body)) {
+      if (size > 0) this.pending.push(m.body);
+    } else for (const piece of m.body.pieces) this.pending.push(piece);
     this.pendingBytes += len;
     this.unflushed += len;
     f.size += len;

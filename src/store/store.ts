@@ -2,6 +2,7 @@
 // transient messages long queues page out of memory (gone after a restart).
 // Mutations are queued synchronously and written in groups (one batch per tick); flush() resolves
 // once everything queued before the call is written, which is when confirms may go out.
+import type { Body } from '../frames/body.js';
 
 export interface StoredQueue {
   vhost: string;
@@ -40,7 +41,8 @@ export interface StoredMessage {
   routingKey: string;
   /** Content properties exactly as the publisher sent them. */
   properties: Buffer;
-  body: Buffer;
+  /** One buffer, or a large body's pieces as it arrived (body.ts), written out without a join. */
+  body: Body;
   /** When the message expires in its queue (ms since epoch), 0 for never. */
   expiresAt: number;
   /** Quorum queues: how many times it was returned (x-delivery-count), when it was. */
@@ -54,6 +56,8 @@ export interface StoredMessage {
 
 /** A message read back from a queue's range: a persistent one, or one the queue paged out. */
 export interface ReadMessage extends StoredMessage {
+  /** Read back in one buffer. */
+  body: Buffer;
   /** Written by putPaged: the reader deletes it once it holds the message again. */
   paged: boolean;
 }

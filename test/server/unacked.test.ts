@@ -15,7 +15,8 @@ interface FakeQueue {
 const queue = (): FakeQueue => ({ unackedCount: 0, unackedBytes: 0, unackedPersistent: 0, unackedPersistentBytes: 0 });
 
 function delivery(tag: number, q: FakeQueue): Unacked {
-  const msg = { body: Buffer.alloc(tag % 7), persistent: tag % 2 === 0 };
+  const body = Buffer.alloc(tag % 7);
+  const msg = { body, bodySize: body.length, persistent: tag % 2 === 0 };
   return { tag, entry: { msg, redelivered: false, expiresAt: 0 }, queue: q, consumer: null, at: 0 } as unknown as Unacked;
 }
 

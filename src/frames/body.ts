@@ -1,0 +1,26 @@
+// A message body as the broker holds it. A large body stays in the pieces it arrived in (views
+// of the socket's reads, which are mostly body bytes) rather than being joined: it is written to
+// consumers, body files and page files by reference, piece by piece, so it is never copied in
+// user space and no buffer of its size is allocated for it. Joining a 1 MiB body cost a copy
+// and, worse, an allocation outside V8's heap that counts towards its next full collection: a
+// 1 MiB flood ran a mark-compact every 25 ms (README, "Large messages").
+
+/** A large body's pieces, in order, and their total size. */
+export class BodyPieces {
+  constructor(
+    readonly pieces: readonly Buffer[],
+    readonly size: number,
+  ) {}
+}
+
+/** One buffer, or a large body in pieces (no length: bodyLength says it for both). */
+export type Body = Buffer | BodyPieces;
+
+export function bodyLength(body: Body): number {
+  return Buffer.isBuffer(body) ? body.length : body.size;
+}
+
+/** The body in one buffer: itself, or its pieces joined (a copy). */
+export function joinBody(body: Body): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.concat(body.pieces as Buffer[], body.size);
+}
