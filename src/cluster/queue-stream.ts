@@ -15,10 +15,10 @@
 // unacked message for a while.
 // The hot path uses core publish with a reply subject on one shared inbox, not the client's
 // JetStream helpers (which cost an Error and a timer per request).
-import { bodyLength } from '../frames/body.js';
 import { createHash } from 'node:crypto';
 import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
+import { bodyLength } from '../frames/body.js';
 import { decodeMessage, encodeMessage } from '../store/codec.js';
 import type { StoredMessage } from '../store/store.js';
 import { retrying } from './nats-link.js';

@@ -4,9 +4,9 @@
 // messages; messages until queues are stored in JetStream) goes to the node's local store.
 // Writes are queued at once and awaited by flush(), as the store interface asks: a declare-ok
 // goes out once the cluster has the definition.
-import { joinBody } from '../frames/body.js';
 import { headers, type KV, type KvEntry } from 'nats';
 import type { Logger } from 'pino';
+import { joinBody } from '../frames/body.js';
 import {
   DEFINITION_KINDS,
   definitionId,

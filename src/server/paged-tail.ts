@@ -6,8 +6,8 @@
 // Invariant: every ready message with seq ≥ from is in the store and nowhere else; every ready
 // message older than that is in memory. Requeued messages are older (they were delivered from
 // memory), and seqs only grow, so appending to the tail and reading from its start keep it true.
-import { bodyLength } from '../frames/body.js';
 import type { Logger } from 'pino';
+import { bodyLength } from '../frames/body.js';
 import type { ReadMessage, Store, StoredMessage } from '../store/store.js';
 
 /** How much of a queue stays in memory before newer messages are paged out to the store. */

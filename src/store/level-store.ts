@@ -3,8 +3,8 @@
 // A queue's persistent messages are kept in segments (segments.ts): one value per queue per batch.
 // Records of the layout before segments (one per message, under 'm') are still read, acked and
 // deleted, so a data directory written by an earlier version opens as it was.
-import { bodyLength } from '../frames/body.js';
 import { Level } from 'level';
+import { bodyLength } from '../frames/body.js';
 import { ensureWritableDataDir } from './data-dir.js';
 import type { DefinitionKind, Definitions, RangeTotals, ReadMessage, RecoveredState, Store, StoredMessage, StoredQueue } from './store.js';
 import { DEFINITION_KINDS, queueKey } from './store.js';

@@ -10,9 +10,9 @@
 // Record: headerLength u32, bodyLength u32, header (codec.ts's message record with an empty body),
 // body. Files are read from the position of the oldest message not yet taken back; a file is
 // deleted once every record in it has been taken back (the last one is simply reset).
-import { bodyLength } from '../frames/body.js';
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
+import { bodyLength } from '../frames/body.js';
 import { decodeMessage, messageLength, writeMessage, type NameCache } from './codec.js';
 import type { Cursor } from './cursors.js';
 import type { ReadMessage, StoredMessage } from './store.js';
