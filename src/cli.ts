@@ -38,10 +38,15 @@ function parseDropWire(spec: string): Map<string, number> {
   return out;
 }
 
+/** The WARREN_<OPTION> variables of the environment whose <OPTION> is not one of options. */
+function envNotNamingAnOption(options: Set<string>): string[] {
+  return Object.keys(process.env).filter((name) => name.startsWith('WARREN_') && !options.has(name.slice(7).toLowerCase().replace(/_/g, '-')));
+}
+
 const rawArgs = hideBin(process.argv);
 if (rawArgs[0] === 'ctl') process.exit(await ctlMain(rawArgs.slice(1)));
 
-const argv = yargs(rawArgs)
+const parser = yargs(rawArgs)
   .scriptName('warren')
   .usage('$0 [options]\n$0 ctl <command> [args]\n\nAn AMQP 0-9-1 message broker. Every option can also be set as WARREN_<OPTION>, e.g. WARREN_PORT=5673.')
   .env('WARREN')
@@ -132,12 +137,24 @@ const argv = yargs(rawArgs)
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
-  .help()
-  .parseSync();
+  .help();
+
+// A WARREN_* variable that names no option is not the broker's (WARREN_MANAGEMENT_URL is `warren
+// ctl`'s, and a container may carry it): strict() would refuse it as an unknown argument and stop
+// the broker, so it is set aside for the parse and named in a warning. Unknown flags on the command
+// line are still refused.
+// yargs 17 has getOptions() at run time, not in its types; without it nothing is set aside.
+const declared = (parser as unknown as { getOptions?: () => { key: Record<string, unknown> } }).getOptions?.().key ?? null;
+const notOptions = declared ? envNotNamingAnOption(new Set(Object.keys(declared))) : [];
+const setAside = new Map(notOptions.map((name) => [name, process.env[name]]));
+for (const name of notOptions) delete process.env[name];
+const argv = parser.parseSync();
+for (const [name, value] of setAside) process.env[name] = value;
 
 const dataDir = argv['in-memory'] ? undefined : path.resolve(argv['data-dir'] ?? DEFAULT_DATA_DIR);
 const nodeName = argv['node-name'] ?? `warren@${hostname()}`;
 const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: process.pid, node: nodeName } : { pid: process.pid } });
+if (notOptions.length > 0) logger.warn({ variables: notOptions }, `ignored environment variables that name no option: ${notOptions.join(', ')}`);
 // In a cluster the store is the cluster's (shared topology, local messages beside it).
 const cluster: JoinedCluster | null = argv.cluster
   ? await joinCluster({

@@ -87,6 +87,28 @@ describe('rabbitmq.conf', () => {
     }
   });
 
+  it("a WARREN_* variable that names no option (ctl's WARREN_MANAGEMENT_URL) is ignored with a warning; an unknown flag is refused", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'warren-config-env-'));
+    const b = await spawnBroker({ dataDir, env: { WARREN_MANAGEMENT_URL: 'http://127.0.0.1:1', WARREN_NO_SUCH_OPTION: 'x', WARREN_HEARTBEAT: '17' } });
+    try {
+      const warning = b.logs().find((l) => l.level === 40 && Array.isArray(l.variables));
+      expect(warning?.variables, b.output()).toEqual(expect.arrayContaining(['WARREN_MANAGEMENT_URL', 'WARREN_NO_SUCH_OPTION']));
+      // The variables that do name an option still apply: the heartbeat it offers is 17 s.
+      const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}?heartbeat=0`);
+      try {
+        expect((conn.connection as unknown as { heartbeat: number }).heartbeat).toBe(17);
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      await b.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    const r = spawnSync(process.execPath, [CLI_PATH, '--bogus-flag', '1'], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Unknown arguments?: bogus-flag/);
+  });
+
   it('a broker started with a config file and load_definitions uses both', async () => {
     const defs = write(
       'defs.json',
