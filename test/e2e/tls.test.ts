@@ -1,6 +1,7 @@
 // amqps: amqplib over TLS with a certificate authority and certificates the test makes, with and
 // without client-certificate verification; TLS below 1.2 is refused.
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,33 @@ describe('amqps', () => {
     expect(m).toBe('over tls');
     await conn.close();
     await b.close();
+  });
+
+  it('large bodies published over TLS, held in pieces of its decrypted reads, come back byte for byte over TLS and plain TCP', async () => {
+    const b = await startBroker({ port: 0, tlsPort: 0, tlsCert: f('server.pem'), tlsKey: f('server.key') });
+    const tls = await amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))] });
+    const plain = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
+    try {
+      const pub = await tls.createConfirmChannel();
+      await pub.assertQueue('big', { durable: false });
+      const bodies = [300 * 1024 + 7, 1024 * 1024 + 3, 2 * 1024 * 1024 - 5, 256 * 1024].map((n) => randomBytes(n));
+      // All published before any is consumed: each is held while later reads arrive.
+      for (const body of bodies.concat(bodies)) pub.sendToQueue('big', body);
+      await pub.waitForConfirms();
+      const digest = (x: Buffer): string => createHash('sha256').update(x).digest('hex');
+      const want = bodies.map(digest);
+      for (const conn of [tls, plain]) {
+        const ch = await conn.createChannel();
+        for (let i = 0; i < bodies.length; i++) {
+          const m = await ch.get('big', { noAck: true });
+          expect(m && digest(m.content)).toBe(want[i]);
+        }
+      }
+    } finally {
+      await tls.close();
+      await plain.close();
+      await b.close();
+    }
   });
 
   it('with peer verification, refuses a client without a certificate and accepts one signed by the CA', async () => {
