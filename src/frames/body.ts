@@ -20,6 +20,12 @@ export function bodyLength(body: Body): number {
   return Buffer.isBuffer(body) ? body.length : body.size;
 }
 
+/** Adds the body's bytes to a writev list, by reference: the buffer, or each piece (none if empty). */
+export function pushBody(list: Buffer[], body: Body): void {
+  if (!Buffer.isBuffer(body)) for (const piece of body.pieces) list.push(piece);
+  else if (body.length > 0) list.push(body);
+}
+
 /** The body in one buffer: itself, or its pieces joined (a copy). */
 export function joinBody(body: Body): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.concat(body.pieces as Buffer[], body.size);

@@ -15,7 +15,7 @@
 // segment was written.
 import { close, closeSync, existsSync, fdatasync, mkdirSync, openSync, read, readdirSync, unlink, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
-import { bodyLength, type Body } from '../frames/body.js';
+import { bodyLength, pushBody, type Body } from '../frames/body.js';
 
 /** Bodies at least this big go to a body file; smaller ones stay in their segment. */
 export const BODY_FILE_MIN = 16 * 1024;
@@ -96,9 +96,7 @@ export class BodyFiles {
     let f = this.current;
     if (!f || (f.size > 0 && f.size + length > this.fileMax)) f = this.roll();
     if (f.pending.length === 0) f.pendingAt = f.size;
-    // By reference, a body in pieces piece by piece: writev takes them as they are.
-    if (Buffer.isBuffer(body)) f.pending.push(body);
-    else for (const piece of body.pieces) f.pending.push(piece);
+    pushBody(f.pending, body);
     const ref = { file: f.no, offset: f.size, length };
     f.size += length;
     return ref;

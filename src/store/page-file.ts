@@ -12,7 +12,7 @@
 // deleted once every record in it has been taken back (the last one is simply reset).
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
-import { bodyLength } from '../frames/body.js';
+import { bodyLength, pushBody } from '../frames/body.js';
 import { decodeMessage, messageLength, writeMessage, type NameCache } from './codec.js';
 import type { Cursor } from './cursors.js';
 import type { ReadMessage, StoredMessage } from './store.js';
@@ -101,10 +101,7 @@ export class PageFile {
       this.pendingPos = f.size;
     }
     this.pending.push(header);
-    // By reference: no copy of the body (nor a join of its pieces).
-    if (Buffer.isBuffer(m.body)) {
-      if (size > 0) this.pending.push(m.body);
-    } else for (const piece of m.body.pieces) this.pending.push(piece);
+    pushBody(this.pending, m.body); // by reference: no copy of the body, nor a join of its pieces
     this.pendingBytes += len;
     this.unflushed += len;
     f.size += len;
