@@ -309,14 +309,7 @@ export class Queue {
     if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
     this.ready.push(entry);
     if (full) this.dropHeads();
-    if (entry.expiresAt !== 0) {
-      // TTL 0: delivered now to a consumer that can take it, or expired at once (as RabbitMQ).
-      if (entry.expiresAt <= Date.now()) {
-        const c = this.ready.length === 1 && this.consumers.length > 0 ? this.nextConsumer() : null;
-        if (c) c.deliver(this.shift()!);
-        this.expire();
-      } else this.armExpiry();
-    }
+    if (entry.expiresAt !== 0) this.arrivedWithTtl();
     if (this.consumers.length > 0) this.scheduleDispatch();
     return true;
   }
@@ -357,11 +350,28 @@ export class Queue {
     }
     if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
     this.ready.push(entry);
-    if (entry.expiresAt !== 0) {
-      if (entry.expiresAt <= Date.now()) this.expire();
-      else this.armExpiry();
-    }
+    if (entry.expiresAt !== 0) this.arrivedWithTtl();
     if (this.consumers.length > 0) this.scheduleDispatch();
+  }
+
+  /**
+   * A message with a TTL was just pushed. RabbitMQ hands a message that finds the queue empty to a
+   * consumer with room at once, and its TTL no longer applies; here deliveries otherwise wait for
+   * the end of the tick (scheduleDispatch), by when a TTL of a millisecond may have run out.
+   * Celery sends a task with expires=0.001 as expiration '1' and counts on the worker getting it
+   * (to revoke it and tell the client): 2 of 30 such tasks were lost here, none on RabbitMQ 3.10.8.
+   * So such a message is handed on now, TTL 0 included; one that waits behind others, or for a
+   * consumer, expires when it reaches the head, as before.
+   */
+  private arrivedWithTtl(): void {
+    if (this.ready.length === 1 && this.consumers.length > 0) {
+      const c = this.nextConsumer();
+      if (c) {
+        c.deliver(this.shift()!);
+        return;
+      }
+    }
+    this.expire();
   }
 
   /** Whether msg goes to the store rather than memory: once anything is paged, all newer messages are. */
