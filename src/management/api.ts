@@ -8,7 +8,7 @@ import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
 import { checkEquivalent } from '../server/queue-args.js';
-import { VERSION } from '../server/server-properties.js';
+import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
 import { localNodeResources, memoryBreakdown } from './node-api.js';
@@ -163,7 +163,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const owed = queues.reduce((n, q) => n + q.deadLetterCount, 0);
     return {
       management_version: VERSION,
-      rabbitmq_version: '3.12.0',
+      rabbitmq_version: RABBITMQ_VERSION,
       product_name: 'Warren',
       product_version: VERSION,
       cluster_name: 'warren',

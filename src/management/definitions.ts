@@ -5,7 +5,7 @@ import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
 import { parsePolicy } from '../server/policies.js';
 import type { LimitValues } from '../server/limits.js';
-import { VERSION } from '../server/server-properties.js';
+import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import { DefinitionsError, checkDefinitions, definedVHostMetadata, type DefinitionsJson } from './definitions-check.js';
 import { tableJson, vhostMetadataView, type JsonObject } from './views.js';
 
@@ -45,8 +45,8 @@ export function exportDefinitions(broker: Broker): JsonObject {
     }
   }
   return {
-    rabbit_version: '3.12.0',
-    rabbitmq_version: '3.12.0',
+    rabbit_version: RABBITMQ_VERSION,
+    rabbitmq_version: RABBITMQ_VERSION,
     product_name: 'Warren',
     product_version: VERSION,
     users: [...broker.access.users.values()].map((u) => ({

@@ -1,14 +1,12 @@
 // rabbitmq_identity_info and rabbitmq_build_info, on every endpoint: what Grafana's dashboards
 // join every query on (instance, job) to learn the node's and the cluster's names.
 import { createHash } from 'node:crypto';
-import { VERSION } from '../server/server-properties.js';
+import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import type { Family } from './exposition.js';
 import { nodeName, type Snapshot } from './snapshot.js';
 
 /** The cluster name Warren gives clients (server properties) and the management API. */
 export const CLUSTER_NAME = 'warren';
-/** The RabbitMQ version the management API reports. */
-const RABBITMQ_VERSION = '3.12.0';
 
 /** Which endpoint a scrape came from: RabbitMQ 4's rabbitmq_endpoint label. */
 export type Endpoint = 'aggregated' | 'per-object' | 'detailed';

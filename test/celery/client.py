@@ -1,6 +1,7 @@
 # Drives the worker of tasks.py through what Celery users do, one JSON line per check.
 import json
 import sys
+import time
 
 from celery import chain, group
 
@@ -26,6 +27,19 @@ for i in range(30):
         outcomes.append(type(e).__name__)
 out('expires', value=outcomes)
 insp = app.control.inspect(timeout=2)
+# Tasks with a countdown wait in the worker, unacked: it raises its prefetch with basic.qos for each
+# one it holds, or they would fill its prefetch of 2 and stop it taking any other task.
+etas = [add.apply_async((i, i), countdown=4) for i in range(5)]
+held = 0
+deadline = time.time() + 3
+while time.time() < deadline:
+    held = sum(len(v) for v in (insp.scheduled() or {}).values())
+    if held == 5:
+        break
+    time.sleep(0.2)
+out('eta_held', value=held)
+out('eta_meanwhile', value=add.delay(7, 7).get(timeout=10))
+out('eta_results', value=[r.get(timeout=10) for r in etas])
 out('ping', value=insp.ping())
 queues = insp.active_queues() or {}
 out('active_queues', value=sorted(q['name'] for qs in queues.values() for q in qs))

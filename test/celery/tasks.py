@@ -10,6 +10,8 @@ app.conf.worker_send_task_events = True
 app.conf.task_send_sent_event = True
 app.conf.broker_heartbeat = 10
 app.conf.broker_connection_retry_on_startup = False
+# A prefetch of 2 (2 processes × 1): countdown/ETA tasks held by the worker must raise it (basic.qos).
+app.conf.worker_prefetch_multiplier = 1
 
 
 @app.task

@@ -1,7 +1,8 @@
 // Celery (Debian's python3-celery, 5.2, with kombu and py-amqp) against Warren: a real worker
 // (prefork pool, task events on, mingle and gossip as by default) and a client using the rpc://
 // result backend, so that results, retries, countdowns, groups, chains, expiring tasks and the
-// remote-control broadcasts (inspect ping, active_queues, rate_limit) all travel through the broker.
+// remote-control broadcasts (inspect ping, scheduled, active_queues, rate_limit) all travel through
+// the broker.
 // The same scripts gave the same answers against RabbitMQ 3.10.8.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +63,10 @@ describe('Celery', () => {
     expect(checks.get('chain')).toBe(10);
     // Each is revoked by the worker, which must have got it (RabbitMQ 3.10.8: 30 of 30).
     expect(checks.get('expires')).toEqual(Array.from({ length: 30 }, () => 'TaskRevokedError'));
+    // The worker holds all five countdown tasks (RabbitMQ 3.10.8: 5), not just its prefetch of 2.
+    expect(checks.get('eta_held')).toBe(5);
+    expect(checks.get('eta_meanwhile')).toBe(14);
+    expect(checks.get('eta_results')).toEqual([0, 2, 4, 6, 8]);
     expect(checks.get('ping')).toEqual({ 'warren@test': { ok: 'pong' } });
     expect(checks.get('active_queues')).toEqual(['celery']);
     expect(checks.get('rate_limit')).toEqual([{ 'warren@test': { ok: 'new rate limit set successfully' } }]);
