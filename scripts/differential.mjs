@@ -30,7 +30,8 @@ const HELP = `usage: node scripts/differential.mjs [options]   (npm run differen
   --pyamqp-src DIR         checkout of github.com/celery/py-amqp           (env DIFF_PYAMQP_SRC)
   --pika-src DIR           checkout of github.com/pika/pika                (env DIFF_PIKA_SRC)
   --amqp091-go-src DIR     checkout of github.com/rabbitmq/amqp091-go      (env DIFF_AMQP091_GO_SRC)
-  --suites LIST            which of amqplib,amqp-client,pyamqp,pika,amqp091-go,own (default: all)
+  --suites LIST            which of amqplib,amqp-client,pyamqp,pika,amqp091-go,celery,bunny,
+                           php-amqplib,aio-pika,java,own (default: all)
   --brokers LIST           warren,rabbitmq (default: warren, plus rabbitmq when installed)
   --no-clone               never git-clone a suite whose checkout was not given (skip it instead)
   --clone-dir DIR          where clones go (default: $TMPDIR/warren-differential-src)
@@ -183,7 +184,113 @@ const SUITES = [
     // (hard-coded, and never ours to use): not run.
     run: (dir, broker, out) => runGoTest(dir, ['integration_test.go', 'connection_test.go'], { AMQP_URL: `${broker.url}/` }, out),
   },
+  // Probes: scripts of ours (scripts/differential/probes, test/celery) driving clients nobody here
+  // wrote through what their users do. Each prints one {"check", "value"} JSON line per check;
+  // a check whose value differs between the brokers is a difference. Debian packages the clients.
+  {
+    id: 'celery',
+    title: 'Celery 5.2 (python3-celery) — a prefork worker and test/celery/client.py, rpc:// results',
+    local: true,
+    needs: () => (pythonHas('celery') ? null : 'python3-celery'),
+    run: (dir, broker, out) => runCelery(broker, out),
+  },
+  {
+    id: 'bunny',
+    title: 'Bunny (Ruby, ruby-bunny) — scripts/differential/probes/bunny.rb',
+    local: true,
+    needs: () => (commandWorks('ruby', ['-e', 'require "bunny"']) ? null : 'ruby-bunny'),
+    run: (dir, broker, out) => runProbe('ruby', [join(PROBES, 'bunny.rb')], broker, out),
+  },
+  {
+    id: 'php-amqplib',
+    title: 'php-amqplib (PHP, php-cli php-amqplib) — scripts/differential/probes/php-amqplib.php',
+    local: true,
+    needs: () => (commandWorks('php', ['-r', 'exit(is_file("/usr/share/php/PhpAmqpLib/autoload.php") ? 0 : 1);']) ? null : 'php-cli php-amqplib'),
+    run: (dir, broker, out) => runProbe('php', [join(PROBES, 'php-amqplib.php')], broker, out),
+  },
+  {
+    id: 'aio-pika',
+    title: 'aio-pika (Python asyncio, python3-aio-pika) — scripts/differential/probes/aio_pika_probe.py',
+    local: true,
+    needs: () => (pythonHas('aio_pika') ? null : 'python3-aio-pika'),
+    run: (dir, broker, out) => runProbe(PYTHON, [join(PROBES, 'aio_pika_probe.py')], broker, out),
+  },
+  {
+    id: 'java',
+    title: "RabbitMQ's Java client (librabbitmq-client-java, javac) — scripts/differential/probes/JavaClientProbe.java",
+    local: true,
+    needs: () => (existsSync(JAVA_CLIENT_JAR) && commandWorks('javac', ['-version']) ? null : 'librabbitmq-client-java default-jdk-headless'),
+    run: (dir, broker, out) => {
+      const cp = [out, JAVA_CLIENT_JAR, '/usr/share/java/slf4j-api.jar'].join(':');
+      execFileSync('javac', ['-d', out, '-cp', cp, join(PROBES, 'JavaClientProbe.java')], { stdio: 'ignore' });
+      return runProbe('java', ['-cp', cp, 'JavaClientProbe'], broker, out);
+    },
+  },
 ];
+
+const PROBES = join(here, 'differential', 'probes');
+const JAVA_CLIENT_JAR = '/usr/share/java/amqp-client.jar';
+
+const commandWorks = (cmd, args) => {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The {"check", "value"} lines of a probe's output, as results whose value the report compares. */
+function probeResults(text) {
+  const results = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(line);
+      if (typeof r.check === 'string') results.push({ id: r.check, outcome: 'pass', value: JSON.stringify(r.value) });
+    } catch {
+      // not a check line
+    }
+  }
+  return results;
+}
+
+/** Runs a probe with PROBE_PORT set to the broker's; a probe that dies is one failed result. */
+async function runProbe(cmd, args, broker, out) {
+  const logFile = join(out, 'output.log');
+  const { code, timedOut } = await runCmd(cmd, args, { cwd: out, env: { ...process.env, PROBE_PORT: String(broker.port) }, logFile, timeoutMs: opts.suiteTimeout * 1000 });
+  const text = readFileSync(logFile, 'utf8');
+  const results = probeResults(text);
+  if (code !== 0) results.push({ id: '(exit)', outcome: 'fail', error: `exit ${code}: ${text.trim().split('\n').slice(-3).join(' | ').slice(0, 500)}` });
+  return { results, timedOut };
+}
+
+/** A Celery worker on the broker, then test/celery/client.py against it, then a warm shutdown. */
+async function runCelery(broker, out) {
+  const dir = join(root, 'test', 'celery');
+  const env = { ...process.env, CELERY_BROKER: `${broker.url}//`, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
+  const worker = spawn(PYTHON, ['-m', 'celery', '-A', 'tasks', 'worker', '-l', 'info', '-c', '2', '-E', '-n', 'warren@test'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let workerOut = '';
+  worker.stdout.on('data', (d) => (workerOut += d));
+  worker.stderr.on('data', (d) => (workerOut += d));
+  const deadline = Date.now() + 30_000;
+  while (!/warren@test ready/.test(workerOut) && worker.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  let result;
+  if (!/warren@test ready/.test(workerOut)) result = { results: [{ id: '(worker)', outcome: 'fail', error: workerOut.trim().split('\n').slice(-3).join(' | ').slice(0, 500) }], timedOut: false };
+  else {
+    const logFile = join(out, 'output.log');
+    const { code, timedOut } = await runCmd(PYTHON, ['client.py'], { cwd: dir, env, logFile, timeoutMs: opts.suiteTimeout * 1000 });
+    const text = readFileSync(logFile, 'utf8');
+    result = { results: probeResults(text), timedOut };
+    if (code !== 0) result.results.push({ id: '(exit)', outcome: 'fail', error: `exit ${code}: ${text.trim().split('\n').slice(-3).join(' | ').slice(0, 500)}` });
+  }
+  worker.kill('SIGTERM');
+  const t = setTimeout(() => worker.kill('SIGKILL'), 10_000);
+  if (worker.exitCode === null) await new Promise((r) => worker.once('exit', r));
+  clearTimeout(t);
+  writeFileSync(join(out, 'worker.log'), workerOut);
+  return result;
+}
 
 /** This repository's own test files that take AMQP_URL (an external broker instead of Warren in-process). */
 function ownAmqpUrlFiles() {
@@ -476,6 +583,12 @@ async function main() {
   const plan = [];
   for (const suite of SUITES) {
     if (!wantSuites.includes(suite.id)) continue;
+    if (suite.local) {
+      const missing = suite.needs();
+      if (missing) log(`${suite.id}: skipped — needs ${missing} (apt-get install ${missing})`);
+      plan.push({ suite, src: missing ? null : root });
+      continue;
+    }
     const src = sourceFor(suite);
     if (!src) {
       log(`${suite.id}: skipped — no checkout (give --${suite.id}-src DIR or ${suite.env}; git clone ${suite.repo})`);
@@ -509,13 +622,13 @@ async function main() {
       report.suites.push({ id: suite.id, title: suite.title, skipped: true });
       continue;
     }
-    const entry = { id: suite.id, title: suite.title, src, commit: gitHead(src), runs: {} };
+    const entry = { id: suite.id, title: suite.title, src, commit: suite.local ? undefined : gitHead(src), runs: {} };
     report.suites.push(entry);
     for (const kind of kinds) {
       const out = join(work, suite.id, kind);
       mkdirSync(out, { recursive: true });
       const broker = kind === 'warren' ? await startWarrenProc(join(out, 'warren.log')) : rabbit;
-      const rewrites = await workCopy(suite, src, join(out, 'src'), broker.port);
+      const rewrites = suite.local ? [] : await workCopy(suite, src, join(out, 'src'), broker.port);
       if (kind === kinds[0]) for (const r of rewrites) log(`${suite.id}: rewrote ${r}`);
       log(`${suite.id} on ${broker.label} (port ${broker.port}) …`);
       const t = performance.now();
@@ -585,7 +698,7 @@ function printReport(report, kinds) {
       for (const id of ids) {
         const ra = a.get(id);
         const rb = b.get(id);
-        if ((ra?.outcome ?? 'missing') !== (rb?.outcome ?? 'missing')) {
+        if ((ra?.outcome ?? 'missing') !== (rb?.outcome ?? 'missing') || ra?.value !== rb?.value) {
           n++;
           diffs.push({ suite: s.id, id, [kinds[0]]: ra, [kinds[1]]: rb });
         }
@@ -599,7 +712,7 @@ function printReport(report, kinds) {
     out.push(`## Tests whose outcome differs (${diffs.length})`, '');
     for (const d of diffs) {
       out.push(`- [${d.suite}] ${d.id}`);
-      for (const k of kinds) out.push(`    ${label[k].padEnd(8)} ${d[k]?.outcome ?? 'missing (not run / not collected)'}${d[k]?.error ? ` — ${d[k].error}` : ''}`);
+      for (const k of kinds) out.push(`    ${label[k].padEnd(8)} ${d[k]?.outcome ?? 'missing (not run / not collected)'}${d[k]?.error ? ` — ${d[k].error}` : ''}${d[k]?.value !== undefined ? ` ${d[k].value}` : ''}`);
     }
     if (!diffs.length) out.push('(none)');
     out.push('');
