@@ -65,8 +65,12 @@ export async function startManagement(broker: Broker, port: number, host: string
     const c = credentials(req);
     const user = c ? broker.access.authenticate(c.user, c.pass) : null;
     if (!user) {
-      // RabbitMQ 3.10 spells this one "not_authorized", unlike its other 401s.
-      return reply.code(401).header('www-authenticate', 'Basic realm="Warren Management"').send({ error: 'not_authorized', reason: 'Login failed' });
+      // RabbitMQ's realm: HTTP clients that answer a challenge keep credentials per realm, and the
+      // operators' checks (nagios-plugins-rabbitmq, Perl's LWP) hold them for "RabbitMQ
+      // Management": under any other realm they never sent them. A request without credentials
+      // gets an empty body, a failed login RabbitMQ 3.10's "not_authorized" (unlike its other 401s).
+      reply.code(401).header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+      return c ? reply.send({ error: 'not_authorized', reason: 'Login failed' }) : reply.send();
     }
     if (!isManagementUser(user)) {
       const e = notManagementUser();
