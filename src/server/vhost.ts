@@ -15,13 +15,16 @@ import { GlobalCounters } from './global-counters.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
-/** Declared in every vhost, as RabbitMQ does. */
-export const STANDARD_EXCHANGES: [string, string][] = [
-  ['amq.direct', 'direct'],
-  ['amq.fanout', 'fanout'],
-  ['amq.topic', 'topic'],
-  ['amq.headers', 'headers'],
-  ['amq.match', 'headers'],
+/** Declared in every vhost, as RabbitMQ does: name, type, internal. */
+export const STANDARD_EXCHANGES: [string, string, boolean][] = [
+  ['amq.direct', 'direct', false],
+  ['amq.fanout', 'fanout', false],
+  ['amq.topic', 'topic', false],
+  ['amq.headers', 'headers', false],
+  ['amq.match', 'headers', false],
+  // RabbitMQ's firehose tracer publishes here once `rabbitmqctl trace_on`; Warren has no tracer, so
+  // it stays as RabbitMQ's is with tracing off: internal, bindable, never published to.
+  ['amq.rabbitmq.trace', 'topic', true],
 ];
 
 export interface PublishOutcome {
@@ -93,8 +96,8 @@ export class VHost {
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
-    for (const [name, type] of STANDARD_EXCHANGES) {
-      this.exchanges.set(name, createExchange({ name, type, durable: true, autoDelete: false, internal: false, arguments: new Map() }));
+    for (const [name, type, internal] of STANDARD_EXCHANGES) {
+      this.exchanges.set(name, createExchange({ name, type, durable: true, autoDelete: false, internal, arguments: new Map() }));
     }
   }
 

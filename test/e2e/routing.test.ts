@@ -266,6 +266,27 @@ describe('exchange.declare', () => {
     expect(err.code, err.message).toBe(406);
     expect(err.text).toMatch(/^PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'amq.direct'/);
   });
+
+  it('amq.rabbitmq.trace exists, internal: bindable, never published to by a client, not deletable (RabbitMQ 3.10.8)', async () => {
+    const conn = await connect();
+    const ch = await channel(conn);
+    await expect(ch.checkExchange('amq.rabbitmq.trace')).resolves.toBeDefined();
+    await expect(ch.assertExchange('amq.rabbitmq.trace', 'topic', { durable: true, internal: true })).resolves.toBeDefined();
+    const q = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(q.queue, 'amq.rabbitmq.trace', '#');
+    const pub = await channelError(conn, (c) => {
+      c.publish('amq.rabbitmq.trace', 'k', Buffer.from('x'));
+      return c.checkExchange('amq.rabbitmq.trace');
+    });
+    expect(pub.code, pub.message).toBe(403);
+    expect(pub.text).toBe("ACCESS_REFUSED - cannot publish to internal exchange 'amq.rabbitmq.trace' in vhost '/'");
+    const del = await channelError(conn, (c) => c.deleteExchange('amq.rabbitmq.trace'));
+    expect(del.code, del.message).toBe(403);
+    expect(del.text).toBe("ACCESS_REFUSED - deletion of system exchange 'amq.rabbitmq.trace' in vhost '/' not allowed");
+    const redeclare = await channelError(conn, (c) => c.assertExchange('amq.rabbitmq.trace', 'topic', { durable: true }));
+    expect(redeclare.code, redeclare.message).toBe(406);
+    expect(redeclare.text).toMatch(/^PRECONDITION_FAILED - inequivalent arg 'internal' for exchange 'amq.rabbitmq.trace'/);
+  });
 });
 
 // ------------------------------------------------------------------ exchange.delete
