@@ -140,7 +140,7 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
     admin.get('/api/definitions', async () => exportDefinitions(broker));
     admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
       try {
-        await importDefinitions(broker, req.body);
+        await importDefinitions(broker, req.body, undefined, req.authz.user.name);
       } catch (e) {
         // Nothing was applied; the list lets a client show every problem, reason reads as one line.
         if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
@@ -155,7 +155,7 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
     admin.post<{ Params: Params; Body: unknown }>('/api/definitions/:vhost', { schema: { body: O } }, async (req, reply) => {
       if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
       try {
-        await importDefinitions(broker, intoVHost(req.body, req.params.vhost ?? ''));
+        await importDefinitions(broker, intoVHost(req.body, req.params.vhost ?? ''), undefined, req.authz.user.name);
       } catch (e) {
         if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
         throw e;

@@ -354,7 +354,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         return reply.code(204).send();
       }
       if (name === '' || name.startsWith('amq.')) throw new HttpError(403, 'access_refused', `exchange name '${name}' contains reserved prefix 'amq.*'`);
-      v.addExchange({ name, ...declared });
+      v.addExchange({ name, ...declared, user: req.authz.user.name });
       await broker.store.flush();
       return reply.code(201).send();
     },

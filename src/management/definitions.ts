@@ -119,7 +119,13 @@ export function intoVHost(file: unknown, vhost: string): unknown {
  * every problem. Objects that exist already (and are equivalent) are left as they are: RabbitMQ's
  * import is a merge. Calls progress with how many of the total objects are done, for long imports.
  */
-export async function importDefinitions(broker: Broker, file: unknown, progress?: (done: number, total: number) => void): Promise<void> {
+export async function importDefinitions(
+  broker: Broker,
+  file: unknown,
+  progress?: (done: number, total: number) => void,
+  /** Who imports them (the API's user); the broker itself for the file loaded at start. */
+  user?: string,
+): Promise<void> {
   const problems = checkDefinitions(broker, file);
   if (problems.length > 0) throw new DefinitionsError(problems);
   const d = file as DefinitionsJson;
@@ -174,6 +180,7 @@ export async function importDefinitions(broker: Broker, file: unknown, progress?
         autoDelete: e.auto_delete ?? false,
         internal: e.internal ?? false,
         arguments: toFieldTable(e.arguments ?? {}),
+        user,
       });
     }
     step();

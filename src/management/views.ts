@@ -195,6 +195,7 @@ export function exchangeView(e: Exchange, vhost: string, rates?: RateSampler): J
     auto_delete: e.autoDelete,
     internal: e.internal,
     arguments: tableJson(e.arguments),
+    user_who_performed_action: e.user,
     // RabbitMQ 3.10 has the field only when a policy applies.
     ...(e.policy ? { policy: e.policy.name } : {}),
     // As 3.10.8: message_stats only once something was published to it.

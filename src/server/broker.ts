@@ -226,7 +226,7 @@ export class Broker {
     }));
     for (const se of state.definitions.exchange) {
       this.vhost(se.vhost).addExchange(
-        { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments) },
+        { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments), user: se.user },
         false,
       );
     }

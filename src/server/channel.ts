@@ -526,7 +526,7 @@ export class Channel implements ReplyReceiver {
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
-    this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args });
+    this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args, user: this.conn.user });
     this.replyDurable(durable, nowait, ok);
   }
 

@@ -291,6 +291,7 @@ export class VHost {
         autoDelete: e.autoDelete,
         internal: e.internal,
         arguments: writeTableBytes(e.arguments),
+        user: e.user,
       });
     }
     return e;

@@ -21,6 +21,8 @@ export interface StoredExchange {
   autoDelete: boolean;
   internal: boolean;
   arguments: Buffer;
+  /** Who declared it (absent in records written before it was kept: the broker then). */
+  user?: string;
 }
 
 /** A binding between durable entities: from exchange source to a queue or an exchange. */

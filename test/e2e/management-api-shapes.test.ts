@@ -86,6 +86,29 @@ describe('error shapes (3.10.8)', () => {
   });
 });
 
+describe('who declared an exchange (user_who_performed_action, 3.10.8)', () => {
+  it('the AMQP user, the API user or the importing user; rmq-internal for the standard ones', async () => {
+    await api('PUT', '/api/users/shapes-alice', { body: { password: 'pw', tags: 'administrator' } });
+    await api('PUT', '/api/permissions/shapes/shapes-alice', { body: { configure: '.*', write: '.*', read: '.*' } });
+    const alice = await amqp.connect(`amqp://shapes-alice:pw@127.0.0.1:${broker.port}/shapes`);
+    const ch = await alice.createChannel();
+    await ch.assertExchange('by-amqp', 'topic', { durable: true });
+    await alice.close();
+    await api('PUT', '/api/exchanges/shapes/by-api', { body: { type: 'fanout' }, auth: ['shapes-alice', 'pw'] });
+    const imported = await api('POST', '/api/definitions/shapes', {
+      body: { exchanges: [{ name: 'by-import', type: 'direct', durable: true, auto_delete: false, internal: false, arguments: {} }] },
+      auth: ['shapes-alice', 'pw'],
+    });
+    expect(imported.status).toBe(204);
+    const who = (name: string) => api('GET', `/api/exchanges/shapes/${enc(name)}`).then((r) => r.json.user_who_performed_action);
+    expect(await who('by-amqp')).toBe('shapes-alice');
+    expect(await who('by-api')).toBe('shapes-alice');
+    expect(await who('by-import')).toBe('shapes-alice');
+    expect(await who('amq.direct')).toBe('rmq-internal');
+    expect(await who('amq.rabbitmq.trace')).toBe('rmq-internal');
+  });
+});
+
 describe('endpoints', () => {
   it('/api/nodes and /api/nodes/{name} carry 3.10.8 resource fields', async () => {
     const nodes = (await api('GET', '/api/nodes')).json;

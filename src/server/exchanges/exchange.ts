@@ -128,6 +128,9 @@ export class BindingTable {
   }
 }
 
+/** RabbitMQ's name for the broker itself as the actor (standard exchanges, definitions loaded at boot). */
+export const INTERNAL_USER = 'rmq-internal';
+
 export interface ExchangeSpec {
   name: string;
   type: string;
@@ -135,6 +138,8 @@ export interface ExchangeSpec {
   autoDelete: boolean;
   internal: boolean;
   arguments: FieldTable;
+  /** Who declared it (the management API's user_who_performed_action); RabbitMQ's 'rmq-internal' when absent. */
+  user?: string | undefined;
 }
 
 export abstract class Exchange {
@@ -144,6 +149,8 @@ export abstract class Exchange {
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly arguments: FieldTable;
+  /** Who declared it: the user of the connection, of the API call or of the definitions import. */
+  readonly user: string;
   /** Bindings with this exchange as source. */
   readonly bindings: BindingTable;
   /** Messages published to it, and copies it routed on to queues (the API's publish_in/publish_out). */
@@ -163,6 +170,7 @@ export abstract class Exchange {
     this.durable = spec.durable;
     this.autoDelete = spec.autoDelete;
     this.internal = spec.internal;
+    this.user = spec.user ?? INTERNAL_USER;
     this.arguments = spec.arguments;
     this.bindings = new BindingTable(this.ownFinder());
   }
