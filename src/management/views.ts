@@ -355,6 +355,10 @@ export function consumersView(connections: Iterable<Connection>): JsonObject[] {
   for (const conn of connections) {
     for (const ch of conn.channels.values()) {
       for (const c of ch.consumers.values()) {
+        // With x-single-active-consumer only the queue's first consumer gets messages (3.10.8:
+        // active true and 'single_active' for it, false and 'waiting' for the others).
+        const single = c.queue.args.singleActiveConsumer === true;
+        const active = !single || c.queue.consumers[0] === c;
         out.push({
           consumer_tag: c.tag,
           queue: { name: c.queue.name, vhost: c.queue.vhost.name },
@@ -363,7 +367,8 @@ export function consumersView(connections: Iterable<Connection>): JsonObject[] {
           exclusive: c.exclusive,
           prefetch_count: c.prefetch,
           arguments: c.priority !== 0 ? { 'x-priority': c.priority } : {},
-          active: true,
+          active,
+          activity_status: !single ? 'up' : active ? 'single_active' : 'waiting',
         });
       }
     }

@@ -109,6 +109,21 @@ describe('who declared an exchange (user_who_performed_action, 3.10.8)', () => {
   });
 });
 
+describe('consumers of a single-active-consumer queue (3.10.8)', () => {
+  it('the active one is single_active, the others waiting and not active; other consumers are up', async () => {
+    const ch = await conn.createChannel();
+    await ch.assertQueue('sac-shapes', { arguments: { 'x-single-active-consumer': true } });
+    await ch.assertQueue('plain-shapes');
+    await ch.consume('sac-shapes', () => undefined, { consumerTag: 'sac-first' });
+    await ch.consume('sac-shapes', () => undefined, { consumerTag: 'sac-second' });
+    await ch.consume('plain-shapes', () => undefined, { consumerTag: 'plain-one' });
+    const list = (await api('GET', '/api/consumers/shapes')).json as { consumer_tag: string; active: boolean; activity_status: string }[];
+    const seen = Object.fromEntries(list.filter((c) => /^(sac|plain)-/.test(c.consumer_tag)).map((c) => [c.consumer_tag, [c.active, c.activity_status]]));
+    expect(seen).toEqual({ 'sac-first': [true, 'single_active'], 'sac-second': [false, 'waiting'], 'plain-one': [true, 'up'] });
+    await ch.close();
+  });
+});
+
 describe('endpoints', () => {
   it('/api/nodes and /api/nodes/{name} carry 3.10.8 resource fields', async () => {
     const nodes = (await api('GET', '/api/nodes')).json;
