@@ -1,5 +1,8 @@
 // The management API's routes for administrators only, as in RabbitMQ: one vhost's details and
 // vhost changes, users (with their password hashes), permissions and definitions.
+import { ownName } from './nodes-view.js';
+import type { RateSampler } from './rates.js';
+import { vhostTotals } from './vhost-stats.js';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
@@ -40,7 +43,7 @@ export function vhostMetadata(body: VHostBody): { tags?: string[]; defaultQueueT
 /** Queue type names RabbitMQ knows; a vhost may default to those this broker has registered. */
 const KNOWN_QUEUE_TYPES = ['classic', 'quorum', 'stream'];
 
-export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
+export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: RateSampler): void {
   void app.register(async (admin) => {
     // Before body validation, so a non-administrator learns nothing about the request's shape.
     admin.addHook('onRequest', async (req) => req.authz.requireAdmin());
@@ -49,7 +52,7 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker): void {
     admin.get<{ Params: Params }>('/api/vhosts/:vhost', async (req) => {
       const v = broker.vhosts.get(req.params.vhost ?? '');
       if (!v) throw notFound();
-      return vhostView(v);
+      return vhostView(v, { totals: vhostTotals(broker).get(v)!, rates, node: ownName(broker) });
     });
     admin.put<{ Params: Params; Body: VHostBody | null }>('/api/vhosts/:vhost', async (req, reply) => {
       const name = req.params.vhost ?? '';

@@ -1,5 +1,6 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
 // Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
+import { vhostTotals } from './vhost-stats.js';
 import type { FastifyInstance } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
@@ -515,13 +516,17 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- vhosts (the list; the rest is for administrators, admin-api.ts)
-  app.get('/api/vhosts', async (req) => [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map(vhostView));
+  app.get('/api/vhosts', async (req) => {
+    const totals = vhostTotals(broker);
+    const node = ownName(broker);
+    return [...broker.vhosts.values()].filter((v) => req.authz.listsVHost(v.name)).map((v) => vhostView(v, { totals: totals.get(v)!, rates, node }));
+  });
 
   app.get('/api/whoami', async (req) => ({ name: req.authz.user.name, tags: req.authz.user.tags }));
   // Warren's own (RabbitMQ answers 404 here, and only administrators may read permissions): the
   // logged-in user's vhost permissions, so the UI offers only the actions they allow.
   app.get('/api/whoami/permissions', async (req) => broker.access.listPermissions().filter((p) => p.user === req.authz.user.name));
-  registerAdminApi(app, broker);
+  registerAdminApi(app, broker, rates);
   registerPolicyApi(app, broker);
   registerLimitsApi(app, broker);
   registerParametersApi(app, broker);

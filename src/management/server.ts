@@ -1,5 +1,6 @@
 // The management HTTP server (fastify): basic auth with broker users, the JSON API, Prometheus
 // metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin).
+import { vhostGauges, vhostTotals } from './vhost-stats.js';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
@@ -47,6 +48,7 @@ export async function startManagement(broker: Broker, port: number, host: string
       for (const e of v.exchanges.values()) if (e.publishIn > 0) yield [e, { publish_in: e.publishIn, publish_out: e.publishOut }];
     }
     for (const c of broker.connections) yield [c, { recv_oct: c.socket.bytesRead, send_oct: c.socket.bytesWritten }];
+    for (const [v, t] of vhostTotals(broker)) yield [v, vhostGauges(v, t)];
     // The overview's churn rates and queue totals' rates.
     yield [broker.counters, churnCounts(broker)];
     yield [broker.vhosts, queueTotals(broker)];

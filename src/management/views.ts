@@ -10,6 +10,7 @@ import type { MessageStats } from '../server/stats.js';
 import type { VHost } from '../server/vhost.js';
 import type { StoredUser } from '../store/store.js';
 import type { RateSampler } from './rates.js';
+import { vhostMessageCounts, type VHostTotals } from './vhost-stats.js';
 import { effectiveDefinition } from '../server/policies.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json } | undefined;
@@ -38,8 +39,15 @@ function jsonValue(v: PlainValue): Json {
  * neither: no message_stats (undefined). deliver and get count only the deliveries that needed an
  * ack; deliver_no_ack and get_no_ack the others; deliver_get all four.
  */
-export function messageStatsView(s: MessageStats, rates?: RateSampler, key?: object, kind: 'overview' | 'queue' | 'channel' = 'overview'): JsonObject | undefined {
-  const r = (name: keyof MessageStats): number => rates?.rate(key ?? s, name) ?? 0;
+export function messageStatsView(
+  s: MessageStats,
+  rates?: RateSampler,
+  key?: object,
+  kind: 'overview' | 'queue' | 'channel' = 'overview',
+  /** The counters' rates from elsewhere (a vhost's, sampled as gauges). */
+  rateOf?: (name: keyof MessageStats) => number,
+): JsonObject | undefined {
+  const r = rateOf ?? ((name: keyof MessageStats): number => rates?.rate(key ?? s, name) ?? 0);
   const out: JsonObject = {};
   const put = (name: string, value: number, rate: number): void => {
     out[name] = value;
@@ -317,13 +325,26 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
   };
 }
 
-export function vhostView(v: VHost): JsonObject {
-  const qs = [...v.queues.values()];
-  const ready = qs.reduce((n, q) => n + q.messageCount, 0);
-  const unacked = qs.reduce((n, q) => n + q.unackedTotal, 0);
-  const owed = qs.reduce((n, q) => n + q.deadLetterCount, 0);
-  // As RabbitMQ 3.10.8's vhost totals: the sum of its queues' messages, owed dead letters included.
-  return { ...vhostMetadataView(v), messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };
+/**
+ * A vhost as /api/vhosts shows it; with live, also its traffic as 3.10.8 does (message_stats once
+ * something happened, recv_oct/send_oct, the rates of each and of its message counts,
+ * cluster_state, tracing: Warren has no tracer).
+ */
+export function vhostView(v: VHost, live?: { totals: VHostTotals; rates: RateSampler; node: string }): JsonObject {
+  const counts = vhostMessageCounts(v);
+  const out: JsonObject = { ...vhostMetadataView(v), ...counts };
+  if (!live) return out;
+  const r = (name: string): number => live.rates.gaugeRate(v, name);
+  for (const k of Object.keys(counts)) out[`${k}_details`] = { rate: r(k) };
+  const stats = messageStatsView(live.totals.stats, undefined, undefined, 'channel', (n) => Math.max(0, r(n)));
+  if (stats) out.message_stats = stats;
+  out.recv_oct = live.totals.recvOct;
+  out.recv_oct_details = { rate: Math.max(0, r('recv_oct')) };
+  out.send_oct = live.totals.sendOct;
+  out.send_oct_details = { rate: Math.max(0, r('send_oct')) };
+  out.cluster_state = { [live.node]: 'running' };
+  out.tracing = false;
+  return out;
 }
 
 /**

@@ -1,5 +1,6 @@
 // One client connection: the protocol header, the connection-class handshake (start, tune, open),
 // channel 0, heartbeats, and routing every other frame to its channel (spec 2.2.4, 4.2).
+import { addStats } from './stats.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
@@ -531,7 +532,10 @@ export class Connection implements QueueOwner, Throttled {
 
   closeChannel(ch: Channel): void {
     this.lastChannel = null;
-    if (this.channels.delete(ch.id)) this.broker.counters.channelsClosed++;
+    if (this.channels.delete(ch.id)) {
+      this.broker.counters.channelsClosed++;
+      if (this.vhost) addStats(this.vhost.pastStats, ch.messageStats);
+    }
   }
 
   private onWritable(): void {
@@ -539,7 +543,10 @@ export class Connection implements QueueOwner, Throttled {
   }
 
   private releaseChannels(): void {
-    for (const ch of this.channels.values()) ch.release();
+    for (const ch of this.channels.values()) {
+      ch.release();
+      if (this.vhost) addStats(this.vhost.pastStats, ch.messageStats);
+    }
     this.broker.counters.channelsClosed += this.channels.size;
     this.channels.clear();
     this.lastChannel = null;
@@ -561,6 +568,8 @@ export class Connection implements QueueOwner, Throttled {
     this.releaseChannels();
     if (this.broker.connections.delete(this) && wasOpen && this.vhost) {
       this.broker.counters.connectionsClosed++;
+      this.vhost.pastRecvOct += this.socket.bytesRead;
+      this.vhost.pastSendOct += this.socket.bytesWritten;
       this.log.info({ peer: this.peer }, 'connection closed');
     }
   }

@@ -107,6 +107,21 @@ class LinkedStats implements MessageStats {
   }
 }
 
+/** Adds every counter of from into into (a closed channel's figures into its vhost's). */
+export function addStats(into: MessageStats, from: MessageStats): void {
+  into.publish += from.publish;
+  into.deliver += from.deliver;
+  into.get += from.get;
+  into.ack += from.ack;
+  into.redeliver += from.redeliver;
+  into.confirm += from.confirm;
+  into.returnUnroutable += from.returnUnroutable;
+  into.deliverNoAck += from.deliverNoAck;
+  into.getNoAck += from.getNoAck;
+  into.getEmpty += from.getEmpty;
+  into.dropUnroutable += from.dropUnroutable;
+}
+
 export function linkedStats(parent: MessageStats): { own: MessageStats; counting: MessageStats } {
   const own = new MessageStats();
   return { own, counting: new LinkedStats(own, parent) };

@@ -12,6 +12,7 @@ import type { PagingLimits } from './paged-tail.js';
 import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
 import { GlobalCounters } from './global-counters.js';
+import { MessageStats } from './stats.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
 
@@ -52,6 +53,13 @@ export class VHost {
   /** Channels consuming from amq.rabbitmq.reply-to, by the name replies are routed with. */
   readonly replies = new ReplyRegistry();
   description = '';
+  /**
+   * The message counters and socket bytes of the vhost's channels and connections that closed: the
+   * management API's vhost totals add the live ones to these, so they never fall (RabbitMQ's vhost_stats).
+   */
+  readonly pastStats = new MessageStats();
+  pastRecvOct = 0;
+  pastSendOct = 0;
   /** Metadata tags (RabbitMQ's vhost tags). */
   tags: string[] = [];
   /** default_queue_type in the vhost's metadata (RabbitMQ 3.11+); undefined when unset (classic). */

@@ -124,6 +124,36 @@ describe('consumers of a single-active-consumer queue (3.10.8)', () => {
   });
 });
 
+describe("a vhost's traffic (3.10.8's vhost_stats)", () => {
+  it('message_stats, recv_oct/send_oct and rates, kept when the channels and connections close', async () => {
+    await api('PUT', '/api/vhosts/vstats');
+    await api('PUT', '/api/permissions/vstats/guest', { body: { configure: '.*', write: '.*', read: '.*' } });
+    const fresh = (await api('GET', '/api/vhosts/vstats')).json;
+    expect(fresh.message_stats).toBeUndefined();
+    expect(fresh).toMatchObject({ recv_oct: 0, send_oct: 0, tracing: false, messages_details: { rate: 0 } });
+    expect(Object.values(fresh.cluster_state)).toEqual(['running']);
+
+    const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}/vstats`);
+    const ch = await c.createConfirmChannel();
+    await ch.assertQueue('vq');
+    for (let i = 0; i < 5; i++) ch.sendToQueue('vq', Buffer.from(`m${i}`));
+    await ch.waitForConfirms();
+    const got = await ch.get('vq', { noAck: false });
+    if (got) ch.ack(got);
+    await ch.checkQueue('vq');
+    const live = (await api('GET', '/api/vhosts/vstats')).json;
+    expect(live.message_stats).toMatchObject({ publish: 5, confirm: 5, get: 1, deliver_get: 1, ack: 1 });
+    expect(live.recv_oct).toBeGreaterThan(0);
+    expect(live.send_oct).toBeGreaterThan(0);
+    await c.close();
+    // The totals stay once the client has gone (they are the vhost's, not the connection's).
+    const after = (await api('GET', '/api/vhosts')).json.find((v: { name: string }) => v.name === 'vstats');
+    expect(after.message_stats).toMatchObject({ publish: 5, confirm: 5, get: 1, ack: 1 });
+    expect(after.recv_oct).toBeGreaterThanOrEqual(live.recv_oct);
+    expect(after.messages).toBe(4);
+  });
+});
+
 describe('endpoints', () => {
   it('/api/nodes and /api/nodes/{name} carry 3.10.8 resource fields', async () => {
     const nodes = (await api('GET', '/api/nodes')).json;
