@@ -1,5 +1,6 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
 // Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
+import path from 'node:path';
 import { vhostTotals } from './vhost-stats.js';
 import type { FastifyInstance } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
@@ -39,6 +40,8 @@ import {
   queueView,
   vhostView,
   withRates,
+  EXCHANGE_TYPES,
+  AUTH_MECHANISMS,
   type JsonObject,
 } from './views.js';
 
@@ -128,7 +131,18 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   const nodeOf = async (n: ClusterMember, memory: boolean): Promise<JsonObject> => {
     const view = await nodeView(broker, n, memory);
     if (n.name !== ownName(broker)) return view;
-    const out: JsonObject = { ...((await localNodeResources(broker)) as JsonObject), ...view };
+    // 3.10.8's node also has the churn counters with their rates, the exchange types, the SASL
+    // mechanisms, the rates mode and where the data lies (logs go to stdout).
+    const out: JsonObject = {
+      ...((await localNodeResources(broker)) as JsonObject),
+      ...view,
+      ...withRates(churnCounts(broker), rates, broker.counters),
+      exchange_types: EXCHANGE_TYPES,
+      auth_mechanisms: AUTH_MECHANISMS,
+      rates_mode: 'basic',
+      ...(broker.options.dataDir ? { db_dir: path.resolve(broker.options.dataDir) } : {}),
+      log_files: ['<stdout>'],
+    };
     // RabbitMQ's breakdown keys and the UI's (heap, buffers, native, RSS) side by side.
     if (memory) out.memory = { ...((view.memory ?? {}) as JsonObject), ...(memoryBreakdown() as JsonObject) };
     return out;
@@ -180,7 +194,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       // As 3.10.8 (rates_mode basic): how rates are kept, the exchange types, churn.
       rates_mode: 'basic',
       sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
-      exchange_types: ['direct', 'fanout', 'headers', 'topic'].map((t) => ({ name: t, description: `AMQP ${t} exchange, as per the AMQP specification`, enabled: true })),
+      exchange_types: EXCHANGE_TYPES,
       disable_stats: false,
       enable_queue_totals: false,
       statistics_db_event_queue: 0,

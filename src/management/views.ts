@@ -106,6 +106,19 @@ export function queueTotals(broker: Broker): { messages: number; messages_ready:
 }
 
 /** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
+/** The exchange types, as the overview and the node list them. */
+export const EXCHANGE_TYPES: JsonObject[] = ['direct', 'fanout', 'headers', 'topic'].map((t) => ({
+  name: t,
+  description: `AMQP ${t} exchange, as per the AMQP specification`,
+  enabled: true,
+}));
+
+/** The SASL mechanisms connection.start offers (auth.ts), as 3.10.8's node lists them. */
+export const AUTH_MECHANISMS: JsonObject[] = [
+  { name: 'PLAIN', description: 'SASL PLAIN authentication mechanism', enabled: true },
+  { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism', enabled: true },
+];
+
 export function withRates(values: Record<string, number>, rates: RateSampler | undefined, key: object): JsonObject {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(values)) {

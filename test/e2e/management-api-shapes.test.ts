@@ -168,6 +168,15 @@ describe('endpoints', () => {
     expect(typeof n.os_pid).toBe('string');
     expect(typeof n.memory.total.rss).toBe('number');
     expect(nodes[0].mem_used).toBeGreaterThan(0);
+    // Churn with rates, exchange types and SASL mechanisms, as 3.10.8's node has them.
+    for (const k of ['connection_created', 'connection_closed', 'channel_created', 'channel_closed', 'queue_declared', 'queue_created', 'queue_deleted']) {
+      expect(typeof n[k], k).toBe('number');
+      expect(typeof n[`${k}_details`].rate, `${k}_details`).toBe('number');
+    }
+    expect(n.connection_created).toBeGreaterThanOrEqual(1);
+    expect(n.exchange_types.map((t: { name: string }) => t.name).sort()).toEqual(['direct', 'fanout', 'headers', 'topic']);
+    expect(n.auth_mechanisms.filter((m: { enabled: boolean }) => m.enabled).map((m: { name: string }) => m.name)).toEqual(['PLAIN', 'AMQPLAIN']);
+    expect(n.rates_mode).toBe('basic');
     expect((await api('GET', '/api/nodes/nobody@nowhere')).status).toBe(404);
   });
 
