@@ -284,6 +284,9 @@ export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
     recv_oct_details: { rate: Math.max(0, rates?.gaugeRate(c, 'recv_oct') ?? 0) },
     send_oct: c.socket.bytesWritten,
     send_oct_details: { rate: Math.max(0, rates?.gaugeRate(c, 'send_oct') ?? 0) },
+    // Socket reads and writes (3.10.8's recv_cnt/send_cnt, its socket's receive and send counts).
+    recv_cnt: c.recvCnt,
+    send_cnt: c.writer.sends,
     // Bytes written and not yet taken by the kernel.
     send_pend: c.socket.writableLength,
     type: 'network',

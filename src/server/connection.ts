@@ -97,6 +97,8 @@ export class Connection implements QueueOwner, Throttled {
   private lastChannel: Channel | null = null;
   private header = Buffer.alloc(0);
   private lastRead = Date.now();
+  /** Socket reads (the management API's recv_cnt, as RabbitMQ counts its socket's receives). */
+  recvCnt = 0;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private handshakeTimer: NodeJS.Timeout | null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -143,6 +145,7 @@ export class Connection implements QueueOwner, Throttled {
 
   private onData(chunk: Buffer): void {
     this.lastRead = Date.now();
+    this.recvCnt++;
     // After close-ok everything the client still sends is dropped unread, as RabbitMQ does.
     if (this.state === 'closed' || this.state === 'draining') return;
     if (this.state === 'header') {

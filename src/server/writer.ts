@@ -144,6 +144,9 @@ export class FrameWriter {
     this.flush();
   }
 
+  /** Writes handed to the socket, one per flush (the management API's send_cnt). */
+  sends = 0;
+
   flush(): void {
     this.scheduled = false;
     if (this.w.length > 0) this.queue(this.w.take());
@@ -155,6 +158,7 @@ export class FrameWriter {
     this.out = [];
     this.pending = 0;
     this.lastWrite = Date.now();
+    this.sends++;
     if (out.length === 1) {
       this.socket.write(out[0]!);
     } else {

@@ -6,7 +6,7 @@
 // published, the delivering group once something was delivered, fetched or acked, and no
 // message_stats before either); deliver/get only with ack, deliver_no_ack/get_no_ack, get_empty,
 // drop_unroutable, redeliver; exchange publish_in/publish_out with *_details.rate; connection
-// recv_oct/send_oct with *_details.rate and send_pend; every rate with one decimal.
+// recv_oct/send_oct with *_details.rate, recv_cnt/send_cnt and send_pend; every rate with one decimal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type ChannelModel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
@@ -193,6 +193,12 @@ describe('rates under load (3.10.8 *_details.rate)', () => {
       expect(typeof busy!.send_pend).toBe('number');
       const one = (await api('GET', `/api/connections/${enc(busy!.name)}`)).json;
       expect(one.recv_oct_details.rate).toBeGreaterThan(0);
+      // Socket reads and writes (3.10.8's recv_cnt/send_cnt): a busy connection did both, and
+      // each read or write carries at least one byte.
+      expect(one.recv_cnt).toBeGreaterThan(1);
+      expect(one.send_cnt).toBeGreaterThan(1);
+      expect(one.recv_cnt).toBeLessThanOrEqual(one.recv_oct);
+      expect(one.send_cnt).toBeLessThanOrEqual(one.send_oct);
       const chans = (await api('GET', `/api/connections/${enc(busy!.name)}/channels`)).json as { message_stats?: { publish_details?: { rate: number }; deliver_get_details?: { rate: number } } }[];
       expect(chans.some((c) => (c.message_stats?.publish_details?.rate ?? 0) > 0)).toBe(true);
       expect(chans.some((c) => (c.message_stats?.deliver_get_details?.rate ?? 0) > 0)).toBe(true);
