@@ -1,9 +1,8 @@
 // Message rates for the management API: counters are sampled every few seconds and each rate is
 // the change over the last interval, per second (RabbitMQ's *_details.rate).
-import type { MessageStats } from '../server/stats.js';
+import { COUNTERS, type MessageStats } from '../server/stats.js';
 
 type Counter = Exclude<keyof MessageStats, never>;
-const COUNTERS: Counter[] = ['publish', 'deliver', 'get', 'ack', 'redeliver', 'confirm', 'returnUnroutable', 'deliverNoAck', 'getNoAck', 'getEmpty', 'dropUnroutable'];
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 

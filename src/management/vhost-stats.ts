@@ -3,7 +3,7 @@
 // the rates of its message counts. Live channels and connections are summed with what the closed
 // ones left on the vhost (VHost.pastStats, pastRecvOct, pastSendOct), so totals never fall.
 import type { Broker } from '../server/broker.js';
-import { addStats, MessageStats } from '../server/stats.js';
+import { addStats, COUNTERS, MessageStats } from '../server/stats.js';
 import type { VHost } from '../server/vhost.js';
 
 export interface VHostTotals {
@@ -45,19 +45,8 @@ export function vhostMessageCounts(v: VHost): { messages: number; messages_ready
 
 /** What the rate sampler keeps per vhost: its counters, octets and message counts. */
 export function vhostGauges(v: VHost, t: VHostTotals): { [name: string]: number } {
-  const s = t.stats;
   return {
-    publish: s.publish,
-    deliver: s.deliver,
-    get: s.get,
-    ack: s.ack,
-    redeliver: s.redeliver,
-    confirm: s.confirm,
-    returnUnroutable: s.returnUnroutable,
-    deliverNoAck: s.deliverNoAck,
-    getNoAck: s.getNoAck,
-    getEmpty: s.getEmpty,
-    dropUnroutable: s.dropUnroutable,
+    ...Object.fromEntries(COUNTERS.map((k) => [k, t.stats[k]])),
     recv_oct: t.recvOct,
     send_oct: t.sendOct,
     ...vhostMessageCounts(v),

@@ -107,19 +107,12 @@ class LinkedStats implements MessageStats {
   }
 }
 
+/** Every counter of MessageStats (what the rate sampler samples and addStats adds). */
+export const COUNTERS: (keyof MessageStats)[] = ['publish', 'deliver', 'get', 'ack', 'redeliver', 'confirm', 'returnUnroutable', 'deliverNoAck', 'getNoAck', 'getEmpty', 'dropUnroutable'];
+
 /** Adds every counter of from into into (a closed channel's figures into its vhost's). */
 export function addStats(into: MessageStats, from: MessageStats): void {
-  into.publish += from.publish;
-  into.deliver += from.deliver;
-  into.get += from.get;
-  into.ack += from.ack;
-  into.redeliver += from.redeliver;
-  into.confirm += from.confirm;
-  into.returnUnroutable += from.returnUnroutable;
-  into.deliverNoAck += from.deliverNoAck;
-  into.getNoAck += from.getNoAck;
-  into.getEmpty += from.getEmpty;
-  into.dropUnroutable += from.dropUnroutable;
+  for (const k of COUNTERS) into[k] += from[k];
 }
 
 export function linkedStats(parent: MessageStats): { own: MessageStats; counting: MessageStats } {
