@@ -1,14 +1,14 @@
 // The management API's routes for administrators only, as in RabbitMQ: one vhost's details and
 // vhost changes, users (with their password hashes), permissions and definitions.
-import { ownName } from './nodes-view.js';
-import type { RateSampler } from './rates.js';
-import { vhostTotals } from './vhost-stats.js';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { badRequest, notFound } from './http-errors.js';
 import { userView, vhostView } from './views.js';
+import { ownName } from './nodes-view.js';
+import type { RateSampler } from './rates.js';
+import { vhostTotals } from './vhost-stats.js';
 
 type Params = { vhost?: string; user?: string };
 

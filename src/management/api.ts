@@ -1,7 +1,6 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
 // Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
 import path from 'node:path';
-import { vhostTotals } from './vhost-stats.js';
 import type { FastifyInstance } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
@@ -44,6 +43,7 @@ import {
   AUTH_MECHANISMS,
   type JsonObject,
 } from './views.js';
+import { vhostTotals } from './vhost-stats.js';
 
 type Args = { [k: string]: PlainValue };
 type Params = { vhost?: string; name?: string; user?: string; source?: string; dest?: string; props?: string };

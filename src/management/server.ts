@@ -1,6 +1,5 @@
 // The management HTTP server (fastify): basic auth with broker users, the JSON API, Prometheus
 // metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin).
-import { vhostGauges, vhostTotals } from './vhost-stats.js';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
@@ -15,6 +14,7 @@ import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
 import { churnCounts, queueLevels, queueTotals } from './views.js';
+import { vhostGauges, vhostTotals } from './vhost-stats.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

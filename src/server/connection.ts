@@ -1,6 +1,5 @@
 // One client connection: the protocol header, the connection-class handshake (start, tune, open),
 // channel 0, heartbeats, and routing every other frame to its channel (spec 2.2.4, 4.2).
-import { addStats } from './stats.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
@@ -24,6 +23,7 @@ import { Channel } from './channel.js';
 import type { Queue, QueueOwner, Throttled } from './queue.js';
 import { serverProperties } from './server-properties.js';
 import type { VHost } from './vhost.js';
+import { addStats } from './stats.js';
 import { FrameWriter } from './writer.js';
 
 /**
