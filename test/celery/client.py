@@ -29,11 +29,13 @@ out('expires', value=outcomes)
 insp = app.control.inspect(timeout=2)
 # Tasks with a countdown wait in the worker, unacked: it raises its prefetch with basic.qos for each
 # one it holds, or they would fill its prefetch of 2 and stop it taking any other task.
-etas = [add.apply_async((i, i), countdown=4) for i in range(5)]
+etas = [add.apply_async((i, i), countdown=6) for i in range(5)]
+# One worker answers: limit=1 returns with its reply instead of waiting out the timeout.
+one = app.control.inspect(timeout=2, limit=1)
 held = 0
-deadline = time.time() + 3
+deadline = time.time() + 5
 while time.time() < deadline:
-    held = sum(len(v) for v in (insp.scheduled() or {}).values())
+    held = sum(len(v) for v in (one.scheduled() or {}).values())
     if held == 5:
         break
     time.sleep(0.2)
