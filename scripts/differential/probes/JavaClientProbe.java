@@ -81,9 +81,9 @@ public class JavaClientProbe {
     GetResponse r2 = rc.basicGet(rq, false);
     o("recover", r2 == null ? null : new String(r2.getBody()), r2 == null ? null : r2.getEnvelope().isRedeliver());
     // errors
-    try { Channel e1 = c.createChannel(); e1.exchangeDeclarePassive("j.none"); } catch (Exception e) { o("passive-exchange", rootMsg(e)); }
-    try { Channel e2 = c.createChannel(); e2.exchangeDeclare("amq.j", "direct"); } catch (Exception e) { o("amq-prefix", rootMsg(e)); }
-    try { Channel e3 = c.createChannel(); e3.queueDeclare("amq.q", false, false, false, null); } catch (Exception e) { o("amq-queue", rootMsg(e)); }
+    try { Channel e1 = c.createChannel(); e1.exchangeDeclarePassive("j.none"); o("passive-exchange", "no error"); } catch (Exception e) { o("passive-exchange", rootMsg(e)); }
+    try { Channel e2 = c.createChannel(); e2.exchangeDeclare("amq.j", "direct"); o("amq-prefix", "no error"); } catch (Exception e) { o("amq-prefix", rootMsg(e)); }
+    try { Channel e3 = c.createChannel(); e3.queueDeclare("amq.q", false, false, false, null); o("amq-queue", "no error"); } catch (Exception e) { o("amq-queue", rootMsg(e)); }
     if (mgmt != null) {
       // automatic recovery: the server closes the connection (management API), the consumer carries on
       Channel rec = c.createChannel();

@@ -39,14 +39,21 @@ while (count($got) < 3) $ch2->wait(null, false, 2);
 $out[] = ['consumed', $got];
 $ch2->basic_cancel($tag);
 // errors
+// Each error check records its outcome either way, on objects of its own (php.q and php.x went
+// with the consumer's cancel: both auto-delete).
+$setup = $conn->channel();
+$setup->queue_declare('php.eq', false, false, false, false);
+$setup->exchange_declare('php.ex', 'direct', false, false, false);
 $ch3 = $conn->channel();
-try { $ch3->queue_declare('php.q', false, true, false, false); } catch (\Exception $e) { $out[] = ['precondition', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
+try { $ch3->queue_declare('php.eq', false, true, false, false); $out[] = ['precondition', 'no error']; } catch (\Exception $e) { $out[] = ['precondition', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
 $ch4 = $conn->channel();
-try { $ch4->exchange_declare('php.x', 'fanout', false, false, true); } catch (\Exception $e) { $out[] = ['exchange-type', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
+try { $ch4->exchange_declare('php.ex', 'fanout', false, false, false); $out[] = ['exchange-type', 'no error']; } catch (\Exception $e) { $out[] = ['exchange-type', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
+$setup->queue_delete('php.eq');
+$setup->exchange_delete('php.ex');
 $ch5 = $conn->channel();
-try { $ch5->basic_consume('nope', '', false, false, false, false, function () {}); } catch (\Exception $e) { $out[] = ['consume-missing', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
+try { $ch5->basic_consume('nope', '', false, false, false, false, function () {}); $out[] = ['consume-missing', 'no error']; } catch (\Exception $e) { $out[] = ['consume-missing', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
 $ch6 = $conn->channel();
-try { $ch6->basic_ack(999); $ch6->queue_declare('', false, false, true, true); } catch (\Exception $e) { $out[] = ['bad-ack', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
+try { $ch6->basic_ack(999); $ch6->queue_declare('', false, false, true, true); $out[] = ['bad-ack', 'no error']; } catch (\Exception $e) { $out[] = ['bad-ack', get_class($e), $e->getCode(), substr($e->getMessage(), 0, 140)]; }
 // tx
 $ch7 = $conn->channel();
 list($tq,,) = $ch7->queue_declare('', false, false, true, true);
