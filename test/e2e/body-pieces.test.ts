@@ -22,8 +22,11 @@ async function connect(port: number, frameMax: number): Promise<ChannelModel> {
   return conn;
 }
 
-/** Sizes around and past the 256 KiB from which bodies stay in pieces, none a multiple of a frame. */
-const SIZES = [256 * KiB, 300 * KiB + 7, MiB + 3, 2 * MiB - 5, 5 * MiB + 1, 200 * KiB + 1];
+/**
+ * Sizes around and past the 32 KiB from which bodies may stay in pieces (when their reads hold at
+ * most twice their bytes), none a multiple of a frame.
+ */
+const SIZES = [256 * KiB, 300 * KiB + 7, MiB + 3, 2 * MiB - 5, 5 * MiB + 1, 200 * KiB + 1, 32 * KiB, 32 * KiB - 1, 64 * KiB + 9, 100 * KiB + 5];
 
 interface Sent {
   id: number;

@@ -3,16 +3,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   AmqpError,
+  BodyPieces,
   CommandAssembler,
   FrameParser,
   M,
   Reader,
   ShortStrCache,
   Writer,
+  bodyLength,
   decodeBasicProperties,
   decodeMethod,
   encodeBasicProperties,
   encodeMethod,
+  joinBody,
   methodInfo,
   readTable,
   toFieldTable,
@@ -21,6 +24,7 @@ import {
   writeMethodFrame,
   writeTable,
   writeDeliverFrame,
+  type Body,
   type FieldTable,
   type MethodInit,
 } from '../../src/frames/index.js';
@@ -268,6 +272,32 @@ describe('frame parser', () => {
       }
       expect(commands(chunks, true)).toEqual(whole);
     }
+  });
+
+  it('keeps a body of 32 KiB or more in its pieces when their reads hold at most twice its bytes, and joins it otherwise', () => {
+    const sizes = [64 * 1024, 40 * 1024, 64 * 1024 + 5, 300 * 1024, 32 * 1024 - 1];
+    const s = bytesOf((w) => {
+      for (const n of sizes) {
+        writeMethodFrame(w, 1, { id: M.BasicPublish, args: { exchange: '', routingKey: 'q' } });
+        writeHeaderFrame(w, 1, n, Buffer.from([0, 0]));
+        writeBodyFrames(w, 1, Buffer.alloc(n, n % 251), 131072);
+      }
+    });
+    // Socket reads of 64 KiB, each in memory of its own as Node's are.
+    const reads: Buffer[] = [];
+    for (let pos = 0; pos < s.length; pos += 65536) reads.push(Buffer.from(s.subarray(pos, pos + 65536)));
+    const asm = new CommandAssembler(1 << 20);
+    const bodies: Body[] = [];
+    const p = new FrameParser(131072, (type, channel, buf, start, end) => {
+      const cmd = asm.push(type, buf, start, end);
+      if (cmd) bodies.push(cmd.body!);
+    }, true);
+    for (const r of reads) p.push(r);
+    expect(bodies.map(bodyLength)).toEqual(sizes);
+    for (let i = 0; i < sizes.length; i++) expect(joinBody(bodies[i]!).equals(Buffer.alloc(sizes[i]!, sizes[i]! % 251))).toBe(true);
+    // 64 KiB in two 64 KiB reads: twice its bytes, kept; 40 KiB in two: more than twice, joined;
+    // 300 KiB: kept; under 32 KiB: always joined.
+    expect(bodies.map((b) => b instanceof BodyPieces)).toEqual([true, false, true, true, false]);
   });
 
   it('completes no streamed message before its last frame-end octet, and refuses a bad one with 501', () => {
