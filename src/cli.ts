@@ -6,10 +6,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
 import { ctlMain } from './ctl-main.js';
-import { Broker } from './server/broker.js';
+import { Broker, defaultNodeName } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
-import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
@@ -112,12 +111,15 @@ const parser = yargs(rawArgs)
   })
   .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
   .option('cluster', { type: 'string', describe: 'join a cluster: NATS JetStream servers, nats://host:port[,…] (this node\'s own first)' })
-  .option('node-name', { type: 'string', describe: 'this node\'s name in the cluster (default warren@<hostname>)' })
+  .option('node-name', {
+    type: 'string',
+    describe: 'this node\'s name in the management API, health checks, metrics and the cluster (default warren@<hostname>; rabbit@<host> for tools that ask for RabbitMQ\'s node by name)',
+  })
   .option('cluster-replicas', { type: 'number', default: 3, describe: 'replicas of the cluster\'s shared state (at most the number of NATS servers)' })
   // Fault injection for the cluster's tests: drop every Nth message of a type between nodes.
   .option('fault-drop-wire', { type: 'string', hidden: true, describe: 'tests only: type:N[,type:N] drops every Nth such message to other nodes' })
   .check((a) => {
-    if ((a['node-name'] !== undefined || a['cluster-replicas'] !== 3) && a.cluster === undefined) throw new Error('--node-name and --cluster-replicas need --cluster');
+    if (a['cluster-replicas'] !== 3 && a.cluster === undefined) throw new Error('--cluster-replicas needs --cluster');
     if (a['fault-drop-wire'] !== undefined) {
       if (a.cluster === undefined) throw new Error('--fault-drop-wire needs --cluster');
       parseDropWire(a['fault-drop-wire']);
@@ -152,7 +154,7 @@ const argv = parser.parseSync();
 for (const [name, value] of setAside) process.env[name] = value;
 
 const dataDir = argv['in-memory'] ? undefined : path.resolve(argv['data-dir'] ?? DEFAULT_DATA_DIR);
-const nodeName = argv['node-name'] ?? `warren@${hostname()}`;
+const nodeName = argv['node-name'] ?? defaultNodeName();
 const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: process.pid, node: nodeName } : { pid: process.pid } });
 if (notOptions.length > 0) logger.warn({ variables: notOptions }, `ignored environment variables that name no option: ${notOptions.join(', ')}`);
 // In a cluster the store is the cluster's (shared topology, local messages beside it).
@@ -178,6 +180,7 @@ const broker: Broker = new Broker({
   remoteReplies: cluster?.remoteReplies,
   port: argv.port,
   host: argv.host,
+  nodeName,
   dataDir,
   logLevel: argv['log-level'],
   heartbeat: argv.heartbeat,

@@ -108,7 +108,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
    * message_stats counters kept, publish, deliver_get, ack, redeliver), as RabbitMQ.
    */
   const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
-    const view = queueView(q, rates);
+    const view = queueView(q, broker.nodeName, rates);
     if (!queueHistory) return view;
     const lengths = ageQuery(query, 'lengths');
     const msgRates = ageQuery(query, 'msg_rates');
@@ -182,7 +182,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       product_name: 'Warren',
       product_version: VERSION,
       cluster_name: 'warren',
-      node: broker.cluster?.name ?? 'warren',
+      node: broker.nodeName,
       uptime: Date.now() - broker.startedAt,
       object_totals: {
         connections: connections.length,
@@ -206,7 +206,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         ['messages', 'messages_ready', 'messages_unacknowledged'],
       ),
       message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
-      listeners: [{ node: 'warren', protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
+      listeners: [{ node: broker.nodeName, protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
     };
   });
 

@@ -36,7 +36,7 @@ const failed = (reply: FastifyReply, body: Record<string, unknown>): Record<stri
 };
 
 export function registerHealthApi(app: FastifyInstance, broker: Broker): void {
-  const nodeName = (): string => broker.cluster?.name ?? 'warren';
+  const nodeName = (): string => broker.nodeName;
 
   // Only this node's alarms are known here (a cluster node does not hear the others' alarms).
   app.get('/api/health/checks/alarms', async (_req, reply) => {

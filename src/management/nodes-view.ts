@@ -92,13 +92,13 @@ async function localFigures(broker: Broker, memory: boolean): Promise<JsonObject
 export function members(broker: Broker): ClusterMember[] {
   return (
     broker.cluster?.nodes() ?? [
-      { name: 'warren', running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
+      { name: broker.nodeName, running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
     ]
   );
 }
 
-/** The node's own name: the cluster's name for it, 'warren' alone. */
-export const ownName = (broker: Broker): string => broker.cluster?.name ?? 'warren';
+/** The node's own name (Broker.nodeName). */
+export const ownName = (broker: Broker): string => broker.nodeName;
 
 export async function nodeView(broker: Broker, n: ClusterMember, memory: boolean): Promise<JsonObject> {
   const base = memberView(n, Date.now());

@@ -134,7 +134,8 @@ export function queueLevels(q: Queue): { messages: number; messages_ready: numbe
   return { messages: ready + q.unackedTotal + q.deadLetterCount, messages_ready: ready, messages_unacknowledged: q.unackedTotal };
 }
 
-export function queueView(q: Queue, rates?: RateSampler): JsonObject {
+/** node: the name of the node this broker is, where a queue without a placement of its own runs. */
+export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObject {
   const ready = q.messageCount;
   return {
     name: q.name,
@@ -148,7 +149,7 @@ export function queueView(q: Queue, rates?: RateSampler): JsonObject {
     policy: q.policy?.name ?? null,
     operator_policy: q.operatorPolicy?.name ?? null,
     effective_policy_definition: effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject,
-    ...placementView(q),
+    ...placementView(q, node),
     // RabbitMQ 3.10.8 counts a quorum queue's at-least-once dead letters in messages (not in
     // messages_ready) and shows them as messages_dlx; classic queues and streams have no such field.
     messages: ready + q.unackedTotal + q.deadLetterCount,
@@ -264,7 +265,7 @@ export function connectionName(c: Connection): string {
 export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
   return {
     name: connectionName(c),
-    node: 'warren',
+    node: c.broker.nodeName,
     user: c.user,
     vhost: c.vhost?.name ?? null,
     state: c.isRunning ? 'running' : 'starting',
@@ -322,7 +323,7 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
     number: ch.id,
     user: ch.conn.user,
     vhost: ch.conn.vhost?.name ?? null,
-    node: 'warren',
+    node: ch.conn.broker.nodeName,
     consumer_count: ch.consumers.size,
     messages_unacknowledged: ch.unackedCount,
     prefetch_count: ch.prefetch,
@@ -375,9 +376,9 @@ export function vhostMetadataView(v: VHost): JsonObject {
 }
 
 /** RabbitMQ's state/node (and for a replicated queue leader/members) of a queue. */
-function placementView(q: Queue): JsonObject {
+function placementView(q: Queue, node: string): JsonObject {
   const p = q.placement;
-  if (!p) return { state: 'running', node: 'warren' };
+  if (!p) return { state: 'running', node };
   const v: JsonObject = { state: p.node === '' ? 'down' : 'running', node: p.node };
   if (p.members) {
     v.leader = p.node;

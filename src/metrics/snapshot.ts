@@ -1,6 +1,5 @@
 // One scrape's view of the broker: the node's figures and the queues, channels and connections to
 // report, read once so every family of the scrape agrees.
-import { hostname } from 'node:os';
 import type { Broker } from '../server/broker.js';
 import type { Channel } from '../server/channel.js';
 import type { Connection } from '../server/connection.js';
@@ -35,7 +34,7 @@ export interface Snapshot {
 }
 
 /** This node's name, as rabbitmq_node reports it. */
-export const nodeName = (broker: Broker): string => broker.cluster?.name ?? `warren@${hostname()}`;
+export const nodeName = (broker: Broker): string => broker.nodeName;
 
 export async function snapshot(broker: Broker): Promise<Snapshot> {
   const local = broker.cluster?.name;

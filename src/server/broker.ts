@@ -1,6 +1,7 @@
 // The broker: listens for connections, owns the virtual hosts and the store, recovers durable state
 // at start and shuts down cleanly (320 CONNECTION_FORCED to clients, then a flushed store).
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
@@ -26,6 +27,9 @@ import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
 import { Limits } from './limits.js';
 
+/** A node's name when none is given: what a cluster node is called by default too. */
+export const defaultNodeName = (): string => `warren@${hostname()}`;
+
 export class Broker {
   readonly options: BrokerOptions;
   readonly log: Logger;
@@ -45,6 +49,10 @@ export class Broker {
   readonly alarms: ResourceMonitor;
   /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
   cluster: ClusterView | null = null;
+  /** This node's name, the same in the management API, health checks and metrics. */
+  get nodeName(): string {
+    return this.cluster?.name ?? this.options.nodeName ?? defaultNodeName();
+  }
   /** Sequence number of the next published message, broker-wide. */
   nextSeq = 1;
   private server: Server | null = null;

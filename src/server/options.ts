@@ -8,6 +8,12 @@ export interface BrokerOptions {
   /** TCP port; 0 picks a free one. */
   port: number;
   host: string;
+  /**
+   * This node's name in the management API, health checks and metrics (a cluster names its nodes
+   * itself); default warren@<hostname>. Tools that ask for RabbitMQ's node by name (the
+   * nagios-plugins' check_rabbitmq_server asks for /api/nodes/rabbit@HOST) need rabbit@HOST here.
+   */
+  nodeName?: string | undefined;
   /** Where the LevelDB store lives; without it the broker keeps everything in memory. */
   dataDir?: string | undefined;
   logLevel: string;

@@ -53,7 +53,7 @@ describe('health checks', () => {
       await eventually(async () => {
         const r = await a('GET', '/api/health/checks/local-alarms');
         expect(r.status).toBe(503);
-        expect(r.json).toEqual({ status: 'failed', reason: 'There are alarms in effect on the node', alarms: [{ node: 'warren', resource: 'disk space' }] });
+        expect(r.json).toEqual({ status: 'failed', reason: 'There are alarms in effect on the node', alarms: [{ node: alarmed.broker.nodeName, resource: 'disk space' }] });
         return true;
       }, 'the disk alarm');
       const all = await a('GET', '/api/health/checks/alarms');

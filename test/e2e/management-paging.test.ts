@@ -79,7 +79,7 @@ describe('management API paging, bindings by object, history', () => {
     expect(o.message_stats.publish_details).toHaveProperty('avg_rate');
     expect(o.queue_totals.messages_details.samples[0]).toEqual({ sample: expect.any(Number), timestamp: expect.any(Number) });
     expect((await get('/overview')).json.message_stats.publish_details).not.toHaveProperty('samples');
-    const n = (await get('/nodes/warren/memory')).json;
+    const n = (await get(`/nodes/${encodeURIComponent(broker.broker.nodeName)}/memory`)).json;
     expect(n.memory.total.rss).toBeGreaterThan(0);
     expect((await get('/nodes/nope')).status).toBe(404);
   });

@@ -2,7 +2,9 @@
 // nagios-plugins-rabbitmq (check_rabbitmq_*, Perl with LWP), against Warren's management port.
 // LWP sends credentials only in answer to a 401 challenge of a realm it holds them for, "RabbitMQ
 // Management": under Warren's earlier realm every check said "Access refused". Outputs compared
-// with RabbitMQ 3.10.8 with rabbitmq_management (the same lines, the same counts for the same state).
+// with RabbitMQ 3.10.8 with rabbitmq_management (the same lines, the same counts for the same state),
+// except check_rabbitmq_server: 3.10.8 reports sockets_used 0 even with clients connected, so the
+// plugin says "CRITICAL - Unable to get values for Sockets" there; Warren counts its sockets.
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
@@ -20,8 +22,12 @@ afterAll(async () => {
 
 /** A check's exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and its one line of output. */
 function check(name: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  return checkOn(broker, name, ...args);
+}
+
+function checkOn(b: RunningBroker, name: string, ...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(`/usr/bin/check_rabbitmq_${name}`, ['-H', '127.0.0.1', '--port', String(broker.managementPort), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(`/usr/bin/check_rabbitmq_${name}`, ['-H', '127.0.0.1', '--port', String(b.managementPort), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err ? Number((err as { code?: unknown }).code ?? 3) : 0;
       resolve({ code, out: `${String(stdout)}${String(stderr)}`.trim() });
     });
@@ -72,6 +78,31 @@ describe('nagios-plugins-rabbitmq against Warren', () => {
     expect(missing.code).toBe(2);
     expect(missing.out).toMatch(/^RABBITMQ_QUEUE CRITICAL - Not Found/);
     await conn.close();
+  });
+
+  it('server, watermark and partition checks find a node named rabbit@HOST, the name they ask for', async () => {
+    // The three ask for /api/nodes/rabbit@NODE (NODE: -n, else the -H host's first label), so they
+    // serve a node started with --node-name rabbit@HOST; Warren's default, warren@<hostname>, is not found.
+    const named = await startBroker({ managementPort: -1, logLevel: 'silent', nodeName: 'rabbit@nagios-test' });
+    const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${named.port}`);
+    try {
+      const server = await checkOn(named, 'server', ...GUEST, '-n', 'nagios-test');
+      expect(server.code, server.out).toBe(0);
+      expect(server.out).toMatch(/^RABBITMQ_SERVER OK - Memory OK \([\d.]+%\) Process OK \([\d.]+%\) FD OK \([\d.]+%\) Sockets OK \([\d.]+%\) \| Memory=/);
+      // Past its thresholds (memory, processes, descriptors, sockets in %): CRITICAL.
+      const tight = await checkOn(named, 'server', ...GUEST, '-n', 'nagios-test', '-w', '0,80,80,80', '-c', '0.0001,90,90,90');
+      expect(tight.code, tight.out).toBe(2);
+      expect(tight.out).toMatch(/^RABBITMQ_SERVER CRITICAL - Memory CRITICAL/);
+      // As RabbitMQ 3.10.8 prints them.
+      expect(await checkOn(named, 'watermark', ...GUEST, '-n', 'nagios-test')).toEqual({ code: 0, out: 'RABBITMQ_WATERMARK OK - mem_alarm disk_free_alarm' });
+      expect(await checkOn(named, 'partition', ...GUEST, '-n', 'nagios-test')).toEqual({ code: 0, out: 'RABBITMQ_PARTITION OK - No Partitions' });
+      const other = await checkOn(named, 'server', ...GUEST, '-n', 'elsewhere');
+      expect(other.code, other.out).not.toBe(0);
+      expect(other.out).toMatch(/nodes\/rabbit@elsewhere/);
+    } finally {
+      await conn.close();
+      await named.close();
+    }
   });
 
   it('a wrong password is refused, as by RabbitMQ', async () => {

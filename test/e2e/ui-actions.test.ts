@@ -59,7 +59,8 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(UI_INDEX)) throw new Error(`The web UI is not built: ${UI_INDEX} is missing. Run \`npm run build\` first.`);
     mkdirSync(SHOTS, { recursive: true });
-    broker = await startBroker({ managementPort: -1, logLevel: 'silent' });
+    // A node named as RabbitMQ's are (name@host): its '@' goes through the UI's links and the API's paths.
+    broker = await startBroker({ managementPort: -1, logLevel: 'silent', nodeName: 'rabbit@ui-test' });
     url = `http://127.0.0.1:${broker.managementPort}/`;
     apiBase = `http://127.0.0.1:${broker.managementPort}/api`;
     conn = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: '/' });
@@ -292,11 +293,11 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
 
   it('shows the node: memory against the watermark, where it goes, disk, descriptors, alarms', async () => {
     const nodes = (await api('GET', '/nodes')).json;
-    expect(nodes[0]).toMatchObject({ name: 'warren', mem_alarm: false, disk_free_alarm: false, alarms: [] });
+    expect(nodes[0]).toMatchObject({ name: 'rabbit@ui-test', mem_alarm: false, disk_free_alarm: false, alarms: [] });
     expect(nodes[0].mem_used).toBeGreaterThan(0);
     expect(nodes[0].mem_limit).toBeGreaterThan(0);
     expect(nodes[0].fd_used).toBeGreaterThan(0);
-    const mem = (await api('GET', '/nodes/warren?memory=true')).json.memory;
+    const mem = (await api('GET', '/nodes/rabbit%40ui-test?memory=true')).json.memory;
     expect(mem.total.rss).toBeGreaterThan(0);
     expect(mem.heap_used).toBeGreaterThan(0);
 
@@ -327,7 +328,7 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     expect(samples[0]!.timestamp).toBeGreaterThan(samples[1]!.timestamp); // newest first, as RabbitMQ
     expect(o.queue_totals.messages_details.samples.length).toBe(samples.length);
     expect(typeof o.message_stats.publish_details.avg_rate).toBe('number');
-    const node = (await api('GET', '/nodes/warren?node_stats_age=600&node_stats_incr=5')).json;
+    const node = (await api('GET', '/nodes/rabbit%40ui-test?node_stats_age=600&node_stats_incr=5')).json;
     expect(node.mem_used_details.samples.length).toBeGreaterThanOrEqual(3);
 
     // A new tab's first draw already spans the history (not just the moment it opened).
@@ -345,7 +346,7 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
       await tab.selectOption('.page.overview select.range', '600');
       await shot(tab, 'overview');
 
-      await tab.goto(`${url}#/nodes/warren`);
+      await tab.goto(`${url}#/nodes/rabbit%40ui-test`);
       await poll(async () => Number(await tab.locator('[data-chart="Memory"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
     } finally {
       await tab.close();

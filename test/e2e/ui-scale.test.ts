@@ -73,7 +73,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`management web UI with ${QUEUES} queues`, () =>
       ['exchanges', '#/exchanges', '[data-table="exchanges"] a.exchange-link:text("scale-x")'],
       ['exchange', '#/exchanges/%2F/scale-x', '[data-table="exchange-bindings-out"] tbody tr:nth-child(500)'],
       ['vhosts', '#/vhosts', '[data-table="vhosts"] tbody td:text("/")'],
-      ['node', '#/nodes/warren', '[data-memory] .bar-row'],
+      ['node', `#/nodes/${encodeURIComponent(broker.broker.nodeName)}`, '[data-memory] .bar-row'],
     ];
     const times: Record<string, number> = {};
     for (const [name, hash, ready] of pages) times[name] = await timed(hash, ready);
