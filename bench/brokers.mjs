@@ -626,8 +626,14 @@ export async function startRabbitCluster() {
 // ---------------------------------------------------------------- null broker
 
 /** bench/null-broker.mjs in its own process: accepts and discards (confirms) everything. */
-export async function startNull() {
-  const proc = spawn(process.execPath, [join(here, 'null-broker.mjs')], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+export const startNull = () => startScript(join(here, 'null-broker.mjs'), 'null', 'null broker');
+
+/** The latency floor of a Node broker: bench/tail/relay-broker.mjs, publishes relayed to the consumer. */
+export const startRelay = () => startScript(join(here, 'tail', 'relay-broker.mjs'), 'relay', 'Node relay');
+
+/** A broker that is one Node script printing "listening PORT" (it cannot restart). */
+async function startScript(script, kind, label) {
+  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   const port = await new Promise((resolve, reject) => {
@@ -637,11 +643,11 @@ export async function startNull() {
       const m = /listening (\d+)/.exec(buf);
       if (m) resolve(Number(m[1]));
     });
-    proc.once('exit', (c) => reject(new Error(`null broker exited ${c}`)));
+    proc.once('exit', (c) => reject(new Error(`${label} exited ${c}`)));
   });
   return {
-    kind: 'null',
-    label: 'null broker',
+    kind,
+    label,
     port,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     pid: proc.pid,
@@ -651,7 +657,7 @@ export async function startNull() {
       return 0;
     },
     async boot() {
-      throw new Error('the null broker cannot restart');
+      throw new Error(`the ${label} cannot restart`);
     },
     async stop() {
       proc.kill('SIGTERM');
