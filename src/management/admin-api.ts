@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
-import { badRequest, notFound } from './http-errors.js';
+import { badRequest, notFound, requireKeys } from './http-errors.js';
 import { userView, vhostView } from './views.js';
 import { ownName } from './nodes-view.js';
 import type { RateSampler } from './rates.js';
@@ -84,13 +84,14 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
       async (req, reply) => {
         const name = req.params.user ?? '';
         const { password, password_hash, tags } = req.body ?? {};
-        if (password === undefined && password_hash === undefined && !broker.access.users.has(name)) {
-          throw badRequest('a password or password_hash is required');
-        }
+        // 3.10.8 wants the tags every time ('' for none), a new user or not.
+        if (tags === undefined) throw badRequest('tags_not_present');
         const existing = broker.access.users.get(name);
-        const tagList = Array.isArray(tags) ? tags : (tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+        const tagList = Array.isArray(tags) ? tags : tags.split(',').map((t) => t.trim()).filter(Boolean);
+        // Without a password a new user cannot log in with one (3.10.8 stores the hash of none it
+        // tells anyone); an existing user keeps the one it has.
         if (password !== undefined) broker.access.putUser(name, password, tagList);
-        else broker.access.putUser(name, null, tagList, password_hash ?? existing!.passwordHash);
+        else broker.access.putUser(name, null, tagList, password_hash ?? existing?.passwordHash ?? '');
         await broker.store.flush();
         return reply.code(existing ? 204 : 201).send();
       },
@@ -117,8 +118,9 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
     });
     admin.put<{ Params: Params; Body: { configure: string; write: string; read: string } }>(
       '/api/permissions/:vhost/:user',
-      { schema: { body: obj({ configure: S, write: S, read: S }, ['configure', 'write', 'read']) } },
+      { schema: { body: obj({ configure: S, write: S, read: S }) } },
       async (req, reply) => {
+        requireKeys(req.body, ['configure', 'write', 'read']);
         if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
         if (!broker.access.users.has(req.params.user ?? '')) throw notFound('no such user');
         for (const re of [req.body.configure, req.body.write, req.body.read]) {

@@ -6,6 +6,7 @@ import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import type { Connection } from '../server/connection.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
+import { isExchangeType, unknownExchangeTypeText } from '../server/exchanges/types.js';
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
 import { checkEquivalent } from '../server/queue-args.js';
@@ -21,7 +22,7 @@ import { registerParametersApi } from './parameters-api.js';
 import { members, nodeView, ownName } from './nodes-view.js';
 import type { ClusterMember } from '../server/cluster-view.js';
 import type { ApiAuthz } from './authz.js';
-import { HttpError, badRequest, fromAmqp, notFound } from './http-errors.js';
+import { HttpError, badRequest, fromAmqp, notFound, requireKeys } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
 import {
@@ -344,16 +345,18 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     // incoming/outgoing: per channel and per queue figures, empty in rates_mode basic (as 3.10.8's default).
     return { ...exchangeView(e, v.name, rates), incoming: [], outgoing: [] };
   });
-  app.put<{ Params: Params; Body: { type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args } }>(
+  app.put<{ Params: Params; Body: { type?: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args } }>(
     '/api/exchanges/:vhost/:name',
-    { schema: { body: obj({ type: { enum: ['direct', 'fanout', 'topic', 'headers'] }, durable: B, auto_delete: B, internal: B, arguments: O }, ['type']) } },
+    { schema: { body: obj({ type: S, durable: B, auto_delete: B, internal: B, arguments: O }) } },
     async (req, reply) => {
       const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name ?? '';
       req.authz.require(v.name, 'configure', name);
-      // RabbitMQ's defaults when the body leaves them out: a transient exchange.
+      // RabbitMQ 3.10.8's defaults when the body leaves them out (an empty body too): a transient direct exchange.
+      const type = req.body.type ?? 'direct';
+      if (!isExchangeType(type)) throw badRequest(unknownExchangeTypeText(type));
       const declared = {
-        type: req.body.type,
+        type,
         durable: req.body.durable ?? false,
         autoDelete: req.body.auto_delete ?? false,
         internal: req.body.internal ?? false,
@@ -386,10 +389,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     await broker.store.flush();
     return reply.code(204).send();
   });
-  app.post<{ Params: Params; Body: { routing_key: string; payload: string; payload_encoding: string; properties?: PropertiesJson } }>(
+  app.post<{ Params: Params; Body: { routing_key: string; payload: string; payload_encoding: string; properties: PropertiesJson } }>(
     '/api/exchanges/:vhost/:name/publish',
-    { schema: { body: obj({ routing_key: S, payload: S, payload_encoding: { enum: ['string', 'base64'] }, properties: O }, ['routing_key', 'payload', 'payload_encoding']) } },
+    { schema: { body: obj({ routing_key: S, payload: S, payload_encoding: { enum: ['string', 'base64'] }, properties: O }) } },
     async (req) => {
+      requireKeys(req.body, ['routing_key', 'properties', 'payload', 'payload_encoding']);
       const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
       // RabbitMQ passes the channel error on as a 400 whose reason starts with its AMQP code.

@@ -1,5 +1,6 @@
 // HTTP answers for protocol errors raised by the broker's own checks, as RabbitMQ's API gives them.
 import { AmqpError } from '../frames/index.js';
+import { missingKeysText } from '../server/missing-keys.js';
 
 export class HttpError extends Error {
   constructor(
@@ -13,6 +14,12 @@ export class HttpError extends Error {
 
 export const notFound = (what = 'Not Found'): HttpError => new HttpError(404, 'Object Not Found', what);
 export const badRequest = (reason: string): HttpError => new HttpError(400, 'bad_request', reason);
+
+/** 400 naming every key of keys (in RabbitMQ's order) the body lacks, in RabbitMQ's words (missing-keys.ts). */
+export function requireKeys(body: unknown, keys: readonly string[]): void {
+  const text = missingKeysText(body, keys);
+  if (text !== null) throw badRequest(text);
+}
 
 /** Maps an AMQP error from a broker check (406 inequivalent, 403 reserved name…) to HTTP. */
 export function fromAmqp(e: unknown): HttpError {

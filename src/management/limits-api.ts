@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { checkLimitName, checkLimitValue, type LimitScope } from '../server/limits.js';
-import { HttpError, badRequest, notFound } from './http-errors.js';
+import { HttpError, badRequest, notFound, requireKeys } from './http-errors.js';
 
 type Params = { owner?: string; name?: string };
 
@@ -37,7 +37,7 @@ export function registerLimitsApi(app: FastifyInstance, broker: Broker): void {
         throw badRequest(`no_such_user ${owner}`);
       }
       const body = req.body ?? {};
-      if (!('value' in body)) throw badRequest('[{key_missing,value}]');
+      requireKeys(body, ['value']);
       const bad = checkLimitName(scope, name, body.value);
       if (bad) throw badRequest(bad);
       const value = typeof body.value === 'string' && /^-?\d+$/.test(body.value) ? Number(body.value) : body.value;

@@ -12,7 +12,7 @@ import { checkLimitName, checkLimitValue } from '../server/limits.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
 import type { ApiAuthz } from './authz.js';
 import { vhostParameters } from './definitions.js';
-import { HttpError, badRequest, notFound } from './http-errors.js';
+import { HttpError, badRequest, notFound, requireKeys } from './http-errors.js';
 import type { JsonObject } from './views.js';
 
 /** A JSON value as RabbitMQ's messages print it (binaries as <<"…">>; not HTML-escaped). */
@@ -60,7 +60,7 @@ export function registerParametersApi(app: FastifyInstance, broker: Broker): voi
     // 3.10.8: the vhost first (404 vhost_not_found), then the body, then the component.
     if (!v) throw new HttpError(404, 'not_found', 'vhost_not_found');
     if (!isRecord(req.body)) throw badRequest('not_json');
-    if (!('value' in req.body)) throw badRequest('[{key_missing,value}]');
+    requireKeys(req.body, ['value']);
     const value = req.body.value;
     if (component === 'vhost-limits') {
       // RabbitMQ names a vhost's limits "limits" (3.10.8 fails with a 500 on any other name).

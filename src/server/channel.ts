@@ -29,7 +29,7 @@ import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyRec
 import { Exchange } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
-import { isExchangeType } from './exchanges/types.js';
+import { isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
 import { checkServerNamed } from './queue-types/index.js';
@@ -514,7 +514,7 @@ export class Channel implements ReplyReceiver {
       if (!nowait) this.reply(ok);
       return;
     }
-    if (!isExchangeType(type)) throw new AmqpError(ReplyCode.CommandInvalid, `invalid exchange type '${type}'`, 'connection');
+    if (!isExchangeType(type)) throw new AmqpError(ReplyCode.CommandInvalid, unknownExchangeTypeText(type), 'connection');
     // RabbitMQ checks configure before looking the exchange up, so a redeclare needs it too.
     this.permit('configure', 'exchange', name);
     const existing = this.vhost.exchanges.get(name);

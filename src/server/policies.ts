@@ -5,6 +5,7 @@
 // picks the one that applies, and merges it with a queue's declared arguments; queue.ts and
 // vhost.ts only call applyPolicy / policyFor.
 import { toFieldValue, fromFieldValue, type FieldTable, type PlainValue } from '../frames/index.js';
+import { missingKeysText } from './missing-keys.js';
 
 export const APPLY_TO = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues', 'streams'] as const;
 export type ApplyTo = (typeof APPLY_TO)[number];
@@ -119,8 +120,9 @@ export function definitionProblem(d: PolicyDefinition, operator = false): string
  * RabbitMQ's reason text.
  */
 export function parsePolicy(vhost: string, name: string, body: Record<string, unknown>, operator = false): Policy {
-  if (body.pattern === undefined) throw new PolicyError('[{key_missing,pattern}]');
-  if (body.definition === undefined) throw new PolicyError('[{key_missing,definition}]');
+  // Both named when both are missing, as 3.10.8.
+  const missing = missingKeysText(body, ['pattern', 'definition']);
+  if (missing !== null) throw new PolicyError(missing);
   const failed = (why: string): never => {
     throw new PolicyError(`Validation failed\n\n${why}\n`);
   };

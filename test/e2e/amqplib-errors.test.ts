@@ -301,6 +301,19 @@ describe('connection errors', () => {
     expect(err.message).toContain('dup-tag');
   });
 
+  it("an exchange type the broker does not have -> 503 COMMAND_INVALID - unknown exchange type", async () => {
+    // RabbitMQ 3.10.8's text for a plugin's type without the plugin, and for a typo.
+    for (const [type, text] of [
+      ['topics', /COMMAND_INVALID - unknown exchange type 'topics'/],
+      ['x-no-such-plugin', /COMMAND_INVALID - unknown exchange type 'x-no-such-plugin'/],
+    ] as const) {
+      const conn = await connect();
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      await expectConnectionError(conn, 503, () => ch.assertExchange(qname('xt'), type), text);
+    }
+  });
+
   it('wrong password -> 403 ACCESS_REFUSED on connect', async () => {
     const err = (await amqp.connect(url('guest', 'not-the-password')).then(
       (c) => {

@@ -23,6 +23,8 @@ export interface ApiOptions {
   /** [user, password]; null sends no Authorization header. Default guest/guest. */
   auth?: [string, string] | null;
   body?: unknown;
+  /** Sent as it is, with content-type application/json (for bodies that are not JSON). */
+  rawBody?: string;
   headers?: Record<string, string>;
 }
 
@@ -37,9 +39,9 @@ export function apiClient(baseUrl: string) {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (auth) headers.authorization = basicAuth(auth[0], auth[1]);
     let body: string | undefined;
-    if (opts.body !== undefined) {
+    if (opts.body !== undefined || opts.rawBody !== undefined) {
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.body);
+      body = opts.rawBody ?? JSON.stringify(opts.body);
     }
     const res = await fetch(baseUrl + path, { method, headers, body });
     const text = await res.text();

@@ -16,6 +16,17 @@ export function isExchangeType(type: string): boolean {
   return Object.hasOwn(types, type);
 }
 
+/**
+ * RabbitMQ's refusal of a type it does not have, over AMQP (503) and the API (400). 3.10.8 says
+ * "invalid" when the name happens to be an atom of its Erlang VM ('', 'foo', 'test', 'none'…) and
+ * "unknown" otherwise ('x-delayed-message' without its plugin, 'topics', 'bogus'). Warren cannot
+ * know that VM's atoms: '' is "invalid", every other name "unknown", which is RabbitMQ's answer for
+ * plugin types and typos, the names people actually send.
+ */
+export function unknownExchangeTypeText(type: string): string {
+  return `${type === '' ? 'invalid' : 'unknown'} exchange type '${type}'`;
+}
+
 export function createExchange(spec: ExchangeSpec): Exchange {
   return new types[spec.type]!(spec);
 }
