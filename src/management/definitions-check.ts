@@ -6,6 +6,7 @@ import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { isExchangeType } from '../server/exchanges/types.js';
+import { missingKeysText } from '../server/missing-keys.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
 import { checkDeclare, checkEquivalent } from '../server/queue-args.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
@@ -149,9 +150,15 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     const what = `permission of user '${String(p.user)}' in vhost '${String(p.vhost)}'`;
     needVHost(what, p.vhost);
     if (typeof p.user !== 'string' || !users.has(p.user)) fail(`${what}: user '${String(p.user)}' does not exist`);
+    // All three are needed (3.10.8 refuses the file): a permission without one would otherwise
+    // compile to an empty pattern, which grants everything.
+    const missing = missingKeysText(p, ['configure', 'write', 'read']);
+    if (missing !== null) fail(`${what}: ${missing}`);
     for (const kind of ['configure', 'write', 'read']) {
+      if (p[kind] === undefined) continue;
+      if (typeof p[kind] !== 'string') fail(`${what}: ${kind} must be a string`);
       try {
-        new RegExp(String(p[kind] ?? ''));
+        new RegExp(String(p[kind]));
       } catch {
         fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
       }

@@ -44,7 +44,11 @@ const BAD_FILE = {
   rabbit_version: '3.10.8',
   vhosts: [{ name: 'bad-vh' }],
   users: [{ name: 'bad-user', password_hash: 'x', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [], limits: {} }],
-  permissions: [{ user: 'nobody', vhost: 'bad-vh', configure: '.*', write: '.*', read: '.*' }],
+  permissions: [
+    { user: 'nobody', vhost: 'bad-vh', configure: '.*', write: '.*', read: '.*' },
+    // Without its patterns: once taken as empty patterns, which grant everything.
+    { user: 'bad-user', vhost: 'bad-vh' },
+  ],
   queues: [
     { name: 'bad-ok-q', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: {} },
     { name: 'bad-quorum', vhost: 'bad-vh', durable: false, auto_delete: false, arguments: { 'x-queue-type': 'quorum' } },
@@ -61,6 +65,7 @@ const BAD_FILE = {
 };
 const BAD_PROBLEMS = [
   "permission of user 'nobody' in vhost 'bad-vh': user 'nobody' does not exist",
+  "permission of user 'bad-user' in vhost 'bad-vh': [{key_missing,configure},{key_missing,write},{key_missing,read}]",
   "invalid property 'non-durable' for queue 'bad-quorum' in vhost 'bad-vh'",
   "invalid arg 'x-max-age' for queue 'bad-stream' in vhost 'bad-vh': invalid_max_age",
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",
