@@ -294,15 +294,22 @@ async function rabbitNode(home, dir, name) {
   return n;
 }
 
-export async function startRabbit() {
+/** management: with rabbitmq_management on a free port of 127.0.0.1 (mgmtPort; 0 without). */
+export async function startRabbit({ management = false } = {}) {
   const base = makeTempDir('rabbit-bench-');
   rabbitHome(base);
+  const mgmtPort = management ? await freePort() : 0;
+  if (management) {
+    writeFileSync(join(base, 'enabled_plugins'), '[rabbitmq_management].\n');
+    writeFileSync(join(base, 'rabbitmq.conf'), `management.tcp.port = ${mgmtPort}\nmanagement.tcp.ip = 127.0.0.1\n`);
+  }
   const node = await rabbitNode(base, base, RABBIT_NODE);
   const h = {
     kind: 'rabbitmq',
     label: 'RabbitMQ',
     dataDir: base,
     port: node.port,
+    mgmtPort,
     url: node.url,
     get pid() {
       return node.pid;
@@ -316,6 +323,9 @@ export async function startRabbit() {
     env: node.env,
   };
   await node.boot();
+  for (const deadline = Date.now() + 60_000; management && !(await tcpReady(mgmtPort)); await sleep(50)) {
+    if (Date.now() > deadline) throw new Error(`RabbitMQ's management plugin did not listen on ${mgmtPort} in 60 s:\n${node.logTail()}`);
+  }
   return h;
 }
 

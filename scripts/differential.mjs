@@ -216,6 +216,13 @@ const SUITES = [
     run: (dir, broker, out) => runProbe(PYTHON, [join(PROBES, 'aio_pika_probe.py')], broker, out),
   },
   {
+    id: 'management-api',
+    title: 'the management HTTP API as scripts and tools use it (fetch) — scripts/differential/probes/management-api.mjs',
+    local: true,
+    needs: () => null,
+    run: (dir, broker, out) => runProbe(process.execPath, [join(PROBES, 'management-api.mjs')], broker, out),
+  },
+  {
     id: 'java',
     title: "RabbitMQ's Java client (librabbitmq-client-java, javac) — scripts/differential/probes/JavaClientProbe.java",
     local: true,
@@ -255,10 +262,11 @@ function probeResults(text) {
   return results;
 }
 
-/** Runs a probe with PROBE_PORT set to the broker's; a probe that dies is one failed result. */
+/** Runs a probe with PROBE_PORT and PROBE_MGMT_PORT set to the broker's; a probe that dies is one failed result. */
 async function runProbe(cmd, args, broker, out) {
   const logFile = join(out, 'output.log');
-  const { code, timedOut } = await runCmd(cmd, args, { cwd: out, env: { ...process.env, PROBE_PORT: String(broker.port) }, logFile, timeoutMs: opts.suiteTimeout * 1000 });
+  const env = { ...process.env, PROBE_PORT: String(broker.port), PROBE_MGMT_PORT: String(broker.mgmtPort) };
+  const { code, timedOut } = await runCmd(cmd, args, { cwd: out, env, logFile, timeoutMs: opts.suiteTimeout * 1000 });
   const text = readFileSync(logFile, 'utf8');
   const results = probeResults(text);
   if (code !== 0) results.push({ id: '(exit)', outcome: 'fail', error: `exit ${code}: ${text.trim().split('\n').slice(-3).join(' | ').slice(0, 500)}` });
@@ -511,7 +519,8 @@ const warrens = new Set(); // live Warren processes, for cleanup
 async function startWarrenProc(logFile) {
   const cli = join(root, 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build (npm run differential does)`);
-  const proc = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info', '--in-memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const mgmtPort = await freePort();
+  const proc = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--management-port', String(mgmtPort), '--management-host', '127.0.0.1', '--prometheus-port', '-1', '--log-level', 'info', '--in-memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logStream = createWriteStream(logFile);
   proc.stderr.pipe(logStream, { end: false });
   warrens.add(proc);
@@ -546,6 +555,7 @@ async function startWarrenProc(logFile) {
     kind: 'warren',
     label: 'Warren',
     port,
+    mgmtPort,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     exitInfo: () => proc.exitCode ?? proc.signalCode,
@@ -612,7 +622,7 @@ async function main() {
   if (kinds.includes('rabbitmq')) {
     log('starting a private RabbitMQ node', process.env.BENCH_RABBIT_NODENAME, '…');
     const t = performance.now();
-    rabbit = await startRabbit();
+    rabbit = await startRabbit({ management: true });
     log(`RabbitMQ up on 127.0.0.1:${rabbit.port} in ${((performance.now() - t) / 1000).toFixed(1)} s (${rabbit.dataDir})`);
   }
 

@@ -22,7 +22,7 @@ import { registerParametersApi } from './parameters-api.js';
 import { members, nodeView, ownName } from './nodes-view.js';
 import type { ClusterMember } from '../server/cluster-view.js';
 import type { ApiAuthz } from './authz.js';
-import { HttpError, badRequest, fromAmqp, notFound, requireKeys } from './http-errors.js';
+import { HttpError, accessRefused, badRequest, fromAmqp, notFound, requireKeys } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
 import {
@@ -57,6 +57,9 @@ const obj = (properties: Record<string, unknown>, required: string[] = []): obje
 const S = { type: 'string' };
 const B = { type: 'boolean' };
 const O = { type: 'object' };
+
+/** An exchange named in a path: RabbitMQ's API calls the default exchange amq.default. */
+const exchangeParam = (name: string | undefined): string => (name === 'amq.default' ? '' : (name ?? ''));
 
 export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSampler, history?: BrokerHistory, queueHistory?: QueueHistory): void {
   const vhostOf = (name: string | undefined): VHost => {
@@ -251,7 +254,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
           broker.counters.queuesDeclared++;
           return reply.code(204).send();
         }
-        if (name.startsWith('amq.')) throw badRequest(`queue name '${name}' contains reserved prefix 'amq.*'`);
+        if (name.startsWith('amq.')) throw accessRefused();
         v.addQueue({ name, durable, exclusiveOwner: null, autoDelete, arguments: args });
         broker.counters.queuesDeclared++;
       } catch (e) {
@@ -340,7 +343,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    const e = v.exchanges.get(req.params.name ?? '');
+    const e = v.exchanges.get(exchangeParam(req.params.name));
     if (!e) throw notFound();
     // incoming/outgoing: per channel and per queue figures, empty in rates_mode basic (as 3.10.8's default).
     return { ...exchangeView(e, v.name, rates), incoming: [], outgoing: [] };
@@ -371,7 +374,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         }
         return reply.code(204).send();
       }
-      if (name === '' || name.startsWith('amq.')) throw new HttpError(403, 'access_refused', `exchange name '${name}' contains reserved prefix 'amq.*'`);
+      if (name === '' || name.startsWith('amq.')) throw accessRefused();
       v.addExchange({ name, ...declared, user: req.authz.user.name });
       await broker.store.flush();
       return reply.code(201).send();
@@ -379,11 +382,16 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   );
   app.delete<{ Params: Params; Querystring: { 'if-unused'?: string } }>('/api/exchanges/:vhost/:name', async (req, reply) => {
     const v = vhostOf(req.params.vhost);
-    const e = v.exchanges.get(req.params.name ?? '');
+    const name = exchangeParam(req.params.name);
+    // The standard exchanges, before looking (3.10.8: amq.default and amq.anything are refused alike).
+    if (name === '' || name.startsWith('amq.')) {
+      req.authz.actIn(v.name);
+      throw accessRefused();
+    }
+    const e = v.exchanges.get(name);
     if (!e) throw notFound();
     req.authz.actIn(v.name);
     req.authz.require(v.name, 'configure', e.name);
-    if (e.name === '' || e.name.startsWith('amq.')) throw badRequest(`deletion of system exchange '${e.name}' not allowed`);
     if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in use`);
     v.deleteExchange(e);
     await broker.store.flush();
@@ -395,7 +403,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     async (req) => {
       requireKeys(req.body, ['routing_key', 'properties', 'payload', 'payload_encoding']);
       const v = actionVHost(req.authz, req.params.vhost);
-      const name = req.params.name === 'amq.default' ? '' : (req.params.name ?? '');
+      const name = exchangeParam(req.params.name);
       // RabbitMQ passes the channel error on as a 400 whose reason starts with its AMQP code.
       const resource = name === '' ? 'amq.default' : name;
       if (!req.authz.permits(v.name, 'write', resource)) throw badRequest(`403 ${req.authz.accessRefusedText(v.name, 'exchange', resource)}`);
@@ -422,11 +430,15 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
     const path = `/api/bindings/:vhost/e/:source/${kind}/:dest`;
+    /** The two ends, or 404 naming the one missing (the source first), as 3.10.8. */
     const endpoints = (p: Params) => {
       const v = vhostOf(p.vhost);
-      const source = v.exchanges.get(p.source ?? '');
-      const dest = kind === 'q' ? v.queues.get(p.dest ?? '') : v.exchanges.get(p.dest ?? '');
-      if (!source || !dest) throw notFound();
+      const sourceName = exchangeParam(p.source);
+      const source = v.exchanges.get(sourceName);
+      if (!source) throw new HttpError(404, 'not_found', `no exchange '${sourceName}' in vhost '${v.name}'`);
+      const destName = kind === 'q' ? (p.dest ?? '') : exchangeParam(p.dest);
+      const dest = kind === 'q' ? v.queues.get(destName) : v.exchanges.get(destName);
+      if (!dest) throw new HttpError(404, 'not_found', `no ${kind === 'q' ? 'queue' : 'exchange'} '${destName}' in vhost '${v.name}'`);
       return { v, source, dest };
     };
     /** Binding and unbinding need write on the destination and read on the source, as over AMQP. */
@@ -436,12 +448,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       a.require(v.name, 'read', p.source ?? '');
       return endpoints(p);
     };
-    const readableEndpoints = (a: ApiAuthz, p: Params) => {
-      readableVHost(a, p.vhost);
-      return endpoints(p);
-    };
     app.get<{ Params: Params }>(path, async (req) => {
-      const { v, source, dest } = readableEndpoints(req.authz, req.params);
+      const v = readableVHost(req.authz, req.params.vhost);
+      // 3.10.8 lists no bindings between ends that do not exist, rather than 404.
+      const source = v.exchanges.get(exchangeParam(req.params.source));
+      const dest = kind === 'q' ? v.queues.get(req.params.dest ?? '') : v.exchanges.get(exchangeParam(req.params.dest));
+      if (!source || !dest) return [];
       return [...source.bindings.values()].filter((b) => b.destination === dest).map((b) => bindingView(b, v.name));
     });
     app.post<{ Params: Params; Body: { routing_key?: string; arguments?: Args } }>(
@@ -449,7 +461,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       { schema: { body: obj({ routing_key: S, arguments: O }) } },
       async (req, reply) => {
         const { v, source, dest } = permittedEndpoints(req.authz, req.params);
-        if (source.name === '') throw new HttpError(403, 'access_refused', 'operation not permitted on the default exchange');
+        if (source.name === '') throw accessRefused();
         const args = toFieldTable(req.body?.arguments ?? {});
         const rk = req.body?.routing_key ?? '';
         v.addBinding(source, dest, rk, args);
@@ -480,7 +492,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/source', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    const e = v.exchanges.get(req.params.name === 'amq.default' ? '' : (req.params.name ?? ''));
+    const e = v.exchanges.get(exchangeParam(req.params.name));
     if (!e) throw notFound();
     return [...e.bindings.values()].map((b) => bindingView(b, v.name));
   });

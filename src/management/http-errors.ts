@@ -14,6 +14,11 @@ export class HttpError extends Error {
 
 export const notFound = (what = 'Not Found'): HttpError => new HttpError(404, 'Object Not Found', what);
 export const badRequest = (reason: string): HttpError => new HttpError(400, 'bad_request', reason);
+/**
+ * What 3.10.8's API makes of the channel's ACCESS_REFUSED for the reserved names (declaring an
+ * amq.* queue or exchange, deleting a standard exchange, binding from the default one).
+ */
+export const accessRefused = (): HttpError => new HttpError(401, 'not_authorised', 'Access refused.');
 
 /** 400 naming every key of keys (in RabbitMQ's order) the body lacks, in RabbitMQ's words (missing-keys.ts). */
 export function requireKeys(body: unknown, keys: readonly string[]): void {

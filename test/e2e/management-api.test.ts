@@ -742,6 +742,18 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       expect((await api('PUT', `/api/users/${enc(u)}`, { body: { password: 'pw', tags: 'management' } })).status).toBe(204);
       expect((await api('GET', '/api/whoami', { auth: [u, 'pw'] })).status).toBe(200);
       expect((await api('DELETE', `/api/users/${enc(u)}`)).status).toBe(204);
+      // The reserved names: the channel's ACCESS_REFUSED becomes 401 "Access refused." (3.10.8).
+      const refused = [401, 'Access refused.'];
+      expect(reason(await api('PUT', `/api/queues/${enc(vh)}/amq.q`, { body: {} }))).toEqual(refused);
+      expect(reason(await api('PUT', `/api/exchanges/${enc(vh)}/amq.x`, { body: { type: 'direct' } }))).toEqual(refused);
+      expect(reason(await api('DELETE', `/api/exchanges/${enc(vh)}/amq.direct`))).toEqual(refused);
+      expect(reason(await api('DELETE', `/api/exchanges/${enc(vh)}/amq.default`))).toEqual(refused);
+      expect(reason(await api('POST', `/api/bindings/${enc(vh)}/e/amq.default/q/q1`, { body: {} }))).toEqual(refused);
+      // A binding's missing end is named, the source first; listing between missing ends is [].
+      expect(reason(await api('POST', `/api/bindings/${enc(vh)}/e/x1/q/nope`, { body: {} }))).toEqual([404, `no queue 'nope' in vhost '${vh}'`]);
+      expect(reason(await api('POST', `/api/bindings/${enc(vh)}/e/nope/q/nope2`, { body: {} }))).toEqual([404, `no exchange 'nope' in vhost '${vh}'`]);
+      const none = await api('GET', `/api/bindings/${enc(vh)}/e/nope/q/q1`);
+      expect([none.status, none.json]).toEqual([200, []]);
       // A body that is there and not JSON stays not_json.
       expect(reason(await api('PUT', `/api/vhosts/${enc(vh)}`, { rawBody: '{' }))).toEqual([400, 'not_json']);
     } finally {

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// The management HTTP API as scripts and operators' tools use it, against the broker's management
+// port (PROBE_MGMT_PORT), guest/guest: bodies with keys missing or none at all (RabbitMQ's docs
+// create a vhost with curl, content-type JSON and no body), defaults an empty body leaves, the
+// error answers (status, error, reason), what a management-only user may read. Each check prints
+// one {"check", "value"} line; `npm run differential` compares the values between the brokers.
+// The names are fixed, so the answers that quote them compare; the vhost and user are deleted
+// before and after (the RabbitMQ node is shared by every suite of a run).
+const port = process.env.PROBE_MGMT_PORT;
+if (!port || port === '0') {
+  console.error('PROBE_MGMT_PORT is not set');
+  process.exit(2);
+}
+const base = `http://127.0.0.1:${port}/api`;
+const tag = 'mgmt-probe';
+const vhost = `${tag}-vh`;
+const V = encodeURIComponent(vhost);
+const basic = (user, pass) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+
+/** One request: status and the JSON answer's error/reason (or the text when it is not JSON). */
+async function call(method, path, { body, raw, bare = false, user = 'guest', pass = 'guest' } = {}) {
+  const headers = { authorization: basic(user, pass) };
+  if (body !== undefined || raw !== undefined || bare) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const text = await res.text();
+  let json;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+const answer = (r) => [r.status, r.json && typeof r.json === 'object' && !Array.isArray(r.json) && 'error' in r.json ? { error: r.json.error, reason: r.json.reason } : null];
+const check = (name, value) => console.log(JSON.stringify({ check: name, value }));
+const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, o?.[k] ?? null]));
+
+// The broker's management listener may come up just after its AMQP one.
+for (let i = 0; ; i++) {
+  try {
+    await call('GET', '/whoami');
+    break;
+  } catch (e) {
+    if (i > 100) throw e;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+await call('DELETE', `/vhosts/${V}`);
+await call('DELETE', `/users/${tag}-user`);
+try {
+  check('vhost PUT, content-type JSON and no body', (await call('PUT', `/vhosts/${V}`, { bare: true })).status);
+  check('vhost PUT again', (await call('PUT', `/vhosts/${V}`, { bare: true })).status);
+  check('vhost PUT with a body that is not JSON', answer(await call('PUT', `/vhosts/${V}`, { raw: '{' })));
+
+  check('exchange PUT, no body', (await call('PUT', `/exchanges/${V}/x1`, { bare: true })).status);
+  check('exchange made from no body', pick((await call('GET', `/exchanges/${V}/x1`)).json, ['type', 'durable', 'auto_delete', 'internal', 'arguments']));
+  check('exchange PUT {} again', (await call('PUT', `/exchanges/${V}/x1`, { body: {} })).status);
+  check('exchange PUT, a typo of a type', answer(await call('PUT', `/exchanges/${V}/x2`, { body: { type: 'topics' } })));
+  check('exchange PUT, a plugin type not enabled', answer(await call('PUT', `/exchanges/${V}/x3`, { body: { type: 'x-consistent-hash' } })));
+  check('exchange PUT, the empty type', answer(await call('PUT', `/exchanges/${V}/x4`, { body: { type: '' } })));
+  check('exchange PUT, inequivalent type', answer(await call('PUT', `/exchanges/${V}/x1`, { body: { type: 'fanout' } })));
+  check('exchange PUT, amq. prefix', answer(await call('PUT', `/exchanges/${V}/amq.mine`, { body: { type: 'direct' } })));
+  check('exchange DELETE, amq.direct', answer(await call('DELETE', `/exchanges/${V}/amq.direct`)));
+  check('exchange DELETE, amq.default', answer(await call('DELETE', `/exchanges/${V}/amq.default`)));
+  check('exchange DELETE, missing', answer(await call('DELETE', `/exchanges/${V}/nope`)));
+
+  check('queue PUT, no body', (await call('PUT', `/queues/${V}/q1`, { bare: true })).status);
+  check('queue made from no body', pick((await call('GET', `/queues/${V}/q1`)).json, ['durable', 'auto_delete', 'exclusive', 'arguments', 'type']));
+  check('queue PUT, quorum and not durable', answer(await call('PUT', `/queues/${V}/q2`, { body: { durable: false, arguments: { 'x-queue-type': 'quorum' } } })));
+  check('queue PUT, inequivalent durable', answer(await call('PUT', `/queues/${V}/q1`, { body: { durable: true } })));
+  check('queue GET, missing', answer(await call('GET', `/queues/${V}/nope`)));
+  check('queue PUT, amq. prefix', answer(await call('PUT', `/queues/${V}/amq.q`, { body: {} })));
+  check('queue DELETE, missing', answer(await call('DELETE', `/queues/${V}/nope`)));
+
+  check('binding POST, no body', (await call('POST', `/bindings/${V}/e/x1/q/q1`, { bare: true })).status);
+  check('binding POST, missing queue', answer(await call('POST', `/bindings/${V}/e/x1/q/nope`, { body: { routing_key: 'k' } })));
+  check('binding POST, missing source', answer(await call('POST', `/bindings/${V}/e/nope/q/q1`, { body: { routing_key: 'k' } })));
+  check('binding POST, both missing', answer(await call('POST', `/bindings/${V}/e/nope/q/nope2`, { body: { routing_key: 'k' } })));
+  check('binding POST, missing destination exchange', answer(await call('POST', `/bindings/${V}/e/x1/e/nope`, { body: { routing_key: 'k' } })));
+  check('binding POST, from the default exchange', answer(await call('POST', `/bindings/${V}/e/amq.default/q/q1`, { body: { routing_key: 'k' } })));
+  check('bindings GET, missing queue', [answer(await call('GET', `/bindings/${V}/e/x1/q/nope`)), (await call('GET', `/bindings/${V}/e/x1/q/nope`)).json]);
+  check('bindings GET, missing source', [answer(await call('GET', `/bindings/${V}/e/nope/q/q1`)), (await call('GET', `/bindings/${V}/e/nope/q/q1`)).json]);
+  check('exchange GET, amq.default', pick((await call('GET', `/exchanges/${V}/amq.default`)).json, ['name', 'type', 'durable']));
+  check('binding DELETE, missing', answer(await call('DELETE', `/bindings/${V}/e/x1/q/q1/nope`)));
+
+  check('permissions PUT, no body', answer(await call('PUT', `/permissions/${V}/guest`, { bare: true })));
+  check('permissions PUT, configure only', answer(await call('PUT', `/permissions/${V}/guest`, { body: { configure: '.*' } })));
+  check('permissions PUT, bad regex', (await call('PUT', `/permissions/${V}/guest`, { body: { configure: '(', write: '', read: '' } })).status);
+
+  check('publish POST, no body', answer(await call('POST', `/exchanges/${V}/x1/publish`, { bare: true })));
+  check('publish POST, payload_encoding missing', answer(await call('POST', `/exchanges/${V}/x1/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x' } })));
+  const routed = await call('POST', `/exchanges/${V}/amq.default/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x', payload_encoding: 'string' } });
+  check('publish POST, routed', [routed.status, routed.json]);
+  const missingX = await call('POST', `/exchanges/${V}/nope/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x', payload_encoding: 'string' } });
+  check('publish POST, missing exchange', answer(missingX));
+
+  check('policy PUT, no body', answer(await call('PUT', `/policies/${V}/p1`, { bare: true })));
+  check('policy PUT, definition missing', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: 'x' } })));
+  check('policy PUT, a negative message-ttl', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: '.*', definition: { 'message-ttl': -1 } } })));
+  check('vhost limit PUT, no body', answer(await call('PUT', `/vhost-limits/${V}/max-queues`, { bare: true })));
+
+  const user = `${tag}-user`;
+  check('user PUT without tags', answer(await call('PUT', `/users/${user}`, { body: { password: 'pw' } })));
+  check('user PUT without a password', (await call('PUT', `/users/${user}`, { body: { tags: 'management' } })).status);
+  check('that user logs in with no password', (await call('GET', '/whoami', { user, pass: '' })).status);
+  check('user PUT with a password', (await call('PUT', `/users/${user}`, { body: { password: 'pw', tags: 'management' } })).status);
+  await call('PUT', `/permissions/${V}/${user}`, { body: { configure: '.*', write: '.*', read: '.*' } });
+  check('management user: GET its vhost', answer(await call('GET', `/vhosts/${V}`, { user, pass: 'pw' })));
+  check('management user: GET its queue', (await call('GET', `/queues/${V}/q1`, { user, pass: 'pw' })).status);
+  check('management user: GET /users', answer(await call('GET', '/users', { user, pass: 'pw' })));
+  check('management user: whoami', (await call('GET', '/whoami', { user, pass: 'pw' })).json);
+  check('wrong password', answer(await call('GET', '/overview', { pass: 'wrong' })));
+  await call('DELETE', `/users/${user}`);
+
+  check('aliveness test', (await call('GET', `/aliveness-test/${V}`)).json);
+  check('health: alarms', (await call('GET', '/health/checks/alarms')).json);
+  check('health: virtual hosts', (await call('GET', '/health/checks/virtual-hosts')).json);
+  check('unknown path', answer(await call('GET', '/no-such-thing')));
+  check('method a path does not take', (await call('POST', '/vhosts')).status);
+} finally {
+  await call('DELETE', `/vhosts/${V}`).catch(() => undefined);
+}
