@@ -720,6 +720,9 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       expect((await bare('PUT', `/api/exchanges/${enc(vh)}/x1`)).status).toBe(201);
       expect((await api('GET', `/api/exchanges/${enc(vh)}/x1`)).json).toMatchObject({ type: 'direct', durable: false, auto_delete: false, internal: false });
       expect((await bare('PUT', `/api/queues/${enc(vh)}/q1`)).status).toBe(201);
+      // No content-type either: the same (3.10.8).
+      expect((await api('PUT', `/api/queues/${enc(vh)}/q0`)).status).toBe(201);
+      expect((await api('PUT', `/api/exchanges/${enc(vh)}/x0`)).status).toBe(201);
       expect((await bare('POST', `/api/bindings/${enc(vh)}/e/x1/q/q1`)).status).toBe(201);
       expect(reason(await api('PUT', `/api/exchanges/${enc(vh)}/x2`, { body: { type: 'topics' } }))).toEqual([400, "unknown exchange type 'topics'"]);
       expect(reason(await api('PUT', `/api/exchanges/${enc(vh)}/x3`, { body: { type: 'x-bogus' } }))).toEqual([400, "unknown exchange type 'x-bogus'"]);

@@ -54,6 +54,9 @@ try {
   check('vhost PUT with a body that is not JSON', answer(await call('PUT', `/vhosts/${V}`, { raw: '{' })));
 
   check('exchange PUT, no body', (await call('PUT', `/exchanges/${V}/x1`, { bare: true })).status);
+  check('exchange PUT, no body and no content-type', (await call('PUT', `/exchanges/${V}/x0`)).status);
+  check('queue PUT, no body and no content-type', (await call('PUT', `/queues/${V}/q0`)).status);
+  check('permissions PUT, no body and no content-type', answer(await call('PUT', `/permissions/${V}/guest`)));
   check('exchange made from no body', pick((await call('GET', `/exchanges/${V}/x1`)).json, ['type', 'durable', 'auto_delete', 'internal', 'arguments']));
   check('exchange PUT {} again', (await call('PUT', `/exchanges/${V}/x1`, { body: {} })).status);
   check('exchange PUT, a typo of a type', answer(await call('PUT', `/exchanges/${V}/x2`, { body: { type: 'topics' } })));
