@@ -430,14 +430,17 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.get<{ Params: Params }>('/api/bindings/:vhost', async (req) => bindingsOf(readableVHost(req.authz, req.params.vhost)));
   const bindingRoutes = (kind: 'q' | 'e'): void => {
     const path = `/api/bindings/:vhost/e/:source/${kind}/:dest`;
+    /** The two ends named in the path, as far as they exist. */
+    const lookup = (v: VHost, p: Params) => {
+      const sourceName = exchangeParam(p.source);
+      const destName = kind === 'q' ? (p.dest ?? '') : exchangeParam(p.dest);
+      return { sourceName, destName, source: v.exchanges.get(sourceName), dest: kind === 'q' ? v.queues.get(destName) : v.exchanges.get(destName) };
+    };
     /** The two ends, or 404 naming the one missing (the source first), as 3.10.8. */
     const endpoints = (p: Params) => {
       const v = vhostOf(p.vhost);
-      const sourceName = exchangeParam(p.source);
-      const source = v.exchanges.get(sourceName);
+      const { sourceName, destName, source, dest } = lookup(v, p);
       if (!source) throw new HttpError(404, 'not_found', `no exchange '${sourceName}' in vhost '${v.name}'`);
-      const destName = kind === 'q' ? (p.dest ?? '') : exchangeParam(p.dest);
-      const dest = kind === 'q' ? v.queues.get(destName) : v.exchanges.get(destName);
       if (!dest) throw new HttpError(404, 'not_found', `no ${kind === 'q' ? 'queue' : 'exchange'} '${destName}' in vhost '${v.name}'`);
       return { v, source, dest };
     };
@@ -451,8 +454,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     app.get<{ Params: Params }>(path, async (req) => {
       const v = readableVHost(req.authz, req.params.vhost);
       // 3.10.8 lists no bindings between ends that do not exist, rather than 404.
-      const source = v.exchanges.get(exchangeParam(req.params.source));
-      const dest = kind === 'q' ? v.queues.get(req.params.dest ?? '') : v.exchanges.get(exchangeParam(req.params.dest));
+      const { source, dest } = lookup(v, req.params);
       if (!source || !dest) return [];
       return [...source.bindings.values()].filter((b) => b.destination === dest).map((b) => bindingView(b, v.name));
     });
