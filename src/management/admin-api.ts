@@ -1,6 +1,8 @@
 // The management API's routes for administrators only, as in RabbitMQ: one vhost's details and
 // vhost changes, users (with their password hashes), permissions and definitions.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { hashPassword } from '../server/access.js';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
@@ -88,10 +90,10 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
         if (tags === undefined) throw badRequest('tags_not_present');
         const existing = broker.access.users.get(name);
         const tagList = Array.isArray(tags) ? tags : tags.split(',').map((t) => t.trim()).filter(Boolean);
-        // Without a password a new user cannot log in with one (3.10.8 stores the hash of none it
-        // tells anyone); an existing user keeps the one it has.
+        // Without a password a new user cannot log in with one: as 3.10.8, it gets the hash of a
+        // random one nobody is told (so its export imports anywhere); an existing user keeps its own.
         if (password !== undefined) broker.access.putUser(name, password, tagList);
-        else broker.access.putUser(name, null, tagList, password_hash ?? existing?.passwordHash ?? '');
+        else broker.access.putUser(name, null, tagList, password_hash ?? existing?.passwordHash ?? hashPassword(randomBytes(32).toString('base64')));
         await broker.store.flush();
         return reply.code(existing ? 204 : 201).send();
       },

@@ -742,6 +742,8 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       expect(reason(await api('PUT', `/api/users/${enc(u)}`, { body: { password: 'pw' } }))).toEqual([400, 'tags_not_present']);
       expect((await api('PUT', `/api/users/${enc(u)}`, { body: { tags: 'management' } })).status).toBe(201);
       expect((await api('GET', '/api/whoami', { auth: [u, ''] })).status).toBe(401);
+      // A hash as any user's (of a password nobody is told), so an export of it imports anywhere.
+      expect((await api('GET', `/api/users/${enc(u)}`)).json.password_hash).toMatch(/^[A-Za-z0-9+/]{46}[A-Za-z0-9+/=]{2}$/);
       expect((await api('PUT', `/api/users/${enc(u)}`, { body: { password: 'pw', tags: 'management' } })).status).toBe(204);
       expect((await api('GET', '/api/whoami', { auth: [u, 'pw'] })).status).toBe(200);
       expect((await api('DELETE', `/api/users/${enc(u)}`)).status).toBe(204);
