@@ -268,8 +268,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const q = queueOf(req.params);
     req.authz.actIn(q.vhost.name);
     req.authz.require(q.vhost.name, 'configure', q.name);
-    if (req.query['if-unused'] === 'true' && q.consumerCount > 0) throw badRequest(`queue '${q.name}' in use`);
-    if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' not empty`);
+    // The channel's texts, as 3.10.8's API passes them on.
+    if (req.query['if-unused'] === 'true' && q.consumerCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' in use`);
+    if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' not empty`);
     q.vhost.deleteQueue(q);
     await broker.store.flush();
     return reply.code(204).send();
@@ -282,7 +283,17 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     await broker.store.flush();
     return reply.code(204).send();
   });
-  app.post<{ Params: Params; Body: { count: number; ackmode: string; encoding?: string; truncate?: number } }>(
+  // The classic-mirroring actions: nothing to synchronise here (no queue has mirrors), so both are
+  // done at once, as 3.10.8 answers them for a queue without mirrors; any other is refused as it is.
+  app.post<{ Params: Params; Body: { action?: unknown } }>('/api/queues/:vhost/:name/actions', async (req, reply) => {
+    const q = queueOf(req.params);
+    req.authz.actIn(q.vhost.name);
+    requireKeys(req.body, ['action']);
+    const action = String(req.body.action);
+    if (action !== 'sync' && action !== 'cancel_sync') throw new HttpError(400, 'bad_request', ['unknown', action]);
+    return reply.code(204).send();
+  });
+  app.post<{ Params: Params; Body: { count: number; ackmode: string; encoding: string; truncate?: number } }>(
     '/api/queues/:vhost/:name/get',
     {
       schema: {
@@ -293,11 +304,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
             encoding: { enum: ['auto', 'base64'] },
             truncate: { type: 'integer', minimum: 0 },
           },
-          ['count', 'ackmode'],
         ),
       },
     },
     async (req) => {
+      requireKeys(req.body, ['ackmode', 'count', 'encoding']);
       const v = actionVHost(req.authz, req.params.vhost);
       const name = req.params.name ?? '';
       if (!req.authz.permits(v.name, 'read', name)) throw new HttpError(401, 'not_authorised', req.authz.accessRefusedText(v.name, 'queue', name));
@@ -392,7 +403,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     if (!e) throw notFound();
     req.authz.actIn(v.name);
     req.authz.require(v.name, 'configure', e.name);
-    if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in use`);
+    if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in vhost '${v.name}' in use`);
     v.deleteExchange(e);
     await broker.store.flush();
     return reply.code(204).send();

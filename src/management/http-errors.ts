@@ -6,9 +6,10 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly error: string,
-    readonly reason: string,
+    /** Nearly always a text; a list where 3.10.8 answers with an Erlang term printed as JSON. */
+    readonly reason: string | readonly string[],
   ) {
-    super(reason);
+    super(String(reason));
   }
 }
 

@@ -759,6 +759,14 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       expect(reason(await api('POST', `/api/bindings/${enc(vh)}/e/nope/q/nope2`, { body: {} }))).toEqual([404, `no exchange 'nope' in vhost '${vh}'`]);
       const none = await api('GET', `/api/bindings/${enc(vh)}/e/nope/q/q1`);
       expect([none.status, none.json]).toEqual([200, []]);
+      // Queue actions and their texts.
+      expect(reason(await bare('POST', `/api/queues/${enc(vh)}/q1/get`))).toEqual([400, '[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]']);
+      expect((await api('POST', `/api/queues/${enc(vh)}/q1/actions`, { body: { action: 'sync' } })).status).toBe(204);
+      expect(reason(await api('POST', `/api/queues/${enc(vh)}/q1/actions`, { body: { action: 'bogus' } }))).toEqual([400, ['unknown', 'bogus']]);
+      expect(reason(await bare('POST', `/api/queues/${enc(vh)}/q1/actions`))).toEqual([400, '[{key_missing,action}]']);
+      await api('POST', `/api/exchanges/${enc(vh)}/amq.default/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x', payload_encoding: 'string' } });
+      expect(reason(await api('DELETE', `/api/queues/${enc(vh)}/q1?if-empty=true`))).toEqual([400, `queue 'q1' in vhost '${vh}' not empty`]);
+      expect(reason(await api('DELETE', `/api/exchanges/${enc(vh)}/x1?if-unused=true`))).toEqual([400, `exchange 'x1' in vhost '${vh}' in use`]);
       // A body that is there and not JSON stays not_json.
       expect(reason(await api('PUT', `/api/vhosts/${enc(vh)}`, { rawBody: '{' }))).toEqual([400, 'not_json']);
     } finally {

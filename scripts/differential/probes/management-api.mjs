@@ -98,6 +98,25 @@ try {
   const missingX = await call('POST', `/exchanges/${V}/nope/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x', payload_encoding: 'string' } });
   check('publish POST, missing exchange', answer(missingX));
 
+  // Queue actions on q1, which holds the one message published above.
+  check('queue get, no body', answer(await call('POST', `/queues/${V}/q1/get`, { bare: true })));
+  const got = await call('POST', `/queues/${V}/q1/get`, { body: { count: 5, ackmode: 'ack_requeue_true', encoding: 'auto' } });
+  check('queue get, requeued', [got.status, Array.isArray(got.json) ? got.json.map((m) => pick(m, ['payload', 'payload_bytes', 'payload_encoding', 'redelivered', 'exchange', 'routing_key', 'message_count'])) : got.json]);
+  // Not compared: a bad ackmode (3.10.8 answers 500, Warren 400 naming the allowed values).
+  check('queue DELETE if-empty, not empty', answer(await call('DELETE', `/queues/${V}/q1?if-empty=true`)));
+  check('queue contents DELETE', (await call('DELETE', `/queues/${V}/q1/contents`)).status);
+  check('queue action, bogus', answer(await call('POST', `/queues/${V}/q1/actions`, { body: { action: 'bogus' } })));
+  check('queue action, sync', answer(await call('POST', `/queues/${V}/q1/actions`, { body: { action: 'sync' } })));
+  check('queue action, cancel_sync', answer(await call('POST', `/queues/${V}/q1/actions`, { body: { action: 'cancel_sync' } })));
+  check('queue action, no body', answer(await call('POST', `/queues/${V}/q1/actions`, { bare: true })));
+  // Not compared: an action on a missing queue (3.10.8 answers 500, Warren 404).
+  check('exchange DELETE if-unused, bound', answer(await call('DELETE', `/exchanges/${V}/x1?if-unused=true`)));
+  check('queue bindings', (await call('GET', `/queues/${V}/q1/bindings`)).json?.map?.((b) => pick(b, ['source', 'destination', 'routing_key', 'properties_key'])) ?? null);
+  check('consumers of the vhost', (await call('GET', `/consumers/${V}`)).json);
+  check('connection GET, missing', answer(await call('GET', '/connections/nope')));
+  check('channel GET, missing', answer(await call('GET', '/channels/nope')));
+  check('operator policy PUT, no body', answer(await call('PUT', `/operator-policies/${V}/op1`, { bare: true })));
+  // Not compared: global parameters, which Warren does not keep (README).
   check('policy PUT, no body', answer(await call('PUT', `/policies/${V}/p1`, { bare: true })));
   check('policy PUT, definition missing', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: 'x' } })));
   check('policy PUT, a negative message-ttl', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: '.*', definition: { 'message-ttl': -1 } } })));
