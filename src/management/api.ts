@@ -511,7 +511,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
   app.get<{ Params: Params }>('/api/exchanges/:vhost/:name/bindings/destination', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
-    const e = v.exchanges.get(req.params.name ?? '');
+    const e = v.exchanges.get(exchangeParam(req.params.name));
     if (!e) throw notFound();
     return allBindings(v).filter((b) => b.destination === e).map((b) => bindingView(b, v.name));
   });

@@ -84,6 +84,10 @@ try {
   check('binding POST, from the default exchange', answer(await call('POST', `/bindings/${V}/e/amq.default/q/q1`, { body: { routing_key: 'k' } })));
   check('bindings GET, missing queue', [answer(await call('GET', `/bindings/${V}/e/x1/q/nope`)), (await call('GET', `/bindings/${V}/e/x1/q/nope`)).json]);
   check('bindings GET, missing source', [answer(await call('GET', `/bindings/${V}/e/nope/q/q1`)), (await call('GET', `/bindings/${V}/e/nope/q/q1`)).json]);
+  check('exchange bindings, amq.default as source and destination', [
+    answer(await call('GET', `/exchanges/${V}/amq.default/bindings/source`)),
+    answer(await call('GET', `/exchanges/${V}/amq.default/bindings/destination`)),
+  ]);
   check('exchange GET, amq.default', pick((await call('GET', `/exchanges/${V}/amq.default`)).json, ['name', 'type', 'durable']));
   check('binding DELETE, missing', answer(await call('DELETE', `/bindings/${V}/e/x1/q/q1/nope`)));
 
