@@ -7,6 +7,7 @@ import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { badRequest, notFound, requireKeys } from './http-errors.js';
+import { definitionsUpload } from './request-bodies.js';
 import { userView, vhostView } from './views.js';
 import { ownName } from './nodes-view.js';
 import type { RateSampler } from './rates.js';
@@ -145,29 +146,33 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
 
     // ---- definitions
     admin.get('/api/definitions', async () => exportDefinitions(broker));
-    admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O } }, async (req, reply) => {
+    admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O }, config: { body: 'definitions' } }, async (req, reply) => {
+      const { defs, redirect } = definitionsUpload(req.body);
       try {
-        await importDefinitions(broker, req.body, undefined, req.authz.user.name);
+        await importDefinitions(broker, defs, undefined, req.authz.user.name);
       } catch (e) {
         // Nothing was applied; the list lets a client show every problem, reason reads as one line.
         if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
         throw e;
       }
-      return reply.code(204).send();
+      // A form's redirect (the upload page of a browser) is followed with a 303, as 3.10.8 does.
+      return redirect === null ? reply.code(204).send() : reply.code(303).header('location', redirect).send();
     });
     admin.get<{ Params: Params }>('/api/definitions/:vhost', async (req) => {
       if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
       return exportVHostDefinitions(broker, req.params.vhost ?? '');
     });
-    admin.post<{ Params: Params; Body: unknown }>('/api/definitions/:vhost', { schema: { body: O } }, async (req, reply) => {
+    admin.post<{ Params: Params; Body: unknown }>('/api/definitions/:vhost', { schema: { body: O }, config: { body: 'definitions' } }, async (req, reply) => {
       if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+      const { defs, redirect } = definitionsUpload(req.body);
       try {
-        await importDefinitions(broker, intoVHost(req.body, req.params.vhost ?? ''), undefined, req.authz.user.name);
+        await importDefinitions(broker, intoVHost(defs, req.params.vhost ?? ''), undefined, req.authz.user.name);
       } catch (e) {
         if (e instanceof DefinitionsError) return reply.code(400).send({ error: 'bad_request', reason: e.message, problems: e.problems });
         throw e;
       }
-      return reply.code(204).send();
+      // A form's redirect (the upload page of a browser) is followed with a 303, as 3.10.8 does.
+      return redirect === null ? reply.code(204).send() : reply.code(303).header('location', redirect).send();
     });
   });
 }

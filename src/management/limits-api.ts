@@ -27,7 +27,7 @@ export function registerLimitsApi(app: FastifyInstance, broker: Broker): void {
       if (!exists(scope, owner)) throw notFound();
       return list(scope, owner);
     });
-    app.put<{ Params: Params; Body: { value?: unknown } | null }>(`${base}/:owner/:name`, async (req, reply) => {
+    app.put<{ Params: Params; Body: { value?: unknown } | null }>(`${base}/:owner/:name`, { config: { body: 'json' } }, async (req, reply) => {
       req.authz.requireAdmin();
       const owner = req.params.owner ?? '';
       const name = req.params.name ?? '';

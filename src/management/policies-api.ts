@@ -42,7 +42,8 @@ function registerKind(app: FastifyInstance, broker: Broker, base: string, operat
     if (!p) throw notFound('Not Found');
     return p;
   });
-  app.put<{ Params: Params; Body: unknown }>(`${base}/:vhost/:name`, async (req, reply) => {
+  // Operator policies take JSON only (3.10.8: 415 otherwise); policies any content type.
+  app.put<{ Params: Params; Body: unknown }>(`${base}/:vhost/:name`, { config: { body: operator ? 'json' : 'any' } }, async (req, reply) => {
     if (operator) req.authz.requireAdmin();
     const v = broker.vhosts.get(req.params.vhost ?? '');
     if (!v) throw new HttpError(404, 'not_found', 'vhost_not_found');

@@ -9,6 +9,7 @@ import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
 import { registerPaging } from './paging.js';
+import { registerRequestBodies } from './request-bodies.js';
 import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
@@ -80,20 +81,7 @@ export async function startManagement(broker: Broker, port: number, host: string
     }
     req.authz = new ApiAuthz(broker, user);
   });
-  // RabbitMQ takes a PUT or POST with no body, with or without content-type JSON, as one with an
-  // empty body: its own documentation's curl examples (`-H "content-type:application/json" -X PUT
-  // .../api/vhosts/foo`) send none. Fastify's parser refuses that with 400; a body that is there is
-  // parsed as before.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text === '') done(null, {});
-    else json(req, text, done);
-  });
-  app.addHook('preValidation', async (req) => {
-    if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST')) req.body = {};
-  });
+  registerRequestBodies(app);
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.error, reason: err.reason });

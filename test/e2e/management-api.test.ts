@@ -7,6 +7,7 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import {
   apiClient,
+  basicAuth,
   channelError,
   connectionClosed,
   enc,
@@ -771,6 +772,60 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       expect(reason(await api('PUT', `/api/vhosts/${enc(vh)}`, { rawBody: '{' }))).toEqual([400, 'not_json']);
     } finally {
       await api('DELETE', `/api/vhosts/${enc(vh)}`);
+    }
+  });
+  it('any content type or none is read as JSON, but for the few resources 3.10.8 takes JSON only; definitions also come as a form', async () => {
+    const vh = uid('ct');
+    const u = uid('ct-user');
+    const user = { password: 'pw', tags: '' };
+    try {
+      // No content type (php-amqplib's tests create users so, through Httpful), text/plain, a form.
+      expect((await api('PUT', `/api/vhosts/${enc(vh)}`, { body: {}, contentType: null })).status).toBe(201);
+      expect((await api('PUT', `/api/users/${enc(u)}`, { body: user, contentType: null })).status).toBe(201);
+      expect((await api('PUT', `/api/users/${enc(u)}`, { body: user, contentType: 'text/plain' })).status).toBe(204);
+      expect((await api('PUT', `/api/users/${enc(u)}`, { body: user, contentType: 'application/x-www-form-urlencoded' })).status).toBe(204);
+      expect((await api('GET', '/api/whoami', { auth: [u, 'pw'] })).status).toBe(401); // no management tag: it did log in
+      const notJson = await api('PUT', `/api/users/${enc(u)}`, { rawBody: 'password=x&tags=', contentType: 'application/x-www-form-urlencoded' });
+      expect([notJson.status, notJson.json?.reason]).toEqual([400, 'not_json']);
+      const published = await api('POST', `/api/exchanges/${enc(vh)}/amq.direct/publish`, {
+        body: { properties: {}, routing_key: 'k', payload: 'p', payload_encoding: 'string' },
+        contentType: 'text/plain',
+      });
+      expect([published.status, published.json]).toEqual([200, { routed: false }]);
+      // JSON only: 415 with no body, whatever else (or nothing) comes.
+      for (const contentType of ['text/plain', null]) {
+        for (const path of [`/api/vhost-limits/${enc(vh)}/max-connections`, `/api/user-limits/${enc(u)}/max-channels`]) {
+          const r = await api('PUT', path, { body: { value: 5 }, contentType });
+          expect([path, r.status, r.text]).toEqual([path, 415, '']);
+        }
+        const op = await api('PUT', `/api/operator-policies/${enc(vh)}/op`, { body: { pattern: '.*', definition: { 'max-length': 5 } }, contentType });
+        expect([op.status, op.text]).toEqual([415, '']);
+        expect((await api('POST', `/api/definitions/${enc(vh)}`, { body: {}, contentType })).status).toBe(415);
+      }
+      expect((await api('PUT', `/api/vhost-limits/${enc(vh)}/max-connections`, { body: { value: 5 }, contentType: 'application/json; charset=utf-8' })).status).toBe(204);
+      // Definitions as a form: the `file` part, and a 303 to its `redirect` part when there is one.
+      const form = (parts: Record<string, string>) => {
+        const f = new FormData();
+        for (const [k, v] of Object.entries(parts)) f.append(k, k === 'file' ? new Blob([v], { type: 'application/json' }) : v);
+        return f;
+      };
+      const upload = (parts: Record<string, string>, path = `/api/definitions/${enc(vh)}`) =>
+        fetch(`${mgmtUrl}${path}`, { method: 'POST', headers: { authorization: basicAuth('guest', 'guest') }, body: form(parts), redirect: 'manual' });
+      const defs = (q: string) => JSON.stringify({ queues: [{ name: q, durable: true, auto_delete: false, arguments: {} }] });
+      expect((await upload({ file: defs('formq1') })).status).toBe(204);
+      const redirected = await upload({ file: defs('formq2'), redirect: '../#/queues' });
+      expect([redirected.status, redirected.headers.get('location')]).toEqual([303, '../#/queues']);
+      expect((await api('GET', `/api/queues/${enc(vh)}`)).json.map((q: { name: string }) => q.name).sort()).toEqual(['formq1', 'formq2']);
+      for (const parts of [{ other: defs('formq3') }, { file: '{' }]) {
+        const r = await upload(parts);
+        expect([r.status, await r.json()]).toEqual([400, { error: 'bad_request', reason: 'failed_to_parse_json' }]);
+      }
+      // A body that claims to be a form and is none: 400, no body (3.10.8).
+      const garbage = await api('POST', `/api/definitions/${enc(vh)}`, { rawBody: 'garbage', contentType: 'multipart/form-data; boundary=xyz' });
+      expect([garbage.status, garbage.text]).toEqual([400, '']);
+    } finally {
+      await api('DELETE', `/api/vhosts/${enc(vh)}`);
+      await api('DELETE', `/api/users/${enc(u)}`);
     }
   });
 });

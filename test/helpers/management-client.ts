@@ -25,6 +25,8 @@ export interface ApiOptions {
   body?: unknown;
   /** Sent as it is, with content-type application/json (for bodies that are not JSON). */
   rawBody?: string;
+  /** The body's content type: application/json unless given; null sends none (bytes, as clients without one do). */
+  contentType?: string | null;
   headers?: Record<string, string>;
 }
 
@@ -38,10 +40,12 @@ export function apiClient(baseUrl: string) {
     const auth = opts.auth === undefined ? (['guest', 'guest'] as [string, string]) : opts.auth;
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (auth) headers.authorization = basicAuth(auth[0], auth[1]);
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
     if (opts.body !== undefined || opts.rawBody !== undefined) {
-      headers['content-type'] = 'application/json';
       body = opts.rawBody ?? JSON.stringify(opts.body);
+      // fetch gives a string body text/plain of its own: bytes go with no content type.
+      if (opts.contentType === null) body = Buffer.from(body);
+      else headers['content-type'] = opts.contentType ?? 'application/json';
     }
     const res = await fetch(baseUrl + path, { method, headers, body });
     const text = await res.text();

@@ -18,10 +18,13 @@ const V = encodeURIComponent(vhost);
 const basic = (user, pass) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
 /** One request: status and the JSON answer's error/reason (or the text when it is not JSON). */
-async function call(method, path, { body, raw, bare = false, user = 'guest', pass = 'guest' } = {}) {
+async function call(method, path, { body, raw, bare = false, type = 'application/json', user = 'guest', pass = 'guest' } = {}) {
   const headers = { authorization: basic(user, pass) };
-  if (body !== undefined || raw !== undefined || bare) headers['content-type'] = 'application/json';
-  const res = await fetch(base + path, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  let sent = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+  // type null: no content-type at all (fetch gives a string body text/plain of its own, bytes none).
+  if (type === null && sent !== undefined) sent = Buffer.from(sent);
+  else if (body !== undefined || raw !== undefined || bare) headers['content-type'] = type;
+  const res = await fetch(base + path, { method, headers, body: sent, redirect: 'manual' });
   const text = await res.text();
   let json;
   try {
@@ -142,6 +145,34 @@ try {
   check('aliveness test', (await call('GET', `/aliveness-test/${V}`)).json);
   check('health: alarms', (await call('GET', '/health/checks/alarms')).json);
   check('health: virtual hosts', (await call('GET', '/health/checks/virtual-hosts')).json);
+  // Content types: any, or none, read as JSON; a few resources JSON only; definitions as a form too.
+  const userBody = { password: 'pw', tags: '' };
+  check('user PUT, JSON with no content-type', (await call('PUT', `/users/${tag}-user`, { body: userBody, type: null })).status);
+  check('user PUT, JSON as text/plain', (await call('PUT', `/users/${tag}-user`, { body: userBody, type: 'text/plain' })).status);
+  check('user PUT, JSON as a form', (await call('PUT', `/users/${tag}-user`, { body: userBody, type: 'application/x-www-form-urlencoded' })).status);
+  check('user PUT, a real form', answer(await call('PUT', `/users/${tag}-user`, { raw: 'password=x&tags=', type: 'application/x-www-form-urlencoded' })));
+  check('publish, JSON as text/plain', (await call('POST', `/exchanges/${V}/amq.direct/publish`, { body: { properties: {}, routing_key: 'k', payload: 'p', payload_encoding: 'string' }, type: 'text/plain' })).json);
+  for (const [what, type] of [['text/plain', 'text/plain'], ['no content-type', null]]) {
+    check(`vhost limit PUT, ${what}`, answer(await call('PUT', `/vhost-limits/${V}/max-connections`, { body: { value: 5 }, type })));
+    check(`user limit PUT, ${what}`, answer(await call('PUT', `/user-limits/${tag}-user/max-channels`, { body: { value: 5 }, type })));
+    check(`operator policy PUT, ${what}`, answer(await call('PUT', `/operator-policies/${V}/op`, { body: { pattern: '^$', definition: { 'max-length': 5 } }, type })));
+    check(`definitions POST, ${what}`, answer(await call('POST', `/definitions/${V}`, { body: {}, type })));
+  }
+  check('vhost limit PUT, JSON with a charset', (await call('PUT', `/vhost-limits/${V}/max-connections`, { body: { value: 5 }, type: 'application/json; charset=utf-8' })).status);
+  const upload = async (parts) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(parts)) form.append(k, k === 'file' ? new Blob([v], { type: 'application/json' }) : v);
+    const res = await fetch(`${base}/definitions/${V}`, { method: 'POST', headers: { authorization: basic('guest', 'guest') }, body: form, redirect: 'manual' });
+    const text = await res.text();
+    return [res.status, res.headers.get('location'), text];
+  };
+  const defs = JSON.stringify({ queues: [{ name: 'formq', durable: true, auto_delete: false, arguments: {} }] });
+  check('definitions as a form', await upload({ file: defs }));
+  check('definitions as a form with a redirect', await upload({ file: defs, redirect: '../#/queues' }));
+  check('definitions as a form without a file', await upload({ other: defs }));
+  check('definitions as a form, file not JSON', await upload({ file: '{' }));
+  check('definitions, a form that is none', (await call('POST', `/definitions/${V}`, { raw: 'garbage', type: 'multipart/form-data; boundary=xyz' })).status);
+
   check('unknown path', answer(await call('GET', '/no-such-thing')));
   check('method a path does not take', (await call('POST', '/vhosts')).status);
 } finally {
