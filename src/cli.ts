@@ -98,7 +98,17 @@ const parser = yargs(rawArgs)
   .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) for amqps' })
   .option('tls-key', { type: 'string', describe: 'PEM private key for amqps' })
   .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
-  .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'require a client certificate signed by --tls-ca' })
+  .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'ask for a client certificate and verify it against --tls-ca' })
+  .option('tls-fail-if-no-peer-cert', {
+    type: 'boolean',
+    default: defaultOptions.tlsFailIfNoPeerCert,
+    describe: 'with --tls-verify-peer, refuse clients without a certificate (--no-tls-fail-if-no-peer-cert lets them in; a certificate sent must still verify)',
+  })
+  .option('management-tls-port', { type: 'number', default: defaultOptions.managementTlsPort, describe: 'management API and UI over HTTPS, with --management-tls-cert and --management-tls-key (0 = off)' })
+  .option('management-tls-host', { type: 'string', describe: 'address the HTTPS management listener binds (default: --management-host)' })
+  .option('management-tls-cert', { type: 'string', describe: 'PEM certificate (chain) for the HTTPS management listener' })
+  .option('management-tls-key', { type: 'string', describe: 'PEM private key for the HTTPS management listener' })
+  .option('management-tls-ca', { type: 'string', describe: 'PEM CA bundle sent with the HTTPS management certificate' })
   .option('fsync', {
     type: 'boolean',
     default: defaultOptions.fsync,
@@ -119,6 +129,13 @@ const parser = yargs(rawArgs)
   // Fault injection for the cluster's tests: drop every Nth message of a type between nodes.
   .option('fault-drop-wire', { type: 'string', hidden: true, describe: 'tests only: type:N[,type:N] drops every Nth such message to other nodes' })
   .check((a) => {
+    const mtls = a['management-tls-port'] !== 0;
+    if (mtls && (a['management-tls-cert'] === undefined || a['management-tls-key'] === undefined)) {
+      throw new Error('--management-tls-port needs --management-tls-cert and --management-tls-key');
+    }
+    for (const k of ['management-tls-host', 'management-tls-cert', 'management-tls-key', 'management-tls-ca'] as const) {
+      if (!mtls && a[k] !== undefined) throw new Error(`--${k} needs --management-tls-port`);
+    }
     if (a['cluster-replicas'] !== 3 && a.cluster === undefined) throw new Error('--cluster-replicas needs --cluster');
     if (a['fault-drop-wire'] !== undefined) {
       if (a.cluster === undefined) throw new Error('--fault-drop-wire needs --cluster');
@@ -200,6 +217,7 @@ const broker: Broker = new Broker({
   tlsKey: argv['tls-key'],
   tlsCa: argv['tls-ca'],
   tlsVerifyPeer: argv['tls-verify-peer'],
+  tlsFailIfNoPeerCert: argv['tls-fail-if-no-peer-cert'],
   memoryHighWatermark: argv['memory-high-watermark'],
   diskFreeLimit: argv['disk-free-limit'],
   maxConnections: argv['max-connections'],
@@ -207,6 +225,11 @@ const broker: Broker = new Broker({
   loopbackUsers: argv['loopback-users'].filter((u) => u !== ''),
   managementPort: argv['management-port'],
   managementHost: argv['management-host'],
+  managementTlsPort: argv['management-tls-port'],
+  managementTlsHost: argv['management-tls-host'],
+  managementTlsCert: argv['management-tls-cert'],
+  managementTlsKey: argv['management-tls-key'],
+  managementTlsCa: argv['management-tls-ca'],
 });
 
 let prometheus: PrometheusServer | null = null;

@@ -69,11 +69,14 @@ const KEYS: Record<string, Apply> = {
     if (v !== 'verify_peer' && v !== 'verify_none') throw new Error(`'${v}' is not verify_peer or verify_none`);
     return v === 'verify_peer';
   }),
-  'ssl_options.fail_if_no_peer_cert': () => {
-    // Implied by verify_peer in Warren: a verifying listener always requires the certificate.
-  },
+  'ssl_options.fail_if_no_peer_cert': set('tls-fail-if-no-peer-cert', bool),
   'management.tcp.port': set('management-port', int),
   'management.tcp.ip': set('management-host'),
+  'management.ssl.port': set('management-tls-port', int),
+  'management.ssl.ip': set('management-tls-host'),
+  'management.ssl.certfile': set('management-tls-cert'),
+  'management.ssl.keyfile': set('management-tls-key'),
+  'management.ssl.cacertfile': set('management-tls-ca'),
   // rabbitmq_prometheus' keys; -1 turns the endpoint off (Warren's, as --prometheus-port -1).
   'prometheus.tcp.port': set('prometheus-port', (v) => (v === '-1' ? -1 : int(v))),
   'prometheus.tcp.ip': set('prometheus-host'),
@@ -125,5 +128,8 @@ export function parseConfigFile(path: string): ConfigValues {
     }
   });
   if (loopbackSet && out['loopback-users'] === undefined) out['loopback-users'] = [...loopback];
+  // RabbitMQ's (Erlang's) default: verify_peer alone verifies a certificate a client sends and lets
+  // one without a certificate in.
+  if (out['tls-verify-peer'] === true && out['tls-fail-if-no-peer-cert'] === undefined) out['tls-fail-if-no-peer-cert'] = false;
   return out;
 }

@@ -14,6 +14,8 @@ export interface RunningBroker {
   tlsPort: number;
   /** The management HTTP port (0 unless managementPort was given; -1 asks for any free port). */
   managementPort: number;
+  /** The management HTTPS port (0 unless managementTlsPort was given with its certificate and key). */
+  managementTlsPort: number;
   /** The Prometheus endpoint's port (0 unless prometheusPort was given; 0 asks for any free port). */
   prometheusPort: number;
   broker: Broker;
@@ -34,6 +36,7 @@ export async function startBroker(options: Partial<BrokerOptions> & Partial<Prom
     port,
     tlsPort: broker.tlsPort,
     managementPort: broker.managementPort,
+    managementTlsPort: broker.managementTlsPort,
     prometheusPort: prometheus?.port ?? 0,
     broker,
     close: async () => {

@@ -1,5 +1,8 @@
 // The management HTTP server (fastify): basic auth with broker users, the JSON API, Prometheus
-// metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin).
+// metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin), and over HTTPS
+// on another when given a certificate (management.ssl.*).
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
@@ -25,8 +28,29 @@ declare module 'fastify' {
 }
 
 export interface ManagementServer {
+  /** The HTTP port, 0 when only HTTPS listens. */
   port: number;
+  /** The HTTPS port, 0 when there is none. */
+  tlsPort: number;
   close(): Promise<void>;
+}
+
+/** Where the HTTP listener binds. */
+export interface ManagementListener {
+  port: number;
+  host: string;
+}
+
+/** The HTTPS listener (RabbitMQ's management.ssl.*): PEM files for its certificate, key and CA bundle. */
+export interface ManagementTlsListener extends ManagementListener {
+  cert: string;
+  key: string;
+  ca?: string | undefined;
+}
+
+function boundPort(server: { address(): ReturnType<HttpsServer['address']> }, fallback: number): number {
+  const addr = server.address();
+  return addr && typeof addr === 'object' ? addr.port : fallback;
 }
 
 function credentials(req: FastifyRequest): { user: string; pass: string } | null {
@@ -37,7 +61,7 @@ function credentials(req: FastifyRequest): { user: string; pass: string } | null
   return i < 0 ? null : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
 }
 
-export async function startManagement(broker: Broker, port: number, host: string): Promise<ManagementServer> {
+export async function startManagement(broker: Broker, http: ManagementListener | null, tls: ManagementTlsListener | null): Promise<ManagementServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
   const rates = new RateSampler(function* () {
     yield broker.stats;
@@ -113,16 +137,42 @@ export async function startManagement(broker: Broker, port: number, host: string
   registerMetrics(app, broker);
   registerUi(app);
 
-  await app.listen({ port, host });
-  const addr = app.server.address();
-  const bound = addr && typeof addr === 'object' ? addr.port : port;
-  broker.log.info({ port: bound }, 'management listening');
+  let port = 0;
+  if (http) {
+    await app.listen({ port: http.port, host: http.host });
+    port = boundPort(app.server, http.port);
+    broker.log.info({ port }, 'management listening');
+  } else await app.ready();
+  // HTTPS serves the same app: one set of routes, samplers and sessions for both listeners.
+  let https: HttpsServer | null = null;
+  if (tls) {
+    const server = createHttpsServer(
+      { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}), minVersion: 'TLSv1.2' },
+      (req, res) => app.routing(req, res),
+    );
+    server.on('tlsClientError', (err) => broker.log.debug({ err: err.message }, 'management TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tls.port, tls.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    https = server;
+    broker.log.info({ port: boundPort(server, tls.port) }, 'management listening for HTTPS');
+  }
   return {
-    port: bound,
+    port,
+    tlsPort: https ? boundPort(https, 0) : 0,
     close: async () => {
       rates.stop();
       history.stop();
       queueHistory.stop();
+      if (https) {
+        const closed = new Promise<void>((resolve) => https!.close(() => resolve()));
+        https.closeAllConnections();
+        await closed;
+      }
       await app.close();
     },
   };

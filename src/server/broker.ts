@@ -111,8 +111,13 @@ export class Broker {
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
     if (this.options.tlsCert && this.options.tlsKey) await this.listenTls();
-    const mp = this.options.managementPort;
-    if (mp !== 0) this.management = await startManagement(this, mp === -1 ? 0 : mp, this.options.managementHost);
+    const o = this.options;
+    const mp = o.managementPort;
+    const tls =
+      o.managementTlsPort !== 0 && o.managementTlsCert && o.managementTlsKey
+        ? { port: o.managementTlsPort === -1 ? 0 : o.managementTlsPort, host: o.managementTlsHost ?? o.managementHost, cert: o.managementTlsCert, key: o.managementTlsKey, ca: o.managementTlsCa }
+        : null;
+    if (mp !== 0 || tls) this.management = await startManagement(this, mp === 0 ? null : { port: mp === -1 ? 0 : mp, host: o.managementHost }, tls);
     return port;
   }
 
@@ -125,10 +130,19 @@ export class Broker {
         key: readFileSync(o.tlsKey!),
         ...(o.tlsCa ? { ca: readFileSync(o.tlsCa) } : {}),
         requestCert: o.tlsVerifyPeer,
-        rejectUnauthorized: o.tlsVerifyPeer,
+        rejectUnauthorized: o.tlsVerifyPeer && o.tlsFailIfNoPeerCert,
         minVersion: 'TLSv1.2',
       },
-      (socket) => this.accept(socket),
+      (socket) => {
+        // verify_peer without fail_if_no_peer_cert: Node's TLS either refuses every unverified
+        // peer or none, so a certificate that was sent and does not verify is refused here.
+        if (o.tlsVerifyPeer && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+          this.log.warn({ err: String(socket.authorizationError) }, 'TLS client certificate refused');
+          socket.destroy();
+          return;
+        }
+        this.accept(socket);
+      },
     );
     server.on('tlsClientError', (err) => this.log.warn({ err: err.message }, 'TLS handshake failed'));
     this.tlsServer = server;
@@ -150,6 +164,11 @@ export class Broker {
   /** The management API's port, or 0 when it is off. */
   get managementPort(): number {
     return this.management?.port ?? 0;
+  }
+
+  /** The management API's HTTPS port, or 0 when it is off. */
+  get managementTlsPort(): number {
+    return this.management?.tlsPort ?? 0;
   }
 
   get port(): number {

@@ -35,6 +35,15 @@ export interface BrokerOptions {
   /** Port of the management HTTP API and UI: 0 turns it off, -1 picks any free port. */
   managementPort: number;
   managementHost: string;
+  /**
+   * The same API and UI over HTTPS (RabbitMQ's management.ssl.*): port (0 = off, -1 = any free
+   * port), address (managementHost when unset), PEM certificate chain, key and CA bundle.
+   */
+  managementTlsPort: number;
+  managementTlsHost?: string | undefined;
+  managementTlsCert?: string | undefined;
+  managementTlsKey?: string | undefined;
+  managementTlsCa?: string | undefined;
   /** Memory alarm threshold: a fraction of RAM when ≤ 1 (RabbitMQ's default 0.4), else bytes. */
   memoryHighWatermark: number;
   /** Disk alarm threshold: free bytes in the data directory's filesystem (RabbitMQ: 50 MB). */
@@ -47,8 +56,13 @@ export interface BrokerOptions {
   tlsKey?: string | undefined;
   /** CA bundle for verifying client certificates. */
   tlsCa?: string | undefined;
-  /** Require and verify a client certificate. */
+  /** Ask for a client certificate and verify it (RabbitMQ's ssl_options.verify = verify_peer). */
   tlsVerifyPeer: boolean;
+  /**
+   * With tlsVerifyPeer: refuse a client that sends no certificate (ssl_options.fail_if_no_peer_cert).
+   * When false a client may come without one; one it sends must still verify.
+   */
+  tlsFailIfNoPeerCert: boolean;
   /** A definitions file (RabbitMQ's JSON format) imported at boot, before listening. */
   loadDefinitions?: string | undefined;
   /**
@@ -97,11 +111,13 @@ export const defaultOptions: BrokerOptions = {
   loopbackUsers: ['guest'],
   tlsPort: 5671,
   tlsVerifyPeer: false,
+  tlsFailIfNoPeerCert: true,
   memoryHighWatermark: 0.4,
   diskFreeLimit: 50 * 1000 * 1000,
   maxConnections: 100_000,
   managementPort: 15672,
   managementHost: '0.0.0.0',
+  managementTlsPort: 0,
   fsync: true,
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,

@@ -35,6 +35,11 @@ describe('rabbitmq.conf', () => {
         'disk_free_limit.absolute = 50MB',
         'loopback_users.guest = false',
         'management.tcp.port = 15673',
+        // php-amqplib's test configuration has all of these.
+        'management.ssl.port = 15671',
+        'management.ssl.certfile = /certs/server.pem',
+        'management.ssl.keyfile = /certs/server.key',
+        'management.ssl.cacertfile = /certs/ca.pem',
         'ssl_options.verify = verify_peer',
         'connection_max = infinity',
         'page_out_messages = 1000',
@@ -51,11 +56,28 @@ describe('rabbitmq.conf', () => {
       'disk-free-limit': 50_000_000,
       'loopback-users': [],
       'management-port': 15673,
+      'management-tls-port': 15671,
+      'management-tls-cert': '/certs/server.pem',
+      'management-tls-key': '/certs/server.key',
+      'management-tls-ca': '/certs/ca.pem',
       'tls-verify-peer': true,
+      // RabbitMQ's default with verify_peer: a client without a certificate is let in.
+      'tls-fail-if-no-peer-cert': false,
       'max-connections': Number.MAX_SAFE_INTEGER,
       'page-out-messages': 1000,
       'page-out-bytes': 8_000_000,
     });
+  });
+
+  it('ssl_options.fail_if_no_peer_cert = true refuses clients without a certificate, as its flag does', () => {
+    expect(parseConfigFile(write('v.conf', 'ssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = true\n'))).toEqual({
+      'tls-verify-peer': true,
+      'tls-fail-if-no-peer-cert': true,
+    });
+    const r = spawnSync(process.execPath, [CLI_PATH, '--management-tls-port', '15671'], { encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([1, expect.stringMatching(/--management-tls-port needs --management-tls-cert and --management-tls-key/)]);
+    const r2 = spawnSync(process.execPath, [CLI_PATH, '--management-tls-cert', 'x.pem'], { encoding: 'utf8' });
+    expect([r2.status, r2.stderr]).toEqual([1, expect.stringMatching(/--management-tls-cert needs --management-tls-port/)]);
   });
 
   it('refuses unknown keys and bad values, naming the line', () => {

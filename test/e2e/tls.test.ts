@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,60 @@ describe('amqps', () => {
     await ch.assertQueue('', { exclusive: true });
     await conn.close();
     await b.close();
+  });
+
+  it('verify_peer without fail_if_no_peer_cert (RabbitMQ\'s default): no certificate is let in, one the CA did not sign is not', async () => {
+    const b = await startBroker({ tlsPort: 0, tlsCert: f('server.pem'), tlsKey: f('server.key'), tlsCa: f('ca.pem'), tlsVerifyPeer: true, tlsFailIfNoPeerCert: false });
+    try {
+      const bare = await amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))] });
+      await (await bare.createChannel()).assertQueue('', { exclusive: true });
+      await bare.close();
+      const signed = await amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))], cert: readFileSync(f('client.pem')), key: readFileSync(f('client.key')) });
+      await signed.close();
+      // A certificate of its own making: sent, and refused.
+      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('rogue.key'), '-out', f('rogue.pem'), '-days', '1', '-subj', '/CN=rogue');
+      await expect(
+        amqp.connect(`amqps://localhost:${b.tlsPort}`, { ca: [readFileSync(f('ca.pem'))], cert: readFileSync(f('rogue.pem')), key: readFileSync(f('rogue.key')) }),
+      ).rejects.toThrow();
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('serves the management API over HTTPS beside HTTP, or alone (management.ssl.*)', async () => {
+    const get = (port: number, path: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', servername: 'localhost', port, path, ca: readFileSync(f('ca.pem')), headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const tls = { managementTlsPort: -1, managementTlsCert: f('server.pem'), managementTlsKey: f('server.key'), managementTlsCa: f('ca.pem') };
+    const both = await startBroker({ managementPort: -1, ...tls });
+    try {
+      expect(both.managementTlsPort).toBeGreaterThan(0);
+      const overHttps = await get(both.managementTlsPort, '/api/whoami');
+      expect([overHttps.status, JSON.parse(overHttps.body)]).toEqual([200, { name: 'guest', tags: ['administrator'] }]);
+      expect((await fetch(`http://127.0.0.1:${both.managementPort}/api/whoami`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } })).status).toBe(200);
+      // The same app behind both: a vhost made over HTTP is there over HTTPS.
+      await fetch(`http://127.0.0.1:${both.managementPort}/api/vhosts/over-http`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+      expect((await get(both.managementTlsPort, '/api/vhosts/over-http')).status).toBe(200);
+    } finally {
+      await both.close();
+    }
+    const alone = await startBroker({ managementPort: 0, ...tls });
+    try {
+      expect(alone.managementPort).toBe(0);
+      expect((await get(alone.managementTlsPort, '/api/overview')).status).toBe(200);
+    } finally {
+      await alone.close();
+    }
   });
 
   it('refuses TLS 1.1', async () => {
