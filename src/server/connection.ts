@@ -17,7 +17,7 @@ import {
   type FieldTable,
   type Method,
 } from '../frames/index.js';
-import { MECHANISMS, parseResponse } from './auth.js';
+import { MECHANISMS, parseResponse, type Credentials } from './auth.js';
 import type { Broker } from './broker.js';
 import { Channel } from './channel.js';
 import type { Queue, QueueOwner, Throttled } from './queue.js';
@@ -367,26 +367,47 @@ export class Connection implements QueueOwner, Throttled {
       this.blockedNotify = cb?.type === 't' && cb.value;
     }
     if (!MECHANISMS.split(' ').includes(mechanism)) {
-      throw connError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
+      this.silentClose(`unknown authentication mechanism '${mechanism}'`);
+      return;
+    }
+    // A response that names no user and password is no guess at one: it never reaches the gate.
+    const creds = parseResponse(mechanism, response);
+    if (!creds) {
+      this.silentClose(`response ${JSON.stringify(response.toString('latin1'))} invalid`);
+      return;
     }
     this.enter('login');
     const address = this.socket.remoteAddress ?? '';
-    this.broker.loginGate.enter(address, () => this.login(mechanism, response, address));
+    this.broker.loginGate.enter(address, () => this.login(mechanism, creds, address));
+  }
+
+  /**
+   * A handshake error before the client is authenticated, as RabbitMQ answers it: no
+   * connection.close, the socket held for a while and then closed, so a client doing something
+   * wrong cannot retry at full speed (RabbitMQ's SILENT_CLOSE_DELAY, 3 s). Only a refused login
+   * of a client that asked for one (authentication_failure_close) gets a close method.
+   */
+  private silentClose(reason: string): void {
+    this.log.warn({ peer: this.peer, reason }, 'handshake failed, closing the socket without connection.close');
+    this.enter('closing');
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
+    this.closeTimer.unref();
   }
 
   /** Checks the credentials of start-ok, when the login gate lets this address have a verdict. */
-  private login(mechanism: string, response: Buffer, address: string): void {
+  private login(mechanism: string, creds: Credentials, address: string): void {
     if (this.state !== 'login') return; // the socket went while the login waited its turn
-    const creds = parseResponse(mechanism, response);
-    if (!creds || !this.broker.access.authenticate(creds.user, creds.pass)) {
+    if (!this.broker.access.authenticate(creds.user, creds.pass)) {
       this.broker.counters.authFailed++;
       // Logged without the password.
-      this.log.warn({ peer: this.peer, user: creds?.user, mechanism }, 'authentication failed');
+      this.log.warn({ peer: this.peer, user: creds.user, mechanism }, 'authentication failed');
       const refused = connError(
         ReplyCode.AccessRefused,
         `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
       );
-      this.broker.loginGate.refuse(address, () => this.fail(refused));
+      const caps = this.clientProperties.get('capabilities');
+      const notify = caps?.type === 'F' && caps.value.get('authentication_failure_close')?.value === true;
+      this.broker.loginGate.refuse(address, () => (notify ? this.fail(refused) : this.silentClose('authentication failed')));
       return;
     }
     if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
