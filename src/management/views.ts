@@ -268,7 +268,7 @@ export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
     node: c.broker.nodeName,
     user: c.user,
     vhost: c.vhost?.name ?? null,
-    state: c.isRunning ? 'running' : 'starting',
+    state: c.stateName,
     channels: c.channels.size,
     protocol: 'AMQP 0-9-1',
     peer_host: c.socket.remoteAddress ?? null,

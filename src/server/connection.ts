@@ -143,6 +143,31 @@ export class Connection implements QueueOwner, Throttled {
     return this.state === 'running';
   }
 
+  /**
+   * The state as RabbitMQ's management API names it: starting (before tune), tuning, opening,
+   * running, blocking (running while a resource alarm is raised: 3.10.8 shows every connection so,
+   * publisher or not), closing (from the close until the socket is gone), closed.
+   */
+  get stateName(): 'starting' | 'tuning' | 'opening' | 'running' | 'blocking' | 'closing' | 'closed' {
+    switch (this.state) {
+      case 'header':
+      case 'start-ok':
+      case 'login':
+        return 'starting';
+      case 'tune-ok':
+        return 'tuning';
+      case 'open':
+        return 'opening';
+      case 'running':
+        return this.broker.alarms.active ? 'blocking' : 'running';
+      case 'closing':
+      case 'draining':
+        return 'closing';
+      case 'closed':
+        return 'closed';
+    }
+  }
+
   private onData(chunk: Buffer): void {
     this.lastRead = Date.now();
     this.recvCnt++;
