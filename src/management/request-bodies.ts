@@ -107,7 +107,7 @@ function definitionsForm(raw: RawBody): DefinitionsForm | null {
 }
 
 /** The named parts of a multipart/form-data body as text, or null when it is not one. */
-export function formParts(contentType: string, body: Buffer): Map<string, string> | null {
+function formParts(contentType: string, body: Buffer): Map<string, string> | null {
   const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = m?.[1] ?? m?.[2];
   if (!boundary) return null;

@@ -1,6 +1,6 @@
 // Slows password guessing without ever locking out the right password. The first refused login
-// of an address is answered at once, as RabbitMQ answers it (a client with a short timeout, such
-// as php-amqplib's tests, sees the refusal RabbitMQ gives, not a timeout); any other refused login
+// of an address is answered at once, as RabbitMQ answers every one (so a typo is reported at
+// once, not after a delay a client with a short timeout takes for a dead broker); any other refused login
 // within FAILURE_DELAY_MS of it is answered only after FAILURE_DELAY_MS, and holds one of
 // MAX_PENDING slots of its peer address meanwhile; a login that finds every slot of its address
 // held is checked once one frees. So one address learns at most 1 + MAX_PENDING verdicts per
