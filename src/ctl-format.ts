@@ -28,6 +28,8 @@ function prettyTable(lines: string[][]): string[] {
 }
 
 export function formatRows(rows: Cells[], columns: string[], formatter: Formatter, headers: boolean): string[] {
+  // rabbitmqctl 3.10.8 prints no header for an empty list (json: an empty array).
+  if (rows.length === 0) return formatter === 'json' ? ['[', ']'] : [];
   switch (formatter) {
     case 'json':
       // Raw values (numbers stay numbers, tags stay a list), as rabbitmqctl --formatter json.

@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
+import { apiRequest, type ApiAnswer } from './ctl-http.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
@@ -38,19 +39,19 @@ const EX_UNAVAILABLE = 69;
 const EX_SOFTWARE = 70;
 const EX_NOPERM = 77;
 
-async function call(o: CtlOptions, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(o.url.replace(/\/$/, '') + path, {
-    method,
-    headers: {
-      authorization: 'Basic ' + Buffer.from(`${o.username}:${o.password}`).toString('base64'),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }).catch((e: Error) => {
+/** A request to the broker's management API; a broker that cannot be reached is EX_UNAVAILABLE. */
+function send(o: CtlOptions, method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
+  return apiRequest(o.url, o.username, o.password, method, path, opts).catch((e: Error) => {
     throw new CtlError(`unable to perform an operation on the broker at ${o.url}: ${e.message}`, EX_UNAVAILABLE);
   });
-  const text = await res.text();
-  if (!res.ok) {
+}
+
+const ok = (status: number): boolean => status >= 200 && status < 300;
+
+async function call(o: CtlOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await send(o, method, path, { body });
+  const text = res.text;
+  if (!ok(res.status)) {
     let reason = text;
     try {
       reason = (JSON.parse(text) as { reason?: string }).reason ?? text;
@@ -195,16 +196,11 @@ function help(o: CtlOptions, command: string | undefined): number {
 /** The diagnostics commands (ctl-diagnostics.ts), with their API calls answered with status and body. */
 async function diagnose(o: CtlOptions, action: string): Promise<number> {
   const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await fetch(o.url.replace(/\/$/, '') + path, {
-      headers: { authorization: 'Basic ' + Buffer.from(`${o.username}:${o.password}`).toString('base64') },
-    }).catch((e: Error) => {
-      throw new CtlError(`unable to perform an operation on the broker at ${o.url}: ${e.message}`, EX_UNAVAILABLE);
-    });
-    const text = await res.text();
-    if (res.status === 401 || res.status === 403) throw new CtlError(`GET ${path}: ${res.status} ${text}`, EX_NOPERM);
+    const { status, text } = await send(o, 'GET', path);
+    if (status === 401 || status === 403) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_NOPERM);
     // Health checks answer 503 with a body that says what failed: that is the check's result.
-    if (!res.ok && res.status !== 503) throw new CtlError(`GET ${path}: ${res.status} ${text}`, EX_SOFTWARE);
-    return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+    if (!ok(status) && status !== 503) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_SOFTWARE);
+    return { status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
   };
   return runDiagnostic(action, {
     get,
@@ -450,9 +446,6 @@ export async function runCtl(action: string, args: string[], o: CtlOptions): Pro
 }
 
 async function fetchDelete(o: CtlOptions, path: string, reason: string): Promise<void> {
-  const res = await fetch(o.url.replace(/\/$/, '') + path, {
-    method: 'DELETE',
-    headers: { authorization: 'Basic ' + Buffer.from(`${o.username}:${o.password}`).toString('base64'), 'x-reason': reason },
-  });
-  if (!res.ok) throw new CtlError(`DELETE ${path}: ${res.status} ${await res.text()}`, res.status === 401 || res.status === 403 ? EX_NOPERM : EX_SOFTWARE, res.status);
+  const res = await send(o, 'DELETE', path, { headers: { 'x-reason': reason } });
+  if (!ok(res.status)) throw new CtlError(`DELETE ${path}: ${res.status} ${res.text}`, res.status === 401 || res.status === 403 ? EX_NOPERM : EX_SOFTWARE, res.status);
 }

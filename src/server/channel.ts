@@ -467,7 +467,7 @@ export class Channel implements ReplyReceiver {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }
     if (ifEmpty && q.readyCount > 0) {
-      throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' is not empty`);
+      throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' not empty`);
     }
     const count = this.vhost.deleteQueue(q);
     if (q.exclusiveOwner === this.conn) this.conn.exclusiveQueues.delete(q);

@@ -383,7 +383,8 @@ describe('amqplib core behaviour', () => {
       (e: { code?: number; message: string }) => e,
     );
     expect(errEmpty?.code).toBe(406);
-    expect(errEmpty?.message).toMatch(/not empty/i);
+    // RabbitMQ 3.10.8's text exactly (rabbitmq-c's amqp-delete-queue prints it).
+    expect(errEmpty?.message).toContain(`PRECONDITION_FAILED - queue '${q}' in vhost '/' not empty`);
 
     // if-unused on a queue with a consumer
     const consCh = await channel(conn);
