@@ -146,9 +146,10 @@ export class Connection implements QueueOwner, Throttled {
   /**
    * The state as RabbitMQ's management API names it: starting (before tune), tuning, opening,
    * running, blocking (running while a resource alarm is raised: 3.10.8 shows every connection so,
-   * publisher or not), closing (from the close until the socket is gone), closed.
+   * publisher or not), closed (from connection.close, either side's, until the socket is gone:
+   * 3.10.8 lists a connection it closed, waiting for close-ok, as closed).
    */
-  get stateName(): 'starting' | 'tuning' | 'opening' | 'running' | 'blocking' | 'closing' | 'closed' {
+  get stateName(): 'starting' | 'tuning' | 'opening' | 'running' | 'blocking' | 'closed' {
     switch (this.state) {
       case 'header':
       case 'start-ok':
@@ -162,7 +163,6 @@ export class Connection implements QueueOwner, Throttled {
         return this.broker.alarms.active ? 'blocking' : 'running';
       case 'closing':
       case 'draining':
-        return 'closing';
       case 'closed':
         return 'closed';
     }

@@ -21,6 +21,7 @@ import {
   type Api,
 } from '../helpers/management-client.js';
 import { channel } from '../helpers/channels.js';
+import { M, RawAmqp } from '../helpers/raw-amqp.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -774,6 +775,26 @@ describe('bodies as RabbitMQ 3.10.8 takes them', () => {
       await api('DELETE', `/api/vhosts/${enc(vh)}`);
     }
   });
+  it('a connection the API closed is listed as closed until its socket goes (3.10.8: closed, not closing)', async () => {
+    const r = await RawAmqp.connect(broker.port);
+    try {
+      await r.handshake();
+      let name = '';
+      await eventually(async () => {
+        const list = (await api('GET', '/api/connections')).json as { name: string; peer_port: number; state: string }[];
+        name = list.find((c) => c.peer_port === r.socket.localPort)?.name ?? '';
+        return name !== '';
+      }, 'the raw connection listed');
+      expect((await api('DELETE', `/api/connections/${enc(name)}`)).status).toBe(204);
+      await r.expectMethod(M.connectionClose);
+      // It never answers close-ok: the broker waits for it, listing the connection meanwhile.
+      const listed = (await api('GET', `/api/connections/${enc(name)}`)).json as { state: string };
+      expect(listed.state).toBe('closed');
+    } finally {
+      r.destroy();
+    }
+  });
+
   it('any content type or none is read as JSON, but for the few resources 3.10.8 takes JSON only; definitions also come as a form', async () => {
     const vh = uid('ct');
     const u = uid('ct-user');
