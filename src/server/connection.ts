@@ -75,6 +75,8 @@ export class Connection implements QueueOwner, Throttled {
   /** Reading is paused by an alarm (connection.blocked was sent if the client understands it). */
   private blocked = false;
   private blockedNotify = false;
+  /** The client asked to be told of a refused login with connection.close (else it gets silence). */
+  private authFailureClose = false;
   /** Queues whose backlog has this publisher paused (publisher flow control, see queue.ts). */
   private readonly throttledBy = new Set<Queue>();
   private readPaused = false;
@@ -390,6 +392,8 @@ export class Connection implements QueueOwner, Throttled {
       this.consumerCancelNotify = ccn?.type === 't' && ccn.value;
       const cb = caps.value.get('connection.blocked');
       this.blockedNotify = cb?.type === 't' && cb.value;
+      const afc = caps.value.get('authentication_failure_close');
+      this.authFailureClose = afc?.type === 't' && afc.value;
     }
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       this.silentClose(`unknown authentication mechanism '${mechanism}'`);
@@ -430,9 +434,7 @@ export class Connection implements QueueOwner, Throttled {
         ReplyCode.AccessRefused,
         `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
       );
-      const caps = this.clientProperties.get('capabilities');
-      const notify = caps?.type === 'F' && caps.value.get('authentication_failure_close')?.value === true;
-      this.broker.loginGate.refuse(address, () => (notify ? this.fail(refused) : this.silentClose('authentication failed')));
+      this.broker.loginGate.refuse(address, () => (this.authFailureClose ? this.fail(refused) : this.silentClose('authentication failed')));
       return;
     }
     if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
