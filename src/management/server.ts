@@ -13,6 +13,7 @@ import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
 import { registerPaging } from './paging.js';
 import { registerRequestBodies } from './request-bodies.js';
+import { boundPort, listenOn } from '../server/listen.js';
 import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
@@ -46,11 +47,6 @@ export interface ManagementTlsListener extends ManagementListener {
   cert: string;
   key: string;
   ca?: string | undefined;
-}
-
-function boundPort(server: { address(): ReturnType<HttpsServer['address']> }, fallback: number): number {
-  const addr = server.address();
-  return addr && typeof addr === 'object' ? addr.port : fallback;
 }
 
 function credentials(req: FastifyRequest): { user: string; pass: string } | null {
@@ -151,19 +147,13 @@ export async function startManagement(broker: Broker, http: ManagementListener |
       (req, res) => app.routing(req, res),
     );
     server.on('tlsClientError', (err) => broker.log.debug({ err: err.message }, 'management TLS handshake failed'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(tls.port, tls.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, tls.port, tls.host);
     https = server;
     broker.log.info({ port: boundPort(server, tls.port) }, 'management listening for HTTPS');
   }
   return {
     port,
-    tlsPort: https ? boundPort(https, 0) : 0,
+    tlsPort: https ? boundPort(https) : 0,
     close: async () => {
       rates.stop();
       history.stop();

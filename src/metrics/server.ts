@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Broker } from '../server/broker.js';
+import { boundPort, listenOn } from '../server/listen.js';
 import { detailedEndpoint, metricsEndpoint, perObjectEndpoint } from './endpoints.js';
 import { CONTENT_TYPE, render, type Family } from './exposition.js';
 
@@ -63,16 +64,9 @@ export async function startPrometheus(broker: Broker, options: Pick<PrometheusOp
       res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.prometheusPort, options.prometheusHost, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.prometheusPort, options.prometheusHost);
   server.on('error', (err) => broker.log.error({ err }, 'prometheus server error'));
-  const addr = server.address();
-  const port = addr && typeof addr === 'object' ? addr.port : options.prometheusPort;
+  const port = boundPort(server, options.prometheusPort);
   broker.log.info({ port, host: options.prometheusHost }, 'prometheus listening');
   return {
     port,

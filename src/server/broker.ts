@@ -26,6 +26,7 @@ import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
 import { Limits } from './limits.js';
+import { boundPort, listenOn } from './listen.js';
 
 /** A node's name when none is given: what a cluster node is called by default too. */
 export const defaultNodeName = (): string => `warren@${hostname()}`;
@@ -100,13 +101,7 @@ export class Broker {
     this.alarms.start();
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, this.options.port, this.options.host);
     server.on('error', (err) => this.log.error({ err }, 'server error'));
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
@@ -146,19 +141,12 @@ export class Broker {
     );
     server.on('tlsClientError', (err) => this.log.warn({ err: err.message }, 'TLS handshake failed'));
     this.tlsServer = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.tlsPort, o.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, o.tlsPort, o.host);
     this.log.info({ port: this.tlsPort, host: o.host, verifyPeer: o.tlsVerifyPeer }, 'listening for TLS');
   }
 
   get tlsPort(): number {
-    const addr = this.tlsServer?.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    return this.tlsServer ? boundPort(this.tlsServer) : 0;
   }
 
   /** The management API's port, or 0 when it is off. */
@@ -172,8 +160,7 @@ export class Broker {
   }
 
   get port(): number {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    return this.server ? boundPort(this.server) : 0;
   }
 
   /** The vhost of that name, created (in memory only) if it is not there. */
