@@ -7,6 +7,7 @@ import { parseConfigFile } from './config-file.js';
 import { Broker, defaultNodeName } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
+import { managementDefaults, managementPlugins } from './management/plugin.js';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
@@ -69,8 +70,8 @@ const parser = yargs(rawArgs)
   .option('default-user', { type: 'string', default: defaultOptions.defaultUser })
   .option('default-pass', { type: 'string', default: defaultOptions.defaultPass })
   .option('max-message-size', { type: 'number', default: defaultOptions.maxMessageSize, describe: 'largest message body, bytes' })
-  .option('management-port', { type: 'number', default: defaultOptions.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
-  .option('management-host', { type: 'string', default: defaultOptions.managementHost, describe: 'address the management API listens on' })
+  .option('management-port', { type: 'number', default: managementDefaults.managementPort, describe: 'management HTTP API and UI port (0 = off)' })
+  .option('management-host', { type: 'string', default: managementDefaults.managementHost, describe: 'address the management API listens on' })
   .option('prometheus-port', {
     type: 'number',
     default: defaultPrometheusOptions.prometheusPort,
@@ -101,7 +102,7 @@ const parser = yargs(rawArgs)
     default: defaultOptions.tlsFailIfNoPeerCert,
     describe: 'with --tls-verify-peer, refuse clients without a certificate (--no-tls-fail-if-no-peer-cert lets them in; a certificate sent must still verify)',
   })
-  .option('management-tls-port', { type: 'number', default: defaultOptions.managementTlsPort, describe: 'management API and UI over HTTPS, with --management-tls-cert and --management-tls-key (0 = off)' })
+  .option('management-tls-port', { type: 'number', default: managementDefaults.managementTlsPort, describe: 'management API and UI over HTTPS, with --management-tls-cert and --management-tls-key (0 = off)' })
   .option('management-tls-host', { type: 'string', describe: 'address the HTTPS management listener binds (default: --management-host)' })
   .option('management-tls-cert', { type: 'string', describe: 'PEM certificate (chain) for the HTTPS management listener' })
   .option('management-tls-key', { type: 'string', describe: 'PEM private key for the HTTPS management listener' })
@@ -180,7 +181,7 @@ const cluster: JoinedCluster | null = argv.cluster
       fsync: argv.fsync,
       replicas: argv['cluster-replicas'],
       log: logger,
-      self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.managementPort }),
+      self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.listenerPort('http') }),
       dropWire: argv['fault-drop-wire'] === undefined ? undefined : parseDropWire(argv['fault-drop-wire']),
     }).catch((err: unknown) => {
       logger.fatal({ err }, `cannot join the cluster at ${argv.cluster}: ${err instanceof Error ? err.message : String(err)}`);
@@ -208,7 +209,6 @@ const broker: Broker = new Broker({
   pageOutBytes: argv['page-out-bytes'],
   deadLetterRetryMs: argv['dead-letter-retry-interval'],
   consumerTimeoutMs: argv['consumer-timeout'],
-  loadDefinitions: argv['load-definitions'],
   tlsPort: argv['tls-port'],
   tlsCert: argv['tls-cert'],
   tlsKey: argv['tls-key'],
@@ -220,13 +220,17 @@ const broker: Broker = new Broker({
   maxConnections: argv['max-connections'],
   handshakeTimeoutMs: argv['handshake-timeout'],
   loopbackUsers: argv['loopback-users'].filter((u) => u !== ''),
-  managementPort: argv['management-port'],
-  managementHost: argv['management-host'],
-  managementTlsPort: argv['management-tls-port'],
-  managementTlsHost: argv['management-tls-host'],
-  managementTlsCert: argv['management-tls-cert'],
-  managementTlsKey: argv['management-tls-key'],
-  managementTlsCa: argv['management-tls-ca'],
+  // The entry composes the management API (and definitions at boot) onto the broker.
+  plugins: managementPlugins({
+    loadDefinitions: argv['load-definitions'],
+    managementPort: argv['management-port'],
+    managementHost: argv['management-host'],
+    managementTlsPort: argv['management-tls-port'],
+    managementTlsHost: argv['management-tls-host'],
+    managementTlsCert: argv['management-tls-cert'],
+    managementTlsKey: argv['management-tls-key'],
+    managementTlsCa: argv['management-tls-ca'],
+  }),
 });
 
 let prometheus: PrometheusServer | null = null;

@@ -2,10 +2,12 @@
 import { Broker } from './server/broker.js';
 import type { BrokerOptions } from './server/options.js';
 import { startPrometheus, type PrometheusOptions } from './metrics/server.js';
+import { managementPlugins, type ManagementOptions } from './management/plugin.js';
 
 export { Broker } from './server/broker.js';
 export type { BrokerOptions } from './server/options.js';
 export type { PrometheusOptions } from './metrics/server.js';
+export type { ManagementOptions } from './management/plugin.js';
 
 export interface RunningBroker {
   /** The port it listens on (useful with port 0). */
@@ -27,16 +29,32 @@ export interface RunningBroker {
  * Starts a broker. Without dataDir it runs in memory; logs only errors unless told otherwise. The
  * Prometheus endpoint is off unless prometheusPort is given (0: any free port).
  */
-export async function startBroker(options: Partial<BrokerOptions> & Partial<PrometheusOptions> = {}): Promise<RunningBroker> {
-  const { prometheusPort = -1, prometheusHost = '127.0.0.1', prometheusPerObject = false, ...brokerOptions } = options;
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', managementPort: 0, managementHost: '127.0.0.1', ...brokerOptions });
+export async function startBroker(
+  options: Partial<BrokerOptions> & Partial<ManagementOptions> & Partial<PrometheusOptions> = {},
+): Promise<RunningBroker> {
+  const {
+    prometheusPort = -1,
+    prometheusHost = '127.0.0.1',
+    prometheusPerObject = false,
+    managementPort = 0,
+    managementHost = '127.0.0.1',
+    managementTlsPort,
+    managementTlsHost,
+    managementTlsCert,
+    managementTlsKey,
+    managementTlsCa,
+    loadDefinitions,
+    ...brokerOptions
+  } = options;
+  const management = managementPlugins({ managementPort, managementHost, managementTlsPort, managementTlsHost, managementTlsCert, managementTlsKey, managementTlsCa, loadDefinitions });
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', ...brokerOptions, plugins: [...management, ...(brokerOptions.plugins ?? [])] });
   const port = await broker.start();
   const prometheus = prometheusPort === -1 ? null : await startPrometheus(broker, { prometheusPort, prometheusHost, prometheusPerObject });
   return {
     port,
     tlsPort: broker.tlsPort,
-    managementPort: broker.managementPort,
-    managementTlsPort: broker.managementTlsPort,
+    managementPort: broker.listenerPort('http'),
+    managementTlsPort: broker.listenerPort('https'),
     prometheusPort: prometheus?.port ?? 0,
     broker,
     close: async () => {

@@ -20,14 +20,6 @@ function alarmsOf(broker: Broker, node: string): { node: string; resource: strin
   return out;
 }
 
-/** The listeners this node has, as rabbit_networking names their protocols. */
-export function listenersOf(broker: Broker): { protocol: string; port: number }[] {
-  const out = [{ protocol: 'amqp', port: broker.port }];
-  if (broker.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: broker.tlsPort });
-  if (broker.managementPort > 0) out.push({ protocol: 'http', port: broker.managementPort });
-  return out;
-}
-
 const UNIT_MS: Record<string, number> = { days: 86_400_000, weeks: 7 * 86_400_000, months: 30 * 86_400_000, years: 365 * 86_400_000 };
 
 const failed = (reply: FastifyReply, body: Record<string, unknown>): Record<string, unknown> => {
@@ -51,12 +43,12 @@ export function registerHealthApi(app: FastifyInstance, broker: Broker): void {
   app.get<{ Params: Params }>('/api/health/checks/port-listener/:port', async (req, reply) => {
     const port = Number(req.params.port);
     if (!Number.isInteger(port)) throw badRequest(`Invalid port: ${req.params.port ?? ''}`);
-    const ports = listenersOf(broker).map((l) => l.port);
+    const ports = broker.listeners().map((l) => l.port);
     return ports.includes(port) ? { status: 'ok', port } : failed(reply, { reason: 'No active listener', missing: port, ports });
   });
   app.get<{ Params: Params }>('/api/health/checks/protocol-listener/:protocol', async (req, reply) => {
     const protocol = req.params.protocol ?? '';
-    const protocols = listenersOf(broker).map((l) => l.protocol);
+    const protocols = broker.listeners().map((l) => l.protocol);
     return protocols.includes(protocol) ? { status: 'ok', protocol } : failed(reply, { reason: 'No active listener', missing: protocol, protocols });
   });
 

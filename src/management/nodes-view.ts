@@ -92,7 +92,7 @@ async function localFigures(broker: Broker, memory: boolean): Promise<JsonObject
 export function members(broker: Broker): ClusterMember[] {
   return (
     broker.cluster?.nodes() ?? [
-      { name: broker.nodeName, running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.managementPort, server: '' },
+      { name: broker.nodeName, running: true, startedAt: broker.startedAt, host: broker.options.host, amqpPort: broker.port, managementPort: broker.listenerPort('http'), server: '' },
     ]
   );
 }

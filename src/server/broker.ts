@@ -14,8 +14,6 @@ import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
 import { readTableBytes } from './table-bytes.js';
-import { importDefinitions } from '../management/definitions.js';
-import { startManagement, type ManagementServer } from '../management/server.js';
 import { AccessControl } from './access.js';
 import type { PagingLimits } from './paged-tail.js';
 import { ResourceMonitor } from './alarms.js';
@@ -27,6 +25,7 @@ import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
 import { Limits } from './limits.js';
 import { boundPort, listenOn } from './listen.js';
+import type { Listener, RunningPlugin } from './plugin.js';
 
 /** A node's name when none is given: what a cluster node is called by default too. */
 export const defaultNodeName = (): string => `warren@${hostname()}`;
@@ -58,7 +57,7 @@ export class Broker {
   nextSeq = 1;
   private server: Server | null = null;
   private tlsServer: Server | null = null;
-  private management: ManagementServer | null = null;
+  private readonly running: RunningPlugin[] = [];
   private nextConnectionId = 1;
   private closing: Promise<void> | null = null;
   private readonly paging: PagingLimits | null;
@@ -88,16 +87,8 @@ export class Broker {
     await this.recover();
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
     this.ackTimeouts = startAckTimeouts(this.connections, this.options.consumerTimeoutMs);
-    if (this.options.loadDefinitions) {
-      const file = this.options.loadDefinitions;
-      try {
-        await importDefinitions(this, JSON.parse(readFileSync(file, 'utf8')) as unknown);
-      } catch (e) {
-        // The same all-or-nothing check as the API's import: a bad file stops the boot, unapplied.
-        throw new Error(`cannot load definitions from ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      this.log.info({ file }, 'definitions loaded');
-    }
+    const plugins = this.options.plugins ?? [];
+    for (const p of plugins) await p.beforeListen?.(this);
     this.alarms.start();
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
@@ -106,13 +97,10 @@ export class Broker {
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
     if (this.options.tlsCert && this.options.tlsKey) await this.listenTls();
-    const o = this.options;
-    const mp = o.managementPort;
-    const tls =
-      o.managementTlsPort !== 0 && o.managementTlsCert && o.managementTlsKey
-        ? { port: o.managementTlsPort === -1 ? 0 : o.managementTlsPort, host: o.managementTlsHost ?? o.managementHost, cert: o.managementTlsCert, key: o.managementTlsKey, ca: o.managementTlsCa }
-        : null;
-    if (mp !== 0 || tls) this.management = await startManagement(this, mp === 0 ? null : { port: mp === -1 ? 0 : mp, host: o.managementHost }, tls);
+    for (const p of plugins) {
+      const r = await p.start?.(this);
+      if (r) this.running.push(r);
+    }
     return port;
   }
 
@@ -149,14 +137,17 @@ export class Broker {
     return this.tlsServer ? boundPort(this.tlsServer) : 0;
   }
 
-  /** The management API's port, or 0 when it is off. */
-  get managementPort(): number {
-    return this.management?.port ?? 0;
+  /** Every listener of this node, the plugins' too (the management API's overview, health checks). */
+  listeners(): Listener[] {
+    const out: Listener[] = [{ protocol: 'amqp', port: this.port }];
+    if (this.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: this.tlsPort });
+    for (const r of this.running) out.push(...r.listeners);
+    return out;
   }
 
-  /** The management API's HTTPS port, or 0 when it is off. */
-  get managementTlsPort(): number {
-    return this.management?.tlsPort ?? 0;
+  /** The port of the first listener for that protocol, 0 if none (the management API's is 'http'). */
+  listenerPort(protocol: string): number {
+    return this.listeners().find((l) => l.protocol === protocol)?.port ?? 0;
   }
 
   get port(): number {
@@ -290,7 +281,7 @@ export class Broker {
     const stopped = Promise.all(
       [server, this.tlsServer].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)),
     );
-    await this.management?.close();
+    for (const r of this.running.splice(0)) await r.close();
     const sockets: Promise<void>[] = [];
     for (const conn of this.connections) {
       sockets.push(new Promise<void>((resolve) => conn.socket.once('close', () => resolve())));

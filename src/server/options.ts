@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { QueueFactory } from './vhost.js';
 import type { RemoteReplies } from './direct-reply-to.js';
+import type { BrokerPlugin } from './plugin.js';
 
 export interface BrokerOptions {
   /** TCP port; 0 picks a free one. */
@@ -32,18 +33,6 @@ export interface BrokerOptions {
   handshakeTimeoutMs: number;
   /** Users who may connect only from a loopback address (RabbitMQ's loopback_users). */
   loopbackUsers: string[];
-  /** Port of the management HTTP API and UI: 0 turns it off, -1 picks any free port. */
-  managementPort: number;
-  managementHost: string;
-  /**
-   * The same API and UI over HTTPS (RabbitMQ's management.ssl.*): port (0 = off, -1 = any free
-   * port), address (managementHost when unset), PEM certificate chain, key and CA bundle.
-   */
-  managementTlsPort: number;
-  managementTlsHost?: string | undefined;
-  managementTlsCert?: string | undefined;
-  managementTlsKey?: string | undefined;
-  managementTlsCa?: string | undefined;
   /** Memory alarm threshold: a fraction of RAM when ≤ 1 (RabbitMQ's default 0.4), else bytes. */
   memoryHighWatermark: number;
   /** Disk alarm threshold: free bytes in the data directory's filesystem (RabbitMQ: 50 MB). */
@@ -63,8 +52,6 @@ export interface BrokerOptions {
    * When false a client may come without one; one it sends must still verify.
    */
   tlsFailIfNoPeerCert: boolean;
-  /** A definitions file (RabbitMQ's JSON format) imported at boot, before listening. */
-  loadDefinitions?: string | undefined;
   /**
    * fsync each store batch that holds persistent messages or definitions before confirming them
    * (survives power loss, as RabbitMQ promises), rather than only writing it (survives a crash of
@@ -83,6 +70,8 @@ export interface BrokerOptions {
   store?: Store | undefined;
   /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
   queueFactory?: QueueFactory | undefined;
+  /** What the entry composes onto the broker (plugin.ts): the management API, definitions at boot. */
+  plugins?: readonly BrokerPlugin[] | undefined;
   /** Direct reply-to across a cluster's nodes, per vhost. */
   remoteReplies?: ((vhost: string) => RemoteReplies) | undefined;
   /**
@@ -115,9 +104,6 @@ export const defaultOptions: BrokerOptions = {
   memoryHighWatermark: 0.4,
   diskFreeLimit: 50 * 1000 * 1000,
   maxConnections: 100_000,
-  managementPort: 15672,
-  managementHost: '0.0.0.0',
-  managementTlsPort: 0,
   fsync: true,
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,

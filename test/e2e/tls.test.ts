@@ -127,6 +127,10 @@ describe('amqps', () => {
       // The same app behind both: a vhost made over HTTP is there over HTTPS.
       await fetch(`http://127.0.0.1:${both.managementPort}/api/vhosts/over-http`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
       expect((await get(both.managementTlsPort, '/api/vhosts/over-http')).status).toBe(200);
+      // Health checks see the HTTPS listener as rabbit_networking names it.
+      const https = await get(both.managementTlsPort, '/api/health/checks/protocol-listener/https');
+      expect([https.status, JSON.parse(https.body)]).toEqual([200, { status: 'ok', protocol: 'https' }]);
+      expect((await get(both.managementTlsPort, `/api/health/checks/port-listener/${both.managementTlsPort}`)).status).toBe(200);
     } finally {
       await both.close();
     }
