@@ -11,9 +11,10 @@ export interface Credentials {
 /** Extracts user and password from a start-ok response; null when it is not well-formed. */
 export function parseResponse(mechanism: string, response: Buffer): Credentials | null {
   if (mechanism === 'PLAIN') {
-    // [authzid] NUL authcid NUL passwd
+    // [authzid] NUL authcid NUL passwd (RFC 4616); like RabbitMQ (rabbit_auth_mechanism_plain),
+    // no authorization identity is accepted: the response must start with its NUL.
     const parts = response.toString('utf8').split('\0');
-    if (parts.length !== 3) return null;
+    if (parts.length !== 3 || parts[0] !== '') return null;
     return { user: parts[1]!, pass: parts[2]! };
   }
   if (mechanism === 'AMQPLAIN') {

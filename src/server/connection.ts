@@ -423,6 +423,16 @@ export class Connection implements QueueOwner, Throttled {
     this.closeTimer.unref();
   }
 
+  /**
+   * A refused login as rabbit_reader's auth_fail answers it, whatever the reason (a wrong
+   * password, a loopback-only user from elsewhere): 403 with a text that names no reason, and only
+   * to a client that asked for it (authentication_failure_close); the reason is in our log.
+   */
+  private refuseLogin(mechanism: string, reason: string): void {
+    if (!this.authFailureClose) return this.silentClose(reason);
+    this.fail(connError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+  }
+
   /** Checks the credentials of start-ok, when the login gate lets this address have a verdict. */
   private login(mechanism: string, creds: Credentials, address: string): void {
     if (this.state !== 'login') return; // the socket went while the login waited its turn
@@ -430,17 +440,14 @@ export class Connection implements QueueOwner, Throttled {
       this.broker.counters.authFailed++;
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds.user, mechanism }, 'authentication failed');
-      const refused = connError(
-        ReplyCode.AccessRefused,
-        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-      );
-      this.broker.loginGate.refuse(address, () => (this.authFailureClose ? this.fail(refused) : this.silentClose('authentication failed')));
+      this.broker.loginGate.refuse(address, () => this.refuseLogin(mechanism, 'authentication failed'));
       return;
     }
     if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
       this.broker.counters.authFailed++;
-      this.log.warn({ peer: this.peer, user: creds.user }, 'user may only connect via localhost');
-      this.fail(connError(ReplyCode.AccessRefused, `User '${creds.user}' can only connect via localhost`));
+      this.log.warn({ peer: this.peer, user: creds.user }, `user '${creds.user}' can only connect via localhost`);
+      // The right password: no guess to slow down, so not through the gate.
+      this.refuseLogin(mechanism, 'user may only connect via localhost');
       return;
     }
     this.broker.counters.authSucceeded++;

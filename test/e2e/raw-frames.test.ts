@@ -353,6 +353,8 @@ describe('authentication and vhost (raw)', () => {
   for (const [label, startOk] of [
     ['an unknown mechanism', methodFrame(0, M.connectionStartOk, table(defaultClientProperties), shortstr('BOGUS'), longstr('\0guest\0guest'), shortstr('en_US'))],
     ['an empty PLAIN response', methodFrame(0, M.connectionStartOk, table(defaultClientProperties), shortstr('PLAIN'), longstr(''), shortstr('en_US'))],
+    // rabbit_auth_mechanism_plain takes no authorization identity: the right user and password after one are refused too.
+    ['a PLAIN response with an authorization identity', methodFrame(0, M.connectionStartOk, table(defaultClientProperties), shortstr('PLAIN'), longstr('guest\0guest\0guest'), shortstr('en_US'))],
     ['a wrong password from a client without authentication_failure_close', startOkFrame('guest', 'wrong', { ...defaultClientProperties, capabilities: {} })],
   ] as const) {
     rawCase(`${label} -> no connection.close, the socket closed after 3 s`, async () => {

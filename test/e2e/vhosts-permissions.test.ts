@@ -175,8 +175,9 @@ describe('vhost access on connection.open', () => {
     try {
       const err = await connectError('guest', 'guest', '/', wide.port, external!);
       expect(err).toBeInstanceOf(Error);
-      expect(String(err)).toMatch(/403|ACCESS_REFUSED/);
-      expect(String(err)).toMatch(/localhost/);
+      // As 3.10.8's auth_fail words it (checked on a private node with loopback_users = guest):
+      // the reason is only in the broker's log, as for a wrong password.
+      expect(String(err)).toContain('ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.');
 
       const api2 = apiClient(`http://127.0.0.1:${wide.managementPort}`);
       await api2('PUT', '/api/users/remote', { body: { password: 'remote-pw', tags: '' } });
