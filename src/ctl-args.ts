@@ -32,8 +32,11 @@ export interface CtlArgs {
   description: string | undefined;
   tags: string | undefined;
   defaultQueueType: string | undefined;
-  /** -t/--timeout: seconds await_startup waits (rabbitmqctl's general option). */
-  timeout: number;
+  /**
+   * -t/--timeout (rabbitmqctl's general option), seconds: how long each request to the API may
+   * take, and how long await_startup waits (300 when not given); undefined when not given.
+   */
+  timeout: number | undefined;
   /** close_all_connections' --global, --limit and --per-connection-delay. */
   global: boolean;
   limit: number;
@@ -136,7 +139,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     description: undefined,
     tags: undefined,
     defaultQueueType: undefined,
-    timeout: 300,
+    timeout: undefined,
     global: false,
     limit: Number.MAX_SAFE_INTEGER,
     perConnectionDelay: 0,

@@ -9,14 +9,17 @@ export interface ApiAnswer {
   text: string;
 }
 
-/** One request to base + path as user:pass; rejects only when the broker cannot be reached. */
+/** The request took longer than its timeoutMs. */
+export class ApiTimeout extends Error {}
+
+/** One request to base + path as user:pass; rejects only when the broker cannot be reached (or does not answer within timeoutMs). */
 export function apiRequest(
   base: string,
   user: string,
   pass: string,
   method: string,
   path: string,
-  opts: { body?: unknown; headers?: Record<string, string> } = {},
+  opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number | undefined } = {},
 ): Promise<ApiAnswer> {
   const url = new URL(base.replace(/\/$/, '') + path);
   const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -34,6 +37,11 @@ export function apiRequest(
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.timeoutMs !== undefined) {
+      const ms = opts.timeoutMs;
+      const timer = setTimeout(() => req.destroy(new ApiTimeout(`no answer within ${ms} ms`)), ms);
+      req.on('close', () => clearTimeout(timer));
+    }
     req.end(body);
   });
 }

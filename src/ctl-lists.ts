@@ -7,10 +7,17 @@ export type Row = Record<string, unknown>;
 type Column = (r: Row) => unknown;
 
 export interface ListSpec {
-  /** Management API path; `{vhost}` is replaced by the encoded -p vhost. */
+  /** Management API path; `{vhost}` is replaced by the encoded -p vhost, `{arg}` by the argument. */
   path: string;
-  /** The informational line printed before the rows (suppressed by -q). */
-  banner: (vhost: string) => string;
+  /** The informational line printed before the rows (suppressed by -q); arg: the positional argument. */
+  banner: (vhost: string, arg: string) => string;
+  /**
+   * The command takes one positional argument (list_user_permissions' user) instead of columns;
+   * the text rabbitmqctl prints when the API does not know it (exit 69).
+   */
+  argument?: { notFound: (arg: string) => string };
+  /** rabbitmqctl prints "Timeout: N seconds ..." first, N being -t or this default (list_queues). */
+  defaultTimeout?: number;
   columns: Record<string, Column>;
   defaults: string[];
   /** rabbitmqctl's list_users and list_permissions take no column arguments. */
@@ -37,9 +44,13 @@ const policyList = (path: string, what: string): ListSpec => ({
   takesColumns: false,
 });
 
+/** A runtime parameter's value as JSON text, in every formatter (rabbitmqctl's json one too). */
+const jsonText = (r: Row): string => JSON.stringify(r.value);
+
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
     path: '/api/queues/{vhost}',
+    defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,
     columns: fields(
       'name',
@@ -171,5 +182,28 @@ export const LISTS: Record<string, ListSpec> = {
     defaults: ['user', 'configure', 'write', 'read'],
     takesColumns: false,
     filter: (r, v) => r.vhost === v,
+  },
+  list_user_permissions: {
+    path: '/api/users/{arg}/permissions',
+    banner: (_v, user) => `Listing permissions for user "${user}" ...`,
+    argument: { notFound: (user) => `{:no_such_user, "${user}"}` },
+    columns: fields('vhost', 'configure', 'write', 'read'),
+    defaults: ['vhost', 'configure', 'write', 'read'],
+    takesColumns: false,
+  },
+  list_parameters: {
+    path: '/api/parameters',
+    banner: (v) => `Listing runtime parameters for vhost "${v}" ...`,
+    columns: { ...fields('component', 'name'), value: jsonText },
+    defaults: ['component', 'name', 'value'],
+    takesColumns: false,
+    filter: (r, v) => r.vhost === v,
+  },
+  list_global_parameters: {
+    path: '/api/global-parameters',
+    banner: () => 'Listing global runtime parameters ...',
+    columns: { name: field('name'), value: jsonText },
+    defaults: ['name', 'value'],
+    takesColumns: false,
   },
 };

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EX_USAGE, type CtlArgs } from './ctl-args.js';
 import { formatRows } from './ctl-format.js';
-import { apiRequest, type ApiAnswer } from './ctl-http.js';
+import { ApiTimeout, apiRequest, type ApiAnswer } from './ctl-http.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
@@ -12,6 +12,8 @@ import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** The command running, for rabbitmqctl's timeout message (runCtl sets it). */
+  operation?: string;
 }
 
 /** A failure reported as "Error:" and an exit code (EX_SOFTWARE unless rabbitmqctl uses another). */
@@ -37,11 +39,15 @@ const EX_DATAERR = 65;
 const EX_NOUSER = 67;
 const EX_UNAVAILABLE = 69;
 const EX_SOFTWARE = 70;
+const EX_TEMPFAIL = 75;
 const EX_NOPERM = 77;
 
 /** A request to the broker's management API; a broker that cannot be reached is EX_UNAVAILABLE. */
 function send(o: CtlOptions, method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
-  return apiRequest(o.url, o.username, o.password, method, path, opts).catch((e: Error) => {
+  const timeoutMs = o.timeout === undefined ? undefined : o.timeout * 1000;
+  return apiRequest(o.url, o.username, o.password, method, path, { ...opts, timeoutMs }).catch((e: Error) => {
+    // rabbitmqctl 3.10.8's words and exit code (75, EX_TEMPFAIL) for an operation past -t.
+    if (e instanceof ApiTimeout) throw new CtlError(`operation ${o.operation ?? method} on node ${o.url} timed out. Timeout value used: ${String(timeoutMs)}`, EX_TEMPFAIL);
     throw new CtlError(`unable to perform an operation on the broker at ${o.url}: ${e.message}`, EX_UNAVAILABLE);
   });
 }
@@ -81,6 +87,9 @@ const COMMANDS: Record<string, [number, number, string]> = {
   list_permissions: [0, 0, 'list_permissions [-p <vhost>]'],
   list_policies: [0, 0, 'list_policies [-p <vhost>]'],
   list_operator_policies: [0, 0, 'list_operator_policies [-p <vhost>]'],
+  list_user_permissions: [1, 1, 'list_user_permissions <username>'],
+  list_parameters: [0, 0, 'list_parameters [-p <vhost>]'],
+  list_global_parameters: [0, 0, 'list_global_parameters'],
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
   close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
@@ -130,14 +139,19 @@ function usageError(o: CtlOptions, action: string, message: string): number {
 }
 
 async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[]): Promise<number> {
-  const columns = args.length ? args : spec.defaults;
+  const arg = spec.argument ? args[0]! : '';
+  const columns = !spec.argument && args.length ? args : spec.defaults;
   const unknown = columns.filter((c) => !Object.hasOwn(spec.columns, c));
   if (unknown.length) {
     return usageError(o, action, `Info key(s) ${unknown.join(',')} are not supported; must be one of ${Object.keys(spec.columns).join(', ')}`);
   }
-  const info = spec.banner(o.vhost);
-  const rows = ((await call(o, 'GET', spec.path.replace('{vhost}', enc(o.vhost)))) as Row[]).filter((r) => !spec.filter || spec.filter(r, o.vhost));
-  say(o, info);
+  if (spec.defaultTimeout !== undefined) say(o, `Timeout: ${(o.timeout ?? spec.defaultTimeout).toFixed(1)} seconds ...`);
+  say(o, spec.banner(o.vhost, arg));
+  const path = spec.path.replace('{vhost}', enc(o.vhost)).replace('{arg}', enc(arg));
+  const answer = (await call(o, 'GET', path).catch((e: unknown) => {
+    throw spec.argument && e instanceof CtlError && e.status === 404 ? new CtlError(spec.argument.notFound(arg), EX_UNAVAILABLE) : e;
+  })) as Row[];
+  const rows = answer.filter((r) => !spec.filter || spec.filter(r, o.vhost));
   const cells = rows.map((r) => Object.fromEntries(columns.map((c) => [c, spec.columns[c]!(r)])));
   for (const line of formatRows(cells, columns, o.formatter, o.tableHeaders)) o.out(line);
   return 0;
@@ -209,7 +223,7 @@ async function diagnose(o: CtlOptions, action: string): Promise<number> {
     say: (l) => say(o, l),
     json: o.formatter === 'json',
     host: new URL(o.url).hostname,
-    timeoutSeconds: o.timeout,
+    timeoutSeconds: o.timeout ?? 300,
   });
 }
 
@@ -239,13 +253,14 @@ async function existingUser(o: CtlOptions, name: string, quoted = true): Promise
 }
 
 /** Runs one ctl command; resolves with the process exit code. */
-export async function runCtl(action: string, args: string[], o: CtlOptions): Promise<number> {
+export async function runCtl(action: string, args: string[], options: CtlOptions): Promise<number> {
+  const o: CtlOptions = { ...options, operation: action };
   const arity = COMMANDS[action];
   if (!arity) return usageError(o, action, `unknown command '${action}'; commands: ${CTL_COMMANDS.join(', ')}`);
   if (args.length < arity[0]) return usageError(o, action, 'not enough arguments.');
   if (args.length > arity[1]) return usageError(o, action, `too many arguments: ${args.slice(arity[1]).join(' ')}`);
   const spec = LISTS[action];
-  if (spec && !spec.takesColumns && args.length) return usageError(o, action, 'too many arguments.');
+  if (spec && !spec.takesColumns && args.length > (spec.argument ? 1 : 0)) return usageError(o, action, 'too many arguments.');
   const v = enc(o.vhost);
   try {
     if (spec) return await list(o, action, spec, args);

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
@@ -145,6 +146,41 @@ describe('warren ctl: vhosts, users, permissions', () => {
     expect(users.find((r) => r[0] === user)).toEqual([user, '[monitoring, management]']);
   });
 
+  it('list_user_permissions <user>, list_parameters and list_global_parameters print what rabbitmqctl 3.10.8 prints', async () => {
+    const user = uid('perm-user');
+    const vh = uid('perm-vh');
+    await ok('add_user', user, 'pw');
+    await ok('add_vhost', vh);
+    await ok('set_permissions', '-p', vh, user, '^a', '^b', '^c');
+    // $ rabbitmqctl list_user_permissions guest
+    // Listing permissions for user "guest" ...
+    // vhost	configure	write	read
+    // /	.*	.*	.*
+    const out = await ok('list_user_permissions', user);
+    expect(out.split('\n')[0]).toBe(`Listing permissions for user "${user}" ...`);
+    expect(table(out, ['vhost', 'configure', 'write', 'read'])).toEqual([[vh, '^a', '^b', '^c']]);
+    expect(JSON.parse(await ok('list_user_permissions', user, '--formatter', 'json'))).toEqual([{ vhost: vh, configure: '^a', write: '^b', read: '^c' }]);
+    // A missing user: the banner, then 3.10.8's error term on stderr and exit 69.
+    const missing = await ctl('list_user_permissions', 'nosuch-user');
+    expect([missing.code, missing.stderr.trim()]).toEqual([69, 'Error:\n{:no_such_user, "nosuch-user"}']);
+    expect((await ctl('list_user_permissions', user, 'vhost')).code).toBe(64); // no columns, as rabbitmqctl
+    await ok('delete_user', user);
+
+    // A vhost limit is a runtime parameter (component vhost-limits); the value is JSON text in every formatter.
+    await ok('set_vhost_limits', '-p', vh, '{"max-connections": 7}');
+    // $ rabbitmqctl list_parameters
+    // Listing runtime parameters for vhost "/" ...
+    // component	name	value
+    // vhost-limits	limits	{"max-connections":100}
+    const params = await ok('list_parameters', '-p', vh);
+    expect(params.split('\n')[0]).toBe(`Listing runtime parameters for vhost "${vh}" ...`);
+    expect(table(params, ['component', 'name', 'value'])).toEqual([['vhost-limits', 'limits', '{"max-connections":7}']]);
+    expect(JSON.parse(await ok('list_parameters', '-p', vh, '--formatter', 'json'))).toEqual([{ component: 'vhost-limits', name: 'limits', value: '{"max-connections":7}' }]);
+    expect(table(await ok('list_parameters'), ['component', 'name', 'value']).some((r) => r[2]!.includes('"max-connections":7'))).toBe(false);
+    expect((await ok('list_global_parameters')).split('\n')[0]).toBe('Listing global runtime parameters ...');
+    await ok('delete_vhost', vh);
+  });
+
   it('change_password: the old password then fails over AMQP, the new one works', async () => {
     const user = uid('pw-user');
     await ok('add_user', user, 'old-pass');
@@ -197,7 +233,7 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     await ok('add_vhost', vh);
     try {
       expect(await ok('-q', 'list_queues', '-p', vh, 'name', 'messages')).toBe('');
-      expect(await ok('list_queues', '-p', vh)).toBe(`Listing queues for vhost ${vh} ...\n`);
+      expect(await ok('list_queues', '-p', vh)).toBe(`Timeout: 60.0 seconds ...\nListing queues for vhost ${vh} ...\n`);
       expect(await ok('-q', '--formatter', 'json', 'list_queues', '-p', vh)).toBe('[\n]\n');
     } finally {
       await ok('delete_vhost', vh);
@@ -448,7 +484,7 @@ describe('warren ctl: never ignores what it does not understand (exit 64, as rab
       expect(out.split('\n')[0]).toBe('name\tmessages');
       expect(table(out, ['name', 'messages'])).toContainEqual([q, '2']);
     }
-    expect((await ok('list_queues', 'name')).split('\n')[0]).toBe('Listing queues for vhost / ...');
+    expect((await ok('list_queues', 'name')).split('\n').slice(0, 2)).toEqual(['Timeout: 60.0 seconds ...', 'Listing queues for vhost / ...']);
     // Quiet applies to every command's informational lines.
     expect(await ok('purge_queue', '-q', q)).toBe('');
     expect(await ok('delete_queue', '--quiet', q)).toBe('');
@@ -457,13 +493,13 @@ describe('warren ctl: never ignores what it does not understand (exit 64, as rab
   it('--no-table-headers drops the header line; -s / --silent is both', async () => {
     const q = await fullQueue(1);
     const out = await ok('list_queues', '--no-table-headers', 'name', 'messages');
-    expect(out.split('\n')[0]).toBe('Listing queues for vhost / ...');
+    expect(out.split('\n')[1]).toBe('Listing queues for vhost / ...');
     expect(out).not.toMatch(/^name\tmessages$/m);
     expect(out.split('\n')).toContain(`${q}\t1`);
     for (const silent of ['-s', '--silent']) {
       const lines = (await ok('list_queues', silent, 'name', 'messages')).split('\n').filter((l) => l !== '');
       expect(lines).toContain(`${q}\t1`);
-      expect(lines.every((l) => !/Listing|^name\t/.test(l))).toBe(true);
+      expect(lines.every((l) => !/Timeout|Listing|^name\t/.test(l))).toBe(true);
     }
     await ok('delete_queue', q);
   });
@@ -574,6 +610,23 @@ describe('warren ctl: definitions and errors', () => {
     const r = await ctl('frobnicate_queues');
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/frobnicate_queues/);
+  });
+
+  it('-t / --timeout: list_queues prints it first ("Timeout: 60.0 seconds ..." by default); a request past it exits 75 with rabbitmqctl\'s words', async () => {
+    expect((await ok('list_queues', '-t', '30', 'name')).split('\n').slice(0, 2)).toEqual(['Timeout: 30.0 seconds ...', 'Listing queues for vhost / ...']);
+    // An API that accepts the connection and never answers.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const t0 = Date.now();
+      const r = await runCtl(`http://127.0.0.1:${port}`, ['list_users', '-t', '1']);
+      expect(r.code).toBe(75);
+      expect(r.stderr).toContain(`operation list_users on node http://127.0.0.1:${port} timed out. Timeout value used: 1000`);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it('bad credentials or an unreachable API exit non-zero', async () => {
