@@ -18,7 +18,8 @@ Commands: ${CTL_COMMANDS.join(', ')}
   --formatter <name>     table (default), pretty_table, json or csv
   -e, --if-empty         delete_queue: only when the queue has no ready messages
   --if-unused            delete_queue: only when the queue has no consumers
-  -t, --timeout <s>      await_startup: seconds to wait (default 300)
+  -t, --timeout <s>      seconds each API request may take (exit 75 past it);
+                         await_startup: seconds to wait (default 300)
   --global, --limit <n>, --per-connection-delay <ms>
                          close_all_connections: every vhost, at most n, a pause between closes
   help <command>         a command's usage and the columns it can print
