@@ -210,7 +210,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         ['messages', 'messages_ready', 'messages_unacknowledged'],
       ),
       message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
-      listeners: [{ node: broker.nodeName, protocol: 'amqp', ip_address: broker.options.host, port: broker.port }],
+      // Every listener of this node, the management API's too, as 3.10.8 lists them (it adds its
+      // clustering port, which a Warren node does not have).
+      listeners: broker.listeners().map((l) => ({ node: broker.nodeName, protocol: l.protocol, ip_address: l.ip, port: l.port })),
     };
   });
 

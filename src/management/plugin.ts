@@ -42,8 +42,8 @@ export function managementPlugin(options: Partial<ManagementOptions>): BrokerPlu
     async start(broker: Broker): Promise<RunningPlugin> {
       const server = await startManagement(broker, http, tls);
       const listeners: Listener[] = [];
-      if (server.port > 0) listeners.push({ protocol: 'http', port: server.port });
-      if (server.tlsPort > 0) listeners.push({ protocol: 'https', port: server.tlsPort });
+      if (http && server.port > 0) listeners.push({ protocol: 'http', port: server.port, ip: http.host });
+      if (tls && server.tlsPort > 0) listeners.push({ protocol: 'https', port: server.tlsPort, ip: tls.host });
       return { listeners, close: () => server.close() };
     },
   };

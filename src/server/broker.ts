@@ -139,8 +139,9 @@ export class Broker {
 
   /** Every listener of this node, the plugins' too (the management API's overview, health checks). */
   listeners(): Listener[] {
-    const out: Listener[] = [{ protocol: 'amqp', port: this.port }];
-    if (this.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: this.tlsPort });
+    const ip = this.options.host;
+    const out: Listener[] = [{ protocol: 'amqp', port: this.port, ip }];
+    if (this.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: this.tlsPort, ip });
     for (const r of this.running) out.push(...r.listeners);
     return out;
   }

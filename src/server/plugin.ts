@@ -6,6 +6,8 @@ import type { Broker } from './broker.js';
 export interface Listener {
   protocol: string;
   port: number;
+  /** The address it is bound to, as configured (0.0.0.0: every interface). */
+  ip: string;
 }
 
 /** A started plugin: what it listens on, and how the broker stops it at shutdown. */

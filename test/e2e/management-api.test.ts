@@ -140,6 +140,15 @@ describe('authentication and authorisation', () => {
 // ---------------------------------------------------------------- overview and queues
 
 describe('overview and queue counts', () => {
+  it('overview lists every listener of the node, the management API\'s too, as 3.10.8 does', async () => {
+    // 3.10.8 (a private node): [{node, protocol: 'amqp', ip_address, port, socket_opts}, {… 'clustering' …}, {… 'http' …}]
+    const o = await overview();
+    expect(o.listeners.map((l: { protocol: string; port: number; node: string; ip_address: string }) => [l.protocol, l.port, l.node, l.ip_address])).toEqual([
+      ['amqp', broker.port, broker.broker.nodeName, '127.0.0.1'],
+      ['http', broker.managementPort, broker.broker.nodeName, '127.0.0.1'],
+    ]);
+  });
+
   it('overview totals move as amqplib publishes', async () => {
     const conn = await connect();
     const ch = await channel(conn);
