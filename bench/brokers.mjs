@@ -69,8 +69,8 @@ const waitExit = (proc, ms) =>
  * With keepLog, the last lines of its log stay readable through log() (cluster post-mortems).
  */
 function spawnWarren(dataDir, extraArgs, { until = 'listening', keepLog = false, baseArgs } = {}) {
-  // What `npm start`, the `warren` command and the Docker image run: V8's young generation at 64 MiB.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+  // What `npm start`, the `warren` command and the Docker image run: V8's young generation at 64 MiB, one V8 helper thread.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '--max-semi-space-size=64 --v8-pool-size=1').split(' ').filter(Boolean);
   const args = [...nodeArgs, process.env.BENCH_WARREN_CLI ?? join(root, 'dist/cli.js'), ...(baseArgs ?? ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--management-port', '0', '--prometheus-port', '-1', '--log-level', 'info']), ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(proc);

@@ -1,5 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
-// (The V8 flag above, also in `npm start` and the Docker image: see README, The publish path.)
+#!/usr/bin/env -S node --max-semi-space-size=64 --v8-pool-size=1
+// (The V8 flags above, also in `npm start` and the Docker image: see README, The publish path.)
 // The `warren` command: `warren ctl …` is the control tool, anything else starts the broker. Each
 // is loaded only when asked for: a ctl call does not load the broker, its store, the management
 // server and the cluster client (0.7 s a call before, 0.2 s now: `warren ctl` is run by the

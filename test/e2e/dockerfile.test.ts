@@ -111,7 +111,7 @@ describe('Dockerfile lint', () => {
 
   it('has warren itself as an exec-form ENTRYPOINT, so arguments after the image name reach it, not node', () => {
     // exec form: node is PID 1 and gets SIGTERM (clean shutdown); shell form would swallow it.
-    expect(ENTRYPOINT, finalStage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'no ENTRYPOINT').toEqual(['node', '--max-semi-space-size=64', '/app/dist/cli.js']);
+    expect(ENTRYPOINT, finalStage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'no ENTRYPOINT').toEqual(['node', '--max-semi-space-size=64', '--v8-pool-size=1', '/app/dist/cli.js']);
     // CMD, in exec form, holds only warren's default arguments: `docker run IMAGE --flag` replaces it.
     expect(CMD).toBeDefined();
     expect(CMD!.some((w) => w === 'node' || w.endsWith('.js'))).toBe(false);
