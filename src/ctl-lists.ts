@@ -16,6 +16,10 @@ export interface ListSpec {
    * the text rabbitmqctl prints when the API does not know it (exit 69).
    */
   argument?: { notFound: (arg: string) => string };
+  /** A missing -p vhost is an error (exit 65), not an empty list (list_topic_permissions). */
+  vhostMustExist?: boolean;
+  /** rabbitmqctl 3.10.8 prints no header line above these rows (list_user_topic_permissions). */
+  headerless?: boolean;
   /** rabbitmqctl prints "Timeout: N seconds ..." first, N being -t or this default (list_queues). */
   defaultTimeout?: number;
   columns: Record<string, Column>;
@@ -204,6 +208,23 @@ export const LISTS: Record<string, ListSpec> = {
     banner: () => 'Listing global runtime parameters ...',
     columns: { name: field('name'), value: jsonText },
     defaults: ['name', 'value'],
+    takesColumns: false,
+  },
+  list_topic_permissions: {
+    path: '/api/vhosts/{vhost}/topic-permissions',
+    banner: (v) => `Listing topic permissions for vhost "${v}" ...`,
+    vhostMustExist: true,
+    columns: fields('user', 'exchange', 'write', 'read'),
+    defaults: ['user', 'exchange', 'write', 'read'],
+    takesColumns: false,
+  },
+  list_user_topic_permissions: {
+    path: '/api/users/{arg}/topic-permissions',
+    banner: (_v, user) => `Listing topic permissions for user "${user}" ...`,
+    argument: { notFound: (user) => `{:no_such_user, "${user}"}` },
+    headerless: true,
+    columns: fields('vhost', 'exchange', 'write', 'read'),
+    defaults: ['vhost', 'exchange', 'write', 'read'],
     takesColumns: false,
   },
 };

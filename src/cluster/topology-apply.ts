@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
 import { readTableBytes } from '../server/table-bytes.js';
 import type { Policy } from '../server/policies.js';
-import type { StoredBinding, StoredExchange, StoredLimits, StoredPermission, StoredUser, StoredVHost } from '../store/store.js';
+import type { StoredBinding, StoredExchange, StoredLimits, StoredPermission, StoredTopicPermission, StoredUser, StoredVHost } from '../store/store.js';
 import type { ClusterQueueRecord } from './cluster-node.js';
 import { ELSEWHERE } from './cluster-queue.js';
 import type { ClusterStore, TopologyEvent } from './topology-store.js';
@@ -40,6 +40,9 @@ function applyPut(broker: Broker, kind: TopologyEvent['kind'], value: unknown): 
     }
     case 'permission':
       broker.access.setPermissions(value as StoredPermission, false);
+      return;
+    case 'topicPermission':
+      broker.access.setTopicPermission(value as StoredTopicPermission, false);
       return;
     case 'limits':
       broker.limits.apply(value as StoredLimits);
@@ -94,6 +97,13 @@ function applyDelete(broker: Broker, kind: TopologyEvent['kind'], id: string): v
     case 'permission': {
       const [vhost, user] = split(id);
       broker.access.clearPermissions(user, vhost);
+      return;
+    }
+    case 'topicPermission': {
+      // vhost\0user\0exchange
+      const [vhost, rest] = split(id);
+      const [user, exchange] = split(rest);
+      broker.access.clearTopicPermissions(user, vhost, exchange);
       return;
     }
     case 'policy':

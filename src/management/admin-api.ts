@@ -144,6 +144,51 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
       return reply.code(204).send();
     });
 
+    // ---- topic permissions (RabbitMQ's topic authorisation; checked in channel.ts)
+    const access = broker.access;
+    admin.get('/api/topic-permissions', async () => access.listTopicPermissions());
+    admin.get<{ Params: Params }>('/api/vhosts/:vhost/topic-permissions', async (req) => {
+      if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
+      return access.listTopicPermissions().filter((p) => p.vhost === req.params.vhost);
+    });
+    admin.get<{ Params: Params }>('/api/users/:user/topic-permissions', async (req) => {
+      if (!access.users.has(req.params.user ?? '')) throw notFound();
+      return access.listTopicPermissions().filter((p) => p.user === req.params.user);
+    });
+    // 3.10.8: 404 for a user with none there, as for one that does not exist.
+    const topicOf = (vhost: string, user: string) => access.listTopicPermissions().filter((p) => p.vhost === vhost && p.user === user);
+    admin.get<{ Params: Params }>('/api/topic-permissions/:vhost/:user', async (req) => {
+      const list = topicOf(req.params.vhost ?? '', req.params.user ?? '');
+      if (list.length === 0) throw notFound();
+      return list;
+    });
+    admin.put<{ Params: Params; Body: { exchange: string; write: string; read: string } }>(
+      '/api/topic-permissions/:vhost/:user',
+      { schema: { body: obj({ exchange: S, write: S, read: S }) } },
+      async (req, reply) => {
+        // 3.10.8 names the exchange alone first, then the patterns.
+        requireKeys(req.body, ['exchange']);
+        requireKeys(req.body, ['write', 'read']);
+        const vhost = req.params.vhost ?? '';
+        const user = req.params.user ?? '';
+        if (!broker.vhosts.has(vhost) || !access.users.has(user)) throw badRequest('vhost_or_user_not_found');
+        const existed = topicOf(vhost, user).length > 0;
+        const { exchange, write, read } = req.body;
+        try {
+          access.setTopicPermission({ user, vhost, exchange, write, read });
+        } catch {
+          throw badRequest(`invalid regular expression in '${write}' or '${read}'`);
+        }
+        await broker.store.flush();
+        return reply.code(existed ? 204 : 201).send();
+      },
+    );
+    admin.delete<{ Params: Params }>('/api/topic-permissions/:vhost/:user', async (req, reply) => {
+      if (access.clearTopicPermissions(req.params.user ?? '', req.params.vhost ?? '') === 0) throw notFound();
+      await broker.store.flush();
+      return reply.code(204).send();
+    });
+
     // ---- definitions
     admin.get('/api/definitions', async () => exportDefinitions(broker));
     admin.post<{ Body: unknown }>('/api/definitions', { schema: { body: O }, config: { body: 'definitions' } }, async (req, reply) => {

@@ -22,6 +22,7 @@ export interface DefinitionsJson {
   users?: { name: string; password_hash?: string; password?: string; hashing_algorithm?: string; tags?: string | string[]; limits?: object }[];
   vhosts?: DefinedVHost[];
   permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
+  topic_permissions?: { user: string; vhost: string; exchange: string; write: string; read: string }[];
   queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: Args }[];
   exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
   parameters?: { vhost: string; component: string; name: string; value: { [k: string]: unknown } }[];
@@ -57,11 +58,10 @@ export class DefinitionsError extends Error {
   }
 }
 
-const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
+const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'topic_permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
 /** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
 const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
   parameters: { why: 'runtime parameters (shovel, federation, …) other than operator policies are not supported', one: 'parameter' },
-  topic_permissions: { why: 'topic permissions are not supported', one: 'topic permission of user' },
 };
 /** Version stamps RabbitMQ and Warren write; nothing to apply. */
 const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_version'];
@@ -159,6 +159,24 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       if (typeof p[kind] !== 'string') fail(`${what}: ${kind} must be a string`);
       try {
         new RegExp(String(p[kind]));
+      } catch {
+        fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
+      }
+    }
+  }
+
+  for (const p of list('topic_permissions')) {
+    const what = `topic permission of user '${String(p.user)}' in vhost '${String(p.vhost)}' on exchange '${String(p.exchange)}'`;
+    needVHost(what, p.vhost);
+    if (typeof p.user !== 'string' || !users.has(p.user)) fail(`${what}: user '${String(p.user)}' does not exist`);
+    const missing = missingKeysText(p, ['exchange', 'write', 'read']);
+    if (missing !== null) fail(`${what}: ${missing}`);
+    for (const kind of ['exchange', 'write', 'read']) {
+      if (p[kind] !== undefined && typeof p[kind] !== 'string') fail(`${what}: ${kind} must be a string`);
+    }
+    for (const kind of ['write', 'read']) {
+      try {
+        new RegExp(String(p[kind] ?? ''));
       } catch {
         fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
       }

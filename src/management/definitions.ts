@@ -62,7 +62,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
       return v.defaultQueueType !== undefined ? { ...rest, default_queue_type } : rest;
     }),
     permissions: broker.access.listPermissions().map((p) => ({ ...p })),
-    topic_permissions: [],
+    topic_permissions: broker.access.listTopicPermissions().map((p) => ({ ...p })),
     // RabbitMQ keeps operator policies as runtime parameters, and exports them so.
     parameters: [...broker.vhosts.values()].flatMap((v) => vhostParameters(broker, v.name)),
     global_parameters: [],
@@ -130,7 +130,7 @@ export async function importDefinitions(
   if (problems.length > 0) throw new DefinitionsError(problems);
   const d = file as DefinitionsJson;
   const total =
-    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.parameters?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
+    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.topic_permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.parameters?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
   let done = 0;
   const step = (): void => {
     done++;
@@ -157,6 +157,10 @@ export async function importDefinitions(
   }
   for (const p of d.permissions ?? []) {
     broker.access.setPermissions({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
+    step();
+  }
+  for (const p of d.topic_permissions ?? []) {
+    broker.access.setTopicPermission({ user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read });
     step();
   }
   for (const p of d.policies ?? []) {

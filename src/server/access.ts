@@ -2,7 +2,7 @@
 // so hashes exported from RabbitMQ import unchanged) and their permissions per vhost: configure,
 // write and read, each a regular expression matched against resource names.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { definitionId, type Store, type StoredPermission, type StoredUser } from '../store/store.js';
+import { definitionId, type Store, type StoredPermission, type StoredTopicPermission, type StoredUser } from '../store/store.js';
 
 export type PermissionKind = 'configure' | 'write' | 'read';
 
@@ -32,16 +32,35 @@ const compile = (p: StoredPermission): CompiledPermission => ({
   },
 });
 
+interface CompiledTopicPermission extends StoredTopicPermission {
+  regex: { write: RegExp; read: RegExp };
+}
+
+/**
+ * As rabbit_auth_backend_internal reads a topic permission: {username} and {vhost} in the pattern
+ * stand for the user's and the vhost's names (known when it is set, so compiled once), and ''
+ * allows only the empty routing key.
+ */
+function compileTopic(p: StoredTopicPermission): CompiledTopicPermission {
+  const expand = (re: string): RegExp => new RegExp(re === '' ? '^$' : re.replaceAll('{username}', p.user).replaceAll('{vhost}', p.vhost));
+  return { ...p, regex: { write: expand(p.write), read: expand(p.read) } };
+}
+
 export class AccessControl {
   readonly users = new Map<string, StoredUser>();
   /** vhost → user → permission */
   private readonly permissions = new Map<string, Map<string, CompiledPermission>>();
+  /** vhost → user → exchange → topic permission. */
+  private readonly topic = new Map<string, Map<string, Map<string, CompiledTopicPermission>>>();
+  /** Whether any topic permission exists: publishes skip the lookup while none does. */
+  topicRestricted = false;
 
   constructor(private readonly store: Store) {}
 
-  restore(users: StoredUser[], permissions: StoredPermission[]): void {
+  restore(users: StoredUser[], permissions: StoredPermission[], topicPermissions: StoredTopicPermission[] = []): void {
     for (const u of users) this.users.set(u.name, u);
     for (const p of permissions) this.setPermissions(p, false);
+    for (const p of topicPermissions) this.setTopicPermission(p, false);
   }
 
   authenticate(name: string, password: string): StoredUser | null {
@@ -60,6 +79,7 @@ export class AccessControl {
     if (!this.users.delete(name)) return false;
     this.store.deleteDefinition('user', definitionId.user(name));
     for (const [vhost, perms] of this.permissions) if (perms.has(name)) this.clearPermissions(name, vhost);
+    for (const vhost of [...this.topic.keys()]) this.clearTopicPermissions(name, vhost);
     return true;
   }
 
@@ -80,6 +100,53 @@ export class AccessControl {
   dropVHost(vhost: string): void {
     for (const user of [...(this.permissions.get(vhost)?.keys() ?? [])]) this.clearPermissions(user, vhost);
     this.permissions.delete(vhost);
+    for (const user of [...(this.topic.get(vhost)?.keys() ?? [])]) this.clearTopicPermissions(user, vhost);
+  }
+
+  /** Throws (a SyntaxError) for a pattern that is no regular expression, before anything is kept. */
+  setTopicPermission(p: StoredTopicPermission, persist = true): void {
+    const compiled = compileTopic(p);
+    let users = this.topic.get(p.vhost);
+    if (!users) this.topic.set(p.vhost, (users = new Map()));
+    let exchanges = users.get(p.user);
+    if (!exchanges) users.set(p.user, (exchanges = new Map()));
+    exchanges.set(p.exchange, compiled);
+    this.topicRestricted = true;
+    if (persist) this.store.putDefinition('topicPermission', definitionId.topicPermission(p.user, p.vhost, p.exchange), p);
+  }
+
+  /** Clears the user's topic permissions in the vhost: on one exchange, or on all; how many went. */
+  clearTopicPermissions(user: string, vhost: string, exchange?: string): number {
+    const users = this.topic.get(vhost);
+    const exchanges = users?.get(user);
+    if (!users || !exchanges) return 0;
+    let n = 0;
+    for (const x of exchange === undefined ? [...exchanges.keys()] : [exchange]) {
+      if (!exchanges.delete(x)) continue;
+      n++;
+      this.store.deleteDefinition('topicPermission', definitionId.topicPermission(user, vhost, x));
+    }
+    if (exchanges.size === 0) users.delete(user);
+    if (users.size === 0) this.topic.delete(vhost);
+    this.topicRestricted = this.topic.size > 0;
+    return n;
+  }
+
+  listTopicPermissions(): StoredTopicPermission[] {
+    const out: StoredTopicPermission[] = [];
+    for (const users of this.topic.values()) {
+      for (const exchanges of users.values()) for (const { regex: _r, ...p } of exchanges.values()) out.push(p);
+    }
+    return out;
+  }
+
+  /**
+   * Whether the user may publish (write) or bind (read) with this routing key on a topic exchange:
+   * yes unless a topic permission for that exchange says otherwise (RabbitMQ's topic authorisation).
+   */
+  permitsTopic(user: string, vhost: string, exchange: string, kind: 'write' | 'read', routingKey: string): boolean {
+    const p = this.topic.get(vhost)?.get(user)?.get(exchange);
+    return p ? p.regex[kind].test(routingKey) : true;
   }
 
   listPermissions(): StoredPermission[] {

@@ -211,7 +211,7 @@ export class Broker {
       v.tags = sv.tags ?? [];
       v.defaultQueueType = sv.defaultQueueType;
     }
-    this.access.restore(state.definitions.user, state.definitions.permission);
+    this.access.restore(state.definitions.user, state.definitions.permission, state.definitions.topicPermission);
     this.limits.restore(state.definitions.limits);
     if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');
     if (this.access.users.size === 0) {

@@ -272,7 +272,7 @@ export class Channel implements ReplyReceiver {
         // RabbitMQ dropped immediate delivery in 3.0 and refuses it before looking at anything else.
         if (a.immediate) throw new AmqpError(ReplyCode.NotImplemented, 'immediate=true', 'connection');
         if (this.tx) {
-          this.exchangeForPublish(a.exchange); // a missing exchange fails now, as in RabbitMQ
+          this.permitTopic(this.exchangeForPublish(a.exchange), 'write', a.routingKey); // a missing exchange or a refused key fails now, as in RabbitMQ
           this.tx.publishes.push({ exchange: a.exchange, routingKey: a.routingKey, mandatory: a.mandatory, properties: cmd.properties!, body: cmd.body! });
           return;
         }
@@ -370,6 +370,22 @@ export class Channel implements ReplyReceiver {
       throw chError(
         ReplyCode.AccessRefused,
         `access to ${type} '${resource}' in vhost '${this.vhost.name}' refused for user '${this.conn.user}'`,
+      );
+    }
+  }
+
+  /**
+   * RabbitMQ's topic authorisation: on a topic exchange, the routing key of a publish (write) or
+   * of a binding made or removed with it as source (read) must match the user's topic permission
+   * for that exchange, when there is one.
+   */
+  private permitTopic(exchange: Exchange | undefined, kind: 'write' | 'read', routingKey: string): void {
+    const access = this.conn.broker.access;
+    if (!access.topicRestricted || exchange?.type !== 'topic') return;
+    if (!access.permitsTopic(this.conn.user, this.vhost.name, exchange.name, kind, routingKey)) {
+      throw chError(
+        ReplyCode.AccessRefused,
+        `access to topic '${routingKey}' in exchange '${exchange.name}' in vhost '${this.vhost.name}' refused for user '${this.conn.user}'`,
       );
     }
   }
@@ -557,6 +573,7 @@ export class Channel implements ReplyReceiver {
     const key = queueName === '' && routingKey === '' ? q.name : routingKey;
     this.permit('write', 'queue', q.name);
     this.permit('read', 'exchange', e.name);
+    this.permitTopic(e, 'read', key);
     if (e.type === 'headers') validateHeadersBinding(args);
     const durable = this.vhost.addBinding(e, q, key, args);
     this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
@@ -572,6 +589,7 @@ export class Channel implements ReplyReceiver {
     const q = this.vhost.queues.get(name);
     if (q) this.checkExclusive(q);
     const e = this.vhost.exchanges.get(exchangeName);
+    this.permitTopic(e, 'read', routingKey);
     const b = q && e ? this.vhost.findBinding(e, q, routingKey, args) : undefined;
     if (b) this.vhost.removeBinding(b);
     this.replyDurable(b !== undefined && e!.durable && q!.durable, false, { id: M.QueueUnbindOk, args: {} });
@@ -585,6 +603,7 @@ export class Channel implements ReplyReceiver {
     const source = this.exchangeNamed(sourceName);
     this.permit('write', 'exchange', dest.name);
     this.permit('read', 'exchange', source.name);
+    this.permitTopic(source, 'read', routingKey);
     if (source.type === 'headers') validateHeadersBinding(args);
     const durable = this.vhost.addBinding(source, dest, routingKey, args);
     this.replyDurable(durable, nowait, { id: M.ExchangeBindOk, args: {} });
@@ -596,6 +615,7 @@ export class Channel implements ReplyReceiver {
     this.permit('read', 'exchange', sourceName);
     const dest = this.vhost.exchanges.get(destName);
     const source = this.vhost.exchanges.get(sourceName);
+    this.permitTopic(source, 'read', routingKey);
     const b = dest && source ? this.vhost.findBinding(source, dest, routingKey, args) : undefined;
     if (b) this.vhost.removeBinding(b);
     this.replyDurable(b !== undefined && source!.durable && dest!.durable, nowait, { id: M.ExchangeUnbindOk, args: {} });
@@ -617,6 +637,7 @@ export class Channel implements ReplyReceiver {
 
   private publish(exchangeName: string, routingKey: string, mandatory: boolean, properties: Buffer, body: Body): void {
     const exchange = this.exchangeForPublish(exchangeName);
+    this.permitTopic(exchange, 'write', routingKey);
     this.conn.publisher = true;
     this.publishing = true;
     const counters = this.counters;

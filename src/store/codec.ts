@@ -16,6 +16,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   user: 'u',
   vhost: 'v',
   permission: 'p',
+  topicPermission: 'P',
   policy: 'o',
   operatorPolicy: 'O',
   limits: 'l',

@@ -97,6 +97,18 @@ export interface StoredPermission {
   read: string;
 }
 
+/**
+ * RabbitMQ's topic permission: on a topic exchange, the routing keys a user may publish with
+ * (write) and bind with (read), as regular expressions.
+ */
+export interface StoredTopicPermission {
+  user: string;
+  vhost: string;
+  exchange: string;
+  write: string;
+  read: string;
+}
+
 /** A policy, in RabbitMQ's JSON shape (policies.ts). */
 export interface StoredPolicy {
   vhost: string;
@@ -123,12 +135,13 @@ export interface Definitions {
   user: StoredUser;
   vhost: StoredVHost;
   permission: StoredPermission;
+  topicPermission: StoredTopicPermission;
   policy: StoredPolicy;
   operatorPolicy: StoredPolicy;
   limits: StoredLimits;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'topicPermission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits'];
 
 export interface RecoveredState {
   queues: StoredQueue[];
@@ -234,6 +247,7 @@ export const definitionId = {
   user: (name: string): string => name,
   vhost: (name: string): string => name,
   permission: (user: string, vhost: string): string => `${vhost}\0${user}`,
+  topicPermission: (user: string, vhost: string, exchange: string): string => `${vhost}\0${user}\0${exchange}`,
   policy: (vhost: string, name: string): string => `${vhost}\0${name}`,
   limits: (scope: 'vhost' | 'user', name: string): string => `${scope}\0${name}`,
 };

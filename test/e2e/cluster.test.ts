@@ -302,6 +302,35 @@ describe('cluster: x-overflow reject-publish through another node', () => {
   });
 });
 
+describe('cluster: topic permissions', () => {
+  it('set on one node, they refuse a publish on another; cleared, the other node lets it through', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const api = (i: number, method: string, path: string, body?: object) =>
+      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
+    const amqp = await import('amqplib');
+    /** A publish to amq.topic on node 2 with this key: 'ok', or the channel's close text. */
+    const publishOn2 = async (key: string): Promise<string> => {
+      const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${cluster.nodes[1]!.port}`);
+      conn.on('error', () => undefined);
+      try {
+        const ch = await conn.createChannel();
+        let closed = 'ok';
+        ch.on('error', (e: Error) => (closed = e.message));
+        ch.publish('amq.topic', key, Buffer.from('x'));
+        await ch.checkExchange('amq.topic').catch(() => undefined);
+        return closed;
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+    };
+    expect((await api(0, 'PUT', '/api/topic-permissions/%2F/guest', { exchange: 'amq.topic', write: '^ok\\.', read: '.*' })).status).toBe(201);
+    await waitUntil(async () => /access to topic 'no.1' in exchange 'amq.topic'/.test(await publishOn2('no.1')), 'the topic permission on node 2', 10_000);
+    expect(await publishOn2('ok.1')).toBe('ok');
+    expect((await api(0, 'DELETE', '/api/topic-permissions/%2F/guest')).status).toBe(204);
+    await waitUntil(async () => (await publishOn2('no.2')) === 'ok', 'the cleared topic permission on node 2', 10_000);
+  });
+});
+
 describe("cluster: a vhost's default queue type", () => {
   it('set on one node, it makes a plain durable declare on another node a replicated quorum queue', async () => {
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };

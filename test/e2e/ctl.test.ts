@@ -181,6 +181,32 @@ describe('warren ctl: vhosts, users, permissions', () => {
     await ok('delete_vhost', vh);
   });
 
+  it('set_topic_permissions, list_topic_permissions, list_user_topic_permissions, clear_topic_permissions as rabbitmqctl 3.10.8 (exit codes too)', async () => {
+    const user = uid('topic-user');
+    await ok('add_user', user, 'pw');
+    expect((await ok('set_topic_permissions', user, 'amq.topic', '^a', '^b')).trim()).toBe(`Setting topic permissions on "amq.topic" for user "${user}" in vhost "/" ...`);
+    await ok('set_topic_permissions', '-p', '/', user, 'e2', '^c', '^d');
+    expect(table(await ok('list_topic_permissions'), ['user', 'exchange', 'write', 'read']).filter((r) => r[0] === user)).toEqual([
+      [user, 'amq.topic', '^a', '^b'],
+      [user, 'e2', '^c', '^d'],
+    ]);
+    // rabbitmqctl prints this one without a header line.
+    const mine = await ok('list_user_topic_permissions', user);
+    expect(mine.split('\n').filter((l) => l !== '')).toEqual([`Listing topic permissions for user "${user}" ...`, '/\tamq.topic\t^a\t^b', '/\te2\t^c\t^d']);
+    await ok('clear_topic_permissions', user, 'e2');
+    expect(JSON.parse(await ok('list_user_topic_permissions', user, '--formatter', 'json'))).toEqual([{ vhost: '/', exchange: 'amq.topic', write: '^a', read: '^b' }]);
+    await ok('clear_topic_permissions', user);
+    await ok('clear_topic_permissions', user); // none left: still exit 0
+    expect((await ok('list_user_topic_permissions', '-q', user)).trim()).toBe('');
+    expect((await ctl('set_topic_permissions', 'nosuch-user', 'x', 'a', 'b')).code).toBe(67);
+    expect((await ctl('set_topic_permissions', '-p', uid('no-vh'), user, 'x', 'a', 'b')).code).toBe(69);
+    expect((await ctl('set_topic_permissions', user, 'x', '(', 'b')).code).toBe(69);
+    expect((await ctl('list_topic_permissions', '-p', uid('no-vh'))).code).toBe(65);
+    expect((await ctl('list_user_topic_permissions', 'nosuch-user')).code).toBe(69);
+    expect((await ctl('clear_topic_permissions', 'nosuch-user')).code).toBe(67);
+    await ok('delete_user', user);
+  });
+
   it('change_password: the old password then fails over AMQP, the new one works', async () => {
     const user = uid('pw-user');
     await ok('add_user', user, 'old-pass');

@@ -60,7 +60,10 @@ const BAD_FILE = {
   policies: [{ vhost: 'bad-vh', name: 'ttl', pattern: '.*', 'apply-to': 'queues', definition: { 'message-ttl': -1 }, priority: 0 }],
   parameters: [{ vhost: 'bad-vh', component: 'shovel', name: 'sh', value: {} }],
   global_parameters: [{ name: 'cluster_name', value: 'c' }, { name: 'some_global', value: 1 }],
-  topic_permissions: [{ user: 'guest', vhost: '/', exchange: 'amq.topic', write: '.*', read: '.*' }],
+  topic_permissions: [
+    { user: 'nobody', vhost: 'bad-vh', exchange: 'amq.topic', write: '.*', read: '.*' },
+    { user: 'bad-user', vhost: 'bad-vh', exchange: 'amq.topic', write: '(', read: '.*' },
+  ],
   federation_upstreams: [],
 };
 const BAD_PROBLEMS = [
@@ -73,7 +76,8 @@ const BAD_PROBLEMS = [
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
   "parameter 'sh' in vhost 'bad-vh'",
   "global parameter 'some_global' is not supported",
-  'topic permissions are not supported',
+  "topic permission of user 'nobody' in vhost 'bad-vh' on exchange 'amq.topic': user 'nobody' does not exist",
+  "topic permission of user 'bad-user' in vhost 'bad-vh' on exchange 'amq.topic': invalid regular expression '(' for write",
   "unknown key 'federation_upstreams'",
 ];
 
@@ -102,9 +106,11 @@ describe('export and import round trip', () => {
       expect((await a.api('PUT', '/api/vhosts/rt-vh', { body: { description: 'round trip' } })).status).toBe(201);
       expect((await a.api('PUT', '/api/users/rt-user', { body: { password: 'rt-pass', tags: 'management' } })).status).toBe(201);
       expect((await a.api('PUT', '/api/permissions/rt-vh/rt-user', { body: { configure: '^rt-', write: '.*', read: '' } })).status).toBe(201);
+      expect((await a.api('PUT', '/api/topic-permissions/rt-vh/rt-user', { body: { exchange: 'amq.topic', write: '^{username}\\.', read: '.*' } })).status).toBe(201);
 
       const first = await exported(a.api);
       expect(JSON.stringify(first)).not.toContain(excl.queue);
+      expect(first.topic_permissions).toEqual([{ user: 'rt-user', vhost: 'rt-vh', exchange: 'amq.topic', write: '^{username}\\.', read: '.*' }]);
       expect(first.queues).toContainEqual({ name: 'rt-transient-q', vhost: '/', durable: false, auto_delete: false, arguments: {} });
 
       const b = await fresh();
