@@ -149,7 +149,11 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
     admin.get('/api/topic-permissions', async () => access.listTopicPermissions());
     admin.get<{ Params: Params }>('/api/vhosts/:vhost/topic-permissions', async (req) => {
       if (!broker.vhosts.has(req.params.vhost ?? '')) throw notFound();
-      return access.listTopicPermissions().filter((p) => p.vhost === req.params.vhost);
+      // 3.10.8 names the vhost first in this list only.
+      return access
+        .listTopicPermissions()
+        .filter((p) => p.vhost === req.params.vhost)
+        .map(({ vhost, user, exchange, write, read }) => ({ vhost, user, exchange, write, read }));
     });
     admin.get<{ Params: Params }>('/api/users/:user/topic-permissions', async (req) => {
       if (!access.users.has(req.params.user ?? '')) throw notFound();

@@ -98,6 +98,18 @@ try {
   check('permissions PUT, configure only', answer(await call('PUT', `/permissions/${V}/guest`, { body: { configure: '.*' } })));
   check('permissions PUT, bad regex', (await call('PUT', `/permissions/${V}/guest`, { body: { configure: '(', write: '', read: '' } })).status);
 
+  check('topic permissions GET, none for the pair', (await call('GET', `/topic-permissions/${V}/guest`)).status);
+  check('topic permissions PUT, first of the pair', (await call('PUT', `/topic-permissions/${V}/guest`, { body: { exchange: 'amq.topic', write: '^a', read: '^b' } })).status);
+  check('topic permissions PUT, another exchange', (await call('PUT', `/topic-permissions/${V}/guest`, { body: { exchange: 'x1', write: '', read: '.*' } })).status);
+  check('topic permissions PUT, no exchange', answer(await call('PUT', `/topic-permissions/${V}/guest`, { body: { write: 'a', read: 'b' } })));
+  check('topic permissions PUT, no patterns', answer(await call('PUT', `/topic-permissions/${V}/guest`, { body: { exchange: 'e' } })));
+  check('topic permissions PUT, missing user', answer(await call('PUT', `/topic-permissions/${V}/nobody`, { body: { exchange: 'e', write: 'a', read: 'b' } })));
+  check('topic permissions PUT, bad regex', (await call('PUT', `/topic-permissions/${V}/guest`, { body: { exchange: 'e', write: '(', read: 'b' } })).status);
+  check('topic permissions GET, the pair', (await call('GET', `/topic-permissions/${V}/guest`)).json);
+  check('topic permissions in the vhost', (await call('GET', `/vhosts/${V}/topic-permissions`)).json);
+  check('topic permissions DELETE, the pair', (await call('DELETE', `/topic-permissions/${V}/guest`)).status);
+  check('topic permissions DELETE, none left', (await call('DELETE', `/topic-permissions/${V}/guest`)).status);
+
   check('publish POST, no body', answer(await call('POST', `/exchanges/${V}/x1/publish`, { bare: true })));
   check('publish POST, payload_encoding missing', answer(await call('POST', `/exchanges/${V}/x1/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x' } })));
   const routed = await call('POST', `/exchanges/${V}/amq.default/publish`, { body: { routing_key: 'q1', properties: {}, payload: 'x', payload_encoding: 'string' } });
