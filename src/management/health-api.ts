@@ -65,15 +65,15 @@ export function registerHealthApi(app: FastifyInstance, broker: Broker): void {
     if (!Number.isInteger(within) || within < 0 || unitMs === undefined) {
       throw badRequest('Invalid unit or value: use a non-negative integer and one of days, weeks, months, years');
     }
-    const certFile = broker.options.tlsCert;
-    if (!certFile || broker.tlsPort <= 0) return { status: 'ok' };
-    const cert = new X509Certificate(readFileSync(certFile));
-    const expires = Date.parse(cert.validTo);
-    if (expires > Date.now() + within * unitMs) return { status: 'ok' };
-    return failed(reply, {
-      reason: 'Certificates expiring',
-      expired: [{ node: nodeName(), protocol: 'amqp/ssl', interface: broker.options.host, port: broker.tlsPort, certfile: certFile, cacertfile: broker.options.tlsCa ?? null, expiration_date: new Date(expires).toISOString() }],
-    });
+    // Every TLS listener's certificate, the management API's HTTPS one too, as 3.10.8 checks them.
+    const expired = [];
+    for (const l of broker.listeners()) {
+      if (!l.tls) continue;
+      const expires = Date.parse(new X509Certificate(readFileSync(l.tls.certFile)).validTo);
+      if (expires > Date.now() + within * unitMs) continue;
+      expired.push({ node: nodeName(), protocol: l.protocol, interface: l.ip, port: l.port, certfile: l.tls.certFile, cacertfile: l.tls.caFile, expiration_date: new Date(expires).toISOString() });
+    }
+    return expired.length === 0 ? { status: 'ok' } : failed(reply, { reason: 'Certificates expiring', expired });
   });
 
   // RabbitMQ's aliveness test: declares the queue aliveness-test in the vhost, publishes a message

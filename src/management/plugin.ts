@@ -43,7 +43,7 @@ export function managementPlugin(options: Partial<ManagementOptions>): BrokerPlu
       const server = await startManagement(broker, http, tls);
       const listeners: Listener[] = [];
       if (http && server.port > 0) listeners.push({ protocol: 'http', port: server.port, ip: http.host });
-      if (tls && server.tlsPort > 0) listeners.push({ protocol: 'https', port: server.tlsPort, ip: tls.host });
+      if (tls && server.tlsPort > 0) listeners.push({ protocol: 'https', port: server.tlsPort, ip: tls.host, tls: { certFile: tls.cert, caFile: tls.ca ?? null } });
       return { listeners, close: () => server.close() };
     },
   };

@@ -141,7 +141,8 @@ export class Broker {
   listeners(): Listener[] {
     const ip = this.options.host;
     const out: Listener[] = [{ protocol: 'amqp', port: this.port, ip }];
-    if (this.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: this.tlsPort, ip });
+    const o = this.options;
+    if (this.tlsPort > 0) out.push({ protocol: 'amqp/ssl', port: this.tlsPort, ip, tls: { certFile: o.tlsCert!, caFile: o.tlsCa ?? null } });
     for (const r of this.running) out.push(...r.listeners);
     return out;
   }

@@ -8,6 +8,8 @@ export interface Listener {
   port: number;
   /** The address it is bound to, as configured (0.0.0.0: every interface). */
   ip: string;
+  /** A TLS listener's certificate and CA files (the certificate-expiration health check reads them). */
+  tls?: { certFile: string; caFile: string | null };
 }
 
 /** A started plugin: what it listens on, and how the broker stops it at shutdown. */

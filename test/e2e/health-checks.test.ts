@@ -79,5 +79,15 @@ describe('health checks', () => {
     } finally {
       await tls.close();
     }
+    // The management API's own HTTPS certificate is checked too (no amqps listener here).
+    const mgmt = await startBroker({ port: 0, host: '127.0.0.1', managementPort: -1, logLevel: 'silent', managementTlsPort: -1, managementTlsCert: f('c.pem'), managementTlsKey: f('k.pem') });
+    try {
+      const a = apiClient(`http://127.0.0.1:${mgmt.managementPort}`);
+      const r = await a('GET', '/api/health/checks/certificate-expiration/1/months');
+      expect(r.status).toBe(503);
+      expect(r.json.expired.map((e: { protocol: string; port: number; certfile: string }) => [e.protocol, e.port, e.certfile])).toEqual([['https', mgmt.managementTlsPort, f('c.pem')]]);
+    } finally {
+      await mgmt.close();
+    }
   });
 });
