@@ -214,6 +214,21 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     await poll(() => page.locator(`[data-clear-permission="${u}|/"]`).count()).toBe(1);
     await shot(page, 'users');
 
+    // A topic permission: set through its form, listed, cleared.
+    await page.click('.page.users details.panel >> nth=2');
+    const t = '[data-form="topic-permission"]';
+    await poll(() => page.locator(`${t} select[name=user] option[value="${u}"]`).count()).toBe(1);
+    await page.selectOption(`${t} select[name=user]`, u);
+    await page.selectOption(`${t} select[name=vhost]`, '/');
+    await page.fill(`${t} input[name=exchange]`, 'amq.topic');
+    await page.fill(`${t} input[name=write]`, '^{username}\\.');
+    await page.fill(`${t} input[name=read]`, '.*');
+    await page.click(`${t} button[type=submit]`);
+    await poll(async () => (await api('GET', `/topic-permissions/%2F/${u}`)).json).toEqual([{ user: u, vhost: '/', exchange: 'amq.topic', write: '^{username}\\.', read: '.*' }]);
+    await poll(() => page.locator(`[data-clear-topic-permission="${u}|/|amq.topic"]`).count()).toBe(1);
+    await page.click(`[data-clear-topic-permission="${u}|/|amq.topic"]`);
+    await poll(async () => (await api('GET', `/topic-permissions/%2F/${u}`)).status).toBe(404);
+
     await page.click(`[data-clear-permission="${u}|/"]`);
     await poll(async () => (await api('GET', `/permissions/%2F/${u}`)).status).toBe(404);
     await page.click(`[data-delete-user="${u}"]`);

@@ -274,6 +274,14 @@ export interface PermissionInfo {
   write: string;
   read: string;
 }
+/** A topic permission: on a topic exchange, the routing keys the user may publish (write) and bind (read) with. */
+export interface TopicPermissionInfo {
+  user: string;
+  vhost: string;
+  exchange: string;
+  write: string;
+  read: string;
+}
 export interface GotMessage {
   payload_bytes: number;
   redelivered: boolean;

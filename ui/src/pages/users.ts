@@ -1,6 +1,6 @@
-// Users and permissions: both lists; administrators add or delete users (with tags) and set or
-// clear a user's permissions in a vhost.
-import { canAdmin, del, enc, get, put, type PermissionInfo, type UserInfo, type VhostInfo } from '../api';
+// Users, permissions and topic permissions: the lists; administrators add or delete users (with
+// tags) and set or clear a user's permissions and topic permissions in a vhost.
+import { canAdmin, del, enc, get, put, type PermissionInfo, type TopicPermissionInfo, type UserInfo, type VhostInfo } from '../api';
 import { h, Table } from '../dom';
 import { actionButton, form, panel, syncOptions } from '../forms';
 import type { Page } from '../page';
@@ -32,6 +32,22 @@ export function usersPage(): Page {
           await del(`/api/permissions/${enc(p.vhost)}/${enc(p.user)}`);
           await refresh();
           return `Permissions of ${p.user} in ${p.vhost} cleared.`;
+        }) }]
+      : []),
+  ]);
+
+  const topicPerms = new Table<TopicPermissionInfo>('topic-permissions', [
+    { label: 'User', value: (p) => p.user },
+    { label: 'Virtual host', value: (p) => p.vhost },
+    { label: 'Exchange', value: (p) => p.exchange },
+    { label: 'Write', value: (p) => p.write, render: (p) => h('code', null, p.write) },
+    { label: 'Read', value: (p) => p.read, render: (p) => h('code', null, p.read) },
+    // The API clears a user's topic permissions in a vhost all at once, as 3.10.8's does.
+    ...(admin
+      ? [{ label: '', value: () => '', render: (p: TopicPermissionInfo) => actionButton('Clear', { 'data-clear-topic-permission': `${p.user}|${p.vhost}|${p.exchange}` }, `Clear ${p.user}'s topic permissions in ${p.vhost}?`, msg, async () => {
+          await del(`/api/topic-permissions/${enc(p.vhost)}/${enc(p.user)}`);
+          await refresh();
+          return `Topic permissions of ${p.user} in ${p.vhost} cleared.`;
         }) }]
       : []),
   ]);
@@ -68,12 +84,34 @@ export function usersPage(): Page {
     ['Read', read],
   ]);
 
+  const tUser = h('select', { name: 'user' });
+  const tVhost = h('select', { name: 'vhost' });
+  const tExchange = h('input', { name: 'exchange', value: 'amq.topic', required: true });
+  const [tWrite, tRead] = [re('write'), re('read')];
+  const setTopic = form('topic-permission', 'Set topic permission', msg, async () => {
+    await put(`/api/topic-permissions/${enc(tVhost.value)}/${enc(tUser.value)}`, { exchange: tExchange.value, write: tWrite.value, read: tRead.value });
+    await refresh();
+    return `Topic permission of ${tUser.value} on ${tExchange.value} in ${tVhost.value} set.`;
+  }, [
+    ['User', tUser],
+    ['Virtual host', tVhost],
+    ['Exchange', tExchange],
+    ['Write', tWrite],
+    ['Read', tRead],
+  ]);
+
   const refresh = async (): Promise<void> => {
-    const [u, p, v] = await Promise.all([get<UserInfo[]>('/api/users'), get<PermissionInfo[]>('/api/permissions'), admin ? get<VhostInfo[]>('/api/vhosts') : []]);
+    const [u, p, t, v] = await Promise.all([
+      get<UserInfo[]>('/api/users'),
+      get<PermissionInfo[]>('/api/permissions'),
+      get<TopicPermissionInfo[]>('/api/topic-permissions'),
+      admin ? get<VhostInfo[]>('/api/vhosts') : [],
+    ]);
     users.update(u);
     perms.update(p);
-    syncOptions(pUser, u.map((x) => x.name));
-    syncOptions(pVhost, v.map((x) => x.name), '/');
+    topicPerms.update(t);
+    for (const s of [pUser, tUser]) syncOptions(s, u.map((x) => x.name));
+    for (const s of [pVhost, tVhost]) syncOptions(s, v.map((x) => x.name), '/');
   };
   return {
     title: 'Users',
@@ -86,6 +124,9 @@ export function usersPage(): Page {
       h('h2', null, 'Permissions'),
       perms.el,
       admin && panel('Set permissions', setPerm),
+      h('h2', null, 'Topic permissions'),
+      topicPerms.el,
+      admin && panel('Set a topic permission', setTopic),
       msg,
     ),
     refresh,
