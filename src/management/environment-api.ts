@@ -6,11 +6,11 @@ import type { Broker } from '../server/broker.js';
 
 const SECRET = new Set(['defaultPass']);
 
-export function registerEnvironmentApi(app: FastifyInstance, broker: Broker): void {
+export function registerEnvironmentApi(app: FastifyInstance, broker: Broker, managementSettings: object): void {
   app.get('/api/environment', async (req) => {
     req.authz.requireAdmin();
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(broker.options)) {
+    for (const [k, v] of [...Object.entries(broker.options), ...Object.entries(managementSettings)]) {
       if (SECRET.has(k) || v === undefined) continue;
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) out[k] = v;
     }

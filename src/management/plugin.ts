@@ -30,8 +30,8 @@ export const managementDefaults: ManagementOptions = {
 };
 
 /** The API over HTTP and/or HTTPS, or null when both are off. */
-export function managementPlugin(options: Partial<ManagementOptions>): BrokerPlugin | null {
-  const o = { ...managementDefaults, ...options };
+function managementPlugin(options: Partial<ManagementOptions>): BrokerPlugin | null {
+  const o: ManagementOptions = { ...managementDefaults, ...options };
   const tls =
     o.managementTlsPort !== 0 && o.managementTlsCert && o.managementTlsKey
       ? { port: o.managementTlsPort === -1 ? 0 : o.managementTlsPort, host: o.managementTlsHost ?? o.managementHost, cert: o.managementTlsCert, key: o.managementTlsKey, ca: o.managementTlsCa }
@@ -40,7 +40,8 @@ export function managementPlugin(options: Partial<ManagementOptions>): BrokerPlu
   if (!http && !tls) return null;
   return {
     async start(broker: Broker): Promise<RunningPlugin> {
-      const server = await startManagement(broker, http, tls);
+      // GET /api/environment shows these beside the broker's own settings (they were BrokerOptions once).
+      const server = await startManagement(broker, http, tls, o);
       const listeners: Listener[] = [];
       if (http && server.port > 0) listeners.push({ protocol: 'http', port: server.port, ip: http.host });
       if (tls && server.tlsPort > 0) listeners.push({ protocol: 'https', port: server.tlsPort, ip: tls.host, tls: { certFile: tls.cert, caFile: tls.ca ?? null } });
@@ -50,7 +51,7 @@ export function managementPlugin(options: Partial<ManagementOptions>): BrokerPlu
 }
 
 /** Imports a definitions file at boot, all or nothing: a file that does not import stops the boot. */
-export function definitionsAtBoot(file: string): BrokerPlugin {
+function definitionsAtBoot(file: string): BrokerPlugin {
   return {
     async beforeListen(broker: Broker): Promise<void> {
       try {

@@ -57,7 +57,13 @@ function credentials(req: FastifyRequest): { user: string; pass: string } | null
   return i < 0 ? null : { user: decoded.slice(0, i), pass: decoded.slice(i + 1) };
 }
 
-export async function startManagement(broker: Broker, http: ManagementListener | null, tls: ManagementTlsListener | null): Promise<ManagementServer> {
+export async function startManagement(
+  broker: Broker,
+  http: ManagementListener | null,
+  tls: ManagementTlsListener | null,
+  /** The management plugin's own settings, for GET /api/environment. */
+  settings: object = {},
+): Promise<ManagementServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
   const rates = new RateSampler(function* () {
     yield broker.stats;
@@ -129,7 +135,7 @@ export async function startManagement(broker: Broker, http: ManagementListener |
   registerPaging(app);
   registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
-  registerEnvironmentApi(app, broker);
+  registerEnvironmentApi(app, broker, settings);
   registerMetrics(app, broker);
   registerUi(app);
 

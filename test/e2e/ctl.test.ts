@@ -680,6 +680,8 @@ describe('warren ctl: diagnostics, channels, closing connections, exit codes (as
     expect(await ok('await_startup', '--timeout', '5')).toBe('');
     const env = JSON.parse(await ok('environment', '--formatter', 'json')) as Record<string, unknown>;
     expect(env.consumerTimeoutMs).toBe(1_800_000);
+    // The management API's own settings too, as given (-1: any free port).
+    expect([env.managementPort, env.managementHost]).toEqual([-1, '127.0.0.1']);
     expect(env).not.toHaveProperty('defaultPass');
   });
 
