@@ -146,41 +146,34 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     fail(`${what}: vhost '${String(vhost)}' does not exist`);
     return false;
   };
-  for (const p of list('permissions')) {
-    const what = `permission of user '${String(p.user)}' in vhost '${String(p.vhost)}'`;
+  /**
+   * A permission or topic permission: its vhost and user must exist, and every key be there
+   * (3.10.8 refuses the file; a missing pattern would otherwise compile to an empty one, which
+   * grants everything), a string, and the patterns regular expressions.
+   */
+  const checkPermission = (what: string, p: Record<string, unknown>, keys: string[], patterns: string[]): void => {
     needVHost(what, p.vhost);
     if (typeof p.user !== 'string' || !users.has(p.user)) fail(`${what}: user '${String(p.user)}' does not exist`);
-    // All three are needed (3.10.8 refuses the file): a permission without one would otherwise
-    // compile to an empty pattern, which grants everything.
-    const missing = missingKeysText(p, ['configure', 'write', 'read']);
+    const missing = missingKeysText(p, keys);
     if (missing !== null) fail(`${what}: ${missing}`);
-    for (const kind of ['configure', 'write', 'read']) {
-      if (p[kind] === undefined) continue;
-      if (typeof p[kind] !== 'string') fail(`${what}: ${kind} must be a string`);
+    for (const key of keys) {
+      if (p[key] === undefined) continue;
+      if (typeof p[key] !== 'string') fail(`${what}: ${key} must be a string`);
+      if (!patterns.includes(key)) continue;
       try {
-        new RegExp(String(p[kind]));
+        new RegExp(String(p[key]));
       } catch {
-        fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
+        fail(`${what}: invalid regular expression '${String(p[key])}' for ${key}`);
       }
     }
+  };
+  for (const p of list('permissions')) {
+    const patterns = ['configure', 'write', 'read'];
+    checkPermission(`permission of user '${String(p.user)}' in vhost '${String(p.vhost)}'`, p, patterns, patterns);
   }
-
   for (const p of list('topic_permissions')) {
     const what = `topic permission of user '${String(p.user)}' in vhost '${String(p.vhost)}' on exchange '${String(p.exchange)}'`;
-    needVHost(what, p.vhost);
-    if (typeof p.user !== 'string' || !users.has(p.user)) fail(`${what}: user '${String(p.user)}' does not exist`);
-    const missing = missingKeysText(p, ['exchange', 'write', 'read']);
-    if (missing !== null) fail(`${what}: ${missing}`);
-    for (const kind of ['exchange', 'write', 'read']) {
-      if (p[kind] !== undefined && typeof p[kind] !== 'string') fail(`${what}: ${kind} must be a string`);
-    }
-    for (const kind of ['write', 'read']) {
-      try {
-        new RegExp(String(p[kind] ?? ''));
-      } catch {
-        fail(`${what}: invalid regular expression '${String(p[kind])}' for ${kind}`);
-      }
-    }
+    checkPermission(what, p, ['exchange', 'write', 'read'], ['write', 'read']);
   }
 
   const operatorPolicies = list('parameters')
