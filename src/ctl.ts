@@ -106,6 +106,8 @@ const COMMANDS: Record<string, [number, number, string]> = {
   clear_permissions: [1, 1, 'clear_permissions [-p <vhost>] <username>'],
   add_vhost: [1, 1, 'add_vhost <vhost> [--description <description>] [--tags <tags>] [--default-queue-type <classic|quorum|stream>]'],
   delete_vhost: [1, 1, 'delete_vhost <vhost>'],
+  trace_on: [0, 0, 'trace_on [-p <vhost>]'],
+  trace_off: [0, 0, 'trace_off [-p <vhost>]'],
   set_policy: [3, 3, 'set_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
   clear_policy: [1, 1, 'clear_policy [-p <vhost>] <name>'],
   set_operator_policy: [3, 3, 'set_operator_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>'],
@@ -412,6 +414,26 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
           if (isNew) await call(o, 'DELETE', `/api/permissions/${enc(args[0]!)}/${enc(o.username)}`);
         }
         return 0;
+      case 'trace_on':
+      case 'trace_off': {
+        const on = action === 'trace_on';
+        say(o, `${on ? 'Starting' : 'Stopping'} tracing for vhost "${o.vhost}" ...`);
+        const path = `/api/vhosts/${v}`;
+        // rabbitmqctl says the same for a vhost that does not exist (there is nothing to trace);
+        // a PUT would create it.
+        const exists = await call(o, 'GET', path).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof CtlError && e.status === 404) return false;
+            throw e;
+          },
+        );
+        if (exists) await call(o, 'PUT', path, { tracing: on });
+        const text = `Trace ${on ? 'enabled' : 'disabled'} for vhost ${o.vhost}`;
+        if (o.formatter === 'json') o.out(JSON.stringify({ node: String(((await call(o, 'GET', '/api/overview')) as Row).node), result: 'ok', value: text }));
+        else o.out(text);
+        return 0;
+      }
       case 'delete_vhost':
         say(o, `Deleting vhost "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`).catch((e: unknown) => {

@@ -6,7 +6,7 @@ import { hashPassword } from '../server/access.js';
 import type { Broker } from '../server/broker.js';
 import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefinitions, intoVHost } from './definitions.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
-import { badRequest, notFound, requireKeys } from './http-errors.js';
+import { badRequest, HttpError, notFound, requireKeys } from './http-errors.js';
 import { definitionsUpload } from './request-bodies.js';
 import { userView, vhostView } from './views.js';
 import { ownName } from './nodes-view.js';
@@ -19,7 +19,20 @@ const S = { type: 'string' };
 const O = { type: 'object' };
 const obj = (properties: Record<string, unknown>, required: string[] = []): object => ({ type: 'object', properties, required });
 
-type VHostBody = { description?: string; tags?: string | string[]; default_queue_type?: string; [k: string]: unknown };
+type VHostBody = { description?: string; tags?: string | string[]; default_queue_type?: string; tracing?: unknown; [k: string]: unknown };
+
+/**
+ * A vhost PUT's `tracing` as rabbit_mgmt_util:parse_bool reads it: true, false, "true" or
+ * "false"; left out, tracing stays as it is; anything else is 400 ["not_boolean", value].
+ */
+function tracingOf(body: VHostBody): boolean | undefined {
+  const v = body.tracing;
+  if (!('tracing' in body)) return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  const shown = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v);
+  throw new HttpError(400, 'bad_request', ['not_boolean', shown]);
+}
 
 /**
  * The metadata a vhost PUT sets, as RabbitMQ 3.12 takes it: `tags` as a list or a comma-separated
@@ -61,7 +74,9 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
       const name = req.params.vhost ?? '';
       const existed = broker.vhosts.has(name);
       const body = req.body ?? {};
-      broker.addVHost(name, body.description ?? broker.vhosts.get(name)?.description ?? '', vhostMetadata(body));
+      const tracing = tracingOf(body);
+      const v = broker.addVHost(name, body.description ?? broker.vhosts.get(name)?.description ?? '', vhostMetadata(body));
+      if (tracing !== undefined) v.setTracing(tracing, broker.nodeName);
       // RabbitMQ gives whoever creates a vhost through the API full permissions on it, so that
       // the administrator can go on to declare things there (actions need vhost permissions).
       if (!existed) broker.access.setPermissions({ user: req.authz.user.name, vhost: name, configure: '.*', write: '.*', read: '.*' });

@@ -7,7 +7,7 @@ export class HttpError extends Error {
     readonly status: number,
     readonly error: string,
     /** Nearly always a text; a list where 3.10.8 answers with an Erlang term printed as JSON. */
-    readonly reason: string | readonly string[],
+    readonly reason: string | readonly (string | number | boolean | null)[],
   ) {
     super(String(reason));
   }

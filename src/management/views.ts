@@ -259,7 +259,7 @@ export function defaultBindingView(queue: string, vhost: string): JsonObject {
 }
 
 export function connectionName(c: Connection): string {
-  return `${c.socket.remoteAddress}:${c.socket.remotePort} -> ${c.socket.localAddress}:${c.socket.localPort}`;
+  return c.name;
 }
 
 export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
@@ -345,7 +345,7 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
 /**
  * A vhost as /api/vhosts shows it; with live, also its traffic as 3.10.8 does (message_stats once
  * something happened, recv_oct/send_oct, the rates of each and of its message counts,
- * cluster_state, tracing: Warren has no tracer).
+ * cluster_state, whether the firehose tracer is on).
  */
 export function vhostView(v: VHost, live?: { totals: VHostTotals; rates: RateSampler; node: string }): JsonObject {
   const counts = vhostMessageCounts(v);
@@ -360,7 +360,7 @@ export function vhostView(v: VHost, live?: { totals: VHostTotals; rates: RateSam
   out.send_oct = live.totals.sendOct;
   out.send_oct_details = { rate: Math.max(0, r('send_oct')) };
   out.cluster_state = { [live.node]: 'running' };
-  out.tracing = false;
+  out.tracing = v.tracing;
   return out;
 }
 

@@ -34,7 +34,7 @@ const queueObjects = (s: Snapshot, vhosts: Set<string> | null): { labels: Labels
   s.queues.filter((q) => !vhosts || vhosts.has(q.vhost.name)).map((q) => ({ labels: [['vhost', q.vhost.name], ['queue', q.name]], x: q }));
 
 /** The management API's names for connections and channels; RabbitMQ labels both `channel`. */
-export const connectionLabel = (c: Connection): string => `${c.socket.remoteAddress}:${c.socket.remotePort} -> ${c.socket.localAddress}:${c.socket.localPort}`;
+export const connectionLabel = (c: Connection): string => c.name;
 const channelObjects = (s: Snapshot): { labels: Labels; x: Channel }[] => s.channels.map((ch) => ({ labels: [['channel', `${connectionLabel(ch.conn)} (${ch.id})`]], x: ch }));
 const connectionObjects = (s: Snapshot): { labels: Labels; x: Connection }[] => s.connections.map((c) => ({ labels: [['channel', connectionLabel(c)]], x: c }));
 

@@ -37,6 +37,7 @@ import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
 import { ackTimeoutText, coarseClock, SWEEP_MS } from './consumer-timeout.js';
 import type { VHost } from './vhost.js';
+import type { TraceOrigin } from './firehose.js';
 
 
 interface HeldPublish {
@@ -92,6 +93,8 @@ export class Channel implements ReplyReceiver {
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
   private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
+  /** This channel as trace messages name it (firehose.ts), made for the first one. */
+  private tracedAs: TraceOrigin | null = null;
 
   constructor(
     readonly id: number,
@@ -104,6 +107,10 @@ export class Channel implements ReplyReceiver {
     this.messageStats = linked.own;
     this.counters = conn.broker.counters;
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
+  }
+
+  private get traceOrigin(): TraceOrigin {
+    return (this.tracedAs ??= { connectionName: this.conn.name, channel: this.id, user: this.conn.user });
   }
 
   /** A frame whose payload is b[start, end), good only until this returns. */
@@ -660,7 +667,7 @@ export class Channel implements ReplyReceiver {
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
     }
-    const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys);
+    const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys, this.vhost.firehose ? this.traceOrigin : undefined);
     for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
     if (routed > 0) counters.routed++;
@@ -691,6 +698,8 @@ export class Channel implements ReplyReceiver {
 
   /** A reply to a direct reply-to name goes to its channel, or nowhere if that has gone. */
   private publishReply(msg: Message, mandatory: boolean): void {
+    // Traced as 3.10.8 traces it: a publish routed to no queue, and no delivery.
+    if (this.vhost.firehose) this.vhost.firehose.published(this.traceOrigin, '', msg, undefined, []);
     const receiver = this.vhost.replies.lookup(msg.routingKey);
     if (receiver) {
       this.counters.routed++;
@@ -847,6 +856,7 @@ export class Channel implements ReplyReceiver {
       c.queue.stats.redeliver++;
       byType.redelivered++;
     }
+    if (this.vhost.firehose) this.vhost.firehose.delivered(this.traceOrigin, c.queue, msg, entry.redelivered);
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
     this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.content);
   }
@@ -911,6 +921,7 @@ export class Channel implements ReplyReceiver {
         messageCount: q.messageCount,
       },
     };
+    if (this.vhost.firehose) this.vhost.firehose.delivered(this.traceOrigin, q, msg, entry.redelivered);
     // Behind any reply still waiting for the store, like every other reply.
     const props = q.countsDeliveries ? withDeliveryCount(entry, true) : msg.properties;
     this.reply(null, () => this.conn.writer.content(this.id, ok, props, msg.content));

@@ -141,6 +141,11 @@ export class Connection implements QueueOwner, Throttled {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
+  /** The connection's name as RabbitMQ gives it (the management API, metrics, trace messages). */
+  get name(): string {
+    return `${this.peer} -> ${this.socket.localAddress}:${this.socket.localPort}`;
+  }
+
   get isRunning(): boolean {
     return this.state === 'running';
   }

@@ -15,6 +15,7 @@ import { GlobalCounters } from './global-counters.js';
 import { MessageStats } from './stats.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { writeTableBytes } from './table-bytes.js';
+import { Firehose, TRACE_EXCHANGE, type TraceOrigin } from './firehose.js';
 
 /** Declared in every vhost, as RabbitMQ does: name, type, internal. */
 export const STANDARD_EXCHANGES: [string, string, boolean][] = [
@@ -23,9 +24,8 @@ export const STANDARD_EXCHANGES: [string, string, boolean][] = [
   ['amq.topic', 'topic', false],
   ['amq.headers', 'headers', false],
   ['amq.match', 'headers', false],
-  // RabbitMQ's firehose tracer publishes here once `rabbitmqctl trace_on`; Warren has no tracer, so
-  // it stays as RabbitMQ's is with tracing off: internal, bindable, never published to.
-  ['amq.rabbitmq.trace', 'topic', true],
+  // The firehose tracer's (firehose.ts): internal, so only the broker publishes to it.
+  [TRACE_EXCHANGE, 'topic', true],
 ];
 
 export interface PublishOutcome {
@@ -76,6 +76,8 @@ export class VHost {
   deadLetterRetryMs = 180_000;
   /** The broker's counters (set by the broker; a vhost of its own otherwise). */
   counters = new GlobalCounters();
+  /** The firehose tracer while tracing is on (setTracing); null otherwise, which is all a publish checks. */
+  firehose: Firehose | null = null;
   private retryScheduled = false;
   /** The queues the message being published reaches (scratch space, reused by every publish). */
   private readonly routed: Queue[] = [];
@@ -142,6 +144,17 @@ export class VHost {
     }
   }
 
+  get tracing(): boolean {
+    return this.firehose !== null;
+  }
+
+  /** Turns the firehose tracer on or off (node: the name the trace messages carry). */
+  setTracing(on: boolean, node: string): void {
+    if (on === this.tracing) return;
+    this.firehose = on ? new Firehose(this, node) : null;
+    this.log.info({ vhost: this.name }, on ? 'tracing on' : 'tracing off');
+  }
+
   /** A mark no queue or exchange carries yet: route() takes each once per mark. */
   newMark(): number {
     return ++this.marks;
@@ -151,7 +164,7 @@ export class VHost {
    * Routes a message from exchange and enqueues it on every queue reached. refused: some queue's
    * x-overflow turned it away; persisted: some durable queue stores it (confirm after the write).
    */
-  publish(exchange: Exchange, msg: Message, extraKeys?: string[]): PublishOutcome {
+  publish(exchange: Exchange, msg: Message, extraKeys?: string[], origin?: TraceOrigin): PublishOutcome {
     const routed = this.routed;
     // Setting an array's length is a runtime call: only when there is something to drop.
     if (routed.length > 0) routed.length = 0;
@@ -162,6 +175,8 @@ export class VHost {
     if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark);
     // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
     if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
+    // Traced before any queue takes it, so the trace of its publish precedes that of its delivery.
+    if (this.firehose && origin) this.firehose.published(origin, exchange.name, msg, extraKeys, routed);
     let persisted = false;
     let refused = false;
     const outcome = this.outcome;
