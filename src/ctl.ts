@@ -94,6 +94,9 @@ const COMMANDS: Record<string, [number, number, string]> = {
   clear_topic_permissions: [1, 2, 'clear_topic_permissions [-p <vhost>] <username> [<exchange>]'],
   list_parameters: [0, 0, 'list_parameters [-p <vhost>]'],
   list_global_parameters: [0, 0, 'list_global_parameters'],
+  set_global_parameter: [2, 2, 'set_global_parameter <name> <value>'],
+  clear_global_parameter: [1, 1, 'clear_global_parameter <name>'],
+  set_cluster_name: [1, 1, 'set_cluster_name <name>'],
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
   close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
@@ -413,6 +416,29 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
           // gives none, so take them back.
           if (isNew) await call(o, 'DELETE', `/api/permissions/${enc(args[0]!)}/${enc(o.username)}`);
         }
+        return 0;
+      case 'set_global_parameter': {
+        const [name, value] = args as [string, string];
+        say(o, `Setting global runtime parameter "${name}" to "${value}" ...`);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(value);
+        } catch (e) {
+          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
+        }
+        await call(o, 'PUT', `/api/global-parameters/${enc(name)}`, { value: parsed });
+        return 0;
+      }
+      case 'clear_global_parameter':
+        say(o, `Clearing global runtime parameter "${args[0]}" ...`);
+        await call(o, 'DELETE', `/api/global-parameters/${enc(args[0]!)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
+          throw e;
+        });
+        return 0;
+      case 'set_cluster_name':
+        say(o, `Setting cluster name to ${args[0]} ...`);
+        await call(o, 'PUT', '/api/cluster-name', { name: args[0] });
         return 0;
       case 'trace_on':
       case 'trace_off': {

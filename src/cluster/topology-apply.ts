@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
 import { readTableBytes } from '../server/table-bytes.js';
 import type { Policy } from '../server/policies.js';
-import type { StoredBinding, StoredExchange, StoredLimits, StoredPermission, StoredTopicPermission, StoredUser, StoredVHost } from '../store/store.js';
+import type { StoredBinding, StoredExchange, StoredGlobalParameter, StoredLimits, StoredPermission, StoredTopicPermission, StoredUser, StoredVHost } from '../store/store.js';
 import type { ClusterQueueRecord } from './cluster-node.js';
 import { ELSEWHERE } from './cluster-queue.js';
 import type { ClusterStore, TopologyEvent } from './topology-store.js';
@@ -44,6 +44,11 @@ function applyPut(broker: Broker, kind: TopologyEvent['kind'], value: unknown): 
     case 'topicPermission':
       broker.access.setTopicPermission(value as StoredTopicPermission, false);
       return;
+    case 'globalParameter': {
+      const p = value as StoredGlobalParameter;
+      broker.globalParameters.set(p.name, p.value, false);
+      return;
+    }
     case 'limits':
       broker.limits.apply(value as StoredLimits);
       return;
@@ -88,6 +93,9 @@ function applyDelete(broker: Broker, kind: TopologyEvent['kind'], id: string): v
       return;
     case 'user':
       broker.access.deleteUser(id);
+      return;
+    case 'globalParameter':
+      broker.globalParameters.clear(id, false);
       return;
     case 'limits': {
       const [scope, name] = split(id);

@@ -44,6 +44,8 @@ export class ClusterStore implements Store {
   private readonly inflight = new Map<string, number>();
   private readonly deferred = new Map<string, KvEntry[]>();
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per key, the revision of this node's last write until its echo comes (see received). */
+  private readonly ownLatest = new Map<string, number>();
   /** KV revisions this node wrote: their watch events are echoes, already applied here. */
   private readonly ownRevisions = new Set<number>();
   /** While applying another node's change, the writes it causes here are not written back. */
@@ -148,6 +150,13 @@ export class ClusterStore implements Store {
       q.push(e);
       return;
     }
+    // An event older than this node's own last write of the key is stale: that write superseded it
+    // everywhere (without this, two nodes writing one key at once each kept the other's value).
+    const own = this.ownLatest.get(e.key);
+    if (own !== undefined) {
+      if (e.revision >= own) this.ownLatest.delete(e.key);
+      else return;
+    }
     if (this.ownRevisions.delete(e.revision)) return;
     const k = parseRecordKey(e.key);
     if (!k) return;
@@ -174,7 +183,10 @@ export class ClusterStore implements Store {
     this.chains.set(key, op.then(() => undefined, () => undefined));
     const p = op
       .then((revision) => {
-        if (typeof revision === 'number' && revision > 0) this.ownRevisions.add(revision);
+        if (typeof revision === 'number' && revision > 0) {
+          this.ownRevisions.add(revision);
+          this.ownLatest.set(key, Math.max(revision, this.ownLatest.get(key) ?? 0));
+        }
       })
       .catch((err: unknown) => {
         this.failed = err instanceof Error ? err : new Error(String(err));

@@ -185,7 +185,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       rabbitmq_version: RABBITMQ_VERSION,
       product_name: 'Warren',
       product_version: VERSION,
-      cluster_name: 'warren',
+      cluster_name: broker.globalParameters.clusterName,
       node: broker.nodeName,
       uptime: Date.now() - broker.startedAt,
       object_totals: {

@@ -11,6 +11,7 @@ import { PolicyError, parsePolicy } from '../server/policies.js';
 import { checkDeclare, checkEquivalent } from '../server/queue-args.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { STANDARD_EXCHANGES } from '../server/vhost.js';
+import type { JsonValue } from '../store/store.js';
 
 type Args = { [k: string]: PlainValue };
 
@@ -28,6 +29,7 @@ export interface DefinitionsJson {
   parameters?: { vhost: string; component: string; name: string; value: { [k: string]: unknown } }[];
   policies?: { vhost: string; name: string; pattern: string; 'apply-to'?: string; definition: { [k: string]: PlainValue }; priority?: number }[];
   bindings?: { source: string; vhost: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
+  global_parameters?: { name: string; value: JsonValue }[];
   [other: string]: unknown;
 }
 
@@ -65,11 +67,6 @@ const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
 };
 /** Version stamps RabbitMQ and Warren write; nothing to apply. */
 const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_version'];
-/**
- * Global parameters every RabbitMQ export carries, which describe the node it came from rather than
- * anything to recreate: Warren's cluster is always named 'warren'.
- */
-const NODE_PARAMETERS = ['cluster_name', 'internal_cluster_id'];
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const text = (e: unknown): string => (e instanceof AmqpError || e instanceof Error ? e.message : String(e));
@@ -110,8 +107,10 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);
     }
   }
+  // Any name, any JSON value: imported as 3.10.8 imports them (cluster_name and internal_cluster_id too).
   for (const p of list('global_parameters')) {
-    if (!NODE_PARAMETERS.includes(String(p.name))) fail(`global parameter '${String(p.name)}' is not supported`);
+    if (typeof p.name !== 'string') fail('a global parameter without a name');
+    else if (!('value' in p)) fail(`global parameter '${p.name}': [{key_missing,value}]`);
   }
 
   const vhosts = new Set(broker.vhosts.keys());

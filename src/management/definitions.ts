@@ -65,7 +65,7 @@ export function exportDefinitions(broker: Broker): JsonObject {
     topic_permissions: broker.access.listTopicPermissions().map((p) => ({ ...p })),
     // RabbitMQ keeps operator policies as runtime parameters, and exports them so.
     parameters: [...broker.vhosts.values()].flatMap((v) => vhostParameters(broker, v.name)),
-    global_parameters: [],
+    global_parameters: broker.globalParameters.list().map((p) => ({ name: p.name, value: p.value })),
     policies: [...broker.vhosts.values()].flatMap((v) =>
       [...v.policies.values()].map((p) => ({ vhost: p.vhost, name: p.name, pattern: p.pattern, 'apply-to': p['apply-to'], definition: p.definition as JsonObject, priority: p.priority })),
     ),
@@ -130,7 +130,7 @@ export async function importDefinitions(
   if (problems.length > 0) throw new DefinitionsError(problems);
   const d = file as DefinitionsJson;
   const total =
-    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.topic_permissions?.length ?? 0) + (d.policies?.length ?? 0) + (d.parameters?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
+    (d.vhosts?.length ?? 0) + (d.users?.length ?? 0) + (d.permissions?.length ?? 0) + (d.topic_permissions?.length ?? 0) + (d.global_parameters?.length ?? 0) + (d.policies?.length ?? 0) + (d.parameters?.length ?? 0) + (d.exchanges?.length ?? 0) + (d.queues?.length ?? 0) + (d.bindings?.length ?? 0);
   let done = 0;
   const step = (): void => {
     done++;
@@ -161,6 +161,10 @@ export async function importDefinitions(
   }
   for (const p of d.topic_permissions ?? []) {
     broker.access.setTopicPermission({ user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read });
+    step();
+  }
+  for (const p of d.global_parameters ?? []) {
+    broker.globalParameters.set(p.name, p.value);
     step();
   }
   for (const p of d.policies ?? []) {

@@ -5,9 +5,13 @@
 // /api/operator-policies and /api/vhost-limits. Any other component is one whose plugin Warren
 // does not have (federation-upstream, shovel, …): its lists are empty, and a PUT is refused as
 // 3.10.8 refuses it without that plugin (400 "Validation failed\n\ncomponent X not found\n").
+// Global parameters (cluster_name, internal_cluster_id, any other) are listed, read, set and
+// cleared as 3.10.8 does, and /api/cluster-name reads and sets cluster_name.
 // Administrators only (RabbitMQ also lets policymakers at them in their vhosts).
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
+import { CLUSTER_NAME_PARAMETER } from '../server/global-parameters.js';
+import type { JsonValue } from '../store/store.js';
 import { checkLimitName, checkLimitValue } from '../server/limits.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
 import type { ApiAuthz } from './authz.js';
@@ -28,9 +32,46 @@ function onlyAdmin(a: ApiAuthz): void {
 
 export function registerParametersApi(app: FastifyInstance, broker: Broker): void {
   const all = (): JsonObject[] => [...broker.vhosts.keys()].flatMap((v) => vhostParameters(broker, v));
+  // ---- global parameters (global-parameters.ts), and cluster_name's own route
+  const globals = broker.globalParameters;
   app.get('/api/global-parameters', async (req) => {
     onlyAdmin(req.authz);
-    return [];
+    return globals.list();
+  });
+  app.get<{ Params: Params }>('/api/global-parameters/:name', async (req) => {
+    onlyAdmin(req.authz);
+    const name = req.params.name ?? '';
+    const value = globals.get(name);
+    if (value === undefined) throw notFound();
+    // 3.10.8's order: the value first.
+    return { value, name };
+  });
+  app.put<{ Params: Params; Body: unknown }>('/api/global-parameters/:name', async (req, reply) => {
+    onlyAdmin(req.authz);
+    if (!isRecord(req.body)) throw badRequest('not_json');
+    requireKeys(req.body, ['value']);
+    const created = globals.set(req.params.name ?? '', req.body.value as JsonValue);
+    await broker.store.flush();
+    return reply.code(created ? 201 : 204).send();
+  });
+  app.delete<{ Params: Params }>('/api/global-parameters/:name', async (req, reply) => {
+    onlyAdmin(req.authz);
+    if (!globals.clear(req.params.name ?? '')) throw notFound();
+    await broker.store.flush();
+    return reply.code(204).send();
+  });
+  // Any user of the API may read the name (the overview shows it too); only administrators set it.
+  app.get('/api/cluster-name', async () => ({ name: globals.clusterName }));
+  app.put<{ Body: unknown }>('/api/cluster-name', async (req, reply) => {
+    req.authz.requireAdmin();
+    if (!isRecord(req.body)) throw badRequest('not_json');
+    requireKeys(req.body, ['name']);
+    // 3.10.8 fails with a 500 on a name that is not a string.
+    if (typeof req.body.name !== 'string') throw badRequest('name must be a string');
+    globals.set(CLUSTER_NAME_PARAMETER, req.body.name);
+    await broker.store.flush();
+    // 204 even for the first name set, as 3.10.8.
+    return reply.code(204).send();
   });
   app.get('/api/parameters', async (req) => {
     onlyAdmin(req.authz);

@@ -23,6 +23,7 @@ import { MessageStats } from './stats.js';
 import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
+import { GlobalParameters } from './global-parameters.js';
 import { Limits } from './limits.js';
 import { boundPort, listenOn } from './listen.js';
 import type { Listener, RunningPlugin } from './plugin.js';
@@ -41,6 +42,8 @@ export class Broker {
   private ackTimeouts: NodeJS.Timeout | null = null;
   readonly access: AccessControl;
   readonly limits: Limits;
+  /** RabbitMQ's global runtime parameters: the cluster's name and id among them. */
+  readonly globalParameters: GlobalParameters;
   readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
   /** RabbitMQ's global counters and churn (global-counters.ts), for Prometheus. */
@@ -72,6 +75,7 @@ export class Broker {
     this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
     this.access = new AccessControl(this.store);
     this.limits = new Limits(this.store);
+    this.globalParameters = new GlobalParameters(this.store);
     this.alarms = new ResourceMonitor(
       { memoryHighWatermark: this.options.memoryHighWatermark, diskFreeLimit: this.options.diskFreeLimit, dataDir: this.options.dataDir },
       this.log,
@@ -214,6 +218,9 @@ export class Broker {
     }
     this.access.restore(state.definitions.user, state.definitions.permission, state.definitions.topicPermission);
     this.limits.restore(state.definitions.limits);
+    this.globalParameters.restore(state.definitions.globalParameter);
+    // Made at the first start, as RabbitMQ makes it (a cluster's nodes have loaded the shared one by now).
+    this.globalParameters.clusterId();
     if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');
     if (this.access.users.size === 0) {
       // A fresh store gets the default user, an administrator with full rights on '/', as RabbitMQ does.

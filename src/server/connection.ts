@@ -299,7 +299,7 @@ export class Connection implements QueueOwner, Throttled {
     this.enter('start-ok');
     this.writer.method(0, {
       id: M.ConnectionStart,
-      args: { serverProperties: serverProperties(), mechanisms: Buffer.from(MECHANISMS), locales: Buffer.from('en_US') },
+      args: { serverProperties: serverProperties(this.broker.globalParameters.clusterName), mechanisms: Buffer.from(MECHANISMS), locales: Buffer.from('en_US') },
     });
     return chunk.subarray(need);
   }

@@ -6,7 +6,8 @@ export const VERSION = '0.1.0';
 /** The RabbitMQ version Warren answers as: here, in the management API, definitions and metrics. */
 export const RABBITMQ_VERSION = '3.12.0';
 
-export function serverProperties(): FieldTable {
+/** clusterName: the global parameter cluster_name, or its default (global-parameters.ts). */
+export function serverProperties(clusterName: string): FieldTable {
   return toFieldTable({
     capabilities: {
       publisher_confirms: true,
@@ -19,7 +20,7 @@ export function serverProperties(): FieldTable {
       per_consumer_qos: true,
       direct_reply_to: true,
     },
-    cluster_name: 'warren',
+    cluster_name: clusterName,
     copyright: 'Copyright (c) the Warren authors',
     information: `Warren ${VERSION}, an AMQP 0-9-1 broker on Node.js that answers as RabbitMQ ${RABBITMQ_VERSION}`,
     platform: `Node.js ${process.version}`,

@@ -20,6 +20,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   policy: 'o',
   operatorPolicy: 'O',
   limits: 'l',
+  globalParameter: 'g',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 /**

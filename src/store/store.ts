@@ -109,6 +109,15 @@ export interface StoredTopicPermission {
   read: string;
 }
 
+/** A JSON value, as runtime parameters hold them. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A global runtime parameter (RabbitMQ's cluster_name, internal_cluster_id, or any other). */
+export interface StoredGlobalParameter {
+  name: string;
+  value: JsonValue;
+}
+
 /** A policy, in RabbitMQ's JSON shape (policies.ts). */
 export interface StoredPolicy {
   vhost: string;
@@ -139,9 +148,10 @@ export interface Definitions {
   policy: StoredPolicy;
   operatorPolicy: StoredPolicy;
   limits: StoredLimits;
+  globalParameter: StoredGlobalParameter;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'topicPermission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'topicPermission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits', 'globalParameter'];
 
 export interface RecoveredState {
   queues: StoredQueue[];
@@ -250,4 +260,5 @@ export const definitionId = {
   topicPermission: (user: string, vhost: string, exchange: string): string => `${vhost}\0${user}\0${exchange}`,
   policy: (vhost: string, name: string): string => `${vhost}\0${name}`,
   limits: (scope: 'vhost' | 'user', name: string): string => `${scope}\0${name}`,
+  globalParameter: (name: string): string => name,
 };

@@ -331,6 +331,31 @@ describe('cluster: topic permissions', () => {
   });
 });
 
+describe('cluster: the cluster name and id', () => {
+  it('named on one node, every node gives the name and the same internal_cluster_id', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const api = (i: number, method: string, path: string, body?: object) =>
+      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
+    expect((await api(0, 'PUT', '/api/cluster-name', { name: 'clustered' })).status).toBe(204);
+    const all = async (path: string, key: string): Promise<unknown[]> =>
+      Promise.all([0, 1, 2].map(async (i) => ((await (await api(i, 'GET', path)).json()) as Record<string, unknown>)[key]));
+    await waitUntil(async () => (await all('/api/cluster-name', 'name')).every((n) => n === 'clustered'), 'the name on every node', 10_000);
+    await waitUntil(async () => {
+      const ids = await all('/api/global-parameters/internal_cluster_id', 'value');
+      return typeof ids[0] === 'string' && ids.every((x) => x === ids[0]);
+    }, 'one internal_cluster_id on every node', 10_000);
+    // Three nodes writing one key at once end with one value, the last written: a node no longer
+    // keeps another node's earlier value over its own later one.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([0, 1, 2].map((i) => api(i, 'PUT', '/api/global-parameters/raced', { value: `r${round}-n${i}` })));
+      await waitUntil(async () => {
+        const values = await all('/api/global-parameters/raced', 'value');
+        return typeof values[0] === 'string' && values.every((v) => v === values[0]);
+      }, `one value of a key written by three nodes at once (round ${round + 1})`, 10_000);
+    }
+  });
+});
+
 describe("cluster: a vhost's default queue type", () => {
   it('set on one node, it makes a plain durable declare on another node a replicated quorum queue', async () => {
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };

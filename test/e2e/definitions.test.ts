@@ -75,7 +75,6 @@ const BAD_PROBLEMS = [
   "queue 'missing-q' does not exist",
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
   "parameter 'sh' in vhost 'bad-vh'",
-  "global parameter 'some_global' is not supported",
   "topic permission of user 'nobody' in vhost 'bad-vh' on exchange 'amq.topic': user 'nobody' does not exist",
   "topic permission of user 'bad-user' in vhost 'bad-vh' on exchange 'amq.topic': invalid regular expression '(' for write",
   "unknown key 'federation_upstreams'",
