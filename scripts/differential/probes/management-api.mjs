@@ -135,7 +135,23 @@ try {
   check('connection GET, missing', answer(await call('GET', '/connections/nope')));
   check('channel GET, missing', answer(await call('GET', '/channels/nope')));
   check('operator policy PUT, no body', answer(await call('PUT', `/operator-policies/${V}/op1`, { bare: true })));
-  // Not compared: global parameters, which Warren does not keep (README).
+  const gp = `/global-parameters/${tag}-gp`;
+  await call('DELETE', gp);
+  check('global parameter PUT, new', (await call('PUT', gp, { body: { value: { a: 1 } } })).status);
+  check('global parameter PUT, again', (await call('PUT', gp, { body: { value: 'x' } })).status);
+  check('global parameter PUT, no value', answer(await call('PUT', gp, { body: {} })));
+  check('global parameter GET', (await call('GET', gp)).text);
+  check('global parameter GET, missing', answer(await call('GET', `${gp}-none`)));
+  check('global parameter DELETE', (await call('DELETE', gp)).status);
+  check('global parameter DELETE, none', answer(await call('DELETE', gp)));
+  check('global parameters listed by name', (await call('GET', '/global-parameters')).json?.map?.((x) => x.name) ?? null);
+  check('cluster name PUT, no name', answer(await call('PUT', '/cluster-name', { body: {} })));
+  check('vhost PUT, tracing not a boolean', answer(await call('PUT', `/vhosts/${V}`, { body: { tracing: 'yes' } })));
+  check('vhost PUT, tracing "true"', (await call('PUT', `/vhosts/${V}`, { body: { tracing: 'true' } })).status);
+  check('vhost tracing after it', (await call('GET', `/vhosts/${V}`)).json?.tracing ?? null);
+  check('vhost PUT, no tracing key', (await call('PUT', `/vhosts/${V}`, { body: {} })).status);
+  check('vhost tracing left as it was', (await call('GET', `/vhosts/${V}`)).json?.tracing ?? null);
+  check('vhost PUT, tracing false', (await call('PUT', `/vhosts/${V}`, { body: { tracing: false } })).status);
   check('policy PUT, no body', answer(await call('PUT', `/policies/${V}/p1`, { bare: true })));
   check('policy PUT, definition missing', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: 'x' } })));
   check('policy PUT, a negative message-ttl', answer(await call('PUT', `/policies/${V}/p1`, { body: { pattern: '.*', definition: { 'message-ttl': -1 } } })));
