@@ -17,6 +17,27 @@ export type FieldValue =
 /** A Map keeps wire order even for keys that look like integers, which a plain object would reorder. */
 export type FieldTable = Map<string, FieldValue>;
 
+/** RabbitMQ's names of the field types (rabbit_binary_parser), as its error texts print them. */
+export const FIELD_TYPE_NAMES: Record<FieldValue['type'], string> = {
+  S: 'longstr',
+  x: 'binary',
+  I: 'signedint',
+  i: 'unsignedint',
+  l: 'long',
+  b: 'byte',
+  B: 'unsignedbyte',
+  s: 'short',
+  u: 'unsignedshort',
+  f: 'float',
+  d: 'double',
+  D: 'decimal',
+  T: 'timestamp',
+  t: 'bool',
+  F: 'table',
+  A: 'array',
+  V: 'void',
+};
+
 /** Deep enough for any real client; bounded so hostile nesting cannot exhaust the stack. */
 const MAX_DEPTH = 64;
 

@@ -8,7 +8,7 @@ import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { isExchangeType } from '../server/exchanges/types.js';
 import { missingKeysText } from '../server/missing-keys.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
-import { checkDeclare, checkEquivalent } from '../server/queue-args.js';
+import { checkDeclare, checkEquivalent, checkNewQueue } from '../server/queue-args.js';
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { STANDARD_EXCHANGES } from '../server/vhost.js';
 import type { JsonValue } from '../store/store.js';
@@ -234,6 +234,7 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     names(queues, vhost).add(name);
     try {
       const args = toFieldTable(isRecord(q.arguments) ? (q.arguments as Args) : {});
+      checkNewQueue(name, vhost, args);
       checkDeclare({ name, durable: q.durable !== false, exclusive: false, autoDelete: q.auto_delete === true, arguments: args }, vhost);
       const existing = broker.vhosts.get(vhost)?.queues.get(name);
       if (existing) checkEquivalent(existing, vhost, q.durable !== false, q.auto_delete === true, args);

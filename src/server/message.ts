@@ -72,8 +72,7 @@ export class Message {
   expiration(): number | undefined {
     if (!this.has(BasicPropertyFlag.expiration)) return undefined;
     const s = this.decoded().expiration;
-    if (s === undefined || !/^\d+$/.test(s)) return undefined;
-    return Number(s);
+    return s === undefined ? undefined : expirationMs(s);
   }
 
   priority(): number {
@@ -143,15 +142,34 @@ export function deliveryModeOf(p: Buffer): number {
   return scanProperties(p, { deliveryMode: 0, headerBytes: 0 }).deliveryMode;
 }
 
-/** RabbitMQ refuses an expiration that is not a non-negative integer of milliseconds (406). */
+/** RabbitMQ's ?MAX_EXPIRY_TIMER (3.10.8: ten years in ms): the largest expiration, x-expires and x-message-ttl. */
+export const MAX_EXPIRY_MS = 315_360_000_000;
+
+/** An expiration's digits as Erlang's string:to_integer reads them (a sign, then digits), and what follows. */
+const EXPIRATION = /^([+-]?\d+)(.*)$/s;
+
+/** The expiration in ms, or undefined when it is not one (checkExpiration refused it at publish). */
+export function expirationMs(expiration: string): number | undefined {
+  const m = EXPIRATION.exec(expiration);
+  if (!m || m[2] !== '') return undefined;
+  const n = Number(m[1]);
+  return n >= 0 ? Math.abs(n) : undefined;
+}
+
+/**
+ * RabbitMQ 3.10.8's rabbit_basic:parse_expiration: a 406 naming what is wrong, in its words
+ * (no_integer, {leftover_string,"abc"}, {value_negative,-1}, {value_too_large,N} past ten years).
+ */
 export function checkExpiration(expiration: string): void {
   const fail = (why: string): never => {
     throw new AmqpError(ReplyCode.PreconditionFailed, `invalid expiration '${expiration}': ${why}`, 'channel');
   };
-  if (!/^-?\d+$/.test(expiration)) fail('no_integer');
-  const n = Number(expiration);
+  const m = EXPIRATION.exec(expiration);
+  if (!m) return fail('no_integer');
+  if (m[2] !== '') fail(`{leftover_string,"${m[2]}"}`);
+  const n = Number(m[1]);
   if (n < 0) fail(`{value_negative,${n}}`);
-  if (n > 0xffffffff) fail(`{value_too_large,${n}}`);
+  if (n > MAX_EXPIRY_MS) fail(`{value_too_large,${n}}`);
 }
 
 const routingKeysOf = (v: FieldValue | undefined): string[] =>

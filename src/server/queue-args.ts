@@ -1,8 +1,9 @@
 // Queue arguments (x-message-ttl, x-max-length, dead-lettering, …): validated at declare with a
 // 406 that names the argument, as RabbitMQ does, and compared on redeclare (406 on a mismatch).
-import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
+import { MAX_EXPIRY_MS } from './message.js';
 import { argMismatch, argsDiffer } from './arg-mismatch.js';
-import { queueTypeOf, type QueueType } from './queue-types/index.js';
+import { checkTypeArguments, queueTypeOf, type QueueType } from './queue-types/index.js';
 import { parseDuration } from './queue-types/stream.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
@@ -35,51 +36,79 @@ export interface QueueArgs {
 }
 
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
-
+/**
+ * The arguments in effect, checked as RabbitMQ 3.10.8 checks a declare's: those the queue's type
+ * takes, in its order (x-expires, x-message-ttl, x-dead-letter-routing-key, the lengths,
+ * x-max-priority, x-overflow, x-queue-mode, x-single-active-consumer), each refusal a 406
+ * "invalid arg 'K' for queue 'Q' in vhost 'V': " and the reason as RabbitMQ prints its Erlang term
+ * ({value_negative,-5}, "expected integer, got longstr", invalid_overflow …). Those the type does
+ * not take are refused after these, for a new queue only (checkNewQueue).
+ */
 export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): QueueArgs {
   const invalid = (arg: string, why: string): never => {
     throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg '${arg}' for queue '${queue}' in vhost '${vhost}': ${why}`, 'channel');
   };
-  const int = (arg: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+  const unacceptable = (arg: string, v: FieldValue): never => invalid(arg, `{unacceptable_type,${FIELD_TYPE_NAMES[v.type]}}`);
+  const type = queueTypeOf(queue, vhost, t);
+  const int = (arg: string): number | undefined => {
     const v = t.get(arg);
-    if (v === undefined) return undefined;
-    if (!INTEGER_TYPES.has(v.type)) invalid(arg, `expected an integer, got a value of type '${v.type}'`);
-    const n = Number(fromFieldValue(v));
-    if (n < min || n > max) invalid(arg, `${n} is out of range (${min}..${max})`);
+    if (v === undefined || type.refusedArgs.includes(arg)) return undefined;
+    if (!INTEGER_TYPES.has(v.type)) invalid(arg, `"expected integer, got ${FIELD_TYPE_NAMES[v.type]}"`);
+    return Number(fromFieldValue(v));
+  };
+  const nonNegative = (arg: string): number | undefined => {
+    const n = int(arg);
+    if (n !== undefined && n < 0) invalid(arg, `{value_negative,${n}}`);
+    return n;
+  };
+  /** rabbit_misc:check_expiry, and x-expires refuses 0 first. */
+  const expiry = (arg: string, zero: boolean): number | undefined => {
+    const n = int(arg);
+    if (n === undefined) return undefined;
+    if (n === 0 && !zero) invalid(arg, '{value_zero,0}');
+    if (n < 0) invalid(arg, `{value_negative,${n}}`);
+    if (n > MAX_EXPIRY_MS) invalid(arg, `{value_too_large,${n}}`);
     return n;
   };
   const str = (arg: string): string | undefined => {
     const v = t.get(arg);
-    if (v === undefined) return undefined;
-    if (v.type !== 'S') invalid(arg, `expected a string, got a value of type '${v.type}'`);
+    if (v === undefined || type.refusedArgs.includes(arg)) return undefined;
+    if (v.type !== 'S') unacceptable(arg, v);
     return String(fromFieldValue(v));
   };
-  const type = queueTypeOf(queue, vhost, t);
+  const expires = expiry('x-expires', false);
+  const messageTtl = expiry('x-message-ttl', true);
+  const dlx = str('x-dead-letter-exchange');
+  const dlrk = str('x-dead-letter-routing-key');
+  if (dlrk !== undefined && dlx === undefined) invalid('x-dead-letter-routing-key', 'routing_key_but_no_dlx_defined');
+  const maxLength = nonNegative('x-max-length');
+  const maxLengthBytes = nonNegative('x-max-length-bytes');
+  // Quorum queues take these (and ignore them here: every message stays where it is).
+  nonNegative('x-max-in-memory-length');
+  nonNegative('x-max-in-memory-bytes');
+  const maxPriority = nonNegative('x-max-priority');
+  if (maxPriority !== undefined && maxPriority > 255) invalid('x-max-priority', `{max_value_exceeded,${maxPriority}}`);
   let overflow = str('x-overflow') ?? 'drop-head';
-  if (!['drop-head', 'reject-publish', 'reject-publish-dlx'].includes(overflow)) {
-    invalid('x-overflow', `'${overflow}' is not one of drop-head, reject-publish, reject-publish-dlx`);
-  }
+  if (!['drop-head', 'reject-publish', 'reject-publish-dlx'].includes(overflow)) invalid('x-overflow', 'invalid_overflow');
   // RabbitMQ 3.10 accepts reject-publish-dlx on a quorum queue, logs "Invalid overflow strategy"
   // and applies its default, drop-head (checked on 3.10.8).
   if (type.name === 'quorum' && overflow === 'reject-publish-dlx') overflow = 'drop-head';
   const mode = str('x-queue-mode');
-  if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `'${mode}' is not one of default, lazy`);
-  const sac = t.get('x-single-active-consumer');
-  if (sac !== undefined && sac.type !== 't') invalid('x-single-active-consumer', `expected a boolean, got a value of type '${sac.type}'`);
-  const dlrk = str('x-dead-letter-routing-key');
-  const dlx = str('x-dead-letter-exchange');
-  if (dlrk !== undefined && dlx === undefined) invalid('x-dead-letter-routing-key', 'x-dead-letter-exchange is not set');
+  if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `"unsupported queue mode '${mode}'"`);
+  const sac = type.refusedArgs.includes('x-single-active-consumer') ? undefined : t.get('x-single-active-consumer');
+  if (sac !== undefined && sac.type !== 't') unacceptable('x-single-active-consumer', sac);
   const args: QueueArgs = { overflow: overflow as Overflow, singleActiveConsumer: sac?.value === true, type };
   const put = <K extends keyof QueueArgs>(k: K, v: QueueArgs[K] | undefined): void => {
     if (v !== undefined) args[k] = v;
   };
-  put('messageTtl', int('x-message-ttl', 0, 2 ** 32 - 1));
-  put('expires', int('x-expires', 1, 2 ** 32 - 1));
-  put('maxLength', int('x-max-length', 0));
-  put('maxLengthBytes', int('x-max-length-bytes', 0));
-  put('maxPriority', int('x-max-priority', 0, 255));
-  // 0 turns the timeout off for the queue, as the broker-wide consumer_timeout's 0 does.
-  const consumerTimeout = int('x-consumer-timeout', 0);
+  put('messageTtl', messageTtl);
+  put('expires', expires);
+  put('maxLength', maxLength);
+  put('maxLengthBytes', maxLengthBytes);
+  put('maxPriority', maxPriority);
+  // RabbitMQ 3.12's; 3.10.8 takes any value (it does not know it). 0 turns the timeout off for
+  // the queue, as the broker-wide consumer_timeout's 0 does.
+  const consumerTimeout = nonNegative('x-consumer-timeout');
   if (consumerTimeout !== undefined && consumerTimeout > 0) args.consumerTimeout = consumerTimeout;
   // RabbitMQ 3.10 takes any value here and uses only a non-negative integer (a string was accepted).
   const limit = t.get('x-delivery-limit');
@@ -104,6 +133,22 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
     if (seg !== undefined && INTEGER_TYPES.has(seg.type) && Number(fromFieldValue(seg)) >= 0) args.maxSegmentBytes = Number(fromFieldValue(seg));
   }
   return args;
+}
+
+/**
+ * What a client's declare (AMQP, the API, a definitions file) is checked for before the queue is
+ * made, in 3.10.8's order: x-dead-letter-exchange's type (rabbit_channel checks it first, in its
+ * own words), the values of the arguments the type takes, then the arguments it does not take;
+ * the queue's constructor then runs checkDeclare (the type's own checks). A queue restored from the store skips these, so one an earlier version took
+ * still starts.
+ */
+export function checkNewQueue(name: string, vhost: string, args: FieldTable): void {
+  const dlx = args.get('x-dead-letter-exchange');
+  if (dlx !== undefined && dlx.type !== 'S') {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${FIELD_TYPE_NAMES[dlx.type]}' for arg 'x-dead-letter-exchange' in queue '${name}' in vhost '${vhost}'`, 'channel');
+  }
+  parseQueueArgs(name, vhost, args);
+  checkTypeArguments(name, vhost, args);
 }
 
 /** Everything a declare is checked for: the arguments, then what the queue's type refuses. */

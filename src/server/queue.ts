@@ -9,6 +9,7 @@ import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type PagingLimits } from './paged-tail.js';
 import { effectiveDefinition, effectiveQueueArguments, type Policy } from './policies.js';
+import { LongTimer } from './long-timer.js';
 import { checkDeclare, parseQueueArgs, type QueueArgs } from './queue-args.js';
 import type { QueueType } from './queue-types/index.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
@@ -98,9 +99,8 @@ export class Queue {
   private rr = 0;
   private dispatchScheduled = false;
   private readonly dispatchNow = (): void => this.dispatch();
-  private expiryTimer: NodeJS.Timeout | null = null;
-  private expiryAt = 0;
-  private unusedTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: LongTimer | null = null;
+  private unusedTimer: LongTimer | null = null;
   private readonly throttled = new Set<Throttled>();
   /** Where ready messages past the paging limits go; null for a queue kept wholly in memory. */
   private readonly tail: PagedTail | null;
@@ -201,7 +201,7 @@ export class Queue {
     this.configureDeadLettering();
     if (this.args.overflow === 'drop-head') this.dropHeads();
     // x-expires may have changed or gone: restart (or stop) the countdown.
-    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    this.unusedTimer?.clear();
     this.unusedTimer = null;
     this.touch();
   }
@@ -696,17 +696,16 @@ export class Queue {
   touch(): void {
     this.lastUsedAt = Date.now();
     if (this.args.expires === undefined || this.deleted) return;
-    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    this.unusedTimer?.clear();
     this.unusedTimer = null;
     if (this.consumers.length > 0) return;
-    this.unusedTimer = setTimeout(() => this.vhost.deleteQueue(this), this.args.expires);
-    this.unusedTimer.unref();
+    this.unusedTimer = new LongTimer(this.lastUsedAt + this.args.expires, () => this.vhost.deleteQueue(this));
   }
 
   /** Stops the queue's timers once it is deleted. */
   stopTimers(): void {
-    if (this.unusedTimer) clearTimeout(this.unusedTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.unusedTimer?.clear();
+    this.expiryTimer?.clear();
     this.unusedTimer = this.expiryTimer = null;
     this.owed?.stop();
   }
@@ -727,17 +726,12 @@ export class Queue {
   private armExpiry(): void {
     const head = this.ready.peek();
     const at = head?.expiresAt ?? 0;
-    if (at === 0 || (this.expiryTimer && this.expiryAt <= at)) return;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryAt = at;
-    this.expiryTimer = setTimeout(
-      () => {
-        this.expiryTimer = null;
-        this.expire();
-      },
-      Math.max(0, at - Date.now()),
-    );
-    this.expiryTimer.unref();
+    if (at === 0 || (this.expiryTimer && this.expiryTimer.at <= at)) return;
+    this.expiryTimer?.clear();
+    this.expiryTimer = new LongTimer(at, () => {
+      this.expiryTimer = null;
+      this.expire();
+    });
   }
 
   scheduleDispatch(): void {

@@ -14,6 +14,7 @@ import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
 import { GlobalCounters } from './global-counters.js';
 import { MessageStats } from './stats.js';
 import { Queue, type QueueSpec } from './queue.js';
+import { checkNewQueue } from './queue-args.js';
 import { writeTableBytes } from './table-bytes.js';
 import { Firehose, TRACE_EXCHANGE, type TraceOrigin } from './firehose.js';
 
@@ -233,6 +234,7 @@ export class VHost {
    * persist false: a queue restored (from the store, or a cluster's shared topology), not created.
    */
   addQueue(spec: QueueSpec, persist = true): Queue {
+    if (persist) checkNewQueue(spec.name, this.name, spec.arguments);
     const q = this.makeQueue(this, spec);
     if (persist) this.counters.queuesCreated++;
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);

@@ -5,6 +5,18 @@ export const classic: QueueType = {
   name: 'classic',
   module: 'rabbit_classic_queue',
   validate: () => undefined,
+  // The other types' arguments (checked on 3.10.8).
+  refusedArgs: [
+    'x-max-in-memory-length',
+    'x-max-in-memory-bytes',
+    'x-quorum-initial-group-size',
+    'x-max-age',
+    'x-stream-max-segment-size-bytes',
+    'x-initial-cluster-size',
+    'x-queue-leader-locator',
+    'x-delivery-limit',
+    'x-dead-letter-strategy',
+  ],
   comparedArgs: [
     'x-expires',
     'x-message-ttl',

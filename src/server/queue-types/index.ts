@@ -3,7 +3,7 @@
 // types differ (what it stores, how redeliveries count, what overflow means). The Queue class asks
 // its type through the flags and hooks below, precomputed at declare, so the classic hot path
 // costs a boolean test and no allocation. A later replicated type implements the same interface.
-import { AmqpError, ReplyCode, fromFieldValue, type FieldTable } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, fromFieldValue, type FieldTable } from '../../frames/index.js';
 import { classic } from './classic.js';
 import { quorum } from './quorum.js';
 import { stream } from './stream.js';
@@ -24,8 +24,10 @@ export interface QueueType {
   readonly name: QueueTypeName;
   /** RabbitMQ's module name, used in its error texts (`of queue type rabbit_quorum_queue`). */
   readonly module: string;
-  /** Throws RabbitMQ's 406 for a property or argument this type refuses. */
+  /** Throws RabbitMQ's 406 for a property or argument value this type refuses. */
   validate(spec: DeclareSpec): void;
+  /** Queue arguments RabbitMQ 3.10.8 knows but this type does not take (406 at declare, checkTypeArguments). */
+  readonly refusedArgs: readonly string[];
   /** The arguments a redeclare must match (RabbitMQ: the type's queue_arguments capability). */
   readonly comparedArgs: readonly string[];
   /** Every message is stored, whatever its delivery_mode (quorum: the Raft log holds them all). */
@@ -49,10 +51,25 @@ const TYPES: Record<QueueTypeName, QueueType> = { classic, quorum, stream };
 export function queueTypeOf(queue: string, vhost: string, args: FieldTable): QueueType {
   const v = args.get('x-queue-type');
   if (v === undefined) return classic;
-  const name = v.type === 'S' ? String(fromFieldValue(v)) : '';
-  if (name === 'classic' || name === 'quorum' || name === 'stream') return TYPES[name];
   const where = `invalid arg 'x-queue-type' for queue '${queue}' in vhost '${vhost}'`;
+  if (v.type !== 'S') throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: {unacceptable_type,${FIELD_TYPE_NAMES[v.type]}}`, 'channel');
+  const name = String(fromFieldValue(v));
+  if (name === 'classic' || name === 'quorum' || name === 'stream') return TYPES[name];
   throw new AmqpError(ReplyCode.PreconditionFailed, `${where}: "unsupported queue type '${name}'"`, 'channel');
+}
+
+/**
+ * A new queue's arguments against its type, before their values are checked (as 3.10.8 orders
+ * them): the first one the type does not take, in the declare's order, is a 406. Only for declares:
+ * a queue restored from the store keeps what an earlier version accepted.
+ */
+export function checkTypeArguments(queue: string, vhost: string, args: FieldTable): void {
+  const type = queueTypeOf(queue, vhost, args);
+  for (const k of args.keys()) {
+    if (type.refusedArgs.includes(k)) {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg '${k}' for queue '${queue}' in vhost '${vhost}' of queue type ${type.module}`, 'channel');
+    }
+  }
 }
 
 /** The registered queue type of that name (x-queue-type's value), if there is one. */

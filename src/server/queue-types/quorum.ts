@@ -13,6 +13,7 @@ const REFUSED_ARGS = [
   'x-queue-master-locator',
   'x-max-age',
   'x-stream-max-segment-size-bytes',
+  'x-initial-cluster-size',
 ];
 
 const fail = (text: string): never => {
@@ -22,11 +23,9 @@ const fail = (text: string): never => {
 export const quorum: QueueType = {
   name: 'quorum',
   module: 'rabbit_quorum_queue',
+  refusedArgs: REFUSED_ARGS,
   validate(s: DeclareSpec): void {
     const where = `for queue '${s.name}' in vhost '${s.vhost}'`;
-    for (const arg of REFUSED_ARGS) {
-      if (s.arguments.has(arg)) fail(`invalid arg '${arg}' ${where} of queue type rabbit_quorum_queue`);
-    }
     const strategy = s.arguments.get('x-dead-letter-strategy');
     if (strategy !== undefined) {
       const v = strategy.type === 'S' ? String(fromFieldValue(strategy)) : '';

@@ -1,10 +1,10 @@
 // The stream queue type on a single node, as RabbitMQ 3.10 (rabbit_stream_queue) behaves for AMQP
 // 0-9-1 clients: durable, non-exclusive, not auto-delete; an append-only log (stream-log.ts) that
 // consumers read from an offset without removing anything. Replication is not built.
-import { AmqpError, ReplyCode, fromFieldValue, type FieldValue } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, fromFieldValue, type FieldValue } from '../../frames/index.js';
 import type { DeclareSpec, QueueType } from './index.js';
 
-/** Arguments RabbitMQ 3.10.8 refuses on a stream, each checked there with this text. */
+/** Arguments RabbitMQ 3.10.8 refuses on a stream (checked there). */
 const REFUSED_ARGS = [
   'x-max-priority',
   'x-queue-mode',
@@ -18,14 +18,15 @@ const REFUSED_ARGS = [
   'x-delivery-limit',
   'x-queue-version',
   'x-dead-letter-strategy',
+  'x-max-in-memory-length',
+  'x-max-in-memory-bytes',
+  'x-quorum-initial-group-size',
+  'x-queue-master-locator',
 ];
 
 const fail = (text: string): never => {
   throw new AmqpError(ReplyCode.PreconditionFailed, text, 'channel');
 };
-
-/** Erlang's names of AMQP field types, as RabbitMQ prints them in {unacceptable_type, …}. */
-const TYPE_NAMES: Record<string, string> = { b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint', l: 'long', f: 'float', d: 'double', D: 'decimal', t: 'bool', T: 'timestamp', F: 'table', A: 'array', x: 'binary', V: 'void' };
 
 const UNIT_MS: Record<string, number> = { Y: 365 * 86_400_000, M: 30 * 86_400_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
 
@@ -39,7 +40,7 @@ export function parseDuration(s: string): number | undefined {
 export function maxAgeOf(name: string, vhost: string, v: FieldValue | undefined): number | undefined {
   if (v === undefined) return undefined;
   const where = `invalid arg 'x-max-age' for queue '${name}' in vhost '${vhost}'`;
-  if (v.type !== 'S') return fail(`${where}: {unacceptable_type,${TYPE_NAMES[v.type] ?? v.type}}`);
+  if (v.type !== 'S') return fail(`${where}: {unacceptable_type,${FIELD_TYPE_NAMES[v.type]}}`);
   const ms = parseDuration(String(fromFieldValue(v)));
   if (ms === undefined) return fail(`${where}: invalid_max_age`);
   return ms;
@@ -48,15 +49,13 @@ export function maxAgeOf(name: string, vhost: string, v: FieldValue | undefined)
 export const stream: QueueType = {
   name: 'stream',
   module: 'rabbit_stream_queue',
+  refusedArgs: REFUSED_ARGS,
   validate(s: DeclareSpec): void {
     const where = `for queue '${s.name}' in vhost '${s.vhost}'`;
-    for (const arg of REFUSED_ARGS) {
-      if (s.arguments.has(arg)) fail(`invalid arg '${arg}' ${where} of queue type rabbit_stream_queue`);
-    }
     maxAgeOf(s.name, s.vhost, s.arguments.get('x-max-age'));
     const seg = s.arguments.get('x-stream-max-segment-size-bytes');
     if (seg !== undefined && (!['b', 'B', 's', 'u', 'I', 'i', 'l'].includes(seg.type) || Number(fromFieldValue(seg)) < 0)) {
-      fail(`invalid arg 'x-stream-max-segment-size-bytes' ${where}: {unacceptable_type,${TYPE_NAMES[seg.type] ?? seg.type}}`);
+      fail(`invalid arg 'x-stream-max-segment-size-bytes' ${where}: {unacceptable_type,${FIELD_TYPE_NAMES[seg.type]}}`);
     }
     if (s.autoDelete) fail(`invalid property 'auto-delete' ${where}`);
     if (s.exclusive) fail(`invalid property 'exclusive-owner' ${where}`);

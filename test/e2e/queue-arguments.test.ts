@@ -1,0 +1,156 @@
+// Queue arguments and publish expirations refused as RabbitMQ 3.10.8 refuses them, through amqplib:
+// each expected text below is what a private 3.10.8 node answered to the same amqplib call (its
+// Erlang terms included: {value_negative,-5}, "expected integer, got longstr", invalid_overflow),
+// and the order it checks them in when several are wrong. Also: TTLs and x-expires beyond Node's
+// longest timer (~24.8 days), which once deleted a queue at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import amqp from 'amqplib';
+import type { ChannelModel, Options } from 'amqplib';
+import { startBroker, type RunningBroker } from '../../src/index.js';
+
+let broker: RunningBroker;
+let conn: ChannelModel;
+
+beforeAll(async () => {
+  broker = await startBroker({ logLevel: 'silent' });
+  conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
+  conn.on('error', () => undefined);
+});
+
+afterAll(async () => {
+  await conn?.close().catch(() => undefined);
+  await broker?.close();
+});
+
+/** Declares queue q with args; 'ok', or the text the channel was closed with. */
+async function declare(q: string, args: Options.AssertQueue['arguments'], durable = false): Promise<string> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    await ch.assertQueue(q, { durable, arguments: args });
+    await ch.deleteQueue(q);
+    await ch.close();
+    return 'ok';
+  } catch (e) {
+    return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
+  }
+}
+
+const long = (value: number) => ({ '!': 'long', value });
+const bad = (q: string, key: string, reason: string): string => `PRECONDITION_FAILED - invalid arg '${key}' for queue '${q}' in vhost '/': ${reason}`;
+const refused = (q: string, key: string, type = 'rabbit_classic_queue'): string => `PRECONDITION_FAILED - invalid arg '${key}' for queue '${q}' in vhost '/' of queue type ${type}`;
+
+describe('queue arguments, as 3.10.8 refuses them', () => {
+  // [queue, arguments, expected reason or 'ok'] (amqplib sends small integers as byte, 'b').
+  const cases: [string, Options.AssertQueue['arguments'], (q: string) => string][] = [
+    ['qa-ttl-str', { 'x-message-ttl': 'ten' }, (q) => bad(q, 'x-message-ttl', '"expected integer, got longstr"')],
+    ['qa-ttl-neg', { 'x-message-ttl': -5 }, (q) => bad(q, 'x-message-ttl', '{value_negative,-5}')],
+    ['qa-ttl-big', { 'x-message-ttl': 2 ** 40 }, (q) => bad(q, 'x-message-ttl', '{value_too_large,1099511627776}')],
+    ['qa-ttl-bool', { 'x-message-ttl': true }, (q) => bad(q, 'x-message-ttl', '"expected integer, got bool"')],
+    ['qa-exp-zero', { 'x-expires': 0 }, (q) => bad(q, 'x-expires', '{value_zero,0}')],
+    ['qa-exp-neg', { 'x-expires': -1 }, (q) => bad(q, 'x-expires', '{value_negative,-1}')],
+    ['qa-exp-2-32', { 'x-expires': 4294967296 }, () => 'ok'],
+    ['qa-exp-10y', { 'x-expires': long(315360000000) }, () => 'ok'],
+    ['qa-exp-10y-1', { 'x-expires': long(315360000001) }, (q) => bad(q, 'x-expires', '{value_too_large,315360000001}')],
+    ['qa-len-neg', { 'x-max-length': -1 }, (q) => bad(q, 'x-max-length', '{value_negative,-1}')],
+    ['qa-len-str', { 'x-max-length': '5' }, (q) => bad(q, 'x-max-length', '"expected integer, got longstr"')],
+    ['qa-len-long', { 'x-max-length': long(-3) }, (q) => bad(q, 'x-max-length', '{value_negative,-3}')],
+    ['qa-bytes-neg', { 'x-max-length-bytes': -1 }, (q) => bad(q, 'x-max-length-bytes', '{value_negative,-1}')],
+    ['qa-pri-big', { 'x-max-priority': 256 }, (q) => bad(q, 'x-max-priority', '{max_value_exceeded,256}')],
+    ['qa-pri-neg', { 'x-max-priority': -1 }, (q) => bad(q, 'x-max-priority', '{value_negative,-1}')],
+    ['qa-dlx-int', { 'x-dead-letter-exchange': 5 }, (q) => `PRECONDITION_FAILED - invalid type 'byte' for arg 'x-dead-letter-exchange' in queue '${q}' in vhost '/'`],
+    ['qa-dlrk-nodlx', { 'x-dead-letter-routing-key': 'k' }, (q) => bad(q, 'x-dead-letter-routing-key', 'routing_key_but_no_dlx_defined')],
+    ['qa-dlrk-int', { 'x-dead-letter-exchange': 'd', 'x-dead-letter-routing-key': 5 }, (q) => bad(q, 'x-dead-letter-routing-key', '{unacceptable_type,byte}')],
+    ['qa-of-bogus', { 'x-overflow': 'bogus' }, (q) => bad(q, 'x-overflow', 'invalid_overflow')],
+    ['qa-of-int', { 'x-overflow': 1 }, (q) => bad(q, 'x-overflow', '{unacceptable_type,byte}')],
+    ['qa-mode-bogus', { 'x-queue-mode': 'bogus' }, (q) => bad(q, 'x-queue-mode', `"unsupported queue mode 'bogus'"`)],
+    ['qa-mode-int', { 'x-queue-mode': 1 }, (q) => bad(q, 'x-queue-mode', '{unacceptable_type,byte}')],
+    ['qa-sac-str', { 'x-single-active-consumer': 'yes' }, (q) => bad(q, 'x-single-active-consumer', '{unacceptable_type,longstr}')],
+    ['qa-type-int', { 'x-queue-type': 1 }, (q) => bad(q, 'x-queue-type', '{unacceptable_type,byte}')],
+    ['qa-type-bogus', { 'x-queue-type': 'bogus' }, (q) => bad(q, 'x-queue-type', `"unsupported queue type 'bogus'"`)],
+    // Other types' arguments on a classic queue.
+    ['qa-classic-dl', { 'x-delivery-limit': 5 }, (q) => refused(q, 'x-delivery-limit')],
+    ['qa-classic-age', { 'x-max-age': '1D' }, (q) => refused(q, 'x-max-age')],
+    ['qa-classic-inmem', { 'x-max-in-memory-length': 'x' }, (q) => refused(q, 'x-max-in-memory-length')],
+    ['qa-classic-dls', { 'x-dead-letter-strategy': 'at-most-once' }, (q) => refused(q, 'x-dead-letter-strategy')],
+    ['qa-classic-leader', { 'x-queue-leader-locator': 'balanced' }, (q) => refused(q, 'x-queue-leader-locator')],
+    // Several wrong: x-dead-letter-exchange's type first, then the values in RabbitMQ's order, then
+    // the arguments the type does not take.
+    ['qa-order-ttl-exp', { 'x-message-ttl': -1, 'x-expires': -1 }, (q) => bad(q, 'x-expires', '{value_negative,-1}')],
+    ['qa-order-of-len', { 'x-overflow': 'bogus', 'x-max-length': -1 }, (q) => bad(q, 'x-max-length', '{value_negative,-1}')],
+    ['qa-order-refused-last', { 'x-delivery-limit': 'x', 'x-message-ttl': -1 }, (q) => bad(q, 'x-message-ttl', '{value_negative,-1}')],
+    ['qa-order-age-last', { 'x-max-age': '1D', 'x-message-ttl': -1 }, (q) => bad(q, 'x-message-ttl', '{value_negative,-1}')],
+    ['qa-order-pri-inmem', { 'x-max-priority': 500, 'x-max-in-memory-length': 5 }, (q) => bad(q, 'x-max-priority', '{max_value_exceeded,500}')],
+    ['qa-order-dlx-first', { 'x-expires': 0, 'x-dead-letter-exchange': 1 }, (q) => `PRECONDITION_FAILED - invalid type 'byte' for arg 'x-dead-letter-exchange' in queue '${q}' in vhost '/'`],
+  ];
+  it.each(cases)('%s', async (q, args, expected) => {
+    expect(await declare(q, args)).toBe(expected(q));
+  });
+
+  it('quorum queues: their own arguments checked, the others refused after the values', async () => {
+    const Q = { 'x-queue-type': 'quorum' };
+    expect(await declare('qa-qq-inmem-str', { ...Q, 'x-max-in-memory-length': 'x' }, true)).toBe(bad('qa-qq-inmem-str', 'x-max-in-memory-length', '"expected integer, got longstr"'));
+    expect(await declare('qa-qq-inmem-neg', { ...Q, 'x-max-in-memory-length': -1 }, true)).toBe(bad('qa-qq-inmem-neg', 'x-max-in-memory-length', '{value_negative,-1}'));
+    expect(await declare('qa-qq-dl-str', { ...Q, 'x-delivery-limit': 'x' }, true)).toBe('ok');
+    expect(await declare('qa-qq-pri-ttl', { ...Q, 'x-max-priority': 5, 'x-message-ttl': -1 }, true)).toBe(bad('qa-qq-pri-ttl', 'x-message-ttl', '{value_negative,-1}'));
+    expect(await declare('qa-qq-version-ttl', { 'x-queue-version': 2, ...Q, 'x-message-ttl': -1 }, true)).toBe(bad('qa-qq-version-ttl', 'x-message-ttl', '{value_negative,-1}'));
+    expect(await declare('qa-qq-pri-exp', { ...Q, 'x-max-priority': 5, 'x-expires': 0 }, true)).toBe(bad('qa-qq-pri-exp', 'x-expires', '{value_zero,0}'));
+    expect(await declare('qa-qq-ics', { ...Q, 'x-initial-cluster-size': 1 }, true)).toBe(refused('qa-qq-ics', 'x-initial-cluster-size', 'rabbit_quorum_queue'));
+  });
+});
+
+describe('publish expirations, as 3.10.8 reads them (Erlang string:to_integer)', () => {
+  const cases: [string, string][] = [
+    ['+5', 'ok'],
+    ['007', 'ok'],
+    ['-0', 'ok'],
+    ['99999999999', 'ok'],
+    ['315360000000', 'ok'],
+    ['315360000001', '{value_too_large,315360000001}'],
+    ['5 ', '{leftover_string," "}'],
+    [' 5', 'no_integer'],
+    ['', 'no_integer'],
+    ['5abc', '{leftover_string,"abc"}'],
+    ['-5x', '{leftover_string,"x"}'],
+    ['1e3', '{leftover_string,"e3"}'],
+    ['1.5', '{leftover_string,".5"}'],
+    ['-1', '{value_negative,-1}'],
+    ['abc', 'no_integer'],
+  ];
+  it.each(cases)('expiration %j', async (expiration, expected) => {
+    const ch = await conn.createChannel();
+    let closed: string | null = null;
+    ch.on('error', (e: Error) => (closed = /with message "(.*)"$/.exec(e.message)?.[1] ?? e.message));
+    await ch.assertQueue('qa-exp', { durable: false });
+    ch.sendToQueue('qa-exp', Buffer.from('x'), { expiration });
+    await ch.checkQueue('qa-exp').catch(() => undefined);
+    if (closed === null) await ch.close();
+    expect(closed ?? 'ok').toBe(expected === 'ok' ? 'ok' : `PRECONDITION_FAILED - invalid expiration '${expiration}': ${expected}`);
+  });
+});
+
+describe('timers longer than Node allows', () => {
+  it('a queue with x-expires of 30 days stays; a 30-day TTL keeps its message without a timer firing every millisecond', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const ch = await conn.createChannel();
+      const days30 = 30 * 86_400_000; // past 2^31-1 ms
+      await ch.assertQueue('qa-long-expires', { durable: false, arguments: { 'x-expires': days30 } });
+      await ch.assertQueue('qa-long-ttl', { durable: false, arguments: { 'x-message-ttl': days30 } });
+      ch.sendToQueue('qa-long-ttl', Buffer.from('kept'));
+      ch.sendToQueue('qa-long-ttl', Buffer.from('kept too'), { expiration: String(days30 * 2) });
+      await new Promise((r) => setTimeout(r, 300));
+      // Before: deleted 1 ms after the declare (Node ran the 30-day timer at once).
+      expect((await ch.checkQueue('qa-long-expires')).queue).toBe('qa-long-expires');
+      expect((await ch.checkQueue('qa-long-ttl')).messageCount).toBe(2);
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+      await ch.deleteQueue('qa-long-expires');
+      await ch.deleteQueue('qa-long-ttl');
+      await ch.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
