@@ -6,6 +6,7 @@ import {
   AmqpError,
   BasicPropertyFlag,
   CommandAssembler,
+  FIELD_TYPE_NAMES,
   bodyLength,
   fromFieldValue,
   FRAME_METHOD,
@@ -549,22 +550,27 @@ export class Channel implements ReplyReceiver {
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
+    const ae = args.get('alternate-exchange');
+    if (ae !== undefined && ae.type !== 'S') {
+      throw chError(ReplyCode.PreconditionFailed, `invalid type '${FIELD_TYPE_NAMES[ae.type]}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${this.vhost.name}'`);
+    }
     this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args, user: this.conn.user });
     this.replyDurable(durable, nowait, ok);
   }
 
+  /** rabbit_channel's order: the default exchange, any amq.* name (there or not), configure, then the lookup. */
   private deleteExchange(name: string, ifUnused: boolean, nowait: boolean): void {
     this.notDefault(name);
+    if (name.startsWith('amq.')) {
+      throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' in vhost '${this.vhost.name}' not allowed`);
+    }
+    this.permit('configure', 'exchange', name);
     const ok: MethodInit = { id: M.ExchangeDeleteOk, args: {} };
     const e = this.vhost.exchanges.get(name);
     if (!e) {
       if (!nowait) this.reply(ok);
       return;
     }
-    if (name.startsWith('amq.')) {
-      throw chError(ReplyCode.AccessRefused, `deletion of system exchange '${name}' in vhost '${this.vhost.name}' not allowed`);
-    }
-    this.permit('configure', 'exchange', name);
     if (ifUnused && e.bindings.size > 0) {
       throw chError(ReplyCode.PreconditionFailed, `exchange '${name}' in vhost '${this.vhost.name}' in use`);
     }
@@ -744,9 +750,13 @@ export class Channel implements ReplyReceiver {
     let priority = 0;
     if (p !== undefined) {
       if (!['b', 'B', 's', 'u', 'I', 'i', 'l'].includes(p.type)) {
-        throw chError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for consumer on queue '${q.name}': expected an integer`);
+        throw chError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for ${queueRef(q)}: "expected integer, got ${FIELD_TYPE_NAMES[p.type]}"`);
       }
       priority = Number(fromFieldValue(p));
+    }
+    // Only a stream reads from an offset (3.10.8 refuses it on the other types).
+    if (!q.stream && args.has('x-stream-offset')) {
+      throw chError(ReplyCode.PreconditionFailed, `invalid arg 'x-stream-offset' for ${queueRef(q)} of queue type ${q.type.module}`);
     }
     if (tag === '') tag = generatedName('amq.ctag-');
     else if (this.consumers.has(tag)) {

@@ -154,3 +154,45 @@ describe('timers longer than Node allows', () => {
     }
   });
 });
+
+describe('exchange and consumer arguments, as 3.10.8 refuses them', () => {
+  /** Runs fn on a channel of a fresh connection; 'ok' or the close text. */
+  async function attempt(fn: (ch: Awaited<ReturnType<ChannelModel['createChannel']>>) => Promise<unknown>): Promise<string> {
+    const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
+    c.on('error', () => undefined);
+    const ch = await c.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      await fn(ch);
+      return 'ok';
+    } catch (e) {
+      return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }
+  const exclusiveQueue = async (ch: Awaited<ReturnType<ChannelModel['createChannel']>>): Promise<string> => (await ch.assertQueue('', { exclusive: true })).queue;
+
+  it('alternate-exchange that is not a string', async () => {
+    expect(await attempt((ch) => ch.assertExchange('qa-ae-int', 'direct', { arguments: { 'alternate-exchange': 5 } }))).toBe(
+      "PRECONDITION_FAILED - invalid type 'byte' for arg 'alternate-exchange' in exchange 'qa-ae-int' in vhost '/'",
+    );
+  });
+  it('x-match that is not a string names the type as RabbitMQ does', async () => {
+    expect(await attempt(async (ch) => ch.bindQueue(await exclusiveQueue(ch), 'amq.headers', '', { 'x-match': 1 }))).toBe(
+      'PRECONDITION_FAILED - Invalid x-match field type byte (value 1); expected longstr',
+    );
+  });
+  it("a consumer's x-priority that is not an integer, and x-stream-offset on a classic queue", async () => {
+    let q = '';
+    expect(await attempt(async (ch) => ch.consume((q = await exclusiveQueue(ch)), () => undefined, { arguments: { 'x-priority': 'hi' } }))).toBe(
+      `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${q}' in vhost '/': "expected integer, got longstr"`,
+    );
+    expect(await attempt(async (ch) => ch.consume((q = await exclusiveQueue(ch)), () => undefined, { arguments: { 'x-stream-offset': 'first' } }))).toBe(
+      `PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue '${q}' in vhost '/' of queue type rabbit_classic_queue`,
+    );
+  });
+  it('deleting an amq.* exchange is refused whether it exists or not', async () => {
+    expect(await attempt((ch) => ch.deleteExchange('amq.not-there'))).toBe("ACCESS_REFUSED - deletion of system exchange 'amq.not-there' in vhost '/' not allowed");
+  });
+});

@@ -1,7 +1,7 @@
 // Headers exchange: bindings match on message headers per their x-match argument: 'all' (default)
 // or 'any', and RabbitMQ's 'all-with-x' / 'any-with-x', which also compare x- prefixed keys.
 // A binding argument of type void matches any value of that header.
-import { AmqpError, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../../frames/index.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 function sameValue(a: FieldValue, b: FieldValue): boolean {
@@ -21,7 +21,7 @@ export function validateHeadersBinding(args: FieldTable): void {
   const fail = (text: string): never => {
     throw new AmqpError(ReplyCode.PreconditionFailed, text, 'channel');
   };
-  if (m.type !== 'S') fail(`Invalid x-match field type ${m.type} (value ${String(fromFieldValue(m))}); expected longstr`);
+  if (m.type !== 'S') fail(`Invalid x-match field type ${FIELD_TYPE_NAMES[m.type]} (value ${String(fromFieldValue(m))}); expected longstr`);
   const v = String(fromFieldValue(m));
   if (!X_MATCH.includes(v)) fail(`Invalid x-match field value <<"${v}">>; expected all, any, all-with-x, or any-with-x`);
 }
