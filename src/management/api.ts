@@ -6,6 +6,7 @@ import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import type { Connection } from '../server/connection.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
+import { checkAlternateExchangeArg } from '../server/exchanges/exchange.js';
 import { isExchangeType, unknownExchangeTypeText } from '../server/exchanges/types.js';
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
@@ -388,6 +389,11 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         return reply.code(204).send();
       }
       if (name === '' || name.startsWith('amq.')) throw accessRefused();
+      try {
+        checkAlternateExchangeArg(name, v.name, declared.arguments);
+      } catch (e) {
+        throw fromAmqp(e);
+      }
       v.addExchange({ name, ...declared, user: req.authz.user.name });
       await broker.store.flush();
       return reply.code(201).send();
@@ -396,13 +402,18 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.delete<{ Params: Params; Querystring: { 'if-unused'?: string } }>('/api/exchanges/:vhost/:name', async (req, reply) => {
     const v = vhostOf(req.params.vhost);
     const name = exchangeParam(req.params.name);
-    // The standard exchanges, before looking (3.10.8: amq.default and amq.anything are refused alike).
-    if (name === '' || name.startsWith('amq.')) {
+    // 3.10.8: the default exchange (amq.default too) and the amq.* exchanges that exist are refused;
+    // an amq.* name that is not there is 404, as any other.
+    if (name === '') {
       req.authz.actIn(v.name);
       throw accessRefused();
     }
     const e = v.exchanges.get(name);
     if (!e) throw notFound();
+    if (name.startsWith('amq.')) {
+      req.authz.actIn(v.name);
+      throw accessRefused();
+    }
     req.authz.actIn(v.name);
     req.authz.require(v.name, 'configure', e.name);
     if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in vhost '${v.name}' in use`);

@@ -27,7 +27,7 @@ import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
-import { Exchange } from './exchanges/exchange.js';
+import { checkAlternateExchangeArg, Exchange } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
 import { isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
@@ -550,10 +550,7 @@ export class Channel implements ReplyReceiver {
     if (name.startsWith('amq.')) {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
-    const ae = args.get('alternate-exchange');
-    if (ae !== undefined && ae.type !== 'S') {
-      throw chError(ReplyCode.PreconditionFailed, `invalid type '${FIELD_TYPE_NAMES[ae.type]}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${this.vhost.name}'`);
-    }
+    checkAlternateExchangeArg(name, this.vhost.name, args);
     this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args, user: this.conn.user });
     this.replyDurable(durable, nowait, ok);
   }

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { ChannelModel, Options } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { apiClient } from '../helpers/management-client.js';
 
 let broker: RunningBroker;
 let conn: ChannelModel;
 
 beforeAll(async () => {
-  broker = await startBroker({ logLevel: 'silent' });
+  broker = await startBroker({ logLevel: 'silent', managementPort: -1 });
   conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
   conn.on('error', () => undefined);
 });
@@ -194,5 +195,23 @@ describe('exchange and consumer arguments, as 3.10.8 refuses them', () => {
   });
   it('deleting an amq.* exchange is refused whether it exists or not', async () => {
     expect(await attempt((ch) => ch.deleteExchange('amq.not-there'))).toBe("ACCESS_REFUSED - deletion of system exchange 'amq.not-there' in vhost '/' not allowed");
+  });
+});
+
+describe('the same refusals through the management API, as 3.10.8 answers them', () => {
+  it('JSON integers are longs, as RabbitMQ types them; the reasons are the channel\'s, in a 400', async () => {
+    const api = apiClient(`http://127.0.0.1:${broker.managementPort}`);
+    const put = async (path: string, body: object): Promise<[number, unknown]> => {
+      const r = await api('PUT', path, { body });
+      return [r.status, r.json];
+    };
+    const badRequest = (reason: string) => ({ error: 'bad_request', reason });
+    expect(await put('/api/queues/%2F/qa-api', { arguments: { 'x-dead-letter-exchange': 5 } })).toEqual([400, badRequest("invalid type 'long' for arg 'x-dead-letter-exchange' in queue 'qa-api' in vhost '/'")]);
+    expect(await put('/api/queues/%2F/qa-api', { arguments: { 'x-message-ttl': 1.5 } })).toEqual([400, badRequest(`invalid arg 'x-message-ttl' for queue 'qa-api' in vhost '/': "expected integer, got double"`)]);
+    expect(await put('/api/queues/%2F/qa-api', { arguments: { 'x-delivery-limit': 5 } })).toEqual([400, badRequest("invalid arg 'x-delivery-limit' for queue 'qa-api' in vhost '/' of queue type rabbit_classic_queue")]);
+    expect(await put('/api/exchanges/%2F/qa-api-x', { type: 'direct', arguments: { 'alternate-exchange': 5 } })).toEqual([400, badRequest("invalid type 'long' for arg 'alternate-exchange' in exchange 'qa-api-x' in vhost '/'")]);
+    // amq.* exchanges: refused when there, 404 when not (over AMQP both are refused).
+    expect((await api('DELETE', '/api/exchanges/%2F/amq.direct')).status).toBe(401);
+    expect((await api('DELETE', '/api/exchanges/%2F/amq.not-there')).status).toBe(404);
   });
 });

@@ -1,6 +1,6 @@
 // What every exchange type shares: its declaration, its bindings (to queues or, by RabbitMQ's
 // exchange-to-exchange extension, to other exchanges), and a route() each type implements.
-import type { FieldTable } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type FieldTable } from '../../frames/index.js';
 import type { Queue } from '../queue.js';
 import { tableIdentity } from '../table-bytes.js';
 import type { Policy } from '../policies.js';
@@ -203,4 +203,15 @@ export abstract class Exchange {
 
   /** Adds the destinations a message with this routing key and these headers goes to. */
   abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[]): void;
+}
+
+/**
+ * A new exchange's alternate-exchange must be a string: rabbit_channel refuses any other type, in
+ * its own words, before the exchange is made (the management API answers the same text in a 400).
+ */
+export function checkAlternateExchangeArg(name: string, vhost: string, args: FieldTable): void {
+  const ae = args.get('alternate-exchange');
+  if (ae !== undefined && ae.type !== 'S') {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${FIELD_TYPE_NAMES[ae.type]}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${vhost}'`, 'channel');
+  }
 }
