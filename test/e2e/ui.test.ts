@@ -298,6 +298,16 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI in Chromium', () => {
     }
     const q = (await (await fetch(`${api}/queues/${encodeURIComponent(vh)}/ui-default-type`, { headers: auth })).json()) as { type: string };
     expect(q.type).toBe('quorum');
+
+    // The firehose tracer, on and off from the list (as `warren ctl trace_on -p` does).
+    const tracingCell = () => rowOf(vh).locator('td').nth(3);
+    await poll(() => tracingCell().innerText()).toBe('off Start');
+    await page.click(`[data-tracing="${vh}"]`);
+    await poll(() => text('.page.vhosts .note')).toBe(`Tracing started for virtual host ${vh}.`);
+    await poll(() => tracingCell().innerText()).toBe('on Stop');
+    expect(((await (await fetch(`${api}/vhosts/${encodeURIComponent(vh)}`, { headers: auth })).json()) as { tracing: boolean }).tracing).toBe(true);
+    await page.click(`[data-tracing="${vh}"]`);
+    await poll(() => tracingCell().innerText()).toBe('off Start');
     await page.screenshot({ path: join(shots, 'vhosts.png'), fullPage: true });
     expect((await fetch(`${api}/vhosts/${encodeURIComponent(vh)}`, { method: 'DELETE', headers: auth })).status).toBe(204);
   });

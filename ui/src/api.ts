@@ -263,6 +263,8 @@ export interface VhostInfo {
   description: string;
   /** A queue type, or "undefined" when none is set (RabbitMQ 3.12's shape). */
   default_queue_type?: string;
+  /** Whether the firehose tracer is on (amq.rabbitmq.trace gets a copy of every publish and delivery). */
+  tracing?: boolean;
   messages: number;
   messages_ready: number;
   messages_unacknowledged: number;

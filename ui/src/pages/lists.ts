@@ -97,6 +97,38 @@ export function vhostsPage(): Page {
         value: defaultType,
         render: (v) => defaultType(v) || h('span', { class: 'muted', title: 'not set: queues declared without x-queue-type are classic' }, 'classic (not set)'),
       },
+      {
+        label: 'Tracing',
+        value: (v) => (v.tracing ? 'on' : 'off'),
+        // Administrators turn it on and off here, as `warren ctl trace_on` does (a PUT of "tracing").
+        render: (v) =>
+          canAdmin()
+            ? h(
+                'span',
+                null,
+                v.tracing ? 'on ' : 'off ',
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    'data-tracing': v.name,
+                    onclick: async () => {
+                      try {
+                        await put(`/api/vhosts/${enc(v.name)}`, { tracing: !v.tracing });
+                        note(msg, `Tracing ${v.tracing ? 'stopped' : 'started'} for virtual host ${v.name}.`);
+                        await refresh();
+                      } catch (err) {
+                        note(msg, (err as Error).message, 'error');
+                      }
+                    },
+                  },
+                  v.tracing ? 'Stop' : 'Start',
+                ),
+              )
+            : v.tracing
+              ? 'on'
+              : 'off',
+      },
       { label: 'Ready', value: (v) => v.messages_ready, render: (v) => fmtInt(v.messages_ready), num: true },
       { label: 'Unacked', value: (v) => v.messages_unacknowledged, render: (v) => fmtInt(v.messages_unacknowledged), num: true },
       { label: 'Total', value: (v) => v.messages, render: (v) => fmtInt(v.messages), num: true },
