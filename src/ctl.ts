@@ -104,6 +104,10 @@ const COMMANDS: Record<string, [number, number, string]> = {
   add_user: [2, 2, 'add_user <username> <password>'],
   delete_user: [1, 1, 'delete_user <username>'],
   change_password: [2, 2, 'change_password <username> <password>'],
+  clear_password: [1, 1, 'clear_password <username>'],
+  authenticate_user: [2, 2, 'authenticate_user <username> <password>'],
+  close_all_user_connections: [2, 2, 'close_all_user_connections <username> <explanation>'],
+  set_vhost_tags: [1, Infinity, 'set_vhost_tags <vhost> <tag> ...'],
   set_user_tags: [1, Infinity, 'set_user_tags <username> <tag> ...'],
   set_permissions: [4, 4, 'set_permissions [-p <vhost>] <username> <conf> <write> <read>'],
   clear_permissions: [1, 1, 'clear_permissions [-p <vhost>] <username>'],
@@ -417,6 +421,48 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
           if (isNew) await call(o, 'DELETE', `/api/permissions/${enc(args[0]!)}/${enc(o.username)}`);
         }
         return 0;
+      case 'authenticate_user': {
+        const [user, pass] = args as [string, string];
+        say(o, `Authenticating user "${user}" ...`);
+        // The API checks the password before the user's tags: a user it turns away for lacking a
+        // management tag did authenticate.
+        const res = await apiRequest(o.url, user, pass, 'GET', '/api/whoami', { timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
+        if (ok(res.status) || res.text.includes('Not management user')) {
+          o.out('Success');
+          return 0;
+        }
+        throw new CtlError(`Error: failed to authenticate user "${user}"\nuser '${user}' - invalid credentials`, EX_DATAERR);
+      }
+      case 'clear_password': {
+        const user = args[0]!;
+        say(o, `Clearing password for user "${user}" ...`);
+        const existing = await call(o, 'GET', `/api/users/${enc(user)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`{:no_such_user, "${user}"}`, EX_UNAVAILABLE);
+          throw e;
+        });
+        // No hash: no password logs the user in (rabbitmqctl clear_password), its tags kept.
+        await call(o, 'PUT', `/api/users/${enc(user)}`, { password_hash: '', tags: (existing as Row).tags ?? '' });
+        return 0;
+      }
+      case 'set_vhost_tags': {
+        const [vhost, ...tags] = args as [string, ...string[]];
+        say(o, `Setting tags for virtual host "${vhost}" to [${tags.join(', ')}] ...`);
+        const path = `/api/vhosts/${enc(vhost)}`;
+        await call(o, 'GET', path).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host "${vhost}" does not exist`, EX_DATAERR);
+          throw e;
+        });
+        await call(o, 'PUT', path, { tags });
+        return 0;
+      }
+      case 'close_all_user_connections': {
+        const [user, explanation] = args as [string, string];
+        say(o, `Closing connections of user ${user}, reason: ${explanation}...`);
+        const conns = (await call(o, 'GET', '/api/connections')) as Row[];
+        // A connection that went away meanwhile is not an error; nor is a user with none.
+        for (const c of conns.filter((x) => x.user === user)) await fetchDelete(o, `/api/connections/${enc(String(c.name))}`, explanation).catch(() => undefined);
+        return 0;
+      }
       case 'set_global_parameter': {
         const [name, value] = args as [string, string];
         say(o, `Setting global runtime parameter "${name}" to "${value}" ...`);

@@ -349,6 +349,45 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     await ch.deleteExchange(ex);
   });
 
+  it('authenticate_user, clear_password, set_vhost_tags and close_all_user_connections print and exit as rabbitmqctl 3.10.8', async () => {
+    const user = uid('ctl-auth');
+    await ok('add_user', user, 'pw1');
+    await ok('set_permissions', user, '.*', '.*', '.*');
+    expect(await ok('authenticate_user', user, 'pw1')).toBe(`Authenticating user "${user}" ...\nSuccess\n`);
+    const wrong = await ctl('authenticate_user', user, 'wrong');
+    expect([wrong.code, wrong.stderr]).toEqual([65, `Error:\nError: failed to authenticate user "${user}"\nuser '${user}' - invalid credentials\n`]);
+    expect((await ctl('authenticate_user', 'ctl-nobody', 'x')).code).toBe(65);
+
+    // The user's connections, and only theirs, are closed with the explanation.
+    const mine = await connect(user, 'pw1');
+    mine.on('error', () => undefined);
+    const closed = connectionClosed(mine);
+    const other = await connect();
+    expect(await ok('close_all_user_connections', user, 'maintenance')).toBe(`Closing connections of user ${user}, reason: maintenance...\n`);
+    const err = await withTimeout(closed, 5000, 'the user connection closed by ctl');
+    expect([err?.code, err?.message]).toEqual([320, expect.stringContaining('maintenance')]);
+    await other.createChannel(); // still open
+    expect((await ctl('close_all_user_connections', 'ctl-nobody', 'x')).code).toBe(0);
+
+    // No password at all: the old one no longer logs in, over the API or AMQP.
+    expect(await ok('clear_password', user)).toBe(`Clearing password for user "${user}" ...\n`);
+    expect((await ctl('authenticate_user', user, 'pw1')).code).toBe(65);
+    expect(await connectFails(user, 'pw1')).not.toBeNull();
+    const missing = await ctl('clear_password', 'ctl-nobody');
+    expect([missing.code, missing.stderr]).toEqual([69, 'Error:\n{:no_such_user, "ctl-nobody"}\n']);
+
+    const vh = uid('ctl-tags');
+    await ok('add_vhost', vh);
+    expect(await ok('set_vhost_tags', vh, 'a', 'b')).toBe(`Setting tags for virtual host "${vh}" to [a, b] ...\n`);
+    expect((await api('GET', `/api/vhosts/${enc(vh)}`)).json.tags).toEqual(['a', 'b']);
+    await ok('set_vhost_tags', vh);
+    expect((await api('GET', `/api/vhosts/${enc(vh)}`)).json.tags).toEqual([]);
+    const noVhost = await ctl('set_vhost_tags', 'ctl-no-vhost', 'a');
+    expect([noVhost.code, noVhost.stderr]).toEqual([65, 'Error:\nVirtual host "ctl-no-vhost" does not exist\n']);
+    await ok('delete_vhost', vh);
+    await ok('delete_user', user);
+  });
+
   it('list_connections, then close_connection <name> closes the amqplib connection with 320', async () => {
     const conn = await amqp.connect(
       { protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: '/' },
