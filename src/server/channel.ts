@@ -752,7 +752,7 @@ export class Channel implements ReplyReceiver {
       priority = Number(fromFieldValue(p));
     }
     // Only a stream reads from an offset (3.10.8 refuses it on the other types).
-    if (!q.stream && args.has('x-stream-offset')) {
+    if (q.type.name !== 'stream' && args.has('x-stream-offset')) {
       throw chError(ReplyCode.PreconditionFailed, `invalid arg 'x-stream-offset' for ${queueRef(q)} of queue type ${q.type.module}`);
     }
     if (tag === '') tag = generatedName('amq.ctag-');

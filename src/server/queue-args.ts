@@ -139,8 +139,8 @@ export function parseQueueArgs(queue: string, vhost: string, t: FieldTable): Que
  * What a client's declare (AMQP, the API, a definitions file) is checked for before the queue is
  * made, in 3.10.8's order: x-dead-letter-exchange's type (rabbit_channel checks it first, in its
  * own words), the values of the arguments the type takes, then the arguments it does not take;
- * the queue's constructor then runs checkDeclare (the type's own checks). A queue restored from the store skips these, so one an earlier version took
- * still starts.
+ * the queue's constructor then runs checkDeclare (the type's own checks). A queue restored from
+ * the store skips this, so one an earlier version took still starts.
  */
 export function checkNewQueue(name: string, vhost: string, args: FieldTable): void {
   const dlx = args.get('x-dead-letter-exchange');
@@ -151,7 +151,7 @@ export function checkNewQueue(name: string, vhost: string, args: FieldTable): vo
   checkTypeArguments(name, vhost, args);
 }
 
-/** Everything a declare is checked for: the arguments, then what the queue's type refuses. */
+/** The checks every queue passes when made (restored ones too): its arguments' values, then its type's own. */
 export function checkDeclare(spec: { name: string; durable: boolean; exclusive: boolean; autoDelete: boolean; arguments: FieldTable }, vhost: string): QueueArgs {
   const args = parseQueueArgs(spec.name, vhost, spec.arguments);
   args.type.validate({ ...spec, vhost });

@@ -302,11 +302,16 @@ describe('cluster: x-overflow reject-publish through another node', () => {
   });
 });
 
+/** A request to node i's management API as guest (a JSON body when given). */
+const api = (i: number, method: string, path: string, body?: object): Promise<Response> =>
+  fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, {
+    method,
+    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+
 describe('cluster: topic permissions', () => {
   it('set on one node, they refuse a publish on another; cleared, the other node lets it through', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
-    const api = (i: number, method: string, path: string, body?: object) =>
-      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
     const amqp = await import('amqplib');
     /** A publish to amq.topic on node 2 with this key: 'ok', or the channel's close text. */
     const publishOn2 = async (key: string): Promise<string> => {
@@ -333,9 +338,6 @@ describe('cluster: topic permissions', () => {
 
 describe('cluster: the cluster name and id', () => {
   it('named on one node, every node gives the name and the same internal_cluster_id', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
-    const api = (i: number, method: string, path: string, body?: object) =>
-      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
     expect((await api(0, 'PUT', '/api/cluster-name', { name: 'clustered' })).status).toBe(204);
     const all = async (path: string, key: string): Promise<unknown[]> =>
       Promise.all([0, 1, 2].map(async (i) => ((await (await api(i, 'GET', path)).json()) as Record<string, unknown>)[key]));
@@ -358,9 +360,6 @@ describe('cluster: the cluster name and id', () => {
 
 describe("cluster: a vhost's default queue type", () => {
   it('set on one node, it makes a plain durable declare on another node a replicated quorum queue', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
-    const api = (i: number, method: string, path: string, body?: object) =>
-      fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}${path}`, { method, headers: auth, body: body ? JSON.stringify(body) : undefined });
     expect((await api(0, 'PUT', '/api/vhosts/replicated', { default_queue_type: 'quorum' })).status).toBeLessThan(300);
     expect((await api(0, 'PUT', '/api/permissions/replicated/guest', { configure: '.*', write: '.*', read: '.*' })).status).toBeLessThan(300);
     const amqp = await import('amqplib');

@@ -155,9 +155,9 @@ describe('field tables', () => {
     expect(() => readTable(new Reader(deep, 0, deep.length))).toThrow(/nested too deeply/);
   });
 
-  it('infers RabbitMQ-style types from plain values', () => {
+  it("infers the types RabbitMQ's management gives JSON values (integers are longs)", () => {
     const t = toFieldTable({ a: 1, b: 'x', c: true, d: 1.5, e: { f: [1] } });
-    expect([...t.values()].map((v) => v.type)).toEqual(['I', 'S', 't', 'd', 'F']);
+    expect([...t.values()].map((v) => v.type)).toEqual(['l', 'S', 't', 'd', 'F']);
   });
 });
 
