@@ -455,6 +455,13 @@ export class Channel implements ReplyReceiver {
       if (!generated && name.startsWith('amq.')) {
         throw chError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
       }
+      // rabbit_channel's check_dlx, for a new queue: its dead letters are read from it and written
+      // to the exchange (a DLX that is not a string is refused by checkNewQueue, in its own words).
+      const dlx = args.get('x-dead-letter-exchange');
+      if (dlx?.type === 'S') {
+        this.permit('read', 'queue', name);
+        this.permit('write', 'exchange', dlx.value.toString('utf8'));
+      }
       this.conn.broker.limits.checkQueue(this.vhost.name, name, this.vhost.queues.size);
       q = this.vhost.addQueue({ name, durable, exclusiveOwner: exclusive ? this.conn : null, autoDelete, arguments: args });
       if (exclusive) this.conn.exclusiveQueues.add(q);
@@ -551,6 +558,12 @@ export class Channel implements ReplyReceiver {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
     checkAlternateExchangeArg(name, this.vhost.name, args);
+    // As for a DLX: what the new exchange cannot route is read from it and written to its alternate.
+    const ae = args.get('alternate-exchange');
+    if (ae?.type === 'S') {
+      this.permit('read', 'exchange', name);
+      this.permit('write', 'exchange', ae.value.toString('utf8'));
+    }
     this.vhost.addExchange({ name, type, durable, autoDelete, internal, arguments: args, user: this.conn.user });
     this.replyDurable(durable, nowait, ok);
   }

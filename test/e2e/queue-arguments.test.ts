@@ -215,3 +215,41 @@ describe('the same refusals through the management API, as 3.10.8 answers them',
     expect((await api('DELETE', '/api/exchanges/%2F/amq.not-there')).status).toBe(404);
   });
 });
+
+describe('the permissions a dead-letter or alternate exchange needs, as 3.10.8 checks them', () => {
+  it('a new queue with a DLX: read on the queue, write on the DLX; a new exchange with an AE: read on it, write on the AE', async () => {
+    const api = apiClient(`http://127.0.0.1:${broker.managementPort}`);
+    expect((await api('PUT', '/api/users/qa-lim', { body: { password: 'lim', tags: '' } })).status).toBe(201);
+    expect((await api('PUT', '/api/permissions/%2F/qa-lim', { body: { configure: '.*', write: '^lim-w', read: '^lim-r' } })).status).toBe(201);
+    const as = async (fn: (ch: Awaited<ReturnType<ChannelModel['createChannel']>>) => Promise<unknown>): Promise<string> => {
+      const c = await amqp.connect(`amqp://qa-lim:lim@127.0.0.1:${broker.port}`);
+      c.on('error', () => undefined);
+      const ch = await c.createChannel();
+      ch.on('error', () => undefined);
+      try {
+        await fn(ch);
+        return 'ok';
+      } catch (e) {
+        return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+    };
+    const refusedTo = (type: string, name: string) => `ACCESS_REFUSED - access to ${type} '${name}' in vhost '/' refused for user 'qa-lim'`;
+    const queue = (name: string, dlx: string) => as((ch) => ch.assertQueue(name, { durable: false, autoDelete: true, arguments: { 'x-dead-letter-exchange': dlx } }));
+    const exchange = (name: string, ae: string) => as((ch) => ch.assertExchange(name, 'direct', { autoDelete: true, arguments: { 'alternate-exchange': ae } }));
+    expect(await queue('lim-w-q', 'lim-w-dlx')).toBe(refusedTo('queue', 'lim-w-q'));
+    expect(await queue('lim-r-q', 'dlx')).toBe(refusedTo('exchange', 'dlx'));
+    expect(await queue('lim-r-q', '')).toBe(refusedTo('exchange', 'amq.default'));
+    expect(await queue('lim-r-q', 'lim-w-dlx')).toBe('ok');
+    expect(await exchange('px', 'lim-w-ae')).toBe(refusedTo('exchange', 'px'));
+    expect(await exchange('lim-r-x', 'ae')).toBe(refusedTo('exchange', 'ae'));
+    expect(await exchange('lim-r-x', 'lim-w-ae')).toBe('ok');
+    // A redeclare of an existing queue is not checked again (3.10.8).
+    const guest = await conn.createChannel();
+    await guest.assertQueue('lim-r-kept', { durable: false, arguments: { 'x-dead-letter-exchange': 'dlx' } });
+    expect(await as((ch) => ch.assertQueue('lim-r-kept', { durable: false, arguments: { 'x-dead-letter-exchange': 'dlx' } }))).toBe('ok');
+    await guest.deleteQueue('lim-r-kept');
+    await guest.close();
+  });
+});
