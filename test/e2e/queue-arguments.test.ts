@@ -5,7 +5,7 @@
 // longest timer (~24.8 days), which once deleted a queue at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
-import type { ChannelModel, Options } from 'amqplib';
+import type { Channel, ChannelModel, Options } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { apiClient } from '../helpers/management-client.js';
 
@@ -22,6 +22,22 @@ afterAll(async () => {
   await conn?.close().catch(() => undefined);
   await broker?.close();
 });
+
+/** Runs fn on a channel of a fresh connection of user; 'ok', or the text the channel or connection was closed with. */
+async function attempt(fn: (ch: Channel) => Promise<unknown>, user = 'guest:guest'): Promise<string> {
+  const c = await amqp.connect(`amqp://${user}@127.0.0.1:${broker.port}`);
+  c.on('error', () => undefined);
+  const ch = await c.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    await fn(ch);
+    return 'ok';
+  } catch (e) {
+    return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}
 
 /** Declares queue q with args; 'ok', or the text the channel was closed with. */
 async function declare(q: string, args: Options.AssertQueue['arguments'], durable = false): Promise<string> {
@@ -157,22 +173,7 @@ describe('timers longer than Node allows', () => {
 });
 
 describe('exchange and consumer arguments, as 3.10.8 refuses them', () => {
-  /** Runs fn on a channel of a fresh connection; 'ok' or the close text. */
-  async function attempt(fn: (ch: Awaited<ReturnType<ChannelModel['createChannel']>>) => Promise<unknown>): Promise<string> {
-    const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
-    c.on('error', () => undefined);
-    const ch = await c.createChannel();
-    ch.on('error', () => undefined);
-    try {
-      await fn(ch);
-      return 'ok';
-    } catch (e) {
-      return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
-    } finally {
-      await c.close().catch(() => undefined);
-    }
-  }
-  const exclusiveQueue = async (ch: Awaited<ReturnType<ChannelModel['createChannel']>>): Promise<string> => (await ch.assertQueue('', { exclusive: true })).queue;
+  const exclusiveQueue = async (ch: Channel): Promise<string> => (await ch.assertQueue('', { exclusive: true })).queue;
 
   it('alternate-exchange that is not a string', async () => {
     expect(await attempt((ch) => ch.assertExchange('qa-ae-int', 'direct', { arguments: { 'alternate-exchange': 5 } }))).toBe(
@@ -221,20 +222,7 @@ describe('the permissions a dead-letter or alternate exchange needs, as 3.10.8 c
     const api = apiClient(`http://127.0.0.1:${broker.managementPort}`);
     expect((await api('PUT', '/api/users/qa-lim', { body: { password: 'lim', tags: '' } })).status).toBe(201);
     expect((await api('PUT', '/api/permissions/%2F/qa-lim', { body: { configure: '.*', write: '^lim-w', read: '^lim-r' } })).status).toBe(201);
-    const as = async (fn: (ch: Awaited<ReturnType<ChannelModel['createChannel']>>) => Promise<unknown>): Promise<string> => {
-      const c = await amqp.connect(`amqp://qa-lim:lim@127.0.0.1:${broker.port}`);
-      c.on('error', () => undefined);
-      const ch = await c.createChannel();
-      ch.on('error', () => undefined);
-      try {
-        await fn(ch);
-        return 'ok';
-      } catch (e) {
-        return /with message "(.*)"$/.exec((e as Error).message)?.[1] ?? (e as Error).message;
-      } finally {
-        await c.close().catch(() => undefined);
-      }
-    };
+    const as = (fn: (ch: Channel) => Promise<unknown>): Promise<string> => attempt(fn, 'qa-lim:lim');
     const refusedTo = (type: string, name: string) => `ACCESS_REFUSED - access to ${type} '${name}' in vhost '/' refused for user 'qa-lim'`;
     const queue = (name: string, dlx: string) => as((ch) => ch.assertQueue(name, { durable: false, autoDelete: true, arguments: { 'x-dead-letter-exchange': dlx } }));
     const exchange = (name: string, ae: string) => as((ch) => ch.assertExchange(name, 'direct', { autoDelete: true, arguments: { 'alternate-exchange': ae } }));
