@@ -402,19 +402,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   app.delete<{ Params: Params; Querystring: { 'if-unused'?: string } }>('/api/exchanges/:vhost/:name', async (req, reply) => {
     const v = vhostOf(req.params.vhost);
     const name = exchangeParam(req.params.name);
-    // 3.10.8: the default exchange (amq.default too) and the amq.* exchanges that exist are refused;
-    // an amq.* name that is not there is 404, as any other.
-    if (name === '') {
-      req.authz.actIn(v.name);
-      throw accessRefused();
-    }
+    // 3.10.8: a name that is not there is 404 (amq.* ones too); the default exchange (amq.default
+    // too, every vhost has it) and the amq.* exchanges are refused.
     const e = v.exchanges.get(name);
     if (!e) throw notFound();
-    if (name.startsWith('amq.')) {
-      req.authz.actIn(v.name);
-      throw accessRefused();
-    }
     req.authz.actIn(v.name);
+    if (name === '' || name.startsWith('amq.')) throw accessRefused();
     req.authz.require(v.name, 'configure', e.name);
     if (req.query['if-unused'] === 'true' && e.bindings.size > 0) throw badRequest(`exchange '${e.name}' in vhost '${v.name}' in use`);
     v.deleteExchange(e);
