@@ -8,6 +8,7 @@ import { Broker, defaultNodeName } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
 import { managementDefaults, managementPlugins } from './management/plugin.js';
+import { shovelPlugin } from './shovel/index.js';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
@@ -220,8 +221,11 @@ const broker: Broker = new Broker({
   maxConnections: argv['max-connections'],
   handshakeTimeoutMs: argv['handshake-timeout'],
   loopbackUsers: argv['loopback-users'].filter((u) => u !== ''),
-  // The entry composes the management API (and definitions at boot) onto the broker.
-  plugins: managementPlugins({
+  // The entry composes dynamic shovels, the management API (and definitions at boot) onto the
+  // broker; shovels first, so that a definitions file at boot may hold shovels.
+  plugins: [
+    shovelPlugin(),
+    ...managementPlugins({
     loadDefinitions: argv['load-definitions'],
     managementPort: argv['management-port'],
     managementHost: argv['management-host'],
@@ -230,7 +234,8 @@ const broker: Broker = new Broker({
     managementTlsCert: argv['management-tls-cert'],
     managementTlsKey: argv['management-tls-key'],
     managementTlsCa: argv['management-tls-ca'],
-  }),
+    }),
+  ],
 });
 
 let prometheus: PrometheusServer | null = null;

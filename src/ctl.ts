@@ -7,6 +7,7 @@ import { ApiTimeout, apiRequest, type ApiAnswer } from './ctl-http.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
+import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -131,6 +132,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
   environment: [0, 0, 'environment'],
   ...LIMIT_COMMANDS,
+  ...SHOVEL_COMMANDS,
 };
 
 export const CTL_COMMANDS = Object.keys(COMMANDS);
@@ -287,6 +289,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         // rabbitmqctl 3.10.8: exit 69 and the broker's validation text for refused limits.
         if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
         if (e instanceof CtlError && e.status === 404) throw new CtlError(action.includes('user') ? `User "${args[0] ?? o.username}" does not exist` : `Virtual host '${o.vhost}' does not exist`, action.includes('user') ? EX_NOUSER : EX_DATAERR);
+        throw e;
+      });
+    }
+    if (action in SHOVEL_COMMANDS) {
+      const node = async (): Promise<string> => String(((await call(o, 'GET', '/api/overview')) as Row).node);
+      return await runShovels(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node).catch(async (e: unknown) => {
+        // rabbitmqctl 3.10.8: exit 69, "Shovel with the given name was not found on the target node …".
+        if (e instanceof ShovelNotFound) throw new CtlError(e.message.replace('{node}', await node()), EX_UNAVAILABLE);
         throw e;
       });
     }

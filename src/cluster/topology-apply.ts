@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
 import { readTableBytes } from '../server/table-bytes.js';
 import type { Policy } from '../server/policies.js';
-import type { StoredBinding, StoredExchange, StoredGlobalParameter, StoredLimits, StoredPermission, StoredTopicPermission, StoredUser, StoredVHost } from '../store/store.js';
+import type { StoredBinding, StoredExchange, StoredGlobalParameter, StoredLimits, StoredParameter, StoredPermission, StoredTopicPermission, StoredUser, StoredVHost } from '../store/store.js';
 import type { ClusterQueueRecord } from './cluster-node.js';
 import { ELSEWHERE } from './cluster-queue.js';
 import type { ClusterStore, TopologyEvent } from './topology-store.js';
@@ -52,6 +52,11 @@ function applyPut(broker: Broker, kind: TopologyEvent['kind'], value: unknown): 
     case 'limits':
       broker.limits.apply(value as StoredLimits);
       return;
+    case 'parameter': {
+      const p = value as StoredParameter;
+      broker.parameters.set(p.component, p.vhost, p.name, p.value, false);
+      return;
+    }
     case 'policy':
     case 'operatorPolicy': {
       const p = value as Policy;
@@ -97,6 +102,13 @@ function applyDelete(broker: Broker, kind: TopologyEvent['kind'], id: string): v
     case 'globalParameter':
       broker.globalParameters.clear(id, false);
       return;
+    case 'parameter': {
+      // vhost\0component\0name; a name may hold anything after the component.
+      const [vhost, rest] = split(id);
+      const [component, name] = split(rest);
+      broker.parameters.clear(component, vhost, name, false);
+      return;
+    }
     case 'limits': {
       const [scope, name] = split(id);
       broker.limits.apply({ scope: scope === 'user' ? 'user' : 'vhost', name, value: {} });

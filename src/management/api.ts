@@ -20,6 +20,7 @@ import type { QueueHistory } from './queue-history.js';
 import { registerPolicyApi } from './policies-api.js';
 import { registerLimitsApi } from './limits-api.js';
 import { registerParametersApi } from './parameters-api.js';
+import { registerShovelsApi } from './shovels-api.js';
 import { members, nodeView, ownName } from './nodes-view.js';
 import type { ClusterMember } from '../server/cluster-view.js';
 import type { ApiAuthz } from './authz.js';
@@ -579,4 +580,5 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   registerPolicyApi(app, broker);
   registerLimitsApi(app, broker);
   registerParametersApi(app, broker);
+  registerShovelsApi(app, broker);
 }

@@ -63,7 +63,7 @@ export class DefinitionsError extends Error {
 const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'topic_permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
 /** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
 const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
-  parameters: { why: 'runtime parameters (shovel, federation, …) other than operator policies are not supported', one: 'parameter' },
+  parameters: { why: 'runtime parameters (federation, …) other than operator policies, vhost limits and shovels are not supported', one: 'parameter' },
 };
 /** Version stamps RabbitMQ and Warren write; nothing to apply. */
 const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_version'];
@@ -102,6 +102,12 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       // A vhost's limits are the runtime parameter vhost-limits/limits in RabbitMQ's files.
       if (key === 'parameters' && x.component === 'vhost-limits') {
         for (const m of limitProblems('vhost', x.value)) fail(`vhost-limits of vhost '${String(x.vhost)}': ${m}`);
+        continue;
+      }
+      // A plugin's component (shovel): its own checks, as a PUT of the parameter makes them.
+      const component = typeof x.component === 'string' ? broker.parameters.component(x.component) : undefined;
+      if (key === 'parameters' && component && typeof x.name === 'string' && typeof x.vhost === 'string') {
+        for (const m of component.validate(x.vhost, x.name, (x.value ?? null) as JsonValue, '')) fail(`${component.name} ${inVHost(x.name, x.vhost)}: ${m}`);
         continue;
       }
       fail(`${why}: ${one} ${inVHost(x.name ?? x.user, x.vhost)}`);

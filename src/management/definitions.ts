@@ -5,6 +5,7 @@ import type { Broker } from '../server/broker.js';
 import { Exchange } from '../server/exchanges/exchange.js';
 import { parsePolicy } from '../server/policies.js';
 import type { LimitValues } from '../server/limits.js';
+import type { JsonValue } from '../store/store.js';
 import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import { DefinitionsError, checkDefinitions, definedVHostMetadata, type DefinitionsJson } from './definitions-check.js';
 import { tableJson, vhostMetadataView, type JsonObject } from './views.js';
@@ -89,6 +90,8 @@ export function vhostParameters(broker: Broker, vhost: string): JsonObject[] {
   }));
   const limits = broker.limits.of('vhost', vhost);
   if (Object.keys(limits).length > 0) out.push({ value: { ...limits }, vhost, component: 'vhost-limits', name: 'limits' });
+  // Plugins' parameters (shovels).
+  for (const p of broker.parameters.list(undefined, vhost)) out.push({ value: p.value, vhost: p.vhost, component: p.component, name: p.name });
   return out;
 }
 
@@ -173,9 +176,10 @@ export async function importDefinitions(
     step();
   }
   for (const p of d.parameters ?? []) {
-    // checkDefinitions let through only operator policies and vhost limits.
+    // checkDefinitions let through only operator policies, vhost limits and registered components' values.
     if (p.component === 'vhost-limits') broker.limits.setAll('vhost', p.vhost, limitValues(p.value));
-    else broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p.value, true), true, true);
+    else if (p.component === 'operator_policy') broker.vhost(p.vhost).setPolicy(p.name, parsePolicy(p.vhost, p.name, p.value, true), true, true);
+    else broker.parameters.set(p.component, p.vhost, p.name, p.value as JsonValue);
     step();
   }
   for (const e of d.exchanges ?? []) {

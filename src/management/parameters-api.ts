@@ -8,12 +8,13 @@
 // Global parameters (cluster_name, internal_cluster_id, any other) are listed, read, set and
 // cleared as 3.10.8 does, and /api/cluster-name reads and sets cluster_name.
 // Administrators only (RabbitMQ also lets policymakers at them in their vhosts).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { CLUSTER_NAME_PARAMETER } from '../server/global-parameters.js';
 import type { JsonValue } from '../store/store.js';
 import { checkLimitName, checkLimitValue } from '../server/limits.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
+import { ParameterError } from '../server/runtime-parameters.js';
 import type { ApiAuthz } from './authz.js';
 import { vhostParameters } from './definitions.js';
 import { HttpError, badRequest, notFound, requireKeys } from './http-errors.js';
@@ -21,6 +22,8 @@ import type { JsonObject } from './views.js';
 
 /** A JSON value as RabbitMQ's messages print it (binaries as <<"…">>; not HTML-escaped). */
 const erlang = (x: unknown): string => (typeof x === 'string' ? `<<"${x}">>` : JSON.stringify(x));
+/** The management API escapes these in the reasons of /api/parameters (not in /api/vhost-limits'). */
+const htmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 type Params = { component?: string; vhost?: string; name?: string };
@@ -94,6 +97,15 @@ export function registerParametersApi(app: FastifyInstance, broker: Broker): voi
   });
 
   app.put<{ Params: Params; Body: unknown }>('/api/parameters/:component/:vhost/:name', async (req, reply) => {
+    try {
+      return await putParameter(req, reply);
+    } catch (e) {
+      // 3.10.8 escapes <, > and & in this route's validation texts (not in /api/vhost-limits').
+      if (e instanceof HttpError && e.status === 400 && typeof e.reason === 'string') throw badRequest(htmlEscape(e.reason));
+      throw e;
+    }
+  });
+  const putParameter = async (req: FastifyRequest<{ Params: Params; Body: unknown }>, reply: FastifyReply): Promise<FastifyReply> => {
     onlyAdmin(req.authz);
     const component = req.params.component ?? '';
     const name = req.params.name ?? '';
@@ -139,8 +151,16 @@ export function registerParametersApi(app: FastifyInstance, broker: Broker): voi
       await broker.store.flush();
       return reply.code(existed ? 204 : 201).send();
     }
-    throw badRequest(`Validation failed\n\ncomponent ${component} not found\n`);
-  });
+    // A plugin's component (shovel): its checks, its texts (or 'component X not found').
+    try {
+      const created = broker.parameters.set(component, v.name, name, value as JsonValue, true, req.authz.user.name);
+      await broker.store.flush();
+      return reply.code(created ? 201 : 204).send();
+    } catch (e) {
+      if (e instanceof ParameterError) throw badRequest(`Validation failed\n\n${e.problems.join('\n')}\n`);
+      throw e;
+    }
+  };
 
   app.delete<{ Params: Params }>('/api/parameters/:component/:vhost/:name', async (req, reply) => {
     onlyAdmin(req.authz);
@@ -153,6 +173,10 @@ export function registerParametersApi(app: FastifyInstance, broker: Broker): voi
     }
     if (req.params.component === 'operator_policy' && v.operatorPolicies.has(name)) {
       v.setPolicy(name, null, true, true);
+      await broker.store.flush();
+      return reply.code(204).send();
+    }
+    if (broker.parameters.clear(req.params.component ?? '', v.name, name)) {
       await broker.store.flush();
       return reply.code(204).send();
     }

@@ -263,6 +263,20 @@ export function connectionName(c: Connection): string {
 }
 
 export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
+  // A direct connection (a shovel's) has no socket of its own: 3.10.8 lists these fields only.
+  if (c.direct) {
+    return {
+      client_properties: tableJson(c.clientProperties),
+      connected_at: c.connectedAt,
+      name: c.name,
+      node: c.broker.nodeName,
+      protocol: 'Direct 0-9-1',
+      type: 'direct',
+      user: c.user,
+      user_who_performed_action: c.user,
+      vhost: c.vhost?.name ?? null,
+    };
+  }
   return {
     name: connectionName(c),
     node: c.broker.nodeName,

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
@@ -10,6 +11,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import type { Store, StoredVHost } from '../store/store.js';
 import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
+import { directPair } from './direct-socket.js';
 import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
@@ -24,6 +26,7 @@ import { VHost } from './vhost.js';
 import type { Policy } from './policies.js';
 import type { ClusterView } from './cluster-view.js';
 import { GlobalParameters } from './global-parameters.js';
+import { RuntimeParameters } from './runtime-parameters.js';
 import { Limits } from './limits.js';
 import { boundPort, listenOn } from './listen.js';
 import type { Listener, RunningPlugin } from './plugin.js';
@@ -44,6 +47,8 @@ export class Broker {
   readonly limits: Limits;
   /** RabbitMQ's global runtime parameters: the cluster's name and id among them. */
   readonly globalParameters: GlobalParameters;
+  /** Plugins' runtime parameters (a shovel's), kept and stored here (runtime-parameters.ts). */
+  readonly parameters: RuntimeParameters;
   readonly loginGate: LoginGate;
   readonly stats = new MessageStats();
   /** RabbitMQ's global counters and churn (global-counters.ts), for Prometheus. */
@@ -76,6 +81,7 @@ export class Broker {
     this.access = new AccessControl(this.store);
     this.limits = new Limits(this.store);
     this.globalParameters = new GlobalParameters(this.store);
+    this.parameters = new RuntimeParameters(this.store);
     this.alarms = new ResourceMonitor(
       { memoryHighWatermark: this.options.memoryHighWatermark, diskFreeLimit: this.options.diskFreeLimit, dataDir: this.options.dataDir },
       this.log,
@@ -198,6 +204,7 @@ export class Broker {
     this.vhosts.delete(name);
     this.access.dropVHost(name);
     this.limits.drop('vhost', name);
+    this.parameters.dropVHost(name);
     this.store.deleteDefinition('vhost', definitionId.vhost(name));
     return true;
   }
@@ -205,6 +212,19 @@ export class Broker {
   private accept(socket: Socket): void {
     const conn = new Connection(this.nextConnectionId++, socket, this);
     this.connections.add(conn);
+  }
+
+  /**
+   * A direct connection (direct-socket.ts): the returned stream is the client's end of a connection
+   * that speaks AMQP 0-9-1 to this broker in-process, logged in as user 'none' with every
+   * permission whatever it sends, as RabbitMQ's direct connections (a shovel's amqp:// URI).
+   */
+  connectDirect(): Duplex {
+    const [server, client] = directPair();
+    // DirectSocket has what Connection and its FrameWriter use of a net.Socket (see direct-socket.ts).
+    const conn = new Connection(this.nextConnectionId++, server as unknown as Socket, this, true);
+    this.connections.add(conn);
+    return client;
   }
 
   private async recover(): Promise<void> {
@@ -219,6 +239,7 @@ export class Broker {
     this.access.restore(state.definitions.user, state.definitions.permission, state.definitions.topicPermission);
     this.limits.restore(state.definitions.limits);
     this.globalParameters.restore(state.definitions.globalParameter);
+    this.parameters.restore(state.definitions.parameter);
     // Made at the first start, as RabbitMQ makes it (a cluster's nodes have loaded the shared one by now).
     this.globalParameters.clusterId();
     if (state.definitions.vhost.length === 0) this.addVHost('/', 'Default virtual host');

@@ -374,7 +374,7 @@ export class Channel implements ReplyReceiver {
   /** Throws 403 unless the user's permissions on this vhost allow kind on the resource. */
   private permit(kind: PermissionKind, type: 'queue' | 'exchange', name: string): void {
     const resource = type === 'exchange' && name === '' ? 'amq.default' : name;
-    if (!this.conn.broker.access.permits(this.conn.user, this.vhost.name, kind, resource)) {
+    if (!this.conn.direct && !this.conn.broker.access.permits(this.conn.user, this.vhost.name, kind, resource)) {
       throw chError(
         ReplyCode.AccessRefused,
         `access to ${type} '${resource}' in vhost '${this.vhost.name}' refused for user '${this.conn.user}'`,
@@ -389,7 +389,7 @@ export class Channel implements ReplyReceiver {
    */
   private permitTopic(exchange: Exchange | undefined, kind: 'write' | 'read', routingKey: string): void {
     const access = this.conn.broker.access;
-    if (!access.topicRestricted || exchange?.type !== 'topic') return;
+    if (!access.topicRestricted || exchange?.type !== 'topic' || this.conn.direct) return;
     if (!access.permitsTopic(this.conn.user, this.vhost.name, exchange.name, kind, routingKey)) {
       throw chError(
         ReplyCode.AccessRefused,

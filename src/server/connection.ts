@@ -42,6 +42,9 @@ const HANDSHAKE_FRAME_MAX = 128 * 1024;
 const STORE_BACKLOG_MAX = 16 * 1024 * 1024;
 /** The longest a publisher stays paused by one round of flow control. */
 const THROTTLE_MAX_MS = 250;
+/** The user a direct connection runs as (RabbitMQ's rabbit_auth_backend_dummy user). */
+export const DIRECT_USER = 'none';
+
 /** How long a closing connection waits for close-ok, or for the client to close, before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 
@@ -109,6 +112,11 @@ export class Connection implements QueueOwner, Throttled {
     readonly id: number,
     readonly socket: Socket,
     readonly broker: Broker,
+    /**
+     * An in-process connection of the broker's own (a shovel's, direct-socket.ts), as RabbitMQ's
+     * direct connections: user 'none', whatever credentials it sends, with every permission.
+     */
+    readonly direct = false,
   ) {
     this.log = broker.log.child({ conn: id });
     this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
@@ -143,6 +151,8 @@ export class Connection implements QueueOwner, Throttled {
 
   /** The connection's name as RabbitMQ gives it (the management API, metrics, trace messages). */
   get name(): string {
+    // A direct connection is named as RabbitMQ names one, after the process that holds it.
+    if (this.direct) return `<${this.broker.nodeName}.${this.id}.0>`;
     return `${this.peer} -> ${this.socket.localAddress}:${this.socket.localPort}`;
   }
 
@@ -400,6 +410,9 @@ export class Connection implements QueueOwner, Throttled {
       const afc = caps.value.get('authentication_failure_close');
       this.authFailureClose = afc?.type === 't' && afc.value;
     }
+    // A direct connection's client (a shovel) announces no capabilities, as RabbitMQ's Erlang
+    // client over a direct connection does not, yet must hear of a consumer cancelled by a deleted queue.
+    if (this.direct) this.consumerCancelNotify = true;
     if (!MECHANISMS.split(' ').includes(mechanism)) {
       this.silentClose(`unknown authentication mechanism '${mechanism}'`);
       return;
@@ -411,6 +424,7 @@ export class Connection implements QueueOwner, Throttled {
       return;
     }
     this.enter('login');
+    if (this.direct) return this.login(mechanism, { user: DIRECT_USER, pass: '' }, '');
     const address = this.socket.remoteAddress ?? '';
     this.broker.loginGate.enter(address, () => this.login(mechanism, creds, address));
   }
@@ -441,14 +455,14 @@ export class Connection implements QueueOwner, Throttled {
   /** Checks the credentials of start-ok, when the login gate lets this address have a verdict. */
   private login(mechanism: string, creds: Credentials, address: string): void {
     if (this.state !== 'login') return; // the socket went while the login waited its turn
-    if (!this.broker.access.authenticate(creds.user, creds.pass)) {
+    if (!this.direct && !this.broker.access.authenticate(creds.user, creds.pass)) {
       this.broker.counters.authFailed++;
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds.user, mechanism }, 'authentication failed');
       this.broker.loginGate.refuse(address, () => this.refuseLogin(mechanism, 'authentication failed'));
       return;
     }
-    if (this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
+    if (!this.direct && this.broker.options.loopbackUsers.includes(creds.user) && !isLoopback(address)) {
       this.broker.counters.authFailed++;
       this.log.warn({ peer: this.peer, user: creds.user }, `user '${creds.user}' can only connect via localhost`);
       // The right password: no guess to slow down, so not through the gate.
@@ -490,7 +504,7 @@ export class Connection implements QueueOwner, Throttled {
     if (!vhost) throw connError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`);
     const max = this.broker.options.maxConnections;
     if (this.broker.runningConnections >= max) throw connError(ReplyCode.NotAllowed, `connection refused: node connection limit (${max}) is reached`);
-    if (!this.broker.access.canAccessVHost(this.user, vhostName)) {
+    if (!this.direct && !this.broker.access.canAccessVHost(this.user, vhostName)) {
       throw connError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user}'`);
     }
     const running = (pred: (c: Connection) => boolean) => (): number => {

@@ -21,6 +21,7 @@ export const DEFINITION_PREFIX: Record<DefinitionKind, string> = {
   operatorPolicy: 'O',
   limits: 'l',
   globalParameter: 'g',
+  parameter: 'r',
 };
 export const CLEAN_SHUTDOWN_KEY = Buffer.from('s\0clean');
 /**

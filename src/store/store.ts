@@ -112,6 +112,14 @@ export interface StoredTopicPermission {
 /** A JSON value, as runtime parameters hold them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/** A vhost's runtime parameter of a plugin's component (a shovel: component 'shovel'). */
+export interface StoredParameter {
+  vhost: string;
+  component: string;
+  name: string;
+  value: JsonValue;
+}
+
 /** A global runtime parameter (RabbitMQ's cluster_name, internal_cluster_id, or any other). */
 export interface StoredGlobalParameter {
   name: string;
@@ -149,9 +157,10 @@ export interface Definitions {
   operatorPolicy: StoredPolicy;
   limits: StoredLimits;
   globalParameter: StoredGlobalParameter;
+  parameter: StoredParameter;
 }
 export type DefinitionKind = keyof Definitions;
-export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'topicPermission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits', 'globalParameter'];
+export const DEFINITION_KINDS: DefinitionKind[] = ['vhost', 'user', 'permission', 'topicPermission', 'exchange', 'binding', 'policy', 'operatorPolicy', 'limits', 'globalParameter', 'parameter'];
 
 export interface RecoveredState {
   queues: StoredQueue[];
@@ -261,4 +270,5 @@ export const definitionId = {
   policy: (vhost: string, name: string): string => `${vhost}\0${name}`,
   limits: (scope: 'vhost' | 'user', name: string): string => `${scope}\0${name}`,
   globalParameter: (name: string): string => name,
+  parameter: (vhost: string, component: string, name: string): string => `${vhost}\0${component}\0${name}`,
 };

@@ -58,7 +58,10 @@ const BAD_FILE = {
   bindings: [{ source: 'amq.direct', vhost: 'bad-vh', destination: 'missing-q', destination_type: 'queue', routing_key: '', arguments: {} }],
   // RabbitMQ 3.10.8 answers PUT /api/policies with this definition "-1 is not a valid message TTL".
   policies: [{ vhost: 'bad-vh', name: 'ttl', pattern: '.*', 'apply-to': 'queues', definition: { 'message-ttl': -1 }, priority: 0 }],
-  parameters: [{ vhost: 'bad-vh', component: 'shovel', name: 'sh', value: {} }],
+  parameters: [
+    { vhost: 'bad-vh', component: 'shovel', name: 'sh', value: {} },
+    { vhost: 'bad-vh', component: 'federation-upstream', name: 'up', value: {} },
+  ],
   global_parameters: [{ name: 'cluster_name', value: 'c' }, { name: 'some_global', value: 1 }],
   topic_permissions: [
     { user: 'nobody', vhost: 'bad-vh', exchange: 'amq.topic', write: '.*', read: '.*' },
@@ -74,7 +77,9 @@ const BAD_PROBLEMS = [
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",
   "queue 'missing-q' does not exist",
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
-  "parameter 'sh' in vhost 'bad-vh'",
+  // A shovel is checked as a PUT of its parameter checks it (shovel.test.ts); federation is not built.
+  "shovel 'sh' in vhost 'bad-vh': Must specify 'src-exchange' or 'src-queue'",
+  "parameter 'up' in vhost 'bad-vh'",
   "topic permission of user 'nobody' in vhost 'bad-vh' on exchange 'amq.topic': user 'nobody' does not exist",
   "topic permission of user 'bad-user' in vhost 'bad-vh' on exchange 'amq.topic': invalid regular expression '(' for write",
   "unknown key 'federation_upstreams'",
