@@ -77,8 +77,44 @@ function withoutStats(item: unknown): unknown {
   return Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'message_stats' && !k.endsWith('_details')));
 }
 
+const BINDING_ORDER = ['vhost', 'source', 'destination', 'routing_key', 'properties_key'];
+/**
+ * The order RabbitMQ 3.10.8 lists objects in when no sort is asked for (its reply_list's default
+ * sorts): by vhost and name, bindings by source, destination and key. Routes not named here keep
+ * the order the broker holds them in.
+ */
+const DEFAULT_ORDER: { [route: string]: string[] } = {
+  '/api/queues': ['vhost', 'name'],
+  '/api/queues/:vhost': ['vhost', 'name'],
+  '/api/exchanges': ['vhost', 'name'],
+  '/api/exchanges/:vhost': ['vhost', 'name'],
+  '/api/bindings': BINDING_ORDER,
+  '/api/bindings/:vhost': BINDING_ORDER,
+  '/api/queues/:vhost/:name/bindings': BINDING_ORDER,
+  '/api/exchanges/:vhost/:name/bindings/source': BINDING_ORDER,
+  '/api/exchanges/:vhost/:name/bindings/destination': BINDING_ORDER,
+  '/api/users': ['name'],
+  '/api/vhosts': ['name'],
+  '/api/policies': ['vhost', 'name'],
+  '/api/policies/:vhost': ['vhost', 'name'],
+  '/api/operator-policies': ['vhost', 'name'],
+  '/api/operator-policies/:vhost': ['vhost', 'name'],
+  '/api/permissions': ['vhost', 'user'],
+  '/api/topic-permissions': ['vhost', 'user', 'exchange'],
+};
+
+function sortBy(items: unknown[], keys: string[]): unknown[] {
+  return [...items].sort((a, b) => {
+    for (const k of keys) {
+      const c = compare(isItem(a) ? a[k] : undefined, isItem(b) ? b[k] : undefined);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+}
+
 /** A list answer as the query asks for it; a single object only through columns. */
-export function applyListQuery(input: unknown, q: Query): unknown {
+export function applyListQuery(input: unknown, q: Query, defaultOrder?: string[]): unknown {
   const payload = q.disable_stats === 'true' ? (Array.isArray(input) ? input.map(withoutStats) : withoutStats(input)) : input;
   const columns = q.columns ? q.columns.split(',').filter(Boolean) : null;
   if (!Array.isArray(payload)) return columns ? pickColumns(payload, columns) : payload;
@@ -89,7 +125,7 @@ export function applyListQuery(input: unknown, q: Query): unknown {
   if (q.sort) {
     const path = q.sort.split('.');
     items = [...items].sort((a, b) => compare(pathValue(a, path), pathValue(b, path)));
-  }
+  } else if (defaultOrder) items = sortBy(items, defaultOrder);
   if (q.sort_reverse === 'true') items = [...items].reverse();
   const pick = (xs: unknown[]): unknown[] => (columns ? xs.map((x) => pickColumns(x, columns)) : xs);
   if (q.page === undefined) return pick(items);
@@ -111,6 +147,6 @@ export function applyListQuery(input: unknown, q: Query): unknown {
 export function registerPaging(app: FastifyInstance): void {
   app.addHook('preSerialization', async (req, _reply, payload) => {
     if (req.method !== 'GET' || !req.url.startsWith('/api/')) return payload;
-    return applyListQuery(payload, req.query as Query);
+    return applyListQuery(payload, req.query as Query, DEFAULT_ORDER[req.routeOptions.url ?? '']);
   });
 }

@@ -132,6 +132,8 @@ export class ClientChannel extends EventEmitter<{
         this.end(new ClosedError(ReplyCode.NotFound, `consumer ${m.args.consumerTag} cancelled by the broker`));
         return;
     }
+    // Our own channel.close answered: the channel is gone.
+    if (m.id === M.ChannelCloseOk) this.client.channels.delete(this.id);
     const w = this.waiting;
     if (w && w.reply === m.id) {
       this.waiting = null;

@@ -380,3 +380,33 @@ describe("cluster: a vhost's default queue type", () => {
     await conn!.close();
   });
 });
+
+describe('cluster: a dynamic shovel', () => {
+  it('set on one node, it runs once in the cluster, on the first node by name, and moves every message once', async () => {
+    const value = { 'src-uri': 'amqp://', 'src-queue': 'shovel-src', 'dest-uri': 'amqp://', 'dest-queue': 'shovel-dst' };
+    expect((await api(2, 'PUT', '/api/parameters/shovel/%2f/across', { value })).status).toBe(201);
+    const lists = async (): Promise<{ state: string }[][]> => Promise.all([0, 1, 2].map(async (i) => (await (await api(i, 'GET', '/api/shovels')).json()) as { state: string }[]));
+    await waitUntil(async () => (await lists()).flat().some((s) => s.state === 'running'), 'the shovel running somewhere', 15_000);
+    const seen = await lists();
+    // Exactly one node runs it: the first running node by name.
+    expect(seen.map((l) => l.length).reduce((a, b) => a + b, 0)).toBe(1);
+    const names = cluster.nodes.map((n) => n.name);
+    expect(seen[names.indexOf([...names].sort()[0]!)]!.length).toBe(1);
+    const conn = await cluster.connect(1);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('shovel-src', { durable: true });
+    for (let i = 0; i < 500; i++) ch.sendToQueue('shovel-src', Buffer.from(String(i)), { persistent: true });
+    await ch.waitForConfirms();
+    await waitUntil(async () => ((await (await api(0, 'GET', '/api/queues/%2f/shovel-dst')).json()) as { messages?: number }).messages === 500, 'every message moved', 20_000);
+    const got: number[] = [];
+    for (;;) {
+      const m = await ch.get('shovel-dst', { noAck: true });
+      if (!m) break;
+      got.push(Number(m.content.toString()));
+    }
+    expect(got).toEqual([...Array(500).keys()]);
+    expect((await api(0, 'DELETE', '/api/parameters/shovel/%2f/across')).status).toBe(204);
+    await waitUntil(async () => (await lists()).every((l) => l.length === 0), 'the shovel stopped everywhere', 10_000);
+    await conn.close();
+  });
+});

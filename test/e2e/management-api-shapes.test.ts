@@ -24,6 +24,25 @@ afterAll(async () => {
   await broker?.close();
 });
 
+describe('lists in the order 3.10.8 gives them when no sort is asked for', () => {
+  it('queues and exchanges by name, bindings by source, destination and key, byte order', async () => {
+    await api('PUT', '/api/vhosts/order');
+    for (const q of ['ord-zz', 'ord-aa', 'ord-B', 'ord-a1']) await api('PUT', `/api/queues/order/${q}`, { body: { durable: false } });
+    for (const x of ['ordx-zz', 'ordx-aa']) await api('PUT', `/api/exchanges/order/${x}`, { body: { type: 'direct' } });
+    for (const [q, k] of [['ord-zz', 'k2'], ['ord-aa', 'k9'], ['ord-B', 'k1'], ['ord-aa', 'k0']]) await api('POST', `/api/bindings/order/e/ordx-aa/q/${q}`, { body: { routing_key: k } });
+    const names = async (path: string, f: (x: any) => string = (x) => x.name) => ((await api('GET', path)).json as any[]).map(f).filter((n) => n.includes('ord'));
+    // What a 3.10.8 node answered to the same calls (the queues were made zz, aa, B, a1).
+    expect(await names('/api/queues/order')).toEqual(['ord-B', 'ord-a1', 'ord-aa', 'ord-zz']);
+    expect(await names('/api/exchanges/order')).toEqual(['ordx-aa', 'ordx-zz']);
+    expect(await names('/api/exchanges/order/ordx-aa/bindings/source', (b) => `${b.destination}:${b.routing_key}`)).toEqual(['ord-B:k1', 'ord-aa:k0', 'ord-aa:k9', 'ord-zz:k2']);
+    expect(await names('/api/queues/order/ord-aa/bindings', (b) => `${b.source}>${b.routing_key}`)).toEqual(['>ord-aa', 'ordx-aa>k0', 'ordx-aa>k9']);
+    expect(((await api('GET', '/api/queues/order?page=1&page_size=2')).json.items as { name: string }[]).map((q) => q.name)).toEqual(['ord-B', 'ord-a1']);
+    // An explicit sort still wins, reversed too.
+    expect(await names('/api/queues/order?sort=name&sort_reverse=true')).toEqual(['ord-zz', 'ord-aa', 'ord-a1', 'ord-B']);
+    await api('DELETE', '/api/vhosts/order');
+  });
+});
+
 describe('paging, filtering, columns, sort (3.10.8 semantics)', () => {
   it('answers a paged request with the 7 paging keys', async () => {
     const r = await api('GET', '/api/queues/shapes?page=1&page_size=2&columns=name');
