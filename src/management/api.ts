@@ -429,6 +429,12 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       // RabbitMQ 3.10.8: 400 with the channel error's text.
       if (!e) throw badRequest(`404 NOT_FOUND - no exchange '${name}' in vhost '${v.name}'`);
       const body = Buffer.from(req.body.payload, req.body.payload_encoding === 'base64' ? 'base64' : 'utf8');
+      // As over AMQP (channel.ts checkUserId): a user_id must be the publisher's, unless it impersonates.
+      const claimed = (req.body.properties as { user_id?: unknown } | undefined)?.user_id;
+      const u = req.authz.user;
+      if (claimed !== undefined && claimed !== u.name && !u.tags.includes('impersonator')) {
+        throw badRequest(`406 PRECONDITION_FAILED - user_id property set to '${String(claimed)}' but authenticated user was '${u.name}'`);
+      }
       const props = encodePropertiesJson(req.body.properties ?? {});
       const msg = new Message(v.nextSeq(), name, req.body.routing_key, props, body, deliveryModeOf(props) === 2);
       const { routed } = v.publish(e, msg);

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import {
   AmqpError,
   BasicPropertyFlag,
+  decodeBasicProperties,
+  Reader,
   CommandAssembler,
   FIELD_TYPE_NAMES,
   bodyLength,
@@ -281,6 +283,9 @@ export class Channel implements ReplyReceiver {
         if (a.immediate) throw new AmqpError(ReplyCode.NotImplemented, 'immediate=true', 'connection');
         if (this.tx) {
           this.permitTopic(this.exchangeForPublish(a.exchange), 'write', a.routingKey); // a missing exchange or a refused key fails now, as in RabbitMQ
+          // So does a user_id that is not the publisher's.
+          const p = cmd.properties!;
+          if (p.length >= 2 && p.readUInt16BE(0) & BasicPropertyFlag.userId) this.checkUserId(decodeBasicProperties(new Reader(p, 0, p.length)).userId ?? '');
           this.tx.publishes.push({ exchange: a.exchange, routingKey: a.routingKey, mandatory: a.mandatory, properties: cmd.properties!, body: cmd.body! });
           return;
         }
@@ -673,6 +678,7 @@ export class Channel implements ReplyReceiver {
       if (!this.reply_) throw chError(ReplyCode.PreconditionFailed, 'fast reply consumer does not exist');
       msg = new Message(msg.seq, exchangeName, routingKey, withReplyTo(msg, this.reply_.name), body, persistent);
     }
+    if (msg.has(BasicPropertyFlag.userId)) this.checkUserId(msg.decoded().userId ?? '');
     if (exchange === this.vhost.defaultExchange && routingKey.startsWith(REPLY_TO_PREFIX)) {
       return this.publishReply(msg, mandatory);
     }
@@ -710,6 +716,16 @@ export class Channel implements ReplyReceiver {
         this.confirms.settle(seq, true);
       }
     }
+  }
+
+  /**
+   * RabbitMQ's validated user id: a message's user_id must name the user who publishes it, unless
+   * that user is tagged impersonator (or the connection is the broker's own, a shovel's).
+   */
+  private checkUserId(claimed: string): void {
+    const user = this.conn.user;
+    if (claimed === user || this.conn.direct || this.conn.broker.access.users.get(user)?.tags.includes('impersonator')) return;
+    throw chError(ReplyCode.PreconditionFailed, `user_id property set to '${claimed}' but authenticated user was '${user}'`);
   }
 
   /** A reply to a direct reply-to name goes to its channel, or nowhere if that has gone. */

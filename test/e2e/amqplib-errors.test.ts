@@ -275,6 +275,21 @@ describe('channel errors', () => {
     expect(err.message).toContain(ex);
   });
 
+  it("a user_id other than the publisher's -> 406 PRECONDITION_FAILED (RabbitMQ's validated user id)", async () => {
+    const conn = await connect();
+    const q = qname('uid');
+    const ch = await conn.createChannel();
+    await ch.assertQueue(q, { exclusive: false, autoDelete: false });
+    // Its own name is taken.
+    ch.sendToQueue(q, Buffer.from('mine'), { userId: 'guest' });
+    await ch.close();
+    const err = await expectChannelError(conn, 406, (c) => c.sendToQueue(q, Buffer.from('x'), { userId: 'someone' }), /PRECONDITION_FAILED/);
+    expect(err.message).toContain("PRECONDITION_FAILED - user_id property set to 'someone' but authenticated user was 'guest'");
+    const check = await conn.createChannel();
+    expect((await check.checkQueue(q)).messageCount).toBe(1);
+    await check.deleteQueue(q);
+  });
+
   it('several channel errors in a row leave the connection usable', async () => {
     const conn = await connect();
     for (let i = 0; i < 5; i++) {

@@ -426,6 +426,11 @@ describe('publishing and getting through the API', () => {
     const bin = await ch.get(q, { noAck: true });
     expect(bin && [...bin.content]).toEqual([0, 1, 2, 255]);
 
+    // A user_id that is not the user's: refused as over AMQP (3.10.8's answer).
+    const impostor = await api('POST', '/api/exchanges/%2F/amq.default/publish', { body: { routing_key: q, payload: 'x', payload_encoding: 'string', properties: { user_id: 'someone' } } });
+    expect(impostor.json).toEqual({ error: 'bad_request', reason: "406 PRECONDITION_FAILED - user_id property set to 'someone' but authenticated user was 'guest'" });
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+
     // RabbitMQ 3.10.8: 400 {"error":"bad_request","reason":"404 NOT_FOUND - no exchange 'X' in vhost '/'"}.
     const noex = uid('noex');
     const missing = await api('POST', `/api/exchanges/%2F/${noex}/publish`, { body: { routing_key: 'x', payload: 'x', payload_encoding: 'string', properties: {} } });

@@ -195,6 +195,8 @@ try {
   check('user PUT, JSON as text/plain', (await call('PUT', `/users/${tag}-user`, { body: userBody, type: 'text/plain' })).status);
   check('user PUT, JSON as a form', (await call('PUT', `/users/${tag}-user`, { body: userBody, type: 'application/x-www-form-urlencoded' })).status);
   check('user PUT, a real form', answer(await call('PUT', `/users/${tag}-user`, { raw: 'password=x&tags=', type: 'application/x-www-form-urlencoded' })));
+  check('publish, another user_id', answer(await call('POST', `/exchanges/${V}/amq.direct/publish`, { body: { properties: { user_id: 'someone' }, routing_key: 'k', payload: 'p', payload_encoding: 'string' } })));
+  check('publish, its own user_id', (await call('POST', `/exchanges/${V}/amq.direct/publish`, { body: { properties: { user_id: 'guest' }, routing_key: 'k', payload: 'p', payload_encoding: 'string' } })).json);
   check('publish, JSON as text/plain', (await call('POST', `/exchanges/${V}/amq.direct/publish`, { body: { properties: {}, routing_key: 'k', payload: 'p', payload_encoding: 'string' }, type: 'text/plain' })).json);
   for (const [what, type] of [['text/plain', 'text/plain'], ['no content-type', null]]) {
     check(`vhost limit PUT, ${what}`, answer(await call('PUT', `/vhost-limits/${V}/max-connections`, { body: { value: 5 }, type })));
