@@ -235,6 +235,48 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     await poll(async () => (await api('GET', `/users/${u}`)).status).toBe(404);
   });
 
+  it('adds a shovel through its form, shows it running, restarts and deletes it; a refused one shows the reason', async () => {
+    const name = uid('ui-shovel');
+    const src = uid('ui-shovel-src');
+    const dest = uid('ui-shovel-dest');
+    await page.goto(`${url}#/shovels`);
+    await page.click('.page.shovels details.panel');
+    const f = '[data-form="shovel"]';
+    await page.fill(`${f} input[name=name]`, name);
+    await page.fill(`${f} input[name=src-name]`, src);
+    await page.fill(`${f} input[name=dest-name]`, dest);
+    await page.check(`${f} input[name=forward-headers]`);
+    await page.click(`${f} button[type=submit]`);
+    await poll(async () => (await api('GET', `/parameters/shovel/%2F/${name}`)).json?.value).toEqual({
+      'src-uri': 'amqp://',
+      'src-queue': src,
+      'dest-uri': 'amqp://',
+      'dest-queue': dest,
+      'ack-mode': 'on-confirm',
+      'src-prefetch-count': 1000,
+      'src-delete-after': 'never',
+      'dest-add-forward-headers': true,
+    });
+    await poll(() => page.locator(`[data-shovel="${name}"]`).count()).toBe(1);
+    await poll(() => page.locator('.page.shovels [data-state="running"]').count()).toBe(1);
+    ch.sendToQueue(src, Buffer.from('through the UI'));
+    await poll(async () => (await ch.get(dest, { noAck: true }).then((m) => (m ? m.content.toString() : null))) ?? '').toBe('through the UI');
+    await shot(page, 'shovels');
+    await page.click(`[data-shovel="${name}"] [data-action=restart]`);
+    await poll(() => text(page, '.page.shovels .note')).toBe(`Restarted ${name}.`);
+    await page.click(`[data-shovel="${name}"] [data-action=delete]`);
+    await poll(async () => (await api('GET', `/parameters/shovel/%2F/${name}`)).status).toBe(404);
+    await poll(async () => (await api('GET', '/shovels')).json).toEqual([]);
+    // The API's refusal is shown as it is.
+    await page.fill(`${f} input[name=name]`, name);
+    await page.fill(`${f} input[name=src-uri]`, 'http://nowhere');
+    await page.click(`${f} button[type=submit]`);
+    await poll(() => text(page, '.page.shovels .note')).toContain('not a valid URI');
+    expect((await api('GET', `/parameters/shovel/%2F/${name}`)).status).toBe(404);
+    await ch.deleteQueue(src);
+    await ch.deleteQueue(dest);
+  });
+
   it('deletes a vhost', async () => {
     const vh = uid('ui-delvh');
     expect((await api('PUT', `/vhosts/${vh}`, {})).status).toBe(201);

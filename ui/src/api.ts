@@ -315,3 +315,29 @@ export interface NodeInfo {
   memory?: Record<string, number | Record<string, number>>;
   mem_used_details?: Rate;
 }
+
+/** A runtime parameter (GET /api/parameters/shovel). */
+export interface ParameterInfo {
+  value: { [k: string]: unknown };
+  vhost: string;
+  component: string;
+  name: string;
+}
+
+/** A dynamic shovel's status (GET /api/shovels). */
+export interface ShovelInfo {
+  node: string;
+  timestamp: string;
+  name: string;
+  vhost: string;
+  type: string;
+  state: string;
+  src_uri?: string;
+  dest_uri?: string;
+  src_queue?: string;
+  src_exchange?: string;
+  src_exchange_key?: string;
+  dest_queue?: string;
+  dest_exchange?: string;
+  dest_exchange_key?: string;
+}

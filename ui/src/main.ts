@@ -13,6 +13,7 @@ import { channelsPage, connectionsPage, vhostsPage } from './pages/lists';
 import { usersPage } from './pages/users';
 import { overviewPage, recordOverview } from './pages/overview';
 import { policiesPage } from './pages/policies';
+import { shovelsPage } from './pages/shovels';
 import { queuePage, queuesPage } from './pages/queues';
 import './style.css';
 
@@ -24,12 +25,13 @@ const NAV: [string, string][] = [
   ['queues', 'Queues'],
   ['vhosts', 'Virtual hosts'],
   ['policies', 'Policies'],
+  ['shovels', 'Shovels'],
   ['users', 'Users'],
   ['definitions', 'Definitions'],
   ['nodes', 'Node'],
 ];
 /** Only administrators may read these (the API answers anyone else 401). */
-const ADMIN_ONLY = ['users', 'definitions'];
+const ADMIN_ONLY = ['users', 'definitions', 'shovels'];
 /** 0: do not refresh (the page stays as it is until the interval is changed or the page reloaded). */
 const INTERVALS = [0, 2000, 5000, 10000, 30000];
 const INTERVAL_KEY = 'warren.interval';
@@ -77,6 +79,8 @@ function pageFor(parts: string[]): Page {
       return vhostsPage();
     case 'policies':
       return policiesPage();
+    case 'shovels':
+      return shovelsPage();
     default:
       return overviewPage();
   }
