@@ -101,6 +101,9 @@ const DEFAULT_ORDER: { [route: string]: string[] } = {
   '/api/operator-policies/:vhost': ['vhost', 'name'],
   '/api/permissions': ['vhost', 'user'],
   '/api/topic-permissions': ['vhost', 'user', 'exchange'],
+  '/api/parameters': ['vhost', 'name'],
+  '/api/parameters/:component': ['vhost', 'name'],
+  '/api/parameters/:component/:vhost': ['vhost', 'name'],
 };
 
 function sortBy(items: unknown[], keys: string[]): unknown[] {

@@ -38,6 +38,15 @@ export class ParameterError extends Error {
 
 const key = (vhost: string, component: string, name: string): string => `${vhost}\0${component}\0${name}`;
 
+/** A value with its objects' keys in order, at every level: RabbitMQ keeps a parameter as a map and shows it so. */
+function sortedKeys(v: JsonValue): JsonValue {
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  if (v === null || typeof v !== 'object') return v;
+  const out: { [k: string]: JsonValue } = {};
+  for (const k of Object.keys(v).sort()) out[k] = sortedKeys(v[k]!);
+  return out;
+}
+
 export class RuntimeParameters {
   private readonly values = new Map<string, StoredParameter>();
   private readonly components = new Map<string, ParameterComponent>();
@@ -82,10 +91,10 @@ export class RuntimeParameters {
     }
     const k = key(vhost, component, name);
     const isNew = !this.values.has(k);
-    const p: StoredParameter = { vhost, component, name, value };
+    const p: StoredParameter = { vhost, component, name, value: sortedKeys(value) };
     this.values.set(k, p);
     if (persist) this.store.putDefinition('parameter', k, p);
-    c?.set(vhost, name, value);
+    c?.set(vhost, name, p.value);
     return isNew;
   }
 

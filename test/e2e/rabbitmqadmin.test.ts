@@ -135,6 +135,22 @@ describe('rabbitmqadmin 3.10.8 against Warren', () => {
     expect((await api('GET', '/api/users/ra-user')).status).toBe(404);
   });
 
+  it('declares, lists and deletes a shovel as a runtime parameter (3.10.8 with rabbitmq_shovel: the same lines, keys sorted)', async () => {
+    const value = '{"src-uri":"amqp://","src-queue":"ra-shovel-src","dest-uri":"amqp://","dest-queue":"ra-shovel-dst"}';
+    expect(await ok('declare', 'parameter', 'component=shovel', 'name=ra-shovel', `value=${value}`)).toBe('parameter declared\n');
+    expect(await ok('declare', 'parameter', 'component=shovel', 'name=ra-other', `value=${value}`)).toBe('parameter declared\n');
+    // By name, and the value as RabbitMQ keeps it: a map, its keys in order.
+    expect(rows(await ok('list', 'parameters')).slice(1)).toEqual([
+      ['/', 'ra-other', 'shovel', '{"dest-queue": "ra-shovel-dst", "dest-uri": "amqp://", "src-queue": "ra-shovel-src", "src-uri": "amqp://"}'],
+      ['/', 'ra-shovel', 'shovel', '{"dest-queue": "ra-shovel-dst", "dest-uri": "amqp://", "src-queue": "ra-shovel-src", "src-uri": "amqp://"}'],
+    ]);
+    const refused = await admin('declare', 'parameter', 'component=shovel', 'name=ra-bad', 'value={"src-uri":"amqp://"}');
+    expect([refused.code, refused.stderr]).toEqual([1, '*** Validation failed\n\nMust specify \'src-exchange\' or \'src-queue\'\nKey "dest-uri" not found in ra-bad\n\n\n']);
+    expect(await ok('delete', 'parameter', 'component=shovel', 'name=ra-shovel')).toBe('parameter deleted\n');
+    expect(await ok('delete', 'parameter', 'component=shovel', 'name=ra-other')).toBe('parameter deleted\n');
+    for (const q of ['ra-shovel-src', 'ra-shovel-dst']) await api('DELETE', `/api/queues/%2F/${q}`);
+  });
+
   it('lists connections, channels and consumers, and closes a connection', async () => {
     const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
     conn.on('error', () => undefined);
