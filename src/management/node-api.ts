@@ -44,7 +44,7 @@ export async function localNodeResources(broker: Broker): Promise<Json> {
     disk_free_alarm: reasons.includes('disk'),
     fd_used: fds.used,
     fd_total: fds.total,
-    sockets_used: broker.connections.size,
+    sockets_used: broker.socketCount,
     processors: availableParallelism(),
     os_pid: String(process.pid),
     run_queue: 0,

@@ -56,7 +56,7 @@ function memberView(n: ClusterMember, now: number): JsonObject {
 async function localFigures(broker: Broker, memory: boolean): Promise<JsonObject> {
   const fdMax = await fdTotal();
   const fds = await fdUsed();
-  const sockets = broker.connections.size;
+  const sockets = broker.socketCount;
   const mem = process.memoryUsage();
   const handles = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.().length ?? 0;
   const out: JsonObject = {
@@ -68,7 +68,7 @@ async function localFigures(broker: Broker, memory: boolean): Promise<JsonObject
     disk_free_alarm: broker.alarms.diskAlarm,
     fd_used: fds,
     fd_total: fdMax,
-    // RabbitMQ 3.10.8 gives sockets a share of the descriptors; here every connection is one socket.
+    // RabbitMQ 3.10.8 gives sockets a share of the descriptors; here every connection but a direct one is one socket.
     sockets_used: sockets,
     sockets_total: Math.floor(fdMax * 0.9),
     proc_used: handles,

@@ -57,7 +57,7 @@ export async function snapshot(broker: Broker): Promise<Snapshot> {
     node: {
       openFds: openFds(),
       maxFds: fds,
-      sockets: broker.connections.size,
+      sockets: broker.socketCount,
       maxSockets: Math.min(o.maxConnections, fds ?? Infinity),
       memoryUsed: usedMemory(),
       memoryLimit: broker.alarms.memoryLimit,

@@ -209,6 +209,9 @@ export class Broker {
     return true;
   }
 
+  /** Open direct connections (connectDirect): they hold no socket. */
+  private directConnections = 0;
+
   private accept(socket: Socket): void {
     const conn = new Connection(this.nextConnectionId++, socket, this);
     this.connections.add(conn);
@@ -224,7 +227,14 @@ export class Broker {
     // DirectSocket has what Connection and its FrameWriter use of a net.Socket (see direct-socket.ts).
     const conn = new Connection(this.nextConnectionId++, server as unknown as Socket, this, true);
     this.connections.add(conn);
+    this.directConnections++;
+    server.once('close', () => this.directConnections--);
     return client;
+  }
+
+  /** Connections that hold a socket (sockets_used): all but the direct ones. */
+  get socketCount(): number {
+    return this.connections.size - this.directConnections;
   }
 
   private async recover(): Promise<void> {

@@ -174,6 +174,8 @@ describe('a shovel on this broker (amqp://, direct connections)', () => {
     expect(Object.keys(direct[0]!).sort()).toEqual(['client_properties', 'connected_at', 'name', 'node', 'protocol', 'type', 'user', 'user_who_performed_action', 'vhost']);
     expect(direct[0]).toMatchObject({ client_properties: { connection_name: 'Shovel s1' }, protocol: 'Direct 0-9-1', user: 'none', vhost: '/' });
     expect((direct[0] as unknown as { name: string }).name).toMatch(/^<warren@shovelhost\.\d+\.0>$/);
+    // They hold no socket: sockets_used counts the test's own connection only.
+    expect((await api('GET', '/api/nodes')).json[0].sockets_used).toBe(1);
     const consumers = ((await api('GET', '/api/consumers')).json as { queue: { name: string }; ack_required: boolean; prefetch_count: number }[]).filter((c) => c.queue.name === 'sa');
     expect(consumers.map((c) => [c.ack_required, c.prefetch_count])).toEqual([[true, 1000]]);
 
