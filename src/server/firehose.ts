@@ -8,6 +8,7 @@
 // Messages of the trace exchange itself are never traced, or a trace queue's consumer would loop.
 // Tracing is per node and not kept across a restart, as RabbitMQ's.
 import { Writer, encodeBasicProperties, type BasicProperties, type FieldTable, type FieldValue } from '../frames/index.js';
+import { REPLY_TO_PREFIX } from './direct-reply-to.js';
 import { Message, ccKeysOf } from './message.js';
 import type { Queue } from './queue.js';
 import type { VHost } from './vhost.js';
@@ -65,7 +66,12 @@ export class Firehose {
     const keys = extraKeys && extraKeys.length > 0 ? [msg.routingKey, ...extraKeys] : [msg.routingKey];
     const h = this.common(msg, keys);
     this.origin(h, origin);
-    h.set('routed_queues', strs(queues.map((q) => q.name)));
+    // Through the default exchange 3.10.8 names every key as a queue, there or not, once each, in
+    // byte order (its routing answers names without looking the queues up).
+    // A direct reply-to reply is no such route: 3.10.8 lists no queue for it.
+    const byName = exchange === '' && !msg.routingKey.startsWith(REPLY_TO_PREFIX);
+    const routed = byName ? [...new Set(keys)].sort() : queues.map((q) => q.name);
+    h.set('routed_queues', strs(routed));
     this.emit(`publish.${exchange}`, h, msg);
   }
 
