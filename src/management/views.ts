@@ -107,11 +107,15 @@ export function queueTotals(broker: Broker): { messages: number; messages_ready:
 
 /** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
 /** The exchange types, as the overview and the node list them. */
-export const EXCHANGE_TYPES: JsonObject[] = ['direct', 'fanout', 'headers', 'topic'].map((t) => ({
-  name: t,
-  description: `AMQP ${t} exchange, as per the AMQP specification`,
-  enabled: true,
-}));
+export const EXCHANGE_TYPES: JsonObject[] = [
+  ...['direct', 'fanout', 'headers', 'topic'].map((t) => ({
+    name: t,
+    description: `AMQP ${t} exchange, as per the AMQP specification`,
+    enabled: true,
+  })),
+  // As 3.10.8 with rabbitmq_federation lists it.
+  { name: 'x-federation-upstream', description: 'Federation upstream helper exchange', internal_purpose: 'federation', enabled: true },
+];
 
 /** The SASL mechanisms connection.start offers (auth.ts), as 3.10.8's node lists them. */
 export const AUTH_MECHANISMS: JsonObject[] = [

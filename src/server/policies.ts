@@ -47,7 +47,7 @@ const oneOf =
 /** RabbitMQ's max-age: a number and a unit, Y M D h m s. */
 const maxAge = (v: unknown): boolean => typeof v === 'string' && /^\d+[YMDhms]$/.test(v);
 
-/** Every key RabbitMQ 3.10.8 recognises in a policy (without the federation plugin), and its check. */
+/** Every key RabbitMQ 3.10.8 recognises in a policy (without plugins: registerPolicyKeys adds theirs), and its check. */
 const KEYS: Record<string, [(v: unknown) => boolean, string]> = {
   'alternate-exchange': [str, 'is not a valid alternate exchange name'],
   'dead-letter-exchange': [str, 'is not a valid dead letter exchange name'],
@@ -76,6 +76,18 @@ const KEYS: Record<string, [(v: unknown) => boolean, string]> = {
   'ha-promote-on-shutdown': [oneOf('always', 'when-synced'), 'is not a valid ha-promote-on-shutdown value'],
   'ha-promote-on-failure': [oneOf('always', 'when-synced'), 'is not a valid ha-promote-on-failure value'],
 };
+
+/** Checks across several keys that plugins add: each returns RabbitMQ's text, or null. */
+const CROSS_CHECKS: ((d: PolicyDefinition) => string | null)[] = [];
+
+/**
+ * A plugin's policy keys (federation's), each with its check and RabbitMQ's words for a bad value,
+ * and a check across them; policies using them are taken from then on.
+ */
+export function registerPolicyKeys(keys: Record<string, [(v: unknown) => boolean, string]>, across?: (d: PolicyDefinition) => string | null): void {
+  Object.assign(KEYS, keys);
+  if (across) CROSS_CHECKS.push(across);
+}
 
 /**
  * What an operator policy may set (RabbitMQ 3.10.8 refuses any other key as "not recognised"):
@@ -110,6 +122,10 @@ export function definitionProblem(d: PolicyDefinition, operator = false): string
     if (mode === 'all' && params !== undefined) return 'ha-mode="all" does not take parameters, ' + erl(params) + ' given';
     const sync = d['ha-sync-mode'];
     if (sync !== undefined && sync !== 'manual' && sync !== 'automatic') return `ha-sync-mode must be "manual" or "automatic", got ${erl(sync)}`;
+  }
+  for (const check of CROSS_CHECKS) {
+    const why = check(d);
+    if (why !== null) return why;
   }
   return null;
 }

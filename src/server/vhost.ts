@@ -336,7 +336,7 @@ export class VHost {
     // Most bindings have no arguments: they share one empty table rather than keep the decoded one.
     const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
     if (!source.bind(b)) return false;
-    if (source.type === 'headers') this.headersBindings++;
+    if (source.readsHeaders) this.headersBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
     else destination.inbound.add(b);
     this.topologyChanged();
@@ -351,7 +351,7 @@ export class VHost {
   /** Unbinds; an auto-delete exchange goes with its last binding. */
   removeBinding(b: Binding): void {
     if (!b.source.unbind(b)) return;
-    if (b.source.type === 'headers') this.headersBindings--;
+    if (b.source.readsHeaders) this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
     if (this.isDurableBinding(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));

@@ -4,7 +4,8 @@
 // top), and read into what the worker needs. AMQP 0-9-1 only: src-protocol/dest-protocol amqp10
 // are refused, not accepted and ignored.
 import type { JsonValue } from '../store/store.js';
-import { parseAmqpUri, UriError, type AmqpUri } from './uri.js';
+import { parseAmqpUri, type AmqpUri } from '../client/uri.js';
+import { binary, boolean, enumOf, erlangTerm, isObject, number, proplist, table, uri, type Check } from '../server/parameter-validation.js';
 
 export type AckMode = 'no-ack' | 'on-publish' | 'on-confirm';
 
@@ -34,56 +35,10 @@ export interface ShovelDefinition {
   raw: { [k: string]: JsonValue };
 }
 
-/** A JSON value as Erlang's ~p prints what RabbitMQ decoded it to. */
-export function erlangTerm(v: JsonValue): string {
-  if (typeof v === 'string') return `<<${JSON.stringify(v)}>>`;
-  if (Array.isArray(v)) return `[${v.map(erlangTerm).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const kv = Object.keys(v)
-      .sort()
-      .map((k) => `${erlangTerm(k)} => ${erlangTerm(v[k]!)}`);
-    return `#{${kv.join(',')}}`;
-  }
-  return String(v);
-}
-
-type Check = (key: string, v: JsonValue) => string | null;
-
-const isObject = (v: JsonValue | undefined): v is { [k: string]: JsonValue } => typeof v === 'object' && v !== null && !Array.isArray(v);
-const binary: Check = (k, v) => (typeof v === 'string' ? null : `${k} should be binary, actually was ${erlangTerm(v)}`);
-const number: Check = (k, v) => (typeof v === 'number' ? null : `${k} should be a number, actually was ${erlangTerm(v)}`);
-const boolean: Check = (k, v) => (typeof v === 'boolean' ? null : `${k} should be boolean, actually was ${erlangTerm(v)}`);
-const table: Check = (k, v) => (isObject(v) ? null : `${k} should be a table, actually was ${erlangTerm(v)}`);
-const enumOf =
-  (values: string[]): Check =>
-  (k, v) =>
-    typeof v === 'string' && values.includes(v) ? null : `${k} should be one of [${values.map((x) => erlangTerm(x)).join(',')}], actually was ${erlangTerm(v)}`;
 const deleteAfter: Check = (k, v) =>
   v === 'never' || v === 'queue-length' || (typeof v === 'number' && Number.isInteger(v) && v >= 0)
     ? null
     : `${k} should be a number greater than or equal to 0, "never" or "queue-length", actually was ${erlangTerm(v)}`;
-const uri: Check = (k, v) => {
-  const one = (u: JsonValue): string | null => {
-    if (typeof u !== 'string') return `${k} should be binary, actually was ${erlangTerm(u)}`;
-    try {
-      parseAmqpUri(u);
-      return null;
-    } catch (e) {
-      if (e instanceof UriError) return `${JSON.stringify(u)} not a valid URI: ${e.message}`;
-      throw e;
-    }
-  };
-  if (typeof v === 'string') return one(v);
-  if (!Array.isArray(v)) return `${k} should be list, actually was ${erlangTerm(v)}`;
-  // An empty list is taken by 3.10.8 and then crashes the shovel: refused here.
-  if (v.length === 0) return `${k} should be a list of at least one URI, actually was []`;
-  for (const u of v) {
-    const bad = one(u);
-    if (bad) return bad;
-  }
-  return null;
-};
-
 /** basic properties dest-publish-properties may set, in P_basic's order, and their checks. */
 const PROPERTIES: [string, Check][] = [
   ['content_type', binary],
@@ -134,23 +89,6 @@ const CONSTRAINTS: [string, Check, boolean][] = [
   ['publish-properties', properties, false],
   ['dest-publish-properties', properties, false],
 ];
-
-/** rabbit_parameter_validation:proplist: each key's problem, last constraint first, unknown keys first of all. */
-function proplist(name: string, constraints: [string, Check, boolean][], value: { [k: string]: JsonValue }): string[] {
-  const out: string[] = [];
-  for (const [k, check, mandatory] of constraints) {
-    if (k in value) {
-      const bad = check(k, value[k]!);
-      if (bad) out.unshift(bad);
-    } else if (mandatory) out.unshift(`Key "${k}" not found in ${name}`);
-  }
-  const known = new Set(constraints.map(([k]) => k));
-  const unknown = Object.keys(value)
-    .filter((k) => !known.has(k))
-    .sort();
-  if (unknown.length > 0) out.unshift(`Unrecognised terms [${unknown.map((k) => `{${erlangTerm(k)},${erlangTerm(value[k]!)}}`).join(',')}] in ${name}`);
-  return out;
-}
 
 /** What is wrong with a definition, in 3.10.8's words and order; empty when nothing is. */
 export function validateShovel(name: string, value: JsonValue): string[] {

@@ -10,7 +10,7 @@ import type { ParameterComponent, ParameterStatus } from '../server/runtime-para
 import type { JsonValue } from '../store/store.js';
 import { parseShovel, validateShovel } from './definition.js';
 import { Shovel } from './shovel.js';
-import { parseAmqpUri, withoutCredentials } from './uri.js';
+import { parseAmqpUri, withoutCredentials } from '../client/uri.js';
 
 export const SHOVEL_COMPONENT = 'shovel';
 const PLACEMENT_CHECK_MS = 2000;

@@ -22,9 +22,9 @@ import {
   type PlainValue,
 } from '../frames/index.js';
 import type { JsonValue } from '../store/store.js';
-import { AmqpClient, ClosedError, type ClientChannel, type Delivery } from './amqp-client.js';
+import { AmqpClient, ClosedError, type ClientChannel, type Delivery } from '../client/amqp-client.js';
 import type { ShovelDefinition } from './definition.js';
-import { withoutCredentials, type AmqpUri } from './uri.js';
+import { withoutCredentials, type AmqpUri } from '../client/uri.js';
 
 export type ShovelState = 'starting' | 'running' | 'terminated';
 

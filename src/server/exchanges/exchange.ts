@@ -163,6 +163,8 @@ export abstract class Exchange {
   routeMark = 0;
   /** The policy that applies to it (policies.ts), or null; it may give an alternate-exchange. */
   policy: Policy | null = null;
+  /** Its route() looks at the message's headers (so the vhost decodes them while it has bindings). */
+  readonly readsHeaders: boolean = false;
 
   constructor(spec: ExchangeSpec) {
     this.name = spec.name;

@@ -43,6 +43,7 @@ export function headersMatch(args: FieldTable, headers: FieldTable | undefined):
 }
 
 export class HeadersExchange extends Exchange {
+  override readonly readsHeaders = true;
   protected addRoute(_b: Binding): void {}
   protected removeRoute(_b: Binding): void {}
 

@@ -2,6 +2,7 @@
 import { DirectExchange } from './direct.js';
 import type { Exchange, ExchangeSpec } from './exchange.js';
 import { FanoutExchange } from './fanout.js';
+import { FederationUpstreamExchange } from './federation-upstream.js';
 import { HeadersExchange } from './headers.js';
 import { TopicExchange } from './topic.js';
 
@@ -10,6 +11,8 @@ const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
   fanout: FanoutExchange,
   topic: TopicExchange,
   headers: HeadersExchange,
+  // Federation's upstream side (federation-upstream.ts): a RabbitMQ or Warren downstream declares it here.
+  'x-federation-upstream': FederationUpstreamExchange,
 };
 
 export function isExchangeType(type: string): boolean {

@@ -1,7 +1,7 @@
 // AMQP URIs as a shovel reads them (RabbitMQ's amqp_uri): defaults, percent-decoding, the
 // shovel's own vhost when the URI names none, and the refusals 3.10.8 words as Erlang terms.
 import { describe, expect, it } from 'vitest';
-import { parseAmqpUri, UriError, withoutCredentials } from '../../src/shovel/uri.js';
+import { parseAmqpUri, UriError, withoutCredentials } from '../../src/client/uri.js';
 
 describe('parseAmqpUri', () => {
   it('amqp:// with no host is this broker, the vhost left to the shovel', () => {

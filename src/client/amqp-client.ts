@@ -1,4 +1,4 @@
-// A small AMQP 0-9-1 client on the broker's own codec (src/frames), for what a shovel does with a
+// A small AMQP 0-9-1 client on the broker's own codec (src/frames), for what shovels and federation links do with a
 // broker: log in (PLAIN), open channels, declare and bind, consume, publish with confirms, ack. It
 // runs over any byte stream: a TCP or TLS socket to another broker, or a direct connection to this
 // one (Broker.connectDirect). amqplib is a test client only and never part of the server.
