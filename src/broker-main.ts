@@ -9,6 +9,7 @@ import { DataDirError } from './store/data-dir.js';
 import { defaultOptions } from './server/options.js';
 import { managementDefaults, managementPlugins } from './management/plugin.js';
 import { shovelPlugin } from './shovel/index.js';
+import { federationPlugin } from './federation/index.js';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
@@ -221,10 +222,11 @@ const broker: Broker = new Broker({
   maxConnections: argv['max-connections'],
   handshakeTimeoutMs: argv['handshake-timeout'],
   loopbackUsers: argv['loopback-users'].filter((u) => u !== ''),
-  // The entry composes dynamic shovels, the management API (and definitions at boot) onto the
-  // broker; shovels first, so that a definitions file at boot may hold shovels.
+  // The entry composes dynamic shovels, federation, the management API (and definitions at boot)
+  // onto the broker; the first two first, so that a definitions file at boot may hold their parameters.
   plugins: [
     shovelPlugin(),
+    federationPlugin(),
     ...managementPlugins({
     loadDefinitions: argv['load-definitions'],
     managementPort: argv['management-port'],

@@ -25,6 +25,8 @@ export interface CtlArgs {
   formatter: Formatter;
   ifEmpty: boolean;
   ifUnused: boolean;
+  /** federation_status --only-down: the links not running. */
+  onlyDown: boolean;
   /** set_policy's --priority and --apply-to, as rabbitmqctl's. */
   priority: number;
   applyTo: string;
@@ -89,6 +91,7 @@ const FLAGS: FlagSpec[] = [
   // rabbitmqctl's -u means --if-unused; here -u is --username (as in rabbitmqadmin), so only the long form.
   { names: ['-e', '--if-empty'], value: false, apply: (a) => (a.ifEmpty = true), commands: ['delete_queue'] },
   { names: ['--if-unused'], value: false, apply: (a) => (a.ifUnused = true), commands: ['delete_queue'] },
+  { names: ['--only-down'], value: false, apply: (a) => (a.onlyDown = true), commands: ['federation_status'] },
   {
     names: ['--priority'],
     value: true,
@@ -134,6 +137,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     formatter: 'table',
     ifEmpty: false,
     ifUnused: false,
+    onlyDown: false,
     priority: 0,
     applyTo: 'all',
     description: undefined,

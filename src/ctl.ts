@@ -8,6 +8,7 @@ import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
 import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
+import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federation.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -133,6 +134,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   environment: [0, 0, 'environment'],
   ...LIMIT_COMMANDS,
   ...SHOVEL_COMMANDS,
+  ...FEDERATION_COMMANDS,
 };
 
 export const CTL_COMMANDS = Object.keys(COMMANDS);
@@ -292,8 +294,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         throw e;
       });
     }
+    const node = async (): Promise<string> => String(((await call(o, 'GET', '/api/overview')) as Row).node);
+    if (action in FEDERATION_COMMANDS) {
+      return await runFederation(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node, o.onlyDown).catch((e: unknown) => {
+        if (e instanceof LinkNotFound) throw new CtlError(e.message, EX_UNAVAILABLE);
+        throw e;
+      });
+    }
     if (action in SHOVEL_COMMANDS) {
-      const node = async (): Promise<string> => String(((await call(o, 'GET', '/api/overview')) as Row).node);
       return await runShovels(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node).catch(async (e: unknown) => {
         // rabbitmqctl 3.10.8: exit 69, "Shovel with the given name was not found on the target node …".
         if (e instanceof ShovelNotFound) throw new CtlError(e.message.replace('{node}', await node()), EX_UNAVAILABLE);

@@ -4,6 +4,7 @@ import type { BrokerOptions } from './server/options.js';
 import { startPrometheus, type PrometheusOptions } from './metrics/server.js';
 import { managementPlugins, type ManagementOptions } from './management/plugin.js';
 import { shovelPlugin } from './shovel/index.js';
+import { federationPlugin } from './federation/index.js';
 
 export { Broker } from './server/broker.js';
 export type { BrokerOptions } from './server/options.js';
@@ -48,7 +49,7 @@ export async function startBroker(
     ...brokerOptions
   } = options;
   const management = managementPlugins({ managementPort, managementHost, managementTlsPort, managementTlsHost, managementTlsCert, managementTlsKey, managementTlsCa, loadDefinitions });
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', ...brokerOptions, plugins: [shovelPlugin(), ...management, ...(brokerOptions.plugins ?? [])] });
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'error', ...brokerOptions, plugins: [shovelPlugin(), federationPlugin(), ...management, ...(brokerOptions.plugins ?? [])] });
   const port = await broker.start();
   const prometheus = prometheusPort === -1 ? null : await startPrometheus(broker, { prometheusPort, prometheusHost, prometheusPerObject });
   return {

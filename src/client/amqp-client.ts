@@ -68,6 +68,11 @@ const REPLY: ReadonlyMap<number, number> = new Map([
   [M.BasicConsume, M.BasicConsumeOk],
   [M.BasicCancel, M.BasicCancelOk],
   [M.ConfirmSelect, M.ConfirmSelectOk],
+  [M.ExchangeDeclare, M.ExchangeDeclareOk],
+  [M.ExchangeDelete, M.ExchangeDeleteOk],
+  [M.ExchangeBind, M.ExchangeBindOk],
+  [M.ExchangeUnbind, M.ExchangeUnbindOk],
+  [M.QueueDelete, M.QueueDeleteOk],
 ]);
 
 export class ClientChannel extends EventEmitter<{

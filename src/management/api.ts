@@ -21,6 +21,7 @@ import { registerPolicyApi } from './policies-api.js';
 import { registerLimitsApi } from './limits-api.js';
 import { registerParametersApi } from './parameters-api.js';
 import { registerShovelsApi } from './shovels-api.js';
+import { registerFederationApi } from './federation-api.js';
 import { members, nodeView, ownName } from './nodes-view.js';
 import type { ClusterMember } from '../server/cluster-view.js';
 import type { ApiAuthz } from './authz.js';
@@ -587,4 +588,5 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   registerLimitsApi(app, broker);
   registerParametersApi(app, broker);
   registerShovelsApi(app, broker);
+  registerFederationApi(app, broker);
 }

@@ -13,13 +13,13 @@ const COMPONENT = 'shovel';
 type Params = { vhost?: string; name?: string };
 
 /** 3.10.8's timestamp: local time, the hour not zero-padded ("2026-12-05 3:44:07"). */
-function timestamp(d: Date): string {
+export function statusTimestamp(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${d.getHours()}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 export function shovelView(broker: Broker, s: ParameterStatus): JsonObject {
-  return { node: broker.nodeName, timestamp: timestamp(s.since), name: s.name, vhost: s.vhost, type: 'dynamic', state: s.state, ...Object.fromEntries(s.details) };
+  return { node: broker.nodeName, timestamp: statusTimestamp(s.since), name: s.name, vhost: s.vhost, type: 'dynamic', state: s.state, ...Object.fromEntries(s.details) };
 }
 
 export function registerShovelsApi(app: FastifyInstance, broker: Broker): void {

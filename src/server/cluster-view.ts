@@ -17,3 +17,17 @@ export interface ClusterView {
   readonly name: string;
   nodes(): ClusterMember[];
 }
+
+/**
+ * Whether this node runs a cluster-wide singleton (a shovel, a federation link): a node alone does;
+ * in a cluster, the running node whose name sorts first.
+ */
+export function runsSingletons(cluster: ClusterView | null): boolean {
+  if (!cluster) return true;
+  const names = cluster
+    .nodes()
+    .filter((n) => n.running)
+    .map((n) => n.name)
+    .sort();
+  return (names[0] ?? cluster.name) === cluster.name;
+}

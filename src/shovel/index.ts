@@ -6,6 +6,7 @@
 // them (checked every two seconds).
 import type { Broker } from '../server/broker.js';
 import type { BrokerPlugin, RunningPlugin } from '../server/plugin.js';
+import { runsSingletons } from '../server/cluster-view.js';
 import type { ParameterComponent, ParameterStatus } from '../server/runtime-parameters.js';
 import type { JsonValue } from '../store/store.js';
 import { parseShovel, validateShovel } from './definition.js';
@@ -82,21 +83,9 @@ class ShovelComponent implements ParameterComponent {
     return w !== undefined;
   }
 
-  /** Whether this node runs the workers: a single node does; in a cluster, the first running node by name. */
-  private placedHere(): boolean {
-    const c = this.broker.cluster;
-    if (!c) return true;
-    const names = c
-      .nodes()
-      .filter((n) => n.running)
-      .map((n) => n.name)
-      .sort();
-    return (names[0] ?? c.name) === c.name;
-  }
-
   /** Starts the workers this node should run and stops the others. */
   reconcile(): void {
-    const here = this.running && this.placedHere();
+    const here = this.running && runsSingletons(this.broker.cluster);
     for (const [k, d] of this.definitions) {
       if (!here || this.workers.has(k)) continue;
       const def = parseShovel(d.value);

@@ -4,9 +4,6 @@
 // confirmed (on-confirm, the default), once published (on-publish), or never (no-ack). Any failure
 // (a connection or channel closed, a refused declare) drops both ends and starts again after
 // reconnect-delay, as RabbitMQ's shovel workers do; unacked messages go back to the source queue.
-import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
@@ -24,6 +21,7 @@ import {
 import type { JsonValue } from '../store/store.js';
 import { AmqpClient, ClosedError, type ClientChannel, type Delivery } from '../client/amqp-client.js';
 import type { ShovelDefinition } from './definition.js';
+import { dial } from '../client/dial.js';
 import { withoutCredentials, type AmqpUri } from '../client/uri.js';
 
 export type ShovelState = 'starting' | 'running' | 'terminated';
@@ -151,7 +149,7 @@ export class Shovel {
   private async open(uris: AmqpUri[], role: 'source' | 'destination'): Promise<[AmqpClient, AmqpUri]> {
     // As RabbitMQ: one of the URIs, at random.
     const uri = uris[Math.floor(Math.random() * uris.length)]!;
-    const stream = uri.direct ? this.host.connectDirect() : await this.dial(uri);
+    const stream = uri.direct ? this.host.connectDirect() : await dial(uri);
     const client = await AmqpClient.open(stream, {
       user: uri.user,
       pass: uri.pass,
@@ -162,33 +160,6 @@ export class Shovel {
     });
     client.on('close', (e) => this.onEndClosed(role, e));
     return [client, uri];
-  }
-
-  private dial(uri: AmqpUri): Promise<Duplex> {
-    return new Promise<Duplex>((resolve, reject) => {
-      const opts = { host: uri.host, port: uri.port };
-      const s = uri.tls
-        ? tlsConnect({
-            ...opts,
-            servername: uri.serverName ?? uri.host,
-            rejectUnauthorized: uri.verify,
-            ...(uri.tlsFiles.ca ? { ca: readFileSync(uri.tlsFiles.ca) } : {}),
-            ...(uri.tlsFiles.cert ? { cert: readFileSync(uri.tlsFiles.cert) } : {}),
-            ...(uri.tlsFiles.key ? { key: readFileSync(uri.tlsFiles.key) } : {}),
-          })
-        : netConnect(opts);
-      const timer = setTimeout(() => s.destroy(new Error(`connection to ${uri.host}:${uri.port} timed out`)), uri.connectTimeout);
-      s.once(uri.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        s.off('error', reject);
-        s.setNoDelay(true);
-        resolve(s);
-      });
-      s.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
   }
 
   private async connect(): Promise<void> {
