@@ -63,7 +63,7 @@ export class DefinitionsError extends Error {
 const OBJECT_LISTS = ['users', 'vhosts', 'permissions', 'topic_permissions', 'policies', 'queues', 'exchanges', 'bindings'] as const;
 /** RabbitMQ writes these; Warren has nothing to apply them to, so only empty lists import. */
 const UNSUPPORTED_LISTS: Record<string, { why: string; one: string }> = {
-  parameters: { why: 'runtime parameters (federation, …) other than operator policies, vhost limits and shovels are not supported', one: 'parameter' },
+  parameters: { why: 'runtime parameters of a component Warren does not have are not supported', one: 'parameter' },
 };
 /** Version stamps RabbitMQ and Warren write; nothing to apply. */
 const STAMPS = ['rabbit_version', 'rabbitmq_version', 'product_name', 'product_version'];

@@ -1,10 +1,10 @@
 // /api/parameters[/component[/vhost[/name]]] and /api/global-parameters, as RabbitMQ 3.10.8
-// answers them. Warren's runtime parameters are operator policies (component operator_policy) and
-// vhost limits (component vhost-limits, name limits): listed, read, set (PUT {"value": …}: 201
-// created, 204 updated) and cleared (DELETE: 204, 404 when there is none) here as through
-// /api/operator-policies and /api/vhost-limits. Any other component is one whose plugin Warren
-// does not have (federation-upstream, shovel, …): its lists are empty, and a PUT is refused as
-// 3.10.8 refuses it without that plugin (400 "Validation failed\n\ncomponent X not found\n").
+// answers them. Warren's runtime parameters are operator policies (component operator_policy),
+// vhost limits (component vhost-limits, name limits), and the components plugins register
+// (shovel, federation-upstream, federation-upstream-set; runtime-parameters.ts): listed, read, set
+// (PUT {"value": …}: 201 created, 204 updated) and cleared (DELETE: 204, 404 when there is none).
+// Any other component is one whose plugin Warren does not have: its lists are empty, and a PUT is
+// refused as 3.10.8 refuses it without that plugin (400 "Validation failed\n\ncomponent X not found\n").
 // Global parameters (cluster_name, internal_cluster_id, any other) are listed, read, set and
 // cleared as 3.10.8 does, and /api/cluster-name reads and sets cluster_name.
 // Administrators only (RabbitMQ also lets policymakers at them in their vhosts).

@@ -61,6 +61,7 @@ const BAD_FILE = {
   parameters: [
     { vhost: 'bad-vh', component: 'shovel', name: 'sh', value: {} },
     { vhost: 'bad-vh', component: 'federation-upstream', name: 'up', value: {} },
+    { vhost: 'bad-vh', component: 'no-such-plugin', name: 'np', value: {} },
   ],
   global_parameters: [{ name: 'cluster_name', value: 'c' }, { name: 'some_global', value: 1 }],
   topic_permissions: [
@@ -77,9 +78,10 @@ const BAD_PROBLEMS = [
   "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-consistent-hash'",
   "queue 'missing-q' does not exist",
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
-  // A shovel is checked as a PUT of its parameter checks it (shovel.test.ts); federation is not built.
+  // A shovel or an upstream is checked as a PUT of its parameter checks it (shovel.test.ts, federation.test.ts).
   "shovel 'sh' in vhost 'bad-vh': Must specify 'src-exchange' or 'src-queue'",
-  "parameter 'up' in vhost 'bad-vh'",
+  "federation-upstream 'up' in vhost 'bad-vh': Key",
+  "runtime parameters of a component Warren does not have are not supported: parameter 'np' in vhost 'bad-vh'",
   "topic permission of user 'nobody' in vhost 'bad-vh' on exchange 'amq.topic': user 'nobody' does not exist",
   "topic permission of user 'bad-user' in vhost 'bad-vh' on exchange 'amq.topic': invalid regular expression '(' for write",
   "unknown key 'federation_upstreams'",

@@ -78,8 +78,8 @@ describe('/api/parameters writes (3.10.8)', () => {
     expect((await api('GET', '/api/operator-policies/params')).json).toEqual([]);
   });
 
-  it('refuses components whose plugin is absent, as 3.10.8 without federation (shovels: shovel.test.ts)', async () => {
-    for (const component of ['federation-upstream', 'bogus']) {
+  it('refuses components whose plugin is absent, as 3.10.8 without it (shovels and federation: their own tests)', async () => {
+    for (const component of ['mqtt-retained', 'bogus']) {
       const r = await api('PUT', `${P}/${component}/params/x`, { body: { value: { uri: 'amqp://elsewhere' } } });
       expect(r.status).toBe(400);
       expect(r.json).toEqual({ error: 'bad_request', reason: `Validation failed\n\ncomponent ${component} not found\n` });
@@ -89,7 +89,7 @@ describe('/api/parameters writes (3.10.8)', () => {
       expect((await api('DELETE', `${P}/${component}/params/x`)).status).toBe(404);
     }
     // The vhost is checked first: 404 vhost_not_found.
-    expect((await api('PUT', `${P}/federation-upstream/nov/x`, { body: { value: {} } })).json).toEqual({ error: 'not_found', reason: 'vhost_not_found' });
+    expect((await api('PUT', `${P}/bogus/nov/x`, { body: { value: {} } })).json).toEqual({ error: 'not_found', reason: 'vhost_not_found' });
   });
 
   it('is for administrators', async () => {
