@@ -171,6 +171,12 @@ try {
   // Runtime parameters: a shovel refused (3.10.8 with rabbitmq_shovel), and this route's escaping.
   check('shovel PUT, empty value', answer(await call('PUT', `/parameters/shovel/${V}/s1`, { body: { value: {} } })));
   check('shovel PUT, bad keys', answer(await call('PUT', `/parameters/shovel/${V}/s1`, { body: { value: { 'src-uri': 'x://', 'src-queue': 'a', 'dest-uri': 'amqp://', 'ack-mode': 'x', foo: 1 } } })));
+  check('federation upstream PUT, bad values', answer(await call('PUT', `/parameters/federation-upstream/${V}/u1`, { body: { value: { uri: 5, 'max-hops': 'x', foo: 1 } } })));
+  check('federation upstream set PUT, a member without upstream', answer(await call('PUT', `/parameters/federation-upstream-set/${V}/s1`, { body: { value: [{ foo: 1 }] } })));
+  check('policy PUT, two federation keys', answer(await call('PUT', `/policies/${V}/pf`, { body: { pattern: 'x', definition: { 'federation-upstream': 'u', 'federation-upstream-set': 'all' } } })));
+  check('policy PUT, a federation upstream that is no string', answer(await call('PUT', `/policies/${V}/pf`, { body: { pattern: 'x', definition: { 'federation-upstream': 5 } } })));
+  check('exchange types', (await call('GET', '/overview')).json?.exchange_types?.map((t) => t.name).sort() ?? null);
+  check('federation links of a vhost with none', (await call('GET', `/federation-links/${V}`)).json);
   check('vhost-limits parameter PUT, an unknown limit', answer(await call('PUT', `/parameters/vhost-limits/${V}/limits`, { body: { value: { foo: 1 } } })));
 
   const user = `${tag}-user`;
