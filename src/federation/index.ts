@@ -115,7 +115,11 @@ class Federation {
   private wanted(): Map<string, Wanted> {
     const out = new Map<string, Wanted>();
     const queueLinks: ParameterStatus[] = [];
+    this.queueLinks = queueLinks;
+    // No upstream anywhere: no link can be wanted, and a broker with 100,000 queues is not scanned each second.
+    if ([...this.upstreams.values.values()].every((m) => m.size === 0)) return out;
     for (const v of this.broker.vhosts.values()) {
+      if ((this.upstreams.values.get(v.name)?.size ?? 0) === 0) continue;
       for (const x of v.exchanges.values()) {
         const p = x.policy;
         if (!p || x.name === '' || x.name.startsWith('amq.')) continue;
@@ -146,7 +150,6 @@ class Federation {
         }
       }
     }
-    this.queueLinks = queueLinks;
     return out;
   }
 
