@@ -8,7 +8,7 @@ import { binary, boolean, enumOf, erlangTerm, isObject, number, proplist, uri, t
 import type { PolicyDefinition } from '../server/policies.js';
 import type { JsonValue } from '../store/store.js';
 
-export type AckMode = 'no-ack' | 'on-publish' | 'on-confirm';
+import type { AckMode } from '../client/relay.js';
 
 /** What a link needs of its upstream: the parameter's value with an upstream set's overrides. */
 export interface Upstream {

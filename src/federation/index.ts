@@ -14,7 +14,7 @@ import type { ParameterComponent, ParameterStatus } from '../server/runtime-para
 import type { JsonValue } from '../store/store.js';
 import { withoutCredentials } from '../client/uri.js';
 import { POLICY_KEYS, federationOf, parseUpstream, policyKeysTogether, validateUpstream, validateUpstreamSet, type Upstream } from './definition.js';
-import { FederationLink, type LinkHost } from './link.js';
+import { FederationLink, type FederatedExchanges } from './link.js';
 
 export const UPSTREAM_COMPONENT = 'federation-upstream';
 export const SET_COMPONENT = 'federation-upstream-set';
@@ -166,22 +166,19 @@ class Federation {
     }
     for (const [k, w] of wanted) {
       if (this.links.has(k)) continue;
-      const link = new FederationLink(w.vhost, w.exchange, w.upstream, w.policy, this.host());
+      const link = new FederationLink(w.vhost, w.exchange, w.upstream, w.policy, this.broker, this.exchanges());
       this.links.set(k, { link, fingerprint: w.fingerprint });
     }
   }
 
-  private host(): LinkHost {
+  /** The federated exchanges, as links read them. */
+  private exchanges(): FederatedExchanges {
     const broker = this.broker;
+    const exchange = (vhost: string, name: string) => broker.vhosts.get(vhost)?.exchanges.get(name);
     return {
-      connectDirect: () => broker.connectDirect(),
-      get clusterName() {
-        return broker.globalParameters.clusterName;
-      },
-      log: broker.log,
-      typeOf: (vhost, exchange) => broker.vhosts.get(vhost)?.exchanges.get(exchange)?.type ?? null,
-      bindingsOf: (vhost, exchange) => {
-        const x = broker.vhosts.get(vhost)?.exchanges.get(exchange);
+      typeOf: (vhost, name) => exchange(vhost, name)?.type ?? null,
+      bindingsOf: (vhost, name) => {
+        const x = exchange(vhost, name);
         return x ? [...x.bindings.values()].map((b) => ({ routingKey: b.routingKey, arguments: b.arguments })) : null;
       },
     };

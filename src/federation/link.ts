@@ -6,7 +6,6 @@
 // x-received-from header, acking the upstream once this broker confirmed it (ack-mode on-confirm,
 // the default). Any failure drops both ends and starts again after reconnect-delay.
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import {
   M,
   Reader,
@@ -17,21 +16,16 @@ import {
   type FieldTable,
   type FieldValue,
 } from '../frames/index.js';
-import { AmqpClient, ClosedError, type ClientChannel, type Delivery } from '../client/amqp-client.js';
-import { dial } from '../client/dial.js';
-import { withoutCredentials, type AmqpUri } from '../client/uri.js';
+import { ClosedError, type ClientChannel, type Delivery } from '../client/amqp-client.js';
+import { Relay, type RelayHost } from '../client/relay.js';
+import { parseAmqpUri, withoutCredentials, type AmqpUri } from '../client/uri.js';
 import type { Upstream } from './definition.js';
 
-export type LinkStatus = 'starting' | 'running' | 'error';
-
-/** What a link needs of the broker it runs in. */
-export interface LinkHost {
-  connectDirect(): Duplex;
-  readonly clusterName: string;
-  readonly log: Logger;
-  /** The federated exchange's type (a missing upstream exchange is declared with it). */
+/** What a link needs to know of the federated exchange here. */
+export interface FederatedExchanges {
+  /** Its type (a missing upstream exchange is declared with it). */
   typeOf(vhost: string, exchange: string): string | null;
-  /** The federated exchange's bindings now: routing key and arguments of each. */
+  /** Its bindings now: routing key and arguments of each. */
   bindingsOf(vhost: string, exchange: string): { routingKey: string; arguments: FieldTable }[] | null;
 }
 
@@ -46,24 +40,13 @@ function bindingKey(routingKey: string, args: FieldTable): string {
   return `${routingKey}\0${JSON.stringify(plain, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('base64') : v))}`;
 }
 
-export class FederationLink {
-  status: LinkStatus = 'starting';
-  error: string | null = null;
-  since = new Date();
+export class FederationLink extends Relay {
   uri: AmqpUri | null = null;
-  private up: AmqpClient | null = null;
-  private down: AmqpClient | null = null;
   private control: ClientChannel | null = null;
-  private inCh: ClientChannel | null = null;
-  private retry: NodeJS.Timeout | null = null;
   private sync: NodeJS.Timeout | null = null;
-  private stopped = false;
   /** Upstream bindings made, by identity. */
   private readonly bound = new Map<string, { routingKey: string; arguments: FieldTable }>();
-  private readonly unconfirmed = new Map<number, number>();
-  private publishSeq = 0;
   private upstreamCluster = '';
-  private readonly log: Logger;
 
   constructor(
     readonly vhost: string,
@@ -71,9 +54,11 @@ export class FederationLink {
     readonly upstream: Upstream,
     /** The policy that made it (the link's connection name says it). */
     readonly policy: string,
-    private readonly host: LinkHost,
+    private readonly host: RelayHost,
+    private readonly exchanges: FederatedExchanges,
   ) {
-    this.log = host.log.child({ federation: exchange, vhost, upstream: upstream.name });
+    // 3.10.8 shows a link that cannot connect as error, with the reason.
+    super(host.log.child({ federation: exchange, vhost, upstream: upstream.name }), upstream.ackMode, upstream.reconnectDelay, 'error');
     void this.start();
   }
 
@@ -90,69 +75,25 @@ export class FederationLink {
    * Stops the link; remove: its upstream queue and exchange are deleted too (the policy or the
    * upstream went), as RabbitMQ cleans up a link it no longer needs.
    */
-  async stop(remove = false): Promise<void> {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
-    if (remove && this.control && !this.up?.closed) {
-      await this.control.call({ id: M.QueueDelete, args: { queue: this.queueName } }).catch(() => undefined);
-      await this.control.call({ id: M.ExchangeDelete, args: { exchange: `${this.queueName} B` } }).catch(() => undefined);
-    }
-    await this.disconnect();
+  override stop(remove = false): Promise<void> {
+    const cleanup = async (): Promise<void> => {
+      const control = this.control;
+      if (!control || control.closed) return;
+      await control.call({ id: M.QueueDelete, args: { queue: this.queueName } });
+      await control.call({ id: M.ExchangeDelete, args: { exchange: `${this.queueName} B` } });
+    };
+    return this.halt(remove ? cleanup : undefined);
   }
 
-  restart(): void {
-    if (this.stopped) return;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
-    void this.disconnect().then(() => this.start());
-  }
-
-  private enter(s: LinkStatus, error: string | null = null): void {
-    this.status = s;
-    this.error = error;
-    this.since = new Date();
-  }
-
-  private async start(): Promise<void> {
-    if (this.stopped) return;
-    this.enter('starting');
-    try {
-      await this.connect();
-      if (this.stopped) await this.disconnect();
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      this.log.warn({ err: why }, 'federation link could not start');
-      await this.disconnect();
-      if (this.stopped) return;
-      this.enter('error', why);
-      this.retry = setTimeout(() => {
-        this.retry = null;
-        void this.start();
-      }, this.upstream.reconnectDelay * 1000);
-      this.retry.unref();
-    }
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const u = this.upstream;
-    const uri = u.uris[Math.floor(Math.random() * u.uris.length)]!;
-    const name = new Map([['connection_name', longstr(`Federation link (upstream: ${u.name}, policy: ${this.policy})`)]]);
-    const up = await AmqpClient.open(uri.direct ? this.host.connectDirect() : await dial(uri), {
-      user: uri.user,
-      pass: uri.pass,
-      vhost: uri.vhost ?? this.vhost,
-      heartbeat: uri.direct ? 0 : uri.heartbeat,
-      clientProperties: name,
-      capabilities: !uri.direct,
-    });
-    this.up = up;
-    up.on('close', (e) => this.onClosed('upstream', e));
+    const name = `Federation link (upstream: ${u.name}, policy: ${this.policy})`;
+    const direct = (): Duplex => this.host.connectDirect();
+    const [up, uri] = await this.open(u.uris, "federation link's upstream", name, this.vhost, direct);
     const cn = up.serverProperties.get('cluster_name');
     this.upstreamCluster = cn && (cn.type === 'S' || cn.type === 's') ? String(fromFieldValue(cn)) : '';
-    const down = await AmqpClient.open(this.host.connectDirect(), { user: '', pass: '', vhost: this.vhost, heartbeat: 0, clientProperties: name, capabilities: false });
-    this.down = down;
-    down.on('close', (e) => this.onClosed('downstream', e));
+    // This broker's end: a direct connection to the federated exchange's vhost.
+    const [down] = await this.open([parseAmqpUri('amqp://')], "federation link's downstream", name, this.vhost, direct);
 
     const control = await up.channel();
     this.control = control;
@@ -162,7 +103,7 @@ export class FederationLink {
       if (!(e instanceof ClosedError) || e.code !== 404) throw e;
       // The refused passive declare closed that channel: this one carries on as the control channel.
       const ch = await up.channel();
-      await ch.call({ id: M.ExchangeDeclare, args: { exchange: this.upstreamExchange, type: this.host.typeOf(this.vhost, this.exchange) ?? 'fanout', durable: false } });
+      await ch.call({ id: M.ExchangeDeclare, args: { exchange: this.upstreamExchange, type: this.exchanges.typeOf(this.vhost, this.exchange) ?? 'fanout', durable: false } });
       this.control = ch;
     });
     const ctl = this.control!;
@@ -186,18 +127,15 @@ export class FederationLink {
     const out = await down.channel();
     if (u.ackMode === 'on-confirm') {
       await out.call({ id: M.ConfirmSelect, args: {} });
-      out.on('ack', (tag, multiple) => this.settle(tag, multiple, true));
-      out.on('nack', (tag, multiple) => this.settle(tag, multiple, false));
+      this.confirmOn(out);
     }
     const inCh = await up.channel();
     this.inCh = inCh;
-    inCh.on('close', (e) => this.onClosed('upstream', e));
-    out.on('close', (e) => this.onClosed('downstream', e));
+    inCh.on('close', (e) => this.onEndClosed("federation link's upstream", e));
+    out.on('close', (e) => this.onEndClosed("federation link's downstream", e));
     const noAck = u.ackMode === 'no-ack';
     if (!noAck) await inCh.call({ id: M.BasicQos, args: { prefetchCount: u.prefetch } });
     this.uri = uri;
-    this.unconfirmed.clear();
-    this.publishSeq = 0;
     inCh.on('deliver', (m) => this.forward(m, inCh, out));
     await inCh.call({ id: M.BasicConsume, args: { queue: this.queueName, noAck } });
     this.enter('running');
@@ -209,7 +147,7 @@ export class FederationLink {
   /** Binds the upstream exchange to the link's exchange with each key the federated exchange has here, and unbinds the rest. */
   private async syncBindings(): Promise<void> {
     const control = this.control;
-    const now = this.host.bindingsOf(this.vhost, this.exchange);
+    const now = this.exchanges.bindingsOf(this.vhost, this.exchange);
     if (!control || control.closed || !now) return;
     const want = new Map(now.map((b) => [bindingKey(b.routingKey, b.arguments), b]));
     const internal = `${this.queueName} B`;
@@ -246,9 +184,7 @@ export class FederationLink {
   private forward(m: Delivery, inCh: ClientChannel, out: ClientChannel): void {
     if (this.stopped) return;
     out.publish(this.exchange, m.routingKey, this.received(m), m.body);
-    const mode = this.upstream.ackMode;
-    if (mode === 'on-confirm') this.unconfirmed.set(++this.publishSeq, m.deliveryTag);
-    else if (mode === 'on-publish') inCh.send({ id: M.BasicAck, args: { deliveryTag: m.deliveryTag, multiple: false } });
+    this.forwarded(inCh, m.deliveryTag);
   }
 
   /** The message's properties with this hop first in x-received-from, as RabbitMQ adds it. */
@@ -273,29 +209,10 @@ export class FederationLink {
     return w.take();
   }
 
-  private settle(seq: number, multiple: boolean, ok: boolean): void {
-    const inCh = this.inCh;
-    for (const [s, tag] of this.unconfirmed) {
-      if (s > seq) break;
-      if (!multiple && s !== seq) continue;
-      this.unconfirmed.delete(s);
-      inCh?.send(ok ? { id: M.BasicAck, args: { deliveryTag: tag, multiple: false } } : { id: M.BasicNack, args: { deliveryTag: tag, multiple: false, requeue: true } });
-    }
-  }
-
-  private onClosed(end: 'upstream' | 'downstream', e: ClosedError): void {
-    if (this.stopped || this.status !== 'running') return;
-    this.log.warn({ code: e.code, reason: e.message }, `federation link's ${end} closed`);
-    this.enter('starting');
-    void this.disconnect().then(() => this.start());
-  }
-
-  private async disconnect(): Promise<void> {
+  protected override onDisconnect(): void {
     if (this.sync) clearInterval(this.sync);
     this.sync = null;
-    const ends = [this.up, this.down];
-    this.up = this.down = null;
-    this.control = this.inCh = null;
-    await Promise.all(ends.map((c) => c?.close()));
+    this.control = null;
+    this.uri = null;
   }
 }

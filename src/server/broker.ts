@@ -58,6 +58,11 @@ export class Broker {
   /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
   cluster: ClusterView | null = null;
   /** This node's name, the same in the management API, health checks and metrics. */
+  /** The cluster's name (global parameter cluster_name; 'warren' until set). */
+  get clusterName(): string {
+    return this.globalParameters.clusterName;
+  }
+
   get nodeName(): string {
     return this.cluster?.name ?? this.options.nodeName ?? defaultNodeName();
   }

@@ -7,7 +7,7 @@ import type { JsonValue } from '../store/store.js';
 import { parseAmqpUri, type AmqpUri } from '../client/uri.js';
 import { binary, boolean, enumOf, erlangTerm, isObject, number, proplist, table, uri, type Check } from '../server/parameter-validation.js';
 
-export type AckMode = 'no-ack' | 'on-publish' | 'on-confirm';
+import type { AckMode } from '../client/relay.js';
 
 export interface ShovelDefinition {
   srcUris: AmqpUri[];

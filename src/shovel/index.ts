@@ -62,7 +62,7 @@ class ShovelComponent implements ParameterComponent {
     for (const w of this.workers.values()) {
       const d = w.def;
       const details: [string, string][] = [];
-      if (w.state === 'running' && w.srcUri && w.destUri) {
+      if (w.status === 'running' && w.srcUri && w.destUri) {
         details.push(['src_uri', withoutCredentials(w.srcUri.text)], ['src_protocol', 'amqp091'], ['dest_protocol', 'amqp091'], ['dest_uri', withoutCredentials(w.destUri.text)]);
         if (d.srcQueue !== null) details.push(['src_queue', d.srcQueue]);
         else details.push(['src_exchange', d.srcExchange ?? ''], ['src_exchange_key', d.srcExchangeKey]);
@@ -72,7 +72,7 @@ class ShovelComponent implements ParameterComponent {
           if (d.destExchangeKey !== null) details.push(['dest_exchange_key', d.destExchangeKey]);
         }
       }
-      out.push({ vhost: w.vhost, name: w.name, state: w.state, since: w.since, details });
+      out.push({ vhost: w.vhost, name: w.name, state: w.status, since: w.since, details });
     }
     return out.sort((a, b) => (a.vhost < b.vhost ? -1 : a.vhost > b.vhost ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -89,21 +89,10 @@ class ShovelComponent implements ParameterComponent {
     for (const [k, d] of this.definitions) {
       if (!here || this.workers.has(k)) continue;
       const def = parseShovel(d.value);
-      this.workers.set(k, new Shovel(d.vhost, d.name, def, this.host(), () => this.broker.parameters.clear(SHOVEL_COMPONENT, d.vhost, d.name)));
+      this.workers.set(k, new Shovel(d.vhost, d.name, def, this.broker, () => this.broker.parameters.clear(SHOVEL_COMPONENT, d.vhost, d.name)));
     }
     if (!here) for (const w of this.workers.values()) void w.stop();
     if (!here) this.workers.clear();
-  }
-
-  private host(): { connectDirect: () => ReturnType<Broker['connectDirect']>; clusterName: string; log: Broker['log'] } {
-    const broker = this.broker;
-    return {
-      connectDirect: () => broker.connectDirect(),
-      get clusterName() {
-        return broker.globalParameters.clusterName;
-      },
-      log: broker.log,
-    };
   }
 
   /** At shutdown: every worker stopped, each having waited for its destination's confirms. */

@@ -5,7 +5,6 @@
 // (a connection or channel closed, a refused declare) drops both ends and starts again after
 // reconnect-delay, as RabbitMQ's shovel workers do; unacked messages go back to the source queue.
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import {
   M,
   Reader,
@@ -19,19 +18,10 @@ import {
   type PlainValue,
 } from '../frames/index.js';
 import type { JsonValue } from '../store/store.js';
-import { AmqpClient, ClosedError, type ClientChannel, type Delivery } from '../client/amqp-client.js';
+import { ClosedError, type AmqpClient, type ClientChannel, type Delivery } from '../client/amqp-client.js';
+import { Relay, type RelayHost } from '../client/relay.js';
 import type { ShovelDefinition } from './definition.js';
-import { dial } from '../client/dial.js';
 import { withoutCredentials, type AmqpUri } from '../client/uri.js';
-
-export type ShovelState = 'starting' | 'running' | 'terminated';
-
-/** What a shovel needs of the broker it runs in. */
-export interface ShovelHost {
-  connectDirect(): Duplex;
-  readonly clusterName: string;
-  readonly log: Logger;
-}
 
 /** The broker's name for each key of dest-publish-properties. */
 const PROPERTY_NAMES: { [k: string]: keyof BasicProperties } = {
@@ -50,124 +40,33 @@ const PROPERTY_NAMES: { [k: string]: keyof BasicProperties } = {
   cluster_id: 'clusterId',
 };
 
-/** How long a stop waits for the destination's confirms of what was forwarded. */
-const STOP_WAIT_MS = 5000;
-
 const longstr = (s: string): FieldValue => ({ type: 'S', value: Buffer.from(s) });
 
-export class Shovel {
-  state: ShovelState = 'starting';
-  /** When the state last changed (the status's timestamp). */
-  since = new Date();
+export class Shovel extends Relay {
   /** The URIs it is connected to, while running. */
   srcUri: AmqpUri | null = null;
   destUri: AmqpUri | null = null;
-  private src: AmqpClient | null = null;
-  private dest: AmqpClient | null = null;
-  private retry: NodeJS.Timeout | null = null;
-  private stopped = false;
-  /** Destination publish seq → source delivery tag, in publish order (on-confirm). */
-  private readonly unconfirmed = new Map<number, number>();
-  private publishSeq = 0;
   /** Messages still to move before the shovel deletes itself (delete-after), or Infinity. */
   private remaining = Infinity;
-  private readonly log: Logger;
-  /** Called once nothing is unconfirmed, while stop() waits for that. */
-  private drained: (() => void) | null = null;
-  /** The source channel that consumes (acks go there). */
-  private inCh: ClientChannel | null = null;
 
   constructor(
     readonly vhost: string,
     readonly name: string,
     readonly def: ShovelDefinition,
-    private readonly host: ShovelHost,
+    private readonly host: RelayHost,
     /** delete-after is reached: the owner clears the parameter, which stops this shovel. */
     private readonly onDone: () => void,
   ) {
-    this.log = host.log.child({ shovel: name, vhost });
+    // 3.10.8 shows a shovel that cannot connect as starting.
+    super(host.log.child({ shovel: name, vhost }), def.ackMode, def.reconnectDelay, 'starting');
     void this.start();
   }
 
-  /**
-   * Stops it. What the destination has not confirmed yet is waited for (up to STOP_WAIT_MS), so the
-   * source gets its acks and does not deliver those messages again; nothing more is forwarded meanwhile
-   * (later deliveries go back to the source queue when the channel closes).
-   */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
-    if (this.unconfirmed.size > 0 && this.dest && !this.dest.closed) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, STOP_WAIT_MS);
-        this.drained = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    await this.disconnect();
-  }
-
-  /** restart_shovel: drop both ends and connect again at once. */
-  restart(): void {
-    if (this.stopped) return;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
-    void this.disconnect().then(() => this.start());
-  }
-
-  private enter(s: ShovelState): void {
-    this.state = s;
-    this.since = new Date();
-  }
-
-  private async start(): Promise<void> {
-    if (this.stopped) return;
-    this.enter('starting');
-    try {
-      await this.connect();
-      if (this.stopped) return this.disconnect();
-    } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'shovel could not start');
-      await this.disconnect();
-      this.scheduleRetry();
-    }
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped || this.retry) return;
-    this.enter('starting');
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      void this.start();
-    }, this.def.reconnectDelay * 1000);
-    this.retry.unref();
-  }
-
-  private async open(uris: AmqpUri[], role: 'source' | 'destination'): Promise<[AmqpClient, AmqpUri]> {
-    // As RabbitMQ: one of the URIs, at random.
-    const uri = uris[Math.floor(Math.random() * uris.length)]!;
-    const stream = uri.direct ? this.host.connectDirect() : await dial(uri);
-    const client = await AmqpClient.open(stream, {
-      user: uri.user,
-      pass: uri.pass,
-      vhost: uri.vhost ?? this.vhost,
-      heartbeat: uri.direct ? 0 : uri.heartbeat,
-      clientProperties: new Map([['connection_name', longstr(`Shovel ${this.name}`)]]),
-      capabilities: !uri.direct,
-    });
-    client.on('close', (e) => this.onEndClosed(role, e));
-    return [client, uri];
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const d = this.def;
-    const [src, srcUri] = await this.open(d.srcUris, 'source');
-    this.src = src;
-    const [dest, destUri] = await this.open(d.destUris, 'destination');
-    this.dest = dest;
+    const direct = (): Duplex => this.host.connectDirect();
+    const [src, srcUri] = await this.open(d.srcUris, "shovel's source", `Shovel ${this.name}`, this.vhost, direct);
+    const [dest, destUri] = await this.open(d.destUris, "shovel's destination", `Shovel ${this.name}`, this.vhost, direct);
     // The source: its queue (declared durable if missing), or a queue of its own on the exchange.
     let queue: string;
     let messageCount = 0;
@@ -185,23 +84,20 @@ export class Shovel {
     const out = await dest.channel();
     if (d.ackMode === 'on-confirm') {
       await out.call({ id: M.ConfirmSelect, args: {} });
-      out.on('ack', (tag, multiple) => this.settle(tag, multiple, true));
-      out.on('nack', (tag, multiple) => this.settle(tag, multiple, false));
+      this.confirmOn(out);
     }
     this.remaining = d.deleteAfter === 'never' ? Infinity : d.deleteAfter === 'queue-length' ? messageCount : d.deleteAfter;
     if (this.remaining === 0) return this.finish();
     const inCh = await src.channel();
     this.inCh = inCh;
     // A channel the broker closes (the queue deleted, a refused publish) ends the run, as a connection's end does.
-    inCh.on('close', (e) => this.onEndClosed('source', e));
-    out.on('close', (e) => this.onEndClosed('destination', e));
+    inCh.on('close', (e) => this.onEndClosed("shovel's source", e));
+    out.on('close', (e) => this.onEndClosed("shovel's destination", e));
     const noAck = d.ackMode === 'no-ack';
     if (!noAck) await inCh.call({ id: M.BasicQos, args: { prefetchCount: d.prefetch } });
     // Set before consuming: deliveries can come in the same read as consume-ok, before it resolves.
     this.srcUri = srcUri;
     this.destUri = destUri;
-    this.unconfirmed.clear();
-    this.publishSeq = 0;
     inCh.on('deliver', (m) => this.forward(m, inCh, out));
     await inCh.call({ id: M.BasicConsume, args: { queue, noAck, arguments: toFieldTable(d.srcConsumerArgs as { [k: string]: PlainValue }) } });
     this.enter('running');
@@ -231,8 +127,7 @@ export class Shovel {
     const routingKey = d.destQueue ?? d.destExchangeKey ?? m.routingKey;
     out.publish(exchange, routingKey, this.properties(m.properties), m.body);
     this.remaining--;
-    if (d.ackMode === 'on-confirm') this.unconfirmed.set(++this.publishSeq, m.deliveryTag);
-    else if (d.ackMode === 'on-publish') inCh.send({ id: M.BasicAck, args: { deliveryTag: m.deliveryTag, multiple: false } });
+    this.forwarded(inCh, m.deliveryTag);
     if (d.ackMode !== 'on-confirm' && this.remaining === 0) this.finish();
   }
 
@@ -276,27 +171,7 @@ export class Shovel {
     return w.take();
   }
 
-  /** The destination confirmed (or refused) publishes up to seq: ack (or requeue) their source messages. */
-  private settle(seq: number, multiple: boolean, ok: boolean): void {
-    const inCh = this.inCh;
-    const tags: number[] = [];
-    for (const [s, tag] of this.unconfirmed) {
-      if (s > seq) break;
-      if (multiple || s === seq) {
-        tags.push(tag);
-        this.unconfirmed.delete(s);
-      }
-    }
-    if (tags.length === 0 || !inCh) return;
-    const last = tags[tags.length - 1]!;
-    // One frame for the lot when no earlier message is still waiting; else one per message.
-    const first = this.unconfirmed.values().next();
-    const prefix = first.done || first.value > last;
-    const send = (deliveryTag: number, many: boolean): void =>
-      inCh.send(ok ? { id: M.BasicAck, args: { deliveryTag, multiple: many } } : { id: M.BasicNack, args: { deliveryTag, multiple: many, requeue: true } });
-    if (prefix && tags.length > 1) send(last, true);
-    else for (const t of tags) send(t, false);
-    if (this.unconfirmed.size === 0) this.drained?.();
+  protected override onSettled(): void {
     if (this.remaining <= 0 && this.unconfirmed.size === 0) this.finish();
   }
 
@@ -306,18 +181,7 @@ export class Shovel {
     this.onDone();
   }
 
-  private onEndClosed(role: 'source' | 'destination', e: ClosedError): void {
-    if (this.stopped || this.state !== 'running') return;
-    this.log.warn({ code: e.code, reason: e.message }, `shovel's ${role} closed`);
-    this.enter('starting');
-    void this.disconnect().then(() => this.scheduleRetry());
-  }
-
-  private async disconnect(): Promise<void> {
-    const ends = [this.src, this.dest];
-    this.src = this.dest = null;
-    this.inCh = null;
+  protected override onDisconnect(): void {
     this.srcUri = this.destUri = null;
-    await Promise.all(ends.map((c) => c?.close()));
   }
 }

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { drain } from '../helpers/channels.js';
 import { apiClient, eventually, runCtl, sleep, type Api } from '../helpers/management-client.js';
 
 let upstream: RunningBroker;
@@ -47,14 +48,6 @@ afterAll(async () => {
   rmSync(upDir, { recursive: true, force: true });
 });
 
-async function drain(c: Channel, queue: string): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await c.get(queue, { noAck: true });
-    if (!m) return out;
-    out.push(m);
-  }
-}
 
 const links = async (a: Api = downApi): Promise<Record<string, unknown>[]> => (await a('GET', '/api/federation-links')).json;
 const running = (exchange: string) => eventually(async () => (await links()).find((l) => l.exchange === exchange && l.status === 'running'), `the link of ${exchange} running`, 15_000);

@@ -11,7 +11,7 @@ import type { Channel, ChannelModel, ConfirmChannel, GetMessage, Message, Option
 import { brokerUnderTest, onWarren, type BrokerUnderTest } from '../helpers/broker-under-test.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { sleep, withTimeout } from '../helpers/async.js';
-import { channel, confirmChannel } from '../helpers/channels.js';
+import { channel, confirmChannel, drain } from '../helpers/channels.js';
 
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number };
 
@@ -114,15 +114,6 @@ async function exchangeExists(conn: ChannelModel, exchange: string): Promise<boo
   }
 }
 
-/** Every message in the queue, taken with basic.get no-ack. */
-async function drain(ch: Channel, queue: string): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: true });
-    if (m === false) return out;
-    out.push(m);
-  }
-}
 const bodies = (ms: Message[]) => ms.map((m) => m.content.toString());
 
 /** Publishes and waits for every confirm, so routing has happened when it resolves. */

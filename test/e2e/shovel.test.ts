@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { drain } from '../helpers/channels.js';
 import { apiClient, eventually, runCtl, sleep, type Api } from '../helpers/management-client.js';
 
 let broker: RunningBroker;
@@ -41,15 +42,6 @@ afterAll(async () => {
 const put = (name: string, value: unknown, a: Api = api) => a('PUT', `/api/parameters/shovel/%2f/${name}`, { body: { value } });
 const del = (name: string, a: Api = api) => a('DELETE', `/api/parameters/shovel/%2f/${name}`);
 
-/** Everything in a queue, taken without acks. */
-async function drain(c: Channel, queue: string): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await c.get(queue, { noAck: true });
-    if (!m) return out;
-    out.push(m);
-  }
-}
 
 /** Waits until the queue holds n ready messages and nothing unacked. */
 async function depth(a: Api, queue: string, n: number, timeoutMs = 10_000): Promise<void> {
