@@ -3,7 +3,8 @@
 // and a form that adds one (PUT /api/parameters/shovel/<vhost>/<name>; the API checks it and its
 // reason is shown).
 import { del, enc, get, put, type ParameterInfo, type ShovelInfo, type VhostInfo } from '../api';
-import { h, note, replace, Table } from '../dom';
+import { h, Table } from '../dom';
+import { actionButton, form, panel, syncOptions } from '../forms';
 import type { Page } from '../page';
 
 interface Row {
@@ -26,26 +27,6 @@ const bare = (u: unknown): string => (Array.isArray(u) ? u : [u]).map((x) => Str
 
 export function shovelsPage(): Page {
   const msg = h('div', { class: 'note' });
-  const action = (label: string, run: () => Promise<unknown>, done: string, danger = false) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: danger ? 'danger' : '',
-        'data-action': label.toLowerCase(),
-        onclick: async () => {
-          if (danger && !confirm(`${label}?`)) return;
-          try {
-            await run();
-            note(msg, done);
-            await refresh();
-          } catch (err) {
-            note(msg, (err as Error).message, 'error');
-          }
-        },
-      },
-      label,
-    );
   const table = new Table<Row>(
     'shovels',
     [
@@ -62,8 +43,17 @@ export function shovelsPage(): Page {
           h(
             'span',
             { class: 'actions', 'data-shovel': r.p.name },
-            r.s && action('Restart', () => del(`/api/shovels/vhost/${enc(r.p.vhost)}/${enc(r.p.name)}/restart`), `Restarted ${r.p.name}.`),
-            action(`Delete`, () => del(`/api/parameters/shovel/${enc(r.p.vhost)}/${enc(r.p.name)}`), `Deleted ${r.p.name}.`, true),
+            r.s &&
+              actionButton('Restart', { class: '', 'data-action': 'restart' }, null, msg, async () => {
+                await del(`/api/shovels/vhost/${enc(r.p.vhost)}/${enc(r.p.name)}/restart`);
+                await refresh();
+                return `Restarted ${r.p.name}.`;
+              }),
+            actionButton('Delete', { 'data-action': 'delete' }, `Delete shovel ${r.p.name}?`, msg, async () => {
+              await del(`/api/parameters/shovel/${enc(r.p.vhost)}/${enc(r.p.name)}`);
+              await refresh();
+              return `Deleted ${r.p.name}.`;
+            }),
           ),
       },
     ],
@@ -84,71 +74,48 @@ export function shovelsPage(): Page {
   const prefetch = h('input', { name: 'prefetch', type: 'number', value: 1000 });
   const deleteAfter = h('select', { name: 'delete-after' }, h('option', { value: 'never' }, 'never'), h('option', { value: 'queue-length' }, 'once the queue is moved'));
   const forward = h('input', { name: 'forward-headers', type: 'checkbox' });
-  const add = h(
-    'details',
-    { class: 'panel' },
-    h('summary', null, 'Add a shovel'),
-    h(
-      'form',
-      {
-        class: 'form-grid',
-        'data-form': 'shovel',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
-          const value: { [k: string]: unknown } = {
-            'src-uri': srcUri.value,
-            [`src-${srcKind.value}`]: srcName.value,
-            'dest-uri': destUri.value,
-            'ack-mode': ackMode.value,
-            'src-prefetch-count': Number(prefetch.value || 1000),
-            'src-delete-after': deleteAfter.value,
-            'dest-add-forward-headers': forward.checked,
-          };
-          if (srcKind.value === 'exchange' && srcKey.value !== '') value['src-exchange-key'] = srcKey.value;
-          if (destName.value !== '') value[`dest-${destKind.value}`] = destName.value;
-          if (destKind.value === 'exchange' && destKey.value !== '') value['dest-exchange-key'] = destKey.value;
-          try {
-            await put(`/api/parameters/shovel/${enc(vhostSelect.value)}/${enc(name.value)}`, { value });
-            note(msg, `Shovel ${name.value} added.`);
-            await refresh();
-          } catch (err) {
-            note(msg, (err as Error).message, 'error');
-          }
-        },
+  const add = panel(
+    'Add a shovel',
+    form(
+      'shovel',
+      'Add shovel',
+      msg,
+      async () => {
+        const value: { [k: string]: unknown } = {
+          'src-uri': srcUri.value,
+          [`src-${srcKind.value}`]: srcName.value,
+          'dest-uri': destUri.value,
+          'ack-mode': ackMode.value,
+          'src-prefetch-count': Number(prefetch.value || 1000),
+          'src-delete-after': deleteAfter.value,
+          'dest-add-forward-headers': forward.checked,
+        };
+        if (srcKind.value === 'exchange' && srcKey.value !== '') value['src-exchange-key'] = srcKey.value;
+        if (destName.value !== '') value[`dest-${destKind.value}`] = destName.value;
+        if (destKind.value === 'exchange' && destKey.value !== '') value['dest-exchange-key'] = destKey.value;
+        await put(`/api/parameters/shovel/${enc(vhostSelect.value)}/${enc(name.value)}`, { value });
+        await refresh();
+        return `Shovel ${name.value} added.`;
       },
-      h('label', null, 'Virtual host'),
-      vhostSelect,
-      h('label', null, 'Name'),
-      name,
-      h('label', null, 'Source URI'),
-      srcUri,
-      h('label', null, 'Source'),
-      h('span', { class: 'inline' }, srcKind, srcName, srcKey),
-      h('label', null, 'Destination URI'),
-      destUri,
-      h('label', null, 'Destination'),
-      h('span', { class: 'inline' }, destKind, destName, destKey),
-      h('label', null, 'Acknowledge'),
-      ackMode,
-      h('label', null, 'Prefetch'),
-      prefetch,
-      h('label', null, 'Delete after'),
-      deleteAfter,
-      h('label', null, 'Forward headers'),
-      forward,
-      h('span'),
-      h('button', { type: 'submit', class: 'primary' }, 'Add shovel'),
+      [
+        ['Virtual host', vhostSelect],
+        ['Name', name],
+        ['Source URI', srcUri],
+        ['Source', h('span', { class: 'inline' }, srcKind, srcName, srcKey)],
+        ['Destination URI', destUri],
+        ['Destination', h('span', { class: 'inline' }, destKind, destName, destKey)],
+        ['Acknowledge', ackMode],
+        ['Prefetch', prefetch],
+        ['Delete after', deleteAfter],
+        ['Forward headers', forward],
+      ],
     ),
   );
 
   const refresh = async (): Promise<void> => {
     const [vhosts, params, statuses] = await Promise.all([get<VhostInfo[]>('/api/vhosts'), get<ParameterInfo[]>('/api/parameters/shovel'), get<ShovelInfo[]>('/api/shovels')]);
     table.update(params.map((p) => ({ p, s: statuses.find((s) => s.vhost === p.vhost && s.name === p.name) })));
-    const names = vhosts.map((v) => v.name);
-    if ([...vhostSelect.options].map((o) => o.value).join('\0') !== names.join('\0')) {
-      const cur = vhostSelect.value || '/';
-      replace(vhostSelect, ...names.map((n) => h('option', { value: n, selected: n === cur }, n)));
-    }
+    syncOptions(vhostSelect, vhosts.map((v) => v.name), '/');
   };
   return {
     title: 'Shovels',
