@@ -191,6 +191,8 @@ export abstract class Relay {
   }
 
   protected async disconnect(): Promise<void> {
+    // Its own closing of the ends must not read as a failure (onEndClosed looks for running).
+    if (this.status === 'running') this.enter('starting');
     const ends = this.ends;
     this.ends = [];
     this.inCh = null;

@@ -229,7 +229,7 @@ describe('a shovel on this broker (amqp://, direct connections)', () => {
   });
 
   it('warren ctl shovel_status, restart_shovel and delete_shovel print what rabbitmqctl prints', async () => {
-    expect((await put('good', { 'src-uri': 'amqp://', 'src-queue': 'ca', 'dest-uri': `amqp://guest:guest@127.0.0.1:${broker.port}`, 'dest-queue': 'cb' })).status).toBe(201);
+    expect((await put('good', { 'src-uri': 'amqp://', 'src-queue': 'ca', 'dest-uri': `amqp://guest:guest@127.0.0.1:${broker.port}`, 'dest-queue': 'cb', 'reconnect-delay': 1 })).status).toBe(201);
     await running(api, 'good');
     const status = await runCtl(url, ['shovel_status']);
     expect(status.code).toBe(0);
@@ -243,6 +243,11 @@ describe('a shovel on this broker (amqp://, direct connections)', () => {
 
     const restart = await runCtl(url, ['restart_shovel', 'good']);
     expect([restart.code, restart.stdout]).toEqual([0, 'Restarting dynamic Shovel good in virtual host / on node warren@shovelhost\n']);
+    // Started again once: one consumer on its source, not the old one beside a new one.
+    await running(api, 'good');
+    // (past its reconnect-delay: a restart once mistook its own closing for a failure and started twice)
+    await sleep(2500);
+    expect(((await api('GET', '/api/queues/%2F/ca')).json as { consumers: number }).consumers).toBe(1);
     const missing = await runCtl(url, ['restart_shovel', 'nope']);
     expect(missing.code).toBe(69);
     expect(missing.stderr).toContain("Shovel with the given name was not found on the target node 'warren@shovelhost' and / or virtual host '/'");
