@@ -107,6 +107,8 @@ export class FederationLink extends Relay {
       this.control = ch;
     });
     const ctl = this.control!;
+    // A refused binding closes it: the link starts again rather than run with its bindings out of step.
+    ctl.on('close', (e) => this.onEndClosed("federation link's upstream", e));
     const internal = `${this.queueName} B`;
     const xargs: FieldTable = new Map([
       ['x-downstream-name', longstr(this.host.clusterName)],
