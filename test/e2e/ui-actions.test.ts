@@ -277,6 +277,33 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI actions in Chromium', () => {
     await ch.deleteQueue(dest);
   });
 
+  it('adds a federation upstream through its form, shows the link a policy makes, restarts it and deletes the upstream', async () => {
+    const up = uid('ui-upstream');
+    const x = uid('ui-fedx');
+    // The broker federates from itself (another vhost would do as well): the link runs at once.
+    await ch.assertExchange(x, 'fanout', { durable: false });
+    await page.goto(`${url}#/federation`);
+    await page.click('.page.federation details.panel');
+    const f = '[data-form="federation-upstream"]';
+    await page.fill(`${f} input[name=name]`, up);
+    await page.fill(`${f} input[name=uri]`, `amqp://guest:guest@127.0.0.1:${broker.port}`);
+    await page.fill(`${f} input[name=exchange]`, `${x}-up`);
+    await page.click(`${f} button[type=submit]`);
+    await poll(async () => (await api('GET', `/parameters/federation-upstream/%2F/${up}`)).json?.value).toEqual({ 'ack-mode': 'on-confirm', exchange: `${x}-up`, 'max-hops': 1, uri: `amqp://guest:guest@127.0.0.1:${broker.port}` });
+    await poll(() => page.locator(`[data-delete-upstream="${up}"]`).count()).toBe(1);
+    expect((await api('PUT', `/policies/%2F/${x}`, { pattern: `^${x}$`, 'apply-to': 'exchanges', definition: { 'federation-upstream': up } })).status).toBe(201);
+    await poll(() => page.locator('.page.federation [data-link-state="running"]').count(), 20_000).toBe(1);
+    await shot(page, 'federation');
+    await page.click('.page.federation [data-restart-link]');
+    await poll(() => text(page, '.page.federation .note')).toBe(`Restarted the link of ${x} from ${up}.`);
+    await api('DELETE', `/policies/%2F/${x}`);
+    await page.click(`[data-delete-upstream="${up}"]`);
+    await poll(async () => (await api('GET', `/parameters/federation-upstream/%2F/${up}`)).status).toBe(404);
+    await poll(async () => (await api('GET', '/federation-links')).json).toEqual([]);
+    await ch.deleteExchange(x);
+    await ch.deleteExchange(`${x}-up`);
+  });
+
   it('deletes a vhost', async () => {
     const vh = uid('ui-delvh');
     expect((await api('PUT', `/vhosts/${vh}`, {})).status).toBe(201);

@@ -14,6 +14,7 @@ import { usersPage } from './pages/users';
 import { overviewPage, recordOverview } from './pages/overview';
 import { policiesPage } from './pages/policies';
 import { shovelsPage } from './pages/shovels';
+import { federationPage } from './pages/federation';
 import { queuePage, queuesPage } from './pages/queues';
 import './style.css';
 
@@ -26,12 +27,13 @@ const NAV: [string, string][] = [
   ['vhosts', 'Virtual hosts'],
   ['policies', 'Policies'],
   ['shovels', 'Shovels'],
+  ['federation', 'Federation'],
   ['users', 'Users'],
   ['definitions', 'Definitions'],
   ['nodes', 'Node'],
 ];
 /** Only administrators may read these (the API answers anyone else 401). */
-const ADMIN_ONLY = ['users', 'definitions', 'shovels'];
+const ADMIN_ONLY = ['users', 'definitions', 'shovels', 'federation'];
 /** 0: do not refresh (the page stays as it is until the interval is changed or the page reloaded). */
 const INTERVALS = [0, 2000, 5000, 10000, 30000];
 const INTERVAL_KEY = 'warren.interval';
@@ -81,6 +83,8 @@ function pageFor(parts: string[]): Page {
       return policiesPage();
     case 'shovels':
       return shovelsPage();
+    case 'federation':
+      return federationPage();
     default:
       return overviewPage();
   }
