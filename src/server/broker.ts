@@ -57,12 +57,15 @@ export class Broker {
   readonly alarms: ResourceMonitor;
   /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
   cluster: ClusterView | null = null;
-  /** This node's name, the same in the management API, health checks and metrics. */
+  /** Open direct connections (connectDirect): they hold no socket. */
+  private directConnections = 0;
+
   /** The cluster's name (global parameter cluster_name; 'warren' until set). */
   get clusterName(): string {
     return this.globalParameters.clusterName;
   }
 
+  /** This node's name, the same in the management API, health checks and metrics. */
   get nodeName(): string {
     return this.cluster?.name ?? this.options.nodeName ?? defaultNodeName();
   }
@@ -213,9 +216,6 @@ export class Broker {
     this.store.deleteDefinition('vhost', definitionId.vhost(name));
     return true;
   }
-
-  /** Open direct connections (connectDirect): they hold no socket. */
-  private directConnections = 0;
 
   private accept(socket: Socket): void {
     const conn = new Connection(this.nextConnectionId++, socket, this);
