@@ -203,6 +203,8 @@ export class FederationLink extends Relay {
         ['vhost', longstr(this.uri?.vhost ?? this.vhost)],
       ]),
     };
+    // trust-user-id false (the default): the user_id is cleared, as RabbitMQ clears it.
+    if (!this.upstream.trustUserId) p.userId = undefined;
     const before = headers.get('x-received-from');
     headers.set('x-received-from', { type: 'A', value: [hop, ...(before?.type === 'A' ? before.value : [])] });
     p.headers = headers;

@@ -125,13 +125,14 @@ describe('a federated exchange', () => {
     await down.unbindQueue('fed.q', 'fed.x', 'b.#');
     await eventually(async () => ((await upstreamBindings('fed.x')).length === 1 ? true : null), 'the binding gone upstream');
 
-    up.publish('fed.x', 'a.1', Buffer.from('one'), { headers: { h: 1 }, messageId: 'm1' });
+    up.publish('fed.x', 'a.1', Buffer.from('one'), { headers: { h: 1 }, messageId: 'm1', userId: 'guest' });
     up.publish('fed.x', 'c.1', Buffer.from('bound nowhere here'));
     await eventually(async () => ((await down.checkQueue('fed.q')).messageCount === 1 ? true : null), 'the message here');
     await sleep(300);
     const [m, ...rest] = await drain(down, 'fed.q');
     expect(rest).toEqual([]);
-    expect([m!.content.toString(), m!.fields.exchange, m!.fields.routingKey, m!.properties.messageId]).toEqual(['one', 'fed.x', 'a.1', 'm1']);
+    // Its user_id cleared (trust-user-id is false by default).
+    expect([m!.content.toString(), m!.fields.exchange, m!.fields.routingKey, m!.properties.messageId, m!.properties.userId]).toEqual(['one', 'fed.x', 'a.1', 'm1', undefined]);
     expect(m!.properties.headers).toEqual({
       h: 1,
       'x-received-from': [{ uri: `amqp://127.0.0.1:${upstream.port}`, exchange: 'fed.x', redelivered: false, 'cluster-name': 'warren', vhost: '/' }],
