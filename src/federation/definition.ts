@@ -17,6 +17,9 @@ export interface Upstream {
   uris: AmqpUri[];
   /** The upstream exchange (default: the federated exchange's own name). */
   exchange: string | null;
+  /** The upstream queue of a federated queue (default: its own name), and the link's consumer tag. */
+  queue: string | null;
+  consumerTag: string | null;
   prefetch: number;
   /** Seconds. */
   reconnectDelay: number;
@@ -100,6 +103,8 @@ export function parseUpstream(name: string, value: { [k: string]: JsonValue }, o
     name,
     uris: (Array.isArray(u) ? u : [u]).map((x) => parseAmqpUri(String(x))),
     exchange: typeof v.exchange === 'string' ? v.exchange : null,
+    queue: typeof v.queue === 'string' ? v.queue : null,
+    consumerTag: typeof v['consumer-tag'] === 'string' ? v['consumer-tag'] : null,
     prefetch: num('prefetch-count', 1000),
     reconnectDelay: num('reconnect-delay', 5),
     maxHops: num('max-hops', 1),

@@ -1,10 +1,9 @@
-// Exchange federation (RabbitMQ's rabbitmq_federation), composed onto the broker by the entry as a
-// plugin: the runtime parameter components federation-upstream and federation-upstream-set, the
-// policy keys that federate exchanges, and the links (link.ts), one per federated exchange and
-// upstream. Once a second the plugin compares the links it runs with what the policies, upstreams
-// and sets ask for, and starts, restarts or stops links. Queue federation is not built: a queue a
-// federation policy matches is listed among the links with status error and the reason, never
-// silently left alone. In a cluster the links run on one node (runsSingletons).
+// Federation (RabbitMQ's rabbitmq_federation), composed onto the broker by the entry as a plugin:
+// the runtime parameter components federation-upstream and federation-upstream-set, the policy
+// keys that federate exchanges and queues, and the links, one per federated exchange (link.ts) or
+// queue (queue-link.ts) and upstream. Once a second the plugin compares the links it runs with what
+// the policies, upstreams and sets ask for, and starts, restarts or stops links. In a cluster the
+// links run on one node (runsSingletons).
 import { createHash } from 'node:crypto';
 import type { Broker } from '../server/broker.js';
 import { runsSingletons } from '../server/cluster-view.js';
@@ -15,11 +14,11 @@ import type { JsonValue } from '../store/store.js';
 import { withoutCredentials } from '../client/uri.js';
 import { POLICY_KEYS, federationOf, parseUpstream, policyKeysTogether, validateUpstream, validateUpstreamSet, type Upstream } from './definition.js';
 import { FederationLink, type FederatedExchanges } from './link.js';
+import { QueueFederationLink } from './queue-link.js';
 
 export const UPSTREAM_COMPONENT = 'federation-upstream';
 export const SET_COMPONENT = 'federation-upstream-set';
 const RECONCILE_MS = 1000;
-const QUEUE_FEDERATION = 'queue federation is not supported by Warren (exchange federation is)';
 
 type Obj = { [k: string]: JsonValue };
 const isObj = (v: JsonValue): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -51,7 +50,9 @@ class Values implements ParameterComponent {
 
 interface Wanted {
   vhost: string;
-  exchange: string;
+  /** The federated exchange's or queue's name. */
+  target: string;
+  kind: 'exchange' | 'queue';
   policy: string;
   upstream: Upstream;
   /** The upstream's value with its overrides: a change restarts the link. */
@@ -63,9 +64,7 @@ const linkId = (vhost: string, target: string, upstream: string): string => crea
 class Federation {
   readonly upstreams: Values;
   readonly sets: Values;
-  private readonly links = new Map<string, { link: FederationLink; fingerprint: string }>();
-  /** Queues a federation policy matches: shown as links in error. */
-  private queueLinks: ParameterStatus[] = [];
+  private readonly links = new Map<string, { link: FederationLink | QueueFederationLink; fingerprint: string }>();
   running = false;
   private timer: NodeJS.Timeout | null = null;
 
@@ -111,44 +110,21 @@ class Federation {
     });
   }
 
-  /** What the policies ask for now, by link key; queues they match, as links in error. */
+  /** What the policies ask for now, by link key. */
   private wanted(): Map<string, Wanted> {
     const out = new Map<string, Wanted>();
-    const queueLinks: ParameterStatus[] = [];
-    this.queueLinks = queueLinks;
     // No upstream anywhere: no link can be wanted, and a broker with 100,000 queues is not scanned each second.
     if ([...this.upstreams.values.values()].every((m) => m.size === 0)) return out;
     for (const v of this.broker.vhosts.values()) {
       if ((this.upstreams.values.get(v.name)?.size ?? 0) === 0) continue;
-      for (const x of v.exchanges.values()) {
-        const p = x.policy;
-        if (!p || x.name === '' || x.name.startsWith('amq.')) continue;
-        for (const { upstream, fingerprint } of this.upstreamsFor(v.name, p.definition as Obj)) {
-          out.set(`${v.name}\0${x.name}\0${upstream.name}`, { vhost: v.name, exchange: x.name, policy: p.name, upstream, fingerprint });
+      const add = (kind: Wanted['kind'], target: string, policy: { name: string; definition: unknown } | null): void => {
+        if (!policy) return;
+        for (const { upstream, fingerprint } of this.upstreamsFor(v.name, policy.definition as Obj)) {
+          out.set(`${kind}\0${v.name}\0${target}\0${upstream.name}`, { vhost: v.name, target, kind, policy: policy.name, upstream, fingerprint });
         }
-      }
-      for (const q of v.queues.values()) {
-        const p = q.policy;
-        if (!p) continue;
-        for (const { upstream } of this.upstreamsFor(v.name, p.definition as Obj)) {
-          queueLinks.push({
-            vhost: v.name,
-            name: upstream.name,
-            state: 'error',
-            since: new Date(),
-            details: [
-              ['queue', q.name],
-              ['upstream_queue', upstream.exchange ?? q.name],
-              ['type', 'queue'],
-              ['vhost', v.name],
-              ['upstream', upstream.name],
-              ['id', linkId(v.name, `q:${q.name}`, upstream.name)],
-              ['status', 'error'],
-              ['error', QUEUE_FEDERATION],
-            ],
-          });
-        }
-      }
+      };
+      for (const x of v.exchanges.values()) if (x.name !== '' && !x.name.startsWith('amq.')) add('exchange', x.name, x.policy);
+      for (const q of v.queues.values()) add('queue', q.name, q.policy);
     }
     return out;
   }
@@ -166,7 +142,14 @@ class Federation {
     }
     for (const [k, w] of wanted) {
       if (this.links.has(k)) continue;
-      const link = new FederationLink(w.vhost, w.exchange, w.upstream, w.policy, this.broker, this.exchanges());
+      const link =
+        w.kind === 'exchange'
+          ? new FederationLink(w.vhost, w.target, w.upstream, w.policy, this.broker, this.exchanges())
+          : new QueueFederationLink(w.vhost, w.target, w.upstream, w.policy, this.broker, (vhost, name) => {
+              // The federated queue wants messages while it has consumers and nothing ready for them.
+              const q = this.broker.vhosts.get(vhost)?.queues.get(name);
+              return q !== undefined && q.consumers.length > 0 && q.readyCount === 0;
+            });
       this.links.set(k, { link, fingerprint: w.fingerprint });
     }
   }
@@ -186,27 +169,35 @@ class Federation {
 
   /** Each link as /api/federation-links shows it (3.10.8's keys and order). */
   status(): ParameterStatus[] {
-    const rows: ParameterStatus[] = [...this.links.values()].map(({ link }) => {
-      const details: [string, string][] = [
-        ['exchange', link.exchange],
-        ['upstream_exchange', link.upstreamExchange],
-        ['type', 'exchange'],
-        ['vhost', link.vhost],
-        ['upstream', link.upstream.name],
-        ['id', linkId(link.vhost, link.exchange, link.upstream.name)],
-        ['status', link.status],
-      ];
+    return [...this.links.values()].map(({ link }) => {
+      const details: [string, string][] =
+        link instanceof FederationLink
+          ? [
+              ['exchange', link.exchange],
+              ['upstream_exchange', link.upstreamExchange],
+              ['type', 'exchange'],
+            ]
+          : [
+              ['queue', link.queue],
+              ['upstream_queue', link.upstreamQueue],
+              ['consumer_tag', link.consumerTag],
+              ['type', 'queue'],
+            ];
+      details.push(['vhost', link.vhost], ['upstream', link.upstream.name], ['id', this.idOf(link)], ['status', link.status]);
       if (link.error !== null) details.push(['error', link.error]);
       if (link.uri) details.push(['uri', withoutCredentials(link.uri.text)]);
       return { vhost: link.vhost, name: link.upstream.name, state: link.status, since: link.since, details };
     });
-    return [...rows, ...this.queueLinks];
+  }
+
+  private idOf(link: FederationLink | QueueFederationLink): string {
+    return link instanceof FederationLink ? linkId(link.vhost, link.exchange, link.upstream.name) : linkId(link.vhost, `q:${link.queue}`, link.upstream.name);
   }
 
   /** restart_federation_link: by its id. */
   private restart(vhost: string, id: string): boolean {
     for (const { link } of this.links.values()) {
-      if (link.vhost === vhost && linkId(link.vhost, link.exchange, link.upstream.name) === id) {
+      if (link.vhost === vhost && this.idOf(link) === id) {
         link.restart();
         return true;
       }

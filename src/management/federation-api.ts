@@ -1,7 +1,6 @@
 // /api/federation-links, as RabbitMQ 3.10.8's rabbitmq_federation_management answers it: each link
-// of a federated exchange (its upstream, status running, starting or error with the reason, the
-// URI it is connected to without credentials), and a queue a federation policy matches, listed in
-// error since Warren does not federate queues. DELETE …/restart starts a link again. The links come
+// of a federated exchange or queue (its upstream, status running, starting or error with the
+// reason, the URI it is connected to without credentials). DELETE …/restart starts a link again. The links come
 // from the runtime parameter component federation-upstream (src/federation/, a plugin the
 // management API does not import).
 import type { FastifyInstance } from 'fastify';

@@ -188,11 +188,49 @@ describe('a federated exchange', () => {
     expect((await drain(down, 'fed.q')).map((x) => Number(x.content.toString()))).toEqual([...Array(200).keys()]);
   }, 60_000);
 
-  it('lists a queue a federation policy matches as a link in error: queues are not federated', async () => {
+  it("a federated queue takes the upstream queue's messages only while its own consumers want them", async () => {
     await down.assertQueue('fed.queue', { durable: true });
     await downApi('PUT', '/api/policies/%2F/fedq', { body: { pattern: '^fed\\.queue$', 'apply-to': 'queues', definition: { 'federation-upstream': 'origin' } } });
-    const l = await eventually(async () => (await links()).find((x) => x.type === 'queue'), 'the queue listed');
-    expect(l).toMatchObject({ queue: 'fed.queue', type: 'queue', upstream: 'origin', status: 'error', error: 'queue federation is not supported by Warren (exchange federation is)' });
+    const l = await eventually(async () => (await links()).find((x) => x.type === 'queue' && x.status === 'running'), 'the queue link running', 15_000);
+    expect({ ...l, id: 'ID', timestamp: 'T' }).toEqual({
+      node: downstream.broker.nodeName,
+      queue: 'fed.queue',
+      upstream_queue: 'fed.queue',
+      consumer_tag: 'federation-link-origin',
+      type: 'queue',
+      vhost: '/',
+      upstream: 'origin',
+      id: 'ID',
+      status: 'running',
+      uri: `amqp://127.0.0.1:${upstream.port}`,
+      timestamp: 'T',
+    });
+    // The link declared the upstream queue; with no consumer here, messages stay there.
+    for (let i = 0; i < 5; i++) up.sendToQueue('fed.queue', Buffer.from(`q${i}`), { headers: { i } });
+    await sleep(500);
+    expect((await up.checkQueue('fed.queue')).messageCount).toBe(5);
+    expect((await down.checkQueue('fed.queue')).messageCount).toBe(0);
+    // A consumer here: they come over, with 3.10.8's headers.
+    const got: { body: string; headers: unknown; exchange: string; key: string }[] = [];
+    const consumer = await downConn.createChannel();
+    await consumer.consume('fed.queue', (m) => m && got.push({ body: m.content.toString(), headers: m.properties.headers, exchange: m.fields.exchange, key: m.fields.routingKey }), { noAck: true });
+    await eventually(async () => (got.length === 5 ? true : null), 'all five here');
+    expect(got.map((g) => g.body)).toEqual(['q0', 'q1', 'q2', 'q3', 'q4']);
+    expect(got[0]).toEqual({
+      body: 'q0',
+      exchange: '',
+      key: 'fed.queue',
+      headers: { i: 0, 'x-original-exchange': '', 'x-original-routing-key': 'fed.queue', 'x-received-from': [{ uri: `amqp://127.0.0.1:${upstream.port}`, queue: 'fed.queue', redelivered: false, 'visit-count': 1 }] },
+    });
+    // Upstream: one consumer, the link's, at priority -1 (its own consumers go first).
+    const upConsumers = ((await upApi('GET', '/api/consumers')).json as { queue: { name: string }; consumer_tag: string; arguments: unknown }[]).filter((c) => c.queue.name === 'fed.queue');
+    expect(upConsumers.map((c) => [c.consumer_tag, c.arguments])).toEqual([['federation-link-origin', { 'x-priority': -1 }]]);
+    await consumer.close();
+    // No consumer here any more: the link stops taking messages.
+    await eventually(async () => ((await upApi('GET', '/api/queues/%2F/fed.queue')).json?.consumers === 0 ? true : null), 'the link to stop consuming');
+    up.sendToQueue('fed.queue', Buffer.from('stays'));
+    await sleep(500);
+    expect((await up.checkQueue('fed.queue')).messageCount).toBe(1);
     await downApi('DELETE', '/api/policies/%2F/fedq');
   });
 

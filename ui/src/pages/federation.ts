@@ -1,7 +1,7 @@
 // Federation (administrators): the links with their status (/api/federation-links) and a restart
 // button each, the upstreams (federation-upstream parameters) with a delete button each, and a
-// form that adds an upstream. Which exchanges are federated is a policy's business (Policies page:
-// "federation-upstream-set": "all").
+// form that adds an upstream. Which exchanges and queues are federated is a policy's business
+// (Policies page: "federation-upstream-set": "all").
 import { del, enc, get, put, type ParameterInfo, type VhostInfo } from '../api';
 import { h, Table } from '../dom';
 import { actionButton, form, panel, syncOptions } from '../forms';
@@ -40,11 +40,10 @@ export function federationPage(): Page {
         label: '',
         value: () => '',
         render: (l) =>
-          l.type !== 'queue' &&
           actionButton('Restart', { class: '', 'data-restart-link': l.id }, null, msg, async () => {
             await del(`/api/federation-links/vhost/${enc(l.vhost)}/${enc(l.id)}/${enc(l.node)}/restart`);
             await refresh();
-            return `Restarted the link of ${l.exchange ?? ''} from ${l.upstream}.`;
+            return `Restarted the link of ${l.exchange ?? l.queue ?? ''} from ${l.upstream}.`;
           }),
       },
     ],
