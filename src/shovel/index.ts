@@ -29,13 +29,15 @@ class ShovelComponent implements ParameterComponent {
   validate(vhost: string, name: string, value: JsonValue, user: string): string[] {
     const problems = validateShovel(name, value);
     if (problems.length > 0 || typeof value !== 'object' || value === null || Array.isArray(value)) return problems;
-    // A direct URI's vhost must exist and be open to the user setting the shovel (as 3.10.8 checks it).
+    // A direct URI's vhost must exist and be open to the user setting the shovel (as 3.10.8 checks
+    // it). A definitions import (no user) is not checked: its vhosts are made before its parameters.
+    if (user === '') return [];
     for (const k of ['src-uri', 'dest-uri']) {
       const v = value[k]!;
       for (const text of Array.isArray(v) ? v : [v]) {
         const uri = parseAmqpUri(String(text));
         const target = uri.vhost ?? vhost;
-        if (uri.direct && (!this.broker.vhosts.has(target) || (user !== '' && !this.broker.access.canAccessVHost(user, target)))) {
+        if (uri.direct && (!this.broker.vhosts.has(target) || !this.broker.access.canAccessVHost(user, target))) {
           return [`user "${user}" may not connect to vhost "${target}"`];
         }
       }

@@ -329,3 +329,18 @@ describe('a shovel whose source queue is deleted', () => {
     expect((await del('again')).status).toBe(204);
   });
 });
+
+describe('a shovel in a definitions file', () => {
+  it('imports with the vhost the same file makes, and runs there', async () => {
+    const defs = {
+      vhosts: [{ name: 'shovel-imported' }],
+      permissions: [{ user: 'guest', vhost: 'shovel-imported', configure: '.*', write: '.*', read: '.*' }],
+      parameters: [{ vhost: 'shovel-imported', component: 'shovel', name: 'imp', value: { 'src-uri': 'amqp://', 'src-queue': 'imp-src', 'dest-uri': 'amqp://', 'dest-queue': 'imp-dst' } }],
+    };
+    const r = await api('POST', '/api/definitions', { body: defs });
+    expect(r.status).toBeLessThan(300);
+    await eventually(async () => ((await api('GET', '/api/shovels/shovel-imported')).json as { state: string }[])[0]?.state === 'running' || null, 'the imported shovel running');
+    expect((await api('DELETE', '/api/vhosts/shovel-imported')).status).toBe(204);
+    await eventually(async () => (((await api('GET', '/api/shovels')).json as unknown[]).length === 0 ? true : null), 'its shovel gone with the vhost');
+  });
+});
