@@ -72,6 +72,25 @@ export abstract class Relay {
     return [client, uri];
   }
 
+  /**
+   * The destination channel (in confirm mode for on-confirm) and the source channel (with the
+   * prefetch, unless no-ack), either of which closing ends the run: [source, destination].
+   */
+  protected async channels(src: AmqpClient, dest: AmqpClient, prefetch: number, names: [string, string]): Promise<[ClientChannel, ClientChannel]> {
+    const out = await dest.channel();
+    if (this.ackMode === 'on-confirm') {
+      await out.call({ id: M.ConfirmSelect, args: {} });
+      this.confirmOn(out);
+    }
+    const inCh = await src.channel();
+    this.inCh = inCh;
+    // A channel the broker closes (a queue deleted, a refused publish) ends the run, as a connection's end does.
+    inCh.on('close', (e) => this.onEndClosed(names[0], e));
+    out.on('close', (e) => this.onEndClosed(names[1], e));
+    if (this.ackMode !== 'no-ack') await inCh.call({ id: M.BasicQos, args: { prefetchCount: prefetch } });
+    return [inCh, out];
+  }
+
   /** Once both ends are gone (timers of its own to clear). */
   protected onDisconnect(): void {}
 
@@ -161,7 +180,7 @@ export abstract class Relay {
   }
 
   /** Listens for the destination channel's confirms (after confirm.select). */
-  protected confirmOn(out: ClientChannel): void {
+  private confirmOn(out: ClientChannel): void {
     out.on('ack', (tag, multiple) => this.settle(tag, multiple, true));
     out.on('nack', (tag, multiple) => this.settle(tag, multiple, false));
   }

@@ -126,17 +126,8 @@ export class FederationLink extends Relay {
     this.bound.clear();
     await this.syncBindings();
 
-    const out = await down.channel();
-    if (u.ackMode === 'on-confirm') {
-      await out.call({ id: M.ConfirmSelect, args: {} });
-      this.confirmOn(out);
-    }
-    const inCh = await up.channel();
-    this.inCh = inCh;
-    inCh.on('close', (e) => this.onEndClosed("federation link's upstream", e));
-    out.on('close', (e) => this.onEndClosed("federation link's downstream", e));
+    const [inCh, out] = await this.channels(up, down, u.prefetch, ["federation link's upstream", "federation link's downstream"]);
     const noAck = u.ackMode === 'no-ack';
-    if (!noAck) await inCh.call({ id: M.BasicQos, args: { prefetchCount: u.prefetch } });
     this.uri = uri;
     inCh.on('deliver', (m) => this.forward(m, inCh, out));
     await inCh.call({ id: M.BasicConsume, args: { queue: this.queueName, noAck } });

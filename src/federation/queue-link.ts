@@ -56,16 +56,7 @@ export class QueueFederationLink extends Relay {
     const [down] = await this.open([parseAmqpUri('amqp://')], "federation link's downstream", name, this.vhost, direct);
     const control = await up.channel();
     await control.call({ id: M.QueueDeclare, args: { queue: this.upstreamQueue, durable: true } });
-    const out = await down.channel();
-    if (u.ackMode === 'on-confirm') {
-      await out.call({ id: M.ConfirmSelect, args: {} });
-      this.confirmOn(out);
-    }
-    const inCh = await up.channel();
-    this.inCh = inCh;
-    inCh.on('close', (e) => this.onEndClosed("federation link's upstream", e));
-    out.on('close', (e) => this.onEndClosed("federation link's downstream", e));
-    if (u.ackMode !== 'no-ack') await inCh.call({ id: M.BasicQos, args: { prefetchCount: u.prefetch } });
+    const [inCh, out] = await this.channels(up, down, u.prefetch, ["federation link's upstream", "federation link's downstream"]);
     inCh.on('deliver', (m) => this.forward(m, inCh, out));
     this.uri = uri;
     this.consuming = false;

@@ -81,20 +81,10 @@ export class Shovel extends Relay {
       await ch.call({ id: M.ChannelClose, args: { replyCode: 200, replyText: 'OK', classId: 0, methodId: 0 } });
     }
     if (d.destQueue !== null) await this.ensureQueue(dest, d.destQueue, d.destQueueArgs);
-    const out = await dest.channel();
-    if (d.ackMode === 'on-confirm') {
-      await out.call({ id: M.ConfirmSelect, args: {} });
-      this.confirmOn(out);
-    }
     this.remaining = d.deleteAfter === 'never' ? Infinity : d.deleteAfter === 'queue-length' ? messageCount : d.deleteAfter;
     if (this.remaining === 0) return this.finish();
-    const inCh = await src.channel();
-    this.inCh = inCh;
-    // A channel the broker closes (the queue deleted, a refused publish) ends the run, as a connection's end does.
-    inCh.on('close', (e) => this.onEndClosed("shovel's source", e));
-    out.on('close', (e) => this.onEndClosed("shovel's destination", e));
+    const [inCh, out] = await this.channels(src, dest, d.prefetch, ["shovel's source", "shovel's destination"]);
     const noAck = d.ackMode === 'no-ack';
-    if (!noAck) await inCh.call({ id: M.BasicQos, args: { prefetchCount: d.prefetch } });
     // Set before consuming: deliveries can come in the same read as consume-ok, before it resolves.
     this.srcUri = srcUri;
     this.destUri = destUri;
