@@ -14,8 +14,8 @@ export type AckMode = 'no-ack' | 'on-publish' | 'on-confirm';
 
 /** What a relay needs of the broker it runs in (the Broker itself). */
 export interface RelayHost {
-  /** An in-process connection to this broker (amqp:// with no host). */
-  connectDirect(): Duplex;
+  /** An in-process connection to this broker (amqp:// with no host), and the broker's name for it. */
+  connectDirect(): Duplex & { readonly connectionName: string };
   readonly clusterName: string;
   readonly log: Logger;
 }
@@ -30,6 +30,8 @@ export abstract class Relay {
   /** When the status last changed. */
   since = new Date();
   protected stopped = false;
+  /** The broker's name for its last direct connection (a federation link's local_connection). */
+  localConnection = '';
   /** Both ends while connected (the source first). */
   protected ends: AmqpClient[] = [];
   /** The source channel that consumes: acks go there. */
@@ -56,10 +58,16 @@ export abstract class Relay {
    * Opens one end: one of the URIs at random (as RabbitMQ picks), in-process for amqp:// with no
    * host, in vhost when the URI names none. A close of it while running ends the run.
    */
-  protected async open(uris: AmqpUri[], end: string, connectionName: string, vhost: string, connectDirect: () => Duplex): Promise<[AmqpClient, AmqpUri]> {
+  protected async open(uris: AmqpUri[], end: string, connectionName: string, vhost: string, connectDirect: RelayHost['connectDirect']): Promise<[AmqpClient, AmqpUri]> {
     const uri = uris[Math.floor(Math.random() * uris.length)]!;
     const name: FieldValue = { type: 'S', value: Buffer.from(connectionName) };
-    const client = await AmqpClient.open(uri.direct ? connectDirect() : await dial(uri), {
+    let stream: Duplex;
+    if (uri.direct) {
+      const direct = connectDirect();
+      this.localConnection = direct.connectionName;
+      stream = direct;
+    } else stream = await dial(uri);
+    const client = await AmqpClient.open(stream, {
       user: uri.user,
       pass: uri.pass,
       vhost: uri.vhost ?? vhost,

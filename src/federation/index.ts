@@ -185,7 +185,8 @@ class Federation {
             ];
       details.push(['vhost', link.vhost], ['upstream', link.upstream.name], ['id', this.idOf(link)], ['status', link.status]);
       if (link.error !== null) details.push(['error', link.error]);
-      if (link.uri) details.push(['uri', withoutCredentials(link.uri.text)]);
+      // While connected: this broker's connection of the link (its downstream end) and the upstream URI.
+      if (link.uri) details.push(['local_connection', link.localConnection], ['uri', withoutCredentials(link.uri.text)]);
       return { vhost: link.vhost, name: link.upstream.name, state: link.status, since: link.since, details };
     });
   }

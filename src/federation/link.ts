@@ -5,7 +5,6 @@
 // bindings come and go), consumes the queue and republishes each message to X with an
 // x-received-from header, acking the upstream once this broker confirmed it (ack-mode on-confirm,
 // the default). Any failure drops both ends and starts again after reconnect-delay.
-import type { Duplex } from 'node:stream';
 import {
   M,
   Reader,
@@ -88,7 +87,7 @@ export class FederationLink extends Relay {
   protected async connect(): Promise<void> {
     const u = this.upstream;
     const name = `Federation link (upstream: ${u.name}, policy: ${this.policy})`;
-    const direct = (): Duplex => this.host.connectDirect();
+    const direct = () => this.host.connectDirect();
     const [up, uri] = await this.open(u.uris, "federation link's upstream", name, this.vhost, direct);
     const cn = up.serverProperties.get('cluster_name');
     this.upstreamCluster = cn && (cn.type === 'S' || cn.type === 's') ? String(fromFieldValue(cn)) : '';

@@ -7,7 +7,6 @@
 // an x-received-from entry, acking upstream once this broker confirmed it. RabbitMQ keeps its
 // consumer and gives it no credit while Q wants nothing; Warren, whose clients have no credit to
 // give, cancels it and consumes again when Q wants messages.
-import type { Duplex } from 'node:stream';
 import { M, Reader, Writer, decodeBasicProperties, encodeBasicProperties, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
 import type { ClientChannel, Delivery } from '../client/amqp-client.js';
 import { Relay, type RelayHost } from '../client/relay.js';
@@ -51,7 +50,7 @@ export class QueueFederationLink extends Relay {
   protected async connect(): Promise<void> {
     const u = this.upstream;
     const name = `Federation link (upstream: ${u.name}, policy: ${this.policy})`;
-    const direct = (): Duplex => this.host.connectDirect();
+    const direct = () => this.host.connectDirect();
     const [up, uri] = await this.open(u.uris, "federation link's upstream", name, this.vhost, direct);
     const [down] = await this.open([parseAmqpUri('amqp://')], "federation link's downstream", name, this.vhost, direct);
     const control = await up.channel();

@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
@@ -11,7 +10,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import type { Store, StoredVHost } from '../store/store.js';
 import { definitionId, queueKey } from '../store/store.js';
 import { ReplyCode } from '../frames/index.js';
-import { directPair } from './direct-socket.js';
+import { directPair, type DirectSocket } from './direct-socket.js';
 import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
@@ -227,10 +226,11 @@ export class Broker {
    * that speaks AMQP 0-9-1 to this broker in-process, logged in as user 'none' with every
    * permission whatever it sends, as RabbitMQ's direct connections (a shovel's amqp:// URI).
    */
-  connectDirect(): Duplex {
+  connectDirect(): DirectSocket {
     const [server, client] = directPair();
     // DirectSocket has what Connection and its FrameWriter use of a net.Socket (see direct-socket.ts).
     const conn = new Connection(this.nextConnectionId++, server as unknown as Socket, this, true);
+    client.connectionName = conn.name;
     this.connections.add(conn);
     this.directConnections++;
     server.once('close', () => this.directConnections--);

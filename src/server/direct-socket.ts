@@ -7,6 +7,8 @@ import { Duplex } from 'node:stream';
 
 export class DirectSocket extends Duplex {
   peer: DirectSocket | null = null;
+  /** The broker's name for the connection (on the component's end: what the management API lists it as). */
+  connectionName = '';
   bytesRead = 0;
   bytesWritten = 0;
   /** No addresses: a direct connection has none (the management API shows none). */

@@ -4,7 +4,6 @@
 // confirmed (on-confirm, the default), once published (on-publish), or never (no-ack). Any failure
 // (a connection or channel closed, a refused declare) drops both ends and starts again after
 // reconnect-delay, as RabbitMQ's shovel workers do; unacked messages go back to the source queue.
-import type { Duplex } from 'node:stream';
 import {
   M,
   Reader,
@@ -64,7 +63,7 @@ export class Shovel extends Relay {
 
   protected async connect(): Promise<void> {
     const d = this.def;
-    const direct = (): Duplex => this.host.connectDirect();
+    const direct = () => this.host.connectDirect();
     const [src, srcUri] = await this.open(d.srcUris, "shovel's source", `Shovel ${this.name}`, this.vhost, direct);
     const [dest, destUri] = await this.open(d.destUris, "shovel's destination", `Shovel ${this.name}`, this.vhost, direct);
     // The source: its queue (declared durable if missing), or a queue of its own on the exchange.

@@ -90,7 +90,10 @@ describe('a federated exchange', () => {
     expect((await downApi('PUT', '/api/parameters/federation-upstream/%2F/origin', { body: { value: { uri, expires: 3600000 } } })).status).toBe(201);
     expect((await downApi('PUT', '/api/policies/%2F/federate', { body: { pattern: '^fed\\.', 'apply-to': 'exchanges', definition: { 'federation-upstream-set': 'all' } } })).status).toBe(201);
     const link = await running('fed.x');
-    expect({ ...link, id: 'ID', timestamp: 'T' }).toEqual({
+    // The link's own direct connection, as the connections list names it.
+    const direct = ((await downApi('GET', '/api/connections')).json as { name: string; type: string; client_properties: { connection_name?: string } }[]).filter((c) => c.type === 'direct');
+    expect(direct.map((c) => [c.name, c.client_properties.connection_name])).toContainEqual([link.local_connection, 'Federation link (upstream: origin, policy: federate)']);
+    expect({ ...link, id: 'ID', timestamp: 'T', local_connection: 'C' }).toEqual({
       node: downstream.broker.nodeName,
       exchange: 'fed.x',
       upstream_exchange: 'fed.x',
@@ -99,6 +102,7 @@ describe('a federated exchange', () => {
       upstream: 'origin',
       id: 'ID',
       status: 'running',
+      local_connection: 'C',
       uri: `amqp://127.0.0.1:${upstream.port}`,
       timestamp: 'T',
     });
@@ -192,7 +196,7 @@ describe('a federated exchange', () => {
     await down.assertQueue('fed.queue', { durable: true });
     await downApi('PUT', '/api/policies/%2F/fedq', { body: { pattern: '^fed\\.queue$', 'apply-to': 'queues', definition: { 'federation-upstream': 'origin' } } });
     const l = await eventually(async () => (await links()).find((x) => x.type === 'queue' && x.status === 'running'), 'the queue link running', 15_000);
-    expect({ ...l, id: 'ID', timestamp: 'T' }).toEqual({
+    expect({ ...l, id: 'ID', timestamp: 'T', local_connection: 'C' }).toEqual({
       node: downstream.broker.nodeName,
       queue: 'fed.queue',
       upstream_queue: 'fed.queue',
@@ -202,6 +206,7 @@ describe('a federated exchange', () => {
       upstream: 'origin',
       id: 'ID',
       status: 'running',
+      local_connection: 'C',
       uri: `amqp://127.0.0.1:${upstream.port}`,
       timestamp: 'T',
     });
