@@ -226,15 +226,6 @@ export class AmqpClient extends EventEmitter<{ close: [ClosedError] }> {
     this.scheduleFlush();
   }
 
-  /** Whether the stream holds more than it wants: a producer should wait for 'drain'. */
-  get needsDrain(): boolean {
-    return this.stream.writableNeedDrain;
-  }
-
-  onceDrained(f: () => void): void {
-    this.stream.once('drain', f);
-  }
-
   /** connection.close, then the stream; resolves once it is gone (or after a second). */
   async close(): Promise<void> {
     if (this.closed) return;
