@@ -215,10 +215,12 @@ export class ClusterQueue extends Queue {
     try {
       // Read, then fence: a write of the previous owner that lands after the read makes the fence
       // fail, and the stream is read again.
-      let maxSeq = await stream.load();
+      // A long queue keeps in memory what it would before paging; the rest is read when needed.
+      const keep = this.vhost.paging?.bytes ?? Infinity;
+      let maxSeq = await stream.load(keep);
       for (let i = 0; !(await stream.fence()); i++) {
         if (i >= 20) throw new Error('the stream keeps changing under the new owner');
-        maxSeq = await stream.load();
+        maxSeq = await stream.load(keep);
       }
       if (this.js !== stream) return; // released while reading: the next owner reads it
       this.node.advanceSeq(maxSeq);
@@ -262,7 +264,8 @@ export class ClusterQueue extends Queue {
     this.js?.close();
     this.js = null;
     this.stopTimers();
-    this.ready.clear();
+    // After js is gone: the paged messages of this node's store go, the stream's stay.
+    this.forgetReady();
     this.unackedCount = 0;
     // Local consumers subscribe to the new owner (resend, once it is known); remote ones re-subscribe themselves.
     for (const c of [...this.consumers]) if (!(c.channel as { conn?: object }).conn) this.consumers.splice(this.consumers.indexOf(c), 1);

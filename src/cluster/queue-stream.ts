@@ -27,6 +27,7 @@ export const streamNameOf = (vhost: string, queue: string): string =>
   `WQ_${createHash('sha1').update(`${vhost}\0${queue}`).digest('hex').slice(0, 24)}`;
 
 const ACK_TIMEOUT_MS = 5_000;
+const EMPTY = Buffer.alloc(0);
 /** An acked message behind an unacked one is deleted on its own after this long. */
 const LONE_DELETE_MS = 1_000;
 
@@ -108,7 +109,15 @@ export class QueueStream {
   private behindRefusals = 0;
   /** Told when a write finds another writer was here (fenced) or the stream is gone. */
   onFenced: (() => void) | null = null;
-  private loaded: StoredMessage[] = [];
+  /**
+   * Our seqs of the messages written or loaded, ascending: where a read of the queue's paged tail
+   * (read) finds them. Entries of messages since deleted stay until trimOrder passes them.
+   */
+  private readonly order: number[] = [];
+  private orderHead = 0;
+  private deletesSinceTrim = 0;
+  /** What load() read, by our seq: bodies only up to its keepBytes (read fetches the rest again). */
+  private loaded = new Map<number, { m: StoredMessage; bytes: number; body: boolean }>();
 
   constructor(
     /** The node writing (the prefix of its epochs). */
@@ -167,8 +176,12 @@ export class QueueStream {
     return { leader: i.cluster?.leader, servers, first: i.state.first_seq, last: i.state.last_seq, messages: i.state.messages };
   }
 
-  /** Reads every message the stream holds (a new owner's recovery); returns our highest seq. */
-  async load(): Promise<number> {
+  /**
+   * Reads every message the stream holds (a new owner's recovery); returns our highest seq. Only
+   * the first keepBytes of bodies are kept (the queue's in-memory part): a long queue's takeover
+   * must not hold all of it in memory; read() fetches the others again when their page comes.
+   */
+  async load(keepBytes = Infinity): Promise<number> {
     const info = await this.info();
     this.last = info.last;
     this.fenced = false;
@@ -179,9 +192,10 @@ export class QueueStream {
     this.purgedTo = info.first;
     // By our seq: a message requeued is written again (flagged redelivered), and the newer record
     // wins; the older one is left for the prefix purge.
-    const bySeq = new Map<number, { m: StoredMessage; js: number }>();
+    const bySeq = new Map<number, { m: StoredMessage; js: number; bytes: number; body: boolean }>();
     let seq = info.first;
     let maxSeq = 0;
+    let kept = 0;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
     while (info.messages > 0 && seq <= info.last) {
       const batch: Promise<{ seq: number; m: StoredMessage | null } | null>[] = [];
@@ -197,19 +211,25 @@ export class QueueStream {
           // Two messages under one seq (written before owners restamped what they held): both stay.
           bySeq.set(-r.seq, earlier);
         }
-        bySeq.set(r.m.seq, { m: r.m, js: r.seq });
+        const bytes = bodyLength(r.m.body);
+        const body = kept + bytes <= keepBytes || kept === 0;
+        if (body) kept += bytes;
+        else r.m.body = EMPTY;
+        bySeq.set(r.m.seq, { m: r.m, js: r.seq, bytes, body });
         maxSeq = Math.max(maxSeq, r.m.seq);
       }
     }
-    const out: StoredMessage[] = [];
-    for (const { m, js } of bySeq.values()) {
-      out.push(m);
+    this.loaded = new Map();
+    this.order.length = 0;
+    this.orderHead = 0;
+    for (const { m, js, bytes, body } of bySeq.values()) {
+      this.loaded.set(m.seq, { m, bytes, body });
+      this.order.push(m.seq);
       this.jsSeq.set(m.seq, js);
       this.live.push(js);
     }
     this.live.sort((a, b) => a - b);
-    out.sort((a, b) => a.seq - b.seq);
-    this.loaded = out;
+    this.order.sort((a, b) => a - b);
     return maxSeq;
   }
 
@@ -280,25 +300,80 @@ export class QueueStream {
     void this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${this.name}`, new Uint8Array(0), { timeout: ACK_TIMEOUT_MS }).catch(() => undefined);
   }
 
-  /** The loaded messages from fromSeq on (our seq), for Queue.recover's pages. */
-  readLoaded(fromSeq: number, maxCount: number, maxBytes: number): StoredMessage[] {
+  /**
+   * The queue's messages from fromSeq on (our seq), oldest first, at most maxCount and no more
+   * than maxBytes of bodies (at least one): a takeover's recovery, and the pages of a long queue's
+   * tail (Queue pages out its newest messages; a replicated queue's are in this stream already, so
+   * paging them out is dropping them from memory, and reading them in is fetching them back).
+   */
+  async read(fromSeq: number, maxCount: number, maxBytes: number): Promise<StoredMessage[]> {
+    // A message paged out a moment ago may not have its sequence yet.
+    await this.flush()?.catch(() => undefined);
     const out: StoredMessage[] = [];
     let bytes = 0;
-    for (const m of this.loaded) {
-      if (m.seq < fromSeq) continue;
-      if (out.length >= maxCount || (out.length > 0 && bytes + bodyLength(m.body) > maxBytes)) break;
-      out.push(m);
-      bytes += bodyLength(m.body);
+    let i = this.lowerBound(fromSeq);
+    while (i < this.order.length && out.length < maxCount && (out.length === 0 || bytes < maxBytes)) {
+      // A batch of direct gets in flight at a time, as load() reads (2.9 has no batch get).
+      const batch: Promise<StoredMessage | null>[] = [];
+      for (; i < this.order.length && batch.length < Math.min(256, maxCount - out.length); i++) {
+        const seq = this.order[i]!;
+        const js = this.jsSeq.get(seq);
+        if (js === undefined) continue; // deleted since
+        const l = this.loaded.get(seq);
+        batch.push(l?.body ? Promise.resolve(l.m) : this.getMessage(js).then((r) => r?.m ?? null));
+      }
+      for (const m of await Promise.all(batch)) {
+        // Gone between the look and the read (acked, purged): skipped, as the store skips it.
+        if (!m || !this.jsSeq.has(m.seq) || (out.length > 0 && (out.length >= maxCount || bytes >= maxBytes))) continue;
+        const n = bodyLength(m.body);
+        if (out.length > 0 && bytes + n > maxBytes) {
+          bytes = maxBytes;
+          continue;
+        }
+        out.push(m);
+        bytes += n;
+      }
     }
     return out;
   }
 
-  /** Recovery is over: the loaded copies can go (the queue holds them now). */
+  /** How many messages (and body bytes) the queue holds from fromSeq on, by what load() read. */
+  count(fromSeq: number): { count: number; bytes: number; lastSeq: number } {
+    const r = { count: 0, bytes: 0, lastSeq: 0 };
+    for (let i = this.lowerBound(fromSeq); i < this.order.length; i++) {
+      const seq = this.order[i]!;
+      if (!this.jsSeq.has(seq)) continue;
+      r.count++;
+      r.bytes += this.loaded.get(seq)?.bytes ?? 0;
+      r.lastSeq = seq;
+    }
+    return r;
+  }
+
+  /** Deletes every message from fromSeq on (a purge of the queue's paged tail). */
+  deleteFrom(fromSeq: number): void {
+    for (let i = this.lowerBound(fromSeq); i < this.order.length; i++) this.delete(this.order[i]!);
+  }
+
+  /** The index in order of the first seq ≥ seq. */
+  private lowerBound(seq: number): number {
+    let lo = this.orderHead;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.order[mid]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Recovery is over: the loaded copies can go (the queue holds them now, or read() fetches them). */
   dropLoaded(): void {
-    this.loaded = [];
+    this.loaded = new Map();
   }
 
   put(m: StoredMessage): void {
+    this.addOrder(m.seq);
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
@@ -421,6 +496,41 @@ export class QueueStream {
     }
     // Written (again) and not yet acknowledged: its record goes once it has a sequence.
     if (this.inflight.has(seq)) this.early.add(seq);
+    // At the head, or now and then: an entry whose write was still in flight at its delete stays
+    // at the head until a later look finds it gone.
+    if (this.order[this.orderHead] === seq || ++this.deletesSinceTrim >= 1024) this.trimOrder();
+  }
+
+  /** A message's seq joins order: after the others almost always (a requeue writes one already there). */
+  private addOrder(seq: number): void {
+    const o = this.order;
+    if (o.length === this.orderHead || o[o.length - 1]! < seq) {
+      o.push(seq);
+      return;
+    }
+    const i = this.lowerBound(seq);
+    if (o[i] !== seq) o.splice(i, 0, seq);
+  }
+
+  /**
+   * Drops the deleted messages at the front of order, and now and then those between live ones
+   * (acked out of order), so that order stays about as long as the queue.
+   */
+  private trimOrder(): void {
+    this.deletesSinceTrim = 0;
+    const o = this.order;
+    const held = (seq: number): boolean => this.jsSeq.has(seq) || this.inflight.has(seq);
+    while (this.orderHead < o.length && !held(o[this.orderHead]!)) this.orderHead++;
+    const length = o.length - this.orderHead;
+    if (length > 4096 && length > 2 * (this.jsSeq.size + this.inflight.size)) {
+      const keep = o.slice(this.orderHead).filter(held);
+      o.length = 0;
+      this.orderHead = 0;
+      for (const seq of keep) o.push(seq);
+    } else if (this.orderHead > 4096 && this.orderHead * 2 > o.length) {
+      o.splice(0, this.orderHead);
+      this.orderHead = 0;
+    }
   }
 
   private markAcked(js: number): void {

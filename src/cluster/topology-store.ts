@@ -62,9 +62,13 @@ export class ClusterStore implements Store {
     private readonly node: ClusterNode,
   ) {}
 
-  /** A cluster node keeps its queues in memory (a replicated queue's stream is its store). */
+  /**
+   * Long queues page as on a single node: a replicated queue's paged messages stay in its stream
+   * (read back from there), a transient message's go to this node's store, as every message of a
+   * queue that is not replicated.
+   */
   get pagesToDisk(): boolean {
-    return false;
+    return this.local.pagesToDisk;
   }
   get backlogBytes(): number {
     return this.local.backlogBytes;
@@ -302,18 +306,41 @@ export class ClusterStore implements Store {
     this.local.deletePaged(vhost, queue, seq);
   }
   deleteMessagesFrom(vhost: string, queue: string, fromSeq: number): void {
+    this.node.streamFor(vhost, queue)?.deleteFrom(fromSeq);
     this.local.deleteMessagesFrom(vhost, queue, fromSeq);
   }
   deleteMessagesBelow(vhost: string, queue: string, belowSeq: number): void {
     this.local.deleteMessagesBelow(vhost, queue, belowSeq);
   }
-  readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+  /**
+   * A replicated queue's range: its stream's messages (persistent), merged by seq with the
+   * transient ones it paged to this node's store; each side gives the first of its own, so the
+   * first of the two together are among them.
+   */
+  async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
     const s = this.node.streamFor(vhost, queue);
-    if (s) return Promise.resolve(s.readLoaded(fromSeq, maxCount, maxBytes).map((m) => ({ ...m, body: joinBody(m.body), paged: false })));
-    return this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
+    if (!s) return this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
+    const [inStream, paged] = await Promise.all([s.read(fromSeq, maxCount, maxBytes), this.local.readMessages(vhost, queue, fromSeq, maxCount, maxBytes)]);
+    const out: ReadMessage[] = [];
+    let bytes = 0;
+    let i = 0;
+    let j = 0;
+    while (out.length < maxCount && (i < inStream.length || j < paged.length)) {
+      const a = inStream[i];
+      let m: ReadMessage;
+      if (a && (j >= paged.length || a.seq < paged[j]!.seq)) {
+        m = { ...a, body: joinBody(a.body), paged: false };
+        i++;
+      } else m = paged[j++]!;
+      if (out.length > 0 && bytes + m.body.length > maxBytes) break;
+      out.push(m);
+      bytes += m.body.length;
+    }
+    return out;
   }
   countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
-    return this.local.countMessages(vhost, queue, fromSeq);
+    const s = this.node.streamFor(vhost, queue);
+    return s ? Promise.resolve(s.count(fromSeq)) : this.local.countMessages(vhost, queue, fromSeq);
   }
   lastSeq(vhost: string, queue: string): Promise<number> {
     return this.local.lastSeq(vhost, queue);

@@ -632,6 +632,15 @@ export class Queue {
     if (this.args.overflow === 'drop-head') this.dropHeads();
   }
 
+  /**
+   * Forgets the ready messages without settling them (a cluster node whose queue another node
+   * owns now: the new owner has them); paged ones in this node's store go.
+   */
+  protected forgetReady(): void {
+    this.ready.clear();
+    this.tail?.clear();
+  }
+
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */
   purge(): number {
     const all = this.ready.clear();
