@@ -286,6 +286,12 @@ export class ClusterQueue extends Queue {
     if (local.length > 0 && this.owned) super.requeue(local);
   }
 
+  /** A queue owned elsewhere: the owner sees every node's consumers, so it decides. */
+  override consumeVerdict(exclusive: boolean): Promise<boolean> | undefined {
+    if (this.owned || this.home === '') return undefined;
+    return this.node.traffic.askConsume(this, exclusive);
+  }
+
   override addConsumer(c: Consumer): void {
     if (this.owned) return super.addConsumer(c);
     this.consumers.push(c);

@@ -26,6 +26,8 @@ export class QueueTraffic implements RemoteSender {
   private nextCid = 1;
   private nextRid = 1;
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
+  /** Owners' answers to askConsume, by request id. */
+  private readonly asks = new Map<number, (ok: boolean) => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
   private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[]; gap?: boolean }>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
@@ -73,7 +75,9 @@ export class QueueTraffic implements RemoteSender {
     q.cids.set(c, cid);
     this.localByCid.set(cid, { q, c, lastDid: 0 });
     const credit = c.prefetch > 0 && !c.noAck ? c.prefetch : DEFAULT_CREDIT;
-    this.send(q.home, { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority });
+    const h: WireHeader = { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority };
+    if (c.exclusive) h.x = true;
+    this.send(q.home, h);
   }
 
   unsubscribe(q: ClusterQueue, c: Consumer): void {
@@ -100,6 +104,25 @@ export class QueueTraffic implements RemoteSender {
         resolve(e);
       });
       this.send(q.home, { t: 'get', v: q.vhost.name, q: q.name, rid, from: this.node.name, cid });
+    });
+  }
+
+  /**
+   * Whether the owner lets a consumer (exclusive or not) join q, as it stands now; true when the
+   * owner does not answer in time (its check at the sub still holds).
+   */
+  askConsume(q: ClusterQueue, exclusive: boolean): Promise<boolean> {
+    const rid = this.nextRid++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.asks.delete(rid);
+        resolve(true);
+      }, 5_000);
+      this.asks.set(rid, (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      });
+      this.send(q.home, { t: 'cq', v: q.vhost.name, q: q.name, rid, from: this.node.name, x: exclusive });
     });
   }
 
@@ -213,7 +236,12 @@ export class QueueTraffic implements RemoteSender {
           this.send(h.from, { t: 'moved', v: h.v, q: h.q, gen: -1 });
           return;
         }
-        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this);
+        if (q.inExclusiveUse(h.x ?? false)) {
+          // Another consumer took it exclusively since the sender asked (cq): refused after all.
+          this.send(h.from, { t: 'subno', cid: h.cid });
+          return;
+        }
+        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false);
         this.remoteByCid.set(h.cid, rc);
         q.addConsumer(rc);
         return;
@@ -226,16 +254,27 @@ export class QueueTraffic implements RemoteSender {
         rc.queue.removeConsumer(rc);
         return;
       }
-      case 'cancel': {
+      case 'cancel':
+      case 'subno': {
         const l = this.localByCid.get(h.cid);
         if (!l) return;
         this.localByCid.delete(h.cid);
         l.q.cids.delete(l.c);
         const i = l.q.consumers.indexOf(l.c);
         if (i >= 0) l.q.consumers.splice(i, 1);
-        l.c.channel.cancelByServer(l.c);
+        if (h.t === 'cancel') l.c.channel.cancelByServer(l.c);
+        else l.c.channel.refuseConsumer?.(l.c);
         return;
       }
+      case 'cq': {
+        const q = this.node.queueAt(h.v, h.q);
+        this.send(h.from, { t: 'ca', rid: h.rid, ok: !q || !q.owned || q.deleted || !q.inExclusiveUse(h.x) });
+        return;
+      }
+      case 'ca':
+        this.asks.get(h.rid)?.(h.ok);
+        this.asks.delete(h.rid);
+        return;
       case 'dlv': {
         const l = this.localByCid.get(h.cid);
         if (!l) {

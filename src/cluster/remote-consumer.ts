@@ -41,8 +41,9 @@ export class RemoteConsumer extends Consumer {
     readonly credit: number,
     priority: number,
     private readonly sender: RemoteSender,
+    exclusive = false,
   ) {
-    super(cid, new RemoteHost(sender), queue, false, false, credit, priority);
+    super(cid, new RemoteHost(sender), queue, false, exclusive, credit, priority);
   }
 
   send(entry: Entry): void {

@@ -14,8 +14,15 @@ export type WireHeader =
    * those in rej, which the queue's x-overflow reject-publish refused (their confirms are nacks).
    */
   | { t: 'pubok'; v: string; q: string; upTo: number; gen: number; rej?: number[] }
-  /** A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. */
-  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number }
+  /**
+   * A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. x: it
+   * consumes exclusively. Refused with subno when the queue is in exclusive use.
+   */
+  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number; x?: boolean }
+  | { t: 'subno'; cid: string }
+  /** May a consumer (exclusive if x) join the queue? Asked before consume-ok; answered by ca. */
+  | { t: 'cq'; v: string; q: string; rid: number; from: string; x: boolean }
+  | { t: 'ca'; rid: number; ok: boolean }
   | { t: 'unsub'; cid: string }
   /** The owner cancelled a consumer (its queue went away). */
   | { t: 'cancel'; cid: string }

@@ -57,6 +57,9 @@ type Settlement = 'ack' | 'requeue' | 'drop';
 const queueRef = (q: Queue): string => `queue '${q.name}' in vhost '${q.vhost.name}'`;
 const chError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 
+/** RabbitMQ 3.10.8's refusal of a consumer on a queue someone consumes exclusively (or that it wanted to itself). */
+const exclusiveUse = (q: Queue): AmqpError => chError(ReplyCode.AccessRefused, `${queueRef(q)} in exclusive use`);
+
 /** RabbitMQ's server-generated names: a prefix and 22 url-safe random characters. */
 const generatedName = (prefix: string): string => prefix + randomBytes(16).toString('base64url');
 
@@ -788,9 +791,7 @@ export class Channel implements ReplyReceiver {
     else if (this.consumers.has(tag)) {
       throw new AmqpError(ReplyCode.NotAllowed, `attempt to reuse consumer tag '${tag}'`, 'connection');
     }
-    if (q.consumers.some((c) => c.exclusive) || (exclusive && q.consumers.length > 0)) {
-      throw chError(ReplyCode.AccessRefused, `queue '${q.name}' in vhost '${this.vhost.name}' in exclusive use`);
-    }
+    if (q.inExclusiveUse(exclusive)) throw exclusiveUse(q);
     // RabbitMQ 3.10.8 closes the connection with 540 when a channel with a global prefetch
     // consumes from a quorum queue.
     if (this.globalPrefetch !== 0 && q.type.refusesGlobalQos) {
@@ -808,9 +809,32 @@ export class Channel implements ReplyReceiver {
     const c = new Consumer(tag, this, q, noAck, exclusive, this.prefetchCount, priority, start);
     this.consumers.set(tag, c);
     // The queue learns of the consumer only once consume-ok is on its way, so no delivery precedes it.
-    this.reply(nowait ? null : { id: M.BasicConsumeOk, args: { consumerTag: tag } }, () => {
+    const ok: MethodInit | null = nowait ? null : { id: M.BasicConsumeOk, args: { consumerTag: tag } };
+    const join = (): void => {
       if (this.consumers.get(tag) === c && !q.deleted) q.addConsumer(c);
-    });
+    };
+    // A queue owned by another node of a cluster: its owner sees every node's consumers.
+    const verdict = q.consumeVerdict(exclusive);
+    if (!verdict) return this.reply(ok, join);
+    let allowed = true;
+    this.chain(
+      () => verdict.then((v) => void (allowed = v)),
+      () => {
+        if (!allowed) return this.refuseConsumer(c);
+        if (ok) this.send(ok);
+        join();
+      },
+    );
+  }
+
+  /** Consumer c may not consume after all (see ConsumerHost.refuseConsumer): 403, as basic.consume. */
+  refuseConsumer(c: Consumer): void {
+    if (this.consumers.get(c.tag) !== c) return;
+    this.consumers.delete(c.tag);
+    const e = exclusiveUse(c.queue);
+    e.classId = M.BasicConsume >>> 16;
+    e.methodId = M.BasicConsume & 0xffff;
+    this.fail(e);
   }
 
   private consumeReplies(tag: string, noAck: boolean, nowait: boolean): void {

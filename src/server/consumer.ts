@@ -12,6 +12,12 @@ export interface ConsumerHost {
   deliver(c: Consumer, entry: Entry): void;
   /** The queue went away: the consumer is cancelled (basic.cancel to a client that asked for it). */
   cancelByServer(c: Consumer): void;
+  /**
+   * The queue's owner on another node refused the consumer after consume-ok went out (another
+   * node's consumer took the queue exclusively in between): its channel closes as the consume
+   * would have. Only local consumers of a cluster's queues are refused so.
+   */
+  refuseConsumer?(c: Consumer): void;
   /** The client connection, when the consumer is local. */
   readonly conn?: object;
 }

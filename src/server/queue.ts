@@ -675,6 +675,22 @@ export class Queue {
     return this.shift();
   }
 
+  /**
+   * Whether a new consumer (exclusive or not) is refused: someone consumes exclusively, or it
+   * wants the queue to itself and someone already consumes.
+   */
+  inExclusiveUse(exclusive: boolean): boolean {
+    return this.consumers.some((c) => c.exclusive) || (exclusive && this.consumers.length > 0);
+  }
+
+  /**
+   * Whether the consumers this node does not see allow a new one: undefined when this node sees
+   * them all (here, always); a cluster asks the queue's owner.
+   */
+  consumeVerdict(_exclusive: boolean): Promise<boolean> | undefined {
+    return undefined;
+  }
+
   addConsumer(c: Consumer): void {
     this.stream?.addReader(c);
     let i = this.consumers.length;

@@ -158,6 +158,23 @@ describe('channel errors', () => {
     await ch.deleteQueue(q2);
   });
 
+  it('a consumer beside an exclusive one, or an exclusive one beside another -> 403 ACCESS_REFUSED (basic.consume)', async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = qname('excl');
+    await ch.assertQueue(q, { durable: false });
+    const { consumerTag } = await ch.consume(q, () => undefined, { exclusive: true });
+    // RabbitMQ 3.10.8's text, class 60 method 20, for either order.
+    const text = new RegExp(`^Channel closed by server: 403 \\(ACCESS-REFUSED\\) with message "ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use"$`);
+    let err = await expectChannelError(await connect(), 403, (c) => c.consume(q, () => undefined), text);
+    expect([err.classId, err.methodId]).toEqual([60, 20]);
+    await ch.cancel(consumerTag);
+    await ch.consume(q, () => undefined);
+    err = await expectChannelError(await connect(), 403, (c) => c.consume(q, () => undefined, { exclusive: true }), text);
+    expect([err.classId, err.methodId]).toEqual([60, 20]);
+    await ch.deleteQueue(q);
+  });
+
   it("declaring a queue named 'amq.*' -> 403 ACCESS_REFUSED", async () => {
     const conn = await connect();
     const q = `amq.${randomUUID()}`;

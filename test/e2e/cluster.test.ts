@@ -278,6 +278,70 @@ describe('cluster: counts seen from every node', () => {
   });
 });
 
+describe('cluster: exclusive consumers', () => {
+  /** basic.consume on node i: null when it is taken, else the channel's close text. */
+  async function consumeOn(i: number, q: string, exclusive: boolean): Promise<{ refused: string | null; cancel: () => Promise<void> }> {
+    const ch = await (await cluster.connect(i)).createChannel();
+    let closed = '';
+    ch.on('error', (e: Error) => void (closed = e.message));
+    try {
+      const { consumerTag } = await ch.consume(q, () => undefined, { exclusive });
+      return { refused: null, cancel: async () => void (await ch.cancel(consumerTag)) };
+    } catch (e) {
+      return { refused: closed || String(e), cancel: async () => undefined };
+    }
+  }
+
+  it('an exclusive consumer on one node keeps consumers on every node out, and an exclusive one is refused while another node consumes', async () => {
+    const setup = await (await cluster.connect(0)).createChannel();
+    await setup.assertQueue('excl-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    let owner = -1;
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/excl-q`, { headers: auth });
+      const q = (await r.json()) as { node?: string };
+      owner = cluster.nodes.findIndex((n) => n.name === q.node);
+      return owner >= 0;
+    }, 'an owner', 10_000);
+    const a = (owner + 1) % 3;
+    const b = (owner + 2) % 3;
+    const text = "ACCESS_REFUSED - queue 'excl-q' in vhost '/' in exclusive use";
+    // Exclusive on a node that does not own the queue: the owner and the third node are refused.
+    const ex = await consumeOn(a, 'excl-q', true);
+    expect(ex.refused).toBeNull();
+    expect((await consumeOn(b, 'excl-q', false)).refused).toContain(text);
+    expect((await consumeOn(owner, 'excl-q', false)).refused).toContain(text);
+    expect((await consumeOn(b, 'excl-q', true)).refused).toContain(text);
+    // Once it is cancelled, anyone may consume; an exclusive consume is then refused on every node.
+    await ex.cancel();
+    let plain: { refused: string | null; cancel: () => Promise<void> } | null = null;
+    await waitUntil(async () => (plain = await consumeOn(b, 'excl-q', false)).refused === null, 'a consumer after the cancel', 10_000);
+    for (const i of [a, owner]) expect((await consumeOn(i, 'excl-q', true)).refused).toContain(text);
+    await plain!.cancel();
+    // Two nodes asking at once: whichever the owner hears second is refused, before consume-ok or
+    // (both asked before either joined) after it, with its channel closed; never two.
+    for (let round = 0; round < 5; round++) {
+      const chs = await Promise.all([a, b].map(async (i) => (await cluster.connect(i)).createChannel()));
+      const closed = chs.map(() => '');
+      chs.forEach((ch, i) => ch.on('error', (e: Error) => void (closed[i] = e.message)));
+      await Promise.all(chs.map((ch) => ch.consume('excl-q', () => undefined, { exclusive: true }).catch(() => undefined)));
+      await waitUntil(async () => closed.filter((c) => c !== '').length === 1, 'one of the two refused', 5_000);
+      expect(closed.find((c) => c !== '')).toContain(text);
+      let consumers = -1;
+      await waitUntil(async () => {
+        const r = await fetch(`http://127.0.0.1:${cluster.nodes[owner]!.managementPort}/api/queues/%2F/excl-q`, { headers: auth });
+        consumers = ((await r.json()) as { consumers: number }).consumers;
+        return consumers === 1;
+      }, 'one consumer on the owner', 5_000);
+      await chs[closed.findIndex((c) => c === '')]!.close();
+      await waitUntil(async () => {
+        const r = await fetch(`http://127.0.0.1:${cluster.nodes[owner]!.managementPort}/api/queues/%2F/excl-q`, { headers: auth });
+        return ((await r.json()) as { consumers: number }).consumers === 0;
+      }, 'no consumer', 5_000);
+    }
+  });
+});
+
 describe('cluster: x-overflow reject-publish through another node', () => {
   it('a publish the owner refuses is nacked to a publisher on a node that does not own the queue', async () => {
     const ch = await (await cluster.connect(0)).createChannel();
