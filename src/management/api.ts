@@ -7,7 +7,7 @@ import type { Broker } from '../server/broker.js';
 import type { Connection } from '../server/connection.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { checkAlternateExchangeArg } from '../server/exchanges/exchange.js';
-import { isExchangeType, unknownExchangeTypeText } from '../server/exchanges/types.js';
+import { checkBindingKey, checkExchangeArguments, isExchangeType, unknownExchangeTypeText } from '../server/exchanges/types.js';
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
 import { checkEquivalent } from '../server/queue-args.js';
@@ -396,6 +396,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       } catch (e) {
         throw fromAmqp(e);
       }
+      const refused = checkExchangeArguments(type, declared.arguments);
+      if (refused !== undefined) throw badRequest(refused);
       v.addExchange({ name, ...declared, user: req.authz.user.name });
       await broker.store.flush();
       return reply.code(201).send();
@@ -491,6 +493,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         if (source.name === '') throw accessRefused();
         const args = toFieldTable(req.body?.arguments ?? {});
         const rk = req.body?.routing_key ?? '';
+        const refused = checkBindingKey(source.type, rk);
+        if (refused !== undefined) throw badRequest(refused);
         v.addBinding(source, dest, rk, args);
         await broker.store.flush();
         return reply.code(201).header('location', propertiesKey({ routingKey: rk, arguments: args })).send();

@@ -5,7 +5,7 @@ import { checkLimitName, checkLimitValue, type LimitScope } from '../server/limi
 import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
-import { isExchangeType } from '../server/exchanges/types.js';
+import { checkBindingKey, checkExchangeArguments, isExchangeType } from '../server/exchanges/types.js';
 import { missingKeysText } from '../server/missing-keys.js';
 import { PolicyError, parsePolicy } from '../server/policies.js';
 import { checkDeclare, checkEquivalent, checkNewQueue } from '../server/queue-args.js';
@@ -207,6 +207,8 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     if (!s) m.set(vhost, (s = new Set()));
     return s;
   };
+  /** The file's exchanges' types, by vhost and name (a binding's key may depend on its source's). */
+  const types = new Map<string, string>();
   for (const e of list('exchanges')) {
     const what = `exchange ${inVHost(e.name, e.vhost)}`;
     if (!needVHost(what, e.vhost)) continue;
@@ -231,6 +233,11 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
         fail(text(err));
       }
     } else if (name === '' || name.startsWith('amq.')) fail(`${what}: the name has the reserved prefix 'amq.'`);
+    else {
+      const refused = checkExchangeArguments(String(e.type), toFieldTable(isRecord(e.arguments) ? (e.arguments as Args) : {}));
+      if (refused !== undefined) fail(`${what}: ${refused}`);
+    }
+    types.set(`${vhost}\0${name}`, String(e.type));
   }
   for (const q of list('queues')) {
     const what = `queue ${inVHost(q.name, q.vhost)}`;
@@ -265,6 +272,9 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       continue;
     }
     if (!exists(exchanges, 'exchanges', vhost, String(b.source)) || b.source === '') fail(`${what}: exchange '${String(b.source)}' does not exist`);
+    const sourceType = types.get(`${vhost}\0${String(b.source)}`) ?? broker.vhosts.get(vhost)?.exchanges.get(String(b.source))?.type;
+    const refused = sourceType === undefined ? undefined : checkBindingKey(sourceType, String(b.routing_key ?? ''));
+    if (refused !== undefined) fail(`${what}: ${refused}`);
     const kind = b.destination_type === 'queue' ? 'queues' : 'exchanges';
     if (!exists(kind === 'queues' ? queues : exchanges, kind, vhost, String(b.destination))) fail(`${what}: ${b.destination_type} '${String(b.destination)}' does not exist`);
   }

@@ -32,7 +32,7 @@ import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyRec
 import { checkAlternateExchangeArg, Exchange } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
-import { isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
+import { checkBindingKey, checkExchangeArguments, isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
 import { checkServerNamed } from './queue-types/index.js';
@@ -566,6 +566,8 @@ export class Channel implements ReplyReceiver {
       throw chError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
     checkAlternateExchangeArg(name, this.vhost.name, args);
+    const refused = checkExchangeArguments(type, args);
+    if (refused !== undefined) throw chError(ReplyCode.PreconditionFailed, refused);
     // As for a DLX: what the new exchange cannot route is read from it and written to its alternate.
     const ae = args.get('alternate-exchange');
     if (ae?.type === 'S') {
@@ -606,6 +608,7 @@ export class Channel implements ReplyReceiver {
     this.permit('read', 'exchange', e.name);
     this.permitTopic(e, 'read', key);
     if (e.type === 'headers') validateHeadersBinding(args);
+    this.checkBindingKey(e, key);
     const durable = this.vhost.addBinding(e, q, key, args);
     this.replyDurable(durable, nowait, { id: M.QueueBindOk, args: {} });
   }
@@ -636,8 +639,14 @@ export class Channel implements ReplyReceiver {
     this.permit('read', 'exchange', source.name);
     this.permitTopic(source, 'read', routingKey);
     if (source.type === 'headers') validateHeadersBinding(args);
+    this.checkBindingKey(source, routingKey);
     const durable = this.vhost.addBinding(source, dest, routingKey, args);
     this.replyDurable(durable, nowait, { id: M.ExchangeBindOk, args: {} });
+  }
+
+  private checkBindingKey(source: Exchange, routingKey: string): void {
+    const refused = checkBindingKey(source.type, routingKey);
+    if (refused !== undefined) throw chError(ReplyCode.PreconditionFailed, refused);
   }
 
   /** As for queues: a missing binding, source or destination still answers unbind-ok. */

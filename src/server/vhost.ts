@@ -1,7 +1,7 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
 import { pino, type Logger } from 'pino';
-import type { FieldTable } from '../frames/index.js';
+import type { BasicProperties, FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
@@ -71,6 +71,8 @@ export class VHost {
   readonly operatorPolicies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
+  /** Bindings from exchanges whose route() reads other properties (consistent-hash on a property). */
+  private propertiesBindings = 0;
   /** Quorum queues holding at-least-once dead letters their targets have not all taken. */
   readonly owingQueues = new Set<Queue>();
   /** How often those are retried (RabbitMQ's dead_letter_worker_publisher_confirm_timeout). */
@@ -116,7 +118,8 @@ export class VHost {
    * Adds to out every queue a message reaches from exchange, following exchange-to-exchange
    * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
    */
-  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number): void {
+  /** extra: routingKey is one of a message's CC or BCC keys, not its own (see Exchange.route). */
+  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, props?: BasicProperties, extra = false): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
       const q = this.queues.get(routingKey);
@@ -130,7 +133,7 @@ export class VHost {
     const visit = this.newMark();
     pending.length = 0;
     exchange.routeMark = visit;
-    exchange.route(routingKey, headers, pending);
+    exchange.route(routingKey, headers, pending, props, extra);
     while (pending.length > 0) {
       const d = pending.pop()!;
       if (isQueue(d)) {
@@ -140,7 +143,7 @@ export class VHost {
         }
       } else if (d.routeMark !== visit) {
         d.routeMark = visit;
-        d.route(routingKey, headers, pending);
+        d.route(routingKey, headers, pending, props, extra);
       }
     }
   }
@@ -172,10 +175,11 @@ export class VHost {
     const mark = this.newMark();
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
-    this.route(exchange, msg.routingKey, headers, routed, mark);
-    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark);
+    const props = this.propertiesBindings > 0 ? msg.decoded() : undefined;
+    this.route(exchange, msg.routingKey, headers, routed, mark, props);
+    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark, props, true);
     // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
-    if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
+    if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys, props);
     // Traced before any queue takes it, so the trace of its publish precedes that of its delivery.
     if (this.firehose && origin) this.firehose.published(origin, exchange.name, msg, extraKeys, routed);
     let persisted = false;
@@ -209,7 +213,7 @@ export class VHost {
    * RabbitMQ's alternate-exchange argument: a message its exchange routes nowhere goes to the
    * alternate exchange instead, and on down that exchange's own alternate, each tried once.
    */
-  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, mark: number, extraKeys?: string[]): void {
+  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, mark: number, extraKeys?: string[], props?: BasicProperties): void {
     const tried = new Set<Exchange>([exchange]);
     let current = exchange;
     for (;;) {
@@ -217,8 +221,8 @@ export class VHost {
       const next = ae !== undefined ? this.exchanges.get(ae) : undefined;
       if (!next || tried.has(next)) return;
       tried.add(next);
-      this.route(next, msg.routingKey, headers, this.routed, mark);
-      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark);
+      this.route(next, msg.routingKey, headers, this.routed, mark, props);
+      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark, props, true);
       if (this.routed.length > 0) return;
       current = next;
     }
@@ -337,6 +341,7 @@ export class VHost {
     const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
     if (!source.bind(b)) return false;
     if (source.readsHeaders) this.headersBindings++;
+    if (source.readsProperties) this.propertiesBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
     else destination.inbound.add(b);
     this.topologyChanged();
@@ -352,6 +357,7 @@ export class VHost {
   removeBinding(b: Binding): void {
     if (!b.source.unbind(b)) return;
     if (b.source.readsHeaders) this.headersBindings--;
+    if (b.source.readsProperties) this.propertiesBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
     if (this.isDurableBinding(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));

@@ -1,6 +1,6 @@
 // What every exchange type shares: its declaration, its bindings (to queues or, by RabbitMQ's
 // exchange-to-exchange extension, to other exchanges), and a route() each type implements.
-import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type FieldTable } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type BasicProperties, type FieldTable } from '../../frames/index.js';
 import type { Queue } from '../queue.js';
 import { tableIdentity } from '../table-bytes.js';
 import type { Policy } from '../policies.js';
@@ -165,6 +165,8 @@ export abstract class Exchange {
   policy: Policy | null = null;
   /** Its route() looks at the message's headers (so the vhost decodes them while it has bindings). */
   readonly readsHeaders: boolean = false;
+  /** Its route() looks at the message's other properties (passed to it while it has bindings). */
+  readonly readsProperties: boolean = false;
 
   constructor(spec: ExchangeSpec) {
     this.name = spec.name;
@@ -204,7 +206,12 @@ export abstract class Exchange {
   protected abstract removeRoute(b: Binding): void;
 
   /** Adds the destinations a message with this routing key and these headers goes to. */
-  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[]): void;
+  /**
+   * props: the message's properties, for an exchange that readsProperties (undefined otherwise).
+   * extra: the key is one of the message's CC or BCC keys, routed after its own; RabbitMQ hands
+   * every exchange the list of keys, and a consistent-hash exchange hashes only the first.
+   */
+  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[], props?: BasicProperties, extra?: boolean): void;
 }
 
 /**

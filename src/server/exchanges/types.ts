@@ -1,9 +1,12 @@
 // The exchange types a vhost can declare, by their AMQP type names.
+import type { FieldTable } from '../../frames/index.js';
+import { checkConsistentHashArgs, checkWeightKey, ConsistentHashExchange } from './consistent-hash.js';
 import { DirectExchange } from './direct.js';
 import type { Exchange, ExchangeSpec } from './exchange.js';
 import { FanoutExchange } from './fanout.js';
 import { FederationUpstreamExchange } from './federation-upstream.js';
 import { HeadersExchange } from './headers.js';
+import { RandomExchange } from './random.js';
 import { TopicExchange } from './topic.js';
 
 const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
@@ -13,7 +16,23 @@ const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
   headers: HeadersExchange,
   // Federation's upstream side (federation-upstream.ts): a RabbitMQ or Warren downstream declares it here.
   'x-federation-upstream': FederationUpstreamExchange,
+  // Two of the exchange types RabbitMQ's bundled plugins add, always on here.
+  'x-consistent-hash': ConsistentHashExchange,
+  'x-random': RandomExchange,
 };
+
+/** A type's refusal (406 PRECONDITION_FAILED, its text) of a new exchange's arguments, or undefined. */
+export function checkExchangeArguments(type: string, args: FieldTable): string | undefined {
+  return type === 'x-consistent-hash' ? checkConsistentHashArgs(args) : undefined;
+}
+
+/**
+ * A type's refusal (406 PRECONDITION_FAILED, its text) of a binding key from an exchange of that
+ * type, or undefined: a consistent-hash exchange's keys are weights.
+ */
+export function checkBindingKey(type: string, routingKey: string): string | undefined {
+  return type === 'x-consistent-hash' ? checkWeightKey(routingKey) : undefined;
+}
 
 export function isExchangeType(type: string): boolean {
   return Object.hasOwn(types, type);

@@ -7,7 +7,8 @@ import { argsEditor, form, panel, syncOptions } from '../forms';
 import type { Page } from '../page';
 import { exchangeHref } from './bindings';
 
-const TYPES = ['direct', 'fanout', 'topic', 'headers'];
+// As RabbitMQ's UI offers them: the overview's exchange types but for those of internal purpose (federation's).
+const TYPES = ['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash', 'x-random'];
 
 export function exchangesPage(): Page {
   const table = new Table<ExchangeInfo>(
