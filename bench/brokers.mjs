@@ -296,7 +296,7 @@ async function rabbitNode(home, dir, name) {
 
 /**
  * management: with rabbitmq_management (and the shovel and federation plugins, whose parameters the
- * management-api probe checks, and the consistent-hash and random exchange types, which Warren
+ * management-api probe checks, and the consistent-hash, random and recent-history exchange types, which Warren
  * has and test/e2e/plugin-exchanges.test.ts checks) on a free port of 127.0.0.1 (mgmtPort; 0 without).
  */
 export async function startRabbit({ management = false } = {}) {
@@ -304,7 +304,7 @@ export async function startRabbit({ management = false } = {}) {
   rabbitHome(base);
   const mgmtPort = management ? await freePort() : 0;
   if (management) {
-    writeFileSync(join(base, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_federation,rabbitmq_federation_management,rabbitmq_consistent_hash_exchange,rabbitmq_random_exchange].\n');
+    writeFileSync(join(base, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_federation,rabbitmq_federation_management,rabbitmq_consistent_hash_exchange,rabbitmq_random_exchange,rabbitmq_recent_history_exchange].\n');
     writeFileSync(join(base, 'rabbitmq.conf'), `management.tcp.port = ${mgmtPort}\nmanagement.tcp.ip = 127.0.0.1\n`);
   }
   const node = await rabbitNode(base, base, RABBIT_NODE);

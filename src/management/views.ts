@@ -113,11 +113,12 @@ export const EXCHANGE_TYPES: JsonObject[] = [
     description: `AMQP ${t} exchange, as per the AMQP specification`,
     enabled: true,
   })),
-  // As 3.10.8 with rabbitmq_consistent_hash_exchange, rabbitmq_federation and
-  // rabbitmq_random_exchange lists them, by name.
+  // As 3.10.8 with rabbitmq_consistent_hash_exchange, rabbitmq_federation,
+  // rabbitmq_random_exchange and rabbitmq_recent_history_exchange lists them, by name.
   { name: 'x-consistent-hash', description: 'Consistent Hashing Exchange', enabled: true },
   { name: 'x-federation-upstream', description: 'Federation upstream helper exchange', internal_purpose: 'federation', enabled: true },
   { name: 'x-random', description: 'Randomly picks a binding (queue) to route via (to).', enabled: true },
+  { name: 'x-recent-history', description: 'Recent History Exchange.', enabled: true },
 ];
 
 /** The SASL mechanisms connection.start offers (auth.ts), as 3.10.8's node lists them. */

@@ -1,13 +1,13 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
 import { pino, type Logger } from 'pino';
-import type { BasicProperties, FieldTable } from '../frames/index.js';
+import type { FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
-import type { Message } from './message.js';
+import { Message } from './message.js';
 import type { PagingLimits } from './paged-tail.js';
 import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
@@ -71,8 +71,6 @@ export class VHost {
   readonly operatorPolicies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
-  /** Bindings from exchanges whose route() reads other properties (consistent-hash on a property). */
-  private propertiesBindings = 0;
   /** Quorum queues holding at-least-once dead letters their targets have not all taken. */
   readonly owingQueues = new Set<Queue>();
   /** How often those are retried (RabbitMQ's dead_letter_worker_publisher_confirm_timeout). */
@@ -119,7 +117,7 @@ export class VHost {
    * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
    */
   /** extra: routingKey is one of a message's CC or BCC keys, not its own (see Exchange.route). */
-  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, props?: BasicProperties, extra = false): void {
+  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, msg?: Message, extra = false): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
       const q = this.queues.get(routingKey);
@@ -133,7 +131,7 @@ export class VHost {
     const visit = this.newMark();
     pending.length = 0;
     exchange.routeMark = visit;
-    exchange.route(routingKey, headers, pending, props, extra);
+    exchange.route(routingKey, headers, pending, msg, extra);
     while (pending.length > 0) {
       const d = pending.pop()!;
       if (isQueue(d)) {
@@ -143,7 +141,7 @@ export class VHost {
         }
       } else if (d.routeMark !== visit) {
         d.routeMark = visit;
-        d.route(routingKey, headers, pending, props, extra);
+        d.route(routingKey, headers, pending, msg, extra);
       }
     }
   }
@@ -175,11 +173,10 @@ export class VHost {
     const mark = this.newMark();
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
-    const props = this.propertiesBindings > 0 ? msg.decoded() : undefined;
-    this.route(exchange, msg.routingKey, headers, routed, mark, props);
-    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark, props, true);
+    this.route(exchange, msg.routingKey, headers, routed, mark, msg);
+    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark, msg, true);
     // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
-    if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys, props);
+    if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
     // Traced before any queue takes it, so the trace of its publish precedes that of its delivery.
     if (this.firehose && origin) this.firehose.published(origin, exchange.name, msg, extraKeys, routed);
     let persisted = false;
@@ -213,7 +210,7 @@ export class VHost {
    * RabbitMQ's alternate-exchange argument: a message its exchange routes nowhere goes to the
    * alternate exchange instead, and on down that exchange's own alternate, each tried once.
    */
-  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, mark: number, extraKeys?: string[], props?: BasicProperties): void {
+  private routeAlternate(exchange: Exchange, msg: Message, headers: FieldTable | undefined, mark: number, extraKeys?: string[]): void {
     const tried = new Set<Exchange>([exchange]);
     let current = exchange;
     for (;;) {
@@ -221,8 +218,8 @@ export class VHost {
       const next = ae !== undefined ? this.exchanges.get(ae) : undefined;
       if (!next || tried.has(next)) return;
       tried.add(next);
-      this.route(next, msg.routingKey, headers, this.routed, mark, props);
-      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark, props, true);
+      this.route(next, msg.routingKey, headers, this.routed, mark, msg);
+      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark, msg, true);
       if (this.routed.length > 0) return;
       current = next;
     }
@@ -341,10 +338,11 @@ export class VHost {
     const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
     if (!source.bind(b)) return false;
     if (source.readsHeaders) this.headersBindings++;
-    if (source.readsProperties) this.propertiesBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
     else destination.inbound.add(b);
     this.topologyChanged();
+    // Another node's binding applied here: that node replays what it kept.
+    if (persist) this.replay(b);
     const durable = this.isDurableBinding(b);
     if (persist && durable) {
       const sb = this.stored(b);
@@ -353,11 +351,31 @@ export class VHost {
     return durable;
   }
 
+  /**
+   * What the source of a new binding hands it at once (a recent-history exchange's last messages):
+   * each published again, under a new seq, to the queue or through the exchange bound.
+   */
+  private replay(b: Binding): void {
+    const msgs = b.source.replayFor(b);
+    if (msgs.length === 0) return;
+    const d = b.destination;
+    const reached: Queue[] = [];
+    for (const m of msgs) {
+      const msg = new Message(this.nextSeq(), m.exchange, m.routingKey, m.properties, m.body, m.persistent);
+      reached.length = 0;
+      if (isQueue(d)) reached.push(d);
+      else this.route(d, msg.routingKey, d.readsHeaders ? msg.decoded().headers : undefined, reached, this.newMark(), msg);
+      for (const q of reached) {
+        q.stats.publish++;
+        q.enqueue(msg);
+      }
+    }
+  }
+
   /** Unbinds; an auto-delete exchange goes with its last binding. */
   removeBinding(b: Binding): void {
     if (!b.source.unbind(b)) return;
     if (b.source.readsHeaders) this.headersBindings--;
-    if (b.source.readsProperties) this.propertiesBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
     if (this.isDurableBinding(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));

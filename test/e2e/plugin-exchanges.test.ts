@@ -1,6 +1,6 @@
 // The exchange types of RabbitMQ's bundled plugins that Warren has: x-consistent-hash
-// (rabbitmq_consistent_hash_exchange) and x-random (rabbitmq_random_exchange), through amqplib and
-// the management API. Where each message goes was recorded from RabbitMQ 3.10.8 with the plugin
+// (rabbitmq_consistent_hash_exchange), x-random (rabbitmq_random_exchange) and x-recent-history
+// (rabbitmq_recent_history_exchange), through amqplib and the management API. Where each message goes was recorded from RabbitMQ 3.10.8 with the plugin
 // (test/fixtures/consistent-hash-3.10.8.json): Warren hashes as the Erlang VM does, so every key
 // reaches the same queue. With AMQP_URL the AMQP cases run against that broker (its plugins on).
 import { readFileSync } from 'node:fs';
@@ -151,6 +151,55 @@ describe('x-random', () => {
   });
 });
 
+describe('x-recent-history', () => {
+  /** What reached q, as `body[exchange/key]` in order. */
+  async function got(q: string): Promise<string[]> {
+    await sleep(200);
+    const out: string[] = [];
+    for (let m = await ch.get(q, { noAck: true }); m; m = await ch.get(q, { noAck: true })) out.push(`${m.content}[${m.fields.exchange}/${m.fields.routingKey}]`);
+    return out;
+  }
+
+  it('routes as a fanout and hands every new binding its last 20 messages (not those marked no-store), as 3.10.8', async () => {
+    await ch.assertExchange('fx-h20', 'x-recent-history', { durable: false });
+    await ch.bindQueue('fx1', 'fx-h20', 'x');
+    for (let i = 0; i < 25; i++) ch.publish('fx-h20', `k${i}`, Buffer.from(`m${i}`), i === 22 ? { headers: { 'x-recent-history-no-store': true } } : {});
+    expect((await got('fx1')).length).toBe(25);
+    const last20 = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24].map((i) => `m${i}[fx-h20/k${i}]`);
+    await ch.bindQueue('fx2', 'fx-h20', 'anything');
+    expect(await got('fx2')).toEqual(last20);
+    // Every binding gets them again, the same queue's second one too.
+    await ch.bindQueue('fx2', 'fx-h20', 'other');
+    expect(await got('fx2')).toEqual(last20);
+    await ch.deleteExchange('fx-h20');
+  });
+
+  it('keeps x-recent-history-length messages; a queue gets them oldest first, an exchange newest first (3.10.8)', async () => {
+    await ch.assertExchange('fx-h3', 'x-recent-history', { durable: false, arguments: { 'x-recent-history-length': 3 } });
+    for (let i = 0; i < 6; i++) ch.publish('fx-h3', 'k', Buffer.from(`n${i}`), { headers: { a: i }, messageId: `id${i}` });
+    await sleep(100);
+    await ch.bindQueue('fx1', 'fx-h3', '');
+    await sleep(200);
+    const first = await ch.get('fx1', { noAck: true });
+    expect(first && [first.content.toString(), first.properties.headers, first.properties.messageId, first.fields.redelivered]).toEqual(['n3', { a: 3 }, 'id3', false]);
+    expect(await got('fx1')).toEqual(['n4[fx-h3/k]', 'n5[fx-h3/k]']);
+    await ch.assertExchange('fx-hd', 'fanout', { durable: false });
+    await ch.bindQueue('fx3', 'fx-hd', '');
+    await ch.bindExchange('fx-hd', 'fx-h3', '');
+    expect(await got('fx3')).toEqual(['n5[fx-h3/k]', 'n4[fx-h3/k]', 'n3[fx-h3/k]']);
+    await ch.deleteExchange('fx-hd');
+    await ch.deleteExchange('fx-h3');
+  });
+
+  it("refuses a length that is not a positive integer, with 3.10.8's text", async () => {
+    for (const [v, printed] of [[0, '0'], [-1, '-1'], ['ten', '<<"ten">>']] as const) {
+      const e = await refusal((c) => c.assertExchange('fx-hbad', 'x-recent-history', { arguments: { 'x-recent-history-length': v } }));
+      expect(e.message).toContain(`406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - Invalid argument ${printed}, 'x-recent-history-length' must be a positive integer"`);
+      expect([e.classId, e.methodId]).toEqual([40, 10]);
+    }
+  });
+});
+
 describe.runIf(onWarren)('plugin exchange types through the management API and definitions', () => {
   let w: RunningBroker;
   const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
@@ -165,7 +214,7 @@ describe.runIf(onWarren)('plugin exchange types through the management API and d
 
   it("lists them in the overview and refuses bad bindings and arguments with 3.10.8's 400s", async () => {
     const overview = (await (await api('GET', '/overview')).json()) as { exchange_types: { name: string; description: string }[] };
-    expect(overview.exchange_types.map((t) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-federation-upstream', 'x-random']);
+    expect(overview.exchange_types.map((t) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-federation-upstream', 'x-random', 'x-recent-history']);
     expect(overview.exchange_types.find((t) => t.name === 'x-consistent-hash')!.description).toBe('Consistent Hashing Exchange');
     expect((await api('PUT', '/exchanges/%2F/chxa', { type: 'x-consistent-hash' })).status).toBe(201);
     expect((await api('PUT', '/queues/%2F/chqa', {})).status).toBe(201);

@@ -4,9 +4,11 @@
 // by jump consistent hash of its routing key, or of a header (`hash-header`) or a property
 // (`hash-property`: message_id, correlation_id or timestamp), computed as the Erlang VM does
 // (erlang-hash.ts), so a key reaches the same queue as on RabbitMQ with the same bindings.
-import type { BasicProperties, FieldTable, FieldValue } from '../../frames/index.js';
+import type { FieldTable, FieldValue } from '../../frames/index.js';
+import type { Message } from '../message.js';
 import { FIELD_TYPE_NAMES } from '../../frames/index.js';
 import { jumpConsistentHash, type ErlTerm } from './erlang-hash.js';
+import { erlangBinary } from './erlang-print.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 const PROPERTIES = ['correlation_id', 'message_id', 'timestamp'] as const;
@@ -31,14 +33,6 @@ export function checkConsistentHashArgs(args: FieldTable): string | undefined {
   const p = text(property);
   if (p !== undefined && !(PROPERTIES as readonly string[]).includes(p)) return `Unsupported property: ${p}`;
   return undefined;
-}
-
-/** A binary as Erlang's ~p prints it: <<"text">> when printable, else its bytes. */
-function erlangBinary(s: string): string {
-  if (s === '') return '<<>>';
-  const b = Buffer.from(s);
-  if (b.every((c) => c >= 0x20 && c < 0x7f)) return `<<"${s.replace(/[\\"]/g, (c) => `\\${c}`)}">>`;
-  return `<<${[...b].join(',')}>>`;
 }
 
 /** A binding's key is a weight: an integer of at least 1 (Erlang's list_to_integer: '+5' is 5). */
@@ -86,7 +80,6 @@ export class ConsistentHashExchange extends Exchange {
   private readonly header = text(this.arguments.get('hash-header'));
   private readonly property = text(this.arguments.get('hash-property')) as HashProperty | undefined;
   override readonly readsHeaders = this.header !== undefined;
-  override readonly readsProperties = this.property !== undefined;
 
   protected addRoute(b: Binding): void {
     if (this.spans.some((s) => s.d === b.destination)) return;
@@ -108,19 +101,20 @@ export class ConsistentHashExchange extends Exchange {
     }
   }
 
-  route(routingKey: string, headers: FieldTable | undefined, out: Destination[], props?: BasicProperties, extra = false): void {
+  route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra = false): void {
     const n = this.buckets.length;
     // The plugin hashes the first of a message's routing keys only (CC and BCC go nowhere more).
     if (n === 0 || extra) return;
-    out.push(this.buckets[jumpConsistentHash(this.keyOf(routingKey, headers, props), n)]!);
+    out.push(this.buckets[jumpConsistentHash(this.keyOf(routingKey, headers, msg), n)]!);
   }
 
-  private keyOf(routingKey: string, headers: FieldTable | undefined, props: BasicProperties | undefined): ErlTerm {
+  private keyOf(routingKey: string, headers: FieldTable | undefined, msg: Message | undefined): ErlTerm {
     if (this.header !== undefined) {
       const v = headers?.get(this.header);
       return v === undefined ? UNDEFINED : fieldTerm(v);
     }
     if (this.property !== undefined) {
+      const props = msg?.decoded();
       const v = this.property === 'message_id' ? props?.messageId : this.property === 'correlation_id' ? props?.correlationId : props?.timestamp;
       return v === undefined ? UNDEFINED : Buffer.from(String(v));
     }

@@ -1,11 +1,14 @@
 // What every exchange type shares: its declaration, its bindings (to queues or, by RabbitMQ's
 // exchange-to-exchange extension, to other exchanges), and a route() each type implements.
-import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type BasicProperties, type FieldTable } from '../../frames/index.js';
+import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type FieldTable } from '../../frames/index.js';
+import type { Message } from '../message.js';
 import type { Queue } from '../queue.js';
 import { tableIdentity } from '../table-bytes.js';
 import type { Policy } from '../policies.js';
 
 export type Destination = Queue | Exchange;
+
+const NONE: readonly Message[] = [];
 
 /** Within its source, a binding is identified by its destination, key and arguments: they bind once. */
 export interface Binding {
@@ -165,8 +168,6 @@ export abstract class Exchange {
   policy: Policy | null = null;
   /** Its route() looks at the message's headers (so the vhost decodes them while it has bindings). */
   readonly readsHeaders: boolean = false;
-  /** Its route() looks at the message's other properties (passed to it while it has bindings). */
-  readonly readsProperties: boolean = false;
 
   constructor(spec: ExchangeSpec) {
     this.name = spec.name;
@@ -207,11 +208,20 @@ export abstract class Exchange {
 
   /** Adds the destinations a message with this routing key and these headers goes to. */
   /**
-   * props: the message's properties, for an exchange that readsProperties (undefined otherwise).
+   * msg: the message routed (absent for a dead letter, a trace, a test of routing), for the types
+   * that look past its key and headers (consistent-hash on a property) or keep it (recent-history).
    * extra: the key is one of the message's CC or BCC keys, routed after its own; RabbitMQ hands
    * every exchange the list of keys, and a consistent-hash exchange hashes only the first.
    */
-  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[], props?: BasicProperties, extra?: boolean): void;
+  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra?: boolean): void;
+
+  /**
+   * Messages a new binding b is to receive at once, in order (a recent-history exchange's); none
+   * for the other types.
+   */
+  replayFor(_b: Binding): readonly Message[] {
+    return NONE;
+  }
 }
 
 /**

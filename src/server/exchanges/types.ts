@@ -7,6 +7,7 @@ import { FanoutExchange } from './fanout.js';
 import { FederationUpstreamExchange } from './federation-upstream.js';
 import { HeadersExchange } from './headers.js';
 import { RandomExchange } from './random.js';
+import { checkRecentHistoryArgs, RecentHistoryExchange } from './recent-history.js';
 import { TopicExchange } from './topic.js';
 
 const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
@@ -16,14 +17,16 @@ const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
   headers: HeadersExchange,
   // Federation's upstream side (federation-upstream.ts): a RabbitMQ or Warren downstream declares it here.
   'x-federation-upstream': FederationUpstreamExchange,
-  // Two of the exchange types RabbitMQ's bundled plugins add, always on here.
+  // Exchange types RabbitMQ's bundled plugins add, always on here.
   'x-consistent-hash': ConsistentHashExchange,
   'x-random': RandomExchange,
+  'x-recent-history': RecentHistoryExchange,
 };
 
 /** A type's refusal (406 PRECONDITION_FAILED, its text) of a new exchange's arguments, or undefined. */
 export function checkExchangeArguments(type: string, args: FieldTable): string | undefined {
-  return type === 'x-consistent-hash' ? checkConsistentHashArgs(args) : undefined;
+  if (type === 'x-consistent-hash') return checkConsistentHashArgs(args);
+  return type === 'x-recent-history' ? checkRecentHistoryArgs(args) : undefined;
 }
 
 /**
