@@ -10,6 +10,7 @@ import { defaultOptions } from './server/options.js';
 import { managementDefaults, managementPlugins } from './management/plugin.js';
 import { shovelPlugin } from './shovel/index.js';
 import { federationPlugin } from './federation/index.js';
+import { eventExchangePlugin } from './events/index.js';
 import { pino } from 'pino';
 import { joinCluster, type JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
@@ -120,6 +121,8 @@ const parser = yargs(rawArgs)
     describe: 'ready messages a queue keeps in memory; newer ones wait in the store (0 = keep all in memory)',
   })
   .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
+  .option('event-exchange', { type: 'boolean', default: false, describe: "publish the broker's events (queue.created, connection.closed, ...) to amq.rabbitmq.event, as RabbitMQ's rabbitmq_event_exchange plugin" })
+  .option('event-exchange-vhost', { type: 'string', default: '/', describe: 'the vhost of amq.rabbitmq.event (with --event-exchange)' })
   .option('cluster', { type: 'string', describe: 'join a cluster: NATS JetStream servers, nats://host:port[,…] (this node\'s own first)' })
   .option('node-name', {
     type: 'string',
@@ -137,6 +140,7 @@ const parser = yargs(rawArgs)
       if (!mtls && a[k] !== undefined) throw new Error(`--${k} needs --management-tls-port`);
     }
     if (a['cluster-replicas'] !== 3 && a.cluster === undefined) throw new Error('--cluster-replicas needs --cluster');
+    if (a['event-exchange-vhost'] !== '/' && !a['event-exchange']) throw new Error('--event-exchange-vhost needs --event-exchange');
     if (a['fault-drop-wire'] !== undefined) {
       if (a.cluster === undefined) throw new Error('--fault-drop-wire needs --cluster');
       parseDropWire(a['fault-drop-wire']);
@@ -227,6 +231,7 @@ const broker: Broker = new Broker({
   plugins: [
     shovelPlugin(),
     federationPlugin(),
+    ...(argv['event-exchange'] ? [eventExchangePlugin(argv['event-exchange-vhost'])] : []),
     ...managementPlugins({
     loadDefinitions: argv['load-definitions'],
     managementPort: argv['management-port'],

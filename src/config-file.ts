@@ -90,6 +90,9 @@ const KEYS: Record<string, Apply> = {
     if (v !== 'none') throw new Error(`'${v}' is not 'none' (use loopback_users.<user> = true|false)`);
     out['loopback-users'] = [];
   },
+  // rabbitmq_event_exchange's vhost; Warren's event_exchange = true stands for enabling the plugin.
+  'event_exchange.vhost': set('event-exchange-vhost'),
+  event_exchange: set('event-exchange', bool),
   // Warren's own keys, in the same style.
   data_dir: set('data-dir'),
   fsync: set('fsync', bool),

@@ -7,6 +7,8 @@ import { shovelPlugin } from './shovel/index.js';
 import { federationPlugin } from './federation/index.js';
 
 export { Broker } from './server/broker.js';
+/** RabbitMQ's event exchange, to pass in plugins (`plugins: [eventExchangePlugin()]`). */
+export { eventExchangePlugin } from './events/index.js';
 export type { BrokerOptions } from './server/options.js';
 export type { PrometheusOptions } from './metrics/server.js';
 export type { ManagementOptions } from './management/plugin.js';

@@ -107,6 +107,12 @@ export async function startManagement(
     }
     req.authz = new ApiAuthz(broker, user);
   });
+  // What the request does, it does as its user (the events' user_who_performed_action): the rest
+  // of its handling runs inside this context.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.authz) broker.events.runAs(req.authz.user.name, done);
+    else done();
+  });
   registerRequestBodies(app);
 
   app.setErrorHandler((err, _req, reply) => {

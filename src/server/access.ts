@@ -3,6 +3,7 @@
 // write and read, each a regular expression matched against resource names.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { definitionId, type Store, type StoredPermission, type StoredTopicPermission, type StoredUser } from '../store/store.js';
+import { BrokerEvents } from './events.js';
 
 export type PermissionKind = 'configure' | 'write' | 'read';
 
@@ -55,7 +56,11 @@ export class AccessControl {
   /** Whether any topic permission exists: publishes skip the lookup while none does. */
   topicRestricted = false;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Where user and permission changes are told (the broker's). */
+    private readonly events: BrokerEvents = new BrokerEvents(),
+  ) {}
 
   restore(users: StoredUser[], permissions: StoredPermission[], topicPermissions: StoredTopicPermission[] = []): void {
     for (const u of users) this.users.set(u.name, u);
@@ -69,16 +74,24 @@ export class AccessControl {
   }
 
   putUser(name: string, password: string | null, tags: string[], passwordHash?: string): StoredUser {
+    const existed = this.users.has(name);
     const u: StoredUser = { name, passwordHash: passwordHash ?? (password === null ? '' : hashPassword(password)), tags };
     this.users.set(name, u);
     this.store.putDefinition('user', definitionId.user(name), u);
+    // As 3.10.8 tells them: created, or the password changed; then the tags, if there are any.
+    const ev = this.events;
+    if (!existed) ev.emit('user.created', () => [['user_who_performed_action', ev.who], ['name', name]]);
+    else if (password !== null || passwordHash !== undefined) ev.emit('user.password.changed', () => [['user_who_performed_action', ev.who], ['name', name]]);
+    if (tags.length > 0) ev.emit('user.tags.set', () => [['user_who_performed_action', ev.who], ['tags', tags], ['name', name]]);
     return u;
   }
 
   deleteUser(name: string): boolean {
     if (!this.users.delete(name)) return false;
     this.store.deleteDefinition('user', definitionId.user(name));
-    for (const [vhost, perms] of this.permissions) if (perms.has(name)) this.clearPermissions(name, vhost);
+    this.events.emit('user.deleted', () => [['user_who_performed_action', this.events.who], ['name', name]]);
+    // Its permissions go without a permission.deleted each (3.10.8 tells only of the user).
+    for (const [vhost, perms] of this.permissions) if (perms.has(name)) this.clearPermissions(name, vhost, false);
     for (const vhost of [...this.topic.keys()]) this.clearTopicPermissions(name, vhost);
     return true;
   }
@@ -87,12 +100,23 @@ export class AccessControl {
     let perms = this.permissions.get(p.vhost);
     if (!perms) this.permissions.set(p.vhost, (perms = new Map()));
     perms.set(p.user, compile(p));
-    if (persist) this.store.putDefinition('permission', definitionId.permission(p.user, p.vhost), p);
+    if (!persist) return;
+    this.store.putDefinition('permission', definitionId.permission(p.user, p.vhost), p);
+    const ev = this.events;
+    ev.emit('permission.created', () => [
+      ['user_who_performed_action', ev.who],
+      ['read', p.read],
+      ['write', p.write],
+      ['configure', p.configure],
+      ['vhost', p.vhost],
+      ['user', p.user],
+    ]);
   }
 
-  clearPermissions(user: string, vhost: string): boolean {
+  clearPermissions(user: string, vhost: string, tell = true): boolean {
     const removed = this.permissions.get(vhost)?.delete(user) ?? false;
     if (removed) this.store.deleteDefinition('permission', definitionId.permission(user, vhost));
+    if (removed && tell) this.events.emit('permission.deleted', () => [['user_who_performed_action', this.events.who], ['vhost', vhost], ['user', user]]);
     return removed;
   }
 

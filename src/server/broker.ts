@@ -29,6 +29,9 @@ import { RuntimeParameters } from './runtime-parameters.js';
 import { Limits } from './limits.js';
 import { boundPort, listenOn } from './listen.js';
 import type { Listener, RunningPlugin } from './plugin.js';
+import { BrokerEvents } from './events.js';
+import { INTERNAL_USER } from './exchanges/exchange.js';
+import { erlangBinary } from './exchanges/erlang-print.js';
 
 /** A node's name when none is given: what a cluster node is called by default too. */
 export const defaultNodeName = (): string => `warren@${hostname()}`;
@@ -52,6 +55,8 @@ export class Broker {
   readonly stats = new MessageStats();
   /** RabbitMQ's global counters and churn (global-counters.ts), for Prometheus. */
   readonly counters = new GlobalCounters();
+  /** What happens here, for whoever listens (the event exchange). */
+  readonly events = new BrokerEvents();
   readonly startedAt = Date.now();
   readonly alarms: ResourceMonitor;
   /** The cluster this node belongs to, when it runs as one of several (set by the entry). */
@@ -85,7 +90,7 @@ export class Broker {
     this.store = this.options.store ?? (this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore());
     const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;
     this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
-    this.access = new AccessControl(this.store);
+    this.access = new AccessControl(this.store, this.events);
     this.limits = new Limits(this.store);
     this.globalParameters = new GlobalParameters(this.store);
     this.parameters = new RuntimeParameters(this.store);
@@ -177,7 +182,7 @@ export class Broker {
   vhost(name: string): VHost {
     let v = this.vhosts.get(name);
     if (!v) {
-      this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.log, this.options.queueFactory)));
+      this.vhosts.set(name, (v = new VHost(name, this.store, () => this.nextSeq++, this.paging, this.log, this.options.queueFactory, this.events)));
       v.deadLetterRetryMs = this.options.deadLetterRetryMs;
       v.counters = this.counters;
       v.replies.remote = this.options.remoteReplies?.(name) ?? null;
@@ -187,6 +192,7 @@ export class Broker {
 
   /** Creates or updates a vhost; metadata left out keeps the vhost's current tags and default queue type. */
   addVHost(name: string, description = '', meta: { tags?: string[]; defaultQueueType?: string } = {}): VHost {
+    const created = !this.vhosts.has(name);
     const v = this.vhost(name);
     v.description = description;
     if (meta.tags !== undefined) v.tags = meta.tags;
@@ -194,7 +200,29 @@ export class Broker {
     const record: StoredVHost = { name, description, tags: v.tags };
     if (v.defaultQueueType !== undefined) record.defaultQueueType = v.defaultQueueType;
     this.store.putDefinition('vhost', definitionId.vhost(name), record);
+    if (created) this.vhostCreated(v);
     return v;
+  }
+
+  /** A new vhost as 3.10.8 tells it: its standard exchanges made, then the vhost. */
+  private vhostCreated(v: VHost): void {
+    const ev = this.events;
+    if (!ev.on) return;
+    for (const name of ['', 'amq.direct', 'amq.topic', 'amq.match', 'amq.headers', 'amq.fanout', 'amq.rabbitmq.trace']) {
+      const e = v.exchanges.get(name);
+      if (e) v.exchangeCreated(e);
+    }
+    const tags = v.tags;
+    ev.emit('vhost.created', () => [
+      ['tags', tags],
+      ['description', v.description],
+      ['user_who_performed_action', ev.who],
+      ['cluster_state', { table: new Map([[this.nodeName, { type: 'S', value: Buffer.from('running') }]]) }],
+      ['tracing', v.tracing],
+      ['metadata', `#{description => ${erlangBinary(v.description)},tags => [${tags.join(',')}]}`],
+      ['default_queue_type', v.defaultQueueType ?? 'undefined'],
+      ['name', v.name],
+    ]);
   }
 
   /** Deletes a vhost with everything in it; its connections are closed with 320. */
@@ -205,11 +233,17 @@ export class Broker {
       if (conn.vhost === v) conn.close(ReplyCode.ConnectionForced, `CONNECTION_FORCED - vhost '${name}' is deleted`);
     }
     for (const q of [...v.queues.values()]) v.deleteQueue(q);
+    // In 3.10.8's order of events: the permissions, the exchanges, the vhost, its policies.
+    this.access.dropVHost(name);
     for (const e of [...v.exchanges.values()]) if (e.durable && !e.name.startsWith('amq.') && e.name !== '') v.deleteExchange(e);
+    // The standard exchanges go with the vhost: told of, not deleted one by one.
+    if (this.events.on) for (const e of [...v.exchanges.values()]) if (e.name === '' || e.name.startsWith('amq.')) v.exchangeDeleted(e);
+    const ev = this.events;
+    ev.emit('vhost.deleted', () => [['user_who_performed_action', ev.who], ['name', name]]);
     for (const p of [...v.policies.keys()]) v.setPolicy(p, null);
     for (const p of [...v.operatorPolicies.keys()]) v.setPolicy(p, null, true, true);
+    ev.emit('vhost.down', () => [['user_who_performed_action', INTERNAL_USER], ['node', this.nodeName], ['name', name]]);
     this.vhosts.delete(name);
-    this.access.dropVHost(name);
     this.limits.drop('vhost', name);
     this.parameters.dropVHost(name);
     this.store.deleteDefinition('vhost', definitionId.vhost(name));

@@ -434,6 +434,9 @@ export class Channel implements ReplyReceiver {
     nowait: boolean,
     args: FieldTable,
   ): void {
+    // rabbit_channel: an exclusive queue is never durable, whatever the declare says (so a
+    // redeclare with the other durable flag is equivalent, and the queue shows durable false).
+    durable &&= !exclusive;
     // The vhost's default queue type, where RabbitMQ applies it (default-queue-type.ts).
     if (!passive) args = this.vhost.declareArgs(durable, exclusive, autoDelete, args);
     const generated = name === '' && !passive;
@@ -820,7 +823,20 @@ export class Channel implements ReplyReceiver {
     // The queue learns of the consumer only once consume-ok is on its way, so no delivery precedes it.
     const ok: MethodInit | null = nowait ? null : { id: M.BasicConsumeOk, args: { consumerTag: tag } };
     const join = (): void => {
-      if (this.consumers.get(tag) === c && !q.deleted) q.addConsumer(c);
+      if (this.consumers.get(tag) !== c || q.deleted) return;
+      q.addConsumer(c);
+      const events = this.conn.broker.events;
+      events.emit('consumer.created', () => [
+        ['user_who_performed_action', events.who],
+        ['arguments', { terms: args }],
+        ['prefetch_count', c.prefetch],
+        ['queue', q.name],
+        ['vhost', this.vhost.name],
+        ['channel', this.pid],
+        ['ack_required', !noAck],
+        ['exclusive', exclusive],
+        ['consumer_tag', tag],
+      ]);
     };
     // A queue owned by another node of a cluster: its owner sees every node's consumers.
     const verdict = q.consumeVerdict(exclusive);
@@ -834,6 +850,22 @@ export class Channel implements ReplyReceiver {
         join();
       },
     );
+  }
+
+  /** Its process id as RabbitMQ's events name it (Warren's: the node, its connection's id, its number). */
+  get pid(): string {
+    return `<${this.conn.broker.nodeName}.${this.conn.id}.${this.id}>`;
+  }
+
+  private consumerDeleted(c: Consumer): void {
+    const events = this.conn.broker.events;
+    events.emit('consumer.deleted', () => [
+      ['user_who_performed_action', events.who],
+      ['queue', c.queue.name],
+      ['vhost', this.vhost.name],
+      ['channel', this.pid],
+      ['consumer_tag', c.tag],
+    ]);
   }
 
   /** Consumer c may not consume after all (see ConsumerHost.refuseConsumer): 403, as basic.consume. */
@@ -881,6 +913,7 @@ export class Channel implements ReplyReceiver {
     if (c) {
       this.consumers.delete(tag);
       c.queue.removeConsumer(c);
+      this.consumerDeleted(c);
     }
     if (!nowait) this.reply({ id: M.BasicCancelOk, args: { consumerTag: tag } });
   }

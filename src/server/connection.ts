@@ -24,6 +24,8 @@ import type { Queue, QueueOwner, Throttled } from './queue.js';
 import { serverProperties } from './server-properties.js';
 import type { VHost } from './vhost.js';
 import { addStats } from './stats.js';
+import type { EventFields } from './events.js';
+import { erlangAddress } from './erlang-terms.js';
 import { FrameWriter } from './writer.js';
 
 /**
@@ -119,6 +121,7 @@ export class Connection implements QueueOwner, Throttled {
     readonly direct = false,
   ) {
     this.log = broker.log.child({ conn: id });
+    this.localEnd = `${socket.localAddress}:${socket.localPort}`;
     this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
     // Body frames split across reads come in pieces, views of the reads; whole frames come as
     // ranges of the read, not views (see FrameParser).
@@ -149,12 +152,69 @@ export class Connection implements QueueOwner, Throttled {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
+  /** Its process id as RabbitMQ's events name it (Warren's: the node, the connection's id, 0). */
+  get pid(): string {
+    return `<${this.broker.nodeName}.${this.id}.0>`;
+  }
+
+  /** connection.created's fields, in 3.10.8's order (a TLS connection's ssl_* are left empty). */
+  private createdFields(vhost: string): EventFields {
+    const s = this.socket;
+    return [
+      ['user_who_performed_action', this.user],
+      ['node', this.broker.nodeName],
+      ['connected_at', this.connectedAt],
+      ['client_properties', { terms: this.clientProperties }],
+      ['channel_max', this.channelMax],
+      ['frame_max', this.frameMax],
+      ['timeout', this.heartbeat],
+      ['vhost', vhost],
+      ['user', this.user],
+      ['protocol', '{0,9,1}'],
+      ['ssl_hash', ''],
+      ['ssl_cipher', ''],
+      ['ssl_key_exchange', ''],
+      ['ssl_protocol', ''],
+      ['auth_mechanism', this.authMechanism],
+      ['peer_cert_validity', ''],
+      ['peer_cert_issuer', ''],
+      ['peer_cert_subject', ''],
+      ['ssl', 'encrypted' in s && s.encrypted === true],
+      ['peer_host', erlangAddress(s.remoteAddress)],
+      ['host', erlangAddress(s.localAddress)],
+      ['peer_port', s.remotePort ?? 0],
+      ['port', s.localPort ?? 0],
+      ['name', this.name],
+      ['pid', this.pid],
+      ['type', 'network'],
+    ];
+  }
+
+  /** A login's fields in user.authentication.* events (3.10.8's order). */
+  private authFields(user: string): EventFields {
+    const s = this.socket;
+    return [
+      ['ssl', 'encrypted' in s && s.encrypted === true],
+      ['auth_mechanism', this.authMechanism],
+      ['protocol', '{0,9,1}'],
+      ['peer_port', s.remotePort ?? 0],
+      ['peer_host', erlangAddress(s.remoteAddress)],
+      ['connection_name', this.name],
+      ['host', erlangAddress(s.localAddress)],
+      ['name', user],
+      ['connection_type', 'network'],
+    ];
+  }
+
   /** The connection's name as RabbitMQ gives it (the management API, metrics, trace messages). */
   get name(): string {
     // A direct connection is named as RabbitMQ names one, after the process that holds it.
     if (this.direct) return `<${this.broker.nodeName}.${this.id}.0>`;
-    return `${this.peer} -> ${this.socket.localAddress}:${this.socket.localPort}`;
+    return `${this.peer} -> ${this.localEnd}`;
   }
+
+  /** The local end, read while the socket is open: a closed one no longer has it (connection.closed names it). */
+  private readonly localEnd: string;
 
   get isRunning(): boolean {
     return this.state === 'running';
@@ -343,7 +403,10 @@ export class Connection implements QueueOwner, Throttled {
     const ch = last !== null && last.id === channel ? last : this.channels.get(channel);
     if (ch) {
       this.lastChannel = ch;
-      ch.onFrame(type, b, start, end);
+      // What the command does, it does as this connection's user (the events' user_who_performed_action).
+      const events = this.broker.events;
+      if (events.on) events.as(this.user, () => ch.onFrame(type, b, start, end));
+      else ch.onFrame(type, b, start, end);
       return;
     }
     if (type !== FRAME_METHOD) throw connError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${channel}`);
@@ -360,7 +423,19 @@ export class Connection implements QueueOwner, Throttled {
       return userChannels;
     });
     this.lastChannel = null;
-    this.channels.set(channel, new Channel(channel, this));
+    const opened = new Channel(channel, this);
+    this.channels.set(channel, opened);
+    if (!this.direct) {
+      this.broker.events.emit('channel.created', () => [
+        ['user_who_performed_action', this.user],
+        ['vhost', this.vhost?.name ?? ''],
+        ['user', this.user],
+        ['number', channel],
+        ['connection', this.pid],
+        ['name', `${this.name} (${channel})`],
+        ['pid', opened.pid],
+      ]);
+    }
     this.broker.counters.channelsOpened++;
     this.writer.method(channel, { id: M.ChannelOpenOk, args: {} });
   }
@@ -457,6 +532,7 @@ export class Connection implements QueueOwner, Throttled {
     if (this.state !== 'login') return; // the socket went while the login waited its turn
     if (!this.direct && !this.broker.access.authenticate(creds.user, creds.pass)) {
       this.broker.counters.authFailed++;
+      this.broker.events.emit('user.authentication.failure', () => [['error', { chars: `user '${creds.user}' - invalid credentials` }], ...this.authFields(creds.user)]);
       // Logged without the password.
       this.log.warn({ peer: this.peer, user: creds.user, mechanism }, 'authentication failed');
       this.broker.loginGate.refuse(address, () => this.refuseLogin(mechanism, 'authentication failed'));
@@ -470,6 +546,7 @@ export class Connection implements QueueOwner, Throttled {
       return;
     }
     this.broker.counters.authSucceeded++;
+    if (!this.direct) this.broker.events.emit('user.authentication.success', () => this.authFields(creds.user));
     const opts = this.broker.options;
     this.user = creds.user;
     this.enter('tune-ok');
@@ -525,6 +602,7 @@ export class Connection implements QueueOwner, Throttled {
     this.handshakeTimer = null;
     this.writer.method(0, { id: M.ConnectionOpenOk, args: {} });
     this.log.info({ peer: this.peer, user: this.user, vhost: vhostName }, 'connection opened');
+    if (!this.direct) this.broker.events.emit('connection.created', () => this.createdFields(vhostName));
   }
 
   /** While we wait for close-ok, everything else is dropped (spec 2.2.4); both sides may close at once. */
@@ -607,9 +685,14 @@ export class Connection implements QueueOwner, Throttled {
     this.closeTimer.unref();
   }
 
+  private channelClosed(ch: Channel): void {
+    if (!this.direct) this.broker.events.emit('channel.closed', () => [['user_who_performed_action', this.user], ['pid', ch.pid]]);
+  }
+
   closeChannel(ch: Channel): void {
     this.lastChannel = null;
     if (this.channels.delete(ch.id)) {
+      this.channelClosed(ch);
       this.broker.counters.channelsClosed++;
       if (this.vhost) addStats(this.vhost.pastStats, ch.messageStats);
     }
@@ -622,6 +705,7 @@ export class Connection implements QueueOwner, Throttled {
   private releaseChannels(): void {
     for (const ch of this.channels.values()) {
       ch.release();
+      this.channelClosed(ch);
       if (this.vhost) addStats(this.vhost.pastStats, ch.messageStats);
     }
     this.broker.counters.channelsClosed += this.channels.size;
@@ -643,6 +727,15 @@ export class Connection implements QueueOwner, Throttled {
     const wasOpen = this.state !== 'closed' || this.vhost !== null;
     this.enter('closed');
     this.releaseChannels();
+    // 3.10.8 tells of every connection that got as far as start-ok, a refused login's too.
+    if (this.broker.connections.has(this) && !this.direct && this.authMechanism !== '') {
+      this.broker.events.emit('connection.closed', () => [
+        ['client_properties', { terms: this.clientProperties }],
+        ['node', this.broker.nodeName],
+        ['pid', this.pid],
+        ['name', this.name],
+      ]);
+    }
     if (this.broker.connections.delete(this) && wasOpen && this.vhost) {
       this.broker.counters.connectionsClosed++;
       this.vhost.pastRecvOct += this.socket.bytesRead;

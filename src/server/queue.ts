@@ -40,6 +40,8 @@ export interface Throttled {
 /** What a queue needs to know of the connection that owns it exclusively. */
 export interface QueueOwner {
   readonly id: number;
+  /** The owning connection's process id, as RabbitMQ names it in events (owner_pid). */
+  readonly pid?: string;
 }
 
 export interface QueuePlacement {

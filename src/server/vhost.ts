@@ -1,13 +1,14 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
 import { pino, type Logger } from 'pino';
-import type { FieldTable } from '../frames/index.js';
+import { toFieldTable, type FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
 import { Message } from './message.js';
+import { BrokerEvents, type EventFields } from './events.js';
 import type { PagingLimits } from './paged-tail.js';
 import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
@@ -104,6 +105,8 @@ export class VHost {
     readonly log: Logger = pino({ level: 'silent' }),
     /** Makes the queue objects: a cluster node makes ones that may live on another node. */
     private readonly makeQueue: QueueFactory = (vhost, spec) => new Queue(vhost, spec),
+    /** Where what happens here is told (the broker's; a vhost on its own tells nobody). */
+    readonly events: BrokerEvents = new BrokerEvents(),
   ) {
     this.defaultExchange = new DefaultExchange(this.queues);
     this.exchanges.set('', this.defaultExchange);
@@ -245,6 +248,18 @@ export class VHost {
     if (persist && this.isDurable(q)) {
       this.store.putQueue({ vhost: this.name, name: q.name, autoDelete: q.autoDelete, arguments: writeTableBytes(q.arguments) });
     }
+    if (persist) {
+      this.events.emit('queue.created', () => [
+        ['user_who_performed_action', this.events.who],
+        ['exclusive', q.exclusiveOwner !== null],
+        ['owner_pid', q.exclusiveOwner?.pid ?? ''],
+        ['arguments', { terms: q.arguments }],
+        ['auto_delete', q.autoDelete],
+        ['durable', q.durable],
+        ['name', q.name],
+        ['vhost', this.name],
+      ]);
+    }
     return q;
   }
 
@@ -271,11 +286,26 @@ export class VHost {
       const id = definitionId.policy(this.name, name);
       if (p) this.store.putDefinition(kind, id, p);
       else this.store.deleteDefinition(kind, id);
+      if (!operator) this.policyTold(name, p);
     }
     for (const q of this.queues.values()) this.applyPolicies(q);
     // Operator policies only set queue limits: exchanges take only users' policies.
     for (const e of this.exchanges.values()) e.policy = this.policyFor(e);
     this.topologyChanged();
+  }
+
+  private policyTold(name: string, p: Policy | null): void {
+    const ev = this.events;
+    if (!p) return ev.emit('policy.cleared', () => [['user_who_performed_action', ev.who], ['vhost', this.name], ['name', name]]);
+    ev.emit('policy.set', () => [
+      ['apply-to', p['apply-to']],
+      ['priority', p.priority],
+      ['definition', { table: toFieldTable(p.definition) }],
+      ['pattern', p.pattern],
+      ['user_who_performed_action', ev.who],
+      ['vhost', this.name],
+      ['name', name],
+    ]);
   }
 
   /**
@@ -295,6 +325,11 @@ export class VHost {
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
     this.counters.queuesDeleted++;
+    this.events.emit('queue.deleted', () => [
+      ['user_who_performed_action', this.events.who],
+      ['name', q.name],
+      ['vhost', this.name],
+    ]);
     const { count, stored } = q.destroy();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
@@ -309,6 +344,7 @@ export class VHost {
     if (this.policies.size > 0) e.policy = this.policyFor(e);
     this.exchanges.set(e.name, e);
     this.topologyChanged();
+    if (persist) this.exchangeCreated(e);
     if (persist && e.durable) {
       this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), {
         vhost: this.name,
@@ -323,6 +359,21 @@ export class VHost {
     return e;
   }
 
+  /** exchange.created, as 3.10.8 tells it (for a new vhost's standard exchanges too). */
+  exchangeCreated(e: Exchange): void {
+    this.events.emit('exchange.created', () => [
+      ['user_who_performed_action', this.events.who],
+      ['policy', e.policy?.name ?? ''],
+      ['arguments', { terms: e.arguments }],
+      ['internal', e.internal],
+      ['auto_delete', e.autoDelete],
+      ['durable', e.durable],
+      ['type', e.type],
+      ['name', e.name],
+      ['vhost', this.name],
+    ]);
+  }
+
   deleteExchange(e: Exchange): void {
     if (e.deleted) return;
     e.deleted = true;
@@ -330,6 +381,29 @@ export class VHost {
     for (const b of [...e.bindings.values()]) this.removeBinding(b);
     for (const b of [...e.inbound]) this.removeBinding(b);
     if (e.durable) this.store.deleteDefinition('exchange', definitionId.exchange(this.name, e.name));
+    this.exchangeDeleted(e);
+  }
+
+  /**
+   * exchange.deleted, as 3.10.8 tells it: between the setting and the clearing of a runtime
+   * parameter that marks the deletion in progress.
+   */
+  exchangeDeleted(e: Exchange): void {
+    const ev = this.events;
+    if (!ev.on) return;
+    const marker = (): EventFields => [
+      ['user_who_performed_action', ev.who],
+      ['name', e.name],
+      ['component', 'exchange-delete-in-progress'],
+      ['vhost', this.name],
+    ];
+    ev.emit('parameter.set', () => {
+      const f = marker();
+      f.splice(1, 0, ['value', true]);
+      return f;
+    });
+    ev.emit('exchange.deleted', () => [['user_who_performed_action', ev.who], ['name', e.name], ['vhost', this.name]]);
+    ev.emit('parameter.cleared', marker);
   }
 
   /** Binds; returns whether the binding is durable (and so waits for the store). */
@@ -342,13 +416,29 @@ export class VHost {
     else destination.inbound.add(b);
     this.topologyChanged();
     // Another node's binding applied here: that node replays what it kept.
-    if (persist) this.replay(b);
+    if (persist) {
+      this.replay(b);
+      this.events.emit('binding.created', () => this.bindingFields(b));
+    }
     const durable = this.isDurableBinding(b);
     if (persist && durable) {
       const sb = this.stored(b);
       this.store.putDefinition('binding', definitionId.binding(sb), sb);
     }
     return durable;
+  }
+
+  private bindingFields(b: Binding): EventFields {
+    return [
+      ['user_who_performed_action', this.events.who],
+      ['vhost', this.name],
+      ['arguments', { terms: b.arguments }],
+      ['routing_key', b.routingKey],
+      ['destination_kind', isQueue(b.destination) ? 'queue' : 'exchange'],
+      ['destination_name', b.destination.name],
+      ['source_kind', 'exchange'],
+      ['source_name', b.source.name],
+    ];
   }
 
   /**
@@ -375,6 +465,7 @@ export class VHost {
   /** Unbinds; an auto-delete exchange goes with its last binding. */
   removeBinding(b: Binding): void {
     if (!b.source.unbind(b)) return;
+    this.events.emit('binding.deleted', () => this.bindingFields(b));
     if (b.source.readsHeaders) this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);

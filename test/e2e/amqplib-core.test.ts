@@ -476,6 +476,18 @@ describe('amqplib core behaviour', () => {
     await waitQueueGone(observer, q);
   });
 
+  it('an exclusive queue is never durable: a redeclare with the other durable flag is equivalent (3.10.8)', async () => {
+    const conn = await connect();
+    for (const [first, then] of [[true, false], [false, true]]) {
+      const ch = await channel(conn);
+      const q = qname('excl-durable');
+      await ch.assertQueue(q, { exclusive: true, durable: first });
+      const ok = await ch.assertQueue(q, { exclusive: true, durable: then });
+      expect(ok.queue).toBe(q);
+      await ch.deleteQueue(q);
+    }
+  });
+
   it('unacked messages are requeued on channel close: redelivered, original order, ahead of the rest', async () => {
     const conn = await connect();
     const ch = await channel(conn);
