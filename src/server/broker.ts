@@ -237,7 +237,14 @@ export class Broker {
     this.access.dropVHost(name);
     for (const e of [...v.exchanges.values()]) if (e.durable && !e.name.startsWith('amq.') && e.name !== '') v.deleteExchange(e);
     // The standard exchanges go with the vhost: told of, not deleted one by one.
-    if (this.events.on) for (const e of [...v.exchanges.values()]) if (e.name === '' || e.name.startsWith('amq.')) v.exchangeDeleted(e);
+    if (this.events.on) {
+      for (const e of [...v.exchanges.values()]) {
+        if (e.name !== '' && !e.name.startsWith('amq.')) continue;
+        v.exchangeDeleting(e);
+        v.exchangeDeleted(e);
+        v.exchangeGone(e);
+      }
+    }
     const ev = this.events;
     ev.emit('vhost.deleted', () => [['user_who_performed_action', ev.who], ['name', name]]);
     for (const p of [...v.policies.keys()]) v.setPolicy(p, null);

@@ -29,7 +29,7 @@ import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
-import { checkAlternateExchangeArg, Exchange } from './exchanges/exchange.js';
+import { checkAlternateExchangeArg, Exchange, INTERNAL_USER } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
 import { validateHeadersBinding } from './exchanges/headers.js';
 import { checkBindingKey, checkExchangeArguments, isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
@@ -858,14 +858,7 @@ export class Channel implements ReplyReceiver {
   }
 
   private consumerDeleted(c: Consumer): void {
-    const events = this.conn.broker.events;
-    events.emit('consumer.deleted', () => [
-      ['user_who_performed_action', events.who],
-      ['queue', c.queue.name],
-      ['vhost', this.vhost.name],
-      ['channel', this.pid],
-      ['consumer_tag', c.tag],
-    ]);
+    this.vhost.consumerDeleted(c, this.pid);
   }
 
   /** Consumer c may not consume after all (see ConsumerHost.refuseConsumer): 403, as basic.consume. */
@@ -922,6 +915,9 @@ export class Channel implements ReplyReceiver {
   cancelByServer(c: Consumer): void {
     if (this.consumers.get(c.tag) !== c) return;
     this.consumers.delete(c.tag);
+    // 3.10.8 tells of it twice when its queue is deleted: the queue's (VHost.deleteQueue), and
+    // this, the channel's, which names nobody.
+    this.vhost.consumerDeleted(c, this.pid, null);
     if (this.state === 'open' && this.conn.consumerCancelNotify) {
       this.send({ id: M.BasicCancel, args: { consumerTag: c.tag, nowait: true } });
     }
@@ -1150,7 +1146,10 @@ export class Channel implements ReplyReceiver {
     this.unacked.clear();
     this.tx = null;
     this.requeue(all);
-    for (const c of consumers) c.queue.removeConsumer(c);
+    for (const c of consumers) {
+      c.queue.removeConsumer(c);
+      this.vhost.consumerDeleted(c, this.pid, INTERNAL_USER);
+    }
     this.cancelReplies();
     this.confirms?.stop();
     this.confirms = null;

@@ -20,6 +20,8 @@ export interface ConsumerHost {
   refuseConsumer?(c: Consumer): void;
   /** The client connection, when the consumer is local. */
   readonly conn?: object;
+  /** Its process id as events name it (a channel's). */
+  readonly pid?: string;
 }
 
 export class Consumer {

@@ -5,10 +5,11 @@ import { toFieldTable, type FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
-import { Exchange, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
+import { Exchange, INTERNAL_USER, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
 import { Message } from './message.js';
 import { BrokerEvents, type EventFields } from './events.js';
+import type { Consumer } from './consumer.js';
 import type { PagingLimits } from './paged-tail.js';
 import { augmentDeclareArgs } from './default-queue-type.js';
 import { alternateExchangeOf, matchPolicy, type Policy } from './policies.js';
@@ -117,9 +118,9 @@ export class VHost {
 
   /**
    * Adds to out every queue a message reaches from exchange, following exchange-to-exchange
-   * bindings; each exchange is visited once, so cycles cannot deliver a message twice.
+   * bindings; each exchange is visited once, so cycles cannot deliver a message twice. msg: the
+   * message (Exchange.route); extra: routingKey is one of its CC or BCC keys, not its own.
    */
-  /** extra: routingKey is one of a message's CC or BCC keys, not its own (see Exchange.route). */
   route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, msg?: Message, extra = false): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
@@ -325,16 +326,19 @@ export class VHost {
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
     this.counters.queuesDeleted++;
-    this.events.emit('queue.deleted', () => [
-      ['user_who_performed_action', this.events.who],
-      ['name', q.name],
-      ['vhost', this.name],
-    ]);
+    // Told in 3.10.8's order: its consumers, its bindings, the queue (then each consumer's channel
+    // tells of its consumer again, as it cancels it).
+    const ev = this.events;
+    if (ev.on) {
+      for (const c of q.consumers) if (c.channel.pid) this.consumerDeleted(c, c.channel.pid);
+      for (const b of q.bindings) ev.emit('binding.deleted', () => this.bindingFields(b, INTERNAL_USER));
+      ev.emit('queue.deleted', () => [['user_who_performed_action', ev.who], ['name', q.name], ['vhost', this.name]]);
+    }
     const { count, stored } = q.destroy();
     this.queues.delete(q.name);
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;
-    for (const b of [...q.bindings]) this.removeBinding(b);
+    for (const b of [...q.bindings]) this.removeBinding(b, false);
     if (stored || this.isDurable(q)) this.store.deleteQueue(this.name, q.name);
     return count;
   }
@@ -377,33 +381,61 @@ export class VHost {
   deleteExchange(e: Exchange): void {
     if (e.deleted) return;
     e.deleted = true;
+    this.exchangeDeleting(e);
     this.exchanges.delete(e.name);
+    this.exchangeDeleted(e);
     for (const b of [...e.bindings.values()]) this.removeBinding(b);
     for (const b of [...e.inbound]) this.removeBinding(b);
     if (e.durable) this.store.deleteDefinition('exchange', definitionId.exchange(this.name, e.name));
-    this.exchangeDeleted(e);
+    this.exchangeGone(e);
   }
 
   /**
-   * exchange.deleted, as 3.10.8 tells it: between the setting and the clearing of a runtime
-   * parameter that marks the deletion in progress.
+   * An exchange's deletion, as 3.10.8 tells it: a runtime parameter marking it in progress set
+   * (exchangeDeleting), exchange.deleted (exchangeDeleted), its bindings, the parameter cleared
+   * (exchangeGone).
    */
+  exchangeDeleting(e: Exchange): void {
+    const ev = this.events;
+    ev.emit('parameter.set', () => [
+      ['user_who_performed_action', ev.who],
+      ['value', true],
+      ['name', e.name],
+      ['component', 'exchange-delete-in-progress'],
+      ['vhost', this.name],
+    ]);
+  }
+
   exchangeDeleted(e: Exchange): void {
     const ev = this.events;
-    if (!ev.on) return;
-    const marker = (): EventFields => [
+    ev.emit('exchange.deleted', () => [['user_who_performed_action', ev.who], ['name', e.name], ['vhost', this.name]]);
+  }
+
+  exchangeGone(e: Exchange): void {
+    const ev = this.events;
+    ev.emit('parameter.cleared', () => [
       ['user_who_performed_action', ev.who],
       ['name', e.name],
       ['component', 'exchange-delete-in-progress'],
       ['vhost', this.name],
-    ];
-    ev.emit('parameter.set', () => {
-      const f = marker();
-      f.splice(1, 0, ['value', true]);
+    ]);
+  }
+
+  /**
+   * consumer.deleted, as 3.10.8 tells it (channel: the consumer's channel's process id; who: null
+   * when 3.10.8 names nobody, as for a channel's own note of a consumer its deleted queue took away).
+   */
+  consumerDeleted(c: Consumer, channel: string, who: string | null = this.events.who): void {
+    this.events.emit('consumer.deleted', () => {
+      const f: EventFields = [
+        ['queue', c.queue.name],
+        ['vhost', this.name],
+        ['channel', channel],
+        ['consumer_tag', c.tag],
+      ];
+      if (who !== null) f.unshift(['user_who_performed_action', who]);
       return f;
     });
-    ev.emit('exchange.deleted', () => [['user_who_performed_action', ev.who], ['name', e.name], ['vhost', this.name]]);
-    ev.emit('parameter.cleared', marker);
   }
 
   /** Binds; returns whether the binding is durable (and so waits for the store). */
@@ -428,9 +460,9 @@ export class VHost {
     return durable;
   }
 
-  private bindingFields(b: Binding): EventFields {
+  private bindingFields(b: Binding, who = this.events.who): EventFields {
     return [
-      ['user_who_performed_action', this.events.who],
+      ['user_who_performed_action', who],
       ['vhost', this.name],
       ['arguments', { terms: b.arguments }],
       ['routing_key', b.routingKey],
@@ -463,9 +495,9 @@ export class VHost {
   }
 
   /** Unbinds; an auto-delete exchange goes with its last binding. */
-  removeBinding(b: Binding): void {
+  removeBinding(b: Binding, tell = true): void {
     if (!b.source.unbind(b)) return;
-    this.events.emit('binding.deleted', () => this.bindingFields(b));
+    if (tell) this.events.emit('binding.deleted', () => this.bindingFields(b));
     if (b.source.readsHeaders) this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);

@@ -83,6 +83,20 @@ async function scenario(observer: Channel, got: ConsumeMessage[]): Promise<void>
   await ch.deleteQueue('ev-q');
   await ch.deleteExchange('ev-x');
   await ch.assertQueue('ev-exclusive', { exclusive: true });
+  // Deleted with what hangs on them: an exchange with a binding, a queue with a binding and a
+  // consumer, a channel closed with its consumer.
+  await ch.assertQueue('ev-q2', { durable: false });
+  await ch.bindQueue('ev-q2', 'amq.topic', 'x.y');
+  await ch.assertExchange('ev-x2', 'fanout', { durable: false });
+  await ch.bindQueue('ev-q2', 'ev-x2', '');
+  await ch.consume('ev-q2', () => undefined, { consumerTag: 'ev-tag2' });
+  await ch.deleteExchange('ev-x2');
+  await ch.deleteQueue('ev-q2');
+  const ch2 = await conn.createChannel();
+  await ch2.assertQueue('ev-q3', { durable: false });
+  await ch2.consume('ev-q3', () => undefined, { consumerTag: 'ev-tag3' });
+  await ch2.close();
+  await ch.deleteQueue('ev-q3');
   await ch.close();
   await conn.close();
   // A refused login.
