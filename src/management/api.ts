@@ -493,7 +493,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         if (source.name === '') throw accessRefused();
         const args = toFieldTable(req.body?.arguments ?? {});
         const rk = req.body?.routing_key ?? '';
-        const refused = checkBindingKey(source.type, rk);
+        const refused = checkBindingKey(source.type, rk, source.arguments);
         if (refused !== undefined) throw badRequest(refused);
         v.addBinding(source, dest, rk, args);
         await broker.store.flush();

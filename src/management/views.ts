@@ -116,6 +116,8 @@ export const EXCHANGE_TYPES: JsonObject[] = [
   // As 3.10.8 with rabbitmq_consistent_hash_exchange, rabbitmq_federation,
   // rabbitmq_random_exchange and rabbitmq_recent_history_exchange lists them, by name.
   { name: 'x-consistent-hash', description: 'Consistent Hashing Exchange', enabled: true },
+  // As the community rabbitmq_delayed_message_exchange plugin names itself.
+  { name: 'x-delayed-message', description: 'Delayed Message Exchange.', enabled: true },
   { name: 'x-federation-upstream', description: 'Federation upstream helper exchange', internal_purpose: 'federation', enabled: true },
   { name: 'x-random', description: 'Randomly picks a binding (queue) to route via (to).', enabled: true },
   { name: 'x-recent-history', description: 'Recent History Exchange.', enabled: true },

@@ -648,7 +648,7 @@ export class Channel implements ReplyReceiver {
   }
 
   private checkBindingKey(source: Exchange, routingKey: string): void {
-    const refused = checkBindingKey(source.type, routingKey);
+    const refused = checkBindingKey(source.type, routingKey, source.arguments);
     if (refused !== undefined) throw chError(ReplyCode.PreconditionFailed, refused);
   }
 

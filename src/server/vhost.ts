@@ -5,7 +5,7 @@ import { toFieldTable, type FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
-import { Exchange, INTERNAL_USER, NO_ARGUMENTS, type Binding, type Destination, type ExchangeSpec } from './exchanges/exchange.js';
+import { Exchange, INTERNAL_USER, NO_ARGUMENTS, type Binding, type Destination, type ExchangeHost, type ExchangeSpec } from './exchanges/exchange.js';
 import { createExchange } from './exchanges/types.js';
 import { Message } from './message.js';
 import { BrokerEvents, type EventFields } from './events.js';
@@ -49,7 +49,7 @@ const isQueue = (d: Destination): d is Queue => d instanceof Queue;
 /** Creates a vhost's queue objects (Queue, or a subclass a cluster node uses). */
 export type QueueFactory = (vhost: VHost, spec: QueueSpec) => Queue;
 
-export class VHost {
+export class VHost implements ExchangeHost {
   readonly queues = new Map<string, Queue>();
   readonly exchanges = new Map<string, Exchange>();
   readonly defaultExchange: DefaultExchange;
@@ -175,6 +175,7 @@ export class VHost {
     // Setting an array's length is a runtime call: only when there is something to drop.
     if (routed.length > 0) routed.length = 0;
     const mark = this.newMark();
+    this.held = false;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
     this.route(exchange, msg.routingKey, headers, routed, mark, msg);
@@ -183,7 +184,8 @@ export class VHost {
     if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
     // Traced before any queue takes it, so the trace of its publish precedes that of its delivery.
     if (this.firehose && origin) this.firehose.published(origin, exchange.name, msg, extraKeys, routed);
-    let persisted = false;
+    // A delayed-message exchange that held the message in the store: the confirm waits for it.
+    let persisted = this.held;
     let refused = false;
     const outcome = this.outcome;
     if (outcome.overloaded.length > 0) outcome.overloaded.length = 0;
@@ -347,6 +349,7 @@ export class VHost {
     const e = createExchange(spec);
     if (this.policies.size > 0) e.policy = this.policyFor(e);
     this.exchanges.set(e.name, e);
+    e.attach(this, !persist);
     this.topologyChanged();
     if (persist) this.exchangeCreated(e);
     if (persist && e.durable) {
@@ -381,6 +384,7 @@ export class VHost {
   deleteExchange(e: Exchange): void {
     if (e.deleted) return;
     e.deleted = true;
+    e.detach();
     this.exchangeDeleting(e);
     this.exchanges.delete(e.name);
     this.exchangeDeleted(e);
@@ -471,6 +475,17 @@ export class VHost {
       ['source_kind', 'exchange'],
       ['source_name', b.source.name],
     ];
+  }
+
+  /** ExchangeHost: a delayed message's release, routed as a publish (no publisher waits for it). */
+  publishDue(exchange: Exchange, msg: Message): void {
+    this.publish(exchange, msg);
+  }
+
+  /** ExchangeHost: set while a publish is routed, when an exchange put the message in the store. */
+  private held = false;
+  heldDurably(): void {
+    this.held = true;
   }
 
   /**

@@ -54,7 +54,7 @@ const BAD_FILE = {
     { name: 'bad-quorum', vhost: 'bad-vh', durable: false, auto_delete: false, arguments: { 'x-queue-type': 'quorum' } },
     { name: 'bad-stream', vhost: 'bad-vh', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '7X' } },
   ],
-  exchanges: [{ name: 'bad-x', vhost: 'bad-vh', type: 'x-delayed-message', durable: true, auto_delete: false, internal: false, arguments: {} }],
+  exchanges: [{ name: 'bad-x', vhost: 'bad-vh', type: 'x-jms-topic', durable: true, auto_delete: false, internal: false, arguments: {} }],
   bindings: [{ source: 'amq.direct', vhost: 'bad-vh', destination: 'missing-q', destination_type: 'queue', routing_key: '', arguments: {} }],
   // RabbitMQ 3.10.8 answers PUT /api/policies with this definition "-1 is not a valid message TTL".
   policies: [{ vhost: 'bad-vh', name: 'ttl', pattern: '.*', 'apply-to': 'queues', definition: { 'message-ttl': -1 }, priority: 0 }],
@@ -75,7 +75,7 @@ const BAD_PROBLEMS = [
   "permission of user 'bad-user' in vhost 'bad-vh': [{key_missing,configure},{key_missing,write},{key_missing,read}]",
   "invalid property 'non-durable' for queue 'bad-quorum' in vhost 'bad-vh'",
   "invalid arg 'x-max-age' for queue 'bad-stream' in vhost 'bad-vh': invalid_max_age",
-  "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-delayed-message'",
+  "exchange 'bad-x' in vhost 'bad-vh': unknown type 'x-jms-topic'",
   "queue 'missing-q' does not exist",
   "policy 'ttl' in vhost 'bad-vh': -1 is not a valid message TTL",
   // A shovel or an upstream is checked as a PUT of its parameter checks it (shovel.test.ts, federation.test.ts).

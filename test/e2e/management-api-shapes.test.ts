@@ -193,7 +193,7 @@ describe('endpoints', () => {
       expect(typeof n[`${k}_details`].rate, `${k}_details`).toBe('number');
     }
     expect(n.connection_created).toBeGreaterThanOrEqual(1);
-    expect(n.exchange_types.map((t: { name: string }) => t.name).sort()).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-federation-upstream', 'x-random', 'x-recent-history']);
+    expect(n.exchange_types.map((t: { name: string }) => t.name).sort()).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-delayed-message', 'x-federation-upstream', 'x-random', 'x-recent-history']);
     expect(n.auth_mechanisms.filter((m: { enabled: boolean }) => m.enabled).map((m: { name: string }) => m.name)).toEqual(['PLAIN', 'AMQPLAIN']);
     expect(n.rates_mode).toBe('basic');
     expect((await api('GET', '/api/nodes/nobody@nowhere')).status).toBe(404);

@@ -214,7 +214,7 @@ describe.runIf(onWarren)('plugin exchange types through the management API and d
 
   it("lists them in the overview and refuses bad bindings and arguments with 3.10.8's 400s", async () => {
     const overview = (await (await api('GET', '/overview')).json()) as { exchange_types: { name: string; description: string }[] };
-    expect(overview.exchange_types.map((t) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-federation-upstream', 'x-random', 'x-recent-history']);
+    expect(overview.exchange_types.map((t) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-delayed-message', 'x-federation-upstream', 'x-random', 'x-recent-history']);
     expect(overview.exchange_types.find((t) => t.name === 'x-consistent-hash')!.description).toBe('Consistent Hashing Exchange');
     expect((await api('PUT', '/exchanges/%2F/chxa', { type: 'x-consistent-hash' })).status).toBe(201);
     expect((await api('PUT', '/queues/%2F/chqa', {})).status).toBe(201);

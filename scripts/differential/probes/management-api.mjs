@@ -63,7 +63,7 @@ try {
   check('exchange made from no body', pick((await call('GET', `/exchanges/${V}/x1`)).json, ['type', 'durable', 'auto_delete', 'internal', 'arguments']));
   check('exchange PUT {} again', (await call('PUT', `/exchanges/${V}/x1`, { body: {} })).status);
   check('exchange PUT, a typo of a type', answer(await call('PUT', `/exchanges/${V}/x2`, { body: { type: 'topics' } })));
-  check('exchange PUT, a plugin type not enabled', answer(await call('PUT', `/exchanges/${V}/x3`, { body: { type: 'x-consistent-hash' } })));
+  check('exchange PUT, a plugin type not enabled', answer(await call('PUT', `/exchanges/${V}/x3`, { body: { type: 'x-jms-topic' } })));
   check('exchange PUT, the empty type', answer(await call('PUT', `/exchanges/${V}/x4`, { body: { type: '' } })));
   check('exchange PUT, inequivalent type', answer(await call('PUT', `/exchanges/${V}/x1`, { body: { type: 'fanout' } })));
   check('exchange PUT, amq. prefix', answer(await call('PUT', `/exchanges/${V}/amq.mine`, { body: { type: 'direct' } })));

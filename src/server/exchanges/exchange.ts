@@ -2,6 +2,7 @@
 // exchange-to-exchange extension, to other exchanges), and a route() each type implements.
 import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, type FieldTable } from '../../frames/index.js';
 import type { Message } from '../message.js';
+import type { StoredMessage } from '../../store/store.js';
 import type { Queue } from '../queue.js';
 import { tableIdentity } from '../table-bytes.js';
 import type { Policy } from '../policies.js';
@@ -131,6 +132,24 @@ export class BindingTable {
   }
 }
 
+/**
+ * What an exchange that acts on its own (a delayed-message exchange releasing what it held) needs
+ * of its vhost: the store, a message seq, and a way to publish.
+ */
+export interface ExchangeHost {
+  readonly name: string;
+  nextSeq(): number;
+  readonly store: {
+    putDeadLetter(vhost: string, queue: string, m: StoredMessage): void;
+    deleteDeadLetter(vhost: string, queue: string, seq: number): void;
+    readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]>;
+  };
+  /** Routes msg from exchange now, as a publish would (its publisher long answered). */
+  publishDue(exchange: Exchange, msg: Message): void;
+  /** The publish being routed put a message in the store: its confirm waits for the store. */
+  heldDurably(): void;
+}
+
 /** RabbitMQ's name for the broker itself as the actor (standard exchanges, definitions loaded at boot). */
 export const INTERNAL_USER = 'rmq-internal';
 
@@ -214,6 +233,12 @@ export abstract class Exchange {
    * every exchange the list of keys, and a consistent-hash exchange hashes only the first.
    */
   abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra?: boolean): void;
+
+  /** It joins its vhost (recovered: from the store at a start); most types need nothing of it. */
+  attach(_host: ExchangeHost, _recovered: boolean): void {}
+
+  /** It is deleted: what it holds goes. */
+  detach(): void {}
 
   /**
    * Messages a new binding b is to receive at once, in order (a recent-history exchange's); none

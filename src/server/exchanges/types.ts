@@ -1,6 +1,7 @@
 // The exchange types a vhost can declare, by their AMQP type names.
 import type { FieldTable } from '../../frames/index.js';
 import { checkConsistentHashArgs, checkWeightKey, ConsistentHashExchange } from './consistent-hash.js';
+import { checkDelayedArgs, DelayedMessageExchange } from './delayed-message.js';
 import { DirectExchange } from './direct.js';
 import type { Exchange, ExchangeSpec } from './exchange.js';
 import { FanoutExchange } from './fanout.js';
@@ -10,7 +11,9 @@ import { RandomExchange } from './random.js';
 import { checkRecentHistoryArgs, RecentHistoryExchange } from './recent-history.js';
 import { TopicExchange } from './topic.js';
 
-const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
+type ExchangeClass = new (spec: ExchangeSpec) => Exchange;
+
+const types: Record<string, ExchangeClass> = {
   direct: DirectExchange,
   fanout: FanoutExchange,
   topic: TopicExchange,
@@ -26,25 +29,38 @@ const types: Record<string, new (spec: ExchangeSpec) => Exchange> = {
 /** A type's refusal (406 PRECONDITION_FAILED, its text) of a new exchange's arguments, or undefined. */
 export function checkExchangeArguments(type: string, args: FieldTable): string | undefined {
   if (type === 'x-consistent-hash') return checkConsistentHashArgs(args);
-  return type === 'x-recent-history' ? checkRecentHistoryArgs(args) : undefined;
+  if (type === 'x-recent-history') return checkRecentHistoryArgs(args);
+  if (type !== DELAYED) return undefined;
+  // The plugin checks its own argument, then the arguments as its x-delayed-type would.
+  const delayed = checkDelayedArgs(args, isExchangeType);
+  if (delayed !== undefined) return delayed;
+  const inner = args.get('x-delayed-type');
+  return checkExchangeArguments(inner?.type === 'S' ? inner.value.toString('utf8') : '', args);
 }
 
 /**
  * A type's refusal (406 PRECONDITION_FAILED, its text) of a binding key from an exchange of that
  * type, or undefined: a consistent-hash exchange's keys are weights.
  */
-export function checkBindingKey(type: string, routingKey: string): string | undefined {
+export function checkBindingKey(type: string, routingKey: string, args?: FieldTable): string | undefined {
+  if (type === DELAYED) {
+    const inner = args?.get('x-delayed-type');
+    return inner?.type === 'S' ? checkBindingKey(inner.value.toString('utf8'), routingKey) : undefined;
+  }
   return type === 'x-consistent-hash' ? checkWeightKey(routingKey) : undefined;
 }
 
+/** The community plugin's delayed-message exchange: an exchange of its x-delayed-type inside. */
+const DELAYED = 'x-delayed-message';
+
 export function isExchangeType(type: string): boolean {
-  return Object.hasOwn(types, type);
+  return Object.hasOwn(types, type) || type === DELAYED;
 }
 
 /**
  * RabbitMQ's refusal of a type it does not have, over AMQP (503) and the API (400). 3.10.8 says
  * "invalid" when the name happens to be an atom of its Erlang VM ('', 'foo', 'test', 'none'…) and
- * "unknown" otherwise ('x-delayed-message' without its plugin, 'topics', 'bogus'). Warren cannot
+ * "unknown" otherwise ('x-jms-topic' without its plugin, 'topics', 'bogus'). Warren cannot
  * know that VM's atoms: '' is "invalid", every other name "unknown", which is RabbitMQ's answer for
  * plugin types and typos, the names people actually send.
  */
@@ -53,5 +69,9 @@ export function unknownExchangeTypeText(type: string): string {
 }
 
 export function createExchange(spec: ExchangeSpec): Exchange {
+  if (spec.type === DELAYED) {
+    const inner = spec.arguments.get('x-delayed-type');
+    return new DelayedMessageExchange(spec, createExchange({ ...spec, type: inner?.type === 'S' ? inner.value.toString('utf8') : 'direct' }));
+  }
   return new types[spec.type]!(spec);
 }

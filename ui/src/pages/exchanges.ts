@@ -8,7 +8,7 @@ import type { Page } from '../page';
 import { exchangeHref } from './bindings';
 
 // As RabbitMQ's UI offers them: the overview's exchange types but for those of internal purpose (federation's).
-const TYPES = ['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash', 'x-random', 'x-recent-history'];
+const TYPES = ['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash', 'x-delayed-message', 'x-random', 'x-recent-history'];
 
 export function exchangesPage(): Page {
   const table = new Table<ExchangeInfo>(

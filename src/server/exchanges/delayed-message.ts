@@ -1,0 +1,133 @@
+// The x-delayed-message exchange of RabbitMQ's community plugin rabbitmq_delayed_message_exchange,
+// built from its source (rabbit_exchange_type_delayed_message, rabbit_delayed_message): it routes as
+// its x-delayed-type (direct, topic, ...), except that a message whose x-delay header is a positive
+// number of milliseconds (at most 2^32-1) is held that long, then routed with x-delay set to its
+// negation (so it is not held again, and consumers can tell it was delayed). A held message is
+// routed to no queue when published: a mandatory one comes back (as with the plugin), and a confirm
+// waits for the store to have it. A durable exchange's held messages are kept in the store, so they
+// survive a restart (the plugin's Mnesia table does too).
+import { Writer, encodeBasicProperties, fromFieldValue, type FieldTable } from '../../frames/index.js';
+import { LongTimer } from '../long-timer.js';
+import { Message } from '../message.js';
+import { Exchange, type Binding, type Destination, type ExchangeHost, type ExchangeSpec } from './exchange.js';
+
+/** The largest delay the plugin takes (Erlang's timer limit); anything else routes at once. */
+const MAX_DELAY_MS = 4294967295;
+const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
+
+/** The refusal of a declare's arguments (the plugin's text, its typos kept), or undefined. */
+export function checkDelayedArgs(args: FieldTable, isType: (t: string) => boolean): string | undefined {
+  const v = args.get('x-delayed-type');
+  const t = v?.type === 'S' ? v.value.toString('utf8') : undefined;
+  if (t === undefined || t === 'x-delayed-message' || !isType(t)) return "Invalid argument, 'x-delayed-type' must bean existing exchnage type";
+  return undefined;
+}
+
+/** The x-delay of a message, as the plugin reads it: an integer, or a string or float it converts. */
+function delayOf(headers: FieldTable | undefined): number | undefined {
+  const v = headers?.get('x-delay');
+  if (!v) return undefined;
+  let n: number;
+  if (INTEGER_TYPES.has(v.type)) n = Number(fromFieldValue(v));
+  else if (v.type === 'S') n = /^[+-]?\d+$/.test(v.value.toString('latin1')) ? Number(v.value.toString('latin1')) : NaN;
+  else if (v.type === 'f' || v.type === 'd') n = Math.trunc(v.value);
+  else return undefined;
+  return n > 0 && n <= MAX_DELAY_MS ? n : undefined;
+}
+
+export class DelayedMessageExchange extends Exchange {
+  override readonly readsHeaders: boolean;
+  private host: ExchangeHost | null = null;
+  /** Held messages, by seq: their timers. */
+  private readonly held = new Map<number, { msg: Message; timer: LongTimer }>();
+
+  constructor(
+    spec: ExchangeSpec,
+    /** An exchange of the x-delayed-type, which holds the routes. */
+    private readonly inner: Exchange,
+  ) {
+    super(spec);
+    this.readsHeaders = inner.readsHeaders;
+  }
+
+  /** Where the store keeps this exchange's held messages (a name no queue can clash with). */
+  private get storeKey(): string {
+    return `\0x-delayed-message\0${this.name}`;
+  }
+
+  /** Joins its vhost; a durable one takes back the messages it held before a restart. */
+  override attach(host: ExchangeHost, recovered: boolean): void {
+    this.host = host;
+    if (!recovered || !this.durable) return;
+    void host.store.readDeadLetters(host.name, this.storeKey).then((stored) => {
+      for (const m of stored) {
+        if (this.deleted) return;
+        this.schedule(new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true), m.expiresAt);
+      }
+    });
+  }
+
+  protected addRoute(b: Binding): void {
+    this.inner.bind(b);
+  }
+
+  protected removeRoute(b: Binding): void {
+    this.inner.unbind(b);
+  }
+
+  route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra = false): void {
+    const delay = msg && !extra && this.host ? delayOf(msg.decoded().headers) : undefined;
+    if (delay === undefined || !msg) return this.inner.route(routingKey, headers, out, msg, extra);
+    // Held: a copy under a seq of its own, routed to no queue now.
+    const host = this.host!;
+    const held = new Message(host.nextSeq(), msg.exchange, msg.routingKey, msg.properties, msg.content, msg.persistent);
+    const due = Date.now() + delay;
+    if (this.durable) {
+      host.store.putDeadLetter(host.name, this.storeKey, {
+        seq: held.seq,
+        redelivered: false,
+        exchange: held.exchange,
+        routingKey: held.routingKey,
+        properties: held.properties,
+        body: held.content,
+        expiresAt: due,
+      });
+      host.heldDurably();
+    }
+    this.schedule(held, due);
+  }
+
+  private schedule(msg: Message, due: number): void {
+    this.held.set(msg.seq, { msg, timer: new LongTimer(due, () => this.release(msg)) });
+  }
+
+  /** The delay is over: routed with x-delay negated, and forgotten by the store. */
+  private release(msg: Message): void {
+    const host = this.host;
+    this.held.delete(msg.seq);
+    if (!host || this.deleted) return;
+    const props = { ...msg.decoded() };
+    const headers: FieldTable = new Map(props.headers ?? []);
+    const delay = delayOf(headers);
+    if (delay !== undefined) headers.set('x-delay', { type: 'I', value: -delay });
+    props.headers = headers;
+    const w = new Writer(256);
+    encodeBasicProperties(w, props);
+    host.publishDue(this, new Message(host.nextSeq(), msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.content, msg.persistent));
+    if (this.durable) host.store.deleteDeadLetter(host.name, this.storeKey, msg.seq);
+  }
+
+  /** Messages held now (the plugin's messages_delayed). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Deleted: its held messages go, from the store too. */
+  override detach(): void {
+    for (const [seq, h] of this.held) {
+      h.timer.clear();
+      if (this.durable && this.host) this.host.store.deleteDeadLetter(this.host.name, this.storeKey, seq);
+    }
+    this.held.clear();
+  }
+}
