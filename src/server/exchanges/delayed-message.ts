@@ -8,7 +8,7 @@
 // survive a restart (the plugin's Mnesia table does too).
 import { Writer, encodeBasicProperties, fromFieldValue, type FieldTable } from '../../frames/index.js';
 import { LongTimer } from '../long-timer.js';
-import { Message } from '../message.js';
+import { Message, deliveryModeOf } from '../message.js';
 import { Exchange, type Binding, type Destination, type ExchangeHost, type ExchangeSpec } from './exchange.js';
 
 /** The largest delay the plugin takes (Erlang's timer limit); anything else routes at once. */
@@ -38,8 +38,19 @@ function delayOf(headers: FieldTable | undefined): number | undefined {
 export class DelayedMessageExchange extends Exchange {
   override readonly readsHeaders: boolean;
   private host: ExchangeHost | null = null;
-  /** Held messages, by seq: their timers. */
+  /**
+   * Held messages by id (their key in the store, their seq until released): their timers. Ids are
+   * the exchange's own, from the clock (ms × 1024, then counting), not the broker's message seqs:
+   * a restart reads the held ones back while the broker is still finding its next seq, so one of
+   * those could name a held message twice.
+   */
   private readonly held = new Map<number, { msg: Message; timer: LongTimer }>();
+  private lastId = 0;
+
+  private nextId(): number {
+    this.lastId = Math.max(this.lastId + 1, Date.now() * 1024);
+    return this.lastId;
+  }
 
   constructor(
     spec: ExchangeSpec,
@@ -62,7 +73,8 @@ export class DelayedMessageExchange extends Exchange {
     void host.store.readDeadLetters(host.name, this.storeKey).then((stored) => {
       for (const m of stored) {
         if (this.deleted) return;
-        this.schedule(new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true), m.expiresAt);
+        this.lastId = Math.max(this.lastId, m.seq);
+        this.schedule(new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2), m.expiresAt);
       }
     });
   }
@@ -78,9 +90,9 @@ export class DelayedMessageExchange extends Exchange {
   route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra = false): void {
     const delay = msg && !extra && this.host ? delayOf(msg.decoded().headers) : undefined;
     if (delay === undefined || !msg) return this.inner.route(routingKey, headers, out, msg, extra);
-    // Held: a copy under a seq of its own, routed to no queue now.
+    // Held: routed to no queue now; a message of its own (and a seq from the broker) when released.
     const host = this.host!;
-    const held = new Message(host.nextSeq(), msg.exchange, msg.routingKey, msg.properties, msg.content, msg.persistent);
+    const held = new Message(this.nextId(), msg.exchange, msg.routingKey, msg.properties, msg.content, msg.persistent);
     const due = Date.now() + delay;
     if (this.durable) {
       host.store.putDeadLetter(host.name, this.storeKey, {
