@@ -315,6 +315,9 @@ export class ClusterQueue extends Queue {
 
   override headReady(): Promise<void> | undefined {
     if (this.owned) return this.loading ? this.loading.then(() => super.headReady()) : super.headReady();
+    // An owner this node does not know yet (a queue just made on another node): found first, or
+    // the get would go nowhere and come back empty after the fetch's timeout.
+    if (this.home === '' && this.replicated) return this.node.resolveHome(this).then(() => (this.home === '' ? undefined : this.headReady()));
     return this.node.traffic.fetch(this).then((e) => {
       if (e) this.fetched.push(e);
     });

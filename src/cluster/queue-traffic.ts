@@ -25,7 +25,7 @@ export class QueueTraffic implements RemoteSender {
   private settleScheduled = false;
   private nextCid = 1;
   private nextRid = 1;
-  private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number) => void>();
+  private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean) => void>();
   /** Owners' answers to askConsume, by request id. */
   private readonly asks = new Map<number, (ok: boolean) => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
@@ -89,7 +89,7 @@ export class QueueTraffic implements RemoteSender {
   }
 
   /** basic.get on a queue owned elsewhere: the owner's next message, if any. */
-  fetch(q: ClusterQueue): Promise<Entry | undefined> {
+  fetch(q: ClusterQueue, again = true): Promise<Entry | undefined> {
     const rid = this.nextRid++;
     const cid = `get#${this.node.name}#${this.node.startedAt}`;
     return new Promise((resolve) => {
@@ -97,8 +97,14 @@ export class QueueTraffic implements RemoteSender {
         this.gets.delete(rid);
         resolve(undefined);
       }, 5_000);
-      this.gets.set(rid, (e, did, count) => {
+      this.gets.set(rid, (e, did, count, moved) => {
         clearTimeout(timer);
+        // Asked a node that does not own the queue (any more): the owner is found, and asked once.
+        if (moved && again && q.replicated && !q.deleted) {
+          const home = q.home;
+          void this.node.resolveHome(q).then(() => resolve(q.home !== home && q.home !== '' && !q.owned ? this.fetch(q, false) : undefined));
+          return;
+        }
         q.remote.messages = count;
         if (e) this.origin.set(e, { q, cid, did });
         resolve(e);
@@ -306,7 +312,7 @@ export class QueueTraffic implements RemoteSender {
         const done = this.gets.get(h.rid);
         if (!done) return;
         this.gets.delete(h.rid);
-        if (h.did === undefined) return done(undefined, 0, h.n);
+        if (h.did === undefined) return done(undefined, 0, h.n, h.moved === true);
         done(this.entryOf(broker, h.r ?? false, h.dc, h.ex ?? '', h.rk ?? '', props, body), h.did, h.n);
         return;
       }
@@ -358,7 +364,9 @@ export class QueueTraffic implements RemoteSender {
   private answerGet(v: string, name: string, rid: number, from: string, cid: string): void {
     const q = this.node.queueAt(v, name);
     const reply = (h: WireHeader, props?: Buffer, body?: Buffer): void => this.send(from, h, props, body);
-    if (!q || !q.owned || q.deleted) return reply({ t: 'got', rid, n: 0 });
+    if (!q || q.deleted) return reply({ t: 'got', rid, n: 0 });
+    // Not this node's (any more): the asker finds the owner rather than take this for empty.
+    if (!q.owned) return reply({ t: 'got', rid, n: 0, moved: true });
     const answer = (): void => {
       const e = q.deleted ? undefined : q.take();
       if (!e) return reply({ t: 'got', rid, n: 0 });

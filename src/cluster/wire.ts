@@ -31,7 +31,8 @@ export type WireHeader =
   | { t: 'settle'; op: 'ack' | 'requeue' | 'drop'; d: [string, number][] }
   /** basic.get on the sender's node; answered by got. */
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
-  | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number }
+  /** moved: the receiver does not own the queue (the sender finds the owner and asks again). */
+  | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number; moved?: boolean }
   | { t: 'purge'; v: string; q: string }
   /**
    * The receiver does not own that queue (any more), or could not keep pubs of generation gen: the
