@@ -9,7 +9,7 @@ import type { Broker } from '../server/broker.js';
 import type { EventFields, EventValue } from '../server/events.js';
 import { Message } from '../server/message.js';
 import type { BrokerPlugin } from '../server/plugin.js';
-import { termsOf } from './terms.js';
+import { erlangTerms } from '../server/erlang-print.js';
 
 export const EVENT_EXCHANGE = 'amq.rabbitmq.event';
 
@@ -21,7 +21,7 @@ function fieldValue(v: EventValue): FieldValue {
   if (typeof v === 'number') return { type: 'l', value: BigInt(Math.trunc(v)) };
   if (typeof v === 'boolean') return { type: 't', value: v };
   if (Array.isArray(v)) return { type: 'A', value: v.map(str) };
-  if ('terms' in v) return { type: 'A', value: termsOf(v.terms).map(str) };
+  if ('terms' in v) return { type: 'A', value: erlangTerms(v.terms).map(str) };
   if ('table' in v) return { type: 'F', value: v.table };
   // An Erlang string is a list of character codes.
   return { type: 'A', value: [...Buffer.from(v.chars, 'utf8')].map((c) => ({ type: 'l', value: BigInt(c) })) };

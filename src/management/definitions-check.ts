@@ -2,7 +2,7 @@
 // import is all or nothing, and names every problem at once. Whatever Warren cannot apply
 // (parameters other than operator policies and vhost limits …) is a problem, never silently dropped.
 import { checkLimitName, checkLimitValue, type LimitScope } from '../server/limits.js';
-import { AmqpError, toFieldTable, type PlainValue } from '../frames/index.js';
+import { AmqpError, toFieldTable, type FieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
 import { checkBindingKey, checkExchangeArguments, isExchangeType } from '../server/exchanges/types.js';
@@ -207,8 +207,8 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
     if (!s) m.set(vhost, (s = new Set()));
     return s;
   };
-  /** The file's exchanges' types, by vhost and name (a binding's key may depend on its source's). */
-  const types = new Map<string, string>();
+  /** The file's exchanges' types and arguments, by vhost and name (a binding's key may depend on them). */
+  const types = new Map<string, { type: string; args: FieldTable }>();
   for (const e of list('exchanges')) {
     const what = `exchange ${inVHost(e.name, e.vhost)}`;
     if (!needVHost(what, e.vhost)) continue;
@@ -237,7 +237,7 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       const refused = checkExchangeArguments(String(e.type), toFieldTable(isRecord(e.arguments) ? (e.arguments as Args) : {}));
       if (refused !== undefined) fail(`${what}: ${refused}`);
     }
-    types.set(`${vhost}\0${name}`, String(e.type));
+    types.set(`${vhost}\0${name}`, { type: String(e.type), args: toFieldTable(isRecord(e.arguments) ? (e.arguments as Args) : {}) });
   }
   for (const q of list('queues')) {
     const what = `queue ${inVHost(q.name, q.vhost)}`;
@@ -272,8 +272,9 @@ export function checkDefinitions(broker: Broker, d: unknown): string[] {
       continue;
     }
     if (!exists(exchanges, 'exchanges', vhost, String(b.source)) || b.source === '') fail(`${what}: exchange '${String(b.source)}' does not exist`);
-    const sourceType = types.get(`${vhost}\0${String(b.source)}`) ?? broker.vhosts.get(vhost)?.exchanges.get(String(b.source))?.type;
-    const refused = sourceType === undefined ? undefined : checkBindingKey(sourceType, String(b.routing_key ?? ''));
+    const existing = broker.vhosts.get(vhost)?.exchanges.get(String(b.source));
+    const source = types.get(`${vhost}\0${String(b.source)}`) ?? (existing && { type: existing.type, args: existing.arguments });
+    const refused = source === undefined ? undefined : checkBindingKey(source.type, String(b.routing_key ?? ''), source.args);
     if (refused !== undefined) fail(`${what}: ${refused}`);
     const kind = b.destination_type === 'queue' ? 'queues' : 'exchanges';
     if (!exists(kind === 'queues' ? queues : exchanges, kind, vhost, String(b.destination))) fail(`${what}: ${b.destination_type} '${String(b.destination)}' does not exist`);

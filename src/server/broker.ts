@@ -31,7 +31,7 @@ import { boundPort, listenOn } from './listen.js';
 import type { Listener, RunningPlugin } from './plugin.js';
 import { BrokerEvents } from './events.js';
 import { INTERNAL_USER } from './exchanges/exchange.js';
-import { erlangBinary } from './exchanges/erlang-print.js';
+import { erlangBinary } from './erlang-print.js';
 
 /** A node's name when none is given: what a cluster node is called by default too. */
 export const defaultNodeName = (): string => `warren@${hostname()}`;

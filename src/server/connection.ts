@@ -25,7 +25,7 @@ import { serverProperties } from './server-properties.js';
 import type { VHost } from './vhost.js';
 import { addStats } from './stats.js';
 import type { EventFields } from './events.js';
-import { erlangAddress } from './erlang-terms.js';
+import { erlangAddress } from './erlang-print.js';
 import { FrameWriter } from './writer.js';
 
 /**

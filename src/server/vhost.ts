@@ -73,6 +73,8 @@ export class VHost implements ExchangeHost {
   readonly operatorPolicies = new Map<string, Policy>();
   /** Bindings on headers exchanges: while there are none, publishes skip decoding headers. */
   headersBindings = 0;
+  /** Set while a publish is routed when an exchange held the message in the store (heldDurably). */
+  private held = false;
   /** Quorum queues holding at-least-once dead letters their targets have not all taken. */
   readonly owingQueues = new Set<Queue>();
   /** How often those are retried (RabbitMQ's dead_letter_worker_publisher_confirm_timeout). */
@@ -482,8 +484,7 @@ export class VHost implements ExchangeHost {
     this.publish(exchange, msg);
   }
 
-  /** ExchangeHost: set while a publish is routed, when an exchange put the message in the store. */
-  private held = false;
+  /** ExchangeHost: while a publish is routed, an exchange put the message in the store. */
   heldDurably(): void {
     this.held = true;
   }

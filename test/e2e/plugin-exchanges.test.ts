@@ -234,5 +234,13 @@ describe.runIf(onWarren)('plugin exchange types through the management API and d
     expect(r.status).toBe(400);
     expect(JSON.stringify(await r.json())).toContain('The binding key must be an integer');
     expect((await api('GET', '/exchanges/%2F/chxd')).status).toBe(404);
+    // A delayed-message exchange routing as a consistent-hash one takes only weights too.
+    r = await api('POST', '/definitions', {
+      exchanges: [{ name: 'dchx', vhost: '/', type: 'x-delayed-message', durable: true, auto_delete: false, internal: false, arguments: { 'x-delayed-type': 'x-consistent-hash' } }],
+      queues: [{ name: 'chqd', vhost: '/', durable: true, auto_delete: false, arguments: {} }],
+      bindings: [{ source: 'dchx', vhost: '/', destination: 'chqd', destination_type: 'queue', routing_key: 'heavy', arguments: {} }],
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(await r.json())).toContain('The binding key must be an integer');
   });
 });

@@ -8,7 +8,7 @@ import type { FieldTable, FieldValue } from '../../frames/index.js';
 import type { Message } from '../message.js';
 import { FIELD_TYPE_NAMES } from '../../frames/index.js';
 import { jumpConsistentHash, type ErlTerm } from './erlang-hash.js';
-import { erlangBinary } from './erlang-print.js';
+import { erlangBinary } from '../erlang-print.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 const PROPERTIES = ['correlation_id', 'message_id', 'timestamp'] as const;

@@ -15,10 +15,15 @@ import { Exchange, type Binding, type Destination, type ExchangeHost, type Excha
 const MAX_DELAY_MS = 4294967295;
 const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l']);
 
+/** The exchange type a delayed-message exchange routes as (its x-delayed-type), if it names one. */
+export function delayedTypeOf(args: FieldTable | undefined): string | undefined {
+  const v = args?.get('x-delayed-type');
+  return v?.type === 'S' ? v.value.toString('utf8') : undefined;
+}
+
 /** The refusal of a declare's arguments (the plugin's text, its typos kept), or undefined. */
 export function checkDelayedArgs(args: FieldTable, isType: (t: string) => boolean): string | undefined {
-  const v = args.get('x-delayed-type');
-  const t = v?.type === 'S' ? v.value.toString('utf8') : undefined;
+  const t = delayedTypeOf(args);
   if (t === undefined || t === 'x-delayed-message' || !isType(t)) return "Invalid argument, 'x-delayed-type' must bean existing exchnage type";
   return undefined;
 }
@@ -127,11 +132,6 @@ export class DelayedMessageExchange extends Exchange {
     encodeBasicProperties(w, props);
     host.publishDue(this, new Message(host.nextSeq(), msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.content, msg.persistent));
     if (this.durable) host.store.deleteDeadLetter(host.name, this.storeKey, msg.seq);
-  }
-
-  /** Messages held now (the plugin's messages_delayed). */
-  get heldCount(): number {
-    return this.held.size;
   }
 
   /** Deleted: its held messages go, from the store too. */

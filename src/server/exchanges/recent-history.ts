@@ -5,7 +5,7 @@
 // its list, which it keeps newest first, through the exchange). Kept in memory only, per node.
 import { fromFieldValue, type FieldTable } from '../../frames/index.js';
 import type { Message } from '../message.js';
-import { erlangValue } from './erlang-print.js';
+import { erlangValue } from '../erlang-print.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 const DEFAULT_LENGTH = 20;

@@ -1,7 +1,7 @@
 // The exchange types a vhost can declare, by their AMQP type names.
 import type { FieldTable } from '../../frames/index.js';
 import { checkConsistentHashArgs, checkWeightKey, ConsistentHashExchange } from './consistent-hash.js';
-import { checkDelayedArgs, DelayedMessageExchange } from './delayed-message.js';
+import { checkDelayedArgs, DelayedMessageExchange, delayedTypeOf } from './delayed-message.js';
 import { DirectExchange } from './direct.js';
 import type { Exchange, ExchangeSpec } from './exchange.js';
 import { FanoutExchange } from './fanout.js';
@@ -34,8 +34,7 @@ export function checkExchangeArguments(type: string, args: FieldTable): string |
   // The plugin checks its own argument, then the arguments as its x-delayed-type would.
   const delayed = checkDelayedArgs(args, isExchangeType);
   if (delayed !== undefined) return delayed;
-  const inner = args.get('x-delayed-type');
-  return checkExchangeArguments(inner?.type === 'S' ? inner.value.toString('utf8') : '', args);
+  return checkExchangeArguments(delayedTypeOf(args) ?? '', args);
 }
 
 /**
@@ -44,8 +43,8 @@ export function checkExchangeArguments(type: string, args: FieldTable): string |
  */
 export function checkBindingKey(type: string, routingKey: string, args?: FieldTable): string | undefined {
   if (type === DELAYED) {
-    const inner = args?.get('x-delayed-type');
-    return inner?.type === 'S' ? checkBindingKey(inner.value.toString('utf8'), routingKey) : undefined;
+    const inner = delayedTypeOf(args);
+    return inner === undefined ? undefined : checkBindingKey(inner, routingKey);
   }
   return type === 'x-consistent-hash' ? checkWeightKey(routingKey) : undefined;
 }
@@ -70,8 +69,7 @@ export function unknownExchangeTypeText(type: string): string {
 
 export function createExchange(spec: ExchangeSpec): Exchange {
   if (spec.type === DELAYED) {
-    const inner = spec.arguments.get('x-delayed-type');
-    return new DelayedMessageExchange(spec, createExchange({ ...spec, type: inner?.type === 'S' ? inner.value.toString('utf8') : 'direct' }));
+    return new DelayedMessageExchange(spec, createExchange({ ...spec, type: delayedTypeOf(spec.arguments) ?? 'direct' }));
   }
   return new types[spec.type]!(spec);
 }
