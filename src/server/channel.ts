@@ -28,6 +28,7 @@ import { linkedStats, type MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
+import { stripCrLf } from './names.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { checkAlternateExchangeArg, Exchange, INTERNAL_USER } from './exchanges/exchange.js';
 import { checkExchangeEquivalent } from './exchanges/equivalent.js';
@@ -76,6 +77,8 @@ export class Channel implements ReplyReceiver {
   private prefetchCount = 0;
   /** basic.qos global=true: one window shared by all of the channel's consumers. */
   private globalPrefetch = 0;
+  /** Which consumer's queue resumeDeliveries asks first next time. */
+  private resumeFrom = 0;
   private consumerUnacked = 0;
   private confirms: ConfirmTracker | null = null;
   /** The confirms a channel closed by its client still owes before its close-ok. */
@@ -315,33 +318,33 @@ export class Channel implements ReplyReceiver {
         return this.recover(m.args.requeue);
       case M.QueueDeclare: {
         const a = m.args;
-        return this.declareQueue(a.queue, a.passive, a.durable, a.exclusive, a.autoDelete, a.nowait, a.arguments);
+        return this.declareQueue(stripCrLf(a.queue), a.passive, a.durable, a.exclusive, a.autoDelete, a.nowait, a.arguments);
       }
       case M.QueuePurge:
         return this.purge(m.args.queue, m.args.nowait);
       case M.QueueDelete:
-        return this.deleteQueue(m.args.queue, m.args.ifUnused, m.args.ifEmpty, m.args.nowait);
+        return this.deleteQueue(stripCrLf(m.args.queue), m.args.ifUnused, m.args.ifEmpty, m.args.nowait);
       case M.QueueBind: {
         const a = m.args;
-        return this.bindQueue(a.queue, a.exchange, a.routingKey, a.arguments, a.nowait);
+        return this.bindQueue(stripCrLf(a.queue), stripCrLf(a.exchange), a.routingKey, a.arguments, a.nowait);
       }
       case M.QueueUnbind: {
         const a = m.args;
-        return this.unbindQueue(a.queue, a.exchange, a.routingKey, a.arguments);
+        return this.unbindQueue(stripCrLf(a.queue), stripCrLf(a.exchange), a.routingKey, a.arguments);
       }
       case M.ExchangeDeclare: {
         const a = m.args;
-        return this.declareExchange(a.exchange, a.type, a.passive, a.durable, a.autoDelete, a.internal, a.nowait, a.arguments);
+        return this.declareExchange(stripCrLf(a.exchange), a.type, a.passive, a.durable, a.autoDelete, a.internal, a.nowait, a.arguments);
       }
       case M.ExchangeDelete:
-        return this.deleteExchange(m.args.exchange, m.args.ifUnused, m.args.nowait);
+        return this.deleteExchange(stripCrLf(m.args.exchange), m.args.ifUnused, m.args.nowait);
       case M.ExchangeBind: {
         const a = m.args;
-        return this.bindExchange(a.destination, a.source, a.routingKey, a.arguments, a.nowait, true);
+        return this.bindExchange(stripCrLf(a.destination), stripCrLf(a.source), a.routingKey, a.arguments, a.nowait, true);
       }
       case M.ExchangeUnbind: {
         const a = m.args;
-        return this.bindExchange(a.destination, a.source, a.routingKey, a.arguments, a.nowait, false);
+        return this.bindExchange(stripCrLf(a.destination), stripCrLf(a.source), a.routingKey, a.arguments, a.nowait, false);
       }
       case M.TxSelect:
         if (this.confirms) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from confirm to tx mode');
@@ -489,25 +492,29 @@ export class Channel implements ReplyReceiver {
   }
 
   private purge(name: string, nowait: boolean): void {
+    // Permission before existence, as RabbitMQ checks: a user without it learns nothing of the queue.
+    this.permit('read', 'queue', name === '' ? this.lastQueue : name);
     const q = this.queueFor(name);
-    this.permit('read', 'queue', q.name);
     if (q.stream) throw new AmqpError(ReplyCode.NotImplemented, `queue.purge not supported by stream queues ${queueRef(q)}`, 'connection');
     const count = q.purge();
     if (!nowait) this.reply({ id: M.QueuePurgeOk, args: { messageCount: count } });
   }
 
   private deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, nowait: boolean): void {
-    const q = this.vhost.queues.get(name === '' ? this.lastQueue : name);
+    const qname = name === '' ? this.lastQueue : name;
+    // Permission first, as RabbitMQ: a queue that is not there is refused too (Java client's Permissions test).
+    this.permit('configure', 'queue', qname);
+    const q = this.vhost.queues.get(qname);
     if (!q) {
       // RabbitMQ answers delete-ok for a queue that is not there: deleting is idempotent.
       if (!nowait) this.reply({ id: M.QueueDeleteOk, args: { messageCount: 0 } });
       return;
     }
-    this.permit('configure', 'queue', q.name);
     this.checkExclusive(q);
     if (ifUnused && q.consumerCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }
+    q.dispatchPending();
     if (ifEmpty && q.readyCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' not empty`);
     }
@@ -602,13 +609,16 @@ export class Channel implements ReplyReceiver {
   }
 
   private bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, nowait: boolean): void {
-    const q = this.queueFor(queueName);
+    // RabbitMQ's order: permissions, then the exchange, then the queue (a user without access
+    // learns nothing of what exists; with both missing the exchange is named).
+    const name = queueName === '' ? this.lastQueue : queueName;
+    if (name !== '') this.permit('write', 'queue', name);
     this.notDefault(exchangeName);
+    this.permit('read', 'exchange', exchangeName);
     const e = this.exchangeNamed(exchangeName);
+    const q = this.queueFor(queueName);
     // RabbitMQ: an empty routing key with an empty queue name means the last declared queue's name.
     const key = queueName === '' && routingKey === '' ? q.name : routingKey;
-    this.permit('write', 'queue', q.name);
-    this.permit('read', 'exchange', e.name);
     this.permitTopic(e, 'read', key);
     if (e.type === 'headers') validateHeadersBinding(args);
     this.checkBindingKey(e, key);
@@ -636,10 +646,10 @@ export class Channel implements ReplyReceiver {
     this.notDefault(destName);
     this.notDefault(sourceName);
     if (!bind) return this.unbindExchange(destName, sourceName, routingKey, args, nowait);
-    const dest = this.exchangeNamed(destName);
+    this.permit('write', 'exchange', destName);
+    this.permit('read', 'exchange', sourceName);
     const source = this.exchangeNamed(sourceName);
-    this.permit('write', 'exchange', dest.name);
-    this.permit('read', 'exchange', source.name);
+    const dest = this.exchangeNamed(destName);
     this.permitTopic(source, 'read', routingKey);
     if (source.type === 'headers') validateHeadersBinding(args);
     this.checkBindingKey(source, routingKey);
@@ -667,13 +677,14 @@ export class Channel implements ReplyReceiver {
   // ---- publishing ---------------------------------------------------------------------------
 
   private exchangeForPublish(name: string): Exchange {
-    const exchange = this.exchangeNamed(name);
-    if (exchange.internal) {
-      throw chError(ReplyCode.AccessRefused, `cannot publish to internal exchange '${name}' in vhost '${this.vhost.name}'`);
-    }
+    // Permission before existence, as RabbitMQ checks.
     if (!this.writable.has(name)) {
       this.permit('write', 'exchange', name);
       this.writable.add(name);
+    }
+    const exchange = this.exchangeNamed(name);
+    if (exchange.internal) {
+      throw chError(ReplyCode.AccessRefused, `cannot publish to internal exchange '${name}' in vhost '${this.vhost.name}'`);
     }
     return exchange;
   }
@@ -785,8 +796,9 @@ export class Channel implements ReplyReceiver {
 
   private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean, args: FieldTable): void {
     if (queueName === REPLY_TO) return this.consumeReplies(tag, noAck, nowait);
+    const name = queueName === '' ? this.lastQueue : queueName;
+    if (name !== '') this.permit('read', 'queue', name); // before existence, as RabbitMQ
     const q = this.queueFor(queueName);
-    this.permit('read', 'queue', q.name);
     const p = args.get('x-priority');
     let priority = 0;
     if (p !== undefined) {
@@ -925,8 +937,10 @@ export class Channel implements ReplyReceiver {
 
   canDeliverTo(c: Consumer): boolean {
     if (this.state !== 'open' || this.conn.writer.congested) return false;
-    if (c.noAck) return true;
-    if (c.prefetch !== 0 && c.unacked >= c.prefetch) return false;
+    // A channel's global prefetch holds back its no-ack consumers too while the acked ones fill it
+    // (RabbitMQ's limiter answers can_send false to every queue of the channel); their own
+    // deliveries never count against it.
+    if (!c.noAck && c.prefetch !== 0 && c.unacked >= c.prefetch) return false;
     return this.globalPrefetch === 0 || this.consumerUnacked < this.globalPrefetch;
   }
 
@@ -1130,9 +1144,19 @@ export class Channel implements ReplyReceiver {
     for (const u of all) this.freed(u);
   }
 
-  /** Asks every queue this channel consumes from to deliver again (capacity came back). */
+  /**
+   * Asks every queue this channel consumes from to deliver again (capacity came back). Each time a
+   * different consumer's queue asks first, so that under a global prefetch the freed room goes
+   * round the queues rather than always to the first (RabbitMQ's limiter varies the order too).
+   */
   resumeDeliveries(): void {
-    for (const c of this.consumers.values()) c.queue.scheduleDispatch();
+    const n = this.consumers.size;
+    if (n === 0) return;
+    const first = this.resumeFrom++ % n;
+    let i = 0;
+    for (const c of this.consumers.values()) if (i++ >= first) c.queue.scheduleDispatch();
+    i = 0;
+    for (const c of this.consumers.values()) if (i++ < first) c.queue.scheduleDispatch();
   }
 
   /** The channel is going away: consumers are cancelled, unacked messages go back to their queues. */

@@ -35,8 +35,15 @@ import { FrameWriter } from './writer.js';
  */
 type State = 'header' | 'start-ok' | 'login' | 'tune-ok' | 'open' | 'running' | 'closing' | 'draining' | 'closed';
 
-/** The frame size accepted before tune-ok settles it. */
+/** The frame size written before tune-ok settles it. */
 const HANDSHAKE_FRAME_MAX = 128 * 1024;
+/**
+ * The largest frame read before tune-ok: RabbitMQ holds a client to AMQP's minimum frame_max (4096)
+ * until then, with its slack of one frame's overhead (see onTuneOk), and drops the socket on a
+ * larger one (the Java client's FrameMax test sends a start-ok with 4096 bytes of client
+ * properties). Warren answers 501 with a text before closing.
+ */
+const HANDSHAKE_READ_MAX = FRAME_MIN_SIZE + 8;
 /**
  * Past this many bytes of messages waiting for the store, publishers stop being read until the
  * store's pending batch is written: the disk, not memory, absorbs a publisher faster than it.
@@ -126,7 +133,7 @@ export class Connection implements QueueOwner, Throttled {
     // Body frames split across reads come in pieces, views of the reads; whole frames come as
     // ranges of the read, not views (see FrameParser).
     this.parser = new FrameParser(
-      HANDSHAKE_FRAME_MAX,
+      HANDSHAKE_READ_MAX,
       (t, ch, b, start, end) => {
         try {
           this.onFrame(t, ch, b, start, end);
@@ -568,7 +575,9 @@ export class Connection implements QueueOwner, Throttled {
     }
     this.channelMax = channelMax === 0 ? opts.channelMax : channelMax;
     this.frameMax = frameMax === 0 ? opts.frameMax : frameMax;
-    this.parser.frameMax = this.frameMax;
+    // RabbitMQ reads a frame whose payload (not the whole frame) fills frame_max: one frame's
+    // overhead of slack for clients that count it so.
+    this.parser.frameMax = this.frameMax + 8;
     this.writer.frameMax = this.frameMax;
     this.heartbeat = heartbeat;
     this.enter('open');

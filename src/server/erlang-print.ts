@@ -11,6 +11,26 @@ export function erlangBinary(value: string | Buffer): string {
   return `<<${[...b].join(',')}>>`;
 }
 
+/**
+ * A float as Erlang's ~p prints it (OTP's shortest round-trip digits): the shorter of the fixed
+ * form and the exponent form, the fixed one on a tie, each with a digit after the point: 10.0,
+ * 1.0e4, 100.0, 1.2e-4, 12345678.0.
+ */
+export function erlangFloat(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  const [mant, expText] = Math.abs(x).toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  const digits = mant.replace('.', '');
+  const sci = `${digits[0]}.${digits.length > 1 ? digits.slice(1) : '0'}e${exp}`;
+  let fixed: string;
+  if (exp < 0) fixed = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  else if (digits.length > exp + 1) fixed = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  else fixed = `${digits}${'0'.repeat(exp + 1 - digits.length)}.0`;
+  return sign + (sci.length < fixed.length ? sci : fixed);
+}
+
 /** A field's value as the broker holds it: integers, floats (1.0, not 1), booleans, binaries. */
 export function erlangValue(v: FieldValue): string {
   switch (v.type) {
@@ -19,7 +39,7 @@ export function erlangValue(v: FieldValue): string {
       return erlangBinary(v.value);
     case 'f':
     case 'd':
-      return Number.isInteger(v.value) ? `${v.value}.0` : String(v.value);
+      return erlangFloat(v.value);
     case 't':
       return String(v.value);
     case 'V':

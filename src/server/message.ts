@@ -5,6 +5,7 @@ import {
   Reader,
   ReplyCode,
   Writer,
+  FIELD_TYPE_NAMES,
   decodeBasicProperties,
   encodeBasicProperties,
   bodyLength,
@@ -172,7 +173,8 @@ export function checkExpiration(expiration: string): void {
   if (n > MAX_EXPIRY_MS) fail(`{value_too_large,${n}}`);
 }
 
-const routingKeysOf = (v: FieldValue | undefined): string[] =>
+/** The routing keys of a CC or BCC header's value (RabbitMQ's rabbit_basic:header_routes). */
+export const routingKeysOf = (v: FieldValue | undefined): string[] =>
   v?.type === 'A' ? v.value.flatMap((x) => (x.type === 'S' ? [x.value.toString('utf8')] : [])) : [];
 
 /** The CC routing keys of a message (RabbitMQ's sender-selected distribution). */
@@ -182,13 +184,19 @@ export function ccKeysOf(msg: Message): string[] {
 
 /**
  * The extra routing keys of a message's CC and BCC headers, and the message to deliver (without
- * its BCC header); null when it has neither.
+ * its BCC header); null when it has neither. A CC or BCC that is not an array makes the message
+ * invalid, as RabbitMQ 3.10.8 answers: 406 `invalid message: {unacceptable_type_in_header,"CC",byte}`.
  */
 export function senderSelected(msg: Message): { msg: Message; keys: string[] } | null {
   const headers = msg.decoded().headers;
   const cc = headers?.get('CC');
   const bcc = headers?.get('BCC');
   if (!cc && !bcc) return null;
+  for (const [name, v] of [['CC', cc], ['BCC', bcc]] as const) {
+    if (v && v.type !== 'A') {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid message: {unacceptable_type_in_header,"${name}",${FIELD_TYPE_NAMES[v.type]}}`, 'channel');
+    }
+  }
   const keys = [...routingKeysOf(cc), ...routingKeysOf(bcc)];
   if (!bcc) return { msg, keys };
   const h = new Map(headers);

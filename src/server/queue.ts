@@ -221,8 +221,9 @@ export class Queue {
     return this.persistAll || (this.durable && msg.persistent);
   }
 
-  /** Ready messages, after dropping any that expired. */
+  /** Ready messages, after handing on what consumers can take and dropping any that expired. */
   get messageCount(): number {
+    this.dispatchPending();
     this.expire();
     return this.readyCount;
   }
@@ -645,6 +646,7 @@ export class Queue {
 
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */
   purge(): number {
+    this.dispatchPending();
     const all = this.ready.clear();
     for (const e of all) this.settle(e);
     const paged = this.tail?.clear() ?? 0;
@@ -657,6 +659,7 @@ export class Queue {
    * were ready, and whether the store holds records of it (paged or persistent) to drop.
    */
   destroy(): { count: number; stored: boolean } {
+    this.dispatchPending();
     // RabbitMQ 3.10.8 answers a stream's queue.delete with message_count 0, whatever it held.
     const count = this.stream ? 0 : this.readyCount;
     this.deleted = true;
@@ -672,6 +675,7 @@ export class Queue {
 
   /** basic.get: the next ready message in memory, if any (see headReady). */
   take(): Entry | undefined {
+    this.dispatchPending();
     this.touch();
     this.expire();
     return this.shift();
@@ -694,6 +698,7 @@ export class Queue {
   }
 
   addConsumer(c: Consumer): void {
+    this.dispatchPending();
     this.stream?.addReader(c);
     let i = this.consumers.length;
     while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--;
@@ -706,6 +711,7 @@ export class Queue {
   removeConsumer(c: Consumer): boolean {
     const i = this.consumers.indexOf(c);
     if (i < 0) return false;
+    this.dispatchPending();
     this.consumers.splice(i, 1);
     this.stream?.removeReader(c);
     if (this.consumers.length === 0 && this.autoDelete && !this.deleted) {
@@ -767,6 +773,18 @@ export class Queue {
     process.nextTick(this.dispatchNow);
   }
 
+  /**
+   * Runs the dispatch this tick has scheduled, before anything that would see or change who gets
+   * the ready messages: a get, a new or cancelled consumer, a purge, a delete, a count. RabbitMQ's
+   * queue hands each message to a consumer with room as it arrives, so a basic.get or basic.cancel
+   * that follows publishes in the same socket read must find them delivered (RabbitMQ's Java
+   * client's BindingLifecycle and ConsumerPriorities tests), not take them or leave them to the
+   * next consumer. Dispatch stays batched per tick otherwise.
+   */
+  dispatchPending(): void {
+    if (this.dispatchScheduled) this.dispatch();
+  }
+
   /** Hands ready messages to consumers with capacity until either runs out. */
   dispatch(): void {
     this.dispatchScheduled = false;
@@ -774,6 +792,12 @@ export class Queue {
     if (this.stream) return this.stream.dispatch();
     this.expire();
     while (this.ready.length > 0 && this.consumers.length > 0) {
+      // Each message is checked as it reaches the head: one that expired behind a deliverable
+      // one is dropped, not delivered (RabbitMQ's Java client's PerMessageTTL test).
+      if (this.ready.peek()!.expiresAt !== 0) {
+        this.expire();
+        if (this.ready.length === 0) break;
+      }
       const c = this.nextConsumer();
       if (!c) break;
       c.deliver(this.shift()!);

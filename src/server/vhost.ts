@@ -121,23 +121,22 @@ export class VHost implements ExchangeHost {
   /**
    * Adds to out every queue a message reaches from exchange, following exchange-to-exchange
    * bindings; each exchange is visited once, so cycles cannot deliver a message twice. msg: the
-   * message (Exchange.route); extra: routingKey is one of its CC or BCC keys, not its own.
+   * message (Exchange.route); extraKeys: its CC and BCC keys, which RabbitMQ routes beside its own
+   * at every exchange on the way (so one hop may match a CC key and the next the routing key).
    */
-  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, msg?: Message, extra = false): void {
+  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, msg?: Message, extraKeys?: readonly string[]): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
-      const q = this.queues.get(routingKey);
-      if (q && q.routeMark !== mark) {
-        q.routeMark = mark;
-        out.push(q);
-      }
+      this.routeByName(routingKey, out, mark);
+      if (extraKeys) for (const k of extraKeys) this.routeByName(k, out, mark);
       return;
     }
     const pending = this.pending;
     const visit = this.newMark();
     pending.length = 0;
     exchange.routeMark = visit;
-    exchange.route(routingKey, headers, pending, msg, extra);
+    exchange.route(routingKey, headers, pending, msg, false);
+    if (extraKeys) for (const k of extraKeys) exchange.route(k, headers, pending, msg, true);
     while (pending.length > 0) {
       const d = pending.pop()!;
       if (isQueue(d)) {
@@ -147,8 +146,18 @@ export class VHost implements ExchangeHost {
         }
       } else if (d.routeMark !== visit) {
         d.routeMark = visit;
-        d.route(routingKey, headers, pending, msg, extra);
+        d.route(routingKey, headers, pending, msg, false);
+        if (extraKeys) for (const k of extraKeys) d.route(k, headers, pending, msg, true);
       }
+    }
+  }
+
+  /** The default exchange's route: the queue named by the key. */
+  private routeByName(key: string, out: Queue[], mark: number): void {
+    const q = this.queues.get(key);
+    if (q && q.routeMark !== mark) {
+      q.routeMark = mark;
+      out.push(q);
     }
   }
 
@@ -180,8 +189,7 @@ export class VHost implements ExchangeHost {
     this.held = false;
     // Headers are decoded only when a headers exchange could look at them.
     const headers = this.headersBindings > 0 ? msg.decoded().headers : undefined;
-    this.route(exchange, msg.routingKey, headers, routed, mark, msg);
-    if (extraKeys) for (const k of extraKeys) this.route(exchange, k, headers, routed, mark, msg, true);
+    this.route(exchange, msg.routingKey, headers, routed, mark, msg, extraKeys);
     // The default exchange shows a policy that matches it but, in RabbitMQ 3.10.8, never uses its alternate-exchange.
     if (routed.length === 0 && (exchange.arguments.size > 0 || (exchange.policy !== null && exchange !== this.defaultExchange))) this.routeAlternate(exchange, msg, headers, mark, extraKeys);
     // Traced before any queue takes it, so the trace of its publish precedes that of its delivery.
@@ -226,8 +234,7 @@ export class VHost implements ExchangeHost {
       const next = ae !== undefined ? this.exchanges.get(ae) : undefined;
       if (!next || tried.has(next)) return;
       tried.add(next);
-      this.route(next, msg.routingKey, headers, this.routed, mark, msg);
-      if (extraKeys) for (const k of extraKeys) this.route(next, k, headers, this.routed, mark, msg, true);
+      this.route(next, msg.routingKey, headers, this.routed, mark, msg, extraKeys);
       if (this.routed.length > 0) return;
       current = next;
     }

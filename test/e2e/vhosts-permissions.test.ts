@@ -375,6 +375,35 @@ describe('configure / write / read permissions', () => {
   });
 });
 
+describe('permissions come before existence (RabbitMQ Java client, server/Permissions)', () => {
+  it('deleting, purging, consuming from, binding or publishing to something that is not there is refused (403) without the permission, as 3.10.8 does', async () => {
+    const vh = uid('perm-order-vh');
+    await addVhost(vh);
+    const u = uid('nobody');
+    await addUser(u, 'n-pw');
+    await setPerms(u, vh, '^$', '^$', '^$');
+    const conn = await connect(u, 'n-pw', vh);
+    const missing = uid('missing');
+    for (const op of [
+      (c: Channel) => c.deleteQueue(missing),
+      (c: Channel) => c.deleteExchange(missing),
+      (c: Channel) => c.purgeQueue(missing),
+      (c: Channel) => c.consume(missing, () => undefined),
+      (c: Channel) => c.bindQueue(missing, 'amq.direct', 'k'),
+      (c: Channel) => c.bindExchange(missing, 'amq.direct', 'k'),
+    ]) {
+      const e = await refused(conn, op);
+      expect(e?.code).toBe(403);
+      expect(e?.message).toContain(`refused for user '${u}'`);
+    }
+    expect((await publishRefused(conn, missing, 'k'))?.code).toBe(403);
+    // With every permission, what is missing is named: the exchange before the queue.
+    const both = await refused(await connect('guest', 'guest', vh), (c) => c.bindQueue(missing, `${missing}-x`, 'k'));
+    expect(both?.code).toBe(404);
+    expect(both?.message).toContain(`no exchange '${missing}-x'`);
+  });
+});
+
 // ---------------------------------------------------------------- vhost isolation and deletion
 
 describe('vhost isolation and deletion', () => {
