@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 
 export type ConfigValues = Record<string, string | number | boolean | string[]>;
 
+/** Information units as rabbitmq.conf and rabbitmqctl take them: kB, MB, GB in 1000s, kiB, MiB, GiB in 1024s. */
 const SIZE_UNITS: Record<string, number> = { '': 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
 
-function size(v: string): number {
+export function size(v: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim());
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new Error(`'${v}' is not a size (e.g. 50000000, 50MB, 2GiB)`);

@@ -7,6 +7,7 @@ import { ApiTimeout, apiRequest, type ApiAnswer } from './ctl-http.js';
 import { LISTS, type ListSpec, type Row } from './ctl-lists.js';
 import { DIAGNOSTICS, runDiagnostic } from './ctl-diagnostics.js';
 import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
+import { ALARM_COMMANDS, BadArgument, runAlarms } from './ctl-alarms.js';
 import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
 import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federation.js';
 
@@ -133,6 +134,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
   environment: [0, 0, 'environment'],
   ...LIMIT_COMMANDS,
+  ...ALARM_COMMANDS,
   ...SHOVEL_COMMANDS,
   ...FEDERATION_COMMANDS,
 };
@@ -295,6 +297,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       });
     }
     const node = async (): Promise<string> => String(((await call(o, 'GET', '/api/overview')) as Row).node);
+    if (action in ALARM_COMMANDS) {
+      return await runAlarms(action, args, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node).catch((e: unknown) => {
+        if (!(e instanceof BadArgument)) throw e;
+        // rabbitmqctl 3.10.8 exits 65 (EX_DATAERR) for a value it cannot take.
+        usageError(o, action, e.message);
+        return EX_DATAERR;
+      });
+    }
     if (action in FEDERATION_COMMANDS) {
       return await runFederation(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node, o.onlyDown).catch((e: unknown) => {
         if (e instanceof LinkNotFound) throw new CtlError(e.message, EX_UNAVAILABLE);

@@ -40,7 +40,7 @@ export async function localNodeResources(broker: Broker): Promise<Json> {
     mem_alarm: reasons.includes('memory'),
     mem_total: totalmem(),
     disk_free: await diskFree(broker.options.dataDir),
-    disk_free_limit: broker.options.diskFreeLimit,
+    disk_free_limit: broker.alarms.diskFreeLimit,
     disk_free_alarm: reasons.includes('disk'),
     fd_used: fds.used,
     fd_total: fds.total,

@@ -64,7 +64,7 @@ async function localFigures(broker: Broker, memory: boolean): Promise<JsonObject
     mem_limit: broker.alarms.memoryLimit,
     mem_alarm: broker.alarms.memoryAlarm,
     disk_free: await diskFree(broker.options.dataDir ?? tmpdir()),
-    disk_free_limit: broker.options.diskFreeLimit,
+    disk_free_limit: broker.alarms.diskFreeLimit,
     disk_free_alarm: broker.alarms.diskAlarm,
     fd_used: fds,
     fd_total: fdMax,

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
 import { registerEnvironmentApi } from './environment-api.js';
+import { registerAlarmsApi } from './alarms-api.js';
 import { registerHealthApi } from './health-api.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
@@ -142,6 +143,7 @@ export async function startManagement(
   registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
   registerEnvironmentApi(app, broker, settings);
+  registerAlarmsApi(app, broker);
   registerMetrics(app, broker);
   registerUi(app);
 

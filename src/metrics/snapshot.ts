@@ -62,7 +62,7 @@ export async function snapshot(broker: Broker): Promise<Snapshot> {
       memoryUsed: usedMemory(),
       memoryLimit: broker.alarms.memoryLimit,
       diskFree: o.dataDir ? await diskFree(o.dataDir) : undefined,
-      diskFreeLimit: o.diskFreeLimit,
+      diskFreeLimit: broker.alarms.diskFreeLimit,
       uptimeSeconds: (Date.now() - broker.startedAt) / 1000,
     },
   };

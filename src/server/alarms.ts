@@ -21,8 +21,16 @@ export function usedMemory(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** A memory watermark as rabbitmqctl set_vm_memory_high_watermark takes it: a fraction of RAM, or bytes. */
+export type MemoryWatermark = { relative: number } | { absolute: number };
+/** A free-disk floor as rabbitmqctl set_disk_free_limit takes it: bytes, or a multiple of RAM. */
+export type DiskFreeLimit = { absolute: number } | { memRelative: number };
+
 export class ResourceMonitor {
-  readonly memoryLimit: number;
+  /** Bytes of usedMemory() past which the memory alarm is raised. */
+  memoryLimit: number;
+  /** Free bytes on the data directory's disk below which the disk alarm is raised. */
+  diskFreeLimit: number;
   memoryAlarm = false;
   diskAlarm = false;
   private timer: NodeJS.Timeout | null = null;
@@ -35,6 +43,23 @@ export class ResourceMonitor {
   ) {
     const w = options.memoryHighWatermark;
     this.memoryLimit = w <= 1 ? Math.floor(totalmem() * w) : w;
+    this.diskFreeLimit = options.diskFreeLimit;
+  }
+
+  /**
+   * Changes the memory watermark at run time (rabbitmqctl set_vm_memory_high_watermark), checked
+   * at once: 0 (or a tiny fraction) raises the alarm and blocks publishers, as operators and
+   * client test suites use it.
+   */
+  setMemoryWatermark(w: MemoryWatermark): void {
+    this.memoryLimit = 'relative' in w ? Math.floor(totalmem() * w.relative) : w.absolute;
+    void this.check();
+  }
+
+  /** Changes the free-disk floor at run time (rabbitmqctl set_disk_free_limit), checked at once. */
+  setDiskFreeLimit(l: DiskFreeLimit): void {
+    this.diskFreeLimit = 'absolute' in l ? l.absolute : Math.floor(totalmem() * l.memRelative);
+    void this.check();
   }
 
   get active(): boolean {
@@ -66,9 +91,9 @@ export class ResourceMonitor {
       try {
         const s = await statfs(this.options.dataDir);
         const free = s.bavail * s.bsize;
-        if (free < this.options.diskFreeLimit !== this.diskAlarm) {
+        if (free < this.diskFreeLimit !== this.diskAlarm) {
           this.diskAlarm = !this.diskAlarm;
-          this.log.warn({ free, limit: this.options.diskFreeLimit }, this.diskAlarm ? 'disk alarm set' : 'disk alarm cleared');
+          this.log.warn({ free, limit: this.diskFreeLimit }, this.diskAlarm ? 'disk alarm set' : 'disk alarm cleared');
         }
       } catch {
         // the data directory may not exist yet

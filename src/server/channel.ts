@@ -916,6 +916,8 @@ export class Channel implements ReplyReceiver {
     if (this.reply_?.tag === tag) this.cancelReplies();
     const c = this.consumers.get(tag);
     if (c) {
+      // What was published before the cancel goes to this consumer first, as on RabbitMQ.
+      c.queue.dispatchPending();
       this.consumers.delete(tag);
       c.queue.removeConsumer(c);
       this.consumerDeleted(c);

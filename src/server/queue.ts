@@ -711,7 +711,6 @@ export class Queue {
   removeConsumer(c: Consumer): boolean {
     const i = this.consumers.indexOf(c);
     if (i < 0) return false;
-    this.dispatchPending();
     this.consumers.splice(i, 1);
     this.stream?.removeReader(c);
     if (this.consumers.length === 0 && this.autoDelete && !this.deleted) {
@@ -775,7 +774,8 @@ export class Queue {
 
   /**
    * Runs the dispatch this tick has scheduled, before anything that would see or change who gets
-   * the ready messages: a get, a new or cancelled consumer, a purge, a delete, a count. RabbitMQ's
+   * the ready messages: a get, a new consumer, a basic.cancel (Channel.cancel: not a consumer that
+   * goes because its channel, connection or node did), a purge, a delete, a count. RabbitMQ's
    * queue hands each message to a consumer with room as it arrives, so a basic.get or basic.cancel
    * that follows publishes in the same socket read must find them delivered (RabbitMQ's Java
    * client's BindingLifecycle and ConsumerPriorities tests), not take them or leave them to the

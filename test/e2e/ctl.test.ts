@@ -771,3 +771,42 @@ describe('warren ctl: diagnostics, channels, closing connections, exit codes (as
     expect(errs.some((e) => /maintenance/.test(e.message))).toBe(true);
   });
 });
+
+describe('resource limits at run time', () => {
+  it('set_vm_memory_high_watermark 0.000000001 blocks publishers (connection.blocked), 0.4 lets them go; set_disk_free_limit; bad values exit 65', async () => {
+    const conn = await connect();
+    const events: string[] = [];
+    conn.on('blocked', (reason: string) => events.push(`blocked ${reason}`));
+    conn.on('unblocked', () => events.push('unblocked'));
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const node = String((await api('GET', '/api/overview')).json.node);
+    try {
+      expect(await ok('set_vm_memory_high_watermark', '0.000000001')).toContain(`Setting memory threshold on ${node} to 0.000000001 ...`);
+      // RabbitMQ blocks a connection when it next publishes.
+      ch.sendToQueue(queue, Buffer.from('x'));
+      const until = Date.now() + 5000;
+      while (!events.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(events).toEqual(['blocked low on memory']);
+      const nodes = (await api('GET', '/api/nodes')).json as { mem_limit: number; mem_alarm: boolean }[];
+      expect(nodes[0]!.mem_alarm).toBe(true);
+      expect(nodes[0]!.mem_limit).toBeLessThan(1000);
+    } finally {
+      expect(await ok('set_vm_memory_high_watermark', '0.4')).toContain('to 0.4 ...');
+    }
+    const until = Date.now() + 5000;
+    while (events.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual(['blocked low on memory', 'unblocked']);
+    expect(await ok('set_vm_memory_high_watermark', 'absolute', '3GiB')).toContain('to 3GiB bytes ...');
+    expect(((await api('GET', '/api/nodes')).json as { mem_limit: number }[])[0]!.mem_limit).toBe(3 * 1024 ** 3);
+    expect(await ok('set_disk_free_limit', '60MB')).toContain('Setting disk free limit on');
+    expect(((await api('GET', '/api/nodes')).json as { disk_free_limit: number }[])[0]!.disk_free_limit).toBe(60e6);
+    expect(await ok('set_disk_free_limit', 'mem_relative', '0.001')).toContain('to 0.001 times the total RAM ...');
+    const tooBig = await ctl('set_vm_memory_high_watermark', '1.5');
+    expect(tooBig.code).toBe(65);
+    expect(tooBig.stderr).toContain('Bad argument: The threshold should be a fraction between 0.0 and 1.0');
+    expect((await ctl('set_disk_free_limit', 'lots')).code).toBe(65);
+    expect((await ctl('set_disk_free_limit', 'relative', '1')).code).toBe(65);
+    await ok('set_disk_free_limit', '50MB');
+  });
+});

@@ -167,13 +167,23 @@ describe('specific hostile inputs', () => {
     await expectConnectionClose(r, 502);
   });
 
-  rawCase('field table nested 10,000 levels deep (start-ok client-properties) -> 502', async () => {
+  // 500 levels: past the decoder's depth limit, and within the 4096 bytes a frame may have before tune.
+  rawCase('field table nested 500 levels deep (start-ok client-properties) -> 502', async () => {
+    const r = await RawAmqp.connect(broker.port);
+    raws.push(r);
+    r.write(codec.PROTOCOL_HEADER);
+    await r.expectMethod(M.connectionStart);
+    r.write(methodFrame(0, M.connectionStartOk, deepTable(500), shortstr('PLAIN'), Buffer.from([0, 0, 0, 12, 0, 0x67, 0x75, 0x65, 0x73, 0x74, 0, 0x67, 0x75, 0x65, 0x73, 0x74]), shortstr('en_US')));
+    await expectConnectionClose(r, 502);
+  });
+
+  rawCase('a start-ok larger than 4096 bytes before tune (10,000 nested tables) -> 501 FRAME_ERROR', async () => {
     const r = await RawAmqp.connect(broker.port);
     raws.push(r);
     r.write(codec.PROTOCOL_HEADER);
     await r.expectMethod(M.connectionStart);
     r.write(methodFrame(0, M.connectionStartOk, deepTable(10_000), shortstr('PLAIN'), Buffer.from([0, 0, 0, 12, 0, 0x67, 0x75, 0x65, 0x73, 0x74, 0, 0x67, 0x75, 0x65, 0x73, 0x74]), shortstr('en_US')));
-    await expectConnectionClose(r, 502);
+    await expectConnectionClose(r, 501);
   });
 
   rawCase('field table whose length runs past the end of the frame -> 501 FRAME_ERROR (RabbitMQ cannot decode it)', async () => {
