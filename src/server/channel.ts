@@ -410,8 +410,13 @@ export class Channel implements ReplyReceiver {
   }
 
   /** Finds a queue the connection may use, or throws 404 / 405 as RabbitMQ does. */
+  /** RabbitMQ: an empty queue name means the queue last declared on the channel. */
+  private queueNamed(name: string): string {
+    return name === '' ? this.lastQueue : name;
+  }
+
   private queueFor(name: string): Queue {
-    const q = this.vhost.queues.get(name === '' ? this.lastQueue : name);
+    const q = this.vhost.queues.get(this.queueNamed(name));
     if (!q) throw chError(ReplyCode.NotFound, `no queue '${name}' in vhost '${this.vhost.name}'`);
     this.checkExclusive(q);
     return q;
@@ -493,7 +498,7 @@ export class Channel implements ReplyReceiver {
 
   private purge(name: string, nowait: boolean): void {
     // Permission before existence, as RabbitMQ checks: a user without it learns nothing of the queue.
-    this.permit('read', 'queue', name === '' ? this.lastQueue : name);
+    this.permit('read', 'queue', this.queueNamed(name));
     const q = this.queueFor(name);
     if (q.stream) throw new AmqpError(ReplyCode.NotImplemented, `queue.purge not supported by stream queues ${queueRef(q)}`, 'connection');
     const count = q.purge();
@@ -501,7 +506,7 @@ export class Channel implements ReplyReceiver {
   }
 
   private deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, nowait: boolean): void {
-    const qname = name === '' ? this.lastQueue : name;
+    const qname = this.queueNamed(name);
     // Permission first, as RabbitMQ: a queue that is not there is refused too (Java client's Permissions test).
     this.permit('configure', 'queue', qname);
     const q = this.vhost.queues.get(qname);
@@ -611,7 +616,7 @@ export class Channel implements ReplyReceiver {
   private bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, nowait: boolean): void {
     // RabbitMQ's order: permissions, then the exchange, then the queue (a user without access
     // learns nothing of what exists; with both missing the exchange is named).
-    const name = queueName === '' ? this.lastQueue : queueName;
+    const name = this.queueNamed(queueName);
     if (name !== '') this.permit('write', 'queue', name);
     this.notDefault(exchangeName);
     this.permit('read', 'exchange', exchangeName);
@@ -628,7 +633,7 @@ export class Channel implements ReplyReceiver {
 
   /** Unbinding what is not there is not an error (RabbitMQ 3.x): only the access checks apply. */
   private unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable): void {
-    const name = queueName === '' ? this.lastQueue : queueName;
+    const name = this.queueNamed(queueName);
     if (name === '') this.queueFor(name); // no queue declared on this channel yet: 404, as before
     this.notDefault(exchangeName);
     this.permit('write', 'queue', name);
@@ -796,7 +801,7 @@ export class Channel implements ReplyReceiver {
 
   private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, nowait: boolean, args: FieldTable): void {
     if (queueName === REPLY_TO) return this.consumeReplies(tag, noAck, nowait);
-    const name = queueName === '' ? this.lastQueue : queueName;
+    const name = this.queueNamed(queueName);
     if (name !== '') this.permit('read', 'queue', name); // before existence, as RabbitMQ
     const q = this.queueFor(queueName);
     const p = args.get('x-priority');

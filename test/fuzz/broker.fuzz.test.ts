@@ -167,24 +167,20 @@ describe('specific hostile inputs', () => {
     await expectConnectionClose(r, 502);
   });
 
-  // 500 levels: past the decoder's depth limit, and within the 4096 bytes a frame may have before tune.
-  rawCase('field table nested 500 levels deep (start-ok client-properties) -> 502', async () => {
+  /** A start-ok whose client properties are a table nested depth levels deep; resolves with the close's code. */
+  async function deepStartOk(depth: number, code: number): Promise<void> {
     const r = await RawAmqp.connect(broker.port);
     raws.push(r);
     r.write(codec.PROTOCOL_HEADER);
     await r.expectMethod(M.connectionStart);
-    r.write(methodFrame(0, M.connectionStartOk, deepTable(500), shortstr('PLAIN'), Buffer.from([0, 0, 0, 12, 0, 0x67, 0x75, 0x65, 0x73, 0x74, 0, 0x67, 0x75, 0x65, 0x73, 0x74]), shortstr('en_US')));
-    await expectConnectionClose(r, 502);
-  });
+    r.write(methodFrame(0, M.connectionStartOk, deepTable(depth), shortstr('PLAIN'), Buffer.from([0, 0, 0, 12, 0, 0x67, 0x75, 0x65, 0x73, 0x74, 0, 0x67, 0x75, 0x65, 0x73, 0x74]), shortstr('en_US')));
+    await expectConnectionClose(r, code);
+  }
 
-  rawCase('a start-ok larger than 4096 bytes before tune (10,000 nested tables) -> 501 FRAME_ERROR', async () => {
-    const r = await RawAmqp.connect(broker.port);
-    raws.push(r);
-    r.write(codec.PROTOCOL_HEADER);
-    await r.expectMethod(M.connectionStart);
-    r.write(methodFrame(0, M.connectionStartOk, deepTable(10_000), shortstr('PLAIN'), Buffer.from([0, 0, 0, 12, 0, 0x67, 0x75, 0x65, 0x73, 0x74, 0, 0x67, 0x75, 0x65, 0x73, 0x74]), shortstr('en_US')));
-    await expectConnectionClose(r, 501);
-  });
+  // 500 levels: past the decoder's depth limit, and within the 4096 bytes a frame may have before tune.
+  rawCase('field table nested 500 levels deep (start-ok client-properties) -> 502', () => deepStartOk(500, 502));
+
+  rawCase('a start-ok larger than 4096 bytes before tune (10,000 nested tables) -> 501 FRAME_ERROR', () => deepStartOk(10_000, 501));
 
   rawCase('field table whose length runs past the end of the frame -> 501 FRAME_ERROR (RabbitMQ cannot decode it)', async () => {
     const r = await rawOpen();
