@@ -95,6 +95,7 @@ export class OwedDeadLetters {
         body,
         persistent: deliveryModeOf(m.properties) === 2,
         routingKey: m.routingKey,
+        bccKeys: null, // not kept in the store
       };
       this.owed.set(m.seq, { seq: m.seq, dead, settled: new Set(m.settled ?? []) });
       this.bytesHeld += body.length;

@@ -32,6 +32,8 @@ export interface DeadMessage {
   persistent: boolean;
   /** The routing key it was published with: used when the queue has no dead-letter routing key. */
   routingKey: string;
+  /** Its BCC keys, routed too when the queue has no dead-letter routing key (Message.bccKeys). */
+  bccKeys: readonly string[] | null;
 }
 
 type Table = { type: 'F'; value: FieldTable };
@@ -118,16 +120,18 @@ export function recordDeath(queue: Queue, msg: Message, reason: DeathReason): De
   delete props.expiration;
   const w = new Writer(256);
   encodeBasicProperties(w, props);
-  return { properties: Buffer.from(w.take()), headers, body: msg.body, persistent: msg.persistent, routingKey: msg.routingKey };
+  const bccKeys = queue.args.deadLetterRoutingKey === undefined ? msg.bccKeys : null;
+  return { properties: Buffer.from(w.take()), headers, body: msg.body, persistent: msg.persistent, routingKey: msg.routingKey, bccKeys };
 }
 
 /** The queues dead reaches from dlx with routingKey, and those left out as cycles. */
 export function deadLetterTargets(vhost: VHost, dlx: Exchange, routingKey: string, dead: DeadMessage): { targets: Queue[]; cycles: Queue[] } {
   const reached: Queue[] = [];
   // Without a dead-letter routing key, RabbitMQ routes with the keys it was published with: its
-  // own and its CC keys (recordDeath dropped the CC header when there is one).
+  // own, its CC and its BCC keys (recordDeath dropped the CC header and the BCC keys when there is one).
   const cc = dead.headers.get('CC');
-  vhost.route(dlx, routingKey, dead.headers, reached, vhost.newMark(), undefined, cc ? routingKeysOf(cc) : undefined);
+  const extra = cc || dead.bccKeys ? [...routingKeysOf(cc), ...(dead.bccKeys ?? [])] : undefined;
+  vhost.route(dlx, routingKey, dead.headers, reached, vhost.newMark(), undefined, extra);
   const deaths = dead.headers.get('x-death');
   const list = deaths?.type === 'A' ? deaths.value : [];
   const targets: Queue[] = [];

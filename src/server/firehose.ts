@@ -78,10 +78,9 @@ export class Firehose {
   /** A message of queue handed to origin (basic.deliver or basic.get-ok). */
   delivered(origin: TraceOrigin, queue: Queue, msg: Message, redelivered: boolean): void {
     if (msg.exchange === TRACE_EXCHANGE) return;
-    // The message keeps its CC header but not BCC's keys, so a delivery's routing_keys lack those
-    // (RabbitMQ keeps them with the message and lists them).
+    // The CC keys are in the headers, BCC's beside them (lost for a message read back from the store).
     const cc = ccKeysOf(msg);
-    const h = this.common(msg, cc.length > 0 ? [msg.routingKey, ...cc] : [msg.routingKey]);
+    const h = this.common(msg, cc.length > 0 || msg.bccKeys ? [msg.routingKey, ...cc, ...(msg.bccKeys ?? [])] : [msg.routingKey]);
     h.set('redelivered', { type: 'I', value: redelivered ? 1 : 0 });
     this.origin(h, origin);
     this.emit(`deliver.${queue.name}`, h, msg);

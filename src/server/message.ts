@@ -20,6 +20,11 @@ export class Message {
   /** The body as it came: one buffer, or a large one's pieces until something needs it whole. */
   private held: Body;
   readonly bodySize: number;
+  /**
+   * The BCC header's keys, which RabbitMQ keeps with the message (not in its headers) and routes a
+   * dead-lettered message to and lists in delivery traces. In memory only: not in the store.
+   */
+  bccKeys: readonly string[] | null = null;
 
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */
@@ -204,6 +209,7 @@ export function senderSelected(msg: Message): { msg: Message; keys: string[] } |
   const w = new Writer(256);
   encodeBasicProperties(w, { ...msg.decoded(), headers: h });
   const stripped = new Message(msg.seq, msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.body, msg.persistent);
+  stripped.bccKeys = routingKeysOf(bcc);
   return { msg: stripped, keys };
 }
 

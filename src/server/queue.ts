@@ -630,6 +630,7 @@ export class Queue {
       const old = e.msg;
       store.deleteMessage(this.vhost.name, this.name, old.seq);
       const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
+      msg.bccKeys = old.bccKeys;
       this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
     }
     if (this.args.overflow === 'drop-head') this.dropHeads();

@@ -165,7 +165,7 @@ describe('sender-selected distribution (CC and BCC headers)', () => {
     expect(e2.message).toContain('invalid message: {unacceptable_type_in_header,"BCC",longstr}');
   });
 
-  it('dead-lettering routes with the CC keys too, unless the queue names a dead-letter routing key, which drops CC (DeadLetterExchange.deadLetterNewRK)', async () => {
+  it('dead-lettering routes with the CC and BCC keys too, unless the queue names a dead-letter routing key, which drops them (DeadLetterExchange.deadLetterNewRK)', async () => {
     const { ch } = await open();
     const dlx = uid('dlx');
     await ch.assertExchange(dlx, 'direct', { autoDelete: true });
@@ -180,16 +180,23 @@ describe('sender-selected distribution (CC and BCC headers)', () => {
     const src = uid('src');
     await ch.assertExchange(src, 'direct', { autoDelete: false });
     await ch.bindQueue(plain, src, 'k');
-    ch.publish(src, 'k', Buffer.from('a'), { headers: { CC: ['cc'] }, expiration: '0' });
-    await waitUntil(async () => (await ch.checkQueue(viaCc)).messageCount === 1, 'dead-lettered to the CC key');
+    const viaBcc = (await ch.assertQueue('', { exclusive: true })).queue;
+    await ch.bindQueue(viaBcc, dlx, 'bcc');
+    ch.publish(src, 'k', Buffer.from('a'), { headers: { CC: ['cc'], BCC: ['bcc'] }, expiration: '0' });
+    await waitUntil(async () => (await ch.checkQueue(viaBcc)).messageCount === 1, 'dead-lettered to the BCC key');
+    expect((await ch.checkQueue(viaCc)).messageCount).toBe(1);
     expect((await ch.checkQueue(viaKey)).messageCount).toBe(1);
+    const viaBccMsg = await ch.get(viaBcc, { noAck: true });
+    // x-death's routing-keys name the CC keys, not the BCC ones.
+    expect(viaBccMsg && (viaBccMsg.properties.headers!['x-death'] as { 'routing-keys': string[] }[])[0]!['routing-keys']).toEqual(['k', 'cc']);
     await ch.purgeQueue(viaKey);
     await ch.purgeQueue(viaCc);
     await ch.unbindQueue(plain, src, 'k');
     await ch.bindQueue(renamed, src, 'k');
-    ch.publish(src, 'k', Buffer.from('b'), { headers: { CC: ['cc'] }, expiration: '0' });
+    ch.publish(src, 'k', Buffer.from('b'), { headers: { CC: ['cc'], BCC: ['bcc'] }, expiration: '0' });
     await waitUntil(async () => (await ch.checkQueue(viaNew)).messageCount === 1, 'dead-lettered under the new key');
     expect((await ch.checkQueue(viaCc)).messageCount).toBe(0);
+    expect((await ch.checkQueue(viaBcc)).messageCount).toBe(0);
     const m = await ch.get(viaNew, { noAck: true });
     const headers = (m && m.properties.headers) || {};
     expect(headers.CC).toBeUndefined();
