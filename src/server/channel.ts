@@ -743,6 +743,8 @@ export class Channel implements ReplyReceiver {
         });
       } else if (persisted) {
         this.confirms.settleAfterStore(seq);
+      } else if (routed === 0) {
+        this.confirms.ackNow(seq);
       } else {
         this.confirms.settle(seq, true);
       }

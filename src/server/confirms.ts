@@ -7,8 +7,11 @@ export class ConfirmTracker {
   private seq = 0;
   /** Highest sequence number already acked or nacked to the client. */
   private sent = 0;
-  /** Outcomes that arrived ahead of an earlier, still pending publish (or a nack). */
-  private readonly settled = new Map<number, boolean>();
+  /**
+   * Outcomes that arrived ahead of an earlier, still pending publish (or a nack); 'sent': acked on
+   * its own already (ackNow), passed over without a frame of its own.
+   */
+  private readonly settled = new Map<number, boolean | 'sent'>();
   /**
    * Every publish in (sent, okThrough] was stored and is to be acked: outcomes nearly always come
    * in order, and those cost a counter rather than a map entry each.
@@ -71,6 +74,22 @@ export class ConfirmTracker {
   }
 
   /**
+   * A publish routed nowhere: RabbitMQ acks it on its own as soon as it has handled it
+   * (multiple=false, after its basic.return if mandatory), ahead of earlier publishes still
+   * waiting for the store, rather than in the next run; php-amqp's tests count those acks.
+   */
+  ackNow(seq: number): void {
+    if (this.stopped) return;
+    this.stats.confirm++;
+    this.send({ id: M.BasicAck, args: { deliveryTag: seq, multiple: false } });
+    this.settled.set(seq, 'sent');
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushNow);
+    }
+  }
+
+  /**
    * Calls done once every publish so far has been acked or nacked to the client, so that a
    * channel closed by its client sends all its confirms before channel.close-ok, never after.
    */
@@ -91,19 +110,30 @@ export class ConfirmTracker {
     if (this.stopped) return;
     let runStart = this.sent;
     if (this.okThrough > this.sent) this.sent = this.okThrough;
+    // The last publish of the run still to be acked; how many before it, and since it, were acked
+    // on their own already.
+    let last = this.sent;
+    let early = 0;
+    let earlySince = 0;
     while (this.settled.has(this.sent + 1)) {
       const seq = this.sent + 1;
-      const ok = this.settled.get(seq)!;
+      const outcome = this.settled.get(seq)!;
       this.settled.delete(seq);
-      if (!ok) {
-        this.ackRun(runStart, seq - 1);
+      if (outcome === false) {
+        this.ackRun(runStart, last, early);
         this.send({ id: M.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
-        runStart = seq;
+        runStart = last = seq;
+        early = earlySince = 0;
+      } else if (outcome === 'sent') earlySince++;
+      else {
+        early += earlySince;
+        earlySince = 0;
+        last = seq;
       }
       this.sent = seq;
     }
     this.okThrough = this.sent;
-    this.ackRun(runStart, this.sent);
+    this.ackRun(runStart, last, early);
     if (this.drained && this.sent === this.seq) {
       const done = this.drained;
       this.drained = null;
@@ -111,10 +141,10 @@ export class ConfirmTracker {
     }
   }
 
-  /** Acks (from, to] in one frame. */
-  private ackRun(from: number, to: number): void {
+  /** Acks (from, to] in one frame; early of them were acked on their own already (ackNow). */
+  private ackRun(from: number, to: number, early: number): void {
     if (to <= from) return;
-    this.stats.confirm += to - from;
+    this.stats.confirm += to - from - early;
     this.send({ id: M.BasicAck, args: { deliveryTag: to, multiple: to - from > 1 } });
   }
 }

@@ -1,7 +1,7 @@
-// Behaviours that RabbitMQ's Java client's own functional and server tests (rabbitmq-java-client
-// v5.0.0, src/test/java/.../functional and .../server) check and Warren got wrong, each reproduced
-// with amqplib over a real socket. Every case passes against RabbitMQ 3.10.8 too
-// (AMQP_URL=amqp://guest:guest@127.0.0.1:PORT npx vitest run test/e2e/java-suite-cases.test.ts).
+// Behaviours that client libraries' own test suites check and Warren got wrong: RabbitMQ's Java
+// client's functional and server tests (rabbitmq-java-client v5.0.0) and php-amqp's phpt tests
+// (v1.11.0), each reproduced with amqplib over a real socket. Every case passes against RabbitMQ
+// 3.10.8 too (AMQP_URL=amqp://guest:guest@127.0.0.1:PORT npx vitest run test/e2e/client-suite-cases.test.ts).
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -323,5 +323,25 @@ describe('frame size before tune (FrameMax.rejectLargeFramesDuringConnectionNego
     // The payload is the properties' bytes + 50: 4046 gives 4096.
     expect(await startOkOf(4046)).toBe('tune');
     expect(await startOkOf(4047)).toBe('refused');
+  });
+});
+
+describe('publisher confirms of publishes routed nowhere (php-amqp amqpexchange_publish_confirms.phpt)', () => {
+  it('each is acked on its own at once, after its basic.return when mandatory, not folded into one multiple ack', async () => {
+    const conn = await amqp.connect(broker.url());
+    conn.on('error', () => undefined);
+    conns.push(conn);
+    const ch = await conn.createConfirmChannel();
+    const x = uid('nowhere');
+    await ch.assertExchange(x, 'fanout', { autoDelete: true });
+    const frames: string[] = [];
+    ch.on('ack', (a: { deliveryTag: number; multiple: boolean }) => frames.push(`ack ${a.deliveryTag} ${a.multiple}`));
+    ch.on('return', () => frames.push('return'));
+    ch.publish(x, 'k', Buffer.from('1'));
+    ch.publish(x, 'k', Buffer.from('2'), { mandatory: true });
+    ch.publish(x, 'k', Buffer.from('3'));
+    await ch.waitForConfirms();
+    await waitUntil(() => frames.length === 4, 'three acks and a return');
+    expect(frames).toEqual(['ack 1 false', 'return', 'ack 2 false', 'ack 3 false']);
   });
 });
