@@ -11,6 +11,11 @@ export const FRAME_OVERHEAD = 8;
 
 /** What a client must send first; also what we answer a wrong header with. */
 export const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
+/**
+ * AMQP 0-9's header ("AMQP" 1 1 0 9), which RabbitMQ takes as 0-9-1 (rabbit_reader: "we can
+ * safely treat [it] as though it were 0-9-1"); Perl's AnyEvent::RabbitMQ and Net::AMQP send it.
+ */
+export const PROTOCOL_HEADER_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
 export const ReplyCode = {
   Success: 200,

@@ -10,6 +10,7 @@ import {
   FrameParser,
   M,
   PROTOCOL_HEADER,
+  PROTOCOL_HEADER_0_9,
   Reader,
   ReplyCode,
   decodeMethodFrame,
@@ -366,7 +367,7 @@ export class Connection implements QueueOwner, Throttled {
     const need = 8 - this.header.length;
     this.header = Buffer.concat([this.header, chunk.subarray(0, need)]);
     if (this.header.length < 8) return Buffer.alloc(0);
-    if (!this.header.equals(PROTOCOL_HEADER)) {
+    if (!this.header.equals(PROTOCOL_HEADER) && !this.header.equals(PROTOCOL_HEADER_0_9)) {
       // Spec 4.2.2: answer with the header we do speak, then close.
       this.log.warn({ peer: this.peer, header: this.header.toString('hex') }, 'bad protocol header');
       this.enter('closed');

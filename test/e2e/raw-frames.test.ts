@@ -202,6 +202,12 @@ describe('protocol header', () => {
       expect(r.received.equals(PROTOCOL_HEADER)).toBe(true);
     });
   }
+
+  rawCase("AMQP 0-9's header (1 1 0 9, Perl's AnyEvent::RabbitMQ sends it) is taken as 0-9-1, as RabbitMQ takes it", async () => {
+    const r = await raw();
+    r.write(Buffer.from('AMQP\x01\x01\x00\x09', 'latin1'));
+    await r.expectMethod(M.connectionStart);
+  });
 });
 
 describe('malformed frames', () => {
