@@ -120,7 +120,7 @@ export function recordDeath(queue: Queue, msg: Message, reason: DeathReason): De
   delete props.expiration;
   const w = new Writer(256);
   encodeBasicProperties(w, props);
-  const bccKeys = queue.args.deadLetterRoutingKey === undefined ? msg.bccKeys : null;
+  const bccKeys = queue.args.deadLetterRoutingKey === undefined ? (msg.bccKeys ?? null) : null;
   return { properties: Buffer.from(w.take()), headers, body: msg.body, persistent: msg.persistent, routingKey: msg.routingKey, bccKeys };
 }
 

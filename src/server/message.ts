@@ -24,7 +24,7 @@ export class Message {
    * The BCC header's keys, which RabbitMQ keeps with the message (not in its headers) and routes a
    * dead-lettered message to and lists in delivery traces. In memory only: not in the store.
    */
-  bccKeys: readonly string[] | null = null;
+  declare bccKeys?: readonly string[]; // declared only: set on the few messages that had BCC, so the rest keep their shape
 
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */

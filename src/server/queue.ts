@@ -630,7 +630,7 @@ export class Queue {
       const old = e.msg;
       store.deleteMessage(this.vhost.name, this.name, old.seq);
       const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
-      msg.bccKeys = old.bccKeys;
+      if (old.bccKeys) msg.bccKeys = old.bccKeys;
       this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
     }
     if (this.args.overflow === 'drop-head') this.dropHeads();
@@ -792,17 +792,24 @@ export class Queue {
     if (this.deleted) return;
     if (this.stream) return this.stream.dispatch();
     this.expire();
+    let dropped = false;
+    let c: Consumer | null = null;
     while (this.ready.length > 0 && this.consumers.length > 0) {
-      // Each message is checked as it reaches the head: one that expired behind a deliverable
-      // one is dropped, not delivered (RabbitMQ's Java client's PerMessageTTL test).
-      if (this.ready.peek()!.expiresAt !== 0) {
-        this.expire();
-        if (this.ready.length === 0) break;
-      }
-      const c = this.nextConsumer();
+      c ??= this.nextConsumer();
       if (!c) break;
-      c.deliver(this.shift()!);
+      const e = this.shift()!;
+      // Each message is checked as it reaches the head: one that expired behind a deliverable
+      // one is dropped, not delivered (RabbitMQ's Java client's PerMessageTTL test), and the
+      // consumer chosen waits for the next.
+      if (e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
+        this.discard(e, 'expired');
+        dropped = true;
+        continue;
+      }
+      c.deliver(e);
+      c = null;
     }
+    if (dropped) this.armExpiry();
     // A failed page read is retried while consumers wait for the paged messages.
     if (this.tail && this.tail.count > 0 && this.ready.length === 0) this.pageIn();
     if (this.throttled.size > 0) this.releasePublishers();

@@ -127,7 +127,11 @@ export class VHost implements ExchangeHost {
   route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined, out: Queue[], mark: number, msg?: Message, extraKeys?: readonly string[]): void {
     if (exchange === this.defaultExchange) {
       // The most common route of all, and the simplest: the queue named by the key.
-      this.routeByName(routingKey, out, mark);
+      const q = this.queues.get(routingKey);
+      if (q && q.routeMark !== mark) {
+        q.routeMark = mark;
+        out.push(q);
+      }
       if (extraKeys) for (const k of extraKeys) this.routeByName(k, out, mark);
       return;
     }
@@ -152,7 +156,7 @@ export class VHost implements ExchangeHost {
     }
   }
 
-  /** The default exchange's route: the queue named by the key. */
+  /** The default exchange's route of a CC or BCC key: the queue named by the key. */
   private routeByName(key: string, out: Queue[], mark: number): void {
     const q = this.queues.get(key);
     if (q && q.routeMark !== mark) {
