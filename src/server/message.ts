@@ -23,8 +23,9 @@ export class Message {
   /**
    * The BCC header's keys, which RabbitMQ keeps with the message (not in its headers) and routes a
    * dead-lettered message to and lists in delivery traces. In memory only: not in the store.
+   * Declared, not defined: only the few messages that had BCC get it, the rest keep their shape.
    */
-  declare bccKeys?: readonly string[]; // declared only: set on the few messages that had BCC, so the rest keep their shape
+  declare bccKeys?: readonly string[];
 
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */
