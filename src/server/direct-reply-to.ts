@@ -28,10 +28,16 @@ export class ReplyRegistry {
   private readonly receivers = new Map<string, ReplyReceiver>();
   remote: RemoteReplies | null = null;
 
-  /** Registers a reply consumer; returns the routing key replies to it must use. */
+  /** The first part of a single node's reply names (a cluster's is the node's tag). */
+  private readonly localTag = randomBytes(12).toString('base64url');
+
+  /**
+   * Registers a reply consumer; returns the routing key replies to it must use. Shaped as
+   * RabbitMQ's, `amq.rabbitmq.reply-to.<where>.<key>` with a base64 key of 16 random bytes (its
+   * `==` included): php-amqp's tests match the name against that shape.
+   */
   register(r: ReplyReceiver): string {
-    const tag = this.remote ? `${this.remote.nodeTag}.` : '';
-    const name = REPLY_TO_PREFIX + tag + randomBytes(18).toString('base64url');
+    const name = `${REPLY_TO_PREFIX}${this.remote ? this.remote.nodeTag : this.localTag}.${randomBytes(16).toString('base64')}`;
     this.receivers.set(name, r);
     return name;
   }

@@ -345,3 +345,13 @@ describe('publisher confirms of publishes routed nowhere (php-amqp amqpexchange_
     expect(frames).toEqual(['ack 1 false', 'return', 'ack 2 false', 'ack 3 false']);
   });
 });
+
+it("a direct reply-to name has RabbitMQ's shape, amq.rabbitmq.reply-to.<where>.<base64 key>== (php-amqp bug_gh155_direct_reply_to.phpt)", async () => {
+  const { ch } = await open();
+  await ch.consume('amq.rabbitmq.reply-to', () => undefined, { noAck: true });
+  const q = (await ch.assertQueue('', { exclusive: true })).queue;
+  ch.sendToQueue(q, Buffer.from('request'), { replyTo: 'amq.rabbitmq.reply-to' });
+  await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 1, 'the request');
+  const m = await ch.get(q, { noAck: true });
+  expect(m && m.properties.replyTo).toMatch(/^amq\.rabbitmq\.reply-to\.[^.]+\.[A-Za-z0-9+/]{22}==$/);
+});
