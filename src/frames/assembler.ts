@@ -4,7 +4,7 @@ import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
 import { decodeMethodFrame } from './method-frame.js';
 import { M, methodInfo, type BasicPublish, type Method } from './methods.generated.js';
-import { Reader, ShortStrCache } from './primitives.js';
+import { Reader, ShortStrCache, u32At } from './primitives.js';
 import { BodyPieces, type Body } from './body.js';
 
 export interface Command {
@@ -113,13 +113,22 @@ export class CommandAssembler {
     }
     if (type === FRAME_HEADER) {
       if (!this.method || this.properties) throw unexpected('content header frame without a preceding content method');
-      const r = this.headerReader;
-      r.buf = b;
-      r.pos = start;
-      r.end = end;
-      const classId = r.u16();
-      r.u16(); // weight, unused
-      const size = r.u64();
+      let classId: number;
+      let size: number;
+      if (end - start >= 12) {
+        // By bytes: class(2) weight(2, unused) size(8).
+        classId = (b[start]! << 8) | b[start + 1]!;
+        size = u32At(b, start + 4) * 0x1_0000_0000 + u32At(b, start + 8);
+      } else {
+        // Cut short: the Reader throws the error it always has.
+        const r = this.headerReader;
+        r.buf = b;
+        r.pos = start;
+        r.end = end;
+        classId = r.u16();
+        r.u16();
+        size = r.u64();
+      }
       // basic.publish's class without a map lookup per message.
       if (classId !== (this.method === this.publish ? 60 : methodInfo.get(this.method.id)!.classId)) {
         throw unexpected(`content header for class ${classId} does not match method class`);

@@ -6,6 +6,7 @@
 // of a frame buffer per frame (each copied twice) and the body they are joined into.
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, ReplyCode } from './constants.js';
+import { u32At } from './primitives.js';
 
 /**
  * A frame's payload is buf[start, end). Without FrameParser.ranges, buf is a view of just the
@@ -64,8 +65,9 @@ export class FrameParser {
         return;
       }
       const type = chunk[pos]!;
-      const channel = chunk.readUInt16BE(pos + 1);
-      const size = chunk.readUInt32BE(pos + 3);
+      // By bytes: Buffer#readUInt*BE validate the offset on every call (len - pos ≥ 7 here).
+      const channel = (chunk[pos + 1]! << 8) | chunk[pos + 2]!;
+      const size = u32At(chunk, pos + 3);
       this.check(type, size);
       const end = pos + 7 + size;
       if (end < len) {

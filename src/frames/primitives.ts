@@ -67,6 +67,14 @@ export class ShortStrCache {
 }
 
 /** A cursor over buf[pos, end); every read checks the remaining length first. */
+/**
+ * The u32 big-endian at p, by bytes, for the per-frame paths: Buffer#readUInt32BE validates its
+ * offset on every call. The caller has checked that the four bytes are there.
+ */
+export function u32At(b: Buffer, p: number): number {
+  return b[p]! * 0x100_0000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+}
+
 export class Reader {
   constructor(
     public buf: Buffer,

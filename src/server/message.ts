@@ -72,7 +72,9 @@ export class Message {
   }
 
   has(flag: number): boolean {
-    return (this.properties.readUInt16BE(0) & flag) !== 0;
+    // By bytes: readUInt16BE validates its offset on every call, and this runs per message.
+    const p = this.properties;
+    return (((p[0]! << 8) | p[1]!) & flag) !== 0;
   }
 
   /** Per-message TTL in ms from the expiration property, or undefined when absent or unusable. */

@@ -143,8 +143,8 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
   const settled = m.settled && m.settled.length > 0 ? m.settled.map(strBytes) : null;
-  out.writeUInt32BE(Math.floor(m.seq / 0x1_0000_0000), p);
-  out.writeUInt32BE(m.seq >>> 0, p + 4);
+  putU32(out, p, Math.floor(m.seq / 0x1_0000_0000));
+  putU32(out, p + 4, m.seq >>> 0);
   p += 8;
   out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0) | (ref ? EXTERNAL : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
@@ -160,15 +160,22 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   p += writeName(out, p, m.exchange, exLen);
   out[p++] = rkLen;
   p += writeName(out, p, m.routingKey, rkLen);
-  out.writeUInt32BE(m.properties.length, p);
-  p += 4;
-  p = copyInto(m.properties, out, p);
+  putU32(out, p, m.properties.length);
+  p = copyInto(m.properties, out, p + 4);
   if (ref) {
     p = out.writeUInt32BE(ref.file, p);
     p = out.writeDoubleBE(ref.offset, p);
     return out.writeUInt32BE(ref.length, p);
   }
   return copyInto(joinBody(m.body), out, p);
+}
+
+/** A u32 big-endian at p, by bytes (Buffer#writeUInt32BE checks its arguments on every call). */
+export function putU32(out: Buffer, p: number, v: number): void {
+  out[p] = v >>> 24;
+  out[p + 1] = v >>> 16;
+  out[p + 2] = v >>> 8;
+  out[p + 3] = v;
 }
 
 /**

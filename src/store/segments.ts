@@ -14,7 +14,7 @@
 // (codec.ts writeMessage: its seq first). State value: flags(1) count(4), then the acked bitmap
 // when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
 import type { StoredMessage } from './store.js';
-import { messageKey } from './codec.js';
+import { messageKey, putU32 } from './codec.js';
 
 const SEGMENT_VERSION = 1;
 /** Most messages in one segment: bounds the state record and what one read decodes. */
@@ -333,7 +333,7 @@ export function buildSegments(
     value.writeUInt32BE(end - start, 1);
     let at = 5;
     for (let i = start; i < end; i++) {
-      value.writeUInt32BE(lengths[i - start]!, at);
+      putU32(value, at, lengths[i - start]!);
       at = write(value, at + 4, ms[i]!);
     }
     const last = ms[end - 1]!.seq;
