@@ -67,6 +67,14 @@ export class ShortStrCache {
 }
 
 /** A cursor over buf[pos, end); every read checks the remaining length first. */
+/** Writes v (0 ≤ v < 2^32) big-endian at p, by bytes; the caller has made the room. */
+export function putU32(out: Buffer, p: number, v: number): void {
+  out[p] = v >>> 24;
+  out[p + 1] = v >>> 16;
+  out[p + 2] = v >>> 8;
+  out[p + 3] = v;
+}
+
 /**
  * The u32 big-endian at p, by bytes, for the per-frame paths: Buffer#readUInt32BE validates its
  * offset on every call. The caller has checked that the four bytes are there.
@@ -95,9 +103,12 @@ export class Reader {
     this.need(1, 'octet');
     return this.buf.readInt8(this.pos++);
   }
+  // The integers by bytes: Buffer#read*/write* validate their arguments on every call, and these
+  // run several times per message (deliveries, acks); need() and ensure() have checked the room.
   u16(): number {
     this.need(2, 'short');
-    const v = this.buf.readUInt16BE(this.pos);
+    const b = this.buf;
+    const v = (b[this.pos]! << 8) | b[this.pos + 1]!;
     this.pos += 2;
     return v;
   }
@@ -109,7 +120,7 @@ export class Reader {
   }
   u32(): number {
     this.need(4, 'long');
-    const v = this.buf.readUInt32BE(this.pos);
+    const v = u32At(this.buf, this.pos);
     this.pos += 4;
     return v;
   }
@@ -122,10 +133,9 @@ export class Reader {
   /** longlong as a number: delivery tags and sizes stay far below 2^53 in practice. */
   u64(): number {
     this.need(8, 'longlong');
-    const hi = this.buf.readUInt32BE(this.pos);
-    const lo = this.buf.readUInt32BE(this.pos + 4);
+    const v = u32At(this.buf, this.pos) * 0x1_0000_0000 + u32At(this.buf, this.pos + 4);
     this.pos += 8;
-    return hi * 0x1_0000_0000 + lo;
+    return v;
   }
   u64big(): bigint {
     this.need(8, 'longlong');
@@ -242,8 +252,12 @@ export class Writer {
     this.buf.writeInt8(v, this.pos++);
   }
   u16(v: number): void {
+    // Refused out of range, as Buffer#writeUInt16BE refuses it (a frame is never half written).
+    if (v > 0xffff || v < 0) throw new RangeError(`short out of range: ${v}`);
     this.ensure(2);
-    this.buf.writeUInt16BE(v, this.pos);
+    const b = this.buf;
+    b[this.pos] = v >>> 8;
+    b[this.pos + 1] = v;
     this.pos += 2;
   }
   i16(v: number): void {
@@ -253,7 +267,7 @@ export class Writer {
   }
   u32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    putU32(this.buf, this.pos, v >>> 0);
     this.pos += 4;
   }
   i32(v: number): void {
@@ -263,8 +277,8 @@ export class Writer {
   }
   u64(v: number): void {
     this.ensure(8);
-    this.buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000) >>> 0, this.pos);
-    this.buf.writeUInt32BE(v >>> 0, this.pos + 4);
+    putU32(this.buf, this.pos, Math.floor(v / 0x1_0000_0000) >>> 0);
+    putU32(this.buf, this.pos + 4, v >>> 0);
     this.pos += 8;
   }
   u64big(v: bigint): void {
@@ -329,7 +343,7 @@ export class Writer {
     this.pos = this.start + mark;
   }
   patchU32(mark: number, v: number): void {
-    this.buf.writeUInt32BE(v >>> 0, this.start + mark);
+    putU32(this.buf, this.start + mark, v >>> 0);
   }
   patchU16(mark: number, v: number): void {
     this.buf.writeUInt16BE(v, this.start + mark);

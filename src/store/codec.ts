@@ -1,7 +1,7 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
 import { bodyLength, joinBody } from '../frames/body.js';
-import { writeAscii } from '../frames/primitives.js';
+import { putU32, writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 import type { BodyRef } from './body-files.js';
 
@@ -168,14 +168,6 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
     return out.writeUInt32BE(ref.length, p);
   }
   return copyInto(joinBody(m.body), out, p);
-}
-
-/** A u32 big-endian at p, by bytes (Buffer#writeUInt32BE checks its arguments on every call). */
-export function putU32(out: Buffer, p: number, v: number): void {
-  out[p] = v >>> 24;
-  out[p + 1] = v >>> 16;
-  out[p + 2] = v >>> 8;
-  out[p + 3] = v;
 }
 
 /**

@@ -14,7 +14,8 @@
 // (codec.ts writeMessage: its seq first). State value: flags(1) count(4), then the acked bitmap
 // when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
 import type { StoredMessage } from './store.js';
-import { messageKey, putU32 } from './codec.js';
+import { messageKey } from './codec.js';
+import { putU32 } from '../frames/primitives.js';
 
 const SEGMENT_VERSION = 1;
 /** Most messages in one segment: bounds the state record and what one read decodes. */
