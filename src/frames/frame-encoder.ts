@@ -39,11 +39,11 @@ export function writeDeliverFrame(
   w.u16(channel);
   const mark = w.reserve(4);
   w.u32(BASIC_DELIVER);
-  w.shortstr(consumerTag);
+  w.shortstrIn(0, consumerTag);
   w.u64(deliveryTag);
   w.u8(redelivered ? 1 : 0);
-  w.shortstr(exchange);
-  w.shortstr(routingKey);
+  w.shortstrIn(1, exchange);
+  w.shortstrIn(2, routingKey);
   w.patchU32(mark, w.since(mark) - 4);
   w.u8(FRAME_END);
 }

@@ -66,7 +66,21 @@ export class ShortStrCache {
   }
 }
 
-/** A cursor over buf[pos, end); every read checks the remaining length first. */
+/**
+ * Copies src to out at p, returning the position after it. Property lists and small bodies by a
+ * loop: Buffer#copy's argument checks, the view it makes and its native call cost more than a few
+ * dozen bytes do; larger ones by TypedArray#set (one builtin, no view).
+ */
+export function copyInto(src: Buffer, out: Buffer, p: number): number {
+  const n = src.length;
+  if (n > 64) {
+    out.set(src, p);
+    return p + n;
+  }
+  for (let i = 0; i < n; i++) out[p + i] = src[i]!;
+  return p + n;
+}
+
 /** Writes v (0 ≤ v < 2^32) big-endian at p, by bytes; the caller has made the room. */
 export function putU32(out: Buffer, p: number, v: number): void {
   out[p] = v >>> 24;
@@ -83,6 +97,7 @@ export function u32At(b: Buffer, p: number): number {
   return b[p]! * 0x100_0000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 }
 
+/** A cursor over buf[pos, end); every read checks the remaining length first. */
 export class Reader {
   constructor(
     public buf: Buffer,
@@ -195,6 +210,8 @@ export class Reader {
   }
 }
 
+const EMPTY_SHORTSTR = Buffer.from([0]);
+
 /**
  * An append-only byte sink that grows on demand. Regions already handed out by take() are never
  * written again, so the socket may hold them while we keep appending behind them.
@@ -203,6 +220,9 @@ export class Writer {
   buf: Buffer;
   pos = 0;
   private start = 0;
+  /** The last string written in each slot of shortstrIn, and its bytes as a shortstr (length octet first). */
+  private readonly slotStr: string[] = ['', '', ''];
+  private readonly slotBytes: Buffer[] = [EMPTY_SHORTSTR, EMPTY_SHORTSTR, EMPTY_SHORTSTR];
 
   /**
    * chunkSize: the buffer size once busy. initialSize (smaller) starts it small: a small buffer
@@ -323,8 +343,25 @@ export class Writer {
   }
   bytes(b: Buffer): void {
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
-    this.pos += b.length;
+    this.pos = copyInto(b, this.buf, this.pos);
+  }
+
+  /**
+   * shortstr for a string that repeats from one call to the next in the same role (slot): a
+   * consumer's tag, a delivery's exchange and routing key (writeDeliverFrame). Its encoded bytes
+   * are kept, and copying them costs less than encoding its characters again.
+   */
+  shortstrIn(slot: 0 | 1 | 2, s: string): void {
+    if (s !== this.slotStr[slot]) {
+      const start = this.pos;
+      this.shortstr(s);
+      this.slotBytes[slot] = Buffer.from(this.buf.subarray(start, this.pos));
+      this.slotStr[slot] = s;
+      return;
+    }
+    const b = this.slotBytes[slot]!;
+    this.ensure(b.length);
+    this.pos = copyInto(b, this.buf, this.pos);
   }
   /** Reserves n bytes to be patched later (sizes known only after writing what follows). Returns a
    * mark relative to the unflushed region, which stays valid when ensure() moves that region. */

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import {
   FRAME_END,
   Writer,
+  copyInto,
   writeBodyFrameStart,
   writeDeliverFrame,
   writeHeaderFrame,
@@ -96,7 +97,8 @@ export class FrameWriter {
         this.queue(body.subarray(off, end));
       } else {
         w.ensure(end - off);
-        w.pos += body.copy(w.buf, w.pos, off, end);
+        if (off === 0 && end === body.length) w.pos = copyInto(body, w.buf, w.pos);
+        else w.pos += body.copy(w.buf, w.pos, off, end);
       }
       w.u8(FRAME_END);
     }

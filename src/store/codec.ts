@@ -1,7 +1,7 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
 import { bodyLength, joinBody } from '../frames/body.js';
-import { putU32, writeAscii } from '../frames/primitives.js';
+import { copyInto, putU32, writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';
 import type { BodyRef } from './body-files.js';
 
@@ -168,17 +168,6 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
     return out.writeUInt32BE(ref.length, p);
   }
   return copyInto(joinBody(m.body), out, p);
-}
-
-/**
- * Copies src to out at p, returning the position after it. Property lists and small bodies by a
- * loop: Buffer#copy's argument checks and native call cost more than a few dozen bytes do.
- */
-function copyInto(src: Buffer, out: Buffer, p: number): number {
-  const n = src.length;
-  if (n > 64) return p + src.copy(out, p);
-  for (let i = 0; i < n; i++) out[p + i] = src[i]!;
-  return p + n;
 }
 
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place
