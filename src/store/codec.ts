@@ -173,11 +173,14 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place
 // rather than through a Buffer per name (two allocations per stored message otherwise). A message
 // is measured, then written: the last two names measured are remembered (a publisher's exchange
-// and routing key, the same string objects each time: see ShortStrCache).
+// and routing key, the same string objects each time: see ShortStrCache), with their bytes once
+// one is written (copying bytes costs less than encoding characters).
 let memoA = '';
 let memoALen = 0;
+let memoABytes: Buffer | null = null;
 let memoB = '';
 let memoBLen = 0;
+let memoBBytes: Buffer | null = null;
 function utf8Length(s: string): number {
   if (s.length === 0) return 0;
   if (s === memoA) return memoALen;
@@ -191,12 +194,17 @@ function utf8Length(s: string): number {
   }
   memoB = memoA;
   memoBLen = memoALen;
+  memoBBytes = memoABytes;
   memoA = s;
   memoALen = n;
+  memoABytes = null;
   return n;
 }
 
 function writeName(out: Buffer, p: number, s: string, byteLength: number): number {
+  if (byteLength === 0) return 0;
+  const b = s === memoA ? (memoABytes ??= Buffer.from(s, 'utf8')) : s === memoB ? (memoBBytes ??= Buffer.from(s, 'utf8')) : null;
+  if (b) return copyInto(b, out, p) - p;
   return byteLength === s.length ? writeAscii(out, p, s) : out.write(s, p, byteLength, 'utf8');
 }
 
