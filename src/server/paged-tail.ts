@@ -47,13 +47,14 @@ export class PagedTail {
    */
   add(m: StoredMessage, stored: boolean): void {
     if (this.count === 0) this.from = m.seq;
+    const size = bodyLength(m.body);
     this.count++;
-    this.bytes += bodyLength(m.body);
+    this.bytes += size;
     this.used = true;
     if (!stored) this.store.putPaged(this.vhost, this.queue, m);
     else {
       this.stored.count++;
-      this.stored.bytes += bodyLength(m.body);
+      this.stored.bytes += size;
       this.stored.lastSeq = m.seq;
     }
   }
