@@ -101,7 +101,7 @@ export class Channel implements ReplyReceiver {
   readonly messageStats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
-  private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0 };
+  private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0, replyToAt: -1 };
   /** This channel as trace messages name it (firehose.ts), made for the first one. */
   private tracedAs: TraceOrigin | null = null;
 
@@ -705,7 +705,7 @@ export class Channel implements ReplyReceiver {
     const scan = scanProperties(properties, this.scan);
     const persistent = scan.deliveryMode === 2;
     let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
-    if (wantsDirectReply(msg)) {
+    if (scan.replyToAt >= 0 && wantsDirectReply(msg, scan.replyToAt)) {
       if (!this.reply_) throw chError(ReplyCode.PreconditionFailed, 'fast reply consumer does not exist');
       msg = new Message(msg.seq, exchangeName, routingKey, withReplyTo(msg, this.reply_.name), body, persistent);
     }

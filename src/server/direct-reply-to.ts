@@ -2,7 +2,7 @@
 // this pseudo-queue; requests it publishes with reply_to set to it carry a routable name of the
 // channel instead, and replies published to that name go straight to the consumer, no queue between.
 import { randomBytes } from 'node:crypto';
-import { BasicPropertyFlag, Writer, encodeBasicProperties } from '../frames/index.js';
+import { Writer, encodeBasicProperties } from '../frames/index.js';
 import type { Message } from './message.js';
 
 export const REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -57,8 +57,14 @@ export class ReplyRegistry {
 }
 
 /** True when the message asks for replies through the pseudo-queue. */
-export function wantsDirectReply(msg: Message): boolean {
-  return msg.has(BasicPropertyFlag.replyTo) && msg.decoded().replyTo === REPLY_TO;
+export function wantsDirectReply(msg: Message, replyToAt: number): boolean {
+  // Its bytes first (RPC requests all carry a reply_to, nearly always a queue's name): decoding
+  // the properties of each was half of basic.publish's time in goperf's RPC; then decoded, as
+  // before, for the few that match (a list that does not decode reads as no reply_to).
+  const p = msg.properties;
+  if (p[replyToAt] !== REPLY_TO.length) return false;
+  for (let i = 0; i < REPLY_TO.length; i++) if (p[replyToAt + 1 + i] !== REPLY_TO.charCodeAt(i)) return false;
+  return msg.decoded().replyTo === REPLY_TO;
 }
 
 /** The message's properties with reply_to replaced by the channel's reply name. */

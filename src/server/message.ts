@@ -10,6 +10,7 @@ import {
   encodeBasicProperties,
   bodyLength,
   joinBody,
+  u32At,
   type BasicProperties,
   type Body,
   type FieldValue,
@@ -110,6 +111,8 @@ export interface PropertyScan {
   deliveryMode: number;
   /** Bytes inside the headers table: 0 when there are no headers or the table is empty. */
   headerBytes: number;
+  /** Where reply_to's length octet is in the list, -1 when it is absent. */
+  replyToAt: number;
 }
 
 /**
@@ -120,20 +123,22 @@ export interface PropertyScan {
  */
 export function scanProperties(p: Buffer, out: PropertyScan): PropertyScan {
   if (p.length < 2) throw malformed();
-  const flags = p.readUInt16BE(0);
+  const flags = (p[0]! << 8) | p[1]!;
   if (flags & 1) throw malformed(); // no continuation flags in class basic
   let pos = 2;
   out.deliveryMode = 0;
   out.headerBytes = 0;
+  out.replyToAt = -1;
   for (let i = 0; i < PROPERTY_TYPES.length; i++) {
     if (!(flags & (1 << (15 - i)))) continue;
     const t = PROPERTY_TYPES[i];
     if (t === 's') {
       if (pos >= p.length) throw malformed();
+      if (i === 6) out.replyToAt = pos;
       pos += 1 + p[pos]!;
     } else if (t === 't') {
       if (pos + 4 > p.length) throw malformed();
-      out.headerBytes = p.readUInt32BE(pos);
+      out.headerBytes = u32At(p, pos);
       pos += 4 + out.headerBytes;
     } else if (t === 'o') {
       if (pos >= p.length) throw malformed();
@@ -148,7 +153,7 @@ export function scanProperties(p: Buffer, out: PropertyScan): PropertyScan {
 }
 
 export function deliveryModeOf(p: Buffer): number {
-  return scanProperties(p, { deliveryMode: 0, headerBytes: 0 }).deliveryMode;
+  return scanProperties(p, { deliveryMode: 0, headerBytes: 0, replyToAt: -1 }).deliveryMode;
 }
 
 /** RabbitMQ's ?MAX_EXPIRY_TIMER (3.10.8: ten years in ms): the largest expiration, x-expires and x-message-ttl. */

@@ -54,6 +54,25 @@ describe('direct reply-to', () => {
     expect((await clients[0]!.checkQueue('amq.rabbitmq.reply-to')).messageCount).toBe(0);
   });
 
+  it('finds the pseudo-queue in reply_to behind other properties, and only the exact name', async () => {
+    const ch = await conn.createChannel();
+    await ch.assertQueue('drt-props', { exclusive: true });
+    const got: { replyTo: unknown; headers: unknown }[] = [];
+    await ch.consume('drt-props', (m) => m && got.push({ replyTo: m.properties.replyTo, headers: m.properties.headers }), { noAck: true });
+    const reply = await ch.consume('amq.rabbitmq.reply-to', () => {}, { noAck: true });
+    const props = { contentType: 'text/plain', contentEncoding: 'utf-8', headers: { a: 1 }, deliveryMode: 2, priority: 3, correlationId: 'c' };
+    ch.sendToQueue('drt-props', Buffer.from('1'), { ...props, replyTo: 'amq.rabbitmq.reply-to' });
+    // Same length, one letter off: an ordinary name, passed through as it is.
+    ch.sendToQueue('drt-props', Buffer.from('2'), { ...props, replyTo: 'amq.rabbitmq.reply-tO' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual([
+      { replyTo: expect.stringMatching(/^amq\.rabbitmq\.reply-to\.[^.]+\.[A-Za-z0-9+/]{22}==$/), headers: { a: 1 } },
+      { replyTo: 'amq.rabbitmq.reply-tO', headers: { a: 1 } },
+    ]);
+    await ch.cancel(reply.consumerTag);
+    await ch.close();
+  });
+
   it('refuses a reply_to of the pseudo-queue without a reply consumer (406)', async () => {
     const ch = await conn.createChannel();
     const closed = closedWith(ch);
