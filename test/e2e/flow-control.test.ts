@@ -69,6 +69,9 @@ describe('memory alarm', () => {
       if (!pub.sendToQueue('flow', b)) await new Promise((r) => pub.once('drain', r));
     }
     await allIn;
+    // connection.unblocked comes on the publisher's connection, the last delivery on the
+    // consumer's: the test may see the one before the other.
+    for (let i = 0; i < 100 && !events.includes('unblocked'); i++) await new Promise((r) => setTimeout(r, 50));
     clearInterval(sampler);
     expect(seen.size).toBe(TOTAL);
     expect(events[0]).toMatch(/^blocked:low on memory/);
