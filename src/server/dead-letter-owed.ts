@@ -95,7 +95,7 @@ export class OwedDeadLetters {
         body,
         persistent: deliveryModeOf(m.properties) === 2,
         routingKey: m.routingKey,
-        bccKeys: null, // not kept in the store
+        bccKeys: m.bcc ?? null,
       };
       this.owed.set(m.seq, { seq: m.seq, dead, settled: new Set(m.settled ?? []) });
       this.bytesHeld += body.length;
@@ -180,6 +180,7 @@ export class OwedDeadLetters {
       body: o.dead.body,
       expiresAt: 0,
       settled: [...o.settled],
+      ...(o.dead.bccKeys ? { bcc: o.dead.bccKeys } : {}),
     };
   }
 

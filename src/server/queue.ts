@@ -278,6 +278,7 @@ export class Queue {
     const m = e.msg;
     const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.content, expiresAt: e.expiresAt };
     if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
+    if (m.bccKeys) r.bcc = m.bccKeys;
     return r;
   }
 
@@ -415,6 +416,7 @@ export class Queue {
         if (!page || this.deleted || this.frozen) return;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
+          if (m.bcc) msg.bccKeys = m.bcc;
           const e: Entry = { msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) };
           if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
           this.ready.push(e);
@@ -484,6 +486,7 @@ export class Queue {
       if (page.length === 0) break;
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
+        if (m.bcc) msg.bccKeys = m.bcc;
         const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
         const e: Entry = { msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) };
         if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;

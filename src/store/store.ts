@@ -54,6 +54,11 @@ export interface StoredMessage {
    * retry after a restart does not hand it to them twice.
    */
   settled?: string[];
+  /**
+   * Its BCC keys (Message.bccKeys): not in its properties, which lost the BCC header at publish,
+   * but routed again if it is dead-lettered, after a restart too (as RabbitMQ keeps them).
+   */
+  bcc?: readonly string[];
 }
 
 /** A message read back from a queue's range: a persistent one, or one the queue paged out. */

@@ -133,4 +133,32 @@ describe('crash recovery', () => {
     );
     expect(err?.code, 'non-durable queue must not survive a restart').toBe(404);
   });
+
+  it('a message keeps its BCC keys across a restart: dead-lettered, it still goes where they route (RabbitMQ 3.10.8 the same)', async () => {
+    const dataDir = await tempDir();
+    const b1 = await start(dataDir);
+    const conn1 = await connect(b1.port);
+    const ch = await conn1.createConfirmChannel();
+    await ch.assertExchange('bcc-dlx', 'direct', { durable: true });
+    for (const [q, key] of [['bcc-by-bcc', 'kb'], ['bcc-by-cc', 'kc']] as const) {
+      await ch.assertQueue(q, { durable: true });
+      await ch.bindQueue(q, 'bcc-dlx', key);
+    }
+    await ch.assertQueue('bcc-src', { durable: true, arguments: { 'x-dead-letter-exchange': 'bcc-dlx' } });
+    ch.sendToQueue('bcc-src', Buffer.from('m'), { persistent: true, headers: { BCC: ['kb'], CC: ['kc'] } });
+    await ch.waitForConfirms();
+    await conn1.close();
+    await b1.stop();
+
+    const b2 = await start(dataDir);
+    const conn2 = await connect(b2.port);
+    const ch2 = await conn2.createChannel();
+    const m = await ch2.get('bcc-src');
+    if (!m) throw new Error('bcc-src is empty after the restart');
+    expect(m.properties.headers).toEqual({ CC: ['kc'] }); // BCC never shows
+    ch2.nack(m, false, false);
+    await waitUntil(async () => (await ch2.checkQueue('bcc-by-bcc')).messageCount === 1 && (await ch2.checkQueue('bcc-by-cc')).messageCount === 1, 'the dead letter in both queues');
+    const dead = await ch2.get('bcc-by-bcc', { noAck: true });
+    expect(dead && (dead.properties.headers?.['x-death'] as { 'routing-keys': string[] }[])[0]!['routing-keys']).toEqual(['bcc-src', 'kc']);
+  });
 });
