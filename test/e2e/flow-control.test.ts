@@ -57,8 +57,12 @@ describe('memory alarm', () => {
           if (!m) return;
           seen.add(m.content.readUInt32BE(0));
           received++;
-          setTimeout(() => sub.ack(m), 1);
-          if (received === TOTAL) resolve();
+          const last = received === TOTAL;
+          // Done once the last ack is sent: closing before it would make that ack throw.
+          setTimeout(() => {
+            sub.ack(m);
+            if (last) resolve();
+          }, 1);
         });
       }, 1500);
     });

@@ -112,8 +112,13 @@ it('counts bytes too: a flood of large bodies to a consumed queue is held under 
         if (!m) return;
         if (m.content.length !== SIZE || m.content.readUInt32BE(0) !== next || m.content[SIZE - 1] !== next % 251) wrong++;
         next++;
-        setTimeout(() => sub.ack(m), 1); // a consumer slower than the publisher
-        if (next === COUNT) resolve();
+        const last = next === COUNT;
+        // A consumer slower than the publisher; done once the last ack is sent (closing before it
+        // would make that ack throw in its timer).
+        setTimeout(() => {
+          sub.ack(m);
+          if (last) resolve();
+        }, 1);
       });
     });
     for (let i = 0; i < COUNT; i++) {
