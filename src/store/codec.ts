@@ -106,7 +106,7 @@ const DELIVERY_COUNT = 4;
 const SETTLED = 8;
 /** The body is in a body file (body-files.ts): the record holds file(4) offset(8) length(4) instead. */
 const EXTERNAL = 16;
-/** BCC keys follow the settled names: count(2), each name (1+n). */
+/** BCC keys follow the settled names: count(2), each key (4+n): a header's key may pass 255 bytes. */
 const BCC = 32;
 const REF_LENGTH = 16;
 const EMPTY = Buffer.alloc(0);
@@ -118,7 +118,7 @@ export interface DecodedMessage extends StoredMessage {
 
 /**
  * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] [settled when flag 8:
- * count(2), each name (1+n)] [bcc keys when flag 32: the same] exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
+ * count(2), each name (1+n)] [bcc keys when flag 32: count(2), each (4+n)] exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
  * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
@@ -130,7 +130,7 @@ export function encodeMessage(m: StoredMessage): Buffer {
 /** Bytes encodeMessage takes for m (with external, its body is a BodyRef). */
 export function messageLength(m: StoredMessage, external = false): number {
   const counted = (m.deliveryCount ?? 0) > 0;
-  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + namesLength(m.settled) + namesLength(m.bcc) + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : bodyLength(m.body));
+  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + namesLength(m.settled, 1) + namesLength(m.bcc, 4) + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : bodyLength(m.body));
 }
 
 /** Writes m's record (encodeMessage's layout) at p, with ref instead of its body if given; returns the position after it. */
@@ -147,8 +147,8 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0) | (ref ? EXTERNAL : 0) | (bcc ? BCC : 0);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
-  if (settled) p = writeNames(out, p, settled);
-  if (bcc) p = writeNames(out, p, bcc);
+  if (settled) p = writeNames(out, p, settled, 1);
+  if (bcc) p = writeNames(out, p, bcc, 4);
   out[p++] = exLen;
   p += writeName(out, p, m.exchange, exLen);
   out[p++] = rkLen;
@@ -222,12 +222,12 @@ export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
   let settled: string[] | undefined;
   if (flags & SETTLED) {
     settled = [];
-    p = readNames(v, p, settled);
+    p = readNames(v, p, settled, 1);
   }
   let bcc: string[] | undefined;
   if (flags & BCC) {
     bcc = [];
-    p = readNames(v, p, bcc);
+    p = readNames(v, p, bcc, 4);
   }
   const exLen = v[p++]!;
   const exchange = sharedString(v, p, p + exLen, last, 'ex', 'exStr');
@@ -250,29 +250,33 @@ export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
   return m;
 }
 
-/** A list of names' bytes: count(2), each (1+n). */
-function namesLength(names: readonly string[] | undefined): number {
+// A list of names: count(2), then each name's length in lenBytes (1: a queue name; 4: a BCC
+// key, a header value of any length) and its bytes.
+
+function namesLength(names: readonly string[] | undefined, lenBytes: 1 | 4): number {
   if (!names || names.length === 0) return 0;
   let n = 2;
-  for (const s of names) n += 1 + Buffer.byteLength(s, 'utf8');
+  for (const s of names) n += lenBytes + Buffer.byteLength(s, 'utf8');
   return n;
 }
 
-function writeNames(out: Buffer, p: number, names: Buffer[]): number {
+function writeNames(out: Buffer, p: number, names: Buffer[], lenBytes: 1 | 4): number {
   p = out.writeUInt16BE(names.length, p);
   for (const b of names) {
-    out[p++] = b.length;
+    if (lenBytes === 1) out[p++] = b.length;
+    else p = out.writeUInt32BE(b.length, p);
     p += b.copy(out, p);
   }
   return p;
 }
 
 /** Reads a list of names into out; returns the position after it. */
-function readNames(v: Buffer, p: number, out: string[]): number {
+function readNames(v: Buffer, p: number, out: string[], lenBytes: 1 | 4): number {
   const n = v.readUInt16BE(p);
   p += 2;
   for (let i = 0; i < n; i++) {
-    const len = v[p++]!;
+    const len = lenBytes === 1 ? v[p]! : v.readUInt32BE(p);
+    p += lenBytes;
     out.push(v.toString('utf8', p, p + len));
     p += len;
   }
@@ -280,10 +284,10 @@ function readNames(v: Buffer, p: number, out: string[]): number {
 }
 
 /** The position after a list of names. */
-function skipNames(v: Buffer, p: number): number {
+function skipNames(v: Buffer, p: number, lenBytes: 1 | 4): number {
   const n = v.readUInt16BE(p);
   p += 2;
-  for (let i = 0; i < n; i++) p += 1 + v[p]!;
+  for (let i = 0; i < n; i++) p += lenBytes + (lenBytes === 1 ? v[p]! : v.readUInt32BE(p));
   return p;
 }
 
@@ -295,8 +299,8 @@ export function seqOf(v: Buffer): number {
 export function bodyLengthOf(v: Buffer): number {
   const flags = v[8]!;
   let p = 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);
-  if (flags & SETTLED) p = skipNames(v, p);
-  if (flags & BCC) p = skipNames(v, p);
+  if (flags & SETTLED) p = skipNames(v, p, 1);
+  if (flags & BCC) p = skipNames(v, p, 4);
   p += 1 + v[p]!;
   p += 1 + v[p]!;
   p += 4 + v.readUInt32BE(p);

@@ -10,10 +10,11 @@ const name = fc.oneof(fc.constantFrom('', 'amq.direct', 'q1', 'q2', 'é-ü', 'x'
 describe('message records', () => {
   it('decode to the names, properties and body encoded, for any sequence of names', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ exchange: name, routingKey: name, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(name, { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
+      fc.property(fc.array(fc.record({ exchange: name, routingKey: name, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(fc.oneof(name, fc.constant('k'.repeat(300))), { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
         let seq = 1;
         for (const { exchange, routingKey, body, bcc, settled } of list) {
-          if ([exchange, routingKey, ...bcc, ...settled].some((n) => Buffer.byteLength(n) > 255)) continue;
+          // BCC keys are header values, of any length; the others are short strings.
+          if ([exchange, routingKey, ...settled].some((n) => Buffer.byteLength(n) > 255)) continue;
           const m = { seq: seq++, redelivered: false, exchange, routingKey, properties: Buffer.from([0x10, 0, 2]), body: Buffer.from(body), expiresAt: 0, bcc, settled };
           const d = decodeMessage(encodeMessage(m));
           expect({ seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, body: Buffer.from(d.body as Buffer), bcc: d.bcc ?? [], settled: d.settled ?? [] }).toEqual({
