@@ -78,7 +78,7 @@ export class Firehose {
   /** A message of queue handed to origin (basic.deliver or basic.get-ok). */
   delivered(origin: TraceOrigin, queue: Queue, msg: Message, redelivered: boolean): void {
     if (msg.exchange === TRACE_EXCHANGE) return;
-    // The CC keys are in the headers, BCC's beside them (lost for a message read back from the store).
+    // The CC keys are in the headers, BCC's beside them (Message.bccKeys, kept in the store too).
     const cc = ccKeysOf(msg);
     const h = this.common(msg, cc.length > 0 || msg.bccKeys ? [msg.routingKey, ...cc, ...(msg.bccKeys ?? [])] : [msg.routingKey]);
     h.set('redelivered', { type: 'I', value: redelivered ? 1 : 0 });

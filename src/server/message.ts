@@ -23,7 +23,7 @@ export class Message {
   readonly bodySize: number;
   /**
    * The BCC header's keys, which RabbitMQ keeps with the message (not in its headers) and routes a
-   * dead-lettered message to and lists in delivery traces. In memory only: not in the store.
+   * dead-lettered message to and lists in delivery traces. The store keeps them too (StoredMessage.bcc).
    * Declared, not defined: only the few messages that had BCC get it, the rest keep their shape.
    */
   declare bccKeys?: readonly string[];
@@ -105,6 +105,8 @@ const malformed = (): AmqpError =>
 
 /** The wire type of each basic property, in flag order (bit 15 first). */
 const PROPERTY_TYPES = ['s', 's', 't', 'o', 'o', 's', 's', 's', 's', 'l', 's', 's', 's', 's'] as const;
+/** reply_to's place in that order (content-type, content-encoding, headers, delivery-mode, priority, correlation-id, reply-to). */
+const REPLY_TO_INDEX = 6;
 
 /** What a publish needs to know of the raw properties, filled in by scanProperties. */
 export interface PropertyScan {
@@ -134,7 +136,7 @@ export function scanProperties(p: Buffer, out: PropertyScan): PropertyScan {
     const t = PROPERTY_TYPES[i];
     if (t === 's') {
       if (pos >= p.length) throw malformed();
-      if (i === 6) out.replyToAt = pos;
+      if (i === REPLY_TO_INDEX) out.replyToAt = pos;
       pos += 1 + p[pos]!;
     } else if (t === 't') {
       if (pos + 4 > p.length) throw malformed();
