@@ -6,6 +6,7 @@ import { decodeMethodFrame } from './method-frame.js';
 import { M, methodInfo, type BasicPublish, type Method } from './methods.generated.js';
 import { Reader, ShortStrCache, u32At } from './primitives.js';
 import { BodyPieces, type Body } from './body.js';
+import { SlabFiller } from './body-pool.js';
 
 export interface Command {
   method: Method;
@@ -23,6 +24,9 @@ const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.Unexpect
  * message in pieces costs more on every path that wants it whole.
  */
 const PIECES_MIN = 32 * 1024;
+
+/** A body at least this big is copied into pool slabs when the channel says it may be (body-pool.ts). */
+const POOL_MIN = 32 * 1024;
 
 /** Bytes at or under this are copied by a loop: Buffer#copy of a range builds a Uint8Array view first. */
 const LOOP_COPY_MAX = 64;
@@ -59,6 +63,9 @@ export class CommandAssembler {
    */
   private first: Buffer | null = null;
   private parts: Buffer[] | null = null;
+  /** Set while the body being received goes into pool slabs rather than being kept in its reads. */
+  private filler: SlabFiller | null = null;
+  private readonly slabFiller: SlabFiller | null;
   /** Reused for every method frame of the channel, with the names they repeat. */
   private readonly reader = new Reader(Buffer.alloc(0), 0, 0, new ShortStrCache());
   /** Reused for every content header frame. */
@@ -87,7 +94,14 @@ export class CommandAssembler {
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
     private readonly maxBodySize: number,
-  ) {}
+    /**
+     * Whether a large body with these properties may go into pool slabs (body-pool.ts); none:
+     * never. The channel says no for persistent messages, whose bodies the store keeps anyway.
+     */
+    private readonly poolable?: (properties: Buffer) => boolean,
+  ) {
+    this.slabFiller = poolable ? new SlabFiller() : null;
+  }
 
   /**
    * Feeds one frame, the payload b[start, end); returns the command it completes, or null while
@@ -146,6 +160,7 @@ export class CommandAssembler {
       this.properties = this.sameProperties(b, start + 12, end) ?? (this.lastProperties = copyOut(b, start + 12, end));
       this.bodySize = size;
       this.received = 0;
+      if (size >= POOL_MIN && this.slabFiller && this.poolable!(this.properties)) this.filler = this.slabFiller;
       return size === 0 ? this.complete() : null;
     }
     if (type === FRAME_BODY) {
@@ -154,6 +169,10 @@ export class CommandAssembler {
       this.received += n;
       if (this.received > this.bodySize) {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
+      }
+      if (this.filler) {
+        this.filler.add(b, start, end);
+        return this.received === this.bodySize ? this.complete(this.filler.finish(this.bodySize)) : null;
       }
       if (n > 0) {
         if (!this.first && this.received === this.bodySize) {
@@ -228,6 +247,10 @@ export class CommandAssembler {
   }
 
   reset(): void {
+    if (this.filler) {
+      this.filler.abandon();
+      this.filler = null;
+    }
     this.method = null;
     this.properties = null;
     this.first = null;
@@ -266,7 +289,7 @@ export class CommandAssembler {
     return Buffer.concat(parts, size);
   }
 
-  private complete(whole?: Buffer): Command {
+  private complete(whole?: Body): Command {
     const first = this.first;
     const body =
       whole ??

@@ -8,4 +8,5 @@ export * from './frame-parser.js';
 export * from './frame-encoder.js';
 export * from './assembler.js';
 export * from './body.js';
+export * from './body-pool.js';
 export * from './method-frame.js';

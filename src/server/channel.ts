@@ -27,7 +27,7 @@ import type { GlobalCounters } from './global-counters.js';
 import { linkedStats, type MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
-import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
+import { Message, checkExpiration, deliveryModeOf, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
 import { stripCrLf } from './names.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { checkAlternateExchangeArg, Exchange, INTERNAL_USER } from './exchanges/exchange.js';
@@ -115,7 +115,9 @@ export class Channel implements ReplyReceiver {
     this.stats = linked.counting;
     this.messageStats = linked.own;
     this.counters = conn.broker.counters;
-    this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize);
+    // Large transient bodies go into pool slabs (frames/body-pool.ts); persistent ones stay in
+    // their reads, by reference: the store keeps them, so they could never go back to the pool.
+    this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize, (p) => deliveryModeOf(p) !== 2);
   }
 
   private get traceOrigin(): TraceOrigin {
@@ -958,7 +960,7 @@ export class Channel implements ReplyReceiver {
     if (c.noAck) {
       c.queue.settle(entry);
     } else {
-      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c, at: coarseClock.now });
+      this.unacked.set(tag, { tag, entry, queue: c.queue, consumer: c, at: coarseClock.now, flush: this.conn.writer.nextFlush });
       if (c.queue.args.consumerTimeout !== undefined && c.queue.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = c.queue.args.consumerTimeout;
       c.unacked++;
       this.consumerUnacked++;
@@ -979,7 +981,7 @@ export class Channel implements ReplyReceiver {
     }
     if (this.vhost.firehose) this.vhost.firehose.delivered(this.traceOrigin, c.queue, msg, entry.redelivered);
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
-    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.content);
+    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.deliverable());
   }
 
   private get(queueName: string, noAck: boolean): void {
@@ -1028,7 +1030,7 @@ export class Channel implements ReplyReceiver {
     }
     if (noAck) q.settle(entry);
     else {
-      this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now });
+      this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now, flush: 0 });
       if (q.args.consumerTimeout !== undefined && q.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = q.args.consumerTimeout;
     }
     const msg = entry.msg;
@@ -1089,10 +1091,14 @@ export class Channel implements ReplyReceiver {
     else if (how === 'drop') for (const u of taken) u.queue.discard(u.entry, 'rejected');
     else {
       this.stats.ack += taken.length;
+      const written = this.conn.writer.flushesDone;
       for (const u of taken) {
         u.queue.stats.ack++;
         this.counters.forType(u.queue.type.name).acknowledged++;
         u.queue.settle(u.entry);
+        // Acked and its bytes handed to the kernel: a pooled body whose only use this was can go
+        // back (Message.recycle). basic.get's flush 0 never qualifies: get pins the body anyway.
+        if (u.flush !== 0 && u.flush <= written) u.entry.msg.recycle();
       }
     }
     for (const u of taken) this.freed(u);

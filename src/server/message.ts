@@ -11,6 +11,7 @@ import {
   bodyLength,
   joinBody,
   u32At,
+  PooledBody,
   type BasicProperties,
   type Body,
   type FieldValue,
@@ -40,6 +41,7 @@ export class Message {
   ) {
     this.held = body;
     this.bodySize = bodyLength(body);
+    if (body instanceof PooledBody) body.owners++;
   }
 
   /**
@@ -48,12 +50,59 @@ export class Message {
    */
   get body(): Buffer {
     const b = this.held;
-    return Buffer.isBuffer(b) ? b : (this.held = joinBody(b));
+    return Buffer.isBuffer(b) ? b : (this.held = joinBody(Message.pin(b)));
   }
 
-  /** The body as held, for writing it out by reference. */
+  /**
+   * The body as held, for writing it out by reference. Whoever takes it may keep it (a store
+   * write, a page file, a trace, a dead letter), so a pooled body is pinned: never given back.
+   */
   get content(): Body {
-    return this.held;
+    const b = this.held;
+    return Buffer.isBuffer(b) ? b : Message.pin(b);
+  }
+
+  /**
+   * The body for a consumer's basic.deliver, the one use that does not pin a pooled body: the
+   * delivery is counted, and recycle() gives the slabs back only once its write is done and acked.
+   */
+  deliverable(): Body {
+    const b = this.held;
+    if (b instanceof PooledBody) {
+      Message.alive(b);
+      b.deliveries++;
+    }
+    return b;
+  }
+
+  /** The message was put on a queue (counted for a pooled body: one queue only may give it back). */
+  queued(): void {
+    if (this.held instanceof PooledBody) this.held.enqueues++;
+  }
+
+  /**
+   * Called when a consumer's ack settled this message and the delivery's socket write is done:
+   * a pooled body goes back to the pool if that delivery was its only use. Anything else (a second
+   * message, queue or delivery, any other reader) leaves it to the GC.
+   */
+  recycle(): void {
+    const b = this.held;
+    if (!(b instanceof PooledBody) || b.pinned || b.recycled) return;
+    if (b.owners !== 1 || b.enqueues !== 1 || b.deliveries !== 1) return;
+    b.recycle();
+  }
+
+  private static pin(b: Body): Body {
+    if (b instanceof PooledBody) {
+      Message.alive(b);
+      b.pinned = true;
+    }
+    return b;
+  }
+
+  /** A recycled body's slabs may hold another message now: reading it is a bug, refused loudly. */
+  private static alive(b: PooledBody): void {
+    if (b.recycled) throw new Error('message body read after its slabs went back to the pool');
   }
 
   /**

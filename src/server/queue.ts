@@ -287,6 +287,7 @@ export class Queue {
    * confirm becomes a nack.
    */
   enqueue(msg: Message): boolean {
+    msg.queued();
     if (this.stream) {
       if (!this.deleted) this.stream.append(msg);
       return true;

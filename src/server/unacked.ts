@@ -12,6 +12,8 @@ export interface Unacked {
   consumer: Consumer | null;
   /** When it was delivered (coarseClock), for the consumer acknowledgement timeout. */
   at: number;
+  /** The connection writer's flush that carries the delivery (FrameWriter.nextFlush); 0 for basic.get. */
+  flush: number;
 }
 
 /**

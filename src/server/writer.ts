@@ -148,6 +148,19 @@ export class FrameWriter {
 
   /** Writes handed to the socket, one per flush (the management API's send_cnt). */
   sends = 0;
+  /**
+   * Flushes whose bytes the socket has taken (handed to the kernel, or dropped with the socket):
+   * a delivery's body may be reused once its flush is done (Message.recycle), never before.
+   */
+  flushesDone = 0;
+  private readonly flushDone = (): void => {
+    this.flushesDone++;
+  };
+
+  /** The number the next flush will have: what is written now goes out with it. */
+  get nextFlush(): number {
+    return this.sends + 1;
+  }
 
   flush(): void {
     this.scheduled = false;
@@ -161,11 +174,14 @@ export class FrameWriter {
     this.pending = 0;
     this.lastWrite = Date.now();
     this.sends++;
+    // Write callbacks come in order, after the socket is done with the bytes (or has failed).
     if (out.length === 1) {
-      this.socket.write(out[0]!);
+      this.socket.write(out[0]!, this.flushDone);
     } else {
       this.socket.cork();
-      for (const b of out) this.socket.write(b);
+      const last = out.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(out[i]!);
+      this.socket.write(out[last]!, this.flushDone);
       this.socket.uncork();
     }
     this.resume();

@@ -1,0 +1,135 @@
+// Large transient bodies in slabs the broker reuses, so that their bytes are not garbage for V8.
+//
+// Why: a body kept in the socket reads it arrived in (BodyPieces) lives until its consumer acks
+// it, which under load outlasts two young-generation collections, so V8 promotes it; a promoted
+// ArrayBuffer's memory is given back only by a full mark-compact, and V8 starts one per ~64 MiB of
+// it. A 1 MiB-body flood ran a full collection every ~50 ms (a quarter of the broker's CPU in
+// `perf`). Copied into slabs that go back to this pool when the message is acked, the bodies
+// allocate nothing, and the reads they came in die young.
+//
+// Who may give a body back is the server's business (Message.recycle, under strict conditions);
+// this file only keeps the slabs and the counts those conditions are made of.
+import { BodyPieces } from './body.js';
+
+/** Slab size: a 64 KiB body takes one, a 1 MiB body sixteen. */
+export const SLAB_SIZE = 64 * 1024;
+
+/** Idle slabs kept at most (64 MiB): a consumer acking every 100 1 MiB messages frees 1,600 at once. */
+const MAX_IDLE = 1024;
+
+/** Idle slabs are let go after this long without a taker. */
+const TRIM_AFTER_MS = 5000;
+
+class SlabPool {
+  private readonly idle: Buffer[] = [];
+  private used = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** Counters for tests and metrics: slabs made, and slabs handed out again. */
+  made = 0;
+  reused = 0;
+
+  take(): Buffer {
+    this.used = true;
+    const s = this.idle.pop();
+    if (s) {
+      this.reused++;
+      return s;
+    }
+    this.made++;
+    // Outside Node's shared pool: a slab is a whole ArrayBuffer of its own, so returning it can
+    // never hand out bytes another Buffer still views.
+    return Buffer.allocUnsafeSlow(SLAB_SIZE);
+  }
+
+  give(slabs: readonly Buffer[]): void {
+    for (const s of slabs) if (this.idle.length < MAX_IDLE) this.idle.push(s);
+    if (!this.timer && this.idle.length > 0) {
+      this.timer = setInterval(() => this.trim(), TRIM_AFTER_MS);
+      this.timer.unref();
+    }
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /** Lets idle slabs go when nobody took one since the last look (after a flood, not during it). */
+  private trim(): void {
+    if (this.used) {
+      this.used = false;
+      return;
+    }
+    this.idle.length = 0;
+    clearInterval(this.timer!);
+    this.timer = null;
+  }
+}
+
+export const slabPool = new SlabPool();
+
+/**
+ * A body copied into pool slabs. The counts say how widely it was shared; the server gives the
+ * slabs back only when they show a single, simple life (Message.recycle).
+ */
+export class PooledBody extends BodyPieces {
+  /** Messages made with this body (a second one, e.g. direct reply-to's rewrite, shares it). */
+  owners = 0;
+  /** Queues it was put on. */
+  enqueues = 0;
+  /** Consumer deliveries written from it by reference. */
+  deliveries = 0;
+  /** Read for any other purpose (stored, paged, traced, copied, returned, got): never given back. */
+  pinned = false;
+  /** Given back: its slabs may hold another message's bytes now. */
+  recycled = false;
+
+  constructor(
+    pieces: readonly Buffer[],
+    size: number,
+    /** The whole slabs, as taken from the pool. */
+    readonly slabs: readonly Buffer[],
+  ) {
+    super(pieces, size);
+  }
+
+  recycle(): void {
+    this.recycled = true;
+    slabPool.give(this.slabs);
+  }
+}
+
+/** Fills slabs with one body's bytes as its frames come. */
+export class SlabFiller {
+  private slabs: Buffer[] = [];
+  private at = SLAB_SIZE; // in the last slab: full, so the first write takes one
+
+  add(b: Buffer, start: number, end: number): void {
+    while (start < end) {
+      if (this.at === SLAB_SIZE) {
+        this.slabs.push(slabPool.take());
+        this.at = 0;
+      }
+      const n = Math.min(end - start, SLAB_SIZE - this.at);
+      this.slabs[this.slabs.length - 1]!.set(b.subarray(start, start + n), this.at);
+      this.at += n;
+      start += n;
+    }
+  }
+
+  /** The body, and a fresh start. */
+  finish(size: number): PooledBody {
+    const slabs = this.slabs;
+    const pieces = slabs.slice();
+    if (pieces.length > 0 && this.at < SLAB_SIZE) pieces[pieces.length - 1] = slabs[slabs.length - 1]!.subarray(0, this.at);
+    this.slabs = [];
+    this.at = SLAB_SIZE;
+    return new PooledBody(pieces, size, slabs);
+  }
+
+  /** A body cut off (channel or connection closed): its slabs are nobody's yet. */
+  abandon(): void {
+    if (this.slabs.length > 0) slabPool.give(this.slabs);
+    this.slabs = [];
+    this.at = SLAB_SIZE;
+  }
+}
