@@ -53,6 +53,11 @@ class SlabPool {
     return this.idle.length;
   }
 
+  /** Bytes kept idle: free memory as far as the memory alarm is concerned (alarms.ts). */
+  get idleBytes(): number {
+    return this.idle.length * SLAB_SIZE;
+  }
+
   /** Lets idle slabs go when nobody took one since the last look (after a flood, not during it). */
   private trim(): void {
     if (this.used) {

@@ -4,6 +4,7 @@
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
+import { slabPool } from '../frames/body-pool.js';
 
 export interface AlarmOptions {
   /** Memory watermark: a fraction of RAM when ≤ 1, else bytes. */
@@ -15,10 +16,13 @@ export interface AlarmOptions {
 }
 
 /** Memory the broker's data costs: the JS heap plus buffers (message bodies), not RSS, which the
- * allocator does not give back promptly and would keep an alarm raised long after the load went. */
+ * allocator does not give back promptly and would keep an alarm raised long after the load went.
+ * Idle slabs of the body pool are not counted, for the same reason: they are free memory kept for
+ * the next large bodies (frames/body-pool.ts), and counting them held the alarm up with every
+ * queue empty. */
 export function usedMemory(): number {
   const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  return m.heapUsed + m.arrayBuffers - slabPool.idleBytes;
 }
 
 /** A memory watermark as rabbitmqctl set_vm_memory_high_watermark takes it: a fraction of RAM, or bytes. */
