@@ -25,7 +25,7 @@ const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.Unexpect
  */
 const PIECES_MIN = 32 * 1024;
 
-/** A body at least this big is copied into pool slabs when the channel says it may be (body-pool.ts). */
+/** A body at least this big is copied into pool slabs when the assembler pools (body-pool.ts). */
 const POOL_MIN = 32 * 1024;
 
 /** Bytes at or under this are copied by a loop: Buffer#copy of a range builds a Uint8Array view first. */
@@ -94,13 +94,10 @@ export class CommandAssembler {
   constructor(
     /** Largest body accepted; a bigger declared size is refused before any of it is buffered. */
     private readonly maxBodySize: number,
-    /**
-     * Whether a large body with these properties may go into pool slabs (body-pool.ts); none:
-     * never. The channel says no for persistent messages, whose bodies the store keeps anyway.
-     */
-    private readonly poolable?: (properties: Buffer) => boolean,
+    /** Whether bodies of POOL_MIN and more go into pool slabs (body-pool.ts), to be given back. */
+    pool = false,
   ) {
-    this.slabFiller = poolable ? new SlabFiller() : null;
+    this.slabFiller = pool ? new SlabFiller() : null;
   }
 
   /**
@@ -160,7 +157,7 @@ export class CommandAssembler {
       this.properties = this.sameProperties(b, start + 12, end) ?? (this.lastProperties = copyOut(b, start + 12, end));
       this.bodySize = size;
       this.received = 0;
-      if (size >= POOL_MIN && this.slabFiller && this.poolable!(this.properties)) this.filler = this.slabFiller;
+      if (size >= POOL_MIN && this.slabFiller) this.filler = this.slabFiller;
       return size === 0 ? this.complete() : null;
     }
     if (type === FRAME_BODY) {

@@ -14,27 +14,31 @@ import { BodyPieces } from './body.js';
 /** Slab size: a 64 KiB body takes one, a 1 MiB body sixteen. */
 export const SLAB_SIZE = 64 * 1024;
 
-/** Idle slabs kept at most (64 MiB): a consumer acking every 100 1 MiB messages frees 1,600 at once. */
-const MAX_IDLE = 1024;
-
-/** Idle slabs are let go after this long without a taker. */
-const TRIM_AFTER_MS = 5000;
+/**
+ * Every this often, idle slabs that no body needed since the last look are let go: after a flood
+ * the pool shrinks back within two looks, while in a steady flow the slabs keep going round.
+ * There is no other bound: idle and busy slabs together are never more than the most bodies held
+ * at once, which the memory alarm bounded when they were taken.
+ */
+const TRIM_EVERY_MS = 5000;
 
 class SlabPool {
   private readonly idle: Buffer[] = [];
-  private used = false;
+  /** The fewest idle slabs since the last look: that many were not needed. */
+  private lowWater = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** Counters for tests and metrics: slabs made, and slabs handed out again. */
+  /** Counters for tests: slabs made, and slabs handed out again. */
   made = 0;
   reused = 0;
 
   take(): Buffer {
-    this.used = true;
     const s = this.idle.pop();
     if (s) {
+      if (this.idle.length < this.lowWater) this.lowWater = this.idle.length;
       this.reused++;
       return s;
     }
+    this.lowWater = 0;
     this.made++;
     // Outside Node's shared pool: a slab is a whole ArrayBuffer of its own, so returning it can
     // never hand out bytes another Buffer still views.
@@ -42,9 +46,10 @@ class SlabPool {
   }
 
   give(slabs: readonly Buffer[]): void {
-    for (const s of slabs) if (this.idle.length < MAX_IDLE) this.idle.push(s);
+    for (const s of slabs) this.idle.push(s);
     if (!this.timer && this.idle.length > 0) {
-      this.timer = setInterval(() => this.trim(), TRIM_AFTER_MS);
+      this.lowWater = this.idle.length;
+      this.timer = setInterval(() => this.trim(), TRIM_EVERY_MS);
       this.timer.unref();
     }
   }
@@ -58,15 +63,13 @@ class SlabPool {
     return this.idle.length * SLAB_SIZE;
   }
 
-  /** Lets idle slabs go when nobody took one since the last look (after a flood, not during it). */
   private trim(): void {
-    if (this.used) {
-      this.used = false;
-      return;
+    this.idle.length -= Math.min(this.lowWater, this.idle.length);
+    this.lowWater = this.idle.length;
+    if (this.idle.length === 0) {
+      clearInterval(this.timer!);
+      this.timer = null;
     }
-    this.idle.length = 0;
-    clearInterval(this.timer!);
-    this.timer = null;
   }
 }
 
@@ -83,8 +86,12 @@ export class PooledBody extends BodyPieces {
   enqueues = 0;
   /** Consumer deliveries written from it by reference. */
   deliveries = 0;
-  /** Read for any other purpose (stored, paged, traced, copied, returned, got): never given back. */
+  /** Read for any other purpose (paged, traced, copied, returned, got): never given back. */
   pinned = false;
+  /** Store writes that still read it (Message.storable): it goes back only once they are done. */
+  holds = 0;
+  /** Acked while a store write still held it: given back when the last hold goes. */
+  recycleWhenFree = false;
   /** Given back: its slabs may hold another message's bytes now. */
   recycled = false;
 

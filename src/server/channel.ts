@@ -27,7 +27,7 @@ import type { GlobalCounters } from './global-counters.js';
 import { linkedStats, type MessageStats } from './stats.js';
 import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
-import { Message, checkExpiration, deliveryModeOf, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
+import { Message, checkExpiration, scanProperties, senderSelected, withDeliveryCount, type Entry, type PropertyScan } from './message.js';
 import { stripCrLf } from './names.js';
 import { REPLY_TO, REPLY_TO_PREFIX, wantsDirectReply, withReplyTo, type ReplyReceiver } from './direct-reply-to.js';
 import { checkAlternateExchangeArg, Exchange, INTERNAL_USER } from './exchanges/exchange.js';
@@ -115,9 +115,8 @@ export class Channel implements ReplyReceiver {
     this.stats = linked.counting;
     this.messageStats = linked.own;
     this.counters = conn.broker.counters;
-    // Large transient bodies go into pool slabs (frames/body-pool.ts); persistent ones stay in
-    // their reads, by reference: the store keeps them, so they could never go back to the pool.
-    this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize, (p) => deliveryModeOf(p) !== 2);
+    // Large bodies go into pool slabs, given back once acked (frames/body-pool.ts, Message.recycle).
+    this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize, true);
   }
 
   private get traceOrigin(): TraceOrigin {

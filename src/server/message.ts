@@ -75,6 +75,33 @@ export class Message {
     return b;
   }
 
+  /**
+   * The body for a store write, which reads it until the write is done (a body file's writev):
+   * a pooled body is held, not pinned, and unstored() lets it go once the store has written it.
+   */
+  storable(): Body {
+    const b = this.held;
+    if (b instanceof PooledBody) {
+      Message.alive(b);
+      b.holds++;
+    }
+    return b;
+  }
+
+  /** Whether the body is in pool slabs (and storable() took a hold that unstored() must end). */
+  get pooled(): boolean {
+    return this.held instanceof PooledBody;
+  }
+
+  /** The store is done with the body storable() gave it; failed: it may still read it, so pinned. */
+  unstored(failed = false): void {
+    const b = this.held;
+    if (!(b instanceof PooledBody)) return;
+    b.holds--;
+    if (failed) b.pinned = true;
+    else if (b.holds === 0 && b.recycleWhenFree) this.recycle();
+  }
+
   /** The message was put on a queue (counted for a pooled body: one queue only may give it back). */
   queued(): void {
     if (this.held instanceof PooledBody) this.held.enqueues++;
@@ -89,7 +116,8 @@ export class Message {
     const b = this.held;
     if (!(b instanceof PooledBody) || b.pinned || b.recycled) return;
     if (b.owners !== 1 || b.enqueues !== 1 || b.deliveries !== 1) return;
-    b.recycle();
+    if (b.holds > 0) b.recycleWhenFree = true; // acked before its store write was done
+    else b.recycle();
   }
 
   private static pin(b: Body): Body {

@@ -274,9 +274,9 @@ export class Queue {
   }
 
   /** The record of an entry in the store. */
-  private record(e: Entry, redelivered = e.redelivered): StoredMessage {
+  private record(e: Entry, redelivered = e.redelivered, body = e.msg.content): StoredMessage {
     const m = e.msg;
-    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.content, expiresAt: e.expiresAt };
+    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body, expiresAt: e.expiresAt };
     if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
     if (m.bccKeys) r.bcc = m.bccKeys;
     return r;
@@ -311,7 +311,7 @@ export class Queue {
       this.pageIn();
       return true;
     }
-    if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
+    if (this.persists(msg)) this.putMessage(entry);
     this.ready.push(entry);
     if (full) this.dropHeads();
     if (entry.expiresAt !== 0) this.arrivedWithTtl();
@@ -353,7 +353,7 @@ export class Queue {
       this.pageIn();
       return;
     }
-    if (this.persists(msg)) this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
+    if (this.persists(msg)) this.putMessage(entry);
     this.ready.push(entry);
     if (entry.expiresAt !== 0) this.arrivedWithTtl();
     if (this.consumers.length > 0) this.scheduleDispatch();
@@ -568,6 +568,21 @@ export class Queue {
   private expiryOf(msg: Message): number {
     const ttl = Math.min(this.args.messageTtl ?? Infinity, msg.expiration() ?? Infinity);
     return ttl === Infinity ? 0 : Date.now() + ttl;
+  }
+
+  /**
+   * Hands a message to the store. A pooled body (frames/body-pool.ts) is held, not pinned, while
+   * the store may read it: until the write that has it is done (flush() resolves then), so that an
+   * ack meanwhile gives its slabs back only after the write.
+   */
+  private putMessage(entry: Entry): void {
+    const m = entry.msg;
+    if (!m.pooled) return this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
+    this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry, entry.redelivered, m.storable()));
+    this.vhost.store.flush().then(
+      () => m.unstored(),
+      () => m.unstored(true),
+    );
   }
 
   /** Forgets a message for good (acked, or delivered without ack). */

@@ -64,6 +64,33 @@ describe('pooled bodies', () => {
     }
   });
 
+  it('acked while a store write holds them go back only when the write is done, and never if it failed', () => {
+    for (const failed of [false, true]) {
+      const body = pooled(randomBytes(SLAB_SIZE + 1));
+      const m = message(body);
+      m.queued();
+      expect(m.storable()).toBe(body);
+      m.deliverable();
+      const idle = slabPool.idleCount;
+      m.recycle(); // acked: the store still reads it
+      expect(body.recycled).toBe(false);
+      expect(slabPool.idleCount).toBe(idle);
+      m.unstored(failed);
+      expect(body.recycled).toBe(!failed);
+      expect(slabPool.idleCount).toBe(failed ? idle : idle + 2);
+    }
+    // Written before the ack: given back at the ack.
+    const body = pooled(randomBytes(100));
+    const m = message(body);
+    m.queued();
+    m.storable();
+    m.deliverable();
+    m.unstored();
+    expect(body.recycled).toBe(false);
+    m.recycle();
+    expect(body.recycled).toBe(true);
+  });
+
   it('that were never delivered, or never queued, stay out of the pool', () => {
     const a = message(pooled(randomBytes(100)));
     a.queued();
