@@ -22,6 +22,9 @@ export const SLAB_SIZE = 64 * 1024;
  */
 const TRIM_EVERY_MS = 5000;
 
+/** Every this many new slabs (16 MiB), the growth listeners hear of it (the memory alarm looks). */
+const GROWTH_EVERY = 256;
+
 class SlabPool {
   private readonly idle: Buffer[] = [];
   /** The fewest idle slabs since the last look: that many were not needed. */
@@ -30,6 +33,16 @@ class SlabPool {
   /** Counters for tests: slabs made, and slabs handed out again. */
   made = 0;
   reused = 0;
+  private readonly growth = new Set<() => void>();
+
+  /**
+   * fn is called each time the pool has made another 16 MiB of slabs: large bodies arriving faster
+   * than the memory alarm's timer looks (a 1 MiB flood brings ~400 MiB in its 250 ms).
+   */
+  onGrowth(fn: () => void): () => void {
+    this.growth.add(fn);
+    return () => this.growth.delete(fn);
+  }
 
   take(): Buffer {
     const s = this.idle.pop();
@@ -39,7 +52,7 @@ class SlabPool {
       return s;
     }
     this.lowWater = 0;
-    this.made++;
+    if (++this.made % GROWTH_EVERY === 0) for (const fn of this.growth) fn();
     // Outside Node's shared pool: a slab is a whole ArrayBuffer of its own, so returning it can
     // never hand out bytes another Buffer still views.
     return Buffer.allocUnsafeSlow(SLAB_SIZE);

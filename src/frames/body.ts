@@ -3,7 +3,10 @@
 // consumers, body files and page files by reference, piece by piece, so it is never copied in
 // user space and no buffer of its size is allocated for it. Joining a 1 MiB body cost a copy
 // and, worse, an allocation outside V8's heap that counts towards its next full collection: a
-// 1 MiB flood ran a mark-compact every 25 ms (README, "Large messages").
+// 1 MiB flood ran a mark-compact every 25 ms (README, "Large messages"). A channel's large bodies
+// are now copied once into pool slabs instead (body-pool.ts: PooledBody is a BodyPieces whose
+// pieces are slabs, given back on ack); bodies in pieces of socket reads remain for assemblers
+// that do not pool.
 
 /** A large body's pieces, in order, and their total size. */
 export class BodyPieces {

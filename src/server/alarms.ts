@@ -38,6 +38,7 @@ export class ResourceMonitor {
   memoryAlarm = false;
   diskAlarm = false;
   private timer: NodeJS.Timeout | null = null;
+  private stopGrowth: (() => void) | null = null;
 
   constructor(
     private readonly options: AlarmOptions,
@@ -77,20 +78,33 @@ export class ResourceMonitor {
   start(): void {
     this.timer = setInterval(() => void this.check(), this.options.intervalMs ?? 250);
     this.timer.unref();
+    // Between two looks of the timer a flood of large bodies can bring hundreds of MiB: the pool
+    // that takes them in says when it has grown, and memory is looked at then too.
+    this.stopGrowth = slabPool.onGrowth(() => {
+      const before = this.active;
+      this.checkMemory();
+      if (this.active !== before) this.onChange(this.reasons);
+    });
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopGrowth?.();
+    this.stopGrowth = null;
   }
 
-  async check(): Promise<void> {
-    const before = this.active;
+  private checkMemory(): void {
     const used = usedMemory();
     if (used > this.memoryLimit !== this.memoryAlarm) {
       this.memoryAlarm = !this.memoryAlarm;
       this.log.warn({ used, limit: this.memoryLimit }, this.memoryAlarm ? 'memory alarm set' : 'memory alarm cleared');
     }
+  }
+
+  async check(): Promise<void> {
+    const before = this.active;
+    this.checkMemory();
     if (this.options.dataDir) {
       try {
         const s = await statfs(this.options.dataDir);
