@@ -1,11 +1,12 @@
-// Large transient bodies in slabs the broker reuses, so that their bytes are not garbage for V8.
+// Large bodies in slabs the broker reuses, so that their bytes are not garbage for V8.
 //
 // Why: a body kept in the socket reads it arrived in (BodyPieces) lives until its consumer acks
 // it, which under load outlasts two young-generation collections, so V8 promotes it; a promoted
 // ArrayBuffer's memory is given back only by a full mark-compact, and V8 starts one per ~64 MiB of
 // it. A 1 MiB-body flood ran a full collection every ~50 ms (a quarter of the broker's CPU in
-// `perf`). Copied into slabs that go back to this pool when the message is acked, the bodies
-// allocate nothing, and the reads they came in die young.
+// `perf`). Copied into slabs that go back to this pool when the message is acked (and, for a
+// persistent one, its store write is done), the bodies allocate nothing, and the reads they came
+// in die young.
 //
 // Who may give a body back is the server's business (Message.recycle, under strict conditions);
 // this file only keeps the slabs and the counts those conditions are made of.
