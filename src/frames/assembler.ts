@@ -63,9 +63,10 @@ export class CommandAssembler {
    */
   private first: Buffer | null = null;
   private parts: Buffer[] | null = null;
-  /** Set while the body being received goes into pool slabs rather than being kept in its reads. */
-  private filler: SlabFiller | null = null;
-  private readonly slabFiller: SlabFiller | null;
+  /** Fills pool slabs with large bodies; null when this assembler does not pool. */
+  private readonly slabs: SlabFiller | null;
+  /** True while the body being received goes into slabs rather than being kept in its reads. */
+  private pooling = false;
   /** Reused for every method frame of the channel, with the names they repeat. */
   private readonly reader = new Reader(Buffer.alloc(0), 0, 0, new ShortStrCache());
   /** Reused for every content header frame. */
@@ -97,7 +98,7 @@ export class CommandAssembler {
     /** Whether bodies of POOL_MIN and more go into pool slabs (body-pool.ts), to be given back. */
     pool = false,
   ) {
-    this.slabFiller = pool ? new SlabFiller() : null;
+    this.slabs = pool ? new SlabFiller() : null;
   }
 
   /**
@@ -157,7 +158,7 @@ export class CommandAssembler {
       this.properties = this.sameProperties(b, start + 12, end) ?? (this.lastProperties = copyOut(b, start + 12, end));
       this.bodySize = size;
       this.received = 0;
-      if (size >= POOL_MIN && this.slabFiller) this.filler = this.slabFiller;
+      this.pooling = size >= POOL_MIN && this.slabs !== null;
       return size === 0 ? this.complete() : null;
     }
     if (type === FRAME_BODY) {
@@ -167,9 +168,9 @@ export class CommandAssembler {
       if (this.received > this.bodySize) {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
       }
-      if (this.filler) {
-        this.filler.add(b, start, end);
-        return this.received === this.bodySize ? this.complete(this.filler.finish(this.bodySize)) : null;
+      if (this.pooling) {
+        this.slabs!.add(b, start, end);
+        return this.received === this.bodySize ? this.complete(this.slabs!.finish(this.bodySize)) : null;
       }
       if (n > 0) {
         if (!this.first && this.received === this.bodySize) {
@@ -244,9 +245,9 @@ export class CommandAssembler {
   }
 
   reset(): void {
-    if (this.filler) {
-      this.filler.abandon();
-      this.filler = null;
+    if (this.pooling) {
+      this.slabs!.abandon(); // a no-op after finish()
+      this.pooling = false;
     }
     this.method = null;
     this.properties = null;

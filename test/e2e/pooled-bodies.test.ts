@@ -179,7 +179,6 @@ describe('large transient bodies in pool slabs', () => {
     const d1 = await publish(pub, '', 'pool.d', 20, 200);
     const rc = await conn.createChannel();
     const seen = new Map<number, string>();
-    let recovered = false;
     void rc.consume('pool.d', (m) => {
       if (!m) return;
       if (!m.fields.redelivered) return; // left unacked until recovered
@@ -188,8 +187,7 @@ describe('large transient bodies in pool slabs', () => {
     });
     await new Promise((res) => setTimeout(res, 150));
     await rc.recover();
-    recovered = true;
-    await waitUntil(() => recovered && seen.size === 20, 'the recovered 20');
+    await waitUntil(() => seen.size === 20, 'the recovered 20');
     expect(seen).toEqual(d1);
 
     // noAck delivery, basic.get, and a persistent message on a non-durable queue.
