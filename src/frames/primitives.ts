@@ -210,8 +210,6 @@ export class Reader {
   }
 }
 
-const EMPTY_SHORTSTR = Buffer.from([0]);
-
 /**
  * An append-only byte sink that grows on demand. Regions already handed out by take() are never
  * written again, so the socket may hold them while we keep appending behind them.
@@ -220,9 +218,6 @@ export class Writer {
   buf: Buffer;
   pos = 0;
   private start = 0;
-  /** The last string written in each slot of shortstrIn, and its bytes as a shortstr (length octet first). */
-  private readonly slotStr: string[] = ['', '', ''];
-  private readonly slotBytes: Buffer[] = [EMPTY_SHORTSTR, EMPTY_SHORTSTR, EMPTY_SHORTSTR];
 
   /**
    * chunkSize: the buffer size once busy. initialSize (smaller) starts it small: a small buffer
@@ -346,23 +341,6 @@ export class Writer {
     this.pos = copyInto(b, this.buf, this.pos);
   }
 
-  /**
-   * shortstr for a string that repeats from one call to the next in the same role (slot): a
-   * consumer's tag, a delivery's exchange and routing key (writeDeliverFrame). Its encoded bytes
-   * are kept, and copying them costs less than encoding its characters again.
-   */
-  shortstrIn(slot: 0 | 1 | 2, s: string): void {
-    if (s !== this.slotStr[slot]) {
-      const start = this.pos;
-      this.shortstr(s);
-      this.slotBytes[slot] = Buffer.from(this.buf.subarray(start, this.pos));
-      this.slotStr[slot] = s;
-      return;
-    }
-    const b = this.slotBytes[slot]!;
-    this.ensure(b.length);
-    this.pos = copyInto(b, this.buf, this.pos);
-  }
   /** Reserves n bytes to be patched later (sizes known only after writing what follows). Returns a
    * mark relative to the unflushed region, which stays valid when ensure() moves that region. */
   reserve(n: number): number {

@@ -8,6 +8,7 @@ import {
   decodeBasicProperties,
   Reader,
   CommandAssembler,
+  DeliverFrame,
   FIELD_TYPE_NAMES,
   bodyLength,
   fromFieldValue,
@@ -980,7 +981,7 @@ export class Channel implements ReplyReceiver {
     }
     if (this.vhost.firehose) this.vhost.firehose.delivered(this.traceOrigin, c.queue, msg, entry.redelivered);
     const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
-    this.conn.writer.deliver(this.id, c.tag, tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.deliverable());
+    this.conn.writer.deliver((c.frame ??= new DeliverFrame(this.id, c.tag)), tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.deliverable());
   }
 
   private get(queueName: string, noAck: boolean): void {

@@ -1,4 +1,5 @@
 // A subscription of one channel to one queue (basic.consume), with its own prefetch window.
+import type { DeliverFrame } from '../frames/index.js';
 import type { Entry } from './message.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-log.js';
@@ -27,6 +28,8 @@ export interface ConsumerHost {
 export class Consumer {
   /** Deliveries not yet acked, counted against prefetch. */
   unacked = 0;
+  /** Its basic.deliver frame, kept by the channel that writes it (a consumer of a client connection). */
+  frame: DeliverFrame | null = null;
 
   constructor(
     readonly tag: string,

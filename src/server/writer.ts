@@ -6,12 +6,13 @@ import {
   Writer,
   copyInto,
   writeBodyFrameStart,
-  writeDeliverFrame,
   writeHeaderFrame,
+  writeSmallContent,
   writeHeartbeat,
   writeMethodFrame,
   FRAME_OVERHEAD,
   type Body,
+  type DeliverFrame,
   type MethodInit,
 } from '../frames/index.js';
 
@@ -71,8 +72,7 @@ export class FrameWriter {
 
   /** basic.deliver and its content, the hot path of every consumer. */
   deliver(
-    channel: number,
-    consumerTag: string,
+    frame: DeliverFrame,
     deliveryTag: number,
     redelivered: boolean,
     exchange: string,
@@ -80,13 +80,18 @@ export class FrameWriter {
     properties: Buffer,
     body: Body,
   ): void {
-    writeDeliverFrame(this.w, channel, consumerTag, deliveryTag, redelivered, exchange, routingKey);
-    this.contentFrames(channel, properties, body);
+    frame.write(this.w, deliveryTag, redelivered, exchange, routingKey);
+    this.contentFrames(frame.channel, properties, body);
   }
 
   private contentFrames(channel: number, properties: Buffer, body: Body): void {
     if (!Buffer.isBuffer(body)) return this.piecesFrames(channel, properties, body.pieces, body.size);
     const w = this.w;
+    if (body.length < BY_REFERENCE && body.length <= this.frameMax - FRAME_OVERHEAD) {
+      writeSmallContent(w, channel, properties, body);
+      this.schedule();
+      return;
+    }
     writeHeaderFrame(w, channel, body.length, properties);
     const max = this.frameMax - FRAME_OVERHEAD;
     for (let off = 0; off < body.length; off += max) {

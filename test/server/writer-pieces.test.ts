@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Socket } from 'node:net';
-import { BodyPieces, type Body } from '../../src/frames/index.js';
+import { BodyPieces, DeliverFrame, type Body } from '../../src/frames/index.js';
 import { FrameWriter } from '../../src/server/writer.js';
 
 /** What the writer hands the socket, joined. */
@@ -20,7 +20,7 @@ function written(frameMax: number, body: Body): Buffer {
   } as unknown as Socket;
   const w = new FrameWriter(socket, frameMax, () => undefined);
   const props = Buffer.from([0x10, 0x00, 0x02]); // delivery-mode 2
-  w.deliver(3, 'ctag', 42, false, 'ex', 'rk', props, body);
+  w.deliver(new DeliverFrame(3, 'ctag'), 42, false, 'ex', 'rk', props, body);
   w.flush();
   return Buffer.concat(out);
 }
