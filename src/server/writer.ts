@@ -1,8 +1,5 @@
-// One writer per connection: frames produced while handling one read (or timer, or store callback)
-// are coalesced and written to the socket once. A small write goes as soon as that callback is
-// done; a large one waits for the loop's I/O to be done, so that what several connections' reads
-// deliver to one consumer leaves in one write. Small frames share one buffer; large bodies go by
-// reference.
+// One writer per connection: frames produced during a tick are coalesced and written to the socket
+// once, when the tick's I/O is done. Small frames share one buffer; large bodies go by reference.
 import type { Socket } from 'node:net';
 import {
   FRAME_END,
@@ -23,14 +20,6 @@ import {
 const BY_REFERENCE = 16 * 1024;
 /** Bytes a tick may queue before deliveries pause until the socket has taken them. */
 const TICK_HIGH_WATER = 1024 * 1024;
-/**
- * Pending output under this is written when the callback that produced it is done
- * (process.nextTick); from this size on, at the end of the loop's I/O phase (setImmediate). An RPC
- * hop or a confirm then skips the immediate's machinery (7-13% more goperf rpc round trips, less
- * CPU at 5k msgs/s), while 4 publishers' reads delivering to one consumer still share a write: a
- * write per read there cost 10-15% of fan-in throughput.
- */
-const SMALL_WRITE = 16 * 1024;
 
 export class FrameWriter {
   /** Starts at 2 KiB (the handshake's frames), 64 KiB once a tick writes more than that. */
@@ -211,13 +200,6 @@ export class FrameWriter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    process.nextTick(this.flushSmall);
+    setImmediate(this.flushNow);
   }
-
-  /** Runs when the callback that wrote is done: writes now if little is pending, else after the loop's I/O. */
-  private readonly flushSmall = (): void => {
-    if (!this.scheduled) return; // flushed in between (a heartbeat, a close)
-    if (this.w.length + this.pending < SMALL_WRITE) this.flush();
-    else setImmediate(this.flushNow);
-  };
 }
