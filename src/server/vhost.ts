@@ -493,8 +493,8 @@ export class VHost implements ExchangeHost {
   }
 
   /** ExchangeHost: a delayed message's release, routed as a publish (no publisher waits for it). */
-  publishDue(exchange: Exchange, msg: Message): void {
-    this.publish(exchange, msg);
+  publishDue(exchange: Exchange, msg: Message, extraKeys?: string[]): void {
+    this.publish(exchange, msg, extraKeys);
   }
 
   /** ExchangeHost: while a publish is routed, an exchange put the message in the store. */

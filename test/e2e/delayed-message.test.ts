@@ -92,4 +92,42 @@ describe('x-delayed-message', () => {
     await sleep(500);
     expect(await drain(ch, 'later')).toEqual([]);
   });
+
+  it('holds a message’s CC and BCC routes with it and routes them on release, across a kill -9 too', async () => {
+    const dir = await res.tempDir();
+    let b = await res.broker(dir);
+    let ch = await (await res.connect(b.port)).createConfirmChannel();
+    await setup(ch);
+    for (const q of ['cc-q', 'bcc-q']) {
+      await ch.assertQueue(q, { durable: true });
+      await ch.bindQueue(q, 'delayed', q);
+    }
+    const publish = (body: string, delay: number): boolean =>
+      ch.publish('delayed', 'k', Buffer.from(body), { persistent: true, headers: { 'x-delay': delay, CC: ['cc-q'], BCC: ['bcc-q'] } });
+    publish('before restart', 1_200);
+    publish('soon', 300);
+    await ch.waitForConfirms();
+    // Nothing is routed while the message is held, by its own key or by CC or BCC (the plugin holds
+    // the whole delivery).
+    for (const q of ['later', 'cc-q', 'bcc-q']) expect(await drain(ch, q)).toEqual([]);
+    const seen = new Map<string, GetMessage[]>([['later', []], ['cc-q', []], ['bcc-q', []]]);
+    const collect = async (): Promise<boolean> => {
+      for (const [q, got] of seen) got.push(...(await drain(ch, q)));
+      return [...seen.values()].every((got) => got.length >= 1);
+    };
+    await waitUntil(collect, 'the first release to all three queues', 5_000);
+    for (const [, got] of seen) {
+      expect(got.map((m) => m.content.toString())).toEqual(['soon']);
+      // CC stays in the headers, BCC does not (as when published without a delay).
+      expect(got[0]!.properties.headers).toEqual({ 'x-delay': -300, CC: ['cc-q'] });
+    }
+    await b.kill9();
+    b = await res.broker(dir);
+    ch = await (await res.connect(b.port)).createConfirmChannel();
+    for (const got of seen.values()) got.length = 0;
+    await waitUntil(collect, 'the release after the restart to all three queues', 15_000);
+    await sleep(200);
+    await collect();
+    for (const [, got] of seen) expect(got.map((m) => m.content.toString())).toEqual(['before restart']);
+  });
 });

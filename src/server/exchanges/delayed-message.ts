@@ -8,7 +8,7 @@
 // survive a restart (the plugin's Mnesia table does too).
 import { Writer, encodeBasicProperties, fromFieldValue, type FieldTable } from '../../frames/index.js';
 import { LongTimer } from '../long-timer.js';
-import { Message, deliveryModeOf } from '../message.js';
+import { Message, ccKeysOf, deliveryModeOf } from '../message.js';
 import { Exchange, type Binding, type Destination, type ExchangeHost, type ExchangeSpec } from './exchange.js';
 
 /** The largest delay the plugin takes (Erlang's timer limit); anything else routes at once. */
@@ -79,7 +79,9 @@ export class DelayedMessageExchange extends Exchange {
       for (const m of stored) {
         if (this.deleted) return;
         this.lastId = Math.max(this.lastId, m.seq);
-        this.schedule(new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2), m.expiresAt);
+        const held = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
+        if (m.bcc) held.bccKeys = m.bcc;
+        this.schedule(held, m.expiresAt);
       }
     });
   }
@@ -93,11 +95,15 @@ export class DelayedMessageExchange extends Exchange {
   }
 
   route(routingKey: string, headers: FieldTable | undefined, out: Destination[], msg?: Message, extra = false): void {
-    const delay = msg && !extra && this.host ? delayOf(msg.decoded().headers) : undefined;
+    const delay = msg && this.host ? delayOf(msg.decoded().headers) : undefined;
     if (delay === undefined || !msg) return this.inner.route(routingKey, headers, out, msg, extra);
+    // The plugin holds the whole delivery, every routing key of it: a CC or BCC key (extra) is
+    // routed with the message's own key when it is released, not now.
+    if (extra) return;
     // Held: routed to no queue now; a message of its own (and a seq from the broker) when released.
     const host = this.host!;
     const held = new Message(this.nextId(), msg.exchange, msg.routingKey, msg.properties, msg.content, msg.persistent);
+    if (msg.bccKeys) held.bccKeys = msg.bccKeys;
     const due = Date.now() + delay;
     if (this.durable) {
       host.store.putDeadLetter(host.name, this.storeKey, {
@@ -108,6 +114,7 @@ export class DelayedMessageExchange extends Exchange {
         properties: held.properties,
         body: held.content,
         expiresAt: due,
+        ...(held.bccKeys ? { bcc: held.bccKeys } : {}),
       });
       host.heldDurably();
     }
@@ -118,7 +125,7 @@ export class DelayedMessageExchange extends Exchange {
     this.held.set(msg.seq, { msg, timer: new LongTimer(due, () => this.release(msg)) });
   }
 
-  /** The delay is over: routed with x-delay negated, and forgotten by the store. */
+  /** The delay is over: routed with x-delay negated (and its CC and BCC keys), and forgotten by the store. */
   private release(msg: Message): void {
     const host = this.host;
     this.held.delete(msg.seq);
@@ -130,7 +137,13 @@ export class DelayedMessageExchange extends Exchange {
     props.headers = headers;
     const w = new Writer(256);
     encodeBasicProperties(w, props);
-    host.publishDue(this, new Message(host.nextSeq(), msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.content, msg.persistent));
+    const due = new Message(host.nextSeq(), msg.exchange, msg.routingKey, Buffer.from(w.take()), msg.content, msg.persistent);
+    const keys = ccKeysOf(due);
+    if (msg.bccKeys) {
+      due.bccKeys = msg.bccKeys;
+      keys.push(...msg.bccKeys);
+    }
+    host.publishDue(this, due, keys.length > 0 ? keys : undefined);
     if (this.durable) host.store.deleteDeadLetter(host.name, this.storeKey, msg.seq);
   }
 

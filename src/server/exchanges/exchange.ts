@@ -144,8 +144,8 @@ export interface ExchangeHost {
     deleteDeadLetter(vhost: string, queue: string, seq: number): void;
     readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]>;
   };
-  /** Routes msg from exchange now, as a publish would (its publisher long answered). */
-  publishDue(exchange: Exchange, msg: Message): void;
+  /** Routes msg from exchange now, as a publish would (its publisher long answered), with its CC and BCC keys. */
+  publishDue(exchange: Exchange, msg: Message, extraKeys?: string[]): void;
   /** The publish being routed put a message in the store: its confirm waits for the store. */
   heldDurably(): void;
 }
