@@ -423,12 +423,11 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         say(o, exchange === undefined ? `Clearing topic permissions for user "${user}" in vhost "${o.vhost}" ...` : `Clearing topic permissions on "${exchange}" for user "${user}" in vhost "${o.vhost}" ...`);
         await existingUser(o, user, false);
         const path = `/api/topic-permissions/${v}/${enc(user)}`;
-        // None there is no error (rabbitmqctl exits 0). The API clears a user's whole vhost, so
-        // clearing one exchange puts the others back.
+        // None there is no error (rabbitmqctl exits 0). One exchange's goes by ?exchange= (the
+        // others are never cleared and put back).
         const had = (await call(o, 'GET', path).catch(() => [])) as Row[];
-        if (had.length === 0) return 0;
-        await call(o, 'DELETE', path);
-        for (const p of had) if (exchange !== undefined && p.exchange !== exchange) await call(o, 'PUT', path, { exchange: p.exchange, write: p.write, read: p.read });
+        if (!had.some((p) => exchange === undefined || p.exchange === exchange)) return 0;
+        await call(o, 'DELETE', exchange === undefined ? path : `${path}?exchange=${enc(exchange)}`);
         return 0;
       }
       case 'add_vhost':

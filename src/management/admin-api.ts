@@ -202,8 +202,12 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
         return reply.code(existed ? 204 : 201).send();
       },
     );
-    admin.delete<{ Params: Params }>('/api/topic-permissions/:vhost/:user', async (req, reply) => {
-      if (access.clearTopicPermissions(req.params.user ?? '', req.params.vhost ?? '') === 0) throw notFound();
+    // ?exchange=X clears that exchange's alone (Warren's; 3.10.8's API clears the user's whole
+    // vhost, and rabbitmqctl clears one exchange without the API): `warren ctl
+    // clear_topic_permissions USER EXCHANGE` then never leaves the user without the others a moment.
+    admin.delete<{ Params: Params; Querystring: { exchange?: string } }>('/api/topic-permissions/:vhost/:user', async (req, reply) => {
+      const exchange = typeof req.query.exchange === 'string' ? req.query.exchange : undefined;
+      if (access.clearTopicPermissions(req.params.user ?? '', req.params.vhost ?? '', exchange) === 0) throw notFound();
       await broker.store.flush();
       return reply.code(204).send();
     });

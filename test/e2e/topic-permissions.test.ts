@@ -137,6 +137,15 @@ describe('topic permissions', () => {
     expect(await attempt(async (ch) => ch.publish('amq.topic', 'denied.x', Buffer.from('a')))).toBe(refused('denied.x', 'amq.topic'));
     expect((await api('GET', '/api/topic-permissions')).json).toHaveLength(2);
 
+    // ?exchange= (Warren's, what `warren ctl clear_topic_permissions USER EXCHANGE` sends) clears
+    // that exchange's alone; the other stays in force throughout, and after a restart.
+    expect((await api('DELETE', '/api/topic-permissions/%2F/tp?exchange=tp-x')).status).toBe(204);
+    expect((await api('DELETE', '/api/topic-permissions/%2F/tp?exchange=tp-x')).status).toBe(404);
+    expect(await attempt(async (ch) => ch.publish('amq.topic', 'denied.x', Buffer.from('a')))).toBe(refused('denied.x', 'amq.topic'));
+    await broker.close();
+    await start();
+    expect((await api('GET', '/api/topic-permissions')).json).toEqual([{ user: 'tp', vhost: '/', exchange: 'amq.topic', write: '^allowed\\..*', read: '^readable\\..*' }]);
+
     expect((await api('DELETE', '/api/topic-permissions/%2F/tp')).status).toBe(204);
     expect((await api('DELETE', '/api/topic-permissions/%2F/tp')).status).toBe(404);
     expect(await attempt(async (ch) => ch.publish('amq.topic', 'denied.x', Buffer.from('a')))).toBe('ok');
