@@ -2,6 +2,7 @@
 // ignored, because an ignored `--if-empty` deleted a queue holding 5,000 messages. Hand-written
 // rather than yargs so that only the flags listed here exist (no `--no-x` negations, camelCase
 // twins or "unknown flag takes the next word as its value").
+import { STATUS_UNITS, unitRefusal, type StatusUnit } from './ctl-status.js';
 
 /** rabbitmqctl's exit code for bad usage (sysexits EX_USAGE). */
 export const EX_USAGE = 64;
@@ -45,6 +46,8 @@ export interface CtlArgs {
   perConnectionDelay: number;
   /** list_user_limits' --user; undefined: the user ctl logs in as. */
   limitsUser: string | undefined;
+  /** status --unit: what memory and disk figures are printed in (rabbitmqctl's default, gb). */
+  unit: StatusUnit;
   help: boolean;
 }
 
@@ -118,6 +121,15 @@ const FLAGS: FlagSpec[] = [
   { names: ['--user'], value: true, apply: (a, v) => (a.limitsUser = v), commands: ['list_user_limits'] },
   { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
   { names: ['--per-connection-delay'], value: true, apply: (a, v) => (a.perConnectionDelay = nonNegative('--per-connection-delay', v)), commands: ['close_all_connections'] },
+  {
+    names: ['--unit'],
+    value: true,
+    apply: (a, v) => {
+      if (!(STATUS_UNITS as readonly string[]).includes(v.toLowerCase())) throw new UsageError(unitRefusal(v));
+      a.unit = v.toLowerCase() as StatusUnit;
+    },
+    commands: ['status'],
+  },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 
@@ -148,6 +160,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     limit: Number.MAX_SAFE_INTEGER,
     perConnectionDelay: 0,
     limitsUser: undefined,
+    unit: 'gb',
     help: false,
   };
   const positional: string[] = [];

@@ -10,6 +10,7 @@ import { LIMIT_COMMANDS, LimitsInputError, runLimits } from './ctl-limits.js';
 import { ALARM_COMMANDS, BadArgument, runAlarms } from './ctl-alarms.js';
 import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
 import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federation.js';
+import { statusJson, statusLines } from './ctl-status.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -77,7 +78,7 @@ const enc = encodeURIComponent;
 
 /** Each command's positional arguments: [least, most, usage]. More or fewer is a usage error. */
 const COMMANDS: Record<string, [number, number, string]> = {
-  status: [0, 0, 'status'],
+  status: [0, 0, 'status [--unit <bytes | mb | gb>]'],
   cluster_status: [0, 0, 'cluster_status'],
   list_queues: [0, Infinity, 'list_queues [-p <vhost>] [<column> ...]'],
   list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
@@ -323,15 +324,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         return help(o, args[0]);
       case 'status': {
         const ov = (await call(o, 'GET', '/api/overview')) as Row;
+        const [node, vhosts] = (await Promise.all([call(o, 'GET', `/api/nodes/${enc(String(ov.node))}?memory=true`), call(o, 'GET', '/api/vhosts')])) as [Row, Row[]];
+        const input = { overview: ov, node, vhostCount: vhosts.length };
         if (o.formatter === 'json') {
-          const { node, product_name, product_version, uptime, object_totals, queue_totals } = ov;
-          o.out(JSON.stringify({ node, product_name, product_version, uptime, object_totals, queue_totals }));
+          o.out(JSON.stringify(statusJson(input)));
           return 0;
         }
-        o.out(`Status of node ${String(ov.node)}: ${String(ov.product_name)} ${String(ov.product_version)}`);
-        o.out(`Uptime (ms): ${String(ov.uptime)}`);
-        for (const [k, x] of Object.entries(ov.object_totals as Row)) o.out(`${k}: ${String(x)}`);
-        for (const [k, x] of Object.entries(ov.queue_totals as Row)) o.out(`${k}: ${String(x)}`);
+        say(o, `Status of node ${String(ov.node)} ...`);
+        for (const line of statusLines(input, o.unit)) o.out(line);
         return 0;
       }
       case 'cluster_status': {

@@ -37,6 +37,8 @@ export async function localNodeResources(broker: Broker): Promise<Json> {
   return {
     mem_used: usedMemory(),
     mem_limit: broker.alarms.memoryLimit,
+    // Warren's: the setting mem_limit comes from, as rabbitmqctl status shows it ({relative} or {absolute}).
+    vm_memory_high_watermark: broker.alarms.memoryWatermark,
     mem_alarm: reasons.includes('memory'),
     mem_total: totalmem(),
     disk_free: await diskFree(broker.options.dataDir),
@@ -47,6 +49,8 @@ export async function localNodeResources(broker: Broker): Promise<Json> {
     sockets_used: broker.socketCount,
     processors: availableParallelism(),
     os_pid: String(process.pid),
+    // Warren's: the runtime's version (RabbitMQ's overview has erlang_version).
+    node_version: process.version,
     run_queue: 0,
     alarms: reasons,
   };

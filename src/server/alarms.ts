@@ -33,6 +33,8 @@ export type DiskFreeLimit = { absolute: number } | { memRelative: number };
 export class ResourceMonitor {
   /** Bytes of usedMemory() past which the memory alarm is raised. */
   memoryLimit: number;
+  /** The watermark as it was set (a fraction of RAM or bytes), which memoryLimit was computed from. */
+  memoryWatermark: MemoryWatermark;
   /** Free bytes on the data directory's disk below which the disk alarm is raised. */
   diskFreeLimit: number;
   memoryAlarm = false;
@@ -47,6 +49,7 @@ export class ResourceMonitor {
     private readonly onChange: (reasons: string[]) => void,
   ) {
     const w = options.memoryHighWatermark;
+    this.memoryWatermark = w <= 1 ? { relative: w } : { absolute: w };
     this.memoryLimit = w <= 1 ? Math.floor(totalmem() * w) : w;
     this.diskFreeLimit = options.diskFreeLimit;
   }
@@ -57,6 +60,7 @@ export class ResourceMonitor {
    * client test suites use it.
    */
   setMemoryWatermark(w: MemoryWatermark): void {
+    this.memoryWatermark = w;
     this.memoryLimit = 'relative' in w ? Math.floor(totalmem() * w.relative) : w.absolute;
     void this.check();
   }

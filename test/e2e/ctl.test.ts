@@ -424,7 +424,7 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect((await ctl('close_connection', name)).code).not.toBe(0);
   });
 
-  it('status prints the totals', async () => {
+  it('status prints rabbitmqctl 3.10.8\'s report: its sections, line names, units and JSON keys', async () => {
     const conn = await connect();
     const ch = await channel(conn);
     const q = uid('status-q');
@@ -432,19 +432,38 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     ch.sendToQueue(q, Buffer.from('x'));
     await eventually(async () => (await ch.checkQueue(q)).messageCount === 1, 'message in');
     const ov = (await api('GET', '/api/overview')).json;
+    const vhosts = (await api('GET', '/api/vhosts')).json.length;
 
     const out = await ok('status');
-    expect(out).toMatch(/^queues: \d+$/m);
-    expect(out).toMatch(/^connections: \d+$/m);
-    expect(out).toMatch(/^channels: \d+$/m);
-    expect(out).toMatch(/^consumers: \d+$/m);
-    expect(out).toMatch(/^exchanges: \d+$/m);
-    expect(out).toMatch(/^messages: \d+$/m);
-    expect(out).toContain(`queues: ${ov.object_totals.queues}`);
-    expect(out).toContain(`connections: ${ov.object_totals.connections}`);
-    expect(out).toContain(`messages: ${ov.queue_totals.messages}`);
-    expect(out).toContain(`messages_ready: ${ov.queue_totals.messages_ready}`);
-    expect(Number(/^connections: (\d+)$/m.exec(out)![1])).toBeGreaterThanOrEqual(1);
+    const lines = out.split('\n');
+    expect(lines[0]).toBe(`Status of node ${ov.node} ...`);
+    // Section titles in bold, escape codes and all, as 3.10.8 prints them into a pipe.
+    const titles = lines.filter((l) => l.startsWith('\x1b[1m')).map((l) => l.replace(/\x1b\[[01]m/g, ''));
+    expect(titles).toEqual(['Runtime', 'Plugins', 'Data directory', 'Config files', 'Log file(s)', 'Alarms', 'Memory', 'File Descriptors', 'Free Disk Space', 'Totals', 'Listeners']);
+    expect(out).toContain(`\nOS PID: ${process.pid}\n`);
+    expect(out).toContain(`\nNode name: ${ov.node}\n`);
+    expect(out).toMatch(/^Uptime \(seconds\): \d+$/m);
+    expect(out).toContain('\x1b[1mAlarms\x1b[0m\n\n(none)\n');
+    expect(out).toMatch(/^Total memory used: \d+\.\d+ gb$/m);
+    expect(out).toMatch(/^Memory high watermark setting: 0\.4 of available memory, computed to: \d+\.\d+ gb$/m);
+    expect(out).toMatch(/^Low free disk space watermark: 0\.05 gb$/m);
+    expect(out).toMatch(/^Total: \d+, limit: \d+$/m);
+    expect(out).toContain(`\nConnection count: ${ov.object_totals.connections}\nQueue count: ${ov.object_totals.queues}\nVirtual host count: ${vhosts}\n`);
+    expect(Number(/^Connection count: (\d+)$/m.exec(out)![1])).toBeGreaterThanOrEqual(1);
+    expect(out).toMatch(/^Interface: [^,]+, port: \d+, protocol: amqp, purpose: AMQP 0-9-1 and AMQP 1\.0$/m);
+    // -q leaves the banner out; --unit as rabbitmqctl's (decimal multiples), an unknown one refused.
+    expect((await ok('status', '-q')).split('\n')[0]).toBe('\x1b[1mRuntime\x1b[0m');
+    expect(await ok('status', '--unit', 'bytes')).toMatch(/^Low free disk space watermark: 50000000 bytes$/m);
+    expect(await ok('status', '--unit', 'mb')).toMatch(/^Low free disk space watermark: 50\.0 mb$/m);
+    const bad = await ctl('status', '--unit', 'xx');
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain("unit 'xx' is not supported. Please use one of: bytes, mb, gb");
+    const j = JSON.parse(await ok('status', '--formatter', 'json'));
+    expect(j.pid).toBe(process.pid);
+    expect(j.totals).toEqual({ virtual_host_count: vhosts, connection_count: ov.object_totals.connections, queue_count: ov.object_totals.queues });
+    expect(j.vm_memory_high_watermark_setting).toEqual({ relative: 0.4 });
+    expect(j.disk_free_limit).toBe(50000000);
+    expect(j.alarms).toEqual([]);
     await ch.deleteQueue(q);
   });
 });

@@ -176,7 +176,7 @@ describe('docker run IMAGE …, run as plain commands', () => {
     await waitUntil(() => /"level":20[^\n]*"msg":"client closed connection"/.test(b.out()), 'a debug line');
     const status = dockerRunSync(['ctl', '--url', `http://127.0.0.1:${b.mgmt}`, 'status']);
     expect(status.status, status.stderr).toBe(0);
-    expect(status.stdout).toMatch(/^queues: \d+$/m);
+    expect(status.stdout).toMatch(/^Queue count: \d+$/m);
   });
 
   it.skipIf(process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv'))(
