@@ -1,5 +1,6 @@
 // `warren` without `ctl`: the broker. Flags (each also settable by a WARREN_* environment
 // variable), the configuration file, signals. Loaded by cli.ts.
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -108,6 +109,7 @@ const parser = yargs(rawArgs)
   .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) for amqps' })
   .option('tls-key', { type: 'string', describe: 'PEM private key for amqps' })
   .option('tls-ca', { type: 'string', describe: 'PEM CA bundle to verify client certificates' })
+  .option('pid-file', { type: 'string', describe: "write the process id here at start, removed on a clean stop (for `warren ctl wait FILE`, as RABBITMQ_PID_FILE)" })
   .option('tls-verify-peer', { type: 'boolean', default: false, describe: 'ask for a client certificate and verify it against --tls-ca' })
   .option('tls-fail-if-no-peer-cert', {
     type: 'boolean',
@@ -254,6 +256,14 @@ const broker: Broker = new Broker({
   ],
 });
 
+// The pid file (--pid-file): written before the store opens, as RabbitMQ's is before its apps
+// start, so `warren ctl wait FILE` can watch the process from its first moment.
+const pidFile = argv['pid-file'];
+if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+const removePidFile = (): void => {
+  if (pidFile) rmSync(pidFile, { force: true });
+};
+
 let prometheus: PrometheusServer | null = null;
 let stopping = false;
 const stop = (signal: string): void => {
@@ -265,9 +275,13 @@ const stop = (signal: string): void => {
     .then(() => broker.close())
     .then(() => cluster?.close())
     .then(
-    () => process.exit(0),
+    () => {
+      removePidFile();
+      process.exit(0);
+    },
     (err: unknown) => {
       broker.log.error({ err }, 'shutdown failed');
+      removePidFile();
       process.exit(1);
     },
   );
@@ -295,5 +309,6 @@ broker.start().then(async () => {
   // A data directory it cannot use is the operator's to fix: the message says how, no stack needed.
   if (err instanceof DataDirError) broker.log.fatal({ code: err.code, dataDir: argv['data-dir'] }, err.message);
   else broker.log.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  removePidFile();
   process.exit(1);
 });

@@ -48,6 +48,8 @@ export interface CtlArgs {
   limitsUser: string | undefined;
   /** status --unit: what memory and disk figures are printed in (rabbitmqctl's default, gb). */
   unit: StatusUnit;
+  /** wait --pid: the broker's process id, instead of a pid file. */
+  waitPid: number | undefined;
   help: boolean;
 }
 
@@ -130,6 +132,15 @@ const FLAGS: FlagSpec[] = [
     },
     commands: ['status'],
   },
+  {
+    names: ['-P', '--pid'],
+    value: true,
+    apply: (a, v) => {
+      if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`option --pid takes a process id, not '${v}'`);
+      a.waitPid = Number(v);
+    },
+    commands: ['wait'],
+  },
   { names: ['-h', '-?', '--help'], value: false, apply: (a) => (a.help = true) },
 ];
 
@@ -161,6 +172,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     perConnectionDelay: 0,
     limitsUser: undefined,
     unit: 'gb',
+    waitPid: undefined,
     help: false,
   };
   const positional: string[] = [];

@@ -11,6 +11,7 @@ import { ALARM_COMMANDS, BadArgument, runAlarms } from './ctl-alarms.js';
 import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
 import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federation.js';
 import { statusJson, statusLines } from './ctl-status.js';
+import { waitForBroker } from './ctl-wait.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -133,6 +134,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   check_port_connectivity: [0, 0, 'check_port_connectivity'],
   check_virtual_hosts: [0, 0, 'check_virtual_hosts'],
   await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
+  wait: [0, 1, 'wait [<pidfile>] [--pid|-P <pid>] [-t|--timeout <seconds>]'],
   environment: [0, 0, 'environment'],
   ...LIMIT_COMMANDS,
   ...ALARM_COMMANDS,
@@ -288,6 +290,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
   try {
     if (spec) return await list(o, action, spec, args);
     if (DIAGNOSTICS.includes(action)) return await diagnose(o, action);
+    if (action === 'wait') {
+      if (args[0] === undefined && o.waitPid === undefined) return usageError(o, action, '"No pid or pidfile specified"');
+      const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+        const { status, text } = await send(o, 'GET', path);
+        return { status, body: ok(status) && text !== '' ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      };
+      return await waitForBroker(args[0], o.waitPid, o.timeout === undefined ? undefined : o.timeout * 1000, { get, say: (l) => say(o, l), err: o.err, url: o.url });
+    }
     if (action in LIMIT_COMMANDS) {
       return await runLimits(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l)).catch((e: unknown) => {
         if (e instanceof LimitsInputError) throw new CtlError(e.message, EX_UNAVAILABLE);
