@@ -19,7 +19,9 @@ Commands: ${CTL_COMMANDS.join(', ')}
   -e, --if-empty         delete_queue: only when the queue has no ready messages
   --if-unused            delete_queue: only when the queue has no consumers
   -t, --timeout <s>      seconds each API request may take (exit 75 past it);
-                         await_startup: seconds to wait (default 300)
+                         await_startup: seconds to wait (default 300); wait: no limit by default
+  --unit <unit>          status: bytes, kb, mb, gb (default) or tb
+  -P, --pid <pid>        wait: the broker's process id, instead of a pid file
   --global, --limit <n>, --per-connection-delay <ms>
                          close_all_connections: every vhost, at most n, a pause between closes
   help <command>         a command's usage and the columns it can print
