@@ -11,6 +11,8 @@ export interface WaitIo {
   err(line: string): void;
   /** The management URL, named in the timeout's error. */
   url: string;
+  /** Whether a failed GET ends the wait (credentials refused) rather than meaning "not up yet". */
+  fatal(e: unknown): boolean;
 }
 
 const EX_UNAVAILABLE = 69;
@@ -69,7 +71,10 @@ export async function waitForBroker(pidFile: string | undefined, givenPid: numbe
     if (node === null) {
       node = await io.get('/api/overview').then(
         (r) => (r.status === 200 ? String(r.body.node) : null),
-        () => null,
+        (e: unknown) => {
+          if (io.fatal(e)) throw e;
+          return null;
+        },
       );
       if (node !== null) io.say(`Waiting for applications 'rabbit_and_plugins' to start on node '${node}'`);
     }

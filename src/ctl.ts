@@ -294,9 +294,11 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       if (args[0] === undefined && o.waitPid === undefined) return usageError(o, action, '"No pid or pidfile specified"');
       const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
         const { status, text } = await send(o, 'GET', path);
+        if (status === 401 || status === 403) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_NOPERM);
         return { status, body: ok(status) && text !== '' ? (JSON.parse(text) as Record<string, unknown>) : {} };
       };
-      return await waitForBroker(args[0], o.waitPid, o.timeout === undefined ? undefined : o.timeout * 1000, { get, say: (l) => say(o, l), err: o.err, url: o.url });
+      const fatal = (e: unknown): boolean => e instanceof CtlError && e.code === EX_NOPERM;
+      return await waitForBroker(args[0], o.waitPid, o.timeout === undefined ? undefined : o.timeout * 1000, { get, say: (l) => say(o, l), err: o.err, url: o.url, fatal });
     }
     if (action in LIMIT_COMMANDS) {
       return await runLimits(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l)).catch((e: unknown) => {

@@ -35,6 +35,9 @@ describe('warren ctl wait', () => {
 
     const byPid = await runCtl(url, ['wait', '--pid', String(pid)]);
     expect(byPid.code, byPid.stderr).toBe(0);
+    // Credentials the API refuses end the wait (77, as every ctl command), not wait for ever.
+    const refused = await runCtl(url, ['wait', '--pid', String(pid)], ['--password', 'wrong']);
+    expect(refused.code).toBe(77);
     expect((await runCtl(url, ['wait', '-q', '-P', String(pid)])).stdout).toBe('');
 
     // A clean stop removes the pid file; waiting on the process then fails at once.
