@@ -48,6 +48,9 @@ export function writeDeliverFrame(
   w.u8(FRAME_END);
 }
 
+/** Where DeliverFrame builds its frames (one at a time: the event loop has no other thread). */
+const SCRATCH = new Writer(4096, 4096);
+
 /** Where the delivery tag sits in a basic.deliver frame: after the frame header (7), class and method (4) and the tag's shortstr. */
 const TAG_AFTER = 7 + 4;
 
@@ -87,9 +90,16 @@ export class DeliverFrame {
 
   private build(exchange: string, routingKey: string): Buffer {
     // Encoded by the field-by-field writer, so a name over 255 bytes throws here as it did there,
-    // before anything is written to the connection's buffer.
-    const w = new Writer(512, 512);
-    writeDeliverFrame(w, this.channel, this.consumerTag, 0, false, exchange, routingKey);
+    // before anything is written to the connection's buffer. A topic consumer whose routing keys
+    // vary rebuilds on every delivery: one shared scratch writer, so each costs one small Buffer.
+    const w = SCRATCH;
+    const start = w.reserve(0);
+    try {
+      writeDeliverFrame(w, this.channel, this.consumerTag, 0, false, exchange, routingKey);
+    } catch (e) {
+      w.rewind(start);
+      throw e;
+    }
     const b = Buffer.from(w.take());
     this.bytes = b;
     this.exchange = exchange;
