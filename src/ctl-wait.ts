@@ -3,6 +3,7 @@
 // lives, for the broker to answer and its vhosts to run, printing rabbitmqctl 3.10.8's lines. The
 // process gone first is 69 `process_not_running`; past --timeout, 75, as rabbitmqctl.
 import { readFile } from 'node:fs/promises';
+import { EX_UNAVAILABLE } from './ctl-diagnostics.js';
 
 export interface WaitIo {
   /** A management API GET; rejects while nothing answers. */
@@ -15,7 +16,6 @@ export interface WaitIo {
   fatal(e: unknown): boolean;
 }
 
-const EX_UNAVAILABLE = 69;
 const EX_TEMPFAIL = 75;
 const POLL_MS = 200;
 

@@ -232,17 +232,21 @@ function help(o: CtlOptions, command: string | undefined): number {
   return 0;
 }
 
-/** The diagnostics commands (ctl-diagnostics.ts), with their API calls answered with status and body. */
-async function diagnose(o: CtlOptions, action: string): Promise<number> {
-  const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+/** A GET answered with status and body, for the health checks (diagnostics, wait). */
+function healthGet(o: CtlOptions): (path: string) => Promise<{ status: number; body: Record<string, unknown> }> {
+  return async (path) => {
     const { status, text } = await send(o, 'GET', path);
     if (status === 401 || status === 403) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_NOPERM);
     // Health checks answer 503 with a body that says what failed: that is the check's result.
     if (!ok(status) && status !== 503) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_SOFTWARE);
     return { status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
   };
+}
+
+/** The diagnostics commands (ctl-diagnostics.ts), with their API calls answered with status and body. */
+async function diagnose(o: CtlOptions, action: string): Promise<number> {
   return runDiagnostic(action, {
-    get,
+    get: healthGet(o),
     out: o.out,
     err: o.err,
     say: (l) => say(o, l),
@@ -292,13 +296,9 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
     if (DIAGNOSTICS.includes(action)) return await diagnose(o, action);
     if (action === 'wait') {
       if (args[0] === undefined && o.waitPid === undefined) return usageError(o, action, '"No pid or pidfile specified"');
-      const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
-        const { status, text } = await send(o, 'GET', path);
-        if (status === 401 || status === 403) throw new CtlError(`GET ${path}: ${status} ${text}`, EX_NOPERM);
-        return { status, body: ok(status) && text !== '' ? (JSON.parse(text) as Record<string, unknown>) : {} };
-      };
+      // Refused credentials end the wait; any other failure means "not up yet".
       const fatal = (e: unknown): boolean => e instanceof CtlError && e.code === EX_NOPERM;
-      return await waitForBroker(args[0], o.waitPid, o.timeout === undefined ? undefined : o.timeout * 1000, { get, say: (l) => say(o, l), err: o.err, url: o.url, fatal });
+      return await waitForBroker(args[0], o.waitPid, o.timeout === undefined ? undefined : o.timeout * 1000, { get: healthGet(o), say: (l) => say(o, l), err: o.err, url: o.url, fatal });
     }
     if (action in LIMIT_COMMANDS) {
       return await runLimits(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l)).catch((e: unknown) => {
