@@ -7,6 +7,7 @@ import { M, methodInfo, type BasicPublish, type Method } from './methods.generat
 import { Reader, ShortStrCache, u32At } from './primitives.js';
 import { BodyPieces, type Body } from './body.js';
 import { SlabFiller } from './body-pool.js';
+import { keptViews } from './kept-views.js';
 
 export interface Command {
   method: Method;
@@ -176,8 +177,11 @@ export class CommandAssembler {
         if (!this.first && this.received === this.bodySize) {
           // The whole body in one frame (nearly always): copied straight out of the chunk when
           // small, with no view of it made first.
-          return this.complete(n * 2 < b.buffer.byteLength ? copyOut(b, start, end) : b.subarray(start, end));
+          if (n * 2 < b.buffer.byteLength) return this.complete(copyOut(b, start, end));
+          keptViews.count++;
+          return this.complete(b.subarray(start, end));
         }
+        keptViews.count++;
         const piece = b.subarray(start, end);
         if (!this.first) this.first = piece;
         else (this.parts ??= [this.first]).push(piece);

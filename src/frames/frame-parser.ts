@@ -7,6 +7,7 @@
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, ReplyCode } from './constants.js';
 import { u32At } from './primitives.js';
+import { keptViews } from './kept-views.js';
 
 /**
  * A frame's payload is buf[start, end). Without FrameParser.ranges, buf is a view of just the
@@ -52,12 +53,14 @@ export class FrameParser {
     this.frameMax = frameMax;
   }
 
-  /** Throws AmqpError (501) for a frame that can never be valid; the connection then closes. */
-  push(chunk: Buffer): void {
+  /**
+   * Parses chunk[0, len) (a read into a buffer of the reader's own fills only its front). Throws
+   * AmqpError (501) for a frame that can never be valid; the connection then closes.
+   */
+  push(chunk: Buffer, len = chunk.length): void {
     let pos = 0;
-    const len = chunk.length;
-    if (this.bodyLeft >= 0) pos = this.continueBody(chunk, 0);
-    else if (this.headLen > 0 || this.partial) pos = this.continuePartial(chunk);
+    if (this.bodyLeft >= 0) pos = this.continueBody(chunk, 0, len);
+    else if (this.headLen > 0 || this.partial) pos = this.continuePartial(chunk, len);
     while (pos < len && !this.stopped) {
       if (len - pos < 7) {
         chunk.copy(this.head, 0, pos, len);
@@ -73,12 +76,15 @@ export class FrameParser {
       if (end < len) {
         if (chunk[end] !== FRAME_END) throw frameError(`invalid frame end octet 0x${chunk[end]!.toString(16)}`);
         if (this.ranges) this.onFrame(type, channel, chunk, pos + 7, end);
-        else this.onFrame(type, channel, chunk.subarray(pos + 7, end), 0, size);
+        else {
+          keptViews.count++; // a view the receiver may keep (the ranges mode counts in the assembler)
+          this.onFrame(type, channel, chunk.subarray(pos + 7, end), 0, size);
+        }
         pos = end + 1;
       } else if (type === FRAME_BODY && this.streamBodies) {
         this.channel = channel;
         this.bodyLeft = size;
-        this.continueBody(chunk, pos + 7);
+        this.continueBody(chunk, pos + 7, len);
         return;
       } else {
         this.startPartial(type, channel, size);
@@ -106,10 +112,10 @@ export class FrameParser {
   }
 
   /** Completes the split header and/or frame from the front of chunk; returns where parsing resumes. */
-  private continuePartial(chunk: Buffer): number {
+  private continuePartial(chunk: Buffer, len: number): number {
     let pos = 0;
     if (!this.partial) {
-      const take = Math.min(7 - this.headLen, chunk.length);
+      const take = Math.min(7 - this.headLen, len);
       chunk.copy(this.head, this.headLen, 0, take);
       this.headLen += take;
       pos = take;
@@ -121,13 +127,13 @@ export class FrameParser {
         this.headLen = 0;
         this.channel = this.head.readUInt16BE(1);
         this.bodyLeft = size;
-        return this.continueBody(chunk, pos);
+        return this.continueBody(chunk, pos, len);
       }
       this.startPartial(type, this.head.readUInt16BE(1), size);
       this.partialLen = 0;
     }
     const frame = this.partial!;
-    const take = Math.min(frame.length - this.partialLen, chunk.length - pos);
+    const take = Math.min(frame.length - this.partialLen, len - pos);
     chunk.copy(frame, this.partialLen, pos, pos + take);
     this.partialLen += take;
     pos += take;
@@ -145,9 +151,9 @@ export class FrameParser {
    * Takes the streamed body frame's payload (and then its frame-end octet) from chunk at pos; each
    * piece goes on as a view of chunk. Returns where parsing resumes.
    */
-  private continueBody(chunk: Buffer, pos: number): number {
+  private continueBody(chunk: Buffer, pos: number, len: number): number {
     if (this.bodyLeft > 0) {
-      const take = Math.min(this.bodyLeft, chunk.length - pos);
+      const take = Math.min(this.bodyLeft, len - pos);
       const piece = chunk.subarray(pos, pos + take);
       this.bodyLeft -= take;
       pos += take;
@@ -158,7 +164,10 @@ export class FrameParser {
       }
       this.held = piece;
     }
-    if (pos >= chunk.length) return pos;
+    if (pos >= len) {
+      if (this.held) keptViews.count++; // held past this push: its frame end is in the next chunk
+      return pos;
+    }
     if (chunk[pos] !== FRAME_END) throw frameError(`invalid frame end octet 0x${chunk[pos]!.toString(16)}`);
     const last = this.held ?? chunk.subarray(pos, pos); // a frame of an empty payload holds nothing
     this.held = null;

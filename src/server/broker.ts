@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { withOwnReads } from './socket-reads.js';
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -112,7 +113,8 @@ export class Broker {
     const plugins = this.options.plugins ?? [];
     for (const p of plugins) await p.beforeListen?.(this);
     this.alarms.start();
-    const server = createServer((socket) => this.accept(socket));
+    // Paused on accept: nothing is read before withOwnReads moves the socket to a buffer of its own.
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(withOwnReads(socket)));
     this.server = server;
     await listenOn(server, this.options.port, this.options.host);
     server.on('error', (err) => this.log.error({ err }, 'server error'));

@@ -27,6 +27,7 @@ import type { VHost } from './vhost.js';
 import { addStats } from './stats.js';
 import type { EventFields } from './events.js';
 import { erlangAddress } from './erlang-print.js';
+import { readInto } from './socket-reads.js';
 import { FrameWriter } from './writer.js';
 
 /**
@@ -146,7 +147,8 @@ export class Connection implements QueueOwner, Throttled {
       true,
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // A plain TCP connection reads into a buffer of its own (socket-reads.ts); TLS and direct ones as Node gives.
+    if (!readInto(socket, (chunk, len) => this.onData(chunk, len))) socket.on('data', (chunk: Buffer) => this.onData(chunk, chunk.length));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {
@@ -253,17 +255,19 @@ export class Connection implements QueueOwner, Throttled {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  /** chunk[0, len) was read; it may be read over once this returns (socket-reads.ts). */
+  private onData(chunk: Buffer, len: number): void {
     this.lastRead = Date.now();
     this.recvCnt++;
     // After close-ok everything the client still sends is dropped unread, as RabbitMQ does.
     if (this.state === 'closed' || this.state === 'draining') return;
     if (this.state === 'header') {
-      chunk = this.readProtocolHeader(chunk);
-      if (this.state === 'header' || chunk.length === 0) return;
+      chunk = this.readProtocolHeader(chunk.subarray(0, len));
+      len = chunk.length;
+      if (this.state === 'header' || len === 0) return;
     }
     try {
-      this.parser.push(chunk);
+      this.parser.push(chunk, len);
     } catch (e) {
       // Only the framing itself throws here: the byte stream can no longer be trusted.
       this.parser.stopped = true;
