@@ -10,8 +10,13 @@
 import { Socket } from 'node:net';
 import { keptViews } from '../frames/kept-views.js';
 
+/**
+ * A connection starts on a small buffer: an idle one (10,000 of them, README "Scale of objects")
+ * holds little more than its handshake needed. The first read that fills it moves it to READ_MAX.
+ */
+const READ_MIN = 1024;
 /** As large as Node's own reads: a large body arrives in as many pieces as before. */
-const READ_SIZE = 64 * 1024;
+const READ_MAX = 64 * 1024;
 
 /** Takes a read: chunk[0, len) is valid until the sink returns, unless it kept a view (see above). */
 export type ReadSink = (chunk: Buffer, len: number) => void;
@@ -36,7 +41,7 @@ export function withOwnReads(accepted: Socket): Socket {
     return accepted;
   }
   const slot: { sink: ReadSink | null } = { sink: null };
-  let buf = Buffer.allocUnsafeSlow(READ_SIZE);
+  let buf = Buffer.allocUnsafeSlow(READ_MIN);
   let fresh = true;
   // Detached first, so destroying the old socket closes nothing (it only leaves the server's count).
   old._handle = null;
@@ -55,8 +60,8 @@ export function withOwnReads(accepted: Socket): Socket {
       callback: (len: number, chunk: Uint8Array): boolean => {
         const before = keptViews.count;
         slot.sink?.(chunk as Buffer, len);
-        if (keptViews.count !== before) {
-          buf = Buffer.allocUnsafeSlow(READ_SIZE);
+        if (keptViews.count !== before || (len === buf.length && len < READ_MAX)) {
+          buf = Buffer.allocUnsafeSlow(len === buf.length ? READ_MAX : buf.length);
           fresh = true;
         }
         return true;
