@@ -115,6 +115,8 @@ export class Connection implements QueueOwner, Throttled {
   private lastRead = Date.now();
   /** Socket reads (the management API's recv_cnt, as RabbitMQ counts its socket's receives). */
   recvCnt = 0;
+  /** Whether the socket reads into a buffer of its own (socket-reads.ts) rather than Node's per read. */
+  readonly ownReads: boolean;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private handshakeTimer: NodeJS.Timeout | null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -148,7 +150,8 @@ export class Connection implements QueueOwner, Throttled {
     );
     socket.setNoDelay(true);
     // A plain TCP connection reads into a buffer of its own (socket-reads.ts); TLS and direct ones as Node gives.
-    if (!readInto(socket, (chunk, len) => this.onData(chunk, len))) socket.on('data', (chunk: Buffer) => this.onData(chunk, chunk.length));
+    this.ownReads = readInto(socket, (chunk, len) => this.onData(chunk, len));
+    if (!this.ownReads) socket.on('data', (chunk: Buffer) => this.onData(chunk, chunk.length));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {

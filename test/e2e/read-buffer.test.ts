@@ -64,6 +64,9 @@ async function publishInRandomCuts(port: number, frameMax: number, bodies: Buffe
   const raw = await RawAmqp.connect(port);
   await raw.handshake({ frameMax });
   await raw.openChannel(1);
+  // The connection just made reads into its own buffer (else this test would prove nothing).
+  const conn = [...broker!.broker.connections].find((c) => c.socket.remotePort === raw.socket.localPort);
+  expect(conn?.ownReads).toBe(true);
   const parts: Buffer[] = [];
   // Where each message's frames end, and each body frame's frame-end octet is, in the stream.
   const messageEnds: number[] = [];
