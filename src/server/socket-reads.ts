@@ -18,11 +18,15 @@ import { keptViews } from '../frames/kept-views.js';
 /**
  * A connection starts on a small buffer: an idle one (10,000 of them, README "Scale of objects")
  * holds little more than its handshake needed, and 64 KiB each of external memory would make V8
- * collect more often. The first read that fills it moves it to READ_MAX.
+ * collect more often. The first read that fills it moves it to READ_MAX; a read of SHRINK_AT bytes
+ * or fewer (a heartbeat, an ack, an RPC request) moves it back, so a connection that once sent a
+ * burst does not hold 64 KiB for the rest of its life. Each move is one allocation, as every read
+ * was before.
  */
 const READ_MIN = 1024;
 /** As large as Node's own reads: a large body arrives in as many pieces as before. */
 const READ_MAX = 64 * 1024;
+const SHRINK_AT = 256;
 
 /** Takes a read: chunk[0, len) is valid until the sink returns, unless it kept a view (see above). */
 export type ReadSink = (chunk: Buffer, len: number) => void;
@@ -67,8 +71,9 @@ export function withOwnReads(accepted: Socket): Socket {
   fields[k.callback] = (len: number, chunk: Buffer): boolean => {
     const before = keptViews.count;
     slot.sink?.(chunk, len);
-    if (keptViews.count !== before || (len === buf.length && len < READ_MAX)) {
-      buf = Buffer.allocUnsafeSlow(len === buf.length ? READ_MAX : buf.length);
+    const size = len === buf.length ? READ_MAX : len <= SHRINK_AT ? READ_MIN : buf.length;
+    if (keptViews.count !== before || size !== buf.length) {
+      buf = Buffer.allocUnsafeSlow(size);
       fresh = true;
     }
     return true;
