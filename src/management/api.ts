@@ -14,7 +14,7 @@ import { checkEquivalent } from '../server/queue-args.js';
 import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
-import { localNodeResources, memoryBreakdown } from './node-api.js';
+import { localNodeExtras, memoryBreakdown } from './node-api.js';
 import { BrokerHistory, ageQuery, type SampleKey } from './history.js';
 import type { QueueHistory } from './queue-history.js';
 import { registerPolicyApi } from './policies-api.js';
@@ -141,7 +141,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     // 3.10.8's node also has the churn counters with their rates, the exchange types, the SASL
     // mechanisms, the rates mode and where the data lies (logs go to stdout).
     const out: JsonObject = {
-      ...((await localNodeResources(broker)) as JsonObject),
+      ...(localNodeExtras(broker) as JsonObject),
       ...view,
       ...withRates(churnCounts(broker), rates, broker.counters),
       exchange_types: EXCHANGE_TYPES,
