@@ -35,7 +35,7 @@ function headerFrame(channel: number, size: number, id: number): Buffer {
   return frame(FRAME_HEADER, channel, p);
 }
 
-/** Sizes on both sides of half a 64 KiB read (kept by reference from there), and several reads long. */
+/** Sizes on both sides of the 32 KiB from which the broker copies bodies into pool slabs, and several reads long. */
 const SIZES = [0, 1, 17, 700, 5 * KiB, 20 * KiB, 31 * KiB, 33 * KiB, 40 * KiB, 63 * KiB, 64 * KiB + 3, 70 * KiB, 129 * KiB + 1, 300 * KiB];
 
 let broker: RunningBroker | null = null;
@@ -89,9 +89,9 @@ async function publishInRandomCuts(port: number, frameMax: number, bodies: Buffe
   const next = (offsets: number[], at: number): number => offsets.find((o) => o > at) ?? stream.length;
   for (let at = 0; at < stream.length; ) {
     // Cuts of every kind, each written alone after a pause so that it is a read of its own: a whole
-    // message in one read (a large body kept by reference), a body frame's end octet alone at the
-    // start of the next read (its last piece held back), short ones (headers and frames cut
-    // anywhere) and long ones (bodies in pieces).
+    // message in one read, a body frame's end octet alone at the start of the next read (its last
+    // piece held back), short ones (headers and frames cut anywhere) and long ones (bodies in
+    // pieces).
     const r = Math.random();
     const aligned = at === 0 || messageEnds.includes(at);
     let n: number;
