@@ -313,7 +313,7 @@ export function connectionView(c: Connection, rates?: RateSampler): JsonObject {
     recv_cnt: c.recvCnt,
     send_cnt: c.writer.sends,
     // Bytes written and not yet taken by the kernel.
-    send_pend: c.writer.queuedBytes,
+    send_pend: c.socket.writableLength,
     type: 'network',
     ssl: 'encrypted' in c.socket,
     ...tlsView(c),

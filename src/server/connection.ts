@@ -133,6 +133,7 @@ export class Connection implements QueueOwner, Throttled {
   ) {
     this.log = broker.log.child({ conn: id });
     this.localEnd = `${socket.localAddress}:${socket.localPort}`;
+    this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable());
     // Body frames split across reads come in pieces, views of the reads; whole frames come as
     // ranges of the read, not views (see FrameParser).
     this.parser = new FrameParser(
@@ -151,8 +152,6 @@ export class Connection implements QueueOwner, Throttled {
     // A plain TCP connection reads into a buffer of its own (socket-reads.ts); TLS and direct ones as Node gives.
     this.ownReads = readInto(socket, (chunk, len) => this.onData(chunk, len));
     if (!this.ownReads) socket.on('data', (chunk: Buffer) => this.onData(chunk, chunk.length));
-    // Such a connection also writes past net.Socket's Writable (socket-writes.ts).
-    this.writer = new FrameWriter(socket, HANDSHAKE_FRAME_MAX, () => this.onWritable(), this.ownReads);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {

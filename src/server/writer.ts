@@ -1,7 +1,6 @@
 // One writer per connection: frames produced during a tick are coalesced and written to the socket
 // once, when the tick's I/O is done. Small frames share one buffer; large bodies go by reference.
 import type { Socket } from 'node:net';
-import { DirectWrites } from './socket-writes.js';
 import {
   FRAME_END,
   Writer,
@@ -35,34 +34,13 @@ export class FrameWriter {
   /** Someone found us congested and waits to hear when that is over. */
   private owed = false;
 
-  /** Writes straight to the socket's handle (socket-writes.ts), or null: through socket.write. */
-  private readonly direct: DirectWrites | null;
-
   constructor(
     private readonly socket: Socket,
     public frameMax: number,
     /** Called when the writer can take deliveries again after being congested. */
     private readonly onWritable: () => void,
-    /** Whether to write past net.Socket's Writable: a plain TCP connection's (Connection.ownReads). */
-    direct = false,
   ) {
-    this.direct = direct ? DirectWrites.of(socket, this.flushDone, () => this.resume()) : null;
     socket.on('drain', () => this.resume());
-  }
-
-  /** Whether writes go straight to the socket's handle. */
-  get directWrites(): boolean {
-    return this.direct !== null;
-  }
-
-  /** The socket holds more than it wants: as net.Socket's writableNeedDrain, for either way of writing. */
-  private get full(): boolean {
-    return this.socket.writableNeedDrain || (this.direct !== null && this.direct.inFlight >= this.socket.writableHighWaterMark);
-  }
-
-  /** Bytes handed to the socket that the kernel has not taken yet (the management API's send_pend). */
-  get queuedBytes(): number {
-    return this.socket.writableLength + (this.direct?.inFlight ?? 0);
   }
 
   /**
@@ -70,13 +48,13 @@ export class FrameWriter {
    * deliveries then wait, and onWritable says when to go on.
    */
   get congested(): boolean {
-    const c = this.full || this.w.length + this.pending > TICK_HIGH_WATER;
+    const c = this.socket.writableNeedDrain || this.w.length + this.pending > TICK_HIGH_WATER;
     if (c) this.owed = true;
     return c;
   }
 
   private resume(): void {
-    if (!this.owed || this.full) return;
+    if (!this.owed || this.socket.writableNeedDrain) return;
     this.owed = false;
     this.onWritable();
   }
@@ -202,9 +180,7 @@ export class FrameWriter {
     this.lastWrite = Date.now();
     this.sends++;
     // Write callbacks come in order, after the socket is done with the bytes (or has failed).
-    if (this.direct) {
-      this.direct.write(out);
-    } else if (out.length === 1) {
+    if (out.length === 1) {
       this.socket.write(out[0]!, this.flushDone);
     } else {
       this.socket.cork();
