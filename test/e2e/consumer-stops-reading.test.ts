@@ -1,12 +1,11 @@
-// A plain TCP connection's frames go straight to the socket's handle (src/server/socket-writes.ts),
-// not through net.Socket's Writable. What the Writable did must still hold, with amqplib over TCP
-// against an in-process broker:
-// - backpressure: a consumer that stops reading fills the kernel's buffers, the rest of a write
-//   waits in libuv, and deliveries stop until it is written (the queue keeps the rest);
-// - a body's pool slabs (src/frames/body-pool.ts) go back only once its write is done: a client
-//   may ack deliveries it has not read yet, and a slab given back while libuv still held it would
-//   be overwritten by the next publish before it reached the wire;
-// - a socket destroyed with writes pending drops them, and the broker goes on.
+// A consumer that stops reading its socket, with amqplib over TCP against an in-process broker:
+// - backpressure: the kernel's buffers fill, the rest of a write waits in the socket, and
+//   deliveries stop until it is written (FrameWriter.congested); the queue keeps the rest;
+// - a body's pool slabs (src/frames/body-pool.ts) go back only once its write is done
+//   (FrameWriter.flushesDone): a client may ack deliveries it has not read yet, and a slab given
+//   back while the socket still held it would be overwritten by the next publish before it
+//   reached the wire;
+// - a socket destroyed with writes pending drops them, counts them done, and the broker goes on.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -74,7 +73,7 @@ async function publish(ch: ConfirmChannel, queue: string, first: number, count: 
   await ch.waitForConfirms();
 }
 
-describe('writes straight to the socket handle', () => {
+describe('a consumer that stops reading', () => {
   it('stop at a consumer that does not read, keep slabs acked before they were written, and deliver every body intact', async () => {
     const pubConn = await connect();
     const pub = await pubConn.createConfirmChannel();
@@ -82,8 +81,6 @@ describe('writes straight to the socket handle', () => {
 
     const subConn = await connect();
     const side = brokerSide(subConn);
-    expect(side.ownReads).toBe(true);
-    expect(side.writer.directWrites).toBe(true);
     const sub = await subConn.createChannel();
     const got: { id: number; d: string }[] = [];
     await sub.consume(queue, (m) => {
@@ -95,7 +92,7 @@ describe('writes straight to the socket handle', () => {
     // ready bytes at which a queue with consumers pauses its publishers (BACKLOG_HIGH_BYTES).
     const sent = new Map<number, string>();
     await publish(pub, queue, 0, 120, sent);
-    await waitUntil(() => side.writer.queuedBytes > 0, 'a write waiting in libuv');
+    await waitUntil(() => side.socket.writableLength > 0, 'a write waiting in the socket');
     const ch = side.channels.get(1)!;
     // Deliveries stopped at the full socket: the queue still holds messages.
     await new Promise((r) => setTimeout(r, 100));
@@ -106,7 +103,7 @@ describe('writes straight to the socket handle', () => {
     expect(ch.unackedCount).toBe(delivered);
 
     // The client acks what it was sent and has not read. Bodies whose bytes the kernel took may go
-    // back to the pool; those still in libuv's queue must not. More publishes take the slabs given back.
+    // back to the pool; those the socket still holds must not. More publishes take the slabs given back.
     const reused = slabPool.reused;
     sub.ack({ fields: { deliveryTag: delivered } } as unknown as amqp.Message, true);
     await waitUntil(() => ch.unackedCount === 0, 'the ack');
@@ -117,7 +114,7 @@ describe('writes straight to the socket handle', () => {
     await waitUntil(() => got.length === 180, 'all 180 delivered', 30_000);
     expect(got.map((g) => g.id)).toEqual([...sent.keys()]);
     for (const g of got) expect(g.d, `message ${g.id}`).toBe(sent.get(g.id));
-    expect(side.writer.queuedBytes).toBe(0);
+    expect(side.socket.writableLength).toBe(0);
   }, 60_000);
 
   it('drops what a destroyed socket still held, and the broker goes on', async () => {
@@ -131,7 +128,7 @@ describe('writes straight to the socket handle', () => {
     stopReading(subConn);
     const sent = new Map<number, string>();
     await publish(pub, queue, 0, 150, sent);
-    await waitUntil(() => side.writer.queuedBytes > 0, 'a write waiting in libuv');
+    await waitUntil(() => side.socket.writableLength > 0, 'a write waiting in the socket');
     const sends = side.writer.sends;
     expect(side.writer.flushesDone).toBeLessThan(sends);
     conns.splice(conns.indexOf(subConn), 1); // nothing to close
