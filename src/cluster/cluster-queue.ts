@@ -271,6 +271,11 @@ export class ClusterQueue extends Queue {
     for (const c of [...this.consumers]) if (!(c.channel as { conn?: object }).conn) this.consumers.splice(this.consumers.indexOf(c), 1);
   }
 
+  /** Its confirms wait for the replicated write (or the owner's answer), never for consumers. */
+  override get settlesConfirms(): boolean {
+    return false;
+  }
+
   override settle(entry: Entry): void {
     if (this.node.traffic.settleRemote(entry, 'ack')) return;
     super.settle(entry);

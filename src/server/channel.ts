@@ -722,7 +722,7 @@ export class Channel implements ReplyReceiver {
       const selected = senderSelected(msg);
       if (selected) ({ msg, keys: ccKeys } = selected);
     }
-    const { routed, persisted, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys, this.vhost.firehose ? this.traceOrigin : undefined);
+    const { routed, persisted, confirmCopies, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys, this.vhost.firehose ? this.traceOrigin : undefined);
     for (const q of overloaded) this.conn.throttleBy(q);
     this.stats.publish++;
     if (routed > 0) counters.routed++;
@@ -743,6 +743,8 @@ export class Channel implements ReplyReceiver {
           else if (persisted) confirms.settleAfterStore(seq);
           else confirms.settle(seq, true);
         });
+      } else if (confirmCopies > 0) {
+        msg.confirmWait = this.confirms.settleAfterStoreOrQueues(seq, confirmCopies, msg);
       } else if (persisted) {
         this.confirms.settleAfterStore(seq);
       } else if (routed === 0) {

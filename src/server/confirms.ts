@@ -3,6 +3,41 @@
 import { M, type MethodInit } from '../frames/index.js';
 import type { MessageStats } from './stats.js';
 
+/**
+ * The confirm of a persistent publish whose durable queues are all classic ones: it goes out at
+ * whichever comes first, the store's write of the message or every one of those queues being done
+ * with it (acked, or rejected, expired or dropped). RabbitMQ's rule ("a persistent message is
+ * confirmed when it is persisted to disk or when it is consumed on every queue", its blog post
+ * introducing confirms): a message acked before its write is never written (the store cancels the
+ * put), and its publisher need not wait for a sync that would only record its deletion. Nothing
+ * confirmed is lost: a confirmed message is on disk, or every queue it went to has finished with it.
+ */
+export class ConfirmWait {
+  private settled = false;
+
+  constructor(
+    private readonly tracker: ConfirmTracker,
+    private readonly seq: number,
+    /** Queues still holding the message. */
+    private copies: number,
+    /** Its message, which points here until the confirm is settled. */
+    private readonly msg: { confirmWait: ConfirmWait | null },
+  ) {}
+
+  /** One of the queues is done with the message; the last one confirms it. */
+  queueDone(): void {
+    if (--this.copies === 0) this.settle(true);
+  }
+
+  /** The first outcome counts: the store's, or the queues' (queueDone). */
+  settle(ok: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.msg.confirmWait = null;
+    this.tracker.settle(this.seq, ok);
+  }
+}
+
 export class ConfirmTracker {
   private seq = 0;
   /** Highest sequence number already acked or nacked to the client. */
@@ -22,6 +57,8 @@ export class ConfirmTracker {
 
   /** Publishes of this tick that wait for the store: one flush() for all of them. */
   private awaiting: number[] = [];
+  /** Those of them that their queues may confirm first (ConfirmWait). */
+  private waits: ConfirmWait[] = [];
   /** The channel closed under it: nothing more may be sent for it. */
   private stopped = false;
   /** Run once every publish so far has been confirmed (see drain). */
@@ -48,17 +85,36 @@ export class ConfirmTracker {
   /** Confirms seq once the store has written the message (nacks it if the write fails). */
   settleAfterStore(seq: number): void {
     this.awaiting.push(seq);
-    if (this.awaiting.length > 1) return;
+    this.groupForStore();
+  }
+
+  /**
+   * Confirms seq once the store has written msg, or once the copies queues it is in are done with
+   * it, whichever comes first (ConfirmWait); returns the wait, for msg to point at.
+   */
+  settleAfterStoreOrQueues(seq: number, copies: number, msg: { confirmWait: ConfirmWait | null }): ConfirmWait {
+    const w = new ConfirmWait(this, seq, copies, msg);
+    this.waits.push(w);
+    this.groupForStore();
+    return w;
+  }
+
+  private groupForStore(): void {
+    if (this.awaiting.length + this.waits.length > 1) return;
     // At the end of this tick every message published in it is in the store's pending batch.
     queueMicrotask(() => {
       const group = this.awaiting;
+      const waits = this.waits;
       this.awaiting = [];
+      this.waits = [];
       this.storeFlush().then(
         () => {
           for (const s of group) this.settle(s, true);
+          for (const w of waits) w.settle(true);
         },
         () => {
           for (const s of group) this.settle(s, false);
+          for (const w of waits) w.settle(false);
         },
       );
     });

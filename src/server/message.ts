@@ -16,6 +16,7 @@ import {
   type Body,
   type FieldValue,
 } from '../frames/index.js';
+import type { ConfirmWait } from './confirms.js';
 
 export class Message {
   private props: BasicProperties | null = null;
@@ -28,6 +29,11 @@ export class Message {
    * Declared, not defined: only the few messages that had BCC get it, the rest keep their shape.
    */
   declare bccKeys?: readonly string[];
+  /**
+   * While its publisher waits for the confirm of it, and its queues may give it before the store
+   * does (confirms.ts ConfirmWait): set on every message, so that all keep one shape.
+   */
+  confirmWait: ConfirmWait | null = null;
 
   constructor(
     /** Broker-wide sequence number: the message's order and its name in the store. */

@@ -585,10 +585,22 @@ export class Queue {
     );
   }
 
+  /**
+   * Whether this queue's being done with a message may confirm it before the store has written it
+   * (confirms.ts ConfirmWait): a classic queue's. Quorum queues and streams confirm on the write
+   * only, as RabbitMQ's do once their log has it; a queue of a cluster on its replication.
+   */
+  get settlesConfirms(): boolean {
+    return !this.persistAll && this.stream === null;
+  }
+
   /** Forgets a message for good (acked, or delivered without ack). */
   settle(entry: Entry): void {
     if (this.stream) return; // a stream removes nothing on ack
-    if (!this.deleted && this.persists(entry.msg)) this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq);
+    if (!this.deleted && this.persists(entry.msg)) {
+      this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq);
+      entry.msg.confirmWait?.queueDone();
+    }
   }
 
   /** Drops a message, dead-lettering it when the queue has a dead-letter exchange. */

@@ -36,6 +36,11 @@ export interface PublishOutcome {
   routed: number;
   /** Some durable queue stores it: confirm after the store has written it. */
   persisted: boolean;
+  /**
+   * How many queues store it, when all of those may confirm it by being done with it before the
+   * store has written it (Queue.settlesConfirms, confirms.ts ConfirmWait); 0 when not.
+   */
+  confirmCopies: number;
   /** Some queue's x-overflow turned it away: nack the publish. */
   refused: boolean;
   /** Queues whose backlog should pause the publisher (Queue.overloaded). */
@@ -87,7 +92,7 @@ export class VHost implements ExchangeHost {
   /** The queues the message being published reaches (scratch space, reused by every publish). */
   private readonly routed: Queue[] = [];
   /** Reused by every publish(): read it before the next publish. */
-  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, refused: false, overloaded: [], verdicts: [] };
+  private readonly outcome: PublishOutcome = { routed: 0, persisted: false, confirmCopies: 0, refused: false, overloaded: [], verdicts: [] };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
   private readonly pending: Destination[] = [];
   /**
@@ -200,6 +205,9 @@ export class VHost implements ExchangeHost {
     if (this.firehose && origin) this.firehose.published(origin, exchange.name, msg, extraKeys, routed);
     // A delayed-message exchange that held the message in the store: the confirm waits for it.
     let persisted = this.held;
+    // The held one is in the store alone: only its write can confirm it.
+    let copies = 0;
+    let queuesMaySettle = !this.held;
     let refused = false;
     const outcome = this.outcome;
     if (outcome.overloaded.length > 0) outcome.overloaded.length = 0;
@@ -211,7 +219,11 @@ export class VHost implements ExchangeHost {
       q.stats.publish++;
       if (!q.enqueue(msg)) refused = true;
       else {
-        if (q.persists(msg)) persisted = true;
+        if (q.persists(msg)) {
+          persisted = true;
+          copies++;
+          if (!q.settlesConfirms) queuesMaySettle = false;
+        }
         const later = q.takeVerdict();
         if (later) outcome.verdicts.push(later);
       }
@@ -221,6 +233,7 @@ export class VHost implements ExchangeHost {
     exchange.publishIn++;
     exchange.publishOut += n;
     outcome.persisted = persisted;
+    outcome.confirmCopies = queuesMaySettle ? copies : 0;
     outcome.refused = refused;
     // One queue, nearly always: pop() is inlined where a length store is a runtime call.
     if (routed.length === 1) routed.pop();

@@ -5,12 +5,15 @@
 // LevelDB was asked to sync it. With the writes held, the client makes two round trips on another
 // channel: any confirm the broker had sent without waiting would have reached the client before
 // the second reply (one socket, in order), so none may have arrived. Real amqplib over TCP.
+// (No consumer here: a message that every classic queue it went to is done with is confirmed
+// then, written or not, as RabbitMQ does: confirm-on-consume.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { ChannelModel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { waitUntil } from '../helpers/async.js';
 import { resources } from '../helpers/resources.js';
+import { spyOnWrites as spyOn } from '../helpers/store-spy.js';
 
 const res = resources();
 const running: RunningBroker[] = [];
@@ -24,72 +27,7 @@ afterEach(async () => {
   for (const b of running.splice(0)) await b.close().catch(() => undefined);
 });
 
-type Op = { type: string };
-interface Write {
-  sync: boolean;
-  puts: number;
-  dels: number;
-}
-
-/**
- * Wraps the store's LevelDB handle (both batch forms: chained and array). Every write still goes
- * to LevelDB at once; while held, its completion is kept from the store until release().
- */
-function spyOnWrites(b: RunningBroker) {
-  const db = (b.broker.store as unknown as { db: { batch: (...a: unknown[]) => unknown } }).db;
-  const original = db.batch.bind(db) as (...a: unknown[]) => unknown;
-  const events: string[] = [];
-  const writes: Write[] = [];
-  let hold: Promise<void> | null = null;
-  let release = (): void => {};
-  let held = 0;
-  const finish = async (written: Promise<unknown>, w: Write): Promise<void> => {
-    await written;
-    const gate = hold;
-    if (gate) {
-      held++;
-      await gate;
-      held--;
-    }
-    writes.push(w);
-    events.push(`write sync=${w.sync} puts=${w.puts > 0}`);
-  };
-  db.batch = (...args: unknown[]): unknown => {
-    if (args.length === 0) {
-      const batch = original() as { put: (...a: unknown[]) => unknown; del: (...a: unknown[]) => unknown; write: (o?: { sync?: boolean }) => Promise<void> };
-      const w: Write = { sync: false, puts: 0, dels: 0 };
-      const put = batch.put.bind(batch);
-      const del = batch.del.bind(batch);
-      const write = batch.write.bind(batch);
-      batch.put = (...a: unknown[]) => (w.puts++, put(...a));
-      batch.del = (...a: unknown[]) => (w.dels++, del(...a));
-      batch.write = (o?: { sync?: boolean }) => {
-        w.sync = o?.sync === true;
-        return finish(write(o), w);
-      };
-      return batch;
-    }
-    const [ops, o] = args as [Op[], { sync?: boolean } | undefined];
-    const w: Write = { sync: o?.sync === true, puts: ops.filter((x) => x.type === 'put').length, dels: ops.filter((x) => x.type === 'del').length };
-    return finish(original(...args) as Promise<unknown>, w);
-  };
-  const spy = {
-    events,
-    writes,
-    get held(): number {
-      return held;
-    },
-    hold(): void {
-      hold = new Promise<void>((r) => (release = r));
-    },
-    release(): void {
-      hold = null;
-      release();
-    },
-  };
-  spies.push(spy);
-  return spy;
-}
+const spyOnWrites = (b: RunningBroker) => spyOn(b, spies);
 
 async function start(options: { fsync?: boolean } = {}): Promise<RunningBroker> {
   const b = await startBroker({ dataDir: await res.tempDir('warren-confirm-sync-'), logLevel: 'silent', ...options });

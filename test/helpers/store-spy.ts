@@ -1,0 +1,69 @@
+// A spy on an in-process broker's LevelDB handle (both batch forms: chained and array). Every write
+// still goes to LevelDB at once; while held, its completion is kept from the store until release(),
+// and each write records whether LevelDB was asked to sync it and how many puts and deletes it had.
+import type { RunningBroker } from '../../src/index.js';
+
+type Op = { type: string };
+export interface Write {
+  sync: boolean;
+  puts: number;
+  dels: number;
+}
+
+/** Wraps b's store; the spy is added to spies, for an afterEach to release (a held write would hang its close). */
+export function spyOnWrites(b: RunningBroker, spies: { release(): void }[]) {
+  const db = (b.broker.store as unknown as { db: { batch: (...a: unknown[]) => unknown } }).db;
+  const original = db.batch.bind(db) as (...a: unknown[]) => unknown;
+  const events: string[] = [];
+  const writes: Write[] = [];
+  let hold: Promise<void> | null = null;
+  let release = (): void => {};
+  let held = 0;
+  const finish = async (written: Promise<unknown>, w: Write): Promise<void> => {
+    await written;
+    const gate = hold;
+    if (gate) {
+      held++;
+      await gate;
+      held--;
+    }
+    writes.push(w);
+    events.push(`write sync=${w.sync} puts=${w.puts > 0}`);
+  };
+  db.batch = (...args: unknown[]): unknown => {
+    if (args.length === 0) {
+      const batch = original() as { put: (...a: unknown[]) => unknown; del: (...a: unknown[]) => unknown; write: (o?: { sync?: boolean }) => Promise<void> };
+      const w: Write = { sync: false, puts: 0, dels: 0 };
+      const put = batch.put.bind(batch);
+      const del = batch.del.bind(batch);
+      const write = batch.write.bind(batch);
+      batch.put = (...a: unknown[]) => (w.puts++, put(...a));
+      batch.del = (...a: unknown[]) => (w.dels++, del(...a));
+      batch.write = (o?: { sync?: boolean }) => {
+        w.sync = o?.sync === true;
+        return finish(write(o), w);
+      };
+      return batch;
+    }
+    const [ops, o] = args as [Op[], { sync?: boolean } | undefined];
+    const w: Write = { sync: o?.sync === true, puts: ops.filter((x) => x.type === 'put').length, dels: ops.filter((x) => x.type === 'del').length };
+    return finish(original(...args) as Promise<unknown>, w);
+  };
+  const spy = {
+    events,
+    writes,
+    get held(): number {
+      return held;
+    },
+    hold(): void {
+      hold = new Promise<void>((r) => (release = r));
+    },
+    release(): void {
+      hold = null;
+      release();
+    },
+  };
+  spies.push(spy);
+  return spy;
+}
+
