@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const b of running.splice(0)) await b.close().catch(() => undefined);
 });
 
-const spyOnWrites = (b: RunningBroker) => spyOn(b, spies);
+const spyOnWrites = (b: RunningBroker) => spyOn(b, (release) => spies.push({ release }));
 
 async function start(options: { fsync?: boolean } = {}): Promise<RunningBroker> {
   const b = await startBroker({ dataDir: await res.tempDir('warren-confirm-sync-'), logLevel: 'silent', ...options });

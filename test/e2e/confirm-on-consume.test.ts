@@ -5,37 +5,24 @@
 // started is never written (src/server/confirms.ts ConfirmWait). Quorum queues and streams still
 // confirm on the write only. A spy on the broker's LevelDB handle (test/helpers/store-spy.ts)
 // holds each written batch back from the store; real amqplib over TCP.
-import { afterEach, describe, expect, it } from 'vitest';
-import amqp from 'amqplib';
+import { describe, expect, it } from 'vitest';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 import { resources } from '../helpers/resources.js';
-import { spyOnWrites } from '../helpers/store-spy.js';
+import { spyOnWrites as spyOn } from '../helpers/store-spy.js';
 
+// Released after each test in reverse order: connections, then the spy's hold, then the broker.
 const res = resources();
-const running: RunningBroker[] = [];
-const conns: ChannelModel[] = [];
-const spies: { release(): void }[] = [];
-
-afterEach(async () => {
-  for (const s of spies.splice(0)) s.release();
-  for (const c of conns.splice(0)) await c.close().catch(() => undefined);
-  for (const b of running.splice(0)) await b.close().catch(() => undefined);
-});
 
 async function start(dataDir?: string): Promise<RunningBroker> {
   const b = await startBroker({ dataDir: dataDir ?? (await res.tempDir('warren-confirm-consume-')), logLevel: 'silent' });
-  running.push(b);
+  res.defer(() => b.close());
   return b;
 }
 
-async function connect(b: RunningBroker): Promise<ChannelModel> {
-  const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
-  c.on('error', () => undefined);
-  conns.push(c);
-  return c;
-}
+const spyOnWrites = (b: RunningBroker) => spyOn(b, (release) => res.defer(async () => release()));
+const connect = (b: RunningBroker): Promise<ChannelModel> => res.connect(b.port);
 
 /** Publishes n persistent messages to exchange; counts their confirms (ok ones) in the result. */
 function publish(ch: ConfirmChannel, exchange: string, key: string, n: number): { confirmed: number; all: Promise<void> } {
@@ -77,7 +64,7 @@ async function roundTrips(ch: Channel): Promise<void> {
 describe('a persistent message consumed on every queue before the store has written it', () => {
   it('is confirmed then, on a classic queue, acked or rejected', async () => {
     const b = await start();
-    const spy = spyOnWrites(b, spies);
+    const spy = spyOnWrites(b);
     const conn = await connect(b);
     const ch = await conn.createConfirmChannel();
     const other = await conn.createChannel();
@@ -102,7 +89,7 @@ describe('a persistent message consumed on every queue before the store has writ
 
   it('waits for every durable queue it went to, and for the store when one of them is a quorum queue', async () => {
     const b = await start();
-    const spy = spyOnWrites(b, spies);
+    const spy = spyOnWrites(b);
     const conn = await connect(b);
     const ch = await conn.createConfirmChannel();
     const other = await conn.createChannel();
@@ -154,7 +141,7 @@ describe('a persistent message consumed on every queue before the store has writ
   it('is never written when acked before its batch starts, and a restart finds nothing of it', async () => {
     const dir = await res.tempDir('warren-confirm-consume-restart-');
     let b = await start(dir);
-    const spy = spyOnWrites(b, spies);
+    const spy = spyOnWrites(b);
     const conn = await connect(b);
     const setup = await conn.createConfirmChannel();
     await setup.assertQueue('coc-kept', { durable: true });
@@ -178,8 +165,8 @@ describe('a persistent message consumed on every queue before the store has writ
     // The held batch (the blocker's message) is the only one with a put: the 30 were never written.
     expect(later.filter((w) => w.puts > 0), 'writes of messages after the held batch').toEqual([{ sync: true, puts: 1, dels: 0 }]);
 
-    await conns.splice(0).pop()!.close();
-    await running.splice(0).pop()!.close();
+    await conn.close();
+    await b.close();
     b = await start(dir);
     const check = await (await connect(b)).createChannel();
     expect((await check.checkQueue('coc-kept')).messageCount).toBe(1);

@@ -8,36 +8,31 @@
 // - a socket destroyed with writes pending drops them, counts them done, and the broker goes on.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
-import { startBroker } from '../../src/index.js';
+import { startBroker, type RunningBroker } from '../../src/index.js';
 import type { Connection } from '../../src/server/connection.js';
 import { slabPool } from '../../src/frames/body-pool.js';
 import { waitUntil } from '../helpers/async.js';
+import { resources } from '../helpers/resources.js';
 
 const KiB = 1024;
 const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Sizes from 40 KiB to ~300 KiB (pooled from 32 KiB), none a multiple of a slab or a frame. */
 const sizeOf = (i: number): number => 40 * KiB + ((i * 37_813) % (260 * KiB)) + (i % 7);
 
-let broker: Awaited<ReturnType<typeof startBroker>>;
-const conns: ChannelModel[] = [];
+// Released after each test in reverse order: connections, then the broker.
+const res = resources();
+let broker: RunningBroker;
 
 beforeEach(async () => {
-  broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
-});
-afterEach(async () => {
-  for (const c of conns.splice(0)) await c.close().catch(() => undefined);
-  await broker.close();
+  const b = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+  res.defer(() => b.close());
+  broker = b;
 });
 
-async function connect(): Promise<ChannelModel> {
-  const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
-  c.on('error', () => undefined);
-  conns.push(c);
-  return c;
-}
+const connect = (): Promise<ChannelModel> => res.connect(broker.port);
 
 /** The client's socket under amqplib's connection. */
 const socketOf = (c: ChannelModel): Socket => (c as unknown as { connection: { stream: Socket } }).connection.stream;
@@ -121,7 +116,9 @@ describe('a consumer that stops reading', () => {
     const pubConn = await connect();
     const pub = await pubConn.createConfirmChannel();
     const { queue } = await pub.assertQueue('', { exclusive: false, autoDelete: false });
-    const subConn = await connect();
+    // Not closed after the test: its socket is destroyed here.
+    const subConn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
+    subConn.on('error', () => undefined);
     const side = brokerSide(subConn);
     const sub = await subConn.createChannel();
     await sub.consume(queue, () => undefined);
@@ -131,7 +128,6 @@ describe('a consumer that stops reading', () => {
     await waitUntil(() => side.socket.writableLength > 0, 'a write waiting in the socket');
     const sends = side.writer.sends;
     expect(side.writer.flushesDone).toBeLessThan(sends);
-    conns.splice(conns.indexOf(subConn), 1); // nothing to close
     socketOf(subConn).destroy();
     // The pending write was dropped with the socket and counted done; the unacked came back.
     await waitUntil(() => side.writer.flushesDone === sends, 'the dropped write counted done');

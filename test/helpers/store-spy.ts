@@ -10,8 +10,11 @@ export interface Write {
   dels: number;
 }
 
-/** Wraps b's store; the spy is added to spies, for an afterEach to release (a held write would hang its close). */
-export function spyOnWrites(b: RunningBroker, spies: { release(): void }[]) {
+/**
+ * Wraps b's store. onRelease gets the spy's release, to run after the test before the broker
+ * closes (a write still held would hang its close).
+ */
+export function spyOnWrites(b: RunningBroker, onRelease: (release: () => void) => void) {
   const db = (b.broker.store as unknown as { db: { batch: (...a: unknown[]) => unknown } }).db;
   const original = db.batch.bind(db) as (...a: unknown[]) => unknown;
   const events: string[] = [];
@@ -63,7 +66,7 @@ export function spyOnWrites(b: RunningBroker, spies: { release(): void }[]) {
       release();
     },
   };
-  spies.push(spy);
+  onRelease(() => spy.release());
   return spy;
 }
 
