@@ -222,7 +222,10 @@ export class VHost implements ExchangeHost {
         if (q.persists(msg)) {
           persisted = true;
           copies++;
-          if (!q.settlesConfirms) queuesMaySettle = false;
+          // A queue nobody consumes from will not be done with it before the write (a basic.get
+          // or a consumer that comes within it only leaves the confirm to the write): no wait is
+          // made for a publish-only flow.
+          if (!q.settlesConfirms || q.consumers.length === 0) queuesMaySettle = false;
         }
         const later = q.takeVerdict();
         if (later) outcome.verdicts.push(later);
