@@ -744,7 +744,7 @@ export class Channel implements ReplyReceiver {
           else confirms.settle(seq, true);
         });
       } else if (confirmCopies > 0) {
-        msg.confirmWait = this.confirms.settleAfterStoreOrQueues(seq, confirmCopies, msg);
+        this.confirms.settleAfterStoreOrQueues(seq, confirmCopies, msg);
       } else if (persisted) {
         this.confirms.settleAfterStore(seq);
       } else if (routed === 0) {

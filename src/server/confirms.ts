@@ -13,16 +13,16 @@ import type { MessageStats } from './stats.js';
  * confirmed is lost: a confirmed message is on disk, or every queue it went to has finished with it.
  */
 export class ConfirmWait {
-  private settled = false;
-
   constructor(
     private readonly tracker: ConfirmTracker,
     private readonly seq: number,
     /** Queues still holding the message. */
     private copies: number,
-    /** Its message, which points here until the confirm is settled. */
+    /** Its message, which points here until the confirm is settled (that is the wait's state). */
     private readonly msg: { confirmWait: ConfirmWait | null },
-  ) {}
+  ) {
+    msg.confirmWait = this;
+  }
 
   /** One of the queues is done with the message; the last one confirms it. */
   queueDone(): void {
@@ -31,8 +31,7 @@ export class ConfirmWait {
 
   /** The first outcome counts: the store's, or the queues' (queueDone). */
   settle(ok: boolean): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.msg.confirmWait !== this) return;
     this.msg.confirmWait = null;
     this.tracker.settle(this.seq, ok);
   }
@@ -90,13 +89,11 @@ export class ConfirmTracker {
 
   /**
    * Confirms seq once the store has written msg, or once the copies queues it is in are done with
-   * it, whichever comes first (ConfirmWait); returns the wait, for msg to point at.
+   * it, whichever comes first (ConfirmWait, which msg points at meanwhile).
    */
-  settleAfterStoreOrQueues(seq: number, copies: number, msg: { confirmWait: ConfirmWait | null }): ConfirmWait {
-    const w = new ConfirmWait(this, seq, copies, msg);
-    this.waits.push(w);
+  settleAfterStoreOrQueues(seq: number, copies: number, msg: { confirmWait: ConfirmWait | null }): void {
+    this.waits.push(new ConfirmWait(this, seq, copies, msg));
     this.groupForStore();
-    return w;
   }
 
   private groupForStore(): void {
