@@ -56,8 +56,6 @@ let goodCh: Channel;
 let goodQueue: string;
 const goodErrors: string[] = [];
 const raws: RawAmqp[] = [];
-let caseIndex = 0;
-
 
 beforeAll(async () => {
   broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
@@ -122,12 +120,16 @@ function rawCase(name: string, fn: () => Promise<void>): void {
 describe('captured corpus over TCP (positive control)', () => {
   it('every unmutated stream gets a normal reply flow ending in connection.close-ok', async () => {
     const problems: string[] = [];
-    for (const s of buildStreams(codec, caseTag(900_000 + caseIndex++))) {
-      const res = await runSocketCase([s.bytes], { port: broker.port, localAddress: loopbackAddress(caseIndex), mode: 'linger' });
+    // All at once, each with a tag of its own (its queue and exchange names): a lingering case
+    // ends when the broker drops the socket, its close-ok timeout after the close-ok.
+    const count = buildStreams(codec).length;
+    const streams = Array.from({ length: count }, (_, i) => buildStreams(codec, caseTag(900_000 + i))[i]!);
+    await runPool(streams, count, async (s, i) => {
+      const res = await runSocketCase([s.bytes], { port: broker.port, localAddress: loopbackAddress(900_000 + i), mode: 'linger' });
       if (res.outcome !== 'close-ok' || res.channelCloses.join() !== (s.channelCloses ?? []).join() || res.violations.length > 0) {
         problems.push(`${s.name}: ${res.outcome}, channel.close ${JSON.stringify(res.channelCloses)}, ${res.violations.join('; ')}`);
       }
-    }
+    });
     expect(problems).toEqual([]);
     await assertHealthy('after the corpus');
   });
