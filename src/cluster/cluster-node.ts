@@ -29,6 +29,8 @@ export interface ClusterQueueRecord extends StoredQueue {
 
 /** Publishes forwarded to an owner and unanswered this long go again (NATS core may drop one). */
 const PUB_STALL_MS = 10_000;
+/** How long a declare waits for another node to say it has applied it (a dead node never will). */
+const TOPOLOGY_SEEN_MS = 3_000;
 
 export class ClusterNode {
   readonly store: ClusterStore;
@@ -285,6 +287,13 @@ export class ClusterNode {
 
   nodes(): NodeState[] {
     return this.membership.list();
+  }
+
+  /** Resolves once every other running node has applied the shared topology up to revision rev. */
+  topologySeen(rev: number): Promise<void> {
+    const asks: Promise<void>[] = [];
+    for (const n of this.membership.list()) if (n.running && n.name !== this.name) asks.push(this.traffic.askSeen(n.name, rev, TOPOLOGY_SEEN_MS));
+    return Promise.all(asks).then(() => undefined);
   }
 
   /** Resolves once every publish forwarded so far has been answered by the queues' owners. */

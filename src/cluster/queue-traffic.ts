@@ -28,6 +28,8 @@ export class QueueTraffic implements RemoteSender {
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean) => void>();
   /** Owners' answers to askConsume, by request id. */
   private readonly asks = new Map<number, (ok: boolean) => void>();
+  /** Other nodes' answers to askSeen, by request id. */
+  private readonly seenAsks = new Map<number, () => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
   private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[]; gap?: boolean }>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
@@ -129,6 +131,26 @@ export class QueueTraffic implements RemoteSender {
         resolve(ok);
       });
       this.send(q.home, { t: 'cq', v: q.vhost.name, q: q.name, rid, from: this.node.name, x: exclusive });
+    });
+  }
+
+  /**
+   * Resolves once node has applied the shared topology up to revision rev, or after timeoutMs (a
+   * node that died, or a question NATS core dropped: the declare goes on rather than hang).
+   */
+  askSeen(node: string, rev: number, timeoutMs: number): Promise<void> {
+    const rid = this.nextRid++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.seenAsks.delete(rid);
+        this.node.log.warn({ node, rev }, 'a node did not say it has applied a topology change in time');
+        resolve();
+      }, timeoutMs);
+      this.seenAsks.set(rid, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.send(node, { t: 'seen?', rid, from: this.node.name, rev });
     });
   }
 
@@ -280,6 +302,13 @@ export class QueueTraffic implements RemoteSender {
       case 'ca':
         this.asks.get(h.rid)?.(h.ok);
         this.asks.delete(h.rid);
+        return;
+      case 'seen?':
+        void this.node.store.whenSeen(h.rev).then(() => this.send(h.from, { t: 'seen', rid: h.rid }));
+        return;
+      case 'seen':
+        this.seenAsks.get(h.rid)?.();
+        this.seenAsks.delete(h.rid);
         return;
       case 'dlv': {
         const l = this.localByCid.get(h.cid);

@@ -67,7 +67,7 @@ function applyPut(broker: Broker, kind: TopologyEvent['kind'], value: unknown): 
       const x = value as StoredExchange;
       const vhost = broker.vhost(x.vhost);
       if (vhost.exchanges.has(x.name)) return;
-      vhost.addExchange({ name: x.name, type: x.type, durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: readTableBytes(x.arguments), user: x.user }, false);
+      vhost.addExchange({ name: x.name, type: x.type, durable: x.durable !== false, autoDelete: x.autoDelete, internal: x.internal, arguments: readTableBytes(x.arguments), user: x.user }, false);
       return;
     }
     case 'binding': {

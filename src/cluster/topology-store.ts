@@ -16,6 +16,7 @@ import {
   type ReadMessage,
   type RecoveredState,
   type Store,
+  type StoredBinding,
   type StoredMessage,
   type StoredQueue,
 } from '../store/store.js';
@@ -50,6 +51,12 @@ export class ClusterStore implements Store {
   private readonly ownRevisions = new Set<number>();
   /** While applying another node's change, the writes it causes here are not written back. */
   private echoOff = 0;
+  /** The highest KV revision the watch has handed on (applied, or echoed and already applied here). */
+  private seenRev = 0;
+  private seenWaits: { rev: number; done: () => void }[] = [];
+  /** The highest revision of this node's own writes, and the highest every other node has seen. */
+  private ownRev = 0;
+  private sharedRev = 0;
   /** Where changes made by other nodes go, once the broker has recovered. */
   onEvent: ((e: TopologyEvent) => void) | null = null;
   private readonly early: TopologyEvent[] = [];
@@ -73,6 +80,8 @@ export class ClusterStore implements Store {
   get backlogBytes(): number {
     return this.local.backlogBytes;
   }
+  /** Every node routes to every queue, exchange and binding, transient ones too. */
+  readonly sharesTransient = true;
 
   progress(): Promise<boolean> {
     return this.local.progress();
@@ -120,11 +129,15 @@ export class ClusterStore implements Store {
           if (e.operation === 'PUT') initial.set(e.key, e);
           else initial.delete(e.key);
         } else this.received(e);
+        this.saw(e.revision);
       }
     })().catch((err: unknown) => this.log.error({ err }, 'topology watch ended'));
     await ready;
     const definitions = Object.fromEntries(DEFINITION_KINDS.map((k) => [k, [] as unknown[]])) as RecoveredState['definitions'];
     const queues: StoredQueue[] = [];
+    /** Transient queues by queueId: other nodes' (true) and this node's of an earlier run (false). */
+    const transient = new Map<string, boolean>();
+    const bindings: KvEntry[] = [];
     for (const e of initial.values()) {
       const k = parseRecordKey(e.key);
       if (!k) continue;
@@ -132,15 +145,27 @@ export class ClusterStore implements Store {
         const rec = decodeRecord<ClusterQueueRecord>(e.value);
         if (rec.transient && rec.home === this.node.name) {
           // This node's transient queues of an earlier run died with it.
+          transient.set(k.id, false);
           this.write(e.key, null);
           continue;
         }
         this.node.noteHome(rec);
         // Transient queues of other nodes are made once the broker is up, as changes are.
-        if (rec.transient) this.early.push({ op: 'put', kind: 'queue', id: k.id, value: rec });
-        else queues.push(rec);
-      }
+        if (rec.transient) {
+          transient.set(k.id, true);
+          this.early.push({ op: 'put', kind: 'queue', id: k.id, value: rec });
+        } else queues.push(rec);
+      } else if (k.kind === 'binding') bindings.push(e);
       else if ((DEFINITION_KINDS as string[]).includes(k.kind)) (definitions[k.kind as DefinitionKind] as unknown[]).push(decodeRecord(e.value));
+    }
+    // A binding to a transient queue comes after it (recovery would drop it, and its record); one
+    // to a transient queue of this node's earlier run went with it.
+    for (const e of bindings) {
+      const b = decodeRecord<StoredBinding>(e.value);
+      const dest = b.destinationKind === 'queue' ? transient.get(queueId(b.vhost, b.destination)) : undefined;
+      if (dest === false) this.write(e.key, null);
+      else if (dest === true) this.early.push({ op: 'put', kind: 'binding', id: parseRecordKey(e.key)!.id, value: b });
+      else definitions.binding.push(b);
     }
     // Messages live with their queues' owners, not here: nothing to flag after a restart.
     return { queues, definitions, cleanShutdown: true, totals: new Map<string, RangeTotals>() };
@@ -175,6 +200,22 @@ export class ClusterStore implements Store {
     else this.early.push(ev);
   }
 
+  /** The watch has handed on every change up to rev: other nodes' questions about it are answered. */
+  private saw(rev: number): void {
+    if (rev <= this.seenRev) return;
+    this.seenRev = rev;
+    if (this.seenWaits.length === 0) return;
+    const due = this.seenWaits.filter((w) => w.rev <= rev);
+    this.seenWaits = this.seenWaits.filter((w) => w.rev > rev);
+    for (const w of due) w.done();
+  }
+
+  /** Resolves once this node has applied the shared topology up to revision rev (see wire 'seen?'). */
+  whenSeen(rev: number): Promise<void> {
+    if (rev <= this.seenRev) return Promise.resolve();
+    return new Promise((done) => this.seenWaits.push({ rev, done }));
+  }
+
   private write(key: string, value: unknown | null): void {
     if (this.echoOff > 0) return;
     const kv = this.kv;
@@ -188,6 +229,7 @@ export class ClusterStore implements Store {
     const p = op
       .then((revision) => {
         if (typeof revision === 'number' && revision > 0) {
+          if (revision > this.ownRev) this.ownRev = revision;
           this.ownRevisions.add(revision);
           this.ownLatest.set(key, Math.max(revision, this.ownLatest.get(key) ?? 0));
         }
@@ -354,12 +396,19 @@ export class ClusterStore implements Store {
     return this.local.flush();
   }
 
-  async flush(): Promise<void> {
-    const waits: Promise<unknown>[] = [...this.pending, this.local.flush()];
+  async flush(hurry = true): Promise<void> {
+    const waits: Promise<unknown>[] = [...this.pending, this.local.flush(hurry)];
     const forwarded = this.node.published();
     if (forwarded) waits.push(forwarded);
     waits.push(this.node.ownedFlushed());
     await Promise.all(waits);
+    // A topology change of this node (a declare, a binding) is answered once every other node
+    // has applied it: a client told its queue exists may have it sent to through any node.
+    if (this.ownRev > this.sharedRev) {
+      const rev = this.ownRev;
+      await this.node.topologySeen(rev);
+      if (rev > this.sharedRev) this.sharedRev = rev;
+    }
     if (this.failed) {
       const err = this.failed;
       this.failed = null;

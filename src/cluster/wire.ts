@@ -23,6 +23,13 @@ export type WireHeader =
   /** May a consumer (exclusive if x) join the queue? Asked before consume-ok; answered by ca. */
   | { t: 'cq'; v: string; q: string; rid: number; from: string; x: boolean }
   | { t: 'ca'; rid: number; ok: boolean }
+  /**
+   * Has the receiver applied the shared topology up to KV revision rev (a declare the sender is
+   * about to answer)? Answered by seen once it has: a declare-ok then means every node routes to
+   * the new queue, as RabbitMQ's (its declares are cluster-wide transactions).
+   */
+  | { t: 'seen?'; rid: number; from: string; rev: number }
+  | { t: 'seen'; rid: number }
   | { t: 'unsub'; cid: string }
   /** The owner cancelled a consumer (its queue went away). */
   | { t: 'cancel'; cid: string }

@@ -319,7 +319,7 @@ export class Broker {
     }));
     for (const se of state.definitions.exchange) {
       this.vhost(se.vhost).addExchange(
-        { name: se.name, type: se.type, durable: true, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments), user: se.user },
+        { name: se.name, type: se.type, durable: se.durable !== false, autoDelete: se.autoDelete, internal: se.internal, arguments: readTableBytes(se.arguments), user: se.user },
         false,
       );
     }

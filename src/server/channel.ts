@@ -358,7 +358,7 @@ export class Channel implements ReplyReceiver {
         return this.rollback();
       case M.ConfirmSelect:
         if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
-        this.confirms ??= new ConfirmTracker(this.sendNow, () => this.vhost.store.flush(), this.stats);
+        this.confirms ??= new ConfirmTracker(this.sendNow, (hurry) => this.vhost.store.flush(hurry), this.stats);
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
       case M.ChannelClose:
@@ -493,9 +493,9 @@ export class Channel implements ReplyReceiver {
       id: M.QueueDeclareOk,
       args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount },
     };
-    const mustPersist = !passive && durable && !exclusive;
-    if (mustPersist) this.afterStore(nowait ? null : ok, undefined);
-    else if (!nowait) this.reply(ok);
+    if (passive) {
+      if (!nowait) this.reply(ok);
+    } else this.replyDurable(durable && !exclusive, nowait, ok);
   }
 
   private purge(name: string, nowait: boolean): void {
@@ -528,8 +528,7 @@ export class Channel implements ReplyReceiver {
     const count = this.vhost.deleteQueue(q);
     if (q.exclusiveOwner === this.conn) this.conn.exclusiveQueues.delete(q);
     const ok: MethodInit = { id: M.QueueDeleteOk, args: { messageCount: count } };
-    if (q.durable && !q.exclusiveOwner) this.afterStore(nowait ? null : ok, undefined);
-    else if (!nowait) this.reply(ok);
+    this.replyDurable(q.durable && !q.exclusiveOwner, nowait, ok);
   }
 
   // ---- exchanges and bindings ---------------------------------------------------------------
@@ -546,9 +545,12 @@ export class Channel implements ReplyReceiver {
     }
   }
 
-  /** Replies once the store has what it acknowledges, when that is durable. */
+  /**
+   * Replies once the store has what it acknowledges, when that is durable, or in a cluster, whose
+   * nodes share transient queues, exchanges and bindings too (then every node has it).
+   */
   private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit): void {
-    if (durable) this.afterStore(nowait ? null : ok, undefined);
+    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, undefined);
     else if (!nowait) this.reply(ok);
   }
 

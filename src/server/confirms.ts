@@ -66,8 +66,8 @@ export class ConfirmTracker {
   constructor(
     /** Sends a method on the channel. */
     private readonly send: (m: MethodInit) => void,
-    /** Resolves once everything written to the store so far is durable. */
-    private readonly storeFlush: () => Promise<void>,
+    /** Resolves once everything written to the store so far is durable; hurry as Store.flush's. */
+    private readonly storeFlush: (hurry: boolean) => Promise<void>,
     /** Counts the publishes acked, for the management API's message_stats.confirm. */
     private readonly stats: MessageStats,
   ) {}
@@ -104,7 +104,9 @@ export class ConfirmTracker {
       const waits = this.waits;
       this.awaiting = [];
       this.waits = [];
-      this.storeFlush().then(
+      // When every publish of the group may be confirmed by its queues, the write need not hurry:
+      // the acks that settle them first also cancel their puts.
+      this.storeFlush(group.length > 0).then(
         () => {
           for (const s of group) this.settle(s, true);
           for (const w of waits) w.settle(true);

@@ -579,7 +579,8 @@ export class Queue {
     const m = entry.msg;
     if (!m.pooled) return this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
     this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry, entry.redelivered, m.storable()));
-    this.vhost.store.flush().then(
+    // Not hurried: a publisher that needs the write soon (a confirm) hurries it itself.
+    this.vhost.store.flush(false).then(
       () => m.unstored(),
       () => m.unstored(true),
     );

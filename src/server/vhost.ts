@@ -2,7 +2,7 @@
 // the store their durable state goes to.
 import { pino, type Logger } from 'pino';
 import { toFieldTable, type FieldTable } from '../frames/index.js';
-import { definitionId, type Store, type StoredBinding } from '../store/store.js';
+import { definitionId, type Store, type StoredBinding, type StoredExchange } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
 import { Exchange, INTERNAL_USER, NO_ARGUMENTS, type Binding, type Destination, type ExchangeHost, type ExchangeSpec } from './exchanges/exchange.js';
@@ -383,8 +383,8 @@ export class VHost implements ExchangeHost {
     e.attach(this, !persist);
     this.topologyChanged();
     if (persist) this.exchangeCreated(e);
-    if (persist && e.durable) {
-      this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), {
+    if (persist && this.writes(e)) {
+      const se: StoredExchange = {
         vhost: this.name,
         name: e.name,
         type: e.type,
@@ -392,7 +392,9 @@ export class VHost implements ExchangeHost {
         internal: e.internal,
         arguments: writeTableBytes(e.arguments),
         user: e.user,
-      });
+      };
+      if (!e.durable) se.durable = false;
+      this.store.putDefinition('exchange', definitionId.exchange(this.name, e.name), se);
     }
     return e;
   }
@@ -421,7 +423,7 @@ export class VHost implements ExchangeHost {
     this.exchangeDeleted(e);
     for (const b of [...e.bindings.values()]) this.removeBinding(b);
     for (const b of [...e.inbound]) this.removeBinding(b);
-    if (e.durable) this.store.deleteDefinition('exchange', definitionId.exchange(this.name, e.name));
+    if (this.writes(e)) this.store.deleteDefinition('exchange', definitionId.exchange(this.name, e.name));
     this.exchangeGone(e);
   }
 
@@ -473,7 +475,7 @@ export class VHost implements ExchangeHost {
     });
   }
 
-  /** Binds; returns whether the binding is durable (and so waits for the store). */
+  /** Binds; returns whether the binding is written (and so its bind-ok waits for the store). */
   addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable, persist = true): boolean {
     // Most bindings have no arguments: they share one empty table rather than keep the decoded one.
     const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
@@ -487,12 +489,12 @@ export class VHost implements ExchangeHost {
       this.replay(b);
       this.events.emit('binding.created', () => this.bindingFields(b));
     }
-    const durable = this.isDurableBinding(b);
-    if (persist && durable) {
+    const written = this.writes(b);
+    if (persist && written) {
       const sb = this.stored(b);
       this.store.putDefinition('binding', definitionId.binding(sb), sb);
     }
-    return durable;
+    return written;
   }
 
   private bindingFields(b: Binding, who = this.events.who): EventFields {
@@ -546,7 +548,7 @@ export class VHost implements ExchangeHost {
     if (b.source.readsHeaders) this.headersBindings--;
     if (isQueue(b.destination)) b.destination.bindings.delete(b);
     else b.destination.inbound.delete(b);
-    if (this.isDurableBinding(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));
+    if (this.writes(b)) this.store.deleteDefinition('binding', definitionId.binding(this.stored(b)));
     if (b.source.autoDelete && b.source.bindings.size === 0) this.deleteExchange(b.source);
   }
 
@@ -558,9 +560,15 @@ export class VHost implements ExchangeHost {
     return q.durable && !q.exclusiveOwner;
   }
 
-  private isDurableBinding(b: Binding): boolean {
-    const d = b.destination;
-    return b.source.durable && (isQueue(d) ? this.isDurable(d) : d.durable);
+  /**
+   * Whether the store keeps an exchange or binding: a durable one (between durable ends), or any
+   * in a cluster, whose nodes share transient ones too (Store.sharesTransient).
+   */
+  private writes(x: Exchange | Binding): boolean {
+    if (this.store.sharesTransient) return true;
+    if ('durable' in x) return x.durable;
+    const d = x.destination;
+    return x.source.durable && (isQueue(d) ? this.isDurable(d) : d.durable);
   }
 
   private stored(b: Binding): StoredBinding {

@@ -100,6 +100,11 @@ export interface LevelStoreOptions {
   fsync?: boolean;
   /** Bytes after which a body file rolls over (body-files.ts; 64 MiB, smaller in tests). */
   bodyFileMax?: number;
+  /**
+   * How long a write cycle nobody hurries waits for deletes that cancel its puts (see schedule()):
+   * 1 ms; longer in tests, which then see the order of ticks alone decide.
+   */
+  unhurriedMs?: number;
 }
 
 export class LevelStore implements Store {
@@ -107,7 +112,10 @@ export class LevelStore implements Store {
   private steps: Step[] = [];
   private next: Deferred | null = null;
   private inflight: Promise<void> | null = null;
-  private scheduled = false;
+  /** The next write cycle is due: a setImmediate, or a timer when nothing hurries it (see schedule()). */
+  private scheduled: 'now' | NodeJS.Timeout | null = null;
+  /** Someone waits for the next cycle and wants it soon: flush() without hurry=false, or a backlog. */
+  private hurried = false;
   private readonly prefixes = new Map<string, Buffer>();
   onWrite?: ((seconds: number) => void) | undefined;
   /** Puts of paged messages and dead letters still waiting for the next batch, by queue and seq: a
@@ -248,6 +256,7 @@ export class LevelStore implements Store {
   }
 
   readonly pagesToDisk = true;
+  readonly sharesTransient = false;
 
   async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
     await this.flush();
@@ -644,9 +653,12 @@ export class LevelStore implements Store {
     this.op({ type: 'del', key: messageKey(prefix, seq) }, false);
   }
 
-  /** Resolves once everything queued so far is written: LevelDB's batches and the page files. */
-  flush(): Promise<void> {
-    const level = this.flushLevel();
+  /**
+   * Resolves once everything queued so far is written: LevelDB's batches and the page files.
+   * hurry false: the caller does not need it soon (see schedule()).
+   */
+  flush(hurry = true): Promise<void> {
+    const level = this.flushLevel(hurry);
     let pages: Promise<void>[] | null = null;
     for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) (pages ??= []).push(p.flushed());
     return pages ? Promise.all([level, ...pages]).then(() => undefined) : level;
@@ -662,9 +674,10 @@ export class LevelStore implements Store {
     return Promise.race(waits.map((w) => w.then(done, done)));
   }
 
-  private flushLevel(): Promise<void> {
+  private flushLevel(hurry = true): Promise<void> {
     if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
+    if (hurry) this.hurried = true;
     this.schedule();
     return this.next.promise;
   }
@@ -736,14 +749,31 @@ export class LevelStore implements Store {
     this.schedule();
   }
 
+  /**
+   * Starts the next write cycle once this tick is over, or, when nobody hurries it, a millisecond
+   * later: persistent messages whose confirms their consumers' acks may settle (confirms.ts
+   * ConfirmWait flushes with hurry=false), persistent publishes without confirms, acks. A put whose
+   * delete comes meanwhile is never written (deleteMessage cancels it); with a cycle right after
+   * each publish tick most were written, then deleted. A flush() that hurries, or a publisher held
+   * by backlogBytes (progress()), brings a waiting cycle forward.
+   */
   private schedule(): void {
-    if (this.scheduled || this.inflight) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.writeSteps();
-    });
+    if (this.inflight) return;
+    if (this.scheduled === 'now') return;
+    if (this.scheduled !== null) {
+      if (!this.hurried) return;
+      clearTimeout(this.scheduled);
+    }
+    if (this.hurried) {
+      this.scheduled = 'now';
+      setImmediate(this.startCycle);
+    } else this.scheduled = setTimeout(this.startCycle, this.options.unhurriedMs ?? 1);
   }
+
+  private readonly startCycle = (): void => {
+    this.scheduled = null;
+    this.writeSteps();
+  };
 
   /**
    * The cycle's LevelDB batches, built now: each ops step's segments are encoded (and known from
@@ -828,6 +858,7 @@ export class LevelStore implements Store {
     const released = this.released;
     this.released = [];
     const done = this.next ?? deferred();
+    this.hurried = false;
     this.steps = [];
     this.pendingPuts = new Map();
     this.next = null;

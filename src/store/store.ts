@@ -23,6 +23,8 @@ export interface StoredExchange {
   arguments: Buffer;
   /** Who declared it (absent in records written before it was kept: the broker then). */
   user?: string;
+  /** false: a non-durable exchange a cluster shares (sharesTransient); absent: durable. */
+  durable?: boolean;
 }
 
 /** A binding between durable entities: from exchange source to a queue or an exchange. */
@@ -188,6 +190,12 @@ export interface Store {
   open(): Promise<RecoveredState>;
   /** Whether paging messages out to this store saves memory (an in-memory store would not). */
   readonly pagesToDisk: boolean;
+  /**
+   * Queues, exchanges and bindings that do not persist (exclusive, non-durable) are written too: a
+   * cluster's shared topology, through which other nodes route to them. Their declare-ok and
+   * bind-ok then wait for flush(), as durable ones' do.
+   */
+  readonly sharesTransient: boolean;
   putQueue(q: StoredQueue): void;
   /** Removes the queue's definition and all of its messages, persistent and paged. */
   deleteQueue(vhost: string, name: string): void;
@@ -240,8 +248,12 @@ export interface Store {
   lastSeq(vhost: string, queue: string): Promise<number>;
   /** Records a queue's totals for the next start (at a clean shutdown, just before close). */
   putTotals(vhost: string, queue: string, totals: RangeTotals): void;
-  /** Resolves when every mutation queued so far is written; rejects if the write failed. */
-  flush(): Promise<void>;
+  /**
+   * Resolves when every mutation queued so far is written; rejects if the write failed. hurry
+   * false: the caller can wait, and the store may hold its next write back a little, so that
+   * deletes queued meanwhile cancel puts (a message acked before it is written is never written).
+   */
+  flush(hurry?: boolean): Promise<void>;
   /**
    * Resolves (never rejects) once the store has made progress on its backlog: the write in flight
    * is done, or, when none is, the next one. A publisher paused on backlogBytes waits on this and

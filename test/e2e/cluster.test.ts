@@ -43,6 +43,42 @@ describe('cluster: shared topology', () => {
     const err = await ch3.assertQueue('topo-q', { durable: false }).catch((e: Error) => e);
     expect(String(err)).toContain('PRECONDITION_FAILED');
   });
+
+  it('once declare-ok or bind-ok has come, a publish through another node reaches the new queue (RPC reply queues, pub/sub)', async () => {
+    // An RPC client declares its reply queue on one node and the server, on another, replies at
+    // once; a subscriber binds an exclusive queue to a non-durable exchange another node declared:
+    // RabbitMQ's declares are cluster-wide transactions, so neither publish is ever unroutable.
+    const decl = await (await cluster.connect(1)).createChannel();
+    const pub = await (await cluster.connect(0)).createConfirmChannel();
+    await pub.assertExchange('topo-bind-x', 'direct', { durable: false });
+    const returned: string[] = [];
+    pub.on('return', (m: ConsumeMessage) => returned.push(m.fields.routingKey));
+    for (let i = 0; i < 30; i++) {
+      const { queue } = await decl.assertQueue('', { exclusive: true });
+      pub.publish('', queue, Buffer.from('reply'), { mandatory: true });
+      await decl.bindQueue(queue, 'topo-bind-x', `k${i}`);
+      pub.publish('topo-bind-x', `k${i}`, Buffer.from('bound'), { mandatory: true });
+      await pub.waitForConfirms();
+      expect((await decl.checkQueue(queue)).messageCount).toBe(2);
+    }
+    expect(returned).toEqual([]);
+  });
+
+  it("a node restarted finds other nodes' exclusive queues with their bindings to non-durable exchanges", async () => {
+    const sub = await (await cluster.connect(1)).createChannel();
+    await sub.assertExchange('topo-logs', 'fanout', { durable: false });
+    const { queue } = await sub.assertQueue('', { exclusive: true });
+    await sub.bindQueue(queue, 'topo-logs', '');
+    await cluster.nodes[2]!.broker.stop();
+    await cluster.nodes[2]!.restart();
+    const pub = await (await cluster.connect(2)).createConfirmChannel();
+    const returned: string[] = [];
+    pub.on('return', (m: ConsumeMessage) => returned.push(m.fields.exchange));
+    pub.publish('topo-logs', '', Buffer.from('after the restart'), { mandatory: true });
+    await pub.waitForConfirms();
+    expect(returned).toEqual([]);
+    expect((await sub.checkQueue(queue)).messageCount).toBe(1);
+  });
 });
 
 describe('cluster: any node serves any client', () => {

@@ -308,6 +308,63 @@ describe('LevelStore segments', () => {
     await s.close();
   });
 
+  it('holds a write nobody hurries back, so deletes of the next ticks cancel its puts; flush() writes at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+    dirs.push(dir);
+    // A write nobody hurries waits a minute here, not a millisecond: only the flushes start them.
+    const s = new LevelStore(dir, { unhurriedMs: 60_000 });
+    await s.open();
+    // Counts the segments (key prefix 'M') each LevelDB batch puts.
+    const db = (s as unknown as { db: { batch: (ops: { type: string; key: Buffer }[], o?: object) => Promise<void> } }).db;
+    const batch = db.batch.bind(db);
+    let segmentPuts = 0;
+    db.batch = (ops, o) => {
+      segmentPuts += ops.filter((op) => op.type === 'put' && op.key[0] === 0x4d).length;
+      return batch(ops, o);
+    };
+    const nextTick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    // Not hurried (a confirm its consumers' acks may settle): the acks two ticks later still cancel.
+    for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'q', msg(seq));
+    const unhurried = s.flush(false);
+    await nextTick();
+    await nextTick();
+    for (let seq = 1; seq <= 10; seq++) s.deleteMessage('/', 'q', seq);
+    // A hurried flush starts the cycle; the unhurried one resolves with it.
+    await s.flush();
+    await unhurried;
+    expect(segmentPuts).toBe(0);
+    // Nothing waits at all (a publish without confirms): the same.
+    for (let seq = 11; seq <= 20; seq++) s.putMessage('/', 'q', msg(seq));
+    await nextTick();
+    await nextTick();
+    for (let seq = 11; seq <= 20; seq++) s.deleteMessage('/', 'q', seq);
+    await s.flush();
+    expect(segmentPuts).toBe(0);
+    // (A flush resolves before the store clears its write in flight: a tick for it.)
+    await nextTick();
+    // Hurried: the write starts after this tick; the deletes that follow find the segment written.
+    for (let seq = 21; seq <= 30; seq++) s.putMessage('/', 'q', msg(seq));
+    const hurried = s.flush();
+    await nextTick();
+    for (let seq = 21; seq <= 30; seq++) s.deleteMessage('/', 'q', seq);
+    await hurried;
+    expect(segmentPuts).toBe(1);
+    await nextTick();
+    // A hurried flush brings a held write forward.
+    for (let seq = 31; seq <= 40; seq++) s.putMessage('/', 'q', msg(seq));
+    void s.flush(false);
+    await nextTick();
+    const forward = s.flush();
+    await nextTick();
+    for (let seq = 31; seq <= 40; seq++) s.deleteMessage('/', 'q', seq);
+    await forward;
+    expect(segmentPuts).toBe(2);
+    await s.flush();
+    expect(await keys(s, 'M')).toBe(0);
+    expect(await all(s, 'q')).toEqual([]);
+    await s.close();
+  });
+
   it("keeps a message older than one of the queue's written ones as a record of its own", async () => {
     const { dir, s } = await open();
     s.putMessage('/', 'q', msg(10));
