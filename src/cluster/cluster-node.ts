@@ -360,12 +360,19 @@ export class ClusterNode {
           q.gen++;
         }
       }
-      // Its transient queues went with it.
+      // Its transient queues went with it, and with them their bindings.
       const broker = this.broker;
       if (broker) {
+        const gone: ClusterQueue[] = [];
         for (const q of [...this.queues.values()]) {
-          if (q.home === node && (!q.durable || q.exclusiveOwner !== null)) this.store.quietly(() => q.vhost.deleteQueue(q));
+          if (q.home === node && (!q.durable || q.exclusiveOwner !== null)) {
+            gone.push(q);
+            this.store.quietly(() => q.vhost.deleteQueue(q));
+          }
         }
+        // Their records go too, removed by one node (the first running), so that a node started
+        // later does not make them again for a node that may never come back.
+        if (gone.length > 0 && this.membership.firstRunning() === this.name) void this.store.dropTransient(gone.map((q) => [q.vhost.name, q.name]));
       }
       return;
     }

@@ -300,6 +300,29 @@ export class ClusterStore implements Store {
   withdrawTransient(q: ClusterQueue): void {
     this.write(recordKey('queue', queueId(q.vhost.name, q.name)), null);
   }
+
+  /**
+   * Removes the records of transient queues whose node went down, and of the bindings to them
+   * (every node dropped the queues themselves; their records stayed until that node restarted).
+   */
+  async dropTransient(queues: [vhost: string, name: string][]): Promise<void> {
+    const kv = this.kv;
+    if (!kv) return;
+    const ids = new Set(queues.map(([v, n]) => queueId(v, n)));
+    try {
+      for await (const key of await kv.keys()) {
+        const k = parseRecordKey(key);
+        if (!k) continue;
+        if (k.kind === 'queue' && ids.has(k.id)) this.write(key, null);
+        else if (k.kind === 'binding') {
+          const [vhost, , kind, destination] = k.id.split('\0');
+          if (kind === 'queue' && ids.has(queueId(vhost!, destination!))) this.write(key, null);
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'removing the records of a down node\'s transient queues failed');
+    }
+  }
   deleteQueue(vhost: string, name: string): void {
     // The node that deletes the queue deletes its stream; the others only forget it.
     if (this.echoOff === 0) this.node.destroyStream(vhost, name);

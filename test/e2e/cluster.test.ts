@@ -201,6 +201,35 @@ describe('cluster: any node serves any client', () => {
     expect(got.every((g) => g.redelivered)).toBe(true);
     await n3.restart();
   });
+
+  it("a node dies: its exclusive queue and that queue's bindings go from every node, and a node started later does not make them again", async () => {
+    const owner = await (await cluster.connect(1)).createChannel();
+    await owner.assertExchange('ghost-x', 'direct', { durable: true });
+    const { queue } = await owner.assertQueue('', { exclusive: true });
+    await owner.bindQueue(queue, 'ghost-x', 'k');
+    // Whether node i has the queue (an exclusive one: only its management API may look).
+    const probe = async (i: number): Promise<boolean> => {
+      const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[i]!.managementPort}/api/queues/%2F/${encodeURIComponent(queue)}`, { headers: auth });
+      return r.status === 200;
+    };
+    expect(await probe(2)).toBe(true);
+    const n2 = cluster.nodes[1]!;
+    await n2.broker.kill9();
+    await waitUntil(async () => !(await probe(0)), 'node 1 to drop the dead node\'s queue', 15_000);
+    // Node 3, started again, reads the shared topology: no queue, no binding to route to.
+    const n3 = cluster.nodes[2]!;
+    await n3.broker.stop();
+    await n3.restart();
+    expect(await probe(2)).toBe(false);
+    const pub = await (await cluster.connect(2)).createConfirmChannel();
+    const returned: string[] = [];
+    pub.on('return', (m: ConsumeMessage) => returned.push(m.fields.routingKey));
+    pub.publish('ghost-x', 'k', Buffer.from('to nobody'), { mandatory: true });
+    await pub.waitForConfirms();
+    expect(returned).toEqual(['k']);
+    await n2.restart();
+  });
 });
 
 describe('cluster: the seed tutorial with pika', () => {
