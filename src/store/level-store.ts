@@ -85,7 +85,7 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
 const lengthWithRef = (m: StoredMessage): number => messageLength(m, bodyLength(m.body) >= BODY_FILE_MIN);
 
 /**
- * Bytes queued after which a write nobody hurries starts at once (see schedule()): large bodies'
+ * Bytes queued after which a write nobody hurries starts at once (see startCycle): large bodies'
  * writes cost their bytes, and their acks rarely come within the millisecond.
  */
 const UNHURRIED_MAX_BYTES = 256 * 1024;
@@ -107,7 +107,7 @@ export interface LevelStoreOptions {
   /** Bytes after which a body file rolls over (body-files.ts; 64 MiB, smaller in tests). */
   bodyFileMax?: number;
   /**
-   * How long a write cycle nobody hurries waits for deletes that cancel its puts (see schedule()):
+   * How long a write cycle nobody hurries waits for deletes that cancel its puts (see startCycle):
    * 1 ms; longer in tests, which then see the order of ticks alone decide.
    */
   unhurriedMs?: number;
@@ -118,7 +118,7 @@ export class LevelStore implements Store {
   private steps: Step[] = [];
   private next: Deferred | null = null;
   private inflight: Promise<void> | null = null;
-  /** The next write cycle is due: a setImmediate, or a timer when nothing hurries it (see schedule()). */
+  /** The next write cycle is due: at a setImmediate ('now'), or held on a timer (see startCycle). */
   private scheduled: 'now' | NodeJS.Timeout | null = null;
   /** Someone waits for the next cycle and wants it soon: flush() without hurry=false, or a backlog. */
   private hurried = false;
@@ -661,7 +661,7 @@ export class LevelStore implements Store {
 
   /**
    * Resolves once everything queued so far is written: LevelDB's batches and the page files.
-   * hurry false: the caller does not need it soon (see schedule()).
+   * hurry false: the caller does not need it soon (see startCycle).
    */
   flush(hurry = true): Promise<void> {
     const level = this.flushLevel(hurry);
