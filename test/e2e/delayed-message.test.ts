@@ -121,6 +121,9 @@ describe('x-delayed-message', () => {
       // CC stays in the headers, BCC does not (as when published without a delay).
       expect(got[0]!.properties.headers).toEqual({ 'x-delay': -300, CC: ['cc-q'] });
     }
+    // The gets' deletions are not promised to survive a kill -9 (nothing is, without a confirm):
+    // a durable redeclare's declare-ok waits for the store's write of everything before it.
+    await ch.assertQueue('later', { durable: true });
     await b.kill9();
     b = await res.broker(dir);
     ch = await (await res.connect(b.port)).createConfirmChannel();
