@@ -57,6 +57,8 @@ export class ClusterStore implements Store {
   /** The highest revision of this node's own writes, and the highest every other node has seen. */
   private ownRev = 0;
   private sharedRev = 0;
+  /** The question to the other nodes in flight (see flush), shared by every flush it covers. */
+  private sharing: { rev: number; seen: Promise<void> } | null = null;
   /** Where changes made by other nodes go, once the broker has recovered. */
   onEvent: ((e: TopologyEvent) => void) | null = null;
   private readonly early: TopologyEvent[] = [];
@@ -198,6 +200,18 @@ export class ClusterStore implements Store {
     if (ev.op === 'put' && ev.kind === 'queue') this.node.noteHome(ev.value);
     if (this.onEvent) this.onEvent(ev);
     else this.early.push(ev);
+  }
+
+  /** Resolves once every other running node has seen revision rev: one question for concurrent flushes. */
+  private async shared(rev: number): Promise<void> {
+    if (this.sharing === null || this.sharing.rev < rev) {
+      const seen = this.node.topologySeen(rev).then(() => {
+        if (rev > this.sharedRev) this.sharedRev = rev;
+        if (this.sharing?.seen === seen) this.sharing = null;
+      });
+      this.sharing = { rev, seen };
+    }
+    await this.sharing.seen;
   }
 
   /** The watch has handed on every change up to rev: other nodes' questions about it are answered. */
@@ -427,11 +441,7 @@ export class ClusterStore implements Store {
     await Promise.all(waits);
     // A topology change of this node (a declare, a binding) is answered once every other node
     // has applied it: a client told its queue exists may have it sent to through any node.
-    if (this.ownRev > this.sharedRev) {
-      const rev = this.ownRev;
-      await this.node.topologySeen(rev);
-      if (rev > this.sharedRev) this.sharedRev = rev;
-    }
+    if (this.ownRev > this.sharedRev) await this.shared(this.ownRev);
     if (this.failed) {
       const err = this.failed;
       this.failed = null;
