@@ -13,7 +13,7 @@ import { shovelPlugin } from './shovel/index.js';
 import { federationPlugin } from './federation/index.js';
 import { eventExchangePlugin } from './events/index.js';
 import { pino } from 'pino';
-import { joinCluster, type JoinedCluster } from './cluster/index.js';
+import type { JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
 import { setFlagsFromString } from 'node:v8';
 
@@ -190,8 +190,9 @@ const nodeName = argv['node-name'] ?? defaultNodeName();
 const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: process.pid, node: nodeName } : { pid: process.pid } });
 if (notOptions.length > 0) logger.warn({ variables: notOptions }, `ignored environment variables that name no option: ${notOptions.join(', ')}`);
 // In a cluster the store is the cluster's (shared topology, local messages beside it).
+// The cluster's modules (the NATS client among them, ~30 ms to load) only when there is one.
 const cluster: JoinedCluster | null = argv.cluster
-  ? await joinCluster({
+  ? await (await import('./cluster/index.js')).joinCluster({
       servers: argv.cluster.split(',').map((s) => s.trim()).filter((s) => s !== ''),
       name: nodeName,
       dataDir,

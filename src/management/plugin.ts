@@ -1,10 +1,11 @@
 // The management API and definitions at boot as BrokerPlugins: the entry (index.ts, broker-main.ts)
 // composes them onto the broker, which does not import the management code.
+//
+// The API's server (fastify, its schemas, the UI) is imported only when the API is on: its modules
+// took ~100 ms of a ~550 ms start (`node dist/cli.js` until the AMQP port accepts) with the API off.
 import { readFileSync } from 'node:fs';
 import type { Broker } from '../server/broker.js';
 import type { BrokerPlugin, Listener, RunningPlugin } from '../server/plugin.js';
-import { importDefinitions } from './definitions.js';
-import { startManagement } from './server.js';
 
 export interface ManagementOptions {
   /** Port of the management HTTP API and UI: 0 turns it off, -1 picks any free port. */
@@ -38,8 +39,13 @@ function managementPlugin(options: Partial<ManagementOptions>): BrokerPlugin | n
       : null;
   const http = o.managementPort === 0 ? null : { port: o.managementPort === -1 ? 0 : o.managementPort, host: o.managementHost };
   if (!http && !tls) return null;
+  // Loading from now on, while the store opens: the API still comes up right after the AMQP
+  // listener, which scripts and tests that wait for the broker's "listening" line rely on.
+  const loading = import('./server.js');
+  loading.catch(() => {}); // start() reports it
   return {
     async start(broker: Broker): Promise<RunningPlugin> {
+      const { startManagement } = await loading;
       // GET /api/environment shows these beside the broker's own settings (they were BrokerOptions once).
       const server = await startManagement(broker, http, tls, o);
       const listeners: Listener[] = [];
@@ -55,6 +61,7 @@ function definitionsAtBoot(file: string): BrokerPlugin {
   return {
     async beforeListen(broker: Broker): Promise<void> {
       try {
+        const { importDefinitions } = await import('./definitions.js');
         await importDefinitions(broker, JSON.parse(readFileSync(file, 'utf8')) as unknown);
       } catch (e) {
         // The same all-or-nothing check as the API's import: a bad file stops the boot, unapplied.
