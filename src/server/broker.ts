@@ -10,6 +10,7 @@ import { LevelStore } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store, StoredVHost } from '../store/store.js';
 import { definitionId, queueKey } from '../store/store.js';
+import type { Queue } from './queue.js';
 import { ReplyCode } from '../frames/index.js';
 import { directPair, type DirectSocket } from './direct-socket.js';
 import { Connection } from './connection.js';
@@ -81,6 +82,8 @@ export class Broker {
   private readonly running: RunningPlugin[] = [];
   private nextConnectionId = 1;
   private closing: Promise<void> | null = null;
+  /** Durable queues recovered at start: they read their heads once the broker listens. */
+  private recoveredQueues: Queue[] = [];
   private readonly paging: PagingLimits | null;
 
   constructor(options: Partial<BrokerOptions> = {}) {
@@ -121,6 +124,7 @@ export class Broker {
     const port = this.port;
     this.log.info({ port, host: this.options.host }, 'listening');
     if (this.options.tlsCert && this.options.tlsKey) await this.listenTls();
+    for (const q of this.recoveredQueues.splice(0)) q.readHead();
     for (const p of plugins) {
       const r = await p.start?.(this);
       if (r) this.running.push(r);
@@ -338,6 +342,7 @@ export class Broker {
     // message's seq (nextSeq) is known only once every queue is read, so no timer starts before.
     let maxSeq = 0;
     let count = 0;
+    let inMemory = 0;
     for (const { sq, q } of queues) {
       // After a crash nobody knows which messages were delivered: they all come back flagged so.
       const recovered = await q.recover(state.cleanShutdown, sq.redeliverBelow ?? 0, state.totals.get(queueKey(sq.vhost, sq.name)));
@@ -347,11 +352,14 @@ export class Broker {
       // flag never-delivered messages redelivered when paged in or recovered in a later run.
       maxSeq = Math.max(maxSeq, recovered.lastSeq, q.redeliveredBelow - 1);
       count += recovered.count;
+      if (!q.stream) inMemory += q.readyCount - q.pagedOut.count;
     }
     this.nextSeq = maxSeq + 1;
     for (const { q } of queues) q.startTimers();
+    this.recoveredQueues = queues.map(({ q }) => q);
     if (state.queues.length > 0) {
-      this.log.info({ queues: state.queues.length, messages: count, clean: state.cleanShutdown }, 'recovered durable queues');
+      // inMemory: read before listening; the rest is read as consumers need it (Queue.readHead).
+      this.log.info({ queues: state.queues.length, messages: count, inMemory, clean: state.cleanShutdown }, 'recovered durable queues');
     }
   }
 

@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { pino } from 'pino';
 import { apiClient } from '../helpers/management-client.js';
 import { resources } from '../helpers/resources.js';
+import { waitUntil } from '../helpers/async.js';
 
 const LIMIT = 100;
 const res = resources();
@@ -83,6 +85,29 @@ describe('paging long queues to the store', () => {
     // Recovery keeps the head in memory and leaves the rest in the store.
     expect(pagedOut(b, 'durable-long')).toBe(500 - LIMIT);
     expect(await consume(ch, 'durable-long', 500)).toEqual(range(0, 1000).filter((s) => Number(s) % 2 === 0));
+  });
+
+  it('a clean restart reads none of a long queue before it listens; its head comes in once it does', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await ch.assertQueue('lazy-restart', { durable: true });
+    await publish(ch, 'lazy-restart', 1000, () => ({ persistent: true }));
+    await b.close();
+
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    b = await startBroker({ dataDir: dir, pageOutMessages: LIMIT, pageOutBytes: 64 * 1024, logger });
+    res.defer(() => b.close());
+    // The shutdown's totals stand for the whole queue: nothing of it was read to start.
+    expect(lines.find((l) => l.msg === 'recovered durable queues')).toMatchObject({ messages: 1000, inMemory: 0, clean: true });
+    // With nobody asking, the head is read once the broker listens (expiries and limits need it).
+    await waitUntil(() => pagedOut(b, 'lazy-restart') === 1000 - LIMIT, 'the head read after the restart');
+    ({ ch } = await open(b));
+    expect((await ch.checkQueue('lazy-restart')).messageCount).toBe(1000);
+    const first = await ch.get('lazy-restart', { noAck: true });
+    expect(first && [first.content.toString(), first.fields.redelivered]).toEqual(['0', false]);
+    expect(await consume(ch, 'lazy-restart', 999)).toEqual(range(1, 1000));
   });
 
   it('answers basic.get from the paged part, in order, with the right message counts', async () => {
