@@ -3,9 +3,10 @@
 // The `warren` command: `warren ctl …` is the control tool, anything else starts the broker. Each
 // is loaded only when asked for: a ctl call does not load the broker, its store, the management
 // server and the cluster client (0.7 s a call before, 0.2 s now: `warren ctl` is run by the
-// dozen from scripts and health checks). Nor yargs: `yargs/helpers` alone loads its help
-// formatter (cliui, string-width and its ICU segmenter), ~35 ms of a ctl call's ~250 ms; ctl
-// parses its own arguments, and for `node cli.js …` hideBin's answer is argv past the script.
+// dozen from scripts and health checks). Nor yargs: `yargs/helpers` alone loads its platform
+// shim and help formatter (cliui, string-width and its ICU segmenter; `warren ctl --help` took
+// 0.30 s with it, 0.20 s without); ctl parses its own arguments, and for `node cli.js …`
+// hideBin's answer is argv past the script.
 const args = process.argv.slice(2);
 if (args[0] === 'ctl') {
   const { ctlMain } = await import('./ctl-main.js');
