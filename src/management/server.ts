@@ -19,6 +19,7 @@ import { RateSampler } from './rates.js';
 import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
+import { sharedValidators } from './validators.js';
 import { churnCounts, queueLevels, queueTotals } from './views.js';
 import { vhostGauges, vhostTotals } from './vhost-stats.js';
 
@@ -65,7 +66,7 @@ export async function startManagement(
   /** The management plugin's own settings, for GET /api/environment. */
   settings: object = {},
 ): Promise<ManagementServer> {
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, schemaController: { compilersFactory: { buildValidator: sharedValidators } } });
   const rates = new RateSampler(function* () {
     yield broker.stats;
     for (const v of broker.vhosts.values()) for (const q of v.queues.values()) yield q.stats;

@@ -272,6 +272,23 @@ describe('queues, exchanges and bindings', () => {
     await ch.deleteQueue(tq);
   });
 
+  it('a second management server in the process checks request bodies as the first does (validators are shared)', async () => {
+    const other = await startBroker({ managementPort: -1, logLevel: 'silent' });
+    try {
+      const api2 = apiClient(`http://127.0.0.1:${other.managementPort}`);
+      for (const a of [api, api2, api]) {
+        const bad = await a('PUT', `/api/queues/%2F/${enc(uid('bad-body'))}`, { body: { durable: 'yes' } });
+        expect([bad.status, bad.json]).toEqual([400, { error: 'bad_request', reason: 'body/durable must be boolean' }]);
+        const get = await a('POST', '/api/queues/%2F/no-such-q/get', { body: { count: 0, ackmode: 'ack_requeue_true', encoding: 'auto' } });
+        expect([get.status, get.json]).toEqual([400, { error: 'bad_request', reason: 'body/count must be >= 1' }]);
+      }
+      const name = uid('good-body');
+      expect((await api2('PUT', `/api/queues/%2F/${enc(name)}`, { body: { durable: true } })).status).toBe(201);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('PUT of a queue named amq.* is refused', async () => {
     const r = await api('PUT', `/api/queues/%2F/${enc('amq.' + uid('x'))}`, { body: { durable: false } });
     expect(r.status).toBeGreaterThanOrEqual(400);
