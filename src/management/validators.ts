@@ -10,16 +10,22 @@ type RouteDefinition = Parameters<ReturnType<AjvCompiler.BuildCompilerFromPool>>
 type Validator = ReturnType<ReturnType<AjvCompiler.BuildCompilerFromPool>>;
 
 const pool = AjvCompiler();
-/** By part (body, querystring…) and schema text: route schemas are new objects per server. */
-const compiled = new Map<string, Validator>();
+/**
+ * Per compiler of the pool (one per set of Ajv options and external schemas), by part (body,
+ * querystring…) and schema text: route schemas are new objects per server.
+ */
+const compiled = new WeakMap<object, Map<string, Validator>>();
 
 /** For Fastify's `schemaController.compilersFactory.buildValidator`. */
 export const sharedValidators: AjvCompiler.BuildCompilerFromPool = (externalSchemas, options) => {
   const compile = pool(externalSchemas, options);
+  let cache = compiled.get(compile);
+  if (!cache) compiled.set(compile, (cache = new Map()));
+  const byText = cache;
   return (route: RouteDefinition): Validator => {
     const key = `${route.httpPart ?? ''}\0${JSON.stringify(route.schema)}`;
-    let v = compiled.get(key);
-    if (!v) compiled.set(key, (v = compile(route)));
+    let v = byText.get(key);
+    if (!v) byText.set(key, (v = compile(route)));
     return v;
   };
 };
