@@ -158,7 +158,9 @@ const serverInfo = async (url) => {
   const c = await amqp.connect(url);
   const p = c.connection.serverProperties ?? {};
   await c.close();
-  return `${p.product ?? '?'} ${p.version ?? ''}`.trim();
+  // Warren answers as RabbitMQ (clients check the product); its own version is warren_version.
+  const as = `${p.product ?? '?'} ${p.version ?? ''}`.trim();
+  return p.warren_version ? `Warren ${p.warren_version} (answering as ${as})` : as;
 };
 const git = (...a) => {
   try {
