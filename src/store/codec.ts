@@ -202,7 +202,7 @@ function writeName(out: Buffer, p: number, s: string, byteLength: number): numbe
 }
 
 /** Exchange and routing key of the last record decoded: a backlog repeats the same few names. */
-export type NameCache = { ex: Buffer; exStr: string; rk: Buffer; rkStr: string };
+export type NameCache = { ex: Buffer; exStr: string; rk: Buffer; rkStr: string; props: Buffer | null };
 
 /** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
 export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
@@ -237,7 +237,7 @@ export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
   p += rkLen;
   const propLen = v.readUInt32BE(p);
   p += 4;
-  const properties = v.subarray(p, p + propLen);
+  const properties = sharedProperties(v, p, p + propLen, last);
   p += propLen;
   const m: DecodedMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
   if (flags & EXTERNAL) {
@@ -311,6 +311,25 @@ export function bodyLengthOf(v: Buffer): number {
 function sameBytes(v: Buffer, start: number, b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (v[start + i] !== b[i]) return false;
   return true;
+}
+
+/** Properties up to this size are compared with the last message's (a byte loop per message). */
+const SHARED_PROPERTIES_MAX = 128;
+
+/**
+ * A backlog's messages mostly carry the same properties (a publisher's delivery mode, its content
+ * type): consecutive equal ones share one view, rather than each taking its own (an object per
+ * message read back, most of what a page read leaves to the GC besides the message itself). The
+ * cache lives for one read, as the names' does. Nothing writes into a message's properties: they
+ * go to consumers as they came.
+ */
+function sharedProperties(v: Buffer, start: number, end: number, last: NameCache | undefined): Buffer {
+  const n = end - start;
+  const prev = last?.props;
+  if (prev && prev.length === n && n <= SHARED_PROPERTIES_MAX && sameBytes(v, start, prev)) return prev;
+  const props = v.subarray(start, end);
+  if (last) last.props = props;
+  return props;
 }
 
 /** A backlog repeats the same few names a million times: decode each once. */

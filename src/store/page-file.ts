@@ -290,7 +290,7 @@ class PageCursor implements Cursor {
   private i = 0;
   private pos: number;
   private readonly generation: number;
-  private readonly names: NameCache = { ex: EMPTY, exStr: '', rk: EMPTY, rkStr: '' };
+  private readonly names: NameCache = { ex: EMPTY, exStr: '', rk: EMPTY, rkStr: '', props: null };
 
   constructor(
     private readonly file: PageFile,

@@ -1,22 +1,27 @@
 // A message record names its exchange and routing key (and its BCC keys and settled targets, if any); the codec keeps the bytes of the last two
-// names it measured and copies them. Whatever the order names come in (a publisher's same two,
+// names it measured and copies them, and shares the last properties read with the next message
+// that has the same. Whatever the order names and properties come in (a publisher's same two,
 // several queues' alternating, non-ASCII), each record must decode to what was encoded.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyLengthOf, decodeMessage, encodeMessage } from '../../src/store/codec.js';
+import { bodyLengthOf, decodeMessage, encodeMessage, type NameCache } from '../../src/store/codec.js';
 
+const newCache = (): NameCache => ({ ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '', props: null });
+// Property lists as a publisher sends them: mostly the same few, sometimes one past the size shared.
+const properties = fc.oneof(fc.constantFrom(Buffer.from([0x10, 0, 2]), Buffer.from([0x90, 0, 16, ...Buffer.from('application/json'), 2])), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)));
 const name = fc.oneof(fc.constantFrom('', 'amq.direct', 'q1', 'q2', 'é-ü', 'x'.repeat(255)), fc.string({ maxLength: 60 }));
 
 describe('message records', () => {
   it('decode to the names, properties and body encoded, for any sequence of names', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ exchange: name, routingKey: name, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(fc.oneof(name, fc.constant('k'.repeat(300))), { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
+      fc.property(fc.array(fc.record({ exchange: name, routingKey: name, properties, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(fc.oneof(name, fc.constant('k'.repeat(300))), { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
         let seq = 1;
-        for (const { exchange, routingKey, body, bcc, settled } of list) {
+        const cache = newCache();
+        for (const { exchange, routingKey, properties, body, bcc, settled } of list) {
           // BCC keys are header values, of any length; the others are short strings.
           if ([exchange, routingKey, ...settled].some((n) => Buffer.byteLength(n) > 255)) continue;
-          const m = { seq: seq++, redelivered: false, exchange, routingKey, properties: Buffer.from([0x10, 0, 2]), body: Buffer.from(body), expiresAt: 0, bcc, settled };
-          const d = decodeMessage(encodeMessage(m));
+          const m = { seq: seq++, redelivered: false, exchange, routingKey, properties, body: Buffer.from(body), expiresAt: 0, bcc, settled };
+          const d = decodeMessage(encodeMessage(m), cache);
           expect({ seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, body: Buffer.from(d.body as Buffer), bcc: d.bcc ?? [], settled: d.settled ?? [] }).toEqual({
             seq: m.seq,
             exchange,
@@ -30,5 +35,16 @@ describe('message records', () => {
         }
       }),
     );
+  });
+
+  it('share one buffer for the same properties in a row, and decode others apart', () => {
+    const cache = newCache();
+    const json = Buffer.from([0x90, 0, 16, ...Buffer.from('application/json'), 2]);
+    const rec = (seq: number, props: Buffer): Buffer => encodeMessage({ seq, exchange: '', routingKey: 'q', properties: props, body: Buffer.from('x'), expiresAt: 0 });
+    const [a, b, c, d] = [rec(1, json), rec(2, json), rec(3, Buffer.from([0x10, 0, 2])), rec(4, json)].map((r) => decodeMessage(r, cache).properties);
+    expect(b).toBe(a);
+    expect(c).toEqual(Buffer.from([0x10, 0, 2]));
+    expect(d).not.toBe(a);
+    expect([a, d]).toEqual([json, json]);
   });
 });
