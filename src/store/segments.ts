@@ -136,9 +136,14 @@ export class Segment {
     const out = Buffer.alloc(5 + (this.acked ? n : 0) + (this.redelivered ? n : 0));
     out[0] = (this.acked ? STATE_ACKED : 0) | (this.redelivered ? STATE_REDELIVERED : 0);
     out.writeUInt32BE(this.count, 1);
+    // set(), not a Buffer over .buffer: a bitmap this small lives in V8's heap, and asking for its
+    // ArrayBuffer moves it out (JSTypedArray::GetBuffer, 1.3% of a backlog drain's main thread).
     let p = 5;
-    if (this.acked) p += Buffer.from(this.acked.buffer, this.acked.byteOffset, n).copy(out, p);
-    if (this.redelivered) Buffer.from(this.redelivered.buffer, this.redelivered.byteOffset, n).copy(out, p);
+    if (this.acked) {
+      out.set(this.acked, p);
+      p += n;
+    }
+    if (this.redelivered) out.set(this.redelivered, p);
     return out;
   }
 }
