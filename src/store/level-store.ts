@@ -23,7 +23,7 @@ import {
   messageKey,
   messageLength,
   messagePrefix,
-  type NameCache,
+  NameCache,
   PAGE_PREFIX,
   prefixEnd,
   queueDefKey,
@@ -339,7 +339,7 @@ export class LevelStore implements Store {
   /** Cursors over every range that may hold the queue's messages from fromSeq on. */
   private async cursors(vhost: string, queue: string, fromSeq: number): Promise<Cursor[]> {
     const log = this.logOf(vhost, queue);
-    const names: NameCache = { ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '', props: null };
+    const names = new NameCache();
     // The segment holding fromSeq starts before it: found in memory, or by a seek back.
     let start = log.segmentOf(fromSeq)?.key;
     if (!start) {

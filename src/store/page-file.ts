@@ -13,7 +13,7 @@
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { bodyLength, pushBody } from '../frames/body.js';
-import { decodeMessage, messageLength, writeMessage, type NameCache } from './codec.js';
+import { NameCache, decodeMessage, messageLength, writeMessage } from './codec.js';
 import type { Cursor } from './cursors.js';
 import type { ReadMessage, StoredMessage } from './store.js';
 
@@ -290,7 +290,7 @@ class PageCursor implements Cursor {
   private i = 0;
   private pos: number;
   private readonly generation: number;
-  private readonly names: NameCache = { ex: EMPTY, exStr: '', rk: EMPTY, rkStr: '', props: null };
+  private readonly names = new NameCache();
 
   constructor(
     private readonly file: PageFile,

@@ -4,9 +4,9 @@
 // several queues' alternating, non-ASCII), each record must decode to what was encoded.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyLengthOf, decodeMessage, encodeMessage, type NameCache } from '../../src/store/codec.js';
+import { NameCache, bodyLengthOf, decodeMessage, encodeMessage } from '../../src/store/codec.js';
 
-const newCache = (): NameCache => ({ ex: Buffer.alloc(0), exStr: '', rk: Buffer.alloc(0), rkStr: '', props: null });
+const newCache = (): NameCache => new NameCache();
 // Property lists as a publisher sends them: mostly the same few, sometimes one past the size shared.
 const properties = fc.oneof(fc.constantFrom(Buffer.from([0x10, 0, 2]), Buffer.from([0x90, 0, 16, ...Buffer.from('application/json'), 2])), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)));
 const name = fc.oneof(fc.constantFrom('', 'amq.direct', 'q1', 'q2', 'é-ü', 'x'.repeat(255)), fc.string({ maxLength: 60 }));
