@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NameCache, bodyLengthOf, decodeMessage, encodeMessage } from '../../src/store/codec.js';
 
-const newCache = (): NameCache => new NameCache();
 // Property lists as a publisher sends them: mostly the same few, sometimes one past the size shared.
 const properties = fc.oneof(fc.constantFrom(Buffer.from([0x10, 0, 2]), Buffer.from([0x90, 0, 16, ...Buffer.from('application/json'), 2])), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)));
 const name = fc.oneof(fc.constantFrom('', 'amq.direct', 'q1', 'q2', 'é-ü', 'x'.repeat(255)), fc.string({ maxLength: 60 }));
@@ -16,7 +15,7 @@ describe('message records', () => {
     fc.assert(
       fc.property(fc.array(fc.record({ exchange: name, routingKey: name, properties, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(fc.oneof(name, fc.constant('k'.repeat(300))), { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
         let seq = 1;
-        const cache = newCache();
+        const cache = new NameCache();
         for (const { exchange, routingKey, properties, body, bcc, settled } of list) {
           // BCC keys are header values, of any length; the others are short strings.
           if ([exchange, routingKey, ...settled].some((n) => Buffer.byteLength(n) > 255)) continue;
@@ -38,7 +37,7 @@ describe('message records', () => {
   });
 
   it('share one buffer for the same properties in a row, and decode others apart', () => {
-    const cache = newCache();
+    const cache = new NameCache();
     const json = Buffer.from([0x90, 0, 16, ...Buffer.from('application/json'), 2]);
     const rec = (seq: number, props: Buffer): Buffer => encodeMessage({ seq, exchange: '', routingKey: 'q', properties: props, body: Buffer.from('x'), expiresAt: 0 });
     const [a, b, c, d] = [rec(1, json), rec(2, json), rec(3, Buffer.from([0x10, 0, 2])), rec(4, json)].map((r) => decodeMessage(r, cache).properties);
