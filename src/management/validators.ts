@@ -19,9 +19,8 @@ const compiled = new WeakMap<object, Map<string, Validator>>();
 /** For Fastify's `schemaController.compilersFactory.buildValidator`. */
 export const sharedValidators: AjvCompiler.BuildCompilerFromPool = (externalSchemas, options) => {
   const compile = pool(externalSchemas, options);
-  let cache = compiled.get(compile);
-  if (!cache) compiled.set(compile, (cache = new Map()));
-  const byText = cache;
+  const byText = compiled.get(compile) ?? new Map<string, Validator>();
+  compiled.set(compile, byText);
   return (route: RouteDefinition): Validator => {
     const key = `${route.httpPart ?? ''}\0${JSON.stringify(route.schema)}`;
     let v = byText.get(key);
