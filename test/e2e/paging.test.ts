@@ -10,6 +10,9 @@ import { pino } from 'pino';
 import { apiClient } from '../helpers/management-client.js';
 import { resources } from '../helpers/resources.js';
 import { waitUntil } from '../helpers/async.js';
+import { LevelStore } from '../../src/store/level-store.js';
+import type { ReadMessage } from '../../src/store/store.js';
+import { PAGE_READ_MESSAGES } from '../../src/server/paged-tail.js';
 
 const LIMIT = 100;
 const res = resources();
@@ -303,5 +306,31 @@ describe('paging long queues to the store', () => {
     });
     await taker.close(); // unacked: back to the queue, redelivered
     expect(await consume(ch, 'requeue-long', 500)).toEqual(range(0, 500));
+  });
+
+  it('reads a long head back in pieces, never a whole page in one go', async () => {
+    // A page of the default size (65,536 small messages) decoded in one go held the event loop
+    // for 60-110 ms: the queue reads it back PAGE_READ_MESSAGES at a time.
+    class CountingStore extends LevelStore {
+      readonly asked: number[] = [];
+      override readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+        if (queue === 'long-head') this.asked.push(maxCount);
+        return super.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
+      }
+    }
+    const store = new CountingStore(await tempDir());
+    const pageOut = 3 * PAGE_READ_MESSAGES;
+    const n = 2 * pageOut;
+    const b = await startBroker({ store, pageOutMessages: pageOut, pageOutBytes: 64 * 1024 * 1024, managementPort: 0 });
+    res.defer(() => b.close());
+    const { ch } = await open(b);
+    await ch.assertQueue('long-head', { durable: true });
+    await publish(ch, 'long-head', n, () => ({ persistent: true }));
+    expect(pagedOut(b, 'long-head')).toBe(n - pageOut);
+    expect(await consume(ch, 'long-head', n, 1000)).toEqual(range(0, n));
+    // Every read asked for at most a piece, and the paged half took several of them.
+    expect(Math.max(...store.asked)).toBe(PAGE_READ_MESSAGES);
+    expect(store.asked.length).toBeGreaterThanOrEqual((n - pageOut) / PAGE_READ_MESSAGES);
+    expect(pagedOut(b, 'long-head')).toBe(0);
   });
 });
