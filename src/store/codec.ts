@@ -218,10 +218,13 @@ export class NameCache {
   props: Buffer | null = null;
 }
 
-/** Decodes a message record; repeated exchange and routing-key strings are shared via last. */
-export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
-  const seq = seqOf(v);
-  let p = 8;
+/**
+ * Decodes a message record, v[start, end) (a segment's records are decoded in place, without a
+ * view each); repeated exchange and routing-key strings are shared via last.
+ */
+export function decodeMessage(v: Buffer, last?: NameCache, start = 0, end = v.length): DecodedMessage {
+  const seq = seqOf(v, start);
+  let p = start + 8;
   const flags = v[p++]!;
   let expiresAt = 0;
   if (flags & EXPIRES) {
@@ -253,7 +256,7 @@ export function decodeMessage(v: Buffer, last?: NameCache): DecodedMessage {
   p += 4;
   const properties = sharedProperties(v, p, p + propLen, last);
   p += propLen;
-  const m: DecodedMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p), expiresAt };
+  const m: DecodedMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p, end), expiresAt };
   if (flags & EXTERNAL) {
     m.body = EMPTY;
     m.bodyRef = { file: v.readUInt32BE(p), offset: v.readDoubleBE(p + 4), length: v.readUInt32BE(p + 12) };
@@ -305,20 +308,21 @@ function skipNames(v: Buffer, p: number, lenBytes: 1 | 4): number {
   return p;
 }
 
-export function seqOf(v: Buffer): number {
-  return v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
+/** The seq of the record at start. */
+export function seqOf(v: Buffer, start = 0): number {
+  return v.readUInt32BE(start) * 0x1_0000_0000 + v.readUInt32BE(start + 4);
 }
 
-/** The body size of a message record, without decoding it. */
-export function bodyLengthOf(v: Buffer): number {
-  const flags = v[8]!;
-  let p = 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);
+/** The body size of the message record v[start, end), without decoding it. */
+export function bodyLengthOf(v: Buffer, start = 0, end = v.length): number {
+  const flags = v[start + 8]!;
+  let p = start + 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);
   if (flags & SETTLED) p = skipNames(v, p, 1);
   if (flags & BCC) p = skipNames(v, p, 4);
   p += 1 + v[p]!;
   p += 1 + v[p]!;
   p += 4 + v.readUInt32BE(p);
-  return flags & EXTERNAL ? v.readUInt32BE(p + 12) : v.length - p;
+  return flags & EXTERNAL ? v.readUInt32BE(p + 12) : end - p;
 }
 
 /** Whether v holds b's bytes at start: a byte loop, as names are short (Buffer#compare is a native call per record). */

@@ -122,13 +122,16 @@ export class SegmentCursor implements Cursor {
   }
   take(): ReadMessage {
     const i = this.i++;
-    const m = decodeMessage(this.view!.record(i), this.names) as ReadMessage;
+    const v = this.view!;
+    const m = decodeMessage(v.value, this.names, v.starts[i]!, v.ends[i]!) as ReadMessage;
     if (this.seg!.isRedelivered(i)) m.redelivered = true;
     m.paged = false;
     return m;
   }
   skip(): number {
-    return bodyLengthOf(this.view!.record(this.i++));
+    const v = this.view!;
+    const i = this.i++;
+    return bodyLengthOf(v.value, v.starts[i]!, v.ends[i]!);
   }
   async refill(maxCount: number, maxBytes: number): Promise<void> {
     this.batch = await this.it.nextv(this.sizer.next(maxCount, maxBytes));

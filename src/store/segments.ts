@@ -356,12 +356,12 @@ export function buildSegments(
   return out;
 }
 
-/** Walks the records of a segment value: record(i) is a view, seq read in place. */
+/** Walks the records of a segment value: record i is value[starts[i], ends[i]), read in place. */
 export class SegmentView {
   readonly count: number;
   /** Offset of each record (after its length), and its end. */
-  private readonly starts: Uint32Array;
-  private readonly ends: Uint32Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
 
   constructor(readonly value: Buffer) {
     if (value[0] !== SEGMENT_VERSION) throw new Error(`segment of unknown version ${value[0]}`);
@@ -381,10 +381,6 @@ export class SegmentView {
   seq(i: number): number {
     const p = this.starts[i]!;
     return this.value.readUInt32BE(p) * 0x1_0000_0000 + this.value.readUInt32BE(p + 4);
-  }
-
-  record(i: number): Buffer {
-    return this.value.subarray(this.starts[i]!, this.ends[i]!);
   }
 
   /** The in-memory segment for this value (deltas only when the seqs are not consecutive). */

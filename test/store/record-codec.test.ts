@@ -16,21 +16,27 @@ describe('message records', () => {
       fc.property(fc.array(fc.record({ exchange: name, routingKey: name, properties, body: fc.uint8Array({ maxLength: 100 }), bcc: fc.array(fc.oneof(name, fc.constant('k'.repeat(300))), { maxLength: 3 }), settled: fc.array(name, { maxLength: 2 }) }), { minLength: 1, maxLength: 20 }), (list) => {
         let seq = 1;
         const cache = new NameCache();
+        const inPlace = new NameCache();
         for (const { exchange, routingKey, properties, body, bcc, settled } of list) {
           // BCC keys are header values, of any length; the others are short strings.
           if ([exchange, routingKey, ...settled].some((n) => Buffer.byteLength(n) > 255)) continue;
           const m = { seq: seq++, redelivered: false, exchange, routingKey, properties, body: Buffer.from(body), expiresAt: 0, bcc, settled };
-          const d = decodeMessage(encodeMessage(m), cache);
-          expect({ seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, body: Buffer.from(d.body as Buffer), bcc: d.bcc ?? [], settled: d.settled ?? [] }).toEqual({
-            seq: m.seq,
-            exchange,
-            routingKey,
-            properties: m.properties,
-            body: m.body,
-            bcc,
-            settled,
-          });
-          expect(bodyLengthOf(encodeMessage(m))).toBe(body.length);
+          const rec = encodeMessage(m);
+          // Alone, as a record value is read, and in place between other bytes, as a segment's are.
+          const around = Buffer.concat([Buffer.alloc(7, 0xee), rec, Buffer.alloc(5, 0xdd)]);
+          for (const d of [decodeMessage(rec, cache), decodeMessage(around, inPlace, 7, 7 + rec.length)]) {
+            expect({ seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, body: Buffer.from(d.body as Buffer), bcc: d.bcc ?? [], settled: d.settled ?? [] }).toEqual({
+              seq: m.seq,
+              exchange,
+              routingKey,
+              properties: m.properties,
+              body: m.body,
+              bcc,
+              settled,
+            });
+          }
+          expect(bodyLengthOf(rec)).toBe(body.length);
+          expect(bodyLengthOf(around, 7, 7 + rec.length)).toBe(body.length);
         }
       }),
     );
