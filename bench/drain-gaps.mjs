@@ -15,13 +15,10 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { freePort, makeTempDir, removeTempDir } from './brokers.mjs';
+import { arg } from './args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const n = Number(arg('n', '500000'));
 const rounds = Number(arg('rounds', '3'));
 const dists = arg('dist', root).split(',').map((d) => resolve(d));

@@ -17,13 +17,10 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { connect as tcpConnect } from 'node:net';
 import amqp from 'amqplib';
 import { freePort, makeTempDir, removeTempDir } from './brokers.mjs';
+import { arg } from './args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const rates = arg('rates', '5000,50000').split(',').map(Number);
 const seconds = Number(arg('seconds', '10'));
 const warmup = Number(arg('warmup', '1'));
