@@ -275,19 +275,29 @@ export class LevelStore implements Store {
       while (out.length < maxCount && (bytes < maxBytes || out.length === 0)) {
         let pick: Cursor | null = null;
         let pickSeq = 0;
+        let live = 0;
         for (const c of cursors) {
           let seq = c.peek();
           while (seq < 0 && !c.done) {
             await c.refill(maxCount - out.length, Math.max(1, maxBytes - bytes));
             seq = c.peek();
           }
-          if (seq >= 0 && (!pick || seq < pickSeq)) [pick, pickSeq] = [c, seq];
+          if (seq < 0) continue;
+          live++;
+          if (!pick || seq < pickSeq) {
+            pick = c;
+            pickSeq = seq;
+          }
         }
         if (!pick) break;
-        const m = pick.take();
-        const ref = (m as DecodedMessage).bodyRef;
-        bytes += ref ? ref.length : m.body.length;
-        out.push(m);
+        // Nearly always one range holds what is left (the segments): then its batch is taken
+        // without peeking at the others for each message.
+        do {
+          const m = pick.take();
+          const ref = (m as DecodedMessage).bodyRef;
+          bytes += ref ? ref.length : m.body.length;
+          out.push(m);
+        } while (live === 1 && out.length < maxCount && bytes < maxBytes && pick.peek() >= 0);
       }
     } finally {
       await Promise.all(cursors.map((c) => c.close()));
