@@ -14,7 +14,7 @@
 // (codec.ts writeMessage: its seq first). State value: flags(1) count(4), then the acked bitmap
 // when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
 import type { StoredMessage } from './store.js';
-import { messageKey } from './codec.js';
+import { messageKey, seqOf } from './codec.js';
 import { putU32 } from '../frames/primitives.js';
 
 const SEGMENT_VERSION = 1;
@@ -379,8 +379,7 @@ export class SegmentView {
   }
 
   seq(i: number): number {
-    const p = this.starts[i]!;
-    return this.value.readUInt32BE(p) * 0x1_0000_0000 + this.value.readUInt32BE(p + 4);
+    return seqOf(this.value, this.starts[i]!);
   }
 
   /** The in-memory segment for this value (deltas only when the seqs are not consecutive). */
