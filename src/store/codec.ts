@@ -108,8 +108,25 @@ const SETTLED = 8;
 const EXTERNAL = 16;
 /** BCC keys follow the settled names: count(2), each key (4+n): a header's key may pass 255 bytes. */
 const BCC = 32;
+/** The exchange and routing key are the segment's (RecordDefaults): not in the record. */
+const SHARED_NAMES = 64;
+/** The properties are the segment's (RecordDefaults): not in the record. */
+const SHARED_PROPERTIES = 128;
 const REF_LENGTH = 16;
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * What a segment (segments.ts) records once for the records that share it: its first message's
+ * exchange, routing key and properties. A publisher sends the same ones with every message, and
+ * for small messages they were most of each record (a 43-byte routing key and 3 bytes of
+ * properties beside a 16-byte body): encoded once, the copies and the bytes LevelDB writes,
+ * checksums and compacts go with them.
+ */
+export interface RecordDefaults {
+  exchange: string;
+  routingKey: string;
+  properties: Buffer;
+}
 
 /** A record decoded: bodyRef is set (and body empty) while its body is still in a body file. */
 export interface DecodedMessage extends StoredMessage {
@@ -118,8 +135,11 @@ export interface DecodedMessage extends StoredMessage {
 
 /**
  * seq(8) flags(1) [expires-at(8) when flag 2] [delivery-count(4) when flag 4] [settled when flag 8:
- * count(2), each name (1+n)] [bcc keys when flag 32: count(2), each (4+n)] exchange(1+n) routing-key(1+n) properties(4+n) body(rest). The seq is in the value too, so recovery can read values alone: half the buffers
- * LevelDB has to hand over. The expiry is absolute, so a TTL keeps counting across a restart.
+ * count(2), each name (1+n)] [bcc keys when flag 32: count(2), each (4+n)] [exchange(1+n)
+ * routing-key(1+n) unless flag 64] [properties(4+n) unless flag 128] body(rest). Flags 64 and 128
+ * only in a segment: the record shares those with the segment's defaults (RecordDefaults). The
+ * seq is in the value too, so recovery can read values alone: half the buffers LevelDB has to
+ * hand over. The expiry is absolute, so a TTL keeps counting across a restart.
  */
 export function encodeMessage(m: StoredMessage): Buffer {
   const out = Buffer.allocUnsafe(messageLength(m));
@@ -127,16 +147,74 @@ export function encodeMessage(m: StoredMessage): Buffer {
   return out;
 }
 
-/** Bytes encodeMessage takes for m (with external, its body is a BodyRef). */
-export function messageLength(m: StoredMessage, external = false): number {
+/**
+ * Bytes encodeMessage takes for m (with external, its body is a BodyRef); in a segment with
+ * defaults d, without what m shares with them.
+ */
+export function messageLength(m: StoredMessage, external = false, d?: RecordDefaults): number {
   const counted = (m.deliveryCount ?? 0) > 0;
-  return 8 + 1 + (m.expiresAt !== 0 ? 8 : 0) + (counted ? 4 : 0) + namesLength(m.settled, 1) + namesLength(m.bcc, 4) + 1 + utf8Length(m.exchange) + 1 + utf8Length(m.routingKey) + 4 + m.properties.length + (external ? REF_LENGTH : bodyLength(m.body));
+  return (
+    8 +
+    1 +
+    (m.expiresAt !== 0 ? 8 : 0) +
+    (counted ? 4 : 0) +
+    namesLength(m.settled, 1) +
+    namesLength(m.bcc, 4) +
+    (sharesNames(m, d) ? 0 : 2 + utf8Length(m.exchange) + utf8Length(m.routingKey)) +
+    (sharesProperties(m, d) ? 0 : 4 + m.properties.length) +
+    (external ? REF_LENGTH : bodyLength(m.body))
+  );
 }
 
-/** Writes m's record (encodeMessage's layout) at p, with ref instead of its body if given; returns the position after it. */
-export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: BodyRef): number {
-  const exLen = utf8Length(m.exchange);
-  const rkLen = utf8Length(m.routingKey);
+function sharesNames(m: StoredMessage, d: RecordDefaults | undefined): boolean {
+  return d !== undefined && m.exchange === d.exchange && m.routingKey === d.routingKey;
+}
+
+/** The same buffer (a publisher's, shared by the assembler) or, when short, the same bytes. */
+function sharesProperties(m: StoredMessage, d: RecordDefaults | undefined): boolean {
+  if (d === undefined) return false;
+  const a = m.properties;
+  const b = d.properties;
+  if (a === b) return true;
+  return a.length === b.length && a.length <= SHARED_PROPERTIES_MAX && sameBytes(a, 0, b);
+}
+
+/** The defaults' bytes at the head of a segment: exchange(1+n) routing-key(1+n) properties(4+n). */
+export function defaultsLength(d: RecordDefaults): number {
+  return 2 + utf8Length(d.exchange) + utf8Length(d.routingKey) + 4 + d.properties.length;
+}
+
+export function writeDefaults(out: Buffer, p: number, d: RecordDefaults): number {
+  const exLen = utf8Length(d.exchange);
+  const rkLen = utf8Length(d.routingKey);
+  out[p++] = exLen;
+  p += writeName(out, p, d.exchange, exLen);
+  out[p++] = rkLen;
+  p += writeName(out, p, d.routingKey, rkLen);
+  putU32(out, p, d.properties.length);
+  return copyInto(d.properties, out, p + 4);
+}
+
+/** Reads the defaults writeDefaults wrote at p; names shared through last, as decodeMessage's. */
+export function decodeDefaults(v: Buffer, p: number, last?: NameCache): RecordDefaults {
+  const exLen = v[p++]!;
+  const exchange = sharedString(v, p, p + exLen, last?.ex);
+  p += exLen;
+  const rkLen = v[p++]!;
+  const routingKey = sharedString(v, p, p + rkLen, last?.rk);
+  p += rkLen;
+  const propLen = v.readUInt32BE(p);
+  p += 4;
+  return { exchange, routingKey, properties: sharedProperties(v, p, p + propLen, last) };
+}
+
+/**
+ * Writes m's record (encodeMessage's layout) at p, with ref instead of its body if given, and
+ * without what it shares with its segment's defaults d; returns the position after it.
+ */
+export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: BodyRef, d?: RecordDefaults): number {
+  const names = !sharesNames(m, d);
+  const props = !sharesProperties(m, d);
   const expires = m.expiresAt !== 0;
   const counted = (m.deliveryCount ?? 0) > 0;
   const settled = m.settled && m.settled.length > 0 ? m.settled.map(strBytes) : null;
@@ -144,17 +222,31 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   putU32(out, p, Math.floor(m.seq / 0x1_0000_0000));
   putU32(out, p + 4, m.seq >>> 0);
   p += 8;
-  out[p++] = (m.redelivered ? REDELIVERED : 0) | (expires ? EXPIRES : 0) | (counted ? DELIVERY_COUNT : 0) | (settled ? SETTLED : 0) | (ref ? EXTERNAL : 0) | (bcc ? BCC : 0);
+  out[p++] =
+    (m.redelivered ? REDELIVERED : 0) |
+    (expires ? EXPIRES : 0) |
+    (counted ? DELIVERY_COUNT : 0) |
+    (settled ? SETTLED : 0) |
+    (ref ? EXTERNAL : 0) |
+    (bcc ? BCC : 0) |
+    (names ? 0 : SHARED_NAMES) |
+    (props ? 0 : SHARED_PROPERTIES);
   if (expires) p = out.writeDoubleBE(m.expiresAt, p);
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
   if (settled) p = writeNames(out, p, settled, 1);
   if (bcc) p = writeNames(out, p, bcc, 4);
-  out[p++] = exLen;
-  p += writeName(out, p, m.exchange, exLen);
-  out[p++] = rkLen;
-  p += writeName(out, p, m.routingKey, rkLen);
-  putU32(out, p, m.properties.length);
-  p = copyInto(m.properties, out, p + 4);
+  if (names) {
+    const exLen = utf8Length(m.exchange);
+    const rkLen = utf8Length(m.routingKey);
+    out[p++] = exLen;
+    p += writeName(out, p, m.exchange, exLen);
+    out[p++] = rkLen;
+    p += writeName(out, p, m.routingKey, rkLen);
+  }
+  if (props) {
+    putU32(out, p, m.properties.length);
+    p = copyInto(m.properties, out, p + 4);
+  }
   if (ref) {
     p = out.writeUInt32BE(ref.file, p);
     p = out.writeDoubleBE(ref.offset, p);
@@ -220,9 +312,10 @@ export class NameCache {
 
 /**
  * Decodes a message record, v[start, end) (a segment's records are decoded in place, without a
- * view each); repeated exchange and routing-key strings are shared via last.
+ * view each); repeated exchange and routing-key strings are shared via last; d: the defaults of
+ * the record's segment, for what it shares with them.
  */
-export function decodeMessage(v: Buffer, last?: NameCache, start = 0, end = v.length): DecodedMessage {
+export function decodeMessage(v: Buffer, last?: NameCache, start = 0, end = v.length, d?: RecordDefaults): DecodedMessage {
   const seq = seqOf(v, start);
   let p = start + 8;
   const flags = v[p++]!;
@@ -246,16 +339,28 @@ export function decodeMessage(v: Buffer, last?: NameCache, start = 0, end = v.le
     bcc = [];
     p = readNames(v, p, bcc, 4);
   }
-  const exLen = v[p++]!;
-  const exchange = sharedString(v, p, p + exLen, last?.ex);
-  p += exLen;
-  const rkLen = v[p++]!;
-  const routingKey = sharedString(v, p, p + rkLen, last?.rk);
-  p += rkLen;
-  const propLen = v.readUInt32BE(p);
-  p += 4;
-  const properties = sharedProperties(v, p, p + propLen, last);
-  p += propLen;
+  if (flags & (SHARED_NAMES | SHARED_PROPERTIES) && !d) throw new Error(`record of message ${seq} shares its segment's names or properties, and none were given`);
+  let exchange: string;
+  let routingKey: string;
+  if (flags & SHARED_NAMES) {
+    exchange = d!.exchange;
+    routingKey = d!.routingKey;
+  } else {
+    const exLen = v[p++]!;
+    exchange = sharedString(v, p, p + exLen, last?.ex);
+    p += exLen;
+    const rkLen = v[p++]!;
+    routingKey = sharedString(v, p, p + rkLen, last?.rk);
+    p += rkLen;
+  }
+  let properties: Buffer;
+  if (flags & SHARED_PROPERTIES) properties = d!.properties;
+  else {
+    const propLen = v.readUInt32BE(p);
+    p += 4;
+    properties = sharedProperties(v, p, p + propLen, last);
+    p += propLen;
+  }
   const m: DecodedMessage = { seq, redelivered: (flags & REDELIVERED) !== 0, exchange, routingKey, properties, body: v.subarray(p, end), expiresAt };
   if (flags & EXTERNAL) {
     m.body = EMPTY;
@@ -319,9 +424,11 @@ export function bodyLengthOf(v: Buffer, start = 0, end = v.length): number {
   let p = start + 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);
   if (flags & SETTLED) p = skipNames(v, p, 1);
   if (flags & BCC) p = skipNames(v, p, 4);
-  p += 1 + v[p]!;
-  p += 1 + v[p]!;
-  p += 4 + v.readUInt32BE(p);
+  if (!(flags & SHARED_NAMES)) {
+    p += 1 + v[p]!;
+    p += 1 + v[p]!;
+  }
+  if (!(flags & SHARED_PROPERTIES)) p += 4 + v.readUInt32BE(p);
   return flags & EXTERNAL ? v.readUInt32BE(p + 12) : end - p;
 }
 

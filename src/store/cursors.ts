@@ -123,7 +123,7 @@ export class SegmentCursor implements Cursor {
   take(): ReadMessage {
     const i = this.i++;
     const v = this.view!;
-    const m = decodeMessage(v.value, this.names, v.starts[i]!, v.ends[i]!) as ReadMessage;
+    const m = decodeMessage(v.value, this.names, v.starts[i]!, v.ends[i]!, v.defaults(this.names)) as ReadMessage;
     if (this.seg!.isRedelivered(i)) m.redelivered = true;
     m.paged = false;
     return m;

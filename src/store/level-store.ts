@@ -33,6 +33,7 @@ import {
   STATE_PREFIX,
   TOTALS_PREFIX,
   writeMessage,
+  type RecordDefaults,
   BODIES_PREFIX,
   type DecodedMessage,
 } from './codec.js';
@@ -82,7 +83,10 @@ const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
 });
 
 /** A record's length when its body is large enough to go to a body file. */
-const lengthWithRef = (m: StoredMessage): number => messageLength(m, bodyLength(m.body) >= BODY_FILE_MIN);
+const lengthWithRef = (m: StoredMessage, d: RecordDefaults): number => messageLength(m, bodyLength(m.body) >= BODY_FILE_MIN, d);
+/** A record's length with its body in the segment. */
+const lengthInline = (m: StoredMessage, d: RecordDefaults): number => messageLength(m, false, d);
+const writeInline = (out: Buffer, at: number, m: StoredMessage, d: RecordDefaults): number => writeMessage(out, at, m, undefined, d);
 
 /**
  * Bytes queued after which a write nobody hurries starts at once (see startCycle): large bodies'
@@ -827,7 +831,9 @@ export class LevelStore implements Store {
         log.pending.splice(log.pending.indexOf(p), 1);
         if (log.deleted || p.live === 0) continue;
         const files = this.appendBodies(p);
-        const built = files ? buildSegments(p, lengthWithRef, (out, at, m) => writeMessage(out, at, m, bodyLength(m.body) >= BODY_FILE_MIN ? this.refs.get(m) : undefined)) : buildSegments(p, messageLength, writeMessage);
+        const built = files
+          ? buildSegments(p, lengthWithRef, (out, at, m, d) => writeMessage(out, at, m, bodyLength(m.body) >= BODY_FILE_MIN ? this.refs.get(m) : undefined, d))
+          : buildSegments(p, lengthInline, writeInline);
         for (const b of built) {
           batch.push({ type: 'put', key: b.key, value: b.value });
           if (files) {

@@ -10,14 +10,17 @@
 // message on the way in, and a tombstone per message on the way out. With segments, a batch of a
 // thousand publishes is one put, and a thousand acks a few small state writes.
 //
-// Segment value: version(1) count(4), then count records, each length(4) + the record
-// (codec.ts writeMessage: its seq first). State value: flags(1) count(4), then the acked bitmap
+// Segment value: version(1) count(4), in version 2 the defaults (codec.ts RecordDefaults: the first
+// message's exchange, routing key and properties, which the records that share them leave out),
+// then count records, each length(4) + the record (codec.ts writeMessage: its seq first).
+// Version 1 (no defaults, every record whole) is still read. State value: flags(1) count(4), then the acked bitmap
 // when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
 import type { StoredMessage } from './store.js';
-import { messageKey, seqOf } from './codec.js';
+import { decodeDefaults, defaultsLength, messageKey, seqOf, writeDefaults, type NameCache, type RecordDefaults } from './codec.js';
 import { putU32 } from '../frames/primitives.js';
 
-const SEGMENT_VERSION = 1;
+/** Segments with defaults; version 1's, without, are still read. */
+const SEGMENT_VERSION = 2;
 /** Most messages in one segment: bounds the state record and what one read decodes. */
 export const SEGMENT_MAX_COUNT = 4096;
 /** A segment is closed once its records reach this size (a bigger message is a segment alone). */
@@ -310,26 +313,30 @@ export function decodeFiles(v: Buffer): number[] {
 
 /**
  * Encodes a pending list's messages (in seq order, cancelled ones left out) as segments of at most
- * SEGMENT_MAX_COUNT messages and about SEGMENT_MAX_BYTES. lengthOf and write are the record codec.
+ * SEGMENT_MAX_COUNT messages and about SEGMENT_MAX_BYTES, each with its first message's names and
+ * properties as defaults. lengthOf and write are the record codec, given those defaults.
  */
 export function buildSegments(
   p: Pending,
-  lengthOf: (m: StoredMessage) => number,
-  write: (out: Buffer, at: number, m: StoredMessage) => number,
+  lengthOf: (m: StoredMessage, d: RecordDefaults) => number,
+  write: (out: Buffer, at: number, m: StoredMessage, d: RecordDefaults) => number,
 ): BuiltSegment[] {
   const ms = p.msgs.filter((m): m is StoredMessage => m !== null);
   if (!p.sorted) ms.sort((a, b) => a.seq - b.seq);
   const out: BuiltSegment[] = [];
   let start = 0;
   while (start < ms.length) {
-    const first = ms[start]!.seq;
+    const head = ms[start]!;
+    const first = head.seq;
+    const d: RecordDefaults = { exchange: head.exchange, routingKey: head.routingKey, properties: head.properties };
+    const headerBytes = 5 + defaultsLength(d);
     let end = start;
-    let bytes = 5;
+    let bytes = headerBytes;
     const lengths: number[] = [];
     while (end < ms.length && end - start < SEGMENT_MAX_COUNT && (end === start || bytes < SEGMENT_MAX_BYTES)) {
       // Deltas are 32-bit: a segment never spans more than 2^32 seqs.
       if (ms[end]!.seq - first > 0xffff_ffff) break;
-      const len = lengthOf(ms[end]!);
+      const len = lengthOf(ms[end]!, d);
       lengths.push(len);
       bytes += 4 + len;
       end++;
@@ -337,10 +344,10 @@ export function buildSegments(
     const value = Buffer.allocUnsafe(bytes);
     value[0] = SEGMENT_VERSION;
     value.writeUInt32BE(end - start, 1);
-    let at = 5;
+    let at = writeDefaults(value, 5, d);
     for (let i = start; i < end; i++) {
       putU32(value, at, lengths[i - start]!);
-      at = write(value, at + 4, ms[i]!);
+      at = write(value, at + 4, ms[i]!, d);
     }
     const last = ms[end - 1]!.seq;
     const count = end - start;
@@ -362,14 +369,26 @@ export class SegmentView {
   /** Offset of each record (after its length), and its end. */
   readonly starts: Uint32Array;
   readonly ends: Uint32Array;
+  /** Where the defaults are (version 2), or -1 (version 1). */
+  private readonly defaultsAt: number;
+  private decoded: RecordDefaults | undefined;
 
   constructor(readonly value: Buffer) {
-    if (value[0] !== SEGMENT_VERSION) throw new Error(`segment of unknown version ${value[0]}`);
+    const version = value[0];
+    if (version !== SEGMENT_VERSION && version !== 1) throw new Error(`segment of unknown version ${version}`);
     const count = value.readUInt32BE(1);
     this.count = count;
     this.starts = new Uint32Array(count);
     this.ends = new Uint32Array(count);
     let p = 5;
+    this.defaultsAt = -1;
+    if (version === SEGMENT_VERSION) {
+      // Skipped here, decoded once a record is (defaults()): counting and trimming never need them.
+      this.defaultsAt = p;
+      p += 1 + value[p]!;
+      p += 1 + value[p]!;
+      p += 4 + value.readUInt32BE(p);
+    }
     for (let i = 0; i < count; i++) {
       const len = value.readUInt32BE(p);
       this.starts[i] = p + 4;
@@ -380,6 +399,12 @@ export class SegmentView {
 
   seq(i: number): number {
     return seqOf(this.value, this.starts[i]!);
+  }
+
+  /** The segment's defaults for decodeMessage (undefined in version 1), names shared through last. */
+  defaults(last?: NameCache): RecordDefaults | undefined {
+    if (this.defaultsAt < 0) return undefined;
+    return (this.decoded ??= decodeDefaults(this.value, this.defaultsAt, last));
   }
 
   /** The in-memory segment for this value (deltas only when the seqs are not consecutive). */

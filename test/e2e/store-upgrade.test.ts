@@ -2,12 +2,14 @@
 // per message, under 'm') opens as it was: its messages are delivered in order among the new
 // ones, acks and redelivered flags of them stick across restarts. The old layout is written here
 // with LevelDB directly, byte for byte as the earlier store wrote it (codec.ts keeps its encoders).
+// So does one of segments of version 1, whose records each carry their names and properties.
 import { afterEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import type { ChannelModel, GetMessage } from 'amqplib';
 import { Level } from 'level';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { encodeMessage, encodeQueue, messageKey, messagePrefix, queueDefKey } from '../../src/store/codec.js';
+import type { StoredMessage } from '../../src/store/store.js';
 import { resources } from '../helpers/resources.js';
 
 const res = resources();
@@ -88,5 +90,74 @@ describe('a data directory of the layout before segments', () => {
     ({ conn } = await start(dataDir));
     const ch3 = await conn.createChannel();
     expect((await ch3.checkQueue('old')).messageCount).toBe(0);
+  });
+});
+
+/** A segment as version 1 wrote it: version(1) count(4), then each record whole, length(4) first. */
+function segmentV1(ms: StoredMessage[]): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = 1;
+  head.writeUInt32BE(ms.length, 1);
+  const parts = [head];
+  for (const m of ms) {
+    const rec = encodeMessage(m);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(rec.length);
+    parts.push(len, rec);
+  }
+  return Buffer.concat(parts);
+}
+
+describe('a data directory of segments of version 1 (no defaults)', () => {
+  it('delivers their messages in order, then new ones written with defaults, across restarts', async () => {
+    const dataDir = await res.tempDir('warren-upgrade-v1-');
+    const db = new Level<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    await db.put(queueDefKey('/', 'seg'), encodeQueue({ vhost: '/', name: 'seg', autoDelete: false, arguments: Buffer.from([0, 0, 0, 0]) }));
+    const json = Buffer.from([0x90, 0x00, 16, ...Buffer.from('application/json'), 2]);
+    const msg = (seq: number, routingKey: string, properties: Buffer): StoredMessage => ({ seq, redelivered: false, exchange: 'amq.direct', routingKey, properties, body: Buffer.from(`v1-${seq}`), expiresAt: 0 });
+    await db.batch([
+      { type: 'put', key: messageKey(messagePrefix('/', 'seg', 'M'), 1), value: segmentV1([msg(1, 'a', PERSISTENT), msg(2, 'a', PERSISTENT), msg(3, 'b', json)]) },
+      { type: 'put', key: messageKey(messagePrefix('/', 'seg', 'M'), 4), value: segmentV1([msg(4, 'b', json), msg(5, 'a', PERSISTENT)]) },
+    ]);
+    await db.close();
+
+    let { conn } = await start(dataDir);
+    const ch = await conn.createConfirmChannel();
+    const got: GetMessage[] = [];
+    for (let i = 0; i < 5; i++) {
+      const m = await ch.get('seg');
+      if (m) got.push(m);
+    }
+    const seen = (m: GetMessage): [string, string, string, string | undefined] => [m.content.toString(), m.fields.exchange, m.fields.routingKey, m.properties.contentType as string | undefined];
+    expect(got.map(seen)).toEqual([
+      ['v1-1', 'amq.direct', 'a', undefined],
+      ['v1-2', 'amq.direct', 'a', undefined],
+      ['v1-3', 'amq.direct', 'b', 'application/json'],
+      ['v1-4', 'amq.direct', 'b', 'application/json'],
+      ['v1-5', 'amq.direct', 'a', undefined],
+    ]);
+    for (const m of got.slice(0, 2)) ch.ack(m);
+    ch.sendToQueue('seg', Buffer.from('new-1'), { persistent: true, contentType: 'text/plain' });
+    ch.sendToQueue('seg', Buffer.from('new-2'), { persistent: true });
+    await ch.waitForConfirms();
+    await ch.close();
+    await stop();
+
+    ({ conn } = await start(dataDir));
+    const ch2 = await conn.createChannel();
+    const after: [string, boolean, string, string | undefined][] = [];
+    for (;;) {
+      const m = await ch2.get('seg', { noAck: true });
+      if (!m) break;
+      after.push([m.content.toString(), m.fields.redelivered, m.fields.routingKey, m.properties.contentType as string | undefined]);
+    }
+    expect(after).toEqual([
+      ['v1-3', true, 'b', 'application/json'],
+      ['v1-4', true, 'b', 'application/json'],
+      ['v1-5', true, 'a', undefined],
+      ['new-1', false, 'seg', 'text/plain'],
+      ['new-2', false, 'seg', undefined],
+    ]);
   });
 });
