@@ -8,6 +8,7 @@ import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, ReplyCode } from './constants.js';
 import { u32At } from './primitives.js';
 import { keptViews } from './kept-views.js';
+import { parsing } from './chunk-view.js';
 
 /**
  * A frame's payload is buf[start, end). Without FrameParser.ranges, buf is a view of just the
@@ -58,6 +59,22 @@ export class FrameParser {
    * AmqpError (501) for a frame that can never be valid; the connection then closes.
    */
   push(chunk: Buffer, len = chunk.length): void {
+    const outer = parsing.chunk;
+    const outerView = parsing.view;
+    const outerAsked = parsing.asked;
+    parsing.chunk = chunk;
+    parsing.view = null;
+    parsing.asked = false;
+    try {
+      this.parse(chunk, len);
+    } finally {
+      parsing.chunk = outer;
+      parsing.view = outerView;
+      parsing.asked = outerAsked;
+    }
+  }
+
+  private parse(chunk: Buffer, len: number): void {
     let pos = 0;
     if (this.bodyLeft >= 0) pos = this.continueBody(chunk, 0, len);
     else if (this.headLen > 0 || this.partial) pos = this.continuePartial(chunk, len);

@@ -95,6 +95,53 @@ describe('basic.publish fast path', () => {
     expect(m3.properties).not.toBe(m1.properties);
   });
 
+  it('compares names four bytes at a time within a chunk of many publishes, a nested push of another chunk between them', () => {
+    // Names of one length per run that differ in any one byte, so that a compare that skips or
+    // misreads a word (or the tail after the last whole word) reuses the wrong strings.
+    const base = 'abcdefghijklmnopqrstu';
+    const variant = (len: number): fc.Arbitrary<Buffer> =>
+      fc.record({ at: fc.nat(), ch: fc.constantFrom('X', 'Y', '') }).map(({ at, ch }) => {
+        const s = base.slice(0, len);
+        return Buffer.from(len === 0 || ch === '' ? s : s.slice(0, at % len) + ch + s.slice((at % len) + 1));
+      });
+    const run = fc
+      .record({ exLen: fc.integer({ min: 0, max: 9 }), rkLen: fc.integer({ min: 0, max: base.length }) })
+      .chain(({ exLen, rkLen }) => fc.array(fc.record({ ex: variant(exLen), rk: variant(rkLen), nest: fc.boolean() }), { minLength: 1, maxLength: 30 }));
+    const frameOf = (type: number, payload: Buffer): Buffer => {
+      const h = Buffer.alloc(7);
+      h[0] = type;
+      h.writeUInt16BE(1, 1);
+      h.writeUInt32BE(payload.length, 3);
+      return Buffer.concat([h, payload, Buffer.from([0xce])]);
+    };
+    fc.assert(
+      fc.property(run, (list) => {
+        const frames = list.map(({ ex, rk }) => publish(ex, rk, 0));
+        const chunk = Buffer.concat(frames.flatMap((f) => [frameOf(1, f), frameOf(2, HEADER)]));
+        const got: Method[] = [];
+        const nestedGot: Method[] = [];
+        const nested = new FrameParser(4096, (t, _ch, b, start, end) => {
+          const cmd = nestedAsm.push(t, b, start, end);
+          if (cmd) nestedGot.push({ ...cmd.method, args: { ...cmd.method.args } } as Method);
+        }, false, true);
+        const nestedAsm = new CommandAssembler(1000);
+        const other = Buffer.concat([frameOf(1, publish(Buffer.from('zz'), Buffer.from(base), 0)), frameOf(2, HEADER)]);
+        const a = new CommandAssembler(1000);
+        let i = 0;
+        const parser = new FrameParser(4096, (t, _ch, b, start, end) => {
+          const cmd = a.push(t, b, start, end);
+          if (!cmd) return;
+          got.push({ ...cmd.method, args: { ...cmd.method.args } } as Method);
+          if (list[i++]!.nest) nested.push(other);
+        }, false, true);
+        parser.push(chunk);
+        expect(got).toEqual(frames.map((f) => (generic(f) as { ok: Method }).ok));
+        expect(nestedGot.every((m) => (m.args as { routingKey: string }).routingKey === base)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('a publish while content is due is refused as before', () => {
     const a = new CommandAssembler(1000);
     const p = publish(Buffer.from(''), Buffer.from('q'), 0);
