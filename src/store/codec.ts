@@ -185,14 +185,19 @@ export function defaultsLength(d: RecordDefaults): number {
 }
 
 export function writeDefaults(out: Buffer, p: number, d: RecordDefaults): number {
-  const exLen = utf8Length(d.exchange);
-  const rkLen = utf8Length(d.routingKey);
-  out[p++] = exLen;
-  p += writeName(out, p, d.exchange, exLen);
-  out[p++] = rkLen;
-  p += writeName(out, p, d.routingKey, rkLen);
+  p = writeExchangeAndKey(out, p, d.exchange, d.routingKey);
   putU32(out, p, d.properties.length);
   return copyInto(d.properties, out, p + 4);
+}
+
+/** exchange(1+n) routing-key(1+n), as a record and a segment's defaults hold them. */
+function writeExchangeAndKey(out: Buffer, p: number, exchange: string, routingKey: string): number {
+  const exLen = utf8Length(exchange);
+  const rkLen = utf8Length(routingKey);
+  out[p++] = exLen;
+  p += writeName(out, p, exchange, exLen);
+  out[p++] = rkLen;
+  return p + writeName(out, p, routingKey, rkLen);
 }
 
 /** Reads the defaults writeDefaults wrote at p; names shared through last, as decodeMessage's. */
@@ -235,14 +240,7 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
   if (counted) p = out.writeUInt32BE(m.deliveryCount!, p);
   if (settled) p = writeNames(out, p, settled, 1);
   if (bcc) p = writeNames(out, p, bcc, 4);
-  if (names) {
-    const exLen = utf8Length(m.exchange);
-    const rkLen = utf8Length(m.routingKey);
-    out[p++] = exLen;
-    p += writeName(out, p, m.exchange, exLen);
-    out[p++] = rkLen;
-    p += writeName(out, p, m.routingKey, rkLen);
-  }
+  if (names) p = writeExchangeAndKey(out, p, m.exchange, m.routingKey);
   if (props) {
     putU32(out, p, m.properties.length);
     p = copyInto(m.properties, out, p + 4);
