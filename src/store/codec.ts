@@ -218,6 +218,17 @@ export function decodeDefaults(v: Buffer, p: number, last?: NameCache): RecordDe
  * without what it shares with its segment's defaults d; returns the position after it.
  */
 export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: BodyRef, d?: RecordDefaults): number {
+  p = writeMessageHead(out, p, m, ref, d);
+  return ref ? p : copyInto(joinBody(m.body), out, p);
+}
+
+/** A record's bytes before its body (a page file writes the body apart): messageLength less the body's. */
+export function messageHeadLength(m: StoredMessage): number {
+  return messageLength(m) - bodyLength(m.body);
+}
+
+/** writeMessage without the body (with ref: the whole record); returns where the body goes. */
+export function writeMessageHead(out: Buffer, p: number, m: StoredMessage, ref?: BodyRef, d?: RecordDefaults): number {
   const names = !sharesNames(m, d);
   const props = !sharesProperties(m, d);
   const expires = m.expiresAt !== 0;
@@ -250,7 +261,7 @@ export function writeMessage(out: Buffer, p: number, m: StoredMessage, ref?: Bod
     p = out.writeDoubleBE(ref.offset, p);
     return out.writeUInt32BE(ref.length, p);
   }
-  return copyInto(joinBody(m.body), out, p);
+  return p;
 }
 
 // Exchange names and routing keys are short and nearly always ASCII: measured and written in place

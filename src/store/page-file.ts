@@ -13,7 +13,7 @@
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { bodyLength, pushBody } from '../frames/body.js';
-import { NameCache, decodeMessage, messageLength, writeMessage } from './codec.js';
+import { NameCache, decodeMessage, messageHeadLength, writeMessageHead } from './codec.js';
 import type { Cursor } from './cursors.js';
 import type { ReadMessage, StoredMessage } from './store.js';
 
@@ -21,7 +21,6 @@ import type { ReadMessage, StoredMessage } from './store.js';
 const FILE_MAX = 64 * 1024 * 1024;
 /** Bytes read at once (at least one whole record); a page is read in a few of these. */
 const READ_CHUNK = 4 * 1024 * 1024;
-const EMPTY = Buffer.alloc(0);
 
 interface PageFileEntry {
   fd: number;
@@ -83,8 +82,8 @@ export class PageFile {
   }
 
   append(m: StoredMessage): void {
-    const header = Buffer.allocUnsafe(8 + messageLength({ ...m, body: EMPTY }));
-    writeMessage(header, 8, { ...m, body: EMPTY });
+    const header = Buffer.allocUnsafe(8 + messageHeadLength(m));
+    writeMessageHead(header, 8, m);
     header.writeUInt32BE(header.length - 8, 0);
     const size = bodyLength(m.body);
     header.writeUInt32BE(size, 4);
