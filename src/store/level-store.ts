@@ -140,6 +140,13 @@ export class LevelStore implements Store {
   private lastLogVhost = '';
   private lastLogName = '';
   private lastLog: QueueLog | null = null;
+  /**
+   * The queue putPaged or deletePaged last found, as logOf's: a Map lookup by a key made of two
+   * strings per paged message (a new string, hashed each time) was 10% of a transient flood.
+   */
+  private lastPagesVhost = '';
+  private lastPagesName = '';
+  private lastPages: PageFile | null = null;
   /** Segments whose state changed since it was written: written (or deleted) in the next batch. */
   private dirty: Segment[] = [];
   /**
@@ -458,6 +465,7 @@ export class LevelStore implements Store {
     this.legacy.delete(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
     this.pageFiles.get(k)?.drop();
     this.pageFiles.delete(k);
+    this.lastPages = null;
     for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, BODIES_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
@@ -635,14 +643,26 @@ export class LevelStore implements Store {
   }
 
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
-    const k = queueKey(vhost, queue);
-    let pages = this.pageFiles.get(k);
-    if (!pages) this.pageFiles.set(k, (pages = new PageFile(this.pagesDir)));
-    pages.append(m);
+    this.pagesOf(vhost, queue, true)!.append(m);
   }
 
   deletePaged(vhost: string, queue: string, seq: number): void {
-    this.pageFiles.get(queueKey(vhost, queue))?.taken(seq);
+    this.pagesOf(vhost, queue, false)?.taken(seq);
+  }
+
+  /** The queue's page file; made if create and it has none. */
+  private pagesOf(vhost: string, queue: string, create: boolean): PageFile | undefined {
+    if (queue === this.lastPagesName && vhost === this.lastPagesVhost && this.lastPages) return this.lastPages;
+    const k = queueKey(vhost, queue);
+    let pages = this.pageFiles.get(k);
+    if (!pages) {
+      if (!create) return undefined;
+      this.pageFiles.set(k, (pages = new PageFile(this.pagesDir)));
+    }
+    this.lastPagesVhost = vhost;
+    this.lastPagesName = queue;
+    this.lastPages = pages;
+    return pages;
   }
 
   get backlogBytes(): number {
@@ -709,6 +729,7 @@ export class LevelStore implements Store {
     }
     for (const p of this.pageFiles.values()) p.drop();
     this.pageFiles.clear();
+    this.lastPages = null;
     this.bodies.close();
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
     await this.db.close();

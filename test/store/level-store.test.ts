@@ -119,6 +119,15 @@ describe.each(stores)('%s paging', (_name, setup) => {
     expect((await all(s, 'q')).map((m) => m.seq)).toEqual([1, 4, 5]);
     s.putPaged('/', 'q', msg(11));
     expect((await all(s, 'q')).map((m) => m.seq)).toEqual([1, 4, 5, 11]);
+    // Deleted, then declared again under the same name: its page file is a new one, which reads
+    // find (the store remembers the last queue it paged for).
+    s.deleteQueue('/', 'q');
+    s.putPaged('/', 'q', msg(12));
+    s.putPaged('/', 'q', msg(13));
+    expect((await all(s, 'q')).map((m) => [m.seq, m.paged])).toEqual([
+      [12, true],
+      [13, true],
+    ]);
     await s.close();
   });
 
