@@ -12,13 +12,22 @@
 // deleted once every record in it has been taken back (the last one is simply reset).
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
-import { bodyLength, pushBody } from '../frames/body.js';
+import { bodyLength, joinBody, pushBody } from '../frames/body.js';
+import { copyInto, putU32 } from '../frames/primitives.js';
 import { NameCache, decodeMessage, messageHeadLength, writeMessageHead } from './codec.js';
 import type { Cursor } from './cursors.js';
 import type { ReadMessage, StoredMessage } from './store.js';
 
 /** A file rolls over past this many bytes, so that what was read back can be deleted. */
 const FILE_MAX = 64 * 1024 * 1024;
+/**
+ * Records are encoded into buffers of this size, back to back, each handed to the file as one
+ * piece: a Buffer per record header and two pieces of a writev per record made a flood of small
+ * transient messages spend a tenth of its time collecting garbage.
+ */
+const APPEND_CHUNK = 64 * 1024;
+/** A body up to this size is copied in with its header; a bigger one is written by reference. */
+const COPY_BODY_MAX = 4096;
 /** Bytes read at once (at least one whole record); a page is read in a few of these. */
 const READ_CHUNK = 4 * 1024 * 1024;
 
@@ -54,8 +63,15 @@ export class PageFile {
   private end = 0;
   /** Page-space position up to which every record is in its file (reads stop there). */
   private writtenEnd = 0;
-  /** Records appended in this tick and not handed to the file yet (header, body, ...). */
+  /** Records appended in this tick and not handed to the file yet (encoded records, large bodies). */
   private pending: Buffer[] = [];
+  /**
+   * Where records are encoded: buf[cut, pos) holds those not yet in pending. Only written forward,
+   * so the parts already handed to a write are never written over; a new one once it is full.
+   */
+  private buf: Buffer | null = null;
+  private bufPos = 0;
+  private bufCut = 0;
   private pendingFile: PageFileEntry | null = null;
   private pendingPos = 0;
   /** Bytes appended and not yet in the file: in pending, and in the write in flight. */
@@ -82,12 +98,10 @@ export class PageFile {
   }
 
   append(m: StoredMessage): void {
-    const header = Buffer.allocUnsafe(8 + messageHeadLength(m));
-    writeMessageHead(header, 8, m);
-    header.writeUInt32BE(header.length - 8, 0);
+    const headLen = messageHeadLength(m);
     const size = bodyLength(m.body);
-    header.writeUInt32BE(size, 4);
-    const len = header.length + size;
+    const copied = size <= COPY_BODY_MAX;
+    const len = 8 + headLen + size;
     let f = this.files[this.files.length - 1];
     if (!f || f.size >= this.fileMax) {
       this.flushPending(); // a batch goes to one file
@@ -95,12 +109,29 @@ export class PageFile {
       f = { fd: openSync(path, 'w+'), path, base: this.end, size: 0 };
       this.files.push(f);
     }
-    if (this.pending.length === 0) {
+    if (!this.hasPending) {
       this.pendingFile = f;
       this.pendingPos = f.size;
     }
-    this.pending.push(header);
-    pushBody(this.pending, m.body); // by reference: no copy of the body, nor a join of its pieces
+    const need = 8 + headLen + (copied ? size : 0);
+    let buf = this.buf;
+    if (!buf || buf.length - this.bufPos < need) {
+      this.cut();
+      buf = this.buf = Buffer.allocUnsafe(Math.max(APPEND_CHUNK, need));
+      this.bufPos = this.bufCut = 0;
+    }
+    let p = this.bufPos;
+    putU32(buf, p, headLen);
+    putU32(buf, p + 4, size);
+    p = writeMessageHead(buf, p + 8, m);
+    if (copied) {
+      p = copyInto(joinBody(m.body), buf, p);
+      this.bufPos = p;
+    } else {
+      this.bufPos = p;
+      this.cut();
+      pushBody(this.pending, m.body); // by reference: no copy of the body, nor a join of its pieces
+    }
     this.pendingBytes += len;
     this.unflushed += len;
     f.size += len;
@@ -114,9 +145,22 @@ export class PageFile {
     }
   }
 
+  /** Whether records were appended that are not handed to a write yet. */
+  private get hasPending(): boolean {
+    return this.pending.length > 0 || this.bufPos > this.bufCut;
+  }
+
+  /** Moves the records encoded since the last cut into pending. */
+  private cut(): void {
+    if (this.bufPos === this.bufCut) return;
+    this.pending.push(this.buf!.subarray(this.bufCut, this.bufPos));
+    this.bufCut = this.bufPos;
+  }
+
   /** Hands what was appended so far to the file, after the write in flight (one at a time, in order). */
   private flushPending(): void {
-    if (this.pending.length === 0) return;
+    if (!this.hasPending) return;
+    this.cut();
     const bufs = this.pending;
     const f = this.pendingFile!;
     const pos = this.pendingPos;
@@ -138,6 +182,11 @@ export class PageFile {
         this.pendingBytes -= bytes;
         if (this.writing === w) {
           this.writing = null;
+          // Idle: the buffer goes, so that a queue that paged once does not hold 64 KiB for good.
+          if (!this.hasPending) {
+            this.buf = null;
+            this.bufPos = this.bufCut = 0;
+          }
           this.release();
         }
       });
@@ -171,7 +220,7 @@ export class PageFile {
       await this.flushed();
       if (generation !== this.generation) return { records: out, next: pos };
       if (pos < this.writtenEnd || pos >= this.end) break;
-      if (!this.writing && this.pending.length === 0) throw new Error(`page file: nothing written at ${pos} (${this.writtenEnd} of ${this.end})`);
+      if (!this.writing && !this.hasPending) throw new Error(`page file: nothing written at ${pos} (${this.writtenEnd} of ${this.end})`);
     }
     const f = this.files.find((x) => pos >= x.base && pos < x.base + x.size);
     if (!f) return { records: out, next: pos };
@@ -226,7 +275,7 @@ export class PageFile {
   /** Deletes the files wholly read; once everything is read, starts over in a fresh file. */
   private release(): void {
     while (this.files.length > 1 && this.files[0]!.base + this.files[0]!.size <= this.readPos) this.closeFile(this.files.shift()!);
-    if (this.readPos === this.end && this.pending.length === 0 && !this.writing && this.files.length > 0) {
+    if (this.readPos === this.end && !this.hasPending && !this.writing && this.files.length > 0) {
       for (const f of this.files) this.closeFile(f);
       this.files = [];
     }
@@ -236,6 +285,7 @@ export class PageFile {
   drop(): void {
     this.generation++;
     this.pending = [];
+    this.bufCut = this.bufPos;
     this.pendingFile = null;
     this.pendingBytes -= this.unflushed;
     this.unflushed = 0;
