@@ -200,6 +200,13 @@ function writeExchangeAndKey(out: Buffer, p: number, exchange: string, routingKe
   return p + writeName(out, p, routingKey, rkLen);
 }
 
+/** The position after the defaults writeDefaults wrote at p. */
+export function skipDefaults(v: Buffer, p: number): number {
+  p += 1 + v[p]!;
+  p += 1 + v[p]!;
+  return p + 4 + v.readUInt32BE(p);
+}
+
 /** Reads the defaults writeDefaults wrote at p; names shared through last, as decodeMessage's. */
 export function decodeDefaults(v: Buffer, p: number, last?: NameCache): RecordDefaults {
   const exLen = v[p++]!;

@@ -13,10 +13,11 @@
 // Segment value: version(1) count(4), in version 2 the defaults (codec.ts RecordDefaults: the first
 // message's exchange, routing key and properties, which the records that share them leave out),
 // then count records, each length(4) + the record (codec.ts writeMessage: its seq first).
-// Version 1 (no defaults, every record whole) is still read. State value: flags(1) count(4), then the acked bitmap
-// when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th message).
+// Version 1 (no defaults, every record whole) is still read. State value: flags(1) count(4), then
+// the acked bitmap when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th
+// message).
 import type { StoredMessage } from './store.js';
-import { decodeDefaults, defaultsLength, messageKey, seqOf, writeDefaults, type NameCache, type RecordDefaults } from './codec.js';
+import { decodeDefaults, defaultsLength, messageKey, seqOf, skipDefaults, writeDefaults, type NameCache, type RecordDefaults } from './codec.js';
 import { putU32 } from '../frames/primitives.js';
 
 /** Segments with defaults; version 1's, without, are still read. */
@@ -329,9 +330,8 @@ export function buildSegments(
     const head = ms[start]!;
     const first = head.seq;
     const d: RecordDefaults = { exchange: head.exchange, routingKey: head.routingKey, properties: head.properties };
-    const headerBytes = 5 + defaultsLength(d);
     let end = start;
-    let bytes = headerBytes;
+    let bytes = 5 + defaultsLength(d);
     const lengths: number[] = [];
     while (end < ms.length && end - start < SEGMENT_MAX_COUNT && (end === start || bytes < SEGMENT_MAX_BYTES)) {
       // Deltas are 32-bit: a segment never spans more than 2^32 seqs.
@@ -385,9 +385,7 @@ export class SegmentView {
     if (version === SEGMENT_VERSION) {
       // Skipped here, decoded once a record is (defaults()): counting and trimming never need them.
       this.defaultsAt = p;
-      p += 1 + value[p]!;
-      p += 1 + value[p]!;
-      p += 4 + value.readUInt32BE(p);
+      p = skipDefaults(value, p);
     }
     for (let i = 0; i < count; i++) {
       const len = value.readUInt32BE(p);
