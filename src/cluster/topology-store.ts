@@ -351,10 +351,10 @@ export class ClusterStore implements Store {
   }
 
   // A replicated queue's messages go to its stream (on its owner); others' to the local store.
-  putMessage(vhost: string, queue: string, m: StoredMessage): void {
+  putMessage(vhost: string, queue: string, m: StoredMessage, toConsumer?: boolean): void {
     const s = this.node.streamFor(vhost, queue);
     if (s) s.put(m);
-    else if (!this.node.isReplicated(vhost, queue)) this.local.putMessage(vhost, queue, m);
+    else if (!this.node.isReplicated(vhost, queue)) this.local.putMessage(vhost, queue, m, toConsumer);
   }
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
     // A replicated queue's stream takes the message again (the newer record wins on replay).
@@ -362,10 +362,14 @@ export class ClusterStore implements Store {
     if (s) s.put(m);
     else if (!this.node.isReplicated(vhost, queue)) this.local.putRedelivered(vhost, queue, m);
   }
-  deleteMessage(vhost: string, queue: string, seq: number): void {
+  deleteMessage(vhost: string, queue: string, seq: number): boolean {
     const s = this.node.streamFor(vhost, queue);
     if (s) s.delete(seq);
-    else if (!this.node.isReplicated(vhost, queue)) this.local.deleteMessage(vhost, queue, seq);
+    else if (!this.node.isReplicated(vhost, queue)) return this.local.deleteMessage(vhost, queue, seq);
+    return false;
+  }
+  get ackHoldFrom(): number {
+    return this.local.ackHoldFrom;
   }
   // At-least-once dead letters owed by a quorum queue stay in the owner's local store (not yet in
   // the queue's stream: they do not move with the queue when another node takes it over).
@@ -433,8 +437,8 @@ export class ClusterStore implements Store {
     return this.local.flush();
   }
 
-  async flush(hurry = true): Promise<void> {
-    const waits: Promise<unknown>[] = [...this.pending, this.local.flush(hurry)];
+  async flush(hurry = true, waitForAcks = false): Promise<void> {
+    const waits: Promise<unknown>[] = [...this.pending, this.local.flush(hurry, waitForAcks)];
     const forwarded = this.node.published();
     if (forwarded) waits.push(forwarded);
     waits.push(this.node.ownedFlushed());

@@ -358,7 +358,7 @@ export class Channel implements ReplyReceiver {
         return this.rollback();
       case M.ConfirmSelect:
         if (this.tx) throw chError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
-        this.confirms ??= new ConfirmTracker(this.sendNow, (hurry) => this.vhost.store.flush(hurry), this.stats);
+        this.confirms ??= new ConfirmTracker(this.sendNow, (hurry, waitForAcks) => this.vhost.store.flush(hurry, waitForAcks), this.stats);
         if (!m.args.nowait) this.reply({ id: M.ConfirmSelectOk, args: {} });
         return;
       case M.ChannelClose:

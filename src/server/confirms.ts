@@ -41,6 +41,8 @@ export class ConfirmTracker {
   private seq = 0;
   /** Highest sequence number already acked or nacked to the client. */
   private sent = 0;
+  /** The most publishes this channel had unconfirmed at once: 1 for a publisher that waits on each. */
+  private peak = 0;
   /**
    * Outcomes that arrived ahead of an earlier, still pending publish (or a nack); 'sent': acked on
    * its own already (ackNow), passed over without a frame of its own.
@@ -66,14 +68,16 @@ export class ConfirmTracker {
   constructor(
     /** Sends a method on the channel. */
     private readonly send: (m: MethodInit) => void,
-    /** Resolves once everything written to the store so far is durable; hurry as Store.flush's. */
-    private readonly storeFlush: (hurry: boolean) => Promise<void>,
+    /** Resolves once everything written to the store so far is durable; hurry and waitForAcks as Store.flush's. */
+    private readonly storeFlush: (hurry: boolean, waitForAcks: boolean) => Promise<void>,
     /** Counts the publishes acked, for the management API's message_stats.confirm. */
     private readonly stats: MessageStats,
   ) {}
 
   next(): number {
-    return ++this.seq;
+    const n = ++this.seq;
+    if (n - this.sent > this.peak) this.peak = n - this.sent;
+    return n;
   }
 
   /** Publishes not yet acked or nacked to the client. */
@@ -105,8 +109,11 @@ export class ConfirmTracker {
       this.awaiting = [];
       this.waits = [];
       // When every publish of the group may be confirmed by its queues, the write need not hurry:
-      // the acks that settle them first also cancel their puts.
-      this.storeFlush(group.length > 0).then(
+      // the acks that settle them first also cancel their puts. A publisher that has had more
+      // publishes unconfirmed at once than this group keeps a window: its write may wait for
+      // consumers' acks longer (Store.flush). One that waits on each confirm never does.
+      const windowed = this.peak > group.length + waits.length;
+      this.storeFlush(group.length > 0, windowed).then(
         () => {
           for (const s of group) this.settle(s, true);
           for (const w of waits) w.settle(true);

@@ -115,6 +115,8 @@ export class Queue {
   readonly stream: StreamLog | null;
   /** basic.get callers waiting for a page to come back from the store. */
   private headWaiters: (() => void)[] = [];
+  /** Pooled bodies the store may still read, by seq: what gives each back (putMessage). */
+  private readonly storing = new Map<number, (failed: boolean) => void>();
   /** Quorum queues: dead letters owed at least once (dead-letter-owed.ts); null for other types. */
   private readonly owed: OwedDeadLetters | null;
   /** The dead-letter handler in effect is at-least-once (configureDeadLettering). */
@@ -591,17 +593,29 @@ export class Queue {
 
   /**
    * Hands a message to the store. A pooled body (frames/body-pool.ts) is held, not pinned, while
-   * the store may read it: until the write that has it is done (flush() resolves then), so that an
-   * ack meanwhile gives its slabs back only after the write.
+   * the store may read it: until the write that has it is done (flush() resolves then), or until an
+   * ack cancels the write before it started (settle).
    */
   private putMessage(entry: Entry): void {
     const m = entry.msg;
-    if (!m.pooled) return this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry));
-    this.vhost.store.putMessage(this.vhost.name, this.name, this.record(entry, entry.redelivered, m.storable()));
-    // Not hurried: a publisher that needs the write soon (a confirm) hurries it itself.
-    this.vhost.store.flush(false).then(
-      () => m.unstored(),
-      () => m.unstored(true),
+    const store = this.vhost.store;
+    // A consumer that keeps up may ack it before its write, which then never happens (write-hold.ts).
+    const toConsumer = m.bodySize >= store.ackHoldFrom && this.consumers.length > 0 && !this.overloaded;
+    if (!m.pooled) return store.putMessage(this.vhost.name, this.name, this.record(entry), toConsumer);
+    store.putMessage(this.vhost.name, this.name, this.record(entry, entry.redelivered, m.storable()), toConsumer);
+    // An ack before the write gives the body back at once (settle); else the write's end does.
+    let held = true;
+    const release = (failed: boolean): void => {
+      if (!held) return;
+      held = false;
+      this.storing.delete(m.seq);
+      m.unstored(failed);
+    };
+    this.storing.set(m.seq, release);
+    // Not hurried, and may wait for acks: a publisher that needs the write soon says so itself.
+    this.vhost.store.flush(false, true).then(
+      () => release(false),
+      () => release(true),
     );
   }
 
@@ -618,7 +632,8 @@ export class Queue {
   settle(entry: Entry): void {
     if (this.stream) return; // a stream removes nothing on ack
     if (!this.deleted && this.persists(entry.msg)) {
-      this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq);
+      // Never written (acked before its batch): the store will not read a pooled body now.
+      if (this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq) && entry.msg.pooled) this.storing.get(entry.msg.seq)?.(false);
       entry.msg.confirmWait?.queueDone();
     }
   }

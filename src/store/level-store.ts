@@ -39,6 +39,7 @@ import {
 } from './codec.js';
 import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
+import { ACK_HOLD_RETRY_MS, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
 
@@ -88,12 +89,6 @@ const lengthWithRef = (m: StoredMessage, d: RecordDefaults): number => messageLe
 const lengthInline = (m: StoredMessage, d: RecordDefaults): number => messageLength(m, false, d);
 const writeInline = (out: Buffer, at: number, m: StoredMessage, d: RecordDefaults): number => writeMessage(out, at, m, undefined, d);
 
-/**
- * Bytes queued after which a write nobody hurries starts at once (see startCycle): large bodies'
- * writes cost their bytes, and their acks rarely come within the millisecond.
- */
-const UNHURRIED_MAX_BYTES = 256 * 1024;
-
 /** What backlogBytes counts for a message waiting for its batch: about its record's size. */
 const approxBytes = (m: StoredMessage): number => m.properties.length + bodyLength(m.body) + 32;
 
@@ -115,6 +110,8 @@ export interface LevelStoreOptions {
    * 1 ms; longer in tests, which then see the order of ticks alone decide.
    */
   unhurriedMs?: number;
+  /** How long a cycle may wait for the acks of large bodies consumers hold (write-hold.ts ACK_HOLD_MS). */
+  ackHoldMs?: number;
 }
 
 export class LevelStore implements Store {
@@ -126,6 +123,20 @@ export class LevelStore implements Store {
   private scheduled: 'now' | NodeJS.Timeout | null = null;
   /** Someone waits for the next cycle and wants it soon: flush() without hurry=false, or a backlog. */
   private hurried = false;
+  /** Someone waits for the next cycle and may not wait for acks: flush(false) without waitForAcks. */
+  private soon = false;
+  /** When the current hold began (performance.now()) and how long it is (write-hold.ts). */
+  private holdStart = 0;
+  private holdLength = 0;
+  /** A look at the hold is due at the end of this tick (recheckHold). */
+  private recheckQueued = false;
+  /** Pending puts of large bodies to queues whose consumers keep up (putMessage's toConsumer), and their bytes. */
+  private readonly forConsumers = new Set<StoredMessage>();
+  private consumedBytes = 0;
+  /** Of those put since the last write, the bytes acks cancelled. */
+  private ackCancelledBytes = 0;
+  /** Holds for acks are off until then (performance.now()): the last one did not pay. */
+  private ackHoldOffUntil = 0;
   private readonly prefixes = new Map<string, Buffer>();
   onWrite?: ((seconds: number) => void) | undefined;
   /** Puts of paged messages and dead letters still waiting for the next batch, by queue and seq: a
@@ -454,7 +465,7 @@ export class LevelStore implements Store {
         seg.gone = true;
         if (seg.files) this.released.push(...seg.files);
       }
-      for (const p of log.pending) this.queuedBytes -= p.cancelWhere(() => true).reduce((n, m) => n + approxBytes(m), 0);
+      for (const p of log.pending) this.queuedBytes -= this.cancelled(p.cancelWhere(() => true));
       this.logs.delete(k);
       this.lastLog = null;
     }
@@ -502,7 +513,7 @@ export class LevelStore implements Store {
    */
   private trim(log: QueueLog, from: number, below: number): void {
     const drop = (seq: number): boolean => seq >= from || seq < below;
-    for (const p of log.pending) this.queuedBytes -= p.cancelWhere(drop).reduce((n, m) => n + approxBytes(m), 0);
+    for (const p of log.pending) this.queuedBytes -= this.cancelled(p.cancelWhere(drop));
     const generation = log.generation++;
     this.trimKnown(log, from, below, generation);
     // Segments of messages put after this call are of a later generation: the step leaves them be.
@@ -564,7 +575,7 @@ export class LevelStore implements Store {
     this.op({ type: 'del', key: definitionKey(DEFINITION_PREFIX[kind], id) }, true);
   }
 
-  putMessage(vhost: string, queue: string, m: StoredMessage): void {
+  putMessage(vhost: string, queue: string, m: StoredMessage, toConsumer = false): void {
     const log = this.logOf(vhost, queue);
     const step = this.opsStep();
     step.sync = true;
@@ -587,10 +598,14 @@ export class LevelStore implements Store {
     if (m.seq > log.maxSeq) log.maxSeq = m.seq;
     p.add(m);
     this.queuedBytes += approxBytes(m);
+    if (toConsumer && bodyLength(m.body) >= BODY_FILE_MIN) {
+      this.forConsumers.add(m);
+      this.consumedBytes += approxBytes(m);
+    }
     this.schedule();
   }
 
-  deleteMessage(vhost: string, queue: string, seq: number): void {
+  deleteMessage(vhost: string, queue: string, seq: number): boolean {
     const log = this.logOf(vhost, queue);
     for (let i = log.pending.length - 1; i >= 0; i--) {
       const m = log.pending[i]!.cancel(seq);
@@ -598,7 +613,11 @@ export class LevelStore implements Store {
         // Acked before its batch was written: it costs no write at all (RabbitMQ does the same
         // for messages consumed quickly).
         this.queuedBytes -= approxBytes(m);
-        return;
+        if (this.forConsumers.delete(m)) {
+          this.consumedBytes -= approxBytes(m);
+          this.ackCancelledBytes += approxBytes(m);
+        }
+        return true;
       }
     }
     const seg = log.segmentOf(seq);
@@ -608,14 +627,32 @@ export class LevelStore implements Store {
         this.markDirty(seg!);
         this.schedule();
       }
-      return;
+      return false;
     }
     if (log.legacy) this.del(this.prefix(vhost, queue, MESSAGE_PREFIX), seq);
+    return false;
+  }
+
+  readonly ackHoldFrom = BODY_FILE_MIN;
+
+  /** The bytes of puts just cancelled (and no longer counted as going to consumers). */
+  private cancelled(ms: StoredMessage[]): number {
+    let n = 0;
+    for (const m of ms) {
+      n += approxBytes(m);
+      if (this.forConsumers.delete(m)) this.consumedBytes -= approxBytes(m);
+    }
+    return n;
   }
 
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
     const log = this.logOf(vhost, queue);
-    for (const p of log.pending) if (p.replace(m)) return;
+    for (const p of log.pending) {
+      const old = p.replace(m);
+      if (!old) continue;
+      if (this.forConsumers.delete(old)) this.forConsumers.add(m);
+      return;
+    }
     const seg = log.segmentOf(m.seq);
     const i = seg ? seg.position(m.seq) : -1;
     if (i >= 0) {
@@ -668,7 +705,8 @@ export class LevelStore implements Store {
   get backlogBytes(): number {
     let pages = 0;
     for (const p of this.pageFiles.values()) pages += p.pendingBytes;
-    return this.queuedBytes + this.writingBytes + pages;
+    // Bodies on their way to consumers are in memory until acked, written or not.
+    return this.queuedBytes - this.consumedBytes + this.writingBytes + pages;
   }
 
   private put(prefix: Buffer, m: StoredMessage, durable: boolean): void {
@@ -695,10 +733,11 @@ export class LevelStore implements Store {
 
   /**
    * Resolves once everything queued so far is written: LevelDB's batches and the page files.
-   * hurry false: the caller does not need it soon (see startCycle).
+   * hurry false: the caller does not need it soon; waitForAcks: nor before the acks of what
+   * consumers hold (see startCycle).
    */
-  flush(hurry = true): Promise<void> {
-    const level = this.flushLevel(hurry);
+  flush(hurry = true, waitForAcks = false): Promise<void> {
+    const level = this.flushLevel(hurry, waitForAcks);
     let pages: Promise<void>[] | null = null;
     for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) (pages ??= []).push(p.flushed());
     return pages ? Promise.all([level, ...pages]).then(() => undefined) : level;
@@ -714,10 +753,11 @@ export class LevelStore implements Store {
     return Promise.race(waits.map((w) => w.then(done, done)));
   }
 
-  private flushLevel(hurry = true): Promise<void> {
+  private flushLevel(hurry = true, waitForAcks = false): Promise<void> {
     if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
     if (hurry) this.hurried = true;
+    else if (!waitForAcks) this.soon = true;
     this.schedule();
     return this.next.promise;
   }
@@ -791,18 +831,19 @@ export class LevelStore implements Store {
   }
 
   /**
-   * Starts the next write cycle once this tick is over, or a millisecond later when its only
-   * waiters said they need not hurry (see startCycle).
+   * Starts the next write cycle once this tick is over, or later when its waiters said they need
+   * not hurry (see startCycle).
    */
   private schedule(): void {
     if (this.inflight || this.scheduled === 'now') return;
     if (this.scheduled !== null) {
-      // Held: a flush() that hurries, a publisher held by backlogBytes (progress()), or
-      // UNHURRIED_MAX_BYTES queued end the hold.
-      if (!this.hurried && this.queuedBytes < UNHURRIED_MAX_BYTES) return;
-      clearTimeout(this.scheduled);
-      this.scheduled = 'now';
-      setImmediate(this.writeNow);
+      // Held: a flush() that hurries or a publisher held by backlogBytes (progress()) ends the
+      // hold; what else came is looked at once the tick's deliveries are done (recheckHold).
+      if (this.hurried) return this.endHold();
+      if (!this.recheckQueued && (this.holdLength > (this.options.unhurriedMs ?? 1) || this.queuedBytes >= UNHURRIED_MAX_BYTES)) {
+        this.recheckQueued = true;
+        setImmediate(this.recheckHold);
+      }
       return;
     }
     this.scheduled = 'now';
@@ -811,21 +852,59 @@ export class LevelStore implements Store {
 
   private readonly scheduleNext = (): void => this.schedule();
 
+  private endHold(): void {
+    clearTimeout(this.scheduled as NodeJS.Timeout);
+    this.scheduled = 'now';
+    setImmediate(this.writeNow);
+  }
+
+  /** How long the cycle would hold now (write-hold.ts). */
+  private holdNow(): number {
+    return holdMs(
+      {
+        hurried: this.hurried,
+        waited: this.next !== null,
+        mayWaitForAcks: !this.soon && performance.now() >= this.ackHoldOffUntil,
+        queuedBytes: this.queuedBytes,
+        consumedBytes: this.consumedBytes,
+      },
+      this.options.unhurriedMs ?? 1,
+      this.options.ackHoldMs,
+    );
+  }
+
   /**
    * A cycle whose waiters all flushed with hurry=false waits a millisecond: persistent messages
    * whose confirms their consumers' acks may settle (confirms.ts ConfirmWait). A put whose delete
    * comes meanwhile is never written (deleteMessage cancels it); with a cycle right after each
    * publish tick most were written, then deleted. Decided here, after the tick's publishes have
-   * flushed, not when the first put came. A cycle nobody waits for (acks, persistent publishes
-   * without confirms), or with no put left to cancel (its acks came already), is not held: holding
-   * those cost goperf's 1 MiB persistent row 10–19% and gained nothing measured.
+   * flushed and its deliveries are made, not when the first put came. A cycle nobody waits for
+   * (acks, persistent publishes without confirms), or with no put left to cancel (its acks came
+   * already), is not held. Large bodies that consumers hold wait longer, when every waiter may
+   * wait for their acks (write-hold.ts); other large bodies are written at once.
    */
   private readonly startCycle = (): void => {
-    if (!this.hurried && this.next !== null && this.queuedBytes > 0 && this.queuedBytes < UNHURRIED_MAX_BYTES) {
-      this.scheduled = setTimeout(this.writeNow, this.options.unhurriedMs ?? 1);
-      return;
+    const ms = this.holdNow();
+    if (ms === 0) return this.writeNow();
+    this.holdStart = performance.now();
+    this.holdLength = ms;
+    this.scheduled = setTimeout(this.writeNow, ms);
+  };
+
+  /** Puts came during a hold: the hold it should be now, from when it began. */
+  private readonly recheckHold = (): void => {
+    this.recheckQueued = false;
+    if (this.scheduled === null || this.scheduled === 'now') return;
+    const ms = this.holdNow();
+    if (ms === this.holdLength) return;
+    const left = this.holdStart + ms - performance.now();
+    clearTimeout(this.scheduled);
+    if (ms === 0 || left <= 0) {
+      this.scheduled = null;
+      return this.writeNow();
     }
-    this.writeNow();
+    this.holdLength = ms;
+    this.scheduled = setTimeout(this.writeNow, left);
   };
 
   private readonly writeNow = (): void => {
@@ -919,6 +998,18 @@ export class LevelStore implements Store {
     this.released = [];
     const done = this.next ?? deferred();
     this.hurried = false;
+    this.soon = false;
+    // A hold for acks that saw fewer of its bodies acked than it now writes did not pay: consumers
+    // that ack later than the hold (or in batches larger than publishers' windows) only made
+    // confirms late. Ordinary writes for a while, then another try.
+    if (this.holdLength > (this.options.unhurriedMs ?? 1) && this.ackCancelledBytes < this.consumedBytes) {
+      this.ackHoldOffUntil = performance.now() + ACK_HOLD_RETRY_MS;
+    }
+    this.ackCancelledBytes = 0;
+    this.holdLength = 0;
+    // Every pending put goes in this cycle.
+    this.forConsumers.clear();
+    this.consumedBytes = 0;
     this.steps = [];
     this.pendingPuts = new Map();
     this.next = null;

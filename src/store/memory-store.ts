@@ -55,9 +55,11 @@ export class MemoryStore implements Store {
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
     put(this.messages, queueKey(vhost, queue), m);
   }
-  deleteMessage(vhost: string, queue: string, seq: number): void {
+  deleteMessage(vhost: string, queue: string, seq: number): boolean {
     this.messages.get(queueKey(vhost, queue))?.delete(seq);
+    return false;
   }
+  readonly ackHoldFrom = Infinity;
   putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
     put(this.deadLetters, queueKey(vhost, queue), { ...m, settled: [...(m.settled ?? [])] });
   }

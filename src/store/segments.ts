@@ -202,12 +202,18 @@ export class Pending {
     return m;
   }
 
-  /** Replaces seq's message (its redelivered flag changed); false when it is not here. */
-  replace(m: StoredMessage): boolean {
+  /** Replaces seq's message (its redelivered flag changed); the one it replaced, null when it is not here. */
+  replace(m: StoredMessage): StoredMessage | null {
     const i = this.indexOf(m.seq);
-    if (i < 0 || this.msgs[i] === null) return false;
-    this.msgs[i] = m;
-    return true;
+    const old = i < 0 ? null : this.msgs[i]!;
+    if (old) this.msgs[i] = m;
+    return old;
+  }
+
+  /** seq's message, null when it is not here (or cancelled). */
+  find(seq: number): StoredMessage | null {
+    const i = this.indexOf(seq);
+    return i < 0 ? null : this.msgs[i]!;
   }
 
   /** Cancels every message whose seq drop() accepts; returns them. */

@@ -207,13 +207,20 @@ export interface Store {
    * segments of consecutive ones, which must not overlap (LevelStore keeps a message that breaks
    * this as a record of its own, at a cost).
    */
-  putMessage(vhost: string, queue: string, m: StoredMessage): void;
+  /** toConsumer: the queue has consumers keeping up, so an ack is likely to come soon (see ackHoldFrom). */
+  putMessage(vhost: string, queue: string, m: StoredMessage, toConsumer?: boolean): void;
   /**
    * A stored message was delivered and put back: after a clean restart it comes back flagged
    * redelivered (m is the message with redelivered set; its seq is already stored).
    */
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void;
-  deleteMessage(vhost: string, queue: string, seq: number): void;
+  /** Forgets a message (acked); true when it was never written (a put its batch had not taken yet). */
+  deleteMessage(vhost: string, queue: string, seq: number): boolean;
+  /**
+   * Bodies of this many bytes and more (Infinity: none) that putMessage is told go to a consumer
+   * may have their write wait for the consumer's ack, which cancels it (write-hold.ts).
+   */
+  readonly ackHoldFrom: number;
   /**
    * A quorum queue's dead-lettered message that its targets have not all taken yet (at-least-once
    * dead-lettering): kept apart from the queue's messages, dropped with the queue.
@@ -252,8 +259,10 @@ export interface Store {
    * Resolves when every mutation queued so far is written; rejects if the write failed. hurry
    * false: the caller can wait, and the store may hold its next write back a little, so that
    * deletes queued meanwhile cancel puts (a message acked before it is written is never written).
+   * waitForAcks (with hurry false): the caller can wait for the acks of large bodies consumers hold
+   * too, a hold of up to ~100 ms (a publisher with older publishes unconfirmed, a body's release).
    */
-  flush(hurry?: boolean): Promise<void>;
+  flush(hurry?: boolean, waitForAcks?: boolean): Promise<void>;
   /**
    * Resolves (never rejects) once the store has made progress on its backlog: the write in flight
    * is done, or, when none is, the next one. A publisher paused on backlogBytes waits on this and

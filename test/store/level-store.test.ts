@@ -377,6 +377,56 @@ describe('LevelStore segments', () => {
     await s.close();
   });
 
+  it('lets the write of large bodies on their way to consumers wait for their acks, unless a waiter may not or the last such wait did not pay', async () => {
+    const open2 = async (): Promise<{ s: LevelStore; appended: () => number }> => {
+      const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+      dirs.push(dir);
+      // A wait for acks lasts a minute here: a test that waited for one would time out.
+      const s = new LevelStore(dir, { ackHoldMs: 60_000 });
+      await s.open();
+      // Counts the body bytes each cycle hands to the body files.
+      const files = (s as unknown as { bodies: { append: (b: Buffer) => unknown } }).bodies;
+      const append = files.append.bind(files);
+      let n = 0;
+      files.append = (b: Buffer) => ((n += b.length), append(b));
+      return { s, appended: () => n };
+    };
+    const big = (seq: number): StoredMessage => ({ ...msg(seq), body: Buffer.alloc(64 * 1024, seq) });
+    const { s, appended } = await open2();
+    // Put for a consumer, by a waiter that may wait for acks: held; the acks cancel every write.
+    for (let seq = 1; seq <= 4; seq++) s.putMessage('/', 'q', big(seq), true);
+    const held = s.flush(false, true);
+    // Not a publisher's backlog: these are in memory with their consumer anyway.
+    expect(s.backlogBytes).toBe(0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(appended()).toBe(0);
+    for (let seq = 1; seq <= 4; seq++) expect(s.deleteMessage('/', 'q', seq)).toBe(true);
+    await s.flush();
+    await held;
+    expect(appended()).toBe(0);
+    expect(await all(s, 'q')).toEqual([]);
+    // Never acked: a hurried flush writes them (deletes now find them written)...
+    for (let seq = 5; seq <= 8; seq++) s.putMessage('/', 'q', big(seq), true);
+    const unpaid = s.flush(false, true);
+    await new Promise((r) => setTimeout(r, 20));
+    await s.flush();
+    await unpaid;
+    expect(appended()).toBe(4 * 64 * 1024);
+    expect(s.deleteMessage('/', 'q', 5)).toBe(false);
+    // ...and that wait did not pay: the next such write waits a millisecond, not for acks.
+    s.putMessage('/', 'q', big(9), true);
+    await s.flush(false, true);
+    expect(appended()).toBe(5 * 64 * 1024);
+    await s.close();
+
+    // A waiter that may not wait for acks (a publisher waiting on each confirm) is not held.
+    const other = await open2();
+    other.s.putMessage('/', 'q', big(1), true);
+    await other.s.flush(false);
+    expect(other.appended()).toBe(64 * 1024);
+    await other.s.close();
+  }, 20_000);
+
   it("keeps a message older than one of the queue's written ones as a record of its own", async () => {
     const { dir, s } = await open();
     s.putMessage('/', 'q', msg(10));
