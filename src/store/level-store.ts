@@ -39,7 +39,8 @@ import {
 } from './codec.js';
 import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
-import { ACK_HOLD_RETRY_MS, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
+import { ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
+import { performance as perf } from 'node:perf_hooks';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
 
@@ -112,6 +113,8 @@ export interface LevelStoreOptions {
   unhurriedMs?: number;
   /** How long a cycle may wait for the acks of large bodies consumers hold (write-hold.ts ACK_HOLD_MS). */
   ackHoldMs?: number;
+  /** Hold the millisecond even while the event loop is mostly idle (tests that look at the ticks). */
+  holdWhenIdle?: boolean;
 }
 
 export class LevelStore implements Store {
@@ -137,6 +140,9 @@ export class LevelStore implements Store {
   private ackCancelledBytes = 0;
   /** Holds for acks are off until then (performance.now()): the last one did not pay. */
   private ackHoldOffUntil = 0;
+  /** The event loop's utilization since then, and whether it was busy the last time it was looked at. */
+  private eluFrom = perf.eventLoopUtilization();
+  private busy = true;
   private readonly prefixes = new Map<string, Buffer>();
   onWrite?: ((seconds: number) => void) | undefined;
   /** Puts of paged messages and dead letters still waiting for the next batch, by queue and seq: a
@@ -858,6 +864,20 @@ export class LevelStore implements Store {
     setImmediate(this.writeNow);
   }
 
+  /**
+   * Whether the event loop was busy (BUSY_LOOP) over the last ~100 ms. The millisecond's hold saves
+   * work (acks cancel puts) at the price of confirm latency: worth it only when the work is what
+   * limits, not when the loop is mostly idle and publishers wait on their confirms.
+   */
+  private loopBusy(): boolean {
+    const d = perf.eventLoopUtilization(this.eluFrom);
+    if (d.idle + d.active >= 100) {
+      this.busy = d.utilization >= BUSY_LOOP;
+      this.eluFrom = perf.eventLoopUtilization();
+    }
+    return this.busy;
+  }
+
   /** How long the cycle would hold now (write-hold.ts). */
   private holdNow(): number {
     return holdMs(
@@ -868,7 +888,7 @@ export class LevelStore implements Store {
         queuedBytes: this.queuedBytes,
         consumedBytes: this.consumedBytes,
       },
-      this.options.unhurriedMs ?? 1,
+      this.loopBusy() || this.options.holdWhenIdle ? (this.options.unhurriedMs ?? 1) : 0,
       this.options.ackHoldMs,
     );
   }

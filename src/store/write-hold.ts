@@ -10,6 +10,9 @@
  */
 export const UNHURRIED_MAX_BYTES = 256 * 1024;
 
+/** Event loop utilization from which the millisecond's hold is worth its latency (LevelStore.loopBusy). */
+export const BUSY_LOOP = 0.7;
+
 /**
  * How long a cycle waits for acks when what it would write is large bodies on their way to
  * consumers. A consumer that acks every 100 messages of 1 MiB acks each batch ~70–100 ms after its

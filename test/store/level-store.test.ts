@@ -321,7 +321,7 @@ describe('LevelStore segments', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
     dirs.push(dir);
     // A write nobody hurries waits a minute here, not a millisecond: only the flushes start them.
-    const s = new LevelStore(dir, { unhurriedMs: 60_000 });
+    const s = new LevelStore(dir, { unhurriedMs: 60_000, holdWhenIdle: true });
     await s.open();
     // Counts the segments (key prefix 'M') each LevelDB batch puts.
     const db = (s as unknown as { db: { batch: (ops: { type: string; key: Buffer }[], o?: object) => Promise<void> } }).db;
@@ -376,6 +376,30 @@ describe('LevelStore segments', () => {
     expect(await all(s, 'q')).toEqual([]);
     await s.close();
   });
+
+  it('does not hold a write nobody hurries while the event loop is mostly idle: confirms, not saved work, are what count then', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+    dirs.push(dir);
+    // A hold lasts a minute here: a write held would time the test out.
+    const s = new LevelStore(dir, { unhurriedMs: 60_000 });
+    await s.open();
+    // The loop is looked at over windows of 100 ms: this one is idle.
+    await new Promise((r) => setTimeout(r, 150));
+    for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'q', msg(seq));
+    await s.flush(false);
+    expect((await all(s, 'q')).length).toBe(10);
+    // A busy loop (here 120 ms of it) brings the hold back: the next unhurried write waits.
+    const until = performance.now() + 120;
+    while (performance.now() < until);
+    for (let seq = 11; seq <= 20; seq++) s.putMessage('/', 'q', msg(seq));
+    let written = false;
+    const held = s.flush(false).then(() => (written = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(written).toBe(false);
+    await s.flush();
+    await held;
+    await s.close();
+  }, 20_000);
 
   it('lets the write of large bodies on their way to consumers wait for their acks, unless a waiter may not or the last such wait did not pay', async () => {
     const open2 = async (): Promise<{ s: LevelStore; appended: () => number }> => {
