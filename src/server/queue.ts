@@ -613,7 +613,7 @@ export class Queue {
     };
     this.storing.set(m.seq, release);
     // Not hurried, and may wait for acks: a publisher that needs the write soon says so itself.
-    this.vhost.store.flush(false, true).then(
+    store.flush(false, true).then(
       () => release(false),
       () => release(true),
     );

@@ -39,7 +39,7 @@ import {
 } from './codec.js';
 import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
-import { ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
+import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
 import { performance as perf } from 'node:perf_hooks';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
@@ -846,7 +846,7 @@ export class LevelStore implements Store {
       // Held: a flush() that hurries or a publisher held by backlogBytes (progress()) ends the
       // hold; what else came is looked at once the tick's deliveries are done (recheckHold).
       if (this.hurried) return this.endHold();
-      if (!this.recheckQueued && (this.holdLength > (this.options.unhurriedMs ?? 1) || this.queuedBytes >= UNHURRIED_MAX_BYTES)) {
+      if (!this.recheckQueued && (this.holdingForAcks || this.queuedBytes >= UNHURRIED_MAX_BYTES)) {
         this.recheckQueued = true;
         setImmediate(this.recheckHold);
       }
@@ -857,6 +857,11 @@ export class LevelStore implements Store {
   }
 
   private readonly scheduleNext = (): void => this.schedule();
+
+  /** The current hold is the long one, for acks (write-hold.ts ACK_HOLD_MS). */
+  private get holdingForAcks(): boolean {
+    return this.holdLength > 0 && this.holdLength === (this.options.ackHoldMs ?? ACK_HOLD_MS);
+  }
 
   private endHold(): void {
     clearTimeout(this.scheduled as NodeJS.Timeout);
@@ -1022,7 +1027,7 @@ export class LevelStore implements Store {
     // A hold for acks that saw fewer of its bodies acked than it now writes did not pay: consumers
     // that ack later than the hold (or in batches larger than publishers' windows) only made
     // confirms late. Ordinary writes for a while, then another try.
-    if (this.holdLength > (this.options.unhurriedMs ?? 1) && this.ackCancelledBytes < this.consumedBytes) {
+    if (this.holdingForAcks && this.ackCancelledBytes < this.consumedBytes) {
       this.ackHoldOffUntil = performance.now() + ACK_HOLD_RETRY_MS;
     }
     this.ackCancelledBytes = 0;

@@ -210,12 +210,6 @@ export class Pending {
     return old;
   }
 
-  /** seq's message, null when it is not here (or cancelled). */
-  find(seq: number): StoredMessage | null {
-    const i = this.indexOf(seq);
-    return i < 0 ? null : this.msgs[i]!;
-  }
-
   /** Cancels every message whose seq drop() accepts; returns them. */
   cancelWhere(drop: (seq: number) => boolean): StoredMessage[] {
     const out: StoredMessage[] = [];

@@ -205,9 +205,9 @@ export interface Store {
    * Stores a persistent message of the queue. A queue's seqs only grow from one call to the next
    * (within one tick they may come in any order): the store may keep a queue's messages in
    * segments of consecutive ones, which must not overlap (LevelStore keeps a message that breaks
-   * this as a record of its own, at a cost).
+   * this as a record of its own, at a cost). toConsumer: the queue has consumers that keep up, so
+   * an ack is likely to come soon (see ackHoldFrom).
    */
-  /** toConsumer: the queue has consumers keeping up, so an ack is likely to come soon (see ackHoldFrom). */
   putMessage(vhost: string, queue: string, m: StoredMessage, toConsumer?: boolean): void;
   /**
    * A stored message was delivered and put back: after a clean restart it comes back flagged
@@ -259,8 +259,9 @@ export interface Store {
    * Resolves when every mutation queued so far is written; rejects if the write failed. hurry
    * false: the caller can wait, and the store may hold its next write back a little, so that
    * deletes queued meanwhile cancel puts (a message acked before it is written is never written).
-   * waitForAcks (with hurry false): the caller can wait for the acks of large bodies consumers hold
-   * too, a hold of up to ~100 ms (a publisher with older publishes unconfirmed, a body's release).
+   * waitForAcks (with hurry false): the caller can wait for the acks of large bodies on their way to
+   * consumers too, a hold of up to 200 ms (a publisher that keeps a window of confirms, a body's
+   * release; write-hold.ts).
    */
   flush(hurry?: boolean, waitForAcks?: boolean): Promise<void>;
   /**
