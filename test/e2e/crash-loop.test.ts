@@ -1,7 +1,9 @@
 // Crash safety under load: a child-process broker is killed with SIGKILL at random moments while
 // a confirming publisher sends messages and consumers ack them. After each restart no confirmed
 // message is missing, and the only duplicates are messages whose ack was in flight.
-// CRASH_KILLS=N runs N kills (npm run crash-loop runs many); the test suite runs a few. Every other
+// CRASH_KILLS=N runs N kills (npm run crash-loop runs many); the test suite runs a few. CRASH_BODY
+// sets the body size (64 bytes; 16 KiB and more are large bodies, whose writes may wait for their
+// consumers' acks: src/store/write-hold.ts). Every other
 // run keeps only 10 messages of a queue in memory, so kills also land while the queue is paged.
 // The publisher takes turns between three queues: a classic one (persistent messages), a quorum
 // one (transient messages, which it stores anyway) and a stream (transient too), whose consumer
@@ -17,6 +19,7 @@ import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 3);
+const BODY = Number(process.env.CRASH_BODY ?? 64);
 
 const CLASSIC = 'crash-loop';
 const QUORUM = 'crash-loop-qq';
@@ -98,7 +101,7 @@ async function runUntilKilled(b: BrokerProcess, next: { id: number }, round: Rou
       continue;
     }
     const id = next.id++;
-    const body = Buffer.alloc(64);
+    const body = Buffer.alloc(BODY);
     body.writeUInt32BE(id, 0);
     inflight++;
     try {
