@@ -55,15 +55,20 @@ async function consume(ch: Channel, q: string, ack: boolean): Promise<ConsumeMes
   return got;
 }
 
+/** A confirm channel and a durable queue 'held' with a consumer on a channel of its own. */
+async function openHeld(port: number, prefetch: number, ack: boolean): Promise<{ ch: ConfirmChannel; rx: Channel; got: ConsumeMessage[] }> {
+  const conn = await res.connect(port);
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('held', { durable: true });
+  const rx = await conn.createChannel();
+  await rx.prefetch(prefetch);
+  return { ch, rx, got: await consume(rx, 'held', ack) };
+}
+
 describe('large persistent bodies with consumers', () => {
   it('are not written when a consumer that keeps up acks them, and every publish is confirmed', async () => {
     const { b, written } = await start();
-    const conn = await res.connect(b.port);
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue('held', { durable: true });
-    const rx = await conn.createChannel();
-    await rx.prefetch(100);
-    const got = await consume(rx, 'held', true);
+    const { ch, got } = await openHeld(b.port, 100, true);
     const COUNT = 300;
     await publish(ch, 'held', 0, COUNT, 50);
     await waitUntil(() => got.length === COUNT, 'every message consumed');
@@ -77,12 +82,7 @@ describe('large persistent bodies with consumers', () => {
   it('hold their confirms until the write or the acks, and never for a publisher waiting on each confirm', async () => {
     // A wait for acks lasts a minute here: any confirm it held would time the test out.
     const { b, written } = await start((dir) => new LevelStore(dir, { ackHoldMs: 60_000 }));
-    const conn = await res.connect(b.port);
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue('held', { durable: true });
-    const rx = await conn.createChannel();
-    await rx.prefetch(1000);
-    const got = await consume(rx, 'held', false);
+    const { ch, rx, got } = await openHeld(b.port, 1000, false);
 
     // One at a time, each confirm awaited: written at once, though the consumer holds them.
     for (let i = 0; i < 3; i++) await publish(ch, 'held', i, i + 1, 1);
@@ -110,20 +110,14 @@ describe('large persistent bodies with consumers', () => {
   it('survive kill -9 once confirmed while a consumer holds them unacked', async () => {
     const dir = await res.tempDir('warren-ack-hold-kill-');
     let b = await res.broker(dir);
-    let conn = await res.connect(b.port);
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue('held', { durable: true });
-    const rx = await conn.createChannel();
-    await rx.prefetch(1000);
-    const got = await consume(rx, 'held', false);
+    const { ch, got } = await openHeld(b.port, 1000, false);
     const COUNT = 100;
     await publish(ch, 'held', 0, COUNT, 20);
     await waitUntil(() => got.length === COUNT, 'every message delivered');
     await b.kill9();
 
     b = await res.broker(dir);
-    conn = await res.connect(b.port);
-    const again = await conn.createChannel();
+    const again = await (await res.connect(b.port)).createChannel();
     expect((await again.checkQueue('held')).messageCount).toBe(COUNT);
     const back = await consume(again, 'held', true);
     await waitUntil(() => back.length === COUNT, 'every message back');
