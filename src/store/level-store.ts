@@ -619,7 +619,8 @@ export class LevelStore implements Store {
         // Acked before its batch was written: it costs no write at all (RabbitMQ does the same
         // for messages consumed quickly).
         this.queuedBytes -= approxBytes(m);
-        if (this.forConsumers.delete(m)) {
+        // (Most cancelled puts are small ones: the set is nearly always empty then.)
+        if (this.consumedBytes > 0 && this.forConsumers.delete(m)) {
           this.consumedBytes -= approxBytes(m);
           this.ackCancelledBytes += approxBytes(m);
         }
@@ -646,7 +647,7 @@ export class LevelStore implements Store {
     let n = 0;
     for (const m of ms) {
       n += approxBytes(m);
-      if (this.forConsumers.delete(m)) this.consumedBytes -= approxBytes(m);
+      if (this.consumedBytes > 0 && this.forConsumers.delete(m)) this.consumedBytes -= approxBytes(m);
     }
     return n;
   }
