@@ -3,6 +3,7 @@
 // A queue's persistent messages are kept in segments (segments.ts): one value per queue per batch.
 // Records of the layout before segments (one per message, under 'm') are still read, acked and
 // deleted, so a data directory written by an earlier version opens as it was.
+import { performance as perf } from 'node:perf_hooks';
 import { Level } from 'level';
 import { bodyLength } from '../frames/body.js';
 import { ensureWritableDataDir } from './data-dir.js';
@@ -40,7 +41,6 @@ import {
 import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
 import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
-import { performance as perf } from 'node:perf_hooks';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
 
@@ -128,7 +128,7 @@ export class LevelStore implements Store {
   private hurried = false;
   /** Someone waits for the next cycle and may not wait for acks: flush(false) without waitForAcks. */
   private soon = false;
-  /** When the current hold began (performance.now()) and how long it is (write-hold.ts). */
+  /** When the current hold began (perf.now()) and how long it is (write-hold.ts). */
   private holdStart = 0;
   private holdLength = 0;
   /** A look at the hold is due at the end of this tick (recheckHold). */
@@ -138,7 +138,7 @@ export class LevelStore implements Store {
   private consumedBytes = 0;
   /** Of those put since the last write, the bytes acks cancelled. */
   private ackCancelledBytes = 0;
-  /** Holds for acks are off until then (performance.now()): the last one did not pay. */
+  /** Holds for acks are off until then (perf.now()): the last one did not pay. */
   private ackHoldOffUntil = 0;
   /** The event loop's utilization since then, and whether it was busy the last time it was looked at. */
   private eluFrom = perf.eventLoopUtilization();
@@ -890,7 +890,7 @@ export class LevelStore implements Store {
       {
         hurried: this.hurried,
         waited: this.next !== null,
-        mayWaitForAcks: !this.soon && performance.now() >= this.ackHoldOffUntil,
+        mayWaitForAcks: !this.soon && perf.now() >= this.ackHoldOffUntil,
         queuedBytes: this.queuedBytes,
         consumedBytes: this.consumedBytes,
       },
@@ -912,7 +912,7 @@ export class LevelStore implements Store {
   private readonly startCycle = (): void => {
     const ms = this.holdNow();
     if (ms === 0) return this.writeNow();
-    this.holdStart = performance.now();
+    this.holdStart = perf.now();
     this.holdLength = ms;
     this.scheduled = setTimeout(this.writeNow, ms);
   };
@@ -923,7 +923,7 @@ export class LevelStore implements Store {
     if (this.scheduled === null || this.scheduled === 'now') return;
     const ms = this.holdNow();
     if (ms === this.holdLength) return;
-    const left = this.holdStart + ms - performance.now();
+    const left = this.holdStart + ms - perf.now();
     clearTimeout(this.scheduled);
     if (ms === 0 || left <= 0) {
       this.scheduled = null;
@@ -1029,7 +1029,7 @@ export class LevelStore implements Store {
     // that ack later than the hold (or in batches larger than publishers' windows) only made
     // confirms late. Ordinary writes for a while, then another try.
     if (this.holdingForAcks && this.ackCancelledBytes < this.consumedBytes) {
-      this.ackHoldOffUntil = performance.now() + ACK_HOLD_RETRY_MS;
+      this.ackHoldOffUntil = perf.now() + ACK_HOLD_RETRY_MS;
     }
     this.ackCancelledBytes = 0;
     this.holdLength = 0;
