@@ -1,4 +1,6 @@
-// A spy on an in-process broker's LevelDB handle (both batch forms: chained and array). Every write
+// A spy on an in-process broker's LevelDB handle (both batch forms: chained, and the array form at
+// classic-level's own _batch, which the store's write cycle calls directly and abstract-level's
+// batch(ops) calls for everyone else). Every write
 // still goes to LevelDB at once; while held, its completion is kept from the store until release(),
 // and each write records whether LevelDB was asked to sync it and how many puts and deletes it had.
 import type { RunningBroker } from '../../src/index.js';
@@ -15,8 +17,9 @@ export interface Write {
  * closes (a write still held would hang its close).
  */
 export function spyOnWrites(b: RunningBroker, onRelease: (release: () => void) => void) {
-  const db = (b.broker.store as unknown as { db: { batch: (...a: unknown[]) => unknown } }).db;
+  const db = (b.broker.store as unknown as { db: { batch: (...a: unknown[]) => unknown; _batch: (...a: unknown[]) => unknown } }).db;
   const original = db.batch.bind(db) as (...a: unknown[]) => unknown;
+  const originalArray = db._batch.bind(db) as (...a: unknown[]) => unknown;
   const events: string[] = [];
   const writes: Write[] = [];
   let hold: Promise<void> | null = null;
@@ -34,23 +37,24 @@ export function spyOnWrites(b: RunningBroker, onRelease: (release: () => void) =
     events.push(`write sync=${w.sync} puts=${w.puts > 0}`);
   };
   db.batch = (...args: unknown[]): unknown => {
-    if (args.length === 0) {
-      const batch = original() as { put: (...a: unknown[]) => unknown; del: (...a: unknown[]) => unknown; write: (o?: { sync?: boolean }) => Promise<void> };
-      const w: Write = { sync: false, puts: 0, dels: 0 };
-      const put = batch.put.bind(batch);
-      const del = batch.del.bind(batch);
-      const write = batch.write.bind(batch);
-      batch.put = (...a: unknown[]) => (w.puts++, put(...a));
-      batch.del = (...a: unknown[]) => (w.dels++, del(...a));
-      batch.write = (o?: { sync?: boolean }) => {
-        w.sync = o?.sync === true;
-        return finish(write(o), w);
-      };
-      return batch;
-    }
+    if (args.length > 0) return original(...args);
+    const batch = original() as { put: (...a: unknown[]) => unknown; del: (...a: unknown[]) => unknown; write: (o?: { sync?: boolean }) => Promise<void> };
+    const w: Write = { sync: false, puts: 0, dels: 0 };
+    const put = batch.put.bind(batch);
+    const del = batch.del.bind(batch);
+    const write = batch.write.bind(batch);
+    batch.put = (...a: unknown[]) => (w.puts++, put(...a));
+    batch.del = (...a: unknown[]) => (w.dels++, del(...a));
+    batch.write = (o?: { sync?: boolean }) => {
+      w.sync = o?.sync === true;
+      return finish(write(o), w);
+    };
+    return batch;
+  };
+  db._batch = (...args: unknown[]): unknown => {
     const [ops, o] = args as [Op[], { sync?: boolean } | undefined];
     const w: Write = { sync: o?.sync === true, puts: ops.filter((x) => x.type === 'put').length, dels: ops.filter((x) => x.type === 'del').length };
-    return finish(original(...args) as Promise<unknown>, w);
+    return finish(originalArray(...args) as Promise<unknown>, w);
   };
   const spy = {
     events,

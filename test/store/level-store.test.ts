@@ -323,11 +323,11 @@ describe('LevelStore segments', () => {
     // A write nobody hurries waits a minute here, not a millisecond: only the flushes start them.
     const s = new LevelStore(dir, { unhurriedMs: 60_000, holdWhenIdle: true });
     await s.open();
-    // Counts the segments (key prefix 'M') each LevelDB batch puts.
-    const db = (s as unknown as { db: { batch: (ops: { type: string; key: Buffer }[], o?: object) => Promise<void> } }).db;
-    const batch = db.batch.bind(db);
+    // Counts the segments (key prefix 'M') each LevelDB batch puts (the store calls classic-level's _batch).
+    const db = (s as unknown as { db: { _batch: (ops: { type: string; key: Buffer }[], o?: object) => Promise<void> } }).db;
+    const batch = db._batch.bind(db);
     let segmentPuts = 0;
-    db.batch = (ops, o) => {
+    db._batch = (ops, o) => {
       segmentPuts += ops.filter((op) => op.type === 'put' && op.key[0] === 0x4d).length;
       return batch(ops, o);
     };
