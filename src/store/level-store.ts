@@ -66,7 +66,7 @@ type OpsStep = Extract<Step, { ops: Op[] }>;
  * encodes its key and value and looks for hooks and write listeners, for operations that are
  * Buffers already here (no encoding, no hook, no listener). Measured, a batch of one put handed
  * over on the main thread: 20-26 µs through batch(), 11-12 µs through _batch(); a write cycle is
- * one or two batches, ~1,700 cycles a second in goperf's publish-only. Used only while the
+ * one or two batches, 1,200-2,100 cycles a second in goperf's publish-only. Used only while the
  * database is open (abstract-level's batch() otherwise: it waits for an open in progress).
  */
 interface OwnBatch {
