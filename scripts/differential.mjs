@@ -525,8 +525,11 @@ async function startWarrenProc(logFile) {
   proc.stderr.pipe(logStream, { end: false });
   warrens.add(proc);
   proc.once('exit', () => warrens.delete(proc));
+  // Resolves once both listeners are up: the management API comes up after the AMQP listener.
   const port = await new Promise((res, rej) => {
     let buf = '';
+    let amqpPort = 0;
+    let apiUp = false;
     const onData = (d) => {
       logStream.write(d);
       buf += d;
@@ -540,10 +543,12 @@ async function startWarrenProc(logFile) {
         } catch {
           continue;
         }
-        if (rec.msg === 'listening' && rec.port) {
+        if (rec.msg === 'listening' && rec.port) amqpPort = rec.port;
+        if (rec.msg === 'management listening') apiUp = true;
+        if (amqpPort && apiUp) {
           proc.stdout.off('data', onData);
           proc.stdout.pipe(logStream);
-          res(rec.port);
+          res(amqpPort);
           return;
         }
       }

@@ -24,7 +24,10 @@ export interface SpawnBrokerOptions {
   args?: string[];
   /** Extra environment variables. */
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for the "listening" log line (default 15 s). */
+  /**
+   * How long to wait for the "listening" log line (default 15 s), and for "management listening"
+   * too when the args turn the management API on: it comes up after the AMQP listener.
+   */
   startTimeoutMs?: number;
   /** How long stop()/kill9() wait for the process to exit (default 15 s). */
   stopTimeoutMs?: number;
@@ -126,8 +129,14 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
     });
   };
 
+  // The last --management-port wins (yargs); the defaults above set it to 0 (off).
+  const mgmtAt = argv.lastIndexOf('--management-port');
+  const wantsApi = !opts.command && mgmtAt >= 0 && argv[mgmtAt + 1] !== '0';
+
   return new Promise<BrokerProcess>((resolve, reject) => {
     let settled = false;
+    let amqpPort = 0;
+    let apiUp = !wantsApi;
     const fail = (msg: string): void => {
       if (settled) return;
       settled = true;
@@ -135,7 +144,7 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
       if (!exitInfo) signal('SIGKILL');
       reject(new Error(`spawnBroker: ${msg}\n${output()}`));
     };
-    const timer = setTimeout(() => fail(`no "listening" log line within ${startTimeoutMs} ms`), startTimeoutMs);
+    const timer = setTimeout(() => fail(`no "listening"${wantsApi ? ' and "management listening"' : ''} log line within ${startTimeoutMs} ms`), startTimeoutMs);
 
     const onLine = (line: string): void => {
       let rec: Record<string, unknown>;
@@ -147,10 +156,12 @@ export function spawnBroker(opts: SpawnBrokerOptions): Promise<BrokerProcess> {
         return;
       }
       logs.push(rec);
-      if (!settled && rec.msg === 'listening' && typeof rec.port === 'number') {
+      if (rec.msg === 'listening' && typeof rec.port === 'number' && amqpPort === 0) amqpPort = rec.port;
+      if (rec.msg === 'management listening') apiUp = true;
+      if (!settled && amqpPort !== 0 && apiUp) {
         settled = true;
         clearTimeout(timer);
-        const port = rec.port;
+        const port = amqpPort;
         resolve({
           port,
           proc,
