@@ -630,11 +630,12 @@ export class LevelStore implements Store {
       if (m) {
         // Acked before its batch was written: it costs no write at all (RabbitMQ does the same
         // for messages consumed quickly).
-        this.queuedBytes -= approxBytes(m);
+        const bytes = approxBytes(m);
+        this.queuedBytes -= bytes;
         // (Most cancelled puts are small ones: the set is nearly always empty then.)
         if (this.consumedBytes > 0 && this.forConsumers.delete(m)) {
-          this.consumedBytes -= approxBytes(m);
-          this.ackCancelledBytes += approxBytes(m);
+          this.consumedBytes -= bytes;
+          this.ackCancelledBytes += bytes;
         }
         return true;
       }
@@ -658,8 +659,9 @@ export class LevelStore implements Store {
   private cancelled(ms: StoredMessage[]): number {
     let n = 0;
     for (const m of ms) {
-      n += approxBytes(m);
-      if (this.consumedBytes > 0 && this.forConsumers.delete(m)) this.consumedBytes -= approxBytes(m);
+      const bytes = approxBytes(m);
+      n += bytes;
+      if (this.consumedBytes > 0 && this.forConsumers.delete(m)) this.consumedBytes -= bytes;
     }
     return n;
   }

@@ -205,7 +205,7 @@ export class Pending {
   /** Replaces seq's message (its redelivered flag changed); the one it replaced, null when it is not here. */
   replace(m: StoredMessage): StoredMessage | null {
     const i = this.indexOf(m.seq);
-    const old = i < 0 ? null : this.msgs[i]!;
+    const old = i < 0 ? null : (this.msgs[i] ?? null);
     if (old) this.msgs[i] = m;
     return old;
   }
