@@ -8,6 +8,7 @@ import { Reader, ShortStrCache, u32At } from './primitives.js';
 import { BodyPieces, type Body } from './body.js';
 import { SlabFiller } from './body-pool.js';
 import { keptViews } from './kept-views.js';
+import { LARGE_BODY, largeBodies } from './large-bodies.js';
 import { viewOf } from './chunk-view.js';
 
 export interface Command {
@@ -172,6 +173,7 @@ export class CommandAssembler {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
       }
       if (this.pooling) {
+        if (this.bodySize >= LARGE_BODY) largeBodies.bytes += n;
         this.slabs!.add(b, start, end);
         return this.received === this.bodySize ? this.complete(this.slabs!.finish(this.bodySize)) : null;
       }

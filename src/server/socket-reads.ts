@@ -14,19 +14,35 @@
 // it keeps (frames/kept-views.ts), and a read that made any is followed by a fresh buffer.
 import type { Socket } from 'node:net';
 import { keptViews } from '../frames/kept-views.js';
+import { largeBodies } from '../frames/large-bodies.js';
 
 /**
  * A connection starts on a small buffer: an idle one (10,000 of them, README "Scale of objects")
  * holds little more than its handshake needed, and 64 KiB each of external memory would make V8
- * collect more often. The first read that fills it moves it to READ_MAX; a read of SHRINK_AT bytes
- * or fewer (a heartbeat, an ack, an RPC request) moves it back, so a connection that once sent a
- * burst does not hold 64 KiB for the rest of its life. Each move is one allocation, as every read
- * was before.
+ * collect more often. The first read that fills it moves it to READ_MID (as large as Node's own
+ * reads); a read of SHRINK_AT bytes or fewer (a heartbeat, an ack, an RPC request) moves it back,
+ * so a connection that once sent a burst does not hold a large buffer for the rest of its life.
+ * Each move is one allocation, as every read was before.
+ *
+ * READ_MAX is for reads that are mostly the body of a large message (frames/large-bodies.ts): a
+ * read of READ_MID that fills the buffer with one moves it up, a read that is not moves it back to
+ * READ_MID. A 1 MiB body then comes in 4 reads, not 16 (README, "Reads of up to 256 KiB").
  */
 const READ_MIN = 1024;
-/** As large as Node's own reads: a large body arrives in as many pieces as before. */
-const READ_MAX = 64 * 1024;
+const READ_MID = 64 * 1024;
+const READ_MAX = 256 * 1024;
 const SHRINK_AT = 256;
+
+/**
+ * The size of the buffer for the next read, after a read of len bytes into one of size bytes;
+ * large: the read was mostly the body of a large message.
+ */
+function nextSize(size: number, len: number, large: boolean): number {
+  if (len <= SHRINK_AT) return READ_MIN;
+  if (size < READ_MID) return len === size ? READ_MID : size;
+  if (large) return len === size ? READ_MAX : size;
+  return READ_MID;
+}
 
 /** Takes a read: chunk[0, len) is valid until the sink returns, unless it kept a view (see above). */
 export type ReadSink = (chunk: Buffer, len: number) => void;
@@ -70,8 +86,9 @@ export function withOwnReads(accepted: Socket): Socket {
   fields[k.buffer] = buf;
   fields[k.callback] = (len: number, chunk: Buffer): boolean => {
     const before = keptViews.count;
+    const largeBefore = largeBodies.bytes;
     slot.sink?.(chunk, len);
-    const size = len === buf.length ? READ_MAX : len <= SHRINK_AT ? READ_MIN : buf.length;
+    const size = nextSize(buf.length, len, (largeBodies.bytes - largeBefore) * 2 >= len);
     if (keptViews.count !== before || size !== buf.length) {
       buf = Buffer.allocUnsafeSlow(size);
       fresh = true;

@@ -60,7 +60,7 @@ async function readBack(port: number, queue: string): Promise<Map<number, string
 }
 
 /** Publishes bodies to amq.fanout from a raw client whose byte stream is cut at random places. */
-async function publishInRandomCuts(port: number, frameMax: number, bodies: Buffer[], firstId: number): Promise<void> {
+async function publishInRandomCuts(port: number, frameMax: number, bodies: Buffer[], firstId: number, sizes: Set<number>): Promise<void> {
   const raw = await RawAmqp.connect(port);
   await raw.handshake({ frameMax });
   await raw.openChannel(1);
@@ -88,25 +88,33 @@ async function publishInRandomCuts(port: number, frameMax: number, bodies: Buffe
   const stream = Buffer.concat(parts);
   const next = (offsets: number[], at: number): number => offsets.find((o) => o > at) ?? stream.length;
   for (let at = 0; at < stream.length; ) {
-    // Cuts of every kind, each written alone after a pause so that it is a read of its own: a whole
-    // message in one read, a body frame's end octet alone at the start of the next read (its last
-    // piece held back), short ones (headers and frames cut anywhere) and long ones (bodies in
-    // pieces).
+    // Cuts of every kind, each written alone after a pause so that it is a read of its own (or of
+    // several, when it is longer than the broker's buffer): a whole message in one read, a body
+    // frame's end octet alone at the start of the next read (its last piece held back), short ones
+    // (headers and frames cut anywhere) and long ones (bodies in pieces). A cut of more than 64 KiB
+    // of a 300 KiB body moves the buffer to 256 KiB, others move it back (socket-reads.ts, nextSize).
     const r = Math.random();
     const aligned = at === 0 || messageEnds.includes(at);
     let n: number;
     if (r < 0.3 || (aligned && r < 0.7)) n = next(messageEnds, at) - at;
     else if (r < 0.45) n = next(frameEndOctets, at) - at;
-    else n = 1 + Math.floor(Math.random() * (r < 0.8 ? 9 * KiB : 90 * KiB));
-    if (n <= 0 || n > 60 * KiB) n = 1 + Math.floor(Math.random() * 9 * KiB);
+    else n = 1 + Math.floor(Math.random() * (r < 0.8 ? 9 * KiB : r < 0.9 ? 90 * KiB : 300 * KiB));
+    if (n <= 0 || n > 320 * KiB) n = 1 + Math.floor(Math.random() * 9 * KiB);
     raw.write(stream.subarray(at, at + n));
     at += n;
     await sleep(1);
+    sizes.add(readBufferSize(conn!.socket));
   }
   // A round trip: everything written before it has been read and handled.
   raw.write(queueDeclareFrame(1, 'read-buffer-a', { durable: true, passive: true }));
   await raw.expectMethod(M.queueDeclareOk, 20_000);
   raw.socket.destroy();
+}
+
+/** The buffer the broker's socket reads into next: Node's own field for it (net.Socket's kBuffer). */
+function readBufferSize(socket: object): number {
+  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'kBuffer');
+  return ((socket as Record<symbol, unknown>)[key!] as Buffer).length;
 }
 
 describe('reads into a buffer used again', () => {
@@ -122,11 +130,14 @@ describe('reads into a buffer used again', () => {
     }
     await setup.close();
     const sent = new Map<number, string>();
+    const sizes = new Set<number>();
     for (const [run, frameMax] of [4096, 131072, 131072].entries()) {
       const bodies = Array.from({ length: 50 }, (_, i) => randomBytes(SIZES[(i * 5 + run) % SIZES.length]!));
       bodies.forEach((b, i) => sent.set(run * 1000 + i, digest(b)));
-      await publishInRandomCuts(broker.port, frameMax, bodies, run * 1000);
+      await publishInRandomCuts(broker.port, frameMax, bodies, run * 1000, sizes);
     }
+    // The cuts moved the broker's read buffer through all its sizes, the largest included.
+    expect([...sizes].sort((a, b) => a - b)).toEqual([KiB, 64 * KiB, 256 * KiB]);
     const fromMemory = await readBack(broker.port, 'read-buffer-a');
     expect([...fromMemory.keys()].sort((a, b) => a - b)).toEqual([...sent.keys()]);
     for (const [id, d] of sent) expect(fromMemory.get(id), `message ${id} read back from memory`).toBe(d);
