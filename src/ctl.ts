@@ -104,7 +104,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   set_cluster_name: [1, 1, 'set_cluster_name <name>'],
   purge_queue: [1, 1, 'purge_queue [-p <vhost>] <queue>'],
   delete_queue: [1, 1, 'delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused]'],
-  close_connection: [1, 2, 'close_connection <connection name> [explanation]'],
+  close_connection: [1, 2, 'close_connection <connection pid or name> [explanation]'],
   close_all_connections: [1, 1, 'close_all_connections [-p <vhost> --limit <limit>] [--global] [--per-connection-delay <delay>] <explanation>'],
   add_user: [2, 2, 'add_user <username> <password>'],
   delete_user: [1, 1, 'delete_user <username>'],
@@ -273,6 +273,30 @@ async function closeAll(o: CtlOptions, explanation: string): Promise<number> {
   return 0;
 }
 
+/** An Erlang pid as rabbitmqctl prints it (`<node.…>`); Warren's are `<node.connection id.0>`. */
+const PID_SYNTAX = /^<[^<>\s]+\.\d+\.\d+>$/;
+
+/**
+ * close_connection: by pid, as rabbitmqctl takes it (`list_connections pid`), or by name, as the
+ * management API does. A pid no connection has is not an error: 3.10.8 exits 0 then (the
+ * connection went away meanwhile); a name none has exits 69.
+ */
+async function closeConnection(o: CtlOptions, target: string, explanation: string): Promise<number> {
+  say(o, `Closing connection ${target}, reason: ${explanation}...`);
+  let name = target;
+  if (PID_SYNTAX.test(target)) {
+    const conns = (await call(o, 'GET', '/api/connections?columns=pid,name')) as Row[];
+    const found = conns.find((c) => c.pid === target);
+    if (!found) return 0;
+    name = String(found.name);
+  }
+  await fetchDelete(o, `/api/connections/${enc(name)}`, explanation).catch((e: unknown) => {
+    if (!(e instanceof CtlError && e.status === 404)) throw e;
+    if (name === target) throw new CtlError(`no connection named '${target}'`, EX_UNAVAILABLE);
+  });
+  return 0;
+}
+
 /** A user must exist for these commands: rabbitmqctl exits 67 (EX_NOUSER) with its text otherwise. */
 async function existingUser(o: CtlOptions, name: string, quoted = true): Promise<Row> {
   return (await call(o, 'GET', `/api/users/${enc(name)}`).catch((e: unknown) => {
@@ -381,12 +405,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       case 'close_all_connections':
         return await closeAll(o, args[0]!);
       case 'close_connection':
-        say(o, `Closing connection ${args[0]}, reason: ${args[1] ?? 'Closed via warren ctl'}...`);
-        await fetchDelete(o, `/api/connections/${enc(args[0]!)}`, args[1] ?? 'Closed via warren ctl').catch((e: unknown) => {
-          if (e instanceof CtlError && e.status === 404) throw new CtlError(`no connection named '${args[0]}'`, EX_UNAVAILABLE);
-          throw e;
-        });
-        return 0;
+        return await closeConnection(o, args[0]!, args[1] ?? 'Closed via warren ctl');
       case 'add_user':
         say(o, `Adding user "${args[0]}" ...`);
         if (await call(o, 'GET', `/api/users/${enc(args[0]!)}`).then(() => true, () => false)) throw new CtlError(`User "${args[0]}" already exists`, EX_SOFTWARE);

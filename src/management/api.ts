@@ -28,6 +28,7 @@ import type { ApiAuthz } from './authz.js';
 import { HttpError, accessRefused, badRequest, fromAmqp, notFound, requireKeys } from './http-errors.js';
 import { encodePropertiesJson, type PropertiesJson } from './properties-json.js';
 import type { RateSampler } from './rates.js';
+import { asksForColumn } from './paging.js';
 import {
   bindingView,
   defaultBindingView,
@@ -535,11 +536,16 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
-  app.get('/api/connections', async (req) => seenConnections(req.authz).filter((c) => c.vhost).map((c) => connectionView(c, rates)));
+  app.get('/api/connections', async (req) => {
+    const pid = asksForColumn(req.query, 'pid');
+    return seenConnections(req.authz)
+      .filter((c) => c.vhost)
+      .map((c) => connectionView(c, rates, pid));
+  });
   app.get<{ Params: Params }>('/api/connections/:name', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);
-    return connectionView(c, rates);
+    return connectionView(c, rates, asksForColumn(req.query, 'pid'));
   });
   app.delete<{ Params: Params }>('/api/connections/:name', async (req, reply) => {
     const c = connectionNamed(req.params.name);

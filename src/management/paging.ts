@@ -116,6 +116,12 @@ function sortBy(items: unknown[], keys: string[]): unknown[] {
   });
 }
 
+/** Whether a request's columns=… names this field (one that is only made when asked for). */
+export function asksForColumn(query: unknown, name: string): boolean {
+  const columns = (query as Query | undefined)?.columns;
+  return typeof columns === 'string' && columns.split(',').includes(name);
+}
+
 /** A list answer as the query asks for it; a single object only through columns. */
 export function applyListQuery(input: unknown, q: Query, defaultOrder?: string[]): unknown {
   const payload = q.disable_stats === 'true' ? (Array.isArray(input) ? input.map(withoutStats) : withoutStats(input)) : input;

@@ -424,6 +424,34 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect((await ctl('close_connection', name)).code).not.toBe(0);
   });
 
+  it('list_connections pid, then close_connection <pid>, as scripts written for rabbitmqctl do', async () => {
+    const conn = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: broker.port, username: 'guest', password: 'guest', vhost: '/' });
+    conn.on('error', () => undefined);
+    openConns.push(conn);
+    const localPort = (conn.connection as unknown as { stream: { localPort: number } }).stream.localPort;
+    // `rabbitmqctl list_connections -q pid peer_port`: a header line, then one row per connection.
+    const rows = table(await ok('list_connections', '-q', 'pid', 'peer_port'), ['pid', 'peer_port']);
+    const row = rows.find((r) => r[1] === String(localPort));
+    expect(row, JSON.stringify(rows)).toBeDefined();
+    const pid = row![0]!;
+    // An Erlang pid's shape, which rabbitmqctl's close_connection checks: <node.number.number>.
+    expect(pid).toMatch(/^<[^<>\s]+\.\d+\.\d+>$/);
+    expect(new Set(rows.map((r) => r[0])).size).toBe(rows.length);
+    // The API's connection objects stay 3.10.8's: the pid only when asked for as a column.
+    const listed = (await api('GET', '/api/connections')).json as Record<string, unknown>[];
+    expect(listed.every((c) => !('pid' in c))).toBe(true);
+    const picked = (await api('GET', '/api/connections?columns=name,pid')).json as Record<string, unknown>[];
+    expect(picked.map((c) => c.pid)).toContain(pid);
+
+    const closed = connectionClosed(conn);
+    expect(await ok('close_connection', pid, 'closed by pid')).toContain(`Closing connection ${pid}, reason: closed by pid...`);
+    const err = await withTimeout(closed, 5000, 'connection closed by ctl');
+    expect(err?.code).toBe(320);
+    expect(err?.message).toContain('CONNECTION_FORCED - closed by pid');
+    // A pid no connection has (gone meanwhile) is not an error, as in rabbitmqctl 3.10.8.
+    expect((await ctl('close_connection', pid, 'again')).code).toBe(0);
+  });
+
   it('status prints rabbitmqctl 3.10.8\'s report: its sections, line names, units and JSON keys', async () => {
     const conn = await connect();
     const ch = await channel(conn);
