@@ -49,6 +49,8 @@ export async function runLimits(action: string, args: string[], o: CtlOptions, c
     case 'clear_vhost_limits': {
       say(`Clearing vhost "${o.vhost}" limits ...`);
       const cur = ((await call('GET', `/api/vhost-limits/${enc(o.vhost)}`)) as Entry[])[0]?.value ?? {};
+      // rabbitmqctl 3.10.8 exits 69 when there are none to clear.
+      if (Object.keys(cur).length === 0) throw new LimitsInputError('Parameter does not exist');
       for (const k of Object.keys(cur)) await call('DELETE', `/api/vhost-limits/${enc(o.vhost)}/${enc(k)}`);
       return 0;
     }

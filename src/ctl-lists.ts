@@ -16,7 +16,11 @@ export interface ListSpec {
    * the text rabbitmqctl prints when the API does not know it (exit 69).
    */
   argument?: { notFound: (arg: string) => string };
-  /** A missing -p vhost is an error (exit 65), not an empty list (list_topic_permissions). */
+  /**
+   * A missing -p vhost is an error (rabbitmqctl 3.10.8's line alone, exit 65), not an empty list:
+   * list_permissions, list_parameters, list_policies, list_topic_permissions. Other lists of a
+   * missing vhost (list_queues …) are empty.
+   */
   vhostMustExist?: boolean;
   /** rabbitmqctl 3.10.8 prints no header line above these rows (list_user_topic_permissions). */
   headerless?: boolean;
@@ -42,6 +46,7 @@ const nested = (r: Row, a: string, b: string): unknown => {
 /** list_policies and list_operator_policies: the definition as JSON text in every formatter (rabbitmqctl's json one too). */
 const policyList = (path: string, what: string): ListSpec => ({
   path,
+  vhostMustExist: true,
   banner: (v) => `Listing ${what} for vhost "${v}" ...`,
   columns: { ...fields('vhost', 'name', 'pattern', 'apply-to'), definition: (r) => JSON.stringify(r.definition), priority: field('priority') },
   defaults: ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'],
@@ -187,6 +192,7 @@ export const LISTS: Record<string, ListSpec> = {
   list_permissions: {
     path: '/api/permissions',
     banner: (v) => `Listing permissions for vhost "${v}" ...`,
+    vhostMustExist: true,
     columns: fields('user', 'configure', 'write', 'read'),
     defaults: ['user', 'configure', 'write', 'read'],
     takesColumns: false,
@@ -203,6 +209,7 @@ export const LISTS: Record<string, ListSpec> = {
   list_parameters: {
     path: '/api/parameters',
     banner: (v) => `Listing runtime parameters for vhost "${v}" ...`,
+    vhostMustExist: true,
     columns: { ...fields('component', 'name'), value: jsonText },
     defaults: ['component', 'name', 'value'],
     takesColumns: false,

@@ -29,6 +29,8 @@ class CtlError extends Error {
     /** For a refused API call: its HTTP status and the API's reason. */
     readonly status = 0,
     readonly reason = '',
+    /** Printed without the "Error:" line above it, as rabbitmqctl prints some refusals. */
+    readonly bare = false,
   ) {
     super(message);
   }
@@ -98,6 +100,8 @@ const COMMANDS: Record<string, [number, number, string]> = {
   set_topic_permissions: [4, 4, 'set_topic_permissions [-p <vhost>] <username> <exchange> <write> <read>'],
   clear_topic_permissions: [1, 2, 'clear_topic_permissions [-p <vhost>] <username> [<exchange>]'],
   list_parameters: [0, 0, 'list_parameters [-p <vhost>]'],
+  set_parameter: [3, 3, 'set_parameter [-p <vhost>] <component_name> <name> <value>'],
+  clear_parameter: [2, 2, 'clear_parameter [-p <vhost>] <component_name> <name>'],
   list_global_parameters: [0, 0, 'list_global_parameters'],
   set_global_parameter: [2, 2, 'set_global_parameter <name> <value>'],
   clear_global_parameter: [1, 1, 'clear_global_parameter <name>'],
@@ -169,11 +173,13 @@ async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[
   }
   if (spec.defaultTimeout !== undefined) say(o, `Timeout: ${(o.timeout ?? spec.defaultTimeout).toFixed(1)} seconds ...`);
   say(o, spec.banner(o.vhost, arg));
+  if (spec.vhostMustExist) await vhostMustExist(o);
   const path = spec.path.replace('{vhost}', enc(o.vhost)).replace('{arg}', enc(arg));
   const answer = (await call(o, 'GET', path).catch((e: unknown) => {
     if (!(e instanceof CtlError) || e.status !== 404) throw e;
     if (spec.argument) throw new CtlError(spec.argument.notFound(arg), EX_UNAVAILABLE);
-    if (spec.vhostMustExist) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
+    // list_queues, list_exchanges, list_bindings of a vhost that is not there: nothing, exit 0.
+    if (spec.path.includes('{vhost}')) return [];
     throw e;
   })) as Row[];
   const rows = answer.filter((r) => !spec.filter || spec.filter(r, o.vhost));
@@ -186,6 +192,35 @@ async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[
 function say(o: CtlOptions, line: string): void {
   if (!o.quiet && (o.formatter === 'table' || o.formatter === 'pretty_table')) o.out(line);
 }
+
+/**
+ * A -p vhost that does not exist, as rabbitmqctl 3.10.8 reports it to the commands that read or set
+ * a vhost's policies, parameters, limits or permissions list: the line alone, exit 65.
+ */
+const noVhost = (o: CtlOptions): CtlError => new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR, 0, '', true);
+
+/** The same to set_permissions, clear_permissions and the topic permissions commands: "Error:", exit 69. */
+const noVhostToGrant = (o: CtlOptions): CtlError => new CtlError(`Virtual host ${o.vhost} does not exist`, EX_UNAVAILABLE);
+
+/** Throws noVhost's error unless the -p vhost exists (for API paths that would not say). */
+async function vhostMustExist(o: CtlOptions, error = noVhost): Promise<void> {
+  await call(o, 'GET', `/api/vhosts/${enc(o.vhost)}`).catch((e: unknown) => {
+    throw e instanceof CtlError && e.status === 404 ? error(o) : e;
+  });
+}
+
+/**
+ * A refusal's reason from the API, as rabbitmqctl prints it: the API escapes it as HTML
+ * (3.10.8's does too: `&lt;&lt;"x"&gt;&gt;` for the Erlang binary <<"x">>), rabbitmqctl does not;
+ * its last line break is kept, as rabbitmqctl prints a blank line after "Validation failed" texts.
+ */
+const reasonText = (reason: string): string =>
+  reason
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 
 /** delete_queue, with rabbitmqctl's wording for what it does and why it refused. */
 async function deleteQueue(o: CtlOptions, name: string): Promise<number> {
@@ -328,8 +363,12 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       return await runLimits(action, args, o, (m, p, b) => call(o, m, p, b), (l) => say(o, l)).catch((e: unknown) => {
         if (e instanceof LimitsInputError) throw new CtlError(e.message, EX_UNAVAILABLE);
         // rabbitmqctl 3.10.8: exit 69 and the broker's validation text for refused limits.
-        if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
-        if (e instanceof CtlError && e.status === 404) throw new CtlError(action.includes('user') ? `User "${args[0] ?? o.username}" does not exist` : `Virtual host '${o.vhost}' does not exist`, action.includes('user') ? EX_NOUSER : EX_DATAERR);
+        if (e instanceof CtlError && e.status === 400) throw new CtlError(reasonText(e.reason), EX_UNAVAILABLE);
+        if (e instanceof CtlError && e.status === 404) {
+          if (action.includes('user')) throw new CtlError(`User "${args[0] ?? o.username}" does not exist`, EX_NOUSER);
+          // clear_vhost_limits has nothing to clear there (3.10.8: "Parameter does not exist").
+          throw action === 'clear_vhost_limits' ? new CtlError('Parameter does not exist', EX_UNAVAILABLE) : noVhost(o);
+        }
         throw e;
       });
     }
@@ -390,16 +429,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         o.out('(none)');
         return 0;
       }
-      case 'purge_queue': {
-        const q = (await call(o, 'GET', `/api/queues/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
+      case 'purge_queue':
+        // rabbitmqctl 3.10.8 prints this line first, and nothing after it.
+        say(o, `Purging queue '${args[0]}' in vhost '${o.vhost}' ...`);
+        await call(o, 'DELETE', `/api/queues/${v}/${enc(args[0]!)}/contents`).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw new CtlError('not_found', EX_UNAVAILABLE);
           throw e;
-        })) as Row;
-        say(o, `Purging queue '${args[0]}' in vhost '${o.vhost}' (${String(q.messages_ready)} ready messages) ...`);
-        await call(o, 'DELETE', `/api/queues/${v}/${enc(args[0]!)}/contents`);
-        say(o, 'done');
+        });
         return 0;
-      }
       case 'delete_queue':
         return await deleteQueue(o, args[0]!);
       case 'close_all_connections':
@@ -431,12 +468,18 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       case 'set_permissions':
         say(o, `Setting permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
         await existingUser(o, args[0]!, false);
-        await call(o, 'PUT', `/api/permissions/${v}/${enc(args[0]!)}`, { configure: args[1], write: args[2], read: args[3] });
+        await call(o, 'PUT', `/api/permissions/${v}/${enc(args[0]!)}`, { configure: args[1], write: args[2], read: args[3] }).catch((e: unknown) => {
+          throw e instanceof CtlError && e.status === 404 ? noVhostToGrant(o) : e;
+        });
         return 0;
       case 'clear_permissions':
         say(o, `Clearing permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
         await existingUser(o, args[0]!, false);
-        await call(o, 'DELETE', `/api/permissions/${v}/${enc(args[0]!)}`);
+        await vhostMustExist(o, noVhostToGrant);
+        await call(o, 'DELETE', `/api/permissions/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
+          // No permissions there to clear is no error (rabbitmqctl exits 0).
+          if (!(e instanceof CtlError && e.status === 404)) throw e;
+        });
         return 0;
       case 'set_topic_permissions': {
         const [user, exchange, write, read] = args as [string, string, string, string];
@@ -453,6 +496,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         const [user, exchange] = args as [string, string | undefined];
         say(o, exchange === undefined ? `Clearing topic permissions for user "${user}" in vhost "${o.vhost}" ...` : `Clearing topic permissions on "${exchange}" for user "${user}" in vhost "${o.vhost}" ...`);
         await existingUser(o, user, false);
+        await vhostMustExist(o, noVhostToGrant);
         const path = `/api/topic-permissions/${v}/${enc(user)}`;
         // None there is no error (rabbitmqctl exits 0). One exchange's goes by ?exchange= (the
         // others are never cleared and put back).
@@ -521,6 +565,33 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         for (const c of conns.filter((x) => x.user === user)) await fetchDelete(o, `/api/connections/${enc(String(c.name))}`, explanation).catch(() => undefined);
         return 0;
       }
+      case 'set_parameter': {
+        // A vhost's runtime parameter: shovel, federation-upstream(-set), … (RabbitMQ's docs set
+        // shovels and upstreams this way), through the API's PUT /api/parameters, which checks it.
+        const [component, name, value] = args as [string, string, string];
+        say(o, `Setting runtime parameter "${name}" for component "${component}" to "${value}" in vhost "${o.vhost}" ...`);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(value);
+        } catch (e) {
+          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
+        }
+        await call(o, 'PUT', `/api/parameters/${enc(component)}/${v}/${enc(name)}`, { value: parsed }).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw noVhost(o);
+          if (e instanceof CtlError && e.status === 400) throw new CtlError(reasonText(e.reason), EX_UNAVAILABLE);
+          throw e;
+        });
+        return 0;
+      }
+      case 'clear_parameter': {
+        const [component, name] = args as [string, string];
+        say(o, `Clearing runtime parameter "${name}" for component "${component}" on vhost "${o.vhost}" ...`);
+        await call(o, 'DELETE', `/api/parameters/${enc(component)}/${v}/${enc(name)}`).catch((e: unknown) => {
+          if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
+          throw e;
+        });
+        return 0;
+      }
       case 'set_global_parameter': {
         const [name, value] = args as [string, string];
         say(o, `Setting global runtime parameter "${name}" to "${value}" ...`);
@@ -587,8 +658,8 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         }
         const body = { pattern, definition: parsed, priority: o.priority, 'apply-to': o.applyTo };
         await call(o, 'PUT', `/api/${operator ? 'operator-policies' : 'policies'}/${v}/${enc(name)}`, body).catch((e: unknown) => {
-          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR);
-          if (e instanceof CtlError && e.status === 400) throw new CtlError(e.reason.replace(/\n+$/, ''), EX_UNAVAILABLE);
+          if (e instanceof CtlError && e.status === 404) throw noVhost(o);
+          if (e instanceof CtlError && e.status === 400) throw new CtlError(reasonText(e.reason), EX_UNAVAILABLE);
           throw e;
         });
         return 0;
@@ -635,7 +706,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
   } catch (e) {
     if (e instanceof CtlError) {
       // As rabbitmqctl: "Error:" and the reason on stderr.
-      o.err('Error:');
+      if (!e.bare) o.err('Error:');
       o.err(e.message);
       return e.code;
     }

@@ -4,6 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { checkLimitName, checkLimitValue, type LimitScope } from '../server/limits.js';
+import { erlangTerm } from '../server/parameter-validation.js';
+import type { JsonValue } from '../store/store.js';
 import { HttpError, badRequest, notFound, requireKeys } from './http-errors.js';
 
 type Params = { owner?: string; name?: string };
@@ -40,8 +42,13 @@ export function registerLimitsApi(app: FastifyInstance, broker: Broker): void {
       requireKeys(body, ['value']);
       const bad = checkLimitName(scope, name, body.value);
       if (bad) throw badRequest(bad);
-      const value = typeof body.value === 'string' && /^-?\d+$/.test(body.value) ? Number(body.value) : body.value;
-      if (!checkLimitValue(value)) throw badRequest(`Validation failed\n\n${name} should be a number, actually was ${JSON.stringify(body.value)}\n`);
+      const value = body.value;
+      if (!checkLimitValue(value)) {
+        // 3.10.8 takes numbers only (a string of digits is refused too), printed as Erlang terms,
+        // and words the two scopes apart.
+        const text = `${name} should be a number, actually was ${erlangTerm(value as JsonValue)}`;
+        throw badRequest(scope === 'vhost' ? `Validation failed\n\n${text}\n` : text);
+      }
       broker.limits.set(scope, owner, name, value);
       await broker.store.flush();
       return reply.code(204).send();

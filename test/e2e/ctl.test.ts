@@ -452,6 +452,56 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect((await ctl('close_connection', pid, 'again')).code).toBe(0);
   });
 
+  it('set_parameter and clear_parameter, with rabbitmqctl 3.10.8\'s lines, texts and exit codes', async () => {
+    const set = await ctl('set_parameter', 'federation-upstream', 'ctl-up', '{"uri":"amqp://127.0.0.1:1","expires":3600000}');
+    expect([set.code, set.stdout]).toEqual([0, 'Setting runtime parameter "ctl-up" for component "federation-upstream" to "{"uri":"amqp://127.0.0.1:1","expires":3600000}" in vhost "/" ...\n']);
+    expect(table(await ok('list_parameters'), ['component', 'name', 'value'])).toContainEqual(['federation-upstream', 'ctl-up', '{"expires":3600000,"uri":"amqp://127.0.0.1:1"}']);
+    expect((await api('GET', '/api/parameters/federation-upstream/%2F/ctl-up')).json.value).toEqual({ uri: 'amqp://127.0.0.1:1', expires: 3600000 });
+    // The broker's checks, unescaped (the API's reason is HTML), and the blank line rabbitmqctl ends them with.
+    const bad = await ctl('set_parameter', 'federation-upstream', 'ctl-up2', '{"uri":"amqp://x","ack-mode":"bogus"}');
+    expect([bad.code, bad.stderr]).toEqual([69, 'Error:\nValidation failed\n\nack-mode should be one of [<<"no-ack">>,<<"on-publish">>,<<"on-confirm">>], actually was <<"bogus">>\n\n']);
+    const unknown = await ctl('set_parameter', 'nosuch', 'x', '{}');
+    expect([unknown.code, unknown.stderr]).toEqual([69, 'Error:\nValidation failed\n\ncomponent nosuch not found\n\n']);
+    expect((await ctl('set_parameter', 'federation-upstream', 'x', '{"uri":')).code).toBe(69);
+    const noVhost = await ctl('set_parameter', '-p', 'ctl-nov', 'federation-upstream', 'x', '{"uri":"amqp://x"}');
+    expect([noVhost.code, noVhost.stderr]).toEqual([65, "Virtual host 'ctl-nov' does not exist\n"]);
+    expect(await ok('clear_parameter', 'federation-upstream', 'ctl-up')).toBe('Clearing runtime parameter "ctl-up" for component "federation-upstream" on vhost "/" ...\n');
+    const again = await ctl('clear_parameter', 'federation-upstream', 'ctl-up');
+    expect([again.code, again.stderr]).toEqual([69, 'Error:\nParameter does not exist\n']);
+    expect((await ctl('set_parameter', 'federation-upstream', 'x')).code).toBe(64);
+  });
+
+  it('a -p vhost that does not exist, as each rabbitmqctl 3.10.8 command answers it', async () => {
+    const nov = uid('ctl-nov');
+    const bare = `Virtual host '${nov}' does not exist\n`;
+    // Lists of a vhost's settings refuse it; lists of its objects are empty.
+    for (const cmd of ['list_permissions', 'list_parameters', 'list_policies', 'list_operator_policies', 'list_topic_permissions', 'list_vhost_limits']) {
+      const r = await ctl(cmd, '-q', '-p', nov);
+      expect([cmd, r.code, r.stdout, r.stderr]).toEqual([cmd, 65, '', bare]);
+    }
+    for (const cmd of ['list_queues', 'list_exchanges', 'list_bindings', 'list_consumers']) {
+      const r = await ctl(cmd, '-q', '-p', nov);
+      expect([cmd, r.code, r.stdout, r.stderr]).toEqual([cmd, 0, '', '']);
+    }
+    const grant = `Error:\nVirtual host ${nov} does not exist\n`;
+    for (const args of [['set_permissions', 'guest', '.*', '.*', '.*'], ['clear_permissions', 'guest'], ['clear_topic_permissions', 'guest']]) {
+      const r = await ctl(args[0]!, '-q', '-p', nov, ...args.slice(1));
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 69, grant]);
+    }
+    for (const args of [['set_policy', 'p', '.*', '{"max-length":1}'], ['set_operator_policy', 'p', '.*', '{"max-length":1}'], ['set_vhost_limits', '{"max-connections":1}']]) {
+      const r = await ctl(args[0]!, '-q', '-p', nov, ...args.slice(1));
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 65, bare]);
+    }
+    for (const args of [['clear_vhost_limits'], ['clear_parameter', 'shovel', 'x'], ['clear_policy', 'x']]) {
+      const r = await ctl(args[0]!, '-q', '-p', nov, ...args.slice(1));
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 69, 'Error:\nParameter does not exist\n']);
+    }
+    const purge = await ctl('purge_queue', '-p', nov, 'q');
+    expect([purge.code, purge.stdout, purge.stderr]).toEqual([69, `Purging queue 'q' in vhost '${nov}' ...\n`, 'Error:\nnot_found\n']);
+    // No limits to clear on a vhost that is there: 69 as well.
+    expect((await ctl('clear_vhost_limits')).code).toBe(69);
+  });
+
   it('status prints rabbitmqctl 3.10.8\'s report: its sections, line names, units and JSON keys', async () => {
     const conn = await connect();
     const ch = await channel(conn);
