@@ -5,9 +5,18 @@ import type { Formatter } from './ctl-args.js';
 
 export type Cells = Record<string, unknown>;
 
+/** An Erlang proplist: rabbitmqctl's table prints it [{k, v}, …] (a vhost's cluster_state), its json the object. */
+export class Proplist {
+  constructor(readonly entries: Record<string, unknown>) {}
+  toJSON(): Record<string, unknown> {
+    return this.entries;
+  }
+}
+
 /** A value as one table cell: lists as [a, b] (rabbitmqctl's tags), other objects as JSON. */
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
+  if (v instanceof Proplist) return `[${Object.entries(v.entries).map(([k, x]) => `{${k}, ${cell(x)}}`).join(', ')}]`;
   if (Array.isArray(v)) return `[${v.map(cell).join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);

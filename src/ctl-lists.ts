@@ -3,6 +3,8 @@
 // for rabbitmqctl keep working), plus a few of the API's own fields; any other name is an error,
 // as in rabbitmqctl ("Info key(s) … are not supported"), instead of a silently empty column.
 
+import { Proplist } from './ctl-format.js';
+
 export type Row = Record<string, unknown>;
 type Column = (r: Row) => unknown;
 
@@ -183,7 +185,11 @@ export const LISTS: Record<string, ListSpec> = {
   list_vhosts: {
     path: '/api/vhosts',
     banner: () => 'Listing vhosts ...',
-    columns: fields('name', 'description', 'tags', 'default_queue_type', 'messages', 'messages_ready', 'messages_unacknowledged'),
+    columns: {
+      ...fields('name', 'description', 'tags', 'default_queue_type', 'tracing'),
+      cluster_state: (r) => (r.cluster_state && typeof r.cluster_state === 'object' ? new Proplist(r.cluster_state as Row) : undefined),
+      ...fields('messages', 'messages_ready', 'messages_unacknowledged'),
+    },
     defaults: ['name'],
     takesColumns: true,
   },

@@ -199,6 +199,8 @@ function say(o: CtlOptions, line: string): void {
  */
 const noVhost = (o: CtlOptions): CtlError => new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR, 0, '', true);
 
+const ADD_USER_DONE = "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.";
+
 /** The same to set_permissions, clear_permissions and the topic permissions commands: "Error:", exit 69. */
 const noVhostToGrant = (o: CtlOptions): CtlError => new CtlError(`Virtual host ${o.vhost} does not exist`, EX_UNAVAILABLE);
 
@@ -447,6 +449,9 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         say(o, `Adding user "${args[0]}" ...`);
         if (await call(o, 'GET', `/api/users/${enc(args[0]!)}`).then(() => true, () => false)) throw new CtlError(`User "${args[0]}" already exists`, EX_SOFTWARE);
         await call(o, 'PUT', `/api/users/${enc(args[0]!)}`, { password: args[1], tags: '' });
+        // rabbitmqctl 3.10.8's reminder (not with -q; with --formatter json, its message object).
+        if (o.formatter === 'json' && !o.quiet) o.out(JSON.stringify({ message: ADD_USER_DONE, node: await node(), status: 'ok' }));
+        else say(o, ADD_USER_DONE);
         return 0;
       case 'delete_user':
         say(o, `Deleting user "${args[0]}" ...`);
@@ -638,7 +643,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       case 'delete_vhost':
         say(o, `Deleting vhost "${args[0]}" ...`);
         await call(o, 'DELETE', `/api/vhosts/${enc(args[0]!)}`).catch((e: unknown) => {
-          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${args[0]}' does not exist`, EX_DATAERR);
+          if (e instanceof CtlError && e.status === 404) throw new CtlError(`Virtual host '${args[0]}' does not exist`, EX_DATAERR, 0, '', true);
           throw e;
         });
         return 0;

@@ -94,12 +94,23 @@ describe('warren ctl: vhosts, users, permissions', () => {
     const user = uid('ctl-user');
 
     expect(await ok('add_vhost', vh)).toContain(vh);
-    expect(await ok('add_user', user, 'ctl-pass')).toContain(user);
+    // rabbitmqctl 3.10.8's reminder after the banner; with -q nothing; with json its message object.
+    const done = "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.";
+    expect(await ok('add_user', user, 'ctl-pass')).toBe(`Adding user "${user}" ...\n${done}\n`);
+    expect(await ok('add_user', '-q', `${user}-q`, 'x')).toBe('');
+    const json = JSON.parse(await ok('add_user', '--formatter', 'json', `${user}-j`, 'x'));
+    expect(json).toEqual({ message: done, node: (await api('GET', '/api/overview')).json.node, status: 'ok' });
+    await ok('delete_user', `${user}-q`);
+    await ok('delete_user', `${user}-j`);
     await ok('set_permissions', '-p', vh, user, '^ctl-.*', '.*', '.*');
 
     const vhosts = table(await ok('list_vhosts'), ['name']);
     expect(vhosts.map((r) => r[0])).toEqual(expect.arrayContaining(['/', vh]));
     expect(vhosts.every((r) => r.length === 1)).toBe(true);
+    // tracing and cluster_state as rabbitmqctl 3.10.8 prints them: false, [{node, running}].
+    const node = (await api('GET', '/api/overview')).json.node as string;
+    expect(table(await ok('list_vhosts', 'name', 'tracing', 'cluster_state'), ['name', 'tracing', 'cluster_state'])).toContainEqual([vh, 'false', `[{${node}, running}]`]);
+    expect(await ok('list_vhosts', '--formatter', 'json', 'name', 'cluster_state')).toContain(JSON.stringify({ name: vh, cluster_state: { [node]: 'running' } }));
 
     // list_users' exact rabbitmqctl format is checked in its own test below.
     const users = userRows(await ok('list_users'));
@@ -841,6 +852,8 @@ describe('warren ctl: diagnostics, channels, closing connections, exit codes (as
     expect(dup.code).toBe(70);
     expect(dup.stderr).toContain('User "guest" already exists');
     expect((await ctl('close_connection', 'nosuch', 'why')).code).toBe(69);
+    const noVhost = await ctl('delete_vhost', 'ctl-nosuch-vhost');
+    expect([noVhost.code, noVhost.stderr]).toEqual([65, "Virtual host 'ctl-nosuch-vhost' does not exist\n"]);
   });
 
   it('list_channels prints rabbitmqctl columns; help list_channels lists them', async () => {
