@@ -13,9 +13,57 @@ export class Proplist {
   }
 }
 
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A field value as rabbitmqctl's table prints it: strings quoted, tables as [{"k",v},…]. */
+function erlangField(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(erlangField).join(',')}]`;
+  if (isTable(v)) return `[${Object.entries(v).map(([k, x]) => `{${JSON.stringify(k)},${erlangField(x)}}`).join(',')}]`;
+  return v === null || v === undefined ? 'void' : String(v);
+}
+
+/**
+ * A field value with its AMQP type, as rabbitmqctl's json prints a table's entries: [name, type,
+ * value]. The API gives values without their wire types, so an integer is typed by its size
+ * (signedint within 32 bits, long past them) where 3.10.8 says what the client sent (byte, short …).
+ */
+function typedField(v: unknown): [string, unknown] {
+  if (typeof v === 'string') return ['longstr', v];
+  if (typeof v === 'boolean') return ['bool', v];
+  if (typeof v === 'number') return [!Number.isInteger(v) ? 'double' : v >= -(2 ** 31) && v < 2 ** 31 ? 'signedint' : 'long', v];
+  if (Array.isArray(v)) return ['array', v.map(typedField)];
+  if (isTable(v)) return ['table', typedTable(v)];
+  return ['void', null];
+}
+const typedTable = (t: Record<string, unknown>): unknown[] => Object.entries(t).map(([k, v]) => [k, ...typedField(v)]);
+
+/** An AMQP field table (arguments, client properties) as rabbitmqctl prints it, in table and in json. */
+export class FieldTableCell {
+  constructor(readonly table: Record<string, unknown>) {}
+  toJSON(): unknown[] {
+    return typedTable(this.table);
+  }
+  toString(): string {
+    return erlangField(this.table);
+  }
+}
+
+/** An Erlang tuple of numbers: {0,9,1} in a table, [0,9,1] in json (a connection's protocol). */
+export class TupleCell {
+  constructor(readonly items: number[]) {}
+  toJSON(): number[] {
+    return this.items;
+  }
+  toString(): string {
+    return `{${this.items.join(',')}}`;
+  }
+}
+
 /** A value as one table cell: lists as [a, b] (rabbitmqctl's tags), other objects as JSON. */
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
+  if (v instanceof FieldTableCell || v instanceof TupleCell) return v.toString();
   if (v instanceof Proplist) return `[${Object.entries(v.entries).map(([k, x]) => `{${k}, ${cell(x)}}`).join(', ')}]`;
   if (Array.isArray(v)) return `[${v.map(cell).join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v);

@@ -3,7 +3,7 @@
 // for rabbitmqctl keep working), plus a few of the API's own fields; any other name is an error,
 // as in rabbitmqctl ("Info key(s) … are not supported"), instead of a silently empty column.
 
-import { Proplist } from './ctl-format.js';
+import { FieldTableCell, Proplist, TupleCell } from './ctl-format.js';
 
 export type Row = Record<string, unknown>;
 type Column = (r: Row) => unknown;
@@ -40,6 +40,13 @@ const field =
   (name: string): Column =>
   (r) => r[name];
 const fields = (...names: string[]): Record<string, Column> => Object.fromEntries(names.map((n) => [n, field(n)]));
+/** A field table column (arguments, client_properties), printed as rabbitmqctl prints one. */
+const fieldTable =
+  (name: string): Column =>
+  (r) => {
+    const t = r[name];
+    return t && typeof t === 'object' && !Array.isArray(t) ? new FieldTableCell(t as Row) : t;
+  };
 const nested = (r: Row, a: string, b: string): unknown => {
   const o = r[a];
   return o && typeof o === 'object' ? (o as Row)[b] : undefined;
@@ -58,7 +65,7 @@ const policyList = (path: string, what: string): ListSpec => ({
 /** A runtime parameter's value as JSON text, in every formatter (rabbitmqctl's json one too). */
 const jsonText = (r: Row): string => JSON.stringify(r.value);
 
-/** list_connections' columns: rabbitmqctl's info keys that the API's connection objects have, and pid. */
+/** list_connections' columns: rabbitmqctl 3.10.8's info keys, which the API's connection objects have, and pid. */
 const CONNECTION_COLUMNS = [
   'pid',
   'name',
@@ -76,52 +83,74 @@ const CONNECTION_COLUMNS = [
   'timeout',
   'client_properties',
   'connected_at',
+  'auth_mechanism',
+  'ssl',
+  'ssl_protocol',
+  'ssl_cipher',
+  'ssl_hash',
+  'ssl_key_exchange',
+  'peer_cert_subject',
+  'peer_cert_issuer',
+  'peer_cert_validity',
+  'recv_oct',
+  'recv_cnt',
+  'send_oct',
+  'send_cnt',
+  'send_pend',
 ];
+
+/** 'AMQP 0-9-1' as rabbitmqctl prints a connection's protocol: {0,9,1}. */
+const protocol: Column = (r) => {
+  const m = typeof r.protocol === 'string' ? /^AMQP (\d+)-(\d+)-(\d+)$/.exec(r.protocol) : null;
+  return m ? new TupleCell([Number(m[1]), Number(m[2]), Number(m[3])]) : r.protocol;
+};
 
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
     path: '/api/queues/{vhost}',
     defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,
-    columns: fields(
-      'name',
-      'vhost',
-      'durable',
-      'auto_delete',
-      'exclusive',
-      'arguments',
-      'type',
-      'state',
-      'messages',
-      'messages_ready',
-      'messages_unacknowledged',
-      'message_bytes_ready',
-      'messages_ram',
-      'message_bytes_ram',
-      'messages_paged_out',
-      'message_bytes_paged_out',
-      'consumers',
-      // rabbitmqctl's further info items, as the management API has them.
-      'messages_ready_ram',
-      'messages_unacknowledged_ram',
-      'messages_persistent',
-      'message_bytes',
-      'message_bytes_unacknowledged',
-      'message_bytes_persistent',
-      'head_message_timestamp',
-      'consumer_utilisation',
-      'consumer_capacity',
-      'memory',
-      'policy',
-      'exclusive_consumer_tag',
-    ),
+    columns: {
+      ...fields(
+        'name',
+        'vhost',
+        'durable',
+        'auto_delete',
+        'exclusive',
+        'type',
+        'state',
+        'messages',
+        'messages_ready',
+        'messages_unacknowledged',
+        'message_bytes_ready',
+        'messages_ram',
+        'message_bytes_ram',
+        'messages_paged_out',
+        'message_bytes_paged_out',
+        'consumers',
+        // rabbitmqctl's further info items, as the management API has them.
+        'messages_ready_ram',
+        'messages_unacknowledged_ram',
+        'messages_persistent',
+        'message_bytes',
+        'message_bytes_unacknowledged',
+        'message_bytes_persistent',
+        'head_message_timestamp',
+        'consumer_utilisation',
+        'consumer_capacity',
+        'memory',
+        'policy',
+        'exclusive_consumer_tag',
+      ),
+      arguments: fieldTable('arguments'),
+    },
     defaults: ['name', 'messages'],
     takesColumns: true,
   },
   list_exchanges: {
     path: '/api/exchanges/{vhost}',
     banner: (v) => `Listing exchanges for vhost ${v} ...`,
-    columns: fields('name', 'vhost', 'type', 'durable', 'auto_delete', 'internal', 'arguments'),
+    columns: { ...fields('name', 'vhost', 'type', 'durable', 'auto_delete', 'internal'), arguments: fieldTable('arguments') },
     defaults: ['name', 'type'],
     takesColumns: true,
   },
@@ -135,7 +164,7 @@ export const LISTS: Record<string, ListSpec> = {
       destination_name: field('destination'),
       destination_kind: field('destination_type'),
       routing_key: field('routing_key'),
-      arguments: field('arguments'),
+      arguments: fieldTable('arguments'),
       // The management API's names for the same values.
       ...fields('source', 'destination', 'destination_type', 'vhost', 'properties_key'),
     },
@@ -146,7 +175,7 @@ export const LISTS: Record<string, ListSpec> = {
     // pid only comes when asked for (3.10.8's API has none); the other columns are whole objects' fields.
     path: `/api/connections?columns=${CONNECTION_COLUMNS.join(',')}`,
     banner: () => 'Listing connections ...',
-    columns: fields(...CONNECTION_COLUMNS),
+    columns: { ...fields(...CONNECTION_COLUMNS), protocol, client_properties: fieldTable('client_properties') },
     defaults: ['name', 'user', 'peer_host', 'peer_port', 'state'],
     takesColumns: true,
   },
@@ -157,7 +186,8 @@ export const LISTS: Record<string, ListSpec> = {
       queue_name: (r) => nested(r, 'queue', 'name'),
       // rabbitmqctl prints the channel's Erlang pid; the channel's name is what identifies it here.
       channel_pid: (r) => nested(r, 'channel_details', 'name'),
-      ...fields('consumer_tag', 'ack_required', 'prefetch_count', 'active', 'exclusive', 'arguments'),
+      ...fields('consumer_tag', 'ack_required', 'prefetch_count', 'active', 'exclusive'),
+      arguments: fieldTable('arguments'),
     },
     defaults: ['queue_name', 'channel_pid', 'consumer_tag', 'ack_required', 'prefetch_count', 'active', 'arguments'],
     takesColumns: true,

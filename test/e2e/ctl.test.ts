@@ -856,6 +856,38 @@ describe('warren ctl: diagnostics, channels, closing connections, exit codes (as
     expect([noVhost.code, noVhost.stderr]).toEqual([65, "Virtual host 'ctl-nosuch-vhost' does not exist\n"]);
   });
 
+  it('field tables, protocol and connection columns print as rabbitmqctl 3.10.8 prints them (table and json)', async () => {
+    const conn = await connect();
+    const ch = await channel(conn);
+    const q = uid('ctl-args');
+    const x = uid('ctl-args-x');
+    await ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 100000, 'x-queue-mode': 'lazy' } });
+    await ch.assertExchange(x, 'headers', { durable: false });
+    await ch.bindQueue(q, x, '', { 'x-match': 'any', k: 'v' });
+    await ch.consume(q, () => undefined, { consumerTag: 'ctl-args-tag', arguments: { 'x-priority': 3 } });
+    // 3.10.8, both lines: [{"x-max-length",100000},{"x-queue-mode","lazy"}] and [] for none.
+    expect(table(await ok('list_queues', 'name', 'arguments'), ['name', 'arguments'])).toContainEqual([q, '[{"x-max-length",100000},{"x-queue-mode","lazy"}]']);
+    expect(table(await ok('list_exchanges', 'name', 'arguments'), ['name', 'arguments'])).toContainEqual([x, '[]']);
+    const bindings = table(await ok('list_bindings', 'source_name', 'destination_name', 'arguments'), ['source_name', 'destination_name', 'arguments']);
+    expect(bindings).toContainEqual([x, q, '[{"x-match","any"},{"k","v"}]']);
+    expect(table(await ok('list_consumers', 'consumer_tag', 'arguments'), ['consumer_tag', 'arguments'])).toContainEqual(['ctl-args-tag', '[{"x-priority",3}]']);
+    // json: [name, type, value] entries, as rabbitmqctl's json formatter prints a table.
+    expect(await ok('list_queues', '--formatter', 'json', 'name', 'arguments')).toContain(
+      JSON.stringify({ name: q, arguments: [['x-max-length', 'signedint', 100000], ['x-queue-mode', 'longstr', 'lazy']] }),
+    );
+    // A connection: protocol {0,9,1} ([0,9,1] in json), auth_mechanism, ssl, client properties.
+    const localPort = (conn.connection as unknown as { stream: { localPort: number } }).stream.localPort;
+    const rows = table(await ok('list_connections', 'peer_port', 'protocol', 'auth_mechanism', 'ssl', 'client_properties'), ['peer_port', 'protocol', 'auth_mechanism', 'ssl', 'client_properties']);
+    const mine = rows.find((r) => r[0] === String(localPort));
+    expect(mine?.slice(0, 4)).toEqual([String(localPort), '{0,9,1}', 'PLAIN', 'false']);
+    expect(mine?.[4]).toMatch(/^\[\{"product","amqplib"\},\{"version","[^"]+"\},.*\{"capabilities",\[\{"publisher_confirms",true\},/);
+    const json = (await ok('list_connections', '--formatter', 'json', 'peer_port', 'protocol', 'client_properties')).split('\n').find((l) => l.includes(`"peer_port":${localPort}`));
+    const parsed = JSON.parse(json!.replace(/^,/, '')) as { protocol: number[]; client_properties: unknown[][] };
+    expect(parsed.protocol).toEqual([0, 9, 1]);
+    expect(parsed.client_properties[0]).toEqual(['product', 'longstr', 'amqplib']);
+    expect(parsed.client_properties.find((e) => e[0] === 'capabilities')?.[1]).toBe('table');
+  });
+
   it('list_channels prints rabbitmqctl columns; help list_channels lists them', async () => {
     const conn = await connect();
     const ch = await conn.createConfirmChannel();
