@@ -16,7 +16,8 @@ import { directPair, type DirectSocket } from './direct-socket.js';
 import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
 import { defaultOptions, type BrokerOptions } from './options.js';
-import { readTableBytes } from './table-bytes.js';
+import { readTableBytes, writeTableBytes } from './table-bytes.js';
+import { sortedArguments } from './binding-arguments.js';
 import { AccessControl } from './access.js';
 import type { PagingLimits } from './paged-tail.js';
 import { ResourceMonitor } from './alarms.js';
@@ -336,7 +337,16 @@ export class Broker {
         this.store.deleteDefinition('binding', definitionId.binding(sb));
         continue;
       }
-      vhost.addBinding(source, dest, sb.routingKey, readTableBytes(sb.arguments), false);
+      const args = readTableBytes(sb.arguments);
+      vhost.addBinding(source, dest, sb.routingKey, args, false);
+      const sorted = sortedArguments(args);
+      if (sorted !== args) {
+        // Stored by a Warren that kept the client's order: kept from now on in RabbitMQ's
+        // (binding-arguments.ts), so that an unbind, which names the sorted table, finds its record.
+        this.store.deleteDefinition('binding', definitionId.binding(sb));
+        const resorted = { ...sb, arguments: writeTableBytes(sorted) };
+        this.store.putDefinition('binding', definitionId.binding(resorted), resorted);
+      }
     }
     // Messages last: an expiry or dead-letter needs the exchanges and bindings, and a new
     // message's seq (nextSeq) is known only once every queue is read, so no timer starts before.

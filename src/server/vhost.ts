@@ -18,6 +18,7 @@ import { MessageStats } from './stats.js';
 import { Queue, type QueueSpec } from './queue.js';
 import { checkNewQueue } from './queue-args.js';
 import { writeTableBytes } from './table-bytes.js';
+import { sortedArguments } from './binding-arguments.js';
 import { Firehose, TRACE_EXCHANGE, type TraceOrigin } from './firehose.js';
 
 /** Declared in every vhost, as RabbitMQ does: name, type, internal. */
@@ -478,7 +479,7 @@ export class VHost implements ExchangeHost {
   /** Binds; returns whether the binding is written (and so its bind-ok waits for the store). */
   addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable, persist = true): boolean {
     // Most bindings have no arguments: they share one empty table rather than keep the decoded one.
-    const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : args, routeMark: 0 };
+    const b: Binding = { source, destination, routingKey, arguments: args.size === 0 ? NO_ARGUMENTS : sortedArguments(args), routeMark: 0 };
     if (!source.bind(b)) return false;
     if (source.readsHeaders) this.headersBindings++;
     if (isQueue(destination)) destination.bindings.add(b);
@@ -553,7 +554,7 @@ export class VHost implements ExchangeHost {
   }
 
   findBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding | undefined {
-    return source.bindings.get(destination, routingKey, args);
+    return source.bindings.get(destination, routingKey, sortedArguments(args));
   }
 
   private isDurable(q: Queue): boolean {

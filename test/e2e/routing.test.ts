@@ -510,6 +510,22 @@ describe('routing', () => {
     expect(bodies(await drain(ch, q))).toEqual(['yes']);
     await ch.unbindQueue(q, 'amq.match', '', { 'x-match': 'any', k: 'v' });
   });
+
+  it('binding arguments in another order name the same binding (RabbitMQ sorts them): bound once, unbound by either order', async () => {
+    const { ch, pub } = await setup();
+    const q = await exclusiveQueue(ch);
+    const ex = name('headers-order');
+    await ch.assertExchange(ex, 'headers', { durable: false });
+    await ch.bindQueue(q, ex, '', { 'x-match': 'all', b: '2', a: '1' });
+    await ch.bindQueue(q, ex, '', { a: '1', b: '2', 'x-match': 'all' });
+    await publishAll(pub, [[ex, '', 'bound', { headers: { a: '1', b: '2' } }]]);
+    expect(bodies(await drain(ch, q))).toEqual(['bound']);
+    // One unbind, with the keys in a third order, removes it: nothing is left to route by.
+    await ch.unbindQueue(q, ex, '', { b: '2', 'x-match': 'all', a: '1' });
+    await publishAll(pub, [[ex, '', 'unbound', { headers: { a: '1', b: '2' } }]]);
+    expect(bodies(await drain(ch, q))).toEqual([]);
+    await ch.deleteExchange(ex);
+  });
 });
 
 // ------------------------------------------------------------------ bindings
