@@ -8,7 +8,8 @@ import { DefinitionsError, exportDefinitions, exportVHostDefinitions, importDefi
 import { isQueueTypeName } from '../server/default-queue-type.js';
 import { badRequest, HttpError, notFound, requireKeys } from './http-errors.js';
 import { definitionsUpload } from './request-bodies.js';
-import { userView, vhostView } from './views.js';
+import { userView, vhostView, type JsonObject } from './views.js';
+import type { StoredUser } from '../store/store.js';
 import { ownName } from './nodes-view.js';
 import type { RateSampler } from './rates.js';
 import { vhostTotals } from './vhost-stats.js';
@@ -90,11 +91,12 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
     });
 
     // ---- users and permissions
-    admin.get('/api/users', async () => [...broker.access.users.values()].map(userView));
+    const withLimits = (u: StoredUser): JsonObject => userView(u, { ...broker.limits.of('user', u.name) });
+    admin.get('/api/users', async () => [...broker.access.users.values()].map(withLimits));
     admin.get<{ Params: Params }>('/api/users/:user', async (req) => {
       const u = broker.access.users.get(req.params.user ?? '');
       if (!u) throw notFound();
-      return userView(u);
+      return withLimits(u);
     });
     admin.put<{ Params: Params; Body: { password?: string; password_hash?: string; tags?: string | string[] } }>(
       '/api/users/:user',

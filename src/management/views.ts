@@ -445,8 +445,9 @@ export function consumersView(connections: Iterable<Connection>): JsonObject[] {
   return out;
 }
 
-export function userView(u: StoredUser): JsonObject {
-  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: u.tags };
+/** A user as 3.10.8's API shows one, its limits included (`{}` when it has none). */
+export function userView(u: StoredUser, limits: JsonObject): JsonObject {
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: u.tags, limits };
 }
 
 /** Message properties as the management API shows them. */

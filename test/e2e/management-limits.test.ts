@@ -113,6 +113,9 @@ describe('user limits', () => {
   it('max-channels closes the connection with 530 and 3.10.8 text', async () => {
     expect((await api('PUT', '/api/user-limits/guest/max-channels', { body: { value: 1 } })).status).toBe(204);
     expect((await api('GET', '/api/user-limits/guest')).json).toEqual([{ user: 'guest', value: { 'max-channels': 1 } }]);
+    // 3.10.8's user objects carry their limits ({} when none).
+    expect((await api('GET', '/api/users/guest')).json.limits).toEqual({ 'max-channels': 1 });
+    expect(((await api('GET', '/api/users')).json as { name: string; limits: unknown }[]).find((u) => u.name === 'guest')?.limits).toEqual({ 'max-channels': 1 });
     const c = await connect('/');
     const closed = connectionClosed(c);
     await c.createChannel();
@@ -122,6 +125,7 @@ describe('user limits', () => {
     expect(err?.code).toBe(530);
     expect(err?.message).toContain("NOT_ALLOWED - number of channels opened for user 'guest' has reached the maximum allowed user limit of (1)");
     expect((await api('DELETE', '/api/user-limits/guest/max-channels')).status).toBe(204);
+    expect((await api('GET', '/api/users/guest')).json.limits).toEqual({});
   });
 
   it('max-connections refuses the next connection.open', async () => {
