@@ -251,6 +251,13 @@ export const LISTS: Record<string, ListSpec> = {
     takesColumns: false,
     filter: (r, v) => r.vhost === v,
   },
+  list_feature_flags: {
+    path: '/api/feature-flags',
+    banner: () => 'Listing feature flags ...',
+    columns: fields('name', 'state', 'stability', 'provided_by', 'desc', 'doc_url'),
+    defaults: ['name', 'state'],
+    takesColumns: true,
+  },
   list_global_parameters: {
     path: '/api/global-parameters',
     banner: () => 'Listing global runtime parameters ...',

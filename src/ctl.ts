@@ -103,6 +103,8 @@ const COMMANDS: Record<string, [number, number, string]> = {
   set_parameter: [3, 3, 'set_parameter [-p <vhost>] <component_name> <name> <value>'],
   clear_parameter: [2, 2, 'clear_parameter [-p <vhost>] <component_name> <name>'],
   list_global_parameters: [0, 0, 'list_global_parameters'],
+  list_feature_flags: [0, Infinity, 'list_feature_flags [<column> ...]'],
+  enable_feature_flag: [1, 1, 'enable_feature_flag <feature_flag> | all'],
   set_global_parameter: [2, 2, 'set_global_parameter <name> <value>'],
   clear_global_parameter: [1, 1, 'clear_global_parameter <name>'],
   set_cluster_name: [1, 1, 'set_cluster_name <name>'],
@@ -593,6 +595,17 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         say(o, `Clearing runtime parameter "${name}" for component "${component}" on vhost "${o.vhost}" ...`);
         await call(o, 'DELETE', `/api/parameters/${enc(component)}/${v}/${enc(name)}`).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
+          throw e;
+        });
+        return 0;
+      }
+      case 'enable_feature_flag': {
+        // Every flag Warren knows is on already (feature-flags-api.ts): this checks the name.
+        const [name] = args as [string];
+        say(o, name === 'all' ? 'Enabling all feature flags ...' : `Enabling feature flag "${name}" ...`);
+        if (name === 'all') return 0;
+        await call(o, 'PUT', `/api/feature-flags/${enc(name)}/enable`, {}).catch(async (e: unknown) => {
+          if (e instanceof CtlError && e.status === 400) throw new CtlError(`This feature flag is not supported by node ${await node()}`, EX_USAGE);
           throw e;
         });
         return 0;

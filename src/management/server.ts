@@ -9,6 +9,7 @@ import { registerApi } from './api.js';
 import { registerEnvironmentApi } from './environment-api.js';
 import { registerAlarmsApi } from './alarms-api.js';
 import { registerHealthApi } from './health-api.js';
+import { registerFeatureFlagsApi } from './feature-flags-api.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
@@ -92,7 +93,8 @@ export async function startManagement(
   // decided per route (authz.ts), as RabbitMQ decides it per resource.
   app.decorateRequest('authz', null as unknown as ApiAuthz);
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return;
+    // /api/auth is what a login page asks before anyone logs in (feature-flags-api.ts).
+    if (!req.url.startsWith('/api/') || req.url === '/api/auth') return;
     const c = credentials(req);
     const user = c ? broker.access.authenticate(c.user, c.pass) : null;
     if (!user) {
@@ -143,6 +145,7 @@ export async function startManagement(
   registerPaging(app);
   registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
+  registerFeatureFlagsApi(app);
   registerEnvironmentApi(app, broker, settings);
   registerAlarmsApi(app, broker);
   registerMetrics(app, broker);

@@ -482,6 +482,45 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect((await ctl('set_parameter', 'federation-upstream', 'x')).code).toBe(64);
   });
 
+  it('list_feature_flags and enable_feature_flag; /api/feature-flags (administrators) and /api/auth (anyone), as 3.10.8', async () => {
+    const rows = table(await ok('list_feature_flags'), ['name', 'state']);
+    expect(rows.map((r) => r[0])).toEqual([
+      'classic_mirrored_queue_version',
+      'drop_unroutable_metric',
+      'empty_basic_get_metric',
+      'implicit_default_bindings',
+      'maintenance_mode_status',
+      'quorum_queue',
+      'stream_queue',
+      'user_limits',
+      'virtual_host_metadata',
+    ]);
+    expect(rows.every((r) => r[1] === 'enabled')).toBe(true);
+    expect(await ok('enable_feature_flag', 'all')).toBe('Enabling all feature flags ...\n');
+    expect(await ok('enable_feature_flag', 'quorum_queue')).toBe('Enabling feature flag "quorum_queue" ...\n');
+    const unknown = await ctl('enable_feature_flag', 'nosuch');
+    const node = (await api('GET', '/api/overview')).json.node as string;
+    expect([unknown.code, unknown.stderr]).toEqual([64, `Error:\nThis feature flag is not supported by node ${node}\n`]);
+    expect((await api('GET', '/api/feature-flags')).json[5]).toEqual({
+      name: 'quorum_queue',
+      desc: 'Support queues of type `quorum`',
+      doc_url: 'https://www.rabbitmq.com/quorum-queues.html',
+      state: 'enabled',
+      stability: 'stable',
+      provided_by: 'rabbit',
+    });
+    expect((await api('PUT', '/api/feature-flags/nosuch/enable', { body: {} })).json).toEqual({ error: 'bad_request', reason: 'unsupported' });
+    const mon = uid('ctl-ff-mon');
+    await ok('add_user', mon, 'pw');
+    await ok('set_user_tags', mon, 'monitoring');
+    const asMon = await fetch(`${url}/api/feature-flags`, { headers: { authorization: `Basic ${Buffer.from(`${mon}:pw`).toString('base64')}` } });
+    expect([asMon.status, await asMon.json()]).toEqual([401, { error: 'not_authorised', reason: 'Not administrator user' }]);
+    await ok('delete_user', mon);
+    // A login page asks this before anyone logs in.
+    const auth = await fetch(`${url}/api/auth`);
+    expect([auth.status, await auth.json()]).toEqual([200, { enable_uaa: false, uaa_client_id: '', uaa_location: '' }]);
+  });
+
   it('a -p vhost that does not exist, as each rabbitmqctl 3.10.8 command answers it', async () => {
     const nov = uid('ctl-nov');
     const bare = `Virtual host '${nov}' does not exist\n`;
