@@ -93,6 +93,11 @@ export function registerAdminApi(app: FastifyInstance, broker: Broker, rates: Ra
     // ---- users and permissions
     const withLimits = (u: StoredUser): JsonObject => userView(u, { ...broker.limits.of('user', u.name) });
     admin.get('/api/users', async () => [...broker.access.users.values()].map(withLimits));
+    // Users with no permissions in any vhost (3.10.8: administrators, the objects of /api/users).
+    admin.get('/api/users/without-permissions', async () => {
+      const permitted = new Set(broker.access.listPermissions().map((p) => p.user));
+      return [...broker.access.users.values()].filter((u) => !permitted.has(u.name)).map(withLimits);
+    });
     admin.get<{ Params: Params }>('/api/users/:user', async (req) => {
       const u = broker.access.users.get(req.params.user ?? '');
       if (!u) throw notFound();

@@ -555,6 +555,22 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     return reply.code(204).send();
   });
   app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map((ch) => channelView(ch, rates))));
+  // One vhost's connections and channels (3.10.8: 404 for a vhost that is not there).
+  app.get<{ Params: Params }>('/api/vhosts/:vhost/connections', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    const pid = asksForColumn(req.query, 'pid');
+    return seenConnections(req.authz)
+      .filter((c) => c.vhost === v)
+      .map((c) => connectionView(c, rates, pid));
+  });
+  app.get<{ Params: Params }>('/api/vhosts/:vhost/channels', async (req) => {
+    const v = readableVHost(req.authz, req.params.vhost);
+    return seenConnections(req.authz)
+      .filter((c) => c.vhost === v)
+      .flatMap((c) => [...c.channels.values()].map((ch) => channelView(ch, rates)));
+  });
+  // The management UI's plugin scripts: Warren's UI takes none.
+  app.get('/api/extensions', async () => []);
   app.get<{ Params: Params }>('/api/connections/:name/channels', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);

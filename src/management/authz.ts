@@ -41,6 +41,10 @@ export class ApiAuthz {
     if (!this.isAdmin) throw notAuthorised('Not administrator user');
   }
 
+  requireMonitor(): void {
+    if (!this.isMonitor) throw notAuthorised('Not monitor user');
+  }
+
   /** The user has a permission entry in the vhost (may log in to it over AMQP). */
   private hasAccess(vhost: string): boolean {
     return this.broker.access.canAccessVHost(this.user.name, vhost);

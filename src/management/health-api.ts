@@ -58,6 +58,14 @@ export function registerHealthApi(app: FastifyInstance, broker: Broker): void {
   // A single node (or each node of a cluster) holds its own copy of every queue it owns: nothing
   // is at risk from this node stopping beyond what the cluster's replication covers.
   app.get('/api/health/checks/node-is-quorum-critical', async () => ({ status: 'ok', reason: 'single node cluster' }));
+  // Classic mirrored queues do not exist here: nothing can be left without a synchronised mirror.
+  app.get('/api/health/checks/node-is-mirror-sync-critical', async () => ({ status: 'ok', reason: 'single node cluster' }));
+  // The health check 3.10.8 still answers though deprecated (scripts written for 3.7 call it).
+  app.get('/api/healthchecks/node', async () => ({ status: 'ok' }));
+  app.get<{ Params: { node?: string } }>('/api/healthchecks/node/:node', async (req) => {
+    if (req.params.node !== nodeName()) throw notFound();
+    return { status: 'ok' };
+  });
 
   app.get<{ Params: Params }>('/api/health/checks/certificate-expiration/:within/:unit', async (req, reply) => {
     const within = Number(req.params.within);

@@ -10,6 +10,7 @@ import { registerEnvironmentApi } from './environment-api.js';
 import { registerAlarmsApi } from './alarms-api.js';
 import { registerHealthApi } from './health-api.js';
 import { registerFeatureFlagsApi } from './feature-flags-api.js';
+import { AuthAttempts, registerAuthAttemptsApi } from './auth-attempts.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
@@ -92,11 +93,13 @@ export async function startManagement(
   // Everything under /api needs a broker user with a management tag; what it may see and do is
   // decided per route (authz.ts), as RabbitMQ decides it per resource.
   app.decorateRequest('authz', null as unknown as ApiAuthz);
+  const authAttempts = new AuthAttempts(broker);
   app.addHook('onRequest', async (req, reply) => {
     // /api/auth is what a login page asks before anyone logs in (feature-flags-api.ts).
     if (!req.url.startsWith('/api/') || req.url === '/api/auth') return;
     const c = credentials(req);
     const user = c ? broker.access.authenticate(c.user, c.pass) : null;
+    if (c) authAttempts.countHttp(user !== null);
     if (!user) {
       // RabbitMQ's realm: HTTP clients that answer a challenge keep credentials per realm, and the
       // operators' checks (nagios-plugins-rabbitmq, Perl's LWP) hold them for "RabbitMQ
@@ -146,6 +149,7 @@ export async function startManagement(
   registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
   registerFeatureFlagsApi(app);
+  registerAuthAttemptsApi(app, broker, authAttempts);
   registerEnvironmentApi(app, broker, settings);
   registerAlarmsApi(app, broker);
   registerMetrics(app, broker);
