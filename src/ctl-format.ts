@@ -11,6 +11,9 @@ export class Proplist {
   toJSON(): Record<string, unknown> {
     return this.entries;
   }
+  toString(): string {
+    return `[${Object.entries(this.entries).map(([k, x]) => `{${k}, ${cell(x)}}`).join(', ')}]`;
+  }
 }
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -63,8 +66,7 @@ export class TupleCell {
 /** A value as one table cell: lists as [a, b] (rabbitmqctl's tags), other objects as JSON. */
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (v instanceof FieldTableCell || v instanceof TupleCell) return v.toString();
-  if (v instanceof Proplist) return `[${Object.entries(v.entries).map(([k, x]) => `{${k}, ${cell(x)}}`).join(', ')}]`;
+  if (v instanceof FieldTableCell || v instanceof TupleCell || v instanceof Proplist) return v.toString();
   if (Array.isArray(v)) return `[${v.map(cell).join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);

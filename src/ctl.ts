@@ -175,7 +175,7 @@ async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[
   }
   if (spec.defaultTimeout !== undefined) say(o, `Timeout: ${(o.timeout ?? spec.defaultTimeout).toFixed(1)} seconds ...`);
   say(o, spec.banner(o.vhost, arg));
-  if (spec.vhostMustExist) await vhostMustExist(o);
+  if (spec.vhostMustExist) await requireVhost(o);
   const path = spec.path.replace('{vhost}', enc(o.vhost)).replace('{arg}', enc(arg));
   const answer = (await call(o, 'GET', path).catch((e: unknown) => {
     if (!(e instanceof CtlError) || e.status !== 404) throw e;
@@ -195,19 +195,29 @@ function say(o: CtlOptions, line: string): void {
   if (!o.quiet && (o.formatter === 'table' || o.formatter === 'pretty_table')) o.out(line);
 }
 
+/** A JSON argument (a policy's definition, a parameter's value), or rabbitmqctl's exit 69. */
+function jsonArgument(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
+  }
+}
+
+/** What rabbitmqctl 3.10.8's add_user prints after its banner. */
+const ADD_USER_DONE = "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.";
+
 /**
  * A -p vhost that does not exist, as rabbitmqctl 3.10.8 reports it to the commands that read or set
  * a vhost's policies, parameters, limits or permissions list: the line alone, exit 65.
  */
 const noVhost = (o: CtlOptions): CtlError => new CtlError(`Virtual host '${o.vhost}' does not exist`, EX_DATAERR, 0, '', true);
 
-const ADD_USER_DONE = "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.";
-
 /** The same to set_permissions, clear_permissions and the topic permissions commands: "Error:", exit 69. */
 const noVhostToGrant = (o: CtlOptions): CtlError => new CtlError(`Virtual host ${o.vhost} does not exist`, EX_UNAVAILABLE);
 
 /** Throws noVhost's error unless the -p vhost exists (for API paths that would not say). */
-async function vhostMustExist(o: CtlOptions, error = noVhost): Promise<void> {
+async function requireVhost(o: CtlOptions, error = noVhost): Promise<void> {
   await call(o, 'GET', `/api/vhosts/${enc(o.vhost)}`).catch((e: unknown) => {
     throw e instanceof CtlError && e.status === 404 ? error(o) : e;
   });
@@ -482,7 +492,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       case 'clear_permissions':
         say(o, `Clearing permissions for user "${args[0]}" in vhost "${o.vhost}" ...`);
         await existingUser(o, args[0]!, false);
-        await vhostMustExist(o, noVhostToGrant);
+        await requireVhost(o, noVhostToGrant);
         await call(o, 'DELETE', `/api/permissions/${v}/${enc(args[0]!)}`).catch((e: unknown) => {
           // No permissions there to clear is no error (rabbitmqctl exits 0).
           if (!(e instanceof CtlError && e.status === 404)) throw e;
@@ -503,7 +513,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         const [user, exchange] = args as [string, string | undefined];
         say(o, exchange === undefined ? `Clearing topic permissions for user "${user}" in vhost "${o.vhost}" ...` : `Clearing topic permissions on "${exchange}" for user "${user}" in vhost "${o.vhost}" ...`);
         await existingUser(o, user, false);
-        await vhostMustExist(o, noVhostToGrant);
+        await requireVhost(o, noVhostToGrant);
         const path = `/api/topic-permissions/${v}/${enc(user)}`;
         // None there is no error (rabbitmqctl exits 0). One exchange's goes by ?exchange= (the
         // others are never cleared and put back).
@@ -577,12 +587,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         // shovels and upstreams this way), through the API's PUT /api/parameters, which checks it.
         const [component, name, value] = args as [string, string, string];
         say(o, `Setting runtime parameter "${name}" for component "${component}" to "${value}" in vhost "${o.vhost}" ...`);
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value);
-        } catch (e) {
-          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
-        }
+        const parsed = jsonArgument(value);
         await call(o, 'PUT', `/api/parameters/${enc(component)}/${v}/${enc(name)}`, { value: parsed }).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw noVhost(o);
           if (e instanceof CtlError && e.status === 400) throw new CtlError(reasonText(e.reason), EX_UNAVAILABLE);
@@ -613,12 +618,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       case 'set_global_parameter': {
         const [name, value] = args as [string, string];
         say(o, `Setting global runtime parameter "${name}" to "${value}" ...`);
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value);
-        } catch (e) {
-          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
-        }
+        const parsed = jsonArgument(value);
         await call(o, 'PUT', `/api/global-parameters/${enc(name)}`, { value: parsed });
         return 0;
       }
@@ -668,12 +668,7 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
           o,
           `Setting ${operator ? 'operator policy override' : 'policy'} "${name}" for pattern "${pattern}" to "${definition}" with priority "${o.priority}" for vhost "${o.vhost}" ...`,
         );
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(definition);
-        } catch (e) {
-          throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
-        }
+        const parsed = jsonArgument(definition);
         const body = { pattern, definition: parsed, priority: o.priority, 'apply-to': o.applyTo };
         await call(o, 'PUT', `/api/${operator ? 'operator-policies' : 'policies'}/${v}/${enc(name)}`, body).catch((e: unknown) => {
           if (e instanceof CtlError && e.status === 404) throw noVhost(o);

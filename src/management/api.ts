@@ -1,7 +1,7 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
 // Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import type { Connection } from '../server/connection.js';
@@ -536,12 +536,14 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
 
   // ---- connections, channels, consumers: monitors see all, management users their own
-  app.get('/api/connections', async (req) => {
+  /** The connections the user sees (in vhost, or in any once open), as listed. */
+  const listConnections = (req: FastifyRequest, vhost?: VHost): JsonObject[] => {
     const pid = asksForColumn(req.query, 'pid');
     return seenConnections(req.authz)
-      .filter((c) => c.vhost)
+      .filter((c) => (vhost ? c.vhost === vhost : c.vhost))
       .map((c) => connectionView(c, rates, pid));
-  });
+  };
+  app.get('/api/connections', async (req) => listConnections(req));
   app.get<{ Params: Params }>('/api/connections/:name', async (req) => {
     const c = connectionNamed(req.params.name);
     req.authz.readConnection(c);
@@ -556,13 +558,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   });
   app.get('/api/channels', async (req) => seenConnections(req.authz).flatMap((c) => [...c.channels.values()].map((ch) => channelView(ch, rates))));
   // One vhost's connections and channels (3.10.8: 404 for a vhost that is not there).
-  app.get<{ Params: Params }>('/api/vhosts/:vhost/connections', async (req) => {
-    const v = readableVHost(req.authz, req.params.vhost);
-    const pid = asksForColumn(req.query, 'pid');
-    return seenConnections(req.authz)
-      .filter((c) => c.vhost === v)
-      .map((c) => connectionView(c, rates, pid));
-  });
+  app.get<{ Params: Params }>('/api/vhosts/:vhost/connections', async (req) => listConnections(req, readableVHost(req.authz, req.params.vhost)));
   app.get<{ Params: Params }>('/api/vhosts/:vhost/channels', async (req) => {
     const v = readableVHost(req.authz, req.params.vhost);
     return seenConnections(req.authz)
