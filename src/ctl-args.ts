@@ -48,6 +48,8 @@ export interface CtlArgs {
   limitsUser: string | undefined;
   /** status --unit: what memory and disk figures are printed in (rabbitmqctl's default, gb). */
   unit: StatusUnit;
+  /** list_node_auth_attempt_stats --by-source. */
+  bySource: boolean;
   /** wait --pid: the broker's process id, instead of a pid file. */
   waitPid: number | undefined;
   help: boolean;
@@ -120,6 +122,7 @@ const FLAGS: FlagSpec[] = [
   },
   { names: ['-t', '--timeout'], value: true, apply: (a, v) => (a.timeout = nonNegative('--timeout', v)) },
   { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections', 'list_vhost_limits', 'list_user_limits'] },
+  { names: ['--by-source'], value: false, apply: (a) => (a.bySource = true), commands: ['list_node_auth_attempt_stats'] },
   { names: ['--user'], value: true, apply: (a, v) => (a.limitsUser = v), commands: ['list_user_limits'] },
   { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
   { names: ['--per-connection-delay'], value: true, apply: (a, v) => (a.perConnectionDelay = nonNegative('--per-connection-delay', v)), commands: ['close_all_connections'] },
@@ -168,6 +171,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     defaultQueueType: undefined,
     timeout: undefined,
     global: false,
+    bySource: false,
     limit: Number.MAX_SAFE_INTEGER,
     perConnectionDelay: 0,
     limitsUser: undefined,

@@ -21,7 +21,14 @@ export interface DiagnosticsIo {
 /** sysexits EX_UNAVAILABLE: rabbitmq-diagnostics' exit code for a failed check or an unreachable node. */
 export const EX_UNAVAILABLE = 69;
 
-export const DIAGNOSTICS = ['ping', 'check_running', 'check_local_alarms', 'check_alarms', 'check_port_connectivity', 'check_virtual_hosts', 'await_startup', 'environment'];
+export const DIAGNOSTICS = ['ping', 'check_running', 'check_local_alarms', 'check_alarms', 'check_port_connectivity', 'check_virtual_hosts', 'await_startup', 'environment', 'node_health_check'];
+
+/** What rabbitmqctl 3.10.8 prints before node_health_check, which it keeps for old scripts. */
+const HEALTH_CHECK_DEPRECATED = [
+  'This command is DEPRECATED and will be removed in a future version.',
+  'It performs intrusive, opinionated health checks and requires a fully booted node.',
+  'Use one of the options covered in https://www.rabbitmq.com/monitoring.html#health-checks instead.',
+];
 
 type Alarm = { node: string; resource: string };
 
@@ -53,6 +60,20 @@ export async function runDiagnostic(action: string, io: DiagnosticsIo): Promise<
         io.say(`Will ping ${node}. This only checks that the broker answers on its management API.`);
         io.out('Ping succeeded');
       }
+      return 0;
+    }
+    case 'node_health_check': {
+      const node = String((await overview()).node);
+      for (const line of HEALTH_CHECK_DEPRECATED) io.say(line);
+      io.say(`Timeout: ${io.timeoutSeconds} seconds ...`);
+      io.say(`Checking health of node ${node} ...`);
+      const r = await io.get('/api/healthchecks/node');
+      if (r.status !== 200 || r.body.status !== 'ok') {
+        io.err('Error:');
+        io.err(String(r.body.reason ?? `Health check failed (${r.status})`));
+        return EX_UNAVAILABLE;
+      }
+      io.out('Health check passed');
       return 0;
     }
     case 'check_running': {

@@ -104,6 +104,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   clear_parameter: [2, 2, 'clear_parameter [-p <vhost>] <component_name> <name>'],
   list_global_parameters: [0, 0, 'list_global_parameters'],
   list_feature_flags: [0, Infinity, 'list_feature_flags [<column> ...]'],
+  list_node_auth_attempt_stats: [0, 0, 'list_node_auth_attempt_stats [--by-source]'],
   enable_feature_flag: [1, 1, 'enable_feature_flag <feature_flag> | all'],
   set_global_parameter: [2, 2, 'set_global_parameter <name> <value>'],
   clear_global_parameter: [1, 1, 'clear_global_parameter <name>'],
@@ -134,6 +135,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   import_definitions: [1, 1, 'import_definitions <file>'],
   help: [0, 1, 'help [<command>]'],
   ping: [0, 0, 'ping'],
+  node_health_check: [0, 0, 'node_health_check'],
   check_running: [0, 0, 'check_running'],
   check_local_alarms: [0, 0, 'check_local_alarms'],
   check_alarms: [0, 0, 'check_alarms'],
@@ -301,7 +303,8 @@ async function diagnose(o: CtlOptions, action: string): Promise<number> {
     say: (l) => say(o, l),
     json: o.formatter === 'json',
     host: new URL(o.url).hostname,
-    timeoutSeconds: o.timeout ?? 300,
+    // rabbitmqctl's defaults: 70 s for node_health_check, 300 for await_startup.
+    timeoutSeconds: o.timeout ?? (action === 'node_health_check' ? 70 : 300),
   });
 }
 
@@ -602,6 +605,21 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
           if (e instanceof CtlError && e.status === 404) throw new CtlError('Parameter does not exist', EX_UNAVAILABLE);
           throw e;
         });
+        return 0;
+      }
+      case 'list_node_auth_attempt_stats': {
+        // The management API's counts (/api/auth/attempts): this command's own requests are HTTP
+        // logins too, which rabbitmqctl, talking Erlang distribution, does not make.
+        const nodeName = await node();
+        say(o, `Listing authentication\n attempts for node "${nodeName}" ...`);
+        const rows = (await call(o, 'GET', `/api/auth/attempts/${enc(nodeName)}${o.bySource ? '/source' : ''}`)) as Row[];
+        const keys = [...(o.bySource ? ['remote_address', 'username'] : []), 'protocol', 'auth_attempts', 'auth_attempts_failed', 'auth_attempts_succeeded'];
+        if (o.formatter === 'json') {
+          // rabbitmqctl's object: each entry's keys sorted, as Erlang prints a map.
+          const attempts = rows.map((r) => Object.fromEntries([...keys].sort().map((k) => [k, r[k]])));
+          o.out(JSON.stringify({ attempts, node: nodeName, result: 'ok' }));
+        } else if (rows.length === 0) o.out(`Node ${nodeName} reported no authentication attempt stats`);
+        else for (const line of formatRows(rows, keys, o.formatter, o.tableHeaders)) o.out(line);
         return 0;
       }
       case 'enable_feature_flag': {

@@ -521,6 +521,30 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     expect([auth.status, await auth.json()]).toEqual([200, { enable_uaa: false, uaa_client_id: '', uaa_location: '' }]);
   });
 
+  it('node_health_check and list_node_auth_attempt_stats print as rabbitmqctl 3.10.8', async () => {
+    const node = (await api('GET', '/api/overview')).json.node as string;
+    const health = await ok('node_health_check');
+    expect(health.split('\n').slice(0, 3)).toEqual([
+      'This command is DEPRECATED and will be removed in a future version.',
+      'It performs intrusive, opinionated health checks and requires a fully booted node.',
+      'Use one of the options covered in https://www.rabbitmq.com/monitoring.html#health-checks instead.',
+    ]);
+    expect(health.split('\n').slice(3)).toEqual(['Timeout: 70 seconds ...', `Checking health of node ${node} ...`, 'Health check passed', '']);
+    expect(await ok('node_health_check', '-q')).toBe('Health check passed\n');
+
+    expect((await api('DELETE', `/api/auth/attempts/${enc(node)}`)).status).toBe(204);
+    await expect(amqp.connect(`amqp://guest:wrong@127.0.0.1:${broker.port}`)).rejects.toThrow();
+    openConns.push(await connect());
+    const stats = await ok('list_node_auth_attempt_stats');
+    expect(stats.split('\n').slice(0, 3)).toEqual(['Listing authentication', ` attempts for node "${node}" ...`, 'protocol\tauth_attempts\tauth_attempts_failed\tauth_attempts_succeeded']);
+    // The command's own API requests are HTTP logins (rabbitmqctl talks Erlang distribution instead).
+    expect(stats).toContain('\namqp091\t2\t1\t1\n');
+    const json = JSON.parse(await ok('list_node_auth_attempt_stats', '--formatter', 'json'));
+    expect(json).toMatchObject({ node, result: 'ok' });
+    expect(json.attempts).toContainEqual({ auth_attempts: 2, auth_attempts_failed: 1, auth_attempts_succeeded: 1, protocol: 'amqp091' });
+    expect(await ok('list_node_auth_attempt_stats', '--by-source')).toBe(`Listing authentication\n attempts for node "${node}" ...\nNode ${node} reported no authentication attempt stats\n`);
+  });
+
   it('a -p vhost that does not exist, as each rabbitmqctl 3.10.8 command answers it', async () => {
     const nov = uid('ctl-nov');
     const bare = `Virtual host '${nov}' does not exist\n`;
