@@ -338,8 +338,8 @@ export class Broker {
         continue;
       }
       const args = readTableBytes(sb.arguments);
-      vhost.addBinding(source, dest, sb.routingKey, args, false);
       const sorted = sortedArguments(args);
+      vhost.addBinding(source, dest, sb.routingKey, sorted, false);
       if (sorted !== args) {
         // Stored by a Warren that kept the client's order: kept from now on in RabbitMQ's
         // (binding-arguments.ts), so that an unbind, which names the sorted table, finds its record.
