@@ -8,7 +8,7 @@ import type * as YargsHelpers from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
 import { Broker, defaultNodeName } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
-import { defaultOptions } from './server/options.js';
+import { defaultOptions, levelStoreOptions } from './server/options.js';
 import { managementDefaults, managementPlugins } from './management/plugin.js';
 import { shovelPlugin } from './shovel/index.js';
 import { federationPlugin } from './federation/index.js';
@@ -140,6 +140,16 @@ const parser = yargs(rawArgs)
     describe: 'ready messages a queue keeps in memory; newer ones wait in the store (0 = keep all in memory)',
   })
   .option('page-out-bytes', { type: 'number', default: defaultOptions.pageOutBytes, describe: 'body bytes a queue keeps in memory before paging to the store' })
+  .option('body-file-size', {
+    type: 'number',
+    default: defaultOptions.bodyFileSize,
+    describe: 'bytes of a body file, where persistent bodies of 16 KiB and more are kept (RabbitMQ: msg_store_file_size_limit)',
+  })
+  .option('body-compaction-interval', {
+    type: 'number',
+    default: defaultOptions.bodyCompactionMs,
+    describe: 'ms between looks for body files mostly acked, whose live bodies are then moved so the file can go (0 = never)',
+  })
   .option('event-exchange', { type: 'boolean', default: false, describe: "publish the broker's events (queue.created, connection.closed, ...) to amq.rabbitmq.event, as RabbitMQ's rabbitmq_event_exchange plugin" })
   .option('event-exchange-vhost', { type: 'string', default: '/', describe: 'the vhost of amq.rabbitmq.event (with --event-exchange)' })
   .option('cluster', { type: 'string', describe: 'join a cluster: NATS JetStream servers, nats://host:port[,…] (this node\'s own first)' })
@@ -204,7 +214,7 @@ const cluster: JoinedCluster | null = argv.cluster
       servers: argv.cluster.split(',').map((s) => s.trim()).filter((s) => s !== ''),
       name: nodeName,
       dataDir,
-      fsync: argv.fsync,
+      store: levelStoreOptions({ fsync: argv.fsync, bodyFileSize: argv['body-file-size'], bodyCompactionMs: argv['body-compaction-interval'] }, logger),
       replicas: argv['cluster-replicas'],
       log: logger,
       self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.listenerPort('http') }),
@@ -233,6 +243,8 @@ const broker: Broker = new Broker({
   fsync: argv.fsync,
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],
+  bodyFileSize: argv['body-file-size'],
+  bodyCompactionMs: argv['body-compaction-interval'],
   deadLetterRetryMs: argv['dead-letter-retry-interval'],
   consumerTimeoutMs: argv['consumer-timeout'],
   tlsPort: argv['tls-port'],

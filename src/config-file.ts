@@ -99,6 +99,9 @@ const KEYS: Record<string, Apply> = {
   fsync: set('fsync', bool),
   page_out_messages: set('page-out-messages', int),
   page_out_bytes: set('page-out-bytes', size),
+  // RabbitMQ's message store file size; Warren's body files (body-files.ts).
+  msg_store_file_size_limit: set('body-file-size', size),
+  body_compaction_interval: set('body-compaction-interval', int),
   dead_letter_retry_interval: set('dead-letter-retry-interval', int),
 };
 

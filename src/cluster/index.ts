@@ -2,7 +2,7 @@
 // with the broker. The core knows it only through BrokerOptions.store, .queueFactory and
 // ClusterView.
 import type { Logger } from 'pino';
-import { LevelStore } from '../store/level-store.js';
+import { LevelStore, type LevelStoreOptions } from '../store/level-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { ClusterMember, ClusterView } from '../server/cluster-view.js';
 import { ClusterNode } from './cluster-node.js';
@@ -12,7 +12,8 @@ export interface JoinOptions {
   servers: string[];
   name: string;
   dataDir: string | undefined;
-  fsync: boolean;
+  /** The local store's settings (server/options.ts levelStoreOptions). */
+  store: LevelStoreOptions;
   replicas: number;
   log: Logger;
   self: () => { host: string; amqpPort: number; managementPort: number };
@@ -32,7 +33,7 @@ export interface JoinedCluster extends ClusterView {
 
 export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
   const link = await openNatsLink(o.servers, o.name);
-  const local = o.dataDir ? new LevelStore(o.dataDir, { fsync: o.fsync }) : new MemoryStore();
+  const local = o.dataDir ? new LevelStore(o.dataDir, o.store) : new MemoryStore();
   const node = new ClusterNode(o.name, link, local, o.log, o.replicas, o.self);
   if (o.dropWire) node.traffic.dropEvery(o.dropWire);
   o.log.info({ server: link.serverName(), servers: o.servers }, 'connected to NATS');

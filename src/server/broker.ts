@@ -15,7 +15,7 @@ import { ReplyCode } from '../frames/index.js';
 import { directPair, type DirectSocket } from './direct-socket.js';
 import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
-import { defaultOptions, type BrokerOptions } from './options.js';
+import { defaultOptions, levelStoreOptions, type BrokerOptions } from './options.js';
 import { readTableBytes, writeTableBytes } from './table-bytes.js';
 import { sortedArguments } from './binding-arguments.js';
 import { AccessControl } from './access.js';
@@ -92,7 +92,7 @@ export class Broker {
     // A refused login is answered well inside the handshake timeout, never cut off by it.
     this.loginGate = new LoginGate(Math.min(FAILURE_DELAY_MS, this.options.handshakeTimeoutMs / 2));
     this.log = this.options.logger ?? pino({ level: this.options.logLevel, base: { pid: process.pid } });
-    this.store = this.options.store ?? (this.options.dataDir ? new LevelStore(this.options.dataDir, { fsync: this.options.fsync }) : new MemoryStore());
+    this.store = this.options.store ?? (this.options.dataDir ? new LevelStore(this.options.dataDir, levelStoreOptions(this.options, this.log)) : new MemoryStore());
     const { pageOutMessages: messages, pageOutBytes: bytes } = this.options;
     this.paging = this.store.pagesToDisk && messages > 0 ? { messages, bytes, log: this.log } : null;
     this.access = new AccessControl(this.store, this.events);

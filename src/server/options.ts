@@ -1,6 +1,7 @@
 // Broker settings, with RabbitMQ's defaults where it has one.
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
+import type { LevelStoreOptions } from '../store/level-store.js';
 import type { QueueFactory } from './vhost.js';
 import type { RemoteReplies } from './direct-reply-to.js';
 import type { BrokerPlugin } from './plugin.js';
@@ -66,6 +67,13 @@ export interface BrokerOptions {
    */
   pageOutMessages: number;
   pageOutBytes: number;
+  /**
+   * Large persistent bodies go to body files of this many bytes (RabbitMQ's
+   * msg_store_file_size_limit); a file mostly acked has its live bodies moved out every
+   * bodyCompactionMs (0: never), so it can go (src/store/body-compaction.ts).
+   */
+  bodyFileSize: number;
+  bodyCompactionMs: number;
   /** A store the entry composed (a cluster node's), instead of one made from dataDir. */
   store?: Store | undefined;
   /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
@@ -107,6 +115,18 @@ export const defaultOptions: BrokerOptions = {
   fsync: true,
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,
+  bodyFileSize: 64 * 1024 * 1024,
+  bodyCompactionMs: 10_000,
   deadLetterRetryMs: 180_000,
   consumerTimeoutMs: 1_800_000,
 };
+
+/** The embedded store's settings, from the broker's (a cluster node's local store takes them too). */
+export function levelStoreOptions(o: Pick<BrokerOptions, 'fsync' | 'bodyFileSize' | 'bodyCompactionMs'>, log: Logger): LevelStoreOptions {
+  return {
+    fsync: o.fsync,
+    bodyFileMax: o.bodyFileSize,
+    bodyCompactionMs: o.bodyCompactionMs,
+    onCompaction: (e) => log.info(e, `body file ${e.file} compacted: ${e.moved} live bytes of ${e.size} moved`),
+  };
+}

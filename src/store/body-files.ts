@@ -12,14 +12,14 @@
 // Which segments refer to which files is kept in LevelDB too ('X' records beside the segments, see
 // level-store.ts), so a restart knows, without reading the segments, which files are still needed:
 // the others are deleted at open. A file is deleted only after the batch that deleted its last
-// segment was written.
-import { close, closeSync, existsSync, fdatasync, mkdirSync, openSync, read, readdirSync, unlink, unlinkSync, writev } from 'node:fs';
+// segment was written. A file mostly acked has its live bodies moved out (body-compaction.ts).
+import { close, closeSync, existsSync, fdatasync, mkdirSync, openSync, read, readdirSync, statSync, unlink, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { bodyLength, pushBody, type Body } from '../frames/body.js';
 
 /** Bodies at least this big go to a body file; smaller ones stay in their segment. */
 export const BODY_FILE_MIN = 16 * 1024;
-/** A file rolls over past this many bytes (a long-lived message keeps at most one file alive). */
+/** A file rolls over past this many bytes (a long-lived message keeps its file alive until compaction moves its body: body-compaction.ts). */
 const FILE_MAX = 64 * 1024 * 1024;
 
 /** Where a body lies: its file's number, its offset in the file and its length. */
@@ -39,6 +39,13 @@ interface BodyFile {
   refs: number;
   /** Reads in flight: its fd stays open until they are done. */
   readers: number;
+  /**
+   * A segment referring to it changed (acks, a trim) since compaction last counted what is live
+   * in it (body-compaction.ts): only such files are counted again. True for an earlier run's.
+   */
+  touched: boolean;
+  /** What compaction found live in it when it last counted (-1: never counted). */
+  counted: number;
   /** Bodies appended and not yet handed to the file, and where the first of them goes. */
   pending: Buffer[];
   pendingAt: number;
@@ -86,7 +93,7 @@ export class BodyFiles {
       if (no >= this.nextNo) this.nextNo = no + 1;
       const n = refs.get(no) ?? 0;
       if (n === 0) unlinkSync(join(this.dir, name));
-      else this.files.set(no, { no, fd: -1, size: 0, refs: n, readers: 0, pending: [], pendingAt: 0 });
+      else this.files.set(no, { no, fd: -1, size: statSync(join(this.dir, name)).size, refs: n, readers: 0, touched: true, counted: -1, pending: [], pendingAt: 0 });
     }
   }
 
@@ -105,7 +112,7 @@ export class BodyFiles {
   private roll(): BodyFile {
     const old = this.current;
     const no = this.nextNo++;
-    const f: BodyFile = { no, fd: openSync(join(this.dir, fileName(no)), 'w+'), size: 0, refs: 0, readers: 0, pending: [], pendingAt: 0 };
+    const f: BodyFile = { no, fd: openSync(join(this.dir, fileName(no)), 'w+'), size: 0, refs: 0, readers: 0, touched: false, counted: -1, pending: [], pendingAt: 0 };
     this.files.set(no, f);
     this.current = f;
     // The old file is no longer appended to: it goes once nothing refers to it (maybe already so).
@@ -140,6 +147,52 @@ export class BodyFiles {
     if (f) f.refs++;
   }
 
+  /** A segment referring to file no changed its state (acks): what is live in it may have shrunk. */
+  touch(no: number): void {
+    const f = this.files.get(no);
+    if (f) f.touched = true;
+  }
+
+  /**
+   * Files compaction should count again (body-compaction.ts): no longer appended to, still
+   * referred to, touched since last counted; oldest first. Each is marked counted.
+   */
+  toCount(): { no: number; size: number }[] {
+    const out: { no: number; size: number }[] = [];
+    for (const f of this.files.values()) {
+      if (f === this.current || !f.touched || f.refs <= 0 || f.pending.length > 0) continue;
+      f.touched = false;
+      out.push({ no: f.no, size: f.size });
+    }
+    return out.sort((a, b) => a.no - b.no);
+  }
+
+  /**
+   * Records live, what a count found live in file no; whether it is what the count before found:
+   * no ack has reached the file since (a file being drained is left to its consumers). A file
+   * not steady yet is counted again in the next pass.
+   */
+  steady(no: number, live: number): boolean {
+    const f = this.files.get(no);
+    if (!f) return false;
+    const same = f.counted === live;
+    f.counted = live;
+    if (!same) f.touched = true;
+    return same;
+  }
+
+  /** Bytes after which a file rolls over. */
+  get rollAt(): number {
+    return this.fileMax;
+  }
+
+  /** Bytes in every body file, written or assigned. */
+  get totalBytes(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.size;
+    return n;
+  }
+
   /**
    * Segments that referred to these files are gone from the store (the batch deleting them was
    * written): a file no segment refers to any more, and not appended to, is deleted.
@@ -150,6 +203,7 @@ export class BodyFiles {
       if (!f) continue;
       f.refs--;
       if (f.refs <= 0 && f !== this.current && f.pending.length === 0) this.remove(f);
+      else f.touched = true; // what is live in it may have gone with that segment
     }
   }
 

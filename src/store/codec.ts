@@ -435,6 +435,21 @@ export function seqOf(v: Buffer, start = 0): number {
 }
 
 /** The body size of the message record v[start, end), without decoding it. */
+/** Where record v[start, end)'s body lies in a body file; null when the body is in the record. */
+export function bodyRefOf(v: Buffer, start: number, end: number): BodyRef | null {
+  if (!(v[start + 8]! & EXTERNAL)) return null;
+  const p = end - REF_LENGTH;
+  return { file: v.readUInt32BE(p), offset: v.readDoubleBE(p + 4), length: v.readUInt32BE(p + 12) };
+}
+
+/** Points record v[start, end), whose body is in a body file, at ref instead (in place: same length). */
+export function setBodyRef(v: Buffer, end: number, ref: BodyRef): void {
+  const p = end - REF_LENGTH;
+  v.writeUInt32BE(ref.file, p);
+  v.writeDoubleBE(ref.offset, p + 4);
+  v.writeUInt32BE(ref.length, p + 12);
+}
+
 export function bodyLengthOf(v: Buffer, start = 0, end = v.length): number {
   const flags = v[start + 8]!;
   let p = start + 9 + (flags & EXPIRES ? 8 : 0) + (flags & DELIVERY_COUNT ? 4 : 0);

@@ -40,6 +40,14 @@ import {
 } from './codec.js';
 import { buildSegments, decodeFiles, encodeFiles, Pending, QueueLog, type Segment, SegmentView } from './segments.js';
 import { BODY_FILE_MIN, BodyFiles, type BodyRef } from './body-files.js';
+import {
+  COMPACTION_INTERVAL_MS,
+  compactBodyFiles,
+  type CompactionEvent,
+  type CompactionHost,
+  type NamingSegment,
+  type SegmentRewrite,
+} from './body-compaction.js';
 import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
@@ -127,6 +135,10 @@ export interface LevelStoreOptions {
   ackHoldMs?: number;
   /** Hold the millisecond even while the event loop is mostly idle (tests that look at the ticks). */
   holdWhenIdle?: boolean;
+  /** How often body files are looked at for compaction (body-compaction.ts); 0: only when compactBodies() is called. */
+  bodyCompactionMs?: number;
+  /** A body file's live bodies were moved out of it (for the log). */
+  onCompaction?: (e: CompactionEvent) => void;
 }
 
 export class LevelStore implements Store {
@@ -205,6 +217,13 @@ export class LevelStore implements Store {
   /** Value bytes in steps not yet handed to LevelDB, and in the batch being written. */
   private queuedBytes = 0;
   private writingBytes = 0;
+  /** Segments a compaction rewrites in the next cycle (body-compaction.ts), and the pass running. */
+  private rewrites: SegmentRewrite[] = [];
+  private compacting: Promise<CompactionEvent[]> | null = null;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  /** Bumped by every cycle that moved bodies: a read that found a body file gone reads again. */
+  private bodiesMoved = 0;
 
   constructor(
     private readonly dir: string,
@@ -247,6 +266,15 @@ export class LevelStore implements Store {
     }
     await this.loadBodies();
     await this.findLegacy();
+    const every = this.options.bodyCompactionMs ?? COMPACTION_INTERVAL_MS;
+    if (every > 0) {
+      this.compactTimer = setInterval(() => {
+        this.compactBodies().catch(() => {
+          // A failed pass leaves everything as it was (its copies are garbage); the next one retries.
+        });
+      }, every);
+      this.compactTimer.unref();
+    }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, cleanShutdown, totals };
   }
@@ -305,6 +333,7 @@ export class LevelStore implements Store {
   readonly sharesTransient = false;
 
   async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
+    const moved = this.bodiesMoved;
     await this.flush();
     const cursors = await this.cursors(vhost, queue, fromSeq);
     const out: ReadMessage[] = [];
@@ -358,8 +387,11 @@ export class LevelStore implements Store {
       );
     }
     if (reads) await Promise.all(reads);
-    // A message whose body file went meanwhile was deleted meanwhile: it is not read.
-    return lost ? out.filter((m) => !(m as DecodedMessage).bodyRef) : out;
+    if (!lost) return out;
+    // Its body was moved (compaction) after its segment was read: read again, from the new refs.
+    if (this.bodiesMoved !== moved) return this.readMessages(vhost, queue, fromSeq, maxCount, maxBytes);
+    // Otherwise its body file went because it was deleted meanwhile: it is not read.
+    return out.filter((m) => !(m as DecodedMessage).bodyRef);
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
@@ -784,6 +816,9 @@ export class LevelStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    await this.compacting?.catch(() => {});
     while (this.steps.length > 0 || this.dirty.length > 0 || this.inflight) {
       await this.flush().catch(() => {});
       while (this.inflight) await this.inflight.catch(() => {});
@@ -1008,12 +1043,121 @@ export class LevelStore implements Store {
         } else {
           last.batch.push({ type: 'put', key: seg.stateKey, value: seg.encodeState() });
           seg.stateStored = true;
+          // Less of its files may be live now: compaction counts them again.
+          if (seg.files) for (const f of seg.files) this.bodies.touch(f);
         }
       }
       this.dirty = [];
     }
+    if (this.rewrites.length > 0) {
+      // Last: a segment deleted (all acked) or trimmed away in this cycle is gone, and left so.
+      let last = out[out.length - 1];
+      if (!last || !('batch' in last)) out.push((last = { batch: [], sync: false }));
+      for (const r of this.rewrites) this.applyRewrite(r, last.batch);
+      // Synced before the old files may go: they are released once this cycle is written.
+      last.sync = fsync;
+      this.rewrites = [];
+      this.bodiesMoved++;
+    }
     this.refs.clear();
     return out;
+  }
+
+  /** A compaction's rewrite of a segment, into batch (its copies are in this cycle's body writes). */
+  private applyRewrite(r: SegmentRewrite, batch: Op[]): void {
+    const seg = r.seg;
+    const before = seg.files ?? [];
+    if (seg.gone || seg.log.deleted) {
+      // Nothing refers to the copies: a file holding only such goes as its last segment would.
+      for (const f of r.files) {
+        if (before.includes(f)) continue;
+        this.bodies.ref(f);
+        this.released.push(f);
+      }
+      return;
+    }
+    if (r.value) batch.push({ type: 'put', key: seg.key, value: r.value });
+    for (const f of r.files) if (!before.includes(f)) this.bodies.ref(f);
+    for (const f of before) if (!r.files.includes(f)) this.released.push(f);
+    if (r.files.length > 0) {
+      batch.push({ type: 'put', key: seg.bodiesKey, value: encodeFiles(r.files) });
+      seg.files = r.files;
+    } else {
+      batch.push({ type: 'del', key: seg.bodiesKey });
+      seg.files = null;
+    }
+  }
+
+  /**
+   * Moves the live bodies out of body files mostly acked (body-compaction.ts); runs on a timer
+   * (bodyCompactionMs), or now. One pass at a time: a call during one waits for it.
+   */
+  compactBodies(): Promise<CompactionEvent[]> {
+    if (this.compacting) return this.compacting;
+    if (this.closing) return Promise.resolve([]);
+    const p = compactBodyFiles(this.compactionHost(), this.options.onCompaction);
+    this.compacting = p;
+    const clear = (): void => {
+      if (this.compacting === p) this.compacting = null;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  /** Bytes in body files (written or about to be). */
+  get bodyFileBytes(): number {
+    return this.bodies.totalBytes;
+  }
+
+  /** What a compaction pass may do with the store. */
+  private compactionHost(): CompactionHost {
+    return {
+      bodies: this.bodies,
+      stopping: () => this.closing,
+      settle: () => this.flush(),
+      segmentsNaming: (no) => this.segmentsNaming(no),
+      rewrite: (rewrites) => {
+        this.rewrites.push(...rewrites);
+        this.opsStep().sync = true;
+        return this.flushLevel();
+      },
+    };
+  }
+
+  /**
+   * Every segment naming body file no, with its value: those known in this run, and those of an
+   * earlier run not read yet (known from now on, with the state their record left).
+   */
+  private async segmentsNaming(no: number): Promise<NamingSegment[]> {
+    const out: NamingSegment[] = [];
+    const known: Segment[] = [];
+    for (const log of this.logs.values()) {
+      if (log.deleted) continue;
+      for (const seg of log.segs) if (!seg.gone && seg.files?.includes(no)) known.push(seg);
+    }
+    for (const seg of known) {
+      const value = await this.db.get(seg.key);
+      if (value && !seg.gone) out.push({ seg, value });
+    }
+    const unread: [string, number][] = [];
+    for (const [prefix, firsts] of this.loadedBodies) for (const [first, files] of firsts) if (files.includes(no)) unread.push([prefix, first]);
+    for (const [prefix, first] of unread) {
+      const log = this.logOfBodies(prefix);
+      const value = await this.db.get(messageKey(log.prefix, first));
+      if (!value || log.deleted) continue;
+      const view = new SegmentView(value);
+      const seg = view.count > 0 ? this.known(log, view) : null;
+      if (seg && !seg.gone && seg.files?.includes(no) && !out.some((n) => n.seg === seg)) out.push({ seg, value });
+    }
+    return out;
+  }
+
+  /** The queue whose body-file records ('X' 0 vhost 0 name 0) start with prefix (latin1). */
+  private logOfBodies(prefix: string): QueueLog {
+    // The prefix is the queue's key (vhost 0 name) in UTF-8 between the letter's separator and the last one.
+    const k = Buffer.from(prefix, 'latin1').toString('utf8', 2, prefix.length - 1);
+    const sep = k.indexOf('\0');
+    return this.logOf(k.slice(0, sep), k.slice(sep + 1));
   }
 
   /**
