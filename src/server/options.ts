@@ -116,7 +116,7 @@ export const defaultOptions: BrokerOptions = {
   pageOutMessages: 65_536,
   pageOutBytes: 64 * 1024 * 1024,
   bodyFileSize: 64 * 1024 * 1024,
-  bodyCompactionMs: 10_000,
+  bodyCompactionMs: 5_000,
   deadLetterRetryMs: 180_000,
   consumerTimeoutMs: 1_800_000,
 };

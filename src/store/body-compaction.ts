@@ -26,7 +26,7 @@ import type { BodyFiles, BodyRef } from './body-files.js';
 import { type Segment, SegmentView } from './segments.js';
 
 /** How often LevelStore looks for files to compact by default. */
-export const COMPACTION_INTERVAL_MS = 10_000;
+export const COMPACTION_INTERVAL_MS = 5_000;
 /** Body reads in flight at once while copying a file's live bodies. */
 const READS_IN_FLIGHT = 16;
 

@@ -44,6 +44,8 @@ describe('rabbitmq.conf', () => {
         'connection_max = infinity',
         'page_out_messages = 1000',
         'page_out_bytes = 8MB',
+        'msg_store_file_size_limit = 16777216',
+        'body_compaction_interval = 5000',
       ].join('\n'),
     );
     expect(parseConfigFile(f)).toEqual({
@@ -66,6 +68,8 @@ describe('rabbitmq.conf', () => {
       'max-connections': Number.MAX_SAFE_INTEGER,
       'page-out-messages': 1000,
       'page-out-bytes': 8_000_000,
+      'body-file-size': 16_777_216,
+      'body-compaction-interval': 5000,
     });
   });
 
