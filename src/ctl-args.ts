@@ -50,6 +50,13 @@ export interface CtlArgs {
   unit: StatusUnit;
   /** list_node_auth_attempt_stats --by-source. */
   bySource: boolean;
+  /**
+   * list_queues --local (queues whose leader is the node ctl talks to), --online and --offline
+   * (queues on nodes running or not), as rabbitmqctl's.
+   */
+  local: boolean;
+  online: boolean;
+  offline: boolean;
   /** wait --pid: the broker's process id, instead of a pid file. */
   waitPid: number | undefined;
   help: boolean;
@@ -122,6 +129,9 @@ const FLAGS: FlagSpec[] = [
   },
   { names: ['-t', '--timeout'], value: true, apply: (a, v) => (a.timeout = nonNegative('--timeout', v)) },
   { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections', 'list_vhost_limits', 'list_user_limits'] },
+  { names: ['--local'], value: false, apply: (a) => (a.local = true), commands: ['list_queues'] },
+  { names: ['--online'], value: false, apply: (a) => (a.online = true), commands: ['list_queues'] },
+  { names: ['--offline'], value: false, apply: (a) => (a.offline = true), commands: ['list_queues'] },
   { names: ['--by-source'], value: false, apply: (a) => (a.bySource = true), commands: ['list_node_auth_attempt_stats'] },
   { names: ['--user'], value: true, apply: (a, v) => (a.limitsUser = v), commands: ['list_user_limits'] },
   { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
@@ -171,6 +181,9 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     defaultQueueType: undefined,
     timeout: undefined,
     global: false,
+    local: false,
+    online: false,
+    offline: false,
     bySource: false,
     limit: Number.MAX_SAFE_INTEGER,
     perConnectionDelay: 0,

@@ -20,6 +20,8 @@ Commands: ${CTL_COMMANDS.join(', ')}
   --if-unused            delete_queue: only when the queue has no consumers
   -t, --timeout <s>      seconds each API request may take (exit 75 past it);
                          await_startup: seconds to wait (default 300); wait: no limit by default
+  --local, --online, --offline
+                         list_queues: the queues led by this node, on running nodes, on stopped ones
   --unit <unit>          status: bytes, kb, mb, gb (default) or tb
   -P, --pid <pid>        wait: the broker's process id, instead of a pid file
   --global, --limit <n>, --per-connection-delay <ms>

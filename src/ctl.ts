@@ -83,7 +83,7 @@ const enc = encodeURIComponent;
 const COMMANDS: Record<string, [number, number, string]> = {
   status: [0, 0, 'status [--unit <bytes | mb | gb>]'],
   cluster_status: [0, 0, 'cluster_status'],
-  list_queues: [0, Infinity, 'list_queues [-p <vhost>] [<column> ...]'],
+  list_queues: [0, Infinity, 'list_queues [-p <vhost>] [--online] [--offline] [--local] [<column> ...]'],
   list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
   list_bindings: [0, Infinity, 'list_bindings [-p <vhost>] [<column> ...]'],
   list_connections: [0, Infinity, 'list_connections [<column> ...]'],
@@ -186,10 +186,27 @@ async function list(o: CtlOptions, action: string, spec: ListSpec, args: string[
     if (spec.path.includes('{vhost}')) return [];
     throw e;
   })) as Row[];
-  const rows = answer.filter((r) => !spec.filter || spec.filter(r, o.vhost));
+  let rows = answer.filter((r) => !spec.filter || spec.filter(r, o.vhost));
+  if (o.local || o.online || o.offline) rows = await byLocality(o, rows);
   const cells = rows.map((r) => Object.fromEntries(columns.map((c) => [c, spec.columns[c]!(r)])));
   for (const line of formatRows(cells, columns, o.formatter, o.tableHeaders && !spec.headerless)) o.out(line);
   return 0;
+}
+
+/**
+ * list_queues --local: the queues whose leader is the node ctl talks to (whatever --online or
+ * --offline say); --online / --offline: those whose node is running / is not (both: every queue),
+ * as rabbitmqctl 3.10.8 selects them.
+ */
+async function byLocality(o: CtlOptions, rows: Row[]): Promise<Row[]> {
+  if (o.local) {
+    const { node } = (await call(o, 'GET', '/api/overview')) as { node: string };
+    return rows.filter((r) => r.node === node);
+  }
+  if (o.online === o.offline) return rows;
+  const nodes = (await call(o, 'GET', '/api/nodes')) as { name: string; running: boolean }[];
+  const running = new Set(nodes.filter((n) => n.running).map((n) => n.name));
+  return rows.filter((r) => running.has(String(r.node)) === o.online);
 }
 
 /** An informational line: not with -q, nor with a machine-readable formatter (as rabbitmqctl). */

@@ -298,6 +298,38 @@ describe('cluster: operating it', () => {
     expect(j.running_nodes.sort()).toEqual(['w1', 'w2', 'w3']);
   });
 
+  it('warren ctl list_queues --local lists the queues this node leads; --online all, --offline none (every node running)', async () => {
+    const names = ['local-a', 'local-b', 'local-c', 'local-d'];
+    for (const [i, name] of names.entries()) {
+      const ch = await (await cluster.connect(i % 3)).createChannel();
+      await ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    }
+    const urls = cluster.nodes.map((n) => `http://127.0.0.1:${n.managementPort}`);
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    // Where the API says each queue is led.
+    const leaders = new Map<string, string>();
+    await waitUntil(async () => {
+      const qs = (await (await fetch(`${urls[0]}/api/queues/%2F`, { headers: auth })).json()) as { name: string; node?: string }[];
+      for (const q of qs) if (names.includes(q.name) && q.node) leaders.set(q.name, q.node);
+      return leaders.size === names.length;
+    }, 'every queue placed', 10_000);
+    const listed = async (url: string, flags: string[]): Promise<string[]> =>
+      (await runCtl(url, ['-q', '--no-table-headers', 'list_queues', ...flags, 'name'])).stdout
+        .split('\n')
+        .filter((l) => names.includes(l))
+        .sort();
+    for (const [i, url] of urls.entries()) {
+      const mine = names.filter((n) => leaders.get(n) === cluster.nodes[i]!.name);
+      expect(await listed(url, ['--local'])).toEqual(mine);
+      // --local wins over --offline, as in rabbitmqctl 3.10.8.
+      expect(await listed(url, ['--local', '--offline'])).toEqual(mine);
+    }
+    expect(await listed(urls[1]!, ['--online'])).toEqual(names);
+    expect(await listed(urls[1]!, ['--offline'])).toEqual([]);
+    expect(await listed(urls[1]!, ['--online', '--offline'])).toEqual(names);
+    expect((await runCtl(urls[0]!, ['list_exchanges', '--local'])).code).toBe(64);
+  });
+
   it('every node shows every queue with its owner and, for a replicated one, its members', async () => {
     const ch = await (await cluster.connect(0)).createChannel();
     await ch.assertQueue('placed-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });

@@ -277,6 +277,25 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     }
   });
 
+  it('list_queues --local, --online and --offline select as rabbitmqctl 3.10.8 does on one node', async () => {
+    const vh = uid('ctl-local');
+    await ok('add_vhost', vh);
+    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
+    try {
+      const conn = await connect('guest', 'guest', vh);
+      const ch = await channel(conn);
+      await ch.assertQueue('here', { durable: true });
+      const here = `Timeout: 60.0 seconds ...\nListing queues for vhost ${vh} ...\nname\nhere\n`;
+      for (const flags of [['--local'], ['--online'], ['--local', '--offline'], ['--online', '--offline']]) {
+        expect(await ok('list_queues', '-p', vh, ...flags, 'name'), flags.join(' ')).toBe(here);
+      }
+      expect(await ok('list_queues', '-p', vh, '--offline', 'name')).toBe(`Timeout: 60.0 seconds ...\nListing queues for vhost ${vh} ...\n`);
+      await conn.close();
+    } finally {
+      await ok('delete_vhost', vh);
+    }
+  });
+
   it('list_queues name messages consumers, purge_queue, delete_queue', async () => {
     const q = uid('ctl-q');
     const conn = await connect();
