@@ -143,6 +143,11 @@ export const LISTS: Record<string, ListSpec> = {
         'exclusive_consumer_tag',
       ),
       arguments: fieldTable('arguments'),
+      // A quorum queue's and a stream's; a classic queue's are empty ("" in json). The API gives a
+      // stream no leader, where rabbitmqctl 3.10.8 prints its node.
+      leader: (r) => r.leader ?? (r.members ? r.node : ''),
+      members: (r) => r.members ?? '',
+      online: (r) => r.online ?? '',
     },
     defaults: ['name', 'messages'],
     takesColumns: true,

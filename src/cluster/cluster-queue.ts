@@ -73,7 +73,9 @@ export class ClusterQueue extends Queue {
   members: string[] = [];
 
   override get placement(): QueuePlacement {
-    return this.replicated ? { node: this.home, members: this.members } : { node: this.home };
+    if (!this.replicated) return { node: this.home };
+    const online = this.members.filter((m) => this.node.membership.get(m)?.running === true);
+    return { node: this.home, members: this.members, online };
   }
 
   get owned(): boolean {

@@ -406,14 +406,24 @@ export function vhostMetadataView(v: VHost): JsonObject {
   return { name: v.name, description: v.description, tags: [...v.tags], default_queue_type: v.defaultQueueType ?? 'undefined', metadata };
 }
 
-/** RabbitMQ's state/node (and for a replicated queue leader/members) of a queue. */
+/**
+ * RabbitMQ's state/node of a queue, and its leader/members/online: 3.10.8 gives a quorum queue all
+ * three and a stream members and online (on one node, that node); a cluster's replicated queue,
+ * its owner and its stream's members.
+ */
 function placementView(q: Queue, node: string): JsonObject {
   const p = q.placement;
-  if (!p) return { state: 'running', node };
+  if (!p) {
+    const type = q.type.name;
+    if (type === 'quorum') return { state: 'running', node, leader: node, members: [node], online: [node] };
+    if (type === 'stream') return { state: 'running', node, members: [node], online: [node] };
+    return { state: 'running', node };
+  }
   const v: JsonObject = { state: p.node === '' ? 'down' : 'running', node: p.node };
   if (p.members) {
     v.leader = p.node;
     v.members = p.members;
+    v.online = p.online ?? p.members;
     v.nats_leader = p.leader ?? null;
   }
   return v;

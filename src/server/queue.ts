@@ -50,6 +50,8 @@ export interface QueuePlacement {
   /** A replicated queue's stream: its leader's and members' NATS servers. */
   leader?: string;
   members?: string[];
+  /** Of the members, the nodes running now. */
+  online?: string[];
 }
 
 export interface QueueSpec {

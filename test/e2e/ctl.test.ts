@@ -296,6 +296,41 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     }
   });
 
+  it('list_queues leader, members and online: a quorum queue\'s and a stream\'s node, a classic queue\'s empty (rabbitmqctl 3.10.8)', async () => {
+    const vh = uid('ctl-leader');
+    await ok('add_vhost', vh);
+    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
+    try {
+      const conn = await connect('guest', 'guest', vh);
+      const ch = await channel(conn);
+      await ch.assertQueue('c', { durable: true });
+      await ch.assertQueue('q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.assertQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      const node = (await api('GET', '/api/overview')).json.node as string;
+      // The API as 3.10.8's: a quorum queue's leader, members and online; a stream's members and online.
+      const q = (await api('GET', `/api/queues/${enc(vh)}/q`)).json;
+      expect([q.leader, q.members, q.online]).toEqual([node, [node], [node]]);
+      const st = (await api('GET', `/api/queues/${enc(vh)}/s`)).json;
+      expect([st.leader, st.members, st.online]).toEqual([undefined, [node], [node]]);
+      expect((await api('GET', `/api/queues/${enc(vh)}/c`)).json.members).toBeUndefined();
+      const rows = table(await ok('list_queues', '-p', vh, 'name', 'leader', 'members', 'online'), ['name', 'leader', 'members', 'online']);
+      expect(rows.sort()).toEqual([
+        ['c', '', '', ''],
+        ['q', node, `[${node}]`, `[${node}]`],
+        ['s', node, `[${node}]`, `[${node}]`],
+      ]);
+      const json = (await ok('-q', '--formatter', 'json', 'list_queues', '-p', vh, 'name', 'leader', 'members')).split('\n').filter((l) => l.includes('"name"'));
+      expect(json.map((l) => JSON.parse(l.replace(/^,/, '')) as unknown).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+        { name: 'c', leader: '', members: '' },
+        { name: 'q', leader: node, members: [node] },
+        { name: 's', leader: node, members: [node] },
+      ]);
+      await conn.close();
+    } finally {
+      await ok('delete_vhost', vh);
+    }
+  });
+
   it('list_queues name messages consumers, purge_queue, delete_queue', async () => {
     const q = uid('ctl-q');
     const conn = await connect();
