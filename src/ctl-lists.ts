@@ -65,6 +65,47 @@ const policyList = (path: string, what: string): ListSpec => ({
 /** A runtime parameter's value as JSON text, in every formatter (rabbitmqctl's json one too). */
 const jsonText = (r: Row): string => JSON.stringify(r.value);
 
+/** The API's queue fields list_queues' columns read (the API gives pids and disk counters only when asked). */
+const QUEUE_API_COLUMNS = [
+  'name',
+  'vhost',
+  'durable',
+  'auto_delete',
+  'exclusive',
+  'type',
+  'state',
+  'node',
+  'leader',
+  'members',
+  'online',
+  'owner_pid',
+  'exclusive_consumer_pid',
+  'disk_reads',
+  'disk_writes',
+  'messages',
+  'messages_ready',
+  'messages_unacknowledged',
+  'message_bytes_ready',
+  'messages_ram',
+  'message_bytes_ram',
+  'messages_paged_out',
+  'message_bytes_paged_out',
+  'consumers',
+  'messages_ready_ram',
+  'messages_unacknowledged_ram',
+  'messages_persistent',
+  'message_bytes',
+  'message_bytes_unacknowledged',
+  'message_bytes_persistent',
+  'head_message_timestamp',
+  'consumer_utilisation',
+  'consumer_capacity',
+  'memory',
+  'policy',
+  'exclusive_consumer_tag',
+  'arguments',
+];
+
 /** list_connections' columns: rabbitmqctl 3.10.8's info keys, which the API's connection objects have, and pid. */
 const CONNECTION_COLUMNS = [
   'pid',
@@ -107,11 +148,17 @@ const protocol: Column = (r) => {
 
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
-    path: '/api/queues/{vhost}',
+    // The fields 3.10.8's API strips or lacks (owner_pid, exclusive_consumer_pid, disk_reads,
+    // disk_writes) come only when asked for as columns: every column is asked for.
+    path: `/api/queues/{vhost}?columns=${QUEUE_API_COLUMNS.join(',')}`,
     defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,
     columns: {
       ...fields(
+        'owner_pid',
+        'exclusive_consumer_pid',
+        'disk_reads',
+        'disk_writes',
         'name',
         'vhost',
         'durable',
@@ -148,6 +195,9 @@ export const LISTS: Record<string, ListSpec> = {
       leader: (r) => r.leader ?? (r.members ? r.node : ''),
       members: (r) => r.members ?? '',
       online: (r) => r.online ?? '',
+      // No queue has mirrors: 3.10.8 prints these empty for a queue without.
+      slave_pids: () => '',
+      synchronised_slave_pids: () => '',
     },
     defaults: ['name', 'messages'],
     takesColumns: true,
@@ -155,7 +205,12 @@ export const LISTS: Record<string, ListSpec> = {
   list_exchanges: {
     path: '/api/exchanges/{vhost}',
     banner: (v) => `Listing exchanges for vhost ${v} ...`,
-    columns: { ...fields('name', 'vhost', 'type', 'durable', 'auto_delete', 'internal'), arguments: fieldTable('arguments') },
+    columns: {
+      ...fields('name', 'vhost', 'type', 'durable', 'auto_delete', 'internal'),
+      arguments: fieldTable('arguments'),
+      // The API has it only when a policy applies; rabbitmqctl prints it empty otherwise.
+      policy: (r) => r.policy ?? '',
+    },
     defaults: ['name', 'type'],
     takesColumns: true,
   },
@@ -191,7 +246,7 @@ export const LISTS: Record<string, ListSpec> = {
       queue_name: (r) => nested(r, 'queue', 'name'),
       // rabbitmqctl prints the channel's Erlang pid; the channel's name is what identifies it here.
       channel_pid: (r) => nested(r, 'channel_details', 'name'),
-      ...fields('consumer_tag', 'ack_required', 'prefetch_count', 'active', 'exclusive'),
+      ...fields('consumer_tag', 'ack_required', 'prefetch_count', 'active', 'activity_status', 'exclusive'),
       arguments: fieldTable('arguments'),
     },
     defaults: ['queue_name', 'channel_pid', 'consumer_tag', 'ack_required', 'prefetch_count', 'active', 'arguments'],
@@ -205,7 +260,21 @@ export const LISTS: Record<string, ListSpec> = {
       // rabbitmqctl prints the channel's Erlang pid; the channel's name is what identifies it here.
       pid: field('name'),
       connection: (r) => nested(r, 'connection_details', 'name'),
-      ...fields('name', 'number', 'user', 'vhost', 'transactional', 'confirm', 'consumer_count', 'messages_unacknowledged', 'prefetch_count', 'global_prefetch_count'),
+      ...fields(
+        'name',
+        'number',
+        'user',
+        'vhost',
+        'transactional',
+        'confirm',
+        'consumer_count',
+        'messages_unacknowledged',
+        'messages_unconfirmed',
+        'messages_uncommitted',
+        'acks_uncommitted',
+        'prefetch_count',
+        'global_prefetch_count',
+      ),
     },
     defaults: ['pid', 'user', 'consumer_count', 'messages_unacknowledged'],
     takesColumns: true,

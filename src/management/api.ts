@@ -41,7 +41,9 @@ import {
   messageStatsView,
   propertiesKey,
   propertiesView,
+  queueAskedView,
   queueView,
+  QUEUE_ASKED_COLUMNS,
   vhostView,
   withRates,
   EXCHANGE_TYPES,
@@ -117,6 +119,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
    */
   const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
     const view = queueView(q, broker.nodeName, rates);
+    for (const c of QUEUE_ASKED_COLUMNS) if (asksForColumn(query, c)) Object.assign(view, queueAskedView(q, c));
     if (!queueHistory) return view;
     const lengths = ageQuery(query, 'lengths');
     const msgRates = ageQuery(query, 'msg_rates');

@@ -21,7 +21,7 @@ export interface ConsumerHost {
   refuseConsumer?(c: Consumer): void;
   /** The client connection, when the consumer is local. */
   readonly conn?: object;
-  /** Its process id as events name it (a channel's). */
+  /** Its process id as events name it (a channel's; rabbitmqctl's exclusive_consumer_pid). */
   readonly pid?: string;
 }
 

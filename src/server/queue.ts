@@ -123,6 +123,9 @@ export class Queue {
   private readonly owed: OwedDeadLetters | null;
   /** The dead-letter handler in effect is at-least-once (configureDeadLettering). */
   private atLeastOnce = false;
+  /** Messages written to the store and read back from it (rabbitmqctl's disk_writes, disk_reads). */
+  diskWrites = 0;
+  diskReads = 0;
 
   constructor(
     readonly vhost: VHost,
@@ -399,6 +402,7 @@ export class Queue {
     }
     const stored = this.persists(entry.msg);
     const rec = this.record(entry);
+    this.diskWrites++;
     if (stored) this.vhost.store.putMessage(this.vhost.name, this.name, rec);
     this.tail!.add(rec, stored);
   }
@@ -419,6 +423,7 @@ export class Queue {
     t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log)
       .then((page) => {
         if (!page || this.deleted || this.frozen) return;
+        this.diskReads += page.length;
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
           if (m.bcc) msg.bccKeys = m.bcc;
@@ -500,6 +505,7 @@ export class Queue {
       const roomBytes = lim ? Math.max(1, lim.bytes - this.ready.bytes) : Infinity;
       const page = await store.readMessages(this.vhost.name, this.name, from, Math.min(room, 10_000), roomBytes);
       if (page.length === 0) break;
+      this.diskReads += page.length;
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         if (m.bcc) msg.bccKeys = m.bcc;
@@ -599,6 +605,7 @@ export class Queue {
    * ack cancels the write before it started (settle).
    */
   private putMessage(entry: Entry): void {
+    this.diskWrites++;
     const m = entry.msg;
     const store = this.vhost.store;
     // A consumer that keeps up may ack it before its write, which then never happens (write-hold.ts).

@@ -331,6 +331,41 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     }
   });
 
+  it('list_queues owner_pid, exclusive_consumer_pid, slave_pids, disk_reads, disk_writes; list_exchanges policy; list_channels and list_consumers columns (rabbitmqctl 3.10.8)', async () => {
+    const vh = uid('ctl-cols');
+    await ok('add_vhost', vh);
+    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
+    try {
+      const conn = await connect('guest', 'guest', vh);
+      const ch = await confirmChannel(conn);
+      await ch.assertQueue('d', { durable: true });
+      await ch.assertQueue('x', { exclusive: true });
+      await ch.assertQueue('qq', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.assertExchange('e', 'fanout');
+      for (let i = 0; i < 3; i++) ch.sendToQueue('d', Buffer.from('m'), { persistent: true });
+      ch.sendToQueue('x', Buffer.from('m'), { persistent: true }); // not durable: never written
+      await ch.waitForConfirms();
+      await ch.consume('x', () => undefined, { exclusive: true });
+      const cols = ['name', 'owner_pid', 'exclusive_consumer_pid', 'slave_pids', 'synchronised_slave_pids', 'disk_reads', 'disk_writes'];
+      const rows = table(await ok('list_queues', '-p', vh, ...cols), cols).sort();
+      const connPid = table(await ok('list_connections', 'pid', 'vhost'), ['pid', 'vhost']).find((r) => r[1] === vh)![0]!;
+      expect(rows[0]).toEqual(['d', '', '', '', '', '0', '3']);
+      expect(rows[1]).toEqual(['qq', '', '', '', '', '', '']);
+      expect(rows[2]!.slice(0, 2)).toEqual(['x', connPid]);
+      // The exclusive consumer's channel: <node.connection.channel>, beside its connection's <node.connection.0>.
+      expect(rows[2]![2]!.startsWith(connPid.replace(/\.0>$/, '.'))).toBe(true);
+      expect(rows[2]![2]).toMatch(/\.[1-9]\d*>$/);
+      expect(rows[2]!.slice(3)).toEqual(['', '', '0', '0']);
+      expect(table(await ok('list_exchanges', '-p', vh, 'name', 'policy'), ['name', 'policy'])).toContainEqual(['e', '']);
+      const chRows = table(await ok('list_channels', 'vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted'), ['vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted']);
+      expect(chRows.filter((r) => r[0] === vh)).toEqual([[vh, '0', '0', '0']]);
+      expect(table(await ok('list_consumers', '-p', vh, 'queue_name', 'activity_status'), ['queue_name', 'activity_status'])).toEqual([['x', 'up']]);
+      await conn.close();
+    } finally {
+      await ok('delete_vhost', vh);
+    }
+  });
+
   it('list_queues name messages consumers, purge_queue, delete_queue', async () => {
     const q = uid('ctl-q');
     const conn = await connect();
