@@ -420,6 +420,37 @@ export class ClusterNode {
     if (left > 0) this.log.warn({ queues: left }, 'some queues found no other owner in time');
   }
 
+  /**
+   * RabbitMQ's queue rebalance, with what JetStream offers: a queue's owner is the node beside its
+   * stream's leader, and a leader asked to step down hands over to another current replica, of
+   * JetStream's choosing (this NATS server has no way to name one). So each round asks the queues
+   * a node owns beyond its share (replicated queues over running nodes, rounded up for the nodes
+   * owning most) to step down, waits for the moves, and counts again: a few rounds bring the
+   * nodes within one queue of each other, or as near as the replicas' places allow (a queue moves
+   * only to a node holding a replica).
+   */
+  async rebalance(rounds = 5, settleMs = 2_000): Promise<void> {
+    for (let round = 0; round < rounds; round++) {
+      const running = this.nodes()
+        .filter((n) => n.running)
+        .map((n) => n.name);
+      if (running.length < 2) return;
+      const byNode = new Map<string, ClusterQueue[]>(running.map((n) => [n, []]));
+      for (const q of this.queues.values()) if (q.replicated && !q.deleted) byNode.get(q.home)?.push(q);
+      // Each node's share: the total over the nodes, one more for the nodes that own most now.
+      const owned = [...byNode.values()].sort((a, b) => b.length - a.length);
+      const total = owned.reduce((n, qs) => n + qs.length, 0);
+      if (owned[0]!.length - owned[owned.length - 1]!.length <= 1) return;
+      const base = Math.floor(total / owned.length);
+      const moving = owned.flatMap((qs, i) => qs.slice(base + (i < total % owned.length ? 1 : 0)));
+      this.log.info({ round, queues: moving.length, share: base }, 'rebalancing queues');
+      for (const q of moving) {
+        void this.link.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${streamNameOf(q.vhost.name, q.name)}`, new Uint8Array(0), { timeout: 5_000 }).catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, settleMs));
+    }
+  }
+
   async close(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);

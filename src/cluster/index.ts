@@ -45,6 +45,7 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
     attach: (b) => node.attach(b),
     nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
     handOver: () => node.handOver(),
+    rebalance: () => node.rebalance(),
     close: () => node.close(),
   };
 }

@@ -3,13 +3,14 @@
 // on another when given a certificate (management.ssl.*).
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
 import { registerEnvironmentApi } from './environment-api.js';
 import { registerAlarmsApi } from './alarms-api.js';
 import { registerHealthApi } from './health-api.js';
 import { registerFeatureFlagsApi } from './feature-flags-api.js';
+import { registerRebalanceApi } from './rebalance-api.js';
 import { AuthAttempts, registerAuthAttemptsApi } from './auth-attempts.js';
 import { ApiAuthz, isManagementUser, notManagementUser } from './authz.js';
 import { HttpError } from './http-errors.js';
@@ -139,21 +140,24 @@ export async function startManagement(
     const re = new RegExp(`^${r.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`);
     for (const m of [r.method].flat()) routes.push({ method: m, re });
   });
-  app.setNotFoundHandler((req, reply) => {
+  const notFound = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const path = req.url.split('?')[0] ?? '';
     // As RabbitMQ 3.10.8: 405 with no body for a method a known path does not take.
-    if (routes.some((r) => r.re.test(path) && r.method !== req.method)) return reply.code(405).send();
+    if (routes.some((r) => r.re.test(path) && r.method !== req.method && r.method !== 'HEAD')) return reply.code(405).send();
     return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
-  });
+  };
+  app.setNotFoundHandler(notFound);
   registerPaging(app);
   registerApi(app, broker, rates, history, queueHistory);
   registerHealthApi(app, broker);
   registerFeatureFlagsApi(app);
+  registerRebalanceApi(app, broker);
   registerAuthAttemptsApi(app, broker, authAttempts);
   registerEnvironmentApi(app, broker, settings);
   registerAlarmsApi(app, broker);
   registerMetrics(app, broker);
-  registerUi(app);
+  // The UI's catch-all takes every GET: an API path it gets is answered as any other missing one.
+  registerUi(app, notFound);
 
   let port = 0;
   if (http) {

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const UI_DIR = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
 const TYPES: Record<string, string> = {
@@ -13,10 +13,10 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
-export function registerUi(app: FastifyInstance): void {
+export function registerUi(app: FastifyInstance, apiNotFound: (req: FastifyRequest, reply: FastifyReply) => FastifyReply): void {
   app.get('/*', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
-    if (path.startsWith('/api/')) return reply.code(404).send({ error: 'Object Not Found', reason: 'Not Found' });
+    if (path.startsWith('/api/')) return apiNotFound(req, reply);
     const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
     const file = join(UI_DIR, rel);
     if (rel.startsWith('..') || !existsSync(file)) {

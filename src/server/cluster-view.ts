@@ -16,6 +16,11 @@ export interface ClusterView {
   /** This node's name. */
   readonly name: string;
   nodes(): ClusterMember[];
+  /**
+   * Moves replicated queues from the running nodes that own more than their share to the others
+   * (RabbitMQ's queue rebalance: POST /api/rebalance/queues); resolves once it has tried.
+   */
+  rebalance(): Promise<void>;
 }
 
 /**

@@ -50,6 +50,16 @@ describe('endpoints 3.10.8 has', () => {
     expect([asMonitor.status, asMonitor.json]).toEqual([401, { error: 'not_authorised', reason: 'Not administrator user' }]);
   });
 
+  it('POST /api/rebalance/queues: 204 for an administrator (a single node has nothing to move), 401 for others, 405 for other methods', async () => {
+    expect((await api('POST', '/api/rebalance/queues')).status).toBe(204);
+    expect((await api('POST', '/api/rebalance/queues', { body: {} })).status).toBe(204);
+    expect((await api('PUT', '/api/users/ep-manager', { body: { password: 'pw', tags: 'management' } })).status).toBe(201);
+    const asManager = await api('POST', '/api/rebalance/queues', { auth: ['ep-manager', 'pw'] });
+    expect([asManager.status, asManager.json]).toEqual([401, { error: 'not_authorised', reason: 'Not administrator user' }]);
+    expect((await api('GET', '/api/rebalance/queues')).status).toBe(405);
+    expect((await api('PUT', '/api/rebalance/queues', { body: {} })).status).toBe(405);
+  });
+
   it('health checks of 3.10.8: node-is-mirror-sync-critical and the deprecated /api/healthchecks/node', async () => {
     expect((await api('GET', '/api/health/checks/node-is-mirror-sync-critical')).json).toEqual({ status: 'ok', reason: 'single node cluster' });
     expect((await api('GET', '/api/healthchecks/node')).json).toEqual({ status: 'ok' });

@@ -1,0 +1,70 @@
+// POST /api/rebalance/queues on a Warren cluster (real nats-server and Warren processes): a node
+// that came back after a planned stop owns no queue (its queues were handed over), and a rebalance
+// gives it its share, as RabbitMQ's rebalance spreads quorum queue leaders. The endpoint's answers
+// on one node are checked against 3.10.8's in management-endpoints-3108.test.ts.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
+import { waitUntil } from '../helpers/async.js';
+
+let cluster: WarrenCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+const QUEUES = ['rb-1', 'rb-2', 'rb-3', 'rb-4', 'rb-5', 'rb-6'];
+
+/** How many of the test's queues each node owns, as node i's API says. */
+async function owners(c: WarrenCluster, i: number): Promise<Map<string, number>> {
+  const r = await fetch(`http://127.0.0.1:${c.nodes[i]!.managementPort}/api/queues/%2F`, { headers: auth });
+  const qs = (await r.json()) as { name: string; node: string; members?: string[] }[];
+  const out = new Map<string, number>(c.nodes.map((n) => [n.name, 0]));
+  for (const q of qs) if (QUEUES.includes(q.name) && q.node) out.set(q.node, (out.get(q.node) ?? 0) + 1);
+  return out;
+}
+
+describe('cluster: queue rebalance', () => {
+  it('a node back from a planned stop owns nothing until POST /api/rebalance/queues gives it its share', async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const ch = await (await c.connect(0)).createChannel();
+    for (const q of QUEUES) await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const placed = async (i: number): Promise<boolean> => [...(await owners(c, i)).values()].reduce((a, b) => a + b, 0) === QUEUES.length;
+    await waitUntil(() => placed(0), 'every queue placed', 20_000);
+
+    // w3 stops (its queues are handed over) and comes back: it owns none.
+    expect(await c.nodes[2]!.broker.stop()).toBe(0);
+    await c.nodes[2]!.restart();
+    await waitUntil(async () => (await placed(2)) && (await owners(c, 2)).get('w3') === 0, 'w3 back, owning nothing', 20_000);
+    // Nothing moves by itself.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await owners(c, 0)).get('w3')).toBe(0);
+
+    const res = await fetch(`http://127.0.0.1:${c.nodes[1]!.managementPort}/api/rebalance/queues`, { method: 'POST', headers: auth });
+    expect(res.status).toBe(204);
+    // JetStream picks each stepped-down queue's new leader among its replicas: a few rounds.
+    await waitUntil(
+      async () => {
+        const o = await owners(c, 0);
+        const counts = [...o.values()];
+        return (o.get('w3') ?? 0) > 0 && Math.max(...counts) - Math.min(...counts) <= 1 && counts.reduce((a, b) => a + b, 0) === QUEUES.length;
+      },
+      'the queues spread over the three nodes',
+      30_000,
+    );
+    // Every queue still works from any node.
+    const ch3 = await (await c.connect(2)).createConfirmChannel();
+    for (const q of QUEUES) ch3.sendToQueue(q, Buffer.from(q), { persistent: true });
+    await ch3.waitForConfirms();
+    const counts = new Map<string, number>();
+    await waitUntil(
+      async () => {
+        for (const q of QUEUES) counts.set(q, (await ch.checkQueue(q)).messageCount);
+        return [...counts.values()].every((n) => n === 1);
+      },
+      'one message in every queue',
+      10_000,
+    );
+  }, 120_000);
+});
