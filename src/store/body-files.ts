@@ -186,13 +186,6 @@ export class BodyFiles {
     return this.fileMax;
   }
 
-  /** Bytes in every body file, written or assigned. */
-  get totalBytes(): number {
-    let n = 0;
-    for (const f of this.files.values()) n += f.size;
-    return n;
-  }
-
   /**
    * Segments that referred to these files are gone from the store (the batch deleting them was
    * written): a file no segment refers to any more, and not appended to, is deleted.

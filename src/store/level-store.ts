@@ -1104,11 +1104,6 @@ export class LevelStore implements Store {
     return p;
   }
 
-  /** Bytes in body files (written or about to be). */
-  get bodyFileBytes(): number {
-    return this.bodies.totalBytes;
-  }
-
   /** What a compaction pass may do with the store. */
   private compactionHost(): CompactionHost {
     return {
