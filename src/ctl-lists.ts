@@ -65,8 +65,11 @@ const policyList = (path: string, what: string): ListSpec => ({
 /** A runtime parameter's value as JSON text, in every formatter (rabbitmqctl's json one too). */
 const jsonText = (r: Row): string => JSON.stringify(r.value);
 
-/** The API's queue fields list_queues' columns read (the API gives pids and disk counters only when asked). */
-const QUEUE_API_COLUMNS = [
+/**
+ * list_queues' columns that are the API's queue fields of the same name: rabbitmqctl's info keys
+ * where Warren has the value. The API gives the pids and disk counters only when asked for them.
+ */
+const QUEUE_FIELDS = [
   'name',
   'vhost',
   'durable',
@@ -74,14 +77,6 @@ const QUEUE_API_COLUMNS = [
   'exclusive',
   'type',
   'state',
-  'node',
-  'leader',
-  'members',
-  'online',
-  'owner_pid',
-  'exclusive_consumer_pid',
-  'disk_reads',
-  'disk_writes',
   'messages',
   'messages_ready',
   'messages_unacknowledged',
@@ -91,6 +86,7 @@ const QUEUE_API_COLUMNS = [
   'messages_paged_out',
   'message_bytes_paged_out',
   'consumers',
+  // rabbitmqctl's further info keys, as the management API has them.
   'messages_ready_ram',
   'messages_unacknowledged_ram',
   'messages_persistent',
@@ -103,8 +99,13 @@ const QUEUE_API_COLUMNS = [
   'memory',
   'policy',
   'exclusive_consumer_tag',
-  'arguments',
+  'owner_pid',
+  'exclusive_consumer_pid',
+  'disk_reads',
+  'disk_writes',
 ];
+/** Every API field list_queues reads: its fields, and those the other columns are made of. */
+const QUEUE_API_COLUMNS = [...QUEUE_FIELDS, 'arguments', 'node', 'leader', 'members', 'online'];
 
 /** list_connections' columns: rabbitmqctl 3.10.8's info keys, which the API's connection objects have, and pid. */
 const CONNECTION_COLUMNS = [
@@ -154,41 +155,7 @@ export const LISTS: Record<string, ListSpec> = {
     defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,
     columns: {
-      ...fields(
-        'owner_pid',
-        'exclusive_consumer_pid',
-        'disk_reads',
-        'disk_writes',
-        'name',
-        'vhost',
-        'durable',
-        'auto_delete',
-        'exclusive',
-        'type',
-        'state',
-        'messages',
-        'messages_ready',
-        'messages_unacknowledged',
-        'message_bytes_ready',
-        'messages_ram',
-        'message_bytes_ram',
-        'messages_paged_out',
-        'message_bytes_paged_out',
-        'consumers',
-        // rabbitmqctl's further info items, as the management API has them.
-        'messages_ready_ram',
-        'messages_unacknowledged_ram',
-        'messages_persistent',
-        'message_bytes',
-        'message_bytes_unacknowledged',
-        'message_bytes_persistent',
-        'head_message_timestamp',
-        'consumer_utilisation',
-        'consumer_capacity',
-        'memory',
-        'policy',
-        'exclusive_consumer_tag',
-      ),
+      ...fields(...QUEUE_FIELDS),
       arguments: fieldTable('arguments'),
       // A quorum queue's and a stream's; a classic queue's are empty ("" in json). The API gives a
       // stream no leader, where rabbitmqctl 3.10.8 prints its node.

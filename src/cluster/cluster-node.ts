@@ -425,11 +425,11 @@ export class ClusterNode {
    * stream's leader, and a leader asked to step down hands over to another current replica, of
    * JetStream's choosing (this NATS server has no way to name one). So each round asks the queues
    * a node owns beyond its share (replicated queues over running nodes, rounded up for the nodes
-   * owning most) to step down, waits for the moves, and counts again: a few rounds bring the
+   * owning most) to step down, waits until they have moved, and counts again: a few rounds bring the
    * nodes within one queue of each other, or as near as the replicas' places allow (a queue moves
    * only to a node holding a replica).
    */
-  async rebalance(rounds = 5, settleMs = 2_000): Promise<void> {
+  async rebalance(rounds = 10, movedMs = 10_000): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       const running = this.nodes()
         .filter((n) => n.running)
@@ -444,10 +444,16 @@ export class ClusterNode {
       const base = Math.floor(total / owned.length);
       const moving = owned.flatMap((qs, i) => qs.slice(base + (i < total % owned.length ? 1 : 0)));
       this.log.info({ round, queues: moving.length, share: base }, 'rebalancing queues');
+      const from = new Map(moving.map((q) => [q, q.home]));
       for (const q of moving) {
         void this.link.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${streamNameOf(q.vhost.name, q.name)}`, new Uint8Array(0), { timeout: 5_000 }).catch(() => undefined);
       }
-      await new Promise((r) => setTimeout(r, settleMs));
+      // Counted again once every queue asked has a new owner (an election under load takes
+      // seconds), or after movedMs: a step-down with no other current replica moves nothing.
+      const until = Date.now() + movedMs;
+      while (Date.now() < until && moving.some((q) => !q.deleted && (q.home === '' || q.home === from.get(q)))) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

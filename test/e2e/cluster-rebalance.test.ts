@@ -51,7 +51,7 @@ describe('cluster: queue rebalance', () => {
         return (o.get('w3') ?? 0) > 0 && Math.max(...counts) - Math.min(...counts) <= 1 && counts.reduce((a, b) => a + b, 0) === QUEUES.length;
       },
       'the queues spread over the three nodes',
-      30_000,
+      90_000,
     );
     // Every queue still works from any node.
     const ch3 = await (await c.connect(2)).createConfirmChannel();
@@ -66,5 +66,5 @@ describe('cluster: queue rebalance', () => {
       'one message in every queue',
       10_000,
     );
-  }, 120_000);
+  }, 180_000);
 });
