@@ -3,7 +3,7 @@
 // message is missing, and the only duplicates are messages whose ack was in flight.
 // CRASH_KILLS=N runs N kills (npm run crash-loop runs many); the test suite runs a few. CRASH_BODY
 // sets the body size (64 bytes; 16 KiB and more are large bodies, whose writes may wait for their
-// consumers' acks: src/store/write-hold.ts). Every other
+// consumers' acks: src/store/write-hold.ts), CRASH_ARGS more broker flags. Every other
 // run keeps only 10 messages of a queue in memory, so kills also land while the queue is paged.
 // The publisher takes turns between three queues: a classic one (persistent messages), a quorum
 // one (transient messages, which it stores anyway) and a stream (transient too), whose consumer
@@ -20,6 +20,8 @@ import { sleep, waitUntil } from '../helpers/async.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 3);
 const BODY = Number(process.env.CRASH_BODY ?? 64);
+/** More broker flags for every run, e.g. CRASH_ARGS='--body-file-size 1048576 --body-compaction-interval 100'. */
+const EXTRA = (process.env.CRASH_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 const CLASSIC = 'crash-loop';
 const QUORUM = 'crash-loop-qq';
@@ -160,7 +162,7 @@ describe('kill -9 at random moments under load', () => {
     let log: { offset: number; id: number }[] = [];
     try {
       for (let k = 0; k < KILLS; k++) {
-        const b = await spawnBroker({ dataDir, args: k % 2 === 1 ? ['--page-out-messages', '10'] : [] });
+        const b = await spawnBroker({ dataDir, args: [...(k % 2 === 1 ? ['--page-out-messages', '10'] : []), ...EXTRA] });
         const round: Round = { confirmed: new Set(), acked: new Set() };
         const killer = sleep(300 + Math.random() * 900).then(() => b.kill9());
         await Promise.all([runUntilKilled(b, next, round, stream), killer]);
@@ -171,7 +173,7 @@ describe('kill -9 at random moments under load', () => {
         }
       }
       // A last run drains what is left.
-      const b = await spawnBroker({ dataDir });
+      const b = await spawnBroker({ dataDir, args: EXTRA });
       const conn = await amqp.connect(`amqp://127.0.0.1:${b.port}`);
       for (const q of [CLASSIC, QUORUM]) await drain(conn, q, acked);
       log = await readStream(conn);
