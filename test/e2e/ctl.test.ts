@@ -58,6 +58,20 @@ async function ok(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Runs fn on a connection to a vhost of its own (guest may use it), deleted afterwards. */
+async function inOwnVhost(prefix: string, fn: (vh: string, conn: ChannelModel) => Promise<void>): Promise<void> {
+  const vh = uid(prefix);
+  await ok('add_vhost', vh);
+  await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
+  const conn = await connect('guest', 'guest', vh);
+  try {
+    await fn(vh, conn);
+  } finally {
+    await conn.close().catch(() => undefined);
+    await ok('delete_vhost', vh);
+  }
+}
+
 function table(stdout: string, header: string[]): string[][] {
   const t = ctlTable(stdout, header);
   if (t) return t.rows;
@@ -278,11 +292,7 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
   });
 
   it('list_queues --local, --online and --offline select as rabbitmqctl 3.10.8 does on one node', async () => {
-    const vh = uid('ctl-local');
-    await ok('add_vhost', vh);
-    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
-    try {
-      const conn = await connect('guest', 'guest', vh);
+    await inOwnVhost('ctl-local', async (vh, conn) => {
       const ch = await channel(conn);
       await ch.assertQueue('here', { durable: true });
       const here = `Timeout: 60.0 seconds ...\nListing queues for vhost ${vh} ...\nname\nhere\n`;
@@ -290,18 +300,11 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
         expect(await ok('list_queues', '-p', vh, ...flags, 'name'), flags.join(' ')).toBe(here);
       }
       expect(await ok('list_queues', '-p', vh, '--offline', 'name')).toBe(`Timeout: 60.0 seconds ...\nListing queues for vhost ${vh} ...\n`);
-      await conn.close();
-    } finally {
-      await ok('delete_vhost', vh);
-    }
+    });
   });
 
   it('list_queues leader, members and online: a quorum queue\'s and a stream\'s node, a classic queue\'s empty (rabbitmqctl 3.10.8)', async () => {
-    const vh = uid('ctl-leader');
-    await ok('add_vhost', vh);
-    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
-    try {
-      const conn = await connect('guest', 'guest', vh);
+    await inOwnVhost('ctl-leader', async (vh, conn) => {
       const ch = await channel(conn);
       await ch.assertQueue('c', { durable: true });
       await ch.assertQueue('q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -325,18 +328,11 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
         { name: 'q', leader: node, members: [node] },
         { name: 's', leader: node, members: [node] },
       ]);
-      await conn.close();
-    } finally {
-      await ok('delete_vhost', vh);
-    }
+    });
   });
 
   it('list_queues owner_pid, exclusive_consumer_pid, slave_pids, disk_reads, disk_writes; list_exchanges policy; list_channels and list_consumers columns (rabbitmqctl 3.10.8)', async () => {
-    const vh = uid('ctl-cols');
-    await ok('add_vhost', vh);
-    await ok('set_permissions', '-p', vh, 'guest', '.*', '.*', '.*');
-    try {
-      const conn = await connect('guest', 'guest', vh);
+    await inOwnVhost('ctl-cols', async (vh, conn) => {
       const ch = await confirmChannel(conn);
       await ch.assertQueue('d', { durable: true });
       await ch.assertQueue('x', { exclusive: true });
@@ -360,10 +356,7 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
       const chRows = table(await ok('list_channels', 'vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted'), ['vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted']);
       expect(chRows.filter((r) => r[0] === vh)).toEqual([[vh, '0', '0', '0']]);
       expect(table(await ok('list_consumers', '-p', vh, 'queue_name', 'activity_status'), ['queue_name', 'activity_status'])).toEqual([['x', 'up']]);
-      await conn.close();
-    } finally {
-      await ok('delete_vhost', vh);
-    }
+    });
   });
 
   it('list_queues name messages consumers, purge_queue, delete_queue', async () => {
