@@ -222,6 +222,8 @@ describe('paging long queues to the store', () => {
     for (let i = 0; i < 100 && pagedOut(b, 'mgmt-long') > 0; i++) await new Promise((r) => setTimeout(r, 10));
     const metrics = await api('GET', '/metrics');
     expect(metrics.text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 0/);
+    // rabbitmqctl's disk_writes and disk_reads (asked for as columns): the 150 paged out, all read back.
+    expect((await api('GET', '/api/queues/%2F/mgmt-long?columns=name,disk_reads,disk_writes')).json).toEqual({ name: 'mgmt-long', disk_reads: 150, disk_writes: 150 });
     await publish(ch, 'mgmt-long', 100);
     expect((await api('GET', '/metrics')).text).toMatch(/warren_queue_messages_paged_out\{vhost="\/",queue="mgmt-long"\} 70/);
   });
