@@ -117,9 +117,16 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
    * (?lengths_age: messages, messages_ready, messages_unacknowledged; ?msg_rates_age: the
    * message_stats counters kept, publish, deliver_get, ack, redeliver), as RabbitMQ.
    */
+  /** The pid and disk columns a list request asks for, worked out once per request, not per queue. */
+  const askedOf = new WeakMap<object, (typeof QUEUE_ASKED_COLUMNS)[number][]>();
+  const askedColumns = (query: Record<string, string | undefined>): (typeof QUEUE_ASKED_COLUMNS)[number][] => {
+    let asked = askedOf.get(query);
+    if (!asked) askedOf.set(query, (asked = query.columns ? QUEUE_ASKED_COLUMNS.filter((c) => asksForColumn(query, c)) : []));
+    return asked;
+  };
   const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
     const view = queueView(q, broker.nodeName, rates);
-    for (const c of QUEUE_ASKED_COLUMNS) if (asksForColumn(query, c)) Object.assign(view, queueAskedView(q, c));
+    for (const c of askedColumns(query)) Object.assign(view, queueAskedView(q, c));
     if (!queueHistory) return view;
     const lengths = ageQuery(query, 'lengths');
     const msgRates = ageQuery(query, 'msg_rates');

@@ -15,6 +15,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** A data directory of the test's own, removed after it. */
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-compact-'));
+  dirs.push(dir);
+  return dir;
+};
 const KiB = 1024;
 const FILE_MAX = 256 * KiB;
 const SIZE = 20 * KiB;
@@ -79,8 +85,7 @@ async function slowBesideFast(s: LevelStore): Promise<number[]> {
 
 describe('body file compaction', () => {
   it('moves the live bodies out of files mostly acked; the files go, the bodies read back, after a restart too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-compact-'));
-    dirs.push(dir);
+    const dir = tempDir();
     let s = await open(dir);
     const kept = await slowBesideFast(s);
     const before = diskBytes(dir);
@@ -115,8 +120,7 @@ describe('body file compaction', () => {
   });
 
   it('compacts the segments of an earlier run before anything read them, with the acks their state kept', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-compact-'));
-    dirs.push(dir);
+    const dir = tempDir();
     let s = await open(dir);
     const kept = await slowBesideFast(s);
     await s.close();
@@ -135,8 +139,7 @@ describe('body file compaction', () => {
   });
 
   it('a read that read its segments before the move and its bodies after it gets every body', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-compact-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const s = await open(dir);
     const kept = await slowBesideFast(s);
     // The read's body reads wait until the pass is over (and the old files are gone); the pass's own
@@ -161,8 +164,7 @@ describe('body file compaction', () => {
   });
 
   it('leaves files whose bodies are mostly live, and a body in two queues is moved once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-compact-'));
-    dirs.push(dir);
+    const dir = tempDir();
     let s = await open(dir);
     for (const q of ['a', 'b']) s.putQueue(queue(q));
     // 60 bodies, each in both queues (one file place each); 'a' acks all, 'b' a third.
