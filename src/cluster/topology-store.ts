@@ -79,6 +79,8 @@ export class ClusterStore implements Store {
   get pagesToDisk(): boolean {
     return this.local.pagesToDisk;
   }
+  /** A queue's name is its stream's: a priority queue keeps its levels in memory. */
+  readonly keepsLevelsApart = false;
   get backlogBytes(): number {
     return this.local.backlogBytes;
   }

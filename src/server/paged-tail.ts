@@ -9,6 +9,8 @@
 import type { Logger } from 'pino';
 import { bodyLength } from '../frames/body.js';
 import type { ReadMessage, Store, StoredMessage } from '../store/store.js';
+import type { Message } from './message.js';
+import type { ReadyList } from './ready-list.js';
 
 /** How much of a queue stays in memory before newer messages are paged out to the store. */
 export interface PagingLimits {
@@ -26,7 +28,34 @@ export interface PagingLimits {
  */
 export const PAGE_READ_MESSAGES = 4096;
 
-export class PagedTail {
+/**
+ * What a queue keeps in the store past its paging limits: one PagedTail for a FIFO queue, one per
+ * level for a priority queue (priority-tails.ts). The queue asks it where each message goes and
+ * when to read, and pushes what a read brings back onto its ready list.
+ */
+export interface Backlog {
+  readonly count: number;
+  readonly bytes: number;
+  /** Whether the queue ever paged: its store records go when it does. */
+  readonly used: boolean;
+  readonly busy: boolean;
+  /** The part of count (and bytes) that is persistent, and the highest seq in it. */
+  readonly stored: { count: number; bytes: number; lastSeq: number };
+  /** Whether msg, arriving now, goes to the store rather than onto the ready list. */
+  mustPage(msg: Message, ready: ReadyList, lim: PagingLimits): boolean;
+  /** Pages a message out (see PagedTail.add); msg is the message m records. */
+  add(m: StoredMessage, stored: boolean, msg: Message): void;
+  /** Whether a read should start now, given what the ready list holds. */
+  wantsRead(ready: ReadyList, lim: PagingLimits): boolean;
+  /** Reads the next page back (see PagedTail.readPage); null when there was nothing to read. */
+  read(ready: ReadyList, lim: PagingLimits): Promise<ReadMessage[] | null>;
+  /** Drops every paged message (purge): returns how many there were. */
+  clear(): number;
+  /** The queue is gone: forget everything without writing. */
+  drop(): void;
+}
+
+export class PagedTail implements Backlog {
   count = 0;
   bytes = 0;
   /** Seq of the oldest paged message (meaningful while count > 0). */
@@ -49,11 +78,25 @@ export class PagedTail {
     return this.reading;
   }
 
+  /** Once anything is paged, all newer messages are; an empty head never pages (nothing would read it back). */
+  mustPage(msg: Message, ready: ReadyList, lim: PagingLimits): boolean {
+    return this.count > 0 || (ready.length > 0 && (ready.length >= lim.messages || ready.bytes + msg.bodySize > lim.bytes));
+  }
+
+  /** The oldest paged messages come back once the in-memory head is down to half its limits. */
+  wantsRead(ready: ReadyList, lim: PagingLimits): boolean {
+    return !this.reading && this.count > 0 && ready.length <= lim.messages / 2 && ready.bytes <= lim.bytes / 2;
+  }
+
+  read(ready: ReadyList, lim: PagingLimits): Promise<ReadMessage[] | null> {
+    return this.readPage(lim.messages - ready.length, lim.bytes - ready.bytes, lim.log);
+  }
+
   /**
    * Pages a message out. A persistent message of a durable queue is already in the store (stored
    * says so); a transient one is written to the paging space, which does not survive a restart.
    */
-  add(m: StoredMessage, stored: boolean): void {
+  add(m: StoredMessage, stored: boolean, _msg?: Message): void {
     if (this.count === 0) this.from = m.seq;
     const size = bodyLength(m.body);
     this.count++;
@@ -80,7 +123,7 @@ export class PagedTail {
    * Reads the oldest paged messages back and takes them off the tail; null when the read was
    * overtaken by a purge or delete, or failed (logged; the messages stay paged).
    */
-  async read(maxCount: number, maxBytes: number, log: Logger): Promise<ReadMessage[] | null> {
+  async readPage(maxCount: number, maxBytes: number, log: Logger): Promise<ReadMessage[] | null> {
     if (this.reading || this.count === 0) return null;
     this.reading = true;
     const generation = this.generation;

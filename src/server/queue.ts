@@ -7,7 +7,8 @@ import { OwedDeadLetters } from './dead-letter-owed.js';
 import type { Binding } from './exchanges/exchange.js';
 import type { RangeTotals, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
-import { PagedTail, type PagingLimits } from './paged-tail.js';
+import { PagedTail, type Backlog, type PagingLimits } from './paged-tail.js';
+import { levelStoreName, PriorityTails } from './priority-tails.js';
 import { effectiveDefinition, effectiveQueueArguments, type Policy } from './policies.js';
 import { LongTimer } from './long-timer.js';
 import { checkDeclare, parseQueueArgs, type QueueArgs } from './queue-args.js';
@@ -107,7 +108,15 @@ export class Queue {
   private unusedTimer: LongTimer | null = null;
   private readonly throttled = new Set<Throttled>();
   /** Where ready messages past the paging limits go; null for a queue kept wholly in memory. */
-  private readonly tail: PagedTail | null;
+  private readonly tail: Backlog | null;
+  /**
+   * A priority queue's store names, one per level (levelStoreName), when the store keeps them
+   * apart: each level's messages are a range of their own, so each level pages on its own. null
+   * for other queues, whose messages are all under the queue's name.
+   */
+  private readonly levelNames: string[] | null;
+  /** Seqs of messages under the queue's own name: an earlier version stored every level there. */
+  private legacy: Set<number> | null = null;
   private readonly paging: PagingLimits | null;
   /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
   private redeliverBelow = 0;
@@ -140,11 +149,17 @@ export class Queue {
     this.type = this.args.type;
     this.persistAll = this.type.persistsAll;
     this.countsDeliveries = this.type.countsDeliveries;
-    this.ready = this.args.maxPriority !== undefined ? new PriorityList(this.args.maxPriority) : new FifoList();
-    // A priority queue keeps all its messages in memory: its order is not the store's seq order.
+    const max = this.args.maxPriority;
+    const levels = max !== undefined ? new PriorityList(max) : null;
+    this.ready = levels ?? new FifoList();
     this.stream = this.type.name === 'stream' ? new StreamLog(this) : null;
-    this.paging = this.args.maxPriority === undefined && !this.stream ? vhost.paging : null;
-    this.tail = this.paging ? new PagedTail(vhost.store, vhost.name, spec.name) : null;
+    // A priority queue's order is not its seq order: it pages by level, where the store can keep
+    // each level apart; elsewhere (a cluster's replicated queue) it stays in memory.
+    this.levelNames = levels && vhost.store.keepsLevelsApart ? Array.from({ length: max! + 1 }, (_, l) => levelStoreName(spec.name, l)) : null;
+    this.paging = (!levels || this.levelNames) && !this.stream ? vhost.paging : null;
+    if (!this.paging) this.tail = null;
+    else if (levels && this.levelNames) this.tail = new PriorityTails(vhost.store, vhost.name, this.levelNames, levels);
+    else this.tail = new PagedTail(vhost.store, vhost.name, spec.name);
     this.owed = this.type.name === 'quorum' ? new OwedDeadLetters(this) : null;
     this.configureDeadLettering();
     this.touch();
@@ -280,6 +295,18 @@ export class Queue {
     };
   }
 
+  /** The store name a message of this queue is kept under (see levelNames). */
+  private storeName(m: Message): string {
+    const names = this.levelNames;
+    if (names === null || (this.legacy !== null && this.legacy.has(m.seq))) return this.name;
+    return names[Math.min(m.priority(), names.length - 1)]!;
+  }
+
+  /** Every store name this queue's messages may be under, for its deletion. */
+  get storeNames(): string[] {
+    return this.levelNames ? [this.name, ...this.levelNames] : [this.name];
+  }
+
   /** The record of an entry in the store. */
   private record(e: Entry, redelivered = e.redelivered, body = e.msg.content): StoredMessage {
     const m = e.msg;
@@ -312,7 +339,7 @@ export class Queue {
       if (a.overflow === 'reject-publish-dlx') this.deadLetter(entry, 'maxlen');
       return false;
     }
-    if (this.tail && this.mustPage(msg)) {
+    if (this.tail && this.tail.mustPage(msg, this.ready, this.paging!)) {
       this.pageOut(entry);
       if (full) this.dropHeads();
       this.pageIn();
@@ -355,7 +382,7 @@ export class Queue {
 
   /** Takes an accepted entry in: paged out, or in memory (stored if it persists). */
   private admit(msg: Message, entry: Entry): void {
-    if (this.tail && this.mustPage(msg)) {
+    if (this.tail && this.tail.mustPage(msg, this.ready, this.paging!)) {
       this.pageOut(entry);
       this.pageIn();
       return;
@@ -378,20 +405,14 @@ export class Queue {
   private arrivedWithTtl(): void {
     if (this.ready.length === 1 && this.consumers.length > 0) {
       const c = this.nextConsumer();
-      if (c) {
-        c.deliver(this.shift()!);
+      // (A priority queue's head may be a higher level's paged message: then it waits.)
+      const e = c ? this.shift() : undefined;
+      if (e) {
+        c!.deliver(e);
         return;
       }
     }
     this.expire();
-  }
-
-  /** Whether msg goes to the store rather than memory: once anything is paged, all newer messages are. */
-  private mustPage(msg: Message): boolean {
-    const t = this.tail!;
-    const lim = this.paging!;
-    // An empty head never pages: the message would wait in the store with nothing to trigger its read.
-    return t.count > 0 || (this.ready.length > 0 && (this.ready.length >= lim.messages || this.ready.bytes + msg.bodySize > lim.bytes));
   }
 
   private pageOut(entry: Entry): void {
@@ -403,8 +424,8 @@ export class Queue {
     const stored = this.persists(entry.msg);
     const rec = this.record(entry);
     this.diskWrites++;
-    if (stored) this.vhost.store.putMessage(this.vhost.name, this.name, rec);
-    this.tail!.add(rec, stored);
+    if (stored) this.vhost.store.putMessage(this.vhost.name, this.storeName(entry.msg), rec);
+    this.tail!.add(rec, stored, entry.msg);
   }
 
   /** The next ready message in memory; reading the next page starts when memory runs low. */
@@ -414,13 +435,12 @@ export class Queue {
     return e;
   }
 
-  /** Reads the oldest paged messages back once the in-memory head is down to half its limits. */
+  /** Reads the oldest paged messages back once the in-memory head runs low (Backlog.wantsRead). */
   private pageIn(): void {
     const t = this.tail!;
     const lim = this.paging!;
-    if (t.busy || t.count === 0 || this.deleted || this.frozen) return;
-    if (this.ready.length > lim.messages / 2 || this.ready.bytes > lim.bytes / 2) return;
-    t.read(lim.messages - this.ready.length, lim.bytes - this.ready.bytes, lim.log)
+    if (this.deleted || this.frozen || !t.wantsRead(this.ready, lim)) return;
+    t.read(this.ready, lim)
       .then((page) => {
         if (!page || this.deleted || this.frozen) return;
         this.diskReads += page.length;
@@ -441,7 +461,7 @@ export class Queue {
       .finally(() => {
         // Waiting gets answer once there is a message, or once no read is coming (the tail is
         // empty, the queue gone, or the read failed); a stale read leaves them to the current one.
-        if (this.ready.length === 0 && t.busy) return;
+        if (this.ready.peek() === undefined && t.busy) return;
         for (const w of this.headWaiters.splice(0)) w();
       });
   }
@@ -451,7 +471,7 @@ export class Queue {
    * otherwise), or undefined when no wait is needed.
    */
   headReady(): Promise<void> | undefined {
-    if (this.ready.length > 0 || !this.tail || this.tail.count === 0) return undefined;
+    if (this.ready.peek() !== undefined || !this.tail || this.tail.count === 0) return undefined;
     this.pageIn();
     return new Promise<void>((resolve) => this.headWaiters.push(resolve));
   }
@@ -465,7 +485,9 @@ export class Queue {
       ((a.maxLength !== undefined && this.readyCount > a.maxLength) ||
         (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes))
     ) {
-      this.discard(this.shift()!, 'maxlen');
+      const e = this.shift();
+      if (!e) break;
+      this.discard(e, 'maxlen');
     }
   }
 
@@ -482,28 +504,65 @@ export class Queue {
   }
 
   private async recoverMessages(cleanShutdown: boolean, redeliverBelow: number, totals?: RangeTotals): Promise<{ count: number; lastSeq: number }> {
+    this.redeliverBelow = redeliverBelow;
+    let count = 0;
+    let lastSeq = 0;
+    const tail = this.tail;
+    if (this.levelNames) {
+      // What an earlier version kept under the queue's own name (every level in one range) is read
+      // whole, as that version did, and stays there until acked; then each level, highest first,
+      // so that memory holds the messages delivered first and the rest stays paged.
+      const levels = tail instanceof PriorityTails ? tail.levels : null;
+      const legacy = await this.recoverRange(this.name, null, cleanShutdown, redeliverBelow);
+      // (Recovery starts from an empty list: what it holds now is that range.)
+      if (legacy.count > 0) this.legacy = new Set(this.ready.toArray().map((e) => e.msg.seq));
+      count = legacy.count;
+      lastSeq = legacy.lastSeq;
+      for (let level = this.levelNames.length - 1; level >= 0; level--) {
+        const r = await this.recoverRange(this.levelNames[level]!, levels?.[level] ?? null, cleanShutdown, redeliverBelow);
+        count += r.count;
+        lastSeq = Math.max(lastSeq, r.lastSeq);
+      }
+    } else {
+      // A clean shutdown recorded what the store holds past memory: none of it is read now. The
+      // whole queue is the paged tail, and its head is read once the broker listens (readHead), as
+      // any page is: a restart with a long queue used to read and decode the in-memory part first
+      // (65,536 messages: ~320 ms before the port accepted, and the memory held from then on).
+      const fifo = tail instanceof PagedTail ? tail : null;
+      if (cleanShutdown && fifo && totals) {
+        const all = await this.restFromTotals(totals, 0, 0);
+        if (all && all.count > 0) {
+          fifo.adopt(0, all.count, all.bytes, all.lastSeq);
+          return { count: all.count, lastSeq: all.lastSeq };
+        }
+      }
+      ({ count, lastSeq } = await this.recoverRange(this.name, fifo, cleanShutdown, redeliverBelow, totals));
+    }
+    if (!cleanShutdown && count > 0) this.redeliverBelow = lastSeq + 1;
+    return { count, lastSeq };
+  }
+
+  /**
+   * Reads one store range of this queue's messages back, in seq order: into memory while the
+   * paging limits allow (all of it without a tail), the rest left in the store as tail's.
+   */
+  private async recoverRange(
+    name: string,
+    tail: PagedTail | null,
+    cleanShutdown: boolean,
+    redeliverBelow: number,
+    totals?: RangeTotals,
+  ): Promise<{ count: number; lastSeq: number }> {
     const store = this.vhost.store;
-    const lim = this.paging;
+    const lim = tail ? this.paging : null;
     let from = 0;
     let count = 0;
     let bytes = 0;
     let lastSeq = 0;
-    this.redeliverBelow = redeliverBelow;
-    // A clean shutdown recorded what the store holds past memory: none of it is read now. The
-    // whole queue is the paged tail, and its head is read once the broker listens (readHead), as
-    // any page is: a restart with a long queue used to read and decode the in-memory part first
-    // (65,536 messages: ~320 ms before the port accepted, and the memory held from then on).
-    if (cleanShutdown && this.tail && totals) {
-      const all = await this.restFromTotals(totals, 0, 0);
-      if (all && all.count > 0) {
-        this.tail.adopt(0, all.count, all.bytes, all.lastSeq);
-        return { count: all.count, lastSeq: all.lastSeq };
-      }
-    }
     for (;;) {
       const room = lim ? Math.max(1, lim.messages - this.ready.length) : 10_000;
       const roomBytes = lim ? Math.max(1, lim.bytes - this.ready.bytes) : Infinity;
-      const page = await store.readMessages(this.vhost.name, this.name, from, Math.min(room, 10_000), roomBytes);
+      const page = await store.readMessages(this.vhost.name, name, from, Math.min(room, 10_000), roomBytes);
       if (page.length === 0) break;
       this.diskReads += page.length;
       for (const m of page) {
@@ -518,17 +577,16 @@ export class Queue {
       count += page.length;
       lastSeq = page[page.length - 1]!.seq;
       from = lastSeq + 1;
-      if (this.tail && (this.ready.length >= lim!.messages || this.ready.bytes >= lim!.bytes)) {
-        const rest = (await this.restFromTotals(totals, count, bytes)) ?? (await store.countMessages(this.vhost.name, this.name, from));
+      if (tail && (this.ready.length >= lim!.messages || this.ready.bytes >= lim!.bytes)) {
+        const rest = (await this.restFromTotals(totals, count, bytes)) ?? (await store.countMessages(this.vhost.name, name, from));
         if (rest.count > 0) {
-          this.tail.adopt(from, rest.count, rest.bytes, rest.lastSeq);
+          tail.adopt(from, rest.count, rest.bytes, rest.lastSeq);
           count += rest.count;
           lastSeq = rest.lastSeq;
         }
         break;
       }
     }
-    if (!cleanShutdown && count > 0) this.redeliverBelow = lastSeq + 1;
     return { count, lastSeq };
   }
 
@@ -551,7 +609,8 @@ export class Queue {
     this.stopTimers();
     this.frozen = true;
     const t = this.tail;
-    if (!t || t.stored.count === 0 || !this.durable || this.exclusiveOwner || this.unackedCount > 0) return null;
+    // (A priority queue's levels are counted at the next start instead.)
+    if (!(t instanceof PagedTail) || t.stored.count === 0 || !this.durable || this.exclusiveOwner || this.unackedCount > 0) return null;
     const totals = { ...t.stored };
     for (const e of this.ready.toArray()) {
       if (!this.persists(e.msg)) continue;
@@ -590,7 +649,7 @@ export class Queue {
   persistRedeliveredFlags(): void {
     if (!this.durable || this.exclusiveOwner) return;
     for (const e of this.ready.toArray()) {
-      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putRedelivered(this.vhost.name, this.name, this.record(e, true));
+      if (e.redelivered && this.persists(e.msg)) this.vhost.store.putRedelivered(this.vhost.name, this.storeName(e.msg), this.record(e, true));
     }
   }
 
@@ -610,8 +669,9 @@ export class Queue {
     const store = this.vhost.store;
     // A consumer that keeps up may ack it before its write, which then never happens (write-hold.ts).
     const toConsumer = m.bodySize >= store.ackHoldFrom && this.consumers.length > 0 && !this.overloaded;
-    if (!m.pooled) return store.putMessage(this.vhost.name, this.name, this.record(entry), toConsumer);
-    store.putMessage(this.vhost.name, this.name, this.record(entry, entry.redelivered, m.storable()), toConsumer);
+    const name = this.storeName(m);
+    if (!m.pooled) return store.putMessage(this.vhost.name, name, this.record(entry), toConsumer);
+    store.putMessage(this.vhost.name, name, this.record(entry, entry.redelivered, m.storable()), toConsumer);
     // An ack before the write gives the body back at once (settle); else the write's end does.
     let held = true;
     const release = (failed: boolean): void => {
@@ -642,7 +702,7 @@ export class Queue {
     if (this.stream) return; // a stream removes nothing on ack
     if (!this.deleted && this.persists(entry.msg)) {
       // Never written (acked before its batch): the store will not read a pooled body now.
-      if (this.vhost.store.deleteMessage(this.vhost.name, this.name, entry.msg.seq) && entry.msg.pooled) this.storing.get(entry.msg.seq)?.(false);
+      if (this.vhost.store.deleteMessage(this.vhost.name, this.storeName(entry.msg), entry.msg.seq) && entry.msg.pooled) this.storing.get(entry.msg.seq)?.(false);
       entry.msg.confirmWait?.queueDone();
     }
   }
@@ -872,7 +932,9 @@ export class Queue {
     while (this.ready.length > 0 && this.consumers.length > 0) {
       c ??= this.nextConsumer();
       if (!c) break;
-      const e = this.shift()!;
+      const e = this.shift();
+      if (!e) break; // a priority queue's next level is still being read
+
       // Each message is checked as it reaches the head: one that expired behind a deliverable
       // one is dropped, not delivered (RabbitMQ's Java client's PerMessageTTL test), and the
       // consumer chosen waits for the next.
@@ -886,7 +948,7 @@ export class Queue {
     }
     if (dropped) this.armExpiry();
     // A failed page read is retried while consumers wait for the paged messages.
-    if (this.tail && this.tail.count > 0 && this.ready.length === 0) this.pageIn();
+    if (this.tail && this.tail.count > 0 && this.ready.peek() === undefined) this.pageIn();
     if (this.throttled.size > 0) this.releasePublishers();
   }
 

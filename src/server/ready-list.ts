@@ -4,6 +4,7 @@ import { Deque } from './deque.js';
 import type { Entry } from './message.js';
 
 export interface ReadyList {
+  /** Messages in memory; peek and shift may still answer nothing (PriorityList.paged). */
   readonly length: number;
   /** Sum of the bodies' sizes, for x-max-length-bytes. */
   readonly bytes: number;
@@ -83,9 +84,25 @@ export class FifoList implements ReadyList {
 
 export class PriorityList implements ReadyList {
   private readonly levels: FifoList[];
+  /**
+   * Each level's paged-out part (priority-tails.ts), when the queue pages: a level whose next
+   * messages are still in the store holds back every level below it, so shift and peek answer
+   * nothing until its page is read, rather than hand on a lower priority first.
+   */
+  paged: readonly { readonly count: number }[] | null = null;
 
   constructor(private readonly maxPriority: number) {
     this.levels = Array.from({ length: maxPriority + 1 }, () => new FifoList());
+  }
+
+  /** The level a message goes to: its priority, capped at x-max-priority. */
+  levelOf(priority: number): number {
+    return Math.min(priority, this.maxPriority);
+  }
+
+  /** The in-memory messages of one level. */
+  at(level: number): FifoList {
+    return this.levels[level]!;
   }
 
   get length(): number {
@@ -109,13 +126,18 @@ export class PriorityList implements ReadyList {
     return n;
   }
   private level(e: Entry): FifoList {
-    return this.levels[Math.min(e.msg.priority(), this.maxPriority)]!;
+    return this.levels[this.levelOf(e.msg.priority())]!;
   }
   push(e: Entry): void {
     this.level(e).push(e);
   }
   private top(): FifoList | undefined {
-    for (let i = this.levels.length - 1; i >= 0; i--) if (this.levels[i]!.length > 0) return this.levels[i];
+    const paged = this.paged;
+    for (let i = this.levels.length - 1; i >= 0; i--) {
+      const l = this.levels[i]!;
+      if (l.length > 0) return l;
+      if (paged !== null && paged[i]!.count > 0) return undefined;
+    }
     return undefined;
   }
   shift(): Entry | undefined {

@@ -373,7 +373,7 @@ export class VHost implements ExchangeHost {
     for (const c of [...q.consumers]) c.channel.cancelByServer(c);
     q.consumers.length = 0;
     for (const b of [...q.bindings]) this.removeBinding(b, false);
-    if (stored || this.isDurable(q)) this.store.deleteQueue(this.name, q.name);
+    if (stored || this.isDurable(q)) for (const name of q.storeNames) this.store.deleteQueue(this.name, name);
     return count;
   }
 

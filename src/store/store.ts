@@ -191,6 +191,11 @@ export interface Store {
   /** Whether paging messages out to this store saves memory (an in-memory store would not). */
   readonly pagesToDisk: boolean;
   /**
+   * Whether a queue may keep its messages under more names than its own (a priority queue's levels,
+   * priority-tails.ts): a cluster's store maps a queue's name to its stream, and cannot.
+   */
+  readonly keepsLevelsApart: boolean;
+  /**
    * Queues, exchanges and bindings that do not persist (exclusive, non-durable) are written too: a
    * cluster's shared topology, through which other nodes route to them. Their declare-ok and
    * bind-ok then wait for flush(), as durable ones' do.
