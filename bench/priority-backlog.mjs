@@ -2,13 +2,14 @@
 // A backlog in a priority queue, against each broker: what paging priority queues by level
 // (src/server/priority-tails.ts) is for. Each broker, fresh and with its defaults, gets --count
 // messages of --body bytes in one queue declared with x-max-priority 9, priorities 0..9 in turn,
-// published with confirms (--persistent: delivery_mode 2 to a durable queue), nobody consuming.
-// Then one consumer (prefetch 200, acking each) drains it and checks the order: highest priority
+// published with confirms (transient, then persistent: delivery_mode 2 to a durable queue), nobody
+// consuming. Then one consumer (prefetch 200, acking each) drains it and checks the order: highest priority
 // first, arrival order within a priority. The broker's resident memory is sampled every 100 ms.
 //
-//   node bench/priority-backlog.mjs [--brokers warren,rabbitmq,lavinmq] [--count 200000]
-//     [--body 1024] [--persistent] [--fifo] [--warren-args "…"] [--out bench/results/priority-backlog.md]
-// BENCH_WARREN_CLI=/path/to/dist/cli.js runs another Warren build (e.g. one from before).
+//   node bench/priority-backlog.mjs [--brokers warren,rabbitmq,lavinmq] [--count 100000]
+//     [--body 4096] [--modes transient,persistent] [--fifo] [--warren-args "…"]
+//     [--before /path/to/an/earlier/dist/cli.js] [--out bench/results/priority-backlog.md]
+// --before adds a row for another Warren build (BENCH_WARREN_CLI does the same for every row).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import amqp from 'amqplib';
@@ -19,9 +20,10 @@ const MiB = 1024 * 1024;
 const brokers = arg('brokers', 'warren,rabbitmq,lavinmq')
   .split(',')
   .filter((b) => (b === 'rabbitmq' ? rabbitAvailable() : b === 'lavinmq' ? lavinmqAvailable(lavinmqPath()) : true));
-const count = Number(arg('count', '200000'));
-const size = Number(arg('body', '1024'));
-const persistent = process.argv.includes('--persistent');
+const count = Number(arg('count', '100000'));
+const size = Number(arg('body', '4096'));
+const modes = arg('modes', 'transient,persistent').split(',');
+const before = arg('before', '');
 const out = arg('out', '');
 // --fifo: the same backlog in a queue without x-max-priority (delivered in arrival order), to compare.
 const fifo = process.argv.includes('--fifo');
@@ -55,8 +57,14 @@ const bodyOf = (i) => {
   return b;
 };
 
-async function run(kind) {
-  const b = await startBroker(kind, kind === 'warren' ? { extraArgs: warrenArgs } : undefined);
+async function run(kind, persistent, cli) {
+  const saved = process.env.BENCH_WARREN_CLI;
+  if (cli) process.env.BENCH_WARREN_CLI = cli;
+  const b = await startBroker(kind, kind === 'warren' ? { extraArgs: warrenArgs } : undefined).finally(() => {
+    if (!cli) return;
+    if (saved === undefined) delete process.env.BENCH_WARREN_CLI;
+    else process.env.BENCH_WARREN_CLI = saved;
+  });
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(b.pid))), 100);
   try {
@@ -91,7 +99,7 @@ async function run(kind) {
     const drainS = (performance.now() - t1) / 1000;
     const drainCpu = cpuOf(b.pid) - cpu0;
     await conn.close();
-    return { kind, label: b.label, startRss, afterPublish, peak, publishS, drainS, drainCpu, wrong };
+    return { kind, label: cli ? `${b.label} (before)` : b.label, persistent, startRss, afterPublish, peak, publishS, drainS, drainCpu, wrong };
   } finally {
     clearInterval(sampler);
     await b.stop();
@@ -101,8 +109,10 @@ async function run(kind) {
 const rows = [];
 try {
   if (count % LEVELS !== 0) throw new Error(`--count must be a multiple of ${LEVELS}`);
-  for (const kind of brokers) {
-    const r = await run(kind);
+  const runs = brokers.map((kind) => [kind, '']);
+  if (before) runs.splice(1, 0, ['warren', before]);
+  for (const mode of modes) for (const [kind, cli] of runs) {
+    const r = await run(kind, mode === 'persistent', cli);
     rows.push(r);
     console.log(
       `${r.label}: published ${(count / r.publishS).toFixed(0)} msgs/s, drained ${(count / r.drainS).toFixed(0)} msgs/s (broker CPU ${((r.drainCpu * 1e6) / count).toFixed(2)} µs a message), RSS ${(r.startRss / MiB).toFixed(0)} → ${(r.afterPublish / MiB).toFixed(0)} after publishing, peak ${(r.peak / MiB).toFixed(0)} MiB, ${r.wrong} out of order`,
@@ -116,14 +126,14 @@ const lines = [
   `# Priority queue backlog`,
   '',
   `${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim()}, load ${loadavg()[0].toFixed(2)}: ` +
-    `${count.toLocaleString('en')} ${persistent ? 'persistent messages to a durable' : 'transient messages to a'} queue ${fifo ? 'without x-max-priority (arrival order)' : `with x-max-priority ${LEVELS - 1}`}, ` +
-    `${size}-byte bodies (${((count * size) / MiB).toFixed(0)} MiB), priorities 0..${LEVELS - 1} in turn, confirms every 1,000; then drained by one consumer (prefetch 200).`,
+    `${count.toLocaleString('en')} messages to a queue ${fifo ? 'without x-max-priority (arrival order)' : `with x-max-priority ${LEVELS - 1}`} ` +
+    `(transient: a non-durable queue; persistent: delivery_mode 2 to a durable one), ${size}-byte bodies (${((count * size) / MiB).toFixed(0)} MiB), priorities 0..${LEVELS - 1} in turn, confirms every 1,000; then drained by one consumer (prefetch 200).`,
   '',
-  '| broker | published msgs/s | drained msgs/s | broker CPU draining, µs a message | RSS at start, MiB | RSS after publishing, MiB | peak RSS, MiB | out of order |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| messages | broker | published msgs/s | drained msgs/s | broker CPU draining, µs a message | RSS at start, MiB | RSS after publishing, MiB | peak RSS, MiB | out of order |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${(count / r.publishS).toFixed(0)} | ${(count / r.drainS).toFixed(0)} | ${((r.drainCpu * 1e6) / count).toFixed(2)} | ${(r.startRss / MiB).toFixed(0)} | ${(r.afterPublish / MiB).toFixed(0)} | ${(r.peak / MiB).toFixed(0)} | ${r.wrong} |`,
+      `| ${r.persistent ? 'persistent' : 'transient'} | ${r.label} | ${(count / r.publishS).toFixed(0)} | ${(count / r.drainS).toFixed(0)} | ${((r.drainCpu * 1e6) / count).toFixed(2)} | ${(r.startRss / MiB).toFixed(0)} | ${(r.afterPublish / MiB).toFixed(0)} | ${(r.peak / MiB).toFixed(0)} | ${r.wrong} |`,
   ),
   '',
 ];

@@ -150,6 +150,25 @@ describe('paging priority queues to the store', () => {
     expect(await ch.get('prio-durable')).toBe(false);
   });
 
+  it('a broker that does not page keeps a priority queue in memory and its levels across a restart, paged before or not', async () => {
+    const dir = await tempDir();
+    let b = await start(dir);
+    let { ch } = await open(b);
+    await declare(ch, 'prio-unpaged', true);
+    await publish(ch, 'prio-unpaged', 400, mixed, () => ({ persistent: true }));
+    expect(pagedOut(b, 'prio-unpaged')).toBeGreaterThan(0);
+    await b.close();
+    // Paging off (page-out 0): all of it read into memory, then more published, and back again.
+    b = await start(dir, 0);
+    ({ ch } = await open(b));
+    await publish(ch, 'prio-unpaged', 200, mixed, () => ({ persistent: true }), 400);
+    expect(pagedOut(b, 'prio-unpaged')).toBe(0);
+    await b.close();
+    b = await start(dir);
+    ({ ch } = await open(b));
+    expect(await consume(ch, 'prio-unpaged', 600)).toEqual(expected(ids(600), mixed));
+  });
+
   it('purges and deletes every level: nothing comes back after a restart', async () => {
     const dir = await tempDir();
     let b = await start(dir);
