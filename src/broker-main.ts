@@ -308,6 +308,7 @@ const stop = (signal: string): void => {
   );
 };
 process.on('SIGINT', () => stop('SIGINT'));
+broker.onStopRequested = () => stop('warren ctl stop');
 process.on('SIGTERM', () => stop('SIGTERM'));
 
 if (dataDir) broker.log.info({ dataDir, fsync: argv.fsync }, `store: ${dataDir}${argv.fsync ? '' : ' (--no-fsync: a power loss may lose confirmed messages)'}`);

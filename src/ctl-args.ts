@@ -57,6 +57,8 @@ export interface CtlArgs {
   local: boolean;
   online: boolean;
   offline: boolean;
+  /** stop --idempotent: a broker that is not running is not an error. */
+  idempotent: boolean;
   /** wait --pid: the broker's process id, instead of a pid file. */
   waitPid: number | undefined;
   help: boolean;
@@ -129,9 +131,10 @@ const FLAGS: FlagSpec[] = [
   },
   { names: ['-t', '--timeout'], value: true, apply: (a, v) => (a.timeout = nonNegative('--timeout', v)) },
   { names: ['--global'], value: false, apply: (a) => (a.global = true), commands: ['close_all_connections', 'list_vhost_limits', 'list_user_limits'] },
-  { names: ['--local'], value: false, apply: (a) => (a.local = true), commands: ['list_queues'] },
+  { names: ['--local'], value: false, apply: (a) => (a.local = true), commands: ['list_queues', 'list_unresponsive_queues'] },
   { names: ['--online'], value: false, apply: (a) => (a.online = true), commands: ['list_queues'] },
   { names: ['--offline'], value: false, apply: (a) => (a.offline = true), commands: ['list_queues'] },
+  { names: ['--idempotent'], value: false, apply: (a) => (a.idempotent = true), commands: ['stop'] },
   { names: ['--by-source'], value: false, apply: (a) => (a.bySource = true), commands: ['list_node_auth_attempt_stats'] },
   { names: ['--user'], value: true, apply: (a, v) => (a.limitsUser = v), commands: ['list_user_limits'] },
   { names: ['--limit'], value: true, apply: (a, v) => (a.limit = nonNegative('--limit', v)), commands: ['close_all_connections'] },
@@ -190,6 +193,7 @@ export function parseCtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     limitsUser: undefined,
     unit: 'gb',
     waitPid: undefined,
+    idempotent: false,
     help: false,
   };
   const positional: string[] = [];

@@ -32,7 +32,7 @@ export interface ListSpec {
   defaults: string[];
   /** rabbitmqctl's list_users and list_permissions take no column arguments. */
   takesColumns: boolean;
-  /** Keeps only the rows of the -p vhost, for API paths that list every vhost. */
+  /** Keeps only some rows: those of the -p vhost, for API paths that list every vhost; unresponsive queues. */
   filter?: (r: Row, vhost: string) => boolean;
 }
 
@@ -168,6 +168,17 @@ export const LISTS: Record<string, ListSpec> = {
     },
     defaults: ['name', 'messages'],
     takesColumns: true,
+  },
+  list_unresponsive_queues: {
+    // A queue that does not answer: in a cluster, one whose owner is down (the API's state 'down');
+    // a node's own queues always answer. rabbitmqctl's --queue-timeout has nothing to bound here
+    // and is not taken.
+    path: '/api/queues/{vhost}?columns=name,durable,auto_delete,arguments,state,node',
+    banner: (v) => `Listing unresponsive queues for vhost ${v} ...`,
+    columns: { ...fields('name', 'durable', 'auto_delete'), arguments: fieldTable('arguments'), recoverable_slaves: () => '' },
+    defaults: ['name'],
+    takesColumns: true,
+    filter: (r) => r.state !== 'running',
   },
   list_exchanges: {
     path: '/api/exchanges/{vhost}',

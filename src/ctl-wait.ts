@@ -22,7 +22,7 @@ const POLL_MS = 200;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
-function running(pid: number): boolean {
+export function running(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -32,7 +32,7 @@ function running(pid: number): boolean {
   }
 }
 
-async function pidIn(file: string): Promise<number | null> {
+export async function pidIn(file: string): Promise<number | null> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const m = /^\s*(\d+)\s*$/.exec(text);
   return m ? Number(m[1]) : null;

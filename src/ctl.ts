@@ -12,6 +12,7 @@ import { SHOVEL_COMMANDS, ShovelNotFound, runShovels } from './ctl-shovels.js';
 import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federation.js';
 import { statusJson, statusLines } from './ctl-status.js';
 import { waitForBroker } from './ctl-wait.js';
+import { NODE_COMMANDS, NodeBadArgument, NodeCommandError, runNodeCommand } from './ctl-node.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -84,6 +85,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   status: [0, 0, 'status [--unit <bytes | mb | gb>]'],
   cluster_status: [0, 0, 'cluster_status'],
   list_queues: [0, Infinity, 'list_queues [-p <vhost>] [--online] [--offline] [--local] [<column> ...]'],
+  list_unresponsive_queues: [0, Infinity, 'list_unresponsive_queues [-p <vhost>] [--local] [<column> ...]'],
   list_exchanges: [0, Infinity, 'list_exchanges [-p <vhost>] [<column> ...]'],
   list_bindings: [0, Infinity, 'list_bindings [-p <vhost>] [<column> ...]'],
   list_connections: [0, Infinity, 'list_connections [<column> ...]'],
@@ -148,6 +150,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   ...ALARM_COMMANDS,
   ...SHOVEL_COMMANDS,
   ...FEDERATION_COMMANDS,
+  ...NODE_COMMANDS,
 };
 
 export const CTL_COMMANDS = Object.keys(COMMANDS);
@@ -411,6 +414,20 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
       return await runAlarms(action, args, (m, p, b) => call(o, m, p, b), (l) => say(o, l), node).catch((e: unknown) => {
         if (!(e instanceof BadArgument)) throw e;
         // rabbitmqctl 3.10.8 exits 65 (EX_DATAERR) for a value it cannot take.
+        usageError(o, action, e.message);
+        return EX_DATAERR;
+      });
+    }
+    if (action in NODE_COMMANDS) {
+      const io = { call: (m: string, p: string, b?: unknown) => call(o, m, p, b), say: (l: string) => say(o, l), out: o.out, node, json: o.formatter === 'json', timeoutSeconds: o.timeout };
+      return await runNodeCommand(action, args, io).catch((e: unknown) => {
+        if (e instanceof NodeCommandError) throw new CtlError(e.message, e.code);
+        // stop --idempotent: a broker that does not answer is already stopped.
+        if (action === 'stop' && o.idempotent && e instanceof CtlError && e.code === EX_UNAVAILABLE) {
+          say(o, `Node ${o.url} is no longer running`);
+          return 0;
+        }
+        if (!(e instanceof NodeBadArgument)) throw e;
         usageError(o, action, e.message);
         return EX_DATAERR;
       });

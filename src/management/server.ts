@@ -8,6 +8,8 @@ import type { Broker } from '../server/broker.js';
 import { registerApi } from './api.js';
 import { registerEnvironmentApi } from './environment-api.js';
 import { registerAlarmsApi } from './alarms-api.js';
+import { registerLogLevelApi } from './log-level-api.js';
+import { registerStopApi } from './stop-api.js';
 import { registerHealthApi } from './health-api.js';
 import { registerFeatureFlagsApi } from './feature-flags-api.js';
 import { registerRebalanceApi } from './rebalance-api.js';
@@ -155,6 +157,8 @@ export async function startManagement(
   registerAuthAttemptsApi(app, broker, authAttempts);
   registerEnvironmentApi(app, broker, settings);
   registerAlarmsApi(app, broker);
+  registerLogLevelApi(app, broker);
+  registerStopApi(app, broker);
   registerMetrics(app, broker);
   // The UI's catch-all takes every GET: an API path it gets is answered as any other missing one.
   registerUi(app, notFound);

@@ -374,6 +374,33 @@ export class Broker {
   }
 
   /** Closes every client connection with 320, stops listening and flushes the store. */
+  /**
+   * What a stop asked for from outside does (rabbitmqctl stop, through the management API): the
+   * process entry sets it to its own shutdown (cluster hand-over, then exit); an embedded broker
+   * just closes.
+   */
+  onStopRequested: (() => void) | null = null;
+
+  requestStop(): void {
+    this.log.info('stop requested');
+    if (this.onStopRequested) this.onStopRequested();
+    else void this.close();
+  }
+
+  /**
+   * Changes the log level at runtime (rabbitmqctl set_log_level). A pino child keeps the level it
+   * was made with, so every connection's and channel's logger is told too; those made later take
+   * it from the broker's. (Shovel and federation links keep theirs until they restart.)
+   */
+  setLogLevel(level: string): void {
+    this.log.level = level;
+    for (const conn of this.connections) {
+      conn.log.level = level;
+      for (const ch of conn.channels.values()) ch.log.level = level;
+    }
+    this.log.info({ level }, 'log level changed');
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;

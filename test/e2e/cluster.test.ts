@@ -296,6 +296,11 @@ describe('cluster: operating it', () => {
     }
     const j = JSON.parse((await runCtl(url, ['cluster_status', '--formatter', 'json'])).stdout) as { running_nodes: string[] };
     expect(j.running_nodes.sort()).toEqual(['w1', 'w2', 'w3']);
+    // await_online_nodes: three are running; a fourth never comes (rabbitmqctl 3.10.8's exit 70).
+    const three = await runCtl(url, ['await_online_nodes', '3']);
+    expect([three.code, three.stdout.trim()]).toEqual([0, 'Will wait for at least 3 nodes to join the cluster of w2. Timeout: 300 seconds.']);
+    const four = await runCtl(url, ['await_online_nodes', '4', '-t', '1']);
+    expect([four.code, four.stderr.trim()]).toEqual([70, "Error:\nError: timed out while waiting. Not enough nodes joined w2's cluster."]);
   });
 
   it('warren ctl list_queues --local lists the queues this node leads; --online all, --offline none (every node running)', async () => {
