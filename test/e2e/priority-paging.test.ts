@@ -9,6 +9,7 @@ import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { LevelStore } from '../../src/store/level-store.js';
 import { resources } from '../helpers/resources.js';
+import { waitUntil } from '../helpers/async.js';
 
 const LIMIT = 100;
 const MAX = 9;
@@ -187,6 +188,31 @@ describe('paging priority queues to the store', () => {
     ({ ch } = await open(b));
     expect(await consume(ch, 'prio-purged', 300)).toEqual(expected(ids(300, 1000), mixed));
     expect(await consume(ch, 'prio-deleted', 5)).toEqual(ids(5).map(String));
+  });
+
+  it('x-max-length drops from the head across the levels on disk: the messages delivered last are what remains', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('prio-capped', { durable: false, maxLength: 500, arguments: { 'x-max-priority': MAX } });
+    await publish(ch, 'prio-capped', 2000, mixed);
+    // A head on disk is dropped once it is read back (as a FIFO queue's): the length comes down to
+    // the limit a few reads later, not at each publish as in RabbitMQ.
+    await waitUntil(async () => (await ch.checkQueue('prio-capped')).messageCount === 500, 'the queue down to its limit');
+    const got = await consume(ch, 'prio-capped', 500);
+    expect(got).toEqual(expected(got.map(Number), mixed));
+    expect(pagedOut(b, 'prio-capped')).toBe(0);
+  });
+
+  it('messages with a TTL expire on reaching the head, paged or not, and are dead-lettered, every one', async () => {
+    const b = await start(await tempDir());
+    const { ch } = await open(b);
+    await ch.assertQueue('prio-dead', { durable: false });
+    await ch.assertQueue('prio-ttl', { durable: false, messageTtl: 300, deadLetterExchange: '', deadLetterRoutingKey: 'prio-dead', arguments: { 'x-max-priority': MAX } });
+    await publish(ch, 'prio-ttl', 700, mixed);
+    expect(pagedOut(b, 'prio-ttl')).toBeGreaterThan(0);
+    const dead = await consume(ch, 'prio-dead', 700);
+    expect([...dead].sort((x, y) => Number(x) - Number(y))).toEqual(ids(700).map(String));
+    expect((await ch.checkQueue('prio-ttl')).messageCount).toBe(0);
   });
 
   it('requeued messages go back ahead of their level’s paged ones', async () => {
