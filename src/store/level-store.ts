@@ -330,7 +330,7 @@ export class LevelStore implements Store {
   }
 
   readonly pagesToDisk = true;
-  readonly keepsLevelsApart = true;
+  readonly keepsLevelsApart: boolean = true;
   readonly sharesTransient = false;
 
   async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {

@@ -17,7 +17,7 @@ export class MemoryStore implements Store {
   onWrite?: ((seconds: number) => void) | undefined;
   /** Paging to memory would only move messages from one place in memory to another. */
   readonly pagesToDisk = false;
-  readonly keepsLevelsApart = false;
+  readonly keepsLevelsApart: boolean = false;
   readonly sharesTransient = false;
 
   async open(): Promise<RecoveredState> {

@@ -3,20 +3,17 @@
 // overflow to its page file) and then comes back whole and in order; transient bodies paged on a
 // durable queue come back in order among its persistent ones; persistent large bodies that were
 // confirmed survive kill -9. No timing is asserted; rates are only printed.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { resources } from '../helpers/resources.js';
+import { rssOf } from '../helpers/process-memory.js';
 import { waitUntil } from '../helpers/async.js';
 
 const MiB = 1024 * 1024;
 const res = resources();
 
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 /** Body i: its index in the first 4 bytes, then one byte value throughout (checked at both ends). */
 const bodyOf = (i: number, size: number): Buffer => {

@@ -5,9 +5,10 @@
 // confirmed while the broker's RSS stays under the bound below. Then every message is consumed, in
 // order. And a kill -9 with a paged queue loses nothing.
 // Needs the built CLI (`npm run build` -> dist/cli.js).
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { resources } from '../helpers/resources.js';
+import { rssOf } from '../helpers/process-memory.js';
+import { consumeAll } from '../helpers/channels.js';
 
 const MiB = 1024 * 1024;
 const BODY = 8 * 1024;
@@ -24,11 +25,6 @@ const RSS_BOUND = 320 * MiB;
 
 const res = resources();
 
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 const bodyOf = (i: number): Buffer => {
   const b = Buffer.alloc(BODY, i % 251);
@@ -100,17 +96,7 @@ describe('paging keeps a long queue out of memory', () => {
     const rx = await conn.createChannel();
     expect((await rx.checkQueue('paged-durable')).messageCount).toBe(2000);
     await rx.prefetch(100);
-    const got: string[] = [];
-    let notRedelivered = 0;
-    await new Promise<void>((resolve) => {
-      void rx.consume('paged-durable', (m) => {
-        if (!m) return;
-        got.push(m.content.toString());
-        if (!m.fields.redelivered) notRedelivered++;
-        rx.ack(m);
-        if (got.length === 2000) resolve();
-      });
-    });
+    const { bodies: got, notRedelivered } = await consumeAll(rx, 'paged-durable', 2000);
     expect(got).toEqual(Array.from({ length: 2000 }, (_, i) => String(i)));
     expect(notRedelivered).toBe(0);
   });

@@ -4,7 +4,7 @@
 // boundary between memory and store many times.
 import { describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { pino } from 'pino';
 import { apiClient } from '../helpers/management-client.js';
@@ -13,6 +13,7 @@ import { waitUntil } from '../helpers/async.js';
 import { LevelStore } from '../../src/store/level-store.js';
 import type { ReadMessage } from '../../src/store/store.js';
 import { PAGE_READ_MESSAGES } from '../../src/server/paged-tail.js';
+import { consumeN as consume } from '../helpers/channels.js';
 
 const LIMIT = 100;
 const res = resources();
@@ -34,25 +35,6 @@ async function open(b: RunningBroker): Promise<{ conn: ChannelModel; ch: Confirm
 async function publish(ch: ConfirmChannel, queue: string, n: number, opts: (i: number) => amqp.Options.Publish = () => ({})): Promise<void> {
   for (let i = 0; i < n; i++) ch.sendToQueue(queue, Buffer.from(String(i)), opts(i));
   await ch.waitForConfirms();
-}
-
-/** Consumes n messages with a prefetch window, acking each; returns the bodies in arrival order. */
-async function consume(ch: Channel, queue: string, n: number, prefetch = 37): Promise<string[]> {
-  await ch.prefetch(prefetch);
-  const got: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} arrived`)), 20_000);
-    void ch.consume(queue, (m) => {
-      if (!m) return;
-      got.push(m.content.toString());
-      ch.ack(m);
-      if (got.length === n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return got;
 }
 
 const range = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => String(from + i));

@@ -3,12 +3,13 @@
 // their own, and come back a page at a time, highest level first. Driven with amqplib against an
 // in-process broker whose limits are tiny (100 messages, 64 KiB), then against broker processes
 // for kill -9 and for memory.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { LevelStore } from '../../src/store/level-store.js';
 import { resources } from '../helpers/resources.js';
+import { rssOf } from '../helpers/process-memory.js';
+import { consumeAll, consumeN as consume } from '../helpers/channels.js';
 import { waitUntil } from '../helpers/async.js';
 
 const LIMIT = 100;
@@ -41,28 +42,6 @@ async function publish(ch: ConfirmChannel, queue: string, n: number, prio: (i: n
 function expected(ids: number[], prio: (i: number) => number): string[] {
   const level = (i: number): number => Math.min(prio(i), MAX);
   return [...ids].sort((a, b) => level(b) - level(a) || a - b).map(String);
-}
-
-async function consume(ch: Channel, queue: string, n: number, prefetch = 37): Promise<string[]> {
-  await ch.prefetch(prefetch);
-  const got: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} arrived`)), 20_000);
-    void ch.consume(queue, (m) => {
-      // Past n, prefetched messages stay unacked: a later run gets them again.
-      if (!m || got.length === n) return;
-      got.push(m.content.toString());
-      ch.ack(m);
-      if (got.length === n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  // A round trip on the channel: the broker has had every ack by its answer. (amqplib may send a
-  // connection.close ahead of the channel's last frames, and an ack lost so comes back.)
-  await ch.checkQueue(queue);
-  return got;
 }
 
 const ids = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
@@ -266,10 +245,6 @@ describe('paging priority queues to the store', () => {
 
 const MiB = 1024 * 1024;
 
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 describe('paging priority queues, broker processes', () => {
   it('loses no confirmed message of a paged durable priority queue to kill -9, and delivers them in order, flagged redelivered', async () => {
@@ -284,17 +259,7 @@ describe('paging priority queues, broker processes', () => {
     const rx = await (await res.connect(b.port)).createChannel();
     expect((await rx.checkQueue('prio-crash')).messageCount).toBe(2000);
     await rx.prefetch(100);
-    const got: string[] = [];
-    let notRedelivered = 0;
-    await new Promise<void>((resolve) => {
-      void rx.consume('prio-crash', (m) => {
-        if (!m) return;
-        got.push(m.content.toString());
-        if (!m.fields.redelivered) notRedelivered++;
-        rx.ack(m);
-        if (got.length === 2000) resolve();
-      });
-    });
+    const { bodies: got, notRedelivered } = await consumeAll(rx, 'prio-crash', 2000);
     expect(got).toEqual(expected(ids(2000), mixed));
     expect(notRedelivered).toBe(0);
   });

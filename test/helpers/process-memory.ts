@@ -1,0 +1,12 @@
+// A process's resident memory, for the tests that bound a broker process's memory.
+import { readFileSync } from 'node:fs';
+
+/** VmRSS of pid in bytes (0 once the process is gone). */
+export function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
