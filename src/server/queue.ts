@@ -117,6 +117,14 @@ export class Queue {
   private readonly levelNames: string[] | null;
   /** Seqs of messages under the queue's own name: an earlier version stored every level there. */
   private legacy: Set<number> | null = null;
+  /**
+   * x-max-length drop-head with the head on disk (a FIFO queue's tail): how many of the oldest
+   * paged messages are dropped already as far as counts go, dead-lettered ('maxlen') as they are
+   * read back. RabbitMQ drops at each publish; without this the queue counted past its limit until
+   * the reads caught up. (A priority queue's drops wait for the reads: which level's head they
+   * take depends on what arrives meanwhile.)
+   */
+  private headDrops = 0;
   private readonly paging: PagingLimits | null;
   /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
   private redeliverBelow = 0;
@@ -272,7 +280,7 @@ export class Queue {
   /** Ready messages, in memory and paged out. */
   get readyCount(): number {
     if (this.stream) return this.stream.count;
-    return this.ready.length + (this.tail?.count ?? 0);
+    return this.ready.length + (this.tail?.count ?? 0) - this.headDrops;
   }
 
   get readyBytes(): number {
@@ -282,7 +290,7 @@ export class Queue {
 
   /** Ready messages that are in the store only, and their bodies' bytes. */
   get pagedOut(): { count: number; bytes: number } {
-    return { count: this.tail?.count ?? 0, bytes: this.tail?.bytes ?? 0 };
+    return { count: (this.tail?.count ?? 0) - this.headDrops, bytes: this.tail?.bytes ?? 0 };
   }
 
   /** Messages kept in the store, ready and unacked (RabbitMQ's messages_persistent), and their bytes. */
@@ -449,7 +457,10 @@ export class Queue {
           if (m.bcc) msg.bccKeys = m.bcc;
           const e: Entry = { msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) };
           if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
-          this.ready.push(e);
+          if (this.headDrops > 0) {
+            this.headDrops--;
+            this.discard(e, 'maxlen');
+          } else this.ready.push(e);
         }
         this.expire();
         if (this.args.overflow === 'drop-head') this.dropHeads();
@@ -479,7 +490,8 @@ export class Queue {
   /** x-overflow=drop-head: the oldest messages make room, dead-lettered as 'maxlen'. */
   private dropHeads(): void {
     const a = this.args;
-    // With the head paged out, the rest of the drop waits for the next page (pageIn calls again).
+    // With the head paged out, a bytes limit waits for the next page (pageIn calls again); the
+    // count limit's drops are owed to it (headDrops).
     while (
       this.ready.length > 0 &&
       ((a.maxLength !== undefined && this.readyCount > a.maxLength) ||
@@ -488,6 +500,10 @@ export class Queue {
       const e = this.shift();
       if (!e) break;
       this.discard(e, 'maxlen');
+    }
+    // The head on disk: what is still past the count limit is owed, dropped once read back.
+    if (a.maxLength !== undefined && this.ready.length === 0 && this.tail instanceof PagedTail && this.readyCount > a.maxLength) {
+      this.headDrops += this.readyCount - a.maxLength;
     }
   }
 
@@ -640,6 +656,10 @@ export class Queue {
   /** Starts the expiry timers of recovered messages, once everything they may dead-letter to is back. */
   startTimers(): void {
     if (this.deleted) return;
+    // A queue over its x-max-length (its drops owed at a stop or crash, or a limit lowered by a
+    // policy while it was down) drops its head now, as each publish would, once everything it may
+    // dead-letter to is back.
+    if (this.args.overflow === 'drop-head') this.dropHeads();
     this.armExpiry();
     this.touch();
     this.retryDeadLetters();
@@ -778,6 +798,7 @@ export class Queue {
   protected forgetReady(): void {
     this.ready.clear();
     this.tail?.clear();
+    this.headDrops = 0;
   }
 
   /** Removes the ready messages (not the unacked ones) and returns how many there were. */
@@ -785,7 +806,8 @@ export class Queue {
     this.dispatchPending();
     const all = this.ready.clear();
     for (const e of all) this.settle(e);
-    const paged = this.tail?.clear() ?? 0;
+    const paged = (this.tail?.clear() ?? 0) - this.headDrops;
+    this.headDrops = 0;
     this.releasePublishers();
     return all.length + paged;
   }
@@ -805,6 +827,7 @@ export class Queue {
     this.ready.clear();
     const stored = (this.tail?.used ?? false) || this.stream !== null;
     this.tail?.drop();
+    this.headDrops = 0;
     for (const w of this.headWaiters.splice(0)) w();
     return { count, stored };
   }
