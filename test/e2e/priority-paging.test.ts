@@ -11,6 +11,7 @@ import { resources } from '../helpers/resources.js';
 import { rssOf } from '../helpers/process-memory.js';
 import { consumeAll, consumeN as consume } from '../helpers/channels.js';
 import { waitUntil } from '../helpers/async.js';
+import { startPy } from '../helpers/pika-process.js';
 
 const LIMIT = 100;
 const MAX = 9;
@@ -240,6 +241,21 @@ describe('paging priority queues to the store', () => {
     ({ ch } = await open(b));
     expect((await ch.checkQueue('prio-old')).messageCount).toBe(400);
     expect(await consume(ch, 'prio-old', 400)).toEqual(all.slice(600));
+  });
+});
+
+describe('paging priority queues, with pika', () => {
+  it('a pika publisher and consumer see priority order through a queue paged by level', async () => {
+    const b = await start(await tempDir());
+    const py = startPy('priority_backlog.py', ['--port', String(b.port), '--count', '600', '--max-priority', '5']);
+    await py.waitFor((e) => e.event === 'published', 30_000, 'the publishes');
+    const done = await py.waitFor((e) => e.event === 'consumed', 30_000, 'the drain');
+    expect((await py.finish()).code).toBe(0);
+    const level = (i: number): number => Math.min(i % 7, 5);
+    const want = ids(600).sort((x, y) => level(y) - level(x) || x - y);
+    expect(done.order).toEqual(want);
+    // It paged: the queue held 600 with 100 in memory.
+    expect(b.broker.vhost('/').queues.get('pika-prio')!.diskWrites).toBeGreaterThan(400);
   });
 });
 
