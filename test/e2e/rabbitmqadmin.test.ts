@@ -4,7 +4,7 @@
 // rabbitmq_management (same table columns, same "… declared"/"… deleted" lines, same
 // "*** Not found: …" for a missing object, same export file keys).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('rabbitmqadmin 3.10.8 against Warren', () => {
