@@ -26,6 +26,8 @@ export function levelStoreName(queue: string, level: number): string {
 export class PriorityTails implements Backlog {
   /** One per level, lowest first. */
   readonly levels: PagedTail[];
+  /** The level read last: one read at a time, so the queue is busy while that one is. */
+  private reading: PagedTail | null = null;
 
   constructor(
     store: Store,
@@ -51,7 +53,8 @@ export class PriorityTails implements Backlog {
     return this.levels.some((t) => t.used);
   }
   get busy(): boolean {
-    return this.levels.some((t) => t.busy);
+    // (Asked after every message paged out: not a walk over up to 256 levels each time.)
+    return this.reading !== null && this.reading.busy;
   }
   get stored(): { count: number; bytes: number; lastSeq: number } {
     const s = { count: 0, bytes: 0, lastSeq: 0 };
@@ -113,6 +116,7 @@ export class PriorityTails implements Backlog {
     // The level being delivered may be read past the limits, by a quarter of them at most.
     const count = Math.max(lim.messages - list.length, Math.ceil(lim.messages / 4));
     const bytes = Math.max(lim.bytes - list.bytes, Math.ceil(lim.bytes / 4));
+    this.reading = t;
     return t.readPage(count, bytes, lim.log);
   }
 

@@ -105,31 +105,30 @@ export class PriorityList implements ReadyList {
     return this.levels[level]!;
   }
 
-  get length(): number {
-    let n = 0;
-    for (const l of this.levels) n += l.length;
-    return n;
-  }
-  get bytes(): number {
-    let n = 0;
-    for (const l of this.levels) n += l.bytes;
-    return n;
-  }
-  get persistent(): number {
-    let n = 0;
-    for (const l of this.levels) n += l.persistent;
-    return n;
-  }
-  get persistentBytes(): number {
-    let n = 0;
-    for (const l of this.levels) n += l.persistentBytes;
-    return n;
+  /**
+   * Totals over the levels, kept as entries come and go: a paging queue reads them on every
+   * publish, and summing up to 256 levels each time would cost that much per message.
+   */
+  length = 0;
+  bytes = 0;
+  persistent = 0;
+  persistentBytes = 0;
+
+  private count(e: Entry, sign: 1 | -1): void {
+    const size = e.msg.bodySize;
+    this.length += sign;
+    this.bytes += sign * size;
+    if (e.msg.persistent) {
+      this.persistent += sign;
+      this.persistentBytes += sign * size;
+    }
   }
   private level(e: Entry): FifoList {
     return this.levels[this.levelOf(e.msg.priority())]!;
   }
   push(e: Entry): void {
     this.level(e).push(e);
+    this.count(e, 1);
   }
   private top(): FifoList | undefined {
     const paged = this.paged;
@@ -141,7 +140,9 @@ export class PriorityList implements ReadyList {
     return undefined;
   }
   shift(): Entry | undefined {
-    return this.top()?.shift();
+    const e = this.top()?.shift();
+    if (e) this.count(e, -1);
+    return e;
   }
   peek(): Entry | undefined {
     return this.top()?.peek();
@@ -153,10 +154,12 @@ export class PriorityList implements ReadyList {
       const list = byLevel.get(l);
       if (list) list.push(e);
       else byLevel.set(l, [e]);
+      this.count(e, 1);
     }
     for (const [l, es] of byLevel) l.putBack(es);
   }
   clear(): Entry[] {
+    this.length = this.bytes = this.persistent = this.persistentBytes = 0;
     return this.levels.flatMap((l) => l.clear()).sort((a, b) => a.msg.seq - b.msg.seq);
   }
   toArray(): Entry[] {
