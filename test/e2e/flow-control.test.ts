@@ -1,7 +1,7 @@
 // Memory alarm and flow control: a fast publisher and a slow consumer against a broker with a low
 // memory watermark. The publisher is blocked (connection.blocked) and unblocked, the broker's
 // memory stays bounded, and every message arrives.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../src/index.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { RawAmqp, channelOpenFrame } from '../helpers/raw-amqp.js';
+import { rssOf } from '../helpers/process-memory.js';
 
 let proc: BrokerProcess | undefined;
 let dataDir: string | undefined;
@@ -18,11 +19,6 @@ afterEach(async () => {
   proc = undefined;
   dataDir = undefined;
 });
-
-const rssOf = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-};
 
 describe('memory alarm', () => {
   it('blocks a fast publisher above the watermark, unblocks it as consumers drain, loses nothing', async () => {

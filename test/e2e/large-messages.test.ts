@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { resources } from '../helpers/resources.js';
-import { rssOf } from '../helpers/process-memory.js';
+import { sampleRss } from '../helpers/process-memory.js';
 import { waitUntil } from '../helpers/async.js';
 
 const MiB = 1024 * 1024;
@@ -59,9 +59,8 @@ describe('large messages', () => {
     const dir = await res.tempDir('warren-large-flood-');
     const b = await res.broker(dir, ['--memory-high-watermark', String(WATERMARK), '--page-out-bytes', String(32 * MiB)]);
     const pid = b.proc.pid!;
-    let peak = 0;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 25);
-    res.defer(async () => clearInterval(sampler));
+    const rss = sampleRss(pid, 25);
+    res.defer(async () => rss.stop());
     const conn = await res.connect(b.port);
     let blocked = 0;
     conn.on('blocked', () => blocked++);
@@ -79,13 +78,13 @@ describe('large messages', () => {
     const t1 = performance.now();
     const got = await drain(rx, 'flood', COUNT, () => MiB);
     const drainMs = performance.now() - t1;
-    clearInterval(sampler);
+    rss.stop();
     console.log(
-      `[large-messages] ${COUNT} x 1 MiB: filled at ${((COUNT * 1000) / fillMs).toFixed(0)} msgs/s, drained at ${((COUNT * 1000) / drainMs).toFixed(0)} msgs/s; peak RSS ${(peak / MiB).toFixed(0)} MiB, watermark ${(WATERMARK / MiB).toFixed(0)} MiB`,
+      `[large-messages] ${COUNT} x 1 MiB: filled at ${((COUNT * 1000) / fillMs).toFixed(0)} msgs/s, drained at ${((COUNT * 1000) / drainMs).toFixed(0)} msgs/s; peak RSS ${(rss.peak / MiB).toFixed(0)} MiB, watermark ${(WATERMARK / MiB).toFixed(0)} MiB`,
     );
     expect(got.broken).toBe(0);
     expect(got.order).toEqual(Array.from({ length: COUNT }, (_, i) => i));
-    expect(peak).toBeLessThan(WATERMARK);
+    expect(rss.peak).toBeLessThan(WATERMARK);
     // Everything read back: the page files are gone.
     expect(readdirSync(join(dir, 'pages'))).toEqual([]);
   }, 240_000);

@@ -7,7 +7,7 @@
 // Needs the built CLI (`npm run build` -> dist/cli.js).
 import { describe, expect, it } from 'vitest';
 import { resources } from '../helpers/resources.js';
-import { rssOf } from '../helpers/process-memory.js';
+import { sampleRss } from '../helpers/process-memory.js';
 import { consumeAll } from '../helpers/channels.js';
 
 const MiB = 1024 * 1024;
@@ -37,9 +37,8 @@ describe('paging keeps a long queue out of memory', () => {
     const dir = await res.tempDir('warren-paging-mem-');
     const b = await res.broker(dir, ['--memory-high-watermark', String(WATERMARK), '--page-out-bytes', String(16 * MiB)]);
     const pid = b.proc.pid!;
-    let peak = 0;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
-    res.defer(async () => clearInterval(sampler));
+    const rss = sampleRss(pid, 50);
+    res.defer(async () => rss.stop());
 
     const conn = await res.connect(b.port);
     let blocked = 0;
@@ -51,12 +50,12 @@ describe('paging keeps a long queue out of memory', () => {
       // Respect the socket's backpressure, as a real publisher does.
       if (!ch.sendToQueue('backlog', bodyOf(i))) await new Promise((r) => ch.once('drain', r));
       if (i % 2000 === 1999) await ch.waitForConfirms();
-      if (i === COUNT / 4) atQuarter = peak;
+      if (i === COUNT / 4) atQuarter = rss.peak;
     }
     await ch.waitForConfirms();
     expect(blocked).toBe(0);
     expect((await ch.checkQueue('backlog')).messageCount).toBe(COUNT);
-    const afterFill = peak;
+    const afterFill = rss.peak;
 
     await ch.prefetch(200);
     let next = 0;
@@ -70,12 +69,12 @@ describe('paging keeps a long queue out of memory', () => {
         if (next === COUNT) resolve();
       });
     });
-    clearInterval(sampler);
+    rss.stop();
     console.log(
-      `[paging-memory] peak RSS ${(atQuarter / MiB).toFixed(0)} MiB at a quarter of the fill, ${(afterFill / MiB).toFixed(0)} MiB after it, ${(peak / MiB).toFixed(0)} MiB overall; bound ${RSS_BOUND / MiB} MiB`,
+      `[paging-memory] peak RSS ${(atQuarter / MiB).toFixed(0)} MiB at a quarter of the fill, ${(afterFill / MiB).toFixed(0)} MiB after it, ${(rss.peak / MiB).toFixed(0)} MiB overall; bound ${RSS_BOUND / MiB} MiB`,
     );
     expect(wrong).toBe(0);
-    expect(peak).toBeLessThan(RSS_BOUND);
+    expect(rss.peak).toBeLessThan(RSS_BOUND);
   });
 
   it('loses no confirmed message of a paged durable queue to kill -9, and flags them all redelivered, even after a later clean restart', async () => {

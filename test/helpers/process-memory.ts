@@ -10,3 +10,15 @@ export function rssOf(pid: number): number {
     return 0;
   }
 }
+
+/** Samples pid's VmRSS every everyMs until stop(): the highest seen so far is peak. */
+export function sampleRss(pid: number, everyMs: number): { readonly peak: number; stop(): void } {
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), everyMs);
+  return {
+    get peak() {
+      return peak;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
