@@ -145,6 +145,11 @@ const parser = yargs(rawArgs)
     default: defaultOptions.bodyFileSize,
     describe: 'bytes of a body file, where persistent bodies of 16 KiB and more are kept (RabbitMQ: msg_store_file_size_limit)',
   })
+  .option('journal-size', {
+    type: 'number',
+    default: defaultOptions.journalSize,
+    describe: 'bytes of the journal file where, with fsync, each write cycle is synced before LevelDB has it on disk (0 = none: LevelDB syncs its own log, slower)',
+  })
   .option('body-compaction-interval', {
     type: 'number',
     default: defaultOptions.bodyCompactionMs,
@@ -214,7 +219,7 @@ const cluster: JoinedCluster | null = argv.cluster
       servers: argv.cluster.split(',').map((s) => s.trim()).filter((s) => s !== ''),
       name: nodeName,
       dataDir,
-      store: levelStoreOptions({ fsync: argv.fsync, bodyFileSize: argv['body-file-size'], bodyCompactionMs: argv['body-compaction-interval'] }, logger),
+      store: levelStoreOptions({ fsync: argv.fsync, bodyFileSize: argv['body-file-size'], bodyCompactionMs: argv['body-compaction-interval'], journalSize: argv['journal-size'] }, logger),
       replicas: argv['cluster-replicas'],
       log: logger,
       self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.listenerPort('http') }),
@@ -245,6 +250,7 @@ const broker: Broker = new Broker({
   pageOutBytes: argv['page-out-bytes'],
   bodyFileSize: argv['body-file-size'],
   bodyCompactionMs: argv['body-compaction-interval'],
+  journalSize: argv['journal-size'],
   deadLetterRetryMs: argv['dead-letter-retry-interval'],
   consumerTimeoutMs: argv['consumer-timeout'],
   tlsPort: argv['tls-port'],

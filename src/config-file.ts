@@ -102,6 +102,7 @@ const KEYS: Record<string, Apply> = {
   // RabbitMQ's message store file size; Warren's body files (body-files.ts).
   msg_store_file_size_limit: set('body-file-size', size),
   body_compaction_interval: set('body-compaction-interval', int),
+  journal_size: set('journal-size', size),
   dead_letter_retry_interval: set('dead-letter-retry-interval', int),
 };
 

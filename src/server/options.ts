@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { LevelStoreOptions } from '../store/level-store.js';
+import { JOURNAL_SIZE } from '../store/journal.js';
 import type { QueueFactory } from './vhost.js';
 import type { RemoteReplies } from './direct-reply-to.js';
 import type { BrokerPlugin } from './plugin.js';
@@ -74,6 +75,11 @@ export interface BrokerOptions {
    */
   bodyFileSize: number;
   bodyCompactionMs: number;
+  /**
+   * Bytes of the write-ahead journal in which, with fsync, each write cycle is synced instead of in
+   * LevelDB's log (src/store/journal.ts); 0: none, LevelDB syncs.
+   */
+  journalSize: number;
   /** A store the entry composed (a cluster node's), instead of one made from dataDir. */
   store?: Store | undefined;
   /** Makes queue objects (a cluster node's may live on another node); plain Queues otherwise. */
@@ -117,14 +123,17 @@ export const defaultOptions: BrokerOptions = {
   pageOutBytes: 64 * 1024 * 1024,
   bodyFileSize: 64 * 1024 * 1024,
   bodyCompactionMs: 5_000,
+  journalSize: JOURNAL_SIZE,
   deadLetterRetryMs: 180_000,
   consumerTimeoutMs: 1_800_000,
 };
 
 /** The embedded store's settings, from the broker's (a cluster node's local store takes them too). */
-export function levelStoreOptions(o: Pick<BrokerOptions, 'fsync' | 'bodyFileSize' | 'bodyCompactionMs'>, log: Logger): LevelStoreOptions {
+export function levelStoreOptions(o: Pick<BrokerOptions, 'fsync' | 'bodyFileSize' | 'bodyCompactionMs' | 'journalSize'>, log: Logger): LevelStoreOptions {
   return {
     fsync: o.fsync,
+    journalSize: o.journalSize,
+    onJournalReplay: (records) => log.warn({ records }, `store: ${records} journal records written back after an unclean stop`),
     bodyFileMax: o.bodyFileSize,
     bodyCompactionMs: o.bodyCompactionMs,
     onCompaction: (e) => log.info(e, `body file ${e.file} compacted: ${e.moved} live bytes of ${e.size} moved`),

@@ -51,6 +51,7 @@ import {
 import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
+import { Journal, JOURNAL_SIZE, type JournalRecord, recordsToReplay, syncLevelLogs } from './journal.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
@@ -124,6 +125,13 @@ export interface LevelStoreOptions {
    * or, once the log rolls over, when LevelDB writes that log's memtable to a synced table file.
    */
   fsync?: boolean;
+  /**
+   * The journal's size in bytes (journal.ts; JOURNAL_SIZE): with fsync, each write cycle's batch is
+   * synced as a record there rather than in LevelDB's log. 0: no journal, LevelDB syncs its batches.
+   */
+  journalSize?: number;
+  /** A replay at open wrote back records of the journal (how many). */
+  onJournalReplay?: (records: number) => void;
   /** Bytes after which a body file rolls over (body-files.ts; 64 MiB, smaller in tests). */
   bodyFileMax?: number;
   /**
@@ -224,6 +232,8 @@ export class LevelStore implements Store {
   private closing = false;
   /** Bumped by every cycle that moved bodies: a read that found a body file gone reads again. */
   private bodiesMoved = 0;
+  /** Where synced batches are made durable (journal.ts); null without fsync or with journalSize 0. */
+  private journal: Journal | null = null;
 
   constructor(
     private readonly dir: string,
@@ -236,6 +246,7 @@ export class LevelStore implements Store {
   async open(): Promise<RecoveredState> {
     await ensureWritableDataDir(this.dir);
     await this.db.open();
+    await this.openJournal();
     const cleanShutdown = (await this.db.get(CLEAN_SHUTDOWN_KEY)) !== undefined;
     // Paged messages were transient: a new run starts without them (in page files now; in
     // LevelDB's 't' range in a data directory written by an earlier version).
@@ -277,6 +288,30 @@ export class LevelStore implements Store {
     }
     await this.db.del(CLEAN_SHUTDOWN_KEY, { sync: true });
     return { queues, definitions, cleanShutdown, totals };
+  }
+
+  /**
+   * Replays what the journal holds since its last checkpoint (a crash: LevelDB may have lost
+   * batches handed to it without sync), then starts it anew, or removes it when it is off now.
+   */
+  private async openJournal(): Promise<void> {
+    const file = Journal.read(this.dir);
+    let replayed = 0;
+    if (file) {
+      for (const e of recordsToReplay(file)) {
+        if (e.kind === 'batch') await this.db.batch(e.ops, { sync: false });
+        else await this.db.clear({ gte: e.gte, lt: e.lt });
+        replayed++;
+      }
+      if (replayed > 0) this.options.onJournalReplay?.(replayed);
+    }
+    const size = this.options.journalSize ?? JOURNAL_SIZE;
+    if (this.options.fsync !== false && size > 0) {
+      this.journal = await Journal.open(this.dir, size, () => syncLevelLogs(this.dir));
+    } else if (file) {
+      await syncLevelLogs(this.dir);
+      Journal.remove(this.dir);
+    }
   }
 
   /**
@@ -611,10 +646,10 @@ export class LevelStore implements Store {
       }
     }
     if (from !== Infinity) {
-      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.db.clear({ gte: messageKey(p, from), lt: prefixEnd(p) });
+      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.clearNow(messageKey(p, from), prefixEnd(p));
     } else {
       const tail = keepFrom.subarray(log.prefix.length);
-      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.db.clear({ gte: p, lt: Buffer.concat([p, tail]) });
+      for (const p of [log.prefix, log.statePrefix, log.bodiesPrefix]) await this.clearNow(p, Buffer.concat([p, tail]));
     }
   }
 
@@ -828,6 +863,8 @@ export class LevelStore implements Store {
     this.pageFiles.clear();
     this.lastPages = null;
     this.bodies.close();
+    await this.journal?.close();
+    this.journal = null;
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
     await this.db.close();
   }
@@ -1172,6 +1209,31 @@ export class LevelStore implements Store {
     return files;
   }
 
+  /**
+   * A write cycle's batch. With the journal, a record of it goes there (synced if sync) while
+   * LevelDB takes it without sync; a batch too large for the journal goes to LevelDB alone, synced
+   * if sync, right after a checkpoint (a replay must never write an older batch over it).
+   */
+  private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
+    const journal = this.journal;
+    if (!journal) return this.batchNow(ops, sync);
+    const record: JournalRecord = journal.batchRecord(ops);
+    if (!journal.canHold(record)) {
+      await journal.checkpoint();
+      return this.batchNow(ops, sync);
+    }
+    await Promise.all([journal.write(record, sync), this.batchNow(ops, false)]);
+    journal.maybeCheckpoint();
+  }
+
+  /** A range deletion, recorded in the journal first when there is one (a replay deletes it again). */
+  private async clearNow(gte: Buffer, lt: Buffer): Promise<void> {
+    const journal = this.journal;
+    if (journal) await journal.write(journal.clearRecord(gte, lt), false);
+    await this.db.clear({ gte, lt });
+    journal?.maybeCheckpoint();
+  }
+
   private batchNow(ops: Op[], sync: boolean): Promise<void> {
     const own = this.db as unknown as Partial<OwnBatch>;
     if (this.db.status === 'open' && typeof own._batch === 'function') return own._batch(ops, { sync });
@@ -1209,8 +1271,8 @@ export class LevelStore implements Store {
         // The array form: few operations per batch now that messages go by segment, and LevelDB
         // frees its copy of the batch when the write is done (a chained batch's lives until GC).
         if ('batch' in j) {
-          if (j.batch.length > 0) await this.batchNow(j.batch, j.sync);
-        } else if ('clear' in j) await this.db.clear(j.clear);
+          if (j.batch.length > 0) await this.writeBatch(j.batch, j.sync);
+        } else if ('clear' in j) await this.clearNow(j.clear.gte, j.clear.lt);
         else if ('trim' in j) await this.runTrim(j.trim.log, j.trim.from, j.trim.below, j.trim.generation);
       }
       this.onWrite?.(Number(process.hrtime.bigint() - t0) / 1e9);
