@@ -31,8 +31,12 @@ export type JournalOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'd
 export type JournalEntry = { kind: 'batch'; ops: JournalOp[] } | { kind: 'clear'; gte: Buffer; lt: Buffer };
 
 export const JOURNAL_FILE = 'journal';
-/** 8 MiB: a lap of goperf's publish-only takes ~0.2 s at 40 MB/s of records; a replay reads at most this. */
-export const JOURNAL_SIZE = 8 << 20;
+/**
+ * 32 MiB: a cycle's batch of up to 16 MiB (half) is a record (a larger one costs a checkpoint and a
+ * synced LevelDB write); a lap at goperf's publish-only rate (~40 MB/s of records) is ~0.8 s, with
+ * a checkpoint per half lap; a replay reads at most this. Written once when the file is made (~70 ms).
+ */
+export const JOURNAL_SIZE = 32 << 20;
 
 const PAGE = 4096;
 const DATA_START = 2 * PAGE;
@@ -220,15 +224,23 @@ export class Journal {
     const file = Buffer.alloc(2 * PAGE);
     fs.readSync(fd, file, 0, file.length, 0);
     let generation = 0;
-    for (const at of [0, PAGE]) generation = Math.max(generation, readSlot(file, at)?.generation ?? 0);
+    let seq = 0;
+    for (const at of [0, PAGE]) {
+      const slot = readSlot(file, at);
+      generation = Math.max(generation, slot?.generation ?? 0);
+      seq = Math.max(seq, slot?.seq ?? 0);
+    }
     j.generation = generation;
+    // Past every seq the file may hold (at most a record a page after its newest checkpoint): with
+    // the new epoch, two things no earlier record can match.
+    j.seq = j.tailSeq = seq + size / PAGE + 1;
     let epoch = (Math.random() * 0x100000000) >>> 0;
     for (const at of [0, PAGE]) if (readSlot(file, at)?.epoch === epoch) epoch = (epoch + 1) >>> 0;
     j.epoch = epoch;
     try {
       // What the caller replayed is durable before the new epoch makes those records history.
       await syncStore();
-      await j.writeSlot(1, DATA_START);
+      await j.writeSlot(j.seq, DATA_START);
     } catch (e) {
       j.abandon();
       throw e;

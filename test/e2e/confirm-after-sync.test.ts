@@ -29,7 +29,7 @@ afterEach(async () => {
 
 const spyOnWrites = (b: RunningBroker) => spyOn(b, (release) => spies.push({ release }));
 
-async function start(options: { fsync?: boolean } = {}): Promise<RunningBroker> {
+async function start(options: { fsync?: boolean; journalSize?: number } = {}): Promise<RunningBroker> {
   const b = await startBroker({ dataDir: await res.tempDir('warren-confirm-sync-'), logLevel: 'silent', ...options });
   running.push(b);
   return b;
@@ -83,9 +83,12 @@ describe.each([
   });
 });
 
-describe('fsync', () => {
+describe.each([
+  ['in the journal (the default)', {}, 'journal'],
+  ['by LevelDB (--journal-size 0)', { journalSize: 0 }, 'level'],
+] as const)('fsync %s', (_how, options, by) => {
   it('syncs batches of persistent messages, not batches of acks alone', async () => {
-    const b = await start();
+    const b = await start(options);
     const spy = spyOnWrites(b);
     const conn = await connect(b);
     const ch = await conn.createConfirmChannel();
@@ -93,7 +96,7 @@ describe('fsync', () => {
     await ch.assertQueue(q, { durable: true });
     for (let i = 0; i < 20; i++) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
     await ch.waitForConfirms();
-    expect(spy.writes.filter((w) => w.puts > 0).every((w) => w.sync)).toBe(true);
+    expect(spy.writes.filter((w) => w.puts > 0).every((w) => w.sync && w.by === by)).toBe(true);
     const before = spy.writes.length;
     const consumer = await conn.createChannel();
     let got = 0;
@@ -109,7 +112,9 @@ describe('fsync', () => {
     const acks = spy.writes.slice(before).filter((w) => w.dels > 0);
     expect(acks.every((w) => !w.sync && w.puts === 0)).toBe(true);
   });
+});
 
+describe('fsync', () => {
   it('--no-fsync (fsync: false) syncs nothing, and still confirms after the write', async () => {
     const b = await start({ fsync: false });
     const spy = spyOnWrites(b);

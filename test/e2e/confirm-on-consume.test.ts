@@ -168,7 +168,7 @@ describe('a persistent message consumed on every queue before the store has writ
     await waitUntil(() => spy.held === 0, 'the writes');
     const later = spy.writes.slice(writesBefore);
     // The held batch (the blocker's message) is the only one with a put: the 30 were never written.
-    expect(later.filter((w) => w.puts > 0), 'writes of messages after the held batch').toEqual([{ sync: true, puts: 1, dels: 0 }]);
+    expect(later.filter((w) => w.puts > 0), 'writes of messages after the held batch').toEqual([{ sync: true, by: 'journal', puts: 1, dels: 0 }]);
 
     await conn.close();
     await b.close();
