@@ -1211,25 +1211,26 @@ export class LevelStore implements Store {
 
   /**
    * A write cycle's batch. With the journal, a record of it goes there (synced if sync) while
-   * LevelDB takes it without sync; a batch too large for the journal goes to LevelDB alone, synced
-   * if sync, right after a checkpoint (a replay must never write an older batch over it).
+   * LevelDB takes it without sync; a large batch goes to LevelDB alone, synced if sync, once no
+   * record is older than it (a replay must never write an older batch over it).
    */
   private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
     const journal = this.journal;
     if (!journal) return this.batchNow(ops, sync);
     const record: JournalRecord = journal.batchRecord(ops);
-    if (!journal.canHold(record)) {
-      await journal.checkpoint();
+    if (!journal.takes(record)) {
+      await journal.clearForDirect();
       return this.batchNow(ops, sync);
     }
     await Promise.all([journal.write(record, sync), this.batchNow(ops, false)]);
     journal.maybeCheckpoint();
   }
 
-  /** A range deletion, recorded in the journal first when there is one (a replay deletes it again). */
+  /** A range deletion, recorded in the journal first when batches go there (a replay deletes it again). */
   private async clearNow(gte: Buffer, lt: Buffer): Promise<void> {
     const journal = this.journal;
-    if (journal) await journal.write(journal.clearRecord(gte, lt), false);
+    if (journal?.bypassed) await journal.clearForDirect();
+    else if (journal) await journal.write(journal.clearRecord(gte, lt), false);
     await this.db.clear({ gte, lt });
     journal?.maybeCheckpoint();
   }
