@@ -8,6 +8,7 @@ import type * as YargsHelpers from 'yargs/helpers';
 import { parseConfigFile } from './config-file.js';
 import { Broker, defaultNodeName } from './server/broker.js';
 import { DataDirError } from './store/data-dir.js';
+import { MAX_JOURNAL_SIZE } from './store/journal.js';
 import { defaultOptions, levelStoreOptions } from './server/options.js';
 import { managementDefaults, managementPlugins } from './management/plugin.js';
 import { shovelPlugin } from './shovel/index.js';
@@ -174,6 +175,10 @@ const parser = yargs(rawArgs)
       if (!mtls && a[k] !== undefined) throw new Error(`--${k} needs --management-tls-port`);
     }
     if (a['cluster-replicas'] !== 3 && a.cluster === undefined) throw new Error('--cluster-replicas needs --cluster');
+    const journal = a['journal-size'];
+    if (!Number.isInteger(journal) || journal < 0 || journal > MAX_JOURNAL_SIZE) {
+      throw new Error(`--journal-size must be 0 (no journal) or a number of bytes up to ${MAX_JOURNAL_SIZE}, not ${String(journal)}`);
+    }
     if (a['event-exchange-vhost'] !== '/' && !a['event-exchange']) throw new Error('--event-exchange-vhost needs --event-exchange');
     if (a['fault-drop-wire'] !== undefined) {
       if (a.cluster === undefined) throw new Error('--fault-drop-wire needs --cluster');

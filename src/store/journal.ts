@@ -37,6 +37,8 @@ export const JOURNAL_FILE = 'journal';
  * a checkpoint per half lap; a replay reads at most this. Written once when the file is made (~70 ms).
  */
 export const JOURNAL_SIZE = 32 << 20;
+/** Offsets are 32-bit in the checkpoint slots. */
+export const MAX_JOURNAL_SIZE = 2 ** 31;
 
 const PAGE = 4096;
 const DATA_START = 2 * PAGE;
@@ -210,7 +212,7 @@ export class Journal {
    * the store was handed so far. A new epoch begins with a checkpoint at the first record page.
    */
   static async open(dir: string, size: number, syncStore: () => Promise<void>): Promise<Journal> {
-    size = Math.max(align(size), DATA_START + 4 * PAGE);
+    size = Math.min(Math.max(align(size), DATA_START + 4 * PAGE), MAX_JOURNAL_SIZE);
     const path = join(dir, JOURNAL_FILE);
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     try {

@@ -46,6 +46,7 @@ describe('rabbitmq.conf', () => {
         'page_out_bytes = 8MB',
         'msg_store_file_size_limit = 16777216',
         'body_compaction_interval = 5000',
+        'journal_size = 64MB',
       ].join('\n'),
     );
     expect(parseConfigFile(f)).toEqual({
@@ -70,6 +71,7 @@ describe('rabbitmq.conf', () => {
       'page-out-bytes': 8_000_000,
       'body-file-size': 16_777_216,
       'body-compaction-interval': 5000,
+      'journal-size': 64_000_000,
     });
   });
 
@@ -82,6 +84,8 @@ describe('rabbitmq.conf', () => {
     expect([r.status, r.stderr]).toEqual([1, expect.stringMatching(/--management-tls-port needs --management-tls-cert and --management-tls-key/)]);
     const r2 = spawnSync(process.execPath, [CLI_PATH, '--management-tls-cert', 'x.pem'], { encoding: 'utf8' });
     expect([r2.status, r2.stderr]).toEqual([1, expect.stringMatching(/--management-tls-cert needs --management-tls-port/)]);
+    const r3 = spawnSync(process.execPath, [CLI_PATH, '--journal-size', '-1'], { encoding: 'utf8' });
+    expect([r3.status, r3.stderr]).toEqual([1, expect.stringMatching(/--journal-size must be 0 \(no journal\) or a number of bytes/)]);
   });
 
   it('refuses unknown keys and bad values, naming the line', () => {
