@@ -3,7 +3,7 @@
  * the same configuration docker-compose.yml uses). Each server gets a `warren-node:<name>` tag.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -35,10 +35,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/** Waits for proc to listen on port; an exit first is a failure of its own (a port taken since freePort). */
+async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
   const { connect } = await import('node:net');
   const until = Date.now() + timeoutMs;
   for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new NatsExited(`nats-server exited (${proc.exitCode ?? proc.signalCode}) before listening on ${port}`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
@@ -53,10 +57,29 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+class NatsExited extends Error {}
+
+/**
+ * Starts the cluster on free ports; if a server exits before it listens (another process took one of
+ * its ports between freePort and its start: a full test suite runs files in parallel), the servers
+ * started are killed and the cluster starts again on other ports, twice at most.
+ */
 export async function startNatsCluster(n: number, dir: string, names = Array.from({ length: n }, (_, i) => `n${i + 1}`)): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const started: NatsServer[] = [];
+    try {
+      return await startOnFreePorts(n, dir, names, started);
+    } catch (e) {
+      await Promise.all(started.map((s) => s.kill9()));
+      if (!(e instanceof NatsExited) || attempt === 3) throw e;
+      await Promise.all(names.map((name) => rm(path.join(dir, `${name}-js`), { recursive: true, force: true })));
+    }
+  }
+}
+
+async function startOnFreePorts(n: number, dir: string, names: string[], servers: NatsServer[]): Promise<NatsCluster> {
   const ports = await Promise.all(names.map(async () => ({ client: await freePort(), route: await freePort() })));
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(', ');
-  const servers: NatsServer[] = [];
   for (let i = 0; i < n; i++) {
     const name = names[i]!;
     const conf = path.join(dir, `${name}.conf`);
@@ -88,11 +111,11 @@ export async function startNatsCluster(n: number, dir: string, names = Array.fro
       },
       async restart() {
         server.proc = spawn('nats-server', ['-c', conf], { stdio: 'ignore' });
-        await waitForPort(server.port, 10_000);
+        await waitForPort(server.port, 10_000, server.proc);
       },
     };
-    await server.restart();
     servers.push(server);
+    await server.restart();
   }
   return {
     servers,
