@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, JOURNAL_FILE, type JournalEntry, type JournalOp, recordsToReplay } from '../../src/store/journal.js';
 import { LevelStore } from '../../src/store/level-store.js';
 import type { StoredMessage } from '../../src/store/store.js';
+import { closeWithoutMarker, storedMessage } from '../helpers/stored-messages.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -101,15 +102,7 @@ describe('Journal', () => {
   });
 });
 
-const msg = (seq: number): StoredMessage => ({
-  seq,
-  redelivered: false,
-  exchange: '',
-  routingKey: 'q',
-  properties: Buffer.from([0x10, 0x00, 2]),
-  body: Buffer.from(`body-${seq}`),
-  expiresAt: 0,
-});
+const msg = (seq: number): StoredMessage => storedMessage(seq);
 const args = Buffer.from([0, 0, 0, 0]);
 const seqs = async (s: LevelStore, q: string): Promise<number[]> => (await s.readMessages('/', q, 0, Infinity, Infinity)).map((m) => m.seq);
 
@@ -145,7 +138,7 @@ describe('LevelStore with its journal', () => {
     const lost = tempDir();
     cpSync(cut, lost, { recursive: true });
     rmSync(join(lost, JOURNAL_FILE));
-    await (s as unknown as { db: { close(): Promise<void> } }).db.close();
+    await closeWithoutMarker(s);
 
     // Without the journal the messages are gone: what the replay brings back is the journal's.
     const without = new LevelStore(lost, { journalSize: 0 });
@@ -180,7 +173,7 @@ describe('LevelStore with its journal', () => {
     for (let seq = 1; seq <= 450; seq++) s.deleteMessage('/', 'a', seq);
     s.deleteMessagesFrom('/', 'a', 490);
     await s.flush();
-    await (s as unknown as { db: { close(): Promise<void> } }).db.close();
+    await closeWithoutMarker(s);
     const replays: number[] = [];
     const back = new LevelStore(dir, { onJournalReplay: (n) => replays.push(n) });
     await back.open();
@@ -210,7 +203,7 @@ describe('LevelStore with its journal', () => {
     for (let n = 1; n <= 10; n++) s.deleteMessage('/', 'a', n);
     s.deleteMessagesFrom('/', 'b', 3001);
     await s.flush();
-    await (s as unknown as { db: { close(): Promise<void> } }).db.close();
+    await closeWithoutMarker(s);
     const back = new LevelStore(dir);
     await back.open();
     expect(await seqs(back, 'a')).toEqual([]);
@@ -229,7 +222,7 @@ describe('LevelStore with its journal', () => {
     for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'a', msg(seq));
     await s.flush();
     copyFileSync(join(dir, JOURNAL_FILE), join(cut, JOURNAL_FILE));
-    await (s as unknown as { db: { close(): Promise<void> } }).db.close();
+    await closeWithoutMarker(s);
     const back = new LevelStore(cut, { fsync: false });
     await back.open();
     expect(await seqs(back, 'a')).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));

@@ -6,21 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LevelStore } from '../../src/store/level-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { Store, StoredMessage } from '../../src/store/store.js';
+import { closeWithoutMarker, storedMessage } from '../helpers/stored-messages.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const msg = (seq: number): StoredMessage => ({
-  seq,
-  redelivered: false,
-  exchange: '',
-  routingKey: 'q',
-  properties: Buffer.from([0x10, 0x00, 2]),
-  body: Buffer.from(`body-${seq}`),
-  expiresAt: 0,
-});
+const msg = (seq: number): StoredMessage => storedMessage(seq);
 
 const all = (s: Store, q: string, from = 0) => s.readMessages('/', q, from, Infinity, Infinity);
 
@@ -205,11 +198,6 @@ describe.each(stores)('%s totals', (_name, setup) => {
     expect((await crashed.open()).totals.size).toBe(0);
   });
 });
-
-async function closeWithoutMarker(s: LevelStore): Promise<void> {
-  // Reach the database handle only to release its lock, as a dying process would.
-  await (s as unknown as { db: { close(): Promise<void> } }).db.close();
-}
 
 describe.each(stores)('%s acks and trims', (_name, setup) => {
   it('keeps what is not acked across restarts, with redelivered flags; trims inside a batch', async () => {
