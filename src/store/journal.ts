@@ -124,20 +124,29 @@ interface Slot {
   offset: number;
 }
 
-function readSlot(file: Buffer, at: number): Slot | null {
-  if (file.length < at + SLOT || file.readUInt32LE(at) !== SLOT_MAGIC) return null;
-  if (crc32(file.subarray(at, at + 24)) !== file.readUInt32LE(at + 24)) return null;
-  return { generation: file.readUInt32LE(at + 4), epoch: file.readUInt32LE(at + 8), seq: file.readUIntLE(at + 12, 6), offset: file.readUInt32LE(at + 18) };
+/** `length` bytes of the journal at `at`, or null past its end. */
+type Read = (at: number, length: number) => Buffer | null;
+
+const bufferRead =
+  (file: Buffer): Read =>
+  (at, length) =>
+    at + length > file.length ? null : file.subarray(at, at + length);
+
+function readSlot(read: Read, at: number): Slot | null {
+  const b = read(at, SLOT);
+  if (!b || b.readUInt32LE(0) !== SLOT_MAGIC) return null;
+  if (crc32(b.subarray(0, 24)) !== b.readUInt32LE(24)) return null;
+  return { generation: b.readUInt32LE(4), epoch: b.readUInt32LE(8), seq: b.readUIntLE(12, 6), offset: b.readUInt32LE(18) };
 }
 
 /** The record at `at` if it is the one expected (epoch, seq, intact), else null. */
-function readRecord(file: Buffer, at: number, epoch: number, seq: number): { entry: JournalEntry; span: number } | null {
-  if (at + HEADER > file.length || file.readUInt32LE(at) !== RECORD_MAGIC) return null;
-  if (file.readUInt32LE(at + 4) !== epoch || file.readUIntLE(at + 8, 6) !== seq) return null;
-  const length = file.readUInt32LE(at + 16);
-  if (at + HEADER + length > file.length) return null;
-  const payload = file.subarray(at + HEADER, at + HEADER + length);
-  if (crc32(payload, crc32(file.subarray(at, at + 20))) !== file.readUInt32LE(at + 20)) return null;
+function readRecord(read: Read, at: number, epoch: number, seq: number): { entry: JournalEntry; span: number } | null {
+  const head = read(at, HEADER);
+  if (!head || head.readUInt32LE(0) !== RECORD_MAGIC) return null;
+  if (head.readUInt32LE(4) !== epoch || head.readUIntLE(8, 6) !== seq) return null;
+  const length = head.readUInt32LE(16);
+  const payload = read(at + HEADER, length);
+  if (!payload || crc32(payload, crc32(head.subarray(0, 20))) !== head.readUInt32LE(20)) return null;
   const count = payload.readUInt32LE(0);
   let table = 4;
   let data = 4 + 9 * count;
@@ -153,28 +162,59 @@ function readRecord(file: Buffer, at: number, epoch: number, seq: number): { ent
     else ops.push({ type: 'del', key });
     data += vl;
   }
-  const kind = file[at + 14];
-  const entry: JournalEntry = kind === KIND_CLEAR ? { kind: 'clear', gte: ops[0]!.key, lt: ops[1]!.key } : { kind: 'batch', ops };
+  const entry: JournalEntry = head[14] === KIND_CLEAR ? { kind: 'clear', gte: ops[0]!.key, lt: ops[1]!.key } : { kind: 'batch', ops };
   return { entry, span: align(HEADER + length) };
 }
 
-/** The records a replay must apply, in order, from the newest checkpoint of the file's bytes. */
-export function recordsToReplay(file: Buffer): JournalEntry[] {
-  const a = readSlot(file, 0);
-  const b = readSlot(file, PAGE);
+/** The records a replay must apply, in order, from the newest checkpoint, read one at a time. */
+function* entries(read: Read): Generator<JournalEntry> {
+  const a = readSlot(read, 0);
+  const b = readSlot(read, PAGE);
   const slot = a && b ? (a.generation >= b.generation ? a : b) : (a ?? b);
-  if (!slot) return [];
-  const out: JournalEntry[] = [];
+  if (!slot) return;
   let at = slot.offset;
   let seq = slot.seq;
   for (;;) {
     // A record that did not fit before the end went to the first record page.
-    const r = readRecord(file, at, slot.epoch, seq) ?? (at !== DATA_START ? readRecord(file, (at = DATA_START), slot.epoch, seq) : null);
-    if (!r) return out;
-    out.push(r.entry);
+    const r = readRecord(read, at, slot.epoch, seq) ?? (at !== DATA_START ? readRecord(read, (at = DATA_START), slot.epoch, seq) : null);
+    if (!r) return;
+    yield r.entry;
     at += r.span;
     seq++;
   }
+}
+
+/** What a replay of these journal bytes would apply (tests). */
+export function recordsToReplay(file: Buffer): JournalEntry[] {
+  return [...entries(bufferRead(file))];
+}
+
+/**
+ * The records a replay of dir's journal must apply, read from the file one at a time (a journal
+ * may be large), or null when there is no journal.
+ */
+export function replayEntries(dir: string): Iterable<JournalEntry> | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(join(dir, JOURNAL_FILE), 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const size = fs.fstatSync(fd).size;
+  const read: Read = (at, length) => {
+    if (at + length > size) return null;
+    const b = Buffer.allocUnsafe(length);
+    fs.readSync(fd, b, 0, length, at);
+    return b;
+  };
+  return (function* () {
+    try {
+      yield* entries(read);
+    } finally {
+      fs.closeSync(fd);
+    }
+  })();
 }
 
 /**
@@ -208,7 +248,7 @@ export class Journal {
 
   /**
    * Opens (making, if need be) the journal file in dir at `size` bytes, every byte written, after
-   * the caller replayed what it held (recordsToReplay on readFile()); syncStore makes durable all
+   * the caller replayed what it held (replayEntries); syncStore makes durable all
    * the store was handed so far. A new epoch begins with a checkpoint at the first record page.
    */
   static async open(dir: string, size: number, syncStore: () => Promise<void>): Promise<Journal> {
@@ -234,10 +274,11 @@ export class Journal {
     const j = new Journal(fd, dsyncFd, size, syncStore);
     const file = Buffer.alloc(2 * PAGE);
     fs.readSync(fd, file, 0, file.length, 0);
+    const read = bufferRead(file);
     let generation = 0;
     let seq = 0;
     for (const at of [0, PAGE]) {
-      const slot = readSlot(file, at);
+      const slot = readSlot(read, at);
       generation = Math.max(generation, slot?.generation ?? 0);
       seq = Math.max(seq, slot?.seq ?? 0);
     }
@@ -246,7 +287,7 @@ export class Journal {
     // the new epoch, two things no earlier record can match.
     j.seq = j.tailSeq = seq + size / PAGE + 1;
     let epoch = (Math.random() * 0x100000000) >>> 0;
-    for (const at of [0, PAGE]) if (readSlot(file, at)?.epoch === epoch) epoch = (epoch + 1) >>> 0;
+    for (const at of [0, PAGE]) if (readSlot(read, at)?.epoch === epoch) epoch = (epoch + 1) >>> 0;
     j.epoch = epoch;
     try {
       // What the caller replayed is durable before the new epoch makes those records history.
@@ -257,16 +298,6 @@ export class Journal {
       throw e;
     }
     return j;
-  }
-
-  /** The whole file of dir's journal, or null when there is none. */
-  static read(dir: string): Buffer | null {
-    try {
-      return fs.readFileSync(join(dir, JOURNAL_FILE));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
   }
 
   static remove(dir: string): void {

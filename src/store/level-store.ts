@@ -51,7 +51,7 @@ import {
 import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES } from './write-hold.js';
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
-import { Journal, JOURNAL_SIZE, type JournalRecord, recordsToReplay, syncLevelLogs } from './journal.js';
+import { Journal, JOURNAL_SIZE, type JournalRecord, replayEntries, syncLevelLogs } from './journal.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
@@ -295,10 +295,10 @@ export class LevelStore implements Store {
    * batches handed to it without sync), then starts it anew, or removes it when it is off now.
    */
   private async openJournal(): Promise<void> {
-    const file = Journal.read(this.dir);
+    const records = replayEntries(this.dir);
     let replayed = 0;
-    if (file) {
-      for (const e of recordsToReplay(file)) {
+    if (records) {
+      for (const e of records) {
         if (e.kind === 'batch') await this.db.batch(e.ops, { sync: false });
         else await this.db.clear({ gte: e.gte, lt: e.lt });
         replayed++;
@@ -308,7 +308,7 @@ export class LevelStore implements Store {
     const size = this.options.journalSize ?? JOURNAL_SIZE;
     if (this.options.fsync !== false && size > 0) {
       this.journal = await Journal.open(this.dir, size, () => syncLevelLogs(this.dir));
-    } else if (file) {
+    } else if (records) {
       await syncLevelLogs(this.dir);
       Journal.remove(this.dir);
     }

@@ -5,7 +5,7 @@ import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Journal, JOURNAL_FILE, type JournalEntry, type JournalOp, recordsToReplay } from '../../src/store/journal.js';
+import { Journal, JOURNAL_FILE, type JournalEntry, type JournalOp, recordsToReplay, replayEntries } from '../../src/store/journal.js';
 import { LevelStore } from '../../src/store/level-store.js';
 import type { StoredMessage } from '../../src/store/store.js';
 import { closeWithoutMarker, storedMessage } from '../helpers/stored-messages.js';
@@ -22,7 +22,7 @@ afterEach(() => {
 
 const put = (k: string, v: Buffer | string): JournalOp => ({ type: 'put', key: Buffer.from(k), value: Buffer.isBuffer(v) ? v : Buffer.from(v) });
 const del = (k: string): JournalOp => ({ type: 'del', key: Buffer.from(k) });
-const replayed = (dir: string): JournalEntry[] => recordsToReplay(Journal.read(dir)!);
+const replayed = (dir: string): JournalEntry[] => [...replayEntries(dir)!];
 const noSync = async (): Promise<void> => {};
 
 describe('Journal', () => {
@@ -226,7 +226,7 @@ describe('LevelStore with its journal', () => {
     const back = new LevelStore(cut, { fsync: false });
     await back.open();
     expect(await seqs(back, 'a')).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-    expect(Journal.read(cut)).toBeNull();
+    expect(replayEntries(cut)).toBeNull();
     await back.close();
   });
 });
