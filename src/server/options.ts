@@ -134,6 +134,7 @@ export function levelStoreOptions(o: Pick<BrokerOptions, 'fsync' | 'bodyFileSize
     fsync: o.fsync,
     journalSize: o.journalSize,
     onJournalReplay: (records) => log.warn({ records }, `store: ${records} journal records written back after an unclean stop`),
+    onJournalUnavailable: (err) => log.warn({ err }, `store: no room for the journal (${err.message}): LevelDB syncs its own batches, slower`),
     bodyFileMax: o.bodyFileSize,
     bodyCompactionMs: o.bodyCompactionMs,
     onCompaction: (e) => log.info(e, `body file ${e.file} compacted: ${e.moved} live bytes of ${e.size} moved`),

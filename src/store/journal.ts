@@ -300,6 +300,10 @@ export class Journal {
     return j;
   }
 
+  static exists(dir: string): boolean {
+    return fs.existsSync(join(dir, JOURNAL_FILE));
+  }
+
   static remove(dir: string): void {
     fs.rmSync(join(dir, JOURNAL_FILE), { force: true });
   }

@@ -132,6 +132,8 @@ export interface LevelStoreOptions {
   journalSize?: number;
   /** A replay at open wrote back records of the journal (how many). */
   onJournalReplay?: (records: number) => void;
+  /** The journal could not be made (a full disk): LevelDB syncs its own batches in this run. */
+  onJournalUnavailable?: (err: Error) => void;
   /** Bytes after which a body file rolls over (body-files.ts; 64 MiB, smaller in tests). */
   bodyFileMax?: number;
   /**
@@ -307,8 +309,19 @@ export class LevelStore implements Store {
     }
     const size = this.options.journalSize ?? JOURNAL_SIZE;
     if (this.options.fsync !== false && size > 0) {
-      this.journal = await Journal.open(this.dir, size, () => syncLevelLogs(this.dir));
-    } else if (records) {
+      try {
+        this.journal = await Journal.open(this.dir, size, () => syncLevelLogs(this.dir));
+        return;
+      } catch (e) {
+        // A disk too full for the file: LevelDB syncs its own batches (slower), as with journalSize
+        // 0, rather than no start at all; the disk alarm then tells the rest.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+        this.options.onJournalUnavailable?.(e as Error);
+      }
+    }
+    if (records || Journal.exists(this.dir)) {
+      // Its records are in LevelDB now; a later start must not write them over what follows.
       await syncLevelLogs(this.dir);
       Journal.remove(this.dir);
     }

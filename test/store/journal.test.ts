@@ -1,7 +1,8 @@
 // The write-ahead journal (src/store/journal.ts): records come back in order from the last
 // checkpoint, across wraps; a torn record ends the replay; a new epoch makes old records history;
 // and a LevelStore whose LevelDB lost everything after its open gets it back from the journal.
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -209,6 +210,35 @@ describe('LevelStore with its journal', () => {
     expect(await seqs(back, 'a')).toEqual([]);
     expect(await seqs(back, 'b')).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     await back.close();
+  });
+
+  it('on a disk with no room for it, starts without it: LevelDB syncs, and no partial file is left', async (ctx) => {
+    // A 16 MiB filesystem of its own (root may mount one: CI runs as root); skipped where it cannot.
+    const dir = tempDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir], { stdio: 'ignore' });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const unavailable: Error[] = [];
+      const s = new LevelStore(dir, { journalSize: 32 << 20, onJournalUnavailable: (e) => unavailable.push(e) });
+      await s.open();
+      expect(unavailable.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOSPC']);
+      expect(existsSync(join(dir, JOURNAL_FILE))).toBe(false);
+      expect((s as unknown as { journal: Journal | null }).journal).toBeNull();
+      s.putQueue({ vhost: '/', name: 'a', autoDelete: false, arguments: args });
+      for (let seq = 1; seq <= 10; seq++) s.putMessage('/', 'a', msg(seq));
+      await s.flush();
+      await closeWithoutMarker(s);
+      const back = new LevelStore(dir, { journalSize: 32 << 20, onJournalUnavailable: (e) => unavailable.push(e) });
+      await back.open();
+      expect(await seqs(back, 'a')).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      await back.close();
+      expect(unavailable).toHaveLength(2);
+    } finally {
+      execFileSync('umount', [dir], { stdio: 'ignore' });
+    }
   });
 
   it('without fsync, replays what an earlier run left and removes the journal', async () => {
