@@ -121,8 +121,8 @@ export interface LevelStoreOptions {
    * crash. Batches of acks, deletes and paged transient messages are never fsynced: nothing is
    * promised on them. Losing them to a power cut brings acked messages back (flagged redelivered
    * after the crash), never loses a confirmed one, and they usually become durable anyway with the
-   * next synced batch (LevelDB appends every batch to one log file, and an fsync covers all of it)
-   * or, once the log rolls over, when LevelDB writes that log's memtable to a synced table file.
+   * next synced record of the journal, which is sequential (journal.ts). Without the journal, a
+   * synced LevelDB batch covers the log it is in, not one LevelDB rolled over from.
    */
   fsync?: boolean;
   /**
