@@ -270,7 +270,9 @@ export class Journal {
       fs.closeSync(fd);
       throw e;
     }
-    const dsyncFd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_DSYNC);
+    // Windows has no O_DSYNC: there every synced write is a write and an fdatasync (dsyncFd -1).
+    const dsync = fs.constants.O_DSYNC as number | undefined;
+    const dsyncFd = dsync === undefined ? -1 : fs.openSync(path, fs.constants.O_RDWR | dsync);
     const j = new Journal(fd, dsyncFd, size, syncStore);
     const file = Buffer.alloc(2 * PAGE);
     fs.readSync(fd, file, 0, file.length, 0);
@@ -418,7 +420,7 @@ export class Journal {
       this.dirty = true;
       return writevAt(this.fd, r.parts, at);
     }
-    if (!this.dirty) return writevAt(this.dsyncFd, r.parts, at);
+    if (!this.dirty && this.dsyncFd >= 0) return writevAt(this.dsyncFd, r.parts, at);
     // Unsynced records before this one must be on disk with it: a replay stops at the first gap.
     this.dirty = false;
     await writevAt(this.fd, r.parts, at);
@@ -462,7 +464,9 @@ export class Journal {
     b.writeUIntLE(seq, 12, 6);
     b.writeUInt32LE(offset, 18);
     b.writeUInt32LE(crc32(b.subarray(0, 24)), 24);
-    return writevAt(this.dsyncFd, [b], g % 2 === 0 ? 0 : PAGE);
+    const at = g % 2 === 0 ? 0 : PAGE;
+    if (this.dsyncFd >= 0) return writevAt(this.dsyncFd, [b], at);
+    return writevAt(this.fd, [b], at).then(() => datasync(this.fd));
   }
 
   /** A last checkpoint (nothing to replay at the next open), then the files close. */
@@ -471,14 +475,14 @@ export class Journal {
       await this.checkpoint();
     } finally {
       fs.closeSync(this.fd);
-      fs.closeSync(this.dsyncFd);
+      if (this.dsyncFd >= 0) fs.closeSync(this.dsyncFd);
     }
   }
 
   /** Closes without a checkpoint (tests: a crash). */
   abandon(): void {
     fs.closeSync(this.fd);
-    fs.closeSync(this.dsyncFd);
+    if (this.dsyncFd >= 0) fs.closeSync(this.dsyncFd);
   }
 }
 
