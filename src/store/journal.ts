@@ -5,7 +5,8 @@
 // whose blocks are written already: `node` microbench, 4-20 KB a write, see README "The journal").
 // So each write cycle's batch goes to LevelDB without sync and, at the same time, as one record
 // into this file, which is written full of zeros once and then reused in a circle, with O_DSYNC.
-// The cycle counts as written (confirms go out) once both are done.
+// The cycle counts as written (confirms go out) once both are done. Large batches, whose bytes
+// cost more written twice than the shorter sync saves, bypass it (takes(), clearForDirect()).
 //
 // What LevelDB holds is made durable by checkpoints: every LevelDB log file is fdatasynced, then
 // the journal's header says from which record a replay must start. After a crash, open() replays
@@ -32,9 +33,9 @@ export type JournalEntry = { kind: 'batch'; ops: JournalOp[] } | { kind: 'clear'
 
 export const JOURNAL_FILE = 'journal';
 /**
- * 32 MiB: a cycle's batch of up to 16 MiB (half) is a record (a larger one costs a checkpoint and a
- * synced LevelDB write); a lap at goperf's publish-only rate (~40 MB/s of records) is ~0.8 s, with
- * a checkpoint per half lap; a replay reads at most this. Written once when the file is made (~70 ms).
+ * 32 MiB: a lap at goperf's publish-only rate (~40 MB/s of records) is ~0.8 s, with a checkpoint
+ * per half lap; a replay reads at most this; a batch up to half of it can be a record (larger ones
+ * bypass it, as do batches while they average past RECORD_MAX). Written once when made (~70 ms).
  */
 export const JOURNAL_SIZE = 32 << 20;
 /** Offsets are 32-bit in the checkpoint slots. */
