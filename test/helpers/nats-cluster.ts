@@ -23,19 +23,31 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
+/**
+ * n distinct ports free now: all are held open until each is known, since ports taken one after the
+ * other may repeat (a full run once gave a server the same client and route port: it exited).
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<number>((resolve, reject) => {
+            s.once('error', reject);
+            s.listen(0, '127.0.0.1', () => {
+              const addr = s.address();
+              resolve(typeof addr === 'object' && addr ? addr.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? s.close(r) : r(undefined)))));
+  }
 }
 
-/** Waits for proc to listen on port; an exit first is a failure of its own (a port taken since freePort). */
+/** Waits for proc to listen on port; an exit first is a failure of its own (a port taken since freePorts). */
 async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
   const { connect } = await import('node:net');
   const until = Date.now() + timeoutMs;
@@ -61,7 +73,7 @@ class NatsExited extends Error {}
 
 /**
  * Starts the cluster on free ports; if a server exits before it listens (another process took one of
- * its ports between freePort and its start: a full test suite runs files in parallel), the servers
+ * its ports between freePorts and its start: a full test suite runs files in parallel), the servers
  * started are killed and the cluster starts again on other ports, twice at most.
  */
 export async function startNatsCluster(n: number, dir: string, names = Array.from({ length: n }, (_, i) => `n${i + 1}`)): Promise<NatsCluster> {
@@ -78,7 +90,8 @@ export async function startNatsCluster(n: number, dir: string, names = Array.fro
 }
 
 async function startOnFreePorts(n: number, dir: string, names: string[], servers: NatsServer[]): Promise<NatsCluster> {
-  const ports = await Promise.all(names.map(async () => ({ client: await freePort(), route: await freePort() })));
+  const free = await freePorts(2 * n);
+  const ports = names.map((_, i) => ({ client: free[2 * i]!, route: free[2 * i + 1]! }));
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(', ');
   for (let i = 0; i < n; i++) {
     const name = names[i]!;
