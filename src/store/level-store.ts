@@ -320,8 +320,8 @@ export class LevelStore implements Store {
         this.options.onJournalUnavailable?.(e as Error);
       }
     }
-    if (records || Journal.exists(this.dir)) {
-      // Its records are in LevelDB now; a later start must not write them over what follows.
+    if (Journal.exists(this.dir)) {
+      // Its records (if any) are in LevelDB now; a later start must not write them over what follows.
       await syncLevelLogs(this.dir);
       Journal.remove(this.dir);
     }
