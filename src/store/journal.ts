@@ -5,7 +5,8 @@
 // whose blocks are written already: `node` microbench, 4-20 KB a write, see README "The journal").
 // So each write cycle's batch goes to LevelDB without sync and, at the same time, as one record
 // into this file, which is written full of zeros once and then reused in a circle, with O_DSYNC.
-// The cycle counts as written (confirms go out) once both are done. Large batches, whose bytes
+// The cycle counts as written (confirms go out) once the record is; LevelDB applies the batch
+// behind it, and what reads LevelDB waits for that (level-applies.ts). Large batches, whose bytes
 // cost more written twice than the shorter sync saves, bypass it (takes(), clearForDirect()).
 //
 // What LevelDB holds is made durable by checkpoints: every LevelDB log file is fdatasynced, then

@@ -52,6 +52,7 @@ import { ACK_HOLD_MS, ACK_HOLD_RETRY_MS, BUSY_LOOP, holdMs, UNHURRIED_MAX_BYTES 
 import { type Cursor, RecordCursor, SegmentCursor } from './cursors.js';
 import { PageFile, resetPagesDir } from './page-file.js';
 import { Journal, JOURNAL_SIZE, type JournalRecord, replayEntries, syncLevelLogs } from './journal.js';
+import { deferred, LevelApplies, type Deferred } from './level-applies.js';
 
 type Op = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 /** A put that has not been handed to LevelDB yet, which a delete of the same message may cancel. */
@@ -82,22 +83,6 @@ interface OwnBatch {
   _batch(ops: Op[], options: { sync: boolean }): Promise<void>;
 }
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A failed batch is reported to whoever awaits it; an unobserved one must not crash the process.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
 
 /** Every key under a one-letter prefix. */
 const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
@@ -236,6 +221,8 @@ export class LevelStore implements Store {
   private bodiesMoved = 0;
   /** Where synced batches are made durable (journal.ts); null without fsync or with journalSize 0. */
   private journal: Journal | null = null;
+  /** LevelDB's side of the journaled batches, applied behind their records (level-applies.ts). */
+  private readonly applies = new LevelApplies<Op>((ops) => this.batchNow(ops, false));
 
   constructor(
     private readonly dir: string,
@@ -310,7 +297,11 @@ export class LevelStore implements Store {
     const size = this.options.journalSize ?? JOURNAL_SIZE;
     if (this.options.fsync !== false && size > 0) {
       try {
-        this.journal = await Journal.open(this.dir, size, () => syncLevelLogs(this.dir));
+        this.journal = await Journal.open(this.dir, size, async () => {
+          // A checkpoint declares every record before it done: LevelDB must have them all.
+          await this.applies.settled();
+          await syncLevelLogs(this.dir);
+        });
         return;
       } catch (e) {
         // A disk too full for the file: LevelDB syncs its own batches (slower), as with journalSize
@@ -383,7 +374,7 @@ export class LevelStore implements Store {
 
   async readMessages(vhost: string, queue: string, fromSeq: number, maxCount: number, maxBytes: number): Promise<ReadMessage[]> {
     const moved = this.bodiesMoved;
-    await this.flush();
+    await this.readable();
     const cursors = await this.cursors(vhost, queue, fromSeq);
     const out: ReadMessage[] = [];
     let bytes = 0;
@@ -444,7 +435,7 @@ export class LevelStore implements Store {
   }
 
   async countMessages(vhost: string, queue: string, fromSeq: number): Promise<RangeTotals> {
-    await this.flush();
+    await this.readable();
     const totals: RangeTotals = { count: 0, bytes: 0, lastSeq: 0 };
     const cursors = await this.cursors(vhost, queue, fromSeq);
     try {
@@ -517,7 +508,7 @@ export class LevelStore implements Store {
   }
 
   async lastSeq(vhost: string, queue: string): Promise<number> {
-    await this.flush();
+    await this.readable();
     const log = this.logOf(vhost, queue);
     let last = 0;
     // The newest segment holding a message not acked.
@@ -640,6 +631,7 @@ export class LevelStore implements Store {
   /** The trim step: the boundary segment, known or read now, then the key ranges. */
   private async runTrim(log: QueueLog, from: number, below: number, generation: number): Promise<void> {
     const boundary = from !== Infinity ? from : below;
+    await this.applies.settled();
     const [entry] = await this.db.iterator({ gte: log.prefix, lt: messageKey(log.prefix, boundary), reverse: true, limit: 1 }).all();
     let keepFrom = messageKey(log.prefix, below);
     if (entry) {
@@ -775,7 +767,7 @@ export class LevelStore implements Store {
   }
 
   async readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]> {
-    await this.flush();
+    await this.readable();
     const prefix = this.prefix(vhost, queue, DEAD_LETTER_PREFIX);
     const values = await this.db.values({ gte: prefix, lt: prefixEnd(prefix) }).all();
     return values.map((v) => decodeMessage(v));
@@ -845,6 +837,12 @@ export class LevelStore implements Store {
     return pages ? Promise.all([level, ...pages]).then(() => undefined) : level;
   }
 
+  /** Resolves once everything handed to the store so far can be read back (LevelDB, page files). */
+  private async readable(): Promise<void> {
+    await this.flush();
+    await this.applies.settled();
+  }
+
   progress(): Promise<boolean> {
     const waits: Promise<void>[] = [];
     if (this.inflight) waits.push(this.inflight);
@@ -876,6 +874,7 @@ export class LevelStore implements Store {
     this.pageFiles.clear();
     this.lastPages = null;
     this.bodies.close();
+    await this.applies.settled().catch(() => {});
     await this.journal?.close();
     this.journal = null;
     await this.db.put(CLEAN_SHUTDOWN_KEY, Buffer.from('1'), { sync: true });
@@ -1175,6 +1174,7 @@ export class LevelStore implements Store {
    * earlier run not read yet (known from now on, with the state their record left).
    */
   private async segmentsNaming(no: number): Promise<NamingSegment[]> {
+    await this.applies.settled();
     const out: NamingSegment[] = [];
     const known: Segment[] = [];
     for (const log of this.logs.values()) {
@@ -1223,9 +1223,10 @@ export class LevelStore implements Store {
   }
 
   /**
-   * A write cycle's batch. With the journal, a record of it goes there (synced if sync) while
-   * LevelDB takes it without sync; a large batch goes to LevelDB alone, synced if sync, once no
-   * record is older than it (a replay must never write an older batch over it).
+   * A write cycle's batch. With the journal, a record of it goes there (synced if sync), and the
+   * batch is done when the record is; LevelDB takes it without sync, behind it. A large batch goes
+   * to LevelDB alone, synced if sync, once no record is older than it (a replay must never write
+   * an older batch over it) and LevelDB has applied every earlier one.
    */
   private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
     const journal = this.journal;
@@ -1233,9 +1234,14 @@ export class LevelStore implements Store {
     const record: JournalRecord = journal.batchRecord(ops);
     if (!journal.takes(record)) {
       await journal.clearForDirect();
+      await this.applies.settled();
       return this.batchNow(ops, sync);
     }
-    await Promise.all([journal.write(record, sync), this.batchNow(ops, false)]);
+    // Done once the record is: LevelDB applies the batch behind it (level-applies.ts). The record's
+    // write starts first, so that LevelDB never holds a batch whose record is not on its way.
+    const written = journal.write(record, sync);
+    this.applies.push(ops);
+    await written;
     journal.maybeCheckpoint();
   }
 
@@ -1244,6 +1250,7 @@ export class LevelStore implements Store {
     const journal = this.journal;
     if (journal?.bypassed) await journal.clearForDirect();
     else if (journal) await journal.write(journal.clearRecord(gte, lt), false);
+    await this.applies.settled();
     await this.db.clear({ gte, lt });
     journal?.maybeCheckpoint();
   }
