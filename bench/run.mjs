@@ -188,7 +188,46 @@ const meta = {
 if (clients.includes('goperf')) meta.goperf = `${goperf} (Go, /work/shared/goperf; 1 producer, 1 consumer, prefetch 1000, acks every 100, confirm window 1000)`;
 
 let sharedRabbit = null;
-const rabbitNote = o['fresh-rabbit'] ? 'fresh node per run' : 'one node for the run, a fresh one per idle-conns run';
+/**
+ * The shared RabbitMQ node is stopped (SIGSTOP) while the other brokers run: idle, an Erlang node
+ * still wakes its schedulers and timers, noise in their runs on 2 cores. It is continued (SIGCONT)
+ * a second before its own runs, and before it is stopped for good.
+ */
+let rabbitPaused = false;
+const pauseRabbit = () => {
+  if (!sharedRabbit?.pid || rabbitPaused) return;
+  try {
+    process.kill(sharedRabbit.pid, 'SIGSTOP');
+    rabbitPaused = true;
+  } catch {
+    // gone: the next acquire finds out
+  }
+};
+const resumeRabbitOf = async (node) => {
+  if (!rabbitPaused) return;
+  rabbitPaused = false;
+  try {
+    process.kill(node.pid, 'SIGCONT');
+  } catch {
+    return;
+  }
+  await sleep(1000);
+};
+const resumeRabbit = () => resumeRabbitOf(sharedRabbit);
+const stopRabbit = async () => {
+  const node = sharedRabbit;
+  sharedRabbit = null;
+  await resumeRabbitOf(node);
+  await node.stop();
+};
+process.on('exit', () => {
+  if (rabbitPaused && sharedRabbit?.pid) {
+    try {
+      process.kill(sharedRabbit.pid, 'SIGCONT');
+    } catch {}
+  }
+});
+const rabbitNote = o['fresh-rabbit'] ? 'fresh node per run' : 'one node for the run, stopped (SIGSTOP) while the other brokers run, a fresh one per idle-conns run';
 const bootRabbit = async () => {
   log(`starting RabbitMQ node ${RABBIT_NODE}…`);
   const b = await startRabbit();
@@ -203,16 +242,15 @@ const acquire = async (kind, scenario) => {
       meta['Warren cluster'] ??= `3 × nats-server ${natsVersion()} (JetStream, clustered on loopback) + 3 × dist/cli.js --cluster, fresh per run`;
       return { broker: await startWarrenCluster({ extraArgs: warrenArgs }), release: (b) => b.stop() };
     }
-    if (sharedRabbit) {
-      await sharedRabbit.stop(); // an idle node less on the machine while clusters run
-      sharedRabbit = null;
-    }
+    if (sharedRabbit) await stopRabbit(); // an idle node less on the machine while clusters run
     log(`starting a RabbitMQ cluster ${[0, 1, 2].map(rabbitClusterNodeName).join(', ')}…`);
     const b = await startRabbitCluster();
     await sleep(2000); // as for one node: let the fresh nodes settle
     meta['RabbitMQ cluster'] ??= `${await serverInfo(b.url)} (nodes ${b.nodes.map((n) => n.name).join(', ')}, default config, fresh per run)`;
     return { broker: b, release: (x) => x.stop() };
   }
+  if (kind !== 'rabbitmq') pauseRabbit();
+  else await resumeRabbit();
   if (kind === 'warren') return { broker: await startWarren({ extraArgs: warrenArgs }), release: (b) => b.stop() };
   if (kind === 'lavinmq') {
     const b = await startLavinMQ({ binary: lavinmq });
@@ -221,10 +259,7 @@ const acquire = async (kind, scenario) => {
   }
   if (kind === 'null') return { broker: await startNull(), release: (b) => b.stop() };
   if (o['fresh-rabbit'] || scenario.freshBroker) {
-    if (sharedRabbit) {
-      await sharedRabbit.stop(); // one node name: the shared node restarts when next needed
-      sharedRabbit = null;
-    }
+    if (sharedRabbit) await stopRabbit(); // one node name: the shared node restarts when next needed
     return { broker: await bootRabbit(), release: (b) => b.stop() };
   }
   sharedRabbit ??= await bootRabbit();
@@ -263,8 +298,7 @@ for (const section of sections) {
           killAllGoperf();
           if (kind === 'rabbitmq' && sharedRabbit) {
             // the node may be wedged or down (e.g. after a failed restart): start afresh next time
-            await sharedRabbit.stop().catch(() => {});
-            sharedRabbit = null;
+            await stopRabbit().catch(() => {});
           }
         } finally {
           if (acq) await acq.release(acq.broker).catch((e) => log('stop:', e.message));
@@ -286,7 +320,7 @@ for (const section of sections) {
 }
 if (sharedRabbit) {
   log('stopping RabbitMQ…');
-  await sharedRabbit.stop();
+  await stopRabbit();
 }
 await cleanupAll();
 meta['load average at end'] = loadavg().map((x) => x.toFixed(2)).join(', ');

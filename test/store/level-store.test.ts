@@ -17,6 +17,9 @@ const msg = (seq: number): StoredMessage => storedMessage(seq);
 
 const all = (s: Store, q: string, from = 0) => s.readMessages('/', q, from, Infinity, Infinity);
 
+/** Once LevelDB has every batch handed to it: it applies them behind the journal (level-applies.ts). */
+const applied = (s: LevelStore): Promise<void> => (s as unknown as { applies: { settled(): Promise<void> } }).applies.settled();
+
 const stores: [string, () => { make: () => Store }][] = [
   [
     'LevelStore',
@@ -276,6 +279,7 @@ describe('LevelStore segments', () => {
     return { dir, s };
   };
   const keys = async (s: LevelStore, letter: string): Promise<number> => {
+    await applied(s);
     const db = (s as unknown as { db: { keys(o: object): { all(): Promise<Buffer[]> } } }).db;
     return (await db.keys({ gte: Buffer.from(letter + '\0'), lt: Buffer.from(letter + '\x01') }).all()).length;
   };
@@ -329,6 +333,7 @@ describe('LevelStore segments', () => {
     // A hurried flush starts the cycle; the unhurried one resolves with it.
     await s.flush();
     await unhurried;
+    await applied(s);
     expect(segmentPuts).toBe(0);
     // (A flush resolves before the store clears its write in flight: a tick for it.)
     await nextTick();
@@ -338,6 +343,7 @@ describe('LevelStore segments', () => {
     await nextTick();
     for (let seq = 21; seq <= 30; seq++) s.deleteMessage('/', 'q', seq);
     await hurried;
+    await applied(s);
     expect(segmentPuts).toBe(1);
     // (The deletes' own write first.)
     await s.flush();
@@ -348,6 +354,7 @@ describe('LevelStore segments', () => {
     await nextTick();
     for (let seq = 31; seq <= 40; seq++) s.deleteMessage('/', 'q', seq);
     await s.flush();
+    await applied(s);
     expect(segmentPuts).toBe(2);
     await nextTick();
     // A hurried flush brings a held write forward.
@@ -358,6 +365,7 @@ describe('LevelStore segments', () => {
     await nextTick();
     for (let seq = 41; seq <= 50; seq++) s.deleteMessage('/', 'q', seq);
     await forward;
+    await applied(s);
     expect(segmentPuts).toBe(3);
     await s.flush();
     expect(await keys(s, 'M')).toBe(0);
