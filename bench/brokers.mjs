@@ -39,6 +39,28 @@ export const freePort = () =>
     });
   });
 
+/**
+ * n distinct free ports, all held open until every one is known: freePort() called n times may
+ * hand out a port twice (each is closed before the next call), and a nats-server given the same
+ * client and route port exits (the test helper's cluster start failed so, test/helpers/nats-cluster.ts).
+ */
+export const freePorts = async (n) => {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve()))));
+  }
+};
+
 const tcpReady = (port) =>
   new Promise((resolve) => {
     const s = tcpConnect({ port, host: '127.0.0.1' });
@@ -450,7 +472,8 @@ export async function startWarrenCluster({ extraArgs = [] } = {}) {
   const dir = makeTempDir('warren-cbench-');
   const names = Array.from({ length: CLUSTER_SIZE }, (_, i) => `w${i + 1}`);
   const ports = [];
-  for (const _ of names) ports.push({ client: await freePort(), route: await freePort() });
+  const free = await freePorts(2 * names.length);
+  for (let i = 0; i < names.length; i++) ports.push({ client: free[2 * i], route: free[2 * i + 1] });
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(', ');
   const nats = [];
   const warrens = [];
