@@ -6,13 +6,13 @@
 // Why: waiting for both made each cycle as slow as the slower of two writes on two pool threads
 // whose completions queue behind the same busy main thread; goperf's publish-only with the cycle
 // waiting for the journal alone: 992k-1,014k confirmed msgs/s against 890k-941k, 4 of 4 pairs
-// (README, "The journal").
+// (README, Performance: "Publish-only: where a cycle's time goes").
 //
 // What this asks of the rest of the store: whatever reads LevelDB, or deletes a key range from it,
 // first waits for settled(), so it sees every operation handed over before it; a checkpoint waits
 // for it too before it syncs LevelDB's logs (records it declares done must be in them). The journal
-// bounds how far LevelDB may fall behind: a record cannot overwrite one older than the last
-// checkpoint, and a checkpoint waits here.
+// bounds how far LevelDB may fall behind: a record is never written over one a replay would need
+// (any since the last checkpoint), and a checkpoint waits here.
 
 /** A promise with its settlers, made before anyone needs it. */
 export interface Deferred {
@@ -65,7 +65,14 @@ export class LevelApplies<Op> {
     this.queued = [];
     this.queuedDone = null;
     this.running = done.promise;
-    this.apply(parts.length === 1 ? parts[0]! : parts.flat()).then(
+    let applied: Promise<void>;
+    try {
+      applied = this.apply(parts.length === 1 ? parts[0]! : parts.flat());
+    } catch (e) {
+      // A throw, not a rejection: the same failure (running must not stay set for ever).
+      applied = Promise.reject(e);
+    }
+    applied.then(
       () => {
         this.running = null;
         done.resolve();

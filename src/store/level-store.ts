@@ -83,7 +83,6 @@ interface OwnBatch {
   _batch(ops: Op[], options: { sync: boolean }): Promise<void>;
 }
 
-
 /** Every key under a one-letter prefix. */
 const range = (prefix: string): { gte: Buffer; lt: Buffer } => ({
   gte: Buffer.from(prefix + '\0'),
