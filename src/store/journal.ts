@@ -242,7 +242,8 @@ export class Journal {
   private constructor(
     private readonly fd: number,
     private readonly dsyncFd: number,
-    private readonly size: number,
+    /** Bytes of the file, header slots included. */
+    readonly size: number,
     private readonly syncStore: () => Promise<void>,
   ) {
     this.capacity = size - DATA_START;

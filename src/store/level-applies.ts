@@ -12,7 +12,10 @@
 // first waits for settled(), so it sees every operation handed over before it; a checkpoint waits
 // for it too before it syncs LevelDB's logs (records it declares done must be in them). The journal
 // bounds how far LevelDB may fall behind: a record is never written over one a replay would need
-// (any since the last checkpoint), and a checkpoint waits here.
+// (any since the last checkpoint), and a checkpoint waits here. Long before that, the store makes
+// its cycles wait for LevelDB again once the bytes it has not applied pass a quarter of the
+// journal (level-store.ts writeBatch): a LevelDB slowed by its compactions then slows the
+// publishers as it did before, rather than in one stall when the journal is full.
 
 /** A promise with its settlers, made before anyone needs it. */
 export interface Deferred {
@@ -42,13 +45,18 @@ export class LevelApplies<Op> {
   private running: Promise<void> | null = null;
   /** An apply failed: LevelDB lacks what the journal holds, so nothing may read or write it on. */
   private failure: { error: unknown } | null = null;
+  /** Bytes handed over and not applied yet (queued, and the batch LevelDB applies now). */
+  behind = 0;
+  private queuedBytes = 0;
 
   constructor(private readonly apply: (ops: Op[]) => Promise<void>) {}
 
-  /** Hands ops to LevelDB, after everything handed before. Throws once an apply has failed. */
-  push(ops: Op[]): void {
+  /** Hands ops (of about bytes) to LevelDB, after everything handed before. Throws once an apply has failed. */
+  push(ops: Op[], bytes: number): void {
     if (this.failure) throw this.failure.error;
     this.queued.push(ops);
+    this.queuedBytes += bytes;
+    this.behind += bytes;
     this.queuedDone ??= deferred();
     if (!this.running) this.next();
   }
@@ -62,7 +70,9 @@ export class LevelApplies<Op> {
   private next(): void {
     const parts = this.queued;
     const done = this.queuedDone!;
+    const bytes = this.queuedBytes;
     this.queued = [];
+    this.queuedBytes = 0;
     this.queuedDone = null;
     this.running = done.promise;
     let applied: Promise<void>;
@@ -75,6 +85,7 @@ export class LevelApplies<Op> {
     applied.then(
       () => {
         this.running = null;
+        this.behind -= bytes;
         done.resolve();
         if (this.queued.length > 0) this.next();
       },

@@ -1239,9 +1239,11 @@ export class LevelStore implements Store {
     // Done once the record is: LevelDB applies the batch behind it (level-applies.ts). The record's
     // write starts first, so that LevelDB never holds a batch whose record is not on its way.
     const written = journal.write(record, sync);
-    this.applies.push(ops);
+    this.applies.push(ops, record.bytes);
     await written;
     journal.maybeCheckpoint();
+    // LevelDB far behind (its compactions): the cycle waits for it, as before (level-applies.ts).
+    if (this.applies.behind > journal.size / 4) await this.applies.settled();
   }
 
   /** A range deletion, recorded in the journal first when batches go there (a replay deletes it again). */

@@ -37,18 +37,20 @@ describe('LevelApplies', () => {
     const g = gatedApply();
     const a = new LevelApplies<number>(g.apply);
     expect(await state(a.settled())).toBe('resolved');
-    a.push([1, 2]);
-    a.push([3]);
-    a.push([4, 5]);
+    a.push([1, 2], 20);
+    a.push([3], 10);
+    a.push([4, 5], 20);
     expect(g.batches).toEqual([[1, 2]]);
+    expect(a.behind).toBe(50);
     const first = a.settled();
     g.finish(0);
     await new Promise((r) => setImmediate(r));
     expect(g.batches).toEqual([[1, 2], [3, 4, 5]]);
     // settled() covers everything handed over before it was asked, not more.
     expect(await state(first)).toBe('pending');
+    expect(a.behind).toBe(30);
     const second = a.settled();
-    a.push([6]);
+    a.push([6], 10);
     const third = a.settled();
     g.finish(1);
     expect(await state(first)).toBe('resolved');
@@ -57,28 +59,29 @@ describe('LevelApplies', () => {
     expect(g.batches).toEqual([[1, 2], [3, 4, 5], [6]]);
     g.finish(2);
     expect(await state(third)).toBe('resolved');
+    expect(a.behind).toBe(0);
   });
 
   it('once an apply fails, refuses more and reports the failure to every wait', async () => {
     const g = gatedApply();
     const a = new LevelApplies<number>(g.apply);
-    a.push([1]);
-    a.push([2]);
+    a.push([1], 1);
+    a.push([2], 1);
     const waiting = a.settled();
     g.fail(0, new Error('disk gone'));
     await expect(waiting).rejects.toThrow('disk gone');
     await expect(a.settled()).rejects.toThrow('disk gone');
-    expect(() => a.push([3])).toThrow('disk gone');
+    expect(() => a.push([3], 1)).toThrow('disk gone');
     expect(g.batches).toEqual([[1]]);
   });
 });
 
 describe('LevelStore with LevelDB behind the journal', () => {
   /** A store whose LevelDB applies are held until release(), as a busy LevelDB holds them. */
-  async function slowLevel() {
+  async function slowLevel(journalSize?: number) {
     const dir = mkdtempSync(join(tmpdir(), 'warren-applies-'));
     dirs.push(dir);
-    const s = new LevelStore(dir);
+    const s = new LevelStore(dir, journalSize ? { journalSize } : {});
     await s.open();
     const db = (s as unknown as { db: { _batch: (ops: { type: string }[], o: { sync: boolean }) => Promise<void> } }).db;
     const original = db._batch.bind(db);
@@ -118,6 +121,27 @@ describe('LevelStore with LevelDB behind the journal', () => {
     expect(await state(read.then(() => undefined))).toBe('pending');
     release();
     expect((await read).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    await s.close();
+  });
+
+  it('makes cycles wait for LevelDB again once it is a quarter of the journal behind', async () => {
+    // A 256 KiB journal: cycles wait once 64 KiB of records are not applied.
+    const { s, hold, release } = await slowLevel(256 * 1024);
+    s.putQueue({ vhost: '/', name: 'q', autoDelete: false, arguments: Buffer.from([0, 0, 0, 0]) });
+    await s.flush();
+    hold();
+    for (let seq = 1; seq <= 500; seq++) s.putMessage('/', 'q', storedMessage(seq));
+    await s.flush();
+    const behind = (s as unknown as { applies: { behind: number } }).applies;
+    expect(behind.behind).toBeGreaterThan(0);
+    expect(behind.behind).toBeLessThan(64 * 1024);
+    for (let seq = 501; seq <= 5000; seq++) s.putMessage('/', 'q', storedMessage(seq));
+    const second = s.flush();
+    expect(await state(second)).toBe('pending');
+    release();
+    await second;
+    expect(behind.behind).toBe(0);
+    expect((await s.readMessages('/', 'q', 0, Infinity, Infinity)).length).toBe(5000);
     await s.close();
   });
 
