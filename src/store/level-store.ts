@@ -1237,7 +1237,7 @@ export class LevelStore implements Store {
       return this.batchNow(ops, sync);
     }
     // Done once the record is: LevelDB applies the batch behind it (level-applies.ts). The record's
-    // write starts first, so that LevelDB never holds a batch whose record is not on its way.
+    // write is handed to the thread pool first, since the confirms wait for it alone.
     const written = journal.write(record, sync);
     this.applies.push(ops, record.bytes);
     await written;
