@@ -45,9 +45,13 @@ export class LevelApplies<Op> {
   private running: Promise<void> | null = null;
   /** An apply failed: LevelDB lacks what the journal holds, so nothing may read or write it on. */
   private failure: { error: unknown } | null = null;
-  /** Bytes handed over and not applied yet (queued, and the batch LevelDB applies now). */
-  behind = 0;
+  private unapplied = 0;
   private queuedBytes = 0;
+
+  /** Bytes handed over and not applied yet (queued, and the batch LevelDB applies now). */
+  get behind(): number {
+    return this.unapplied;
+  }
 
   constructor(private readonly apply: (ops: Op[]) => Promise<void>) {}
 
@@ -56,7 +60,7 @@ export class LevelApplies<Op> {
     if (this.failure) throw this.failure.error;
     this.queued.push(ops);
     this.queuedBytes += bytes;
-    this.behind += bytes;
+    this.unapplied += bytes;
     this.queuedDone ??= deferred();
     if (!this.running) this.next();
   }
@@ -85,7 +89,7 @@ export class LevelApplies<Op> {
     applied.then(
       () => {
         this.running = null;
-        this.behind -= bytes;
+        this.unapplied -= bytes;
         done.resolve();
         if (this.queued.length > 0) this.next();
       },
