@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import type { JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
 import { setFlagsFromString } from 'node:v8';
+import { lowerHelperThreads } from './helper-threads.js';
 
 // V8 allocates objects straight in the old generation from allocation sites whose objects have
 // survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
@@ -196,6 +197,16 @@ const parser = yargs(rawArgs)
     default: defaultOptions.consumerTimeoutMs,
     describe: 'ms a delivery may stay unacknowledged before its channel is closed (406); 0 = no limit',
   })
+  .option('helper-threads-nice', {
+    type: 'number',
+    default: 19,
+    describe: "nice value (0-19) for V8's compiler and GC threads, so they never preempt the event loop (Linux; 0 = leave them be)",
+  })
+  .check((a) => {
+    const n = a['helper-threads-nice'];
+    if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error(`--helper-threads-nice: ${n} is not an integer from 0 to 19`);
+    return true;
+  })
   .strict()
   // A flag given twice takes its last value (so wrappers can append overrides), not an array.
   .parserConfiguration({ 'duplicate-arguments-array': false })
@@ -217,6 +228,17 @@ const dataDir = argv['in-memory'] ? undefined : path.resolve(argv['data-dir'] ??
 const nodeName = argv['node-name'] ?? defaultNodeName();
 const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: process.pid, node: nodeName } : { pid: process.pid } });
 if (notOptions.length > 0) logger.warn({ variables: notOptions }, `ignored environment variables that name no option: ${notOptions.join(', ')}`);
+// Before the store, the cluster client or anything else starts threads of its own: the split
+// counts on Node's and libuv's being the only ones (see helper-threads.ts).
+if (argv['helper-threads-nice'] !== 0) {
+  const threads = await lowerHelperThreads(argv['helper-threads-nice']);
+  if (threads === null) logger.debug('helper threads: priorities are left as they are on this platform');
+  else if ('skipped' in threads) logger.warn({ reason: threads.skipped }, `helper threads left at their priority: ${threads.skipped}`);
+  else {
+    if (threads.failed.length > 0) logger.warn({ failed: threads.failed }, 'helper threads: some priorities could not be lowered');
+    logger.debug({ helperThreads: threads.lowered, libuvPool: threads.pool, nice: threads.nice }, 'helper threads lowered');
+  }
+}
 // In a cluster the store is the cluster's (shared topology, local messages beside it).
 // The cluster's modules (the NATS client among them, ~30 ms to load) only when there is one.
 const cluster: JoinedCluster | null = argv.cluster

@@ -1,0 +1,86 @@
+// Lower the scheduling priority of Node's platform threads — V8's workers above all — so that they
+// never take a core from the event loop's thread.
+//
+// Why: V8 compiles hot functions with TurboFan on its worker threads. When the event loop's thread
+// queues a compile job, Linux wakes the worker on the same core and lets it preempt the waker; the
+// event loop then sits runnable behind a compile of 1-5 ms while the other core idles (`perf sched`
+// on goperf's 5k msgs/s latency run: the main thread switched out in `QueueForOptimization`, back
+// 1.8 ms later; V8 still compiles seconds into a run at that rate). Each such stall delays every
+// message that arrives meanwhile, which is the latency's p99. At nice 19 a waking worker no longer
+// preempts a thread at nice 0, and runs on whatever core time is left, which at any rate short of
+// saturation is most of a core.
+//
+// Which threads: Linux has no per-thread names here (all are `node`), so they are told apart by the
+// order they were made in. Node starts its platform threads (the delayed-task scheduler, the V8
+// workers, the inspector's signal thread) before the script runs, and libuv's pool, all of its
+// UV_THREADPOOL_SIZE threads at once, on the first file operation, which the ES module loader has
+// made before the broker's entry runs (and which `ensurePool` makes sure of). Thread ids are handed
+// out in increasing order, other processes' ids interleaved, so at that point the newest
+// UV_THREADPOOL_SIZE ids are the pool and every other id but the process's own is a platform thread.
+// The pool keeps its priority: it does the store's writes and syncs, which confirms wait for.
+// Threads made later (LevelDB's compaction thread, made by a pool thread) inherit their maker's.
+import { readdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { setPriority } from 'node:os';
+
+/** libuv's pool size as libuv reads it (`atoi` of UV_THREADPOOL_SIZE; 0 counts as 1; at most 1024). */
+export function libuvPoolSize(env: string | undefined): number {
+  if (env === undefined) return 4;
+  const n = Number.parseInt(env, 10);
+  // atoi gives 0 for what is not a number; libuv stores it unsigned, so a negative is "too many".
+  if (Number.isNaN(n) || n === 0) return 1;
+  return n < 0 || n > 1024 ? 1024 : n;
+}
+
+export type ThreadSplit =
+  | { helpers: number[]; pool: number[] }
+  | { skipped: string };
+
+/**
+ * Splits the process's thread ids into Node's platform threads (`helpers`) and libuv's pool, from
+ * the order they were made in. `skipped` when the ids cannot be read that way: an id below the
+ * process's own (the id counter wrapped while Node started), or fewer threads than a pool and one
+ * platform thread.
+ */
+export function splitThreads(tids: readonly number[], pid: number, poolSize: number): ThreadSplit {
+  const others = tids.filter((t) => t !== pid).sort((a, b) => a - b);
+  if (others.some((t) => t < pid)) return { skipped: 'thread ids wrapped around' };
+  if (others.length < poolSize + 1) return { skipped: `${others.length} threads besides the main one, fewer than libuv's ${poolSize} and a platform thread` };
+  return { helpers: others.slice(0, others.length - poolSize), pool: others.slice(others.length - poolSize) };
+}
+
+export interface LoweredThreads {
+  nice: number;
+  /** Platform threads now at `nice`. */
+  lowered: number[];
+  /** libuv's pool, left as it was. */
+  pool: number[];
+  /** Threads whose priority could not be changed, with why. */
+  failed: Array<{ tid: number; error: string }>;
+}
+
+/**
+ * Sets Node's platform threads of this process to `nice` (Linux only; null elsewhere). Call it from
+ * a process's entry, before anything starts threads of its own: an application embedding Warren
+ * keeps its threads as they are.
+ */
+export async function lowerHelperThreads(nice: number): Promise<LoweredThreads | { skipped: string } | null> {
+  if (process.platform !== 'linux') return null;
+  // libuv starts its pool on the first request it gets; this is one (if the loader's was not).
+  await access('/proc/self/task');
+  const tids = readdirSync('/proc/self/task').map(Number);
+  const split = splitThreads(tids, process.pid, libuvPoolSize(process.env.UV_THREADPOOL_SIZE));
+  if ('skipped' in split) return split;
+  const lowered: number[] = [];
+  const failed: Array<{ tid: number; error: string }> = [];
+  for (const tid of split.helpers) {
+    try {
+      // setpriority(PRIO_PROCESS, tid): on Linux a thread id names that one thread.
+      setPriority(tid, nice);
+      lowered.push(tid);
+    } catch (err) {
+      failed.push({ tid, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { nice, lowered, pool: split.pool, failed };
+}
