@@ -14,7 +14,7 @@
 // order they were made in. Node starts its platform threads (the delayed-task scheduler, the V8
 // workers, the inspector's signal thread) before the script runs, and libuv's pool, all of its
 // UV_THREADPOOL_SIZE threads at once, on the first file operation, which the ES module loader has
-// made before the broker's entry runs (and which `ensurePool` makes sure of). Thread ids are handed
+// made before the broker's entry runs (and which lowerHelperThreads makes sure of). Thread ids are handed
 // out in increasing order, other processes' ids interleaved, so at that point the newest
 // UV_THREADPOOL_SIZE ids are the pool and every other id but the process's own is a platform thread.
 // The pool keeps its priority: it does the store's writes and syncs, which confirms wait for.

@@ -51,7 +51,7 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("lowers V8's threads to nice 19 and keeps the event loop's and libuv's pool at 0", async () => {
+  it("lowers V8's threads to nice 19 and keeps the event loop's and libuv's pool where they were", async () => {
     const pid = b.proc.pid!;
     const rec = b.logs().find((l) => l.msg === 'helper threads lowered');
     expect(rec, b.output()).toBeDefined();
@@ -62,9 +62,10 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
     expect(helpers.length).toBeGreaterThanOrEqual(2);
     const live = new Set(readdirSync(`/proc/${pid}/task`).map(Number));
     for (const t of [...helpers, ...pool]) expect(live.has(t)).toBe(true);
-    expect(niceOf(pid, pid)).toBe(0);
+    // Relative to the main thread's: the test runner may itself run niced.
+    const base = niceOf(pid, pid);
     expect(helpers.map((t) => niceOf(pid, t))).toEqual(helpers.map(() => 19));
-    expect(pool.map((t) => niceOf(pid, t))).toEqual([0, 0, 0]);
+    expect(pool.map((t) => niceOf(pid, t))).toEqual([base, base, base]);
 
     // Work that makes V8 optimize the broker's hot paths: the lowered threads are the ones that
     // compile (a wrong split would have lowered idle pool threads and left the compilers at 0).
@@ -96,7 +97,8 @@ describe('--helper-threads-nice', () => {
       const pid = b.proc.pid!;
       expect(b.logs().some((l) => l.msg === 'helper threads lowered')).toBe(false);
       if (process.platform === 'linux') {
-        for (const t of readdirSync(`/proc/${pid}/task`).map(Number)) expect(niceOf(pid, t)).toBe(0);
+        const base = niceOf(pid, pid);
+        for (const t of readdirSync(`/proc/${pid}/task`).map(Number)) expect(niceOf(pid, t)).toBe(base);
       }
     } finally {
       await b.stop();
