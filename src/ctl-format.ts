@@ -63,10 +63,21 @@ export class TupleCell {
   }
 }
 
+/** An Erlang float: 1.0 in a table where JavaScript prints 1; the number itself in json. */
+export class FloatCell {
+  constructor(readonly value: number) {}
+  toJSON(): number {
+    return this.value;
+  }
+  toString(): string {
+    return Number.isInteger(this.value) ? this.value.toFixed(1) : String(this.value);
+  }
+}
+
 /** A value as one table cell: lists as [a, b] (rabbitmqctl's tags), other objects as JSON. */
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (v instanceof FieldTableCell || v instanceof TupleCell || v instanceof Proplist) return v.toString();
+  if (v instanceof FieldTableCell || v instanceof TupleCell || v instanceof Proplist || v instanceof FloatCell) return v.toString();
   if (Array.isArray(v)) return `[${v.map(cell).join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);

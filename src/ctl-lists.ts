@@ -3,7 +3,7 @@
 // for rabbitmqctl keep working), plus a few of the API's own fields; any other name is an error,
 // as in rabbitmqctl ("Info key(s) … are not supported"), instead of a silently empty column.
 
-import { FieldTableCell, Proplist, TupleCell } from './ctl-format.js';
+import { FieldTableCell, FloatCell, Proplist, TupleCell } from './ctl-format.js';
 
 export type Row = Record<string, unknown>;
 type Column = (r: Row) => unknown;
@@ -147,6 +147,12 @@ const protocol: Column = (r) => {
   return m ? new TupleCell([Number(m[1]), Number(m[2]), Number(m[3])]) : r.protocol;
 };
 
+/** consumer_utilisation and consumer_capacity as rabbitmqctl prints them (see FloatCell). */
+const consumerRatio = (name: string): Column => (r) => {
+  const v = r[name];
+  return typeof v === 'number' && Number(r.consumers) > 0 ? new FloatCell(v) : v;
+};
+
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
     // The fields 3.10.8's API strips or lacks (owner_pid, exclusive_consumer_pid, disk_reads,
@@ -162,6 +168,9 @@ export const LISTS: Record<string, ListSpec> = {
       leader: (r) => r.leader ?? (r.members ? r.node : ''),
       members: (r) => r.members ?? '',
       online: (r) => r.online ?? '',
+      // Floats in RabbitMQ once the queue has a consumer (1.0), the integer 0 without (3.10.8).
+      consumer_utilisation: consumerRatio('consumer_utilisation'),
+      consumer_capacity: consumerRatio('consumer_capacity'),
       // No queue has mirrors: 3.10.8 prints these empty for a queue without.
       slave_pids: () => '',
       synchronised_slave_pids: () => '',

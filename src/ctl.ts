@@ -13,6 +13,7 @@ import { FEDERATION_COMMANDS, LinkNotFound, runFederation } from './ctl-federati
 import { statusJson, statusLines } from './ctl-status.js';
 import { waitForBroker } from './ctl-wait.js';
 import { NODE_COMMANDS, NodeBadArgument, NodeCommandError, runNodeCommand } from './ctl-node.js';
+import { runReport } from './ctl-report.js';
 
 /** What the commands need of the parsed command line, and where they print. */
 export interface CtlOptions extends Omit<CtlArgs, 'action' | 'args' | 'help'> {
@@ -146,6 +147,7 @@ const COMMANDS: Record<string, [number, number, string]> = {
   await_startup: [0, 0, 'await_startup [-t|--timeout <seconds>]'],
   wait: [0, 1, 'wait [<pidfile>] [--pid|-P <pid>] [-t|--timeout <seconds>]'],
   environment: [0, 0, 'environment'],
+  report: [0, 0, 'report'],
   ...LIMIT_COMMANDS,
   ...ALARM_COMMANDS,
   ...SHOVEL_COMMANDS,
@@ -443,6 +445,14 @@ export async function runCtl(action: string, args: string[], options: CtlOptions
         // rabbitmqctl 3.10.8: exit 69, "Shovel with the given name was not found on the target node …".
         if (e instanceof ShovelNotFound) throw new CtlError(e.message.replace('{node}', await node()), EX_UNAVAILABLE);
         throw e;
+      });
+    }
+    if (action === 'report') {
+      return await runReport({
+        node,
+        vhosts: async () => ((await call(o, 'GET', '/api/vhosts')) as Row[]).map((r) => String(r.name)),
+        run: (a, columns, vhost) => runCtl(a, [...columns], vhost === undefined ? options : { ...options, vhost }),
+        say: (l) => say(o, l),
       });
     }
     switch (action) {

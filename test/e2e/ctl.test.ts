@@ -21,6 +21,7 @@ import {
   type CtlResult,
 } from '../helpers/management-client.js';
 import { channel, confirmChannel } from '../helpers/channels.js';
+import { REPORT_COLUMNS } from '../../src/ctl-report.js';
 
 let broker: RunningBroker;
 let api: Api;
@@ -1096,5 +1097,61 @@ describe('resource limits at run time', () => {
     expect((await ctl('set_disk_free_limit', 'lots')).code).toBe(65);
     expect((await ctl('set_disk_free_limit', 'relative', '1')).code).toBe(65);
     await ok('set_disk_free_limit', '50MB');
+  });
+});
+
+describe('warren ctl report (rabbitmqctl 3.10.8)', () => {
+  it("prints status, cluster_status, environment, the connections and channels, then each vhost's lists", async () => {
+    await inOwnVhost('report', async (vh, conn) => {
+      await ok('set_policy', '-p', vh, 'rp', '^rq', '{"max-length":5}');
+      const ch = await conn.createChannel();
+      await ch.assertQueue('rq1');
+      await ch.consume('rq1', () => undefined);
+      const out = await ok('report');
+      const lines = out.split('\n');
+      const node = (await api('GET', '/api/overview')).json.node as string;
+      expect(lines.slice(0, 3)).toEqual([`Reporting server status of node ${node} ...`, '', `Status of node ${node} ...`]);
+      const banners = lines.filter((l) => /^(Status|Cluster status|Application environment|Listing|Timeout)/.test(l));
+      const vhostPart = (v: string): string[] => [
+        'Timeout: 60.0 seconds ...',
+        `Listing queues for vhost ${v} ...`,
+        `Listing exchanges for vhost ${v} ...`,
+        `Listing bindings for vhost ${v}...`,
+        `Listing permissions for vhost "${v}" ...`,
+        `Listing policies for vhost "${v}" ...`,
+        'Listing global runtime parameters ...',
+        `Listing runtime parameters for vhost "${v}" ...`,
+      ];
+      const vhosts = ((await api('GET', '/api/vhosts')).json as { name: string }[]).map((v) => v.name);
+      expect(vhosts).toContain(vh);
+      expect(banners).toEqual([
+        `Status of node ${node} ...`,
+        `Cluster status of node ${node} ...`,
+        `Application environment of node ${node} ...`,
+        'Listing connections ...',
+        'Listing channels ...',
+        ...vhosts.flatMap(vhostPart),
+      ]);
+      // Every section ends with a blank line, as rabbitmqctl's report.
+      for (const b of banners.slice(1).filter((l) => !l.startsWith('Listing') || l === 'Listing connections ...')) {
+        expect(lines[lines.indexOf(b) - 1], b).toBe('');
+      }
+      expect(out.endsWith('\n\n')).toBe(true);
+
+      // The vhost's queue with 3.10.8's report columns (all but pid), its consumer, its policy.
+      const at = lines.indexOf(`Listing queues for vhost ${vh} ...`);
+      const header = lines[at + 1]!.split('\t');
+      expect(header).toEqual([...REPORT_COLUMNS.list_queues]);
+      const row = Object.fromEntries(lines[at + 2]!.split('\t').map((c, i) => [header[i], c]));
+      expect(row).toMatchObject({ name: 'rq1', durable: 'true', policy: 'rp', consumers: '1', consumer_utilisation: '1.0', state: 'running', type: 'classic' });
+      // The connection and its channel, with every column of the report.
+      const conns = lines.slice(lines.indexOf('Listing connections ...') + 1, lines.indexOf('Listing channels ...') - 1);
+      expect(conns[0]!.split('\t')).toEqual([...REPORT_COLUMNS.list_connections]);
+      expect(conns.slice(1).some((l) => l.split('\t')[19] === vh)).toBe(true);
+      const chans = lines.slice(lines.indexOf('Listing channels ...') + 1);
+      expect(chans[0]!.split('\t')).toEqual([...REPORT_COLUMNS.list_channels]);
+      const policies = lines.indexOf(`Listing policies for vhost "${vh}" ...`);
+      expect(lines[policies + 2]).toBe(`${vh}\trp\t^rq\tall\t{"max-length":5}\t0`);
+    });
   });
 });
