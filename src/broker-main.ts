@@ -199,8 +199,8 @@ const parser = yargs(rawArgs)
   })
   .option('helper-threads-nice', {
     type: 'number',
-    default: 19,
-    describe: "nice value (0-19) for V8's compiler and GC threads, so they never preempt the event loop (Linux; 0 = leave them be)",
+    default: 5,
+    describe: "nice levels (0-19) V8's compiler and GC threads are put below the event loop's thread, so they seldom preempt it (Linux; 0 = leave them be; see helper-threads.ts before raising it)",
   })
   .check((a) => {
     const n = a['helper-threads-nice'];

@@ -6,9 +6,16 @@
 // event loop then sits runnable behind a compile of 1-5 ms while the other core idles (`perf sched`
 // on goperf's 5k msgs/s latency run: the main thread switched out in `QueueForOptimization`, back
 // 1.8 ms later; V8 still compiles seconds into a run at that rate). Each such stall delays every
-// message that arrives meanwhile, which is the latency's p99. At nice 19 a waking worker no longer
-// preempts a thread at nice 0, and runs on whatever core time is left, which at any rate short of
-// saturation is most of a core.
+// message that arrives meanwhile, which is the latency's p99. A waking worker at a higher nice value
+// is less likely to preempt the event loop (its virtual deadline lies further out).
+//
+// How far: not to 19. The same workers run the parallel parts of V8's garbage collection, and the
+// main thread waits for a worker that holds a piece of a scavenge or has to stop for a safepoint. With
+// other processes taking the cores a nice-19 worker gets ~1.5% of one, and the event loop stalls
+// behind it: goperf transient beside one `yes` hog did 66k-347k msgs/s at 2.6-17 µs of main-thread
+// CPU a message at nice 19, against 435k-878k at nice 0 and 401k-845k at nice 5 (beside two hogs,
+// nice 10 cost 1.9 µs where 0 and 5 cost 1.2-1.3). Nice 5 (a third of nice 0's weight) still took
+// the 5k p99 from 1,075 to 844 µs and from 1,265 to 1,019 µs (medians of 7 rounds each; 19: 625).
 //
 // Which threads: Linux has no per-thread names here (all are `node`), so they are told apart by the
 // order they were made in. Node starts its platform threads (the delayed-task scheduler, the V8
@@ -21,7 +28,7 @@
 // Threads made later (LevelDB's compaction thread, made by a pool thread) inherit their maker's.
 import { readdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 /** libuv's pool size as libuv reads it (`atoi` of UV_THREADPOOL_SIZE; 0 counts as 1; at most 1024). */
 export function libuvPoolSize(env: string | undefined): number {
@@ -50,6 +57,7 @@ export function splitThreads(tids: readonly number[], pid: number, poolSize: num
 }
 
 export interface LoweredThreads {
+  /** The nice value the platform threads now have. */
   nice: number;
   /** Platform threads now at `nice`. */
   lowered: number[];
@@ -60,12 +68,14 @@ export interface LoweredThreads {
 }
 
 /**
- * Sets Node's platform threads of this process to `nice` (Linux only; null elsewhere). Call it from
- * a process's entry, before anything starts threads of its own: an application embedding Warren
- * keeps its threads as they are.
+ * Sets Node's platform threads of this process `by` nice levels below the event loop's thread (at
+ * most to 19; Linux only, null elsewhere): relative, so that a broker started under `nice` keeps
+ * its helpers below its event loop, never above. Call it from a process's entry, before anything
+ * starts threads of its own: an application embedding Warren keeps its threads as they are.
  */
-export async function lowerHelperThreads(nice: number): Promise<LoweredThreads | { skipped: string } | null> {
+export async function lowerHelperThreads(by: number): Promise<LoweredThreads | { skipped: string } | null> {
   if (process.platform !== 'linux') return null;
+  const nice = Math.min(19, getPriority(process.pid) + by);
   // libuv starts its pool on the first request it gets; this is one (if the loader's was not).
   await access('/proc/self/task');
   const tids = readdirSync('/proc/self/task').map(Number);

@@ -42,7 +42,7 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
     dir = mkdtempSync(join(tmpdir(), 'warren-threads-'));
     b = await spawnBroker({
       dataDir: dir,
-      args: ['--log-level', 'debug'],
+      args: ['--log-level', 'debug', '--helper-threads-nice', '7'],
       env: { UV_THREADPOOL_SIZE: '3', NODE_OPTIONS: '--v8-pool-size=2' },
     });
   });
@@ -51,7 +51,7 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("lowers V8's threads to nice 19 and keeps the event loop's and libuv's pool where they were", async () => {
+  it("lowers V8's threads by the nice levels given and keeps the event loop's and libuv's pool where they were", async () => {
     const pid = b.proc.pid!;
     const rec = b.logs().find((l) => l.msg === 'helper threads lowered');
     expect(rec, b.output()).toBeDefined();
@@ -64,7 +64,7 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
     for (const t of [...helpers, ...pool]) expect(live.has(t)).toBe(true);
     // Relative to the main thread's: the test runner may itself run niced.
     const base = niceOf(pid, pid);
-    expect(helpers.map((t) => niceOf(pid, t))).toEqual(helpers.map(() => 19));
+    expect(helpers.map((t) => niceOf(pid, t))).toEqual(helpers.map(() => Math.min(19, base + 7)));
     expect(pool.map((t) => niceOf(pid, t))).toEqual([base, base, base]);
 
     // Work that makes V8 optimize the broker's hot paths: the lowered threads are the ones that
@@ -91,6 +91,18 @@ describe.runIf(process.platform === 'linux')('the broker process', () => {
 });
 
 describe('--helper-threads-nice', () => {
+  it.runIf(process.platform === 'linux')("is 5 below the event loop's thread unless given", async () => {
+    const b = await spawnBroker({ args: ['--in-memory', '--log-level', 'debug'] });
+    try {
+      const pid = b.proc.pid!;
+      const want = Math.min(19, niceOf(pid, pid) + 5);
+      const rec = b.logs().find((l) => l.msg === 'helper threads lowered');
+      expect(rec?.nice, b.output()).toBe(want);
+      for (const t of rec!.helperThreads as number[]) expect(niceOf(pid, t)).toBe(want);
+    } finally {
+      await b.stop();
+    }
+  });
   it('0 leaves every thread at its priority', async () => {
     const b = await spawnBroker({ args: ['--in-memory', '--helper-threads-nice', '0', '--log-level', 'debug'] });
     try {
