@@ -1,5 +1,5 @@
 // Lower the scheduling priority of Node's platform threads — V8's workers above all — so that they
-// never take a core from the event loop's thread.
+// seldom take a core from the event loop's thread.
 //
 // Why: V8 compiles hot functions with TurboFan on its worker threads. When the event loop's thread
 // queues a compile job, Linux wakes the worker on the same core and lets it preempt the waker; the
@@ -21,8 +21,8 @@
 // order they were made in. Node starts its platform threads (the delayed-task scheduler, the V8
 // workers, the inspector's signal thread) before the script runs, and libuv's pool, all of its
 // UV_THREADPOOL_SIZE threads at once, on the first file operation, which the ES module loader has
-// made before the broker's entry runs (and which lowerHelperThreads makes sure of). Thread ids are handed
-// out in increasing order, other processes' ids interleaved, so at that point the newest
+// made before the broker's entry runs (and which lowerHelperThreads makes sure of). Thread ids are
+// handed out in increasing order, other processes' ids interleaved, so at that point the newest
 // UV_THREADPOOL_SIZE ids are the pool and every other id but the process's own is a platform thread.
 // The pool keeps its priority: it does the store's writes and syncs, which confirms wait for.
 // Threads made later (LevelDB's compaction thread, made by a pool thread) inherit their maker's.
