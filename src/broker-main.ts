@@ -1,5 +1,6 @@
 // `warren` without `ctl`: the broker. Flags (each also settable by a WARREN_* environment
 // variable), the configuration file, signals. Loaded by cli.ts.
+import process from 'node:process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';

@@ -7,6 +7,7 @@
 // shim and help formatter (cliui, string-width and its ICU segmenter; `warren ctl --help` took
 // 0.30 s with it, 0.20 s without); ctl parses its own arguments, and for `node cli.js …`
 // hideBin's answer is argv past the script.
+import process from 'node:process';
 const args = process.argv.slice(2);
 if (args[0] === 'ctl') {
   const { ctlMain } = await import('./ctl-main.js');

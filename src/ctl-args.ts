@@ -2,6 +2,7 @@
 // ignored, because an ignored `--if-empty` deleted a queue holding 5,000 messages. Hand-written
 // rather than yargs so that only the flags listed here exist (no `--no-x` negations, camelCase
 // twins or "unknown flag takes the next word as its value").
+import process from 'node:process';
 import { STATUS_UNITS, unitRefusal, type StatusUnit } from './ctl-status.js';
 
 /** rabbitmqctl's exit code for bad usage (sysexits EX_USAGE). */

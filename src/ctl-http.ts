@@ -1,6 +1,7 @@
 // `warren ctl`'s requests to the management API, by node:http(s) rather than fetch: fetch's first
 // use in a process loads undici and compiles its WebAssembly HTTP parser, 0.3 s of a ctl call that
 // otherwise takes 0.15 s (ctl is run by the dozen from scripts and health checks).
+import { Buffer } from 'node:buffer';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 

@@ -2,6 +2,7 @@
 // the management API (the overview, the node with its memory breakdown, the vhosts). Lines about
 // Erlang itself (processes, schedulers, net_ticktime, crypto library) have no counterpart and are
 // left out; the runtime's version is said as "Node.js version".
+import process from 'node:process';
 import { erlangFloat } from './server/erlang-print.js';
 
 type Row = Record<string, unknown>;

@@ -2,6 +2,7 @@
 // points. Waits for the pid file (the broker's --pid-file) to appear, then, while that process
 // lives, for the broker to answer and its vhosts to run, printing rabbitmqctl 3.10.8's lines. The
 // process gone first is 69 `process_not_running`; past --timeout, 75, as rabbitmqctl.
+import process from 'node:process';
 import { readFile } from 'node:fs/promises';
 import { EX_UNAVAILABLE } from './ctl-diagnostics.js';
 

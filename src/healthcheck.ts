@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // An AMQP-level health check (Docker HEALTHCHECK): sends the protocol header and expects a
 // connection.start frame back. Exit 0 when the broker answers so, 1 otherwise.
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { connect } from 'node:net';
 
 const port = Number(process.env.WARREN_PORT ?? process.argv[2] ?? 5672);

@@ -26,6 +26,7 @@
 // UV_THREADPOOL_SIZE ids are the pool and every other id but the process's own is a platform thread.
 // The pool keeps its priority: it does the store's writes and syncs, which confirms wait for.
 // Threads made later (LevelDB's compaction thread, made by a pool thread) inherit their maker's.
+import process from 'node:process';
 import { readdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';

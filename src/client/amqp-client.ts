@@ -2,6 +2,7 @@
 // broker: log in (PLAIN), open channels, declare and bind, consume, publish with confirms, ack. It
 // runs over any byte stream: a TCP or TLS socket to another broker, or a direct connection to this
 // one (Broker.connectDirect). amqplib is a test client only and never part of the server.
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {

@@ -3,6 +3,7 @@
 // fails, and ack each source message once the destination confirmed it (ack-mode on-confirm),
 // once published (on-publish), or never (no-ack). A stop waits a little for the confirms of what
 // was already forwarded, so the source does not deliver those messages again.
+import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { M, type FieldValue } from '../frames/index.js';

@@ -1,6 +1,7 @@
 // One Warren node of a cluster: its NATS link, the shared topology (ClusterStore), who is up
 // (Membership), which node owns each queue (beside its stream's leader; takeover, hand-over), and
 // the owners' counts. The traffic between nodes about queues is QueueTraffic's (queue-traffic.ts).
+import { Buffer } from 'node:buffer';
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';

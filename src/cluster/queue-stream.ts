@@ -15,6 +15,7 @@
 // unacked message for a while.
 // The hot path uses core publish with a reply subject on one shared inbox, not the client's
 // JetStream helpers (which cost an Error and a timer per request).
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';

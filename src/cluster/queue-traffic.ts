@@ -2,6 +2,7 @@
 // publishes to queues owned elsewhere and their answers, consumers and gets on them, deliveries
 // and settlements, and, on the owner's side, the other nodes' consumers (RemoteConsumer). Who
 // owns which queue is ClusterNode's business; this only carries what goes between them.
+import { Buffer } from 'node:buffer';
 import type { Msg } from 'nats';
 import type { Broker } from '../server/broker.js';
 import type { Consumer } from '../server/consumer.js';

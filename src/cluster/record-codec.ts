@@ -1,5 +1,6 @@
 // Records of the shared topology as they travel through JetStream KV: JSON, with the byte-exact
 // argument tables (Buffers) as base64, and ids made into KV keys (which allow only [-/_=.a-zA-Z0-9]).
+import { Buffer } from 'node:buffer';
 export function encodeRecord(value: unknown): Uint8Array {
   const json = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     // JSON.stringify has already called Buffer#toJSON on v: the raw value is still on the holder.

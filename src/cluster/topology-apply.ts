@@ -1,6 +1,7 @@
 // Applies a change another node made to the shared topology to this node's broker, through the
 // same methods a local declare uses, without writing it back (ClusterStore.quietly). Applying is
 // idempotent: what is already as the record says is left alone.
+import { Buffer } from 'node:buffer';
 import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
 import { readTableBytes } from '../server/table-bytes.js';

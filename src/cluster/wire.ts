@@ -1,6 +1,7 @@
 // What nodes say to each other about queues, over NATS core subjects (one inbox per node):
 // a JSON header, then the message's content properties and body as they are, uncopied.
 // [u32 header length][header JSON][properties][body]; the header says how long the properties are.
+import { Buffer } from 'node:buffer';
 
 export type WireHeader =
   /**

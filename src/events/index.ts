@@ -4,6 +4,8 @@
 // of one vhost ('/' unless told otherwise), routing key the event's type (queue.created,
 // connection.closed, ...), the event's fields as headers with timestamp_in_ms last, the timestamp
 // property in seconds, delivery mode 2 and an empty body, as 3.10.8 sends them.
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { Writer, encodeBasicProperties, type FieldTable, type FieldValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import type { EventFields, EventValue } from '../server/events.js';

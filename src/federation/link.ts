@@ -5,6 +5,7 @@
 // bindings come and go), consumes the queue and republishes each message to X with an
 // x-received-from header, acking the upstream once this broker confirmed it (ack-mode on-confirm,
 // the default). Any failure drops both ends and starts again after reconnect-delay.
+import { Buffer } from 'node:buffer';
 import {
   M,
   Reader,

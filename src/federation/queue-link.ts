@@ -7,6 +7,7 @@
 // an x-received-from entry, acking upstream once this broker confirmed it. RabbitMQ keeps its
 // consumer and gives it no credit while Q wants nothing; Warren, whose clients have no credit to
 // give, cancels it and consumes again when Q wants messages.
+import { Buffer } from 'node:buffer';
 import { M, Reader, Writer, decodeBasicProperties, encodeBasicProperties, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
 import type { ClientChannel, Delivery } from '../client/amqp-client.js';
 import { Relay, type RelayHost } from '../client/relay.js';

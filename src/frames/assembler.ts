@@ -1,5 +1,6 @@
 // Assembles a channel's frames into commands (spec 4.2.6): a content-carrying method is followed by
 // one content header and body frames adding up to the size the header declared.
+import { Buffer } from 'node:buffer';
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD, ReplyCode } from './constants.js';
 import { decodeMethodFrame } from './method-frame.js';

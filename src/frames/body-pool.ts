@@ -10,6 +10,7 @@
 //
 // Who may give a body back is the server's business (Message.recycle, under strict conditions);
 // this file only keeps the slabs and the counts those conditions are made of.
+import { Buffer } from 'node:buffer';
 import { BodyPieces } from './body.js';
 
 /** Slab size: a 64 KiB body takes one, a 1 MiB body sixteen. */

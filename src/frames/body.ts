@@ -7,6 +7,7 @@
 // are now copied once into pool slabs instead (body-pool.ts: PooledBody is a BodyPieces whose
 // pieces are slabs, given back on ack); bodies in pieces of socket reads remain for assemblers
 // that do not pool.
+import { Buffer } from 'node:buffer';
 
 /** A large body's pieces, in order, and their total size. */
 export class BodyPieces {

@@ -1,4 +1,5 @@
 // Wire constants of AMQP 0-9-1 (spec section 4.2.3) and the reply codes RabbitMQ uses.
+import { Buffer } from 'node:buffer';
 
 export const FRAME_METHOD = 1;
 export const FRAME_HEADER = 2;

@@ -1,4 +1,5 @@
 // Protocol errors as typed values: the scope decides whether the channel or the whole connection closes.
+import { Buffer } from 'node:buffer';
 import { replyCodeName } from './constants.js';
 
 export type ErrorScope = 'channel' | 'connection';

@@ -1,5 +1,6 @@
 // Field tables and arrays with every value type RabbitMQ accepts (t b B s u I i l f d D S x A T F V).
 // Values keep their wire type so that a decoded table encodes back byte for byte.
+import { Buffer } from 'node:buffer';
 import { AmqpError } from './errors.js';
 import { ReplyCode } from './constants.js';
 import type { Reader, Writer } from './primitives.js';

@@ -1,4 +1,5 @@
 // Writes whole frames into a Writer: method frames, content headers, body frames and heartbeats.
+import { Buffer } from 'node:buffer';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD } from './constants.js';
 import { encodeMethod, type MethodInit } from './methods.generated.js';
 import { Writer, copyInto, putU32 } from './primitives.js';

@@ -4,6 +4,7 @@
 // on in pieces, each a view of the chunk it came in (the assembler copies them once, straight into
 // the message's body). A large body then costs one copy and one allocation on its way in, instead
 // of a frame buffer per frame (each copied twice) and the body they are joined into.
+import { Buffer } from 'node:buffer';
 import { AmqpError } from './errors.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, ReplyCode } from './constants.js';
 import { u32At } from './primitives.js';

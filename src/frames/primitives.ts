@@ -1,6 +1,6 @@
 // Readers and writers of AMQP's primitive types over a Buffer, bounds-checked so that no length
 // read off the wire can make us read past the frame or allocate from it.
-import { isUtf8 } from 'node:buffer';
+import { isUtf8, Buffer } from 'node:buffer';
 import { AmqpError, TruncatedError } from './errors.js';
 import { ReplyCode } from './constants.js';
 

@@ -1,5 +1,6 @@
 // The HTTP management API's routes, shaped like RabbitMQ's (/api/overview, /api/queues, …).
 // Every route asks req.authz (authz.ts) what the user's tags and vhost permissions allow.
+import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';

@@ -2,6 +2,7 @@
 // its bodies and codes (checked on 3.10.8): 200 {"status":"ok",…} when the check passes, 503
 // {"status":"failed","reason":…,…} when it does not, so load balancers and Kubernetes probes
 // written for RabbitMQ work unchanged.
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';

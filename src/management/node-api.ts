@@ -1,6 +1,7 @@
 // This node's /api/nodes extras beyond RabbitMQ's fields (its figures themselves are measured in
 // nodes-view.ts), and, with ?memory=true (or /api/nodes/NAME/memory), a breakdown of the process's
 // memory as Node reports it.
+import process from 'node:process';
 import { totalmem } from 'node:os';
 import type { Broker } from '../server/broker.js';
 import { usedMemory } from '../server/alarms.js';

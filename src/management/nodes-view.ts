@@ -1,6 +1,7 @@
 // /api/nodes items shaped like RabbitMQ 3.10.8's: this node's own resource figures (memory, disk,
 // file descriptors, sockets, processes as event-loop handles, run queue, uptime) are measured here;
 // other cluster members carry only what membership records hold (name, running, uptime, listeners).
+import process from 'node:process';
 import { readFile, readdir, statfs } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { usedMemory } from '../server/alarms.js';

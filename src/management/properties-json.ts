@@ -1,4 +1,5 @@
 // Message properties from the JSON the management API takes on publish, to the wire form.
+import { Buffer } from 'node:buffer';
 import { Writer, encodeBasicProperties, toFieldTable, type BasicProperties, type PlainValue } from '../frames/index.js';
 
 export interface PropertiesJson {

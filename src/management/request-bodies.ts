@@ -6,6 +6,7 @@
 // definitions take JSON or a multipart form whose `file` part is the JSON (`curl -F file=@defs.json`,
 // the UI's upload), with an optional `redirect` part answered 303 to it once imported.
 // No body at all, with or without content type, is an empty one: `{}`.
+import { Buffer } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from './http-errors.js';
 

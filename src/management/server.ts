@@ -1,6 +1,7 @@
 // The management HTTP server (fastify): basic auth with broker users, the JSON API, Prometheus
 // metrics and the web UI, on their own port (15672 by default, as RabbitMQ's plugin), and over HTTPS
 // on another when given a certificate (management.ssl.*).
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';

@@ -1,4 +1,5 @@
 // JSON views of broker objects, shaped (field names, nesting) like RabbitMQ's management API.
+import { Buffer } from 'node:buffer';
 import { TLSSocket } from 'node:tls';
 import { fromFieldValue, type BasicProperties, type FieldTable, type PlainValue } from '../frames/index.js';
 import type { Channel } from '../server/channel.js';

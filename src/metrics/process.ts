@@ -1,5 +1,6 @@
 // What the operating system says about this process and its data directory's disk: open file
 // descriptors and their limit (Linux's /proc; unknown elsewhere), free disk space (statfs).
+import process from 'node:process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 

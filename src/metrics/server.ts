@@ -1,6 +1,7 @@
 // The Prometheus endpoint in rabbitmq_prometheus' shape, on its own port (15692 by default):
 // /metrics, /metrics/per-object and /metrics/detailed, text format 0.0.4, gzip when asked for.
 // Composed by the entry (index.ts, cli.ts) beside the broker; the broker does not know of it.
+import { Buffer } from 'node:buffer';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';

@@ -1,6 +1,7 @@
 // Users, their passwords (salted SHA-256, as RabbitMQ's rabbit_password_hashing_sha256 stores them,
 // so hashes exported from RabbitMQ import unchanged) and their permissions per vhost: configure,
 // write and read, each a regular expression matched against resource names.
+import { Buffer } from 'node:buffer';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { definitionId, type Store, type StoredPermission, type StoredTopicPermission, type StoredUser } from '../store/store.js';
 import { BrokerEvents } from './events.js';

@@ -1,6 +1,7 @@
 // Resource alarms, as RabbitMQ's vm_memory_high_watermark and disk_free_limit: while memory is over
 // the watermark or free disk under the floor, publishing connections are blocked (sent
 // connection.blocked and no longer read, so TCP pushes back); consumers keep draining.
+import process from 'node:process';
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { Logger } from 'pino';

@@ -1,4 +1,5 @@
 // SASL mechanisms offered in connection.start: PLAIN (RFC 4616) and RabbitMQ's AMQPLAIN.
+import { Buffer } from 'node:buffer';
 import { Reader, readTable, fromFieldValue } from '../frames/index.js';
 
 export const MECHANISMS = 'PLAIN AMQPLAIN';

@@ -1,6 +1,7 @@
 // A binding's arguments in RabbitMQ's order: rabbit_binding sorts the table by key before it adds,
 // finds or removes a binding, so {x-match, k} and {k, x-match} name one binding there (an unbind
 // with the keys in another order removes it) and every listing shows the keys sorted.
+import { Buffer } from 'node:buffer';
 import type { FieldTable } from '../frames/index.js';
 
 /** Keys compared as Erlang compares binaries: by their UTF-8 bytes. */

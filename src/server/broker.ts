@@ -1,5 +1,7 @@
 // The broker: listens for connections, owns the virtual hosts and the store, recovers durable state
 // at start and shuts down cleanly (320 CONNECTION_FORCED to clients, then a flushed store).
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';

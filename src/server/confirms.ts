@@ -1,5 +1,6 @@
 // Publisher confirms (RabbitMQ's confirm.select extension): each publish gets the next sequence
 // number; acks go out in order, a run of them as one basic.ack with multiple=true.
+import process from 'node:process';
 import { M, type MethodInit } from '../frames/index.js';
 import type { MessageStats } from './stats.js';
 

@@ -1,5 +1,6 @@
 // One client connection: the protocol header, the connection-class handshake (start, tune, open),
 // channel 0, heartbeats, and routing every other frame to its channel (spec 2.2.4, 4.2).
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {

@@ -3,6 +3,7 @@
 // x-death header recording why, where and how often, as RabbitMQ writes it. This is the
 // at-most-once way; a quorum queue's at-least-once dead-lettering (dead-letter-owed.ts) records
 // the death the same way and routes with the same cycle detection.
+import { Buffer } from 'node:buffer';
 import {
   Writer,
   encodeBasicProperties,

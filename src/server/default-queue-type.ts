@@ -5,6 +5,7 @@
 // rabbit_stream_queue is_compatible/3), so an exclusive, auto-delete or non-durable declare stays
 // classic. The default is written into the declare's arguments, so the queue shows x-queue-type,
 // stores it, and a redeclare is compared with it exactly as RabbitMQ compares it.
+import { Buffer } from 'node:buffer';
 import type { FieldTable } from '../frames/index.js';
 import { queueTypeNamed } from './queue-types/index.js';
 

@@ -1,6 +1,7 @@
 // Direct reply-to (RabbitMQ's amq.rabbitmq.reply-to): an RPC client consumes, without acks, from
 // this pseudo-queue; requests it publishes with reply_to set to it carry a routable name of the
 // channel instead, and replies published to that name go straight to the consumer, no queue between.
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { Writer, encodeBasicProperties } from '../frames/index.js';
 import type { Message } from './message.js';

@@ -1,6 +1,7 @@
 // Values as Erlang's ~p prints them: in the refusal texts RabbitMQ's plugins format with it ("The
 // binding key must be an integer: <<"abc">>", "Invalid argument <<"ten">>, …") and in the event
 // exchange's headers (arguments, client properties, addresses).
+import { Buffer } from 'node:buffer';
 import { FIELD_TYPE_NAMES, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
 
 /** A binary: <<"text">> when every byte is printable ASCII, <<>> when empty, else its bytes. */

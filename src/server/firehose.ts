@@ -7,6 +7,7 @@
 // number and user, then routed_queues for a publish or redelivered (0/1) for a delivery.
 // Messages of the trace exchange itself are never traced, or a trace queue's consumer would loop.
 // Tracing is per node and not kept across a restart, as RabbitMQ's.
+import { Buffer } from 'node:buffer';
 import { Writer, encodeBasicProperties, type BasicProperties, type FieldTable, type FieldValue } from '../frames/index.js';
 import { REPLY_TO_PREFIX } from './direct-reply-to.js';
 import { Message, ccKeysOf } from './message.js';

@@ -1,4 +1,5 @@
 // A published message, shared (never copied) by every queue it is routed to, and its per-queue entry.
+import { Buffer } from 'node:buffer';
 import {
   AmqpError,
   BasicPropertyFlag,

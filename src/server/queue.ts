@@ -1,5 +1,6 @@
 // A queue: ready messages in order (or by priority), its consumers served round-robin within their
 // prefetch windows, highest consumer priority first; TTL, length limits and dead-lettering.
+import process from 'node:process';
 import type { FieldTable } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
 import { deadLetter, type DeathReason } from './dead-letter.js';

@@ -12,6 +12,7 @@
 //
 // A chunk can be read over only once nothing kept a view of it: the frames layer counts the views
 // it keeps (frames/kept-views.ts), and a read that made any is followed by a fresh buffer.
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { keptViews } from '../frames/kept-views.js';
 import { largeBodies } from '../frames/large-bodies.js';

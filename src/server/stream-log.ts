@@ -7,6 +7,7 @@
 // only, with one range delete, as RabbitMQ does — so a stream may hold a bit more than its limit.
 // Each consumer has a reader that fetches pages from the store (never the whole log in memory),
 // from its x-stream-offset, and delivers within its prefetch window; acks only open the window.
+import { Buffer } from 'node:buffer';
 import { AmqpError, ReplyCode, Writer, encodeBasicProperties, fromFieldValue, type FieldTable, type FieldValue } from '../frames/index.js';
 import type { Consumer } from './consumer.js';
 import { Message, type Entry } from './message.js';

@@ -1,4 +1,5 @@
 // Field tables to and from standalone bytes, for storing queue arguments byte-exact.
+import { Buffer } from 'node:buffer';
 import { Reader, Writer, readTable, writeTable, type FieldTable } from '../frames/index.js';
 
 export function writeTableBytes(t: FieldTable): Buffer {

@@ -1,5 +1,6 @@
 // One writer per connection: frames produced during a tick are coalesced and written to the socket
 // once, when the tick's I/O is done. Small frames share one buffer; large bodies go by reference.
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import {
   FRAME_END,

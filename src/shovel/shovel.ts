@@ -4,6 +4,7 @@
 // confirmed (on-confirm, the default), once published (on-publish), or never (no-ack). Any failure
 // (a connection or channel closed, a refused declare) drops both ends and starts again after
 // reconnect-delay, as RabbitMQ's shovel workers do; unacked messages go back to the source queue.
+import { Buffer } from 'node:buffer';
 import {
   M,
   Reader,

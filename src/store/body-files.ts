@@ -13,6 +13,7 @@
 // level-store.ts), so a restart knows, without reading the segments, which files are still needed:
 // the others are deleted at open. A file is deleted only after the batch that deleted its last
 // segment was written. A file mostly acked has its live bodies moved out (body-compaction.ts).
+import { Buffer } from 'node:buffer';
 import { close, closeSync, existsSync, fdatasync, mkdirSync, openSync, read, readdirSync, statSync, unlink, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { bodyLength, pushBody, type Body } from '../frames/body.js';

@@ -1,5 +1,6 @@
 // Byte layout of stored records and keys. Keys sort so that a queue's messages come back in order.
 
+import { Buffer } from 'node:buffer';
 import { bodyLength, joinBody } from '../frames/body.js';
 import { copyInto, putU32, writeAscii } from '../frames/primitives.js';
 import type { DefinitionKind, StoredMessage, StoredQueue } from './store.js';

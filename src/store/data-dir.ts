@@ -2,6 +2,7 @@
 // broker's user cannot write (typically a bind-mounted host directory owned by root, with the
 // image running as uid 1000) is "IO error: …/LOCK: Permission denied", which does not say what to
 // do; this says which directory, which user, and the chown that fixes it.
+import process from 'node:process';
 import { constants } from 'node:fs';
 import { access, mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';

@@ -24,6 +24,7 @@
 //     and value in order; clear payload: the same with two entries, gte and lt.
 // A record is the next one only with the journal's epoch (new at every open) and the next seq, so
 // whatever a record overwrote, or an earlier run left, is never taken for one.
+import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';

@@ -3,6 +3,8 @@
 // A queue's persistent messages are kept in segments (segments.ts): one value per queue per batch.
 // Records of the layout before segments (one per message, under 'm') are still read, acked and
 // deleted, so a data directory written by an earlier version opens as it was.
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { performance as perf } from 'node:perf_hooks';
 import { Level } from 'level';
 import { bodyLength } from '../frames/body.js';

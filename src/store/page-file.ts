@@ -10,6 +10,7 @@
 // Record: headerLength u32, bodyLength u32, header (codec.ts's message record with an empty body),
 // body. Files are read from the position of the oldest message not yet taken back; a file is
 // deleted once every record in it has been taken back (the last one is simply reset).
+import { Buffer } from 'node:buffer';
 import { closeSync, mkdirSync, openSync, read, rmSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { bodyLength, joinBody, pushBody } from '../frames/body.js';

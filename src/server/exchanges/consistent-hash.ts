@@ -4,6 +4,7 @@
 // by jump consistent hash of its routing key, or of a header (`hash-header`) or a property
 // (`hash-property`: message_id, correlation_id or timestamp), computed as the Erlang VM does
 // (erlang-hash.ts), so a key reaches the same queue as on RabbitMQ with the same bindings.
+import { Buffer } from 'node:buffer';
 import type { FieldTable, FieldValue } from '../../frames/index.js';
 import type { Message } from '../message.js';
 import { FIELD_TYPE_NAMES } from '../../frames/index.js';

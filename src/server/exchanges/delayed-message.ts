@@ -6,6 +6,7 @@
 // routed to no queue when published: a mandatory one comes back (as with the plugin), and a confirm
 // waits for the store to have it. A durable exchange's held messages are kept in the store, so they
 // survive a restart (the plugin's Mnesia table does too).
+import { Buffer } from 'node:buffer';
 import { Writer, encodeBasicProperties, fromFieldValue, type FieldTable } from '../../frames/index.js';
 import { LongTimer } from '../long-timer.js';
 import { Message, ccKeysOf, deliveryModeOf } from '../message.js';

@@ -6,6 +6,7 @@
 // meet are handled: binaries, atoms, small integers and tuples of these.
 //
 // A term, as it appears to the hash.
+import { Buffer } from 'node:buffer';
 export type ErlTerm = Buffer | { atom: string } | { int: number } | { tuple: ErlTerm[] };
 
 const HCONST = 0x9e3779b9;

@@ -1,6 +1,7 @@
 // Headers exchange: bindings match on message headers per their x-match argument: 'all' (default)
 // or 'any', and RabbitMQ's 'all-with-x' / 'any-with-x', which also compare x- prefixed keys.
 // A binding argument of type void matches any value of that header.
+import { Buffer } from 'node:buffer';
 import { AmqpError, FIELD_TYPE_NAMES, ReplyCode, fromFieldValue, type FieldTable, type FieldValue } from '../../frames/index.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
