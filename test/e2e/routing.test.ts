@@ -707,6 +707,43 @@ describe('publishing', () => {
     expect(got).toEqual(['other channel still works']);
   });
 
+  it('to an exchange deleted (or re-declared) since the channel last published to it', async () => {
+    // The channel keeps the exchange of its latest publish: a delete from elsewhere must still
+    // be seen, and a new exchange of the same name used.
+    const { conn, ch } = await setup();
+    const ex = name('gone-x');
+    await ch.assertExchange(ex, 'fanout', { durable: false });
+    const q1 = await exclusiveQueue(ch);
+    await ch.bindQueue(q1, ex, '');
+    const err = await channelError(conn, async (c) => {
+      c.publish(ex, '', Buffer.from('1'));
+      await ch.deleteExchange(ex);
+      c.publish(ex, '', Buffer.from('2'));
+    });
+    expect(err.code, err.message).toBe(404);
+    expect(err.text).toBe(`NOT_FOUND - no exchange '${ex}' in vhost '/'`);
+
+    const pub = await conn.createChannel();
+    pub.publish('amq.fanout', 'nowhere', Buffer.from('warm')); // another exchange first
+    await ch.assertExchange(ex, 'fanout', { durable: false });
+    const q2 = await exclusiveQueue(ch);
+    await ch.bindQueue(q2, ex, '');
+    pub.publish(ex, '', Buffer.from('3'));
+    await ch.deleteExchange(ex);
+    await ch.assertExchange(ex, 'direct', { durable: false });
+    const q3 = await exclusiveQueue(ch);
+    await ch.bindQueue(q3, ex, 'k');
+    pub.publish(ex, 'k', Buffer.from('4'));
+    const deadline = Date.now() + 5000;
+    let counts = [0, 0, 0];
+    while (Date.now() < deadline) {
+      counts = await Promise.all([q1, q2, q3].map(async (q) => (await ch.checkQueue(q)).messageCount));
+      if (counts[2] === 1) break;
+      await sleep(5);
+    }
+    expect(counts).toEqual([1, 1, 1]);
+  });
+
   it('mandatory with no route -> basic.return 312 NO_ROUTE, before the confirm ack', async () => {
     const { conn, ch } = await setup();
     const pub = await confirmChannel(conn);
