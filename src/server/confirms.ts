@@ -57,7 +57,13 @@ export class ConfirmTracker {
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
 
-  /** Publishes of this tick that wait for the store: one flush() for all of them. */
+  /**
+   * Publishes of this tick that wait for the store: one flush() for all of them. Nearly always a
+   * run of consecutive seqs, kept as [awaitFrom, awaitTo] (an array of them was pushed per
+   * publish); any that does not extend the run goes to awaiting.
+   */
+  private awaitFrom = 0;
+  private awaitTo = -1;
   private awaiting: number[] = [];
   /** Those of them that their queues may confirm first (ConfirmWait). */
   private waits: ConfirmWait[] = [];
@@ -88,7 +94,9 @@ export class ConfirmTracker {
 
   /** Confirms seq once the store has written the message (nacks it if the write fails). */
   settleAfterStore(seq: number): void {
-    this.awaiting.push(seq);
+    if (this.awaitTo < this.awaitFrom) this.awaitFrom = this.awaitTo = seq;
+    else if (seq === this.awaitTo + 1) this.awaitTo = seq;
+    else this.awaiting.push(seq);
     this.groupForStore();
   }
 
@@ -102,29 +110,44 @@ export class ConfirmTracker {
   }
 
   private groupForStore(): void {
-    if (this.awaiting.length + this.waits.length > 1) return;
+    if (this.awaitTo - this.awaitFrom + 1 + this.awaiting.length + this.waits.length > 1) return;
     // At the end of this tick every message published in it is in the store's pending batch.
     queueMicrotask(() => {
+      const from = this.awaitFrom;
+      const to = this.awaitTo;
       const group = this.awaiting;
       const waits = this.waits;
-      this.awaiting = [];
+      this.awaitTo = this.awaitFrom - 1;
+      if (group.length > 0) this.awaiting = [];
       this.waits = [];
+      const stored = to - from + 1 + group.length;
       // When every publish of the group may be confirmed by its queues, the write need not hurry:
       // the acks that settle them first also cancel their puts. A publisher that has had more
       // publishes unconfirmed at once than this group keeps a window: its write may wait for
       // consumers' acks longer (Store.flush). One that waits on each confirm never does.
-      const windowed = this.peak > group.length + waits.length;
-      this.storeFlush(group.length > 0, windowed).then(
-        () => {
-          for (const s of group) this.settle(s, true);
-          for (const w of waits) w.settle(true);
-        },
-        () => {
-          for (const s of group) this.settle(s, false);
-          for (const w of waits) w.settle(false);
-        },
+      const windowed = this.peak > stored + waits.length;
+      const done = (ok: boolean): void => {
+        this.settleRun(from, to, ok);
+        for (const s of group) this.settle(s, ok);
+        for (const w of waits) w.settle(ok);
+      };
+      this.storeFlush(stored > 0, windowed).then(
+        () => done(true),
+        () => done(false),
       );
     });
+  }
+
+  /** settle() of every seq in [from, to]: at once when they are the next to ack, as they nearly always are. */
+  private settleRun(from: number, to: number, ok: boolean): void {
+    if (to < from) return;
+    if (ok && from === this.okThrough + 1 && this.settled.size === 0) {
+      // Every one before to at once; to itself through settle(), which schedules the flush.
+      this.okThrough = to - 1;
+      this.settle(to, true);
+      return;
+    }
+    for (let s = from; s <= to; s++) this.settle(s, ok);
   }
 
   settle(seq: number, ok: boolean): void {
