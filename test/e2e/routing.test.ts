@@ -744,6 +744,26 @@ describe('publishing', () => {
     expect(counts).toEqual([1, 1, 1]);
   });
 
+  it('through the default exchange to a queue deleted and declared again since the last publish', async () => {
+    // The vhost keeps the queue the default exchange routed to last: a delete must still be seen.
+    const { conn, ch } = await setup();
+    const q = name('again-q');
+    const pub = await confirmChannel(conn);
+    await ch.assertQueue(q, { durable: false });
+    pub.sendToQueue(q, Buffer.from('1'));
+    await pub.waitForConfirms();
+    await ch.deleteQueue(q);
+    pub.sendToQueue(q, Buffer.from('2')); // routed nowhere
+    await pub.waitForConfirms();
+    await ch.assertQueue(q, { durable: false });
+    pub.sendToQueue(q, Buffer.from('3'));
+    await pub.waitForConfirms();
+    const m = await ch.get(q, { noAck: true });
+    expect(m && m.content.toString()).toBe('3');
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+    await ch.deleteQueue(q);
+  });
+
   it('mandatory with no route -> basic.return 312 NO_ROUTE, before the confirm ack', async () => {
     const { conn, ch } = await setup();
     const pub = await confirmChannel(conn);
