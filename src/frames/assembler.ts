@@ -198,6 +198,26 @@ export class CommandAssembler {
   }
 
   /**
+   * A whole small publish at once (FrameParser's onPublish): the method's payload b[m0, m1), the
+   * content header's b[h0, h1) and the one body frame's b[b0, b1). The command, as push() would
+   * complete it; null (nothing changed but the names remembered) when anything is not the plain
+   * case, which push() then takes frame by frame, with every error where it always was.
+   */
+  publishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): Command | null {
+    if (this.method !== null || h1 - h0 < 14 || b[h0] !== 0 || b[h0 + 1] !== 60) return null;
+    const n = b1 - b0;
+    // The declared size, as 64 bits: the body frame's length, and nothing the slow path would pool or keep as a view.
+    if (u32At(b, h0 + 4) !== 0 || u32At(b, h0 + 8) !== n || n === 0 || n > this.maxBodySize) return null;
+    if ((this.slabs !== null && n >= POOL_MIN) || !(n * 2 < b.length || n * 2 < b.buffer.byteLength)) return null;
+    if (!this.decodePublish(b, m0, m1)) return null;
+    const cmd = this.command;
+    cmd.method = this.publish;
+    cmd.properties = this.sameProperties(b, h0 + 12, h1) ?? (this.lastProperties = copyOut(b, h0 + 12, h1));
+    cmd.body = copyOut(b, b0, b1);
+    return cmd;
+  }
+
+  /**
    * basic.publish decoded in place, without a Reader or a Method object: a publisher sends the
    * same exchange and routing key again and again, so their bytes are compared with the previous
    * publish's and its strings reused. False for what it leaves to the generic decoder (a frame

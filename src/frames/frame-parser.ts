@@ -17,6 +17,13 @@ import { parsing } from './chunk-view.js';
  */
 export type FrameCallback = (type: number, channel: number, buf: Buffer, start: number, end: number) => void;
 
+/**
+ * A basic.publish whose three frames (method, content header, one body frame) are all whole in
+ * the chunk, on one channel: their payloads are b[m0, m1), b[h0, h1) and b[b0, b1). Returns
+ * whether it took them; false hands them on one by one as ever (nothing was changed).
+ */
+export type PublishCallback = (channel: number, b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number) => boolean;
+
 const frameError = (text: string): AmqpError => new AmqpError(ReplyCode.FrameError, text, 'connection');
 
 export class FrameParser {
@@ -51,6 +58,12 @@ export class FrameParser {
      * before the callback returns (the receiver makes a view only of what it keeps).
      */
     private readonly ranges = false,
+    /**
+     * Takes a publish's three frames in one call (ranges mode only): a small message is three
+     * frames, and passing each through the connection, the channel and the assembler's state
+     * machine was about a tenth of a publish flood's main thread.
+     */
+    private readonly onPublish: PublishCallback | null = null,
   ) {
     this.frameMax = frameMax;
   }
@@ -93,6 +106,13 @@ export class FrameParser {
       const end = pos + 7 + size;
       if (end < len) {
         if (chunk[end] !== FRAME_END) throw frameError(`invalid frame end octet 0x${chunk[end]!.toString(16)}`);
+        if (type === FRAME_METHOD && this.onPublish !== null && size >= 4 && chunk[pos + 8] === 60 && chunk[pos + 10] === 40 && chunk[pos + 7] === 0 && chunk[pos + 9] === 0) {
+          const next = this.publishFrames(chunk, len, channel, pos + 7, end);
+          if (next > 0) {
+            pos = next;
+            continue;
+          }
+        }
         if (this.ranges) this.onFrame(type, channel, chunk, pos + 7, end);
         else {
           keptViews.count++; // a view the receiver may keep (the ranges mode counts in the assembler)
@@ -111,6 +131,26 @@ export class FrameParser {
         return;
       }
     }
+  }
+
+  /**
+   * The content header and body frame after a basic.publish whose payload is chunk[m0, m1), when
+   * both are whole in the chunk, valid as frames, on its channel, and the body is one frame of the
+   * size the header declares: handed to onPublish with it. Returns where parsing resumes, or 0
+   * when they go frame by frame (then every error is found where it always was).
+   */
+  private publishFrames(chunk: Buffer, len: number, channel: number, m0: number, m1: number): number {
+    const h = m1 + 1;
+    if (h + 7 > len || chunk[h] !== FRAME_HEADER || ((chunk[h + 1]! << 8) | chunk[h + 2]!) !== channel) return 0;
+    const hSize = u32At(chunk, h + 3);
+    const hEnd = h + 7 + hSize;
+    if (hSize + FRAME_OVERHEAD > this.frameMax || hEnd >= len || chunk[hEnd] !== FRAME_END) return 0;
+    const b = hEnd + 1;
+    if (b + 7 > len || chunk[b] !== FRAME_BODY || ((chunk[b + 1]! << 8) | chunk[b + 2]!) !== channel) return 0;
+    const bSize = u32At(chunk, b + 3);
+    const bEnd = b + 7 + bSize;
+    if (bSize + FRAME_OVERHEAD > this.frameMax || bEnd >= len || chunk[bEnd] !== FRAME_END) return 0;
+    return this.onPublish!(channel, chunk, m0, m1, h + 7, hEnd, b + 7, bEnd) ? bEnd + 1 : 0;
   }
 
   private check(type: number, size: number): void {

@@ -151,6 +151,27 @@ export class Channel implements ReplyReceiver {
     }
   }
 
+  /**
+   * A small publish whole (frame-parser.ts PublishCallback): what onFrame does for its three
+   * frames, in one call. False when the channel or the frames are not the plain case: onFrame
+   * then takes them one by one.
+   */
+  onPublishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): boolean {
+    if (this.state !== 'open') return false;
+    const cmd = this.assembler.publishFrames(b, m0, m1, h0, h1, b0, b1);
+    if (cmd === null) return false;
+    try {
+      this.onCommand(cmd);
+    } catch (e) {
+      if (e instanceof AmqpError && e.classId === 0) {
+        e.classId = cmd.method.id >>> 16;
+        e.methodId = cmd.method.id & 0xffff;
+      }
+      throw e;
+    }
+    return true;
+  }
+
   get unackedCount(): number {
     return this.unacked.size;
   }

@@ -148,6 +148,14 @@ export class Connection implements QueueOwner, Throttled {
       },
       true,
       true,
+      (ch, b, m0, m1, h0, h1, b0, b1) => {
+        try {
+          return this.onPublish(ch, b, m0, m1, h0, h1, b0, b1);
+        } catch (e) {
+          this.onError(e, ch);
+          return true;
+        }
+      },
     );
     socket.setNoDelay(true);
     // A plain TCP connection reads into a buffer of its own (socket-reads.ts); TLS and direct ones as Node gives.
@@ -391,6 +399,17 @@ export class Connection implements QueueOwner, Throttled {
   }
 
   /** A frame whose payload is b[start, end), good only until this returns. */
+  /**
+   * A small publish's three frames at once (frame-parser.ts PublishCallback), on the channel the
+   * previous frame was for; anything else, and a broker that tells events (onFrame runs them as
+   * the user), goes frame by frame.
+   */
+  private onPublish(channel: number, b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): boolean {
+    const ch = this.lastChannel;
+    if (ch === null || ch.id !== channel || this.state !== 'running' || this.broker.events.on) return false;
+    return ch.onPublishFrames(b, m0, m1, h0, h1, b0, b1);
+  }
+
   private onFrame(type: number, channel: number, b: Buffer, start: number, end: number): void {
     if (type === FRAME_HEARTBEAT) {
       if (channel !== 0) throw connError(ReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channel}`);
