@@ -325,6 +325,13 @@ export class Queue {
     return r;
   }
 
+  /** The record of a message just published, never delivered (as record() of its new entry). */
+  private recordOf(m: Message, expiresAt: number): StoredMessage {
+    const r: StoredMessage = { seq: m.seq, redelivered: false, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.content, expiresAt };
+    if (m.bccKeys) r.bcc = m.bccKeys;
+    return r;
+  }
+
   /**
    * Takes a message in; false when x-overflow refused it (reject-publish), so the publisher's
    * confirm becomes a nack.
@@ -342,18 +349,20 @@ export class Queue {
     const full =
       (a.maxLength !== undefined && this.readyCount >= a.maxLength) ||
       (a.maxLengthBytes !== undefined && this.readyBytes + msg.bodySize > a.maxLengthBytes);
-    const entry: Entry = { msg, redelivered: false, expiresAt: this.expiryOf(msg) };
-    if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, entry);
+    const expiresAt = this.expiryOf(msg);
+    if (limited && a.overflow === 'reject-publish' && this.type.rejectsOverLimit) return this.enqueueOverLimit(msg, { msg, redelivered: false, expiresAt });
     if (full && a.overflow !== 'drop-head') {
-      if (a.overflow === 'reject-publish-dlx') this.deadLetter(entry, 'maxlen');
+      if (a.overflow === 'reject-publish-dlx') this.deadLetter({ msg, redelivered: false, expiresAt }, 'maxlen');
       return false;
     }
     if (this.tail && this.tail.mustPage(msg, this.ready, this.paging!)) {
-      this.pageOut(entry);
+      // No entry: a paged message is only its record until it is read back.
+      this.pageOut(msg, expiresAt, null);
       if (full) this.dropHeads();
       this.pageIn();
       return true;
     }
+    const entry: Entry = { msg, redelivered: false, expiresAt };
     if (this.persists(msg)) this.putMessage(entry);
     this.ready.push(entry);
     if (full) this.dropHeads();
@@ -392,7 +401,7 @@ export class Queue {
   /** Takes an accepted entry in: paged out, or in memory (stored if it persists). */
   private admit(msg: Message, entry: Entry): void {
     if (this.tail && this.tail.mustPage(msg, this.ready, this.paging!)) {
-      this.pageOut(entry);
+      this.pageOut(msg, entry.expiresAt, entry);
       this.pageIn();
       return;
     }
@@ -424,17 +433,18 @@ export class Queue {
     this.expire();
   }
 
-  private pageOut(entry: Entry): void {
-    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+  /** Pages a message just taken in out to the store: its entry, if it has one yet (else a new message's). */
+  private pageOut(msg: Message, expiresAt: number, entry: Entry | null): void {
+    if (expiresAt !== 0 && expiresAt <= Date.now()) {
       // Already expired, and behind others: it could only expire on reaching the head.
-      this.deadLetter(entry, 'expired');
+      this.deadLetter(entry ?? { msg, redelivered: false, expiresAt }, 'expired');
       return;
     }
-    const stored = this.persists(entry.msg);
-    const rec = this.record(entry);
+    const stored = this.persists(msg);
+    const rec = entry ? this.record(entry) : this.recordOf(msg, expiresAt);
     this.diskWrites++;
-    if (stored) this.vhost.store.putMessage(this.vhost.name, this.storeName(entry.msg), rec);
-    this.tail!.add(rec, stored, entry.msg);
+    if (stored) this.vhost.store.putMessage(this.vhost.name, this.storeName(msg), rec);
+    this.tail!.add(rec, stored, msg);
   }
 
   /** The next ready message in memory; reading the next page starts when memory runs low. */

@@ -172,6 +172,9 @@ export class LevelStore implements Store {
   private lastName = '';
   private lastKind = '';
   private lastPrefix: Buffer | null = null;
+  /** The ops step and list of the latest putMessage (see there). */
+  private lastPutStep: OpsStep | null = null;
+  private lastPut: Pending | undefined = undefined;
   /** Each queue's segments, by queueKey. */
   private readonly logs = new Map<string, QueueLog>();
   private lastLogVhost = '';
@@ -671,7 +674,9 @@ export class LevelStore implements Store {
     const log = this.logOf(vhost, queue);
     const step = this.opsStep();
     step.sync = true;
-    let p = step.segments.get(log);
+    // The list the previous put went to, when it is this one (a step's lists are only ever added):
+    // a Map lookup per message saved.
+    let p = step === this.lastPutStep && log === this.lastPut?.log ? this.lastPut : step.segments.get(log);
     // The layout's one rule: a queue's segments do not overlap. Whatever the queue put so far is in
     // earlier lists (written, or before a range delete), so a new list starts above it. The broker
     // only ever stores a queue's messages in seq order (store.ts); a message that came out of order
@@ -689,6 +694,8 @@ export class LevelStore implements Store {
     }
     if (m.seq > log.maxSeq) log.maxSeq = m.seq;
     p.add(m);
+    this.lastPutStep = step;
+    this.lastPut = p;
     this.queuedBytes += approxBytes(m);
     if (toConsumer && bodyLength(m.body) >= BODY_FILE_MIN) {
       this.forConsumers.add(m);
@@ -1283,6 +1290,9 @@ export class LevelStore implements Store {
     this.forConsumers.clear();
     this.consumedBytes = 0;
     this.steps = [];
+    // (Not kept past the cycle that took them: they hold its messages.)
+    this.lastPutStep = null;
+    this.lastPut = undefined;
     this.pendingPuts = new Map();
     this.next = null;
     this.writingBytes = this.queuedBytes;
