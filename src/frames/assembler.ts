@@ -199,22 +199,30 @@ export class CommandAssembler {
 
   /**
    * A whole small publish at once (FrameParser's onPublish): the method's payload b[m0, m1), the
-   * content header's b[h0, h1) and the one body frame's b[b0, b1). The command, as push() would
-   * complete it; null (nothing changed but the names remembered) when anything is not the plain
-   * case, which push() then takes frame by frame, with every error where it always was.
+   * content header's b[h0, h1) and the one body frame's b[b0, b1). Returns the property list, the
+   * arguments being in publishArgs and the body for publishBody(); null (nothing changed but the
+   * names remembered) when anything is not the plain case, which push() then takes frame by frame,
+   * with every error where it always was. (Not a Command: storing a new message's buffers into a
+   * long-lived object costs a write barrier each.)
    */
-  publishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): Command | null {
+  publishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): Buffer | null {
     if (this.method !== null || h1 - h0 < 14 || b[h0] !== 0 || b[h0 + 1] !== 60) return null;
     const n = b1 - b0;
     // The declared size, as 64 bits: the body frame's length, and nothing the slow path would pool or keep as a view.
     if (u32At(b, h0 + 4) !== 0 || u32At(b, h0 + 8) !== n || n === 0 || n > this.maxBodySize) return null;
     if ((this.slabs !== null && n >= POOL_MIN) || !(n * 2 < b.length || n * 2 < b.buffer.byteLength)) return null;
     if (!this.decodePublish(b, m0, m1)) return null;
-    const cmd = this.command;
-    cmd.method = this.publish;
-    cmd.properties = this.sameProperties(b, h0 + 12, h1) ?? (this.lastProperties = copyOut(b, h0 + 12, h1));
-    cmd.body = copyOut(b, b0, b1);
-    return cmd;
+    return this.sameProperties(b, h0 + 12, h1) ?? (this.lastProperties = copyOut(b, h0 + 12, h1));
+  }
+
+  /** The arguments of the publish publishFrames took (good until the next publish). */
+  get publishArgs(): BasicPublish {
+    return this.publish.args;
+  }
+
+  /** The body of the publish publishFrames took: b[b0, b1) in a buffer of its own, as push() would copy it. */
+  publishBody(b: Buffer, b0: number, b1: number): Buffer {
+    return copyOut(b, b0, b1);
   }
 
   /**

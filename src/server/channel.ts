@@ -157,15 +157,19 @@ export class Channel implements ReplyReceiver {
    * then takes them one by one.
    */
   onPublishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): boolean {
-    if (this.state !== 'open') return false;
-    const cmd = this.assembler.publishFrames(b, m0, m1, h0, h1, b0, b1);
-    if (cmd === null) return false;
+    // A transaction holds its publishes, and immediate is refused: both as onCommand does it.
+    if (this.state !== 'open' || this.tx !== null) return false;
+    const asm = this.assembler;
+    const properties = asm.publishFrames(b, m0, m1, h0, h1, b0, b1);
+    if (properties === null) return false;
+    const a = asm.publishArgs;
+    if (a.immediate) return false;
     try {
-      this.onCommand(cmd);
+      this.publish(a.exchange, a.routingKey, a.mandatory, properties, asm.publishBody(b, b0, b1));
     } catch (e) {
       if (e instanceof AmqpError && e.classId === 0) {
-        e.classId = cmd.method.id >>> 16;
-        e.methodId = cmd.method.id & 0xffff;
+        e.classId = M.BasicPublish >>> 16;
+        e.methodId = M.BasicPublish & 0xffff;
       }
       throw e;
     }

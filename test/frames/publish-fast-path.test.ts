@@ -268,12 +268,13 @@ describe('a publish whole in one chunk (FrameParser onPublish, CommandAssembler.
       true,
       fast
         ? (ch, b, m0, m1, h0, h1, b0, b1) => {
-            const cmd = of(ch).publishFrames(b, m0, m1, h0, h1, b0, b1);
-            if (cmd) {
+            const a = of(ch);
+            const properties = a.publishFrames(b, m0, m1, h0, h1, b0, b1);
+            if (properties) {
               fastTaken++;
-              seen(ch, cmd);
+              seen(ch, { method: { id: M.BasicPublish, args: a.publishArgs } as Method, properties, body: a.publishBody(b, b0, b1) });
             }
-            return cmd !== null;
+            return properties !== null;
           }
         : null,
     );
@@ -329,9 +330,9 @@ describe('a publish whole in one chunk (FrameParser onPublish, CommandAssembler.
       false,
       true,
       (_ch, b, m0, m1, h0, h1, b0, b1) => {
-        const cmd = a.publishFrames(b, m0, m1, h0, h1, b0, b1);
-        calls.push(cmd ? `publish ${Buffer.from(cmd.body as Buffer).toString()}` : 'declined');
-        return cmd !== null;
+        const properties = a.publishFrames(b, m0, m1, h0, h1, b0, b1);
+        calls.push(properties ? `publish ${a.publishBody(b, b0, b1).toString()}` : 'declined');
+        return properties !== null;
       },
     );
     const buf = Buffer.alloc(4096);
