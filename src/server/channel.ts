@@ -100,11 +100,18 @@ export class Channel implements ReplyReceiver {
   publishing = false;
   /** This channel's own message counters (the API's channel message_stats). */
   readonly messageStats: MessageStats;
+  /**
+   * The broker's, that stats counts into as well: the hot counters (publish, deliver) add to both
+   * directly, where stats' accessors were 1.3% of a publish flood.
+   */
+  private readonly brokerStats: MessageStats;
   /** Exchanges this channel may publish to, already checked (RabbitMQ caches these per channel too). */
   private readonly writable = new Set<string>();
   /** The exchange of the latest publish, found and permitted (exchangeForPublish). */
   private lastExchange: Exchange | null = null;
   private readonly scan: PropertyScan = { deliveryMode: 0, headerBytes: 0, replyToAt: -1 };
+  /** The property list scan holds the scan of. */
+  private scanned: Buffer | null = null;
   /** This channel as trace messages name it (firehose.ts), made for the first one. */
   private tracedAs: TraceOrigin | null = null;
 
@@ -117,6 +124,7 @@ export class Channel implements ReplyReceiver {
     const linked = linkedStats(conn.broker.stats);
     this.stats = linked.counting;
     this.messageStats = linked.own;
+    this.brokerStats = conn.broker.stats;
     this.counters = conn.broker.counters;
     // Large bodies go into pool slabs, given back once acked (frames/body-pool.ts, Message.recycle).
     this.assembler = new CommandAssembler(conn.broker.options.maxMessageSize, true);
@@ -739,7 +747,14 @@ export class Channel implements ReplyReceiver {
     const counters = this.counters;
     counters.receivedBody(bodyLength(body));
     if (this.confirms) counters.receivedConfirm++;
-    const scan = scanProperties(properties, this.scan);
+    // The assembler hands on the same Buffer for the same property list (never written to), so
+    // the previous publish's scan holds for it.
+    const scan = this.scan;
+    if (properties !== this.scanned) {
+      this.scanned = null; // (a throw leaves scan half written)
+      scanProperties(properties, scan);
+      this.scanned = properties;
+    }
     const persistent = scan.deliveryMode === 2;
     let msg = new Message(this.vhost.nextSeq(), exchangeName, routingKey, properties, body, persistent);
     if (scan.replyToAt >= 0 && wantsDirectReply(msg, scan.replyToAt)) {
@@ -759,7 +774,8 @@ export class Channel implements ReplyReceiver {
     }
     const { routed, persisted, confirmCopies, refused, overloaded, verdicts } = this.vhost.publish(exchange, msg, ccKeys, this.vhost.firehose ? this.traceOrigin : undefined);
     for (const q of overloaded) this.conn.throttleBy(q);
-    this.stats.publish++;
+    this.messageStats.publish++;
+    this.brokerStats.publish++;
     if (routed > 0) counters.routed++;
     else if (mandatory) this.returnUnroutable(msg);
     else {
@@ -1003,7 +1019,8 @@ export class Channel implements ReplyReceiver {
       this.consumerUnacked++;
     }
     const msg = entry.msg;
-    this.stats.deliver++;
+    this.messageStats.deliver++;
+    this.brokerStats.deliver++;
     c.queue.stats.deliver++;
     const byType = this.counters.forType(c.queue.type.name);
     if (c.noAck) {
