@@ -59,6 +59,15 @@ type Settlement = 'ack' | 'requeue' | 'drop';
 const queueRef = (q: Queue): string => `queue '${q.name}' in vhost '${q.vhost.name}'`;
 const chError = (code: number, text: string): AmqpError => new AmqpError(code, text, 'channel');
 
+/** An error a command threw, naming that command's class and method unless it names one already. */
+function naming(e: unknown, methodId: number): unknown {
+  if (e instanceof AmqpError && e.classId === 0) {
+    e.classId = methodId >>> 16;
+    e.methodId = methodId & 0xffff;
+  }
+  return e;
+}
+
 /** RabbitMQ 3.10.8's refusal of a consumer on a queue someone consumes exclusively (or that it wanted to itself). */
 const exclusiveUse = (q: Queue): AmqpError => chError(ReplyCode.AccessRefused, `${queueRef(q)} in exclusive use`);
 
@@ -151,11 +160,7 @@ export class Channel implements ReplyReceiver {
     try {
       this.onCommand(cmd);
     } catch (e) {
-      if (e instanceof AmqpError && e.classId === 0) {
-        e.classId = cmd.method.id >>> 16;
-        e.methodId = cmd.method.id & 0xffff;
-      }
-      throw e;
+      throw naming(e, cmd.method.id);
     }
   }
 
@@ -175,11 +180,7 @@ export class Channel implements ReplyReceiver {
     try {
       this.publish(a.exchange, a.routingKey, a.mandatory, properties, asm.publishBody(b, b0, b1));
     } catch (e) {
-      if (e instanceof AmqpError && e.classId === 0) {
-        e.classId = M.BasicPublish >>> 16;
-        e.methodId = M.BasicPublish & 0xffff;
-      }
-      throw e;
+      throw naming(e, M.BasicPublish);
     }
     return true;
   }
