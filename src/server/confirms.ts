@@ -142,9 +142,8 @@ export class ConfirmTracker {
   private settleRun(from: number, to: number, ok: boolean): void {
     if (to < from) return;
     if (ok && from === this.okThrough + 1 && this.settled.size === 0) {
-      // Every one before to at once; to itself through settle(), which schedules the flush.
-      this.okThrough = to - 1;
-      this.settle(to, true);
+      this.okThrough = to;
+      this.flushSoon();
       return;
     }
     for (let s = from; s <= to; s++) this.settle(s, ok);
@@ -153,10 +152,14 @@ export class ConfirmTracker {
   settle(seq: number, ok: boolean): void {
     if (ok && seq === this.okThrough + 1 && this.settled.size === 0) this.okThrough = seq;
     else this.settled.set(seq, ok);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(this.flushNow);
-    }
+    this.flushSoon();
+  }
+
+  /** Sends what is settled once the current tick's work is done (one flush for all of it). */
+  private flushSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.flushNow);
   }
 
   /**
@@ -169,10 +172,7 @@ export class ConfirmTracker {
     this.stats.confirm++;
     this.send({ id: M.BasicAck, args: { deliveryTag: seq, multiple: false } });
     this.settled.set(seq, 'sent');
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(this.flushNow);
-    }
+    this.flushSoon();
   }
 
   /**

@@ -318,16 +318,13 @@ export class Queue {
 
   /** The record of an entry in the store. */
   private record(e: Entry, redelivered = e.redelivered, body = e.msg.content): StoredMessage {
-    const m = e.msg;
-    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body, expiresAt: e.expiresAt };
-    if (e.deliveryCount !== undefined) r.deliveryCount = e.deliveryCount;
-    if (m.bccKeys) r.bcc = m.bccKeys;
-    return r;
+    return Queue.recordOf(e.msg, e.expiresAt, redelivered, body, e.deliveryCount);
   }
 
-  /** The record of a message just published, never delivered (as record() of its new entry). */
-  private recordOf(m: Message, expiresAt: number): StoredMessage {
-    const r: StoredMessage = { seq: m.seq, redelivered: false, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.content, expiresAt };
+  /** The record of message m in the store (record() of an entry, or of one not made: pageOut). */
+  private static recordOf(m: Message, expiresAt: number, redelivered = false, body = m.content, deliveryCount?: number): StoredMessage {
+    const r: StoredMessage = { seq: m.seq, redelivered, exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body, expiresAt };
+    if (deliveryCount !== undefined) r.deliveryCount = deliveryCount;
     if (m.bccKeys) r.bcc = m.bccKeys;
     return r;
   }
@@ -441,7 +438,7 @@ export class Queue {
       return;
     }
     const stored = this.persists(msg);
-    const rec = entry ? this.record(entry) : this.recordOf(msg, expiresAt);
+    const rec = entry ? this.record(entry) : Queue.recordOf(msg, expiresAt);
     this.diskWrites++;
     if (stored) this.vhost.store.putMessage(this.vhost.name, this.storeName(msg), rec);
     this.tail!.add(rec, stored, msg);
