@@ -213,12 +213,6 @@ const parser = yargs(rawArgs)
     default: 5,
     describe: "nice levels (0-19) V8's compiler and GC threads are put below the event loop's thread, so they seldom preempt it (Linux; 0 = leave them be; see helper-threads.ts before raising it)",
   })
-  .option('helper-threads-idle', {
-    type: 'boolean',
-    default: false,
-    describe:
-      "put V8's compiler and GC threads in SCHED_IDLE (Linux, through chrt): they never hold a core the event loop wakes on, for the shortest latency tail on a machine the broker has to itself; beside other busy processes they starve and the broker runs slower code (see helper-threads.ts)",
-  })
   .check((a) => {
     const n = a['helper-threads-nice'];
     if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error(`--helper-threads-nice: ${n} is not an integer from 0 to 19`);
@@ -247,15 +241,13 @@ const logger = pino({ level: argv['log-level'], base: argv.cluster ? { pid: proc
 if (notOptions.length > 0) logger.warn({ variables: notOptions }, `ignored environment variables that name no option: ${notOptions.join(', ')}`);
 // Before the store, the cluster client or anything else starts threads of its own: the split
 // counts on Node's and libuv's being the only ones (see helper-threads.ts).
-if (argv['helper-threads-nice'] !== 0 || argv['helper-threads-idle']) {
-  const idle = argv['helper-threads-idle'];
-  const threads = await lowerHelperThreads(argv['helper-threads-nice'], idle);
-  // The idle policy was asked for by name: where it cannot be had, say so at warn, not debug.
-  if (threads === null) logger[idle ? 'warn' : 'debug']('helper threads: priorities are left as they are on this platform');
+if (argv['helper-threads-nice'] !== 0) {
+  const threads = await lowerHelperThreads(argv['helper-threads-nice']);
+  if (threads === null) logger.debug('helper threads: priorities are left as they are on this platform');
   else if ('skipped' in threads) logger.warn({ reason: threads.skipped }, `helper threads left at their priority: ${threads.skipped}`);
   else {
-    if (threads.failed.length > 0) logger.warn({ failed: threads.failed }, idle ? 'helper threads: some could not be put in SCHED_IDLE' : 'helper threads: some priorities could not be lowered');
-    logger.debug({ helperThreads: threads.lowered, libuvPool: threads.pool, nice: threads.nice, policy: threads.policy }, 'helper threads lowered');
+    if (threads.failed.length > 0) logger.warn({ failed: threads.failed }, 'helper threads: some priorities could not be lowered');
+    logger.debug({ helperThreads: threads.lowered, libuvPool: threads.pool, nice: threads.nice }, 'helper threads lowered');
   }
 }
 // In a cluster the store is the cluster's (shared topology, local messages beside it).

@@ -27,22 +27,14 @@
 // The pool keeps its priority: it does the store's writes and syncs, which confirms wait for.
 // Threads made later (LevelDB's compaction thread, made by a pool thread) inherit their maker's.
 //
-// Why nice is not enough, and what idle (--helper-threads-idle) costs: under Linux's EEVDF
-// scheduler (6.6 and later) a thread that gets a core keeps it for a protected slice (about a base
-// slice, 0.75-1.5 ms) whatever its nice value; only a SCHED_IDLE thread is preempted at once by a
-// waking normal one, and a core running only SCHED_IDLE threads counts as idle when a woken thread
-// is placed. `perf sched timehist` of goperf's 5k msgs/s latency run (thirty-third session): the
-// slowest 0.2% of messages came with a nice-5 compile job of 0.5-2.5 ms on the core the event loop
-// was woken on (the main thread runnable behind it for up to 2.2 ms while the other core idled),
-// with the VM's kdamond thread (~1 ms, twice a second) or with a scavenge. SCHED_IDLE helpers took
-// the run's p99.9 from a median of ~700-1,100 µs to ~380-430 (LavinMQ's ~380). It stays an opt-in:
-// beside a CPU hog a SCHED_IDLE compiler gets ~0.3% of a core, V8 runs unoptimized code for
-// seconds (goperf transient beside one `yes`: 235k-676k msgs/s against ~1.0M at nice 5), and
-// leaving SCHED_IDLE again needs CAP_SYS_NICE, which a container seldom has.
+// Not SCHED_IDLE, though it was tried (README, "The 5k p99.9 on EEVDF"): under EEVDF (Linux 6.6+)
+// a nice-5 compile job keeps the core the event loop is woken on for its protected slice, and only
+// a SCHED_IDLE thread yields at once; set through chrt, it took the 5k p99.9 from a median of 794
+// to 590 µs with the production flags, but beside one CPU hog the single V8 helper starved and
+// goperf transient fell from 1.43M to 130k msgs/s, and leaving SCHED_IDLE needs CAP_SYS_NICE.
 import process from 'node:process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
 
 /** libuv's pool size as libuv reads it (`atoi` of UV_THREADPOOL_SIZE; 0 counts as 1; at most 1024). */
@@ -74,8 +66,6 @@ export function splitThreads(tids: readonly number[], pid: number, poolSize: num
 export interface LoweredThreads {
   /** The nice value the platform threads now have. */
   nice: number;
-  /** Their scheduling policy: SCHED_OTHER ('other') or, with --helper-threads-idle, SCHED_IDLE. */
-  policy: 'other' | 'idle';
   /** Platform threads now at `nice`. */
   lowered: number[];
   /** libuv's pool, left as it was. */
@@ -90,7 +80,7 @@ export interface LoweredThreads {
  * its helpers below its event loop, never above. Call it from a process's entry, before anything
  * starts threads of its own: an application embedding Warren keeps its threads as they are.
  */
-export async function lowerHelperThreads(by: number, idle = false): Promise<LoweredThreads | { skipped: string } | null> {
+export async function lowerHelperThreads(by: number): Promise<LoweredThreads | { skipped: string } | null> {
   if (process.platform !== 'linux') return null;
   const nice = Math.min(19, getPriority(process.pid) + by);
   // libuv starts its pool on the first request it gets; this is one (if the loader's was not).
@@ -109,42 +99,5 @@ export async function lowerHelperThreads(by: number, idle = false): Promise<Lowe
       failed.push({ tid, error: err instanceof Error ? err.message : String(err) });
     }
   }
-  if (!idle) return { nice, policy: 'other', lowered, pool: split.pool, failed };
-  const idled: number[] = [];
-  await Promise.all(
-    lowered.map(async (tid) => {
-      const error = await toIdlePolicy(tid);
-      if (error === null) idled.push(tid);
-      else failed.push({ tid, error });
-    }),
-  );
-  return { nice, policy: 'idle', lowered: idled.sort((a, b) => a - b), pool: split.pool, failed };
-}
-
-/** SCHED_IDLE, as sched(7) numbers it and /proc/<pid>/task/<tid>/stat's policy field shows it. */
-export const SCHED_IDLE = 5;
-
-/** The scheduling policy of one of this process's threads (proc(5), field 41). */
-export function policyOf(tid: number, pid = process.pid): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  // Fields from the state (3) on, after the command in parentheses (which may hold spaces).
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-}
-
-/**
- * Puts one thread in SCHED_IDLE through util-linux's chrt (Node has no call for a scheduling
- * policy), then reads the policy back. Null when done, else why not.
- */
-function toIdlePolicy(tid: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile('chrt', ['--idle', '--pid', '0', String(tid)], (err, _out, stderr) => {
-      if (err) return resolve(`chrt: ${stderr.trim() || err.message}`);
-      try {
-        const policy = policyOf(tid);
-        resolve(policy === SCHED_IDLE ? null : `chrt left the policy at ${policy}`);
-      } catch (e) {
-        resolve(e instanceof Error ? e.message : String(e));
-      }
-    });
-  });
+  return { nice, lowered, pool: split.pool, failed };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHED_IDLE, libuvPoolSize, policyOf, splitThreads } from '../../src/helper-threads.js';
+import { libuvPoolSize, splitThreads } from '../../src/helper-threads.js';
 import { CLI_PATH, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 
 describe('splitThreads', () => {
@@ -112,40 +112,6 @@ describe('--helper-threads-nice', () => {
         const base = niceOf(pid, pid);
         for (const t of readdirSync(`/proc/${pid}/task`).map(Number)) expect(niceOf(pid, t)).toBe(base);
       }
-    } finally {
-      await b.stop();
-    }
-  });
-  it.runIf(process.platform === 'linux')('with --helper-threads-idle puts them in SCHED_IDLE, the event loop and the pool not', async () => {
-    const b = await spawnBroker({ args: ['--in-memory', '--helper-threads-idle', '--log-level', 'debug'] });
-    try {
-      const pid = b.proc.pid!;
-      const rec = b.logs().find((l) => l.msg === 'helper threads lowered');
-      expect(rec?.policy, b.output()).toBe('idle');
-      const helpers = rec!.helperThreads as number[];
-      expect(helpers.length).toBeGreaterThanOrEqual(2);
-      for (const t of helpers) expect(policyOf(t, pid)).toBe(SCHED_IDLE);
-      expect(policyOf(pid, pid)).toBe(0);
-      for (const t of rec!.libuvPool as number[]) expect(policyOf(t, pid)).toBe(0);
-      // Still a broker: a round trip through a queue.
-      const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
-      const ch = await conn.createChannel();
-      const q = (await ch.assertQueue('', { exclusive: true })).queue;
-      ch.sendToQueue(q, Buffer.from('idle'));
-      const got = await new Promise<string>((resolve) => void ch.consume(q, (m) => m && resolve(m.content.toString()), { noAck: true }));
-      expect(got).toBe('idle');
-      await conn.close();
-    } finally {
-      await b.stop();
-    }
-  });
-  it.runIf(process.platform === 'linux')('says so at warn when chrt cannot be run', async () => {
-    const b = await spawnBroker({ args: ['--in-memory', '--helper-threads-idle', '--log-level', 'debug'], env: { PATH: '/nonexistent' } });
-    try {
-      const warn = b.logs().find((l) => l.msg === 'helper threads: some could not be put in SCHED_IDLE');
-      expect(warn, b.output()).toBeDefined();
-      expect(JSON.stringify(warn!.failed)).toContain('chrt');
-      for (const t of readdirSync(`/proc/${b.proc.pid}/task`).map(Number)) expect(policyOf(t, b.proc.pid!)).toBe(0);
     } finally {
       await b.stop();
     }
