@@ -25,7 +25,16 @@ const body = (id: number): Buffer => {
 };
 const bodyBytes = (dataDir: string): number => {
   const dir = join(dataDir, 'bodies');
-  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  // A compaction may remove a file between the listing and its stat: it then holds nothing.
+  const sizeOf = (f: string): number => {
+    try {
+      return statSync(join(dir, f)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+  };
+  return readdirSync(dir).reduce((n, f) => n + sizeOf(f), 0);
 };
 const compactions = (logs: Array<Record<string, unknown>>): number => logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('compacted')).length;
 
