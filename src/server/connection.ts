@@ -113,7 +113,11 @@ export class Connection implements QueueOwner, Throttled {
    */
   private lastChannel: Channel | null = null;
   private header = Buffer.alloc(0);
-  private lastRead = Date.now();
+  /**
+   * Heartbeat looks (every half interval) in a row that found nothing read. Reads are counted
+   * (recvCnt), not stamped: a Date.now() per read was on the path of every hop.
+   */
+  private silentLooks = 0;
   /** Socket reads (the management API's recv_cnt, as RabbitMQ counts its socket's receives). */
   recvCnt = 0;
   /** Whether the socket reads into a buffer of its own (socket-reads.ts) rather than Node's per read. */
@@ -269,7 +273,6 @@ export class Connection implements QueueOwner, Throttled {
 
   /** chunk[0, len) was read; it may be read over once this returns (socket-reads.ts). */
   private onData(chunk: Buffer, len: number): void {
-    this.lastRead = Date.now();
     this.recvCnt++;
     // After close-ok everything the client still sends is dropped unread, as RabbitMQ does.
     if (this.state === 'closed' || this.state === 'draining') return;
@@ -344,7 +347,7 @@ export class Connection implements QueueOwner, Throttled {
     this.readPaused = pause;
     if (pause) this.socket.pause();
     else {
-      this.lastRead = Date.now();
+      this.silentLooks = 0;
       this.socket.resume();
     }
   }
@@ -677,20 +680,26 @@ export class Connection implements QueueOwner, Throttled {
     this.closeTimer.unref();
   }
 
-  /** Heartbeats every half interval; a peer silent for two intervals is dead (spec 4.2.7). */
+  /**
+   * Looks every half interval: a peer silent for two intervals (four looks in a row found nothing
+   * read, so 2 to 2.5 intervals of silence) is dead (spec 4.2.7); a heartbeat goes out when nothing
+   * was written since the last look. RabbitMQ's heartbeaters also watch the socket's counters.
+   */
   private startHeartbeat(seconds: number): void {
-    const interval = seconds * 1000;
+    let recvSeen = this.recvCnt;
+    let sendsSeen = this.writer.sends;
     this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
       // A connection we stopped reading cannot be judged by what it sends.
-      if (this.readPaused) this.lastRead = now;
-      if (now - this.lastRead > 2 * interval) {
+      if (this.recvCnt !== recvSeen || this.readPaused) this.silentLooks = 0;
+      else if (++this.silentLooks >= 4) {
         this.log.warn({ peer: this.peer, heartbeat: seconds }, 'missed heartbeats from client, closing connection');
         this.socket.destroy();
         return;
       }
-      if (now - this.writer.lastWrite >= interval / 2) this.writer.heartbeat();
-    }, interval / 2);
+      recvSeen = this.recvCnt;
+      if (this.writer.sends === sendsSeen) this.writer.heartbeat();
+      sendsSeen = this.writer.sends;
+    }, seconds * 500);
     this.heartbeatTimer.unref();
   }
 
