@@ -20,6 +20,7 @@ import type { JoinedCluster } from './cluster/index.js';
 import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from './metrics/server.js';
 import { setFlagsFromString } from 'node:v8';
 import { lowerHelperThreads } from './helper-threads.js';
+import { setLoopSlice } from './loop-slice.js';
 
 // V8 allocates objects straight in the old generation from allocation sites whose objects have
 // survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
@@ -213,9 +214,16 @@ const parser = yargs(rawArgs)
     default: 5,
     describe: "nice levels (0-19) V8's compiler and GC threads are put below the event loop's thread, so they seldom preempt it (Linux; 0 = leave them be; see helper-threads.ts before raising it)",
   })
+  .option('loop-slice', {
+    type: 'number',
+    default: 300,
+    describe: "µs of scheduler slice (100-100000) the event loop's thread asks Linux for, so that a message that wakes it preempts a longer-sliced thread on its core at once (Linux 6.12+; 0 = the kernel's default; see loop-slice.ts)",
+  })
   .check((a) => {
     const n = a['helper-threads-nice'];
     if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error(`--helper-threads-nice: ${n} is not an integer from 0 to 19`);
+    const s = a['loop-slice'];
+    if (!Number.isInteger(s) || (s !== 0 && (s < 100 || s > 100_000))) throw new Error(`--loop-slice: ${s} is not 0 or an integer from 100 to 100000`);
     return true;
   })
   .strict()
@@ -249,6 +257,13 @@ if (argv['helper-threads-nice'] !== 0) {
     if (threads.failed.length > 0) logger.warn({ failed: threads.failed }, 'helper threads: some priorities could not be lowered');
     logger.debug({ helperThreads: threads.lowered, libuvPool: threads.pool, nice: threads.nice }, 'helper threads lowered');
   }
+}
+if (argv['loop-slice'] !== 0) {
+  // Not awaited: the broker need not wait for perl to start.
+  void setLoopSlice(argv['loop-slice']).then((r) => {
+    if ('skipped' in r) logger.info({ reason: r.skipped }, `event loop keeps the kernel's scheduler slice: ${r.skipped}`);
+    else logger.debug({ sliceUs: r.sliceUs }, 'event loop scheduler slice set');
+  });
 }
 // In a cluster the store is the cluster's (shared topology, local messages beside it).
 // The cluster's modules (the NATS client among them, ~30 ms to load) only when there is one.
