@@ -21,6 +21,7 @@ import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from
 import { setFlagsFromString } from 'node:v8';
 import { lowerHelperThreads } from './helper-threads.js';
 import { setLoopSlice } from './loop-slice.js';
+import { setIdlePoll } from './server/idle-poll.js';
 
 // V8 allocates objects straight in the old generation from allocation sites whose objects have
 // survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
@@ -219,7 +220,14 @@ const parser = yargs(rawArgs)
     default: 300,
     describe: "µs of scheduler slice (100-100000) the event loop's thread asks Linux for, so that a message that wakes it preempts a longer-sliced thread on its core at once (Linux 6.12+; 0 = the kernel's default; see loop-slice.ts)",
   })
+  .option('idle-poll', {
+    type: 'number',
+    default: 0,
+    describe: 'µs the event loop keeps polling after a socket write before it sleeps, so that a reply within that time is read without a wake-up: for request/reply traffic on VMs whose idle vCPUs halt; costs CPU and, on a busy machine, throughput and other latencies (0-1000; 0 = sleep at once; see idle-poll.ts)',
+  })
   .check((a) => {
+    const p = a['idle-poll'];
+    if (!Number.isInteger(p) || p < 0 || p > 1000) throw new Error(`--idle-poll: ${p} is not an integer from 0 to 1000`);
     const n = a['helper-threads-nice'];
     if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error(`--helper-threads-nice: ${n} is not an integer from 0 to 19`);
     const s = a['loop-slice'];
@@ -258,6 +266,8 @@ if (argv['helper-threads-nice'] !== 0) {
     logger.debug({ helperThreads: threads.lowered, libuvPool: threads.pool, nice: threads.nice }, 'helper threads lowered');
   }
 }
+setIdlePoll(argv['idle-poll']);
+logger.debug({ idlePollUs: argv['idle-poll'] }, 'event loop idle poll after writes');
 if (argv['loop-slice'] !== 0) {
   // Not awaited: the broker need not wait for perl to start.
   void setLoopSlice(argv['loop-slice']).then((r) => {

@@ -17,6 +17,7 @@ import {
   type DeliverFrame,
   type MethodInit,
 } from '../frames/index.js';
+import { afterWrite } from './idle-poll.js';
 
 /** Bodies at least this big are not copied into the coalescing buffer. */
 const BY_REFERENCE = 16 * 1024;
@@ -192,6 +193,7 @@ export class FrameWriter {
     this.out = [];
     this.pending = 0;
     this.sends++;
+    afterWrite();
     // Write callbacks come in order, after the socket is done with the bytes (or has failed).
     if (out.length === 1) {
       this.socket.write(out[0]!, this.flushDone);
