@@ -7,7 +7,7 @@
 // (the machines here: the guest's haltpoll governor with guest_halt_poll_ns=0) that wake-up costs
 // tens of µs: goperf's RPC did 7,900 round trips/s (p50 134 µs) against 16,300 (p50 59 µs) with a
 // 50 µs window, and 18-19k with either broker beside a `yes` hog that keeps a vCPU from halting
-// (README, "RPC and idle wake-ups"). Erlang's schedulers spin before they sleep for the same reason
+// (README, "RPC: the flush of a hop, and idle wake-ups"). Erlang's schedulers spin before they sleep for the same reason
 // (RabbitMQ's +sbwt, on by default), as Seastar's reactors poll when idle (--idle-poll-time-us).
 //
 // Off by default (--idle-poll 0): on the 2-core VM here a 50 µs window also cost goperf's 64 KiB
@@ -15,7 +15,7 @@
 // interleaved pairs each. Likely (not traced): a polling thread keeps its vCPU busy, so the threads it wakes (the
 // client's, the store's pool) are placed on the other one and woken there, and on a machine with
 // no core to spare it takes CPU they need. It is for request/reply traffic on a machine with a core
-// to spare (README, "RPC and idle wake-ups").
+// to spare (README, "RPC: the flush of a hop, and idle wake-ups").
 //
 // How: a pending immediate makes libuv poll without blocking, so the window is a chain of
 // immediates that ends once `windowMs` have passed since the last write. The clock is read once a

@@ -3,6 +3,7 @@
 // go by reference.
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
+import process from 'node:process';
 import {
   FRAME_END,
   Writer,
@@ -218,9 +219,9 @@ export class FrameWriter {
    * then), so a reply or delivery leaves in the same callback as the read that caused it: an RPC
    * hop or a message at a steady rate waits for nothing. Flushing at the end of the turn
    * (setImmediate, the check phase) cost each such hop ~1 µs more: another call from libuv into
-   * JS, and the immediate's bookkeeping (README, "RPC: the flush of a hop"). Later flushes in the
-   * same turn wait for the check phase, so a consumer fed by many publishers' reads in one turn
-   * still gets one write for all but the first.
+   * JS, and the immediate's bookkeeping (README, "RPC: the flush of a hop, and idle wake-ups").
+   * Later flushes in the same turn wait for the check phase, so a consumer fed by many
+   * publishers' reads in one turn still gets one write for all but the first.
    */
   private schedule(): void {
     if (this.scheduled) return;
