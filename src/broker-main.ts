@@ -21,7 +21,7 @@ import { defaultPrometheusOptions, startPrometheus, type PrometheusServer } from
 import { setFlagsFromString } from 'node:v8';
 import { lowerHelperThreads } from './helper-threads.js';
 import { setLoopSlice } from './loop-slice.js';
-import { setIdlePoll } from './server/idle-poll.js';
+import { idlePollUs, setIdlePoll } from './server/idle-poll.js';
 
 // V8 allocates objects straight in the old generation from allocation sites whose objects have
 // survived young-generation collections ("pretenuring"). A queue filling its in-memory part (the
@@ -267,7 +267,8 @@ if (argv['helper-threads-nice'] !== 0) {
   }
 }
 setIdlePoll(argv['idle-poll']);
-logger.debug({ idlePollUs: argv['idle-poll'] }, 'event loop idle poll after writes');
+// The module's own figure, so that the log (and its test) shows what the loop will do.
+logger.debug({ idlePollUs: idlePollUs() }, 'event loop idle poll after writes');
 if (argv['loop-slice'] !== 0) {
   // Not awaited: the broker need not wait for perl to start.
   void setLoopSlice(argv['loop-slice']).then((r) => {
