@@ -222,8 +222,8 @@ const parser = yargs(rawArgs)
   })
   .option('idle-poll', {
     type: 'number',
-    default: 0,
-    describe: 'µs the event loop keeps polling after a socket write before it sleeps, so that a reply within that time is read without a wake-up: for request/reply traffic on VMs whose idle vCPUs halt; costs CPU and, on a busy machine, throughput and other latencies (0-1000; 0 = sleep at once; see idle-poll.ts)',
+    default: 50,
+    describe: 'µs the event loop keeps polling, rather than sleeping in epoll, after it writes deliveries to a connection that answers its deliveries with publishes (an RPC server or client), so that the answer is read without a wake-up: for VMs whose idle vCPUs halt; costs CPU while such traffic runs (0-1000; 0 = sleep at once; see idle-poll.ts)',
   })
   .check((a) => {
     const p = a['idle-poll'];

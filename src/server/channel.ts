@@ -744,6 +744,7 @@ export class Channel implements ReplyReceiver {
     const exchange = this.exchangeForPublish(exchangeName);
     this.permitTopic(exchange, 'write', routingKey);
     this.conn.publisher = true;
+    this.conn.writer.requestReply.answered = true;
     this.publishing = true;
     const counters = this.counters;
     counters.receivedBody(bodyLength(body));

@@ -18,7 +18,7 @@ import {
   type DeliverFrame,
   type MethodInit,
 } from '../frames/index.js';
-import { afterWrite } from './idle-poll.js';
+import { RequestReply, afterWrite } from './idle-poll.js';
 
 /** Bodies at least this big are not copied into the coalescing buffer. */
 const BY_REFERENCE = 16 * 1024;
@@ -49,6 +49,10 @@ export class FrameWriter {
   private pending = 0;
   /** Someone found us congested and waits to hear when that is over. */
   private owed = false;
+  /** Deliveries were written since the last flush. */
+  private delivered = false;
+  /** Whether this connection answers its deliveries with publishes (idle-poll.ts). */
+  readonly requestReply = new RequestReply();
 
   constructor(
     private readonly socket: Socket,
@@ -97,6 +101,7 @@ export class FrameWriter {
     body: Body,
   ): void {
     frame.write(this.w, deliveryTag, redelivered, exchange, routingKey);
+    this.delivered = true;
     this.contentFrames(frame.channel, properties, body);
   }
 
@@ -194,7 +199,10 @@ export class FrameWriter {
     this.out = [];
     this.pending = 0;
     this.sends++;
-    afterWrite();
+    if (this.delivered) {
+      this.delivered = false;
+      if (this.requestReply.delivering()) afterWrite();
+    }
     // Write callbacks come in order, after the socket is done with the bytes (or has failed).
     if (out.length === 1) {
       this.socket.write(out[0]!, this.flushDone);

@@ -3,7 +3,7 @@
 // utilization (time not spent waiting in epoll), over a 60 ms wait on a timer.
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { afterWrite, idlePollUs, setIdlePoll } from '../../src/server/idle-poll.js';
+import { RequestReply, afterWrite, idlePollUs, setIdlePoll } from '../../src/server/idle-poll.js';
 
 /** The share of `ms` the loop was busy (not blocked in epoll) while this waited on a timer. */
 async function busyShare(ms: number, during?: () => void): Promise<number> {
@@ -36,5 +36,28 @@ describe('idle polling after writes', () => {
   it('with a window of 0 the loop sleeps at once', async () => {
     setIdlePoll(0);
     expect(await busyShare(60, afterWrite)).toBeLessThan(0.2);
+  });
+});
+
+describe('which writes are awaited (RequestReply)', () => {
+  it('deliveries to a connection that answered the last two with publishes', () => {
+    const rr = new RequestReply();
+    // Deliveries never answered: a consumer that only acks.
+    expect([rr.delivering(), rr.delivering(), rr.delivering()]).toEqual([false, false, false]);
+    const answered = (): boolean => {
+      rr.answered = true;
+      return rr.delivering();
+    };
+    expect([answered(), answered(), answered()]).toEqual([false, true, true]);
+  });
+
+  it('stops once deliveries go unanswered', () => {
+    const rr = new RequestReply();
+    for (let i = 0; i < 10; i++) {
+      rr.answered = true;
+      rr.delivering();
+    }
+    // The score is capped at 4: the third unanswered write in a row is not polled after.
+    expect([rr.delivering(), rr.delivering(), rr.delivering()]).toEqual([true, true, false]);
   });
 });
