@@ -8,7 +8,8 @@
 // guest_halt_poll_ns=0) waking a sleeping thread costs tens of µs, and an RPC round trip is four
 // of them. goperf's RPC did 7,900 round trips/s (p50 134 µs) against 16,300 (p50 59 µs) with a
 // 50 µs window, and 18-19k with either broker beside a `yes` hog that keeps a vCPU from halting
-// (README, "RPC: the flush of a hop, and idle wake-ups"). Erlang's schedulers spin before they
+// (README, "RPC: the flush of a hop, and idle wake-ups"). On a VM with the `menu` governor it was
+// ~1.2× (11.3k against 13.8-14.2k). Erlang's schedulers spin before they
 // sleep for the same reason (RabbitMQ's +sbwt, on by default), as Seastar's reactors poll when
 // idle (--idle-poll-time-us).
 //
