@@ -99,6 +99,7 @@ const QUEUE_FIELDS = [
   'memory',
   'policy',
   'exclusive_consumer_tag',
+  'pid',
   'owner_pid',
   'exclusive_consumer_pid',
   'disk_reads',
@@ -155,8 +156,8 @@ const consumerRatio = (name: string): Column => (r) => {
 
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
-    // The fields 3.10.8's API strips or lacks (owner_pid, exclusive_consumer_pid, disk_reads,
-    // disk_writes) come only when asked for as columns: every column is asked for.
+    // The fields 3.10.8's API strips or lacks (pid, owner_pid, exclusive_consumer_pid,
+    // disk_reads, disk_writes) come only when asked for as columns: every column is asked for.
     path: `/api/queues/{vhost}?columns=${QUEUE_API_COLUMNS.join(',')}`,
     defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,

@@ -2,10 +2,10 @@
 // each followed by a blank line, with every column its lists show (taken from 3.10.8 on a node
 // with a connection, a channel, a consumer and two vhosts).
 //
-// Left out, having no counterpart: the queues' `pid` column (a Warren queue is not a process), the
-// "Command line arguments" section (an Erlang VM's init arguments) and "RabbitMQ-specific
-// environment variables" (the broker's own environment is not in the management API; its settings
-// are, and `environment` prints them where 3.10.8 prints the Erlang application environment).
+// Left out, having no counterpart: the "Command line arguments" section (an Erlang VM's init
+// arguments) and "RabbitMQ-specific environment variables" (the broker's own environment is not in
+// the management API; its settings are, and `environment` prints them where 3.10.8 prints the
+// Erlang application environment).
 
 /** The columns 3.10.8's report lists, in its order. */
 export const REPORT_COLUMNS = {
@@ -21,7 +21,7 @@ export const REPORT_COLUMNS = {
     'global_prefetch_count',
   ],
   list_queues: [
-    'name', 'durable', 'auto_delete', 'arguments', 'policy', 'owner_pid', 'exclusive', 'exclusive_consumer_pid',
+    'name', 'durable', 'auto_delete', 'arguments', 'policy', 'pid', 'owner_pid', 'exclusive', 'exclusive_consumer_pid',
     'exclusive_consumer_tag', 'messages_ready', 'messages_unacknowledged', 'messages', 'messages_ready_ram',
     'messages_unacknowledged_ram', 'messages_ram', 'messages_persistent', 'message_bytes', 'message_bytes_ready',
     'message_bytes_unacknowledged', 'message_bytes_ram', 'message_bytes_persistent', 'head_message_timestamp',

@@ -39,7 +39,7 @@ import {
   connectionView,
   consumersView,
   exchangeView,
-  messageStatsView,
+  overviewMessageStats,
   propertiesKey,
   propertiesView,
   queueAskedView,
@@ -127,7 +127,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
   };
   const queueWithSamples = (q: Queue, query: Record<string, string | undefined>): JsonObject => {
     const view = queueView(q, broker.nodeName, rates);
-    for (const c of askedColumns(query)) Object.assign(view, queueAskedView(q, c));
+    for (const c of askedColumns(query)) Object.assign(view, queueAskedView(q, c, broker.nodeName));
     if (!queueHistory) return view;
     const lengths = ageQuery(query, 'lengths');
     const msgRates = ageQuery(query, 'msg_rates');
@@ -224,7 +224,7 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
         a.isMonitor ? ageQuery(req.query, 'lengths') : null,
         ['messages', 'messages_ready', 'messages_unacknowledged'],
       ),
-      message_stats: withSamples(messageStatsView(broker.stats, rates, broker.stats) ?? {}, ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
+      message_stats: withSamples(overviewMessageStats(broker, rates), ageQuery(req.query, 'msg_rates'), ['publish', 'deliver_get', 'ack']),
       // Every listener of this node, the management API's too, as 3.10.8 lists them (it adds its
       // clustering port, which a Warren node does not have).
       listeners: broker.listeners().map((l) => ({ node: broker.nodeName, protocol: l.protocol, ip_address: l.ip, port: l.port })),

@@ -26,7 +26,7 @@ import { BrokerHistory } from './history.js';
 import { QueueHistory } from './queue-history.js';
 import { registerUi } from './ui.js';
 import { sharedValidators } from './validators.js';
-import { churnCounts, queueLevels, queueTotals } from './views.js';
+import { churnCounts, diskTotals, queueLevels, queueTotals } from './views.js';
 import { vhostGauges, vhostTotals } from './vhost-stats.js';
 
 declare module 'fastify' {
@@ -87,6 +87,8 @@ export async function startManagement(
     // The overview's churn rates and queue totals' rates.
     yield [broker.counters, churnCounts(broker)];
     yield [broker.vhosts, queueTotals(broker)];
+    // The overview's disk_reads and disk_writes (counted by queues, kept apart from MessageStats).
+    yield [broker.stats, diskTotals(broker)];
   });
   rates.start();
   const history = new BrokerHistory(broker);

@@ -106,6 +106,34 @@ export function queueTotals(broker: Broker): { messages: number; messages_ready:
   return { messages: ready + unacked + owed, messages_ready: ready, messages_unacknowledged: unacked };
 }
 
+/**
+ * Messages written to the store and read back from it by every classic queue, deleted ones too
+ * (the overview's message_stats disk_writes and disk_reads, which 3.10.8 never lowers; quorum
+ * queues and streams keep their own logs and count in neither, as a queue's own columns show).
+ */
+export function diskTotals(broker: Broker): { disk_reads: number; disk_writes: number } {
+  let reads = broker.counters.diskReadsOfDeleted;
+  let writes = broker.counters.diskWritesOfDeleted;
+  for (const v of broker.vhosts.values()) {
+    for (const q of v.queues.values()) {
+      if (q.type.name !== 'classic') continue;
+      reads += q.diskReads;
+      writes += q.diskWrites;
+    }
+  }
+  return { disk_reads: reads, disk_writes: writes };
+}
+
+/** The overview's message_stats: every counter, and the queues' disk_reads and disk_writes, sorted by name as 3.10.8's. */
+export function overviewMessageStats(broker: Broker, rates?: RateSampler): JsonObject {
+  const out = messageStatsView(broker.stats, rates, broker.stats) ?? {};
+  for (const [name, value] of Object.entries(diskTotals(broker))) {
+    out[name] = value;
+    out[`${name}_details`] = { rate: Math.max(0, rates?.gaugeRate(broker.stats, name) ?? 0) };
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 /** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
 /** The exchange types, as the overview and the node list them. */
 export const EXCHANGE_TYPES: JsonObject[] = [
@@ -185,16 +213,20 @@ export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObje
 }
 
 /** Queue fields 3.10.8's API has not (pids, disk counters): given when asked for as columns (warren ctl list_queues). */
-export const QUEUE_ASKED_COLUMNS = ['owner_pid', 'exclusive_consumer_pid', 'disk_reads', 'disk_writes'] as const;
+export const QUEUE_ASKED_COLUMNS = ['pid', 'owner_pid', 'exclusive_consumer_pid', 'disk_reads', 'disk_writes'] as const;
 
 /**
- * One of QUEUE_ASKED_COLUMNS, as rabbitmqctl 3.10.8 prints it: the exclusive owner's connection
- * and the exclusive consumer's channel pids ("" when none); messages written to the store and read
- * back from it, by a classic queue ("" for a quorum queue or a stream, which keep their own logs).
+ * One of QUEUE_ASKED_COLUMNS, as rabbitmqctl 3.10.8 prints it: the queue's own pid (Warren's:
+ * the node it runs on, 0 where a connection's id goes, a number of its own), the exclusive owner's
+ * connection and the exclusive consumer's channel pids ("" when none); messages written to the
+ * store and read back from it, by a classic queue ("" for a quorum queue or a stream, which keep
+ * their own logs). node: this broker's name, where a queue without a placement runs.
  */
-export function queueAskedView(q: Queue, column: (typeof QUEUE_ASKED_COLUMNS)[number]): JsonObject {
+export function queueAskedView(q: Queue, column: (typeof QUEUE_ASKED_COLUMNS)[number], node: string): JsonObject {
   const classic = q.type.name === 'classic';
   switch (column) {
+    case 'pid':
+      return { pid: `<${q.placement?.node || node}.0.${q.serial}>` };
     case 'owner_pid':
       return { owner_pid: q.exclusiveOwner?.pid ?? '' };
     case 'exclusive_consumer_pid':
@@ -237,7 +269,7 @@ function queueExtrasView(q: Queue): JsonObject {
     out.messages_persistent = persistent.count;
     out.message_bytes_persistent = persistent.bytes;
   }
-  if (q.consumerCount === 0) out.idle_since = new Date(q.lastUsedAt).toISOString().replace('Z', '+00:00');
+  if (q.consumerCount === 0) out.idle_since = isoTime(q.lastUsedAt);
   return out;
 }
 
@@ -370,9 +402,12 @@ function tlsView(c: Connection): JsonObject {
   return out;
 }
 
+/** A time as RabbitMQ's API writes idle_since: 2026-12-07T14:59:13.203+00:00. */
+const isoTime = (ms: number): string => new Date(ms).toISOString().replace('Z', '+00:00');
+
 export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
   const uncommitted = ch.uncommitted;
-  return {
+  const out: JsonObject = {
     name: `${connectionName(ch.conn)} (${ch.id})`,
     number: ch.id,
     user: ch.conn.user,
@@ -394,6 +429,9 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
     pending_raft_commands: 0,
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
+  // As 3.10.8: only once the channel has gone idle (its process hibernated) at least once.
+  if (ch.idleSince > 0) out.idle_since = isoTime(ch.idleSince);
+  return out;
 }
 
 /**

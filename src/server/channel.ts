@@ -123,6 +123,16 @@ export class Channel implements ReplyReceiver {
   private scanned: Buffer | null = null;
   /** This channel as trace messages name it (firehose.ts), made for the first one. */
   private tracedAs: TraceOrigin | null = null;
+  /** Frames received and deliveries sent: counted, not stamped, so the sweep can tell idleness. */
+  private activity = 0;
+  private activitySeen = -1;
+  private busy = false;
+  /**
+   * When the channel was last seen to go idle (ms; 0: not yet), the API's idle_since. RabbitMQ
+   * stamps it when the channel's process hibernates, ~1 s after its last work, and keeps the
+   * stamp while the channel works again, until it next goes idle (3.10.8, checked).
+   */
+  idleSince = 0;
 
   constructor(
     readonly id: number,
@@ -145,6 +155,7 @@ export class Channel implements ReplyReceiver {
 
   /** A frame whose payload is b[start, end), good only until this returns. */
   onFrame(type: number, b: Buffer, start: number, end: number): void {
+    this.activity++;
     if (this.state !== 'open') {
       // After channel.close only close and close-ok mean anything (spec 4.2.6 / 2.2.4).
       if (type === FRAME_METHOD) {
@@ -172,6 +183,7 @@ export class Channel implements ReplyReceiver {
   onPublishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): boolean {
     // A transaction holds its publishes, and immediate is refused: both as onCommand does it.
     if (this.state !== 'open' || this.tx !== null) return false;
+    this.activity++;
     const asm = this.assembler;
     const properties = asm.publishFrames(b, m0, m1, h0, h1, b0, b1);
     if (properties === null) return false;
@@ -208,6 +220,20 @@ export class Channel implements ReplyReceiver {
   get uncommitted(): { messages: number; acks: number } {
     if (!this.tx) return { messages: 0, acks: 0 };
     return { messages: this.tx.publishes.length, acks: this.tx.acks.reduce((n, a) => n + a.taken.length, 0) };
+  }
+
+  /**
+   * Called by the broker's sweep once a second (consumer-timeout.ts): the first sweep that finds
+   * nothing done since the one before stamps idleSince (so 1-2 s after the last work).
+   */
+  noteIdle(now: number): void {
+    if (this.activity !== this.activitySeen) {
+      this.activitySeen = this.activity;
+      this.busy = true;
+    } else if (this.busy) {
+      this.busy = false;
+      this.idleSince = now;
+    }
   }
 
   /**
@@ -1011,6 +1037,7 @@ export class Channel implements ReplyReceiver {
   }
 
   deliver(c: Consumer, entry: Entry): void {
+    this.activity++;
     const tag = this.nextTag++;
     if (c.noAck) {
       c.queue.settle(entry);

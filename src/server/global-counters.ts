@@ -38,6 +38,9 @@ export class GlobalCounters {
   queuesDeclared = 0;
   queuesCreated = 0;
   queuesDeleted = 0;
+  /** Messages deleted classic queues wrote to the store and read back (the overview's disk_* go on counting them, as 3.10.8's). */
+  diskWritesOfDeleted = 0;
+  diskReadsOfDeleted = 0;
   // Logins over AMQP.
   authSucceeded = 0;
   authFailed = 0;

@@ -39,6 +39,9 @@ export interface Throttled {
   unthrottle(q: Queue): void;
 }
 
+
+/** The last Queue.serial given. */
+let queueSerial = 0;
 /** What a queue needs to know of the connection that owns it exclusively. */
 export interface QueueOwner {
   readonly id: number;
@@ -144,6 +147,8 @@ export class Queue {
   /** Messages written to the store and read back from it (rabbitmqctl's disk_writes, disk_reads). */
   diskWrites = 0;
   diskReads = 0;
+  /** Numbers queue objects in this process, for the pid rabbitmqctl's list_queues prints. */
+  readonly serial = ++queueSerial;
 
   constructor(
     readonly vhost: VHost,

@@ -373,6 +373,10 @@ export class VHost implements ExchangeHost {
   deleteQueue(q: Queue): number {
     if (q.deleted) return 0;
     this.counters.queuesDeleted++;
+    if (q.type.name === 'classic') {
+      this.counters.diskWritesOfDeleted += q.diskWrites;
+      this.counters.diskReadsOfDeleted += q.diskReads;
+    }
     // Told in 3.10.8's order: its consumers, its bindings, the queue (then each consumer's channel
     // tells of its consumer again, as it cancels it).
     const ev = this.events;

@@ -332,7 +332,7 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
     });
   });
 
-  it('list_queues owner_pid, exclusive_consumer_pid, slave_pids, disk_reads, disk_writes; list_exchanges policy; list_channels and list_consumers columns (rabbitmqctl 3.10.8)', async () => {
+  it('list_queues pid, owner_pid, exclusive_consumer_pid, slave_pids, disk_reads, disk_writes; list_exchanges policy; list_channels and list_consumers columns (rabbitmqctl 3.10.8)', async () => {
     await inOwnVhost('ctl-cols', async (vh, conn) => {
       const ch = await confirmChannel(conn);
       await ch.assertQueue('d', { durable: true });
@@ -353,6 +353,12 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
       expect(rows[2]![2]!.startsWith(connPid.replace(/\.0>$/, '.'))).toBe(true);
       expect(rows[2]![2]).toMatch(/\.[1-9]\d*>$/);
       expect(rows[2]!.slice(3)).toEqual(['', '', '0', '0']);
+      // Each queue's own pid, as 3.10.8's <node.number.number>: distinct, none a connection's.
+      const pids = table(await ok('list_queues', '-p', vh, 'name', 'pid'), ['name', 'pid']).sort();
+      expect(pids.map((r) => r[0])).toEqual(['d', 'qq', 'x']);
+      for (const [, pid] of pids) expect(pid).toMatch(/^<[^<>\s]+\.0\.[1-9]\d*>$/);
+      expect(new Set(pids.map((r) => r[1])).size).toBe(3);
+      expect(pids.map((r) => r[1])).not.toContain(connPid);
       expect(table(await ok('list_exchanges', '-p', vh, 'name', 'policy'), ['name', 'policy'])).toContainEqual(['e', '']);
       const chRows = table(await ok('list_channels', 'vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted'), ['vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted']);
       expect(chRows.filter((r) => r[0] === vh)).toEqual([[vh, '0', '0', '0']]);
@@ -1138,12 +1144,13 @@ describe('warren ctl report (rabbitmqctl 3.10.8)', () => {
       }
       expect(out.endsWith('\n\n')).toBe(true);
 
-      // The vhost's queue with 3.10.8's report columns (all but pid), its consumer, its policy.
+      // The vhost's queue with 3.10.8's report columns, its consumer, its policy.
       const at = lines.indexOf(`Listing queues for vhost ${vh} ...`);
       const header = lines[at + 1]!.split('\t');
       expect(header).toEqual([...REPORT_COLUMNS.list_queues]);
       const row = Object.fromEntries(lines[at + 2]!.split('\t').map((c, i) => [header[i], c]));
       expect(row).toMatchObject({ name: 'rq1', durable: 'true', policy: 'rp', consumers: '1', consumer_utilisation: '1.0', state: 'running', type: 'classic' });
+      expect(row.pid).toMatch(/^<[^<>\s]+\.0\.[1-9]\d*>$/);
       // The connection and its channel, with every column of the report.
       const conns = lines.slice(lines.indexOf('Listing connections ...') + 1, lines.indexOf('Listing channels ...') - 1);
       expect(conns[0]!.split('\t')).toEqual([...REPORT_COLUMNS.list_connections]);

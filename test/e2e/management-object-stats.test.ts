@@ -154,6 +154,36 @@ describe('message_stats groups and counters (3.10.8)', () => {
   });
 });
 
+describe('channel idle_since (3.10.8)', () => {
+  it('is stamped ~1 s after the channel last worked, kept while it works, moved when it is idle again', async () => {
+    const ch = await conn.createChannel();
+    await ch.assertQueue('idle-chan', { durable: false });
+    const openedAt = Date.now();
+    const mine = async (): Promise<{ idle_since?: string; state: string }> => {
+      const all = (await api('GET', '/api/channels')).json as { vhost: string; number: number; idle_since?: string; state: string; connection_details: { peer_port: number } }[];
+      const c = all.find((x) => x.vhost === 'stats' && x.number === (ch as unknown as { ch: number }).ch && x.connection_details.peer_port === (conn.connection as unknown as { stream: { localPort: number } }).stream.localPort);
+      if (!c) throw new Error('channel not listed');
+      return c;
+    };
+    // Not idle yet: 3.10.8 has no idle_since until the channel's process first hibernates.
+    expect((await mine()).idle_since).toBeUndefined();
+    const first = await eventually(async () => (await mine()).idle_since ?? null, 'idle_since', 6000);
+    // 3.10.8's shape: 2026-12-07T14:59:13.203+00:00; its state stays running.
+    expect(first).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
+    expect(Date.parse(first)).toBeGreaterThanOrEqual(openedAt);
+    expect((await mine()).state).toBe('running');
+    ch.sendToQueue('idle-chan', Buffer.from('wake'));
+    // Working again: the stamp is kept, then moved once the channel is idle again.
+    expect((await mine()).idle_since).toBe(first);
+    const second = await eventually(async () => {
+      const s = (await mine()).idle_since;
+      return s !== undefined && s !== first ? s : null;
+    }, 'a later idle_since', 6000);
+    expect(Date.parse(second)).toBeGreaterThan(Date.parse(first));
+    await ch.close();
+  });
+});
+
 describe('rates under load (3.10.8 *_details.rate)', () => {
   it('queue, channel, exchange and connection rates rise while amqplib publishes and consumes', async () => {
     const c2 = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}/stats`);
@@ -258,10 +288,30 @@ describe('further 3.10.8 fields (rates_mode basic)', () => {
     expect(o).toMatchObject({ rates_mode: 'basic', disable_stats: false, enable_queue_totals: false, statistics_db_event_queue: 0 });
     expect(o.sample_retention_policies).toEqual({ global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] });
     expect(o.exchange_types).toContainEqual({ name: 'topic', description: 'AMQP topic exchange, as per the AMQP specification', enabled: true });
-    // Every counter of 3.10.8's overview message_stats but disk_reads/disk_writes.
-    expect(Object.keys(o.message_stats).sort()).toEqual(
-      withDetails(['ack', 'confirm', 'deliver', 'deliver_get', 'deliver_no_ack', 'drop_unroutable', 'get', 'get_empty', 'get_no_ack', 'publish', 'redeliver', 'return_unroutable']),
-    );
+    // Every counter of 3.10.8's overview message_stats, sorted by name as it sends them.
+    const keys = withDetails(['ack', 'confirm', 'deliver', 'deliver_get', 'deliver_no_ack', 'disk_reads', 'disk_writes', 'drop_unroutable', 'get', 'get_empty', 'get_no_ack', 'publish', 'redeliver', 'return_unroutable']);
+    expect(Object.keys(o.message_stats)).toEqual(keys);
+  });
+
+  it('overview disk_writes: persistent messages written by durable queues, still counted once the queue is gone (3.10.8)', async () => {
+    const disk = async (): Promise<{ disk_reads: number; disk_writes: number }> => {
+      const m = (await api('GET', '/api/overview')).json.message_stats;
+      return { disk_reads: m.disk_reads, disk_writes: m.disk_writes };
+    };
+    const before = await disk();
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('disk-durable', { durable: true });
+    await ch.assertQueue('disk-transient', { durable: false });
+    // 3.10.8 for the same publishes: disk_writes +10 (the durable queue's persistent ones only).
+    for (let i = 0; i < 10; i++) ch.sendToQueue('disk-durable', Buffer.from('p'), { persistent: true });
+    for (let i = 0; i < 10; i++) ch.sendToQueue('disk-durable', Buffer.from('t'), { persistent: false });
+    for (let i = 0; i < 10; i++) ch.sendToQueue('disk-transient', Buffer.from('p'), { persistent: true });
+    await ch.waitForConfirms();
+    expect(await disk()).toEqual({ disk_reads: before.disk_reads, disk_writes: before.disk_writes + 10 });
+    await ch.deleteQueue('disk-durable');
+    await ch.deleteQueue('disk-transient');
+    expect(await disk()).toEqual({ disk_reads: before.disk_reads, disk_writes: before.disk_writes + 10 });
+    await ch.close();
   });
 
   it("one object's answers: empty per-object breakdowns, TLS fields null on a plain socket, who acted", async () => {
