@@ -134,7 +134,6 @@ export function overviewMessageStats(broker: Broker, rates?: RateSampler): JsonO
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-/** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
 /** The exchange types, as the overview and the node list them. */
 export const EXCHANGE_TYPES: JsonObject[] = [
   ...['direct', 'fanout', 'headers', 'topic'].map((t) => ({

@@ -9,9 +9,8 @@
 // of them. goperf's RPC did 7,900 round trips/s (p50 134 µs) against 16,300 (p50 59 µs) with a
 // 50 µs window, and 18-19k with either broker beside a `yes` hog that keeps a vCPU from halting
 // (README, "RPC: the flush of a hop, and idle wake-ups"). On a VM with the `menu` governor it was
-// ~1.2× (11.3k against 13.8-14.2k). Erlang's schedulers spin before they
-// sleep for the same reason (RabbitMQ's +sbwt, on by default), as Seastar's reactors poll when
-// idle (--idle-poll-time-us).
+// ~1.2× (11.3k against 13.8-14.2k). Erlang's schedulers spin before they sleep for the same reason
+// (RabbitMQ's +sbwt, on by default), as Seastar's reactors poll when idle (--idle-poll-time-us).
 //
 // Only after deliveries to such connections: polling after every write (the thirty-fourth
 // session's --idle-poll) cost goperf's 64 KiB transient ~11% and persistent ~8% of their
