@@ -157,6 +157,7 @@ export const AUTH_MECHANISMS: JsonObject[] = [
   { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism', enabled: true },
 ];
 
+/** Counters with their `*_details.rate` (the change per second over the last sample of `key`). */
 export function withRates(values: Record<string, number>, rates: RateSampler | undefined, key: object): JsonObject {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(values)) {
