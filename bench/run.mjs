@@ -53,7 +53,8 @@ const HELP = `Usage: node bench/run.mjs [options]      (npm run bench -- [option
   --only a,b            scenarios to run, in every selected client (default all; see --list)
   --skip a,b            scenarios to leave out
   --seconds N           measured seconds per run (default 6 with amqplib, 4 with goperf, whose
-                        runs are many and whose client adds no noise of its own)
+                        runs are many and whose client adds no noise of its own; goperf's
+                        steady-rate latency runs take at least 15, for their p99.9)
   --warmup N            warm-up seconds before measuring (default 1)
   --runs N              repetitions per broker; medians are reported (default 3)
   --backlog N           messages in the backlog-recovery scenario (default 1000000)
@@ -125,6 +126,12 @@ const only = list(o.only);
 const skip = list(o.skip);
 const known = clients.flatMap((c) => CLIENTS[c]);
 for (const n of [...only, ...skip]) if (!known.some((s) => s.name === n)) throw new Error(`unknown scenario ${n} for --client ${client} (try --list)`);
+/** ", latency-5k at least 15 s": the picked scenarios whose window is longer than --seconds. */
+const longer = (c) =>
+  picked(c)
+    .filter((s) => (s.minSeconds ?? 0) > secondsOf(c))
+    .map((s) => `, ${s.name} ${s.minSeconds} s`)
+    .join('');
 const picked = (c) => (clients.includes(c) ? CLIENTS[c].filter((s) => (!only.length || only.includes(s.name)) && !skip.includes(s.name)) : []);
 let brokers = o.brokers ? list(o.brokers) : ['warren', ...(lavinmqAvailable(lavinmq) ? ['lavinmq'] : []), ...(rabbitAvailable() ? ['rabbitmq'] : [])];
 if (o.null && !brokers.includes('null')) brokers.push('null');
@@ -183,7 +190,7 @@ const meta = {
   machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`,
   Warren: `commit ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' (+ uncommitted src changes)' : ''}${warrenArgs.length ? `, flags ${warrenArgs.join(' ')}` : ''}`,
   'load average at start': `${loadavg().map((x) => x.toFixed(2)).join(', ')} (a shared machine makes results noisy)`,
-  settings: `${clients.map((c) => `${secondsOf(c)} s (${c})`).join(', ')} measured after ${warmup} s warm-up, ${runs} runs interleaved${args.pubs !== 1 ? `, ${args.pubs} publisher processes` : ''}${picked('amqplib').includes(backlog) ? ` (backlog: ${o['backlog-runs']} run(s) of ${args.backlog.toLocaleString('en-US')} messages)` : ''}, brokers ${brokers.join(', ')}, clients ${clients.join(', ')}`,
+  settings: `${clients.map((c) => `${secondsOf(c)} s (${c}${longer(c)})`).join(', ')} measured after ${warmup} s warm-up, ${runs} runs interleaved${args.pubs !== 1 ? `, ${args.pubs} publisher processes` : ''}${picked('amqplib').includes(backlog) ? ` (backlog: ${o['backlog-runs']} run(s) of ${args.backlog.toLocaleString('en-US')} messages)` : ''}, brokers ${brokers.join(', ')}, clients ${clients.join(', ')}`,
 };
 if (clients.includes('goperf')) meta.goperf = `${goperf} (Go, /work/shared/goperf; 1 producer, 1 consumer, prefetch 1000, acks every 100, confirm window 1000)`;
 
