@@ -109,7 +109,7 @@ if (o.list) {
   process.exit(0);
 }
 
-const SECONDS = { amqplib: 6, goperf: 4 }; // defaults: the whole `npm run bench` in about 35 min
+const SECONDS = { amqplib: 6, goperf: 4 }; // defaults: the whole `npm run bench` in about 38 min (the goperf latency rows take 15 s)
 const secondsOf = (c) => Number(o.seconds ?? SECONDS[c]);
 const warmup = Number(o.warmup);
 const runs = Number(o.runs);
