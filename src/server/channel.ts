@@ -126,11 +126,13 @@ export class Channel implements ReplyReceiver {
   /** Frames received and deliveries sent: counted, not stamped, so the sweep can tell idleness. */
   private activity = 0;
   private activitySeen = -1;
-  private busy = false;
+  /** Sweeps in a row that found the channel had worked since the one before. */
+  private busySweeps = 0;
   /**
-   * When the channel was last seen to go idle (ms; 0: not yet), the API's idle_since. RabbitMQ
-   * stamps it when the channel's process hibernates, ~1 s after its last work, and keeps the
-   * stamp while the channel works again, until it next goes idle (3.10.8, checked).
+   * When the channel was last seen to go idle (ms; 0: not idle), the API's idle_since. RabbitMQ
+   * 3.10.8 (checked) stamps it when the channel's process hibernates, ~1 s after its last work; a
+   * channel that works again keeps the stamp until its next periodic stats (every 5 s), which
+   * have none.
    */
   idleSince = 0;
 
@@ -224,14 +226,15 @@ export class Channel implements ReplyReceiver {
 
   /**
    * Called by the broker's sweep once a second (consumer-timeout.ts): the first sweep that finds
-   * nothing done since the one before stamps idleSince (so 1-2 s after the last work).
+   * nothing done since the one before stamps idleSince (so 1-2 s after the last work); work seen
+   * by 5 sweeps in a row (RabbitMQ's stats interval) clears it.
    */
   noteIdle(now: number): void {
     if (this.activity !== this.activitySeen) {
       this.activitySeen = this.activity;
-      this.busy = true;
-    } else if (this.busy) {
-      this.busy = false;
+      if (++this.busySweeps >= 5) this.idleSince = 0;
+    } else if (this.busySweeps > 0) {
+      this.busySweeps = 0;
       this.idleSince = now;
     }
   }

@@ -155,7 +155,7 @@ describe('message_stats groups and counters (3.10.8)', () => {
 });
 
 describe('channel idle_since (3.10.8)', () => {
-  it('is stamped ~1 s after the channel last worked, kept while it works, moved when it is idle again', async () => {
+  it('is stamped ~1 s after the channel last worked, kept a while when it works, moved when it is idle again, gone after 5 s of work', async () => {
     const ch = await conn.createChannel();
     await ch.assertQueue('idle-chan', { durable: false });
     const openedAt = Date.now();
@@ -180,6 +180,21 @@ describe('channel idle_since (3.10.8)', () => {
       return s !== undefined && s !== first ? s : null;
     }, 'a later idle_since', 6000);
     expect(Date.parse(second)).toBeGreaterThan(Date.parse(first));
+    // Working without a pause for 5 s (3.10.8: until its next periodic stats): no idle_since.
+    let pumping = true;
+    const pump = async (): Promise<void> => {
+      while (pumping) {
+        ch.sendToQueue('idle-chan', Buffer.from('busy'));
+        await sleep(100);
+      }
+    };
+    const pumped = pump();
+    try {
+      await eventually(async () => !('idle_since' in (await mine())), 'idle_since gone while busy', 9000);
+    } finally {
+      pumping = false;
+      await pumped;
+    }
     await ch.close();
   });
 });
