@@ -269,7 +269,7 @@ function queueExtrasView(q: Queue): JsonObject {
     out.messages_persistent = persistent.count;
     out.message_bytes_persistent = persistent.bytes;
   }
-  if (q.consumerCount === 0) out.idle_since = isoTime(q.lastUsedAt);
+  if (q.idle.since > 0) out.idle_since = isoTime(q.idle.since);
   return out;
 }
 
@@ -429,8 +429,8 @@ export function channelView(ch: Channel, rates?: RateSampler): JsonObject {
     pending_raft_commands: 0,
     connection_details: { name: connectionName(ch.conn), peer_host: ch.conn.socket.remoteAddress ?? null, peer_port: ch.conn.socket.remotePort ?? null },
   };
-  // As 3.10.8: only once the channel has gone idle (its process hibernated) at least once.
-  if (ch.idleSince > 0) out.idle_since = isoTime(ch.idleSince);
+  // As 3.10.8: only while the channel is idle (its process hibernated; idle-since.ts).
+  if (ch.idle.since > 0) out.idle_since = isoTime(ch.idle.since);
   return out;
 }
 

@@ -17,6 +17,7 @@ import { ReplyCode } from '../frames/index.js';
 import { directPair, type DirectSocket } from './direct-socket.js';
 import { Connection } from './connection.js';
 import { startAckTimeouts } from './consumer-timeout.js';
+import { startIdleWatch } from './idle-since.js';
 import { defaultOptions, levelStoreOptions, type BrokerOptions } from './options.js';
 import { readTableBytes, writeTableBytes } from './table-bytes.js';
 import { sortedArguments } from './binding-arguments.js';
@@ -50,6 +51,7 @@ export class Broker {
   /** How many of them are past connection.open-ok and not closing (connection.ts keeps it). */
   runningConnections = 0;
   private ackTimeouts: NodeJS.Timeout | null = null;
+  private idleWatch: NodeJS.Timeout | null = null;
   readonly access: AccessControl;
   readonly limits: Limits;
   /** RabbitMQ's global runtime parameters: the cluster's name and id among them. */
@@ -116,6 +118,7 @@ export class Broker {
     await this.recover();
     this.log.info({ ms: Date.now() - t0, dataDir: this.options.dataDir ?? null }, 'store recovered');
     this.ackTimeouts = startAckTimeouts(this.connections, this.options.consumerTimeoutMs);
+    this.idleWatch = startIdleWatch(this);
     const plugins = this.options.plugins ?? [];
     for (const p of plugins) await p.beforeListen?.(this);
     this.alarms.start();
@@ -411,6 +414,7 @@ export class Broker {
   private async shutdown(): Promise<void> {
     this.log.info({ connections: this.connections.size }, 'shutting down');
     if (this.ackTimeouts) clearInterval(this.ackTimeouts);
+    if (this.idleWatch) clearInterval(this.idleWatch);
     this.alarms.stop();
     const server = this.server;
     const stopped = Promise.all(

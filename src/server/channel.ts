@@ -41,6 +41,7 @@ import { checkServerNamed } from './queue-types/index.js';
 import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
 import { ackTimeoutText, coarseClock, SWEEP_MS } from './consumer-timeout.js';
+import { IdleWatch } from './idle-since.js';
 import type { VHost } from './vhost.js';
 import type { TraceOrigin } from './firehose.js';
 
@@ -123,18 +124,9 @@ export class Channel implements ReplyReceiver {
   private scanned: Buffer | null = null;
   /** This channel as trace messages name it (firehose.ts), made for the first one. */
   private tracedAs: TraceOrigin | null = null;
-  /** Frames received and deliveries sent: counted, not stamped, so the sweep can tell idleness. */
-  private activity = 0;
-  private activitySeen = -1;
-  /** Sweeps in a row that found the channel had worked since the one before. */
-  private busySweeps = 0;
-  /**
-   * When the channel was last seen to go idle (ms; 0: not idle), the API's idle_since. RabbitMQ
-   * 3.10.8 (checked) stamps it when the channel's process hibernates, ~1 s after its last work; a
-   * channel that works again keeps the stamp until its next periodic stats (every 5 s), which
-   * have none.
-   */
-  idleSince = 0;
+  /** Frames received and deliveries sent: counted, not stamped, for the API's idle_since (idle-since.ts). */
+  work = 0;
+  readonly idle = new IdleWatch();
 
   constructor(
     readonly id: number,
@@ -157,7 +149,7 @@ export class Channel implements ReplyReceiver {
 
   /** A frame whose payload is b[start, end), good only until this returns. */
   onFrame(type: number, b: Buffer, start: number, end: number): void {
-    this.activity++;
+    this.work++;
     if (this.state !== 'open') {
       // After channel.close only close and close-ok mean anything (spec 4.2.6 / 2.2.4).
       if (type === FRAME_METHOD) {
@@ -185,7 +177,7 @@ export class Channel implements ReplyReceiver {
   onPublishFrames(b: Buffer, m0: number, m1: number, h0: number, h1: number, b0: number, b1: number): boolean {
     // A transaction holds its publishes, and immediate is refused: both as onCommand does it.
     if (this.state !== 'open' || this.tx !== null) return false;
-    this.activity++;
+    this.work++;
     const asm = this.assembler;
     const properties = asm.publishFrames(b, m0, m1, h0, h1, b0, b1);
     if (properties === null) return false;
@@ -222,21 +214,6 @@ export class Channel implements ReplyReceiver {
   get uncommitted(): { messages: number; acks: number } {
     if (!this.tx) return { messages: 0, acks: 0 };
     return { messages: this.tx.publishes.length, acks: this.tx.acks.reduce((n, a) => n + a.taken.length, 0) };
-  }
-
-  /**
-   * Called by the broker's sweep once a second (consumer-timeout.ts): the first sweep that finds
-   * nothing done since the one before stamps idleSince (so 1-2 s after the last work); work seen
-   * by 5 sweeps in a row (RabbitMQ's stats interval) clears it.
-   */
-  noteIdle(now: number): void {
-    if (this.activity !== this.activitySeen) {
-      this.activitySeen = this.activity;
-      if (++this.busySweeps >= 5) this.idleSince = 0;
-    } else if (this.busySweeps > 0) {
-      this.busySweeps = 0;
-      this.idleSince = now;
-    }
   }
 
   /**
@@ -1040,7 +1017,7 @@ export class Channel implements ReplyReceiver {
   }
 
   deliver(c: Consumer, entry: Entry): void {
-    this.activity++;
+    this.work++;
     const tag = this.nextTag++;
     if (c.noAck) {
       c.queue.settle(entry);

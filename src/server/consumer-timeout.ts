@@ -1,8 +1,7 @@
 // RabbitMQ's consumer acknowledgement timeout: a channel that holds a delivery unacknowledged past
 // its queue's timeout (x-consumer-timeout, or a policy's consumer-timeout, else the broker's
 // consumer_timeout, 30 minutes by default) is closed with 406 PRECONDITION_FAILED, which returns
-// what it held to its queues. One timer per broker looks at every channel's oldest deliveries, and
-// at whether it did anything since the last look (Channel.noteIdle: the API's idle_since).
+// what it held to its queues. One timer per broker looks at every channel's oldest deliveries.
 import type { Connection } from './connection.js';
 
 /** How often channels are looked at; deliveries are stamped with a clock this coarse. */
@@ -24,11 +23,7 @@ export function startAckTimeouts(connections: ReadonlySet<Connection>, globalMs:
   coarseClock.now = Date.now();
   const timer = setInterval(() => {
     const now = (coarseClock.now = Date.now());
-    for (const conn of connections)
-      for (const ch of conn.channels.values()) {
-        ch.checkAckTimeout(now, globalMs);
-        ch.noteIdle(now);
-      }
+    for (const conn of connections) for (const ch of conn.channels.values()) ch.checkAckTimeout(now, globalMs);
   }, SWEEP_MS);
   timer.unref();
   return timer;

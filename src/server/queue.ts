@@ -18,6 +18,7 @@ import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
 import { StreamLog } from './stream-log.js';
 import type { VHost } from './vhost.js';
+import { IdleWatch } from './idle-since.js';
 
 /**
  * Publisher flow control: while a queue that has consumers holds more than BACKLOG_HIGH ready
@@ -103,7 +104,7 @@ export class Queue {
   /** The part of unackedCount (and unackedBytes) published persistent (messages_persistent). */
   unackedPersistent = 0;
   unackedPersistentBytes = 0;
-  /** When the queue was last declared, published to, consumed from or read (idle_since). */
+  /** When the queue was last declared, published to, consumed from or read (x-expires counts from it). */
   lastUsedAt = Date.now();
   private rr = 0;
   private dispatchScheduled = false;
@@ -149,6 +150,14 @@ export class Queue {
   diskReads = 0;
   /** Numbers queue objects in this process, for the pid rabbitmqctl's list_queues prints. */
   readonly serial = ++queueSerial;
+  /** The API's idle_since (idle-since.ts). */
+  readonly idle = new IdleWatch();
+
+  /** A count that moves whenever the queue works: declared, published to, delivered from, read, acked. */
+  get work(): number {
+    const s = this.stats;
+    return this.lastUsedAt + s.publish + s.deliver + s.get + s.getEmpty + s.ack;
+  }
 
   constructor(
     readonly vhost: VHost,

@@ -199,6 +199,45 @@ describe('channel idle_since (3.10.8)', () => {
   });
 });
 
+describe('queue idle_since (3.10.8)', () => {
+  it('a queue, consumed from or not, is stamped ~1 s after its last work and loses it after 5 s of work', async () => {
+    const ch = await conn.createChannel();
+    const declaredAt = Date.now();
+    await ch.assertQueue('idle-consumed', { durable: false });
+    await ch.assertQueue('idle-alone', { durable: false });
+    await ch.consume('idle-consumed', () => undefined, { noAck: true });
+    // 3.10.8: both get idle_since ~1 s after the declare (the consumed one too), state running.
+    const stamps = await eventually(async () => {
+      const a = await queue('idle-consumed');
+      const b = await queue('idle-alone');
+      return a.idle_since && b.idle_since ? [a.idle_since as string, b.idle_since as string] : null;
+    }, 'both queues idle', 6000);
+    for (const t of stamps) {
+      expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
+      expect(Date.parse(t)).toBeGreaterThanOrEqual(declaredAt);
+    }
+    let pumping = true;
+    const pump = async (): Promise<void> => {
+      while (pumping) {
+        ch.sendToQueue('idle-consumed', Buffer.from('busy'));
+        await sleep(100);
+      }
+    };
+    const pumped = pump();
+    try {
+      await eventually(async () => !('idle_since' in (await queue('idle-consumed'))), 'idle_since gone while delivering', 9000);
+      // The queue nobody used keeps its stamp.
+      expect((await queue('idle-alone')).idle_since).toBe(stamps[1]);
+    } finally {
+      pumping = false;
+      await pumped;
+    }
+    const again = await eventually(async () => (await queue('idle-consumed')).idle_since ?? null, 'idle again', 6000);
+    expect(Date.parse(again)).toBeGreaterThan(Date.parse(stamps[0]!));
+    await ch.close();
+  });
+});
+
 describe('rates under load (3.10.8 *_details.rate)', () => {
   it('queue, channel, exchange and connection rates rise while amqplib publishes and consumes', async () => {
     const c2 = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}/stats`);
