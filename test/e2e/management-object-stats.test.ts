@@ -8,7 +8,7 @@
 // drop_unroutable, redeliver; exchange publish_in/publish_out with *_details.rate; connection
 // recv_oct/send_oct with *_details.rate, recv_cnt/send_cnt and send_pend; every rate with one decimal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import amqp, { type ChannelModel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { apiClient, enc, eventually, sleep, type Api } from '../helpers/management-client.js';
 
@@ -154,6 +154,23 @@ describe('message_stats groups and counters (3.10.8)', () => {
   });
 });
 
+/** Runs fn while ch publishes to queue every 100 ms, without a pause. */
+async function whilePublishing(ch: Channel, queue: string, fn: () => Promise<void>): Promise<void> {
+  let publishing = true;
+  const publisher = (async () => {
+    while (publishing) {
+      ch.sendToQueue(queue, Buffer.from('busy'));
+      await sleep(100);
+    }
+  })();
+  try {
+    await fn();
+  } finally {
+    publishing = false;
+    await publisher;
+  }
+}
+
 describe('channel idle_since (3.10.8)', () => {
   it('is stamped ~1 s after the channel last worked, kept a while when it works, moved when it is idle again, gone after 5 s of work', async () => {
     const ch = await conn.createChannel();
@@ -181,20 +198,9 @@ describe('channel idle_since (3.10.8)', () => {
     }, 'a later idle_since', 6000);
     expect(Date.parse(second)).toBeGreaterThan(Date.parse(first));
     // Working without a pause for 5 s (3.10.8: until its next periodic stats): no idle_since.
-    let pumping = true;
-    const pump = async (): Promise<void> => {
-      while (pumping) {
-        ch.sendToQueue('idle-chan', Buffer.from('busy'));
-        await sleep(100);
-      }
-    };
-    const pumped = pump();
-    try {
+    await whilePublishing(ch, 'idle-chan', async () => {
       await eventually(async () => !('idle_since' in (await mine())), 'idle_since gone while busy', 9000);
-    } finally {
-      pumping = false;
-      await pumped;
-    }
+    });
     await ch.close();
   });
 });
@@ -216,22 +222,11 @@ describe('queue idle_since (3.10.8)', () => {
       expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
       expect(Date.parse(t)).toBeGreaterThanOrEqual(declaredAt);
     }
-    let pumping = true;
-    const pump = async (): Promise<void> => {
-      while (pumping) {
-        ch.sendToQueue('idle-consumed', Buffer.from('busy'));
-        await sleep(100);
-      }
-    };
-    const pumped = pump();
-    try {
+    await whilePublishing(ch, 'idle-consumed', async () => {
       await eventually(async () => !('idle_since' in (await queue('idle-consumed'))), 'idle_since gone while delivering', 9000);
       // The queue nobody used keeps its stamp.
       expect((await queue('idle-alone')).idle_since).toBe(stamps[1]);
-    } finally {
-      pumping = false;
-      await pumped;
-    }
+    });
     const again = await eventually(async () => (await queue('idle-consumed')).idle_since ?? null, 'idle again', 6000);
     expect(Date.parse(again)).toBeGreaterThan(Date.parse(stamps[0]!));
     await ch.close();
