@@ -208,6 +208,7 @@ export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObje
     messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
     ...queueExtrasView(q),
+    ...queueTypeView(q, q.placement?.node || node),
     message_stats: messageStatsView(q.stats, rates, q.stats, 'queue'),
   };
 }
@@ -242,8 +243,7 @@ export function queueAskedView(q: Queue, column: (typeof QUEUE_ASKED_COLUMNS)[nu
  * RabbitMQ 3.10.8's further queue fields. message_bytes* and head_message_timestamp are exact;
  * memory is the bytes of message bodies held in memory (no per-queue heap measure exists in
  * Node); consumer_utilisation/consumer_capacity are 1 with a consumer and 0 without (RabbitMQ
- * measures the share of time consumers could take more); idle_since is the last declare, publish,
- * consume or get, shown while the queue has no consumers.
+ * measures the share of time consumers could take more).
  */
 function queueExtrasView(q: Queue): JsonObject {
   const head = q.ready.peek();
@@ -269,8 +269,24 @@ function queueExtrasView(q: Queue): JsonObject {
     out.messages_persistent = persistent.count;
     out.message_bytes_persistent = persistent.bytes;
   }
-  if (q.idle.since > 0) out.idle_since = isoTime(q.idle.since);
   return out;
+}
+
+/**
+ * The fields 3.10.8 gives one queue type only (checked): a classic queue's recoverable_slaves
+ * (null: no mirrors) and idle_since (idle-since.ts; quorum queues and streams never have it), a
+ * quorum queue's open_files per member and its single active consumer as single_active_consumer_ctag,
+ * a stream's readers (its consumers) per member. at: the node the queue runs on.
+ */
+function queueTypeView(q: Queue, at: string): JsonObject {
+  switch (q.type.name) {
+    case 'classic':
+      return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}) };
+    case 'quorum':
+      return { open_files: { [at]: 0 }, single_active_consumer_ctag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null };
+    case 'stream':
+      return { readers: { [at]: q.consumerCount } };
+  }
 }
 
 export function exchangeView(e: Exchange, vhost: string, rates?: RateSampler): JsonObject {

@@ -82,6 +82,16 @@ describe('queue persistent and in-memory counts (3.10.8)', () => {
     const s = await queue('p-stream');
     expect(s).not.toHaveProperty('messages_persistent');
     expect(s).not.toHaveProperty('message_bytes_persistent');
+    // Each type's own fields, as 3.10.8 answered for the same queues: a classic queue's
+    // recoverable_slaves null, a quorum queue's open_files and single_active_consumer_ctag per its
+    // node, a stream's readers (its consumers) per its node.
+    const node = t.node as string;
+    expect(t).toHaveProperty('recoverable_slaves', null);
+    expect(await queue('p-quorum')).toMatchObject({ open_files: { [node]: 0 }, single_active_consumer_ctag: null });
+    await ch.prefetch(10);
+    await ch.consume('p-stream', () => undefined, { arguments: { 'x-stream-offset': 'first' } });
+    expect(await queue('p-stream')).toMatchObject({ readers: { [node]: 1 } });
+    for (const other of [await queue('p-quorum'), await queue('p-stream')]) expect(other).not.toHaveProperty('recoverable_slaves');
     await ch.close();
   });
 });
@@ -211,6 +221,7 @@ describe('queue idle_since (3.10.8)', () => {
     const declaredAt = Date.now();
     await ch.assertQueue('idle-consumed', { durable: false });
     await ch.assertQueue('idle-alone', { durable: false });
+    await ch.assertQueue('idle-quorum', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await ch.consume('idle-consumed', () => undefined, { noAck: true });
     // 3.10.8: both get idle_since ~1 s after the declare (the consumed one too), state running.
     const stamps = await eventually(async () => {
@@ -222,6 +233,8 @@ describe('queue idle_since (3.10.8)', () => {
       expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
       expect(Date.parse(t)).toBeGreaterThanOrEqual(declaredAt);
     }
+    // 3.10.8 gives a quorum queue (and a stream) no idle_since.
+    expect(await queue('idle-quorum')).not.toHaveProperty('idle_since');
     await whilePublishing(ch, 'idle-consumed', async () => {
       await eventually(async () => !('idle_since' in (await queue('idle-consumed'))), 'idle_since gone while delivering', 9000);
       // The queue nobody used keeps its stamp.
