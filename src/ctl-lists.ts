@@ -154,6 +154,20 @@ const consumerRatio = (name: string): Column => (r) => {
   return typeof v === 'number' && Number(r.consumers) > 0 ? new FloatCell(v) : v;
 };
 
+/**
+ * The list_queues columns rabbitmqctl 3.10.8 prints empty for a quorum queue and for a stream
+ * (checked, each with a ready message): their info has no such keys, though the API gives some
+ * of them values (a quorum queue's message_bytes, messages_persistent).
+ */
+const EMPTY_FOR_TYPE: Record<string, ReadonlySet<string>> = (() => {
+  const both = ['message_bytes_ready', 'messages_ready_ram', 'messages_unacknowledged_ram', 'messages_persistent', 'message_bytes', 'message_bytes_unacknowledged', 'message_bytes_persistent', 'head_message_timestamp', 'consumer_utilisation', 'consumer_capacity', 'exclusive'];
+  return { quorum: new Set(both), stream: new Set([...both, 'messages_ram', 'message_bytes_ram', 'pid']) };
+})();
+
+/** Columns that print empty for a queue type as rabbitmqctl 3.10.8 prints them (EMPTY_FOR_TYPE). */
+const emptyForType = (columns: Record<string, Column>): Record<string, Column> =>
+  Object.fromEntries(Object.entries(columns).map(([name, col]) => [name, (r: Row) => (EMPTY_FOR_TYPE[String(r.type)]?.has(name) ? '' : col(r))]));
+
 export const LISTS: Record<string, ListSpec> = {
   list_queues: {
     // The fields 3.10.8's API strips or lacks (pid, owner_pid, exclusive_consumer_pid,
@@ -161,7 +175,7 @@ export const LISTS: Record<string, ListSpec> = {
     path: `/api/queues/{vhost}?columns=${QUEUE_API_COLUMNS.join(',')}`,
     defaultTimeout: 60,
     banner: (v) => `Listing queues for vhost ${v} ...`,
-    columns: {
+    columns: emptyForType({
       ...fields(...QUEUE_FIELDS),
       arguments: fieldTable('arguments'),
       // A quorum queue's and a stream's; a classic queue's are empty ("" in json). The API gives a
@@ -175,7 +189,7 @@ export const LISTS: Record<string, ListSpec> = {
       // No queue has mirrors: 3.10.8 prints these empty for a queue without.
       slave_pids: () => '',
       synchronised_slave_pids: () => '',
-    },
+    }),
     defaults: ['name', 'messages'],
     takesColumns: true,
   },

@@ -359,6 +359,19 @@ describe('warren ctl: queues, exchanges, bindings, connections, consumers', () =
       for (const [, pid] of pids) expect(pid).toMatch(/^<[^<>\s]+\.0\.[1-9]\d*>$/);
       expect(new Set(pids.map((r) => r[1])).size).toBe(3);
       expect(pids.map((r) => r[1])).not.toContain(connPid);
+      // What 3.10.8 prints of a quorum queue and a stream, each with a ready message: their own
+      // info keys, empty for a classic queue's others (rabbitmqctl list_queues on the same queues).
+      await ch.assertQueue('st', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      ch.sendToQueue('qq', Buffer.from('m'));
+      ch.sendToQueue('st', Buffer.from('m'));
+      await ch.waitForConfirms();
+      const typed = ['name', 'type', 'messages', 'message_bytes', 'messages_persistent', 'exclusive', 'consumer_utilisation', 'head_message_timestamp'];
+      const byName = Object.fromEntries(table(await ok('list_queues', '-p', vh, ...typed), typed).map((r) => [r[0], r.slice(1)]));
+      expect(byName.d).toEqual(['classic', '3', '3', '3', 'false', '0', '']);
+      expect(byName.qq).toEqual(['quorum', '1', '', '', '', '', '']);
+      expect(byName.st).toEqual(['stream', '1', '', '', '', '', '']);
+      const st = table(await ok('list_queues', '-p', vh, 'name', 'pid', 'messages_ram'), ['name', 'pid', 'messages_ram']).find((r) => r[0] === 'st');
+      expect(st).toEqual(['st', '', '']);
       expect(table(await ok('list_exchanges', '-p', vh, 'name', 'policy'), ['name', 'policy'])).toContainEqual(['e', '']);
       const chRows = table(await ok('list_channels', 'vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted'), ['vhost', 'messages_unconfirmed', 'messages_uncommitted', 'acks_uncommitted']);
       expect(chRows.filter((r) => r[0] === vh)).toEqual([[vh, '0', '0', '0']]);
