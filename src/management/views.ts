@@ -253,7 +253,7 @@ function queueExtrasView(q: Queue): JsonObject {
   const persistent = q.persistentTotals;
   const out: JsonObject = {
     exclusive_consumer_tag: exclusive?.tag ?? null,
-    single_active_consumer_tag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null,
+    single_active_consumer_tag: singleActiveTag(q),
     messages_ready_ram: q.readyCount - q.pagedOut.count,
     messages_unacknowledged_ram: q.unackedTotal,
     message_bytes: q.readyBytes + unackedBytes,
@@ -272,6 +272,9 @@ function queueExtrasView(q: Queue): JsonObject {
   return out;
 }
 
+/** The active consumer's tag of a single-active-consumer queue; null for others. */
+const singleActiveTag = (q: Queue): string | null => (q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null);
+
 /**
  * The fields 3.10.8 gives one queue type only (checked): a classic queue's recoverable_slaves
  * (null: no mirrors) and idle_since (idle-since.ts; quorum queues and streams never have it), a
@@ -283,7 +286,7 @@ function queueTypeView(q: Queue, at: string): JsonObject {
     case 'classic':
       return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}) };
     case 'quorum':
-      return { open_files: { [at]: 0 }, single_active_consumer_ctag: q.args.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null };
+      return { open_files: { [at]: 0 }, single_active_consumer_ctag: singleActiveTag(q) };
     case 'stream':
       return { readers: { [at]: q.consumerCount } };
   }

@@ -2,8 +2,8 @@
 // a channel's or queue's process hibernates ~1 s after its last work and its stats then carry the
 // time; its periodic stats (every 5 s) carry none, so a channel or queue that keeps working loses
 // it within 5 s, and gets a new one once it is idle again. Here one timer looks at every channel
-// and queue once a second and compares a count of its work (frames, deliveries, publishes, acks)
-// with the last look's: nothing is stamped on the hot path.
+// and classic queue once a second and compares a count of its work (frames, deliveries,
+// publishes, acks) with the last look's: nothing is stamped on the hot path.
 import type { Broker } from './broker.js';
 
 export class IdleWatch {
@@ -34,7 +34,8 @@ export function startIdleWatch(broker: Broker): NodeJS.Timeout {
   const timer = setInterval(() => {
     const now = Date.now();
     for (const conn of broker.connections) for (const ch of conn.channels.values()) ch.idle.look(ch.work, now);
-    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) q.idle.look(q.work, now);
+    // Classic queues only: 3.10.8 gives quorum queues and streams no idle_since.
+    for (const v of broker.vhosts.values()) for (const q of v.queues.values()) if (q.type.name === 'classic') q.idle.look(q.work, now);
   }, LOOK_MS);
   timer.unref();
   return timer;
