@@ -40,9 +40,9 @@ export interface Throttled {
   unthrottle(q: Queue): void;
 }
 
-
 /** The last Queue.serial given. */
 let queueSerial = 0;
+
 /** What a queue needs to know of the connection that owns it exclusively. */
 export interface QueueOwner {
   readonly id: number;
