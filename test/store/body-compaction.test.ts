@@ -44,7 +44,9 @@ const open = async (dir: string): Promise<LevelStore> => {
   await s.open();
   return s;
 };
-const diskBytes = (dir: string): number => readdirSync(join(dir, 'bodies')).reduce((n, f) => n + statSync(join(dir, 'bodies', f)).size, 0);
+/** A file listed may be unlinked before its stat (unlinks run off the main thread): it counts as gone. */
+const diskBytes = (dir: string): number =>
+  readdirSync(join(dir, 'bodies')).reduce((n, f) => n + (statSync(join(dir, 'bodies', f), { throwIfNoEntry: false })?.size ?? 0), 0);
 /** Files are unlinked off the main thread after their batch: polled for a while. */
 async function diskBecomes(dir: string, ok: (bytes: number) => boolean): Promise<number> {
   for (let i = 0; i < 100 && !ok(diskBytes(dir)); i++) await new Promise((r) => setTimeout(r, 20));
