@@ -288,9 +288,9 @@ export class ClusterQueue extends Queue {
     super.discard(entry, reason);
   }
 
-  override requeue(entries: Entry[]): void {
+  override requeue(entries: Entry[], released = false): void {
     const local = entries.filter((e) => !this.node.traffic.settleRemote(e, 'requeue'));
-    if (local.length > 0 && this.owned) super.requeue(local);
+    if (local.length > 0 && this.owned) super.requeue(local, released);
   }
 
   /** A queue owned elsewhere: the owner sees every node's consumers, so it decides. */

@@ -79,6 +79,6 @@ export class RemoteConsumer extends Consumer {
     const all = [...this.inflight.values()];
     this.queue.unackedCount -= all.length;
     this.inflight.clear();
-    if (all.length > 0) this.queue.requeue(all);
+    if (all.length > 0) this.queue.requeue(all, true);
   }
 }

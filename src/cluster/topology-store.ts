@@ -364,6 +364,10 @@ export class ClusterStore implements Store {
     if (s) s.put(m);
     else if (!this.node.isReplicated(vhost, queue)) this.local.putRedelivered(vhost, queue, m);
   }
+  markCheckedOut(vhost: string, queue: string, seq: number): void {
+    // A replicated queue's new owner flags everything it takes over (README, Cluster): not recorded.
+    if (!this.node.isReplicated(vhost, queue)) this.local.markCheckedOut(vhost, queue, seq);
+  }
   deleteMessage(vhost: string, queue: string, seq: number): boolean {
     const s = this.node.streamFor(vhost, queue);
     if (s) s.delete(seq);

@@ -1043,7 +1043,11 @@ export class Channel implements ReplyReceiver {
       byType.redelivered++;
     }
     if (this.vhost.firehose) this.vhost.firehose.delivered(this.traceOrigin, c.queue, msg, entry.redelivered);
-    const props = c.queue.countsDeliveries ? withDeliveryCount(entry, false) : msg.properties;
+    let props = msg.properties;
+    if (c.queue.countsDeliveries) {
+      props = withDeliveryCount(entry, false);
+      if (!c.noAck) c.queue.checkedOut(entry);
+    }
     this.conn.writer.deliver((c.frame ??= new DeliverFrame(this.id, c.tag)), tag, entry.redelivered, msg.exchange, msg.routingKey, props, msg.deliverable());
   }
 
@@ -1093,6 +1097,7 @@ export class Channel implements ReplyReceiver {
     }
     if (noAck) q.settle(entry);
     else {
+      if (q.countsDeliveries) q.checkedOut(entry);
       this.unacked.set(tag, { tag, entry, queue: q, consumer: null, at: coarseClock.now, flush: 0 });
       if (q.args.consumerTimeout !== undefined && q.args.consumerTimeout < this.timeoutFloor) this.timeoutFloor = q.args.consumerTimeout;
     }
@@ -1203,14 +1208,15 @@ export class Channel implements ReplyReceiver {
     else c.queue.scheduleDispatch();
   }
 
-  private requeue(list: Unacked[]): void {
+  /** released: the channel is going away with them (Queue.requeue). */
+  private requeue(list: Unacked[], released = false): void {
     const byQueue = new Map<Queue, Entry[]>();
     for (const u of list) {
       let l = byQueue.get(u.queue);
       if (!l) byQueue.set(u.queue, (l = []));
       l.push(u.entry);
     }
-    for (const [q, entries] of byQueue) q.requeue(entries);
+    for (const [q, entries] of byQueue) q.requeue(entries, released);
   }
 
   /** RabbitMQ requeues the unacked deliveries; redelivering them in place (requeue=false) it refuses. */
@@ -1247,7 +1253,7 @@ export class Channel implements ReplyReceiver {
     const all = [...this.unacked.values(), ...(this.tx?.acks.flatMap((a) => a.taken) ?? [])];
     this.unacked.clear();
     this.tx = null;
-    this.requeue(all);
+    this.requeue(all, true);
     for (const c of consumers) {
       c.queue.removeConsumer(c);
       this.vhost.consumerDeleted(c, this.pid, INTERNAL_USER);

@@ -6,7 +6,7 @@ import type { Consumer } from './consumer.js';
 import { deadLetter, type DeathReason } from './dead-letter.js';
 import { OwedDeadLetters } from './dead-letter-owed.js';
 import type { Binding } from './exchanges/exchange.js';
-import type { RangeTotals, StoredMessage } from '../store/store.js';
+import type { RangeTotals, ReadMessage, StoredMessage } from '../store/store.js';
 import { deliveryModeOf, Message, type Entry } from './message.js';
 import { PagedTail, type Backlog, type PagingLimits } from './paged-tail.js';
 import { levelStoreName, PriorityTails } from './priority-tails.js';
@@ -477,8 +477,7 @@ export class Queue {
         for (const m of page) {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
           if (m.bcc) msg.bccKeys = m.bcc;
-          const e: Entry = { msg, redelivered: m.redelivered || m.seq < this.redeliverBelow, expiresAt: m.expiresAt || this.expiryOf(msg) };
-          if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+          const e = this.readBack(m, msg, false);
           if (this.headDrops > 0) {
             this.headDrops--;
             this.discard(e, 'maxlen');
@@ -551,13 +550,13 @@ export class Queue {
       // whole, as that version did, and stays there until acked; then each level, highest first,
       // so that memory holds the messages delivered first and the rest stays paged.
       const levels = tail instanceof PriorityTails ? tail.levels : null;
-      const legacy = await this.recoverRange(this.name, null, cleanShutdown, redeliverBelow);
+      const legacy = await this.recoverRange(this.name, null, cleanShutdown);
       // (Recovery starts from an empty list: what it holds now is that range.)
       if (legacy.count > 0) this.legacy = new Set(this.ready.toArray().map((e) => e.msg.seq));
       count = legacy.count;
       lastSeq = legacy.lastSeq;
       for (let level = this.levelNames.length - 1; level >= 0; level--) {
-        const r = await this.recoverRange(this.levelNames[level]!, levels?.[level] ?? null, cleanShutdown, redeliverBelow);
+        const r = await this.recoverRange(this.levelNames[level]!, levels?.[level] ?? null, cleanShutdown);
         count += r.count;
         lastSeq = Math.max(lastSeq, r.lastSeq);
       }
@@ -574,10 +573,36 @@ export class Queue {
           return { count: all.count, lastSeq: all.lastSeq };
         }
       }
-      ({ count, lastSeq } = await this.recoverRange(this.name, fifo, cleanShutdown, redeliverBelow, totals));
+      ({ count, lastSeq } = await this.recoverRange(this.name, fifo, cleanShutdown, totals));
     }
-    if (!cleanShutdown && count > 0) this.redeliverBelow = lastSeq + 1;
+    if (!cleanShutdown && count > 0 && !this.countsDeliveries) this.redeliverBelow = lastSeq + 1;
     return { count, lastSeq };
+  }
+
+  /**
+   * A message read back from the store (recovery, a page) as an entry. A classic queue's, after a
+   * crash, may have been delivered: flagged redelivered, as RabbitMQ 3.10.8 flags every message a
+   * classic queue recovers after one. A quorum queue knows which were out (checkedOut, as RabbitMQ's
+   * log does): those come back counted once more, the others as they were (3.10.8: six messages,
+   * two delivered unacked, kill -9: those two with x-delivery-count 1, the rest not redelivered).
+   */
+  private readBack(m: ReadMessage, msg: Message, crashed: boolean): Entry {
+    const e: Entry = { msg, redelivered: m.redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) };
+    if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
+    if (!this.countsDeliveries) {
+      if (crashed || m.seq < this.redeliverBelow) e.redelivered = true;
+    } else if (m.checkedOut) {
+      e.deliveryCount = (e.deliveryCount ?? 0) + 1;
+      e.redelivered = true;
+      // Returned now, as a return would be: a second restart does not count it again.
+      this.vhost.store.putRedelivered(this.vhost.name, this.storeName(msg), this.record(e, true));
+    }
+    return e;
+  }
+
+  /** A quorum queue's message went to a consumer that must settle it (Store.markCheckedOut). */
+  checkedOut(e: Entry): void {
+    if (this.persists(e.msg)) this.vhost.store.markCheckedOut(this.vhost.name, this.storeName(e.msg), e.msg.seq);
   }
 
   /**
@@ -588,7 +613,6 @@ export class Queue {
     name: string,
     tail: PagedTail | null,
     cleanShutdown: boolean,
-    redeliverBelow: number,
     totals?: RangeTotals,
   ): Promise<{ count: number; lastSeq: number }> {
     const store = this.vhost.store;
@@ -606,10 +630,7 @@ export class Queue {
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         if (m.bcc) msg.bccKeys = m.bcc;
-        const redelivered = m.redelivered || !cleanShutdown || m.seq < redeliverBelow;
-        const e: Entry = { msg, redelivered, expiresAt: m.expiresAt || this.expiryOf(msg) };
-        if (m.deliveryCount !== undefined) e.deliveryCount = m.deliveryCount;
-        this.ready.push(e);
+        this.ready.push(this.readBack(m, msg, !cleanShutdown));
         bytes += m.body.length;
       }
       count += page.length;
@@ -765,13 +786,19 @@ export class Queue {
     else deadLetter(this, entry, reason);
   }
 
-  /** Puts unacked messages back, marked redelivered, in their original order ahead of newer ones. */
-  requeue(entries: Entry[]): void {
+  /**
+   * Puts unacked messages back, marked redelivered, in their original order ahead of newer ones.
+   * released: their channel or connection closed (their consumer is gone), rather than a nack, a
+   * reject or basic.recover returning them; a quorum queue tells the two apart (returnToFront).
+   */
+  requeue(entries: Entry[], released = false): void {
     if (this.stream) return; // unacked stream deliveries stay in the log: nothing to put back
     if (this.deleted || entries.length === 0) return;
-    if (this.countsDeliveries) return this.returnToBack(entries);
+    if (this.countsDeliveries && !this.frozen) return released ? this.returnToFront(entries) : this.returnToBack(entries);
     entries.sort((a, b) => a.msg.seq - b.msg.seq);
     for (const e of entries) e.redelivered = true;
+    // A quorum queue shutting down, the store past its last batch: back in place, as a classic queue's.
+    if (this.countsDeliveries) return this.ready.putBack(entries);
     this.ready.putBack(entries);
     if (this.args.overflow === 'drop-head') this.dropHeads();
     this.armExpiry();
@@ -779,38 +806,58 @@ export class Queue {
   }
 
   /**
-   * Quorum queues (rabbit_fifo, as RabbitMQ 3.10.8 behaves): every return (nack or reject with
-   * requeue, a channel or connection closing with the message unacked, basic.recover) counts as a
-   * delivery attempt, and the message goes to the back of the queue, behind those waiting (3.10.8:
-   * five messages, the first three taken and nacked, came back m3 m4 m0 m1 m2). Past
+   * Quorum queues (rabbit_fifo, as RabbitMQ 3.10.8 behaves): every return counts as a delivery
+   * attempt. One a consumer asks for (nack or reject with requeue, basic.recover) sends the message
+   * to the back of the queue, behind those waiting (3.10.8: five messages, the first three taken
+   * and nacked, came back m3 m4 m0 m1 m2); a consumer gone, to the front (returnToFront). Past
    * x-delivery-limit it is dead-lettered ('delivery_limit') or dropped instead. Each return is
    * stored at once, as RabbitMQ's log records it, so the count survives a crash; the message takes
    * a new seq, which is its place in the store's order.
    */
   private returnToBack(entries: Entry[]): void {
-    if (this.frozen) {
-      // Shutting down, the store past its last batch: back in place, as a classic queue would.
-      entries.sort((a, b) => a.msg.seq - b.msg.seq);
-      for (const e of entries) e.redelivered = true;
-      this.ready.putBack(entries);
-      return;
-    }
-    const limit = this.args.deliveryLimit;
     const store = this.vhost.store;
     for (const e of entries) {
-      const count = (e.deliveryCount ?? 0) + 1;
-      e.deliveryCount = count;
-      if (limit !== undefined && count > limit) {
-        this.discard(e, 'delivery_limit');
-        continue;
-      }
+      if (!this.countDelivery(e)) continue;
       const old = e.msg;
       store.deleteMessage(this.vhost.name, this.name, old.seq);
       const msg = new Message(this.vhost.nextSeq(), old.exchange, old.routingKey, old.properties, old.body, old.persistent);
       if (old.bccKeys) msg.bccKeys = old.bccKeys;
-      this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: count });
+      this.admit(msg, { msg, redelivered: true, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount });
     }
     if (this.args.overflow === 'drop-head') this.dropHeads();
+  }
+
+  /**
+   * Quorum queues: messages whose consumer went away with them unacked (its channel or connection
+   * closed) come back ahead of every waiting message, in their order, each delivery counted, as
+   * RabbitMQ 3.10.8's rabbit_fifo returns a consumer's messages when it is down (five messages,
+   * m0 and m1 taken, m0 nacked to the back, m2 taken, the channel closed: m1 m2 m3 m4 m5 m0). They
+   * keep their place in the store, with their count (LevelStore.putRedelivered).
+   */
+  private returnToFront(entries: Entry[]): void {
+    const kept: Entry[] = [];
+    for (const e of entries) {
+      if (!this.countDelivery(e)) continue;
+      e.redelivered = true;
+      if (this.persists(e.msg)) this.vhost.store.putRedelivered(this.vhost.name, this.storeName(e.msg), this.record(e, true));
+      kept.push(e);
+    }
+    if (kept.length === 0) return;
+    kept.sort((a, b) => a.msg.seq - b.msg.seq);
+    this.ready.putBack(kept);
+    if (this.args.overflow === 'drop-head') this.dropHeads();
+    this.armExpiry();
+    this.scheduleDispatch();
+  }
+
+  /** Counts one more delivery of e; past x-delivery-limit it is dead-lettered or dropped (false). */
+  private countDelivery(e: Entry): boolean {
+    const count = (e.deliveryCount ?? 0) + 1;
+    e.deliveryCount = count;
+    const limit = this.args.deliveryLimit;
+    if (limit === undefined || count <= limit) return true;
+    this.discard(e, 'delivery_limit');
+    return false;
   }
 
   /**

@@ -42,6 +42,8 @@ export const STATE_PREFIX = 'S';
 export const BODIES_PREFIX = 'X';
 /** Per-queue totals written at a clean shutdown: 'c' 0 vhost 0 name. */
 export const TOTALS_PREFIX = 'c';
+/** A quorum queue's delivered mark (segments.ts QueueLog.delivered): 'D' 0 vhost 0 name 0, a u64 seq. */
+export const DELIVERED_PREFIX = 'D';
 
 const SEP = 0;
 

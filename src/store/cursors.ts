@@ -124,7 +124,13 @@ export class SegmentCursor implements Cursor {
     const i = this.i++;
     const v = this.view!;
     const m = decodeMessage(v.value, this.names, v.starts[i]!, v.ends[i]!, v.defaults(this.names)) as ReadMessage;
-    if (this.seg!.isRedelivered(i)) m.redelivered = true;
+    const seg = this.seg!;
+    if (seg.isRedelivered(i)) {
+      m.redelivered = true;
+      const count = seg.deliveryCountAt(i);
+      if (count !== undefined) m.deliveryCount = count;
+    }
+    if (m.seq <= seg.log.delivered && !seg.isBack(i)) m.checkedOut = true;
     m.paged = false;
     return m;
   }

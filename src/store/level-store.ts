@@ -35,6 +35,7 @@ import {
   seqOf,
   STATE_PREFIX,
   TOTALS_PREFIX,
+  DELIVERED_PREFIX,
   writeMessage,
   type RecordDefaults,
   BODIES_PREFIX,
@@ -189,6 +190,13 @@ export class LevelStore implements Store {
   private lastPages: PageFile | null = null;
   /** Segments whose state changed since it was written: written (or deleted) in the next batch. */
   private dirty: Segment[] = [];
+  /** Queues whose delivered mark moved since it was written (QueueLog.delivered): in the next batch too. */
+  private deliveredLogs: QueueLog[] = [];
+  /**
+   * Delivered marks read at open, by key (latin1), until their queue's log is made. A mark is only
+   * needed once its messages are read.
+   */
+  private readonly loadedDelivered = new Map<string, number>();
   /**
    * State records read at open, by state prefix then first seq, until their segment is read and
    * takes its state over. A segment's state is only needed once its messages are.
@@ -267,6 +275,9 @@ export class LevelStore implements Store {
       let m = this.loadedStates.get(prefix);
       if (!m) this.loadedStates.set(prefix, (m = new Map()));
       m.set(seqOf(k.subarray(k.length - 8)), v);
+    }
+    for await (const [k, v] of this.db.iterator(range(DELIVERED_PREFIX))) {
+      if (v.length === 8) this.loadedDelivered.set(k.toString('latin1'), Number(v.readBigUInt64BE(0)));
     }
     await this.loadBodies();
     await this.findLegacy();
@@ -564,6 +575,7 @@ export class LevelStore implements Store {
       this.lastLog = null;
     }
     this.loadedStates.delete(messagePrefix(vhost, name, STATE_PREFIX).toString('latin1'));
+    this.loadedDelivered.delete(messagePrefix(vhost, name, DELIVERED_PREFIX).toString('latin1'));
     const bodiesKey = messagePrefix(vhost, name, BODIES_PREFIX).toString('latin1');
     for (const files of this.loadedBodies.get(bodiesKey)?.values() ?? []) this.released.push(...files);
     this.loadedBodies.delete(bodiesKey);
@@ -571,7 +583,7 @@ export class LevelStore implements Store {
     this.pageFiles.get(k)?.drop();
     this.pageFiles.delete(k);
     this.lastPages = null;
-    for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, BODIES_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX]) {
+    for (const kind of [SEGMENT_PREFIX, STATE_PREFIX, BODIES_PREFIX, MESSAGE_PREFIX, PAGE_PREFIX, DEAD_LETTER_PREFIX, DELIVERED_PREFIX]) {
       const prefix = this.prefix(vhost, name, kind);
       this.pendingPuts.delete(prefix);
       this.steps.push({ clear: { gte: prefix, lt: prefixEnd(prefix) } });
@@ -758,11 +770,33 @@ export class LevelStore implements Store {
     const seg = log.segmentOf(m.seq);
     const i = seg ? seg.position(m.seq) : -1;
     if (i >= 0) {
-      seg!.markRedelivered(i);
+      seg!.markRedelivered(i, m.deliveryCount);
       this.markDirty(seg!);
       this.schedule();
     } else if (log.legacy) {
       this.op({ type: 'put', key: messageKey(this.prefix(vhost, queue, MESSAGE_PREFIX), m.seq), value: encodeMessage(m) }, false);
+    }
+  }
+
+  markCheckedOut(vhost: string, queue: string, seq: number): void {
+    const log = this.logOf(vhost, queue);
+    if (seq > log.delivered) {
+      // The usual case, a queue delivering in order: the mark moves, written once per cycle.
+      log.delivered = seq;
+      if (!log.deliveredDirty) {
+        log.deliveredDirty = true;
+        this.deliveredLogs.push(log);
+        this.schedule();
+      }
+      return;
+    }
+    // At or below the mark: a message returned in place, out again.
+    for (const p of log.pending) if (p.unback(seq)) return;
+    const seg = log.segmentOf(seq);
+    const i = seg ? seg.position(seq) : -1;
+    if (i >= 0 && seg!.clearBack(i)) {
+      this.markDirty(seg!);
+      this.schedule();
     }
   }
 
@@ -854,7 +888,7 @@ export class LevelStore implements Store {
   progress(): Promise<boolean> {
     const waits: Promise<void>[] = [];
     if (this.inflight) waits.push(this.inflight);
-    else if (this.steps.length > 0 || this.dirty.length > 0) waits.push(this.flushLevel());
+    else if (this.steps.length > 0 || this.statesChanged) waits.push(this.flushLevel());
     for (const p of this.pageFiles.values()) if (p.pendingBytes > 0) waits.push(p.progress());
     if (waits.length === 0) return Promise.resolve(false);
     const done = (): boolean => true;
@@ -862,7 +896,7 @@ export class LevelStore implements Store {
   }
 
   private flushLevel(hurry = true, waitForAcks = false): Promise<void> {
-    if (this.steps.length === 0 && this.dirty.length === 0) return this.inflight ?? Promise.resolve();
+    if (this.steps.length === 0 && !this.statesChanged) return this.inflight ?? Promise.resolve();
     this.next ??= deferred();
     if (hurry) this.hurried = true;
     else if (!waitForAcks) this.soon = true;
@@ -874,7 +908,7 @@ export class LevelStore implements Store {
     this.closing = true;
     if (this.compactTimer) clearInterval(this.compactTimer);
     await this.compacting?.catch(() => {});
-    while (this.steps.length > 0 || this.dirty.length > 0 || this.inflight) {
+    while (this.steps.length > 0 || this.statesChanged || this.inflight) {
       await this.flush().catch(() => {});
       while (this.inflight) await this.inflight.catch(() => {});
     }
@@ -910,7 +944,10 @@ export class LevelStore implements Store {
     const k = queueKey(vhost, name);
     let log = this.logs.get(k);
     if (!log) {
-      log = new QueueLog(messagePrefix(vhost, name, SEGMENT_PREFIX), messagePrefix(vhost, name, STATE_PREFIX), messagePrefix(vhost, name, BODIES_PREFIX));
+      const deliveredKey = messagePrefix(vhost, name, DELIVERED_PREFIX);
+      log = new QueueLog(messagePrefix(vhost, name, SEGMENT_PREFIX), messagePrefix(vhost, name, STATE_PREFIX), messagePrefix(vhost, name, BODIES_PREFIX), deliveredKey);
+      const delivered = this.loadedDelivered.get(deliveredKey.toString('latin1'));
+      if (delivered !== undefined) log.delivered = delivered;
       log.legacy = this.legacy.has(messagePrefix(vhost, name, MESSAGE_PREFIX).toString('latin1'));
       this.logs.set(k, log);
     }
@@ -927,6 +964,11 @@ export class LevelStore implements Store {
     const step: OpsStep = { ops: [], segments: new Map(), sync: false };
     this.steps.push(step);
     return step;
+  }
+
+  /** Segment states or delivered marks wait for the next batch. */
+  private get statesChanged(): boolean {
+    return this.dirty.length > 0 || this.deliveredLogs.length > 0;
   }
 
   /** The segment's state is to be written in the next batch (once, however many acks change it). */
@@ -1077,6 +1119,7 @@ export class LevelStore implements Store {
           }
           log.insert(b.segment);
           if (log.firstWritten === 0) log.firstWritten = b.segment.first;
+          if (b.segment.back) this.markDirty(b.segment);
         }
       }
       for (const o of s.ops) if (!(o as PendingPut).cancelled) batch.push(o);
@@ -1116,6 +1159,19 @@ export class LevelStore implements Store {
       last.sync = fsync;
       this.rewrites = [];
       this.bodiesMoved++;
+    }
+    if (this.deliveredLogs.length > 0) {
+      // Last too: every message at or below a mark was put in this cycle's batches or before.
+      let last = out[out.length - 1];
+      if (!last || !('batch' in last)) out.push((last = { batch: [], sync: false }));
+      for (const log of this.deliveredLogs) {
+        log.deliveredDirty = false;
+        if (log.deleted || !log.deliveredKey) continue;
+        const v = Buffer.allocUnsafe(8);
+        v.writeBigUInt64BE(BigInt(log.delivered));
+        last.batch.push({ type: 'put', key: log.deliveredKey, value: v });
+      }
+      this.deliveredLogs = [];
     }
     this.refs.clear();
     return out;
@@ -1318,7 +1374,7 @@ export class LevelStore implements Store {
       // The next cycle is scheduled a tick later: the confirms this write settled (their
       // ConfirmTracker sends them on the next tick) then reach the socket before the next cycle
       // encodes its segments, and publishers waiting for them send on while it does.
-      if (this.steps.length > 0 || this.dirty.length > 0 || this.released.length > 0) process.nextTick(this.scheduleNext);
+      if (this.steps.length > 0 || this.statesChanged || this.released.length > 0) process.nextTick(this.scheduleNext);
     });
     this.inflight.catch(() => {});
   }

@@ -56,6 +56,9 @@ export class MemoryStore implements Store {
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
     put(this.messages, queueKey(vhost, queue), m);
   }
+  markCheckedOut(): void {
+    // Nothing outlives the process here: no restart to count it in.
+  }
   deleteMessage(vhost: string, queue: string, seq: number): boolean {
     this.messages.get(queueKey(vhost, queue))?.delete(seq);
     return false;

@@ -15,7 +15,10 @@
 // then count records, each length(4) + the record (codec.ts writeMessage: its seq first).
 // Version 1 (no defaults, every record whole) is still read. State value: flags(1) count(4), then
 // the acked bitmap when flag 1, the redelivered bitmap when flag 2 (bit i is the segment's i-th
-// message).
+// message), when flag 4 the delivery counts changed since the put: n(4), then n × (i(4)
+// count(4)) (a quorum queue's message returned in place, see Queue.returnToFront), and when flag 8
+// the returned bitmap: messages at or below the queue's delivered mark (QueueLog.delivered) that
+// were returned in place and not delivered again, so not out to a consumer.
 import { Buffer } from 'node:buffer';
 import type { StoredMessage } from './store.js';
 import { decodeDefaults, defaultsLength, messageKey, seqOf, skipDefaults, writeDefaults, type NameCache, type RecordDefaults } from './codec.js';
@@ -29,6 +32,8 @@ export const SEGMENT_MAX_COUNT = 4096;
 export const SEGMENT_MAX_BYTES = 1024 * 1024;
 const STATE_ACKED = 1;
 const STATE_REDELIVERED = 2;
+const STATE_COUNTS = 4;
+const STATE_BACK = 8;
 
 /** One segment as the store knows it in memory: no message is held, only their seqs' layout. */
 export class Segment {
@@ -36,6 +41,10 @@ export class Segment {
   live: number;
   acked: Uint8Array | null = null;
   redelivered: Uint8Array | null = null;
+  /** Delivery counts of messages returned in place since their put, by index (quorum queues). */
+  counts: Map<number, number> | null = null;
+  /** Messages returned in place and not delivered again since (quorum queues: see QueueLog.delivered). */
+  back: Uint8Array | null = null;
   /** Its state changed since the state record was last written (LevelStore keeps the list). */
   dirty = false;
   /** A state record was written for it (to be deleted with it). */
@@ -113,9 +122,37 @@ export class Segment {
     return true;
   }
 
-  markRedelivered(i: number): void {
+  /**
+   * Marks message i redelivered. With a delivery count (a quorum queue's return in place) it is
+   * also back in its queue, no longer out to a consumer though below the delivered mark.
+   */
+  markRedelivered(i: number, deliveryCount?: number): void {
     this.redelivered ??= new Uint8Array((this.count + 7) >>> 3);
     this.redelivered[i >>> 3]! |= 1 << (i & 7);
+    if (deliveryCount === undefined || deliveryCount <= 0) return;
+    (this.counts ??= new Map()).set(i, deliveryCount);
+    this.markBack(i);
+  }
+
+  isBack(i: number): boolean {
+    return this.back !== null && (this.back[i >>> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  markBack(i: number): void {
+    this.back ??= new Uint8Array((this.count + 7) >>> 3);
+    this.back[i >>> 3]! |= 1 << (i & 7);
+  }
+
+  /** Message i, returned in place, was delivered again: false when it was not marked back. */
+  clearBack(i: number): boolean {
+    if (!this.isBack(i)) return false;
+    this.back![i >>> 3]! &= ~(1 << (i & 7));
+    return true;
+  }
+
+  /** Message i's delivery count as last marked, undefined when none was. */
+  deliveryCountAt(i: number): number | undefined {
+    return this.counts?.get(i);
   }
 
   /** Takes over a state record read back from the store. */
@@ -132,7 +169,17 @@ export class Segment {
       for (let i = 0; i < count; i++) if (this.isAcked(i)) acked++;
       this.live = count - acked;
     }
-    if (flags & STATE_REDELIVERED) this.redelivered = new Uint8Array(v.subarray(p, p + n));
+    if (flags & STATE_REDELIVERED) {
+      this.redelivered = new Uint8Array(v.subarray(p, p + n));
+      p += n;
+    }
+    if (flags & STATE_COUNTS) {
+      const k = v.readUInt32BE(p);
+      p += 4;
+      this.counts = new Map();
+      for (let j = 0; j < k; j++, p += 8) this.counts.set(v.readUInt32BE(p), v.readUInt32BE(p + 4));
+    }
+    if (flags & STATE_BACK) this.back = new Uint8Array(v.subarray(p, p + n));
     this.stateStored = true;
   }
 
@@ -143,8 +190,9 @@ export class Segment {
     // a collection inside the batch call: during a persistent drain the acks' state batches held
     // the main thread 50-90 µs each at the median and 0.5-3.5 ms at p90. From Node's pool it is
     // off-heap from the start. Every byte is written below.
-    const out = Buffer.allocUnsafe(5 + (this.acked ? n : 0) + (this.redelivered ? n : 0));
-    out[0] = (this.acked ? STATE_ACKED : 0) | (this.redelivered ? STATE_REDELIVERED : 0);
+    const counts = this.counts;
+    const out = Buffer.allocUnsafe(5 + (this.acked ? n : 0) + (this.redelivered ? n : 0) + (counts ? 4 + 8 * counts.size : 0) + (this.back ? n : 0));
+    out[0] = (this.acked ? STATE_ACKED : 0) | (this.redelivered ? STATE_REDELIVERED : 0) | (counts ? STATE_COUNTS : 0) | (this.back ? STATE_BACK : 0);
     out.writeUInt32BE(this.count, 1);
     // set(), not a Buffer over .buffer: a bitmap this small lives in V8's heap, and asking for its
     // ArrayBuffer moves it out (JSTypedArray::GetBuffer, 1.3% of a backlog drain's main thread).
@@ -153,7 +201,18 @@ export class Segment {
       out.set(this.acked, p);
       p += n;
     }
-    if (this.redelivered) out.set(this.redelivered, p);
+    if (this.redelivered) {
+      out.set(this.redelivered, p);
+      p += n;
+    }
+    if (counts) {
+      p = out.writeUInt32BE(counts.size, p);
+      for (const [i, c] of counts) {
+        p = out.writeUInt32BE(i, p);
+        p = out.writeUInt32BE(c, p);
+      }
+    }
+    if (this.back) out.set(this.back, p);
     return out;
   }
 }
@@ -169,6 +228,8 @@ export class Pending {
   sorted = true;
   /** The queue's generation when the list was started. */
   readonly generation: number;
+  /** Seqs returned in place (quorum queues) and not delivered again: their segment marks them back. */
+  back: Set<number> | null = null;
   constructor(readonly log: QueueLog) {
     this.generation = log.generation;
   }
@@ -212,8 +273,18 @@ export class Pending {
   replace(m: StoredMessage): StoredMessage | null {
     const i = this.indexOf(m.seq);
     const old = i < 0 ? null : (this.msgs[i] ?? null);
-    if (old) this.msgs[i] = m;
+    if (!old) return null;
+    this.msgs[i] = m;
+    // A quorum queue's return in place: its segment will say so (Segment.markRedelivered).
+    if ((m.deliveryCount ?? 0) > 0) (this.back ??= new Set()).add(m.seq);
     return old;
+  }
+
+  /** seq, returned in place before its write, was delivered again: false when this list does not hold it. */
+  unback(seq: number): boolean {
+    if (this.indexOf(seq) < 0) return false;
+    this.back?.delete(seq);
+    return true;
   }
 
   /** Cancels every message whose seq drop() accepts; returns them. */
@@ -255,12 +326,24 @@ export class QueueLog {
    * so the delete, when its turn to run comes, leaves them be.
    */
   generation = 1;
+  /**
+   * A quorum queue's delivered mark: the highest seq delivered to a consumer that must settle it.
+   * It delivers in seq order, so every message at or below the mark that is neither acked nor
+   * marked back (returned in place, Segment.back) is out to a consumer: after a crash it comes back
+   * counted once more (StoredMessage.checkedOut), as RabbitMQ's log returns a consumer's messages.
+   * One number per queue, written with the cycle's last batch, rather than a bit per delivery.
+   */
+  delivered = 0;
+  /** The mark changed since it was last written. */
+  deliveredDirty = false;
 
   constructor(
     /** Key prefix of its segments ('M' 0 vhost 0 name 0), of their states ('S' …) and body files ('X' …). */
     readonly prefix: Buffer,
     readonly statePrefix: Buffer,
     readonly bodiesPrefix: Buffer,
+    /** Key of its delivered mark ('D' 0 vhost 0 name 0). */
+    readonly deliveredKey: Buffer | null = null,
   ) {}
 
   /** The known segment holding seq, or null. */
@@ -367,6 +450,8 @@ export function buildSegments(
       for (let i = 0; i < count; i++) deltas[i] = ms[start + i]!.seq - first;
     }
     const segment = new Segment(p.log, first, last, count, deltas, p.generation);
+    // Returned in place before their write (quorum queues): the segment's state records it.
+    if (p.back) for (let i = start; i < end; i++) if (p.back.has(ms[i]!.seq)) segment.markBack(i - start);
     out.push({ key: segment.key, value, segment });
     start = end;
   }

@@ -52,6 +52,11 @@ export interface StoredMessage {
   /** Quorum queues: how many times it was returned (x-delivery-count), when it was. */
   deliveryCount?: number;
   /**
+   * Quorum queues: delivered to a consumer and neither settled nor returned since (Store.markCheckedOut).
+   * Read back, it was out when the broker stopped: it comes back counted once more.
+   */
+  checkedOut?: boolean;
+  /**
    * A dead-lettered message held at-least-once: the target queues that already took it, so a
    * retry after a restart does not hand it to them twice.
    */
@@ -219,6 +224,12 @@ export interface Store {
    * redelivered (m is the message with redelivered set; its seq is already stored).
    */
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void;
+  /**
+   * A quorum queue's stored message went to a consumer that must settle it: if the broker stops
+   * first, it comes back with checkedOut set, as RabbitMQ's log returns a consumer's messages.
+   * putRedelivered (a return) and deleteMessage (a settle) end it.
+   */
+  markCheckedOut(vhost: string, queue: string, seq: number): void;
   /** Forgets a message (acked); true when it was never written (a put its batch had not taken yet). */
   deleteMessage(vhost: string, queue: string, seq: number): boolean;
   /**

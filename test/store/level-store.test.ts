@@ -284,6 +284,50 @@ describe('LevelStore segments', () => {
     return (await db.keys({ gte: Buffer.from(letter + '\0'), lt: Buffer.from(letter + '\x01') }).all()).length;
   };
 
+  it('reads back which messages were out to a consumer (at or below the delivered mark, not returned in place) and the counts of returns in place', async () => {
+    const { dir, s } = await open();
+    for (let seq = 1; seq <= 6; seq++) s.putMessage('/', 'q', msg(seq));
+    await s.flush();
+    for (const seq of [1, 2, 3, 4, 5, 6]) s.markCheckedOut('/', 'q', seq);
+    s.putRedelivered('/', 'q', { ...msg(2), redelivered: true, deliveryCount: 3 }); // returned in place
+    s.deleteMessage('/', 'q', 3); // settled
+    s.putMessage('/', 'q', msg(7));
+    s.putMessage('/', 'q', msg(8));
+    s.markCheckedOut('/', 'q', 7); // delivered before its write, returned before it too
+    s.putRedelivered('/', 'q', { ...msg(7), redelivered: true, deliveryCount: 1 });
+    await s.flush();
+    await closeWithoutMarker(s);
+    const again = new LevelStore(dir);
+    await again.open();
+    const read = async (st: LevelStore) => (await all(st, 'q')).map((m) => [m.seq, m.redelivered, m.deliveryCount, m.checkedOut]);
+    expect(await read(again)).toEqual([
+      [1, false, undefined, true],
+      [2, true, 3, undefined],
+      [4, false, undefined, true],
+      [5, false, undefined, true],
+      [6, false, undefined, true],
+      [7, true, 1, undefined],
+      [8, false, undefined, undefined],
+    ]);
+    // After the restart: 1 returned in place, 2 delivered again (below the mark: out once more).
+    again.putRedelivered('/', 'q', { ...msg(1), redelivered: true, deliveryCount: 1 });
+    again.markCheckedOut('/', 'q', 2);
+    await again.flush();
+    await again.close();
+    const third = new LevelStore(dir);
+    await third.open();
+    expect(await read(third)).toEqual([
+      [1, true, 1, undefined],
+      [2, true, 3, true],
+      [4, false, undefined, true],
+      [5, false, undefined, true],
+      [6, false, undefined, true],
+      [7, true, 1, undefined],
+      [8, false, undefined, undefined],
+    ]);
+    await third.close();
+  });
+
   it('writes the messages a queue takes in one batch as one record, and deletes it once all are acked', async () => {
     const { s } = await open();
     for (let seq = 1; seq <= 5000; seq++) s.putMessage('/', 'q', msg(seq));
