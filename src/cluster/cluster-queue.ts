@@ -289,7 +289,7 @@ export class ClusterQueue extends Queue {
   }
 
   override requeue(entries: Entry[], released = false): void {
-    const local = entries.filter((e) => !this.node.traffic.settleRemote(e, 'requeue'));
+    const local = entries.filter((e) => !this.node.traffic.settleRemote(e, 'requeue', released));
     if (local.length > 0 && this.owned) super.requeue(local, released);
   }
 

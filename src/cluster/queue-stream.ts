@@ -35,7 +35,12 @@ const LONE_DELETE_MS = 1_000;
 interface Put {
   m: StoredMessage;
   data: Buffer;
-  /** Its message id. */
+  /**
+   * Its message id: the epoch and the sequence it should land at, unique to this write, so that
+   * nats-server de-duplicates its resends but not a later write of the same message (written
+   * again, flagged redelivered: under an id of its seq it was taken for a resend, landed nowhere,
+   * and the owner, reading that as another writer, gave the queue up and read back a stale copy).
+   */
   id: string;
   /** The sequence it should land at, less one (what prefix purges must not pass). */
   expected: number;
@@ -378,10 +383,14 @@ export class QueueStream {
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
-      put = { m, data, id: `${this.epoch}:${m.seq}`, expected: this.last, reply: '', sentAt: 0, resolve, reject };
+      put = { m, data, id: `${this.epoch}:${this.last}`, expected: this.last, reply: '', sentAt: 0, resolve, reject };
     });
     this.last++;
     p.catch(() => undefined);
+    // The message written again while its last write is unanswered: this write takes that one's
+    // place in flight (by seq), so that one is done when this one is (its record is superseded).
+    const older = this.inflight.get(m.seq);
+    if (older) p.then(older.resolve, older.reject);
     const tracked = p.finally(() => {
       this.pending.delete(tracked);
       this.puts.delete(tracked);

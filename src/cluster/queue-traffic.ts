@@ -22,7 +22,7 @@ export class QueueTraffic implements RemoteSender {
   private readonly remoteByCid = new Map<string, RemoteConsumer>();
   /** Deliveries from another node's queue, for settling them there. */
   private readonly origin = new WeakMap<Entry, { q: ClusterQueue; cid: string; did: number }>();
-  private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; d: [string, number][] }>();
+  private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; gone: boolean; d: [string, number][] }>();
   private settleScheduled = false;
   private nextCid = 1;
   private nextRid = 1;
@@ -159,14 +159,14 @@ export class QueueTraffic implements RemoteSender {
     this.send(q.home, { t: 'purge', v: q.vhost.name, q: q.name });
   }
 
-  /** If entry came from another node's queue, its settlement goes there: returns true. */
-  settleRemote(entry: Entry, op: 'ack' | 'requeue' | 'drop'): boolean {
+  /** If entry came from another node's queue, its settlement goes there: returns true. gone: see wire.ts settle. */
+  settleRemote(entry: Entry, op: 'ack' | 'requeue' | 'drop', gone = false): boolean {
     const o = this.origin.get(entry);
     if (!o) return false;
     this.origin.delete(entry);
-    const key = `${o.q.home}\0${op}`;
+    const key = `${o.q.home}\0${op}${gone ? '\0gone' : ''}`;
     let s = this.settles.get(key);
-    if (!s) this.settles.set(key, (s = { op, d: [] }));
+    if (!s) this.settles.set(key, (s = { op, gone, d: [] }));
     s.d.push([o.cid, o.did]);
     if (!this.settleScheduled) {
       this.settleScheduled = true;
@@ -177,7 +177,7 @@ export class QueueTraffic implements RemoteSender {
 
   private flushSettles(): void {
     this.settleScheduled = false;
-    for (const [key, s] of this.settles) this.send(key.slice(0, key.indexOf('\0')), { t: 'settle', op: s.op, d: s.d });
+    for (const [key, s] of this.settles) this.send(key.slice(0, key.indexOf('\0')), s.gone ? { t: 'settle', op: s.op, d: s.d, gone: true } : { t: 'settle', op: s.op, d: s.d });
     this.settles.clear();
   }
 
@@ -333,7 +333,7 @@ export class QueueTraffic implements RemoteSender {
         return;
       }
       case 'settle':
-        for (const [cid, did] of h.d) this.remoteByCid.get(cid)?.settle(did, h.op);
+        for (const [cid, did] of h.d) this.remoteByCid.get(cid)?.settle(did, h.op, h.gone === true);
         return;
       case 'get':
         this.answerGet(h.v, h.q, h.rid, h.from, h.cid);

@@ -62,14 +62,14 @@ export class RemoteConsumer extends Consumer {
     return did;
   }
 
-  /** Takes a delivery back from the other node: acked, returned to the queue, or dropped. */
-  settle(did: number, op: 'ack' | 'requeue' | 'drop'): void {
+  /** Takes a delivery back from the other node: acked, returned to the queue (gone: its channel closed), or dropped. */
+  settle(did: number, op: 'ack' | 'requeue' | 'drop', gone = false): void {
     const e = this.inflight.get(did);
     if (!e) return;
     this.inflight.delete(did);
     this.queue.unackedCount--;
     if (op === 'ack') this.queue.settle(e);
-    else if (op === 'requeue') this.queue.requeue([e]);
+    else if (op === 'requeue') this.queue.requeue([e], gone);
     else this.queue.discard(e, 'rejected');
     this.queue.scheduleDispatch();
   }

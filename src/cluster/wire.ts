@@ -35,8 +35,12 @@ export type WireHeader =
   /** The owner cancelled a consumer (its queue went away). */
   | { t: 'cancel'; cid: string }
   | { t: 'dlv'; o: string; cid: string; did: number; r: boolean; dc?: number; ex: string; rk: string; pl: number }
-  /** Settlements of deliveries: ack, requeue (nack/reject requeue=true) or drop (requeue=false). */
-  | { t: 'settle'; op: 'ack' | 'requeue' | 'drop'; d: [string, number][] }
+  /**
+   * Settlements of deliveries: ack, requeue (nack/reject requeue=true) or drop (requeue=false).
+   * gone: requeued because their channel closed (Queue.requeue's released); a node that does not
+   * know the field requeues them as returns.
+   */
+  | { t: 'settle'; op: 'ack' | 'requeue' | 'drop'; d: [string, number][]; gone?: true }
   /** basic.get on the sender's node; answered by got. */
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
   /** moved: the receiver does not own the queue (the sender finds the owner and asks again). */

@@ -130,6 +130,44 @@ describe('cluster: any node serves any client', () => {
     expect(await own.get('get-q')).toBe(false);
   });
 
+  it("a quorum queue's consumer on another node than the owner closes its connection: its messages go back to the front, counted", async () => {
+    // As on a single node (quorum-queues.test.ts) and RabbitMQ 3.10.8: m1 m2 m3 m4 m5 m0.
+    const own = await (await cluster.connect(0)).createConfirmChannel();
+    await own.assertQueue('front-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let owner = '';
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/front-q`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const away = [1, 2, 0].find((i) => `w${i + 1}` !== owner)!;
+    for (let i = 0; i < 6; i++) own.sendToQueue('front-q', Buffer.from(`m${i}`));
+    await own.waitForConfirms();
+    const consumerConn = await cluster.connect(away);
+    const c = await consumerConn.createChannel();
+    await c.prefetch(2);
+    const held: ConsumeMessage[] = [];
+    await c.consume('front-q', (m) => void (m && held.push(m)));
+    await waitUntil(() => held.length === 2, 'two deliveries', 5_000);
+    c.nack(held[0]!, false, true); // a return: to the back
+    await waitUntil(() => held.length === 3, 'a third delivery', 5_000);
+    await consumerConn.close();
+    const got: string[] = [];
+    // Asked of the owner: another node's counts are the owner's of up to a second ago.
+    const ownerNode = cluster.nodes[Number(owner.slice(1)) - 1]!;
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/front-q`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+      const q = (await r.json()) as { messages_ready?: number; messages_unacknowledged?: number };
+      return q.messages_ready === 6 && q.messages_unacknowledged === 0;
+    }, 'every message back on the owner', 5_000);
+    for (;;) {
+      const m = await own.get('front-q', { noAck: true });
+      if (m === false) break;
+      got.push(`${m.content}:${m.fields.redelivered ? 'R' : '-'}${String(m.properties.headers?.['x-delivery-count'])}`);
+    }
+    expect(got).toEqual(['m1:R1', 'm2:R1', 'm3:-0', 'm4:-0', 'm5:-0', 'm0:R1']);
+  });
+
   it('RPC with an exclusive server-named reply queue on another node than the server', async () => {
     const server = await (await cluster.connect(0)).createChannel();
     await server.assertQueue('rpc_amqplib', { durable: false });
