@@ -131,6 +131,8 @@ export class Queue {
    */
   private headDrops = 0;
   private readonly paging: PagingLimits | null;
+  /** Recovered past x-delivery-limit (overDeliveryLimit): dead-lettered once everything is back (startTimers). */
+  private pastLimit: Entry[] | null = null;
   /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
   private redeliverBelow = 0;
   /** Set at shutdown: no timer or page read may change the queue once its totals are taken. */
@@ -478,7 +480,8 @@ export class Queue {
           const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, deliveryModeOf(m.properties) === 2);
           if (m.bcc) msg.bccKeys = m.bcc;
           const e = this.readBack(m, msg, false);
-          if (this.headDrops > 0) {
+          if (m.checkedOut && this.overDeliveryLimit(e)) this.discard(e, 'delivery_limit');
+          else if (this.headDrops > 0) {
             this.headDrops--;
             this.discard(e, 'maxlen');
           } else this.ready.push(e);
@@ -600,6 +603,16 @@ export class Queue {
     return e;
   }
 
+  /**
+   * Whether e, counted once more at recovery (out to a consumer when the broker stopped), is past
+   * x-delivery-limit: dead-lettered then, as RabbitMQ 3.10.8 does (x-delivery-limit 0, one message
+   * held, kill -9: it was in the dead-letter queue after the restart).
+   */
+  private overDeliveryLimit(e: Entry): boolean {
+    const limit = this.args.deliveryLimit;
+    return limit !== undefined && (e.deliveryCount ?? 0) > limit;
+  }
+
   /** A quorum queue's message went to a consumer that must settle it (Store.markCheckedOut). */
   checkedOut(e: Entry): void {
     if (this.persists(e.msg)) this.vhost.store.markCheckedOut(this.vhost.name, this.storeName(e.msg), e.msg.seq);
@@ -630,7 +643,9 @@ export class Queue {
       for (const m of page) {
         const msg = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true);
         if (m.bcc) msg.bccKeys = m.bcc;
-        this.ready.push(this.readBack(m, msg, !cleanShutdown));
+        const e = this.readBack(m, msg, !cleanShutdown);
+        if (m.checkedOut && this.overDeliveryLimit(e)) (this.pastLimit ??= []).push(e);
+        else this.ready.push(e);
         bytes += m.body.length;
       }
       count += page.length;
@@ -699,6 +714,10 @@ export class Queue {
   /** Starts the expiry timers of recovered messages, once everything they may dead-letter to is back. */
   startTimers(): void {
     if (this.deleted) return;
+    if (this.pastLimit) {
+      for (const e of this.pastLimit) this.discard(e, 'delivery_limit');
+      this.pastLimit = null;
+    }
     // A queue over its x-max-length (its drops owed at a stop or crash, or a limit lowered by a
     // policy while it was down) drops its head now, as each publish would, once everything it may
     // dead-letter to is back.

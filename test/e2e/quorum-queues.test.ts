@@ -442,17 +442,23 @@ describe('persistence', () => {
     const ch = await conn.createConfirmChannel();
     for (const q of ['qq-out', 'qq-out-early']) await ch.assertQueue(q, { durable: true, arguments: Q });
     await ch.assertQueue('cq-out', { durable: true });
+    // Counted past its limit at the restart: dead-lettered then (3.10.8: x-delivery-limit 0, one held).
+    await ch.assertQueue('qq-out-dead', { durable: true });
+    await ch.assertQueue('qq-out-limit', {
+      durable: true,
+      arguments: { ...Q, 'x-delivery-limit': 0, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'qq-out-dead' },
+    });
     const c = await conn.createChannel();
     await c.prefetch(2);
     // Consumed from before the publishes: delivered before the store wrote them.
     const held: string[] = [];
     await c.consume('qq-out-early', (m) => void (m && held.push(m.content.toString())));
     for (let i = 0; i < 6; i++) {
-      for (const q of ['qq-out', 'qq-out-early', 'cq-out']) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
+      for (const q of ['qq-out', 'qq-out-early', 'cq-out', 'qq-out-limit']) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
     }
     await ch.waitForConfirms();
-    for (const q of ['qq-out', 'cq-out']) await c.consume(q, (m) => void (m && held.push(m.content.toString())));
-    await waitUntil(() => held.length === 6);
+    for (const q of ['qq-out', 'cq-out', 'qq-out-limit']) await c.consume(q, (m) => void (m && held.push(m.content.toString())));
+    await waitUntil(() => held.length === 8);
     await sleep(300); // the store's next write records them as out (unsynced, as acks are)
     await b1.kill9();
     const b2 = await res.broker(dir);
@@ -469,6 +475,15 @@ describe('persistence', () => {
     const expected = ['m0:R1', 'm1:R1', 'm2:-0', 'm3:-0', 'm4:-0', 'm5:-0'];
     expect(await take('qq-out')).toEqual(expected);
     expect(await take('cq-out')).toEqual(['m0:R', 'm1:R', 'm2:R', 'm3:R', 'm4:R', 'm5:R']);
+    expect(await take('qq-out-limit')).toEqual(['m2:-0', 'm3:-0', 'm4:-0', 'm5:-0']);
+    const dead: string[] = [];
+    for (;;) {
+      const m = await ch2.get('qq-out-dead', { noAck: true });
+      if (m === false) break;
+      const death = (m.properties.headers?.['x-death'] as { reason?: string }[] | undefined)?.[0];
+      dead.push(`${m.content}:${death?.reason}`);
+    }
+    expect(dead).toEqual(['m0:delivery_limit', 'm1:delivery_limit']);
     // The other queue, untouched, through a second kill: its two still counted once.
     await sleep(300);
     await b2.kill9();
