@@ -5,9 +5,11 @@
 // auto-delete, server-named, x-max-priority, x-queue-mode, x-queue-version, an unknown
 // x-dead-letter-strategy, an unknown x-queue-type, an inequivalent x-queue-type); basic.qos
 // global=true then basic.consume closing the connection with 540; x-delivery-count (absent on a
-// consumer's first delivery, the number of returns after; a returned message goes to the back of
-// the queue; on basic.get always, 0 the first time;
-// a channel closing with the message unacked counts as a return); x-delivery-limit (delivered
+// consumer's first delivery, the number of returns after; a message nacked or recovered goes to
+// the back of the queue, one whose channel or connection closed to the front; on basic.get always,
+// 0 the first time; a channel closing with the message unacked counts as a return; after a kill -9
+// only the messages out to consumers come back counted, and one past its limit is dead-lettered);
+// x-delivery-limit (delivered
 // limit+1 times, then dead-lettered with x-death reason 'delivery_limit', or dropped without a
 // dead-letter exchange); reject-publish taking one message past x-max-length then nacking;
 // reject-publish taking publishes again at 80% of the limit (trunc(5 * 0.8) = 4 ready);
