@@ -208,7 +208,7 @@ export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObje
     messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
     ...queueExtrasView(q),
-    ...queueTypeView(q, q.placement?.node || node),
+    ...queueTypeView(q, q.placement?.node || node, rates),
     message_stats: messageStatsView(q.stats, rates, q.stats, 'queue'),
   };
 }
@@ -281,15 +281,50 @@ const singleActiveTag = (q: Queue): string | null => (q.args.singleActiveConsume
  * quorum queue's open_files per member and its single active consumer as single_active_consumer_ctag,
  * a stream's readers (its consumers) per member. at: the node the queue runs on.
  */
-function queueTypeView(q: Queue, at: string): JsonObject {
+function queueTypeView(q: Queue, at: string, rates?: RateSampler): JsonObject {
   switch (q.type.name) {
     case 'classic':
-      return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}) };
+      return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}), backing_queue_status: backingQueueStatus(q, rates) };
     case 'quorum':
       return { open_files: { [at]: 0 }, single_active_consumer_ctag: singleActiveTag(q) };
     case 'stream':
       return { readers: { [at]: q.consumerCount } };
   }
+}
+
+/**
+ * A classic queue's backing_queue_status, in RabbitMQ 3.10.8's shape (checked: five messages, two
+ * taken, one acked: len 3, next_seq_id 5, next_deliver_seq_id 2, q4 3; a lazy queue's message in
+ * delta as ["delta", 0, 1, 1, 1]; x-queue-version 2 as version 2). Warren's figures: len the ready
+ * messages, q4 those in memory, delta the paged part (its transient ones fourth), the sequence ids
+ * counted from the messages taken in this run and recovered at its start, and the averages the
+ * queue's sampled publish, deliver/get, acked-mode deliver/get and ack rates. Warren keeps no lazy
+ * mode (x-queue-mode is shown as declared) and one queue index (the version is shown as declared).
+ */
+function backingQueueStatus(q: Queue, rates?: RateSampler): JsonObject {
+  const args = tableJson(q.arguments);
+  const policy = effectiveDefinition(q.policy, q.operatorPolicy) as Record<string, unknown>;
+  const len = q.messageCount;
+  const paged = q.pagedOut.count;
+  const next = Math.max(q.stats.publish + q.recoveredCount, len);
+  const rate = (c: Parameters<RateSampler['rate']>[1]): number => rates?.rate(q.stats, c) ?? 0;
+  return {
+    avg_ack_egress_rate: rate('ack'),
+    avg_ack_ingress_rate: Math.max(0, rate('deliver') - rate('deliverNoAck')) + Math.max(0, rate('get') - rate('getNoAck')),
+    avg_egress_rate: rate('deliver') + rate('get'),
+    avg_ingress_rate: rate('publish'),
+    delta: paged > 0 ? ['delta', next - paged, paged, q.pagedOutTransient, next] : ['delta', 'undefined', 0, 0, 'undefined'],
+    len,
+    mode: String(args['x-queue-mode'] ?? policy['queue-mode'] ?? 'default'),
+    next_deliver_seq_id: next - len,
+    next_seq_id: next,
+    q1: 0,
+    q2: 0,
+    q3: 0,
+    q4: len - paged,
+    target_ram_count: 'infinity',
+    version: Number(args['x-queue-version'] ?? policy['queue-version'] ?? 1),
+  };
 }
 
 export function exchangeView(e: Exchange, vhost: string, rates?: RateSampler): JsonObject {

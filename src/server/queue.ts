@@ -131,6 +131,8 @@ export class Queue {
    */
   private headDrops = 0;
   private readonly paging: PagingLimits | null;
+  /** Messages read back at the start (the management API's backing_queue_status counts them as taken in). */
+  recoveredCount = 0;
   /** Recovered past x-delivery-limit (overDeliveryLimit): dead-lettered once everything is back (startTimers). */
   private pastLimit: Entry[] | null = null;
   /** After an unclean shutdown, messages recovered with a seq below this come back redelivered. */
@@ -308,6 +310,11 @@ export class Queue {
   /** Ready messages that are in the store only, and their bodies' bytes. */
   get pagedOut(): { count: number; bytes: number } {
     return { count: (this.tail?.count ?? 0) - this.headDrops, bytes: this.tail?.bytes ?? 0 };
+  }
+
+  /** Of pagedOut, the transient messages (paged to a page file, not kept in the store for good). */
+  get pagedOutTransient(): number {
+    return Math.max(0, this.pagedOut.count - (this.tail?.stored.count ?? 0));
   }
 
   /** Messages kept in the store, ready and unacked (RabbitMQ's messages_persistent), and their bytes. */
@@ -540,6 +547,7 @@ export class Queue {
     if (this.stream) return this.stream.recover();
     const owedSeq = (await this.owed?.recover()) ?? 0;
     const r = await this.recoverMessages(cleanShutdown, redeliverBelow, totals);
+    this.recoveredCount = r.count;
     return { count: r.count, lastSeq: Math.max(r.lastSeq, owedSeq) };
   }
 

@@ -69,6 +69,46 @@ describe('queue persistent and in-memory counts (3.10.8)', () => {
     await ch.close();
   });
 
+  it("a classic queue's backing_queue_status, in 3.10.8's shape and figures; none for a quorum queue", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('b-classic', { durable: true });
+    await ch.assertQueue('b-v2', { durable: true, arguments: { 'x-queue-version': 2, 'x-queue-mode': 'lazy' } });
+    await ch.assertQueue('b-quorum', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('b-classic', Buffer.from('x'), { persistent: i % 2 === 0 });
+    ch.sendToQueue('b-v2', Buffer.from('x'));
+    await ch.waitForConfirms();
+    const first = await ch.get('b-classic');
+    await ch.get('b-classic');
+    if (first) ch.ack(first);
+    // RabbitMQ 3.10.8 for the same: five published, two taken, one of them acked.
+    const q = await eventually(async () => {
+      const x = await queue('b-classic');
+      return x.messages_unacknowledged === 1 ? x : null;
+    }, 'one unacked');
+    expect(q.backing_queue_status).toEqual({
+      avg_ack_egress_rate: 0,
+      avg_ack_ingress_rate: 0,
+      avg_egress_rate: 0,
+      avg_ingress_rate: 0,
+      delta: ['delta', 'undefined', 0, 0, 'undefined'],
+      len: 3,
+      mode: 'default',
+      next_deliver_seq_id: 2,
+      next_seq_id: 5,
+      q1: 0,
+      q2: 0,
+      q3: 0,
+      q4: 3,
+      target_ram_count: 'infinity',
+      version: 1,
+    });
+    expect((await queue('b-v2')).backing_queue_status).toMatchObject({ len: 1, mode: 'lazy', version: 2, next_seq_id: 1 });
+    expect(await queue('b-quorum')).not.toHaveProperty('backing_queue_status');
+    const listed = (await api('GET', '/api/queues/stats')).json as { name: string; backing_queue_status?: unknown }[];
+    expect(listed.find((x) => x.name === 'b-classic')?.backing_queue_status).toMatchObject({ len: 3 });
+    await ch.close();
+  });
+
   it('a transient queue has none persistent, a quorum queue all, a stream no such fields', async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue('p-transient', { durable: false });
