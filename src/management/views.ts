@@ -556,7 +556,16 @@ export function consumersView(connections: Iterable<Connection>): JsonObject[] {
         out.push({
           consumer_tag: c.tag,
           queue: { name: c.queue.name, vhost: c.queue.vhost.name },
-          channel_details: { name: `${connectionName(conn)} (${ch.id})`, number: ch.id, connection_name: connectionName(conn), user: conn.user },
+          // 3.10.8's keys, in its order.
+          channel_details: {
+            connection_name: connectionName(conn),
+            name: `${connectionName(conn)} (${ch.id})`,
+            node: conn.broker.nodeName,
+            number: ch.id,
+            peer_host: conn.socket.remoteAddress ?? null,
+            peer_port: conn.socket.remotePort ?? null,
+            user: conn.user,
+          },
           ack_required: !c.noAck,
           exclusive: c.exclusive,
           prefetch_count: c.prefetch,

@@ -606,7 +606,10 @@ describe('connections, channels and consumers', () => {
       prefetch_count: 7,
       arguments: { 'x-priority': 5 },
     });
-    expect(cv.channel_details).toMatchObject({ number: 1, connection_name: connName, user: 'guest' });
+    // 3.10.8's keys (compared on the same traffic): the node and the client's address too.
+    expect(Object.keys(cv.channel_details)).toEqual(['connection_name', 'name', 'node', 'number', 'peer_host', 'peer_port', 'user']);
+    expect(cv.channel_details).toMatchObject({ number: 1, connection_name: connName, user: 'guest', name: `${connName} (1)`, peer_host: '127.0.0.1' });
+    expect(cv.channel_details.peer_port).toBe(Number(connName.split(' -> ')[0]!.split(':').pop()));
     expect((await getQueue(q)).consumers).toBe(1);
 
     await ch.cancel(consumerTag);
