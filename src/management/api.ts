@@ -12,6 +12,7 @@ import { checkBindingKey, checkExchangeArguments, isExchangeType, unknownExchang
 import { Message, deliveryModeOf } from '../server/message.js';
 import type { Queue } from '../server/queue.js';
 import { checkEquivalent } from '../server/queue-args.js';
+import { deleteRefusal } from '../server/queue-types/index.js';
 import { RABBITMQ_VERSION, VERSION } from '../server/server-properties.js';
 import type { VHost } from '../server/vhost.js';
 import { registerAdminApi } from './admin-api.js';
@@ -286,6 +287,8 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     req.authz.actIn(q.vhost.name);
     req.authz.require(q.vhost.name, 'configure', q.name);
     // The channel's texts, as 3.10.8's API passes them on.
+    const refused = deleteRefusal(q.type, q.name, q.vhost.name, req.query['if-unused'] === 'true', req.query['if-empty'] === 'true');
+    if (refused) throw badRequest(refused);
     if (req.query['if-unused'] === 'true' && q.consumerCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' in use`);
     if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' not empty`);
     q.vhost.deleteQueue(q);

@@ -37,7 +37,7 @@ import { validateHeadersBinding } from './exchanges/headers.js';
 import { checkBindingKey, checkExchangeArguments, isExchangeType, unknownExchangeTypeText } from './exchanges/types.js';
 import type { Queue } from './queue.js';
 import { checkEquivalent } from './queue-args.js';
-import { checkServerNamed } from './queue-types/index.js';
+import { checkServerNamed, deleteRefusal } from './queue-types/index.js';
 import { parseStreamOffset, type StreamStart } from './stream-log.js';
 import { UnackedMap, type Unacked } from './unacked.js';
 import { ackTimeoutText, coarseClock, SWEEP_MS } from './consumer-timeout.js';
@@ -560,6 +560,8 @@ export class Channel implements ReplyReceiver {
       return;
     }
     this.checkExclusive(q);
+    const refused = deleteRefusal(q.type, q.name, this.vhost.name, ifUnused, ifEmpty);
+    if (refused) throw new AmqpError(ReplyCode.NotImplemented, refused, 'connection');
     if (ifUnused && q.consumerCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }

@@ -142,6 +142,40 @@ describe('declaring quorum queues', () => {
   });
 });
 
+describe('queue.delete with if-empty or if-unused', () => {
+  it('closes the connection with 540, the API answers 400 and warren ctl prints what rabbitmqctl 3.10.8 prints; a stream takes them', async () => {
+    const b = await start(undefined, -1);
+    for (const [flags, flag] of [[{ ifEmpty: true }, 'if-empty'], [{ ifUnused: true }, 'if-unused'], [{ ifEmpty: true, ifUnused: true }, 'if-unused']] as const) {
+      const conn = await connect(b);
+      const ch = await channel(conn);
+      await ch.assertQueue('qq-del', { durable: true, arguments: Q });
+      const closed = new Promise<Error>((resolve) => conn.once('close', resolve));
+      await ch.deleteQueue('qq-del', flags).catch(() => undefined);
+      expect(String(await closed)).toContain(
+        `540 (NOT-IMPLEMENTED) with message "NOT_IMPLEMENTED - cannot delete queue 'qq-del' in vhost '/'. queue.delete operations with ${flag} flag set are not supported by quorum queues"`,
+      );
+    }
+    const url = `http://127.0.0.1:${b.managementPort}`;
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const r = await fetch(`${url}/api/queues/%2F/qq-del?if-empty=true`, { method: 'DELETE', headers: auth });
+    expect([r.status, await r.json()]).toEqual([
+      400,
+      { error: 'bad_request', reason: "cannot delete queue 'qq-del' in vhost '/'. queue.delete operations with if-empty flag set are not supported by quorum queues" },
+    ]);
+    // $ rabbitmqctl delete_queue qq --if-unused   (exit 0)
+    const ctl = await runCtl(url, ['delete_queue', 'qq-del', '--if-unused']);
+    expect([ctl.code, ctl.stdout]).toEqual([
+      0,
+      "Deleting queue 'qq-del' on vhost '/' if queue is unused ...\n{:protocol_error, :not_implemented, 'cannot delete ~s. queue.delete operations with if-unused flag set are not supported by quorum queues', ['queue \\'qq-del\\' in vhost \\'/\\'']}\n",
+    ]);
+    const ch = await channel(await connect(b));
+    expect(await ch.checkQueue('qq-del')).toMatchObject({ queue: 'qq-del' });
+    await ch.assertQueue('st-del', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    expect(await ch.deleteQueue('st-del', { ifEmpty: true })).toEqual({ messageCount: 0 });
+    expect(await ch.deleteQueue('qq-del')).toEqual({ messageCount: 0 });
+  });
+});
+
 describe('delivery counting', () => {
   it('a poison message is redelivered with x-delivery-count counting up, then dead-lettered past x-delivery-limit', async () => {
     const conn = await connect(await start());

@@ -35,4 +35,5 @@ export const classic: QueueType = {
   refusesGlobalQos: false,
   serverNamed: true,
   rejectsOverLimit: false,
+  refusesConditionalDelete: false,
 };

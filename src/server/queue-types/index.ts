@@ -43,6 +43,19 @@ export interface QueueType {
    * until it is back to at most 80% of it (rabbit_fifo), rather than refusing at the limit (classic).
    */
   readonly rejectsOverLimit: boolean;
+  /** queue.delete with if-unused or if-empty is refused (rabbit_quorum_queue: 540, deleteRefusal). */
+  readonly refusesConditionalDelete: boolean;
+}
+
+/**
+ * Why a queue.delete with these flags is refused by the queue's type, as RabbitMQ 3.10.8 words it
+ * (if-unused named first when both are set), or null when the type takes it. The channel closes the
+ * connection with 540 and this text; the management API answers 400 with it.
+ */
+export function deleteRefusal(type: QueueType, queue: string, vhost: string, ifUnused: boolean, ifEmpty: boolean): string | null {
+  if (!type.refusesConditionalDelete || !(ifUnused || ifEmpty)) return null;
+  const flag = ifUnused ? 'if-unused' : 'if-empty';
+  return `cannot delete queue '${queue}' in vhost '${vhost}'. queue.delete operations with ${flag} flag set are not supported by ${type.name} queues`;
 }
 
 const TYPES: Record<QueueTypeName, QueueType> = { classic, quorum, stream };

@@ -57,4 +57,5 @@ export const quorum: QueueType = {
   refusesGlobalQos: true,
   serverNamed: false,
   rejectsOverLimit: true,
+  refusesConditionalDelete: true,
 };

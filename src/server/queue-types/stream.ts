@@ -69,4 +69,5 @@ export const stream: QueueType = {
   refusesGlobalQos: false,
   serverNamed: false,
   rejectsOverLimit: false,
+  refusesConditionalDelete: false,
 };
