@@ -290,7 +290,7 @@ async function deleteQueue(o: CtlOptions, name: string): Promise<number> {
     throw e;
   });
   if (refusedByType !== null) {
-    process.stdout.write(`${refusedByType}\n`);
+    o.out(refusedByType);
     return 0;
   }
   say(o, `Queue was successfully deleted with ${String(q.messages_ready)} ready messages`);
