@@ -96,6 +96,8 @@ export class Channel implements ReplyReceiver {
   private draining: ConfirmTracker | null = null;
   /** Replies held back until the store has written what they acknowledge, keeping reply order. */
   private replyChain: Promise<void> | null = null;
+  /** While this channel deletes a queue: the basic.cancels for its own consumers of it (deleteQueue). */
+  private heldCancels: MethodInit[] | null = null;
   /** basic.gets waiting in the reply chain for a page of their queue to come back from the store. */
   private waitingGets = 0;
   private lastQueue = '';
@@ -569,10 +571,21 @@ export class Channel implements ReplyReceiver {
     if (ifEmpty && q.readyCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' not empty`);
     }
-    const count = this.vhost.deleteQueue(q);
+    // This channel's own consumers of the queue hear of it after the delete-ok, in the same write,
+    // as from RabbitMQ 3.10.8 (its channel answers the delete, then handles the queue's notices:
+    // one writev, delete-ok first). A client that closes the channel once its consumer is
+    // cancelled then still has its delete answered (amqplib's "cancelled consumer" test).
+    const held: MethodInit[] = [];
+    this.heldCancels = held;
+    let count: number;
+    try {
+      count = this.vhost.deleteQueue(q);
+    } finally {
+      this.heldCancels = null;
+    }
     if (q.exclusiveOwner === this.conn) this.conn.exclusiveQueues.delete(q);
     const ok: MethodInit = { id: M.QueueDeleteOk, args: { messageCount: count } };
-    this.replyDurable(q.durable && !q.exclusiveOwner, nowait, ok);
+    this.replyDurable(q.durable && !q.exclusiveOwner, nowait, ok, held.length > 0 ? () => held.forEach((m) => this.send(m)) : undefined);
   }
 
   // ---- exchanges and bindings ---------------------------------------------------------------
@@ -593,9 +606,10 @@ export class Channel implements ReplyReceiver {
    * Replies once the store has what it acknowledges, when that is durable, or in a cluster, whose
    * nodes share transient queues, exchanges and bindings too (then every node has it).
    */
-  private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit): void {
-    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, undefined);
-    else if (!nowait) this.reply(ok);
+  /** then: runs right after the reply (in its write), or in its place with nowait. */
+  private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit, then?: () => void): void {
+    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, then);
+    else this.reply(nowait ? null : ok, then);
   }
 
   private declareExchange(
@@ -1005,7 +1019,9 @@ export class Channel implements ReplyReceiver {
     // this, the channel's, which names nobody.
     this.vhost.consumerDeleted(c, this.pid, null);
     if (this.state === 'open' && this.conn.consumerCancelNotify) {
-      this.send({ id: M.BasicCancel, args: { consumerTag: c.tag, nowait: true } });
+      const cancel: MethodInit = { id: M.BasicCancel, args: { consumerTag: c.tag, nowait: true } };
+      if (this.heldCancels) this.heldCancels.push(cancel);
+      else this.send(cancel);
     }
   }
 
