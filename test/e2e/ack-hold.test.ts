@@ -74,9 +74,10 @@ describe('large persistent bodies with consumers', () => {
     await waitUntil(() => got.length === COUNT, 'every message consumed');
     expect(got.map((m) => m.content.readUInt32BE(0))).toEqual(Array.from({ length: COUNT }, (_, i) => i));
     // Written at once, every body would be: at most the first publishes (before the publisher
-    // showed a window) and a stray few.
+    // showed a window) and a stray few. 49-51 of 300 alone; 81 once in a full suite run, whose
+    // load delays the consumer's acks past some holds: the bound is half.
     console.log(`ack hold: ${written() / SIZE} of ${COUNT} bodies written`);
-    expect(written()).toBeLessThan((COUNT * SIZE) / 4);
+    expect(written()).toBeLessThan((COUNT * SIZE) / 2);
   }, 60_000);
 
   it('hold their confirms until the write or the acks, and never for a publisher waiting on each confirm', async () => {
