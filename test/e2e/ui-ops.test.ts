@@ -249,7 +249,8 @@ describe.skipIf(!HAVE_CHROMIUM)('management web UI: history, paged lists, rates,
       expect(await p.locator('[data-form="publish"]').count()).toBe(1);
       expect(await p.locator('[data-action="delete"]').count()).toBe(1);
       await p.goto(`${url}#/exchanges/%2F/amq.direct`);
-      await p.waitForSelector('.page.exchange');
+      // (team-x is a direct exchange too: wait for this page's name, not the previous page's props.)
+      await poll(() => text(p, '.page.exchange .exchange-name')).toBe('amq.direct');
       await poll(() => text(p, '.page.exchange dl.props')).toContain('direct');
       expect(await p.locator('[data-form], [data-action="delete"]').count()).toBe(0);
 
