@@ -176,18 +176,20 @@ export function queueLevels(q: Queue): { messages: number; messages_ready: numbe
 /** node: the name of the node this broker is, where a queue without a placement of its own runs. */
 export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObject {
   const ready = q.messageCount;
+  const args = tableJson(q.arguments);
+  const effective = effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject;
   return {
     name: q.name,
     vhost: q.vhost.name,
     durable: q.durable,
     auto_delete: q.autoDelete,
     exclusive: q.exclusiveOwner !== null,
-    arguments: tableJson(q.arguments),
+    arguments: args,
     type: q.type.name,
     // RabbitMQ 3.10: null and {} when no policy applies.
     policy: q.policy?.name ?? null,
     operator_policy: q.operatorPolicy?.name ?? null,
-    effective_policy_definition: effectiveDefinition(q.policy, q.operatorPolicy) as JsonObject,
+    effective_policy_definition: effective,
     ...placementView(q, node),
     // RabbitMQ 3.10.8 counts a quorum queue's at-least-once dead letters in messages (not in
     // messages_ready) and shows them as messages_dlx; classic queues and streams have no such field.
@@ -208,7 +210,7 @@ export function queueView(q: Queue, node: string, rates?: RateSampler): JsonObje
     messages_unacknowledged_details: { rate: rates?.gaugeRate(q, 'messages_unacknowledged') ?? 0 },
     consumers: q.consumerCount,
     ...queueExtrasView(q),
-    ...queueTypeView(q, q.placement?.node || node, rates),
+    ...queueTypeView(q, q.placement?.node || node, rates, args, effective),
     message_stats: messageStatsView(q.stats, rates, q.stats, 'queue'),
   };
 }
@@ -281,10 +283,10 @@ const singleActiveTag = (q: Queue): string | null => (q.args.singleActiveConsume
  * quorum queue's open_files per member and its single active consumer as single_active_consumer_ctag,
  * a stream's readers (its consumers) per member. at: the node the queue runs on.
  */
-function queueTypeView(q: Queue, at: string, rates?: RateSampler): JsonObject {
+function queueTypeView(q: Queue, at: string, rates: RateSampler | undefined, args: JsonObject, effective: JsonObject): JsonObject {
   switch (q.type.name) {
     case 'classic':
-      return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}), backing_queue_status: backingQueueStatus(q, rates) };
+      return { recoverable_slaves: null, ...(q.idle.since > 0 ? { idle_since: isoTime(q.idle.since) } : {}), backing_queue_status: backingQueueStatus(q, rates, args, effective) };
     case 'quorum':
       return { open_files: { [at]: 0 }, single_active_consumer_ctag: singleActiveTag(q) };
     case 'stream':
@@ -301,9 +303,8 @@ function queueTypeView(q: Queue, at: string, rates?: RateSampler): JsonObject {
  * queue's sampled publish, deliver/get, acked-mode deliver/get and ack rates. Warren keeps no lazy
  * mode (x-queue-mode is shown as declared) and one queue index (the version is shown as declared).
  */
-function backingQueueStatus(q: Queue, rates?: RateSampler): JsonObject {
-  const args = tableJson(q.arguments);
-  const policy = effectiveDefinition(q.policy, q.operatorPolicy) as Record<string, unknown>;
+/** args and policy: the queue's arguments and effective policy definition, as queueView has them. */
+function backingQueueStatus(q: Queue, rates: RateSampler | undefined, args: JsonObject, policy: JsonObject): JsonObject {
   const len = q.messageCount;
   const paged = q.pagedOut.count;
   const next = Math.max(q.stats.publish + q.recoveredCount, len);

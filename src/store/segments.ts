@@ -35,6 +35,9 @@ const STATE_REDELIVERED = 2;
 const STATE_COUNTS = 4;
 const STATE_BACK = 8;
 
+/** Bit i of a segment's bitmap (acked, redelivered, back); none set without one. */
+const hasBit = (bits: Uint8Array | null, i: number): boolean => bits !== null && (bits[i >>> 3]! & (1 << (i & 7))) !== 0;
+
 /** One segment as the store knows it in memory: no message is held, only their seqs' layout. */
 export class Segment {
   /** Messages not acked yet; at 0 the segment is deleted. */
@@ -105,11 +108,11 @@ export class Segment {
   }
 
   isAcked(i: number): boolean {
-    return this.acked !== null && (this.acked[i >>> 3]! & (1 << (i & 7))) !== 0;
+    return hasBit(this.acked, i);
   }
 
   isRedelivered(i: number): boolean {
-    return this.redelivered !== null && (this.redelivered[i >>> 3]! & (1 << (i & 7))) !== 0;
+    return hasBit(this.redelivered, i);
   }
 
   /** Marks message i acked; false when it already was. */
@@ -135,7 +138,7 @@ export class Segment {
   }
 
   isBack(i: number): boolean {
-    return this.back !== null && (this.back[i >>> 3]! & (1 << (i & 7))) !== 0;
+    return hasBit(this.back, i);
   }
 
   markBack(i: number): void {
