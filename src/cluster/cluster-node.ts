@@ -13,6 +13,7 @@ import type { Store, StoredQueue } from '../store/store.js';
 import { queueKey } from '../store/store.js';
 import { ClusterQueue } from './cluster-queue.js';
 import { QueueTraffic } from './queue-traffic.js';
+import { DeliveredMarks } from './delivered-marks.js';
 import { Membership, type NodeRecord, type NodeState } from './membership.js';
 import type { NatsLink } from './nats-link.js';
 import { PubAckInbox, QueueStream, streamNameOf } from './queue-stream.js';
@@ -42,6 +43,8 @@ export class ClusterNode {
   private readonly queues = new Map<string, ClusterQueue>();
   /** Queue traffic with the other nodes: publishes, consumers, gets, settlements (queue-traffic.ts). */
   readonly traffic: QueueTraffic;
+  /** Which messages of the quorum queues this node owns are out to consumers (delivered-marks.ts). */
+  readonly marks: DeliveredMarks;
   private inbox: Subscription | null = null;
   private statsSub: Subscription | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -73,6 +76,7 @@ export class ClusterNode {
     this.membership = new Membership(link, () => ({ ...this.self(), name, server: link.serverName(), startedAt: this.startedAt }), log, maxReplicas);
     this.acks = new PubAckInbox(link.nc, name);
     this.traffic = new QueueTraffic(this);
+    this.marks = new DeliveredMarks(link, maxReplicas, log);
   }
 
   readonly queueFactory: QueueFactory = (vhost: VHost, spec: QueueSpec) => {
@@ -110,6 +114,7 @@ export class ClusterNode {
   destroyStream(v: string, name: string): void {
     const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, v, name, this.log);
     void s.destroy();
+    this.marks.remove(s.name);
   }
 
   /** The stream of a queue this node owns, if it is replicated. */
@@ -463,6 +468,7 @@ export class ClusterNode {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.advisories?.unsubscribe();
     this.acks.close();
+    this.marks.close();
     await this.membership.stop();
     this.inbox?.unsubscribe();
     this.statsSub?.unsubscribe();

@@ -42,6 +42,14 @@ export class ClusterQueue extends Queue {
   private lastVerdict: Promise<boolean> | undefined = undefined;
   /** Local consumers of a remote queue, by the id the owner knows them by. */
   readonly cids = new Map<Consumer, string>();
+  /**
+   * The id this node's basic.gets of the queue are held under on the owner, and the gen it was
+   * made in: one per queue (the owner's holder settles on the queue it was made for) and a new one
+   * with each owner (a new owner numbers its deliveries from 1 again: an ack of the old owner's
+   * would settle another message).
+   */
+  getCid = '';
+  getCidGen = -1;
   /** Messages fetched by basic.get from the owner, for take(). */
   private readonly fetched: Entry[] = [];
   /** Durable, non-exclusive: its messages live in a JetStream stream. */
@@ -224,8 +232,12 @@ export class ClusterQueue extends Queue {
         if (i >= 20) throw new Error('the stream keeps changing under the new owner');
         maxSeq = await stream.load(keep);
       }
+      // Which were out to consumers when the last owner stopped (its delivered mark): a delivery
+      // may have gone out before its write landed, so new seqs start above the mark too.
+      const delivered = await this.node.marks.read(stream.name);
       if (this.js !== stream) return; // released while reading: the next owner reads it
-      this.node.advanceSeq(maxSeq);
+      stream.delivered = delivered;
+      this.node.advanceSeq(Math.max(maxSeq, delivered.mark));
       // The consumers that were subscribed to the old owner are this queue's own now.
       const local = [...this.consumers];
       this.consumers.length = 0;
@@ -234,7 +246,8 @@ export class ClusterQueue extends Queue {
         if (cid) this.node.traffic.forgetCid(cid);
         this.cids.delete(c);
       }
-      // Nobody knows which were delivered: all come back flagged, as after a single node's crash.
+      // As after a single node's crash: a classic queue's all come back flagged, a quorum queue's
+      // out to consumers (by the mark) counted once more, the others as they were.
       await super.recover(false, 0);
       stream.dropLoaded();
       for (const c of local) super.addConsumer(c);

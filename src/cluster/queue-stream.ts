@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { bodyLength } from '../frames/body.js';
 import { decodeMessage, encodeMessage } from '../store/codec.js';
 import type { StoredMessage } from '../store/store.js';
+import type { DeliveredMark } from './delivered-marks.js';
 import { retrying } from './nats-link.js';
 
 export const streamNameOf = (vhost: string, queue: string): string =>
@@ -111,6 +112,11 @@ export class QueueStream {
   private compactTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   fenced = false;
+  /**
+   * Which of the queue's messages are out to consumers (a quorum queue's; set by the owner once it
+   * has read it): read() flags those it hands back, so that recovery counts them once more.
+   */
+  delivered: DeliveredMark | null = null;
   /** Fences refused by a leader whose last sequence is behind the stream's (see leaderBehind). */
   private behindRefusals = 0;
   /** Told when a write finds another writer was here (fenced) or the stream is gone. */
@@ -336,6 +342,7 @@ export class QueueStream {
           bytes = maxBytes;
           continue;
         }
+        if (this.delivered?.isOut(m.seq)) m.checkedOut = true;
         out.push(m);
         bytes += n;
       }
@@ -592,6 +599,7 @@ export class QueueStream {
   /** Stops writing (another node owns it now, or the node stops). */
   close(): void {
     this.fenced = true;
+    if (this.delivered) this.delivered.closed = true;
     if (this.compactTimer) clearTimeout(this.compactTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.compactTimer = this.retryTimer = null;

@@ -94,7 +94,11 @@ export class QueueTraffic implements RemoteSender {
   /** basic.get on a queue owned elsewhere: the owner's next message, if any. */
   fetch(q: ClusterQueue, again = true): Promise<Entry | undefined> {
     const rid = this.nextRid++;
-    const cid = `get#${this.node.name}#${this.node.startedAt}`;
+    if (q.getCidGen !== q.gen) {
+      q.getCid = `get#${this.node.name}#${this.node.startedAt}#${this.nextCid++}`;
+      q.getCidGen = q.gen;
+    }
+    const cid = q.getCid;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.gets.delete(rid);

@@ -51,6 +51,9 @@ export class RemoteConsumer extends Consumer {
     this.inflight.set(did, entry);
     this.queue.unackedCount++;
     this.queue.stats.deliver++;
+    // Out to a consumer that must settle it, as a local channel marks its deliveries (a quorum
+    // queue's next owner counts it once more if this one dies first).
+    if (this.queue.countsDeliveries) this.queue.checkedOut(entry);
     this.sender.deliver(this, did, entry);
   }
 
@@ -59,6 +62,7 @@ export class RemoteConsumer extends Consumer {
     const did = this.nextDid++;
     this.inflight.set(did, entry);
     this.queue.unackedCount++;
+    if (this.queue.countsDeliveries) this.queue.checkedOut(entry);
     return did;
   }
 

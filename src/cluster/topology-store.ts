@@ -361,17 +361,23 @@ export class ClusterStore implements Store {
   putRedelivered(vhost: string, queue: string, m: StoredMessage): void {
     // A replicated queue's stream takes the message again (the newer record wins on replay).
     const s = this.node.streamFor(vhost, queue);
-    if (s) s.put(m);
-    else if (!this.node.isReplicated(vhost, queue)) this.local.putRedelivered(vhost, queue, m);
+    if (s) {
+      s.put(m);
+      s.delivered?.returned(m.seq);
+    } else if (!this.node.isReplicated(vhost, queue)) this.local.putRedelivered(vhost, queue, m);
   }
   markCheckedOut(vhost: string, queue: string, seq: number): void {
-    // A replicated queue's new owner flags everything it takes over (README, Cluster): not recorded.
-    if (!this.node.isReplicated(vhost, queue)) this.local.markCheckedOut(vhost, queue, seq);
+    // A replicated queue's in the KV of delivered marks, for the node that takes it over next.
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.delivered?.delivered(seq);
+    else if (!this.node.isReplicated(vhost, queue)) this.local.markCheckedOut(vhost, queue, seq);
   }
   deleteMessage(vhost: string, queue: string, seq: number): boolean {
     const s = this.node.streamFor(vhost, queue);
-    if (s) s.delete(seq);
-    else if (!this.node.isReplicated(vhost, queue)) return this.local.deleteMessage(vhost, queue, seq);
+    if (s) {
+      s.delete(seq);
+      s.delivered?.settled(seq);
+    } else if (!this.node.isReplicated(vhost, queue)) return this.local.deleteMessage(vhost, queue, seq);
     return false;
   }
   get ackHoldFrom(): number {

@@ -221,6 +221,56 @@ describe('cluster takeover of requeued messages', () => {
   }, 120_000);
 });
 
+describe('cluster takeover of messages out to consumers', () => {
+  it("the new owner counts once more what was out when the owner died (its consumers', another node's get), not what was returned or never delivered", async () => {
+    // RabbitMQ 3.10.8 (one node, kill -9): six messages, two held: m0:R1 m1:R1 m2:-0 …; a quorum
+    // queue's log knows which were out. Here the owner's delivered mark travels through NATS KV.
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const setup = await (await c.connect(0)).createChannel();
+    await setup.assertQueue('out-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let info = await queueInfo(c, 0, 'out-q');
+    await waitUntil(async () => (info = await queueInfo(c, 0, 'out-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const otherIdx = (ownerIdx + 1) % 3;
+    const ownerConn = await c.connect(ownerIdx);
+    const pub = await ownerConn.createConfirmChannel();
+    for (let i = 0; i < 8; i++) pub.sendToQueue('out-q', Buffer.from(`m${i}`), { persistent: true });
+    await pub.waitForConfirms();
+    // A holds m0 m1 m2 and goes away: the three are returned to the front, counted (R1).
+    const a = await ownerConn.createChannel();
+    await a.prefetch(3);
+    const heldA: string[] = [];
+    await a.consume('out-q', (m) => void (m && heldA.push(m.content.toString())));
+    await waitUntil(() => heldA.length === 3, "A's three", 10_000);
+    await a.close();
+    // B (on the owner) takes m0 again; a basic.get through another node takes m1 again: both out.
+    const b = await ownerConn.createChannel();
+    await b.prefetch(1);
+    const heldB: string[] = [];
+    await b.consume('out-q', (m) => void (m && heldB.push(m.content.toString())));
+    await waitUntil(() => heldB.length === 1, "B's one", 10_000);
+    const getter = await (await c.connect(otherIdx)).createChannel();
+    const got = await getter.get('out-q');
+    expect([heldB[0], got && got.content.toString()]).toEqual(['m0', 'm1']);
+    await sleep(500); // the mark is written within ~10 ms
+    await c.nodes[ownerIdx]!.broker.kill9();
+    await waitUntil(async () => {
+      const q = await queueInfo(c, otherIdx, 'out-q');
+      return q.node !== '' && q.node !== info.node;
+    }, 'another owner', 30_000);
+    const reader = await (await c.connect(otherIdx)).createChannel();
+    const seen: string[] = [];
+    for (;;) {
+      const m = await reader.get('out-q', { noAck: true });
+      if (m === false) break;
+      seen.push(`${m.content}:${m.fields.redelivered ? 'R' : '-'}${String(m.properties.headers?.['x-delivery-count'])}`);
+    }
+    // m2 was returned and not delivered since: not counted again. m3… never delivered.
+    expect(seen).toEqual(['m0:R2', 'm1:R2', 'm2:R1', 'm3:-0', 'm4:-0', 'm5:-0', 'm6:-0', 'm7:-0']);
+  }, 120_000);
+});
+
 describe('cluster rolling restart', () => {
   it('every node stopped (SIGTERM, nats-server too) and started again in turn under load: nothing confirmed is lost', async () => {
     cluster = await startWarrenCluster(3);

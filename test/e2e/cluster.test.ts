@@ -130,6 +130,55 @@ describe('cluster: any node serves any client', () => {
     expect(await own.get('get-q')).toBe(false);
   });
 
+  it('basic.get from one node on two queues of the same owner: each ack and each return reaches its own queue', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const setup = await (await cluster.connect(0)).createConfirmChannel();
+    const ownerOf = async (q: string): Promise<string> => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/${q}`, { headers: auth });
+      return r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+    };
+    // Queues are spread over the nodes: four hold two with one owner.
+    const names = ['gq-1', 'gq-2', 'gq-3', 'gq-4'];
+    const owners = new Map<string, string>();
+    for (const q of names) {
+      await setup.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await waitUntil(async () => (await ownerOf(q)) !== '', 'the queue placed', 10_000);
+      owners.set(q, await ownerOf(q));
+    }
+    const pair = names.flatMap((a) => names.filter((b) => b > a && owners.get(a) === owners.get(b)).map((b) => [a, b] as const))[0]!;
+    const owner = owners.get(pair[0])!;
+    const ownerNode = cluster.nodes[Number(owner.slice(1)) - 1]!;
+    const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
+    for (const q of pair) for (const b of ['x', 'y']) setup.sendToQueue(q, Buffer.from(`${q}:${b}`));
+    await setup.waitForConfirms();
+    const counts = async (q: string): Promise<string> => {
+      const r = await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/${q}`, { headers: auth });
+      const j = (await r.json()) as { messages_ready?: number; messages_unacknowledged?: number };
+      return `${j.messages_ready}/${j.messages_unacknowledged}`;
+    };
+    const conn = await cluster.connect(away);
+    const ch = await conn.createChannel();
+    const a1 = await ch.get(pair[0]);
+    const b1 = await ch.get(pair[1]);
+    expect([a1 && a1.content.toString(), b1 && b1.content.toString()]).toEqual([`${pair[0]}:x`, `${pair[1]}:x`]);
+    ch.ack(b1 as never);
+    ch.ack(a1 as never);
+    await waitUntil(async () => (await counts(pair[0])) === '1/0' && (await counts(pair[1])) === '1/0', 'each ack settled on its own queue', 5_000).catch(() => undefined);
+    expect([await counts(pair[0]), await counts(pair[1])]).toEqual(['1/0', '1/0']);
+    // Held by gets and returned by the channel's close: each to its own queue.
+    await ch.get(pair[1]);
+    await ch.get(pair[0]);
+    await ch.close();
+    await waitUntil(async () => (await counts(pair[0])) === '1/0' && (await counts(pair[1])) === '1/0', 'each return back in its own queue', 5_000).catch(() => undefined);
+    expect([await counts(pair[0]), await counts(pair[1])]).toEqual(['1/0', '1/0']);
+    for (const q of pair) {
+      const m = await setup.get(q, { noAck: true });
+      expect(m && `${m.content}:${m.fields.redelivered ? 'R' : '-'}`).toBe(`${q}:y:R`);
+      expect(await setup.get(q)).toBe(false);
+    }
+    for (const q of names) await setup.deleteQueue(q);
+  });
+
   it("a quorum queue's consumer on another node than the owner closes its connection: its messages go back to the front, counted", async () => {
     // As on a single node (quorum-queues.test.ts) and RabbitMQ 3.10.8: m1 m2 m3 m4 m5 m0.
     const own = await (await cluster.connect(0)).createConfirmChannel();
