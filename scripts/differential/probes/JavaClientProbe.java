@@ -39,12 +39,14 @@ public class JavaClientProbe {
     Map<String,Object> ml = new HashMap<>(); ml.put("x-max-length", 1); ml.put("x-overflow", "reject-publish");
     ch.queueDeclare("j.ml", false, false, true, ml);
     ch.confirmSelect();
-    List<String> cf = Collections.synchronizedList(new ArrayList<>());
-    ch.addConfirmListener((tag, multiple) -> cf.add("ack" + tag + (multiple ? "m" : "")), (tag, multiple) -> cf.add("nack" + tag + (multiple ? "m" : "")));
+    // Each publish's outcome, a multiple ack or nack spread over the tags it covers: RabbitMQ
+    // folds the two nacks into one multiple=true nack or not, as its timing falls.
+    Map<Long,String> cf = Collections.synchronizedMap(new TreeMap<>());
+    ch.addConfirmListener((tag, multiple) -> settle(cf, tag, multiple, "ack"), (tag, multiple) -> settle(cf, tag, multiple, "nack"));
     for (int i = 0; i < 3; i++) ch.basicPublish("", "j.ml", null, ("m" + i).getBytes());
     ch.waitForConfirms(5000);
     Thread.sleep(100);
-    o("confirms", cf);
+    o("confirms", new ArrayList<>(cf.values()));
     // RPC over direct reply-to
     Channel srv = c.createChannel();
     srv.queueDeclare("j.rpc", false, false, true, null);
@@ -111,6 +113,10 @@ public class JavaClientProbe {
     }
     c.close();
     for (String s : out) System.out.println(s);
+  }
+  /** Records tag's outcome (with multiple, every earlier tag not settled yet too) as "tag:outcome". */
+  static void settle(Map<Long,String> outcomes, long tag, boolean multiple, String outcome) {
+    for (long t = multiple ? 1 : tag; t <= tag; t++) outcomes.putIfAbsent(t, t + ":" + outcome);
   }
   static String rootMsg(Throwable e) {
     while (e.getCause() != null) e = e.getCause();
