@@ -32,7 +32,14 @@ export class QueueTraffic implements RemoteSender {
   /** Other nodes' answers to askSeen, by request id. */
   private readonly seenAsks = new Map<number, () => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
-  private readonly owed = new Map<string, { node: string; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[]; gap?: boolean }>();
+  private readonly owed = new Map<string, { node: string; sender: string; to?: number; v: string; q: string; upTo: number; gen: number; epoch: number; rej?: number[]; gap?: boolean }>();
+  /**
+   * Senders are incarnations of nodes (name#startedAt): a node restarted under its name counts its
+   * generations from 0 again, and taken for the old one its pubs were answered with the old one's
+   * ids (confirmed and dropped) or refused. The latest incarnation seen of each node, whose older
+   * ones' sessions are forgotten when it changes.
+   */
+  private readonly incarnations = new Map<string, number>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
   private readonly refused = new Map<string, number>();
   /** Per (sender, queue): the generation of pubs being received and the position due next in it. */
@@ -61,13 +68,14 @@ export class QueueTraffic implements RemoteSender {
   // ---- the side of a queue owned elsewhere ---------------------------------------------------
 
   sendPub(q: ClusterQueue, id: number, msg: Message): void {
-    const h: WireHeader = { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, s: q.nextInGen(), from: this.node.name, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length };
+    const h: WireHeader = { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, s: q.nextInGen(), from: this.node.name, fi: this.node.startedAt, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length };
     this.send(q.home, h, msg.properties, msg.body);
   }
 
   subscribe(q: ClusterQueue, c: Consumer): void {
     const old = q.cids.get(c);
     if (old) {
+      this.flushSettles();
       this.localByCid.delete(old);
       // Subscribing again to the same owner (told to by it, or after judging it down wrongly): it
       // may still hold the old subscription, whose deliveries would only bounce. One per consumer.
@@ -86,6 +94,9 @@ export class QueueTraffic implements RemoteSender {
   unsubscribe(q: ClusterQueue, c: Consumer): void {
     const cid = q.cids.get(c);
     if (!cid) return;
+    // Acks batched for this tick go first (NATS keeps their order): after the unsub, the owner
+    // returns whatever the consumer still holds, the messages just acked included.
+    this.flushSettles();
     q.cids.delete(c);
     this.localByCid.delete(cid);
     this.send(q.home, { t: 'unsub', cid });
@@ -99,16 +110,24 @@ export class QueueTraffic implements RemoteSender {
       q.getCidGen = q.gen;
     }
     const cid = q.getCid;
+    const home = q.home;
     return new Promise((resolve) => {
+      let late = false;
       const timer = setTimeout(() => {
-        this.gets.delete(rid);
+        // Answered empty now; an answer that still comes holds a message on the owner as out to
+        // this node, which nobody here will settle: it goes back (to the front, as a return).
+        late = true;
         resolve(undefined);
+        setTimeout(() => this.gets.delete(rid), 60_000).unref();
       }, 5_000);
       this.gets.set(rid, (e, did, count, moved) => {
         clearTimeout(timer);
+        if (late) {
+          if (e) this.send(home, { t: 'settle', op: 'requeue', d: [[cid, did]], gone: true });
+          return;
+        }
         // Asked a node that does not own the queue (any more): the owner is found, and asked once.
         if (moved && again && q.replicated && !q.deleted) {
-          const home = q.home;
           void this.node.resolveHome(q).then(() => resolve(q.home !== home && q.home !== '' && !q.owned ? this.fetch(q, false) : undefined));
           return;
         }
@@ -174,13 +193,16 @@ export class QueueTraffic implements RemoteSender {
     s.d.push([o.cid, o.did]);
     if (!this.settleScheduled) {
       this.settleScheduled = true;
-      setImmediate(() => this.flushSettles());
+      setImmediate(() => {
+        this.settleScheduled = false;
+        this.flushSettles();
+      });
     }
     return true;
   }
 
   private flushSettles(): void {
-    this.settleScheduled = false;
+    if (this.settles.size === 0) return;
     for (const [key, s] of this.settles) this.send(key.slice(0, key.indexOf('\0')), s.gone ? { t: 'settle', op: s.op, d: s.d, gone: true } : { t: 'settle', op: s.op, d: s.d });
     this.settles.clear();
   }
@@ -216,11 +238,12 @@ export class QueueTraffic implements RemoteSender {
     switch (h.t) {
       case 'pub': {
         const q = this.node.queueAt(h.v, h.q);
-        const session = `${h.from}\0${h.v}\0${h.q}`;
+        const sender = this.senderOf(h.from, h.fi);
+        const session = `${sender}\0${h.v}\0${h.q}`;
         if ((q && !q.owned && !q.deleted) || (this.refused.get(session) ?? -1) >= h.gen) {
           // Not (or no longer) this node's, or its generation was refused: the sender keeps it,
           // finds the owner and sends it again.
-          this.refuse(h.from, h.v, h.q, h.gen);
+          this.refuse(h.from, sender, h.fi, h.v, h.q, h.gen);
           return;
         }
         // After a gap in this generation, the rest of it is sent again in the next one.
@@ -237,7 +260,7 @@ export class QueueTraffic implements RemoteSender {
           // The answer for the gap carries the last pub before it itself: answers of a generation
           // flushed separately may come in any order, and the sender moves on at this one.
           const at = this.expected.get(session);
-          this.owe(h.from, h.v, h.q, at?.gen === h.gen ? at.lastId : 0, h.gen, q!.epoch, 'gap');
+          this.owe(h.from, sender, h.fi, h.v, h.q, at?.gen === h.gen ? at.lastId : 0, h.gen, q!.epoch, 'gap');
           return;
         }
         if (q && !q.deleted) {
@@ -247,14 +270,16 @@ export class QueueTraffic implements RemoteSender {
           q.stats.publish++;
           // x-overflow reject-publish refused it: the sender's publisher gets a nack.
           if (!q.enqueue(msg)) {
-            this.owe(h.from, h.v, h.q, h.id, h.gen, q.epoch, 'rejected');
+            this.owe(h.from, sender, h.fi, h.v, h.q, h.id, h.gen, q.epoch, 'rejected');
             return;
           }
         }
-        this.owe(h.from, h.v, h.q, h.id, h.gen, q?.epoch ?? 0);
+        this.owe(h.from, sender, h.fi, h.v, h.q, h.id, h.gen, q?.epoch ?? 0);
         return;
       }
       case 'pubok': {
+        // An answer to this node's previous incarnation (it restarted since) is not about its pubs.
+        if (h.to !== undefined && h.to !== this.node.startedAt) return;
         const q = this.node.queueAt(h.v, h.q);
         if (q && q.gen === h.gen) q.answeredUpTo(h.upTo, h.rej);
         return;
@@ -356,6 +381,7 @@ export class QueueTraffic implements RemoteSender {
         return;
       }
       case 'moved': {
+        if (h.to !== undefined && h.to !== this.node.startedAt) return; // to this node's previous incarnation
         const q = this.node.queueAt(h.v, h.q);
         if (!q || q.deleted) return;
         if (h.gap) {
@@ -439,26 +465,45 @@ export class QueueTraffic implements RemoteSender {
     return 'next';
   }
 
+  /**
+   * The sender of a pub: its node's incarnation (fi, its startedAt; absent from an older node). A
+   * new incarnation of a node ends its older ones' sessions.
+   */
+  private senderOf(node: string, fi: number | undefined): string {
+    if (fi === undefined) return node;
+    const known = this.incarnations.get(node);
+    if (known !== fi) {
+      if (known !== undefined && known > fi) return `${node}#${fi}`; // a straggler of an old one
+      this.incarnations.set(node, fi);
+      if (known !== undefined) {
+        const prefix = `${node}#${known}\0`;
+        for (const m of [this.expected, this.gapped, this.refused]) for (const key of m.keys()) if (key.startsWith(prefix)) m.delete(key);
+      }
+    }
+    return `${node}#${fi}`;
+  }
+
   /** Answers moved for a generation of pubs, and refuses the rest of it. */
-  private refuse(node: string, v: string, q: string, gen: number): void {
-    const session = `${node}\0${v}\0${q}`;
+  private refuse(node: string, sender: string, to: number | undefined, v: string, q: string, gen: number): void {
+    const session = `${sender}\0${v}\0${q}`;
     if ((this.refused.get(session) ?? -1) >= gen) {
       // Refused already: the sender has been told.
       return;
     }
     this.refused.set(session, gen);
-    this.send(node, { t: 'moved', v, q, gen });
+    this.send(node, to === undefined ? { t: 'moved', v, q, gen } : { t: 'moved', v, q, gen, to });
   }
 
   /**
    * Answers pubs once the owner's store has what they carried (one flush for a tick's worth); a
    * gap refuses the generation after answering what came before it.
    */
-  private owe(node: string, v: string, q: string, id: number, gen: number, epoch: number, note?: 'rejected' | 'gap'): void {
-    const key = `${node}\0${v}\0${q}\0${gen}\0${epoch}`;
+  private owe(node: string, sender: string, to: number | undefined, v: string, q: string, id: number, gen: number, epoch: number, note?: 'rejected' | 'gap'): void {
+    const key = `${sender}\0${v}\0${q}\0${gen}\0${epoch}`;
     let o = this.owed.get(key);
     if (o) o.upTo = Math.max(o.upTo, id);
-    else this.owed.set(key, (o = { node, v, q, upTo: id, gen, epoch }));
+    else this.owed.set(key, (o = { node, sender, v, q, upTo: id, gen, epoch }));
+    if (to !== undefined) o.to = to;
     if (note === 'rejected') (o.rej ??= []).push(id);
     else if (note === 'gap') o.gap = true;
     if (this.owedScheduled) return;
@@ -472,11 +517,16 @@ export class QueueTraffic implements RemoteSender {
           // The queue changed hands since (its memory dropped) or a write failed: the sender
           // sends them again to whoever owns it now. Duplicates, never losses, for unconfirmed ones.
           const same = this.node.queueAt(b.v, b.q)?.epoch === b.epoch;
-          const session = `${b.node}\0${b.v}\0${b.q}`;
+          const session = `${b.sender}\0${b.v}\0${b.q}`;
           if (ok && same && (this.refused.get(session) ?? -1) < b.gen) {
-            if (b.upTo > 0) this.send(b.node, b.rej ? { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen, rej: b.rej } : { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen });
-            if (b.gap) this.send(b.node, { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true });
-          } else this.refuse(b.node, b.v, b.q, b.gen);
+            if (b.upTo > 0) {
+              const h: Extract<WireHeader, { t: 'pubok' }> = { t: 'pubok', v: b.v, q: b.q, upTo: b.upTo, gen: b.gen };
+              if (b.rej) h.rej = b.rej;
+              if (b.to !== undefined) h.to = b.to;
+              this.send(b.node, h);
+            }
+            if (b.gap) this.send(b.node, b.to === undefined ? { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true } : { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true, to: b.to });
+          } else this.refuse(b.node, b.sender, b.to, b.v, b.q, b.gen);
         }
       };
       Promise.all([this.node.store.flushLocal(), this.node.ownedFlushed()]).then(

@@ -5,16 +5,18 @@ import { Buffer } from 'node:buffer';
 
 export type WireHeader =
   /**
-   * A publish routed on the sender to a queue the receiver owns; answered by pubok. s counts the
+   * A publish routed on the sender to a queue the receiver owns; answered by pubok. fi: the
+   * sender's incarnation (its startedAt): a node restarted under its name is a new sender. s counts the
    * pubs of a generation from 0: NATS core may drop a message (a route still forming after a server
    * restarts, a slow consumer cut off), and a gap must not be covered by a later pubok.
    */
-  | { t: 'pub'; v: string; q: string; id: number; gen: number; s: number; from: string; ex: string; rk: string; pl: number }
+  | { t: 'pub'; v: string; q: string; id: number; gen: number; s: number; from: string; fi?: number; ex: string; rk: string; pl: number }
   /**
    * Every pub of that generation up to id is in the queue (and stored, if it persists), except
    * those in rej, which the queue's x-overflow reject-publish refused (their confirms are nacks).
+   * to: the sender's incarnation the answer is for (pub.fi: its startedAt), ignored by a later one.
    */
-  | { t: 'pubok'; v: string; q: string; upTo: number; gen: number; rej?: number[] }
+  | { t: 'pubok'; v: string; q: string; upTo: number; gen: number; rej?: number[]; to?: number }
   /**
    * A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. x: it
    * consumes exclusively. Refused with subno when the queue is in exclusive use.
@@ -52,7 +54,7 @@ export type WireHeader =
    * The receiver refuses the rest of that generation, so no later pubok can cover a lost pub.
    * gap: the receiver is the owner, but a pub of the generation never reached it.
    */
-  | { t: 'moved'; v: string; q: string; gen: number; gap?: boolean }
+  | { t: 'moved'; v: string; q: string; gen: number; gap?: boolean; to?: number }
   /** A reply published on the sender to a direct reply-to name of the receiver's. */
   | { t: 'reply'; v: string; rk: string; ex: string; pl: number }
   /** The owner's counts of its queues, every second, to every node. */

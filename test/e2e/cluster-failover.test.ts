@@ -271,6 +271,30 @@ describe('cluster takeover of messages out to consumers', () => {
   }, 120_000);
 });
 
+describe('cluster: a publishing node restarted', () => {
+  it("publishes through a node that restarted (same name) all reach the queue: the owner does not take them for the old incarnation's", async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const setup = await (await c.connect(0)).createChannel();
+    await setup.assertQueue('re-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let info = await queueInfo(c, 0, 're-q');
+    await waitUntil(async () => (info = await queueInfo(c, 0, 're-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const pubIdx = (ownerIdx + 1) % 3;
+    const publish = async (from: number, n: number): Promise<void> => {
+      const ch = await (await c.connect(from)).createConfirmChannel();
+      for (let i = 0; i < n; i++) ch.sendToQueue('re-q', Buffer.from(`${from}:${i}`), { persistent: true });
+      await ch.waitForConfirms();
+    };
+    await publish(pubIdx, 100);
+    await c.nodes[pubIdx]!.broker.kill9();
+    await c.nodes[pubIdx]!.restart();
+    await publish(pubIdx, 50);
+    await waitUntil(async () => (await queueInfo(c, ownerIdx, 're-q')).messages === 150, '150 messages on the owner', 10_000).catch(() => undefined);
+    expect((await queueInfo(c, ownerIdx, 're-q')).messages).toBe(150);
+  }, 120_000);
+});
+
 describe('cluster rolling restart', () => {
   it('every node stopped (SIGTERM, nats-server too) and started again in turn under load: nothing confirmed is lost', async () => {
     cluster = await startWarrenCluster(3);

@@ -179,6 +179,36 @@ describe('cluster: any node serves any client', () => {
     for (const q of names) await setup.deleteQueue(q);
   });
 
+  it('a consumer on another node acks and cancels (or closes its channel) at once: the acked messages are not delivered again', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const setup = await (await cluster.connect(0)).createConfirmChannel();
+    let owner = '';
+    await setup.assertQueue('ackcancel-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/ackcancel-q`, { headers: auth });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
+    const conn = await cluster.connect(away);
+    for (const how of ['cancel', 'close'] as const) {
+      for (let i = 0; i < 10; i++) setup.sendToQueue('ackcancel-q', Buffer.from(`${how}${i}`));
+      await setup.waitForConfirms();
+      const ch = await conn.createChannel();
+      await ch.prefetch(10);
+      const held: ConsumeMessage[] = [];
+      const { consumerTag } = await ch.consume('ackcancel-q', (m) => void (m && held.push(m)));
+      await waitUntil(() => held.length === 10, 'ten deliveries', 5_000);
+      // Written together: the acks and the cancel (or close) reach the node in one read.
+      for (const m of held) ch.ack(m);
+      if (how === 'cancel') await ch.cancel(consumerTag);
+      else await ch.close();
+      await new Promise((r) => setTimeout(r, 300));
+      const left = await setup.get('ackcancel-q', { noAck: true });
+      expect(left && left.content.toString()).toBe(false);
+    }
+  });
+
   it("a quorum queue's consumer on another node than the owner closes its connection: its messages go back to the front, counted", async () => {
     // As on a single node (quorum-queues.test.ts) and RabbitMQ 3.10.8: m1 m2 m3 m4 m5 m0.
     const own = await (await cluster.connect(0)).createConfirmChannel();
