@@ -213,19 +213,28 @@ export class ClusterNode {
       const stream = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
       stream.onFenced = () => {
         // Someone else wrote to it: find out who owns it now (this node again: read it anew).
-        if (q.home === this.name) {
-          q.home = '';
-          q.release();
-        }
+        if (q.home === this.name && q.js === stream) this.giveUp(q);
         void this.resolveHome(q);
       };
       q.takeOver(stream).catch((err: unknown) => {
         this.log.error({ err: String(err), queue: q.name }, 'taking a queue over failed');
-        q.home = '';
-        q.release();
+        // Only if this takeover is still the queue's (not one superseded by a newer one).
+        if (q.home === this.name && q.js === stream) this.giveUp(q);
         setTimeout(() => void this.resolveHome(q), 500).unref();
       });
     } else q.resend();
+  }
+
+  /**
+   * This node stops owning q without another owner known (its stream was written by another
+   * node, or its takeover failed): it finds the owner again, most often itself. The other nodes'
+   * consumers are told to subscribe again, to whoever that is: their home does not change, so
+   * nothing else would tell them, and the owner that reads the stream anew has no consumers of theirs.
+   */
+  private giveUp(q: ClusterQueue): void {
+    this.traffic.dropRemoteConsumers(q, true);
+    q.home = '';
+    q.release();
   }
 
   /** Where a queue record says the queue lives (set before the record's queue is made). */

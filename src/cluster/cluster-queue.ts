@@ -221,7 +221,8 @@ export class ClusterQueue extends Queue {
   async takeOver(stream: QueueStream): Promise<void> {
     this.js = stream;
     let done!: () => void;
-    this.loading = new Promise((r) => (done = r));
+    const loading: Promise<void> = new Promise((r) => (done = r));
+    this.loading = loading;
     try {
       // Read, then fence: a write of the previous owner that lands after the read makes the fence
       // fail, and the stream is read again.
@@ -252,7 +253,8 @@ export class ClusterQueue extends Queue {
       stream.dropLoaded();
       for (const c of local) super.addConsumer(c);
     } finally {
-      this.loading = null;
+      // (A takeover superseded by a newer one on this node leaves that one's loading alone.)
+      if (this.loading === loading) this.loading = null;
       done();
     }
     for (const m of this.held.splice(0)) super.enqueue(this.node.restamp(m));
@@ -331,6 +333,8 @@ export class ClusterQueue extends Queue {
   override touch(): void {
     // (Called by Queue's constructor too, before this class has its fields.)
     if (this.node === undefined || this.owned) super.touch();
+    // A declare (or use) through this node renews the owner's x-expires lease, as RabbitMQ's would.
+    else if (this.args.expires !== undefined && this.home !== '' && !this.deleted) this.node.traffic.sendTouch(this);
   }
 
   override headReady(): Promise<void> | undefined {

@@ -178,6 +178,10 @@ export class QueueTraffic implements RemoteSender {
     });
   }
 
+  sendTouch(q: ClusterQueue): void {
+    this.send(q.home, { t: 'touch', v: q.vhost.name, q: q.name });
+  }
+
   sendPurge(q: ClusterQueue): void {
     this.send(q.home, { t: 'purge', v: q.vhost.name, q: q.name });
   }
@@ -343,8 +347,11 @@ export class QueueTraffic implements RemoteSender {
       case 'dlv': {
         const l = this.localByCid.get(h.cid);
         if (!l) {
-          // Cancelled here while it was on its way: back to the owner's queue.
-          this.send(h.o, { t: 'settle', op: 'requeue', d: [[h.cid, h.did]] });
+          // Cancelled here while it was on its way: back to the front of the owner's queue, and the
+          // subscription ended there too (an unsub NATS lost, or sent while the owner was not
+          // known, left a consumer there that every delivery would bounce off).
+          this.send(h.o, { t: 'settle', op: 'requeue', d: [[h.cid, h.did]], gone: true });
+          this.send(h.o, { t: 'unsub', cid: h.cid });
           return;
         }
         if (h.did > l.lastDid + 1) {
@@ -373,6 +380,11 @@ export class QueueTraffic implements RemoteSender {
         this.gets.delete(h.rid);
         if (h.did === undefined) return done(undefined, 0, h.n, h.moved === true);
         done(this.entryOf(broker, h.r ?? false, h.dc, h.ex ?? '', h.rk ?? '', props, body), h.did, h.n);
+        return;
+      }
+      case 'touch': {
+        const q = this.node.queueAt(h.v, h.q);
+        if (q && q.owned) q.touch();
         return;
       }
       case 'purge': {
@@ -558,8 +570,16 @@ export class QueueTraffic implements RemoteSender {
   }
 
   /** The queue is no longer owned here: the other nodes' consumers of it subscribe to the new owner. */
-  dropRemoteConsumers(q: ClusterQueue): void {
-    for (const rc of [...this.remoteByCid.values()]) if (rc.queue === q) this.remoteByCid.delete(rc.cid);
+  dropRemoteConsumers(q: ClusterQueue, resubscribe = false): void {
+    const nodes = new Set<string>();
+    for (const rc of [...this.remoteByCid.values()]) {
+      if (rc.queue !== q) continue;
+      this.remoteByCid.delete(rc.cid);
+      if (q.consumers.includes(rc)) nodes.add(rc.node);
+    }
+    // As a sub to a node that does not own the queue is answered: the node finds the owner and
+    // subscribes its consumers again.
+    if (resubscribe) for (const node of nodes) this.send(node, { t: 'moved', v: q.vhost.name, q: q.name, gen: -1 });
   }
 
   /** A node went down: its consumers' deliveries go back to the queues owned here. */

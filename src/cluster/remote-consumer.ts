@@ -31,6 +31,7 @@ export class RemoteConsumer extends Consumer {
   /** Delivered to the other node and not yet settled, by delivery id. */
   readonly inflight = new Map<number, Entry>();
   private nextDid = 1;
+  private static getDids = 1;
 
   constructor(
     /** The consumer's id across the cluster (its node's name, a counter). */
@@ -57,9 +58,12 @@ export class RemoteConsumer extends Consumer {
     this.sender.deliver(this, did, entry);
   }
 
-  /** Holds a message handed out by basic.get on the other node; returns its delivery id. */
-  hold(entry: Entry): number {
-    const did = this.nextDid++;
+  /**
+   * Holds a message handed out by basic.get on the other node under delivery id did: the node's
+   * gets take their ids from one counter (RemoteConsumer.getDids), so that a holder made again
+   * under the same id (the queue read anew here) never reuses one the other node may still ack.
+   */
+  hold(entry: Entry, did = RemoteConsumer.getDids++): number {
     this.inflight.set(did, entry);
     this.queue.unackedCount++;
     if (this.queue.countsDeliveries) this.queue.checkedOut(entry);

@@ -48,6 +48,8 @@ export type WireHeader =
   /** moved: the receiver does not own the queue (the sender finds the owner and asks again). */
   | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number; moved?: boolean }
   | { t: 'purge'; v: string; q: string }
+  /** The queue was declared or used on the sender: its x-expires lease starts again. */
+  | { t: 'touch'; v: string; q: string }
   /**
    * The receiver does not own that queue (any more), or could not keep pubs of generation gen: the
    * sender finds the owner again and sends every unanswered pub anew, in the next generation.

@@ -295,6 +295,49 @@ describe('cluster: a publishing node restarted', () => {
   }, 120_000);
 });
 
+describe("cluster: an owner finds another writer in its queue's stream", () => {
+  it('it reads the queue anew, and consumers on other nodes subscribe again: they get what is published after', async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const setup = await (await c.connect(0)).createChannel();
+    await setup.assertQueue('fence-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let info = await queueInfo(c, 0, 'fence-q');
+    await waitUntil(async () => (info = await queueInfo(c, 0, 'fence-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const con = await (await c.connect((ownerIdx + 1) % 3)).createChannel();
+    await con.prefetch(50);
+    const seen = new Set<string>();
+    await con.consume('fence-q', (m) => {
+      if (!m) return;
+      seen.add(m.content.toString());
+      con.ack(m);
+    });
+    const pub = await (await c.connect(ownerIdx)).createConfirmChannel();
+    const publish = async (prefix: string): Promise<string[]> => {
+      const confirmed: string[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => new Promise<void>((resolve) => pub.sendToQueue('fence-q', Buffer.from(`${prefix}${i}`), { persistent: true }, (err) => {
+          if (!err) confirmed.push(`${prefix}${i}`);
+          resolve();
+        }))),
+      );
+      return confirmed;
+    };
+    const before = await publish('a');
+    await waitUntil(() => before.every((b) => seen.has(b)), 'the first ten consumed on the other node', 10_000);
+    // Another writer: an empty record (as a new owner's fence marker is) lands in the stream.
+    const nc = await connect({ servers: c.nats.servers.map((s) => s.url) });
+    await nc.request(`warren.q.${streamNameOf('/', 'fence-q')}`, new Uint8Array(0), { timeout: 5_000 });
+    await nc.close();
+    await publish('b'); // the owner's first write lands past its count: it gives the queue up and reads it anew
+    await sleep(1_000);
+    const after = await publish('c');
+    expect(after.length).toBeGreaterThan(0);
+    await waitUntil(() => after.every((b) => seen.has(b)), 'what was published after the fence consumed on the other node', 15_000).catch(() => undefined);
+    expect(after.filter((b) => !seen.has(b))).toEqual([]);
+  }, 120_000);
+});
+
 describe('cluster rolling restart', () => {
   it('every node stopped (SIGTERM, nats-server too) and started again in turn under load: nothing confirmed is lost', async () => {
     cluster = await startWarrenCluster(3);

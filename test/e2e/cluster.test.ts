@@ -209,6 +209,29 @@ describe('cluster: any node serves any client', () => {
     }
   });
 
+  it("declares through another node renew the owner's x-expires lease, as on one node", async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const args = { 'x-queue-type': 'quorum', 'x-expires': 1_500 };
+    const setup = await (await cluster.connect(0)).createChannel();
+    let owner = '';
+    await setup.assertQueue('lease-q', { durable: true, arguments: args });
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/lease-q`, { headers: auth });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
+    const ch = await (await cluster.connect(away)).createChannel();
+    for (let i = 0; i < 8; i++) {
+      await ch.assertQueue('lease-q', { durable: true, arguments: args });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const ownerNode = cluster.nodes[Number(owner.slice(1)) - 1]!;
+    const exists = async (): Promise<boolean> => (await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/lease-q`, { headers: auth })).ok;
+    expect(await exists()).toBe(true); // 4 s after its declare, declared again every 0.5 s
+    await waitUntil(async () => !(await exists()), 'the queue to expire once left alone', 10_000);
+  });
+
   it("a quorum queue's consumer on another node than the owner closes its connection: its messages go back to the front, counted", async () => {
     // As on a single node (quorum-queues.test.ts) and RabbitMQ 3.10.8: m1 m2 m3 m4 m5 m0.
     const own = await (await cluster.connect(0)).createConfirmChannel();
