@@ -328,7 +328,7 @@ export class ClusterNode {
       this.homes.delete(key);
       this.byStream.delete(streamNameOf(q.vhost.name, q.name));
     }
-    q.js?.close();
+    q.js?.close(true); // deleted: its writes in flight are done with
     this.traffic.forgetQueue(q);
     if (q.owned && (!q.durable || q.exclusiveOwner !== null)) this.store.withdrawTransient(q);
   }

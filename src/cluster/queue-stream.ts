@@ -592,12 +592,14 @@ export class QueueStream {
   }
 
   async destroy(): Promise<void> {
-    this.close();
+    // Writes still in flight were to a queue now deleted: done with, as RabbitMQ confirms a
+    // publish whose queue goes (failed, they failed every confirm waiting with them).
+    this.close(true);
     await this.api(`$JS.API.STREAM.DELETE.${this.name}`, {}).catch(() => undefined);
   }
 
-  /** Stops writing (another node owns it now, or the node stops). */
-  close(): void {
+  /** Stops writing (another node owns it now, or the node stops; deleted: the queue is gone). */
+  close(deleted = false): void {
     this.fenced = true;
     if (this.delivered) this.delivered.closed = true;
     if (this.compactTimer) clearTimeout(this.compactTimer);
@@ -605,7 +607,8 @@ export class QueueStream {
     this.compactTimer = this.retryTimer = null;
     for (const put of this.inflight.values()) {
       this.inbox.forget(put.reply);
-      put.reject(new FencedError('queue stream closed'));
+      if (deleted) put.resolve();
+      else put.reject(new FencedError('queue stream closed'));
     }
     this.inflight.clear();
   }

@@ -465,6 +465,20 @@ export class ClusterStore implements Store {
     }
   }
 
+  /**
+   * flush() without the message writes (streams' and forwarded publishes'): a declare-ok or
+   * delete-ok is not failed by another queue changing hands under its writes.
+   */
+  async flushDefinitions(): Promise<void> {
+    await Promise.all([...this.pending]);
+    if (this.ownRev > this.sharedRev) await this.shared(this.ownRev);
+    if (this.failed) {
+      const err = this.failed;
+      this.failed = null;
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     // The clients are gone by now: nobody waits for confirms of forwarded publishes any more.
     // Topology writes still in flight get a moment to land.

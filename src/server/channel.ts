@@ -291,10 +291,10 @@ export class Channel implements ReplyReceiver {
   }
 
   /** Sends a reply once everything written to the store so far is durable. */
-  private afterStore(m: MethodInit | null, then: (() => void) | undefined, flush = true): void {
+  private afterStore(m: MethodInit | null, then: (() => void) | undefined, flush: boolean | 'definitions' = true): void {
     const store = this.vhost.store;
     this.chain(
-      () => (flush ? store.flush() : undefined),
+      () => (flush === 'definitions' && store.flushDefinitions ? store.flushDefinitions() : flush ? store.flush() : undefined),
       () => {
         if (m) this.send(m);
         then?.();
@@ -608,7 +608,7 @@ export class Channel implements ReplyReceiver {
    */
   /** then: runs right after the reply (in its write), or in its place with nowait. */
   private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit, then?: () => void): void {
-    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, then);
+    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, then, 'definitions');
     else this.reply(nowait ? null : ok, then);
   }
 

@@ -281,6 +281,13 @@ export interface Store {
    */
   flush(hurry?: boolean, waitForAcks?: boolean): Promise<void>;
   /**
+   * Resolves when the definitions written so far (queues, exchanges, bindings) are, without
+   * waiting for message writes: a declare-ok or delete-ok. A store whose message writes can fail
+   * apart from its definitions' (a cluster's, where a queue changing hands fails its writes in
+   * flight) has one; without it, flush() serves.
+   */
+  flushDefinitions?(): Promise<void>;
+  /**
    * Resolves (never rejects) once the store has made progress on its backlog: the write in flight
    * is done, or, when none is, the next one. A publisher paused on backlogBytes waits on this and
    * looks again, rather than on flush(): the batch after the one in flight then fills while that
