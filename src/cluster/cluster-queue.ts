@@ -308,6 +308,12 @@ export class ClusterQueue extends Queue {
     if (local.length > 0 && this.owned) super.requeue(local, released);
   }
 
+  /** A queue owned elsewhere: its counts are asked of the owner (declare-ok, delete's checks). */
+  override freshCounts(): Promise<void> | undefined {
+    if (this.owned || this.home === '' || this.deleted) return undefined;
+    return this.node.traffic.askCounts(this);
+  }
+
   /** A queue owned elsewhere: the owner sees every node's consumers, so it decides. */
   override consumeVerdict(exclusive: boolean): Promise<boolean> | undefined {
     if (this.owned || this.home === '') return undefined;

@@ -29,6 +29,8 @@ export class QueueTraffic implements RemoteSender {
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean) => void>();
   /** Owners' answers to askConsume, by request id. */
   private readonly asks = new Map<number, (ok: boolean) => void>();
+  /** Owners' answers to askCounts, by request id. */
+  private readonly counts = new Map<number, (messages: number, unacked: number, consumers: number) => void>();
   /** Other nodes' answers to askSeen, by request id. */
   private readonly seenAsks = new Map<number, () => void>();
   /** pub answers owed per (node, queue): sent after the store has what they carry. */
@@ -143,6 +145,30 @@ export class QueueTraffic implements RemoteSender {
    * Whether the owner lets a consumer (exclusive or not) join q, as it stands now; true when the
    * owner does not answer in time (its check at the sub still holds).
    */
+  /**
+   * The owner's counts of q, now (into q.remote): what a declare-ok through this node says. The
+   * once-a-second stats could be a second old (amqplib's own tests wait, through another node,
+   * for a count a publish has just made). As they were if the owner does not answer in time.
+   */
+  askCounts(q: ClusterQueue): Promise<void> {
+    const rid = this.nextRid++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.counts.delete(rid);
+        resolve();
+      }, 2_000);
+      this.counts.set(rid, (m, u, c) => {
+        clearTimeout(timer);
+        q.remote.messages = m;
+        q.remote.unacked = u;
+        q.remote.consumers = c;
+        resolve();
+      });
+      // After this node's pubs to it on the same connection: the owner counts them.
+      this.send(q.home, { t: 'cnt?', v: q.vhost.name, q: q.name, rid, from: this.node.name });
+    });
+  }
+
   askConsume(q: ClusterQueue, exclusive: boolean): Promise<boolean> {
     const rid = this.nextRid++;
     return new Promise((resolve) => {
@@ -333,6 +359,16 @@ export class QueueTraffic implements RemoteSender {
         this.send(h.from, { t: 'ca', rid: h.rid, ok: !q || !q.owned || q.deleted || !q.inExclusiveUse(h.x) });
         return;
       }
+      case 'cnt?': {
+        const q = this.node.queueAt(h.v, h.q);
+        if (!q || !q.owned) return; // the asker keeps what it knows
+        this.send(h.from, { t: 'cnt', rid: h.rid, m: q.messageCount, u: q.unackedTotal, c: q.consumerCount });
+        return;
+      }
+      case 'cnt':
+        this.counts.get(h.rid)?.(h.m, h.u, h.c);
+        this.counts.delete(h.rid);
+        return;
       case 'ca':
         this.asks.get(h.rid)?.(h.ok);
         this.asks.delete(h.rid);

@@ -26,6 +26,9 @@ export type WireHeader =
   /** May a consumer (exclusive if x) join the queue? Asked before consume-ok; answered by ca. */
   | { t: 'cq'; v: string; q: string; rid: number; from: string; x: boolean }
   | { t: 'ca'; rid: number; ok: boolean }
+  /** The queue's counts now (a declare-ok through the sender), answered by cnt: RabbitMQ's are current. */
+  | { t: 'cnt?'; v: string; q: string; rid: number; from: string }
+  | { t: 'cnt'; rid: number; m: number; u: number; c: number }
   /**
    * Has the receiver applied the shared topology up to KV revision rev (a declare the sender is
    * about to answer)? Answered by seen once it has: a declare-ok then means every node routes to

@@ -291,10 +291,11 @@ export class Channel implements ReplyReceiver {
   }
 
   /** Sends a reply once everything written to the store so far is durable. */
-  private afterStore(m: MethodInit | null, then: (() => void) | undefined, flush: boolean | 'definitions' = true): void {
+  private afterStore(m: MethodInit | null, then: (() => void) | undefined, flush: boolean | 'definitions' = true, before?: Promise<void>): void {
     const store = this.vhost.store;
+    const written = (): Promise<void> | undefined => (flush === 'definitions' && store.flushDefinitions ? store.flushDefinitions() : flush ? store.flush() : undefined);
     this.chain(
-      () => (flush === 'definitions' && store.flushDefinitions ? store.flushDefinitions() : flush ? store.flush() : undefined),
+      before ? () => before.then(written) : written,
       () => {
         if (m) this.send(m);
         then?.();
@@ -533,13 +534,20 @@ export class Channel implements ReplyReceiver {
     }
     this.lastQueue = name;
     if (!passive) this.counters.queuesDeclared++;
-    const ok: MethodInit = {
-      id: M.QueueDeclareOk,
-      args: { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount },
-    };
+    const counts = { queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+    const ok: MethodInit = { id: M.QueueDeclareOk, args: counts };
+    // Counts another node keeps (the queue's owner in a cluster) are asked for first, and written
+    // into the reply when they come, in its turn among the channel's replies.
+    const queue = q;
+    const fresh = nowait ? undefined : queue.freshCounts()?.then(() => {
+      counts.messageCount = queue.messageCount;
+      counts.consumerCount = queue.consumerCount;
+    });
     if (passive) {
-      if (!nowait) this.reply(ok);
-    } else this.replyDurable(durable && !exclusive, nowait, ok);
+      if (nowait) return;
+      if (fresh) this.chain(() => fresh, () => this.send(ok));
+      else this.reply(ok);
+    } else this.replyDurable(durable && !exclusive, nowait, ok, undefined, fresh);
   }
 
   private purge(name: string, nowait: boolean): void {
@@ -607,8 +615,10 @@ export class Channel implements ReplyReceiver {
    * nodes share transient queues, exchanges and bindings too (then every node has it).
    */
   /** then: runs right after the reply (in its write), or in its place with nowait. */
-  private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit, then?: () => void): void {
-    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, then, 'definitions');
+  /** before: what the reply waits for too (its content filled in then). */
+  private replyDurable(durable: boolean, nowait: boolean, ok: MethodInit, then?: () => void, before?: Promise<void>): void {
+    if (durable || this.vhost.store.sharesTransient) this.afterStore(nowait ? null : ok, then, 'definitions', before);
+    else if (before) this.afterStore(nowait ? null : ok, then, false, before);
     else this.reply(nowait ? null : ok, then);
   }
 

@@ -945,6 +945,14 @@ export class Queue {
   }
 
   /**
+   * Counts kept elsewhere (a cluster node's queue another node owns) brought up to date before a
+   * declare-ok says them; undefined when messageCount and consumerCount are current already.
+   */
+  freshCounts(): Promise<void> | undefined {
+    return undefined;
+  }
+
+  /**
    * Whether the consumers this node does not see allow a new one: undefined when this node sees
    * them all (here, always); a cluster asks the queue's owner.
    */

@@ -209,6 +209,34 @@ describe('cluster: any node serves any client', () => {
     }
   });
 
+  it("a declare-ok through another node than the owner gives the owner's counts as they are now", async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const setup = await (await cluster.connect(0)).createConfirmChannel();
+    await setup.assertQueue('counts-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let owner = '';
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/counts-q`, { headers: auth });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const others = [0, 1, 2].filter((i) => `w${i + 1}` !== owner);
+    const ownerIdx = Number(owner.slice(1)) - 1;
+    await new Promise((r) => setTimeout(r, 1_500)); // the once-a-second stats have said 0 by now
+    const pub = await (await cluster.connect(others[0]!)).createConfirmChannel();
+    for (let i = 0; i < 5; i++) pub.sendToQueue('counts-q', Buffer.from(`c${i}`));
+    await pub.waitForConfirms();
+    const con = await (await cluster.connect(ownerIdx)).createChannel();
+    await con.prefetch(1);
+    await con.consume('counts-q', () => undefined); // holds one, unacked
+    const check = await (await cluster.connect(others[1]!)).createChannel();
+    const passive = await check.checkQueue('counts-q');
+    expect([passive.messageCount, passive.consumerCount]).toEqual([4, 1]);
+    const active = await pub.assertQueue('counts-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    expect([active.messageCount, active.consumerCount]).toEqual([4, 1]);
+    await con.close();
+    await setup.deleteQueue('counts-q');
+  });
+
   it("declares through another node renew the owner's x-expires lease, as on one node", async () => {
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const args = { 'x-queue-type': 'quorum', 'x-expires': 1_500 };
