@@ -15,9 +15,26 @@ import { decodeWire, encodeWire, inboxOf, type WireHeader } from './wire.js';
 /** Deliveries out to a node without a prefetch (or no-ack) are bounded by this window. */
 const DEFAULT_CREDIT = 1_000;
 
+/** A consumer of this node subscribed to a queue another node owns. */
+interface LocalSub {
+  q: ClusterQueue;
+  c: Consumer;
+  cid: string;
+  /** The highest delivery id received (a gap is deliveries NATS dropped). */
+  lastDid: number;
+  /** Without a prefetch (or no-ack): deliveries are given back to the owner's window as received. */
+  windowed: boolean;
+  /** The node its deliveries come from, and how many received are not yet given back. */
+  owner: string;
+  toGrant: number;
+}
+
 export class QueueTraffic implements RemoteSender {
   /** This node's consumers on queues owned elsewhere, by cid. */
-  private readonly localByCid = new Map<string, { q: ClusterQueue; c: Consumer; lastDid: number }>();
+  private readonly localByCid = new Map<string, LocalSub>();
+  /** Windowed subscriptions with deliveries received and not yet granted back to their owner. */
+  private readonly grantsDue = new Set<LocalSub>();
+  private grantTimer: NodeJS.Timeout | null = null;
   /** Other nodes' consumers on queues owned here, by cid. */
   private readonly remoteByCid = new Map<string, RemoteConsumer>();
   /** Deliveries from another node's queue, for settling them there. */
@@ -86,9 +103,14 @@ export class QueueTraffic implements RemoteSender {
     // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
     const cid = `${this.node.name}#${this.node.startedAt}#${this.nextCid++}`;
     q.cids.set(c, cid);
-    this.localByCid.set(cid, { q, c, lastDid: 0 });
-    const credit = c.prefetch > 0 && !c.noAck ? c.prefetch : DEFAULT_CREDIT;
+    // A consumer without a prefetch (or with no-ack) has no limit of unacked deliveries, as on
+    // RabbitMQ: the owner keeps at most a window of them on the way, and this node gives the window
+    // back as it hands them on to the client (grants), not as they are acked.
+    const windowed = !(c.prefetch > 0 && !c.noAck);
+    this.localByCid.set(cid, { q, c, cid, lastDid: 0, windowed, owner: q.home, toGrant: 0 });
+    const credit = windowed ? DEFAULT_CREDIT : c.prefetch;
     const h: WireHeader = { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority };
+    if (windowed) h.w = true;
     if (c.exclusive) h.x = true;
     this.send(q.home, h);
   }
@@ -253,6 +275,25 @@ export class QueueTraffic implements RemoteSender {
 
   // ---- what arrives --------------------------------------------------------------------------
 
+  /**
+   * Gives windowed subscriptions' deliveries back to their owners' windows, for those whose
+   * client takes them (its connection is not congested); the others wait and are looked at again.
+   */
+  private grant(): void {
+    this.grantTimer = null;
+    for (const l of this.grantsDue) {
+      if (this.localByCid.get(l.cid) !== l) {
+        this.grantsDue.delete(l);
+        continue;
+      }
+      if (!l.c.channel.canDeliverTo(l.c)) continue; // its client is behind: granted once it takes more
+      this.send(l.owner, { t: 'credit', cid: l.cid, n: l.toGrant });
+      l.toGrant = 0;
+      this.grantsDue.delete(l);
+    }
+    if (this.grantsDue.size > 0) this.grantTimer = setTimeout(() => this.grant(), 20);
+  }
+
   /** A message to this node's inbox. */
   received(m: Msg): void {
     const broker = this.node.broker;
@@ -329,7 +370,7 @@ export class QueueTraffic implements RemoteSender {
           this.send(h.from, { t: 'subno', cid: h.cid });
           return;
         }
-        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false);
+        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false, h.w === true);
         this.remoteByCid.set(h.cid, rc);
         q.addConsumer(rc);
         return;
@@ -397,11 +438,25 @@ export class QueueTraffic implements RemoteSender {
           for (let did = l.lastDid + 1; did < h.did; did++) missing.push([h.cid, did]);
           this.node.log.warn({ owner: h.o, queue: l.q.name, missing: missing.length }, 'deliveries from another node went missing: returning them to the queue');
           this.send(h.o, { t: 'settle', op: 'requeue', d: missing });
+          if (l.windowed) l.toGrant += missing.length; // off the wire too: back to the window
         }
         l.lastDid = Math.max(l.lastDid, h.did);
         const entry = this.entryOf(broker, h.r, h.dc, h.ex, h.rk, props, body);
         this.origin.set(entry, { q: l.q, cid: h.cid, did: h.did });
         l.c.deliver(entry);
+        if (l.windowed) {
+          l.owner = h.o;
+          l.toGrant++;
+          this.grantsDue.add(l);
+          this.grantTimer ??= setTimeout(() => this.grant(), 0);
+        }
+        return;
+      }
+      case 'credit': {
+        const rc = this.remoteByCid.get(h.cid);
+        if (!rc) return;
+        rc.granted += h.n;
+        rc.queue.scheduleDispatch();
         return;
       }
       case 'settle':

@@ -14,7 +14,7 @@ class RemoteHost implements ConsumerHost {
   constructor(private readonly sender: RemoteSender) {}
   canDeliverTo(c: Consumer): boolean {
     const rc = c as RemoteConsumer;
-    return rc.inflight.size < rc.credit;
+    return rc.windowed ? rc.sent - rc.granted < rc.credit : rc.inflight.size < rc.credit;
   }
   deliver(c: Consumer, entry: Entry): void {
     (c as RemoteConsumer).send(entry);
@@ -32,6 +32,9 @@ export class RemoteConsumer extends Consumer {
   readonly inflight = new Map<number, Entry>();
   private nextDid = 1;
   private static getDids = 1;
+  /** Deliveries sent, and those the other node has handed to its client (a windowed consumer's). */
+  sent = 0;
+  granted = 0;
 
   constructor(
     /** The consumer's id across the cluster (its node's name, a counter). */
@@ -43,6 +46,11 @@ export class RemoteConsumer extends Consumer {
     priority: number,
     private readonly sender: RemoteSender,
     exclusive = false,
+    /**
+     * Its client has no prefetch (or no-ack): credit bounds the deliveries on the way (sent, not
+     * yet granted back), not the unacked ones, which have no limit, as on RabbitMQ.
+     */
+    readonly windowed = false,
   ) {
     super(cid, new RemoteHost(sender), queue, false, exclusive, credit, priority);
   }
@@ -50,6 +58,7 @@ export class RemoteConsumer extends Consumer {
   send(entry: Entry): void {
     const did = this.nextDid++;
     this.inflight.set(did, entry);
+    this.sent++;
     this.queue.unackedCount++;
     this.queue.stats.deliver++;
     // Out to a consumer that must settle it, as a local channel marks its deliveries (a quorum

@@ -21,7 +21,12 @@ export type WireHeader =
    * A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. x: it
    * consumes exclusively. Refused with subno when the queue is in exclusive use.
    */
-  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number; x?: boolean }
+  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number; x?: boolean; w?: true }
+  /**
+   * w subscriptions (a consumer without a prefetch, or no-ack): credit is a window of deliveries
+   * on the way, not of unacked ones; the sender gives n of it back as it hands them to its client.
+   */
+  | { t: 'credit'; cid: string; n: number }
   | { t: 'subno'; cid: string }
   /** May a consumer (exclusive if x) join the queue? Asked before consume-ok; answered by ca. */
   | { t: 'cq'; v: string; q: string; rid: number; from: string; x: boolean }

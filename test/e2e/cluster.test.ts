@@ -237,6 +237,32 @@ describe('cluster: any node serves any client', () => {
     await setup.deleteQueue('counts-q');
   });
 
+  it('a consumer without a prefetch on another node than the owner gets every message, acked or not (no window of unacked ones)', async () => {
+    // amqp091-go's TestCorruptedMessageIssue7: 1,024 messages to a consumer that acks none; through
+    // another node 1,000 came and the rest never did.
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const setup = await (await cluster.connect(0)).createConfirmChannel();
+    await setup.assertQueue('nowindow-q', { durable: true });
+    let owner = '';
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/nowindow-q`, { headers: auth });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
+    const ownerIdx = Number(owner.slice(1)) - 1;
+    const pub = await (await cluster.connect(ownerIdx)).createConfirmChannel();
+    for (let i = 0; i < 2_500; i++) pub.sendToQueue('nowindow-q', Buffer.from(String(i)));
+    await pub.waitForConfirms();
+    const ch = await (await cluster.connect(away)).createChannel();
+    let got = 0;
+    await ch.consume('nowindow-q', () => void got++);
+    await waitUntil(() => got === 2_500, 'all 2,500 unacked deliveries', 15_000).catch(() => undefined);
+    expect(got).toBe(2_500);
+    await ch.close();
+    await setup.deleteQueue('nowindow-q');
+  });
+
   it("declares through another node renew the owner's x-expires lease, as on one node", async () => {
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const args = { 'x-queue-type': 'quorum', 'x-expires': 1_500 };
