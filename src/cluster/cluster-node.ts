@@ -15,7 +15,7 @@ import { ClusterQueue } from './cluster-queue.js';
 import { QueueTraffic } from './queue-traffic.js';
 import { DeliveredMarks } from './delivered-marks.js';
 import { Membership, type NodeRecord, type NodeState } from './membership.js';
-import type { NatsLink } from './nats-link.js';
+import { isTransient, type NatsLink } from './nats-link.js';
 import { PubAckInbox, QueueStream, streamNameOf } from './queue-stream.js';
 import { applyTopologyEvent } from './topology-apply.js';
 import { ClusterStore, type TopologyEvent } from './topology-store.js';
@@ -175,7 +175,10 @@ export class ClusterNode {
     if (r) return r;
     r = (async () => {
       const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
-      const info = await s.info();
+      // One short question: the sweep asks again within a second. (A question sent while the
+      // stream was being made went unanswered now and then, and its retry came after the 5 s
+      // timeout: a consumer through another node got nothing for 5 s after the declare-ok.)
+      const info = await s.info({ timeoutMs: 1_000 });
       if (q.deleted || !info.leader) return;
       // An earlier owner's last write that landed after this owner's fence shows only here when
       // nothing is written after it: the queue is read again rather than leave it in the stream.
@@ -191,7 +194,11 @@ export class ClusterNode {
         await this.link.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s.name}`, new Uint8Array(0), { timeout: 5_000 }).catch(() => undefined);
       }
     })()
-      .catch((err: unknown) => this.log.warn({ err: String(err), queue: q.name }, 'could not find the owner of a queue'))
+      .catch((err: unknown) => {
+        // No answer yet (a leader being elected, a stream being made): asked again within a second.
+        if (isTransient(err)) this.log.debug({ err: String(err), queue: q.name }, 'the owner of a queue is not known yet');
+        else this.log.warn({ err: String(err), queue: q.name }, 'could not find the owner of a queue');
+      })
       .finally(() => this.resolving.delete(q));
     this.resolving.set(q, r);
     return r;

@@ -374,6 +374,12 @@ export class ClusterQueue extends Queue {
     return this.owned ? super.unackedTotal : this.remote.unacked;
   }
 
+  /** queue.purge through a node that does not own the queue: the owner's count of what went. */
+  override purgeElsewhere(): Promise<number> | undefined {
+    if (this.owned || this.home === '' || this.deleted) return undefined;
+    return this.node.traffic.askPurge(this);
+  }
+
   override purge(): number {
     if (this.owned) return super.purge();
     this.node.traffic.sendPurge(this);

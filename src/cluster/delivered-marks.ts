@@ -12,6 +12,7 @@
 // delivered within that window (and the KV's round trip) before the owner dies come back as they
 // were, and a return in that window is counted once more. Puts are bounded across the node's
 // queues (MAX_IN_FLIGHT), so many busy queues write less often rather than flood JetStream.
+import { Buffer } from 'node:buffer';
 import type { KV } from 'nats';
 import type { Logger } from 'pino';
 import { retrying, type NatsLink } from './nats-link.js';

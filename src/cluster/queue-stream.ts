@@ -146,9 +146,9 @@ export class QueueStream {
     this.subject = `warren.q.${this.name}`;
   }
 
-  private async api<T>(subject: string, body: unknown): Promise<T> {
-    return retrying(async () => {
-      const r = await this.nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: ACK_TIMEOUT_MS });
+  private async api<T>(subject: string, body: unknown, once?: { timeoutMs: number }): Promise<T> {
+    const ask = async (): Promise<T> => {
+      const r = await this.nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: once?.timeoutMs ?? ACK_TIMEOUT_MS });
       const reply = JSON.parse(Buffer.from(r.data).toString() || '{}') as T & { error?: { code: number; description: string } };
       if (reply.error) {
         const e = new Error(reply.error.description) as Error & { code: string };
@@ -156,7 +156,8 @@ export class QueueStream {
         throw e;
       }
       return reply;
-    });
+    };
+    return once ? ask() : retrying(ask);
   }
 
   /** Creates the stream if it does not exist (idempotent with the same configuration). */
@@ -179,10 +180,12 @@ export class QueueStream {
     }
   }
 
-  async info(): Promise<{ leader: string | undefined; servers: string[]; first: number; last: number; messages: number }> {
+  /** once: one question, failing after timeoutMs (its caller asks again), rather than retrying for up to 20 s. */
+  async info(once?: { timeoutMs: number }): Promise<{ leader: string | undefined; servers: string[]; first: number; last: number; messages: number }> {
     const i = await this.api<{ cluster?: { leader?: string; replicas?: { name: string }[] }; state: { first_seq: number; last_seq: number; messages: number } }>(
       `$JS.API.STREAM.INFO.${this.name}`,
       {},
+      once,
     );
     const servers = [i.cluster?.leader, ...(i.cluster?.replicas ?? []).map((r) => r.name)].filter((x): x is string => !!x);
     return { leader: i.cluster?.leader, servers, first: i.state.first_seq, last: i.state.last_seq, messages: i.state.messages };

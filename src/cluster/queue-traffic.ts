@@ -46,6 +46,8 @@ export class QueueTraffic implements RemoteSender {
   private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean) => void>();
   /** Owners' answers to askConsume, by request id. */
   private readonly asks = new Map<number, (ok: boolean) => void>();
+  /** Owners' answers to askPurge, by request id. */
+  private readonly purges = new Map<number, (n: number, moved: boolean) => void>();
   /** Owners' answers to askCounts, by request id. */
   private readonly counts = new Map<number, (messages: number, unacked: number, consumers: number) => void>();
   /** Other nodes' answers to askSeen, by request id. */
@@ -228,6 +230,31 @@ export class QueueTraffic implements RemoteSender {
 
   sendTouch(q: ClusterQueue): void {
     this.send(q.home, { t: 'touch', v: q.vhost.name, q: q.name });
+  }
+
+  /**
+   * queue.purge through this node: the owner purges and says how many went (a purge-ok's count).
+   * Asked of a node that does not own it (any more), the owner is found and asked once more; no
+   * answer in time counts what the owner's stats last said.
+   */
+  askPurge(q: ClusterQueue, again = true): Promise<number> {
+    const rid = this.nextRid++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.purges.delete(rid);
+        resolve(q.remote.messages);
+      }, 5_000);
+      this.purges.set(rid, (n, moved) => {
+        clearTimeout(timer);
+        if (moved && again && q.replicated && !q.deleted) {
+          void this.node.resolveHome(q).then(() => resolve(q.home !== '' && !q.owned ? this.askPurge(q, false) : q.owned ? q.purge() : 0));
+          return;
+        }
+        q.remote.messages = 0;
+        resolve(n);
+      });
+      this.send(q.home, { t: 'purge', v: q.vhost.name, q: q.name, rid, from: this.node.name });
+    });
   }
 
   sendPurge(q: ClusterQueue): void {
@@ -480,9 +507,15 @@ export class QueueTraffic implements RemoteSender {
       }
       case 'purge': {
         const q = this.node.queueAt(h.v, h.q);
-        if (q && q.owned) q.purge();
+        const owned = q !== undefined && q.owned && !q.deleted;
+        const n = owned ? q.purge() : 0;
+        if (h.rid !== undefined && h.from !== undefined) this.send(h.from, owned ? { t: 'purged', rid: h.rid, n } : { t: 'purged', rid: h.rid, n: 0, moved: true });
         return;
       }
+      case 'purged':
+        this.purges.get(h.rid)?.(h.n, h.moved === true);
+        this.purges.delete(h.rid);
+        return;
       case 'moved': {
         if (h.to !== undefined && h.to !== this.node.startedAt) return; // to this node's previous incarnation
         const q = this.node.queueAt(h.v, h.q);

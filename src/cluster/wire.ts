@@ -55,7 +55,9 @@ export type WireHeader =
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
   /** moved: the receiver does not own the queue (the sender finds the owner and asks again). */
   | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number; moved?: boolean }
-  | { t: 'purge'; v: string; q: string }
+  /** rid: answered by purged with how many went (moved: the receiver does not own the queue). */
+  | { t: 'purge'; v: string; q: string; rid?: number; from?: string }
+  | { t: 'purged'; rid: number; n: number; moved?: true }
   /** The queue was declared or used on the sender: its x-expires lease starts again. */
   | { t: 'touch'; v: string; q: string }
   /**

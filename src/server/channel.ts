@@ -555,6 +555,14 @@ export class Channel implements ReplyReceiver {
     this.permit('read', 'queue', this.queueNamed(name));
     const q = this.queueFor(name);
     if (q.stream) throw new AmqpError(ReplyCode.NotImplemented, `queue.purge not supported by stream queues ${queueRef(q)}`, 'connection');
+    const elsewhere = q.purgeElsewhere();
+    if (elsewhere) {
+      // Its count comes from the node that purged, written in its turn among the channel's replies.
+      const counted = { messageCount: 0 };
+      const done = elsewhere.then((n) => void (counted.messageCount = n));
+      if (!nowait) this.chain(() => done, () => this.send({ id: M.QueuePurgeOk, args: counted }));
+      return;
+    }
     const count = q.purge();
     if (!nowait) this.reply({ id: M.QueuePurgeOk, args: { messageCount: count } });
   }
@@ -572,6 +580,27 @@ export class Channel implements ReplyReceiver {
     this.checkExclusive(q);
     const refused = deleteRefusal(q.type, q.name, this.vhost.name, ifUnused, ifEmpty);
     if (refused) throw new AmqpError(ReplyCode.NotImplemented, refused, 'connection');
+    // Counts another node keeps (the owner in a cluster) are asked for first: the if-unused and
+    // if-empty checks and the delete-ok's count go by them, as RabbitMQ's queue process answers.
+    const fresh = q.freshCounts();
+    if (!fresh) return this.deleteCounted(q, ifUnused, ifEmpty, nowait);
+    this.chain(
+      () => fresh,
+      () => {
+        if (q.deleted) return void (nowait || this.send({ id: M.QueueDeleteOk, args: { messageCount: 0 } }));
+        try {
+          this.deleteCounted(q, ifUnused, ifEmpty, nowait);
+        } catch (err) {
+          if (!(err instanceof AmqpError) || err.scope === 'connection') throw err;
+          err.classId = M.QueueDelete >>> 16;
+          err.methodId = M.QueueDelete & 0xffff;
+          this.fail(err);
+        }
+      },
+    );
+  }
+
+  private deleteCounted(q: Queue, ifUnused: boolean, ifEmpty: boolean, nowait: boolean): void {
     if (ifUnused && q.consumerCount > 0) {
       throw chError(ReplyCode.PreconditionFailed, `queue '${q.name}' in vhost '${this.vhost.name}' in use`);
     }

@@ -952,6 +952,11 @@ export class Queue {
     return undefined;
   }
 
+  /** A purge another node carries out (the queue's owner in a cluster), resolving to its count; undefined here. */
+  purgeElsewhere(): Promise<number> | undefined {
+    return undefined;
+  }
+
   /**
    * Whether the consumers this node does not see allow a new one: undefined when this node sees
    * them all (here, always); a cluster asks the queue's owner.

@@ -263,6 +263,40 @@ describe('cluster: any node serves any client', () => {
     await setup.deleteQueue('nowindow-q');
   });
 
+  it('purge and delete through another node than the owner: the owner\'s counts, and if-empty checked by them', async () => {
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const setup = await (await cluster.connect(0)).createConfirmChannel();
+    let owner = '';
+    await setup.assertQueue('pd-q', { durable: true }); // classic: a quorum queue refuses if-empty (540)
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/pd-q`, { headers: auth });
+      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+      return owner !== '';
+    }, 'the queue placed', 10_000);
+    const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
+    const ownerIdx = Number(owner.slice(1)) - 1;
+    await new Promise((r) => setTimeout(r, 1_200)); // the owner's once-a-second stats have said 0
+    const pub = await (await cluster.connect(ownerIdx)).createConfirmChannel();
+    for (let i = 0; i < 3; i++) pub.sendToQueue('pd-q', Buffer.from(`p${i}`));
+    await pub.waitForConfirms();
+    const conn = await cluster.connect(away);
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    expect((await ch.purgeQueue('pd-q')).messageCount).toBe(3);
+    expect(await pub.get('pd-q')).toBe(false);
+    for (let i = 0; i < 2; i++) pub.sendToQueue('pd-q', Buffer.from(`d${i}`));
+    await pub.waitForConfirms();
+    // Not empty, as the owner knows it now (its stats of a moment ago said 0): refused, as on one node.
+    const refused = await ch.deleteQueue('pd-q', { ifEmpty: true }).then(
+      () => null,
+      (e: { code?: number; message: string }) => e,
+    );
+    expect(refused?.code).toBe(406);
+    expect(refused?.message).toContain("queue 'pd-q' in vhost '/' not empty");
+    const ch2 = await conn.createChannel();
+    expect((await ch2.deleteQueue('pd-q')).messageCount).toBe(2);
+  });
+
   it("declares through another node renew the owner's x-expires lease, as on one node", async () => {
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const args = { 'x-queue-type': 'quorum', 'x-expires': 1_500 };
