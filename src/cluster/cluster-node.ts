@@ -175,10 +175,21 @@ export class ClusterNode {
     if (r) return r;
     r = (async () => {
       const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, q.vhost.name, q.name, this.log);
-      // One short question: the sweep asks again within a second. (A question sent while the
-      // stream was being made went unanswered now and then, and its retry came after the 5 s
-      // timeout: a consumer through another node got nothing for 5 s after the declare-ok.)
-      const info = await s.info({ timeoutMs: 1_000 });
+      // Short questions, again every 150 ms for a few seconds while the stream is not there or
+      // not answering: a queue just declared on another node is in the topology before its stream
+      // exists ('stream not found'), and a question sent while it was being made went unanswered
+      // now and then. (One question with a 5 s timeout, then one a second, held consumers and
+      // purges through other nodes back for up to 5 s after the declare-ok.)
+      let info: Awaited<ReturnType<QueueStream['info']>>;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          info = await s.info({ timeoutMs: 1_000 });
+          break;
+        } catch (err) {
+          if (q.deleted || attempt >= 20 || !(isTransient(err) || /not found/i.test(String(err)))) throw err;
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      }
       if (q.deleted || !info.leader) return;
       // An earlier owner's last write that landed after this owner's fence shows only here when
       // nothing is written after it: the queue is read again rather than leave it in the stream.

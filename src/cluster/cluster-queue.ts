@@ -235,9 +235,11 @@ export class ClusterQueue extends Queue {
       }
       // Which were out to consumers when the last owner stopped (its delivered mark): a delivery
       // may have gone out before its write landed, so new seqs start above the mark too.
-      const delivered = await this.node.marks.read(stream.name);
+      // And which of them clients on the nodes still running hold: out with them, not returned.
+      const [delivered, held] = await Promise.all([this.node.marks.read(stream.name), this.node.traffic.askHeld(this)]);
       if (this.js !== stream) return; // released while reading: the next owner reads it
       stream.delivered = delivered;
+      stream.heldElsewhere = held.out;
       this.node.advanceSeq(Math.max(maxSeq, delivered.mark));
       // The consumers that were subscribed to the old owner are this queue's own now.
       const local = [...this.consumers];
@@ -250,6 +252,8 @@ export class ClusterQueue extends Queue {
       // As after a single node's crash: a classic queue's all come back flagged, a quorum queue's
       // out to consumers (by the mark) counted once more, the others as they were.
       await super.recover(false, 0);
+      stream.heldElsewhere = null;
+      if (held.out.size > 0 || held.settled.size > 0) this.node.traffic.adoptHeld(this, held);
       stream.dropLoaded();
       for (const c of local) super.addConsumer(c);
     } finally {
@@ -310,7 +314,9 @@ export class ClusterQueue extends Queue {
 
   /** A queue owned elsewhere: its counts are asked of the owner (declare-ok, delete's checks). */
   override freshCounts(): Promise<void> | undefined {
-    if (this.owned || this.home === '' || this.deleted) return undefined;
+    if (this.owned || this.deleted) return undefined;
+    // An owner not known yet (a queue just declared on another node) is found first.
+    if (this.home === '') return this.replicated ? this.node.resolveHome(this).then(() => (this.home !== '' && !this.owned ? this.node.traffic.askCounts(this) : undefined)) : undefined;
     return this.node.traffic.askCounts(this);
   }
 
@@ -376,7 +382,9 @@ export class ClusterQueue extends Queue {
 
   /** queue.purge through a node that does not own the queue: the owner's count of what went. */
   override purgeElsewhere(): Promise<number> | undefined {
-    if (this.owned || this.home === '' || this.deleted) return undefined;
+    if (this.owned || this.deleted) return undefined;
+    // An owner not known yet is found first: sent to nobody, the purge was lost.
+    if (this.home === '') return this.replicated ? this.node.resolveHome(this).then(() => (this.owned ? super.purge() : this.home !== '' ? this.node.traffic.askPurge(this) : 0)) : undefined;
     return this.node.traffic.askPurge(this);
   }
 

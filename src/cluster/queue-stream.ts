@@ -117,6 +117,8 @@ export class QueueStream {
    * has read it): read() flags those it hands back, so that recovery counts them once more.
    */
   delivered: DeliveredMark | null = null;
+  /** During a takeover's read: messages clients on other nodes hold (not counted as returned). */
+  heldElsewhere: Map<number, unknown> | null = null;
   /** Fences refused by a leader whose last sequence is behind the stream's (see leaderBehind). */
   private behindRefusals = 0;
   /** Told when a write finds another writer was here (fenced) or the stream is gone. */
@@ -345,7 +347,7 @@ export class QueueStream {
           bytes = maxBytes;
           continue;
         }
-        if (this.delivered?.isOut(m.seq)) m.checkedOut = true;
+        if (this.delivered?.isOut(m.seq) && !this.heldElsewhere?.has(m.seq)) m.checkedOut = true;
         out.push(m);
         bytes += n;
       }

@@ -7,6 +7,7 @@ import type { Msg } from 'nats';
 import type { Broker } from '../server/broker.js';
 import type { Consumer } from '../server/consumer.js';
 import { deliveryModeOf, Message, type Entry } from '../server/message.js';
+import { queueKey } from '../store/store.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { ClusterQueue } from './cluster-queue.js';
 import { RemoteConsumer, type RemoteSender } from './remote-consumer.js';
@@ -14,6 +15,26 @@ import { decodeWire, encodeWire, inboxOf, type WireHeader } from './wire.js';
 
 /** Deliveries out to a node without a prefetch (or no-ack) are bounded by this window. */
 const DEFAULT_CREDIT = 1_000;
+
+/** Where a delivery from another node's queue came from: its consumer id, delivery id and seq there. */
+interface Origin {
+  q: ClusterQueue;
+  cid: string;
+  did: number;
+  /** The message's seq on the owner (0 from an owner too old to say). */
+  os: number;
+  /** The node that delivered it. */
+  owner: string;
+}
+
+/**
+ * What the nodes' clients hold of a queue's messages, by seq (who holds each), and what they
+ * settled while its owner was gone (see askHeld).
+ */
+export interface HeldElsewhere {
+  out: Map<number, { node: string; cid: string; did: number }>;
+  settled: Map<number, 'ack' | 'requeue' | 'drop'>;
+}
 
 /** A consumer of this node subscribed to a queue another node owns. */
 interface LocalSub {
@@ -38,12 +59,21 @@ export class QueueTraffic implements RemoteSender {
   /** Other nodes' consumers on queues owned here, by cid. */
   private readonly remoteByCid = new Map<string, RemoteConsumer>();
   /** Deliveries from another node's queue, for settling them there. */
-  private readonly origin = new WeakMap<Entry, { q: ClusterQueue; cid: string; did: number }>();
+  private readonly origin = new WeakMap<Entry, Origin>();
+  /**
+   * Deliveries from other nodes' queues that this node's clients hold, not yet settled, by queue
+   * (vhost and name: the queue object may be made anew while they are held): see askHeld.
+   */
+  private readonly outHere = new Map<string, Set<Entry>>();
+  /** Settlements for consumer ids not known here (yet), by id: see keepEarly. */
+  private readonly early = new Map<string, { settles: { did: number; op: 'ack' | 'requeue' | 'drop'; gone: boolean }[] }>();
+  /** Owners' answers to askHeld, by request id. */
+  private readonly heldAsks = new Map<number, (d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][]) => void>();
   private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; gone: boolean; d: [string, number][] }>();
   private settleScheduled = false;
   private nextCid = 1;
   private nextRid = 1;
-  private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean) => void>();
+  private readonly gets = new Map<number, (e: Entry | undefined, did: number, count: number, moved?: boolean, os?: number) => void>();
   /** Owners' answers to askConsume, by request id. */
   private readonly asks = new Map<number, (ok: boolean) => void>();
   /** Owners' answers to askPurge, by request id. */
@@ -97,10 +127,13 @@ export class QueueTraffic implements RemoteSender {
     const old = q.cids.get(c);
     if (old) {
       this.flushSettles();
+      const was = this.localByCid.get(old);
       this.localByCid.delete(old);
       // Subscribing again to the same owner (told to by it, or after judging it down wrongly): it
       // may still hold the old subscription, whose deliveries would only bounce. One per consumer.
-      this.send(q.home, { t: 'unsub', cid: old });
+      // A new owner holds what the old one delivered under the old id (adoptHeld): no unsub, which
+      // would return those messages while the client still has them.
+      if (!was || was.owner === q.home) this.send(q.home, { t: 'unsub', cid: old });
     }
     // A new id per subscription: settlements of an owner's earlier incarnation cannot match.
     const cid = `${this.node.name}#${this.node.startedAt}#${this.nextCid++}`;
@@ -146,7 +179,7 @@ export class QueueTraffic implements RemoteSender {
         resolve(undefined);
         setTimeout(() => this.gets.delete(rid), 60_000).unref();
       }, 5_000);
-      this.gets.set(rid, (e, did, count, moved) => {
+      this.gets.set(rid, (e, did, count, moved, os) => {
         clearTimeout(timer);
         if (late) {
           if (e) this.send(home, { t: 'settle', op: 'requeue', d: [[cid, did]], gone: true });
@@ -158,7 +191,7 @@ export class QueueTraffic implements RemoteSender {
           return;
         }
         q.remote.messages = count;
-        if (e) this.origin.set(e, { q, cid, did });
+        if (e) this.holdHere(e, { q, cid, did, os: os ?? 0, owner: home });
         resolve(e);
       });
       this.send(q.home, { t: 'get', v: q.vhost.name, q: q.name, rid, from: this.node.name, cid });
@@ -266,6 +299,12 @@ export class QueueTraffic implements RemoteSender {
     const o = this.origin.get(entry);
     if (!o) return false;
     this.origin.delete(entry);
+    const qk = queueKey(o.q.vhost.name, o.q.name);
+    const out = this.outHere.get(qk);
+    if (out?.delete(entry) && out.size === 0) this.outHere.delete(qk);
+    // The node that delivered it has gone (or is judged so): this settlement may never reach it, or
+    // reach a new owner before it holds the message. It is told to the next owner's askHeld too.
+    if (o.os > 0 && (o.q.home !== o.owner || !this.node.membership.get(o.owner)?.running)) this.settledAway(qk, [o.cid, o.did, o.os, op]);
     const key = `${o.q.home}\0${op}${gone ? '\0gone' : ''}`;
     let s = this.settles.get(key);
     if (!s) this.settles.set(key, (s = { op, gone, d: [] }));
@@ -290,7 +329,7 @@ export class QueueTraffic implements RemoteSender {
 
   deliver(rc: RemoteConsumer, did: number, entry: Entry): void {
     const m = entry.msg;
-    const h: WireHeader = { t: 'dlv', o: this.node.name, cid: rc.cid, did, r: entry.redelivered, ex: m.exchange, rk: m.routingKey, pl: m.properties.length };
+    const h: WireHeader = { t: 'dlv', o: this.node.name, cid: rc.cid, did, os: m.seq, r: entry.redelivered, ex: m.exchange, rk: m.routingKey, pl: m.properties.length };
     if (entry.deliveryCount !== undefined) h.dc = entry.deliveryCount;
     this.send(rc.node, h, m.properties, m.body);
   }
@@ -301,6 +340,130 @@ export class QueueTraffic implements RemoteSender {
   }
 
   // ---- what arrives --------------------------------------------------------------------------
+
+  /** A delivery from q's owner, held here by a client until it settles it. */
+  private holdHere(e: Entry, o: Origin): void {
+    this.origin.set(e, o);
+    const key = queueKey(o.q.vhost.name, o.q.name);
+    let out = this.outHere.get(key);
+    if (!out) this.outHere.set(key, (out = new Set()));
+    out.add(e);
+  }
+
+  /** Settlements of deliveries whose owner had gone, by queue, for a new owner (see settleRemote). */
+  private readonly awaySettles = new Map<string, [string, number, number, 'ack' | 'requeue' | 'drop'][]>();
+
+  private settledAway(qk: string, s: [string, number, number, 'ack' | 'requeue' | 'drop']): void {
+    let list = this.awaySettles.get(qk);
+    if (!list) {
+      this.awaySettles.set(qk, (list = []));
+      // A new owner asks within seconds of the old one going; after that they are moot.
+      setTimeout(() => this.awaySettles.delete(qk), 30_000).unref();
+    }
+    if (list.length < 100_000) list.push(s);
+  }
+
+  /** What this node's clients hold of q's messages: [consumer id, delivery id, seq on the owner]. */
+  private heldHere(q: ClusterQueue): [string, number, number][] {
+    const out: [string, number, number][] = [];
+    for (const e of this.outHere.get(queueKey(q.vhost.name, q.name)) ?? []) {
+      const o = this.origin.get(e);
+      if (o && o.os > 0) out.push([o.cid, o.did, o.os]);
+    }
+    return out;
+  }
+
+  /**
+   * A new owner's question to every running node (this one included): which of q's messages do
+   * their clients hold? Nodes that do not answer within a second are taken to hold none.
+   */
+  async askHeld(q: ClusterQueue): Promise<HeldElsewhere> {
+    const held: HeldElsewhere = { out: new Map(), settled: new Map() };
+    const add = (node: string, d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][]): void => {
+      for (const [cid, did, os] of d) held.out.set(os, { node, cid, did });
+      for (const [, , os, op] of s) held.settled.set(os, op);
+    };
+    const qk = queueKey(q.vhost.name, q.name);
+    add(this.node.name, this.heldHere(q), this.awaySettles.get(qk) ?? []);
+    this.awaySettles.delete(qk);
+    const asks: Promise<void>[] = [];
+    for (const n of this.node.nodes()) {
+      if (!n.running || n.name === this.node.name) continue;
+      const rid = this.nextRid++;
+      asks.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.heldAsks.delete(rid);
+            resolve();
+          }, 1_000);
+          this.heldAsks.set(rid, (d, settled) => {
+            clearTimeout(timer);
+            add(n.name, d, settled);
+            resolve();
+          });
+          this.send(n.name, { t: 'held?', v: q.vhost.name, q: q.name, rid, from: this.node.name });
+        }),
+      );
+    }
+    await Promise.all(asks);
+    return held;
+  }
+
+  /**
+   * After a takeover: the messages other nodes' clients hold leave the ready list for holders
+   * under the ids those nodes know them by, so their acks and returns settle them here.
+   */
+  adoptHeld(q: ClusterQueue, held: HeldElsewhere): void {
+    const kept: Entry[] = [];
+    const settled: [Entry, 'ack' | 'requeue' | 'drop'][] = [];
+    for (const e of q.ready.clear()) {
+      // Settled by its client after the old owner went: acked or dropped now, a return stays.
+      const op = held.settled.get(e.msg.seq);
+      if (op === 'ack' || op === 'drop') {
+        settled.push([e, op]);
+        continue;
+      }
+      const h = held.out.get(e.msg.seq);
+      if (!h) {
+        kept.push(e);
+        continue;
+      }
+      let rc = this.remoteByCid.get(h.cid);
+      if (!rc) {
+        // Never joins the queue's consumers: it only holds (as basic.get's holder does).
+        rc = new RemoteConsumer(h.cid, h.node, q, Number.MAX_SAFE_INTEGER, 0, this);
+        this.remoteByCid.set(h.cid, rc);
+      }
+      rc.hold(e, h.did);
+    }
+    for (const e of kept) q.ready.push(e);
+    for (const [e, op] of settled) {
+      if (op === 'ack') q.settle(e);
+      else q.discard(e, 'rejected');
+    }
+    // Settled by their clients while this node was reading the queue: settled now.
+    for (const cid of new Set([...held.out.values()].map((h) => h.cid))) {
+      const early = this.early.get(cid);
+      const rc = this.remoteByCid.get(cid);
+      if (!early || !rc) continue;
+      this.early.delete(cid);
+      for (const x of early.settles) rc.settle(x.did, x.op, x.gone);
+    }
+  }
+
+  /**
+   * A settlement for a consumer id this node does not know: kept a while, as it may be for a
+   * message a takeover under way here is about to hold for that id (adoptHeld). Most are for
+   * consumers gone for good; they expire unused.
+   */
+  private keepEarly(cid: string, did: number, op: 'ack' | 'requeue' | 'drop', gone: boolean): void {
+    let e = this.early.get(cid);
+    if (!e) {
+      this.early.set(cid, (e = { settles: [] }));
+      setTimeout(() => this.early.delete(cid), 10_000).unref();
+    }
+    if (e.settles.length < 10_000) e.settles.push({ did, op, gone });
+  }
 
   /**
    * Gives windowed subscriptions' deliveries back to their owners' windows, for those whose
@@ -403,11 +566,15 @@ export class QueueTraffic implements RemoteSender {
         return;
       }
       case 'unsub': {
+        // basic.cancel (or a subscription made again): the consumer leaves the queue, and what it
+        // holds stays out with its channel until acked or returned, as RabbitMQ keeps a cancelled
+        // consumer's unacked messages (they were returned, so acked after the cancel they came
+        // again). Its channel closing returns them (settle, gone); its node going down too.
         const rc = this.remoteByCid.get(h.cid);
         if (!rc) return;
-        this.remoteByCid.delete(h.cid);
-        rc.returnAll();
         rc.queue.removeConsumer(rc);
+        rc.detached = true;
+        if (rc.inflight.size === 0) this.remoteByCid.delete(h.cid);
         return;
       }
       case 'cancel':
@@ -469,7 +636,7 @@ export class QueueTraffic implements RemoteSender {
         }
         l.lastDid = Math.max(l.lastDid, h.did);
         const entry = this.entryOf(broker, h.r, h.dc, h.ex, h.rk, props, body);
-        this.origin.set(entry, { q: l.q, cid: h.cid, did: h.did });
+        this.holdHere(entry, { q: l.q, cid: h.cid, did: h.did, os: h.os ?? 0, owner: h.o });
         l.c.deliver(entry);
         if (l.windowed) {
           l.owner = h.o;
@@ -487,7 +654,15 @@ export class QueueTraffic implements RemoteSender {
         return;
       }
       case 'settle':
-        for (const [cid, did] of h.d) this.remoteByCid.get(cid)?.settle(did, h.op, h.gone === true);
+        for (const [cid, did] of h.d) {
+          const rc = this.remoteByCid.get(cid);
+          if (!rc) {
+            this.keepEarly(cid, did, h.op, h.gone === true);
+            continue;
+          }
+          rc.settle(did, h.op, h.gone === true);
+          if (rc.detached && rc.inflight.size === 0) this.remoteByCid.delete(cid);
+        }
         return;
       case 'get':
         this.answerGet(h.v, h.q, h.rid, h.from, h.cid);
@@ -497,9 +672,20 @@ export class QueueTraffic implements RemoteSender {
         if (!done) return;
         this.gets.delete(h.rid);
         if (h.did === undefined) return done(undefined, 0, h.n, h.moved === true);
-        done(this.entryOf(broker, h.r ?? false, h.dc, h.ex ?? '', h.rk ?? '', props, body), h.did, h.n);
+        done(this.entryOf(broker, h.r ?? false, h.dc, h.ex ?? '', h.rk ?? '', props, body), h.did, h.n, false, h.os);
         return;
       }
+      case 'held?': {
+        const q = this.node.queueAt(h.v, h.q);
+        const settled = this.awaySettles.get(queueKey(h.v, h.q));
+        this.awaySettles.delete(queueKey(h.v, h.q));
+        this.send(h.from, settled ? { t: 'held', rid: h.rid, d: q ? this.heldHere(q) : [], s: settled } : { t: 'held', rid: h.rid, d: q ? this.heldHere(q) : [] });
+        return;
+      }
+      case 'held':
+        this.heldAsks.get(h.rid)?.(h.d, h.s ?? []);
+        this.heldAsks.delete(h.rid);
+        return;
       case 'touch': {
         const q = this.node.queueAt(h.v, h.q);
         if (q && q.owned) q.touch();
@@ -574,7 +760,7 @@ export class QueueTraffic implements RemoteSender {
       }
       q.stats.get++;
       const did = rc.hold(e);
-      const h: WireHeader = { t: 'got', rid, did, r: e.redelivered, ex: e.msg.exchange, rk: e.msg.routingKey, pl: e.msg.properties.length, n: q.messageCount };
+      const h: WireHeader = { t: 'got', rid, did, os: e.msg.seq, r: e.redelivered, ex: e.msg.exchange, rk: e.msg.routingKey, pl: e.msg.properties.length, n: q.messageCount };
       if (e.deliveryCount !== undefined) h.dc = e.deliveryCount;
       reply(h, e.msg.properties, e.msg.body);
     };

@@ -32,6 +32,8 @@ export class RemoteConsumer extends Consumer {
   readonly inflight = new Map<number, Entry>();
   private nextDid = 1;
   private static getDids = 1;
+  /** Cancelled (or subscribed again): no longer in the queue, only holding what it was sent. */
+  detached = false;
   /** Deliveries sent, and those the other node has handed to its client (a windowed consumer's). */
   sent = 0;
   granted = 0;

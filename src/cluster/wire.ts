@@ -44,7 +44,16 @@ export type WireHeader =
   | { t: 'unsub'; cid: string }
   /** The owner cancelled a consumer (its queue went away). */
   | { t: 'cancel'; cid: string }
-  | { t: 'dlv'; o: string; cid: string; did: number; r: boolean; dc?: number; ex: string; rk: string; pl: number }
+  /** os: the message's seq on the owner (what a new owner finds it by: see held?). */
+  | { t: 'dlv'; o: string; cid: string; did: number; os?: number; r: boolean; dc?: number; ex: string; rk: string; pl: number }
+  /**
+   * A new owner asks every node which of the queue's messages its clients hold (delivered by the
+   * old owner, not settled): answered by held with [cid, did, os] of each. They stay out with those
+   * clients, as RabbitMQ's quorum queues keep a live consumer's messages across a leader change.
+   */
+  | { t: 'held?'; v: string; q: string; rid: number; from: string }
+  /** s: deliveries settled after their owner went ([cid, did, os, op]): the new owner settles them. */
+  | { t: 'held'; rid: number; d: [string, number, number][]; s?: [string, number, number, 'ack' | 'requeue' | 'drop'][] }
   /**
    * Settlements of deliveries: ack, requeue (nack/reject requeue=true) or drop (requeue=false).
    * gone: requeued because their channel closed (Queue.requeue's released); a node that does not
@@ -54,7 +63,7 @@ export type WireHeader =
   /** basic.get on the sender's node; answered by got. */
   | { t: 'get'; v: string; q: string; rid: number; from: string; cid: string }
   /** moved: the receiver does not own the queue (the sender finds the owner and asks again). */
-  | { t: 'got'; rid: number; did?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number; moved?: boolean }
+  | { t: 'got'; rid: number; did?: number; os?: number; r?: boolean; dc?: number; ex?: string; rk?: string; pl?: number; n: number; moved?: boolean }
   /** rid: answered by purged with how many went (moved: the receiver does not own the queue). */
   | { t: 'purge'; v: string; q: string; rid?: number; from?: string }
   | { t: 'purged'; rid: number; n: number; moved?: true }
