@@ -214,6 +214,10 @@ export class ClusterQueue extends Queue {
   }
 
   private resendPubs(): void {
+    // The stall clock starts when they go out: pubs held while no owner was known (a node just
+    // restarted, a queue just declared elsewhere) were otherwise taken for stalled as soon as
+    // they were sent, and sent a second time (duplicates).
+    if (this.unanswered.length > 0) this.progressAt = Date.now();
     for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
   }
 

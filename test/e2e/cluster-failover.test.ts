@@ -33,15 +33,20 @@ async function queueInfo(c: WarrenCluster, i: number, q: string): Promise<{ node
   return (await r.json()) as { node: string; members?: string[]; messages: number };
 }
 
+/** The node (index) owning replicated queue q once it has an owner and three members, and its info. */
+async function placed(c: WarrenCluster, q: string): Promise<{ ownerIdx: number; info: { node: string; members?: string[]; messages: number } }> {
+  let info = await queueInfo(c, 0, q);
+  await waitUntil(async () => (info = await queueInfo(c, 0, q)).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
+  return { ownerIdx: c.nodes.findIndex((n) => n.name === info.node), info };
+}
+
 describe('cluster failover', () => {
   it('kill -9 of a quorum queue owner (Warren and nats-server) mid-publish: every confirmed message is consumed afterwards', async () => {
     cluster = await startWarrenCluster(3);
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('fo-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 'fo-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'fo-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx, info } = await placed(c, 'fo-q');
     const pubIdx = (ownerIdx + 1) % 3;
     const conIdx = (ownerIdx + 2) % 3;
     const p = roamingPublisher(c, 'fo-q', pubIdx);
@@ -185,9 +190,7 @@ describe('cluster takeover of requeued messages', () => {
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('rq-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 'rq-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'rq-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx, info } = await placed(c, 'rq-q');
     const ch = await (await c.connect(ownerIdx)).createConfirmChannel();
     for (let i = 0; i < 20; i++) ch.sendToQueue('rq-q', Buffer.from(String(i)), { persistent: true });
     await ch.waitForConfirms();
@@ -230,9 +233,7 @@ describe('cluster takeover of messages out to consumers', () => {
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('out-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 'out-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'out-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx, info } = await placed(c, 'out-q');
     const otherIdx = (ownerIdx + 1) % 3;
     const ownerConn = await c.connect(ownerIdx);
     const pub = await ownerConn.createConfirmChannel();
@@ -286,9 +287,7 @@ describe('cluster takeover with a consumer on a node that lives on', () => {
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('keep-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 'keep-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'keep-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx, info } = await placed(c, 'keep-q');
     const pub = await (await c.connect(ownerIdx)).createConfirmChannel();
     for (let i = 0; i < 4; i++) pub.sendToQueue('keep-q', Buffer.from(`k${i}`), { persistent: true });
     await pub.waitForConfirms();
@@ -324,9 +323,7 @@ describe('cluster: a publishing node restarted', () => {
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('re-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 're-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 're-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx } = await placed(c, 're-q');
     const pubIdx = (ownerIdx + 1) % 3;
     const publish = async (from: number, n: number): Promise<void> => {
       const ch = await (await c.connect(from)).createConfirmChannel();
@@ -348,9 +345,7 @@ describe("cluster: an owner finds another writer in its queue's stream", () => {
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
     await setup.assertQueue('fence-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let info = await queueInfo(c, 0, 'fence-q');
-    await waitUntil(async () => (info = await queueInfo(c, 0, 'fence-q')).node !== '' && info.members?.length === 3, 'the queue to get an owner and 3 members', 20_000);
-    const ownerIdx = c.nodes.findIndex((n) => n.name === info.node);
+    const { ownerIdx } = await placed(c, 'fence-q');
     const con = await (await c.connect((ownerIdx + 1) % 3)).createChannel();
     await con.prefetch(50);
     const seen = new Set<string>();

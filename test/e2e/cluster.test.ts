@@ -17,6 +17,19 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+const guestAuth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+
+/** The node that owns queue q (as node 1 sees it), once it has one: 'w1', 'w2' or 'w3'. */
+async function placedOn(q: string): Promise<string> {
+  let owner = '';
+  await waitUntil(async () => {
+    const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: guestAuth });
+    owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
+    return owner !== '';
+  }, 'the queue placed', 10_000);
+  return owner;
+}
+
 describe('cluster: shared topology', () => {
   it('a declare on one node is visible on the others within milliseconds', async () => {
     const ch1 = await (await cluster.connect(0)).createChannel();
@@ -131,19 +144,13 @@ describe('cluster: any node serves any client', () => {
   });
 
   it('basic.get from one node on two queues of the same owner: each ack and each return reaches its own queue', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
-    const ownerOf = async (q: string): Promise<string> => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/${q}`, { headers: auth });
-      return r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-    };
     // Queues are spread over the nodes: four hold two with one owner.
     const names = ['gq-1', 'gq-2', 'gq-3', 'gq-4'];
     const owners = new Map<string, string>();
     for (const q of names) {
       await setup.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-      await waitUntil(async () => (await ownerOf(q)) !== '', 'the queue placed', 10_000);
-      owners.set(q, await ownerOf(q));
+      owners.set(q, await placedOn(q));
     }
     const pair = names.flatMap((a) => names.filter((b) => b > a && owners.get(a) === owners.get(b)).map((b) => [a, b] as const))[0]!;
     const owner = owners.get(pair[0])!;
@@ -152,7 +159,7 @@ describe('cluster: any node serves any client', () => {
     for (const q of pair) for (const b of ['x', 'y']) setup.sendToQueue(q, Buffer.from(`${q}:${b}`));
     await setup.waitForConfirms();
     const counts = async (q: string): Promise<string> => {
-      const r = await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/${q}`, { headers: auth });
+      const r = await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/${q}`, { headers: guestAuth });
       const j = (await r.json()) as { messages_ready?: number; messages_unacknowledged?: number };
       return `${j.messages_ready}/${j.messages_unacknowledged}`;
     };
@@ -180,15 +187,9 @@ describe('cluster: any node serves any client', () => {
   });
 
   it('a consumer on another node acks and cancels (or closes its channel) at once: the acked messages are not delivered again', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
-    let owner = '';
     await setup.assertQueue('ackcancel-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/ackcancel-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('ackcancel-q');
     const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
     const conn = await cluster.connect(away);
     for (const how of ['cancel', 'close'] as const) {
@@ -210,15 +211,9 @@ describe('cluster: any node serves any client', () => {
   });
 
   it("a declare-ok through another node than the owner gives the owner's counts as they are now", async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
     await setup.assertQueue('counts-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let owner = '';
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/counts-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('counts-q');
     const others = [0, 1, 2].filter((i) => `w${i + 1}` !== owner);
     const ownerIdx = Number(owner.slice(1)) - 1;
     await new Promise((r) => setTimeout(r, 1_500)); // the once-a-second stats have said 0 by now
@@ -240,15 +235,9 @@ describe('cluster: any node serves any client', () => {
   it('a consumer without a prefetch on another node than the owner gets every message, acked or not (no window of unacked ones)', async () => {
     // amqp091-go's TestCorruptedMessageIssue7: 1,024 messages to a consumer that acks none; through
     // another node 1,000 came and the rest never did.
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
     await setup.assertQueue('nowindow-q', { durable: true });
-    let owner = '';
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/nowindow-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('nowindow-q');
     const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
     const ownerIdx = Number(owner.slice(1)) - 1;
     const pub = await (await cluster.connect(ownerIdx)).createConfirmChannel();
@@ -264,15 +253,9 @@ describe('cluster: any node serves any client', () => {
   });
 
   it('purge and delete through another node than the owner: the owner\'s counts, and if-empty checked by them', async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
-    let owner = '';
     await setup.assertQueue('pd-q', { durable: true }); // classic: a quorum queue refuses if-empty (540)
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/pd-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('pd-q');
     const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
     const ownerIdx = Number(owner.slice(1)) - 1;
     await new Promise((r) => setTimeout(r, 1_200)); // the owner's once-a-second stats have said 0
@@ -298,15 +281,9 @@ describe('cluster: any node serves any client', () => {
   });
 
   it("a consumer on another node cancelled keeps its unacked messages: acked after the cancel, they are gone, as on RabbitMQ", async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const setup = await (await cluster.connect(0)).createConfirmChannel();
     await setup.assertQueue('cancelkeep-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    let owner = '';
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/cancelkeep-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('cancelkeep-q');
     const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
     for (let i = 0; i < 4; i++) setup.sendToQueue('cancelkeep-q', Buffer.from(`k${i}`));
     await setup.waitForConfirms();
@@ -350,16 +327,10 @@ describe('cluster: any node serves any client', () => {
   });
 
   it("declares through another node renew the owner's x-expires lease, as on one node", async () => {
-    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const args = { 'x-queue-type': 'quorum', 'x-expires': 1_500 };
     const setup = await (await cluster.connect(0)).createChannel();
-    let owner = '';
     await setup.assertQueue('lease-q', { durable: true, arguments: args });
-    await waitUntil(async () => {
-      const r = await fetch(`http://127.0.0.1:${cluster.nodes[0]!.managementPort}/api/queues/%2F/lease-q`, { headers: auth });
-      owner = r.ok ? (((await r.json()) as { node?: string }).node ?? '') : '';
-      return owner !== '';
-    }, 'the queue placed', 10_000);
+    const owner = await placedOn('lease-q');
     const away = [0, 1, 2].find((i) => `w${i + 1}` !== owner)!;
     const ch = await (await cluster.connect(away)).createChannel();
     for (let i = 0; i < 8; i++) {
@@ -367,7 +338,7 @@ describe('cluster: any node serves any client', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     const ownerNode = cluster.nodes[Number(owner.slice(1)) - 1]!;
-    const exists = async (): Promise<boolean> => (await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/lease-q`, { headers: auth })).ok;
+    const exists = async (): Promise<boolean> => (await fetch(`http://127.0.0.1:${ownerNode.managementPort}/api/queues/%2F/lease-q`, { headers: guestAuth })).ok;
     expect(await exists()).toBe(true); // 4 s after its declare, declared again every 0.5 s
     await waitUntil(async () => !(await exists()), 'the queue to expire once left alone', 10_000);
   });
