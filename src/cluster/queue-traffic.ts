@@ -25,6 +25,8 @@ interface Origin {
   os: number;
   /** The node that delivered it. */
   owner: string;
+  /** Its queue's deliveries held here (outHere's set for it). */
+  out: Set<Entry>;
 }
 
 /**
@@ -48,6 +50,8 @@ interface LocalSub {
   /** The node its deliveries come from, and how many received are not yet given back. */
   owner: string;
   toGrant: number;
+  /** Its queue's deliveries held here (see Origin.out). */
+  out: Set<Entry>;
 }
 
 export class QueueTraffic implements RemoteSender {
@@ -142,7 +146,7 @@ export class QueueTraffic implements RemoteSender {
     // RabbitMQ: the owner keeps at most a window of them on the way, and this node gives the window
     // back as it hands them on to the client (grants), not as they are acked.
     const windowed = !(c.prefetch > 0 && !c.noAck);
-    this.localByCid.set(cid, { q, c, cid, lastDid: 0, windowed, owner: q.home, toGrant: 0 });
+    this.localByCid.set(cid, { q, c, cid, lastDid: 0, windowed, owner: q.home, toGrant: 0, out: this.outOf(q) });
     const credit = windowed ? DEFAULT_CREDIT : c.prefetch;
     const h: WireHeader = { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority };
     if (windowed) h.w = true;
@@ -191,17 +195,13 @@ export class QueueTraffic implements RemoteSender {
           return;
         }
         q.remote.messages = count;
-        if (e) this.holdHere(e, { q, cid, did, os: os ?? 0, owner: home });
+        if (e) this.holdHere(e, { q, cid, did, os: os ?? 0, owner: home, out: this.outOf(q) });
         resolve(e);
       });
       this.send(q.home, { t: 'get', v: q.vhost.name, q: q.name, rid, from: this.node.name, cid });
     });
   }
 
-  /**
-   * Whether the owner lets a consumer (exclusive or not) join q, as it stands now; true when the
-   * owner does not answer in time (its check at the sub still holds).
-   */
   /**
    * The owner's counts of q, now (into q.remote): what a declare-ok through this node says. The
    * once-a-second stats could be a second old (amqplib's own tests wait, through another node,
@@ -226,6 +226,10 @@ export class QueueTraffic implements RemoteSender {
     });
   }
 
+  /**
+   * Whether the owner lets a consumer (exclusive or not) join q, as it stands now; true when the
+   * owner does not answer in time (its check at the sub still holds).
+   */
   askConsume(q: ClusterQueue, exclusive: boolean): Promise<boolean> {
     const rid = this.nextRid++;
     return new Promise((resolve) => {
@@ -299,12 +303,10 @@ export class QueueTraffic implements RemoteSender {
     const o = this.origin.get(entry);
     if (!o) return false;
     this.origin.delete(entry);
-    const qk = queueKey(o.q.vhost.name, o.q.name);
-    const out = this.outHere.get(qk);
-    if (out?.delete(entry) && out.size === 0) this.outHere.delete(qk);
+    o.out.delete(entry);
     // The node that delivered it has gone (or is judged so): this settlement may never reach it, or
     // reach a new owner before it holds the message. It is told to the next owner's askHeld too.
-    if (o.os > 0 && (o.q.home !== o.owner || !this.node.membership.get(o.owner)?.running)) this.settledAway(qk, [o.cid, o.did, o.os, op]);
+    if (o.os > 0 && (o.q.home !== o.owner || !this.node.membership.get(o.owner)?.running)) this.settledAway(queueKey(o.q.vhost.name, o.q.name), [o.cid, o.did, o.os, op]);
     const key = `${o.q.home}\0${op}${gone ? '\0gone' : ''}`;
     let s = this.settles.get(key);
     if (!s) this.settles.set(key, (s = { op, gone, d: [] }));
@@ -344,10 +346,15 @@ export class QueueTraffic implements RemoteSender {
   /** A delivery from q's owner, held here by a client until it settles it. */
   private holdHere(e: Entry, o: Origin): void {
     this.origin.set(e, o);
-    const key = queueKey(o.q.vhost.name, o.q.name);
+    o.out.add(e);
+  }
+
+  /** The set of q's deliveries held here (kept while the queue is known here: subscriptions hold it). */
+  private outOf(q: ClusterQueue): Set<Entry> {
+    const key = queueKey(q.vhost.name, q.name);
     let out = this.outHere.get(key);
     if (!out) this.outHere.set(key, (out = new Set()));
-    out.add(e);
+    return out;
   }
 
   /** Settlements of deliveries whose owner had gone, by queue, for a new owner (see settleRemote). */
@@ -636,7 +643,7 @@ export class QueueTraffic implements RemoteSender {
         }
         l.lastDid = Math.max(l.lastDid, h.did);
         const entry = this.entryOf(broker, h.r, h.dc, h.ex, h.rk, props, body);
-        this.holdHere(entry, { q: l.q, cid: h.cid, did: h.did, os: h.os ?? 0, owner: h.o });
+        this.holdHere(entry, { q: l.q, cid: h.cid, did: h.did, os: h.os ?? 0, owner: h.o, out: l.out });
         l.c.deliver(entry);
         if (l.windowed) {
           l.owner = h.o;
@@ -868,6 +875,7 @@ export class QueueTraffic implements RemoteSender {
   /** A queue went away: its consumers' subscriptions with it, and what was counted of its pubs. */
   forgetQueue(q: ClusterQueue): void {
     // A queue declared again under the name starts its generations afresh on every sender.
+    this.outHere.delete(queueKey(q.vhost.name, q.name));
     const suffix = `\0${q.vhost.name}\0${q.name}`;
     for (const m of [this.expected, this.gapped, this.refused]) {
       for (const key of m.keys()) if (key.endsWith(suffix)) m.delete(key);
