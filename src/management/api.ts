@@ -289,6 +289,9 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     // The channel's texts, as 3.10.8's API passes them on.
     const refused = deleteRefusal(q.type, q.name, q.vhost.name, req.query['if-unused'] === 'true', req.query['if-empty'] === 'true');
     if (refused) throw badRequest(refused);
+    // Counts another node keeps (the queue's owner in a cluster) are asked for first.
+    await q.freshCounts();
+    if (q.deleted) return reply.code(204).send();
     if (req.query['if-unused'] === 'true' && q.consumerCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' in use`);
     if (req.query['if-empty'] === 'true' && q.messageCount > 0) throw badRequest(`queue '${q.name}' in vhost '${q.vhost.name}' not empty`);
     q.vhost.deleteQueue(q);
@@ -299,7 +302,10 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
     const q = queueOf(req.params);
     req.authz.actIn(q.vhost.name);
     req.authz.require(q.vhost.name, 'read', q.name);
-    q.purge();
+    // Done by the node that owns the queue, in a cluster (sent there and answered), else here.
+    const elsewhere = q.purgeElsewhere();
+    if (elsewhere) await elsewhere;
+    else q.purge();
     await broker.store.flush();
     return reply.code(204).send();
   });

@@ -278,6 +278,15 @@ describe('cluster: any node serves any client', () => {
     expect(refused?.message).toContain("queue 'pd-q' in vhost '/' not empty");
     const ch2 = await conn.createChannel();
     expect((await ch2.deleteQueue('pd-q')).messageCount).toBe(2);
+    // The management API's purge through that node: done by the owner before the 204.
+    await setup.assertQueue('pd-q', { durable: true });
+    await placedOn('pd-q');
+    for (let i = 0; i < 3; i++) setup.sendToQueue('pd-q', Buffer.from(`a${i}`));
+    await setup.waitForConfirms();
+    const r = await fetch(`http://127.0.0.1:${cluster.nodes[away]!.managementPort}/api/queues/%2F/pd-q/contents`, { method: 'DELETE', headers: guestAuth });
+    expect(r.status).toBe(204);
+    expect(await setup.get('pd-q')).toBe(false);
+    await setup.deleteQueue('pd-q');
   });
 
   it("a consumer on another node cancelled keeps its unacked messages: acked after the cancel, they are gone, as on RabbitMQ", async () => {
