@@ -444,6 +444,7 @@ export class QueueTraffic implements RemoteSender {
       rc.hold(e, h.did);
     }
     for (const e of kept) q.ready.push(e);
+    this.node.log.info({ queue: q.name, vhost: q.vhost.name, held: held.out.size, settled: settled.length }, 'taken over: messages clients on the nodes still running hold stay with them');
     for (const [e, op] of settled) {
       if (op === 'ack') q.settle(e);
       else q.discard(e, 'rejected');
