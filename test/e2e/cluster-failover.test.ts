@@ -2,7 +2,7 @@
 // when the node that owns the queue dies (its Warren and its nats-server, kill -9) another node
 // takes it over and no confirmed message is lost. Real nats-server and Warren processes, amqplib.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { GetMessage } from 'amqplib';
+import type { Channel, GetMessage } from 'amqplib';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { roamingPublisher } from '../helpers/cluster-clients.js';
 import { sleep, waitUntil } from '../helpers/async.js';
@@ -40,13 +40,18 @@ async function placed(c: WarrenCluster, q: string): Promise<{ ownerIdx: number; 
   return { ownerIdx: c.nodes.findIndex((n) => n.name === info.node), info };
 }
 
+/** A new three-node cluster (kept for afterEach) with quorum queue q placed: its owner's index. */
+async function withQuorumQueue(q: string): Promise<{ c: WarrenCluster; setup: Channel; ownerIdx: number; info: { node: string; members?: string[]; messages: number } }> {
+  cluster = await startWarrenCluster(3);
+  const c = cluster;
+  const setup = await (await c.connect(0)).createChannel();
+  await setup.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  return { c, setup, ...(await placed(c, q)) };
+}
+
 describe('cluster failover', () => {
   it('kill -9 of a quorum queue owner (Warren and nats-server) mid-publish: every confirmed message is consumed afterwards', async () => {
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('fo-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx, info } = await placed(c, 'fo-q');
+    const { c, ownerIdx, info } = await withQuorumQueue('fo-q');
     const pubIdx = (ownerIdx + 1) % 3;
     const conIdx = (ownerIdx + 2) % 3;
     const p = roamingPublisher(c, 'fo-q', pubIdx);
@@ -186,11 +191,7 @@ describe('cluster takeover with publishes in flight', () => {
 
 describe('cluster takeover of requeued messages', () => {
   it('messages requeued twice and then taken over by another node come back once each, flagged or not', async () => {
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('rq-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx, info } = await placed(c, 'rq-q');
+    const { c, ownerIdx, info } = await withQuorumQueue('rq-q');
     const ch = await (await c.connect(ownerIdx)).createConfirmChannel();
     for (let i = 0; i < 20; i++) ch.sendToQueue('rq-q', Buffer.from(String(i)), { persistent: true });
     await ch.waitForConfirms();
@@ -229,11 +230,7 @@ describe('cluster takeover of messages out to consumers', () => {
   it("the new owner counts once more what was out when the owner died (its consumers', another node's get), not what was returned or never delivered", async () => {
     // RabbitMQ 3.10.8 (one node, kill -9): six messages, two held: m0:R1 m1:R1 m2:-0 …; a quorum
     // queue's log knows which were out. Here the owner's delivered mark travels through NATS KV.
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('out-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx, info } = await placed(c, 'out-q');
+    const { c, ownerIdx, info } = await withQuorumQueue('out-q');
     const otherIdx = (ownerIdx + 1) % 3;
     const ownerConn = await c.connect(ownerIdx);
     const pub = await ownerConn.createConfirmChannel();
@@ -283,11 +280,7 @@ describe('cluster takeover of messages out to consumers', () => {
 
 describe('cluster takeover with a consumer on a node that lives on', () => {
   it('what it holds stays with it: acked after the takeover, nothing is delivered twice', async () => {
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('keep-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx, info } = await placed(c, 'keep-q');
+    const { c, ownerIdx, info } = await withQuorumQueue('keep-q');
     const pub = await (await c.connect(ownerIdx)).createConfirmChannel();
     for (let i = 0; i < 4; i++) pub.sendToQueue('keep-q', Buffer.from(`k${i}`), { persistent: true });
     await pub.waitForConfirms();
@@ -319,11 +312,7 @@ describe('cluster takeover with a consumer on a node that lives on', () => {
 
 describe('cluster: a publishing node restarted', () => {
   it("publishes through a node that restarted (same name) all reach the queue: the owner does not take them for the old incarnation's", async () => {
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('re-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx } = await placed(c, 're-q');
+    const { c, ownerIdx } = await withQuorumQueue('re-q');
     const pubIdx = (ownerIdx + 1) % 3;
     const publish = async (from: number, n: number): Promise<void> => {
       const ch = await (await c.connect(from)).createConfirmChannel();
@@ -341,11 +330,7 @@ describe('cluster: a publishing node restarted', () => {
 
 describe("cluster: an owner finds another writer in its queue's stream", () => {
   it('it reads the queue anew, and consumers on other nodes subscribe again: they get what is published after', async () => {
-    cluster = await startWarrenCluster(3);
-    const c = cluster;
-    const setup = await (await c.connect(0)).createChannel();
-    await setup.assertQueue('fence-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const { ownerIdx } = await placed(c, 'fence-q');
+    const { c, ownerIdx } = await withQuorumQueue('fence-q');
     const con = await (await c.connect((ownerIdx + 1) % 3)).createChannel();
     await con.prefetch(50);
     const seen = new Set<string>();
