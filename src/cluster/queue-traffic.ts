@@ -553,26 +553,9 @@ export class QueueTraffic implements RemoteSender {
         if (q && q.gen === h.gen) q.answeredUpTo(h.upTo, h.rej);
         return;
       }
-      case 'sub': {
-        const q = this.node.queueAt(h.v, h.q);
-        if (!q || q.deleted) {
-          this.send(h.from, { t: 'cancel', cid: h.cid });
-          return;
-        }
-        if (!q.owned) {
-          this.send(h.from, { t: 'moved', v: h.v, q: h.q, gen: -1 });
-          return;
-        }
-        if (q.inExclusiveUse(h.x ?? false)) {
-          // Another consumer took it exclusively since the sender asked (cq): refused after all.
-          this.send(h.from, { t: 'subno', cid: h.cid });
-          return;
-        }
-        const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false, h.w === true);
-        this.remoteByCid.set(h.cid, rc);
-        q.addConsumer(rc);
+      case 'sub':
+        this.subscribed(h);
         return;
-      }
       case 'unsub': {
         // basic.cancel (or a subscription made again): the consumer leaves the queue, and what it
         // holds stays out with its channel until acked or returned, as RabbitMQ keeps a cancelled
@@ -604,8 +587,10 @@ export class QueueTraffic implements RemoteSender {
       }
       case 'cnt?': {
         const q = this.node.queueAt(h.v, h.q);
-        if (!q || !q.owned) return; // the asker keeps what it knows
-        this.send(h.from, { t: 'cnt', rid: h.rid, m: q.messageCount, u: q.unackedTotal, c: q.consumerCount });
+        if (!q) return; // the asker keeps what it knows
+        void this.whenOwned(q).then((owned) => {
+          if (owned) this.send(h.from, { t: 'cnt', rid: h.rid, m: q.messageCount, u: q.unackedTotal, c: q.consumerCount });
+        });
         return;
       }
       case 'cnt':
@@ -701,9 +686,10 @@ export class QueueTraffic implements RemoteSender {
       }
       case 'purge': {
         const q = this.node.queueAt(h.v, h.q);
-        const owned = q !== undefined && q.owned && !q.deleted;
-        const n = owned ? q.purge() : 0;
-        if (h.rid !== undefined && h.from !== undefined) this.send(h.from, owned ? { t: 'purged', rid: h.rid, n } : { t: 'purged', rid: h.rid, n: 0, moved: true });
+        void (q ? this.whenOwned(q) : Promise.resolve(false)).then((owned) => {
+          const n = owned ? q!.purge() : 0;
+          if (h.rid !== undefined && h.from !== undefined) this.send(h.from, owned ? { t: 'purged', rid: h.rid, n } : { t: 'purged', rid: h.rid, n: 0, moved: true });
+        });
         return;
       }
       case 'purged':
@@ -751,12 +737,54 @@ export class QueueTraffic implements RemoteSender {
   }
 
   /** The owner's answer to a basic.get from another node: the message, held as delivered to it. */
-  private answerGet(v: string, name: string, rid: number, from: string, cid: string): void {
+  /**
+   * Whether this node owns q, once it knows: a node the others already take for a new queue's
+   * owner may not have found that out itself yet (it learns from the same stream, a moment later),
+   * or may still be reading the queue. Asked then, it answered "not mine" or nothing, and a purge
+   * through another node purged nothing, a declare-ok there counted 0.
+   */
+  private async whenOwned(q: ClusterQueue): Promise<boolean> {
+    if (!q.owned && q.replicated && !q.deleted && q.home === '') await this.node.resolveHome(q);
+    if (q.owned && q.loading) await q.loading;
+    return q.owned && !q.deleted;
+  }
+
+  /** Another node's consumer of a queue this node owns (or, not knowing yet, may: see whenOwned). */
+  private subscribed(h: Extract<WireHeader, { t: 'sub' }>, again = true): void {
+    const q = this.node.queueAt(h.v, h.q);
+    if (!q || q.deleted) {
+      this.send(h.from, { t: 'cancel', cid: h.cid });
+      return;
+    }
+    if (!q.owned) {
+      if (again && q.replicated && q.home === '') {
+        void this.whenOwned(q).then(() => this.subscribed(h, false));
+        return;
+      }
+      this.send(h.from, { t: 'moved', v: h.v, q: h.q, gen: -1 });
+      return;
+    }
+    if (q.inExclusiveUse(h.x ?? false)) {
+      // Another consumer took it exclusively since the sender asked (cq): refused after all.
+      this.send(h.from, { t: 'subno', cid: h.cid });
+      return;
+    }
+    const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false, h.w === true);
+    this.remoteByCid.set(h.cid, rc);
+    q.addConsumer(rc);
+  }
+
+  private answerGet(v: string, name: string, rid: number, from: string, cid: string, again = true): void {
     const q = this.node.queueAt(v, name);
     const reply = (h: WireHeader, props?: Buffer, body?: Buffer): void => this.send(from, h, props, body);
     if (!q || q.deleted) return reply({ t: 'got', rid, n: 0 });
     // Not this node's (any more): the asker finds the owner rather than take this for empty.
-    if (!q.owned) return reply({ t: 'got', rid, n: 0, moved: true });
+    if (!q.owned) {
+      if (!again || q.home !== '' || !q.replicated) return reply({ t: 'got', rid, n: 0, moved: true });
+      // Perhaps this node's, once it knows (see whenOwned).
+      void this.whenOwned(q).then(() => this.answerGet(v, name, rid, from, cid, false));
+      return;
+    }
     const answer = (): void => {
       const e = q.deleted ? undefined : q.take();
       if (!e) return reply({ t: 'got', rid, n: 0 });
