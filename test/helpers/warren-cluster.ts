@@ -51,7 +51,17 @@ export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promi
     await waitForLog(b, 'joined the cluster');
     return b;
   };
-  const bs = await Promise.all(Array.from({ length: n }, (_, i) => startNode(i)));
+  // A node that fails to start takes the others and the NATS servers down with it (they were
+  // left running, with nobody to stop them).
+  const started = await Promise.allSettled(Array.from({ length: n }, (_, i) => startNode(i)));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' && r.value.proc.exitCode === null ? r.value.kill9() : undefined)));
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
+  const bs = started.map((r) => (r as PromiseFulfilledResult<BrokerProcess>).value);
   for (let i = 0; i < n; i++) {
     const node: WarrenNode = {
       name: `w${i + 1}`,
