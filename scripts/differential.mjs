@@ -17,6 +17,7 @@ import { createWriteStream, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startClusterBroker } from './differential/cluster-broker.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -32,7 +33,8 @@ const HELP = `usage: node scripts/differential.mjs [options]   (npm run differen
   --amqp091-go-src DIR     checkout of github.com/rabbitmq/amqp091-go      (env DIFF_AMQP091_GO_SRC)
   --suites LIST            which of amqplib,amqp-client,pyamqp,pika,amqp091-go,celery,bunny,
                            php-amqplib,aio-pika,java,own (default: all)
-  --brokers LIST           warren,rabbitmq (default: warren, plus rabbitmq when installed)
+  --brokers LIST           warren,rabbitmq,cluster (default: warren, plus rabbitmq when installed);
+                           cluster: 3 Warren nodes on 3 nats-servers behind a round-robin proxy
   --no-clone               never git-clone a suite whose checkout was not given (skip it instead)
   --clone-dir DIR          where clones go (default: $TMPDIR/warren-differential-src)
   --suite-timeout SEC      kill a suite's run after this long (default 900)
@@ -590,6 +592,8 @@ async function main() {
   const haveRabbit = rabbitAvailable();
   const kinds = opts.brokers ?? ['warren', ...(haveRabbit ? ['rabbitmq'] : [])];
   if (kinds.includes('rabbitmq') && !haveRabbit) throw new Error('rabbitmq-server/rabbitmqctl not found (apt-get install rabbitmq-server, or set RABBITMQ_BIN_DIR)');
+  for (const k of kinds) if (!['warren', 'rabbitmq', 'cluster'].includes(k)) throw new Error(`unknown broker ${k} (warren, rabbitmq, cluster)`);
+  if (kinds.includes('cluster') && !commandWorks('nats-server', ['--version'])) throw new Error('nats-server not found (apt-get install nats-server)');
   if (!haveRabbit) log('rabbitmq-server is not installed: running against Warren only (no differences can be found)');
 
   const work = mkdtempSync(join(tmpdir(), 'warren-differential-')); // not bench's: cleanupAll() would remove it
@@ -642,7 +646,8 @@ async function main() {
     for (const kind of kinds) {
       const out = join(work, suite.id, kind);
       mkdirSync(out, { recursive: true });
-      const broker = kind === 'warren' ? await startWarrenProc(join(out, 'warren.log')) : rabbit;
+      const broker =
+        kind === 'warren' ? await startWarrenProc(join(out, 'warren.log')) : kind === 'cluster' ? await startClusterBroker(join(root, 'dist', 'cli.js'), join(out, 'cluster-data'), out) : rabbit;
       const rewrites = suite.local ? [] : await workCopy(suite, src, join(out, 'src'), broker.port);
       if (kind === kinds[0]) for (const r of rewrites) log(`${suite.id}: rewrote ${r}`);
       log(`${suite.id} on ${broker.label} (port ${broker.port}) …`);
@@ -650,9 +655,9 @@ async function main() {
       const { results, timedOut } = await suite.run(join(out, 'src'), broker, out);
       const secs = (performance.now() - t) / 1000;
       let brokerDied = false;
-      if (kind === 'warren') {
+      if (kind === 'warren' || kind === 'cluster') {
         brokerDied = !broker.alive();
-        if (brokerDied) log(`${suite.id}: Warren DIED during the suite (${broker.exitInfo()}); see ${join(out, 'warren.log')}`);
+        if (brokerDied) log(`${suite.id}: Warren DIED during the suite (${broker.exitInfo()}); see ${kind === 'warren' ? join(out, 'warren.log') : out}`);
         await broker.stop();
       }
       const c = tally(results);
@@ -695,7 +700,7 @@ function gitHead(dir) {
 
 function printReport(report, kinds) {
   const out = [];
-  const label = { warren: 'Warren', rabbitmq: 'RabbitMQ' };
+  const label = { warren: 'Warren', rabbitmq: 'RabbitMQ', cluster: 'Warren cluster' };
   const cell = (run) => (run ? `${run.counts.pass} / ${run.counts.fail} / ${run.counts.skip}${run.timedOut ? ' (timed out)' : ''}${run.brokerDied ? ' (broker died)' : ''}` : '–');
   out.push('', '## Differential run: outcomes (passed / failed / skipped)', '');
   out.push(`| suite | ${kinds.map((k) => label[k]).join(' | ')} | differing |`);
