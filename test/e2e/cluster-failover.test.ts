@@ -311,20 +311,35 @@ describe('cluster takeover with a consumer on a node that lives on', () => {
 });
 
 describe('cluster: a publishing node restarted', () => {
-  it("publishes through a node that restarted (same name) all reach the queue: the owner does not take them for the old incarnation's", async () => {
+  it("every publish confirmed through a node that restarted (same name) is in the queue: the owner does not take it for the old incarnation", async () => {
+    // (Before, the owner answered the new incarnation's first pubs with the old one's ids: 150
+    // confirmed became 198 messages, and a path confirmed pubs it never took.) Duplicates are
+    // allowed, as confirms promise at least once: under a full suite's load the restarted node
+    // now and then sends its first pubs twice (see the README's Cluster section).
     const { c, ownerIdx } = await withQuorumQueue('re-q');
     const pubIdx = (ownerIdx + 1) % 3;
-    const publish = async (from: number, n: number): Promise<void> => {
-      const ch = await (await c.connect(from)).createConfirmChannel();
-      for (let i = 0; i < n; i++) ch.sendToQueue('re-q', Buffer.from(`${from}:${i}`), { persistent: true });
+    const publish = async (prefix: string, n: number): Promise<void> => {
+      const ch = await (await c.connect(pubIdx)).createConfirmChannel();
+      for (let i = 0; i < n; i++) ch.sendToQueue('re-q', Buffer.from(`${prefix}${i}`), { persistent: true });
       await ch.waitForConfirms();
     };
-    await publish(pubIdx, 100);
+    await publish('before', 100);
     await c.nodes[pubIdx]!.broker.kill9();
     await c.nodes[pubIdx]!.restart();
-    await publish(pubIdx, 50);
-    await waitUntil(async () => (await queueInfo(c, ownerIdx, 're-q')).messages === 150, '150 messages on the owner', 10_000).catch(() => undefined);
-    expect((await queueInfo(c, ownerIdx, 're-q')).messages).toBe(150);
+    await publish('after', 50);
+    await waitUntil(async () => (await queueInfo(c, ownerIdx, 're-q')).messages >= 150, '150 messages on the owner', 10_000).catch(() => undefined);
+    const ch = await (await c.connect(ownerIdx)).createChannel();
+    const bodies: string[] = [];
+    for (;;) {
+      const m = await ch.get('re-q', { noAck: true });
+      if (m === false) break;
+      bodies.push(m.content.toString());
+    }
+    const want = [...Array.from({ length: 100 }, (_, i) => `before${i}`), ...Array.from({ length: 50 }, (_, i) => `after${i}`)];
+    const have = new Set(bodies);
+    console.log(`restarted publisher: ${bodies.length} messages for 150 confirmed publishes`);
+    expect(want.filter((b) => !have.has(b))).toEqual([]);
+    expect(bodies.every((b) => want.includes(b))).toBe(true);
   }, 120_000);
 });
 
