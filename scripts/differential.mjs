@@ -17,7 +17,7 @@ import { createWriteStream, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startClusterBroker } from './differential/cluster-broker.mjs';
+import { startClusterBroker, stopProcess } from './differential/cluster-broker.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -566,14 +566,7 @@ async function startWarrenProc(logFile) {
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     exitInfo: () => proc.exitCode ?? proc.signalCode,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: () => stopProcess(proc, 15_000),
   };
 }
 

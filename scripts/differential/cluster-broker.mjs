@@ -47,11 +47,12 @@ function roundRobin(targets) {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, open })));
 }
 
-async function stopProcess(p) {
+/** SIGTERM, then SIGKILL after graceMs; resolves once it has exited. */
+export async function stopProcess(p, graceMs = 10_000) {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
-  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }

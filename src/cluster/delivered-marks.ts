@@ -96,9 +96,14 @@ export class DeliveredMarks {
   ) {}
 
   private bucket(): Promise<KV> {
-    this.kv ??= retrying(() => this.link.js.views.kv(MARKS_BUCKET, { history: 1, replicas: this.replicas }));
-    // A failed open is tried again by the next caller.
-    this.kv.catch(() => (this.kv = null));
+    if (!this.kv) {
+      const kv = retrying(() => this.link.js.views.kv(MARKS_BUCKET, { history: 1, replicas: this.replicas }));
+      // A failed open is tried again by the next caller.
+      kv.catch(() => {
+        if (this.kv === kv) this.kv = null;
+      });
+      this.kv = kv;
+    }
     return this.kv;
   }
 

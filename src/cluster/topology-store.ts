@@ -455,14 +455,7 @@ export class ClusterStore implements Store {
     if (forwarded) waits.push(forwarded);
     waits.push(this.node.ownedFlushed());
     await Promise.all(waits);
-    // A topology change of this node (a declare, a binding) is answered once every other node
-    // has applied it: a client told its queue exists may have it sent to through any node.
-    if (this.ownRev > this.sharedRev) await this.shared(this.ownRev);
-    if (this.failed) {
-      const err = this.failed;
-      this.failed = null;
-      throw err;
-    }
+    await this.flushDefinitions();
   }
 
   /**
@@ -471,6 +464,8 @@ export class ClusterStore implements Store {
    */
   async flushDefinitions(): Promise<void> {
     await Promise.all([...this.pending]);
+    // A topology change of this node (a declare, a binding) is answered once every other node
+    // has applied it: a client told its queue exists may have it sent to through any node.
     if (this.ownRev > this.sharedRev) await this.shared(this.ownRev);
     if (this.failed) {
       const err = this.failed;
