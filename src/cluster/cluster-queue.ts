@@ -17,9 +17,24 @@ import type { QueueStream } from './queue-stream.js';
 /** The exclusive owner of a queue declared exclusive on another node: never this node's connection. */
 export const ELSEWHERE: QueueOwner = { id: -1 };
 
+/**
+ * A message published through a node's pub (pubKey: the sender's node and incarnation, and the
+ * pub's id there), this node's own included when it takes in its unanswered pubs on becoming the
+ * owner; mid: handed back by an earlier owner, the id of its write there.
+ */
+export interface Forwarded {
+  pub: string;
+  mid?: string;
+}
+
+/** A pub's name in the stream's writes (the Warren-Pub header): unique per sender incarnation and queue. */
+export const pubKey = (node: string, fi: number | undefined, id: number): string => `${node}#${fi ?? ''}#${id}`;
+
 interface Pending {
   id: number;
   msg: Message;
+  /** A message this node owned and handed back: the id of its unacknowledged write (see QueueStream.wrote). */
+  mid?: string;
 }
 
 export class ClusterQueue extends Queue {
@@ -58,9 +73,9 @@ export class ClusterQueue extends Queue {
   js: QueueStream | null = null;
   /** Set while a takeover reads the stream: publishes wait for it. */
   loading: Promise<void> | null = null;
-  private readonly held: Message[] = [];
+  private readonly held: { msg: Message; from?: Forwarded }[] = [];
   /** Settled once the held messages are written (or dropped): confirms wait for it. */
-  private holding: { done(ok: boolean): void } | null = null;
+  private holding: ReturnType<ClusterNode['holdWrites']> | null = null;
   /** Counts the times this node dropped what it held of the queue (release): answers owed from before are void. */
   epoch = 0;
 
@@ -98,14 +113,18 @@ export class ClusterQueue extends Queue {
     return Math.max(1, Math.min(Number.isFinite(n) ? n : 3, this.node.maxReplicas));
   }
 
-  override enqueue(msg: Message): boolean {
+  /** from: published through another node (the wire's pub), not by a channel of this one. */
+  override enqueue(msg: Message, from?: Forwarded): boolean {
     if (this.owned) {
       if (this.loading) {
-        this.held.push(msg);
+        this.held.push(from === undefined ? { msg } : { msg, from });
         this.holding ??= this.node.holdWrites();
         return true;
       }
-      return super.enqueue(msg);
+      // In the stream as this node read it (handed back by an earlier owner whose write landed
+      // after all, or a pub sent again that an earlier owner had written): taken already.
+      if (from && this.js?.wrote(from)) return true;
+      return this.enqueueNow(msg, from);
     }
     if (this.deleted) return true;
     const p = { id: this.nextPubId++, msg };
@@ -117,6 +136,18 @@ export class ClusterQueue extends Queue {
     }
     if (this.home !== '') this.node.traffic.sendPub(this, p.id, msg);
     return true;
+  }
+
+  private enqueueNow(msg: Message, from?: Forwarded): boolean {
+    // The stream write (made within enqueue) names the pub, for the next owner's read.
+    const js = this.js;
+    if (!from || !js) return super.enqueue(msg);
+    js.forwarding = from.pub;
+    try {
+      return super.enqueue(msg);
+    } finally {
+      js.forwarding = null;
+    }
   }
 
   /** The position of the next pub in the current generation (0 for the first of a generation). */
@@ -198,14 +229,23 @@ export class ClusterQueue extends Queue {
    */
   resend(): void {
     if (this.owned) {
-      // Taken in here; answered (so confirmed) only once the stream has them. If that fails they
-      // stay unanswered, for whoever owns the queue next.
+      // Being read: the takeover takes them in when it is done (it calls this). Taken in now they
+      // were held, and answered at once (nothing written yet to wait for): confirmed, and gone if
+      // the takeover was superseded (confirmed publishes lost in a rebalance).
+      if (this.loading) return;
+      // Taken in here; answered (so confirmed) only once the stream has them. If that fails, or
+      // the queue moves first, they stay unanswered, for whoever owns the queue next (taken in as
+      // forwarded, so that a hand-back leaves them to this list rather than send them twice).
       const refused: number[] = [];
-      for (const p of this.unanswered) if (!this.enqueue(this.node.restamp(p.msg))) refused.push(p.id);
+      for (const p of this.unanswered) {
+        const pub = pubKey(this.node.name, this.node.startedAt, p.id);
+        if (!this.enqueue(this.node.restamp(p.msg), p.mid === undefined ? { pub } : { pub, mid: p.mid })) refused.push(p.id);
+      }
       const upTo = this.nextPubId - 1;
+      const epoch = this.epoch;
       const written = this.js?.flush();
       if (!written) this.answeredUpTo(upTo, refused);
-      else written.then(() => this.answeredUpTo(upTo, refused), () => undefined);
+      else written.then(() => this.epoch === epoch && this.answeredUpTo(upTo, refused), () => undefined);
       return;
     }
     if (this.home === '') return;
@@ -218,7 +258,7 @@ export class ClusterQueue extends Queue {
     // restarted, a queue just declared elsewhere) were otherwise taken for stalled as soon as
     // they were sent, and sent a second time (duplicates).
     if (this.unanswered.length > 0) this.progressAt = Date.now();
-    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg);
+    for (const p of this.unanswered) this.node.traffic.sendPub(this, p.id, p.msg, p.mid);
   }
 
   /** This node now owns the queue: its messages are read from the stream, then it serves. */
@@ -265,7 +305,7 @@ export class ClusterQueue extends Queue {
       if (this.loading === loading) this.loading = null;
       done();
     }
-    for (const m of this.held.splice(0)) super.enqueue(this.node.restamp(m));
+    for (const h of this.held.splice(0)) if (!h.from || !stream.wrote(h.from)) this.enqueueNow(this.node.restamp(h.msg), h.from);
     // Confirms of the held messages wait for their writes, not just for being taken in.
     const holding = this.holding;
     this.holding = null;
@@ -282,11 +322,21 @@ export class ClusterQueue extends Queue {
   /** Another node owns the queue now: what this node held in memory is dropped (the stream has it). */
   release(): void {
     this.epoch++;
-    // Held for a takeover that did not happen: whoever confirms them must not.
-    this.held.length = 0;
-    this.holding?.done(false);
+    // What this node took in and did not get into the stream goes to the owner as this node's
+    // publishes (sent once it is known, as resend does): the writes still unacknowledged, oldest
+    // first, then those held for a takeover that did not happen. Their confirms wait for its answer.
+    for (const b of this.js?.handBack() ?? []) this.handOn(new Message(b.m.seq, b.m.exchange, b.m.routingKey, b.m.properties, b.m.body, true), b.settle, b.id);
+    // Those published through other nodes are left to them: refused (this queue's epoch moved
+    // on), they send them again. This node's own go on as its publishes, the flushes that waited
+    // for them waiting for the new owner's answer instead.
+    const holding = this.holding;
     this.holding = null;
-    this.js?.close();
+    if (holding) {
+      holding.detach();
+      const taken = this.held.filter((h) => !h.from).map((h) => new Promise<boolean>((resolve) => this.handOn(h.msg, resolve)));
+      void Promise.all(taken).then((v) => holding.done(v.every(Boolean)));
+    }
+    this.held.length = 0;
     this.js = null;
     this.stopTimers();
     // After js is gone: the paged messages of this node's store go, the stream's stay.
@@ -294,6 +344,14 @@ export class ClusterQueue extends Queue {
     this.unackedCount = 0;
     // Local consumers subscribe to the new owner (resend, once it is known); remote ones re-subscribe themselves.
     for (const c of [...this.consumers]) if (!(c.channel as { conn?: object }).conn) this.consumers.splice(this.consumers.indexOf(c), 1);
+  }
+
+  /** A message this node owned and did not write, for the owner as a publish; settle gets its answer. */
+  private handOn(msg: Message, settle: (taken: boolean) => void, mid?: string): void {
+    const p: Pending = mid === undefined ? { id: this.nextPubId++, msg } : { id: this.nextPubId++, msg, mid };
+    if (this.unanswered.length === 0) this.progressAt = Date.now();
+    this.unanswered.push(p);
+    this.verdicts.set(p.id, settle);
   }
 
   /** Its confirms wait for the replicated write (or the owner's answer), never for consumers. */

@@ -50,9 +50,28 @@ interface Put {
   sentAt: number;
   resolve: () => void;
   reject: (e: Error) => void;
+  /** Its promise as flushes wait for it (pending, and the node's puts). */
+  tracked?: Promise<void>;
+  /** Published through a node's pub (see forwarding): its name, written with it. */
+  pub?: string;
 }
 
 export class FencedError extends Error {}
+
+/** A message whose write was unacknowledged when its queue moved (QueueStream.handBack). */
+export interface HandedBack {
+  m: StoredMessage;
+  /** The write's Nats-Msg-Id: the new owner has the message if its read found this id. */
+  id: string;
+  settle(ok: boolean): void;
+}
+
+/** The header naming the node's pub a write's message came in (see QueueStream.forwarding). */
+const PUB_HEADER = 'Warren-Pub';
+/** How many of a stream's newest messages a takeover keeps the ids of (see QueueStream.wrote). */
+const ID_WINDOW = 65_536;
+/** How long after its read a new owner looks for handed-back messages' ids. */
+const ID_KEEP_MS = 60_000;
 
 /** The replies to every queue stream's publishes arrive on one subscription per node. */
 export class PubAckInbox {
@@ -112,6 +131,12 @@ export class QueueStream {
   private compactTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   fenced = false;
+  /** The message ids load() found among the stream's newest messages, for a while (wrote). */
+  private writtenIds: Set<string> | null = null;
+  /** Closed (handBack, close): nothing is written or kept for a hand-back any more. */
+  private closed = false;
+  /** Puts not sent because the stream was given up (fenced): the queue's release hands them back. */
+  private unsent: Put[] = [];
   /**
    * Which of the queue's messages are out to consumers (a quorum queue's; set by the owner once it
    * has read it): read() flags those it hands back, so that recovery counts them once more.
@@ -213,12 +238,16 @@ export class QueueStream {
     let seq = info.first;
     let maxSeq = 0;
     let kept = 0;
+    const ids = new Set<string>();
+    this.writtenIds = ids;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
     while (info.messages > 0 && seq <= info.last) {
-      const batch: Promise<{ seq: number; m: StoredMessage | null } | null>[] = [];
-      for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq));
+      const batch: Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined } | null>[] = [];
+      for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq, seq > info.last - ID_WINDOW));
       for (const r of await Promise.all(batch)) {
         if (!r) continue;
+        if (r.id) ids.add(r.id);
+        if (r.pub) ids.add(`${PUB_HEADER}:${r.pub}`);
         if (r.m === null) {
           // An owner's fence marker: holds no message, goes with the next prefix purge.
           continue;
@@ -250,11 +279,18 @@ export class QueueStream {
     return maxSeq;
   }
 
-  private async getMessage(seq: number): Promise<{ seq: number; m: StoredMessage | null } | null> {
+  private async getMessage(seq: number, withId = false): Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined } | null> {
     try {
-      const r = await this.api<{ message: { seq: number; data?: string } }>(`$JS.API.STREAM.MSG.GET.${this.name}`, { seq });
+      const r = await this.api<{ message: { seq: number; data?: string; hdrs?: string } }>(`$JS.API.STREAM.MSG.GET.${this.name}`, { seq });
       const data = Buffer.from(r.message.data ?? '', 'base64');
-      return { seq: r.message.seq, m: data.length === 0 ? null : decodeMessage(data) };
+      let id: string | undefined;
+      let pub: string | undefined;
+      if (withId && r.message.hdrs) {
+        const hdrs = Buffer.from(r.message.hdrs, 'base64').toString();
+        id = /Nats-Msg-Id:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
+        pub = /Warren-Pub:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
+      }
+      return { seq: r.message.seq, m: data.length === 0 ? null : decodeMessage(data), id, pub };
     } catch (err) {
       // Deleted between the info and the read (a lone delete): nothing there.
       if (/not found|no message found|10037/i.test(String((err as Error).message))) return null;
@@ -388,6 +424,27 @@ export class QueueStream {
   /** Recovery is over: the loaded copies can go (the queue holds them now, or read() fetches them). */
   dropLoaded(): void {
     this.loaded = new Map();
+    // The ids stay a while: the old owner hands back its unacknowledged writes once it learns who
+    // owns the queue now, and a publish stalled on the way is sent again after 10 s.
+    const ids = this.writtenIds;
+    setTimeout(() => {
+      if (this.writtenIds === ids) this.writtenIds = null;
+    }, ID_KEEP_MS).unref();
+  }
+
+  /**
+   * Whether the stream as this owner read it has a message: one an earlier owner handed back (mid,
+   * the id of its unacknowledged write), or a node's pub an earlier owner wrote (named in its
+   * Warren-Pub header) sent again because that owner had not answered it. Either is not taken in
+   * twice when that write landed after all. After a
+   * successful fence an earlier owner's write is in what was read or, nearly always, never lands:
+   * a Raft leader commits its predecessor's entries before its own, the fence among them. (One
+   * still on its way to the stream when the leader changed lands after the fence; this owner then
+   * finds another writer was here and reads the queue again.)
+   */
+  wrote(m: { pub: string; mid?: string }): boolean {
+    const ids = this.writtenIds;
+    return ids !== null && ((m.mid !== undefined && ids.has(m.mid)) || ids.has(`${PUB_HEADER}:${m.pub}`));
   }
 
   put(m: StoredMessage): void {
@@ -408,16 +465,35 @@ export class QueueStream {
       this.puts.delete(tracked);
     });
     tracked.catch(() => undefined);
+    put.tracked = tracked;
+    if (this.forwarding !== null) put.pub = this.forwarding;
     this.pending.add(tracked);
     this.puts.add(tracked);
     this.send(put);
   }
 
+  /**
+   * Set while a node's pub is taken in (the put made meanwhile is its message): its name goes in
+   * the write's Warren-Pub header, for the next owner's read (wrote), since that node keeps the pub
+   * unanswered until this one answers after the write and sends it again to the next owner if
+   * the queue moves first. handBack leaves such a message to that node (handed back too, it
+   * would be taken twice).
+   */
+  forwarding: string | null = null;
+
   private send(put: Put): void {
-    // Not fenced yet (still reading it) or fenced out: the write fails, and so does its confirm.
+    // Given up (another writer was here): kept for handBack, which the queue's release calls next.
+    if (this.fenced && !this.closed) {
+      if (this.inflight.get(put.m.seq) === put) this.inflight.delete(put.m.seq);
+      if (put.reply !== '') this.inbox.forget(put.reply);
+      this.unsent.push(put);
+      return;
+    }
+    // Not fenced yet (still reading it) or closed: the write fails, and so does its confirm.
     if (this.fenced || this.epoch === '') return put.reject(new FencedError(`queue ${this.queue}: not writable by this node now`));
     const h = headers();
     h.set('Nats-Msg-Id', put.id);
+    if (put.pub !== undefined) h.set(PUB_HEADER, put.pub);
     put.sentAt = Date.now();
     this.inflight.set(put.m.seq, put);
     // A resend waits on a new subject: the old one is forgotten (its answer, if late, is moot).
@@ -599,22 +675,58 @@ export class QueueStream {
   async destroy(): Promise<void> {
     // Writes still in flight were to a queue now deleted: done with, as RabbitMQ confirms a
     // publish whose queue goes (failed, they failed every confirm waiting with them).
-    this.close(true);
+    this.closeDeleted();
     await this.api(`$JS.API.STREAM.DELETE.${this.name}`, {}).catch(() => undefined);
   }
 
-  /** Stops writing (another node owns it now, or the node stops; deleted: the queue is gone). */
-  close(deleted = false): void {
+  /**
+   * Another node owns the queue now (or this one reads it anew): stops writing, and gives back
+   * the messages whose first write is not acknowledged (in flight, or held back once the stream
+   * was given up), oldest first, each with its put's settle. The queue sends them to the owner as
+   * any node's publishes, and the settle waits for its answer: their confirms neither fail nor
+   * go out before the owner has them. (They failed, and with them every confirm the node was
+   * waiting on, for every queue: a rebalance nacked ~140 confirms a run, on queues that did not
+   * move too.) Pubs are left to the nodes that sent them, which send them again (forwarding).
+   * A write may have landed after all (a leader that stepped down commits what
+   * it had, and nobody acknowledges it): each goes with its message id, which the new owner looks
+   * for among what it read (wrote). A re-write of a message the stream has (a requeue's new
+   * count) and a message done with before its write was acknowledged are settled here.
+   */
+  handBack(): HandedBack[] {
+    const back: HandedBack[] = [];
+    for (const put of this.stopWriting()) {
+      if (put.pub !== undefined || this.jsSeq.has(put.m.seq) || this.early.has(put.m.seq)) {
+        put.resolve();
+        continue;
+      }
+      // Flushes from now on do not wait for it: the new owner's answer does, which waits for the
+      // new owner's own writes (two queues trading owners would otherwise wait on each other).
+      if (put.tracked) {
+        this.pending.delete(put.tracked);
+        this.puts.delete(put.tracked);
+      }
+      back.push({ m: put.m, id: put.id, settle: (ok) => (ok ? put.resolve() : put.reject(new Error(`queue ${this.queue}: its new owner refused the message`))) });
+    }
+    return back.sort((a, b) => a.m.seq - b.m.seq);
+  }
+
+  /** The queue is gone: writing stops, and writes in flight are done with (confirmed, as RabbitMQ confirms a publish whose queue goes). */
+  closeDeleted(): void {
+    for (const put of this.stopWriting()) put.resolve();
+  }
+
+  /** Stops writing; returns the puts not acknowledged, for the caller to settle. */
+  private stopWriting(): Put[] {
+    const puts = [...this.inflight.values(), ...this.unsent];
     this.fenced = true;
+    this.closed = true;
     if (this.delivered) this.delivered.closed = true;
     if (this.compactTimer) clearTimeout(this.compactTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.compactTimer = this.retryTimer = null;
-    for (const put of this.inflight.values()) {
-      this.inbox.forget(put.reply);
-      if (deleted) put.resolve();
-      else put.reject(new FencedError('queue stream closed'));
-    }
+    for (const put of puts) this.inbox.forget(put.reply);
     this.inflight.clear();
+    this.unsent = [];
+    return puts;
   }
 }

@@ -9,7 +9,7 @@ import type { Consumer } from '../server/consumer.js';
 import { deliveryModeOf, Message, type Entry } from '../server/message.js';
 import { queueKey } from '../store/store.js';
 import type { ClusterNode } from './cluster-node.js';
-import type { ClusterQueue } from './cluster-queue.js';
+import { pubKey, type ClusterQueue } from './cluster-queue.js';
 import { RemoteConsumer, type RemoteSender } from './remote-consumer.js';
 import { decodeWire, encodeWire, inboxOf, type WireHeader } from './wire.js';
 
@@ -97,8 +97,12 @@ export class QueueTraffic implements RemoteSender {
   private readonly incarnations = new Map<string, number>();
   /** Per (sender, queue): the highest generation of pubs refused (answered moved). */
   private readonly refused = new Map<string, number>();
-  /** Per (sender, queue): the generation of pubs being received and the position due next in it. */
-  private readonly expected = new Map<string, { gen: number; next: number; lastId: number }>();
+  /**
+   * Per (sender, queue): the generation of pubs being received and the position due next in it;
+   * and the run of pub ids taken into the queue since the last one not taken, in which of its
+   * epochs (see 'pub').
+   */
+  private readonly expected = new Map<string, { gen: number; next: number; lastId: number; takenFrom: number; taken: number; takenEpoch: number }>();
   /** Per (sender, queue): the highest generation in which a pub went missing. */
   private readonly gapped = new Map<string, number>();
   private owedScheduled = false;
@@ -122,8 +126,10 @@ export class QueueTraffic implements RemoteSender {
 
   // ---- the side of a queue owned elsewhere ---------------------------------------------------
 
-  sendPub(q: ClusterQueue, id: number, msg: Message): void {
-    const h: WireHeader = { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, s: q.nextInGen(), from: this.node.name, fi: this.node.startedAt, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length };
+  /** mid: a message this node owned and hands back, with the id of its unacknowledged write. */
+  sendPub(q: ClusterQueue, id: number, msg: Message, mid?: string): void {
+    const h: Extract<WireHeader, { t: 'pub' }> = { t: 'pub', v: q.vhost.name, q: q.name, id, gen: q.gen, s: q.nextInGen(), from: this.node.name, fi: this.node.startedAt, ex: msg.exchange, rk: msg.routingKey, pl: msg.properties.length };
+    if (mid !== undefined) h.mid = mid;
     this.send(q.home, h, msg.properties, msg.body);
   }
 
@@ -533,12 +539,30 @@ export class QueueTraffic implements RemoteSender {
           return;
         }
         if (q && !q.deleted) {
+          // Sent again in a newer generation (the sender saw the owner change, or judged it down,
+          // while this node was taking the queue over and holding what came) after this node took
+          // it in: not taken twice. What a sender's generation delivers is a prefix of what it
+          // sent (a gap refuses the rest), and each generation starts at its oldest unanswered
+          // pub, so the ids of a run taken in a row were all taken. A run ends at a pub not taken
+          // (x-overflow) or a failed write, and with the epoch (the queue dropped and read again
+          // has only what its stream has).
+          const at = this.expected.get(session)!;
+          if (at.takenEpoch === q.epoch && h.id >= at.takenFrom && h.id <= at.taken) {
+            this.owe(h.from, sender, h.fi, h.v, h.q, h.id, h.gen, q.epoch);
+            return;
+          }
+          if (at.takenEpoch !== q.epoch) at.takenFrom = h.id;
+          at.taken = h.id;
+          at.takenEpoch = q.epoch;
           // Copies: the NATS buffer is the client's, and the message may live long in the queue.
           const p = Buffer.from(props);
           const msg = new Message(broker.nextSeq++, h.ex, h.rk, p, Buffer.from(body), deliveryModeOf(p) === 2);
           q.stats.publish++;
           // x-overflow reject-publish refused it: the sender's publisher gets a nack.
-          if (!q.enqueue(msg)) {
+          const pub = pubKey(h.from, h.fi, h.id);
+          if (!q.enqueue(msg, h.mid === undefined ? { pub } : { pub, mid: h.mid })) {
+            // Not taken: sent again, it is judged again.
+            at.takenEpoch = -1;
             this.owe(h.from, sender, h.fi, h.v, h.q, h.id, h.gen, q.epoch, 'rejected');
             return;
           }
@@ -814,7 +838,7 @@ export class QueueTraffic implements RemoteSender {
     if (at !== undefined && gen < at.gen) return 'stale';
     if (at === undefined || gen > at.gen) {
       if (s !== 0) return 'gap';
-      this.expected.set(session, { gen, next: 1, lastId: id });
+      this.expected.set(session, { gen, next: 1, lastId: id, takenFrom: at?.takenFrom ?? 0, taken: at?.taken ?? 0, takenEpoch: at?.takenEpoch ?? -1 });
       return 'next';
     }
     if (s !== at.next) return 'gap';
@@ -884,7 +908,14 @@ export class QueueTraffic implements RemoteSender {
               this.send(b.node, h);
             }
             if (b.gap) this.send(b.node, b.to === undefined ? { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true } : { t: 'moved', v: b.v, q: b.q, gen: b.gen, gap: true, to: b.to });
-          } else this.refuse(b.node, b.sender, b.to, b.v, b.q, b.gen);
+          } else {
+            // A failed write: what the sender sends again is taken again (see 'pub').
+            if (!ok) {
+              const at = this.expected.get(session);
+              if (at) at.takenEpoch = -1;
+            }
+            this.refuse(b.node, b.sender, b.to, b.v, b.q, b.gen);
+          }
         }
       };
       Promise.all([this.node.store.flushLocal(), this.node.ownedFlushed()]).then(

@@ -8,9 +8,11 @@ export type WireHeader =
    * A publish routed on the sender to a queue the receiver owns; answered by pubok. fi: the
    * sender's incarnation (its startedAt): a node restarted under its name is a new sender. s counts the
    * pubs of a generation from 0: NATS core may drop a message (a route still forming after a server
-   * restarts, a slow consumer cut off), and a gap must not be covered by a later pubok.
+   * restarts, a slow consumer cut off), and a gap must not be covered by a later pubok. mid: the
+   * id of a stream write of this message by the sender, its owner until the queue moved, not
+   * acknowledged then: the owner takes it in only if its read of the stream did not find it.
    */
-  | { t: 'pub'; v: string; q: string; id: number; gen: number; s: number; from: string; fi?: number; ex: string; rk: string; pl: number }
+  | { t: 'pub'; v: string; q: string; id: number; gen: number; s: number; from: string; fi?: number; ex: string; rk: string; pl: number; mid?: string }
   /**
    * Every pub of that generation up to id is in the queue (and stored, if it persists), except
    * those in rej, which the queue's x-overflow reject-publish refused (their confirms are nacks).
