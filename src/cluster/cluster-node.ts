@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { Broker } from '../server/broker.js';
-import { Message } from '../server/message.js';
+import { Message, type Entry } from '../server/message.js';
 import type { QueueSpec } from '../server/queue.js';
 import { REPLY_TO_PREFIX, type RemoteReplies, type ReplyReceiver } from '../server/direct-reply-to.js';
 import type { VHost, QueueFactory } from '../server/vhost.js';
@@ -358,6 +358,13 @@ export class ClusterNode {
     q.js?.closeDeleted();
     this.traffic.forgetQueue(q);
     if (q.owned && (!q.durable || q.exclusiveOwner !== null)) this.store.withdrawTransient(q);
+  }
+
+  /** The deliveries of q this node's channels hold unacked. */
+  unackedHere(q: ClusterQueue): Entry[] {
+    const out: Entry[] = [];
+    for (const conn of this.broker?.connections ?? []) for (const ch of conn.channels.values()) for (const e of ch.unackedOf(q)) out.push(e);
+    return out;
   }
 
   queueAt(v: string, q: string): ClusterQueue | undefined {

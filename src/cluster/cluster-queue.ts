@@ -341,7 +341,9 @@ export class ClusterQueue extends Queue {
     this.stopTimers();
     // After js is gone: the paged messages of this node's store go, the stream's stay.
     this.forgetReady();
-    this.unackedCount = 0;
+    // What this node's clients hold stays with them, settled through the new owner; the other
+    // nodes' deliveries left the count with their subscriptions (dropRemoteConsumers).
+    this.node.traffic.holdReleased(this, this.node.unackedHere(this));
     // Local consumers subscribe to the new owner (resend, once it is known); remote ones re-subscribe themselves.
     for (const c of [...this.consumers]) if (!(c.channel as { conn?: object }).conn) this.consumers.splice(this.consumers.indexOf(c), 1);
   }

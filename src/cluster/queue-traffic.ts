@@ -64,6 +64,8 @@ export class QueueTraffic implements RemoteSender {
   private readonly remoteByCid = new Map<string, RemoteConsumer>();
   /** Deliveries from another node's queue, for settling them there. */
   private readonly origin = new WeakMap<Entry, Origin>();
+  /** Deliveries a consumer held when it subscribed (sub.h), by the subscription they count against. */
+  private readonly heldBy = new WeakMap<Entry, LocalSub>();
   /**
    * Deliveries from other nodes' queues that this node's clients hold, not yet settled, by queue
    * (vhost and name: the queue object may be made anew while they are held): see askHeld.
@@ -154,8 +156,16 @@ export class QueueTraffic implements RemoteSender {
     const windowed = !(c.prefetch > 0 && !c.noAck);
     this.localByCid.set(cid, { q, c, cid, lastDid: 0, windowed, owner: q.home, toGrant: 0, out: this.outOf(q) });
     const credit = windowed ? DEFAULT_CREDIT : c.prefetch;
-    const h: WireHeader = { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority };
+    const h: Extract<WireHeader, { t: 'sub' }> = { t: 'sub', v: q.vhost.name, q: q.name, cid, from: this.node.name, credit, priority: c.priority };
     if (windowed) h.w = true;
+    else {
+      // What the consumer holds of the queue already counts against its prefetch on the owner,
+      // given back as each is settled (settleRemote).
+      const l = this.localByCid.get(cid)!;
+      const before = c.channel.unackedOf?.(q, c) ?? [];
+      for (const e of before) this.heldBy.set(e, l);
+      if (before.length > 0) h.h = before.length;
+    }
     if (c.exclusive) h.x = true;
     this.send(q.home, h);
   }
@@ -308,6 +318,16 @@ export class QueueTraffic implements RemoteSender {
   settleRemote(entry: Entry, op: 'ack' | 'requeue' | 'drop', gone = false): boolean {
     const o = this.origin.get(entry);
     if (!o) return false;
+    // Held before its consumer's subscription: a place of its prefetch comes back on the owner.
+    const sub = this.heldBy.get(entry);
+    if (sub) {
+      this.heldBy.delete(entry);
+      if (this.localByCid.get(sub.cid) === sub) {
+        sub.toGrant++;
+        this.grantsDue.add(sub);
+        this.grantTimer ??= setTimeout(() => this.grant(), 0);
+      }
+    }
     this.origin.delete(entry);
     o.out.delete(entry);
     // The node that delivered it has gone (or is judged so): this settlement may never reach it, or
@@ -353,6 +373,20 @@ export class QueueTraffic implements RemoteSender {
   private holdHere(e: Entry, o: Origin): void {
     this.origin.set(e, o);
     o.out.add(e);
+  }
+
+  /**
+   * q moved away from this node while its clients hold deliveries of it: from now on they are held
+   * as deliveries from an owner elsewhere are, under a consumer id of this release and their seqs,
+   * so the new owner holds them too (askHeld), and their acks, nacks and rejects go to it. They
+   * were delivered to the consumer again by the new owner, beside the copies it held (past its
+   * prefetch), and their acks were lost. (Those already from another owner are held so already.)
+   */
+  holdReleased(q: ClusterQueue, entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const cid = `${this.node.name}#${this.node.startedAt}#r${this.nextCid++}`;
+    const out = this.outOf(q);
+    for (const e of entries) if (!this.origin.has(e)) this.holdHere(e, { q, cid, did: e.msg.seq, os: e.msg.seq, owner: this.node.name, out });
   }
 
   /** The set of q's deliveries held here (kept while the queue is known here: subscriptions hold it). */
@@ -445,6 +479,7 @@ export class QueueTraffic implements RemoteSender {
       if (!rc) {
         // Never joins the queue's consumers: it only holds (as basic.get's holder does).
         rc = new RemoteConsumer(h.cid, h.node, q, Number.MAX_SAFE_INTEGER, 0, this);
+        rc.countedByChannels = h.node === this.node.name;
         this.remoteByCid.set(h.cid, rc);
       }
       rc.hold(e, h.did);
@@ -666,7 +701,8 @@ export class QueueTraffic implements RemoteSender {
       case 'credit': {
         const rc = this.remoteByCid.get(h.cid);
         if (!rc) return;
-        rc.granted += h.n;
+        if (rc.windowed) rc.granted += h.n;
+        else rc.heldBefore = Math.max(0, rc.heldBefore - h.n);
         rc.queue.scheduleDispatch();
         return;
       }
@@ -794,6 +830,7 @@ export class QueueTraffic implements RemoteSender {
       return;
     }
     const rc = new RemoteConsumer(h.cid, h.from, q, h.credit, h.priority, this, h.x ?? false, h.w === true);
+    if (h.h !== undefined && h.w !== true) rc.heldBefore = h.h;
     this.remoteByCid.set(h.cid, rc);
     q.addConsumer(rc);
   }
@@ -953,6 +990,8 @@ export class QueueTraffic implements RemoteSender {
     for (const rc of [...this.remoteByCid.values()]) {
       if (rc.queue !== q) continue;
       this.remoteByCid.delete(rc.cid);
+      // Its deliveries are the new owner's to count (this node's clients' stay counted here until settled).
+      if (!rc.countedByChannels) q.unackedCount -= rc.inflight.size;
       if (q.consumers.includes(rc)) nodes.add(rc.node);
     }
     // As a sub to a node that does not own the queue is answered: the node finds the owner and

@@ -14,7 +14,7 @@ class RemoteHost implements ConsumerHost {
   constructor(private readonly sender: RemoteSender) {}
   canDeliverTo(c: Consumer): boolean {
     const rc = c as RemoteConsumer;
-    return rc.windowed ? rc.sent - rc.granted < rc.credit : rc.inflight.size < rc.credit;
+    return rc.windowed ? rc.sent - rc.granted < rc.credit : rc.inflight.size + rc.heldBefore < rc.credit;
   }
   deliver(c: Consumer, entry: Entry): void {
     (c as RemoteConsumer).send(entry);
@@ -37,6 +37,17 @@ export class RemoteConsumer extends Consumer {
   /** Deliveries sent, and those the other node has handed to its client (a windowed consumer's). */
   sent = 0;
   granted = 0;
+  /**
+   * A holder for this node's own channels (of a queue that left this node and came back, see
+   * QueueTraffic.holdReleased): their unacked deliveries are counted by the channels already.
+   */
+  countedByChannels = false;
+  /**
+   * Deliveries its client held when it subscribed (from an earlier owner, or an earlier
+   * subscription), counted against its prefetch until its node gives them back (credit) as they
+   * are settled: a consumer holding five with prefetch 5 got five more after a queue moved.
+   */
+  heldBefore = 0;
 
   constructor(
     /** The consumer's id across the cluster (its node's name, a counter). */
@@ -76,7 +87,7 @@ export class RemoteConsumer extends Consumer {
    */
   hold(entry: Entry, did = RemoteConsumer.getDids++): number {
     this.inflight.set(did, entry);
-    this.queue.unackedCount++;
+    if (!this.countedByChannels) this.queue.unackedCount++;
     if (this.queue.countsDeliveries) this.queue.checkedOut(entry);
     return did;
   }
@@ -86,7 +97,7 @@ export class RemoteConsumer extends Consumer {
     const e = this.inflight.get(did);
     if (!e) return;
     this.inflight.delete(did);
-    this.queue.unackedCount--;
+    if (!this.countedByChannels) this.queue.unackedCount--;
     if (op === 'ack') this.queue.settle(e);
     else if (op === 'requeue') this.queue.requeue([e], gone);
     else this.queue.discard(e, 'rejected');
@@ -96,7 +107,7 @@ export class RemoteConsumer extends Consumer {
   /** Its node went away or it was cancelled: everything still out goes back to the queue. */
   returnAll(): void {
     const all = [...this.inflight.values()];
-    this.queue.unackedCount -= all.length;
+    if (!this.countedByChannels) this.queue.unackedCount -= all.length;
     this.inflight.clear();
     if (all.length > 0) this.queue.requeue(all, true);
   }

@@ -23,10 +23,13 @@ export type WireHeader =
    * A consumer on the sender's node; deliveries come back as dlv, at most credit unacked. x: it
    * consumes exclusively. Refused with subno when the queue is in exclusive use.
    */
-  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number; x?: boolean; w?: true }
+  | { t: 'sub'; v: string; q: string; cid: string; from: string; credit: number; priority: number; x?: boolean; w?: true; h?: number }
   /**
    * w subscriptions (a consumer without a prefetch, or no-ack): credit is a window of deliveries
    * on the way, not of unacked ones; the sender gives n of it back as it hands them to its client.
+   * A sub's h: deliveries of the queue its consumer already holds (from an earlier owner, or a
+   * subscription before this one), counted against its prefetch until the sender gives them back
+   * with credit as they are settled.
    */
   | { t: 'credit'; cid: string; n: number }
   | { t: 'subno'; cid: string }

@@ -196,6 +196,12 @@ export class Channel implements ReplyReceiver {
   get unackedCount(): number {
     return this.unacked.size;
   }
+  /** The deliveries of queue q this channel holds unacked, consumer c's if given (a cluster's queues keep track of them). */
+  unackedOf(q: Queue, c?: Consumer): Entry[] {
+    const out: Entry[] = [];
+    for (const u of this.unacked.values()) if (u.queue === q && (c === undefined || u.consumer === c)) out.push(u.entry);
+    return out;
+  }
   get prefetch(): number {
     return this.prefetchCount;
   }

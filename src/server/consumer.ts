@@ -21,6 +21,8 @@ export interface ConsumerHost {
   refuseConsumer?(c: Consumer): void;
   /** The client connection, when the consumer is local. */
   readonly conn?: object;
+  /** The deliveries of queue q the consumer holds unacked (a channel's; a cluster's subscriptions count them). */
+  unackedOf?(q: Queue, c: Consumer): Entry[];
   /** Its process id as events name it (a channel's; rabbitmqctl's exclusive_consumer_pid). */
   readonly pid?: string;
 }
