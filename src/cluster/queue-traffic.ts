@@ -15,6 +15,18 @@ import { decodeWire, encodeWire, inboxOf, type WireHeader } from './wire.js';
 
 /** Deliveries out to a node without a prefetch (or no-ack) are bounded by this window. */
 const DEFAULT_CREDIT = 1_000;
+/** How long settlements are kept for a new owner (see QueueTraffic.recent): past the membership's DOWN_AFTER_MS. */
+const RECENT_MS = 8_000;
+type SettleOp = 'ack' | 'requeue' | 'drop';
+const SETTLE_OPS: readonly SettleOp[] = ['ack', 'requeue', 'drop'];
+interface RecentSettles {
+  cur: number[];
+  prev: number[];
+  /** Still in recentByQueue (a rotation forgets a quiet queue's). */
+  live: boolean;
+}
+/** At most this many recent settlements go in an answer to held? (NATS's 1 MB payload). */
+const RECENT_MAX = 30_000;
 
 /** Where a delivery from another node's queue came from: its consumer id, delivery id and seq there. */
 interface Origin {
@@ -74,7 +86,7 @@ export class QueueTraffic implements RemoteSender {
   /** Settlements for consumer ids not known here (yet), by id: see keepEarly. */
   private readonly early = new Map<string, { settles: { did: number; op: 'ack' | 'requeue' | 'drop'; gone: boolean }[] }>();
   /** Owners' answers to askHeld, by request id. */
-  private readonly heldAsks = new Map<number, (d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][]) => void>();
+  private readonly heldAsks = new Map<number, (d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][], r: number[]) => void>();
   private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; gone: boolean; d: [string, number][] }>();
   private settleScheduled = false;
   private nextCid = 1;
@@ -333,6 +345,9 @@ export class QueueTraffic implements RemoteSender {
     // The node that delivered it has gone (or is judged so): this settlement may never reach it, or
     // reach a new owner before it holds the message. It is told to the next owner's askHeld too.
     if (o.os > 0 && (o.q.home !== o.owner || !this.node.membership.get(o.owner)?.running)) this.settledAway(queueKey(o.q.vhost.name, o.q.name), [o.cid, o.did, o.os, op]);
+    // And every settlement for a while: one sent to an owner that died before this node noticed
+    // (membership takes seconds) is lost with it, and its message came again from the new owner.
+    if (o.os > 0) this.recentOf(o).cur.push(o.os * 4 + SETTLE_OPS.indexOf(op));
     const key = `${o.q.home}\0${op}${gone ? '\0gone' : ''}`;
     let s = this.settles.get(key);
     if (!s) this.settles.set(key, (s = { op, gone, d: [] }));
@@ -397,6 +412,53 @@ export class QueueTraffic implements RemoteSender {
     return out;
   }
 
+  /**
+   * Every settlement of the last RECENT_MS to 2 × RECENT_MS of deliveries from owners elsewhere, by
+   * queue (the set of its deliveries held here), as seq × 4 + its op's index: for a new owner's
+   * askHeld, whose answer carries them with those of awaySettles.
+   */
+  private readonly recent = new WeakMap<Set<Entry>, RecentSettles>();
+  private readonly recentByQueue = new Map<string, RecentSettles>();
+  private recentTimer: NodeJS.Timeout | null = null;
+
+  private recentOf(o: Origin): RecentSettles {
+    let r = this.recent.get(o.out);
+    if (r?.live) return r;
+    const qk = queueKey(o.q.vhost.name, o.q.name);
+    r = this.recentByQueue.get(qk) ?? { cur: [], prev: [], live: true };
+    this.recentByQueue.set(qk, r);
+    this.recent.set(o.out, r);
+    this.recentTimer ??= setInterval(() => this.rotateRecent(), RECENT_MS).unref();
+    return r;
+  }
+
+  private rotateRecent(): void {
+    for (const [qk, r] of this.recentByQueue) {
+      r.prev = r.cur;
+      r.cur = [];
+      // A queue gone quiet is forgotten (made anew by its next settlement).
+      if (r.prev.length === 0) {
+        r.live = false;
+        this.recentByQueue.delete(qk);
+      }
+    }
+  }
+
+  /** What this node's clients settled of q's deliveries while its owner was gone. */
+  private settledAwayHere(qk: string): [string, number, number, SettleOp][] {
+    const away = this.awaySettles.get(qk) ?? [];
+    this.awaySettles.delete(qk);
+    return away;
+  }
+
+  /** The newest RECENT_MAX of the settlements of the last seconds (recent), oldest first. */
+  private settledRecently(qk: string): number[] {
+    const r = this.recentByQueue.get(qk);
+    if (!r) return [];
+    const all = r.prev.length === 0 ? r.cur : r.prev.concat(r.cur);
+    return all.length > RECENT_MAX ? all.slice(all.length - RECENT_MAX) : all;
+  }
+
   /** Settlements of deliveries whose owner had gone, by queue, for a new owner (see settleRemote). */
   private readonly awaySettles = new Map<string, [string, number, number, 'ack' | 'requeue' | 'drop'][]>();
 
@@ -426,13 +488,13 @@ export class QueueTraffic implements RemoteSender {
    */
   async askHeld(q: ClusterQueue): Promise<HeldElsewhere> {
     const held: HeldElsewhere = { out: new Map(), settled: new Map() };
-    const add = (node: string, d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][]): void => {
+    const add = (node: string, d: [string, number, number][], s: [string, number, number, SettleOp][], r: number[]): void => {
       for (const [cid, did, os] of d) held.out.set(os, { node, cid, did });
       for (const [, , os, op] of s) held.settled.set(os, op);
+      for (const x of r) held.settled.set(Math.floor(x / 4), SETTLE_OPS[x % 4]!);
     };
     const qk = queueKey(q.vhost.name, q.name);
-    add(this.node.name, this.heldHere(q), this.awaySettles.get(qk) ?? []);
-    this.awaySettles.delete(qk);
+    add(this.node.name, this.heldHere(q), this.settledAwayHere(qk), this.settledRecently(qk));
     const asks: Promise<void>[] = [];
     for (const n of this.node.nodes()) {
       if (!n.running || n.name === this.node.name) continue;
@@ -443,9 +505,9 @@ export class QueueTraffic implements RemoteSender {
             this.heldAsks.delete(rid);
             resolve();
           }, 1_000);
-          this.heldAsks.set(rid, (d, settled) => {
+          this.heldAsks.set(rid, (d, settled, recent) => {
             clearTimeout(timer);
-            add(n.name, d, settled);
+            add(n.name, d, settled, recent);
             resolve();
           });
           this.send(n.name, { t: 'held?', v: q.vhost.name, q: q.name, rid, from: this.node.name });
@@ -730,13 +792,17 @@ export class QueueTraffic implements RemoteSender {
       }
       case 'held?': {
         const q = this.node.queueAt(h.v, h.q);
-        const settled = this.awaySettles.get(queueKey(h.v, h.q));
-        this.awaySettles.delete(queueKey(h.v, h.q));
-        this.send(h.from, settled ? { t: 'held', rid: h.rid, d: q ? this.heldHere(q) : [], s: settled } : { t: 'held', rid: h.rid, d: q ? this.heldHere(q) : [] });
+        const qk = queueKey(h.v, h.q);
+        const answer: Extract<WireHeader, { t: 'held' }> = { t: 'held', rid: h.rid, d: q ? this.heldHere(q) : [] };
+        const settled = this.settledAwayHere(qk);
+        if (settled.length > 0) answer.s = settled;
+        const recent = this.settledRecently(qk);
+        if (recent.length > 0) answer.r = recent;
+        this.send(h.from, answer);
         return;
       }
       case 'held':
-        this.heldAsks.get(h.rid)?.(h.d, h.s ?? []);
+        this.heldAsks.get(h.rid)?.(h.d, h.s ?? [], h.r ?? []);
         this.heldAsks.delete(h.rid);
         return;
       case 'touch': {

@@ -57,8 +57,12 @@ export type WireHeader =
    * clients, as RabbitMQ's quorum queues keep a live consumer's messages across a leader change.
    */
   | { t: 'held?'; v: string; q: string; rid: number; from: string }
-  /** s: deliveries settled after their owner went ([cid, did, os, op]): the new owner settles them. */
-  | { t: 'held'; rid: number; d: [string, number, number][]; s?: [string, number, number, 'ack' | 'requeue' | 'drop'][] }
+  /**
+   * s: deliveries settled after their owner went ([cid, did, os, op]); r: every settlement of the
+   * last seconds (os × 4 + op's index in ack, requeue, drop), one sent to an owner that died
+   * before the node noticed included: the new owner settles them.
+   */
+  | { t: 'held'; rid: number; d: [string, number, number][]; s?: [string, number, number, 'ack' | 'requeue' | 'drop'][]; r?: number[] }
   /**
    * Settlements of deliveries: ack, requeue (nack/reject requeue=true) or drop (requeue=false).
    * gone: requeued because their channel closed (Queue.requeue's released); a node that does not

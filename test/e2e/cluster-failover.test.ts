@@ -49,6 +49,45 @@ async function withQuorumQueue(q: string): Promise<{ c: WarrenCluster; setup: Ch
   return { c, setup, ...(await placed(c, q)) };
 }
 
+/**
+ * n persistent messages (prefix + i) published through node via, and a consumer through node on
+ * with a prefetch: got lists what it is delivered (`:R` when flagged redelivered); it holds each
+ * (held) until ackFromNow, then acks them as they come.
+ */
+async function holdingConsumer(
+  c: WarrenCluster,
+  q: string,
+  via: number,
+  on: number,
+  n: number,
+  prefix: string,
+  prefetch: number,
+): Promise<{ ch: Channel; got: string[]; held: import('amqplib').ConsumeMessage[]; ackFromNow(): void }> {
+  const pub = await (await c.connect(via)).createConfirmChannel();
+  for (let i = 0; i < n; i++) pub.sendToQueue(q, Buffer.from(`${prefix}${i}`), { persistent: true });
+  await pub.waitForConfirms();
+  const ch = await (await c.connect(on)).createChannel();
+  await ch.prefetch(prefetch);
+  const got: string[] = [];
+  const held: import('amqplib').ConsumeMessage[] = [];
+  let ackNow = false;
+  await ch.consume(q, (m) => {
+    if (!m) return;
+    got.push(`${m.content}${m.fields.redelivered ? ':R' : ''}`);
+    if (ackNow) ch.ack(m);
+    else held.push(m);
+  });
+  return {
+    ch,
+    got,
+    held,
+    ackFromNow: () => {
+      ackNow = true;
+      for (const m of held.splice(0)) ch.ack(m);
+    },
+  };
+}
+
 describe('cluster failover', () => {
   it('kill -9 of a quorum queue owner (Warren and nats-server) mid-publish: every confirmed message is consumed afterwards', async () => {
     const { c, ownerIdx, info } = await withQuorumQueue('fo-q');
@@ -281,20 +320,7 @@ describe('cluster takeover of messages out to consumers', () => {
 describe('cluster takeover with a consumer on a node that lives on', () => {
   it('what it holds stays with it: acked after the takeover, nothing is delivered twice', async () => {
     const { c, ownerIdx, info } = await withQuorumQueue('keep-q');
-    const pub = await (await c.connect(ownerIdx)).createConfirmChannel();
-    for (let i = 0; i < 4; i++) pub.sendToQueue('keep-q', Buffer.from(`k${i}`), { persistent: true });
-    await pub.waitForConfirms();
-    const ch = await (await c.connect((ownerIdx + 1) % 3)).createChannel();
-    await ch.prefetch(1);
-    const got: string[] = [];
-    let ackNow = false;
-    const held: import('amqplib').ConsumeMessage[] = [];
-    await ch.consume('keep-q', (m) => {
-      if (!m) return;
-      got.push(`${m.content}${m.fields.redelivered ? ':R' : ''}`);
-      if (ackNow) ch.ack(m);
-      else held.push(m);
-    });
+    const { got, ackFromNow } = await holdingConsumer(c, 'keep-q', ownerIdx, (ownerIdx + 1) % 3, 4, 'k', 1);
     await waitUntil(() => got.length === 1, 'the first delivery', 10_000);
     await sleep(300);
     await c.nodes[ownerIdx]!.broker.kill9();
@@ -302,30 +328,38 @@ describe('cluster takeover with a consumer on a node that lives on', () => {
       const q = await queueInfo(c, (ownerIdx + 1) % 3, 'keep-q');
       return q.node !== '' && q.node !== info.node;
     }, 'another owner', 30_000);
-    ackNow = true;
-    for (const m of held) ch.ack(m);
+    ackFromNow();
     await waitUntil(() => got.length >= 4, 'the other three', 20_000);
     await sleep(1_000);
     expect(got).toEqual(['k0', 'k1', 'k2', 'k3']);
   }, 120_000);
 });
 
+describe('cluster takeover with a consumer that acks before its node notices the owner died', () => {
+  it('its acks, sent to the dead owner, reach the new one: nothing is delivered twice', async () => {
+    const { c, ownerIdx, info } = await withQuorumQueue('ackx-q');
+    const { got, ackFromNow } = await holdingConsumer(c, 'ackx-q', ownerIdx, (ownerIdx + 1) % 3, 6, 'k', 3);
+    await waitUntil(() => got.length === 3, 'three deliveries', 10_000);
+    await sleep(300);
+    await Promise.all([c.nodes[ownerIdx]!.broker.kill9(), c.nats.servers[ownerIdx]!.kill9()]);
+    // Acked well before the membership judges the owner down (seconds): sent to the dead owner.
+    // They came again from the new owner, flagged: k0:R k1:R k2:R.
+    await sleep(200);
+    ackFromNow();
+    await waitUntil(async () => {
+      const q = await queueInfo(c, (ownerIdx + 1) % 3, 'ackx-q');
+      return q.node !== '' && q.node !== info.node;
+    }, 'another owner', 60_000);
+    await waitUntil(() => got.length >= 6, 'the other three', 30_000);
+    await sleep(1_500);
+    expect(got).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
+  }, 120_000);
+});
+
 describe('cluster: a queue moves away from the node its consumer is on', () => {
   it("what the old owner's own consumer holds stays with it, within its prefetch, and is settled through the new owner: nothing delivered twice, counts end at 0", async () => {
     const { c, ownerIdx, info } = await withQuorumQueue('move-q');
-    const conn = await c.connect(ownerIdx);
-    const pub = await conn.createConfirmChannel();
-    for (let i = 0; i < 20; i++) pub.sendToQueue('move-q', Buffer.from(`m${i}`), { persistent: true });
-    await pub.waitForConfirms();
-    const ch = await conn.createChannel();
-    await ch.prefetch(5);
-    const got: string[] = [];
-    const held: import('amqplib').ConsumeMessage[] = [];
-    await ch.consume('move-q', (m) => {
-      if (!m) return;
-      got.push(`${m.content}${m.fields.redelivered ? ':R' : ''}`);
-      held.push(m);
-    });
+    const { ch, got, held } = await holdingConsumer(c, 'move-q', ownerIdx, ownerIdx, 20, 'm', 5);
     await waitUntil(() => held.length === 5, 'five deliveries held', 10_000);
     // A planned move (as a rebalance makes): the stream's leader steps down, the queue follows it.
     const nc = await connect({ servers: c.nats.servers.map((s) => s.url) });
