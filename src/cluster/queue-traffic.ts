@@ -47,7 +47,7 @@ interface Origin {
  */
 export interface HeldElsewhere {
   out: Map<number, { node: string; cid: string; did: number }>;
-  settled: Map<number, 'ack' | 'requeue' | 'drop'>;
+  settled: Map<number, SettleOp>;
 }
 
 /** A consumer of this node subscribed to a queue another node owns. */
@@ -84,10 +84,10 @@ export class QueueTraffic implements RemoteSender {
    */
   private readonly outHere = new Map<string, Set<Entry>>();
   /** Settlements for consumer ids not known here (yet), by id: see keepEarly. */
-  private readonly early = new Map<string, { settles: { did: number; op: 'ack' | 'requeue' | 'drop'; gone: boolean }[] }>();
+  private readonly early = new Map<string, { settles: { did: number; op: SettleOp; gone: boolean }[] }>();
   /** Owners' answers to askHeld, by request id. */
-  private readonly heldAsks = new Map<number, (d: [string, number, number][], s: [string, number, number, 'ack' | 'requeue' | 'drop'][], r: number[]) => void>();
-  private readonly settles = new Map<string, { op: 'ack' | 'requeue' | 'drop'; gone: boolean; d: [string, number][] }>();
+  private readonly heldAsks = new Map<number, (d: [string, number, number][], s: [string, number, number, SettleOp][], r: number[]) => void>();
+  private readonly settles = new Map<string, { op: SettleOp; gone: boolean; d: [string, number][] }>();
   private settleScheduled = false;
   private nextCid = 1;
   private nextRid = 1;
@@ -327,7 +327,7 @@ export class QueueTraffic implements RemoteSender {
   }
 
   /** If entry came from another node's queue, its settlement goes there: returns true. gone: see wire.ts settle. */
-  settleRemote(entry: Entry, op: 'ack' | 'requeue' | 'drop', gone = false): boolean {
+  settleRemote(entry: Entry, op: SettleOp, gone = false): boolean {
     const o = this.origin.get(entry);
     if (!o) return false;
     // Held before its consumer's subscription: a place of its prefetch comes back on the owner.
@@ -460,9 +460,9 @@ export class QueueTraffic implements RemoteSender {
   }
 
   /** Settlements of deliveries whose owner had gone, by queue, for a new owner (see settleRemote). */
-  private readonly awaySettles = new Map<string, [string, number, number, 'ack' | 'requeue' | 'drop'][]>();
+  private readonly awaySettles = new Map<string, [string, number, number, SettleOp][]>();
 
-  private settledAway(qk: string, s: [string, number, number, 'ack' | 'requeue' | 'drop']): void {
+  private settledAway(qk: string, s: [string, number, number, SettleOp]): void {
     let list = this.awaySettles.get(qk);
     if (!list) {
       this.awaySettles.set(qk, (list = []));
@@ -524,7 +524,7 @@ export class QueueTraffic implements RemoteSender {
    */
   adoptHeld(q: ClusterQueue, held: HeldElsewhere): void {
     const kept: Entry[] = [];
-    const settled: [Entry, 'ack' | 'requeue' | 'drop'][] = [];
+    const settled: [Entry, SettleOp][] = [];
     for (const e of q.ready.clear()) {
       // Settled by its client after the old owner went: acked or dropped now, a return stays.
       const op = held.settled.get(e.msg.seq);
@@ -567,7 +567,7 @@ export class QueueTraffic implements RemoteSender {
    * message a takeover under way here is about to hold for that id (adoptHeld). Most are for
    * consumers gone for good; they expire unused.
    */
-  private keepEarly(cid: string, did: number, op: 'ack' | 'requeue' | 'drop', gone: boolean): void {
+  private keepEarly(cid: string, did: number, op: SettleOp, gone: boolean): void {
     let e = this.early.get(cid);
     if (!e) {
       this.early.set(cid, (e = { settles: [] }));
