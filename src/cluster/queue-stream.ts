@@ -133,7 +133,7 @@ export class QueueStream {
   fenced = false;
   /** The message ids load() found among the stream's newest messages, for a while (wrote). */
   private writtenIds: Set<string> | null = null;
-  /** Closed (handBack, close): nothing is written or kept for a hand-back any more. */
+  /** Closed (handBack, closeDeleted): nothing is written or kept for a hand-back any more. */
   private closed = false;
   /** Puts not sent because the stream was given up (fenced): the queue's release hands them back. */
   private unsent: Put[] = [];
@@ -436,8 +436,8 @@ export class QueueStream {
    * Whether the stream as this owner read it has a message: one an earlier owner handed back (mid,
    * the id of its unacknowledged write), or a node's pub an earlier owner wrote (named in its
    * Warren-Pub header) sent again because that owner had not answered it. Either is not taken in
-   * twice when that write landed after all. After a
-   * successful fence an earlier owner's write is in what was read or, nearly always, never lands:
+   * twice when that write landed after all. After a successful fence an earlier owner's write is
+   * in what was read or, nearly always, never lands:
    * a Raft leader commits its predecessor's entries before its own, the fence among them. (One
    * still on its way to the stream when the leader changed lands after the fence; this owner then
    * finds another writer was here and reads the queue again.)
@@ -687,9 +687,9 @@ export class QueueStream {
    * go out before the owner has them. (They failed, and with them every confirm the node was
    * waiting on, for every queue: a rebalance nacked ~140 confirms a run, on queues that did not
    * move too.) Pubs are left to the nodes that sent them, which send them again (forwarding).
-   * A write may have landed after all (a leader that stepped down commits what
-   * it had, and nobody acknowledges it): each goes with its message id, which the new owner looks
-   * for among what it read (wrote). A re-write of a message the stream has (a requeue's new
+   * A write may have landed after all (a leader that stepped down commits what it had, and nobody
+   * acknowledges it): each goes with its message id, which the new owner looks for among what it
+   * read (wrote). A re-write of a message the stream has (a requeue's new
    * count) and a message done with before its write was acknowledged are settled here.
    */
   handBack(): HandedBack[] {
