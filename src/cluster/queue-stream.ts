@@ -131,8 +131,8 @@ export class QueueStream {
   private compactTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   fenced = false;
-  /** The message ids load() found among the stream's newest messages, for a while (wrote). */
-  private writtenIds: Set<string> | null = null;
+  /** The message ids, and the pubs (Warren-Pub), load() found among the stream's newest messages, for a while (wrote). */
+  private written: { ids: Set<string>; pubs: Set<string> } | null = null;
   /** Closed (handBack, closeDeleted): nothing is written or kept for a hand-back any more. */
   private closed = false;
   /** Puts not sent because the stream was given up (fenced): the queue's release hands them back. */
@@ -238,16 +238,16 @@ export class QueueStream {
     let seq = info.first;
     let maxSeq = 0;
     let kept = 0;
-    const ids = new Set<string>();
-    this.writtenIds = ids;
+    const written = { ids: new Set<string>(), pubs: new Set<string>() };
+    this.written = written;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
     while (info.messages > 0 && seq <= info.last) {
       const batch: Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined } | null>[] = [];
       for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq, seq > info.last - ID_WINDOW));
       for (const r of await Promise.all(batch)) {
         if (!r) continue;
-        if (r.id) ids.add(r.id);
-        if (r.pub) ids.add(`${PUB_HEADER}:${r.pub}`);
+        if (r.id) written.ids.add(r.id);
+        if (r.pub) written.pubs.add(r.pub);
         if (r.m === null) {
           // An owner's fence marker: holds no message, goes with the next prefix purge.
           continue;
@@ -426,9 +426,9 @@ export class QueueStream {
     this.loaded = new Map();
     // The ids stay a while: the old owner hands back its unacknowledged writes once it learns who
     // owns the queue now, and a publish stalled on the way is sent again after 10 s.
-    const ids = this.writtenIds;
+    const written = this.written;
     setTimeout(() => {
-      if (this.writtenIds === ids) this.writtenIds = null;
+      if (this.written === written) this.written = null;
     }, ID_KEEP_MS).unref();
   }
 
@@ -443,8 +443,8 @@ export class QueueStream {
    * finds another writer was here and reads the queue again.)
    */
   wrote(m: { pub: string; mid?: string }): boolean {
-    const ids = this.writtenIds;
-    return ids !== null && ((m.mid !== undefined && ids.has(m.mid)) || ids.has(`${PUB_HEADER}:${m.pub}`));
+    const w = this.written;
+    return w !== null && ((m.mid !== undefined && w.ids.has(m.mid)) || w.pubs.has(m.pub));
   }
 
   put(m: StoredMessage): void {

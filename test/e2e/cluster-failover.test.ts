@@ -40,6 +40,14 @@ async function placed(c: WarrenCluster, q: string): Promise<{ ownerIdx: number; 
   return { ownerIdx: c.nodes.findIndex((n) => n.name === info.node), info };
 }
 
+/** Waits until node i says queue q has an owner other than was (a takeover or a move). */
+async function anotherOwner(c: WarrenCluster, i: number, q: string, was: string, timeoutMs: number): Promise<void> {
+  await waitUntil(async () => {
+    const now = (await queueInfo(c, i, q)).node;
+    return now !== '' && now !== was;
+  }, `an owner of ${q} other than ${was}`, timeoutMs);
+}
+
 /** A new three-node cluster (kept for afterEach) with quorum queue q placed: its owner's index. */
 async function withQuorumQueue(q: string): Promise<{ c: WarrenCluster; setup: Channel; ownerIdx: number; info: { node: string; members?: string[]; messages: number } }> {
   cluster = await startWarrenCluster(3);
@@ -179,10 +187,7 @@ describe('cluster takeover with publishes in flight', () => {
     const pubs = others.map((i) => taggedPublisher(c, i, `n${i}-`));
     await waitUntil(() => pubs.every((p) => p.confirmed.size >= 200), 'confirms before the kill', 30_000);
     await c.nodes[a]!.broker.kill9();
-    await waitUntil(async () => {
-      const q = await queueInfo(c, others[0]!, 'seq-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'a new owner', 30_000);
+    await anotherOwner(c, others[0]!, 'seq-q', info.node, 30_000);
     const before = pubs.map((p) => p.confirmed.size);
     await waitUntil(() => pubs.every((p, k) => p.confirmed.size >= before[k]! + 200), 'confirms after the takeover', 60_000);
     for (const p of pubs) await p.stop();
@@ -248,10 +253,7 @@ describe('cluster takeover of requeued messages', () => {
     // The owner's Warren dies; another node takes the queue over from the stream.
     await c.nodes[ownerIdx]!.broker.kill9();
     const otherIdx = (ownerIdx + 1) % 3;
-    await waitUntil(async () => {
-      const q = await queueInfo(c, otherIdx, 'rq-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'another owner', 30_000);
+    await anotherOwner(c, otherIdx, 'rq-q', info.node, 30_000);
     const con = await (await c.connect(otherIdx)).createChannel();
     const seen: number[] = [];
     await con.consume('rq-q', (m) => {
@@ -293,10 +295,7 @@ describe('cluster takeover of messages out to consumers', () => {
     expect([heldB[0], got && got.content.toString()]).toEqual(['m0', 'm1']);
     await sleep(500); // the mark is written within ~10 ms
     await c.nodes[ownerIdx]!.broker.kill9();
-    await waitUntil(async () => {
-      const q = await queueInfo(c, otherIdx, 'out-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'another owner', 30_000);
+    await anotherOwner(c, otherIdx, 'out-q', info.node, 30_000);
     const reader = await (await c.connect(otherIdx)).createChannel();
     const seen: string[] = [];
     for (;;) {
@@ -324,10 +323,7 @@ describe('cluster takeover with a consumer on a node that lives on', () => {
     await waitUntil(() => got.length === 1, 'the first delivery', 10_000);
     await sleep(300);
     await c.nodes[ownerIdx]!.broker.kill9();
-    await waitUntil(async () => {
-      const q = await queueInfo(c, (ownerIdx + 1) % 3, 'keep-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'another owner', 30_000);
+    await anotherOwner(c, (ownerIdx + 1) % 3, 'keep-q', info.node, 30_000);
     ackFromNow();
     await waitUntil(() => got.length >= 4, 'the other three', 20_000);
     await sleep(1_000);
@@ -346,10 +342,7 @@ describe('cluster takeover with a consumer that acks before its node notices the
     // They came again from the new owner, flagged: k0:R k1:R k2:R.
     await sleep(200);
     ackFromNow();
-    await waitUntil(async () => {
-      const q = await queueInfo(c, (ownerIdx + 1) % 3, 'ackx-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'another owner', 60_000);
+    await anotherOwner(c, (ownerIdx + 1) % 3, 'ackx-q', info.node, 60_000);
     await waitUntil(() => got.length >= 6, 'the other three', 30_000);
     await sleep(1_500);
     expect(got).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
@@ -365,10 +358,7 @@ describe('cluster: a queue moves away from the node its consumer is on', () => {
     const nc = await connect({ servers: c.nats.servers.map((s) => s.url) });
     await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${streamNameOf('/', 'move-q')}`, new Uint8Array(0), { timeout: 5_000 });
     await nc.close();
-    await waitUntil(async () => {
-      const q = await queueInfo(c, ownerIdx, 'move-q');
-      return q.node !== '' && q.node !== info.node;
-    }, 'another owner', 30_000);
+    await anotherOwner(c, ownerIdx, 'move-q', info.node, 30_000);
     await sleep(1_000);
     // The new owner asked which messages clients hold, and holds those five for this one; they
     // fill its prefetch there as here (it got five more at once, past its prefetch).
