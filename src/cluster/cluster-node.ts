@@ -12,6 +12,8 @@ import type { VHost, QueueFactory } from '../server/vhost.js';
 import type { Store, StoredQueue } from '../store/store.js';
 import { queueKey } from '../store/store.js';
 import { ClusterQueue } from './cluster-queue.js';
+import { ClusterStreamQueue, isStreamSpec } from './streams/stream-queue.js';
+import type { StreamLogHost } from './streams/jet-stream-log.js';
 import { QueueTraffic } from './queue-traffic.js';
 import { DeliveredMarks } from './delivered-marks.js';
 import { Membership, type NodeRecord, type NodeState } from './membership.js';
@@ -79,8 +81,30 @@ export class ClusterNode {
     this.marks = new DeliveredMarks(link, maxReplicas, log);
   }
 
+  /** Stream queues: served by every node from their JetStream stream, no owner (streams/). */
+  private readonly streams = new Map<string, ClusterStreamQueue>();
+
+  private streamHost(): StreamLogHost {
+    return {
+      name: this.name,
+      startedAt: this.startedAt,
+      nc: this.link.nc,
+      js: this.link.js,
+      inbox: this.acks,
+      puts: this.puts,
+      log: this.log,
+      maxReplicas: this.maxReplicas,
+      nodeOf: (server) => this.membership.nodeOf(server),
+    };
+  }
+
   readonly queueFactory: QueueFactory = (vhost: VHost, spec: QueueSpec) => {
     const key = queueKey(vhost.name, spec.name);
+    if (isStreamSpec(spec)) {
+      const s = new ClusterStreamQueue(vhost, spec, this.streamHost(), (gone) => this.streams.get(key) === gone && this.streams.delete(key));
+      this.streams.set(key, s);
+      return s;
+    }
     const replicated = spec.durable && spec.exclusiveOwner === null;
     // A replicated queue lives beside its stream's leader: unknown ('') until that is found out.
     const home = replicated ? '' : (this.homes.get(key) ?? this.name);
@@ -96,6 +120,8 @@ export class ClusterNode {
 
   /** Makes a new queue's stream and finds who owns it (awaited by the declare's flush). */
   async createStream(v: string, name: string): Promise<void> {
+    const stream = this.streams.get(queueKey(v, name));
+    if (stream) return stream.log.create();
     const q = this.queues.get(queueKey(v, name));
     if (!q || !q.replicated) return;
     const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, v, name, this.log);
@@ -110,11 +136,14 @@ export class ClusterNode {
     await this.resolveHome(q);
   }
 
-  /** Deletes a queue's stream (the node that deleted the queue does it). */
-  destroyStream(v: string, name: string): void {
+  /**
+   * Deletes a queue's stream (the node that deleted the queue does it); the delete-ok waits for
+   * it: a declare of the same name right after made a stream that this delete then removed.
+   */
+  destroyStream(v: string, name: string): Promise<void> {
     const s = new QueueStream(this.name, this.link.nc, this.acks, this.puts, v, name, this.log);
-    void s.destroy();
     this.marks.remove(s.name);
+    return s.destroy();
   }
 
   /** The stream of a queue this node owns, if it is replicated. */
@@ -371,7 +400,10 @@ export class ClusterNode {
   private publishStats(): void {
     const qs: [string, string, number, number, number, string[]][] = [];
     for (const q of this.queues.values()) if (q.owned && !q.deleted) qs.push([q.vhost.name, q.name, q.readyCount, q.unackedCount, q.consumers.length, q.members]);
-    if (qs.length > 0) this.link.nc.publish(STATS_SUBJECT, encodeWire({ t: 'stats', from: this.name, qs }));
+    // A stream has no owner to count its consumers: each node tells the others of its own.
+    const ss: [string, string, number, number][] = [];
+    for (const s of this.streams.values()) if (s.consumers.length > 0 && !s.deleted) ss.push([s.vhost.name, s.name, s.consumers.length, s.unackedCount]);
+    if (qs.length > 0 || ss.length > 0) this.link.nc.publish(STATS_SUBJECT, encodeWire(ss.length > 0 ? { t: 'stats', from: this.name, qs, ss } : { t: 'stats', from: this.name, qs }));
   }
 
   private receivedStats(m: Msg): void {
@@ -389,6 +421,7 @@ export class ClusterNode {
       // The owner's view of the stream's members (it looks every 5 s) and of who owns it.
       if (q.replicated) q.members = members;
     }
+    for (const [v, name, consumers, unacked] of w.h.ss ?? []) this.streams.get(queueKey(v, name))?.heardFrom(w.h.from, consumers, unacked);
   }
 
   /** A node went down or came (back) up. */

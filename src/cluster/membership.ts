@@ -122,6 +122,13 @@ export class Membership {
     return undefined;
   }
 
+  /** The node, running or not, that was last seen beside NATS server `server`. */
+  nodeOf(server: string): { name: string; running: boolean } | undefined {
+    let found: { name: string; running: boolean } | undefined;
+    for (const [name, n] of this.nodes) if (n.rec.server === server && (!found || n.running)) found = { name, running: n.running };
+    return found;
+  }
+
   /** The running node that comes first by name: the one that acts for all where one must. */
   firstRunning(): string | undefined {
     return this.list().find((n) => n.running)?.name;

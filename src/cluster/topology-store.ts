@@ -341,7 +341,7 @@ export class ClusterStore implements Store {
   }
   deleteQueue(vhost: string, name: string): void {
     // The node that deletes the queue deletes its stream; the others only forget it.
-    if (this.echoOff === 0) this.node.destroyStream(vhost, name);
+    if (this.echoOff === 0) this.track(this.node.destroyStream(vhost, name));
     this.write(recordKey('queue', queueId(vhost, name)), null);
     this.local.deleteQueue(vhost, name);
   }

@@ -88,7 +88,14 @@ export type WireHeader =
   /** A reply published on the sender to a direct reply-to name of the receiver's. */
   | { t: 'reply'; v: string; rk: string; ex: string; pl: number }
   /** The owner's counts of its queues, every second, to every node. */
-  | { t: 'stats'; from: string; qs: [string, string, number, number, number, string[]][] };
+  | {
+      t: 'stats';
+      from: string;
+      /** Owned queues: vhost, name, ready, unacked, consumers, members. */
+      qs: [string, string, number, number, number, string[]][];
+      /** Streams this node's clients consume: vhost, name, consumers, unacked (optional: older nodes send none). */
+      ss?: [string, string, number, number][];
+    };
 
 export function encodeWire(h: WireHeader, props?: Buffer, body?: Buffer): Uint8Array {
   const json = Buffer.from(JSON.stringify(h));

@@ -16,7 +16,7 @@ import { checkDeclare, parseQueueArgs, type QueueArgs } from './queue-args.js';
 import type { QueueType } from './queue-types/index.js';
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js';
 import { MessageStats } from './stats.js';
-import { StreamLog } from './stream-log.js';
+import { StreamLog, type AppendLog } from './stream-log.js';
 import type { VHost } from './vhost.js';
 import { IdleWatch } from './idle-since.js';
 
@@ -140,7 +140,7 @@ export class Queue {
   /** Set at shutdown: no timer or page read may change the queue once its totals are taken. */
   private frozen = false;
   /** A stream's log (x-queue-type: stream): it holds the messages instead of the ready list. */
-  readonly stream: StreamLog | null;
+  readonly stream: AppendLog | null;
   /** basic.get callers waiting for a page to come back from the store. */
   private headWaiters: (() => void)[] = [];
   /** Pooled bodies the store may still read, by seq: what gives each back (putMessage). */
@@ -166,6 +166,8 @@ export class Queue {
   constructor(
     readonly vhost: VHost,
     spec: QueueSpec,
+    /** Makes a stream's log where it is not this node's own (a cluster's replicated one). */
+    streamLog?: (q: Queue) => AppendLog,
   ) {
     this.name = spec.name;
     this.durable = spec.durable;
@@ -179,7 +181,7 @@ export class Queue {
     const max = this.args.maxPriority;
     const levels = max !== undefined ? new PriorityList(max) : null;
     this.ready = levels ?? new FifoList();
-    this.stream = this.type.name === 'stream' ? new StreamLog(this) : null;
+    this.stream = this.type.name === 'stream' ? (streamLog?.(this) ?? new StreamLog(this)) : null;
     // A priority queue's order is not its seq order: it pages by level, where the store can keep
     // each level apart; elsewhere (a cluster's replicated queue) it stays in memory.
     this.levelNames = levels && vhost.store.keepsLevelsApart ? Array.from({ length: max! + 1 }, (_, l) => levelStoreName(spec.name, l)) : null;

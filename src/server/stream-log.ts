@@ -74,7 +74,26 @@ export function parseStreamOffset(queue: string, vhost: string, args: FieldTable
   return bad(`{${v.type},${String(fromFieldValue(v))}}`);
 }
 
-export class StreamLog {
+/**
+ * What a stream queue asks of its log: this file's StreamLog on one node, a replicated log in a
+ * cluster (the queue's constructor is given a maker for it). Offsets, retention and readers are
+ * the log's; the queue only appends, counts and hands consumers to it.
+ */
+export interface AppendLog {
+  readonly count: number;
+  readonly bytes: number;
+  /** The queue is declared or recovered: the log takes the settings in effect now. */
+  start(): void;
+  append(msg: Message): void;
+  recover(): Promise<{ count: number; lastSeq: number }>;
+  addReader(c: Consumer): void;
+  removeReader(c: Consumer): void;
+  /** Delivers what readers have fetched, within their consumers' windows, and fetches more. */
+  dispatch(): void;
+  destroy(): void;
+}
+
+export class StreamLog implements AppendLog {
   private segments: Segment[] = [];
   /** Offset the next message gets. */
   next = 0;
@@ -283,22 +302,29 @@ export class StreamLog {
     );
   }
 
-  /** The delivery of a stored record: its properties with the x-stream-offset header added. */
+  /** The delivery of a stored record (seq = offset + 1). */
   private entryOf(m: ReadMessage): Entry {
-    const offset = m.seq - 1;
-    const props = withStreamOffset(m.properties, offset) ?? this.reencoded(m, offset);
-    return { msg: new Message(m.seq, m.exchange, m.routingKey, props, m.body, true), redelivered: false, expiresAt: 0 };
+    return streamEntry(m.seq, m.exchange, m.routingKey, m.properties, m.body, m.seq - 1);
   }
+}
 
-  /** Properties that already carry headers: decoded, the header set (replacing one the publisher sent), encoded. */
-  private reencoded(m: ReadMessage, offset: number): Buffer {
-    const props = new Message(m.seq, m.exchange, m.routingKey, m.properties, m.body, true).decoded();
-    const headers = new Map(props.headers ?? []);
-    headers.set('x-stream-offset', { type: 'l', value: BigInt(offset) });
-    const w = new Writer(256);
-    encodeBasicProperties(w, { ...props, headers });
-    return Buffer.from(w.take());
-  }
+/**
+ * A stream message's delivery: its properties with the x-stream-offset header added (replacing
+ * one the publisher sent), never flagged redelivered.
+ */
+export function streamEntry(seq: number, exchange: string, routingKey: string, properties: Buffer, body: Buffer, offset: number): Entry {
+  const props = withStreamOffset(properties, offset) ?? reencoded(seq, exchange, routingKey, properties, body, offset);
+  return { msg: new Message(seq, exchange, routingKey, props, body, true), redelivered: false, expiresAt: 0 };
+}
+
+/** Properties that already carry headers: decoded, the header set (replacing one the publisher sent), encoded. */
+function reencoded(seq: number, exchange: string, routingKey: string, properties: Buffer, body: Buffer, offset: number): Buffer {
+  const props = new Message(seq, exchange, routingKey, properties, body, true).decoded();
+  const headers = new Map(props.headers ?? []);
+  headers.set('x-stream-offset', { type: 'l', value: BigInt(offset) });
+  const w = new Writer(256);
+  encodeBasicProperties(w, { ...props, headers });
+  return Buffer.from(w.take());
 }
 
 const HEADERS_FLAG = 0x2000;
