@@ -251,6 +251,7 @@ export class Queue {
       this.args = parseQueueArgs(this.name, this.vhost.name, this.arguments);
     }
     if (this.deleted || this.frozen) return;
+    this.stream?.retentionChanged?.();
     this.configureDeadLettering();
     if (this.args.overflow === 'drop-head') this.dropHeads();
     // x-expires may have changed or gone: restart (or stop) the countdown.

@@ -91,6 +91,8 @@ export interface AppendLog {
   /** Delivers what readers have fetched, within their consumers' windows, and fetches more. */
   dispatch(): void;
   destroy(): void;
+  /** The queue's arguments in effect changed (a policy): a log that keeps its retention apart takes the new one. */
+  retentionChanged?(): void;
 }
 
 export class StreamLog implements AppendLog {

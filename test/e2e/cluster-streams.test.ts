@@ -207,6 +207,34 @@ describe('cluster streams', () => {
     expect(r2.got).toEqual(['new@0']);
   }, 90_000);
 
+  it('a policy set through another node limits the stream at once (max-length-bytes)', async () => {
+    cluster = await startWarrenCluster(3);
+    const c = cluster;
+    const conns = await Promise.all([0, 1, 2].map((i) => c.connect(i)));
+    await (await conns[0]!.createChannel()).assertQueue('pl', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    const pub = await conns[1]!.createConfirmChannel();
+    const fill = async (from: number): Promise<void> => {
+      for (let i = from; i < from + 100; i++) pub.sendToQueue('pl', Buffer.from(`${String(i).padStart(3, '0')}:${'z'.repeat(996)}`));
+      await pub.waitForConfirms();
+    };
+    await fill(0);
+    const r = await fetch(`http://127.0.0.1:${c.nodes[2]!.managementPort}/api/policies/%2F/small`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ pattern: '^pl$', definition: { 'max-length-bytes': 20_000 }, 'apply-to': 'queues' }),
+    });
+    expect(r.status).toBe(201);
+    await fill(100);
+    await waitUntil(async () => {
+      const m = (await queueInfo(c, 0, 'pl')).messages;
+      return m > 0 && m < 40;
+    }, 'the policy to limit the stream');
+    const rd = await reader(conns[0]!, 'pl', 'first');
+    await waitUntil(() => rd.got.some((g) => g.startsWith('199:')), 'the last message', 20_000);
+    expect(rd.got.length).toBeLessThan(40);
+    expect(Number(rd.got[0]!.split(':')[0])).toBeGreaterThan(150);
+  }, 90_000);
+
   it('x-max-length-bytes keeps the newest messages; a node restarted reads the log as it is', async () => {
     cluster = await startWarrenCluster(3);
     const c = cluster;

@@ -139,20 +139,28 @@ export class JetStreamLog implements AppendLog {
     });
   }
 
-  /** Makes the stream (the node that declares the queue; idempotent with the same configuration). */
-  async create(): Promise<void> {
+  /** JetStream's limits for the queue's retention in effect: x-max-length-bytes and x-max-age, or their policy's. */
+  private limits(): { max_bytes: number; max_age: number } {
     const a = this.q.args;
-    const config: Record<string, unknown> = {
+    return { max_bytes: a.maxLengthBytes ?? -1, max_age: (a.maxAge ?? 0) * 1_000_000 };
+  }
+
+  private config(replicas: number): Record<string, unknown> {
+    return {
       name: this.name,
       subjects: [this.subject],
       retention: 'limits',
       storage: 'file',
-      num_replicas: this.replicas,
+      num_replicas: replicas,
       discard: 'old',
       duplicate_window: 120_000_000_000,
+      ...this.limits(),
     };
-    if (a.maxLengthBytes !== undefined) config.max_bytes = a.maxLengthBytes;
-    if (a.maxAge !== undefined) config.max_age = a.maxAge * 1_000_000;
+  }
+
+  /** Makes the stream (the node that declares the queue; idempotent with the same configuration). */
+  async create(): Promise<void> {
+    const config = this.config(this.replicas);
     try {
       await this.api(`$JS.API.STREAM.CREATE.${this.name}`, config);
     } catch (err) {
@@ -163,18 +171,44 @@ export class JetStreamLog implements AppendLog {
   }
 
   start(): void {
-    // Retention is the JetStream stream's, set when it is made.
+    // Retention is the JetStream stream's, set when it is made and when a policy changes it.
   }
+
+  /**
+   * A policy changed the queue's retention: the stream's limits follow (every node sees the
+   * policy; each updates the stream only if the limits it last saw differ, and the update is the
+   * same from each).
+   */
+  retentionChanged(): void {
+    // Not read yet: the stream is being made (with the limits in effect) or read (recover calls this).
+    if (this.destroyed || this.infoAt === 0) return;
+    void (async () => {
+      const want = this.limits();
+      const had = this.streamLimits;
+      if (!had || (had.max_bytes === want.max_bytes && had.max_age === want.max_age)) return;
+      await this.api(`$JS.API.STREAM.UPDATE.${this.name}`, this.config(Math.max(1, this.servers.length)));
+      this.streamLimits = want;
+    })().catch((err: unknown) => this.host.log.warn({ queue: this.q.name, err: String(err) }, 'stream retention not updated'));
+  }
+
+  /** The stream's limits as JetStream last told them. */
+  private streamLimits: { max_bytes: number; max_age: number } | null = null;
 
   /** Reads the stream's state (a node starting). */
   async recover(): Promise<{ count: number; lastSeq: number }> {
     await this.refresh().catch((err: unknown) => this.host.log.warn({ queue: this.q.name, err: String(err) }, 'stream state not read'));
+    // A policy changed while this node was down: its limits.
+    this.retentionChanged();
     return { count: this.count, lastSeq: 0 };
   }
 
   /** Asks JetStream for the stream's state (one question at a time). */
   refresh(): Promise<void> {
-    this.asking ??= this.api<{ cluster?: { leader?: string; replicas?: { name: string }[] }; state: { first_seq: number; last_seq: number; messages: number; bytes: number } }>(
+    this.asking ??= this.api<{
+      config?: { max_bytes?: number; max_age?: number };
+      cluster?: { leader?: string; replicas?: { name: string }[] };
+      state: { first_seq: number; last_seq: number; messages: number; bytes: number };
+    }>(
       `$JS.API.STREAM.INFO.${this.name}`,
       {},
     )
@@ -184,6 +218,7 @@ export class JetStreamLog implements AppendLog {
         this.last = Math.max(this.last, i.state.last_seq);
         this.first = i.state.messages === 0 ? i.state.last_seq + 1 : i.state.first_seq;
         this.bytesHeld = i.state.bytes;
+        if (i.config) this.streamLimits = { max_bytes: i.config.max_bytes ?? -1, max_age: i.config.max_age ?? 0 };
         this.leader = i.cluster?.leader ?? '';
         this.servers = [i.cluster?.leader, ...(i.cluster?.replicas ?? []).map((r) => r.name)].filter((x): x is string => !!x);
       })
