@@ -41,8 +41,9 @@ import backlog from './scenarios/backlog.mjs';
 import quorum from './scenarios/quorum.mjs';
 import stream from './scenarios/stream.mjs';
 import cluster from './scenarios/cluster.mjs';
+import clusterStream from './scenarios/cluster-stream.mjs';
 
-const AMQPLIB_SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream, cluster];
+const AMQPLIB_SCENARIOS = [transient, persistent, publishOnly, rpc, fanout, latency, idleConns, large, backlog, quorum, stream, cluster, clusterStream];
 const CLIENTS = { goperf: GOPERF_SCENARIOS, amqplib: AMQPLIB_SCENARIOS };
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');

@@ -1,6 +1,7 @@
 // The node's connection to its NATS servers: core publish/subscribe for the hot paths, JetStream
 // management and KV for the shared state. Reconnects forever: a node whose nats-server restarts
 // carries on once it is back (or once the client has moved to another server of the list).
+import { Buffer } from 'node:buffer';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 
 export interface NatsLink {
@@ -50,4 +51,18 @@ export async function retrying<T>(op: () => Promise<T>, timeoutMs = 20_000): Pro
       wait = Math.min(wait * 2, 500);
     }
   }
+}
+
+/**
+ * A JetStream API request as JSON, its error answer thrown (with its code); asked again while
+ * JetStream has no leader for it (retrying), or once with once's timeout (its caller asks again).
+ */
+export function jsApi<T>(nc: NatsConnection, subject: string, body: unknown, once?: { timeoutMs: number }): Promise<T> {
+  const ask = async (): Promise<T> => {
+    const r = await nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: once?.timeoutMs ?? 5_000 });
+    const reply = JSON.parse(Buffer.from(r.data).toString() || '{}') as T & { error?: { code: number; description: string } };
+    if (reply.error) throw Object.assign(new Error(reply.error.description), { code: String(reply.error.code) });
+    return reply;
+  };
+  return once ? ask() : retrying(ask);
 }

@@ -23,10 +23,15 @@ import { bodyLength } from '../frames/body.js';
 import { decodeMessage, encodeMessage } from '../store/codec.js';
 import type { StoredMessage } from '../store/store.js';
 import type { DeliveredMark } from './delivered-marks.js';
-import { retrying } from './nats-link.js';
+import { jsApi } from './nats-link.js';
 
 export const streamNameOf = (vhost: string, queue: string): string =>
   `WQ_${createHash('sha1').update(`${vhost}\0${queue}`).digest('hex').slice(0, 24)}`;
+
+/** A queue's JetStream stream: on disk, messages kept until removed (or past its limits), resends de-duplicated for 2 minutes. */
+export function streamConfig(name: string, subject: string, replicas: number): Record<string, unknown> {
+  return { name, subjects: [subject], retention: 'limits', storage: 'file', num_replicas: replicas, discard: 'old', duplicate_window: 120_000_000_000 };
+}
 
 const ACK_TIMEOUT_MS = 5_000;
 const EMPTY = Buffer.alloc(0);
@@ -173,31 +178,13 @@ export class QueueStream {
     this.subject = `warren.q.${this.name}`;
   }
 
-  private async api<T>(subject: string, body: unknown, once?: { timeoutMs: number }): Promise<T> {
-    const ask = async (): Promise<T> => {
-      const r = await this.nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: once?.timeoutMs ?? ACK_TIMEOUT_MS });
-      const reply = JSON.parse(Buffer.from(r.data).toString() || '{}') as T & { error?: { code: number; description: string } };
-      if (reply.error) {
-        const e = new Error(reply.error.description) as Error & { code: string };
-        e.code = String(reply.error.code);
-        throw e;
-      }
-      return reply;
-    };
-    return once ? ask() : retrying(ask);
+  private api<T>(subject: string, body: unknown, once?: { timeoutMs: number }): Promise<T> {
+    return jsApi<T>(this.nc, subject, body, once);
   }
 
   /** Creates the stream if it does not exist (idempotent with the same configuration). */
   async create(replicas: number, placementTag?: string): Promise<void> {
-    const config: Record<string, unknown> = {
-      name: this.name,
-      subjects: [this.subject],
-      retention: 'limits',
-      storage: 'file',
-      num_replicas: replicas,
-      discard: 'old',
-      duplicate_window: 120_000_000_000,
-    };
+    const config = streamConfig(this.name, this.subject, replicas);
     if (placementTag) config.placement = { tags: [placementTag] };
     try {
       await this.api(`$JS.API.STREAM.CREATE.${this.name}`, config);

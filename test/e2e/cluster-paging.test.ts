@@ -5,7 +5,7 @@
 // processes, amqplib.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Channel, ConfirmChannel } from 'amqplib';
-import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
+import { clusterQueueInfo, startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 
 let cluster: WarrenCluster | null = null;
@@ -13,8 +13,6 @@ afterEach(async () => {
   await cluster?.stop();
   cluster = null;
 });
-
-const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
 
 interface QueueView {
   node: string;
@@ -24,10 +22,7 @@ interface QueueView {
   messages_paged_out: number;
 }
 
-async function queueInfo(c: WarrenCluster, i: number, q: string): Promise<QueueView> {
-  const r = await fetch(`http://127.0.0.1:${c.nodes[i]!.managementPort}/api/queues/%2F/${q}`, { headers: auth });
-  return (await r.json()) as QueueView;
-}
+const queueInfo = (c: WarrenCluster, i: number, q: string): Promise<QueueView> => clusterQueueInfo<QueueView>(c, i, q);
 
 async function ownerOf(c: WarrenCluster, q: string, members: number): Promise<number> {
   let info = await queueInfo(c, 0, q);

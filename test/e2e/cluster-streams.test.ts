@@ -4,7 +4,7 @@
 // other nodes got nothing, without an error.)
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
+import { clusterQueueInfo, startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
 import { sleep, waitUntil } from '../helpers/async.js';
 
 let cluster: WarrenCluster | null = null;
@@ -24,10 +24,7 @@ interface QueueView {
   consumers: number;
 }
 
-async function queueInfo(c: WarrenCluster, i: number, q: string): Promise<QueueView> {
-  const r = await fetch(`http://127.0.0.1:${c.nodes[i]!.managementPort}/api/queues/%2F/${q}`, { headers: auth });
-  return (await r.json()) as QueueView;
-}
+const queueInfo = (c: WarrenCluster, i: number, q: string): Promise<QueueView> => clusterQueueInfo<QueueView>(c, i, q);
 
 async function publish(ch: ConfirmChannel, q: string, bodies: string[]): Promise<void> {
   for (const b of bodies) ch.sendToQueue(q, Buffer.from(b));

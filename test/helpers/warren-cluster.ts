@@ -104,3 +104,10 @@ export async function startWarrenCluster(n = 3, extraArgs: string[] = []): Promi
     },
   };
 }
+
+/** A queue of vhost '/' as node i's management API shows it (as guest). */
+export async function clusterQueueInfo<T>(c: WarrenCluster, i: number, q: string): Promise<T> {
+  const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+  const r = await fetch(`http://127.0.0.1:${c.nodes[i]!.managementPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: { authorization: auth } });
+  return (await r.json()) as T;
+}

@@ -16,8 +16,8 @@ import type { Entry, Message } from '../../server/message.js';
 import type { Queue } from '../../server/queue.js';
 import { streamEntry, type AppendLog } from '../../server/stream-log.js';
 import { decodeMessage, encodeMessage } from '../../store/codec.js';
-import { retrying } from '../nats-link.js';
-import { streamNameOf, type PubAckInbox } from '../queue-stream.js';
+import { jsApi } from '../nats-link.js';
+import { streamConfig, streamNameOf, type PubAckInbox } from '../queue-stream.js';
 
 /** What the log needs of its node. */
 export interface StreamLogHost {
@@ -129,14 +129,9 @@ export class JetStreamLog implements AppendLog {
     return Math.max(1, Math.min(Number.isFinite(n) ? n : this.host.maxReplicas, this.host.maxReplicas));
   }
 
-  /** A JetStream API question, asked again while JetStream has no leader for it (see retrying). */
+  /** A JetStream API question, asked again while JetStream has no leader for it. */
   private api<T>(subject: string, body: unknown): Promise<T> {
-    return retrying(async () => {
-      const r = await this.host.nc.request(subject, Buffer.from(JSON.stringify(body ?? {})), { timeout: ACK_TIMEOUT_MS });
-      const reply = JSON.parse(Buffer.from(r.data).toString() || '{}') as T & { error?: { code: number; description: string } };
-      if (reply.error) throw Object.assign(new Error(reply.error.description), { code: String(reply.error.code) });
-      return reply;
-    });
+    return jsApi<T>(this.host.nc, subject, body);
   }
 
   /** JetStream's limits for the queue's retention in effect: x-max-length-bytes and x-max-age, or their policy's. */
@@ -146,16 +141,7 @@ export class JetStreamLog implements AppendLog {
   }
 
   private config(replicas: number): Record<string, unknown> {
-    return {
-      name: this.name,
-      subjects: [this.subject],
-      retention: 'limits',
-      storage: 'file',
-      num_replicas: replicas,
-      discard: 'old',
-      duplicate_window: 120_000_000_000,
-      ...this.limits(),
-    };
+    return { ...streamConfig(this.name, this.subject, replicas), ...this.limits() };
   }
 
   /** Makes the stream (the node that declares the queue; idempotent with the same configuration). */
