@@ -15,7 +15,7 @@
 import { Buffer } from 'node:buffer';
 import type { KV } from 'nats';
 import type { Logger } from 'pino';
-import { retrying, type NatsLink } from './nats-link.js';
+import { openBucket, retrying, type NatsLink } from './nats-link.js';
 
 export const MARKS_BUCKET = 'warren_marks';
 const WRITE_EVERY_MS = 10;
@@ -97,7 +97,7 @@ export class DeliveredMarks {
 
   private bucket(): Promise<KV> {
     if (!this.kv) {
-      const kv = retrying(() => this.link.js.views.kv(MARKS_BUCKET, { history: 1, replicas: this.replicas }));
+      const kv = openBucket(() => this.link.js.views.kv(MARKS_BUCKET, { history: 1, replicas: this.replicas }));
       // A failed open is tried again by the next caller.
       kv.catch(() => {
         if (this.kv === kv) this.kv = null;

@@ -4,7 +4,7 @@
 // expires, so the bucket's TTL only tidies up; the judgement is this timer's.)
 import type { KV } from 'nats';
 import type { Logger } from 'pino';
-import { retrying, type NatsLink } from './nats-link.js';
+import { openBucket, retrying, type NatsLink } from './nats-link.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 
 export const NODES_BUCKET = 'warren_nodes';
@@ -48,7 +48,7 @@ export class Membership {
   ) {}
 
   async start(): Promise<void> {
-    const kv = await retrying(() => this.link.js.views.kv(NODES_BUCKET, { history: 1, replicas: this.replicas, ttl: 60_000 }));
+    const kv = await openBucket(() => this.link.js.views.kv(NODES_BUCKET, { history: 1, replicas: this.replicas, ttl: 60_000 }));
     this.kv = kv;
     const watch = await retrying(() => kv.watch());
     void (async () => {

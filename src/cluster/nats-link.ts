@@ -36,17 +36,31 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
+ * isTransient, or JetStream not seeing enough servers for a replicated bucket yet: a node started
+ * while its NATS cluster is still forming (the servers' routes not all up) was told "no suitable
+ * peers for placement" for its R3 buckets and exited (the differential's cluster start, now and then).
+ */
+export function isTransientAtStart(err: unknown): boolean {
+  return isTransient(err) || /no suitable peers/i.test(String((err as Error | null)?.message ?? ''));
+}
+
+/** Opens a shared KV bucket at a node's start, waiting for up to a minute for JetStream to take it. */
+export function openBucket<T>(op: () => Promise<T>): Promise<T> {
+  return retrying(op, 60_000, isTransientAtStart);
+}
+
+/**
  * Runs op until it succeeds, retrying while JetStream has no leader for it (a stream just made,
  * or electing after a server died: nats-server 2.9 takes up to ~8 s), for at most timeoutMs.
  */
-export async function retrying<T>(op: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+export async function retrying<T>(op: () => Promise<T>, timeoutMs = 20_000, transient: (err: unknown) => boolean = isTransient): Promise<T> {
   const until = Date.now() + timeoutMs;
   let wait = 50;
   for (;;) {
     try {
       return await op();
     } catch (err) {
-      if (!isTransient(err) || Date.now() > until) throw err;
+      if (!transient(err) || Date.now() > until) throw err;
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 500);
     }

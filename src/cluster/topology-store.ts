@@ -22,7 +22,7 @@ import {
 } from '../store/store.js';
 import type { ClusterNode, ClusterQueueRecord } from './cluster-node.js';
 import type { ClusterQueue } from './cluster-queue.js';
-import { retrying, type NatsLink } from './nats-link.js';
+import { openBucket, retrying, type NatsLink } from './nats-link.js';
 import { writeTableBytes } from '../server/table-bytes.js';
 import { decodeRecord, encodeRecord, parseRecordKey, recordKey } from './record-codec.js';
 
@@ -115,7 +115,7 @@ export class ClusterStore implements Store {
 
   async open(): Promise<RecoveredState> {
     await this.local.open();
-    const kv = await retrying(() => this.link.js.views.kv(TOPOLOGY_BUCKET, { history: 1, replicas: this.replicas }));
+    const kv = await openBucket(() => this.link.js.views.kv(TOPOLOGY_BUCKET, { history: 1, replicas: this.replicas }));
     this.kv = kv;
     const initial = new Map<string, KvEntry>();
     let initialized = false;
