@@ -339,6 +339,8 @@ export class ClusterQueue extends Queue {
     this.held.length = 0;
     this.js = null;
     this.stopTimers();
+    // The dead letters it owes are in the stream: the new owner forwards them.
+    this.forgetOwed();
     // After js is gone: the paged messages of this node's store go, the stream's stay.
     this.forgetReady();
     // What this node's clients hold stays with them, settled through the new owner; the other

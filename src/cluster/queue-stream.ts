@@ -59,6 +59,8 @@ interface Put {
   tracked?: Promise<void>;
   /** Published through a node's pub (see forwarding): its name, written with it. */
   pub?: string;
+  /** A dead letter the queue owes at least once (not one of its messages): see putOwed. */
+  owed?: boolean;
 }
 
 export class FencedError extends Error {}
@@ -73,6 +75,8 @@ export interface HandedBack {
 
 /** The header naming the node's pub a write's message came in (see QueueStream.forwarding). */
 const PUB_HEADER = 'Warren-Pub';
+/** The header marking a write as a dead letter the queue owes, not a message of the queue. */
+const OWED_HEADER = 'Warren-Owed';
 /** How many of a stream's newest messages a takeover keeps the ids of (see QueueStream.wrote). */
 const ID_WINDOW = 65_536;
 /** How long after its read a new owner looks for handed-back messages' ids. */
@@ -160,6 +164,8 @@ export class QueueStream {
   private readonly order: number[] = [];
   private orderHead = 0;
   private deletesSinceTrim = 0;
+  /** The dead letters owed that load() read, by their seq, for the new owner's recovery (owedRead). */
+  private owedLoaded = new Map<number, StoredMessage>();
   /** What load() read, by our seq: bodies only up to its keepBytes (read fetches the rest again). */
   private loaded = new Map<number, { m: StoredMessage; bytes: number; body: boolean }>();
 
@@ -222,6 +228,7 @@ export class QueueStream {
     // By our seq: a message requeued is written again (flagged redelivered), and the newer record
     // wins; the older one is left for the prefix purge.
     const bySeq = new Map<number, { m: StoredMessage; js: number; bytes: number; body: boolean }>();
+    const owed = new Map<number, { m: StoredMessage; js: number }>();
     let seq = info.first;
     let maxSeq = 0;
     let kept = 0;
@@ -229,7 +236,7 @@ export class QueueStream {
     this.written = written;
     // Direct reads by sequence, a batch of requests in flight at a time (2.9 has no batch get).
     while (info.messages > 0 && seq <= info.last) {
-      const batch: Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined } | null>[] = [];
+      const batch: ReturnType<QueueStream['getMessage']>[] = [];
       for (let i = 0; i < 256 && seq <= info.last; i++, seq++) batch.push(this.getMessage(seq, seq > info.last - ID_WINDOW));
       for (const r of await Promise.all(batch)) {
         if (!r) continue;
@@ -237,6 +244,12 @@ export class QueueStream {
         if (r.pub) written.pubs.add(r.pub);
         if (r.m === null) {
           // An owner's fence marker: holds no message, goes with the next prefix purge.
+          continue;
+        }
+        if (r.owed) {
+          // A dead letter owed: the newest record of it wins (a retry that some targets took).
+          owed.set(r.m.seq, { m: r.m, js: r.seq });
+          maxSeq = Math.max(maxSeq, r.m.seq);
           continue;
         }
         const earlier = bySeq.get(r.m.seq);
@@ -261,23 +274,33 @@ export class QueueStream {
       this.jsSeq.set(m.seq, js);
       this.live.push(js);
     }
+    this.owedLoaded = new Map();
+    for (const { m, js } of owed.values()) {
+      this.owedLoaded.set(m.seq, m);
+      this.jsSeq.set(m.seq, js);
+      this.live.push(js);
+    }
     this.live.sort((a, b) => a - b);
     this.order.sort((a, b) => a - b);
     return maxSeq;
   }
 
-  private async getMessage(seq: number, withId = false): Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined } | null> {
+  private async getMessage(seq: number, withId = false): Promise<{ seq: number; m: StoredMessage | null; id?: string | undefined; pub?: string | undefined; owed: boolean } | null> {
     try {
       const r = await this.api<{ message: { seq: number; data?: string; hdrs?: string } }>(`$JS.API.STREAM.MSG.GET.${this.name}`, { seq });
       const data = Buffer.from(r.message.data ?? '', 'base64');
       let id: string | undefined;
       let pub: string | undefined;
-      if (withId && r.message.hdrs) {
+      let owed = false;
+      if (r.message.hdrs) {
         const hdrs = Buffer.from(r.message.hdrs, 'base64').toString();
-        id = /Nats-Msg-Id:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
-        pub = /Warren-Pub:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
+        owed = hdrs.includes(`${OWED_HEADER}:`);
+        if (withId) {
+          id = /Nats-Msg-Id:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
+          pub = /Warren-Pub:\s*([^\r\n]+)/i.exec(hdrs)?.[1];
+        }
       }
-      return { seq: r.message.seq, m: data.length === 0 ? null : decodeMessage(data), id, pub };
+      return { seq: r.message.seq, m: data.length === 0 ? null : decodeMessage(data), id, pub, owed };
     } catch (err) {
       // Deleted between the info and the read (a lone delete): nothing there.
       if (/not found|no message found|10037/i.test(String((err as Error).message))) return null;
@@ -409,8 +432,14 @@ export class QueueStream {
   }
 
   /** Recovery is over: the loaded copies can go (the queue holds them now, or read() fetches them). */
+  /** The dead letters owed that load() found (the new owner's recovery reads them once). */
+  owedRead(): StoredMessage[] {
+    return [...this.owedLoaded.values()];
+  }
+
   dropLoaded(): void {
     this.loaded = new Map();
+    this.owedLoaded = new Map();
     // The ids stay a while: the old owner hands back its unacknowledged writes once it learns who
     // owns the queue now, and a publish stalled on the way is sent again after 10 s.
     const written = this.written;
@@ -434,8 +463,13 @@ export class QueueStream {
     return w !== null && ((m.mid !== undefined && w.ids.has(m.mid)) || w.pubs.has(m.pub));
   }
 
-  put(m: StoredMessage): void {
-    this.addOrder(m.seq);
+  /**
+   * Writes a message of the queue; owed: a dead letter the queue owes at least once (its own seq,
+   * outside the queue's order), which the next owner reads back as owed (owedRead) rather than as a
+   * message, and which goes like a message once its targets have it (delete).
+   */
+  put(m: StoredMessage, owed = false): void {
+    if (!owed) this.addOrder(m.seq);
     const data = encodeMessage(m);
     let put!: Put;
     const p = new Promise<void>((resolve, reject) => {
@@ -454,6 +488,7 @@ export class QueueStream {
     tracked.catch(() => undefined);
     put.tracked = tracked;
     if (this.forwarding !== null) put.pub = this.forwarding;
+    if (owed) put.owed = true;
     this.pending.add(tracked);
     this.puts.add(tracked);
     this.send(put);
@@ -481,6 +516,7 @@ export class QueueStream {
     const h = headers();
     h.set('Nats-Msg-Id', put.id);
     if (put.pub !== undefined) h.set(PUB_HEADER, put.pub);
+    if (put.owed) h.set(OWED_HEADER, '1');
     put.sentAt = Date.now();
     this.inflight.set(put.m.seq, put);
     // A resend waits on a new subject: the old one is forgotten (its answer, if late, is moot).
@@ -682,7 +718,9 @@ export class QueueStream {
   handBack(): HandedBack[] {
     const back: HandedBack[] = [];
     for (const put of this.stopWriting()) {
-      if (put.pub !== undefined || this.jsSeq.has(put.m.seq) || this.early.has(put.m.seq)) {
+      // (A dead letter owed whose write is unacknowledged is not a message to hand on: if it did
+      // not land, the next owner does not owe it; see README, Cluster.)
+      if (put.pub !== undefined || put.owed || this.jsSeq.has(put.m.seq) || this.early.has(put.m.seq)) {
         put.resolve();
         continue;
       }

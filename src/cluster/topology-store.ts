@@ -383,16 +383,23 @@ export class ClusterStore implements Store {
   get ackHoldFrom(): number {
     return this.local.ackHoldFrom;
   }
-  // At-least-once dead letters owed by a quorum queue stay in the owner's local store (not yet in
-  // the queue's stream: they do not move with the queue when another node takes it over).
+  // At-least-once dead letters owed by a replicated quorum queue go to its stream, marked as owed,
+  // so that they move with the queue: a new owner reads them back and forwards them (they stayed
+  // in the owner's local store, and a takeover after the owner died lost them). Others' (a delayed
+  // exchange's, a transient queue's) stay in the local store.
   putDeadLetter(vhost: string, queue: string, m: StoredMessage): void {
-    this.local.putDeadLetter(vhost, queue, m);
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.put(m, true);
+    else this.local.putDeadLetter(vhost, queue, m);
   }
   deleteDeadLetter(vhost: string, queue: string, seq: number): void {
-    this.local.deleteDeadLetter(vhost, queue, seq);
+    const s = this.node.streamFor(vhost, queue);
+    if (s) s.delete(seq);
+    else this.local.deleteDeadLetter(vhost, queue, seq);
   }
   readDeadLetters(vhost: string, queue: string): Promise<StoredMessage[]> {
-    return this.local.readDeadLetters(vhost, queue);
+    const s = this.node.streamFor(vhost, queue);
+    return s ? Promise.resolve(s.owedRead()) : this.local.readDeadLetters(vhost, queue);
   }
   putPaged(vhost: string, queue: string, m: StoredMessage): void {
     this.local.putPaged(vhost, queue, m);

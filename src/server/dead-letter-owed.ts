@@ -19,6 +19,8 @@ interface Owed {
   dead: DeadMessage;
   /** Target queues that took it: a retry does not hand it to them again. */
   settled: Set<string>;
+  /** Waiting for targets' verdicts (a cluster's queues on other nodes): not retried meanwhile. */
+  waiting?: boolean;
 }
 
 export class OwedDeadLetters {
@@ -54,7 +56,7 @@ export class OwedDeadLetters {
   /** Tries every owed message again (on the retry timer, after a topology change, after recovery). */
   retry(): void {
     if (this.stopped || this.owed.size === 0) return;
-    for (const o of [...this.owed.values()]) this.forward(o);
+    for (const o of [...this.owed.values()]) if (!o.waiting) this.forward(o);
     this.armRetry();
   }
 
@@ -76,6 +78,18 @@ export class OwedDeadLetters {
     this.disarm();
   }
 
+  /**
+   * Another node holds them now (a cluster's queue that moved reads them back from its stream):
+   * forgotten here, the store left as it is; this node forwards them again only if it takes the
+   * queue back (recover).
+   */
+  release(): void {
+    this.owed.clear();
+    this.bytesHeld = 0;
+    this.logged.clear();
+    this.stop();
+  }
+
   /** The queue is deleted or the broker stops: no more retries (the store keeps or drops them). */
   stop(): void {
     this.stopped = true;
@@ -84,6 +98,8 @@ export class OwedDeadLetters {
 
   /** Reads back what the queue owed when the broker stopped; the highest seq, 0 for none. */
   async recover(): Promise<number> {
+    // The queue runs here (again: a cluster's queue taken back after a release).
+    this.stopped = false;
     const v = this.q.vhost;
     let last = 0;
     for (const m of await v.store.readDeadLetters(v.name, this.q.name)) {
@@ -145,20 +161,48 @@ export class OwedDeadLetters {
     let msg: Message | null = null;
     let refused = false;
     let took = false;
+    // A target whose x-overflow verdict comes later (a cluster's queue owned by another node) is
+    // waited for: taken for granted, a refusal there lost the dead letter.
+    let verdicts: Promise<void>[] | null = null;
     for (const t of targets) {
       if (o.settled.has(t.name)) continue;
       msg ??= new Message(v.nextSeq(), dlxName, routingKey, o.dead.properties, o.dead.body, o.dead.persistent);
-      if (t.enqueue(msg)) {
+      if (!t.enqueue(msg)) {
+        refused = true;
+        continue;
+      }
+      const verdict = t.takeVerdict();
+      if (!verdict) {
         o.settled.add(t.name);
         took = true;
-      } else refused = true;
+        continue;
+      }
+      (verdicts ??= []).push(
+        verdict.then((ok) => {
+          if (!ok) refused = true;
+          else {
+            o.settled.add(t.name);
+            took = true;
+          }
+        }),
+      );
     }
+    if (!verdicts) return this.settle(o, took, refused);
+    o.waiting = true;
+    void Promise.all(verdicts).then(() => {
+      o.waiting = false;
+      if (this.owed.get(o.seq) === o && !this.stopped) this.settle(o, took, refused);
+    });
+  }
+
+  /** After a forward: forgotten once every target took it; some took it, another refused: who has it is remembered. */
+  private settle(o: Owed, took: boolean, refused: boolean): void {
+    const v = this.q.vhost;
     if (!refused) {
       v.counters.deadLettersConfirmed++;
       return this.forget(o);
     }
-    // Some took it, another refused (x-overflow reject-publish): remember who has it.
-    if (took) v.store.putDeadLetter(v.name, q.name, this.record(o));
+    if (took) v.store.putDeadLetter(v.name, this.q.name, this.record(o));
   }
 
   private forget(o: Owed): void {

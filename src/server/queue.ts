@@ -230,6 +230,11 @@ export class Queue {
     return this.owed?.bytes ?? 0;
   }
 
+  /** Another node owns the queue now (a cluster): the dead letters it owes are its to forward. */
+  forgetOwed(): void {
+    this.owed?.release();
+  }
+
   /** Tries the owed dead letters again (a topology change or the retry timer). */
   retryDeadLetters(): void {
     if (!this.deleted && !this.frozen) this.owed?.retry();
