@@ -30,7 +30,10 @@ async function ownerSeenBy(c: WarrenCluster, i: number, q: string, not = ''): Pr
 }
 
 describe('cluster at-least-once dead letters', () => {
-  it('what a quorum queue owes its dead-letter targets is forwarded by the node that takes it over when its owner dies', async () => {
+  it.each([
+    ['dies (kill -9, with its NATS server)', 'kill'],
+    ['stops (SIGTERM: it hands its queues over)', 'stop'],
+  ] as const)('what a quorum queue owes its dead-letter targets is forwarded by the node that takes it over when its owner %s', async (_how, how) => {
     cluster = await startWarrenCluster(3, ['--dead-letter-retry-interval', '300']);
     const c = cluster;
     const setup = await (await c.connect(0)).createChannel();
@@ -71,7 +74,8 @@ describe('cluster at-least-once dead letters', () => {
     await waitUntil(async () => (await queueInfo(c, owner, 'src')).messages_dlx === 5, 'src to owe 5 dead letters', 10_000);
     await sleep(500); // the owed records' writes acknowledged
 
-    await Promise.all([c.nodes[owner]!.broker.kill9(), c.nats.servers[owner]!.kill9()]);
+    if (how === 'kill') await Promise.all([c.nodes[owner]!.broker.kill9(), c.nats.servers[owner]!.kill9()]);
+    else await c.nodes[owner]!.broker.stop();
     const next = await ownerSeenBy(c, others[0]!, 'src', c.nodes[owner]!.name);
     await waitUntil(async () => (await queueInfo(c, next, 'src')).messages_dlx === 5, 'the new owner to owe the 5 dead letters', 20_000);
 
