@@ -544,6 +544,7 @@ export async function startWarrenCluster({ extraArgs = [] } = {}) {
           `server_name: ${names[i]}`,
           `listen: 127.0.0.1:${ports[i].client}`,
           `server_tags: ["warren-node:${names[i]}"]`,
+          'max_payload: 8MB', // as deploy/nats: messages of up to 8 MiB
           `jetstream { store_dir: "${store}" }`,
           `cluster { name: warren, listen: 127.0.0.1:${ports[i].route}, routes: [${routes}] }`,
           '',

@@ -293,6 +293,15 @@ const cluster: JoinedCluster | null = argv.cluster
       process.exit(1);
     })
   : null;
+// A body the cluster's NATS servers cannot carry is refused as RabbitMQ refuses one over its
+// max_message_size (406 at its content header), not failed half-way (541 and a closed connection).
+const maxMessageSize = cluster ? Math.min(argv['max-message-size'], cluster.maxBody(argv['frame-max'])) : argv['max-message-size'];
+if (maxMessageSize < argv['max-message-size']) {
+  logger.warn(
+    { maxMessageSize, requested: argv['max-message-size'] },
+    `message bodies over ${maxMessageSize} bytes are refused: the NATS servers' max_payload is the limit in a cluster (raise it in their configuration, up to 64MB)`,
+  );
+}
 const broker: Broker = new Broker({
   logger,
   store: cluster?.store,
@@ -308,7 +317,7 @@ const broker: Broker = new Broker({
   channelMax: argv['channel-max'],
   defaultUser: argv['default-user'],
   defaultPass: argv['default-pass'],
-  maxMessageSize: argv['max-message-size'],
+  maxMessageSize,
   fsync: argv.fsync,
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],

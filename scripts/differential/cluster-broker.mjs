@@ -70,7 +70,7 @@ export async function startClusterBroker(cli, dir, logDir, n = 3) {
       const name = `n${i + 1}`;
       const conf = join(dir, `${name}.conf`);
       // As test/helpers/nats-cluster.ts: a tag per server places a classic queue's stream beside its node.
-      writeFileSync(conf, [`server_name: ${name}`, `listen: 127.0.0.1:${client(i)}`, `server_tags: ["warren-node:${name}"]`, `jetstream { store_dir: "${join(dir, `${name}-js`)}" }`, `cluster { name: warren, listen: 127.0.0.1:${ports[2 * i + 1]}, routes: [${routes}] }`, ''].join('\n'));
+      writeFileSync(conf, [`server_name: ${name}`, `listen: 127.0.0.1:${client(i)}`, `server_tags: ["warren-node:${name}"]`, 'max_payload: 8MB', `jetstream { store_dir: "${join(dir, `${name}-js`)}" }`, `cluster { name: warren, listen: 127.0.0.1:${ports[2 * i + 1]}, routes: [${routes}] }`, ''].join('\n'));
       procs.push(spawn('nats-server', ['-c', conf], { stdio: 'ignore' }));
     }
     await Promise.all(Array.from({ length: n }, (_, i) => listening(client(i))));

@@ -26,10 +26,20 @@ export interface JoinedCluster extends ClusterView {
   readonly queueFactory: ClusterNode['queueFactory'];
   readonly remoteReplies: ClusterNode['remoteReplies'];
   attach: ClusterNode['attach'];
+  /**
+   * The largest message body the cluster can carry: what a NATS message may hold (the servers'
+   * max_payload) less what goes with a body (its properties, at most a frame of frameMax; names,
+   * headers). A body is one NATS message on every path (a stream write, a publish or delivery
+   * between nodes).
+   */
+  maxBody(frameMax: number): number;
   /** A planned stop: hands this node's queues to the others (before the broker closes). */
   handOver(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Room for a record's or a wire message's own fields and NATS headers beside body and properties. */
+const BODY_MARGIN = 8 * 1024;
 
 export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
   const link = await openNatsLink(o.servers, o.name);
@@ -44,6 +54,7 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
     remoteReplies: node.remoteReplies,
     attach: (b) => node.attach(b),
     nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
+    maxBody: (frameMax) => (link.nc.info?.max_payload ?? 1024 * 1024) - frameMax - BODY_MARGIN,
     handOver: () => node.handOver(),
     rebalance: () => node.rebalance(),
     close: () => node.close(),

@@ -104,6 +104,7 @@ async function startOnFreePorts(n: number, dir: string, names: string[], servers
         `server_name: ${name}`,
         `listen: 127.0.0.1:${ports[i]!.client}`,
         `server_tags: ["warren-node:${name}"]`,
+        'max_payload: 8MB', // as deploy/nats: messages of up to 8 MiB
         `jetstream { store_dir: "${store}" }`,
         `cluster { name: warren, listen: 127.0.0.1:${ports[i]!.route}, routes: [${routes}] }`,
         ...(process.env.NATS_LOG_DIR ? [`log_file: "${process.env.NATS_LOG_DIR}/${name}.log"`, 'debug: true', 'logtime: true'] : []),
