@@ -20,6 +20,8 @@ export interface Command {
   body?: Body;
 }
 
+/** The properties of a body being refused (never read). */
+const EMPTY = Buffer.alloc(0);
 const unexpected = (text: string): AmqpError => new AmqpError(ReplyCode.UnexpectedFrame, text, 'connection');
 
 /**
@@ -69,6 +71,8 @@ export class CommandAssembler {
   private parts: Buffer[] | null = null;
   /** Fills pool slabs with large bodies; null when this assembler does not pool. */
   private readonly slabs: SlabFiller | null;
+  /** True while the body being received is over maxBodySize: counted, not kept, refused once whole. */
+  private oversized = false;
   /** True while the body being received goes into slabs rather than being kept in its reads. */
   private pooling = false;
   /** Reused for every method frame of the channel, with the names they repeat. */
@@ -150,14 +154,18 @@ export class CommandAssembler {
       if (classId !== (this.method === this.publish ? 60 : methodInfo.get(this.method.id)!.classId)) {
         throw unexpected(`content header for class ${classId} does not match method class`);
       }
-      if (size > this.maxBodySize) {
-        throw new AmqpError(
-          ReplyCode.PreconditionFailed,
-          `message size ${size} is larger than configured max size ${this.maxBodySize}`,
-          'channel',
-        );
-      }
       if (end - start < 14) throw new AmqpError(ReplyCode.SyntaxError, 'content header too short', 'connection');
+      if (size > this.maxBodySize) {
+        // Refused once the body has come, as RabbitMQ's channel checks max_message_size on the
+        // whole message; the body is counted, not kept. (Refused at the header, amqplib reopened
+        // the channel's number while the rest of the body was still queued behind the close-ok
+        // in its muxer: the open landed on the closing channel, was ignored, and the connection hung.)
+        this.properties = EMPTY;
+        this.bodySize = size;
+        this.received = 0;
+        this.oversized = true;
+        return null;
+      }
       // Copied (or the previous one's, if the same): the payload is a view of a socket chunk and
       // the message may outlive it by far.
       this.properties = this.sameProperties(b, start + 12, end) ?? (this.lastProperties = copyOut(b, start + 12, end));
@@ -172,6 +180,11 @@ export class CommandAssembler {
       this.received += n;
       if (this.received > this.bodySize) {
         throw unexpected(`content body larger than the ${this.bodySize} bytes its header declared`);
+      }
+      if (this.oversized) {
+        if (this.received < this.bodySize) return null;
+        this.reset();
+        throw new AmqpError(ReplyCode.PreconditionFailed, `message size ${this.bodySize} is larger than configured max size ${this.maxBodySize}`, 'channel');
       }
       if (this.pooling) {
         if (this.bodySize >= LARGE_BODY) largeBodies.bytes += n;
@@ -300,6 +313,7 @@ export class CommandAssembler {
     this.properties = null;
     this.first = null;
     this.parts = null;
+    this.oversized = false;
   }
 
   /**

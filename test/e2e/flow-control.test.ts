@@ -119,6 +119,30 @@ describe('limits', () => {
     await b.close();
   });
 
+  it('refuses a body over the maximum size once all of it has come, as RabbitMQ: amqplib reopening that channel number at once keeps working', async () => {
+    // amqplib queues a large body in the channel's own buffer, and opens its next channel under
+    // the closed one's number as soon as it has answered the close: refused at the header, the
+    // open arrived while the rest of the refused body was still coming, on a channel still
+    // closing, and was never answered (RabbitMQ 3.10.8 refuses after the body: 20 of 20 there).
+    const b = await startBroker({ maxMessageSize: 1024 * 1024 });
+    const conn = await amqp.connect(`amqp://127.0.0.1:${b.port}`);
+    const setup = await conn.createChannel();
+    await setup.assertQueue('big2');
+    for (let k = 0; k < 10; k++) {
+      const big = await conn.createConfirmChannel();
+      const closed = new Promise<string>((r) => big.once('error', (e: Error) => r(e.message)));
+      big.sendToQueue('big2', Buffer.alloc(4 * 1024 * 1024));
+      expect(await closed).toContain('message size 4194304 is larger than configured max size 1048576');
+      const after = await conn.createConfirmChannel();
+      after.sendToQueue('big2', Buffer.from(`small ${k}`));
+      await after.waitForConfirms();
+      await after.close();
+    }
+    expect((await setup.checkQueue('big2')).messageCount).toBe(10);
+    await conn.close();
+    await b.close();
+  }, 30_000);
+
   it('refuses channel numbers above channel_max with 504', async () => {
     const b = await startBroker({ channelMax: 3 });
     const raw = await RawAmqp.connect(b.port);

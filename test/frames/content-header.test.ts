@@ -24,12 +24,26 @@ function errText(f: () => unknown): string {
 }
 
 describe('content header', () => {
-  it('reads sizes past 32 bits, and names them exactly when over the limit', () => {
+  it('reads sizes past 32 bits: a body over the limit is counted, not kept, and refused once it has all come', () => {
     for (const size of [2 ** 32 + 5, 0x1234_5678_9abc, 2 ** 53 - 1]) {
       const a = new CommandAssembler(1000);
       a.push(1, PUBLISH);
-      expect(errText(() => a.push(2, header(60, size)))).toBe(`406 channel PRECONDITION_FAILED - message size ${size} is larger than configured max size 1000`);
+      // Refused at the end of the body, as RabbitMQ's channel refuses it (not at the header).
+      expect(a.push(2, header(60, size))).toBeNull();
+      expect(a.push(3, Buffer.alloc(4096))).toBeNull();
+      expect(a.busy).toBe(true);
     }
+    const a = new CommandAssembler(1000);
+    a.push(1, PUBLISH);
+    expect(a.push(2, header(60, 2500))).toBeNull();
+    expect(a.push(3, Buffer.alloc(1200))).toBeNull();
+    expect(a.push(3, Buffer.alloc(1200))).toBeNull();
+    expect(errText(() => a.push(3, Buffer.alloc(100)))).toBe('406 channel PRECONDITION_FAILED - message size 2500 is larger than configured max size 1000');
+    // Ready for the next command.
+    expect(a.busy).toBe(false);
+    expect(a.push(1, PUBLISH)).toBeNull();
+    expect(a.push(2, header(60, 3))).toBeNull();
+    expect(a.push(3, Buffer.from('abc'))?.body).toEqual(Buffer.from('abc'));
   });
 
   it('assembles a body of the declared size, in a range of a bigger chunk', () => {
