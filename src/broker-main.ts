@@ -294,7 +294,7 @@ const cluster: JoinedCluster | null = argv.cluster
     })
   : null;
 // A body the cluster's NATS servers cannot carry is refused as RabbitMQ refuses one over its
-// max_message_size (406 at its content header), not failed half-way (541 and a closed connection).
+// max_message_size (406 once its body has come), not failed half-way (541 and a closed connection).
 const maxMessageSize = cluster ? Math.min(argv['max-message-size'], cluster.maxBody(argv['frame-max'])) : argv['max-message-size'];
 if (maxMessageSize < argv['max-message-size']) {
   logger.warn(

@@ -59,7 +59,7 @@ interface Put {
   tracked?: Promise<void>;
   /** Published through a node's pub (see forwarding): its name, written with it. */
   pub?: string;
-  /** A dead letter the queue owes at least once (not one of its messages): see putOwed. */
+  /** A dead letter the queue owes at least once (not one of its messages): see put. */
   owed?: boolean;
 }
 
@@ -431,12 +431,12 @@ export class QueueStream {
     return lo;
   }
 
-  /** Recovery is over: the loaded copies can go (the queue holds them now, or read() fetches them). */
   /** The dead letters owed that load() found (the new owner's recovery reads them once). */
   owedRead(): StoredMessage[] {
     return [...this.owedLoaded.values()];
   }
 
+  /** Recovery is over: the loaded copies can go (the queue holds them now, or read() fetches them). */
   dropLoaded(): void {
     this.loaded = new Map();
     this.owedLoaded = new Map();
