@@ -453,6 +453,10 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       // RabbitMQ 3.10.8: 400 with the channel error's text.
       if (!e) throw badRequest(`404 NOT_FOUND - no exchange '${name}' in vhost '${v.name}'`);
       const body = Buffer.from(req.body.payload, req.body.payload_encoding === 'base64' ? 'base64' : 'utf8');
+      // As over AMQP (frames/assembler.ts): a body over the broker's max_message_size (in a cluster,
+      // what its NATS servers carry) is the channel's 406.
+      const max = broker.options.maxMessageSize;
+      if (body.length > max) throw badRequest(`406 PRECONDITION_FAILED - message size ${body.length} is larger than configured max size ${max}`);
       // As over AMQP (channel.ts checkUserId): a user_id must be the publisher's, unless it impersonates.
       const claimed = (req.body.properties as { user_id?: unknown } | undefined)?.user_id;
       const u = req.authz.user;

@@ -182,7 +182,7 @@ describe('CommandAssembler', () => {
     expect(codeOf(() => a.push(3, Buffer.from('four')))).toBe(505);
   });
 
-  it('a declared size over the max is 406 before anything is buffered', () => {
+  it('a declared size over the max is 406 once its body has come (as RabbitMQ), the body counted and not kept', () => {
     const a = new codec.CommandAssembler(1000);
     const pub = Buffer.alloc(64);
     pub.writeUInt32BE(codec.M.BasicPublish);
@@ -190,7 +190,18 @@ describe('CommandAssembler', () => {
     const header = Buffer.alloc(14);
     header.writeUInt16BE(60);
     header.writeBigUInt64BE(2n ** 64n - 1n, 4);
-    expect(codeOf(() => a.push(2, header))).toBe(406);
+    expect(a.push(2, header)).toBe(null);
+    expect(a.push(3, Buffer.alloc(4096))).toBe(null);
+    const b = new codec.CommandAssembler(1000);
+    b.push(1, pub);
+    header.writeBigUInt64BE(2000n, 4);
+    expect(b.push(2, header)).toBe(null);
+    expect(b.push(3, Buffer.alloc(1500))).toBe(null);
+    expect(codeOf(() => b.push(3, Buffer.alloc(500)))).toBe(406);
+    // A body over its declared size is still the connection's 505.
+    b.push(1, pub);
+    expect(b.push(2, header)).toBe(null);
+    expect(codeOf(() => b.push(3, Buffer.alloc(2001)))).toBe(505);
   });
 });
 
