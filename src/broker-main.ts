@@ -285,6 +285,7 @@ const cluster: JoinedCluster | null = argv.cluster
       dataDir,
       store: levelStoreOptions({ fsync: argv.fsync, bodyFileSize: argv['body-file-size'], bodyCompactionMs: argv['body-compaction-interval'], journalSize: argv['journal-size'] }, logger),
       replicas: argv['cluster-replicas'],
+      frameMax: argv['frame-max'],
       log: logger,
       self: (): { host: string; amqpPort: number; managementPort: number } => ({ host: argv.host, amqpPort: broker.port, managementPort: broker.listenerPort('http') }),
       dropWire: argv['fault-drop-wire'] === undefined ? undefined : parseDropWire(argv['fault-drop-wire']),
@@ -293,15 +294,6 @@ const cluster: JoinedCluster | null = argv.cluster
       process.exit(1);
     })
   : null;
-// A body the cluster's NATS servers cannot carry is refused as RabbitMQ refuses one over its
-// max_message_size (406 once its body has come), not failed half-way (541 and a closed connection).
-const maxMessageSize = cluster ? Math.min(argv['max-message-size'], cluster.maxBody(argv['frame-max'])) : argv['max-message-size'];
-if (maxMessageSize < argv['max-message-size']) {
-  logger.warn(
-    { maxMessageSize, requested: argv['max-message-size'] },
-    `message bodies over ${maxMessageSize} bytes are refused: the NATS servers' max_payload is the limit in a cluster (raise it in their configuration, up to 64MB)`,
-  );
-}
 const broker: Broker = new Broker({
   logger,
   store: cluster?.store,
@@ -317,7 +309,7 @@ const broker: Broker = new Broker({
   channelMax: argv['channel-max'],
   defaultUser: argv['default-user'],
   defaultPass: argv['default-pass'],
-  maxMessageSize,
+  maxMessageSize: argv['max-message-size'],
   fsync: argv.fsync,
   pageOutMessages: argv['page-out-messages'],
   pageOutBytes: argv['page-out-bytes'],

@@ -81,6 +81,9 @@ export class ClusterNode {
     this.marks = new DeliveredMarks(link, maxReplicas, log);
   }
 
+  /** The largest body that can travel between nodes (set at join: NATS's max_payload less a margin). */
+  maxBody = Infinity;
+
   /** Stream queues: served by every node from their JetStream stream, no owner (streams/). */
   private readonly streams = new Map<string, ClusterStreamQueue>();
 
@@ -94,6 +97,7 @@ export class ClusterNode {
       puts: this.puts,
       log: this.log,
       maxReplicas: this.maxReplicas,
+      maxBody: this.maxBody,
       nodeOf: (server) => this.membership.nodeOf(server),
     };
   }

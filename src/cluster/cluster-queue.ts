@@ -101,6 +101,16 @@ export class ClusterQueue extends Queue {
     return { node: this.home, members: this.members, online };
   }
 
+  /**
+   * A message that travels between nodes (a replicated queue's stream write, a publish to another
+   * node's queue, a delivery to a consumer on another node) is one NATS message. Only a queue of
+   * this node's that no other node can reach, an exclusive one of a connection here, takes more.
+   */
+  override get maxBody(): number {
+    const local = !this.replicated && this.owned && this.exclusiveOwner !== null && this.exclusiveOwner !== ELSEWHERE;
+    return local ? Infinity : this.node.maxBody;
+  }
+
   get owned(): boolean {
     return this.home === this.node.name;
   }

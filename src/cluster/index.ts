@@ -17,6 +17,8 @@ export interface JoinOptions {
   replicas: number;
   log: Logger;
   self: () => { host: string; amqpPort: number; managementPort: number };
+  /** The largest frame the broker allows (--frame-max): a message's properties fit in one. */
+  frameMax: number;
   /** Fault injection for tests: drops every Nth message of a type this node sends to another. */
   dropWire?: ReadonlyMap<string, number>;
 }
@@ -26,13 +28,6 @@ export interface JoinedCluster extends ClusterView {
   readonly queueFactory: ClusterNode['queueFactory'];
   readonly remoteReplies: ClusterNode['remoteReplies'];
   attach: ClusterNode['attach'];
-  /**
-   * The largest message body the cluster can carry: what a NATS message may hold (the servers'
-   * max_payload) less what goes with a body (its properties, at most a frame of frameMax; names,
-   * headers). A body is one NATS message on every path (a stream write, a publish or delivery
-   * between nodes).
-   */
-  maxBody(frameMax: number): number;
   /** A planned stop: hands this node's queues to the others (before the broker closes). */
   handOver(): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +40,11 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
   const link = await openNatsLink(o.servers, o.name);
   const local = o.dataDir ? new LevelStore(o.dataDir, o.store) : new MemoryStore();
   const node = new ClusterNode(o.name, link, local, o.log, o.replicas, o.self);
+  // A body travels between nodes as one NATS message (a stream write, a publish or delivery
+  // forwarded): what the servers' max_payload holds, less its properties (at most a frame) and the
+  // record's or wire message's own fields and headers.
+  node.maxBody = (link.nc.info?.max_payload ?? 1024 * 1024) - o.frameMax - BODY_MARGIN;
+  o.log.info({ maxBody: node.maxBody }, `bodies over ${node.maxBody} bytes cannot travel between nodes (the NATS servers' max_payload, up to 64MB): a publish of one to a queue whose messages do is refused with 406`);
   if (o.dropWire) node.traffic.dropEvery(o.dropWire);
   o.log.info({ server: link.serverName(), servers: o.servers }, 'connected to NATS');
   return {
@@ -54,7 +54,6 @@ export async function joinCluster(o: JoinOptions): Promise<JoinedCluster> {
     remoteReplies: node.remoteReplies,
     attach: (b) => node.attach(b),
     nodes: (): ClusterMember[] => node.nodes().map((n) => ({ name: n.name, running: n.running, startedAt: n.startedAt, host: n.host, amqpPort: n.amqpPort, managementPort: n.managementPort, server: n.server })),
-    maxBody: (frameMax) => (link.nc.info?.max_payload ?? 1024 * 1024) - frameMax - BODY_MARGIN,
     handOver: () => node.handOver(),
     rebalance: () => node.rebalance(),
     close: () => node.close(),

@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
+import { AmqpError, ReplyCode, toFieldTable, type PlainValue } from '../frames/index.js';
 import type { Broker } from '../server/broker.js';
 import type { Connection } from '../server/connection.js';
 import { checkExchangeEquivalent } from '../server/exchanges/equivalent.js';
@@ -465,7 +465,14 @@ export function registerApi(app: FastifyInstance, broker: Broker, rates: RateSam
       }
       const props = encodePropertiesJson(req.body.properties ?? {});
       const msg = new Message(v.nextSeq(), name, req.body.routing_key, props, body, deliveryModeOf(props) === 2);
-      const { routed } = v.publish(e, msg);
+      let routed: number;
+      try {
+        ({ routed } = v.publish(e, msg));
+      } catch (err) {
+        // A queue that cannot take the body (a cluster's, whose messages travel between nodes).
+        if (err instanceof AmqpError) throw badRequest(`${err.code} ${err.replyText}`);
+        throw err;
+      }
       broker.stats.publish++;
       await broker.store.flush();
       return { routed: routed > 0 };

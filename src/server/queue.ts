@@ -266,6 +266,14 @@ export class Queue {
   }
 
   /**
+   * The largest body the queue can take, beyond the broker's max_message_size: unbounded here; a
+   * cluster's queue whose messages travel between nodes is bounded by what a NATS message holds.
+   */
+  get maxBody(): number {
+    return Infinity;
+  }
+
+  /**
    * Where the queue runs, for the management API: a single node has no say (null); a cluster
    * node's queue names its owner, and a replicated one its stream's members.
    */

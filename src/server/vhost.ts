@@ -1,7 +1,7 @@
 // A virtual host: its queues, exchanges and bindings, how a message is routed through them, and
 // the store their durable state goes to.
 import { pino, type Logger } from 'pino';
-import { toFieldTable, type FieldTable } from '../frames/index.js';
+import { AmqpError, ReplyCode, toFieldTable, type FieldTable } from '../frames/index.js';
 import { definitionId, type Store, type StoredBinding, type StoredExchange } from '../store/store.js';
 import { ReplyRegistry } from './direct-reply-to.js';
 import { DefaultExchange } from './exchanges/default.js';
@@ -96,6 +96,8 @@ export class VHost implements ExchangeHost {
   private retryScheduled = false;
   /** The queues the message being published reaches (scratch space, reused by every publish). */
   private readonly routed: Queue[] = [];
+  /** The smallest maxBody of the vhost's queues so far (Infinity on one node): publish checks bodies past it. */
+  private bodyBound = Infinity;
   /** Reused by every publish(): read it before the next publish. */
   private readonly outcome: PublishOutcome = { routed: 0, persisted: false, confirmCopies: 0, refused: false, overloaded: [], verdicts: [] };
   // Scratch space reused by every route() call, so routing allocates nothing per message.
@@ -227,6 +229,14 @@ export class VHost implements ExchangeHost {
     if (outcome.overloaded.length > 0) outcome.overloaded.length = 0;
     if (outcome.verdicts.length > 0) outcome.verdicts = [];
     const n = routed.length;
+    // A body some queue reached cannot take (a cluster's, whose messages travel between nodes as
+    // single NATS messages) is refused before any queue has it, as max_message_size is.
+    if (msg.bodySize > this.bodyBound) {
+      for (let i = 0; i < n; i++) {
+        const max = routed[i]!.maxBody;
+        if (msg.bodySize > max) throw new AmqpError(ReplyCode.PreconditionFailed, `message size ${msg.bodySize} is larger than configured max size ${max}`, 'channel');
+      }
+    }
     // An index loop: a queue's enqueue may dead-letter, which routes (into its own list) meanwhile.
     for (let i = 0; i < n; i++) {
       const q = routed[i]!;
@@ -288,6 +298,7 @@ export class VHost implements ExchangeHost {
   addQueue(spec: QueueSpec, persist = true): Queue {
     if (persist) checkNewQueue(spec.name, this.name, spec.arguments);
     const q = this.makeQueue(this, spec);
+    if (q.maxBody < this.bodyBound) this.bodyBound = q.maxBody;
     if (persist) this.counters.queuesCreated++;
     if (this.policies.size > 0 || this.operatorPolicies.size > 0) this.applyPolicies(q);
     q.stream?.start();

@@ -2,7 +2,7 @@
 // delivery between nodes), so the NATS servers' max_payload bounds them: the test servers take
 // 8 MiB, as deploy/nats's do. A body under it goes through any node to a quorum queue and a
 // stream; one over it is refused with RabbitMQ's 406 for a body over max_message_size, and the
-// node carries on. (Before, anything over NATS's default 1 MiB closed the publisher's connection
+// node carries on; a queue no other node can reach (exclusive) takes larger ones, as on one node. (Before, anything over NATS's default 1 MiB closed the publisher's connection
 // with 541 INTERNAL_ERROR and was lost.) Real nats-server and Warren processes, amqplib.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startWarrenCluster, type WarrenCluster } from '../helpers/warren-cluster.js';
@@ -61,6 +61,15 @@ describe('cluster large messages', () => {
     await after.waitForConfirms();
     const m = await g.get('lq', { noAck: true });
     expect(m && m.content.toString()).toBe('small');
+
+    // A queue no other node can reach (exclusive to a connection here) takes more, as on one node
+    // (pika's own "publish and consume big" test sends ~15 MiB so).
+    const ex = await conns[0]!.createConfirmChannel();
+    const { queue: own } = await ex.assertQueue('', { exclusive: true });
+    ex.sendToQueue(own, body(12 * MiB, 66));
+    await ex.waitForConfirms();
+    const mine = await ex.get(own, { noAck: true });
+    expect(mine && mine.content.length).toBe(12 * MiB);
 
     // The management API's publish the same way: 400 with the channel's 406, as RabbitMQ passes
     // channel errors on there (before, the write to the stream threw past the handler).

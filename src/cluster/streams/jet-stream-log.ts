@@ -31,6 +31,8 @@ export interface StreamLogHost {
   readonly log: Logger;
   /** Most replicas a stream gets (--cluster-replicas). */
   readonly maxReplicas: number;
+  /** The largest body a JetStream write can hold (ClusterNode.maxBody). */
+  readonly maxBody: number;
   /** The Warren node last seen beside a NATS server, if one was. */
   nodeOf(server: string): { name: string; running: boolean } | undefined;
 }

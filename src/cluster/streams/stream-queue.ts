@@ -71,6 +71,11 @@ export class ClusterStreamQueue extends Queue {
     return this.unackedCount + this.fromElsewhere((e) => e.unacked);
   }
 
+  /** Every message is a JetStream write: as large as a NATS message holds. */
+  override get maxBody(): number {
+    return this.host.maxBody;
+  }
+
   /** A declare-ok counts the stream as JetStream has it now. */
   override freshCounts(): Promise<void> | undefined {
     return this.deleted ? undefined : this.log.refresh().catch(() => undefined);
