@@ -541,7 +541,13 @@ export class VHost implements ExchangeHost {
 
   /** ExchangeHost: a delayed message's release, routed as a publish (no publisher waits for it). */
   publishDue(exchange: Exchange, msg: Message, extraKeys?: string[]): void {
-    this.publish(exchange, msg, extraKeys);
+    try {
+      this.publish(exchange, msg, extraKeys);
+    } catch (err) {
+      // On a timer, with no channel to close: a queue that cannot take the body (a cluster's,
+      // whose messages travel between nodes as NATS messages) does not get it; the others neither.
+      this.log.warn({ vhost: this.name, exchange: exchange.name, err: err instanceof Error ? err.message : String(err) }, 'a delayed message was not delivered');
+    }
   }
 
   /** ExchangeHost: while a publish is routed, an exchange put the message in the store. */
